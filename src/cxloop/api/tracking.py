@@ -1,0 +1,129 @@
+"""Segment-compatible HTTP Tracking API: POST /v1/identify|track|page|screen|group|alias|batch.
+
+Thin views: authenticate the write key (HTTP Basic user name, or ``writeKey`` in the body), decode
+the body whatever its declared content type, and hand the messages to ``events.services``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+import orjson
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from cxloop.core import selectors as core_selectors
+from cxloop.events import services as event_services
+from cxloop.events.segment import MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, PayloadError, decode_body
+
+_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+def _json(payload: dict, status: int = 200) -> HttpResponse:
+    response = HttpResponse(orjson.dumps(payload), status=status, content_type="application/json")
+    for header, value in _CORS.items():
+        response[header] = value
+    return response
+
+
+def _header_key(request: HttpRequest) -> str | None:
+    """The write key from ``Authorization: Basic base64(key:)``; None when there is no header."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    return decoded.partition(":")[0]
+
+
+def _unauthorized(reason: str) -> HttpResponse:
+    response = _json({"success": False, "error": reason}, status=401)
+    response["WWW-Authenticate"] = 'Basic realm="cxloop"'
+    return response
+
+
+@csrf_exempt
+def track_endpoint(request: HttpRequest, kind: str) -> HttpResponse:
+    """One view for every /v1/<kind> endpoint."""
+    if request.method == "OPTIONS":
+        return _json({})
+    if request.method != "POST":
+        return _json({"success": False, "error": "use POST"}, status=405)
+
+    key = _header_key(request)
+    workspace = core_selectors.workspace_for_write_key(key=key) if key else None
+    if key is not None and workspace is None:
+        return _unauthorized("invalid write key")
+    is_batch = kind in ("batch", "import")
+    try:
+        body = decode_body(
+            request.body,
+            content_encoding=request.headers.get("Content-Encoding", ""),
+            limit=MAX_BATCH_BYTES if is_batch else MAX_MESSAGE_BYTES,
+        )
+    except PayloadError as exc:
+        if workspace is None:
+            return _unauthorized("missing write key")
+        return _json({"success": False, "error": str(exc)}, status=exc.status)
+    if not isinstance(body, dict):
+        if workspace is None:
+            return _unauthorized("missing write key")
+        return _json({"success": False, "error": "body must be a JSON object"}, status=400)
+    if workspace is None:
+        body_key = body.get("writeKey")
+        workspace = (
+            core_selectors.workspace_for_write_key(key=body_key)
+            if isinstance(body_key, str)
+            else None
+        )
+        if workspace is None:
+            return _unauthorized("invalid write key" if body_key else "missing write key")
+
+    if is_batch:
+        messages = body.get("batch")
+        if not isinstance(messages, list):
+            return _json({"success": False, "error": "batch: expected a list of messages"}, 400)
+        shared_context = body.get("context")
+        if isinstance(shared_context, dict):
+            messages = [_with_context(m, shared_context) for m in messages]
+        sizes = [len(orjson.dumps(m)) for m in messages]
+        expected_type = None
+    else:
+        messages, sizes, expected_type = [body], None, kind
+    result = event_services.events_ingest(
+        workspace=workspace,
+        messages=messages,
+        sizes=sizes,
+        expected_type=expected_type,
+        sent_at=body.get("sentAt"),
+        received_at=timezone.now(),
+    )
+    payload = {
+        "success": not result.rejected,
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+    }
+    if result.rejected:
+        payload["errors"] = [
+            {"index": r.position, "messageId": r.message_id, "error": r.reason}
+            for r in result.rejected
+        ]
+    ok = result.accepted or result.duplicates or not messages
+    return _json(payload, status=200 if ok else 400)
+
+
+def _with_context(message: object, shared: dict) -> object:
+    if not isinstance(message, dict):
+        return message
+    own = message.get("context")
+    return {**message, "context": {**shared, **own} if isinstance(own, dict) else shared}

@@ -1,0 +1,40 @@
+"""Reads for workspaces, members and write keys."""
+
+from django.db.models import QuerySet
+
+from cxloop.core.models import Membership, Workspace, WriteKey
+
+
+def workspace_for_write_key(*, key: str) -> Workspace | None:
+    """The workspace a live write key belongs to, or None for an unknown or revoked key."""
+    if not key:
+        return None
+    write_key = (
+        WriteKey.objects.select_related("workspace")
+        .filter(key=key, revoked_at__isnull=True)
+        .first()
+    )
+    return write_key.workspace if write_key else None
+
+
+def workspaces_for_user(*, user) -> QuerySet[Workspace]:
+    """Workspaces the user may open (all of them for a superuser)."""
+    if user.is_superuser:
+        return Workspace.objects.order_by("name")
+    return Workspace.objects.filter(membership__user=user).order_by("name")
+
+
+def membership_role(*, user, workspace: Workspace) -> str | None:
+    """The user's role in the workspace ('admin' for superusers), or None without access."""
+    if user.is_superuser:
+        return "admin"
+    membership = Membership.objects.filter(user=user, workspace=workspace).first()
+    return membership.role if membership else None
+
+
+def write_keys(*, workspace: Workspace) -> QuerySet[WriteKey]:
+    return WriteKey.objects.filter(workspace=workspace).order_by("-created_at")
+
+
+def workspace_get(*, slug: str) -> Workspace | None:
+    return Workspace.objects.filter(slug=slug).first()

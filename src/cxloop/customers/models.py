@@ -1,0 +1,101 @@
+"""Unified customer profiles: identities that point at them, consent, and the record of merges."""
+
+from django.db import models
+
+from cxloop.core.models import Workspace
+
+
+class Customer(models.Model):
+    """One person, however many channels and identifiers they used.
+
+    A profile absorbed by a merge is kept with ``merged_into`` set, so old links still lead to the
+    survivor; lists and searches only show live profiles (``merged_into`` is null).
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
+    traits = models.JSONField(default=dict, blank=True)
+    display_name = models.CharField(max_length=200, blank=True)
+    search_text = models.TextField(blank=True, help_text="Lower-case name, identities and traits.")
+    first_seen_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="absorbed"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "-last_seen_at"], name="customer_recent")]
+
+    def __str__(self) -> str:
+        return self.display_name or f"Customer {self.pk}"
+
+
+class IdentityKind(models.TextChoices):
+    USER_ID = "user_id", "User ID"
+    ANONYMOUS_ID = "anonymous_id", "Anonymous ID"
+    EMAIL = "email", "Email"
+    PHONE = "phone", "Phone"
+    DEVICE = "device", "Device ID"
+    SOCIAL = "social", "Social handle"
+    EXTERNAL = "external_id", "External (CRM) ID"
+
+
+class Identity(models.Model):
+    """An identifier seen for a customer. A normalized value belongs to one profile per workspace."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="identities")
+    kind = models.CharField(max_length=16, choices=IdentityKind.choices)
+    value = models.CharField(max_length=255)
+    first_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "identities"
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "kind", "value"], name="identity_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+class ConsentStatus(models.TextChoices):
+    GRANTED = "granted", "Granted"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class Consent(models.Model):
+    """The latest consent a customer gave or withdrew for contact on one channel."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consents")
+    channel = models.CharField(max_length=32)
+    status = models.CharField(max_length=16, choices=ConsentStatus.choices)
+    changed_at = models.DateTimeField()
+    source = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "channel"], name="consent_unique_channel")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel}: {self.status}"
+
+
+class CustomerMerge(models.Model):
+    """Audit record: ``merged`` was found to be the same person as ``survivor`` and folded into it."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
+    survivor = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="merges")
+    merged = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=500)
+    merged_by = models.CharField(max_length=150, default="identity resolution")
+    merged_at = models.DateTimeField(auto_now_add=True)
+    rows_moved = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-merged_at"]
+
+    def __str__(self) -> str:
+        return f"{self.merged_id} → {self.survivor_id}"

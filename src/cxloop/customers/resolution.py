@@ -1,0 +1,130 @@
+"""Identity resolution: which profile each incoming message belongs to.
+
+The whole batch is resolved at once with a union-find over identifiers and existing profiles, so
+the cost is linear in the batch size plus a handful of indexed lookups, never pairwise.
+
+Rule: identifiers seen together in one message belong to one person, and an identifier already on a
+profile links the message to that profile. When that joins two existing profiles they are merged.
+Exception: two *different* user ids are never joined by a shared email/phone/etc. (a shared family
+inbox must not fuse two accounts); only an explicit ``alias`` call joins user ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+Key = tuple[str, str]  # (identity kind, normalized value)
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileUpdate:
+    """What one message says about its person. ``keys[0]`` is its anchor (the strongest id)."""
+
+    keys: tuple[Key, ...]
+    at: datetime
+    traits: dict | None = None
+    consents: tuple[tuple[str, bool], ...] = ()
+    alias_of: tuple[str, ...] = ()  # alias call: previous ids declared to be this same person
+    source: str = ""
+
+
+class _UnionFind:
+    """Disjoint sets over hashable nodes, each set carrying its user ids to refuse bad unions."""
+
+    def __init__(self) -> None:
+        self.parent: dict = {}
+        self.user_ids: dict = {}
+
+    def add(self, node, user_ids: frozenset = frozenset()) -> None:
+        if node not in self.parent:
+            self.parent[node] = node
+            self.user_ids[node] = user_ids
+        elif user_ids:
+            root = self.find(node)
+            self.user_ids[root] = self.user_ids[root] | user_ids
+
+    def find(self, node):
+        parent = self.parent
+        root = node
+        while parent[root] != root:
+            root = parent[root]
+        while parent[node] != root:  # path compression
+            parent[node], node = root, parent[node]
+        return root
+
+    def union(self, a, b, *, force: bool = False) -> bool:
+        """Join the sets of a and b; refused (False) if that would put two user ids together."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return True
+        ua, ub = self.user_ids[ra], self.user_ids[rb]
+        if not force and ua and ub and ua != ub:
+            return False
+        if isinstance(rb, tuple) and rb[0] == "c" and not (isinstance(ra, tuple) and ra[0] == "c"):
+            ra, rb = rb, ra  # keep customer nodes as roots: cheaper lookups later
+        self.parent[rb] = ra
+        self.user_ids[ra] = ua | ub
+        return True
+
+
+@dataclass
+class Resolution:
+    """Outcome of resolving a batch: a component per message, profiles found, merges to make."""
+
+    component_of_update: list = field(default_factory=list)
+    customers_in_component: dict = field(default_factory=dict)
+    keys_in_component: dict = field(default_factory=dict)
+    link_reasons: dict = field(default_factory=dict)  # component -> why its profiles are one
+
+
+def resolve(
+    updates: list[ProfileUpdate],
+    existing: dict[Key, int],
+    user_ids_of_customer: dict[int, frozenset],
+    alias_keys: list[tuple[Key, ...]],
+) -> Resolution:
+    """Group messages, identifiers and existing profiles into people (pure, no database).
+
+    ``alias_keys[i]`` are the keys update i's alias call joins to its anchor unconditionally.
+    """
+    uf = _UnionFind()
+    for customer_id, user_ids in user_ids_of_customer.items():
+        uf.add(("c", customer_id), user_ids)
+    for key, customer_id in existing.items():
+        uf.add(key, frozenset([key[1]]) if key[0] == "user_id" else frozenset())
+        uf.add(("c", customer_id), user_ids_of_customer.get(customer_id, frozenset()))
+        uf.union(key, ("c", customer_id), force=True)
+
+    out = Resolution()
+    for update, aliases in zip(updates, alias_keys, strict=True):
+        anchor = update.keys[0]
+        for key in (*update.keys, *aliases):
+            uf.add(key, frozenset([key[1]]) if key[0] == "user_id" else frozenset())
+        for key in update.keys[1:]:
+            _join(uf, out, anchor, key, force=False)
+        for key in aliases:
+            _join(uf, out, anchor, key, force=True)
+        out.component_of_update.append(anchor)
+
+    out.component_of_update = [uf.find(node) for node in out.component_of_update]
+    reasons, out.link_reasons = out.link_reasons, {}
+    for node, whys in reasons.items():
+        out.link_reasons.setdefault(uf.find(node), []).extend(whys)
+    for node in uf.parent:
+        root = uf.find(node)
+        if node[0] == "c":
+            out.customers_in_component.setdefault(root, []).append(node[1])
+        else:
+            out.keys_in_component.setdefault(root, []).append(node)
+    return out
+
+
+def _join(uf: _UnionFind, out: Resolution, anchor: Key, key: Key, *, force: bool) -> None:
+    ra, rb = uf.find(anchor), uf.find(key)
+    if ra == rb:
+        return
+    both_known = ra[0] == "c" and rb[0] == "c"
+    if uf.union(anchor, key, force=force) and both_known:
+        why = "alias call" if force else f"{anchor[0]} {anchor[1]} seen with {key[0]} {key[1]}"
+        out.link_reasons.setdefault(anchor, []).append(why)

@@ -1,0 +1,68 @@
+"""Reads for customer profiles: search, the 360 view's parts."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from cxloop.core.models import Workspace
+from cxloop.customers.models import Consent, Customer, CustomerMerge, Identity
+
+
+def customer_search(*, workspace: Workspace, query: str = "") -> QuerySet[Customer]:
+    """Live profiles matching ``query``, most recently seen first.
+
+    Plain words match names, identifiers and trait values (all words must match);
+    ``trait:value`` matches one trait exactly (e.g. ``city:Leeds`` or ``tier:gold``).
+    """
+    customers = Customer.objects.filter(workspace=workspace, merged_into__isnull=True)
+    for term in query.split():
+        name, colon, wanted = term.partition(":")
+        if colon and name.isidentifier() and wanted:
+            match = Q(**{f"traits__{name}__iexact": wanted})
+            if (number := _number(wanted)) is not None:
+                match |= Q(**{f"traits__{name}": number})
+            customers = customers.filter(match)
+        else:
+            customers = customers.filter(search_text__contains=term.lower())
+    return customers.order_by("-last_seen_at", "-pk")
+
+
+def _number(text: str) -> int | float | None:
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            return None
+
+
+def customer_get(*, workspace: Workspace, customer_id: int) -> Customer | None:
+    """A profile of this workspace (possibly a merged tombstone), or None."""
+    return Customer.objects.filter(workspace=workspace, pk=customer_id).first()
+
+
+def customer_identities(*, customer: Customer) -> QuerySet[Identity]:
+    return customer.identities.order_by("kind", "first_seen_at", "value")
+
+
+def customer_consents(*, customer: Customer) -> QuerySet[Consent]:
+    return customer.consents.order_by("channel")
+
+
+def customer_merges(*, customer: Customer) -> QuerySet[CustomerMerge]:
+    """Every merge that folded a profile into this one, directly or through an absorbed profile."""
+    absorbed = Customer.objects.filter(merged_into=customer).values("pk")
+    return CustomerMerge.objects.filter(
+        Q(survivor=customer) | Q(survivor__in=absorbed)
+    ).select_related("merged")
+
+
+def customer_count(*, workspace: Workspace) -> int:
+    return Customer.objects.filter(workspace=workspace, merged_into__isnull=True).count()
+
+
+def customer_ids_by_identity(*, workspace: Workspace, kind: str, values: list[str]) -> dict[str, int]:
+    """Map identifier values of one kind to the live customer holding each."""
+    rows = Identity.objects.filter(workspace=workspace, kind=kind, value__in=values)
+    return dict(rows.values_list("value", "customer_id"))

@@ -1,0 +1,353 @@
+"""Writes for customer profiles: resolving identities, applying traits and consent, merging."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from django.db import connection, transaction
+from django.db.models import Q
+
+from cxloop.core.db import chunked
+from cxloop.core.models import Workspace
+from cxloop.customers.identifiers import normalize
+from cxloop.customers.models import (
+    Consent,
+    ConsentStatus,
+    Customer,
+    CustomerMerge,
+    Identity,
+    IdentityKind,
+)
+from cxloop.customers.resolution import Key, ProfileUpdate, resolve
+
+__all__ = [
+    "Key",
+    "ProfileUpdate",
+    "customers_merge",
+    "identity_keys",
+    "profiles_apply",
+]
+
+# Trait names that carry identifiers, and the identity kind each one means.
+TRAIT_IDENTIFIERS: dict[str, str] = {
+    "email": IdentityKind.EMAIL,
+    "phone": IdentityKind.PHONE,
+    "mobile": IdentityKind.PHONE,
+    "crm_id": IdentityKind.EXTERNAL,
+    "external_id": IdentityKind.EXTERNAL,
+    "device_id": IdentityKind.DEVICE,
+}
+SOCIAL_TRAITS = ("twitter", "instagram", "facebook", "tiktok", "linkedin")
+_LOOKUP_CHUNK = 500
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def identity_keys(
+    *,
+    user_id: object = None,
+    anonymous_id: object = None,
+    traits: dict | None = None,
+    device_id: object = None,
+    region: str = "US",
+) -> list[Key]:
+    """Normalized identifiers of one message, strongest first (user id, then traits, then anon)."""
+    keys: list[Key] = []
+    if (value := normalize(IdentityKind.USER_ID, user_id)) is not None:
+        keys.append((IdentityKind.USER_ID, value))
+    if traits:
+        for trait, kind in TRAIT_IDENTIFIERS.items():
+            raw = traits.get(trait)
+            if raw is not None and (value := normalize(kind, raw, region=region)) is not None:
+                keys.append((kind, value))
+        for network in SOCIAL_TRAITS:
+            handle = traits.get(network)
+            if isinstance(handle, str) and handle.strip():
+                keys.append((IdentityKind.SOCIAL, f"{network}:{handle.strip().lstrip('@').lower()}"))
+    if (value := normalize(IdentityKind.DEVICE, device_id)) is not None:
+        keys.append((IdentityKind.DEVICE, value))
+    if (value := normalize(IdentityKind.ANONYMOUS_ID, anonymous_id)) is not None:
+        keys.append((IdentityKind.ANONYMOUS_ID, value))
+    return list(dict.fromkeys(keys))
+
+
+def profiles_apply(*, workspace: Workspace, updates: Sequence[ProfileUpdate]) -> list[int]:
+    """Resolve each update to a live customer id, creating and merging profiles as needed.
+
+    Also records new identities, traits, consent and first/last seen times. Runs in the caller's
+    transaction; the same updates applied twice leave the same state (idempotent).
+    """
+    if not updates:
+        return []
+    all_keys = {key for update in updates for key in update.keys}
+    all_keys.update(
+        (kind, previous)
+        for update in updates
+        for previous in update.alias_of
+        for kind in (IdentityKind.USER_ID, IdentityKind.ANONYMOUS_ID)
+    )
+    existing = _existing_identities(workspace, all_keys)
+    user_ids = _user_ids_of(workspace, set(existing.values()))
+    alias_keys = [
+        tuple(_alias_key(previous, existing) for previous in update.alias_of) for update in updates
+    ]
+    result = resolve(list(updates), existing, user_ids, alias_keys)
+
+    customer_of_component: dict = {}
+    new_components = []
+    for component in set(result.component_of_update):
+        known = sorted(result.customers_in_component.get(component, []))
+        if known:
+            customer_of_component[component] = known[0]
+            if len(known) > 1:
+                reasons = result.link_reasons.get(component) or ["shared identifier"]
+                customers_merge(
+                    survivor_id=known[0], merged_ids=known[1:], reason="; ".join(reasons[:3])
+                )
+        else:
+            new_components.append(component)
+    if new_components:
+        created = Customer.objects.bulk_create(
+            [Customer(workspace=workspace) for _ in new_components]
+        )
+        for component, customer in zip(new_components, created, strict=True):
+            customer_of_component[component] = customer.pk
+
+    customer_ids = [customer_of_component[c] for c in result.component_of_update]
+    first_seen_of_key: dict[Key, datetime] = {}
+    for update, aliases in zip(updates, alias_keys, strict=True):
+        for key in (*update.keys, *aliases):
+            if key not in first_seen_of_key or update.at < first_seen_of_key[key]:
+                first_seen_of_key[key] = update.at
+    new_identities = []
+    for component, keys in result.keys_in_component.items():
+        owner = customer_of_component.get(component)
+        if owner is None:
+            continue
+        new_identities.extend(
+            Identity(
+                workspace=workspace,
+                customer_id=owner,
+                kind=key[0],
+                value=key[1],
+                first_seen_at=first_seen_of_key.get(key),
+            )
+            for key in keys
+            if key not in existing and key in first_seen_of_key
+        )
+    Identity.objects.bulk_create(new_identities, ignore_conflicts=True)
+    identity_changed = {identity.customer_id for identity in new_identities}
+
+    _apply_to_profiles(workspace, updates, customer_ids, identity_changed)
+    return customer_ids
+
+
+def _alias_key(previous: str, existing: dict[Key, int]) -> Key:
+    """The identity an alias's previousId names: a known user id, else an anonymous id."""
+    as_user = (IdentityKind.USER_ID, previous)
+    return as_user if as_user in existing else (IdentityKind.ANONYMOUS_ID, previous)
+
+
+def _existing_identities(workspace: Workspace, keys: Iterable[Key]) -> dict[Key, int]:
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for kind, value in keys:
+        by_kind[kind].append(value)
+    found: dict[Key, int] = {}
+    for kind, values in by_kind.items():
+        for chunk in chunked(values, _LOOKUP_CHUNK):
+            rows = Identity.objects.filter(workspace=workspace, kind=kind, value__in=chunk)
+            for value, customer_id in rows.values_list("value", "customer_id"):
+                found[(kind, value)] = customer_id
+    return found
+
+
+def _user_ids_of(workspace: Workspace, customer_ids: set[int]) -> dict[int, frozenset]:
+    user_ids: dict[int, set] = defaultdict(set)
+    for chunk in chunked(customer_ids, _LOOKUP_CHUNK):
+        rows = Identity.objects.filter(
+            workspace=workspace, kind=IdentityKind.USER_ID, customer_id__in=chunk
+        ).values_list("customer_id", "value")
+        for customer_id, value in rows:
+            user_ids[customer_id].add(value)
+    return {cid: frozenset(user_ids.get(cid, ())) for cid in customer_ids}
+
+
+def _apply_to_profiles(
+    workspace: Workspace,
+    updates: Sequence[ProfileUpdate],
+    customer_ids: list[int],
+    identity_changed: set[int],
+) -> None:
+    """Fold traits, consent and seen-times of the updates into the profiles they resolved to."""
+    seen: dict[int, list[datetime]] = {}
+    traits_of: dict[int, list[ProfileUpdate]] = defaultdict(list)
+    consents: dict[tuple[int, str], tuple[datetime, bool, str]] = {}
+    for update, customer_id in zip(updates, customer_ids, strict=True):
+        span = seen.get(customer_id)
+        if span is None:
+            seen[customer_id] = [update.at, update.at]
+        elif update.at < span[0]:
+            span[0] = update.at
+        elif update.at > span[1]:
+            span[1] = update.at
+        if update.traits:
+            traits_of[customer_id].append(update)
+        for channel, granted in update.consents:
+            current = consents.get((customer_id, channel))
+            if current is None or update.at >= current[0]:
+                consents[(customer_id, channel)] = (update.at, granted, update.source)
+
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = [(adapt(lo), adapt(lo), adapt(hi), adapt(hi), cid) for cid, (lo, hi) in seen.items()]
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET "
+            "first_seen_at = CASE WHEN first_seen_at IS NULL OR first_seen_at > %s "
+            "THEN %s ELSE first_seen_at END, "
+            "last_seen_at = CASE WHEN last_seen_at IS NULL OR last_seen_at < %s "
+            "THEN %s ELSE last_seen_at END WHERE id = %s",
+            rows,
+        )
+    refresh = set(traits_of) | identity_changed
+    if refresh:
+        _refresh_profiles(refresh, traits_of)
+    if consents:
+        consents_record(workspace=workspace, changes=consents)
+
+
+def _refresh_profiles(customer_ids: set[int], traits_of: dict[int, list[ProfileUpdate]]) -> None:
+    identities: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    customers: list[Customer] = []
+    for chunk in chunked(customer_ids, _LOOKUP_CHUNK):
+        customers.extend(Customer.objects.filter(pk__in=chunk).only("id", "traits"))
+        for cid, kind, value in Identity.objects.filter(customer_id__in=chunk).values_list(
+            "customer_id", "kind", "value"
+        ):
+            identities[cid].append((kind, value))
+    for customer in customers:
+        for update in sorted(traits_of.get(customer.pk, ()), key=lambda u: u.at):
+            customer.traits = {**customer.traits, **update.traits}
+        customer.display_name = display_name(customer.traits, identities[customer.pk])
+        customer.search_text = search_text(customer.traits, identities[customer.pk])
+    Customer.objects.bulk_update(customers, ["traits", "display_name", "search_text"], batch_size=500)
+
+
+def display_name(traits: dict, identities: Sequence[tuple[str, str]]) -> str:
+    """The best human label for a profile: its name, else an email, phone or id."""
+    name = traits.get("name")
+    if not name:
+        name = " ".join(str(traits[k]) for k in ("first_name", "last_name") if traits.get(k))
+    if not name:
+        for kind in (IdentityKind.EMAIL, IdentityKind.PHONE, IdentityKind.USER_ID):
+            name = next((value for k, value in identities if k == kind), "")
+            if name:
+                break
+    return str(name)[:200]
+
+
+def search_text(traits: dict, identities: Sequence[tuple[str, str]]) -> str:
+    """Lower-case text a search matches against: identifiers and every scalar trait value."""
+    parts = [value for _, value in identities]
+    parts.extend(
+        str(value) for value in traits.values() if isinstance(value, (str, int, float))
+    )
+    return " ".join(parts).lower()
+
+
+def consents_record(
+    *, workspace: Workspace, changes: dict[tuple[int, str], tuple[datetime, bool, str]]
+) -> None:
+    """Store consent changes ``(customer_id, channel) -> (when, granted, source)``; newest wins."""
+    current = {}
+    customer_ids = {cid for cid, _ in changes}
+    for chunk in chunked(customer_ids, _LOOKUP_CHUNK):
+        for consent in Consent.objects.filter(customer_id__in=chunk):
+            current[(consent.customer_id, consent.channel)] = consent
+    to_create, to_update = [], []
+    for (customer_id, channel), (at, granted, source) in changes.items():
+        status = ConsentStatus.GRANTED if granted else ConsentStatus.WITHDRAWN
+        consent = current.get((customer_id, channel))
+        if consent is None:
+            to_create.append(
+                Consent(
+                    workspace=workspace,
+                    customer_id=customer_id,
+                    channel=channel,
+                    status=status,
+                    changed_at=at,
+                    source=source,
+                )
+            )
+        elif at >= consent.changed_at and (consent.status, consent.source) != (status, source):
+            consent.status, consent.changed_at, consent.source = status, at, source
+            to_update.append(consent)
+    Consent.objects.bulk_create(to_create, ignore_conflicts=True)
+    Consent.objects.bulk_update(to_update, ["status", "changed_at", "source"], batch_size=500)
+
+
+@transaction.atomic
+def customers_merge(
+    *, survivor_id: int, merged_ids: Sequence[int], reason: str, merged_by: str = "identity resolution"
+) -> Customer:
+    """Fold profiles into ``survivor_id``: identities, consent, traits and every related row move.
+
+    Rows of any model with a foreign key to Customer (events today, responses and tickets later)
+    move to the survivor, so no domain app has to be told. The absorbed profiles stay as
+    tombstones pointing at the survivor, and one CustomerMerge per profile records who, when, why.
+    """
+    merged_ids = [m for m in merged_ids if m != survivor_id]
+    survivor = Customer.objects.select_for_update().get(pk=survivor_id)
+    merged = list(Customer.objects.filter(pk__in=merged_ids).order_by("last_seen_at", "pk"))
+    moved = {m.pk: 0 for m in merged}
+
+    for relation in Customer._meta.related_objects:
+        model, field = relation.related_model, relation.field
+        if model in (Identity, Consent, CustomerMerge, Customer):
+            continue
+        for m in merged:
+            moved[m.pk] += model.objects.filter(**{field.name: m.pk}).update(**{field.name: survivor})
+    for m in merged:
+        moved[m.pk] += Identity.objects.filter(customer_id=m.pk).update(customer=survivor)
+    _merge_consents(survivor, merged_ids)
+    Customer.objects.filter(merged_into_id__in=merged_ids).update(merged_into=survivor)
+
+    profiles = [survivor, *merged]
+    traits: dict = {}
+    for profile in sorted(profiles, key=lambda c: c.last_seen_at or _EPOCH):
+        traits.update(profile.traits)  # the most recently seen profile's values win
+    survivor.traits = traits
+    firsts = [c.first_seen_at for c in profiles if c.first_seen_at]
+    lasts = [c.last_seen_at for c in profiles if c.last_seen_at]
+    survivor.first_seen_at = min(firsts) if firsts else None
+    survivor.last_seen_at = max(lasts) if lasts else None
+    identities = list(Identity.objects.filter(customer=survivor).values_list("kind", "value"))
+    survivor.display_name = display_name(traits, identities)
+    survivor.search_text = search_text(traits, identities)
+    survivor.save()
+    Customer.objects.filter(pk__in=merged_ids).update(merged_into=survivor, search_text="")
+    CustomerMerge.objects.bulk_create(
+        CustomerMerge(
+            workspace_id=survivor.workspace_id,
+            survivor=survivor,
+            merged_id=m.pk,
+            reason=reason[:500],
+            merged_by=merged_by[:150],
+            rows_moved=moved[m.pk],
+        )
+        for m in merged
+    )
+    return survivor
+
+
+def _merge_consents(survivor: Customer, merged_ids: Sequence[int]) -> None:
+    latest: dict[str, Consent] = {}
+    for consent in Consent.objects.filter(Q(customer=survivor) | Q(customer_id__in=merged_ids)):
+        kept = latest.get(consent.channel)
+        if kept is None or consent.changed_at > kept.changed_at:
+            latest[consent.channel] = consent
+    keep_ids = [c.pk for c in latest.values()]
+    Consent.objects.filter(customer_id__in=merged_ids).exclude(pk__in=keep_ids).delete()
+    Consent.objects.filter(customer=survivor).exclude(pk__in=keep_ids).delete()
+    Consent.objects.filter(pk__in=keep_ids).update(customer=survivor)

@@ -1,0 +1,44 @@
+"""Every interaction a customer had, on any channel, in Segment's message shapes."""
+
+from django.db import models
+
+from cxloop.core.models import Workspace
+from cxloop.customers.models import Customer
+
+
+class EventType(models.TextChoices):
+    IDENTIFY = "identify", "Identify"
+    TRACK = "track", "Track"
+    PAGE = "page", "Page"
+    SCREEN = "screen", "Screen"
+    GROUP = "group", "Group"
+    ALIAS = "alias", "Alias"
+
+
+class Event(models.Model):
+    """One message as received; ``message_id`` makes retries harmless."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=10, choices=EventType.choices)
+    name = models.CharField(max_length=200, blank=True, help_text="Event name, or page/screen name.")
+    channel = models.CharField(max_length=32)
+    properties = models.JSONField(default=dict, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    message_id = models.CharField(max_length=100)
+    user_id = models.CharField(max_length=255, blank=True)
+    anonymous_id = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "message_id"], name="event_unique_message")
+        ]
+        indexes = [
+            models.Index(fields=["customer", "-occurred_at"], name="event_timeline"),
+            models.Index(fields=["workspace", "occurred_at"], name="event_workspace_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.name}".strip()

@@ -1,0 +1,124 @@
+"""Server-rendered pages: customer search, the customer 360 view, tracking sources."""
+
+from __future__ import annotations
+
+import orjson
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from cxloop.core import selectors as core_selectors
+from cxloop.customers import selectors as customer_selectors
+from cxloop.events import selectors as event_selectors
+from cxloop.events.channels import CHANNELS
+from cxloop.web.workspace import SESSION_KEY, active_workspace, role
+
+CUSTOMERS_PER_PAGE = 25
+EVENTS_PER_PAGE = 50
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("customer-list")
+
+
+@login_required
+@require_POST
+def switch_workspace(request: HttpRequest) -> HttpResponse:
+    wanted = request.POST.get("workspace", "")
+    allowed = core_selectors.workspaces_for_user(user=request.user)
+    if wanted.isdigit() and allowed.filter(pk=int(wanted)).exists():
+        request.session[SESSION_KEY] = int(wanted)
+    return redirect("customer-list")
+
+
+@login_required
+def customer_list(request: HttpRequest) -> HttpResponse:
+    workspace = active_workspace(request)
+    query = request.GET.get("q", "").strip()
+    customers = customer_selectors.customer_search(workspace=workspace, query=query)
+    page = Paginator(customers, CUSTOMERS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"page": page, "query": query, "total": page.paginator.count}
+    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "results":
+        return render(request, "web/_customer_rows.html", context)
+    context["customer_total"] = customer_selectors.customer_count(workspace=workspace)
+    return render(request, "web/customer_list.html", context)
+
+
+@login_required
+def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
+    workspace = active_workspace(request)
+    customer = customer_selectors.customer_get(workspace=workspace, customer_id=customer_id)
+    if customer is None:
+        raise Http404("No such customer in this workspace.")
+    if customer.merged_into_id:
+        return redirect("customer-detail", customer_id=customer.merged_into_id)
+    facets = event_selectors.customer_timeline_facets(customer_id=customer.pk)
+    context = {
+        "customer": customer,
+        "traits": sorted(customer.traits.items()),
+        "identities": customer_selectors.customer_identities(customer=customer),
+        "consents": _consent_rows(customer),
+        "merges": customer_selectors.customer_merges(customer=customer),
+        "facets": facets,
+        "event_total": sum(n for _, n in facets["type"]),
+        **_timeline_context(request, customer.pk),
+    }
+    return render(request, "web/customer_detail.html", context)
+
+
+@login_required
+def customer_timeline(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """The timeline part of the 360 page, re-rendered by htmx when filters change."""
+    workspace = active_workspace(request)
+    customer = customer_selectors.customer_get(workspace=workspace, customer_id=customer_id)
+    if customer is None or customer.merged_into_id:
+        raise Http404("No such customer in this workspace.")
+    return render(request, "web/_timeline.html", _timeline_context(request, customer.pk))
+
+
+def _timeline_context(request: HttpRequest, customer_id: int) -> dict:
+    filters = {
+        "channel": request.GET.get("channel", ""),
+        "event_type": request.GET.get("type", ""),
+        "name": request.GET.get("name", ""),
+    }
+    events = event_selectors.customer_timeline(customer_id=customer_id, **filters)
+    page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    for event in page:
+        event.details = _details(event.properties)
+    return {"events": page, "filters": filters, "customer_id": customer_id}
+
+
+def _details(properties: dict) -> list[tuple[str, str]]:
+    shown = []
+    for key, value in properties.items():
+        if key == "channel":
+            continue
+        text = value if isinstance(value, str) else orjson.dumps(value).decode()
+        shown.append((key, text if len(text) <= 80 else text[:77] + "…"))
+    return shown[:8]
+
+
+def _consent_rows(customer) -> list[dict]:
+    """One row per known channel (and any other channel with a record), with its consent."""
+    by_channel = {c.channel: c for c in customer_selectors.customer_consents(customer=customer)}
+    channels = list(CHANNELS) + sorted(set(by_channel) - set(CHANNELS))
+    return [{"channel": channel, "consent": by_channel.get(channel)} for channel in channels]
+
+
+@login_required
+def sources(request: HttpRequest) -> HttpResponse:
+    """Write keys and how to point a Segment/RudderStack client at this server (admins only)."""
+    workspace = active_workspace(request)
+    if role(request) != "admin":
+        raise Http404("Only workspace admins can see write keys.")
+    context = {
+        "write_keys": core_selectors.write_keys(workspace=workspace),
+        "host": request.build_absolute_uri("/").rstrip("/"),
+        "event_count": event_selectors.event_count(workspace=workspace),
+        "by_channel": event_selectors.events_by_channel(workspace=workspace),
+    }
+    return render(request, "web/sources.html", context)

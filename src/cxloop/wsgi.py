@@ -1,0 +1,8 @@
+"""WSGI entry point (served by waitress through ``cxloop serve``)."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxloop.settings")
+application = get_wsgi_application()
