@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
+from cxloop.api.rest import api
 from cxloop.api.tracking import track_endpoint
 
 urlpatterns = [
@@ -9,6 +10,7 @@ urlpatterns = [
         track_endpoint,
         name="track",
     ),
+    path("api/", api.urls),
     path("admin/", admin.site.urls),
     path("", include("cxloop.web.urls")),
 ]

@@ -58,11 +58,12 @@ def import_file(
     suffix = path.suffix.lower()
     if suffix == ".csv":
         rows = _csv_rows(path)
+        to_message = _customer_message if kind == "customers" else _event_message
     elif suffix in (".jsonl", ".ndjson"):
         rows = _jsonl_rows(path)
+        to_message = _customer_message if kind == "customers" else _segment_message
     else:
         raise ImportFileError(f"{path.name}: expected a .csv or .jsonl file")
-    to_message = _customer_message if kind == "customers" else _event_message
 
     report = ImportReport()
     batch: list[object] = []
@@ -160,7 +161,9 @@ def _customer_message(row: object) -> dict:
     """A customers row (flat columns, or an identify message) as an identify message."""
     if not isinstance(row, dict):
         raise ValueError(f"expected an object, got {type(row).__name__}")
-    if "type" in row and isinstance(row.get("traits"), dict):
+    if "type" in row or isinstance(row.get("traits"), dict):
+        if row.get("type", "identify") != "identify":
+            raise ValueError(f"type: a customers file holds identify messages, not {row['type']!r}")
         return row
     spec, rest = _split_row(row)
     traits: dict = {}
@@ -185,12 +188,13 @@ def _customer_message(row: object) -> dict:
     return message
 
 
-def _event_message(row: object) -> dict:
-    """An events row (flat columns, or a Segment message) as a Segment message."""
-    if not isinstance(row, dict):
-        raise ValueError(f"expected an object, got {type(row).__name__}")
-    if isinstance(row.get("properties"), dict) or isinstance(row.get("context"), dict):
-        return row
+def _segment_message(row: object) -> object:
+    """A JSONL events line is a Segment message as it stands (validated downstream)."""
+    return row
+
+
+def _event_message(row: dict) -> dict:
+    """A flat events CSV row as a Segment message; unknown columns become properties."""
     spec, rest = _split_row(row)
     message: dict = {"type": spec.pop("type", "track"), **spec}
     properties: dict = {}

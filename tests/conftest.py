@@ -1,0 +1,89 @@
+"""Shared fixtures: workspaces with write keys, users, a logged-in browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cxloop.core import services as core_services
+
+CHROMIUM = os.environ.get("CXLOOP_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+@pytest.fixture
+def workspace(db):
+    return core_services.workspace_create(name="Acme Retail", slug="acme")
+
+
+@pytest.fixture
+def other_workspace(db):
+    return core_services.workspace_create(name="Globex", slug="globex")
+
+
+@pytest.fixture
+def write_key(workspace) -> str:
+    return workspace.write_keys.get().key
+
+
+@pytest.fixture
+def member(workspace):
+    """An analyst of ``workspace`` only (not a superuser)."""
+    user = core_services.user_create_or_reset(username="ana", password="analyst-pass-123")
+    core_services.membership_set(user=user, workspace=workspace, role="analyst")
+    return user
+
+
+@pytest.fixture
+def admin_member(workspace):
+    user = core_services.user_create_or_reset(username="boss", password="admin-pass-123")
+    core_services.membership_set(user=user, workspace=workspace, role="admin")
+    return user
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Real headless Debian Chromium driven by Playwright."""
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM}; scripts/test installs it (apt chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshot(page, request):
+    """Save a full-page screenshot under test-artifacts/ (to look at, not to assert on)."""
+
+    def take(name: str) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{request.node.name}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take

@@ -1,0 +1,159 @@
+"""Bulk CSV/JSONL import: good rows kept, every bad row reported with its line, re-runs add nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from cxloop.cli import app
+from cxloop.customers.models import Consent, Customer, Identity
+from cxloop.events.importing import ImportFileError, import_file
+from cxloop.events.models import Event
+
+CUSTOMERS_CSV = """\
+user_id,email,phone,first_name,last_name,city,orders,consent_email,consent_phone
+c-1,ann@shop.io,+44 7700 900001,Ann,Lee,Leeds,3,yes,no
+c-2,bob@shop.io,,Bob,Ray,York,1,no,
+c-3,not-an-email,,Cy,Fox,Hull,0,,
+,,,Nobody,Known,Bath,0,,
+c-4,dee@shop.io,,Dee,Moss,Kent,2,maybe,
+"""
+
+EVENTS_CSV = """\
+type,event,user_id,anonymous_id,email,timestamp,channel,revenue,message_id
+track,Order Completed,c-1,,,2026-02-01T10:00:00Z,store,49.90,
+track,Email Opened,,,bob@shop.io,2026-02-02T10:00:00Z,email,,
+page,Home,,anon-5,,2026-02-03T10:00:00Z,,,
+track,,c-1,,,2026-02-04T10:00:00Z,web,,
+track,Ticket Opened,c-2,,,yesterday,chat,,
+track,Call,c-2,,,2026-02-05T10:00:00Z,phone,,fixed-id
+"""
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_customer_csv_keeps_good_rows_and_reports_bad_ones(workspace, tmp_path):
+    path = _write(tmp_path, "customers.csv", CUSTOMERS_CSV)
+
+    report = import_file(workspace=workspace, path=path, kind="customers")
+
+    assert (report.rows, report.accepted) == (5, 3)
+    assert [(r.position, r.reason) for r in report.rejected] == [
+        (5, "no identifier: send userId or anonymousId (or a valid email/phone trait)"),
+        (6, "consent_email: 'maybe' is not yes/no"),
+    ]
+    ann = Customer.objects.get(identities__value="c-1")
+    assert ann.traits == {
+        "email": "ann@shop.io", "phone": "+44 7700 900001", "first_name": "Ann",
+        "last_name": "Lee", "city": "Leeds", "orders": 3,
+    }  # fmt: skip
+    assert ann.display_name == "Ann Lee"
+    assert Identity.objects.get(kind="phone", value="+447700900001").customer == ann
+    assert dict(Consent.objects.filter(customer=ann).values_list("channel", "status")) == {
+        "email": "granted",
+        "phone": "withdrawn",
+    }
+    cy = Customer.objects.get(identities__value="c-3")
+    assert not cy.identities.filter(kind="email").exists()  # invalid email is a trait, not an id
+
+
+def test_reimporting_the_same_file_adds_nothing(workspace, tmp_path):
+    customers = _write(tmp_path, "customers.csv", CUSTOMERS_CSV)
+    events = _write(tmp_path, "events.csv", EVENTS_CSV)
+    import_file(workspace=workspace, path=customers, kind="customers")
+    first = import_file(workspace=workspace, path=events, kind="events")
+    counts = (Customer.objects.count(), Event.objects.count(), Identity.objects.count())
+
+    again = import_file(workspace=workspace, path=events, kind="events")
+    import_file(workspace=workspace, path=customers, kind="customers")
+
+    assert first.accepted == 4
+    assert (again.accepted, again.duplicates) == (0, 4)
+    assert (Customer.objects.count(), Event.objects.count(), Identity.objects.count()) == counts
+
+
+def test_event_csv_rows_land_on_the_right_profiles(workspace, tmp_path):
+    import_file(workspace=workspace, path=_write(tmp_path, "c.csv", CUSTOMERS_CSV), kind="customers")
+
+    report = import_file(workspace=workspace, path=_write(tmp_path, "e.csv", EVENTS_CSV), kind="events")
+
+    assert [(r.position, r.reason) for r in report.rejected] == [
+        (5, "event: a track call needs an event name"),
+        (6, "timestamp: 'yesterday' is not an ISO-8601 date"),
+    ]
+    order = Event.objects.get(name="Order Completed")
+    assert (order.channel, order.properties) == ("store", {"revenue": 49.9})
+    assert order.customer.identities.filter(value="c-1").exists()
+    opened = Event.objects.get(name="Email Opened")  # matched by email alone
+    assert opened.customer.identities.filter(value="c-2").exists()
+    assert Event.objects.get(type="page").channel == "web"
+    assert Event.objects.get(name="Call").message_id == "fixed-id"
+
+
+def test_jsonl_segment_messages_with_bad_lines(workspace, tmp_path):
+    lines = [
+        orjson.dumps({"type": "identify", "userId": "j1", "traits": {"email": "j@x.io"}}).decode(),
+        "{not json",
+        "",
+        orjson.dumps({"type": "track", "userId": "j1", "event": "Viewed", "properties": []}).decode(),
+        orjson.dumps({"type": "screen", "anonymousId": "dev-1", "name": "Cart"}).decode(),
+        orjson.dumps(["not", "an", "object"]).decode(),
+    ]
+    path = _write(tmp_path, "events.jsonl", "\n".join(lines) + "\n")
+
+    report = import_file(workspace=workspace, path=path, kind="events")
+
+    assert report.accepted == 2
+    reasons = {r.position: r.reason for r in report.rejected}
+    assert sorted(reasons) == [2, 4, 6]
+    assert reasons[2].startswith("not valid JSON")
+    assert reasons[4] == "properties: expected an object, got list"
+    assert Event.objects.get(type="screen").channel == "app"
+
+
+def test_unknown_format_is_a_clear_error(workspace, tmp_path):
+    with pytest.raises(ImportFileError, match="expected a .csv or .jsonl file"):
+        import_file(workspace=workspace, path=_write(tmp_path, "x.xlsx", "x"), kind="events")
+
+
+def test_ragged_csv_row_is_reported(workspace, tmp_path):
+    path = _write(tmp_path, "c.csv", "user_id,email\nr-1,r@x.io\nr-2,r2@x.io,extra\n")
+
+    report = import_file(workspace=workspace, path=path, kind="customers")
+
+    assert report.accepted == 1
+    assert [(r.position, r.reason) for r in report.rejected] == [
+        (3, "has 3 fields but the header has 2")
+    ]
+
+
+def test_chunks_give_the_same_result_as_one_batch(workspace, other_workspace, tmp_path):
+    rows = ["user_id,event,timestamp,email"]
+    rows += [f"u{i % 7},E{i % 3},2026-01-01T00:{i % 60:02d}:00Z,u{i % 7}@x.io" for i in range(200)]
+    path = _write(tmp_path, "e.csv", "\n".join(rows) + "\n")
+
+    import_file(workspace=workspace, path=path, kind="events", chunk_rows=13)
+    import_file(workspace=other_workspace, path=path, kind="events", chunk_rows=10_000)
+
+    for ws in (workspace, other_workspace):
+        assert Customer.objects.filter(workspace=ws).count() == 7
+        assert Event.objects.filter(workspace=ws).count() == 200
+
+
+def test_cli_import_prints_progress_and_writes_error_report(workspace, tmp_path):
+    path = _write(tmp_path, "customers.csv", CUSTOMERS_CSV)
+
+    result = CliRunner().invoke(app, ["import", "customers", str(path), "--workspace", "acme"])
+
+    assert result.exit_code == 0, result.output
+    assert "5 rows: 3 stored, 0 already there, 2 rejected" in result.output
+    report = (tmp_path / "customers.csv.errors.csv").read_text()
+    assert report.splitlines()[0] == "line,reason"
+    assert "6,consent_email: 'maybe' is not yes/no" in report
