@@ -23,6 +23,12 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The default PBKDF2 hasher costs ~0.3 s per user; tests do not need that."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def workspace(db):
     return core_services.workspace_create(name="Acme Retail", slug="acme")
@@ -60,12 +66,23 @@ def browser():
         pytest.skip(f"Chromium not found at {CHROMIUM}; scripts/test installs it (apt chromium)")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
+    # Playwright's sync API keeps an asyncio loop running in the main thread while the browser
+    # lives, and Django then refuses ORM calls there (test data, flushes, later test modules).
+    # Nothing else uses that loop, so the ORM is safe to call.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            )
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

@@ -105,7 +105,7 @@ def test_alias_joins_two_user_ids_explicitly(workspace):
 
     assert _owner(workspace, "user_id", "old-id") == _owner(workspace, "user_id", "new-id")
     assert _live(workspace).count() == 1
-    assert CustomerMerge.objects.get().reason == "alias call"
+    assert CustomerMerge.objects.get().reason == "alias call: user_id new-id is also user_id old-id"
 
 
 def test_alias_of_unseen_anonymous_id_records_it(workspace):
@@ -138,7 +138,12 @@ def test_merge_keeps_newest_consent_per_channel(workspace):
 
     _ingest(
         workspace,
-        {"type": "identify", "anonymousId": "x", "traits": {"email": "c@d.io"}, "context": consent(True)},
+        {
+            "type": "identify",
+            "anonymousId": "x",
+            "traits": {"email": "c@d.io"},
+            "context": consent(True),
+        },
     )
     later = {
         "type": "identify",
@@ -149,7 +154,10 @@ def test_merge_keeps_newest_consent_per_channel(workspace):
     }
     events_ingest(workspace=workspace, messages=[{**later, "messageId": "later"}])
 
-    _ingest(workspace, {"type": "identify", "userId": "z", "traits": {"email": "c@d.io", "phone": "+14155550100"}})
+    _ingest(
+        workspace,
+        {"type": "identify", "userId": "z", "traits": {"email": "c@d.io", "phone": "+14155550100"}},
+    )
 
     survivor = _live(workspace).get()
     consent_row = Consent.objects.get(customer=survivor)
@@ -183,7 +191,9 @@ def test_workspaces_never_share_profiles(workspace, other_workspace):
 def test_resolve_is_linear_union_find_without_database():
     at = datetime(2026, 1, 1, tzinfo=UTC)
     n = 20000
-    updates = [ProfileUpdate(keys=(("email", f"e{i}"), ("anonymous_id", f"a{i}")), at=at) for i in range(n)]
+    updates = [
+        ProfileUpdate(keys=(("email", f"e{i}"), ("anonymous_id", f"a{i}")), at=at) for i in range(n)
+    ]
     updates += [ProfileUpdate(keys=(("anonymous_id", f"a{i}"), ("anonymous_id", f"a{i + 1}")), at=at) for i in range(n - 1)]  # fmt: skip
 
     result = resolve(updates, existing={}, user_ids_of_customer={}, alias_keys=[()] * len(updates))

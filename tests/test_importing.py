@@ -80,9 +80,13 @@ def test_reimporting_the_same_file_adds_nothing(workspace, tmp_path):
 
 
 def test_event_csv_rows_land_on_the_right_profiles(workspace, tmp_path):
-    import_file(workspace=workspace, path=_write(tmp_path, "c.csv", CUSTOMERS_CSV), kind="customers")
+    import_file(
+        workspace=workspace, path=_write(tmp_path, "c.csv", CUSTOMERS_CSV), kind="customers"
+    )
 
-    report = import_file(workspace=workspace, path=_write(tmp_path, "e.csv", EVENTS_CSV), kind="events")
+    report = import_file(
+        workspace=workspace, path=_write(tmp_path, "e.csv", EVENTS_CSV), kind="events"
+    )
 
     assert [(r.position, r.reason) for r in report.rejected] == [
         (5, "event: a track call needs an event name"),
@@ -102,7 +106,9 @@ def test_jsonl_segment_messages_with_bad_lines(workspace, tmp_path):
         orjson.dumps({"type": "identify", "userId": "j1", "traits": {"email": "j@x.io"}}).decode(),
         "{not json",
         "",
-        orjson.dumps({"type": "track", "userId": "j1", "event": "Viewed", "properties": []}).decode(),
+        orjson.dumps(
+            {"type": "track", "userId": "j1", "event": "Viewed", "properties": []}
+        ).decode(),
         orjson.dumps({"type": "screen", "anonymousId": "dev-1", "name": "Cart"}).decode(),
         orjson.dumps(["not", "an", "object"]).decode(),
     ]
@@ -119,7 +125,7 @@ def test_jsonl_segment_messages_with_bad_lines(workspace, tmp_path):
 
 
 def test_unknown_format_is_a_clear_error(workspace, tmp_path):
-    with pytest.raises(ImportFileError, match="expected a .csv or .jsonl file"):
+    with pytest.raises(ImportFileError, match=r"expected a \.csv or \.jsonl file"):
         import_file(workspace=workspace, path=_write(tmp_path, "x.xlsx", "x"), kind="events")
 
 

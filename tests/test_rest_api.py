@@ -21,7 +21,9 @@ def data(workspace, other_workspace):
     )  # fmt: skip
     events_ingest(
         workspace=other_workspace,
-        messages=[{"type": "identify", "userId": "b1", "messageId": "1", "traits": {"name": "Ann B"}}],
+        messages=[
+            {"type": "identify", "userId": "b1", "messageId": "1", "traits": {"name": "Ann B"}}
+        ],
     )
 
 
@@ -79,4 +81,8 @@ def test_openapi_schema_lists_the_routes(client, member):
 
     paths = client.get("/api/openapi.json").json()["paths"]
 
-    assert {"/api/customers", "/api/customers/{customer_id}", "/api/customers/{customer_id}/events"} <= set(paths)
+    assert {
+        "/api/customers",
+        "/api/customers/{customer_id}",
+        "/api/customers/{customer_id}/events",
+    } <= set(paths)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 
 app = typer.Typer(help="cxloop: self-hosted customer experience platform.", no_args_is_help=True)
@@ -61,7 +68,9 @@ def createadmin(
     username: Annotated[str, typer.Option(help="Login name.")] = "admin",
     password: Annotated[str | None, typer.Option(help="Password; generated when omitted.")] = None,
     email: Annotated[str, typer.Option()] = "",
-    workspace: Annotated[str | None, typer.Option(help="Workspace slug to make them admin of.")] = None,
+    workspace: Annotated[
+        str | None, typer.Option(help="Workspace slug to make them admin of.")
+    ] = None,
 ) -> None:
     """Create a superuser (or reset their password) and print the login."""
     _django()
@@ -83,7 +92,9 @@ def workspace_create(
     name: str,
     slug: Annotated[str | None, typer.Option()] = None,
     phone_region: Annotated[str, typer.Option(help="Country for local phone numbers.")] = "US",
-    write_key: Annotated[str | None, typer.Option(help="Use this write key instead of a new one.")] = None,
+    write_key: Annotated[
+        str | None, typer.Option(help="Use this write key instead of a new one.")
+    ] = None,
 ) -> None:
     """Create a workspace and print its write key."""
     _django()
@@ -115,7 +126,9 @@ def import_(
     kind: Annotated[str, typer.Argument(help="customers or events")],
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     workspace: Annotated[str | None, typer.Option(help="Workspace slug.")] = None,
-    report: Annotated[Path | None, typer.Option(help="Write every rejected row to this CSV.")] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Write every rejected row to this CSV.")
+    ] = None,
 ) -> None:
     """Import customers or events from a CSV or JSONL file, with a progress bar."""
     if kind not in ("customers", "events"):
@@ -186,6 +199,7 @@ def serve(
             env={**os.environ, "DJANGO_SETTINGS_MODULE": "cxloop.settings"},
         )
     console.print(f"cxloop is serving on [bold]http://{host}:{port}[/bold]  (Ctrl+C stops it)")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # run the cleanup below on `kill`
     try:
         waitress_serve(application, host=host, port=port, threads=threads, ident="cxloop")
     finally:

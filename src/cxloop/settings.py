@@ -14,9 +14,15 @@ BASE_DIR = Path(__file__).resolve().parent
 CXLOOP_HOME = Path(os.environ.get("CXLOOP_HOME", Path.cwd() / ".cxloop")).resolve()
 
 DEBUG = os.environ.get("CXLOOP_DEBUG", "0") == "1"
-SECRET_KEY = os.environ.get("CXLOOP_SECRET_KEY") or "insecure-dev-key-set-CXLOOP_SECRET_KEY-in-production"
-ALLOWED_HOSTS = os.environ.get("CXLOOP_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver").split(",")
-CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CXLOOP_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+SECRET_KEY = (
+    os.environ.get("CXLOOP_SECRET_KEY") or "insecure-dev-key-set-CXLOOP_SECRET_KEY-in-production"
+)
+ALLOWED_HOSTS = os.environ.get(
+    "CXLOOP_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver"
+).split(",")
+CSRF_TRUSTED_ORIGINS = [
+    o for o in os.environ.get("CXLOOP_CSRF_TRUSTED_ORIGINS", "").split(",") if o
+]
 
 INSTALLED_APPS = [
     "django.contrib.admin",

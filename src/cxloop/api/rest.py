@@ -115,11 +115,17 @@ def _window(limit: int, offset: int) -> tuple[int, int]:
 
 @api.get("/customers", response=CustomerPage, summary="Search customers")
 def list_customers(
-    request: HttpRequest, q: str = "", workspace: str | None = None, limit: int = 50, offset: int = 0
+    request: HttpRequest,
+    q: str = "",
+    workspace: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ):
     """Live profiles matching ``q`` (words, or ``trait:value``), most recently seen first."""
     limit, offset = _window(limit, offset)
-    customers = customer_selectors.customer_search(workspace=_workspace(request, workspace), query=q)
+    customers = customer_selectors.customer_search(
+        workspace=_workspace(request, workspace), query=q
+    )
     return {
         "count": customers.count(),
         "limit": limit,

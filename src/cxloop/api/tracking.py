@@ -10,6 +10,7 @@ import base64
 import binascii
 
 import orjson
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -66,8 +67,12 @@ def track_endpoint(request: HttpRequest, kind: str) -> HttpResponse:
         return _unauthorized("invalid write key")
     is_batch = kind in ("batch", "import")
     try:
+        raw = request.body
+    except RequestDataTooBig:
+        return _json({"success": False, "error": "body is larger than 500 KB"}, status=413)
+    try:
         body = decode_body(
-            request.body,
+            raw,
             content_encoding=request.headers.get("Content-Encoding", ""),
             limit=MAX_BATCH_BYTES if is_batch else MAX_MESSAGE_BYTES,
         )
@@ -98,8 +103,9 @@ def track_endpoint(request: HttpRequest, kind: str) -> HttpResponse:
             messages = [_with_context(m, shared_context) for m in messages]
         sizes = [len(orjson.dumps(m)) for m in messages]
         expected_type = None
-    else:
-        messages, sizes, expected_type = [body], None, kind
+    else:  # transport fields are not part of the message (nor of its content-derived id)
+        message = {k: v for k, v in body.items() if k not in ("writeKey", "sentAt")}
+        messages, sizes, expected_type = [message], None, kind
     result = event_services.events_ingest(
         workspace=workspace,
         messages=messages,

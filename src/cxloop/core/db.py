@@ -14,7 +14,10 @@ def chunked(items: Iterable, size: int) -> Iterable[list]:
 
 
 def insert_rows_ignoring_conflicts(
-    model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence], conflict: Sequence[str]
+    model: type[models.Model],
+    columns: Sequence[str],
+    rows: Sequence[Sequence],
+    conflict: Sequence[str],
 ) -> None:
     """Insert many rows with one prepared statement; rows clashing on ``conflict`` are skipped.
 
@@ -30,3 +33,19 @@ def insert_rows_ignoring_conflicts(
     sql = f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({target}) DO NOTHING"
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+
+
+_RESOLUTION_LOCK_SPACE = 0x6378  # "cx": keeps our advisory locks apart from other users'
+
+
+def lock_workspace_for_resolution(workspace_id: int) -> None:
+    """Serialize identity resolution per workspace until the transaction ends.
+
+    SQLite already runs one writing transaction at a time (IMMEDIATE mode). On PostgreSQL two
+    concurrent batches could otherwise both create a profile for the same new identifier.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [_RESOLUTION_LOCK_SPACE, workspace_id]
+            )

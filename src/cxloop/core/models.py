@@ -10,7 +10,9 @@ class Workspace(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=64, unique=True)
     default_phone_region = models.CharField(
-        max_length=2, default="US", help_text="ISO country used to read phone numbers without +code."
+        max_length=2,
+        default="US",
+        help_text="ISO country used to read phone numbers without +code.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -21,7 +21,9 @@ def workspace_create(*, name: str, slug: str | None = None, phone_region: str = 
     return workspace
 
 
-def write_key_create(*, workspace: Workspace, label: str = "default", key: str | None = None) -> WriteKey:
+def write_key_create(
+    *, workspace: Workspace, label: str = "default", key: str | None = None
+) -> WriteKey:
     """Issue a new write key (random unless given, e.g. to match an existing tracker setup)."""
     return WriteKey.objects.create(
         workspace=workspace, label=label, key=key or secrets.token_urlsafe(24)

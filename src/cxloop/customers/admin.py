@@ -16,7 +16,14 @@ class ConsentInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ("id", "display_name", "workspace", "first_seen_at", "last_seen_at", "merged_into")
+    list_display = (
+        "id",
+        "display_name",
+        "workspace",
+        "first_seen_at",
+        "last_seen_at",
+        "merged_into",
+    )
     list_filter = ("workspace",)
     search_fields = ("display_name", "search_text")
     readonly_fields = ("search_text", "created_at")

@@ -75,7 +75,8 @@ class Resolution:
     component_of_update: list = field(default_factory=list)
     customers_in_component: dict = field(default_factory=dict)
     keys_in_component: dict = field(default_factory=dict)
-    link_reasons: dict = field(default_factory=dict)  # component -> why its profiles are one
+    # component -> the (anchor, key, by_alias) joins that made two known profiles one
+    links: dict = field(default_factory=dict)
 
 
 def resolve(
@@ -108,9 +109,9 @@ def resolve(
         out.component_of_update.append(anchor)
 
     out.component_of_update = [uf.find(node) for node in out.component_of_update]
-    reasons, out.link_reasons = out.link_reasons, {}
-    for node, whys in reasons.items():
-        out.link_reasons.setdefault(uf.find(node), []).extend(whys)
+    joins, out.links = out.links, {}
+    for node, found in joins.items():
+        out.links.setdefault(uf.find(node), []).extend(found)
     for node in uf.parent:
         root = uf.find(node)
         if node[0] == "c":
@@ -126,5 +127,4 @@ def _join(uf: _UnionFind, out: Resolution, anchor: Key, key: Key, *, force: bool
         return
     both_known = ra[0] == "c" and rb[0] == "c"
     if uf.union(anchor, key, force=force) and both_known:
-        why = "alias call" if force else f"{anchor[0]} {anchor[1]} seen with {key[0]} {key[1]}"
-        out.link_reasons.setdefault(anchor, []).append(why)
+        out.links.setdefault(anchor, []).append((anchor, key, force))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db.models import Q, QuerySet
 
 from cxloop.core.models import Workspace
+from cxloop.customers.identifiers import normalize_phone
 from cxloop.customers.models import Consent, Customer, CustomerMerge, Identity
 
 
@@ -12,9 +15,16 @@ def customer_search(*, workspace: Workspace, query: str = "") -> QuerySet[Custom
     """Live profiles matching ``query``, most recently seen first.
 
     Plain words match names, identifiers and trait values (all words must match);
-    ``trait:value`` matches one trait exactly (e.g. ``city:Leeds`` or ``tier:gold``).
+    ``trait:value`` matches one trait exactly (e.g. ``city:Leeds`` or ``tier:gold``); a query that
+    is a phone number in any format matches that number (``(415) 555-0123`` finds +14155550123).
     """
     customers = Customer.objects.filter(workspace=workspace, merged_into__isnull=True)
+    if _PHONE_LIKE.fullmatch(query.strip()):
+        phone = normalize_phone(query.strip(), workspace.default_phone_region)
+        if phone:
+            return customers.filter(search_text__contains=phone.lower()).order_by(
+                "-last_seen_at", "-pk"
+            )
     for term in query.split():
         name, colon, wanted = term.partition(":")
         if colon and name.isidentifier() and wanted:
@@ -25,6 +35,9 @@ def customer_search(*, workspace: Workspace, query: str = "") -> QuerySet[Custom
         else:
             customers = customers.filter(search_text__contains=term.lower())
     return customers.order_by("-last_seen_at", "-pk")
+
+
+_PHONE_LIKE = re.compile(r"\+?[\d\s().\-]{7,}")
 
 
 def _number(text: str) -> int | float | None:
@@ -62,7 +75,9 @@ def customer_count(*, workspace: Workspace) -> int:
     return Customer.objects.filter(workspace=workspace, merged_into__isnull=True).count()
 
 
-def customer_ids_by_identity(*, workspace: Workspace, kind: str, values: list[str]) -> dict[str, int]:
+def customer_ids_by_identity(
+    *, workspace: Workspace, kind: str, values: list[str]
+) -> dict[str, int]:
     """Map identifier values of one kind to the live customer holding each."""
     rows = Identity.objects.filter(workspace=workspace, kind=kind, value__in=values)
     return dict(rows.values_list("value", "customer_id"))

@@ -6,10 +6,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
+import orjson
 from django.db import connection, transaction
 from django.db.models import Q
 
-from cxloop.core.db import chunked
+from cxloop.core.db import chunked, lock_workspace_for_resolution
 from cxloop.core.models import Workspace
 from cxloop.customers.identifiers import normalize
 from cxloop.customers.models import (
@@ -64,7 +65,8 @@ def identity_keys(
         for network in SOCIAL_TRAITS:
             handle = traits.get(network)
             if isinstance(handle, str) and handle.strip():
-                keys.append((IdentityKind.SOCIAL, f"{network}:{handle.strip().lstrip('@').lower()}"))
+                value = normalize(IdentityKind.SOCIAL, f"{network}:{handle.strip().lstrip('@')}")
+                keys.append((IdentityKind.SOCIAL, value))
     if (value := normalize(IdentityKind.DEVICE, device_id)) is not None:
         keys.append((IdentityKind.DEVICE, value))
     if (value := normalize(IdentityKind.ANONYMOUS_ID, anonymous_id)) is not None:
@@ -80,6 +82,7 @@ def profiles_apply(*, workspace: Workspace, updates: Sequence[ProfileUpdate]) ->
     """
     if not updates:
         return []
+    lock_workspace_for_resolution(workspace.pk)
     all_keys = {key for update in updates for key in update.keys}
     all_keys.update(
         (kind, previous)
@@ -96,15 +99,13 @@ def profiles_apply(*, workspace: Workspace, updates: Sequence[ProfileUpdate]) ->
 
     customer_of_component: dict = {}
     new_components = []
-    for component in set(result.component_of_update):
+    for component in dict.fromkeys(result.component_of_update):  # arrival order: stable ids
         known = sorted(result.customers_in_component.get(component, []))
         if known:
             customer_of_component[component] = known[0]
-            if len(known) > 1:
-                reasons = result.link_reasons.get(component) or ["shared identifier"]
-                customers_merge(
-                    survivor_id=known[0], merged_ids=known[1:], reason="; ".join(reasons[:3])
-                )
+            for merged_id in known[1:]:
+                reason = _merge_reason(merged_id, existing, result.links.get(component, []))
+                customers_merge(survivor_id=known[0], merged_ids=[merged_id], reason=reason)
         else:
             new_components.append(component)
     if new_components:
@@ -141,6 +142,19 @@ def profiles_apply(*, workspace: Workspace, updates: Sequence[ProfileUpdate]) ->
 
     _apply_to_profiles(workspace, updates, customer_ids, identity_changed)
     return customer_ids
+
+
+def _merge_reason(merged_id: int, existing: dict[Key, int], links: list) -> str:
+    """Why a profile was folded in: the joins that touched one of its identifiers."""
+    own = {key for key, owner in existing.items() if owner == merged_id}
+    touching = [link for link in links if link[0] in own or link[1] in own] or links
+    parts = []
+    for anchor, key, by_alias in touching[:3]:
+        if by_alias:
+            parts.append(f"alias call: user_id {anchor[1]} is also {key[0]} {key[1]}")
+        else:
+            parts.append(f"{anchor[0]} {anchor[1]} seen with {key[0]} {key[1]}")
+    return "; ".join(parts) or "shared identifier"
 
 
 def _alias_key(previous: str, existing: dict[Key, int]) -> Key:
@@ -226,12 +240,26 @@ def _refresh_profiles(customer_ids: set[int], traits_of: dict[int, list[ProfileU
             "customer_id", "kind", "value"
         ):
             identities[cid].append((kind, value))
+    rows = []
     for customer in customers:
+        traits = customer.traits
         for update in sorted(traits_of.get(customer.pk, ()), key=lambda u: u.at):
-            customer.traits = {**customer.traits, **update.traits}
-        customer.display_name = display_name(customer.traits, identities[customer.pk])
-        customer.search_text = search_text(customer.traits, identities[customer.pk])
-    Customer.objects.bulk_update(customers, ["traits", "display_name", "search_text"], batch_size=500)
+            traits = {**traits, **update.traits}
+        ids = identities[customer.pk]
+        rows.append(
+            (
+                orjson.dumps(traits).decode(),
+                display_name(traits, ids),
+                search_text(traits, ids),
+                customer.pk,
+            )
+        )
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    with connection.cursor() as cursor:  # one prepared statement; bulk_update's CASE is slow
+        cursor.executemany(
+            f"UPDATE {table} SET traits = %s, display_name = %s, search_text = %s WHERE id = %s",
+            rows,
+        )
 
 
 def display_name(traits: dict, identities: Sequence[tuple[str, str]]) -> str:
@@ -250,9 +278,7 @@ def display_name(traits: dict, identities: Sequence[tuple[str, str]]) -> str:
 def search_text(traits: dict, identities: Sequence[tuple[str, str]]) -> str:
     """Lower-case text a search matches against: identifiers and every scalar trait value."""
     parts = [value for _, value in identities]
-    parts.extend(
-        str(value) for value in traits.values() if isinstance(value, (str, int, float))
-    )
+    parts.extend(str(value) for value in traits.values() if isinstance(value, (str, int, float)))
     return " ".join(parts).lower()
 
 
@@ -289,7 +315,11 @@ def consents_record(
 
 @transaction.atomic
 def customers_merge(
-    *, survivor_id: int, merged_ids: Sequence[int], reason: str, merged_by: str = "identity resolution"
+    *,
+    survivor_id: int,
+    merged_ids: Sequence[int],
+    reason: str,
+    merged_by: str = "identity resolution",
 ) -> Customer:
     """Fold profiles into ``survivor_id``: identities, consent, traits and every related row move.
 
@@ -307,7 +337,9 @@ def customers_merge(
         if model in (Identity, Consent, CustomerMerge, Customer):
             continue
         for m in merged:
-            moved[m.pk] += model.objects.filter(**{field.name: m.pk}).update(**{field.name: survivor})
+            moved[m.pk] += model.objects.filter(**{field.name: m.pk}).update(
+                **{field.name: survivor}
+            )
     for m in merged:
         moved[m.pk] += Identity.objects.filter(customer_id=m.pk).update(customer=survivor)
     _merge_consents(survivor, merged_ids)

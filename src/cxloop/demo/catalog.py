@@ -12,20 +12,22 @@ FIRST_NAMES = (
     "Matilda", "Daisy", "Phoebe", "Ruby", "Alice", "Hannah", "Zara", "Aisha", "Priya", "Niamh",
     "Eilidh", "Megan", "Chloe", "Lucy", "Emily", "Sarah", "Rachel", "Fatima", "Maryam", "Chiara",
     "Noah", "Oliver", "George", "Leo", "Arthur", "Muhammad", "Harry", "Oscar", "Archie", "Henry",
-    "Theodore", "Freddie", "Jack", "Charlie", "Finley", "Thomas", "Alfie", "Isaac", "Jacob", "Lucas",
-    "Ethan", "Samuel", "Joshua", "Daniel", "James", "William", "Rory", "Callum", "Owen", "Dylan",
-    "Ravi", "Arjun", "Omar", "Yusuf", "Tomasz", "Mateusz", "Kwame", "Tunde", "Connor", "Euan",
+    "Theodore", "Freddie", "Jack", "Charlie", "Finley", "Thomas", "Alfie", "Isaac", "Jacob",
+    "Lucas", "Ethan", "Samuel", "Joshua", "Daniel", "James", "William", "Rory", "Callum", "Owen",
+    "Dylan", "Ravi", "Arjun", "Omar", "Yusuf", "Tomasz", "Mateusz", "Kwame", "Tunde", "Connor",
+    "Euan",
 )  # fmt: skip
 
 LAST_NAMES = (
-    "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel", "Robinson",
-    "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall", "Thomas", "Clarke",
-    "Jackson", "Wood", "Harris", "Edwards", "Turner", "Martin", "Cooper", "Hill", "Ward", "Hughes",
-    "Moore", "Clark", "King", "Harrison", "Lewis", "Baker", "Lee", "Allen", "Morris", "Khan",
-    "Scott", "Watson", "Davis", "Parker", "James", "Bennett", "Young", "Phillips", "Richardson", "Mitchell",
-    "Bailey", "Carter", "Cook", "Singh", "Shaw", "Bell", "Collins", "Morgan", "Kelly", "Begum",
-    "Campbell", "Murphy", "Macdonald", "Stewart", "Reid", "Fraser", "Okafor", "Mensah", "Nowak", "Kowalski",
-    "Rossi", "Silva", "Ahmed", "Hussain", "Ali", "Chen", "Wong", "Nguyen", "Byrne", "Doyle",
+    "Smith", "Jones", "Taylor", "Brown", "Williams", "Wilson", "Johnson", "Davies", "Patel",
+    "Robinson", "Wright", "Thompson", "Evans", "Walker", "White", "Roberts", "Green", "Hall",
+    "Thomas", "Clarke", "Jackson", "Wood", "Harris", "Edwards", "Turner", "Martin", "Cooper",
+    "Hill", "Ward", "Hughes", "Moore", "Clark", "King", "Harrison", "Lewis", "Baker", "Lee",
+    "Allen", "Morris", "Khan", "Scott", "Watson", "Davis", "Parker", "James", "Bennett", "Young",
+    "Phillips", "Richardson", "Mitchell", "Bailey", "Carter", "Cook", "Singh", "Shaw", "Bell",
+    "Collins", "Morgan", "Kelly", "Begum", "Campbell", "Murphy", "Macdonald", "Stewart", "Reid",
+    "Fraser", "Okafor", "Mensah", "Nowak", "Kowalski", "Rossi", "Silva", "Ahmed", "Hussain",
+    "Ali", "Chen", "Wong", "Nguyen", "Byrne", "Doyle",
 )  # fmt: skip
 
 # (city, relative weight, the Northwind shop there or None when the nearest one is elsewhere)

@@ -23,7 +23,9 @@ def normalize_channel(raw: object) -> str | None:
         return None
     value = raw.strip().lower().replace(" ", "_").replace("-", "_")[:32]
     if not value or value == "server":
-        return None  # Segment's context.channel "server" names the sender, not the customer's channel
+        return (
+            None  # Segment's context.channel "server" names the sender, not the customer's channel
+        )
     return _SYNONYMS.get(value, _SYNONYMS.get(value.replace("_", "-"), value))
 
 

@@ -17,6 +17,7 @@ import orjson
 from django.utils import timezone
 
 from cxloop.core.models import Workspace
+from cxloop.events.segment import loads_without_nul, strip_nul
 from cxloop.events.services import IngestResult, RejectedMessage, events_ingest
 
 CHUNK_ROWS = 5000
@@ -98,7 +99,11 @@ def import_file(
 
 def _ingest(workspace: Workspace, batch: list, lines: list[int], sizes: list[int]) -> IngestResult:
     return events_ingest(
-        workspace=workspace, messages=batch, positions=lines, sizes=sizes, received_at=timezone.now()
+        workspace=workspace,
+        messages=batch,
+        positions=lines,
+        sizes=sizes,
+        received_at=timezone.now(),
     )
 
 
@@ -110,7 +115,7 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, int, int, object]]:
             if not line.strip():
                 continue
             try:
-                yield number, len(line), offset, orjson.loads(line)
+                yield number, len(line), offset, loads_without_nul(line)
             except orjson.JSONDecodeError as exc:
                 yield number, len(line), offset, f"not valid JSON: {exc}"
 
@@ -120,7 +125,9 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, int, int, object]]:
         reader = csv.reader(handle)
         header = next(reader, None)
         if not header:
-            raise ImportFileError(f"{path.name}: the file is empty; the first line must be a header")
+            raise ImportFileError(
+                f"{path.name}: the file is empty; the first line must be a header"
+            )
         columns = [c.strip() for c in header]
         width = len(columns)
         offset = 0
@@ -130,11 +137,17 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, int, int, object]]:
             if not any(row):
                 continue
             if len(row) != width:
-                yield reader.line_num, size, offset, (
-                    f"has {len(row)} fields but the header has {width}"
+                yield (
+                    reader.line_num,
+                    size,
+                    offset,
+                    (f"has {len(row)} fields but the header has {width}"),
                 )
                 continue
-            yield reader.line_num, size, offset, {c: v for c, v in zip(columns, row, strict=True) if v != ""}
+            record = {c: v for c, v in zip(columns, row, strict=True) if v != ""}
+            if any("\x00" in cell for cell in row):
+                record = strip_nul(record)
+            yield reader.line_num, size, offset, record
 
 
 def _value(text: object) -> object:

@@ -21,7 +21,9 @@ class Event(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
     type = models.CharField(max_length=10, choices=EventType.choices)
-    name = models.CharField(max_length=200, blank=True, help_text="Event name, or page/screen name.")
+    name = models.CharField(
+        max_length=200, blank=True, help_text="Event name, or page/screen name."
+    )
     channel = models.CharField(max_length=32)
     properties = models.JSONField(default=dict, blank=True)
     context = models.JSONField(default=dict, blank=True)

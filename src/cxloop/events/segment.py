@@ -72,9 +72,26 @@ def decode_body(raw: bytes, *, content_encoding: str = "", limit: int = MAX_BATC
     if not data.strip():
         raise PayloadError("body is empty; send a JSON object")
     try:
-        return orjson.loads(data)
+        return loads_without_nul(data)
     except orjson.JSONDecodeError as exc:
         raise PayloadError(f"body is not valid JSON: {exc}") from exc
+
+
+def loads_without_nul(data: bytes) -> object:
+    """Parse JSON, dropping NUL characters from strings (PostgreSQL cannot store them)."""
+    parsed = orjson.loads(data)
+    return strip_nul(parsed) if b"\\u0000" in data else parsed
+
+
+def strip_nul(value: object) -> object:
+    """A copy of a JSON value with every NUL character removed from keys and strings."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {strip_nul(k): strip_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [strip_nul(v) for v in value]
+    return value
 
 
 def gzip_bytes(data: bytes) -> bytes:
@@ -88,11 +105,9 @@ def parse_time(value: object, field: str) -> datetime:
         raise MessageError(f"{field}: expected an ISO-8601 date string, got {type(value).__name__}")
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise MessageError(f"{field}: {value[:40]!r} is not an ISO-8601 date") from None
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def _object(raw: dict, field: str) -> dict:
@@ -177,14 +192,14 @@ def read_message(
         occurred_at = parse_time(original, "originalTimestamp")
         sent = raw.get("sentAt", sent_at)
         if sent is not None:  # correct the device clock by how far off its send time was
-            occurred_at = received_at - (parse_time(sent, "sentAt") - occurred_at)
+            try:
+                occurred_at = received_at - (parse_time(sent, "sentAt") - occurred_at)
+            except OverflowError:
+                raise MessageError("sentAt: too far from originalTimestamp to be real") from None
     else:
         occurred_at = received_at
 
-    if kind == "identify":
-        profile_traits = {**context_traits, **traits} or None
-    else:
-        profile_traits = None
+    profile_traits = ({**context_traits, **traits} or None) if kind == "identify" else None
     id_traits = {**context_traits, **traits} if kind != "group" else context_traits
     device = context.get("device")
     return Message(

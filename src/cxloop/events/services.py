@@ -67,9 +67,9 @@ def events_ingest(
     for index, raw in enumerate(messages):
         position = positions[index]
         if sizes is not None and sizes[index] > MAX_MESSAGE_BYTES:
-            result.rejected.append(
-                RejectedMessage(position, f"message is larger than {MAX_MESSAGE_BYTES // 1024} KB")
-            )
+            mid = raw.get("messageId") if isinstance(raw, dict) else ""
+            reason = f"message is larger than {MAX_MESSAGE_BYTES // 1024} KB"
+            result.rejected.append(RejectedMessage(position, reason, str(mid or "")))
             continue
         try:
             message = read_message(

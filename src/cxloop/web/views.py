@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import orjson
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from cxloop.core import selectors as core_selectors
@@ -42,9 +46,13 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(customers, CUSTOMERS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"page": page, "query": query, "total": page.paginator.count}
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "results":
-        return render(request, "web/_customer_rows.html", context)
-    context["customer_total"] = customer_selectors.customer_count(workspace=workspace)
-    return render(request, "web/customer_list.html", context)
+        response = render(request, "web/_customer_rows.html", context)
+    else:
+        context["customer_total"] = customer_selectors.customer_count(workspace=workspace)
+        response = render(request, "web/customer_list.html", context)
+    # the same URL serves a page or a fragment: caches (and the Back button) must tell them apart
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
 
 
 @login_required
@@ -76,7 +84,14 @@ def customer_timeline(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = customer_selectors.customer_get(workspace=workspace, customer_id=customer_id)
     if customer is None or customer.merged_into_id:
         raise Http404("No such customer in this workspace.")
-    return render(request, "web/_timeline.html", _timeline_context(request, customer.pk))
+    response = render(request, "web/_timeline.html", _timeline_context(request, customer.pk))
+    # keep the chosen filters in the address bar, so a reload or a shared link shows the same
+    chosen = {
+        k: v for k, v in request.GET.items() if k in ("channel", "type", "name", "page") and v
+    }
+    detail = reverse("customer-detail", args=[customer.pk])
+    response["HX-Replace-Url"] = f"{detail}?{urlencode(chosen)}" if chosen else detail
+    return response
 
 
 def _timeline_context(request: HttpRequest, customer_id: int) -> dict:

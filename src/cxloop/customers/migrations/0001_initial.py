@@ -5,80 +5,184 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('core', '0001_initial'),
+        ("core", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Customer',
+            name="Customer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('traits', models.JSONField(blank=True, default=dict)),
-                ('display_name', models.CharField(blank=True, max_length=200)),
-                ('search_text', models.TextField(blank=True, help_text='Lower-case name, identities and traits.')),
-                ('first_seen_at', models.DateTimeField(blank=True, null=True)),
-                ('last_seen_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('merged_into', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='absorbed', to='customers.customer')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='core.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("traits", models.JSONField(blank=True, default=dict)),
+                ("display_name", models.CharField(blank=True, max_length=200)),
+                (
+                    "search_text",
+                    models.TextField(
+                        blank=True, help_text="Lower-case name, identities and traits."
+                    ),
+                ),
+                ("first_seen_at", models.DateTimeField(blank=True, null=True)),
+                ("last_seen_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "merged_into",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="absorbed",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="core.workspace"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Consent',
+            name="Consent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(max_length=32)),
-                ('status', models.CharField(choices=[('granted', 'Granted'), ('withdrawn', 'Withdrawn')], max_length=16)),
-                ('changed_at', models.DateTimeField()),
-                ('source', models.CharField(blank=True, max_length=100)),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='core.workspace')),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='consents', to='customers.customer')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("channel", models.CharField(max_length=32)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("granted", "Granted"), ("withdrawn", "Withdrawn")], max_length=16
+                    ),
+                ),
+                ("changed_at", models.DateTimeField()),
+                ("source", models.CharField(blank=True, max_length=100)),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="core.workspace"
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="consents",
+                        to="customers.customer",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='CustomerMerge',
+            name="CustomerMerge",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.CharField(max_length=500)),
-                ('merged_by', models.CharField(default='identity resolution', max_length=150)),
-                ('merged_at', models.DateTimeField(auto_now_add=True)),
-                ('rows_moved', models.PositiveIntegerField(default=0)),
-                ('merged', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='customers.customer')),
-                ('survivor', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='merges', to='customers.customer')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='core.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reason", models.CharField(max_length=500)),
+                ("merged_by", models.CharField(default="identity resolution", max_length=150)),
+                ("merged_at", models.DateTimeField(auto_now_add=True)),
+                ("rows_moved", models.PositiveIntegerField(default=0)),
+                (
+                    "merged",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "survivor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="merges",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="core.workspace"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-merged_at'],
+                "ordering": ["-merged_at"],
             },
         ),
         migrations.CreateModel(
-            name='Identity',
+            name="Identity",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('user_id', 'User ID'), ('anonymous_id', 'Anonymous ID'), ('email', 'Email'), ('phone', 'Phone'), ('device', 'Device ID'), ('social', 'Social handle'), ('external_id', 'External (CRM) ID')], max_length=16)),
-                ('value', models.CharField(max_length=255)),
-                ('first_seen_at', models.DateTimeField(blank=True, null=True)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='identities', to='customers.customer')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='core.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("user_id", "User ID"),
+                            ("anonymous_id", "Anonymous ID"),
+                            ("email", "Email"),
+                            ("phone", "Phone"),
+                            ("device", "Device ID"),
+                            ("social", "Social handle"),
+                            ("external_id", "External (CRM) ID"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("value", models.CharField(max_length=255)),
+                ("first_seen_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="identities",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="core.workspace"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'identities',
+                "verbose_name_plural": "identities",
             },
         ),
         migrations.AddIndex(
-            model_name='customer',
-            index=models.Index(fields=['workspace', '-last_seen_at'], name='customer_recent'),
+            model_name="customer",
+            index=models.Index(fields=["workspace", "-last_seen_at"], name="customer_recent"),
         ),
         migrations.AddConstraint(
-            model_name='consent',
-            constraint=models.UniqueConstraint(fields=('customer', 'channel'), name='consent_unique_channel'),
+            model_name="consent",
+            constraint=models.UniqueConstraint(
+                fields=("customer", "channel"), name="consent_unique_channel"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='identity',
-            constraint=models.UniqueConstraint(fields=('workspace', 'kind', 'value'), name='identity_unique'),
+            model_name="identity",
+            constraint=models.UniqueConstraint(
+                fields=("workspace", "kind", "value"), name="identity_unique"
+            ),
         ),
     ]

@@ -5,35 +5,76 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('core', '0001_initial'),
-        ('customers', '0001_initial'),
+        ("core", "0001_initial"),
+        ("customers", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('type', models.CharField(choices=[('identify', 'Identify'), ('track', 'Track'), ('page', 'Page'), ('screen', 'Screen'), ('group', 'Group'), ('alias', 'Alias')], max_length=10)),
-                ('name', models.CharField(blank=True, help_text='Event name, or page/screen name.', max_length=200)),
-                ('channel', models.CharField(max_length=32)),
-                ('properties', models.JSONField(blank=True, default=dict)),
-                ('context', models.JSONField(blank=True, default=dict)),
-                ('occurred_at', models.DateTimeField()),
-                ('received_at', models.DateTimeField()),
-                ('message_id', models.CharField(max_length=100)),
-                ('user_id', models.CharField(blank=True, max_length=255)),
-                ('anonymous_id', models.CharField(blank=True, max_length=255)),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='customers.customer')),
-                ('workspace', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='core.workspace')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("identify", "Identify"),
+                            ("track", "Track"),
+                            ("page", "Page"),
+                            ("screen", "Screen"),
+                            ("group", "Group"),
+                            ("alias", "Alias"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(
+                        blank=True, help_text="Event name, or page/screen name.", max_length=200
+                    ),
+                ),
+                ("channel", models.CharField(max_length=32)),
+                ("properties", models.JSONField(blank=True, default=dict)),
+                ("context", models.JSONField(blank=True, default=dict)),
+                ("occurred_at", models.DateTimeField()),
+                ("received_at", models.DateTimeField()),
+                ("message_id", models.CharField(max_length=100)),
+                ("user_id", models.CharField(blank=True, max_length=255)),
+                ("anonymous_id", models.CharField(blank=True, max_length=255)),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="customers.customer",
+                    ),
+                ),
+                (
+                    "workspace",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="core.workspace"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['customer', '-occurred_at'], name='event_timeline'), models.Index(fields=['workspace', 'occurred_at'], name='event_workspace_time')],
-                'constraints': [models.UniqueConstraint(fields=('workspace', 'message_id'), name='event_unique_message')],
+                "indexes": [
+                    models.Index(fields=["customer", "-occurred_at"], name="event_timeline"),
+                    models.Index(fields=["workspace", "occurred_at"], name="event_workspace_time"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("workspace", "message_id"), name="event_unique_message"
+                    )
+                ],
             },
         ),
     ]
