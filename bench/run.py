@@ -185,6 +185,7 @@ class Result:
     name: str
     events: int
     seconds: float
+    cpu: float | None = None  # CPU seconds of the process doing the work (see README)
     ratio: float | None = None  # events/s divided by the raw executemany events/s
     target: str = "-"
     passed: bool | None = None  # None: no target
@@ -196,16 +197,26 @@ class Result:
 
 
 def print_table(results: list[Result]) -> None:
-    header = ("name", "events", "seconds", "events/s", "ratio vs raw", "target", "result")
+    header = ("name", "events", "seconds", "cpu s", "events/s", "ratio vs raw", "target", "result")
     rows = [header]
     for r in results:
         status = "-" if r.passed is None else ("PASS" if r.passed else "FAIL")
         ratio = "-" if r.ratio is None else f"{r.ratio:.2f}"
+        cpu = "-" if r.cpu is None else f"{r.cpu:.2f}"
         rows.append(
-            (r.name, f"{r.events:,}", f"{r.seconds:.2f}", f"{r.eps:,.0f}", ratio, r.target, status)
+            (
+                r.name,
+                f"{r.events:,}",
+                f"{r.seconds:.2f}",
+                cpu,
+                f"{r.eps:,.0f}",
+                ratio,
+                r.target,
+                status,
+            )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    right = {1, 2, 3, 4}
+    right = {1, 2, 3, 4, 5}
 
     def line(row: tuple) -> str:
         cells = [
@@ -224,6 +235,13 @@ def print_table(results: list[Result]) -> None:
     for r in results:
         for note in r.notes:
             print(f"  {r.name}: {note}")
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def say(text: str) -> None:
@@ -253,16 +271,18 @@ def bench_import(path: Path, count: int) -> tuple[Result, object]:
     from cxloop.events.importing import import_file
 
     workspace = core_services.workspace_create(name="Bench import", slug="bench-import")
-    started = time.perf_counter()
+    cpu_started, started = time.process_time(), time.perf_counter()
     report = import_file(workspace=workspace, path=path, kind="events")
     seconds = time.perf_counter() - started
-    result = Result("bulk import (import_file)", report.accepted, seconds)
+    cpu = time.process_time() - cpu_started
+    result = Result("bulk import (import_file)", report.accepted, seconds, cpu)
     problems = []
     if report.accepted != count:
         problems.append(f"accepted {report.accepted:,} of {count:,}")
     if report.rejected:
         first = report.rejected[0]
-        problems.append(f"{len(report.rejected):,} rejected (line {first.position}: {first.reason})")
+        rejected = len(report.rejected)
+        problems.append(f"{rejected:,} rejected (line {first.position}: {first.reason})")
     if report.duplicates:
         problems.append(f"{report.duplicates:,} reported as duplicates")
     result.notes.extend(problems)
@@ -287,13 +307,19 @@ def prepared_rows(source_workspace, target_workspace_id: int) -> list[tuple]:
     """The rows the import stored, in database form, re-labelled for another workspace."""
     from django.db import connection
 
-    columns = ", ".join(EVENT_COLUMNS[1:])
+    # Datetimes as the stored text: Django's SQLite connection would otherwise parse them into
+    # datetime objects, and the baseline would pay for adapting them back on every insert.
+    as_text = ("occurred_at", "received_at")
+    columns = ", ".join(f"CAST({c} AS TEXT)" if c in as_text else c for c in EVENT_COLUMNS[1:])
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {columns} FROM events_event WHERE workspace_id = %s ORDER BY id",
             [source_workspace.pk],
         )
-        return [(target_workspace_id, *row) for row in cursor.fetchall()]
+        rows = [(target_workspace_id, *row) for row in cursor.fetchall()]
+    if rows and not all(isinstance(v, (str, int, float, type(None))) for v in rows[0]):
+        raise RuntimeError(f"prepared row is not in database form: {rows[0]!r}")
+    return rows
 
 
 def bench_raw(source_workspace, count: int) -> Result:
@@ -307,12 +333,13 @@ def bench_raw(source_workspace, count: int) -> Result:
     rows = prepared_rows(source_workspace, workspace.pk)
     marks = ", ".join(["%s"] * len(EVENT_COLUMNS))
     sql = f"INSERT INTO events_event ({', '.join(EVENT_COLUMNS)}) VALUES ({marks})"
-    started = time.perf_counter()
+    cpu_started, started = time.process_time(), time.perf_counter()
     for start in range(0, len(rows), CHUNK_ROWS):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.executemany(sql, rows[start : start + CHUNK_ROWS])
     seconds = time.perf_counter() - started
-    result = Result("raw executemany baseline", len(rows), seconds, ratio=1.0)
+    cpu = time.process_time() - cpu_started
+    result = Result("raw executemany baseline", len(rows), seconds, cpu, ratio=1.0)
     stored = Event.objects.filter(workspace=workspace).count()
     if stored != len(rows) or len(rows) != count:
         result.notes.append(f"prepared {len(rows):,} rows of {count:,}, stored {stored:,}")
@@ -320,20 +347,134 @@ def bench_raw(source_workspace, count: int) -> Result:
     return result
 
 
-def profile_import(path: Path, out: Path, top: int) -> None:
-    """Import the same file into another fresh workspace under cProfile and print hot spots."""
+class _PhaseTimer:
+    """Inclusive wall time and call counts of wrapped functions (wrapped in this process only)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self._undo: list[tuple[object, str, object]] = []
+
+    def wrap(self, owner: object, attribute: str, label: str) -> None:
+        original = getattr(owner, attribute)
+        own = attribute in vars(owner)  # else it comes from the class: delete ours afterwards
+        seconds, calls, clock = self.seconds, self.calls, time.perf_counter
+        seconds[label], calls[label] = 0.0, 0
+
+        def timed(*args, **kwargs):
+            started = clock()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                seconds[label] += clock() - started
+                calls[label] += 1
+
+        setattr(owner, attribute, timed)
+        self._undo.append((owner, attribute, original if own else None))
+
+    def restore(self) -> None:
+        for owner, attribute, original in reversed(self._undo):
+            if original is None:
+                delattr(owner, attribute)
+            else:
+                setattr(owner, attribute, original)
+        self._undo.clear()
+
+
+def _owner(name: str) -> object:
+    """A module by dotted name, or one of the few Django objects whose methods get timed."""
+    import importlib
+
+    from django.db import connections
+
+    from cxloop.customers.models import Customer, Identity
+
+    special = {
+        "<connection>": lambda: connections["default"],
+        "<Customer.objects>": lambda: Customer.objects,
+        "<Identity.objects>": lambda: Identity.objects,
+    }
+    return special[name]() if name in special else importlib.import_module(name)
+
+
+_CUSTOMERS = "cxloop.customers.services"
+_EVENTS = "cxloop.events.services"
+_INSERT = "insert_rows_ignoring_conflicts"
+# (depth, label, owner, attribute): where the import's time goes, outermost first.
+_PHASES = (
+    (1, "events_ingest", "cxloop.events.importing", "events_ingest"),
+    (2, "read_message (validate)", _EVENTS, "read_message"),
+    (2, "events_store (one transaction)", _EVENTS, "events_store"),
+    (3, "_drop_duplicates (SELECT)", _EVENTS, "_drop_duplicates"),
+    (3, "identity_keys", _CUSTOMERS, "identity_keys"),
+    (3, "profiles_apply", _CUSTOMERS, "profiles_apply"),
+    (4, "_existing_identities (SELECT)", _CUSTOMERS, "_existing_identities"),
+    (4, "_user_ids_of (SELECT)", _CUSTOMERS, "_user_ids_of"),
+    (4, "resolve (union-find)", _CUSTOMERS, "resolve"),
+    (4, "customers_merge", _CUSTOMERS, "customers_merge"),
+    (4, "Customer.objects.bulk_create", "<Customer.objects>", "bulk_create"),
+    (4, "Identity.objects.bulk_create", "<Identity.objects>", "bulk_create"),
+    (4, "_apply_to_profiles", _CUSTOMERS, "_apply_to_profiles"),
+    (5, "_refresh_profiles", _CUSTOMERS, "_refresh_profiles"),
+    (6, "Customer.objects.bulk_update", "<Customer.objects>", "bulk_update"),
+    (5, "consents_record", _CUSTOMERS, "consents_record"),
+    (3, "insert_rows_ignoring_conflicts", _EVENTS, _INSERT),
+    (3, "COMMIT", "<connection>", "commit"),
+)
+
+
+def phase_import(path: Path, slug: str, chunk_rows: int) -> None:
+    """Import with timers around the main steps; print inclusive seconds and % of the total."""
     from cxloop.core import services as core_services
     from cxloop.events.importing import import_file
 
-    workspace = core_services.workspace_create(name="Bench profile", slug="bench-profile")
+    workspace = core_services.workspace_create(name=f"Bench {slug}", slug=slug)
+    timer = _PhaseTimer()
+    for _, label, owner, attribute in _PHASES:
+        timer.wrap(_owner(owner), attribute, label)
+    started = time.perf_counter()
+    try:
+        report = import_file(workspace=workspace, path=path, kind="events", chunk_rows=chunk_rows)
+    finally:
+        total = time.perf_counter() - started
+        timer.restore()
+    say(
+        f"\nWhere import_file's time goes ({report.accepted:,} events in chunks of {chunk_rows:,}, "
+        f"{total:.2f}s wall, {report.accepted / total:,.0f} events/s):"
+    )
+    say(f"  {'step (inclusive)':<44} {'seconds':>8} {'%':>6} {'calls':>8}")
+    say(f"  {'import_file':<44} {total:>8.2f} {100:>6.1f} {1:>8}")
+    for depth, label, _, _ in _PHASES:
+        spent = timer.seconds[label]
+        name = "  " * (depth - 1) + label
+        say(f"  {name:<44} {spent:>8.2f} {100 * spent / total:>6.1f} {timer.calls[label]:>8}")
+    parsing = total - timer.seconds["events_ingest"]
+    store = timer.seconds["events_store (one transaction)"]
+    children = ("_drop_duplicates (SELECT)", "identity_keys", "profiles_apply", _INSERT, "COMMIT")
+    rest = store - sum(timer.seconds[k] for k in children)
+    seen = timer.seconds["_apply_to_profiles"] - sum(
+        timer.seconds[k] for k in ("_refresh_profiles", "consents_record")
+    )
+    say("  derived (not timed directly, the difference of the above):")
+    say(f"    reading + parsing the file, outside events_ingest  {parsing:8.2f}s")
+    say(f"    events_store's own code (ProfileUpdate, row tuples) {rest:8.2f}s")
+    say(f"    _apply_to_profiles' first/last seen UPDATE          {seen:8.2f}s")
+
+
+def profile_import(path: Path, out: Path, top: int, slug: str, chunk_rows: int) -> None:
+    """Import the file into a fresh workspace under cProfile and print the hot spots."""
+    from cxloop.core import services as core_services
+    from cxloop.events.importing import import_file
+
+    workspace = core_services.workspace_create(name=f"Bench {slug}", slug=slug)
     profiler = cProfile.Profile()
     started = time.perf_counter()
     profiler.enable()
-    import_file(workspace=workspace, path=path, kind="events")
+    import_file(workspace=workspace, path=path, kind="events", chunk_rows=chunk_rows)
     profiler.disable()
     seconds = time.perf_counter() - started
     profiler.dump_stats(out)
-    say(f"\nProfile of import_file under cProfile ({seconds:.2f}s with profiling overhead): {out}")
+    say(f"\nimport_file under cProfile: {seconds:.2f}s with profiling overhead; stats in {out}")
     for order in ("tottime", "cumulative"):
         buffer = io.StringIO()
         stats = pstats.Stats(profiler, stream=buffer).strip_dirs().sort_stats(order)
@@ -345,6 +486,12 @@ def profile_import(path: Path, out: Path, top: int) -> None:
 # --------------------------------------------------------------------------------------------
 # 3: HTTP ingest against the real server
 # --------------------------------------------------------------------------------------------
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds used so far by process ``pid`` (all its threads; Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -407,9 +554,7 @@ def batch_bodies(messages: list[dict], size: int) -> list[bytes]:
     ]
 
 
-def _post(
-    connection: http.client.HTTPConnection, body: bytes, headers: dict
-) -> tuple[int, bytes]:
+def _post(connection: http.client.HTTPConnection, body: bytes, headers: dict) -> tuple[int, bytes]:
     connection.request("POST", "/v1/batch", body=body, headers=headers)
     response = connection.getresponse()
     return response.status, response.read()
@@ -469,13 +614,16 @@ def bench_http(
     env = server_env(home)
     cli = cxloop_command()
     for args in (["migrate"], ["workspace", "create", "Bench", "--write-key", WRITE_KEY]):
-        subprocess.run([cli, *args], env=env, check=True, capture_output=True, timeout=300)
+        done = subprocess.run([cli, *args], env=env, capture_output=True, text=True, timeout=300)
+        if done.returncode:
+            raise RuntimeError(f"cxloop {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
 
     events = batches * BATCH_SIZE
     messages = list(generate_messages(events, users, seed=seed + 1, prefix="http"))
     bodies = batch_bodies(messages, BATCH_SIZE)
     expected = [len(orjson.loads(b)["batch"]) for b in bodies]
-    warmup = batch_bodies(list(generate_messages(BATCH_SIZE, 10, seed=seed + 2, prefix="warm")), 100)
+    warm_messages = generate_messages(BATCH_SIZE, 10, seed=seed + 2, prefix="warm")
+    warmup = batch_bodies(list(warm_messages), BATCH_SIZE)
 
     port = free_port()
     log = home / "server.log"
@@ -510,8 +658,9 @@ def bench_http(
             process.start()
             processes.append(process)
         ready.wait(timeout=120)
-        started = time.monotonic()
+        started, server_cpu = time.monotonic(), process_cpu(server.pid)
         outcomes = [results.get(timeout=time_limit + 120) for _ in processes]
+        server_cpu = process_cpu(server.pid) - server_cpu
         for process in processes:
             process.join(timeout=30)
     finally:
@@ -523,7 +672,7 @@ def bench_http(
     seconds = max(o["finished"] for o in outcomes) - started
     accepted = sum(o["events"] for o in outcomes)
     done = sum(o["batches"] for o in outcomes)
-    result = Result(f"HTTP /v1/batch ({clients} client procs)", accepted, seconds)
+    result = Result(f"HTTP /v1/batch ({clients} client procs)", accepted, seconds, server_cpu)
     errors = [e for o in outcomes for e in o["errors"]]
     if done != len(bodies):
         result.notes.append(f"only {done} of {len(bodies)} batches accepted in full")
@@ -553,9 +702,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-http", action="store_true", help="only the import and baseline")
     parser.add_argument("--seed", type=int, default=20250301)
     parser.add_argument(
-        "--profile", type=Path, metavar="FILE.prof", help="also profile an import (cProfile)"
+        "--profile",
+        type=Path,
+        metavar="FILE.prof",
+        help="instead of the measurements: time the import's steps, then profile it (cProfile)",
     )
-    parser.add_argument("--profile-top", type=int, default=30)
+    parser.add_argument("--profile-top", type=int, default=30, help="functions to list (30)")
+    parser.add_argument(
+        "--profile-chunk",
+        type=int,
+        help="rows per events_ingest call when timing the steps (importer default; 100 = HTTP)",
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write results as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directories")
     args = parser.parse_args(argv)
@@ -576,6 +733,7 @@ def main(argv: list[str] | None = None) -> int:
         f"cxloop ingestion bench: Python {platform.python_version()}, SQLite "
         f"{sqlite3.sqlite_version}, {os.cpu_count()} CPUs, scratch {scratch}"
     )
+    say(f"Load average before: {load_average()}")
     results: list[Result] = []
     try:
         setup_django(import_home)
@@ -587,6 +745,14 @@ def main(argv: list[str] | None = None) -> int:
             f"Generated {count:,} messages for {args.users:,} users "
             f"({path.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f}s"
         )
+
+        if args.profile:
+            from cxloop.events.importing import CHUNK_ROWS
+
+            chunk = args.profile_chunk or CHUNK_ROWS
+            phase_import(path, "bench-phases", chunk)
+            profile_import(path, args.profile.resolve(), args.profile_top, "bench-profile", chunk)
+            return 0
 
         say("1. bulk import (cxloop.events.importing.import_file) ...")
         imported, workspace = bench_import(path, count)
@@ -603,7 +769,7 @@ def main(argv: list[str] | None = None) -> int:
             imported.notes.append(f"below {IMPORT_TARGET_EPS:,} events/s")
         if not close:
             imported.notes.append(f"ratio {imported.ratio:.2f} below {IMPORT_TARGET_RATIO}")
-        results += [raw, imported]
+        results += [imported, raw]
 
         if not args.skip_http:
             say(
@@ -627,6 +793,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"   {served.eps:,.0f} events/s")
             results.append(served)
 
+        say(f"Load average after: {load_average()} (other work on this machine skews the figures)")
         say("")
         print_table(results)
         if args.json:
@@ -636,8 +803,11 @@ def main(argv: list[str] | None = None) -> int:
                     option=orjson.OPT_INDENT_2,
                 )
             )
-        if args.profile:
-            profile_import(path, args.profile, args.profile_top)
+    except BaseException:
+        if results:
+            say("\nInterrupted by an error; results so far:")
+            print_table(results)
+        raise
     finally:
         if args.keep:
             say(f"Scratch directories kept under {scratch}")

@@ -27,7 +27,7 @@ class Customer(models.Model):
         indexes = [models.Index(fields=["workspace", "-last_seen_at"], name="customer_recent")]
 
     def __str__(self) -> str:
-        return self.display_name or f"Customer {self.pk}"
+        return self.display_name or "Anonymous visitor"
 
 
 class IdentityKind(models.TextChoices):
