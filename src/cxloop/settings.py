@@ -91,6 +91,7 @@ def _database() -> dict:
                 "PRAGMA synchronous=NORMAL;"
                 "PRAGMA cache_size=-64000;"
                 "PRAGMA temp_store=MEMORY;"
+                "PRAGMA wal_autocheckpoint=10000;"
             ),
         },
         "TEST": {"NAME": os.environ.get("CXLOOP_TEST_SQLITE")},

@@ -1,9 +1,12 @@
 """Small database helpers shared by the domain apps (portable across SQLite and PostgreSQL)."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from itertools import islice
 
 from django.db import connection, models
+
+IN_CHUNK = 900  # values per IN (...) list: well under every backend's parameter limit
 
 
 def chunked(items: Iterable, size: int) -> Iterable[list]:
@@ -11,6 +14,37 @@ def chunked(items: Iterable, size: int) -> Iterable[list]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
+
+
+def datetime_adapter() -> Callable[[datetime], object]:
+    """A fast converter of aware datetimes to what the current database stores.
+
+    Same result as ``connection.ops.adapt_datetimefield_value`` (SQLite keeps naive UTC text,
+    PostgreSQL takes the datetime) at a fraction of its cost on the ingestion hot path.
+    """
+    if connection.vendor == "sqlite":
+        return _sqlite_datetime
+    return connection.ops.adapt_datetimefield_value
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.isoformat(" ")[:-6]  # drop "+00:00": Django keeps naive UTC text in SQLite
+
+
+def select_in(sql: str, values: Iterable, params: Sequence = ()) -> list[tuple]:
+    """Rows of ``sql`` (which ends in ``IN``) for every value, querying in chunks.
+
+    ``sql`` is written with ``%s`` placeholders for ``params``; the IN list is appended.
+    Plain cursor SQL: the ORM's per-value lookup preparation is slow for thousands of values.
+    """
+    rows: list[tuple] = []
+    with connection.cursor() as cursor:
+        for chunk in chunked(values, IN_CHUNK):
+            cursor.execute(f"{sql} ({', '.join(['%s'] * len(chunk))})", [*params, *chunk])
+            rows.extend(cursor.fetchall())
+    return rows
 
 
 def insert_rows_ignoring_conflicts(

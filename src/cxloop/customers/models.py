@@ -43,7 +43,7 @@ class IdentityKind(models.TextChoices):
 class Identity(models.Model):
     """An identifier seen for a customer. A normalized value belongs to one profile per workspace."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)  # see unique
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="identities")
     kind = models.CharField(max_length=16, choices=IdentityKind.choices)
     value = models.CharField(max_length=255)

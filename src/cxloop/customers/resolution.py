@@ -90,22 +90,27 @@ def resolve(
     ``alias_keys[i]`` are the keys update i's alias call joins to its anchor unconditionally.
     """
     uf = _UnionFind()
-    for customer_id, user_ids in user_ids_of_customer.items():
-        uf.add(("c", customer_id), user_ids)
-    for key, customer_id in existing.items():
-        uf.add(key, frozenset([key[1]]) if key[0] == "user_id" else frozenset())
-        uf.add(("c", customer_id), user_ids_of_customer.get(customer_id, frozenset()))
-        uf.union(key, ("c", customer_id), force=True)
+    no_user_ids: frozenset = frozenset()
+
+    def node_of(key: Key):
+        """A known identifier stands for its profile's node; a new one is a node of its own."""
+        customer_id = existing.get(key)
+        node = key if customer_id is None else ("c", customer_id)
+        if node not in uf.parent:
+            if customer_id is None:
+                uf.add(node, frozenset([key[1]]) if key[0] == "user_id" else no_user_ids)
+            else:
+                uf.add(node, user_ids_of_customer.get(customer_id, no_user_ids))
+        return node
 
     out = Resolution()
     for update, aliases in zip(updates, alias_keys, strict=True):
-        anchor = update.keys[0]
-        for key in (*update.keys, *aliases):
-            uf.add(key, frozenset([key[1]]) if key[0] == "user_id" else frozenset())
-        for key in update.keys[1:]:
-            _join(uf, out, anchor, key, force=False)
+        keys = update.keys
+        anchor = node_of(keys[0])
+        for key in keys[1:]:
+            _join(uf, out, anchor, node_of(key), (keys[0], key, False))
         for key in aliases:
-            _join(uf, out, anchor, key, force=True)
+            _join(uf, out, anchor, node_of(key), (keys[0], key, True))
         out.component_of_update.append(anchor)
 
     out.component_of_update = [uf.find(node) for node in out.component_of_update]
@@ -121,10 +126,10 @@ def resolve(
     return out
 
 
-def _join(uf: _UnionFind, out: Resolution, anchor: Key, key: Key, *, force: bool) -> None:
-    ra, rb = uf.find(anchor), uf.find(key)
+def _join(uf: _UnionFind, out: Resolution, anchor, node, link: tuple) -> None:
+    ra, rb = uf.find(anchor), uf.find(node)
     if ra == rb:
         return
     both_known = ra[0] == "c" and rb[0] == "c"
-    if uf.union(anchor, key, force=force) and both_known:
-        out.links.setdefault(anchor, []).append((anchor, key, force))
+    if uf.union(anchor, node, force=link[2]) and both_known:
+        out.links.setdefault(anchor, []).append(link)

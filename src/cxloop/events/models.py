@@ -18,8 +18,11 @@ class EventType(models.TextChoices):
 class Event(models.Model):
     """One message as received; ``message_id`` makes retries harmless."""
 
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="events")
+    # no single-column FK indexes: the composite indexes below lead with these columns
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     type = models.CharField(max_length=10, choices=EventType.choices)
     name = models.CharField(
         max_length=200, blank=True, help_text="Event name, or page/screen name."

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from cxloop.core.db import chunked, insert_rows_ignoring_conflicts
+from cxloop.core.db import datetime_adapter, insert_rows_ignoring_conflicts, select_in
 from cxloop.core.models import Workspace
 from cxloop.customers import services as customer_services
 from cxloop.events.models import Event
@@ -20,7 +20,6 @@ _COLUMNS = (
     "workspace_id", "customer_id", "type", "name", "channel", "properties", "context",
     "occurred_at", "received_at", "message_id", "user_id", "anonymous_id",
 )  # fmt: skip
-_LOOKUP_CHUNK = 900
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +122,7 @@ def events_store(
         kept.append(message)
     customer_ids = customer_services.profiles_apply(workspace=workspace, updates=updates)
 
-    adapt = connection.ops.adapt_datetimefield_value
+    adapt = datetime_adapter()
     received = adapt(received_at)
     dumps = orjson.dumps
     rows = [
@@ -143,14 +142,15 @@ def _drop_duplicates(
     workspace: Workspace, messages: Sequence[tuple[int, Message]], result: IngestResult
 ) -> list[tuple[int, Message]]:
     """Messages whose id is neither stored already nor repeated earlier in this batch."""
-    stored: set[str] = set()
-    ids = list({m.message_id for _, m in messages})
-    for chunk in chunked(ids, _LOOKUP_CHUNK):
-        stored.update(
-            Event.objects.filter(workspace=workspace, message_id__in=chunk).values_list(
-                "message_id", flat=True
-            )
+    stored = {
+        row[0]
+        for row in select_in(
+            f"SELECT message_id FROM {Event._meta.db_table} WHERE workspace_id = %s "
+            "AND message_id IN",
+            {m.message_id for _, m in messages},
+            [workspace.pk],
         )
+    }
     fresh = []
     for position, message in messages:
         if message.message_id in stored:
