@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import plotly
 
 BASE_DIR = Path(__file__).resolve().parent
 CXLOOP_HOME = Path(os.environ.get("CXLOOP_HOME", Path.cwd() / ".cxloop")).resolve()
@@ -39,6 +40,10 @@ INSTALLED_APPS = [
     "cxloop.core",
     "cxloop.customers",
     "cxloop.events",
+    "cxloop.feedback",
+    "cxloop.journeys",
+    "cxloop.metrics",
+    "cxloop.segments",
     "cxloop.web",
 ]
 
@@ -132,6 +137,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+# plotly.js ships inside the plotly package: served as static/plotly/plotly.min.js
+STATICFILES_DIRS = [("plotly", Path(plotly.__file__).parent / "package_data")]
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
@@ -140,6 +147,22 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 if os.environ.get("CXLOOP_HTTPS") == "1":
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = True
+
+# Email (survey invitations): real SMTP when CXLOOP_SMTP_HOST is set; otherwise messages are
+# written as .eml files to $CXLOOP_HOME/outbox so the embedded default never needs a mail server.
+DEFAULT_FROM_EMAIL = os.environ.get("CXLOOP_FROM_EMAIL", "cxloop <feedback@localhost>")
+if os.environ.get("CXLOOP_SMTP_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = os.environ["CXLOOP_SMTP_HOST"]
+    EMAIL_PORT = int(os.environ.get("CXLOOP_SMTP_PORT", "25"))
+    EMAIL_HOST_USER = os.environ.get("CXLOOP_SMTP_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("CXLOOP_SMTP_PASSWORD", "")
+    EMAIL_USE_TLS = os.environ.get("CXLOOP_SMTP_TLS") == "1"
+    EMAIL_TIMEOUT = 20
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = CXLOOP_HOME / "outbox"
+PUBLIC_BASE_URL = os.environ.get("CXLOOP_PUBLIC_URL", "http://127.0.0.1:8000")
 
 # The tracking API enforces Segment's limits itself; Django's own cap must sit above them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -13,6 +13,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import HttpError
 from ninja.security import django_auth
 
+from cxloop.api import feedback, journeys, metrics, paths, segments
 from cxloop.core import selectors as core_selectors
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
@@ -26,6 +27,11 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 MAX_LIMIT = 500
+api.add_router("/", feedback.router)
+api.add_router("/", metrics.router)
+api.add_router("/", journeys.router)
+api.add_router("/", paths.router)
+api.add_router("/", segments.router)
 
 
 class CustomerOut(Schema):

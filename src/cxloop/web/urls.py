@@ -1,7 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from cxloop.web import views
+from cxloop.web.routes import feedback, journeys, metrics, paths, segments
+from cxloop.web.views import customers as views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,4 +17,9 @@ urlpatterns = [
         name="customer-timeline",
     ),
     path("sources/", views.sources, name="sources"),
+    *feedback.urlpatterns,
+    *metrics.urlpatterns,
+    *journeys.urlpatterns,
+    *paths.urlpatterns,
+    *segments.urlpatterns,
 ]

@@ -1,0 +1,5 @@
+"""REST routes for segments (mounted under /api/ by cxloop.api.rest)."""
+
+from ninja import Router
+
+router = Router(tags=["segments"])

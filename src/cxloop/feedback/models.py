@@ -1,0 +1,141 @@
+"""Surveys (NPS, CSAT, CES, custom), their questions, and the responses customers give."""
+
+from django.db import models
+
+from cxloop.core.models import Workspace
+from cxloop.customers.models import Customer
+
+
+class SurveyKind(models.TextChoices):
+    NPS = "nps", "Net Promoter Score"
+    CSAT = "csat", "Customer satisfaction"
+    CES = "ces", "Customer effort"
+    CUSTOM = "custom", "Custom"
+
+
+class SurveyStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    CLOSED = "closed", "Closed"
+
+
+class Survey(models.Model):
+    """A questionnaire with its public link token; answered by customers, measured by metrics."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=10, choices=SurveyKind.choices, default=SurveyKind.CUSTOM)
+    status = models.CharField(max_length=10, choices=SurveyStatus.choices, default="draft")
+    languages = models.JSONField(default=list, help_text='Language codes, first is default: ["en"]')
+    public_token = models.CharField(max_length=32, unique=True)
+    closes_at = models.DateTimeField(null=True, blank=True)
+    csat_top_box = models.PositiveSmallIntegerField(
+        default=4, help_text="CSAT counts answers at or above this value (4 on a 1–5 scale)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class QuestionType(models.TextChoices):
+    RATING = "rating", "Rating"
+    SINGLE = "single_choice", "Single choice"
+    MULTIPLE = "multiple_choice", "Multiple choice"
+    TEXT = "text", "Free text"
+
+
+class Metric(models.TextChoices):
+    NONE = "", "None"
+    NPS = "nps", "NPS (0–10)"
+    CSAT = "csat", "CSAT"
+    CES = "ces", "CES (1–7)"
+
+
+class Question(models.Model):
+    """One question. ``text``/``choices`` labels are per language; ``show_if`` is skip logic."""
+
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="questions")
+    position = models.PositiveSmallIntegerField()
+    key = models.SlugField(max_length=50, help_text="Stable id of the question within the survey.")
+    type = models.CharField(max_length=20, choices=QuestionType.choices)
+    text = models.JSONField(help_text='{"en": "How likely…?", "fr": "…"}')
+    required = models.BooleanField(default=False)
+    scale_min = models.SmallIntegerField(null=True, blank=True)
+    scale_max = models.SmallIntegerField(null=True, blank=True)
+    metric = models.CharField(max_length=8, choices=Metric.choices, blank=True, default="")
+    choices = models.JSONField(
+        default=list, blank=True, help_text='[{"value": "x", "label": {"en": "X"}}]'
+    )
+    show_if = models.JSONField(
+        null=True, blank=True, help_text='{"question": "nps", "op": "lte", "value": 6}'
+    )
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["survey", "key"], name="question_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Response(models.Model):
+    """One customer's (possibly partial) answers to one survey.
+
+    The metric scores are copied from the answers so metric queries read one narrow table.
+    ``response_key`` makes submissions idempotent (the same key twice stores one response).
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="responses")
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="survey_responses"
+    )
+    response_key = models.CharField(max_length=64)
+    source = models.CharField(
+        max_length=16, default="link", help_text="link, embed, email, trigger, import"
+    )
+    channel = models.CharField(
+        max_length=32, blank=True, help_text="Channel of the touchpoint asked about."
+    )
+    touchpoint = models.CharField(
+        max_length=200, blank=True, help_text="e.g. the event that triggered it."
+    )
+    language = models.CharField(max_length=10, default="en")
+    started_at = models.DateTimeField()
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    completed = models.BooleanField(default=False)
+    nps_score = models.SmallIntegerField(null=True, blank=True)
+    csat_score = models.SmallIntegerField(null=True, blank=True)
+    ces_score = models.SmallIntegerField(null=True, blank=True)
+    comment = models.TextField(blank=True, help_text="The first free-text answer, for listings.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["survey", "response_key"], name="response_unique_key"),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "submitted_at"], name="response_workspace_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey} #{self.pk}"
+
+
+class Answer(models.Model):
+    response = models.ForeignKey(Response, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.CASCADE)
+    value = models.JSONField(
+        help_text="A number, a choice value, a list of choice values, or text."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["response", "question"], name="answer_unique_question"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question_id}: {self.value}"

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class MetricsConfig(AppConfig):
+    name = "cxloop.metrics"
+    label = "metrics"
+    verbose_name = "CX metrics"
