@@ -163,3 +163,27 @@ def test_cli_import_prints_progress_and_writes_error_report(workspace, tmp_path)
     report = (tmp_path / "customers.csv.errors.csv").read_text()
     assert report.splitlines()[0] == "line,reason"
     assert "6,consent_email: 'maybe' is not yes/no" in report
+
+
+def test_empty_csv_is_a_clear_error(workspace, tmp_path):
+    with pytest.raises(ImportFileError, match="the file is empty"):
+        import_file(workspace=workspace, path=_write(tmp_path, "c.csv", ""), kind="customers")
+
+
+def test_large_file_in_many_chunks_keeps_every_row_and_line_number(workspace, tmp_path):
+    lines = ["user_id,event,timestamp,n"]
+    lines += [f"u{i % 50},Viewed,2026-01-01T00:00:{i % 60:02d}Z,{i}" for i in range(997)]
+    lines[500] = "u1,,2026-01-01T00:00:00Z,x"  # line 501 of the file: no event name
+    path = _write(tmp_path, "e.csv", "\n".join(lines) + "\n")
+    progress: list[int] = []
+
+    report = import_file(
+        workspace=workspace, path=path, kind="events", chunk_rows=100, on_progress=progress.append
+    )
+
+    assert (report.rows, report.accepted) == (997, 996)
+    assert [(r.position, r.reason) for r in report.rejected] == [
+        (501, "event: a track call needs an event name")
+    ]
+    assert len(progress) == 10
+    assert progress == sorted(progress)

@@ -11,6 +11,7 @@ import csv
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from cxloop.core.models import Workspace
 from cxloop.events.segment import loads_without_nul, strip_nul
-from cxloop.events.services import IngestResult, RejectedMessage, events_ingest
+from cxloop.events.services import IngestResult, RejectedMessage, events_store, events_validate
 
 CHUNK_ROWS = 5000
 _NUMBER = re.compile(r"-?(0|[1-9]\d{0,14})(\.\d+)?")
@@ -67,44 +68,64 @@ def import_file(
         raise ImportFileError(f"{path.name}: expected a .csv or .jsonl file")
 
     report = ImportReport()
-    batch: list[object] = []
-    lines: list[int] = []
-    sizes: list[int] = []
-    position = 0
-    for line, size, offset, row in rows:
-        report.rows += 1
-        position = offset
-        if isinstance(row, str):  # unreadable row: the reason is in place of the data
-            report.rejected.append(RejectedMessage(line, row))
-            continue
-        try:
-            batch.append(to_message(row))
-        except ValueError as exc:
-            report.rejected.append(RejectedMessage(line, str(exc)))
-            continue
-        lines.append(line)
-        sizes.append(size)
-        if len(batch) >= chunk_rows:
-            report.add(_ingest(workspace, batch, lines, sizes))
-            batch, lines, sizes = [], [], []
-            if on_progress:
-                on_progress(position)
-    if batch:
-        report.add(_ingest(workspace, batch, lines, sizes))
-    if on_progress:
-        on_progress(position)
+    chunks = _validated_chunks(rows, to_message, chunk_rows)
+    for chunk in chunks:
+        report.rows += chunk.rows
+        report.rejected.extend(chunk.rejected)
+        if chunk.valid:
+            report.add(
+                events_store(
+                    workspace=workspace, messages=chunk.valid, received_at=chunk.received_at
+                )
+            )
+        if on_progress:
+            on_progress(chunk.offset)
     report.rejected.sort(key=lambda r: r.position)
     return report
 
 
-def _ingest(workspace: Workspace, batch: list, lines: list[int], sizes: list[int]) -> IngestResult:
-    return events_ingest(
-        workspace=workspace,
-        messages=batch,
-        positions=lines,
-        sizes=sizes,
-        received_at=timezone.now(),
+@dataclass
+class _Chunk:
+    valid: list
+    rejected: list
+    rows: int
+    offset: int
+    received_at: datetime
+
+
+def _validated_chunks(
+    rows: Iterator[tuple[int, int, int, object]], to_message: Callable, chunk_rows: int
+) -> Iterator[_Chunk]:
+    """Rows turned into messages and validated, ``chunk_rows`` at a time (no database)."""
+    batch: list[object] = []
+    lines: list[int] = []
+    sizes: list[int] = []
+    rejected: list[RejectedMessage] = []
+    count = offset = 0
+    for line, size, offset, row in rows:
+        count += 1
+        if isinstance(row, str):  # unreadable row: the reason is in place of the data
+            rejected.append(RejectedMessage(line, row))
+        else:
+            try:
+                batch.append(to_message(row))
+                lines.append(line)
+                sizes.append(size)
+            except ValueError as exc:
+                rejected.append(RejectedMessage(line, str(exc)))
+        if len(batch) >= chunk_rows:
+            yield _validate(batch, lines, sizes, rejected, count, offset)
+            batch, lines, sizes, rejected, count = [], [], [], [], 0
+    if count:
+        yield _validate(batch, lines, sizes, rejected, count, offset)
+
+
+def _validate(batch, lines, sizes, rejected, count, offset) -> _Chunk:
+    received_at = timezone.now()
+    valid, invalid = events_validate(
+        messages=batch, positions=lines, sizes=sizes, received_at=received_at
     )
+    return _Chunk(valid, rejected + invalid, count, offset, received_at)
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, int, int, object]]:

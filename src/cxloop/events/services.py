@@ -60,15 +60,38 @@ def events_ingest(
     Idempotent: a message whose messageId is already stored is counted as a duplicate.
     """
     received_at = received_at or timezone.now()
+    valid, rejected = events_validate(
+        messages=messages,
+        positions=positions,
+        sizes=sizes,
+        expected_type=expected_type,
+        sent_at=sent_at,
+        received_at=received_at,
+    )
+    result = events_store(workspace=workspace, messages=valid, received_at=received_at)
+    result.rejected[:0] = rejected
+    return result
+
+
+def events_validate(
+    *,
+    messages: Sequence[object],
+    positions: Sequence[int] | None = None,
+    sizes: Sequence[int] | None = None,
+    expected_type: str | None = None,
+    sent_at: object = None,
+    received_at: datetime,
+) -> tuple[list[tuple[int, Message]], list[RejectedMessage]]:
+    """Split raw messages into valid ones (with their position) and rejections. No database."""
     positions = positions if positions is not None else range(len(messages))
-    result = IngestResult()
     valid: list[tuple[int, Message]] = []
+    rejected: list[RejectedMessage] = []
     for index, raw in enumerate(messages):
         position = positions[index]
         if sizes is not None and sizes[index] > MAX_MESSAGE_BYTES:
             mid = raw.get("messageId") if isinstance(raw, dict) else ""
             reason = f"message is larger than {MAX_MESSAGE_BYTES // 1024} KB"
-            result.rejected.append(RejectedMessage(position, reason, str(mid or "")))
+            rejected.append(RejectedMessage(position, reason, str(mid or "")))
             continue
         try:
             message = read_message(
@@ -76,11 +99,10 @@ def events_ingest(
             )
         except MessageError as exc:
             mid = raw.get("messageId") if isinstance(raw, dict) else ""
-            result.rejected.append(RejectedMessage(position, str(exc), str(mid or "")))
+            rejected.append(RejectedMessage(position, str(exc), str(mid or "")))
             continue
         valid.append((position, message))
-    result.add(events_store(workspace=workspace, messages=valid, received_at=received_at))
-    return result
+    return valid, rejected
 
 
 @transaction.atomic
