@@ -24,6 +24,8 @@ from rich.table import Table
 app = typer.Typer(help="cxloop: self-hosted customer experience platform.", no_args_is_help=True)
 workspace_app = typer.Typer(help="Create and list workspaces.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
+feedback_app = typer.Typer(help="Surveys: send invitations, import reviews.", no_args_is_help=True)
+app.add_typer(feedback_app, name="feedback")
 console = Console()
 DEMO_SLUG = "demo"
 
@@ -121,6 +123,58 @@ def workspace_list() -> None:
     console.print(table)
 
 
+@feedback_app.command("send")
+def feedback_send(
+    workspace: Annotated[str | None, typer.Option(help="Workspace slug (default: all).")] = None,
+) -> None:
+    """Schedule survey invitations from new events and email the due ones now.
+
+    `cxloop serve` does this every minute in its background worker; this runs one round.
+    """
+    _django()
+    from cxloop.feedback import services
+
+    target = _workspace(workspace) if workspace else None
+    scheduled = services.triggers_scan(workspace=target)
+    report = services.invitations_send_due(workspace=target)
+    console.print(
+        f"{scheduled:,} invitations scheduled; [green]{report.sent:,} sent[/green], "
+        f"{report.skipped:,} skipped, [red]{report.failed:,} failed[/red]"
+    )
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@feedback_app.command("import-reviews")
+def feedback_import_reviews(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    workspace: Annotated[str | None, typer.Option(help="Workspace slug.")] = None,
+    source: Annotated[str, typer.Option(help="Review site for rows without a source.")] = "",
+) -> None:
+    """Import reviews (rating 1–5, text, source, date, email, id) from a CSV file."""
+    _django()
+    from cxloop.feedback.importing import ImportFileError, reviews_import
+
+    try:
+        report = reviews_import(
+            workspace=_workspace(workspace), text=file.read_bytes(), default_site=source
+        )
+    except ImportFileError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(
+        f"{report.rows:,} rows: [green]{report.imported:,} imported[/green], "
+        f"{report.duplicates:,} already there, [red]{len(report.errors):,} rejected[/red]"
+    )
+    if report.errors:
+        table = Table("where", "reason", title="Rejected rows (first 20)")
+        for error in report.errors[:20]:
+            table.add_row(error.field, error.message)
+        console.print(table)
+    if report.errors and not report.imported and not report.duplicates:
+        raise typer.Exit(1)
+
+
 @app.command(name="import")
 def import_(
     kind: Annotated[str, typer.Argument(help="customers or events")],
@@ -194,6 +248,9 @@ def serve(
     call_command("migrate", interactive=False, verbosity=0)
     worker_process = None
     if worker:
+        from cxloop.feedback.tasks import ensure_feedback_cycle
+
+        ensure_feedback_cycle()  # survey triggers and invitations, every minute in the worker
         worker_process = subprocess.Popen(
             [sys.executable, "-m", "django", "db_worker", "--interval", "1"],
             env={**os.environ, "DJANGO_SETTINGS_MODULE": "cxloop.settings"},

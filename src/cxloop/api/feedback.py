@@ -1,5 +1,429 @@
-"""REST routes for feedback (mounted under /api/ by cxloop.api.rest)."""
+"""REST routes for feedback (mounted under /api/ by cxloop.api.rest): surveys CRUD, responses
+submit/list/export, and the public (no login) submission used by links and the website widget.
 
-from ninja import Router
+Bad input answers 422 with ``errors``: a list of ``{field, message}`` (e.g. ``answers.nps``,
+``questions[2].scale_max``); a closed or expired survey answers 410; nothing is half-written.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
+from ninja.errors import HttpError
+
+from cxloop.core import selectors as core_selectors
+from cxloop.core.models import Workspace
+from cxloop.customers import selectors as customer_selectors
+from cxloop.feedback import importing, selectors, services
+from cxloop.feedback.logic import FeedbackError, SurveyUnavailable
 
 router = Router(tags=["feedback"])
+MAX_LIMIT = 500
+
+
+class FieldErrorOut(Schema):
+    field: str
+    message: str
+
+
+class ErrorOut(Schema):
+    detail: str
+    errors: list[FieldErrorOut] = []
+
+
+class QuestionIn(Schema):
+    key: str
+    type: str = Field(description="rating, single_choice, multiple_choice or text")
+    text: dict[str, str] | str = Field(description='{"en": "…", "fr": "…"} or one string')
+    required: bool = False
+    scale_min: int | None = None
+    scale_max: int | None = None
+    scale_labels: dict[str, list[str]] = {}
+    metric: str = Field("", description="nps (0–10), csat (1–5), ces (1–7) or empty")
+    choices: list[Any] = Field([], description='[{"value": "x", "label": {"en": "X"}}]')
+    show_if: dict | None = Field(
+        None, description='skip logic: {"question": "nps", "op": "lte", "value": 6}'
+    )
+
+
+class QuestionOut(Schema):
+    key: str
+    type: str
+    text: dict
+    required: bool
+    scale_min: int | None
+    scale_max: int | None
+    scale_labels: dict
+    metric: str
+    choices: list
+    show_if: dict | None
+
+
+class SurveyIn(Schema):
+    name: str
+    kind: str = "custom"
+    languages: list[str] = ["en"]
+    intro: dict[str, str] | str = {}
+    status: str = "draft"
+    closes_at: datetime | None = None
+    questions: list[QuestionIn] = []
+
+
+class SurveyFromTemplateIn(Schema):
+    template: str = Field(description="nps, csat, ces, post_purchase or post_support")
+    languages: list[str] | None = None
+    name: str | None = None
+    status: str = "active"
+
+
+class SurveyPatch(Schema):
+    name: str | None = None
+    status: str | None = None
+    closes_at: datetime | None = None
+    intro: dict[str, str] | None = None
+    questions: list[QuestionIn] | None = Field(
+        None, description="replaces every question (only while there are no responses)"
+    )
+
+
+class SurveyOut(Schema):
+    id: int
+    name: str
+    kind: str
+    status: str
+    languages: list[str]
+    intro: dict
+    public_token: str
+    public_url: str
+    closes_at: datetime | None
+    created_at: datetime
+    questions: list[QuestionOut]
+
+    @staticmethod
+    def resolve_questions(obj) -> list:
+        return list(obj.questions.all())
+
+    @staticmethod
+    def resolve_public_url(obj, context) -> str:
+        request = context["request"]
+        return request.build_absolute_uri(reverse("survey-answer", args=[obj.public_token]))
+
+
+class ResponseIn(Schema):
+    response_key: str = Field(description="your id for this response: the same key is stored once")
+    answers: dict[str, Any] = Field(description="question key → number, choice value(s) or text")
+    complete: bool = Field(True, description="false keeps a partial response to complete later")
+    language: str = ""
+    channel: str = ""
+    touchpoint: str = ""
+    customer_id: int | None = None
+    submitted_at: datetime | None = Field(None, description="when it was answered (default now)")
+
+
+class PublicResponseIn(Schema):
+    response_key: str
+    answers: dict[str, Any]
+    complete: bool = True
+    language: str = ""
+    channel: str = ""
+
+
+class ResponseOut(Schema):
+    id: int
+    survey_id: int
+    response_key: str
+    customer_id: int | None
+    completed: bool
+    started_at: datetime
+    submitted_at: datetime | None
+    language: str
+    source: str
+    channel: str
+    touchpoint: str
+    nps_score: int | None
+    csat_score: int | None
+    ces_score: int | None
+    comment: str
+    answers: dict
+
+    @staticmethod
+    def resolve_answers(obj) -> dict:
+        return selectors.response_answers(response=obj)
+
+
+class SubmitOut(Schema):
+    duplicate: bool
+    response: ResponseOut
+
+
+class ResponsePage(Schema):
+    count: int
+    limit: int
+    offset: int
+    items: list[ResponseOut]
+
+
+class ExportRow(Schema):
+    response_id: int
+    response_key: str
+    submitted_at: datetime | None
+    started_at: datetime
+    completed: bool
+    customer_id: int | None
+    customer_email: str
+    language: str
+    source: str
+    channel: str
+    touchpoint: str
+    nps_score: int | None
+    csat_score: int | None
+    ces_score: int | None
+    answers: dict
+
+
+def _workspace(request: HttpRequest, slug: str | None) -> Workspace:
+    allowed = core_selectors.workspaces_for_user(user=request.user)
+    workspace = allowed.filter(slug=slug).first() if slug else allowed.first()
+    if workspace is None:
+        raise HttpError(404, f"no workspace {slug!r} for this user" if slug else "no workspace")
+    return workspace
+
+
+def _survey(request: HttpRequest, survey_id: int, workspace: str | None):
+    survey = selectors.survey_get(workspace=_workspace(request, workspace), survey_id=survey_id)
+    if survey is None:
+        raise HttpError(404, f"no survey {survey_id} in this workspace")
+    return survey
+
+
+def _invalid(exc: FeedbackError) -> Status:
+    return Status(
+        422,
+        {
+            "detail": str(exc),
+            "errors": [{"field": e.field, "message": e.message} for e in exc.errors],
+        },
+    )
+
+
+def _spec(questions: list[QuestionIn]) -> list[dict]:
+    return [q.dict() for q in questions]
+
+
+@router.get("/surveys", response=list[SurveyOut], summary="List surveys")
+def list_surveys(request: HttpRequest, workspace: str | None = None):
+    return list(selectors.survey_list(workspace=_workspace(request, workspace)))
+
+
+@router.post("/surveys", response={201: SurveyOut, 422: ErrorOut}, summary="Create a survey")
+def create_survey(request: HttpRequest, body: SurveyIn, workspace: str | None = None):
+    """A survey with its questions; every bad field is reported at once."""
+    try:
+        survey = services.survey_create(
+            workspace=_workspace(request, workspace),
+            name=body.name,
+            kind=body.kind,
+            languages=body.languages,
+            questions=_spec(body.questions),
+            intro=body.intro,
+            status=body.status,
+            closes_at=body.closes_at,
+        )
+    except FeedbackError as exc:
+        return _invalid(exc)
+    return Status(201, survey)
+
+
+@router.post(
+    "/surveys/from-template",
+    response={201: SurveyOut, 422: ErrorOut},
+    summary="Create a survey from a template",
+)
+def create_survey_from_template(
+    request: HttpRequest, body: SurveyFromTemplateIn, workspace: str | None = None
+):
+    try:
+        survey = services.survey_create_from_template(
+            workspace=_workspace(request, workspace),
+            template=body.template,
+            languages=body.languages,
+            name=body.name,
+            status=body.status,
+        )
+    except FeedbackError as exc:
+        return _invalid(exc)
+    return Status(201, survey)
+
+
+@router.get("/surveys/{survey_id}", response=SurveyOut, summary="Get a survey")
+def get_survey(request: HttpRequest, survey_id: int, workspace: str | None = None):
+    return _survey(request, survey_id, workspace)
+
+
+@router.patch(
+    "/surveys/{survey_id}", response={200: SurveyOut, 422: ErrorOut}, summary="Change a survey"
+)
+def update_survey(
+    request: HttpRequest, survey_id: int, body: SurveyPatch, workspace: str | None = None
+):
+    survey = _survey(request, survey_id, workspace)
+    changes = body.dict(exclude_unset=True)
+    if "questions" in changes:
+        changes["questions"] = _spec(body.questions or [])
+    try:
+        survey = services.survey_update(survey=survey, **changes)
+    except FeedbackError as exc:
+        return _invalid(exc)
+    return Status(200, survey)
+
+
+@router.delete("/surveys/{survey_id}", response={204: None}, summary="Delete a survey")
+def delete_survey(request: HttpRequest, survey_id: int, workspace: str | None = None):
+    """Deletes the survey with its responses."""
+    services.survey_delete(survey=_survey(request, survey_id, workspace))
+    return Status(204, None)
+
+
+def _submit(survey, body, **extra):
+    try:
+        result = services.response_submit(
+            survey=survey,
+            answers=body.answers,
+            response_key=body.response_key,
+            complete=body.complete,
+            language=body.language,
+            channel=body.channel,
+            **extra,
+        )
+    except SurveyUnavailable as exc:
+        return Status(410 if exc.gone else 404, {"detail": str(exc), "errors": []})
+    except FeedbackError as exc:
+        return _invalid(exc)
+    status = 201 if result.created else 200
+    return Status(status, {"duplicate": result.duplicate, "response": result.response})
+
+
+_SUBMIT_RESPONSES = {200: SubmitOut, 201: SubmitOut, 404: ErrorOut, 410: ErrorOut, 422: ErrorOut}
+
+
+@router.post(
+    "/surveys/{survey_id}/responses",
+    response=_SUBMIT_RESPONSES,
+    summary="Submit a response",
+)
+def submit_response(
+    request: HttpRequest, survey_id: int, body: ResponseIn, workspace: str | None = None
+):
+    """201 stored; 200 the same ``response_key`` again (partial ones are added to; a complete
+    one is returned unchanged with ``duplicate``); 422 bad answers; 410 survey closed."""
+    survey = _survey(request, survey_id, workspace)
+    customer = None
+    if body.customer_id is not None:
+        customer = customer_selectors.customer_get(
+            workspace=survey.workspace, customer_id=body.customer_id
+        )
+        if customer is None:
+            return Status(
+                422,
+                {
+                    "detail": "customer_id: no such customer in this workspace",
+                    "errors": [{"field": "customer_id", "message": "no such customer"}],
+                },
+            )
+        customer = customer.merged_into or customer
+    return _submit(
+        survey, body, customer=customer, touchpoint=body.touchpoint, source="api",
+        at=body.submitted_at,
+    )  # fmt: skip
+
+
+@router.post(
+    "/public/surveys/{token}/responses",
+    response=_SUBMIT_RESPONSES,
+    auth=None,
+    summary="Answer a survey by its public token (no login)",
+)
+def submit_public_response(request: HttpRequest, token: str, body: PublicResponseIn):
+    """Keys sent here live apart from the signed-in API's (stored as ``pub:<key>``), so a public
+    caller can never add to a response someone else started."""
+    survey = selectors.survey_by_token(token=token)
+    if survey is None or survey.is_review_inbox:
+        return Status(404, {"detail": "unknown survey: check the link", "errors": []})
+    if not 1 <= len(body.response_key) <= 60:
+        return Status(
+            422,
+            {
+                "detail": "response_key: expected 1–60 characters",
+                "errors": [{"field": "response_key", "message": "expected 1–60 characters"}],
+            },
+        )
+    body.response_key = f"pub:{body.response_key}"
+    return _submit(survey, body, source="link")
+
+
+@router.get("/surveys/{survey_id}/responses", response=ResponsePage, summary="List responses")
+def list_responses(
+    request: HttpRequest,
+    survey_id: int,
+    workspace: str | None = None,
+    completed: bool | None = None,
+    limit: int = 100,
+    offset: int = 0,
+):
+    """Newest first, with answers keyed by question."""
+    if not 1 <= limit <= MAX_LIMIT or offset < 0:
+        raise HttpError(422, f"limit must be 1..{MAX_LIMIT} and offset ≥ 0")
+    survey = _survey(request, survey_id, workspace)
+    responses = selectors.response_list(survey=survey, completed=completed)
+    return {
+        "count": responses.count(),
+        "limit": limit,
+        "offset": offset,
+        "items": list(responses[offset : offset + limit]),
+    }
+
+
+@router.get(
+    "/surveys/{survey_id}/responses/export",
+    response=list[ExportRow],
+    summary="Export every response (JSON)",
+)
+def export_responses(request: HttpRequest, survey_id: int, workspace: str | None = None):
+    """Every response, oldest first, as the CSV export has them (answers as an object)."""
+    return list(selectors.responses_export(survey=_survey(request, survey_id, workspace)))
+
+
+class ImportReportOut(Schema):
+    rows: int
+    imported: int
+    duplicates: int
+    unmatched_customers: int
+    errors: list[FieldErrorOut]
+
+
+@router.post(
+    "/reviews/import",
+    response={200: ImportReportOut, 422: ErrorOut},
+    summary="Import reviews from a CSV file",
+)
+def import_reviews(
+    request: HttpRequest,
+    file: File[UploadedFile],
+    source: Form[str] = "",
+    workspace: str | None = None,
+):
+    """Columns ``rating`` (1–5) and ``text`` required; ``source``, ``date``, ``email``, ``id``,
+    ``title`` optional. Bad rows are reported by line; good ones kept; re-imports store nothing
+    twice."""
+    target = _workspace(request, workspace)
+    try:
+        report = importing.reviews_import(
+            workspace=target, text=file.read(), default_site=source.strip()
+        )
+    except importing.ImportFileError as exc:
+        return Status(422, {"detail": str(exc), "errors": []})
+    return Status(200, report)

@@ -1,5 +1,268 @@
-"""REST routes for metrics (mounted under /api/ by cxloop.api.rest)."""
+"""REST routes for metrics (mounted under /api/ by cxloop.api.rest).
 
-from ninja import Router
+``GET /api/metrics`` answers any metric (NPS, CSAT, CES, response rate) with its 95% interval,
+by day/week/month and/or split by channel, touchpoint, survey or a customer trait, filtered like
+the dashboard. Bad parameters answer 422 with ``detail`` starting with the parameter's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+from ninja.errors import HttpError
+
+from cxloop.core import selectors as core_selectors
+from cxloop.core.models import Workspace
+from cxloop.metrics import selectors as metric_selectors
+from cxloop.metrics.definitions import Comparison, Estimate, MetricName
+from cxloop.metrics.filters import FilterError, Granularity, MetricQuery, parse_query
 
 router = Router(tags=["metrics"])
+
+
+class EstimateOut(Schema):
+    value: float | None
+    se: float | None
+    low: float | None
+    high: float | None
+    moe: float | None
+    n: int
+    too_few: bool
+    method: str
+
+
+class RowOut(EstimateOut):
+    period: date | None
+    group: str | None
+    label: str | None
+
+
+class MetricsOut(Schema):
+    metric: str
+    by: str | None
+    split: str | None
+    date_from: date
+    date_to: date
+    total: EstimateOut
+    rows: list[RowOut]
+
+
+class ComparisonOut(Schema):
+    difference: float | None
+    se: float | None
+    z: float | None
+    p_value: float | None
+    significant: bool
+    verdict: str
+
+
+class HeadlineOut(Schema):
+    metric: str
+    current: EstimateOut
+    previous: EstimateOut | None
+    change: ComparisonOut | None
+
+
+class SummaryOut(Schema):
+    date_from: date
+    date_to: date
+    headlines: list[HeadlineOut]
+
+
+class RetentionRowOut(Schema):
+    period: date
+    active: int
+    retained: int
+    churned: int
+    retention: EstimateOut
+    churn: EstimateOut
+
+
+class CohortOut(Schema):
+    start: date
+    size: int
+    rates: list[float]
+
+
+class RetentionOut(Schema):
+    by: str
+    periods: list[RetentionRowOut]
+    cohorts: list[CohortOut]
+
+
+class CommentOut(Schema):
+    id: int
+    submitted_at: str
+    comment: str
+    survey: str
+    customer_id: int | None
+    customer_name: str
+    channel: str
+    touchpoint: str
+    nps_score: int | None
+    csat_score: int | None
+    ces_score: int | None
+
+
+class MetricParams(Schema):
+    """Filters shared by every metrics route (all optional)."""
+
+    date_from: str = Query("", alias="from", description="First day, YYYY-MM-DD (default: 90 days before `to`)")  # fmt: skip
+    date_to: str = Query("", alias="to", description="Last day, inclusive, YYYY-MM-DD (default: today, UTC)")  # fmt: skip
+    survey: str = Query("", description="Survey id")
+    channel: str = Query("", description="Only responses about this channel")
+    touchpoint: str = Query("", description="Only responses about this touchpoint")
+    trait: str = Query("", description="Customer trait filter, key=value (e.g. plan=pro)")
+    top_box: str = Query("", description="CSAT: lowest satisfied answer (default: the survey's)")
+    workspace: str = Query("", description="Workspace slug (default: your first)")
+
+
+def _workspace(request: HttpRequest, slug: str) -> Workspace:
+    allowed = core_selectors.workspaces_for_user(user=request.user)
+    workspace = allowed.filter(slug=slug).first() if slug else allowed.first()
+    if workspace is None:
+        raise HttpError(404, f"no workspace {slug!r} for this user" if slug else "no workspace")
+    return workspace
+
+
+def _query(workspace: Workspace, params: MetricParams, **extra: str) -> MetricQuery:
+    raw = {
+        "from": params.date_from,
+        "to": params.date_to,
+        "survey": params.survey,
+        "channel": params.channel,
+        "touchpoint": params.touchpoint,
+        "trait": params.trait,
+        "top_box": params.top_box,
+        **extra,
+    }
+    try:
+        query = parse_query(raw)
+        metric_selectors.metric_query_check(workspace=workspace, query=query)
+    except FilterError as error:
+        raise HttpError(422, str(error)) from None
+    return query
+
+
+def _estimate(estimate: Estimate) -> dict:
+    return estimate.as_dict()
+
+
+def _comparison(change: Comparison | None) -> dict | None:
+    return change.as_dict() if change is not None else None
+
+
+@router.get("/metrics", response=MetricsOut, summary="Metric with 95% intervals")
+def metrics_query(
+    request: HttpRequest,
+    params: Query[MetricParams],
+    metric: str = Query("nps", description="nps, csat, ces or response_rate"),
+    by: str = Query("week", description="day, week, month, or none for one total"),
+    split: str = Query("", description="channel, touchpoint, survey, or trait:<key>"),
+):
+    """One metric per period and/or group, each with n, SE, 95% interval and a too-few flag.
+
+    NPS in points; CSAT and response rate in %; CES the mean on 1–7. Periods are UTC days, ISO
+    weeks (Monday) or months, named by their first day.
+    """
+    workspace = _workspace(request, params.workspace)
+    query = _query(workspace, params, metric=metric, by=by, split=split)
+    rows = metric_selectors.metric_rows(
+        workspace=workspace,
+        metric=query.metric,
+        filters=query.filters,
+        by=query.by,
+        split=query.split,
+    )
+    total = metric_selectors.metric_rows(
+        workspace=workspace, metric=query.metric, filters=query.filters
+    )[0].estimate
+    return {
+        "metric": query.metric.value,
+        "by": query.by.value if query.by else None,
+        "split": query.split,
+        "date_from": query.date_from,
+        "date_to": query.date_to,
+        "total": _estimate(total),
+        "rows": [
+            {"period": r.period, "group": r.group, "label": r.label, **_estimate(r.estimate)}
+            for r in rows
+        ],
+    }
+
+
+@router.get(
+    "/metrics/summary", response=SummaryOut, summary="Headline metrics vs the period before"
+)
+def metrics_summary(request: HttpRequest, params: Query[MetricParams]):
+    """NPS, CSAT, CES and response rate for the window and for the equally long window before it,
+    with a two-sided z-test of the change ("significant at 95%" or not)."""
+    workspace = _workspace(request, params.workspace)
+    query = _query(workspace, params)
+    headlines = []
+    for metric in MetricName:
+        headline = metric_selectors.metric_headline(
+            workspace=workspace, metric=metric, filters=query.filters
+        )
+        headlines.append(
+            {
+                "metric": metric.value,
+                "current": _estimate(headline.current),
+                "previous": _estimate(headline.previous) if headline.previous else None,
+                "change": _comparison(headline.change),
+            }
+        )
+    return {"date_from": query.date_from, "date_to": query.date_to, "headlines": headlines}
+
+
+@router.get("/metrics/retention", response=RetentionOut, summary="Churn, retention, cohorts")
+def metrics_retention(
+    request: HttpRequest,
+    params: Query[MetricParams],
+    by: str = Query("month", description="week or month"),
+):
+    """From events: per period, customers active, retained (active again in the next period) and
+    churned (not), with rates and 95% intervals; and the cohort retention table (cohort = period
+    of a customer's first event; rates[k] = % of the cohort active k periods later)."""
+    workspace = _workspace(request, params.workspace)
+    query = _query(workspace, params)
+    if by not in (Granularity.WEEK, Granularity.MONTH):
+        raise HttpError(422, f"by: expected week or month, got {by!r}")
+    granularity = Granularity(by)
+    periods = metric_selectors.retention_by_period(
+        workspace=workspace, start=query.filters.start, end=query.filters.end, by=granularity
+    )
+    cohorts = metric_selectors.cohort_retention(
+        workspace=workspace, start=query.filters.start, end=query.filters.end, by=granularity
+    )
+    return {
+        "by": granularity.value,
+        "periods": [
+            {
+                "period": row.period,
+                "active": row.active,
+                "retained": row.retained,
+                "churned": row.churned,
+                "retention": _estimate(row.retention),
+                "churn": _estimate(row.churn),
+            }
+            for row in periods
+        ],
+        "cohorts": [{"start": c.start, "size": c.size, "rates": c.rates} for c in cohorts],
+    }
+
+
+@router.get("/metrics/comments", response=list[CommentOut], summary="Latest comments")
+def metrics_comments(request: HttpRequest, params: Query[MetricParams], limit: int = 50):
+    """Completed responses with a comment, newest first, filtered like the metrics."""
+    if not 1 <= limit <= 500:
+        raise HttpError(422, "limit: must be 1..500")
+    workspace = _workspace(request, params.workspace)
+    query = _query(workspace, params)
+    comments = metric_selectors.comments_list(
+        workspace=workspace, filters=query.filters, limit=limit
+    )
+    return [{**asdict(c), "submitted_at": c.submitted_at.isoformat()} for c in comments]

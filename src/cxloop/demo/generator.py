@@ -32,6 +32,7 @@ from django.utils import timezone
 from cxloop.core import services as core_services
 from cxloop.customers.models import Customer, CustomerMerge
 from cxloop.demo import catalog
+from cxloop.demo.feedback import build_feedback_demo
 from cxloop.events.models import Event
 from cxloop.events.services import events_ingest
 
@@ -115,6 +116,7 @@ def build_demo(
             done += len(batch)
             if on_progress:
                 on_progress(customers * done // total)
+        build_feedback_demo(workspace=workspace, seed=seed, now=now)
         return DemoStats(
             customers=Customer.objects.filter(
                 workspace=workspace, merged_into__isnull=True

@@ -29,14 +29,24 @@ class Survey(models.Model):
     languages = models.JSONField(default=list, help_text='Language codes, first is default: ["en"]')
     public_token = models.CharField(max_length=32, unique=True)
     closes_at = models.DateTimeField(null=True, blank=True)
+    intro = models.JSONField(
+        default=dict, blank=True, help_text='Text above the questions: {"en": "…"}'
+    )
     csat_top_box = models.PositiveSmallIntegerField(
         default=4, help_text="CSAT counts answers at or above this value (4 on a 1–5 scale)."
+    )
+    is_review_inbox = models.BooleanField(
+        default=False, help_text="Holds imported reviews (rating + text + source), not a survey."
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def default_language(self) -> str:
+        return self.languages[0] if self.languages else "en"
 
 
 class QuestionType(models.TextChoices):
@@ -64,6 +74,11 @@ class Question(models.Model):
     required = models.BooleanField(default=False)
     scale_min = models.SmallIntegerField(null=True, blank=True)
     scale_max = models.SmallIntegerField(null=True, blank=True)
+    scale_labels = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Labels of a rating scale\'s ends: {"en": ["Bad", "Great"]}',
+    )
     metric = models.CharField(max_length=8, choices=Metric.choices, blank=True, default="")
     choices = models.JSONField(
         default=list, blank=True, help_text='[{"value": "x", "label": {"en": "X"}}]'
@@ -96,7 +111,7 @@ class Response(models.Model):
     )
     response_key = models.CharField(max_length=64)
     source = models.CharField(
-        max_length=16, default="link", help_text="link, embed, email, trigger, import"
+        max_length=16, default="link", help_text="link, embed, email, api, import, review"
     )
     channel = models.CharField(
         max_length=32, blank=True, help_text="Channel of the touchpoint asked about."
@@ -112,6 +127,9 @@ class Response(models.Model):
     csat_score = models.SmallIntegerField(null=True, blank=True)
     ces_score = models.SmallIntegerField(null=True, blank=True)
     comment = models.TextField(blank=True, help_text="The first free-text answer, for listings.")
+    invitation = models.ForeignKey(
+        "Invitation", null=True, blank=True, on_delete=models.SET_NULL, related_name="responses"
+    )
 
     class Meta:
         constraints = [
@@ -139,3 +157,74 @@ class Answer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.question_id}: {self.value}"
+
+
+class Trigger(models.Model):
+    """Ask a survey after an event: "post-purchase survey 3 days after Order Completed".
+
+    Pull-based: ``triggers_scan`` reads events newer than ``cursor_event_id`` and schedules one
+    :class:`Invitation` per matching event; ``invitations_send_due`` sends them when due.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="triggers")
+    event_name = models.CharField(max_length=200)
+    conditions = models.JSONField(
+        default=dict, blank=True, help_text='Event properties that must match: {"channel": "web"}'
+    )
+    delay_minutes = models.PositiveIntegerField(default=0)
+    frequency_cap_days = models.PositiveIntegerField(
+        default=90, help_text="Ask one customer this survey at most once in this many days."
+    )
+    consent_channel = models.CharField(
+        max_length=32, blank=True, default="email", help_text="Consent required; blank: none."
+    )
+    send_channel = models.CharField(max_length=32, default="email")
+    active = models.BooleanField(default=True)
+    cursor_event_id = models.BigIntegerField(default=0, help_text="Last event id scanned.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.survey} after {self.event_name}"
+
+
+class InvitationStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    SENT = "sent", "Sent"
+    SKIPPED = "skipped", "Skipped"
+    FAILED = "failed", "Failed"
+
+
+class Invitation(models.Model):
+    """A personal request to answer a survey, tied to a customer and the touchpoint behind it."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="invitations")
+    trigger = models.ForeignKey(Trigger, null=True, blank=True, on_delete=models.SET_NULL)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="invitations")
+    event_id = models.BigIntegerField(null=True, blank=True)
+    token = models.CharField(max_length=32, unique=True)
+    channel = models.CharField(max_length=32, blank=True, help_text="Channel of the touchpoint.")
+    touchpoint = models.CharField(max_length=200, blank=True)
+    send_channel = models.CharField(max_length=32, default="email")
+    email = models.CharField(max_length=255, blank=True)
+    due_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=10, choices=InvitationStatus.choices, default=InvitationStatus.SCHEDULED
+    )
+    reason = models.CharField(max_length=300, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["trigger", "event_id"], name="invitation_unique_trigger_event"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "status", "due_at"], name="invitation_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey} → {self.customer_id} ({self.status})"

@@ -1,0 +1,597 @@
+"""Metric queries: the database counts (``GROUP BY``), Python adds the intervals.
+
+Each query reads one narrow table (``feedback_response``, whose scores are denormalized) and
+returns a handful of aggregate rows per period and group; :mod:`cxloop.metrics.definitions` turns
+them into estimates. Periods are truncated in SQL with each backend's native date functions
+(:class:`PeriodStart`): SQLite's ``date()`` modifiers and PostgreSQL's ``date_trunc``. Django's
+``Trunc*`` functions give the same periods but on SQLite call a Python function per row, about
+5× slower over a million responses (measured by ``bench/metrics.py``). Periods are UTC.
+
+What is counted:
+
+* NPS, CSAT and CES: completed responses with that score, by ``submitted_at``.
+* Response rate: invitations sent in the window (``sent_at``) and how many got a completed
+  response, plus responses started (``started_at``) without an invitation (public links,
+  embeds) and how many of those were completed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from django.db import NotSupportedError
+from django.db.models import (
+    Case,
+    Count,
+    DateField,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    When,
+)
+from django.db.models.fields.json import KeyTextTransform
+
+from cxloop.core.models import Workspace
+from cxloop.events.models import Event
+from cxloop.feedback.models import Invitation, InvitationStatus, Response, Survey
+from cxloop.metrics import definitions as d
+from cxloop.metrics.definitions import Estimate, MetricName
+from cxloop.metrics.filters import (
+    TRAIT_KEY,
+    FilterError,
+    Granularity,
+    MetricQuery,
+    ResponseFilters,
+)
+
+NONE_LABEL = "(none)"
+
+
+class PeriodStart(Func):
+    """The first day (a date, UTC) of the day, ISO week (Monday) or month holding a timestamp."""
+
+    output_field = DateField()
+
+    def __init__(self, expression, granularity: Granularity | str) -> None:
+        super().__init__(expression)
+        self.granularity = Granularity(granularity)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        modifiers = {
+            Granularity.DAY: "",
+            # back 6 days, then forward to the next Monday (or stay): the Monday on or before
+            Granularity.WEEK: ", '-6 days', 'weekday 1'",
+            Granularity.MONTH: ", 'start of month'",
+        }[self.granularity]
+        return f"date({sql}{modifiers})", params
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        unit = self.granularity.value  # fixed vocabulary, never user text
+        return f"CAST(date_trunc('{unit}', {sql} AT TIME ZONE 'UTC') AS date)", params
+
+    def as_sql(self, compiler, connection, **extra):
+        raise NotSupportedError(f"PeriodStart has no SQL for {connection.vendor}")
+
+
+def period_floor(value: date | datetime, by: Granularity) -> date:
+    """The start of the period holding ``value`` (the Python twin of :class:`PeriodStart`)."""
+    day = value.astimezone(UTC).date() if isinstance(value, datetime) else value
+    if by is Granularity.WEEK:
+        return day - timedelta(days=day.weekday())
+    if by is Granularity.MONTH:
+        return day.replace(day=1)
+    return day
+
+
+def period_next(start: date, by: Granularity) -> date:
+    """The start of the period after the one starting on ``start``."""
+    if by is Granularity.DAY:
+        return start + timedelta(days=1)
+    if by is Granularity.WEEK:
+        return start + timedelta(days=7)
+    year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
+    return date(year, month, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricRow:
+    """One estimate of a metric: for one period and/or group (None when not split that way)."""
+
+    period: date | None
+    group: str | None  # the raw key (channel, touchpoint, survey id, trait value)
+    label: str | None  # what to show for the group (a survey's name, "(none)")
+    estimate: Estimate
+
+
+def _count_if(condition) -> Sum:
+    return Sum(Case(When(condition, then=1), default=0, output_field=IntegerField()))
+
+
+def responses_filtered(
+    *, workspace: Workspace, filters: ResponseFilters, metric: MetricName = MetricName.NPS
+) -> QuerySet[Response]:
+    """The responses a score metric counts under ``filters``: completed, with that score, by
+    ``submitted_at``. (For the response rate: every response, by ``started_at``.)"""
+    if metric is MetricName.RESPONSE_RATE:
+        return _filtered(Response.objects, workspace, filters, "started_at")
+    responses = _filtered(Response.objects, workspace, filters, "submitted_at")
+    return responses.filter(completed=True, **{f"{metric.value}_score__isnull": False})
+
+
+def invitations_filtered(*, workspace: Workspace, filters: ResponseFilters) -> QuerySet[Invitation]:
+    """Invitations sent (``sent_at``) under ``filters``: the response rate's invited base."""
+    invitations = _filtered(Invitation.objects, workspace, filters, "sent_at")
+    return invitations.filter(status=InvitationStatus.SENT)
+
+
+def _filtered(manager, workspace: Workspace, filters: ResponseFilters, when: str) -> QuerySet:
+    """Filters shared by responses and invitations (both have survey, channel, touchpoint and
+    customer)."""
+    rows = manager.filter(workspace=workspace)
+    if filters.start is not None:
+        rows = rows.filter(**{f"{when}__gte": filters.start})
+    if filters.end is not None:
+        rows = rows.filter(**{f"{when}__lt": filters.end})
+    if filters.survey_id is not None:
+        rows = rows.filter(survey_id=filters.survey_id)
+    if filters.channel:
+        rows = rows.filter(channel=filters.channel)
+    if filters.touchpoint:
+        rows = rows.filter(touchpoint=filters.touchpoint)
+    if filters.trait is not None:
+        key, value = filters.trait
+        rows = rows.alias(_trait=KeyTextTransform(key, "customer__traits")).filter(
+            _trait__iexact=value
+        )
+    return rows
+
+
+def metric_query_check(*, workspace: Workspace, query: MetricQuery) -> None:
+    """Raise :class:`FilterError` when the query names a survey of another workspace."""
+    survey_id = query.filters.survey_id
+    if (
+        survey_id is not None
+        and not Survey.objects.filter(workspace=workspace, pk=survey_id).exists()
+    ):
+        raise FilterError("survey", f"no survey {survey_id} in this workspace")
+
+
+def _aggregates(metric: MetricName, filters: ResponseFilters) -> dict:
+    """The counts (``n``, ``a``, ``b``) each metric needs, as ORM aggregates over responses."""
+    if metric is MetricName.NPS:
+        return {
+            "n": Count("nps_score"),
+            "a": _count_if(Q(nps_score__gte=d.NPS_PROMOTER_MIN)),
+            "b": _count_if(Q(nps_score__lte=d.NPS_DETRACTOR_MAX)),
+        }
+    if metric is MetricName.CSAT:
+        top_box = filters.csat_top_box
+        satisfied = (
+            Q(csat_score__gte=top_box)
+            if top_box is not None
+            else Q(csat_score__gte=F("survey__csat_top_box"))
+        )
+        return {"n": Count("csat_score"), "a": _count_if(satisfied)}
+    if metric is MetricName.CES:
+        return {
+            "n": Count("ces_score"),
+            "a": Sum("ces_score"),
+            "b": Sum(F("ces_score") * F("ces_score"), output_field=IntegerField()),
+        }
+    return {"n": Count("pk"), "a": _count_if(Q(completed=True))}
+
+
+def estimate_from(metric: MetricName, row: dict) -> Estimate:
+    """The estimate for one aggregate row (``n``, ``a``, ``b`` as :func:`metric_rows` counts)."""
+    n = row["n"] or 0
+    if metric is MetricName.NPS:
+        return d.nps(promoters=row["a"] or 0, detractors=row["b"] or 0, n=n)
+    if metric is MetricName.CSAT:
+        return d.csat(satisfied=row["a"] or 0, n=n)
+    if metric is MetricName.CES:
+        return d.ces(total=float(row["a"] or 0), total_sq=float(row["b"] or 0), n=n)
+    return d.response_rate(completed=row["a"] or 0, started=n)
+
+
+GROUP = "_group"
+PERIOD = "_period"
+
+
+def _grouped(
+    rows: QuerySet, when: str, by: Granularity | None, split: str | None, aggregates: dict
+) -> list[dict]:
+    """``GROUP BY`` period (of ``when``) and/or split; rows have ``_period``/``_group`` keys."""
+    keys = []
+    if by is not None:
+        rows = rows.annotate(**{PERIOD: PeriodStart(when, by)})
+        keys.append(PERIOD)
+    if split is not None:
+        if split.startswith("trait:"):
+            group = KeyTextTransform(split.removeprefix("trait:"), "customer__traits")
+        else:
+            group = F("survey_id" if split == "survey" else split)
+        rows = rows.annotate(**{GROUP: group})
+        keys.append(GROUP)
+    if not keys:
+        return [rows.aggregate(**aggregates)]
+    return list(rows.values(*keys).annotate(**aggregates).order_by(*keys))
+
+
+def _counts(
+    workspace: Workspace,
+    metric: MetricName,
+    filters: ResponseFilters,
+    by: Granularity | None,
+    split: str | None,
+) -> list[dict]:
+    """Aggregate rows for one metric. The response rate adds invitations to responses:
+
+    base = invitations sent + responses started without an invitation; answered = invitations
+    with a completed response + uninvited responses completed.
+    """
+    responses = responses_filtered(workspace=workspace, filters=filters, metric=metric)
+    if metric is not MetricName.RESPONSE_RATE:
+        return _grouped(responses, "submitted_at", by, split, _aggregates(metric, filters))
+    uninvited = _grouped(
+        responses.filter(invitation__isnull=True),
+        "started_at",
+        by,
+        split,
+        _aggregates(metric, filters),
+    )
+    answered = Exists(Response.objects.filter(invitation=OuterRef("pk"), completed=True))
+    invited = _grouped(
+        invitations_filtered(workspace=workspace, filters=filters),
+        "sent_at",
+        by,
+        split,
+        {"n": Count("pk"), "a": _count_if(answered)},
+    )
+    merged: dict[tuple, dict] = {}
+    for row in (*uninvited, *invited):
+        key = (row.get(PERIOD), row.get(GROUP))
+        into = merged.setdefault(key, {PERIOD: key[0], GROUP: key[1], "n": 0, "a": 0})
+        into["n"] += row["n"] or 0
+        into["a"] += row["a"] or 0
+    if by is None and split is None:
+        return [
+            {"n": sum(r["n"] for r in merged.values()), "a": sum(r["a"] for r in merged.values())}
+        ]
+    return [row for row in merged.values() if row["n"]]
+
+
+def _labels(workspace: Workspace, split: str | None, rows: list[dict]) -> dict[str, str]:
+    """Display names of the groups: survey names for a survey split, "(none)" for blanks."""
+    if split != "survey":
+        return {}
+    ids = {row[GROUP] for row in rows if row.get(GROUP) is not None}
+    surveys = Survey.objects.filter(workspace=workspace, pk__in=ids).values_list("pk", "name")
+    return {str(pk): name for pk, name in surveys}
+
+
+def _row(metric: MetricName, split: str | None, names: dict, row: dict) -> MetricRow:
+    group = label = None
+    if split is not None:
+        raw = row.get(GROUP)
+        group = "" if raw is None else str(raw)
+        label = names.get(group, group) if split == "survey" else (group or NONE_LABEL)
+    return MetricRow(
+        period=row.get(PERIOD), group=group, label=label, estimate=estimate_from(metric, row)
+    )
+
+
+def metric_rows(
+    *,
+    workspace: Workspace,
+    metric: MetricName,
+    filters: ResponseFilters,
+    by: Granularity | None = None,
+    split: str | None = None,
+) -> list[MetricRow]:
+    """The metric per period (``by``) and/or group (``split``), ordered by period then group.
+
+    ``split`` is ``channel``, ``touchpoint``, ``survey`` or ``trait:<key>`` (a customer trait;
+    responses without a customer or that trait fall in ``(none)``). One ``GROUP BY`` query
+    (two for the response rate: responses and invitations). Without ``by`` and ``split``: one
+    row, the total.
+    """
+    metric = MetricName(metric)
+    rows = _counts(workspace, metric, filters, by, split)
+    names = _labels(workspace, split, rows)
+    result = [_row(metric, split, names, row) for row in rows]
+    # the same order on every backend (they sort NULL groups differently)
+    return sorted(result, key=lambda r: (r.period or date.min, r.label or "", r.group or ""))
+
+
+@dataclass(frozen=True, slots=True)
+class Headline:
+    """A metric over the chosen window, the one before it, and whether the change is real."""
+
+    metric: MetricName
+    current: Estimate
+    previous: Estimate | None
+    change: d.Comparison | None
+
+
+def metric_headline(
+    *, workspace: Workspace, metric: MetricName, filters: ResponseFilters
+) -> Headline:
+    """The metric for ``filters`` and for the equally long window before, with a z-test."""
+    metric = MetricName(metric)
+    current = metric_rows(workspace=workspace, metric=metric, filters=filters)[0].estimate
+    before = filters.previous()
+    if before is None:
+        return Headline(metric=metric, current=current, previous=None, change=None)
+    previous = metric_rows(workspace=workspace, metric=metric, filters=before)[0].estimate
+    return Headline(
+        metric=metric, current=current, previous=previous, change=d.compare(current, previous)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class GroupComparison:
+    """One group's estimate against all the other groups together (a two-segment test)."""
+
+    row: MetricRow
+    rest: Estimate
+    change: d.Comparison
+
+
+def metric_groups_vs_rest(
+    *, workspace: Workspace, metric: MetricName, filters: ResponseFilters, split: str
+) -> list[GroupComparison]:
+    """Each group of ``split`` with a z-test against everyone else, largest groups first.
+
+    The rest's counts are the total minus the group's, so this is the same single query.
+    """
+    metric = MetricName(metric)
+    rows = [row for row in _counts(workspace, metric, filters, None, split) if row.get("n")]
+    keys = [k for k in ("n", "a", "b") if rows and k in rows[0]]
+    totals = {k: sum((row[k] or 0) for row in rows) for k in keys}
+    names = _labels(workspace, split, rows)
+    result = []
+    for row in rows:
+        shown = _row(metric, split, names, row)
+        rest = estimate_from(metric, {k: totals[k] - (row[k] or 0) for k in keys})
+        result.append(GroupComparison(row=shown, rest=rest, change=d.compare(shown.estimate, rest)))
+    result.sort(key=lambda c: (-c.row.estimate.n, c.row.label or ""))
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Comment:
+    id: int
+    submitted_at: datetime
+    comment: str
+    survey: str
+    customer_id: int | None
+    customer_name: str
+    channel: str
+    touchpoint: str
+    nps_score: int | None
+    csat_score: int | None
+    ces_score: int | None
+
+
+def comments_list(
+    *, workspace: Workspace, filters: ResponseFilters, limit: int = 20
+) -> list[Comment]:
+    """The latest completed responses with a comment, filtered like the metrics."""
+    responses = _filtered(Response.objects, workspace, filters, "submitted_at").filter(
+        completed=True
+    )
+    rows = (
+        responses.exclude(comment="")
+        .select_related("survey", "customer")
+        .order_by("-submitted_at", "-pk")[:limit]
+    )
+    return [
+        Comment(
+            id=r.pk,
+            submitted_at=r.submitted_at,
+            comment=r.comment,
+            survey=r.survey.name,
+            customer_id=r.customer_id,
+            customer_name=str(r.customer) if r.customer_id else "",
+            channel=r.channel,
+            touchpoint=r.touchpoint,
+            nps_score=r.nps_score,
+            csat_score=r.csat_score,
+            ces_score=r.ces_score,
+        )
+        for r in rows
+    ]
+
+
+def responses_fingerprint(*, workspace: Workspace) -> str:
+    """A cheap value that changes when a response is stored or submitted (for live pages).
+
+    Two index lookups, whatever the table size: the newest response id of the whole table (so
+    imports of old answers count too) and this workspace's latest ``submitted_at`` (a partial
+    response being completed). Hashed, so it tells nothing about other workspaces. Edits that
+    change neither (a score corrected in place, a deletion) wait for the next new answer.
+    """
+    top = Response.objects.aggregate(top=Max("pk"))["top"]
+    last = Response.objects.filter(workspace=workspace).aggregate(last=Max("submitted_at"))["last"]
+    text = f"{top or 0}|{last.isoformat() if last else '-'}|{workspace.pk}"
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class FilterOptions:
+    surveys: list[tuple[int, str]]
+    channels: list[str]
+    touchpoints: list[str]
+    trait_keys: list[str]
+
+
+TRAIT_SAMPLE = 2_000
+
+
+def filter_options(*, workspace: Workspace) -> FilterOptions:
+    """Values offered in the dashboard's filter menus.
+
+    Trait keys come from the customers who answered most recently (a sample of
+    ``TRAIT_SAMPLE``), so the menu stays quick on large workspaces.
+    """
+    responses = Response.objects.filter(workspace=workspace)
+    recent = (
+        responses.filter(customer__isnull=False)
+        .order_by("-pk")
+        .values_list("customer__traits", flat=True)[:TRAIT_SAMPLE]
+    )
+    keys: set[str] = set()
+    for traits in recent:
+        if isinstance(traits, dict):
+            keys.update(k for k in traits if isinstance(k, str) and TRAIT_KEY.fullmatch(k))
+    pairs = set(responses.values_list("channel", "touchpoint").distinct())
+    return FilterOptions(
+        surveys=list(
+            Survey.objects.filter(workspace=workspace).order_by("name").values_list("pk", "name")
+        ),
+        channels=sorted({channel for channel, _ in pairs if channel}),
+        touchpoints=sorted({touchpoint for _, touchpoint in pairs if touchpoint})[:200],
+        trait_keys=sorted(keys),
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Churn and retention from events
+# ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionRow:
+    """Customers active in ``period``; of them, how many were active again in the next period."""
+
+    period: date
+    active: int
+    retained: int
+    churned: int
+    retention: Estimate
+    churn: Estimate
+
+
+@dataclass(frozen=True, slots=True)
+class Cohort:
+    """Customers first seen in ``start``; ``rates[k]`` = % of them active k periods later."""
+
+    start: date
+    size: int
+    rates: list[float] = field(default_factory=list)
+
+
+def _activity(
+    workspace: Workspace, by: Granularity, start: date, end: date
+) -> dict[date, set[int]]:
+    rows = (
+        Event.objects.filter(
+            workspace=workspace,
+            occurred_at__gte=datetime.combine(start, datetime.min.time(), tzinfo=UTC),
+            occurred_at__lt=datetime.combine(end, datetime.min.time(), tzinfo=UTC),
+        )
+        .annotate(_period=PeriodStart("occurred_at", by))
+        .values_list("_period", "customer_id")
+        .distinct()
+    )
+    active: dict[date, set[int]] = defaultdict(set)
+    for period, customer_id in rows:
+        active[period].add(customer_id)
+    return active
+
+
+def _window(
+    start: datetime, end: datetime, by: Granularity, now: datetime | None
+) -> tuple[date, date]:
+    """Whole periods: from the one holding ``start`` up to the last one complete by end/now."""
+    now = now or datetime.now(UTC)
+    first = period_floor(start, by)
+    limit = min(end, now).astimezone(UTC).date()
+    return first, limit
+
+
+def retention_by_period(
+    *,
+    workspace: Workspace,
+    start: datetime,
+    end: datetime,
+    by: Granularity = Granularity.MONTH,
+    now: datetime | None = None,
+) -> list[RetentionRow]:
+    """Churn and retention per period from events.
+
+    A customer is *active* in a period when they have any event in it. Of those active in period
+    P, the *churned* are not active in P+1, the *retained* are. A period is reported only once
+    P+1 is over (before ``end`` and ``now``), so a month in progress never looks like churn.
+    """
+    by = Granularity(by)
+    first, limit = _window(start, end, by, now)
+    active = _activity(workspace, by, first, limit)
+    result = []
+    period = first
+    while period_next(period_next(period, by), by) <= limit:
+        following = period_next(period, by)
+        now_active = active.get(period, set())
+        retained = len(now_active & active.get(following, set()))
+        churned = len(now_active) - retained
+        result.append(
+            RetentionRow(
+                period=period,
+                active=len(now_active),
+                retained=retained,
+                churned=churned,
+                retention=d.retention_rate(retained=retained, active=len(now_active)),
+                churn=d.churn_rate(churned=churned, active=len(now_active)),
+            )
+        )
+        period = following
+    return result
+
+
+def cohort_retention(
+    *,
+    workspace: Workspace,
+    start: datetime,
+    end: datetime,
+    by: Granularity = Granularity.MONTH,
+    max_offset: int = 12,
+    now: datetime | None = None,
+) -> list[Cohort]:
+    """Cohort retention: customers by the period of their first event ever, then the % of each
+    cohort active 0, 1, 2, … periods later (0 is always 100%), for periods that are over."""
+    by = Granularity(by)
+    first, limit = _window(start, end, by, now)
+    active = _activity(workspace, by, first, limit)
+    firsts = (
+        Event.objects.filter(workspace=workspace)
+        .values("customer_id")
+        .annotate(first=Min("occurred_at"))
+        .values_list("customer_id", "first")
+    )
+    members: dict[date, set[int]] = defaultdict(set)
+    for customer_id, first_at in firsts:
+        cohort = period_floor(first_at, by)
+        if first <= cohort and period_next(cohort, by) <= limit:
+            members[cohort].add(customer_id)
+    cohorts = []
+    for cohort in sorted(members):
+        people = members[cohort]
+        rates = []
+        period = cohort
+        while period_next(period, by) <= limit and len(rates) <= max_offset:
+            rates.append(100 * len(people & active.get(period, set())) / len(people))
+            period = period_next(period, by)
+        cohorts.append(Cohort(start=cohort, size=len(people), rates=rates))
+    return cohorts

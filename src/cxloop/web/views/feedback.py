@@ -1,0 +1,602 @@
+"""Survey pages: list, create (templates or from scratch), build, share, triggers, import/export,
+and the public answer page (no login) with its embeddable widget."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import orjson
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST
+
+from cxloop.feedback import importing, selectors, services
+from cxloop.feedback.logic import FeedbackError, SurveyUnavailable, describe_condition
+from cxloop.feedback.models import SurveyKind, SurveyStatus
+from cxloop.feedback.templates import LANGUAGES, template_list
+from cxloop.web.workspace import active_workspace
+
+RESPONSES_PER_PAGE = 25
+LANGUAGE_NAMES = {"en": "English", "fr": "Français", "de": "Deutsch", "es": "Español"}
+
+
+def _survey(request: HttpRequest, survey_id: int):
+    survey = selectors.survey_get(workspace=active_workspace(request), survey_id=survey_id)
+    if survey is None:
+        raise Http404("No such survey in this workspace.")
+    return survey
+
+
+def _public_url(request: HttpRequest, survey) -> str:
+    return request.build_absolute_uri(reverse("survey-answer", args=[survey.public_token]))
+
+
+# ---------------------------------------------------------------- app pages (signed in)
+
+
+@login_required
+def survey_list(request: HttpRequest) -> HttpResponse:
+    surveys = selectors.survey_list(workspace=active_workspace(request))
+    return render(request, "feedback/survey_list.html", {"surveys": surveys})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def survey_new(request: HttpRequest) -> HttpResponse:
+    workspace = active_workspace(request)
+    errors, values = [], {"languages": ["en"], "kind": "custom", "name": ""}
+    if request.method == "POST":
+        languages = request.POST.getlist("languages") or ["en"]
+        try:
+            if request.POST.get("template"):
+                survey = services.survey_create_from_template(
+                    workspace=workspace, template=request.POST["template"], languages=languages
+                )
+                return redirect("survey-detail", survey_id=survey.pk)
+            extra = [x.strip() for x in request.POST.get("other_languages", "").split(",")]
+            values = {
+                "name": request.POST.get("name", ""),
+                "kind": request.POST.get("kind", "custom"),
+                "languages": languages + [x for x in extra if x],
+            }
+            survey = services.survey_create(
+                workspace=workspace, name=values["name"], kind=values["kind"],
+                languages=values["languages"], status=SurveyStatus.DRAFT,
+            )  # fmt: skip
+            return redirect("survey-build", survey_id=survey.pk)
+        except FeedbackError as exc:
+            errors = exc.errors
+    context = {
+        "templates": template_list(),
+        "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
+        "kinds": SurveyKind.choices,
+        "errors": errors,
+        "values": values,
+    }
+    return render(request, "feedback/survey_new.html", context, status=422 if errors else 200)
+
+
+def _question_rows(survey) -> list[dict]:
+    rows = []
+    for question in survey.questions.all():
+        local = selectors.localized_question(question, survey.default_language)
+        rows.append(
+            {
+                "q": question,
+                "local": local,
+                "condition": describe_condition(question.show_if) if question.show_if else "",
+                "translations": [
+                    (lang, question.text.get(lang, "")) for lang in survey.languages[1:]
+                ],
+            }
+        )
+    return rows
+
+
+@login_required
+def survey_detail(request: HttpRequest, survey_id: int) -> HttpResponse:
+    survey = _survey(request, survey_id)
+    responses = selectors.response_list(survey=survey)
+    page = Paginator(responses, RESPONSES_PER_PAGE).get_page(request.GET.get("page"))
+    public = _public_url(request, survey)
+    embed = request.build_absolute_uri(reverse("survey-embed", args=[survey.public_token]))
+    context = {
+        "survey": survey,
+        "questions": _question_rows(survey),
+        "stats": _stats(survey),
+        "page": page,
+        "public_url": public,
+        "embed_snippet": f'<script src="{embed}" async></script>',
+        "triggers": selectors.trigger_list(survey=survey),
+        "invitations": selectors.invitation_list(survey=survey)[:10],
+        "trigger_errors": [],
+        "open_error": _open_problem(survey),
+    }
+    return render(request, "feedback/survey_detail.html", context)
+
+
+def _stats(survey) -> dict:
+    stats = selectors.response_stats(survey=survey)
+    n = stats["nps_answers"]
+    stats["nps"] = round(100 * (stats["promoters"] - stats["detractors"]) / n) if n else None
+    n = stats["csat_answers"]
+    stats["csat"] = round(100 * stats["csat_happy"] / n) if n else None
+    stats["ces"] = round(stats["ces_average"], 1) if stats["ces_average"] is not None else None
+    return stats
+
+
+def _open_problem(survey) -> str:
+    try:
+        services.survey_check_open(survey=survey)
+    except SurveyUnavailable as exc:
+        return str(exc)
+    return ""
+
+
+@login_required
+@require_POST
+def survey_status(request: HttpRequest, survey_id: int) -> HttpResponse:
+    survey = _survey(request, survey_id)
+    status = request.POST.get("status", "")
+    closes_at = request.POST.get("closes_at")
+    kwargs = {"status": status}
+    if closes_at is not None:
+        when = parse_datetime(closes_at) if closes_at else None
+        if when is not None and timezone.is_naive(when):
+            when = timezone.make_aware(when)
+        kwargs["closes_at"] = when
+    try:
+        services.survey_update(survey=survey, **kwargs)
+    except FeedbackError as exc:
+        return HttpResponseBadRequest(str(exc))
+    return redirect("survey-detail", survey_id=survey.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def survey_build(request: HttpRequest, survey_id: int) -> HttpResponse:
+    """Add questions one by one (htmx swaps the list and the form), remove unanswered ones."""
+    survey = _survey(request, survey_id)
+    errors, values = [], {}
+    status = 200
+    if request.method == "POST":
+        if request.POST.get("delete"):
+            try:
+                services.question_delete(survey=survey, key=request.POST["delete"])
+            except FeedbackError as exc:
+                errors = exc.errors
+        else:
+            values = request.POST
+            try:
+                services.question_add(survey=survey, spec=_question_spec(request.POST, survey))
+                values = {}
+            except FeedbackError as exc:
+                errors = exc.errors
+        status = 422 if errors else 200
+    context = {
+        "survey": survey,
+        "questions": _question_rows(survey),
+        "errors": errors,
+        "values": values,
+        "types": [("rating", "Rating scale"), ("single_choice", "Single choice"),
+                  ("multiple_choice", "Multiple choice"), ("text", "Free text")],
+        "scales": [("0-10", "0–10 (NPS)"), ("1-5", "1–5 (CSAT)"), ("1-7", "1–7 (CES)")],
+        "ops": [("lte", "≤"), ("gte", "≥"), ("eq", "="), ("ne", "≠")],
+        "public_url": _public_url(request, survey),
+    }  # fmt: skip
+    template = "feedback/survey_build.html"
+    if request.headers.get("HX-Request"):
+        template = "feedback/_builder.html"
+    return render(request, template, context, status=status)
+
+
+def _question_spec(post, survey) -> dict:
+    """The builder form → a question spec (validation happens in the service)."""
+    languages = survey.languages
+    qtype = post.get("type", "")
+    spec: dict = {
+        "key": post.get("key", "").strip(),
+        "type": qtype,
+        "required": post.get("required") == "on",
+        "text": {lang: post.get(f"text_{lang}", "") for lang in languages},
+    }
+    if qtype == "rating":
+        low, _, high = post.get("scale", "1-5").partition("-")
+        spec["scale_min"], spec["scale_max"] = int(low), int(high)
+        spec["metric"] = post.get("metric", "")
+        low_label, high_label = (
+            post.get("low_label", "").strip(),
+            post.get("high_label", "").strip(),
+        )
+        if low_label or high_label:
+            spec["scale_labels"] = {languages[0]: [low_label, high_label]}
+    if qtype in ("single_choice", "multiple_choice"):
+        choices = []
+        for line in post.get("choices", "").splitlines():
+            if not line.strip():
+                continue
+            labels = [part.strip() for part in line.split("|")]
+            value = importing_slug(labels[0])
+            choices.append({"value": value, "label": dict(zip(languages, labels, strict=False))})
+        spec["choices"] = choices
+    if post.get("show_if_question"):
+        raw = post.get("show_if_value", "").strip()
+        value: object = int(raw) if raw.lstrip("-").isdigit() else raw
+        spec["show_if"] = {
+            "question": post["show_if_question"],
+            "op": post.get("show_if_op", "eq"),
+            "value": value,
+        }
+    return spec
+
+
+def importing_slug(text: str) -> str:
+    from cxloop.feedback.logic import _slug
+
+    return _slug(text)
+
+
+@login_required
+@require_POST
+def trigger_add(request: HttpRequest, survey_id: int) -> HttpResponse:
+    survey = _survey(request, survey_id)
+    conditions = {}
+    key, value = (
+        request.POST.get("condition_key", "").strip(),
+        request.POST.get("condition_value", "").strip(),
+    )
+    if key:
+        conditions[key] = value
+    try:
+        delay_days = float(request.POST.get("delay_days", "0") or 0)
+        cap = int(request.POST.get("frequency_cap_days", "90") or 0)
+    except ValueError:
+        return HttpResponseBadRequest("delay_days and frequency_cap_days must be numbers")
+    try:
+        services.trigger_create(
+            survey=survey,
+            event_name=request.POST.get("event_name", ""),
+            conditions=conditions,
+            delay_minutes=round(delay_days * 24 * 60),
+            frequency_cap_days=cap,
+            consent_channel="email" if request.POST.get("require_consent") == "on" else "",
+        )
+    except FeedbackError as exc:
+        return HttpResponseBadRequest(str(exc))
+    return redirect(reverse("survey-detail", args=[survey.pk]) + "#triggers")
+
+
+@login_required
+@require_POST
+def trigger_toggle(request: HttpRequest, survey_id: int, trigger_id: int) -> HttpResponse:
+    survey = _survey(request, survey_id)
+    trigger = survey.triggers.filter(pk=trigger_id).first()
+    if trigger is None:
+        raise Http404("No such trigger.")
+    services.trigger_set_active(trigger=trigger, active=not trigger.active)
+    return redirect(reverse("survey-detail", args=[survey.pk]) + "#triggers")
+
+
+@login_required
+def survey_export(request: HttpRequest, survey_id: int) -> StreamingHttpResponse:
+    survey = _survey(request, survey_id)
+    response = StreamingHttpResponse(
+        selectors.responses_csv(survey=survey), content_type="text/csv; charset=utf-8"
+    )
+    name = f"survey-{survey.pk}-responses-{timezone.now():%Y%m%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+def _upload_dir() -> Path:
+    path = Path(settings.CXLOOP_HOME) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def survey_import(request: HttpRequest, survey_id: int) -> HttpResponse:
+    """Two steps: upload a CSV, then map its columns to questions and fields, then a report."""
+    survey = _survey(request, survey_id)
+    context: dict = {"survey": survey, "step": "upload", "errors": []}
+    if request.method == "POST" and "file" in request.FILES:
+        raw = request.FILES["file"].read()
+        try:
+            header, rows = importing.read_csv(raw)
+        except importing.ImportFileError as exc:
+            context["errors"] = [str(exc)]
+            return render(request, "feedback/survey_import.html", context, status=422)
+        upload_id = uuid.uuid4().hex
+        (_upload_dir() / f"{upload_id}.csv").write_bytes(raw)
+        guess = importing.guess_mapping(survey=survey, header=header)
+        context.update(step="map", upload_id=upload_id, rows=len(rows),
+                       columns=[(i, c, guess.get(c, ""), [r[1][i] if i < len(r[1]) else "" for r in rows[:3]])
+                                for i, c in enumerate(header)],
+                       targets=_targets(survey))  # fmt: skip
+        return render(request, "feedback/survey_import.html", context)
+    if request.method == "POST":
+        upload_id = request.POST.get("upload_id", "")
+        path = _upload_dir() / f"{upload_id}.csv"
+        if not upload_id.isalnum() or not path.exists():
+            context["errors"] = ["The uploaded file has expired; upload it again."]
+            return render(request, "feedback/survey_import.html", context, status=422)
+        raw = path.read_bytes()
+        header, _ = importing.read_csv(raw)
+        mapping = {c: request.POST.get(f"map_{i}", "") for i, c in enumerate(header)}
+        try:
+            report = importing.responses_import(survey=survey, text=raw, mapping=mapping)
+        except FeedbackError as exc:
+            context["errors"] = [str(e) for e in exc.errors]
+            return render(request, "feedback/survey_import.html", context, status=422)
+        path.unlink(missing_ok=True)
+        context.update(step="report", report=report)
+    return render(request, "feedback/survey_import.html", context)
+
+
+def _targets(survey) -> list[tuple[str, str]]:
+    targets = [("", "— ignore —")]
+    targets += [(f"q:{q.key}", f"Question: {q.key}") for q in survey.questions.all()]
+    targets += list(importing.FIXED_TARGETS.items())
+    return targets
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def review_import(request: HttpRequest) -> HttpResponse:
+    workspace = active_workspace(request)
+    context: dict = {"errors": [], "report": None}
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            context["errors"] = ["Choose a CSV file of reviews."]
+        else:
+            try:
+                context["report"] = importing.reviews_import(
+                    workspace=workspace, text=upload.read(),
+                    default_site=request.POST.get("site", "").strip(),
+                )  # fmt: skip
+            except importing.ImportFileError as exc:
+                context["errors"] = [str(exc)]
+    context["inbox"] = (
+        selectors.survey_list(workspace=workspace).filter(is_review_inbox=True).first()
+    )
+    return render(
+        request, "feedback/review_import.html", context, status=422 if context["errors"] else 200
+    )
+
+
+# ---------------------------------------------------------------- public pages (no login)
+
+
+_PUBLIC_KEY = re.compile(r"[0-9a-f]{32}")
+
+
+def _public_key(raw: str) -> str:
+    """The page's own random response key; anything else (another response's key) is replaced."""
+    return raw if _PUBLIC_KEY.fullmatch(raw) else uuid.uuid4().hex
+
+
+def _public_survey(token: str):
+    survey = selectors.survey_by_token(token=token)
+    if survey is None or survey.is_review_inbox:
+        return None
+    return survey
+
+
+def _answers_from_post(post, questions) -> dict:
+    answers = {}
+    for q in questions:
+        if q.type == "multiple_choice":
+            answers[q.key] = post.getlist(q.key)
+        elif q.key in post:
+            answers[q.key] = post.get(q.key, "")
+    return answers
+
+
+def _language(request: HttpRequest, survey) -> str:
+    return selectors.pick_language(
+        survey=survey,
+        requested=(request.GET.get("lang") or request.POST.get("lang") or "").lower(),
+        accept_language=request.headers.get("Accept-Language", ""),
+    )
+
+
+def _closed_page(request, survey, message: str, status: int) -> HttpResponse:
+    context = {
+        "survey": survey,
+        "message": message,
+        "language": survey.default_language if survey else "en",
+    }
+    return render(request, "feedback/public_closed.html", context, status=status)
+
+
+@csrf_exempt
+@xframe_options_exempt
+@require_http_methods(["GET", "POST"])
+def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
+    """The public answer page: one page, skip logic applied as the customer answers."""
+    survey = _public_survey(token)
+    if survey is None:
+        return _closed_page(request, None, "This survey link is not valid. Check the address.", 404)
+    try:
+        services.survey_check_open(survey=survey)
+    except SurveyUnavailable as exc:
+        return _closed_page(request, survey, str(exc), 410 if exc.gone else 404)
+    language = _language(request, survey)
+    questions = selectors.survey_localized(survey=survey, language=language)
+    params = request.POST if request.method == "POST" else request.GET
+    invitation = selectors.invitation_by_token(survey=survey, token=params.get("i", ""))
+    embed = params.get("embed") == "1"
+    source = "email" if invitation else "embed" if embed else "link"
+    key = f"inv-{invitation.token}" if invitation else _public_key(params.get("rk", ""))
+    existing = selectors.response_by_key(survey=survey, response_key=key)
+    if existing is not None and existing.completed:
+        return _thanks(request, survey, language, already=True, embed=embed)
+    common = {"language": language, "source": source, "invitation": invitation,
+              "channel": params.get("channel", "")[:32] if not invitation else ""}  # fmt: skip
+    errors: dict[str, str] = {}
+    values = selectors.response_answers(response=existing) if existing else {}
+    status = 200
+    if request.method == "POST":
+        ratings = {q.key for q in questions if q.type == "rating"}
+        answers = _answers_from_post(request.POST, questions)
+        try:
+            services.response_submit(
+                survey=survey, answers=answers, response_key=key, complete=True,
+                drop_hidden=True, **common,
+            )  # fmt: skip
+            return _thanks(request, survey, language, embed=embed)
+        except FeedbackError as exc:
+            required = _labels(language)["answer_required"]
+            errors = {
+                e.field.removeprefix("answers."): (
+                    required if e.message == "an answer is required" else e.message
+                )
+                for e in exc.errors
+            }
+            values = {
+                k: int(v) if isinstance(v, str) and v.lstrip("-").isdigit() and k in ratings else v
+                for k, v in answers.items()
+            }
+            status = 422
+    else:
+        prefill = {q.key: request.GET[q.key] for q in questions if q.key in request.GET}
+        if prefill:  # one-click score from the email: kept at once as a partial answer
+            try:
+                result = services.response_submit(
+                    survey=survey, answers=prefill, response_key=key, complete=False,
+                    drop_hidden=True, **common,
+                )  # fmt: skip
+                values = selectors.response_answers(response=result.response)
+            except FeedbackError:
+                pass
+    context = {
+        "survey": survey,
+        "language": language,
+        "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in survey.languages],
+        "intro": selectors.survey_intro(survey=survey, language=language),
+        "questions": [
+            {
+                "q": q,
+                "value": values.get(q.key),
+                "error": errors.get(q.key, ""),
+                "show_if": orjson.dumps(q.show_if).decode() if q.show_if else "",
+            }
+            for q in questions
+        ],
+        "errors": errors,
+        "response_key": key,
+        "invitation": invitation,
+        "embed": embed,
+        "channel": common["channel"],
+        "labels": _labels(language),
+    }
+    return render(request, "feedback/public_survey.html", context, status=status)
+
+
+@csrf_exempt
+@xframe_options_exempt
+@require_POST
+def survey_save(request: HttpRequest, token: str) -> JsonResponse:
+    """Autosave: keep partial answers as the customer goes (same response key later completes)."""
+    survey = _public_survey(token)
+    if survey is None:
+        return JsonResponse({"error": "unknown survey"}, status=404)
+    invitation = selectors.invitation_by_token(survey=survey, token=request.POST.get("i", ""))
+    key = f"inv-{invitation.token}" if invitation else _public_key(request.POST.get("rk", ""))
+    language = _language(request, survey)
+    questions = selectors.survey_localized(survey=survey, language=language)
+    try:
+        result = services.response_submit(
+            survey=survey,
+            answers=_answers_from_post(request.POST, questions),
+            response_key=key,
+            complete=False,
+            drop_hidden=True,
+            language=language,
+            invitation=invitation,
+            source="email"
+            if invitation
+            else "embed"
+            if request.POST.get("embed") == "1"
+            else "link",
+            channel="" if invitation else request.POST.get("channel", "")[:32],
+        )
+    except SurveyUnavailable as exc:
+        return JsonResponse({"error": str(exc)}, status=410 if exc.gone else 404)
+    except FeedbackError as exc:
+        return JsonResponse(
+            {"errors": [{"field": e.field, "message": e.message} for e in exc.errors]}, status=422
+        )
+    return JsonResponse({"saved": True, "completed": result.response.completed})
+
+
+def _thanks(request, survey, language: str, *, already: bool = False, embed: bool = False):
+    context = {"survey": survey, "language": language, "labels": _labels(language),
+               "already": already, "embed": embed}  # fmt: skip
+    return render(request, "feedback/public_thanks.html", context)
+
+
+def survey_embed(request: HttpRequest, token: str) -> HttpResponse:
+    """``<script src=".../s/<token>/embed.js" async>``: a feedback button opening the survey."""
+    survey = _public_survey(token)
+    if survey is None:
+        return HttpResponse(
+            "/* cxloop: unknown survey */", content_type="text/javascript", status=404
+        )
+    url = request.build_absolute_uri(reverse("survey-answer", args=[token])) + "?embed=1"
+    label = _labels(survey.default_language)["feedback"]
+    script = render(
+        request, "feedback/embed.js",
+        {"config": orjson.dumps({"url": url, "label": label, "title": survey.name}).decode()},
+        content_type="text/javascript; charset=utf-8",
+    )  # fmt: skip
+    script["Cache-Control"] = "public, max-age=300"
+    script["Access-Control-Allow-Origin"] = "*"
+    return script
+
+
+_LABELS = {
+    "en": {"submit": "Send my answers", "required": "required", "thanks": "Thank you!",
+           "thanks_body": "Your answers help us get better.", "already": "You have already answered this survey. Thank you!",
+           "feedback": "Feedback", "saved": "Saved", "low": "Low", "high": "High",
+           "fix": "Please check the highlighted answers.", "choose_any": "Choose any", "language": "Language",
+           "closed": "Survey closed", "answer_required": "Please answer this question."},
+    "fr": {"submit": "Envoyer mes réponses", "required": "obligatoire", "thanks": "Merci !",
+           "thanks_body": "Vos réponses nous aident à nous améliorer.", "already": "Vous avez déjà répondu à ce questionnaire. Merci !",
+           "feedback": "Votre avis", "saved": "Enregistré", "low": "Bas", "high": "Haut",
+           "fix": "Veuillez vérifier les réponses signalées.", "choose_any": "Plusieurs choix possibles", "language": "Langue",
+           "closed": "Questionnaire fermé", "answer_required": "Merci de répondre à cette question."},
+    "de": {"submit": "Antworten senden", "required": "Pflichtfeld", "thanks": "Vielen Dank!",
+           "thanks_body": "Ihre Antworten helfen uns, besser zu werden.", "already": "Sie haben diese Umfrage bereits beantwortet. Danke!",
+           "feedback": "Feedback", "saved": "Gespeichert", "low": "Niedrig", "high": "Hoch",
+           "fix": "Bitte prüfen Sie die markierten Antworten.", "choose_any": "Mehrfachauswahl", "language": "Sprache",
+           "closed": "Umfrage geschlossen", "answer_required": "Bitte beantworten Sie diese Frage."},
+}  # fmt: skip
+
+
+def _labels(language: str) -> dict:
+    return _LABELS.get(language.split("-")[0], _LABELS["en"])
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""

@@ -1,0 +1,433 @@
+"""Metric queries against a real database, with counts worked out by hand."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, timedelta
+from itertools import count
+
+import pytest
+
+from cxloop.customers.models import Customer
+from cxloop.events.models import Event
+from cxloop.feedback.models import Invitation, Response, Survey
+from cxloop.metrics import selectors as s
+from cxloop.metrics.definitions import MetricName
+from cxloop.metrics.filters import FilterError, Granularity, ResponseFilters, parse_query
+
+pytestmark = pytest.mark.django_db
+
+_keys = count()
+MARCH = ResponseFilters(
+    start=datetime(2025, 3, 1, tzinfo=UTC), end=datetime(2025, 4, 1, tzinfo=UTC)
+)
+
+
+def at(day: int, hour: int = 12, minute: int = 0, second: int = 0, month: int = 3) -> datetime:
+    return datetime(2025, month, day, hour, minute, second, tzinfo=UTC)
+
+
+def survey(workspace, name: str = "Post-purchase NPS", top_box: int = 4) -> Survey:
+    return Survey.objects.create(
+        workspace=workspace,
+        name=name,
+        kind="nps",
+        status="active",
+        public_token=f"tok{next(_keys)}",
+        csat_top_box=top_box,
+    )
+
+
+def answer(
+    workspace,
+    on: Survey,
+    when: datetime,
+    *,
+    nps: int | None = None,
+    csat: int | None = None,
+    ces: int | None = None,
+    channel: str = "web",
+    touchpoint: str = "",
+    customer: Customer | None = None,
+    completed: bool = True,
+    comment: str = "",
+    invitation: Invitation | None = None,
+) -> Response:
+    return Response.objects.create(
+        invitation=invitation,
+        workspace=workspace,
+        survey=on,
+        customer=customer,
+        response_key=f"k{next(_keys)}",
+        channel=channel,
+        touchpoint=touchpoint,
+        started_at=when - timedelta(minutes=2),
+        submitted_at=when if completed else None,
+        completed=completed,
+        nps_score=nps,
+        csat_score=csat,
+        ces_score=ces,
+        comment=comment,
+    )
+
+
+def rows_of(workspace, metric=MetricName.NPS, filters=MARCH, **kwargs):
+    return s.metric_rows(workspace=workspace, metric=metric, filters=filters, **kwargs)
+
+
+def test_nps_by_week_and_channel(workspace, other_workspace):
+    # given: week of Mon 3 March: web 10, 9, 9, 8, 3 and Sunday 9 March 23:59:59 a 10;
+    # email 6, 10. Week of Mon 10 March (from 00:00:00): web 10, 0.
+    nps = survey(workspace)
+    for score in (10, 9, 9, 8, 3):
+        answer(workspace, nps, at(4), nps=score)
+    answer(workspace, nps, at(9, 23, 59, 59), nps=10)
+    answer(workspace, nps, at(5), nps=6, channel="email")
+    answer(workspace, nps, at(6), nps=10, channel="email")
+    answer(workspace, nps, at(10, 0, 0, 0), nps=10)
+    answer(workspace, nps, at(11), nps=0)
+    # not counted: a partial response, another workspace, February, April
+    answer(workspace, nps, at(4), nps=0, completed=False)
+    answer(other_workspace, survey(other_workspace), at(4), nps=0)
+    answer(workspace, nps, at(28, month=2), nps=0)
+    answer(workspace, nps, at(1, month=4), nps=0)
+
+    # when
+    rows = rows_of(workspace, by=Granularity.WEEK, split="channel")
+
+    # then: web week 1: n 6, 4 promoters, 1 detractor → 100·(4 − 1)/6 = 50;
+    # var = 5/6 − (3/6)² = .583333, SE = 100·√(.583333/6) = 31.180478
+    # email week 1: 1 P, 1 D of 2 → 0; web week 2: 1 P, 1 D of 2 → 0
+    table = {(r.period, r.group): r.estimate for r in rows}
+    assert list(table) == [
+        (date(2025, 3, 3), "email"),
+        (date(2025, 3, 3), "web"),
+        (date(2025, 3, 10), "web"),
+    ]
+    web = table[(date(2025, 3, 3), "web")]
+    assert (web.n, web.value) == (6, pytest.approx(50.0))
+    assert web.se == pytest.approx(31.180478, abs=1e-5)
+    assert web.too_few
+    assert table[(date(2025, 3, 3), "email")].value == pytest.approx(0.0)
+    assert table[(date(2025, 3, 10), "web")].n == 2
+
+
+def test_periods_by_day_and_month(workspace):
+    nps = survey(workspace)
+    answer(workspace, nps, at(31, 23, 59, 59, month=3), nps=10)
+    answer(workspace, nps, at(1, 0, 0, 0, month=4), nps=0)
+    april = ResponseFilters(
+        start=datetime(2025, 3, 1, tzinfo=UTC), end=datetime(2025, 5, 1, tzinfo=UTC)
+    )
+
+    by_day = rows_of(workspace, filters=april, by=Granularity.DAY)
+    by_month = rows_of(workspace, filters=april, by=Granularity.MONTH)
+
+    assert [(r.period, r.estimate.value) for r in by_day] == [
+        (date(2025, 3, 31), 100.0),
+        (date(2025, 4, 1), -100.0),
+    ]
+    assert [r.period for r in by_month] == [date(2025, 3, 1), date(2025, 4, 1)]
+
+
+def test_csat_uses_each_surveys_top_box_unless_overridden(workspace):
+    # survey A counts 4–5 (5, 4 of 5, 4, 3), survey B only 5 (5 of 5, 4): 2 + 1 = 3 of 5 = 60 %
+    a, b = survey(workspace, "A", top_box=4), survey(workspace, "B", top_box=5)
+    for score in (5, 4, 3):
+        answer(workspace, a, at(3), csat=score)
+    for score in (5, 4):
+        answer(workspace, b, at(3), csat=score)
+
+    total = rows_of(workspace, MetricName.CSAT)[0].estimate
+    override = rows_of(workspace, MetricName.CSAT, filters=ResponseFilters(csat_top_box=4))
+
+    assert (total.n, total.value) == (5, pytest.approx(60.0))
+    assert override[0].estimate.value == pytest.approx(80.0)  # 4 of 5 are 4 or 5
+
+
+def test_ces_mean_and_interval(workspace):
+    # 2, 4, 6: mean 4, s² = (56 − 12²/3)/2 = 4, SE = √(4/3) = 1.154701, t(2) = 4.3027
+    # → 4 ± 4.968322, clipped to 1 .. 7
+    ces = survey(workspace)
+    for score in (2, 4, 6):
+        answer(workspace, ces, at(3), ces=score)
+    answer(workspace, ces, at(3), nps=9)  # no CES answer: not counted
+
+    estimate = rows_of(workspace, MetricName.CES)[0].estimate
+
+    assert (estimate.n, estimate.value) == (3, pytest.approx(4.0))
+    assert estimate.se == pytest.approx(math.sqrt(4 / 3))
+    assert (estimate.low, estimate.high) == (1.0, 7.0)
+
+
+def test_response_rate_is_completed_over_started_by_start_time(workspace):
+    on = survey(workspace)
+    for _ in range(3):
+        answer(workspace, on, at(3), nps=9)
+    answer(workspace, on, at(3), nps=9, completed=False)
+    answer(workspace, on, at(1, 0, 1), nps=9)  # started 28 Feb 23:59: another window
+
+    estimate = rows_of(workspace, MetricName.RESPONSE_RATE)[0].estimate
+
+    assert (estimate.n, estimate.value) == (4, pytest.approx(75.0))
+
+
+def invite(workspace, on: Survey, sent: datetime | None, channel: str = "email") -> Invitation:
+    customer = Customer.objects.create(workspace=workspace)
+    return Invitation.objects.create(
+        workspace=workspace,
+        survey=on,
+        customer=customer,
+        token=f"inv{next(_keys)}",
+        channel=channel,
+        due_at=sent or at(20),
+        status="sent" if sent else "scheduled",
+        sent_at=sent,
+    )
+
+
+def test_response_rate_counts_invitations_sent_and_uninvited_starts(workspace):
+    # invitations sent in March: 4 (2 answered, 1 left half-way, 1 ignored); 1 only scheduled;
+    # 1 sent in February and answered in March (February's). Link responses started in March
+    # without an invitation: 3, 2 completed. Base 4 + 3 = 7, answered 2 + 2 = 4 → 57.14 %
+    on = survey(workspace)
+    answered = [invite(workspace, on, at(2)) for _ in range(2)]
+    half, ignored = invite(workspace, on, at(3)), invite(workspace, on, at(4))
+    invite(workspace, on, None)
+    february = invite(workspace, on, at(27, month=2))
+    for invitation in answered:
+        answer(workspace, on, at(5), nps=9, channel="email", invitation=invitation)
+    answer(workspace, on, at(5), nps=9, channel="email", completed=False, invitation=half)
+    answer(workspace, on, at(5), nps=9, channel="email", invitation=february)
+    answer(workspace, on, at(6), nps=9)
+    answer(workspace, on, at(7), nps=9)
+    answer(workspace, on, at(8), nps=9, completed=False)
+    assert ignored.responses.count() == 0
+
+    total = rows_of(workspace, MetricName.RESPONSE_RATE)[0].estimate
+    by_channel = rows_of(workspace, MetricName.RESPONSE_RATE, split="channel")
+
+    assert (total.n, total.value) == (7, pytest.approx(400 / 7))
+    assert [(r.group, r.estimate.n, r.estimate.value) for r in by_channel] == [
+        ("email", 4, pytest.approx(50.0)),
+        ("web", 3, pytest.approx(200 / 3)),
+    ]
+
+
+def test_filters_survey_channel_touchpoint_and_trait(workspace):
+    pro = Customer.objects.create(workspace=workspace, traits={"plan": "Pro", "seats": 5})
+    free = Customer.objects.create(workspace=workspace, traits={"plan": "free"})
+    a, b = survey(workspace, "A"), survey(workspace, "B")
+    answer(workspace, a, at(3), nps=10, customer=pro, touchpoint="Order Completed")
+    answer(workspace, a, at(3), nps=0, customer=free, channel="email")
+    answer(workspace, b, at(3), nps=5, customer=pro, channel="email")
+    answer(workspace, b, at(3), nps=9)
+
+    def n(**filters) -> int:
+        chosen = ResponseFilters(start=MARCH.start, end=MARCH.end, **filters)
+        return rows_of(workspace, filters=chosen)[0].estimate.n
+
+    assert n() == 4
+    assert n(survey_id=a.pk) == 2
+    assert n(channel="email") == 2
+    assert n(touchpoint="Order Completed") == 1
+    assert n(trait=("plan", "pro")) == 2  # case-insensitive
+    assert n(trait=("seats", "5")) == 2  # numbers match their text
+    assert n(trait=("plan", "gold")) == 0
+    assert n(channel="email", trait=("plan", "free")) == 1
+
+
+def test_split_by_trait_and_survey(workspace):
+    pro = Customer.objects.create(workspace=workspace, traits={"plan": "pro"})
+    a, b = survey(workspace, "Onboarding"), survey(workspace, "Support")
+    answer(workspace, a, at(3), nps=10, customer=pro)
+    answer(workspace, a, at(3), nps=10)
+    answer(workspace, b, at(3), nps=0)
+
+    by_trait = rows_of(workspace, split="trait:plan")
+    by_survey = rows_of(workspace, split="survey")
+
+    assert sorted((r.label, r.estimate.n) for r in by_trait) == [("(none)", 2), ("pro", 1)]
+    assert sorted((r.label, r.estimate.value) for r in by_survey) == [
+        ("Onboarding", 100.0),
+        ("Support", -100.0),
+    ]
+    assert {r.group for r in by_survey} == {str(a.pk), str(b.pk)}
+
+
+def test_headline_compares_with_the_period_before(workspace):
+    # March: 30 promoters of 40 → 75; February (same length before): 10 P, 20 D of 40 → −25
+    on = survey(workspace)
+    for index in range(40):
+        answer(workspace, on, at(10), nps=10 if index < 30 else 8)
+        answer(workspace, on, at(10, month=2), nps=10 if index < 10 else (0 if index < 30 else 8))
+    window = ResponseFilters(
+        start=datetime(2025, 3, 1, tzinfo=UTC), end=datetime(2025, 3, 29, tzinfo=UTC)
+    )
+
+    headline = s.metric_headline(workspace=workspace, metric=MetricName.NPS, filters=window)
+
+    assert headline.current.value == pytest.approx(75.0)
+    assert headline.previous.value == pytest.approx(-25.0)
+    assert headline.change.difference == pytest.approx(100.0)
+    assert headline.change.significant
+
+
+def test_each_group_is_tested_against_the_rest(workspace):
+    # web: 40 answers, 30 promoters (75); email: 40 answers, 10 P and 20 D (−25)
+    on = survey(workspace)
+    for index in range(40):
+        answer(workspace, on, at(3), nps=10 if index < 30 else 8)
+        answer(workspace, on, at(3), nps=10 if index < 10 else (0 if index < 30 else 8), channel="email")  # fmt: skip
+    answer(workspace, on, at(3), nps=10, channel="chat")
+
+    groups = s.metric_groups_vs_rest(
+        workspace=workspace, metric=MetricName.NPS, filters=MARCH, split="channel"
+    )
+
+    by_name = {g.row.label: g for g in groups}
+    assert by_name["web"].rest.n == 41
+    assert by_name["web"].rest.value == pytest.approx(100 * (11 - 20) / 41)
+    assert by_name["web"].change.significant
+    assert by_name["chat"].change.verdict == "too few responses to tell"
+
+
+def test_comments_are_filtered_and_newest_first(workspace):
+    jane = Customer.objects.create(workspace=workspace, display_name="Jane Doe")
+    on = survey(workspace)
+    answer(workspace, on, at(3), nps=3, comment="Late delivery", customer=jane)
+    answer(workspace, on, at(5), nps=10, comment="Great staff", channel="store")
+    answer(workspace, on, at(6), nps=9)  # no comment
+    answer(workspace, on, at(7), nps=2, comment="never sent", completed=False)
+
+    comments = s.comments_list(workspace=workspace, filters=MARCH)
+    stores = s.comments_list(workspace=workspace, filters=ResponseFilters(channel="store"))
+
+    assert [c.comment for c in comments] == ["Great staff", "Late delivery"]
+    assert comments[1].customer_id == jane.pk and comments[1].customer_name == "Jane Doe"
+    assert [c.comment for c in stores] == ["Great staff"]
+
+
+def test_fingerprint_changes_when_an_answer_arrives(workspace):
+    on = survey(workspace)
+    partial = answer(workspace, on, at(3), nps=9, completed=False)
+    before = s.responses_fingerprint(workspace=workspace)
+    assert s.responses_fingerprint(workspace=workspace) == before  # nothing new: same value
+
+    partial.completed, partial.submitted_at = True, at(4)
+    partial.save()
+    after_submit = s.responses_fingerprint(workspace=workspace)
+    answer(workspace, on, at(2), nps=1)  # an old answer imported late: newest id, older time
+    after_import = s.responses_fingerprint(workspace=workspace)
+
+    assert len({before, after_submit, after_import}) == 3
+
+
+def test_unknown_survey_is_refused(workspace, other_workspace):
+    theirs = survey(other_workspace)
+    query = parse_query({"survey": str(theirs.pk)})
+
+    with pytest.raises(FilterError) as error:
+        s.metric_query_check(workspace=workspace, query=query)
+    assert error.value.param == "survey"
+
+
+def _active(workspace, customer: Customer, *days: tuple[int, int, int]) -> None:
+    for year, month, day in days:
+        when = datetime(year, month, day, 12, tzinfo=UTC)
+        Event.objects.create(
+            workspace=workspace,
+            customer=customer,
+            type="track",
+            name="Visit",
+            channel="web",
+            occurred_at=when,
+            received_at=when,
+            message_id=f"m{next(_keys)}",
+        )
+
+
+def test_churn_retention_and_cohorts_from_events(workspace):
+    # Jan: c1 c2 c3 c5 · Feb: c1 c2 c4 · Mar: c1; c5 was first seen in December
+    c1, c2, c3, c4, c5 = (Customer.objects.create(workspace=workspace) for _ in range(5))
+    _active(workspace, c1, (2025, 1, 5), (2025, 1, 20), (2025, 2, 3), (2025, 3, 9))
+    _active(workspace, c2, (2025, 1, 31), (2025, 2, 28))
+    _active(workspace, c3, (2025, 1, 1))
+    _active(workspace, c4, (2025, 2, 14))
+    _active(workspace, c5, (2024, 12, 24), (2025, 1, 2))
+    window = {
+        "start": datetime(2025, 1, 1, tzinfo=UTC),
+        "end": datetime(2025, 4, 1, tzinfo=UTC),
+        "now": datetime(2025, 4, 15, tzinfo=UTC),
+    }
+
+    periods = s.retention_by_period(workspace=workspace, **window)
+    cohorts = s.cohort_retention(workspace=workspace, **window)
+
+    # Jan: 4 active, c1 and c2 back in Feb → retained 2, churn 50 %
+    # Feb: 3 active, only c1 back in Mar → churn 66.7 %; Mar is not reported (April not in window)
+    assert [(p.period, p.active, p.retained, p.churned) for p in periods] == [
+        (date(2025, 1, 1), 4, 2, 2),
+        (date(2025, 2, 1), 3, 1, 2),
+    ]
+    assert periods[0].churn.value == pytest.approx(50.0)
+    assert periods[1].retention.value == pytest.approx(100 / 3)
+    # cohort Jan = c1 c2 c3 (c5 belongs to December, before the window): 100, 66.7, 33.3
+    # cohort Feb = c4: 100, 0
+    assert [(c.start, c.size) for c in cohorts] == [(date(2025, 1, 1), 3), (date(2025, 2, 1), 1)]
+    assert cohorts[0].rates == pytest.approx([100.0, 200 / 3, 100 / 3])
+    assert cohorts[1].rates == pytest.approx([100.0, 0.0])
+
+
+def test_a_month_in_progress_is_not_churn(workspace):
+    c1 = Customer.objects.create(workspace=workspace)
+    _active(workspace, c1, (2025, 1, 5))
+
+    periods = s.retention_by_period(
+        workspace=workspace,
+        start=datetime(2025, 1, 1, tzinfo=UTC),
+        end=datetime(2025, 12, 31, tzinfo=UTC),
+        now=datetime(2025, 2, 10, tzinfo=UTC),
+    )
+
+    assert periods == []  # February is not over yet, so January's churn is not known
+
+
+def test_weekly_retention(workspace):
+    c1, c2 = (Customer.objects.create(workspace=workspace) for _ in range(2))
+    _active(workspace, c1, (2025, 3, 3), (2025, 3, 10))  # Mondays of two weeks
+    _active(workspace, c2, (2025, 3, 9))  # Sunday: still the first week
+
+    periods = s.retention_by_period(
+        workspace=workspace,
+        start=datetime(2025, 3, 3, tzinfo=UTC),
+        end=datetime(2025, 3, 24, tzinfo=UTC),
+        by=Granularity.WEEK,
+        now=datetime(2025, 4, 1, tzinfo=UTC),
+    )
+
+    assert [(p.period, p.active, p.retained) for p in periods] == [
+        (date(2025, 3, 3), 2, 1),
+        (date(2025, 3, 10), 1, 0),
+    ]
+
+
+@pytest.mark.parametrize("metric", list(MetricName))
+def test_an_empty_window_has_no_groups_and_a_total_of_nothing(workspace, metric):
+    total = rows_of(workspace, metric)
+
+    assert rows_of(workspace, metric, split="channel") == []
+    assert rows_of(workspace, metric, by=Granularity.WEEK) == []
+    assert len(total) == 1 and total[0].estimate.n == 0 and total[0].estimate.value is None
+
+
+def test_filter_menus_offer_what_the_data_has(workspace):
+    odd = Customer.objects.create(workspace=workspace, traits={"plan": "pro", "bad key!": 1})
+    on = survey(workspace, "Onboarding")
+    answer(workspace, on, at(3), nps=9, channel="chat", touchpoint="Signup", customer=odd)
+
+    options = s.filter_options(workspace=workspace)
+
+    assert options.surveys == [(on.pk, "Onboarding")]
+    assert (options.channels, options.touchpoints) == (["chat"], ["Signup"])
+    assert options.trait_keys == ["plan"]  # keys a split or filter cannot name are left out
