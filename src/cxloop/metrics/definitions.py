@@ -216,7 +216,9 @@ def t_quantile_975(df: int) -> float:
 
 
 def ces(*, total: float, total_sq: float, n: int) -> Estimate:
-    """Customer Effort Score: the mean answer on 1–7, with Student's t 95% interval.
+    """Customer Effort Score: the mean answer on 1–7 (7 = very easy), with Student's t 95% interval.
+
+    Our CES question asks how easy it was (CES 2.0 wording), so higher is better, like NPS/CSAT.
 
     ``total`` is the sum of the answers and ``total_sq`` the sum of their squares. The sample
     standard deviation is s = √((Σx² − (Σx)²/n) / (n − 1)), SE = s/√n, and the interval is

@@ -217,7 +217,7 @@ class Card:
 _HELP = {
     MetricName.NPS: "% promoters (9–10) − % detractors (0–6)",
     MetricName.CSAT: "% answering in the top box (4–5 of 5)",
-    MetricName.CES: "Mean effort, 1 (easy) – 7 (hard)",
+    MetricName.CES: "Mean ease, 1 (very difficult) – 7 (very easy)",
     MetricName.RESPONSE_RATE: "Answered ÷ (invitations sent + link visits)",
 }
 
@@ -278,7 +278,7 @@ def _comment_row(comment: metric_selectors.Comment) -> dict:
         tone = "good" if score >= 4 else "bad" if score <= 2 else "neutral"
     elif comment.ces_score is not None:
         score, scale = comment.ces_score, "CES"
-        tone = "good" if score <= 2 else "bad" if score >= 5 else "neutral"
+        tone = "good" if score >= 6 else "bad" if score <= 3 else "neutral"  # 7 = very easy
     return {"c": comment, "score": score, "scale": scale, "tone": tone}
 
 
