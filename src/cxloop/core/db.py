@@ -83,3 +83,14 @@ def lock_workspace_for_resolution(workspace_id: int) -> None:
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(%s, %s)", [_RESOLUTION_LOCK_SPACE, workspace_id]
             )
+
+
+def refresh_planner_statistics() -> None:
+    """Let PostgreSQL's planner see a bulk load at once (ANALYZE) instead of after autovacuum.
+
+    Right after a big load the planner has no statistics and may pick plans that take seconds
+    instead of milliseconds. SQLite plans well without them; nothing to do there.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")

@@ -17,11 +17,13 @@ from pathlib import Path
 import orjson
 from django.utils import timezone
 
+from cxloop.core.db import refresh_planner_statistics
 from cxloop.core.models import Workspace
 from cxloop.events.segment import loads_without_nul, strip_nul
 from cxloop.events.services import IngestResult, RejectedMessage, events_store, events_validate
 
 CHUNK_ROWS = 5000
+ANALYZE_AFTER_ROWS = 10_000
 _NUMBER = re.compile(r"-?(0|[1-9]\d{0,14})(\.\d+)?")
 _TRUE = {"1", "true", "yes", "y", "granted", "opt-in", "opted_in"}
 _FALSE = {"0", "false", "no", "n", "withdrawn", "opt-out", "opted_out"}
@@ -81,6 +83,8 @@ def import_file(
         if on_progress:
             on_progress(chunk.offset)
     report.rejected.sort(key=lambda r: r.position)
+    if report.accepted >= ANALYZE_AFTER_ROWS:
+        refresh_planner_statistics()
     return report
 
 
