@@ -1,5 +1,235 @@
-"""REST routes for journeys (mounted under /api/ by cxloop.api.rest)."""
+"""REST routes for journeys (mounted under /api/ by cxloop.api.rest): journey maps and funnels."""
 
-from ninja import Router
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Schema, Status
+from ninja.errors import HttpError
+
+from cxloop.core import selectors as core_selectors
+from cxloop.core.models import Workspace
+from cxloop.journeys import selectors as journey_selectors
+from cxloop.journeys import services as journey_services
+from cxloop.journeys.definitions import DefinitionError, parse_steps
 
 router = Router(tags=["journeys"])
+
+
+class RuleIn(Schema):
+    event: str = ""
+    channel: str = ""
+    conditions: list[dict[str, Any]] = []
+
+
+class StageIn(Schema):
+    name: str = ""
+    description: str = ""
+
+
+class TouchpointIn(Schema):
+    stage: str = ""
+    name: str = ""
+    channel: str = ""
+    rules: list[RuleIn] = []
+
+
+class JourneyIn(Schema):
+    name: str = ""
+    description: str = ""
+    stages: list[StageIn | str] = []
+    touchpoints: list[TouchpointIn] = []
+
+
+class JourneyOut(Schema):
+    id: int
+    name: str
+    description: str
+    computed_at: datetime | None
+    definition: dict
+    metrics: dict
+
+
+class JourneySummary(Schema):
+    id: int
+    name: str
+    description: str
+    computed_at: datetime | None
+    customers: int
+
+
+class FunnelIn(Schema):
+    steps: list[RuleIn | str]
+    window_seconds: float | None = 7 * 86400
+    split_by: str = ""
+    stage_id: int | None = None  # only customers whose current journey stage is this one
+
+
+class FunnelGroup(Schema):
+    label: str
+    counts: list[int]
+
+
+class FunnelOut(Schema):
+    steps: list[str]
+    window_seconds: float | None
+    counts: list[int]
+    conversion: list[float | None]
+    median_seconds: list[float | None]
+    groups: list[FunnelGroup]
+
+
+class ErrorOut(Schema):
+    detail: str
+    errors: list[str]
+
+
+def _workspace(request: HttpRequest, slug: str | None) -> Workspace:
+    allowed = core_selectors.workspaces_for_user(user=request.user)
+    workspace = allowed.filter(slug=slug).first() if slug else allowed.first()
+    if workspace is None:
+        raise HttpError(404, f"no workspace {slug!r} for this user" if slug else "no workspace")
+    return workspace
+
+
+def _journey(request: HttpRequest, journey_id: int, slug: str | None):
+    journey = journey_selectors.journey_get(
+        workspace=_workspace(request, slug), journey_id=journey_id
+    )
+    if journey is None:
+        raise HttpError(404, "no such journey in this workspace")
+    return journey
+
+
+def _out(journey) -> dict:
+    return {
+        "id": journey.pk,
+        "name": journey.name,
+        "description": journey.description,
+        "computed_at": journey.computed_at,
+        "definition": journey_selectors.journey_definition(journey=journey),
+        "metrics": journey.metrics,
+    }
+
+
+def _invalid(exc: DefinitionError) -> Status:
+    return Status(422, {"detail": "invalid journey definition", "errors": exc.errors})
+
+
+@router.get("/journeys", response=list[JourneySummary], summary="List journey maps")
+def list_journeys(request: HttpRequest, workspace: str | None = None):
+    return [
+        {
+            "id": j.pk,
+            "name": j.name,
+            "description": j.description,
+            "computed_at": j.computed_at,
+            "customers": (j.metrics or {}).get("customers", 0),
+        }
+        for j in journey_selectors.journey_list(workspace=_workspace(request, workspace))
+    ]
+
+
+@router.post(
+    "/journeys",
+    response={201: JourneyOut, 422: ErrorOut},
+    summary="Create a journey map",
+)
+def create_journey(request: HttpRequest, payload: JourneyIn, workspace: str | None = None):
+    """Stages in order, touchpoints naming their stage, rules (event, channel, conditions).
+
+    The map is computed at once (metrics and every customer's current stage). Errors list every
+    problem with its place, e.g. ``touchpoints[2].stage: unknown stage 'Purchse'``.
+    """
+    try:
+        journey = journey_services.journey_create(
+            workspace=_workspace(request, workspace), definition=payload.dict()
+        )
+    except DefinitionError as exc:
+        return _invalid(exc)
+    return Status(201, _out(journey))
+
+
+@router.get("/journeys/{journey_id}", response=JourneyOut, summary="A journey map with metrics")
+def get_journey(request: HttpRequest, journey_id: int, workspace: str | None = None):
+    return _out(_journey(request, journey_id, workspace))
+
+
+@router.put(
+    "/journeys/{journey_id}",
+    response={200: JourneyOut, 422: ErrorOut},
+    summary="Replace a journey map",
+)
+def update_journey(
+    request: HttpRequest, journey_id: int, payload: JourneyIn, workspace: str | None = None
+):
+    journey = _journey(request, journey_id, workspace)
+    try:
+        journey_services.journey_update(journey=journey, definition=payload.dict())
+    except DefinitionError as exc:
+        return _invalid(exc)
+    return Status(200, _out(journey))
+
+
+@router.post(
+    "/journeys/{journey_id}/recompute", response=JourneyOut, summary="Recompute a journey map"
+)
+def recompute_journey(request: HttpRequest, journey_id: int, workspace: str | None = None):
+    journey = _journey(request, journey_id, workspace)
+    journey_services.journey_recompute(journey=journey)
+    return _out(journey)
+
+
+@router.delete("/journeys/{journey_id}", response={204: None}, summary="Delete a journey map")
+def delete_journey(request: HttpRequest, journey_id: int, workspace: str | None = None):
+    journey_services.journey_delete(journey=_journey(request, journey_id, workspace))
+    return Status(204, None)
+
+
+@router.post("/funnels", response={200: FunnelOut, 422: ErrorOut}, summary="Funnel analysis")
+def run_funnel(request: HttpRequest, payload: FunnelIn, workspace: str | None = None):
+    """Customers reaching each step in order, each within ``window_seconds`` of their first step.
+
+    Steps are event names or ``{event, channel, conditions}``; ``split_by`` is ``channel``,
+    ``trait:<name>`` or ``stage:<journey id>``; ``stage_id`` keeps to customers now at that stage.
+    """
+    ws = _workspace(request, workspace)
+    raw = [s if isinstance(s, str) else s.dict() for s in payload.steps]
+    try:
+        steps = parse_steps(raw)
+    except DefinitionError as exc:
+        return Status(422, {"detail": "invalid funnel steps", "errors": exc.errors})
+    if payload.window_seconds is not None and payload.window_seconds <= 0:
+        return Status(
+            422, {"detail": "invalid window", "errors": ["window_seconds: must be positive"]}
+        )
+    window = None if payload.window_seconds is None else timedelta(seconds=payload.window_seconds)
+    only = None
+    if payload.stage_id is not None:
+        stage = journey_selectors.stage_get(workspace=ws, stage_id=payload.stage_id)
+        if stage is None:
+            return Status(
+                422,
+                {"detail": "invalid stage", "errors": [f"stage_id: no stage {payload.stage_id}"]},
+            )
+        ids = journey_selectors.customer_ids_at_stage(stage=stage)
+        only = set(ids.values_list("customer_id", flat=True))
+    try:
+        report = journey_selectors.funnel(
+            workspace=ws, steps=steps, window=window, split_by=payload.split_by, only=only
+        )
+    except ValueError as exc:
+        return Status(422, {"detail": "invalid split", "errors": [str(exc)]})
+    return Status(
+        200,
+        {
+            "steps": [s.label() for s in report.steps],
+            "window_seconds": payload.window_seconds,
+            "counts": report.counts,
+            "conversion": report.conversion,
+            "median_seconds": report.median_seconds,
+            "groups": [{"label": label, "counts": counts} for label, counts in report.groups],
+        },
+    )

@@ -1,5 +1,170 @@
 """REST routes for path analysis (mounted under /api/ by cxloop.api.rest)."""
 
-from ninja import Router
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+from ninja.errors import HttpError
+
+from cxloop.core import selectors as core_selectors
+from cxloop.core.models import Workspace
+from cxloop.journeys import paths as path_analysis
+from cxloop.segments import selectors as segment_selectors
+from cxloop.segments.definition import SegmentDefinitionError
 
 router = Router(tags=["paths"])
+
+
+class PathOut(Schema):
+    steps: list[str]
+    customers: int
+    share: float
+
+
+class PathReportOut(Schema):
+    start: str
+    end: str
+    max_steps: int
+    started: int
+    completed: int
+    conversion: float
+    other_paths: int
+    paths: list[PathOut]
+
+
+class Tally(Schema):
+    step: str
+    customers: int
+
+
+class BeforeReportOut(Schema):
+    kind: str
+    steps: int
+    customers: int
+    paths: list[PathOut]
+    last_step: list[Tally]
+    anywhere: list[Tally]
+
+
+def _workspace(request: HttpRequest, slug: str | None) -> Workspace:
+    allowed = core_selectors.workspaces_for_user(user=request.user)
+    workspace = allowed.filter(slug=slug).first() if slug else allowed.first()
+    if workspace is None:
+        raise HttpError(404, f"no workspace {slug!r} for this user" if slug else "no workspace")
+    return workspace
+
+
+def _members(workspace: Workspace, segment: int | None):
+    if segment is None:
+        return None
+    found = segment_selectors.segment_get(workspace=workspace, segment_id=segment)
+    if found is None:
+        raise HttpError(404, "no such segment in this workspace")
+    try:
+        return segment_selectors.segment_customer_ids(
+            workspace=workspace, definition=found.definition
+        )
+    except SegmentDefinitionError as exc:
+        raise HttpError(422, f"segment {found.name!r}: {exc}") from exc
+
+
+def _paths(paths: list) -> list[dict]:
+    return [{"steps": list(p.steps), "customers": p.customers, "share": p.share} for p in paths]
+
+
+@router.get("/paths", response=PathReportOut, summary="Most common paths between two events")
+def paths_between(
+    request: HttpRequest,
+    start: str = "",
+    end: str = "",
+    max_steps: int = 6,
+    within_days: int | None = None,
+    by_channel: bool = False,
+    top: int = 10,
+    segment: int | None = None,
+    workspace: str | None = None,
+):
+    """Per customer: the collapsed steps from ``start`` to the next ``end`` (either may be empty)."""
+    ws = _workspace(request, workspace)
+    if within_days is not None and within_days < 1:
+        raise HttpError(422, "within_days must be at least 1")
+    try:
+        report = path_analysis.paths_between(
+            workspace=ws,
+            start=start,
+            end=end,
+            max_steps=max_steps,
+            within=timedelta(days=within_days) if within_days else None,
+            by_channel=by_channel,
+            top=min(top, 100),
+            customer_ids=_members(ws, segment),
+        )
+    except path_analysis.PathQueryError as exc:
+        raise HttpError(422, str(exc)) from exc
+    return {
+        "start": report.start,
+        "end": report.end,
+        "max_steps": report.max_steps,
+        "started": report.started,
+        "completed": report.completed,
+        "conversion": report.conversion,
+        "other_paths": report.other_paths,
+        "paths": _paths(report.paths),
+    }
+
+
+@router.get(
+    "/paths/before",
+    response=BeforeReportOut,
+    summary="What customers did just before they churned or complained",
+)
+def paths_before(
+    request: HttpRequest,
+    kind: str = "churn",
+    steps: int = 3,
+    inactive_days: int = 90,
+    complaint_events: str = ",".join(path_analysis.DEFAULT_COMPLAINT_EVENTS),
+    topics: str = "",
+    by_channel: bool = False,
+    top: int = 10,
+    segment: int | None = None,
+    workspace: str | None = None,
+):
+    """``kind=churn``: inactive for ``inactive_days``; ``kind=complaint``: one of the
+    comma-separated ``complaint_events`` or an event whose ``properties.topic`` is in ``topics``."""
+    ws = _workspace(request, workspace)
+    members = _members(ws, segment)
+    try:
+        if kind == "churn":
+            report = path_analysis.paths_before_churn(
+                workspace=ws,
+                inactive_days=inactive_days,
+                steps=steps,
+                by_channel=by_channel,
+                top=min(top, 100),
+                customer_ids=members,
+            )
+        elif kind == "complaint":
+            report = path_analysis.paths_before_complaint(
+                workspace=ws,
+                steps=steps,
+                complaint_events=[e for e in complaint_events.split(",") if e.strip()],
+                complaint_topics=[t for t in topics.split(",") if t.strip()],
+                by_channel=by_channel,
+                top=min(top, 100),
+                customer_ids=members,
+            )
+        else:
+            raise HttpError(422, "kind must be churn or complaint")
+    except path_analysis.PathQueryError as exc:
+        raise HttpError(422, str(exc)) from exc
+    return {
+        "kind": report.kind,
+        "steps": report.steps,
+        "customers": report.customers,
+        "paths": _paths(report.paths),
+        "last_step": [{"step": s, "customers": n} for s, n in report.last_step],
+        "anywhere": [{"step": s, "customers": n} for s, n in report.anywhere],
+    }

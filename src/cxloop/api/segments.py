@@ -1,5 +1,261 @@
-"""REST routes for segments (mounted under /api/ by cxloop.api.rest)."""
+"""REST routes for segments and personas (mounted under /api/ by cxloop.api.rest).
 
-from ninja import Router
+Signed-in users only (session cookie); the workspace is the ``workspace`` query parameter (slug)
+or the user's first workspace. Invalid definitions answer 422 with every problem in ``errors``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.http import HttpRequest
+from ninja import Router, Schema, Status
+from ninja.errors import HttpError
+
+from cxloop.core import selectors as core_selectors
+from cxloop.core.models import Workspace
+from cxloop.segments import selectors as segment_selectors
+from cxloop.segments import services as segment_services
+from cxloop.segments.definition import SegmentDefinitionError, definition_validate, describe
+from cxloop.segments.personas import PersonaError
 
 router = Router(tags=["segments"])
+MAX_LIMIT = 500
+
+
+class SegmentIn(Schema):
+    name: str
+    description: str = ""
+    definition: dict
+
+
+class SegmentPatch(Schema):
+    name: str | None = None
+    description: str | None = None
+    definition: dict | None = None
+
+
+class DefinitionIn(Schema):
+    definition: dict
+
+
+class SegmentOut(Schema):
+    id: int
+    name: str
+    description: str
+    definition: dict
+    summary: str
+    count: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class CountOut(Schema):
+    count: int
+    summary: str
+
+
+class ErrorsOut(Schema):
+    detail: str
+    errors: list[str]
+
+
+class MemberOut(Schema):
+    id: int
+    display_name: str
+    traits: dict
+    last_seen_at: datetime | None
+
+
+class MemberPage(Schema):
+    count: int
+    limit: int
+    offset: int
+    items: list[MemberOut]
+
+
+class PersonaOut(Schema):
+    name: str
+    size: int
+    share: float
+    explanation: list[str]
+    journey: list[str]
+    journey_share: float
+    means: dict[str, float]
+    zscores: dict[str, float]
+    sample_customer_ids: list[int]
+    stages: list[dict]
+
+
+class PersonasOut(Schema):
+    k: int
+    customers: int
+    averages: dict[str, float]
+    personas: list[PersonaOut]
+
+
+def _workspace(request: HttpRequest, slug: str | None) -> Workspace:
+    allowed = core_selectors.workspaces_for_user(user=request.user)
+    workspace = allowed.filter(slug=slug).first() if slug else allowed.first()
+    if workspace is None:
+        raise HttpError(404, f"no workspace {slug!r} for this user" if slug else "no workspace")
+    return workspace
+
+
+def _out(segment) -> dict:
+    return {
+        "id": segment.pk,
+        "name": segment.name,
+        "description": segment.description,
+        "definition": segment.definition,
+        "summary": describe(segment.definition),
+        "count": segment_selectors.segment_count(
+            workspace=segment.workspace, definition=segment.definition
+        ),
+        "created_at": segment.created_at,
+        "updated_at": segment.updated_at,
+    }
+
+
+def _invalid(exc: SegmentDefinitionError) -> Status:
+    return Status(422, {"detail": str(exc), "errors": exc.errors})
+
+
+def _get(request: HttpRequest, segment_id: int, workspace: str | None):
+    segment = segment_selectors.segment_get(
+        workspace=_workspace(request, workspace), segment_id=segment_id
+    )
+    if segment is None:
+        raise HttpError(404, "no such segment in this workspace")
+    return segment
+
+
+@router.get("/segments", response=list[SegmentOut], summary="List segments with live counts")
+def list_segments(request: HttpRequest, workspace: str | None = None):
+    ws = _workspace(request, workspace)
+    return [_out(s) for s in segment_selectors.segment_list(workspace=ws)]
+
+
+@router.post("/segments", response={201: SegmentOut, 422: ErrorsOut}, summary="Create a segment")
+def create_segment(request: HttpRequest, payload: SegmentIn, workspace: str | None = None):
+    """Save a filter. ``definition``: ``{"all"|"any": [conditions or groups]}`` (see docs)."""
+    try:
+        segment = segment_services.segment_create(
+            workspace=_workspace(request, workspace),
+            name=payload.name,
+            description=payload.description,
+            definition=payload.definition,
+            created_by=request.user,
+        )
+    except SegmentDefinitionError as exc:
+        return _invalid(exc)
+    return Status(201, _out(segment))
+
+
+@router.post(
+    "/segments/preview",
+    response={200: CountOut, 422: ErrorsOut},
+    summary="Count the customers a definition matches, without saving it",
+)
+def preview_segment(request: HttpRequest, payload: DefinitionIn, workspace: str | None = None):
+    try:
+        count = segment_selectors.segment_count(
+            workspace=_workspace(request, workspace), definition=payload.definition
+        )
+    except SegmentDefinitionError as exc:
+        return _invalid(exc)
+    return Status(
+        200, {"count": count, "summary": describe(definition_validate(payload.definition))}
+    )
+
+
+@router.get("/segments/{segment_id}", response=SegmentOut, summary="One segment")
+def get_segment(request: HttpRequest, segment_id: int, workspace: str | None = None):
+    return _out(_get(request, segment_id, workspace))
+
+
+@router.patch(
+    "/segments/{segment_id}",
+    response={200: SegmentOut, 422: ErrorsOut},
+    summary="Change a segment's name, description or definition",
+)
+def update_segment(
+    request: HttpRequest, segment_id: int, payload: SegmentPatch, workspace: str | None = None
+):
+    segment = _get(request, segment_id, workspace)
+    try:
+        segment = segment_services.segment_update(
+            segment=segment,
+            name=payload.name,
+            description=payload.description,
+            definition=payload.definition,
+        )
+    except SegmentDefinitionError as exc:
+        return _invalid(exc)
+    return Status(200, _out(segment))
+
+
+@router.delete("/segments/{segment_id}", response={204: None}, summary="Delete a segment")
+def delete_segment(request: HttpRequest, segment_id: int, workspace: str | None = None):
+    segment_services.segment_delete(segment=_get(request, segment_id, workspace))
+    return Status(204, None)
+
+
+@router.get(
+    "/segments/{segment_id}/customers", response=MemberPage, summary="The segment's members"
+)
+def segment_members(
+    request: HttpRequest,
+    segment_id: int,
+    workspace: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+):
+    if not 1 <= limit <= MAX_LIMIT or offset < 0:
+        raise HttpError(422, f"limit must be 1..{MAX_LIMIT} and offset ≥ 0")
+    segment = _get(request, segment_id, workspace)
+    try:
+        customers = segment_selectors.segment_customers(
+            workspace=segment.workspace, definition=segment.definition
+        )
+        count = customers.count()
+    except SegmentDefinitionError as exc:
+        raise HttpError(422, str(exc)) from exc
+    return {
+        "count": count,
+        "limit": limit,
+        "offset": offset,
+        "items": list(customers[offset : offset + limit]),
+    }
+
+
+@router.get("/personas", response=PersonasOut, summary="Behavioural personas (k-means)")
+def list_personas(request: HttpRequest, k: int = 5, workspace: str | None = None):
+    """Customers clustered on recency, frequency, spend, support and channel mix."""
+    try:
+        result = segment_selectors.personas_compute(workspace=_workspace(request, workspace), k=k)
+    except PersonaError as exc:
+        raise HttpError(422, str(exc)) from exc
+    return {
+        "k": result.k,
+        "customers": result.customers,
+        "averages": result.averages,
+        "personas": [
+            {
+                "name": p.name,
+                "size": p.size,
+                "share": p.share,
+                "explanation": p.explanation,
+                "journey": list(p.journey),
+                "journey_share": p.journey_share,
+                "means": p.means,
+                "zscores": p.zscores,
+                "sample_customer_ids": p.customer_ids[:10],
+                "stages": [
+                    {"journey": journey, "stage": stage, "share": share}
+                    for journey, stage, share in p.stages
+                ],
+            }
+            for p in result.personas
+        ],
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from django.db.models import Q, QuerySet
 
@@ -11,14 +12,21 @@ from cxloop.customers.identifiers import normalize_phone
 from cxloop.customers.models import Consent, Customer, CustomerMerge, Identity
 
 
-def customer_search(*, workspace: Workspace, query: str = "") -> QuerySet[Customer]:
+def customer_search(
+    *, workspace: Workspace, query: str = "", ids: Iterable[int] | QuerySet | None = None
+) -> QuerySet[Customer]:
     """Live profiles matching ``query``, most recently seen first.
+
+    ``ids`` (a list or a ``values("customer_id")`` subquery) keeps only those profiles: other
+    apps filter by their own data this way (e.g. customers at a journey stage).
 
     Plain words match names, identifiers and trait values (all words must match);
     ``trait:value`` matches one trait exactly (e.g. ``city:Leeds`` or ``tier:gold``); a query that
     is a phone number in any format matches that number (``(415) 555-0123`` finds +14155550123).
     """
     customers = Customer.objects.filter(workspace=workspace, merged_into__isnull=True)
+    if ids is not None:
+        customers = customers.filter(pk__in=ids)
     if _PHONE_LIKE.fullmatch(query.strip()):
         phone = normalize_phone(query.strip(), workspace.default_phone_region)
         if phone:
@@ -73,6 +81,21 @@ def customer_merges(*, customer: Customer) -> QuerySet[CustomerMerge]:
 
 def customer_count(*, workspace: Workspace) -> int:
     return Customer.objects.filter(workspace=workspace, merged_into__isnull=True).count()
+
+
+def customer_trait_values(
+    *, workspace: Workspace, key: str, ids: Iterable[int] | None = None
+) -> dict[int, str]:
+    """The value of trait ``key`` of live profiles (those in ``ids`` when given), as text."""
+    customers = Customer.objects.filter(workspace=workspace, merged_into__isnull=True)
+    if ids is not None:
+        customers = customers.filter(pk__in=ids)
+    values = {}
+    for pk, traits in customers.values_list("pk", "traits").iterator(chunk_size=5000):
+        value = traits.get(key) if isinstance(traits, dict) else None
+        if value is not None and value != "":
+            values[pk] = str(value)
+    return values
 
 
 def customer_ids_by_identity(

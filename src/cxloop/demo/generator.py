@@ -30,9 +30,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from cxloop.core import services as core_services
+from cxloop.core.db import refresh_planner_statistics
 from cxloop.customers.models import Customer, CustomerMerge
 from cxloop.demo import catalog
 from cxloop.demo.feedback import build_feedback_demo
+from cxloop.demo.journeys import build_journey_demo
+from cxloop.demo.segments import build_segments_demo
 from cxloop.events.models import Event
 from cxloop.events.services import events_ingest
 
@@ -117,6 +120,9 @@ def build_demo(
             if on_progress:
                 on_progress(customers * done // total)
         build_feedback_demo(workspace=workspace, seed=seed, now=now)
+        build_journey_demo(workspace=workspace)
+        build_segments_demo(workspace=workspace)
+        refresh_planner_statistics()  # PostgreSQL: plan the demo's queries with real statistics
         return DemoStats(
             customers=Customer.objects.filter(
                 workspace=workspace, merged_into__isnull=True

@@ -1,5 +1,10 @@
 """URL routes of the path-analysis pages (views in cxloop.web.views.paths)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from cxloop.web.views import paths as views
+
+urlpatterns: list = [
+    path("paths/", views.paths, name="paths"),
+    path("paths/before/", views.paths_before, name="paths-before"),
+]

@@ -1,5 +1,15 @@
 """URL routes of the segments pages (views in cxloop.web.views.segments)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from cxloop.web.views import segments as views
+
+urlpatterns: list = [
+    path("segments/", views.segment_list, name="segment-list"),
+    path("segments/new/", views.segment_new, name="segment-new"),
+    path("segments/preview/", views.segment_preview, name="segment-preview"),
+    path("segments/builder/", views.segment_builder, name="segment-builder"),
+    path("segments/personas/", views.personas, name="personas"),
+    path("segments/<int:segment_id>/", views.segment_detail, name="segment-detail"),
+    path("segments/<int:segment_id>/delete/", views.segment_delete, name="segment-delete"),
+]

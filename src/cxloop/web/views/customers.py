@@ -17,6 +17,7 @@ from cxloop.core import selectors as core_selectors
 from cxloop.customers import selectors as customer_selectors
 from cxloop.events import selectors as event_selectors
 from cxloop.events.channels import CHANNELS
+from cxloop.journeys import selectors as journey_selectors
 from cxloop.web.workspace import SESSION_KEY, active_workspace, role
 
 CUSTOMERS_PER_PAGE = 25
@@ -42,13 +43,27 @@ def switch_workspace(request: HttpRequest) -> HttpResponse:
 def customer_list(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
     query = request.GET.get("q", "").strip()
-    customers = customer_selectors.customer_search(workspace=workspace, query=query)
+    stage_param = request.GET.get("stage", "")
+    stage = (
+        journey_selectors.stage_get(workspace=workspace, stage_id=int(stage_param))
+        if stage_param.isdigit()
+        else None
+    )
+    ids = journey_selectors.customer_ids_at_stage(stage=stage) if stage else None
+    customers = customer_selectors.customer_search(workspace=workspace, query=query, ids=ids)
     page = Paginator(customers, CUSTOMERS_PER_PAGE).get_page(request.GET.get("page"))
-    context = {"page": page, "query": query, "total": page.paginator.count}
+    context = {
+        "page": page,
+        "query": query,
+        "total": page.paginator.count,
+        "stage": stage,
+        "stage_param": str(stage.pk) if stage else "",
+    }
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "results":
         response = render(request, "web/_customer_rows.html", context)
     else:
         context["customer_total"] = customer_selectors.customer_count(workspace=workspace)
+        context["stage_choices"] = journey_selectors.stage_choices(workspace=workspace)
         response = render(request, "web/customer_list.html", context)
     # the same URL serves a page or a fragment: caches (and the Back button) must tell them apart
     patch_vary_headers(response, ("HX-Request", "HX-Target"))
@@ -70,6 +85,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         "identities": customer_selectors.customer_identities(customer=customer),
         "consents": _consent_rows(customer),
         "merges": customer_selectors.customer_merges(customer=customer),
+        "journey_stages": journey_selectors.customer_journey_stages(customer_id=customer.pk),
         "facets": facets,
         "event_total": sum(n for _, n in facets["type"]),
         **_timeline_context(request, customer.pk),

@@ -1,0 +1,354 @@
+"""Journey and funnel definitions: parsing, validation with clear errors, and rule matching.
+
+Pure helpers (no database). A journey definition, as the API takes it and the web form builds it::
+
+    {"name": "Retail", "description": "",
+     "stages": ["Awareness", {"name": "Purchase", "description": "..."}],
+     "touchpoints": [{"stage": "Awareness", "name": "Website", "channel": "web",
+                      "rules": [{"event": "Home", "channel": "web",
+                                 "conditions": [{"property": "path", "op": "eq", "value": "/"}]}]}]}
+
+Stages are ordered as listed. A rule matches an event with that name (page/screen name for views),
+on that channel when one is given, whose properties satisfy every condition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+OPS = {
+    "eq": "equals",
+    "neq": "does not equal",
+    "gt": "greater than",
+    "lt": "less than",
+    "contains": "contains",
+    "exists": "is present",
+}
+MAX_STAGES = 20
+MAX_STEPS = 10
+
+
+class DefinitionError(ValueError):
+    """A journey or funnel definition that cannot be used; ``errors`` says what and where."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(errors))
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    property: str
+    op: str
+    value: Any = None
+
+    def test(self, properties: Mapping) -> bool:
+        actual = _lookup(properties, self.property)
+        op = self.op
+        if op == "exists":
+            return actual is not None
+        if op == "neq":
+            return actual is None or not _equal(actual, self.value)
+        if actual is None:
+            return False
+        if op == "eq":
+            return _equal(actual, self.value)
+        if op in ("gt", "lt"):
+            number = _as_number(actual)
+            if number is None:
+                return False
+            return number > self.value if op == "gt" else number < self.value
+        # contains: substring of text (case-insensitive), or an item of a list
+        if isinstance(actual, list):
+            return any(_equal(item, self.value) for item in actual)
+        return str(self.value).lower() in str(actual).lower()
+
+    def label(self) -> str:
+        if self.op == "exists":
+            return f"{self.property} is present"
+        return f"{self.property} {OPS[self.op]} {show_value(self.value)}"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """Which events count: ``event`` name, optional ``channel``, every condition true."""
+
+    event: str
+    channel: str = ""
+    conditions: tuple[Condition, ...] = ()
+
+    def matches(self, name: str, channel: str, properties: Mapping | None) -> bool:
+        if name != self.event or (self.channel and channel != self.channel):
+            return False
+        return all(c.test(properties or {}) for c in self.conditions)
+
+    def label(self) -> str:
+        text = self.event + (f" on {self.channel}" if self.channel else "")
+        if self.conditions:
+            text += " where " + " and ".join(c.label() for c in self.conditions)
+        return text
+
+    def as_dict(self) -> dict:
+        return {
+            "event": self.event,
+            "channel": self.channel,
+            "conditions": [
+                {"property": c.property, "op": c.op, "value": c.value} for c in self.conditions
+            ],
+        }
+
+
+@dataclass(slots=True)
+class TouchpointSpec:
+    stage: str
+    name: str
+    channel: str = ""
+    rules: list[RuleSpec] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class StageSpec:
+    name: str
+    description: str = ""
+
+
+@dataclass(slots=True)
+class JourneySpec:
+    name: str
+    description: str
+    stages: list[StageSpec]
+    touchpoints: list[TouchpointSpec]
+
+
+def parse_rule(raw: object, where: str) -> RuleSpec:
+    """One rule from ``{"event", "channel", "conditions"}`` (or a bare event name)."""
+    errors: list[str] = []
+    rule = _rule(raw, where, errors)
+    if errors or rule is None:
+        raise DefinitionError(errors)
+    return rule
+
+
+def parse_steps(raw_steps: object) -> list[RuleSpec]:
+    """Funnel steps: a list of 2..10 rules (event names or rule objects), in order."""
+    if not isinstance(raw_steps, list | tuple):
+        raise DefinitionError(["steps: give a list of events, e.g. ['Product Viewed', ...]"])
+    errors: list[str] = []
+    steps = []
+    if len(raw_steps) < 2:
+        errors.append("steps: a funnel needs at least 2 steps")
+    if len(raw_steps) > MAX_STEPS:
+        errors.append(f"steps: at most {MAX_STEPS} steps ({len(raw_steps)} given)")
+    for index, raw in enumerate(raw_steps):
+        rule = _rule(raw, f"steps[{index}]", errors)
+        if rule is not None:
+            steps.append(rule)
+    if errors:
+        raise DefinitionError(errors)
+    return steps
+
+
+def parse_journey(raw: object) -> JourneySpec:
+    """Validate a whole journey definition; every problem is reported, each with its place."""
+    if not isinstance(raw, Mapping):
+        raise DefinitionError(["journey: expected an object with name, stages and touchpoints"])
+    errors: list[str] = []
+    name = _text(raw.get("name"), "name", errors, required=True, limit=200)
+    description = _text(raw.get("description"), "description", errors, limit=5000)
+
+    stages: list[StageSpec] = []
+    raw_stages = raw.get("stages")
+    if not isinstance(raw_stages, list) or not raw_stages:
+        errors.append("stages: list at least one stage, in order (e.g. Awareness, Purchase)")
+        raw_stages = []
+    if len(raw_stages) > MAX_STAGES:
+        errors.append(f"stages: at most {MAX_STAGES} stages ({len(raw_stages)} given)")
+    first_at: dict[str, int] = {}
+    for index, item in enumerate(raw_stages):
+        where = f"stages[{index}]"
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, Mapping):
+            errors.append(f"{where}: expected a stage name or {{name, description}}")
+            continue
+        stage_name = _text(item.get("name"), f"{where}.name", errors, required=True, limit=100)
+        if not stage_name:
+            continue
+        key = stage_name.casefold()
+        if key in first_at:
+            errors.append(
+                f"{where}: stage {stage_name!r} is already stage {first_at[key] + 1}; stages are "
+                "ordered, so a journey cannot go back to an earlier stage (cycle)"
+            )
+            continue
+        first_at[key] = index
+        desc = _text(item.get("description"), f"{where}.description", errors, limit=500)
+        stages.append(StageSpec(name=stage_name, description=desc))
+
+    by_key = {s.name.casefold(): s.name for s in stages}
+    touchpoints: list[TouchpointSpec] = []
+    raw_touchpoints = raw.get("touchpoints", [])
+    if not isinstance(raw_touchpoints, list):
+        errors.append("touchpoints: expected a list")
+        raw_touchpoints = []
+    seen: dict[tuple[str, str], int] = {}
+    for index, item in enumerate(raw_touchpoints):
+        where = f"touchpoints[{index}]"
+        if not isinstance(item, Mapping):
+            errors.append(f"{where}: expected {{stage, name, channel, rules}}")
+            continue
+        stage_ref = _text(item.get("stage"), f"{where}.stage", errors, required=True, limit=100)
+        tp_name = _text(item.get("name"), f"{where}.name", errors, required=True, limit=100)
+        channel = _text(item.get("channel"), f"{where}.channel", errors, limit=32).lower()
+        stage = by_key.get(stage_ref.casefold()) if stage_ref else None
+        if stage_ref and stage is None:
+            known = ", ".join(s.name for s in stages) or "none"
+            errors.append(f"{where}.stage: unknown stage {stage_ref!r} (stages: {known})")
+        raw_rules = item.get("rules")
+        if not isinstance(raw_rules, list) or not raw_rules:
+            errors.append(
+                f"{where}.rules: a touchpoint needs at least one rule "
+                "(the event that means a customer used it)"
+            )
+            raw_rules = []
+        rules = [
+            rule
+            for r, raw_rule in enumerate(raw_rules)
+            if (rule := _rule(raw_rule, f"{where}.rules[{r}]", errors)) is not None
+        ]
+        if stage and tp_name:
+            key = (stage.casefold(), tp_name.casefold())
+            if key in seen:
+                errors.append(
+                    f"{where}: touchpoint {tp_name!r} is already defined in stage {stage!r} "
+                    f"(touchpoints[{seen[key]}]); put all its rules there"
+                )
+                continue
+            seen[key] = index
+            touchpoints.append(TouchpointSpec(stage, tp_name, channel, rules))
+    used = {tp.stage.casefold() for tp in touchpoints}
+    for stage in stages:
+        if stage.name.casefold() not in used and not any("touchpoints[" in e for e in errors):
+            errors.append(
+                f"stage {stage.name!r} has no touchpoints: add one with a rule, "
+                "or nobody can ever reach it"
+            )
+    if errors:
+        raise DefinitionError(errors)
+    return JourneySpec(name, description, stages, touchpoints)
+
+
+def _rule(raw: object, where: str, errors: list[str]) -> RuleSpec | None:
+    if isinstance(raw, str):
+        raw = {"event": raw}
+    if not isinstance(raw, Mapping):
+        errors.append(f"{where}: expected an event name or {{event, channel, conditions}}")
+        return None
+    unknown = set(raw) - {"event", "channel", "conditions"}
+    if unknown:
+        errors.append(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    event = raw.get("event")
+    if not isinstance(event, str) or not event.strip():
+        errors.append(
+            f"{where}.event: empty rule: give the event name (or page/screen name) it matches"
+        )
+        return None
+    if len(event.strip()) > 200:
+        errors.append(f"{where}.event: at most 200 characters")
+    channel = _text(raw.get("channel"), f"{where}.channel", errors, limit=32).lower()
+    raw_conditions = raw.get("conditions") or []
+    if not isinstance(raw_conditions, list):
+        errors.append(f"{where}.conditions: expected a list of {{property, op, value}}")
+        raw_conditions = []
+    conditions = []
+    for index, item in enumerate(raw_conditions):
+        condition = _condition(item, f"{where}.conditions[{index}]", errors)
+        if condition is not None:
+            conditions.append(condition)
+    return RuleSpec(event=event.strip(), channel=channel, conditions=tuple(conditions))
+
+
+def _condition(raw: object, where: str, errors: list[str]) -> Condition | None:
+    if not isinstance(raw, Mapping):
+        errors.append(f"{where}: expected {{property, op, value}}")
+        return None
+    prop = raw.get("property")
+    if not isinstance(prop, str) or not prop.strip():
+        errors.append(f"{where}.property: name the event property to test")
+        return None
+    op = raw.get("op", "eq")
+    if op not in OPS:
+        errors.append(f"{where}.op: unknown operator {op!r}; use one of {', '.join(OPS)}")
+        return None
+    value = raw.get("value")
+    if op == "exists":
+        return Condition(prop.strip(), op)
+    if value is None or value == "":
+        errors.append(f"{where}.value: operator {op!r} needs a value")
+        return None
+    if op in ("gt", "lt"):
+        number = _as_number(value)
+        if number is None:
+            errors.append(f"{where}.value: operator {op!r} needs a number, not {value!r}")
+            return None
+        value = number
+    elif not isinstance(value, str | int | float | bool):
+        errors.append(f"{where}.value: expected text, a number or true/false")
+        return None
+    return Condition(prop.strip(), op, value)
+
+
+def _text(value: object, where: str, errors: list[str], *, required=False, limit=200) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        errors.append(f"{where}: expected text")
+        return ""
+    value = value.strip()
+    if required and not value:
+        errors.append(f"{where}: required")
+    elif len(value) > limit:
+        errors.append(f"{where}: at most {limit} characters")
+        return value[:limit]
+    return value
+
+
+def show_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _lookup(properties: Mapping, path: str) -> Any:
+    value: Any = properties
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _as_number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _equal(actual: object, wanted: object) -> bool:
+    if actual == wanted:
+        return True
+    a, w = _as_number(actual), _as_number(wanted)
+    if a is not None and w is not None:
+        return a == w
+    return str(actual).casefold() == str(wanted).casefold()

@@ -1,0 +1,175 @@
+"""The funnel algorithm: how far each customer gets through an ordered list of steps.
+
+Rules (the same as the hand-written SQL in ``bench/funnel.py``):
+
+* a customer enters the funnel with any event matching step 1 (the *start*);
+* each later step must happen strictly after the previous step, and no later than the start plus
+  the conversion window (inclusive), when there is one;
+* for a given start the earliest matching event of each next step is taken (greedy), which is
+  optimal: an earlier step leaves every option open for the steps after it;
+* of all starts, the customer counts with the one that gets furthest; on a tie, the earliest start
+  (the *earliest qualifying sequence*). Each customer counts once per step however often they repeat
+  events.
+
+Merged profiles need nothing special: a merge moves every event to the surviving profile.
+
+Times are whatever the database returns: aware datetimes (PostgreSQL) or Django's naive-UTC text
+(SQLite, ``YYYY-MM-DD HH:MM:SS[.ffffff]``, which sorts like the times it stands for). Only the
+window bound of each start is computed, so the hot loop compares values and never parses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from statistics import median
+
+import orjson
+
+from cxloop.journeys.definitions import RuleSpec
+
+
+@dataclass(slots=True)
+class FunnelRun:
+    """Per customer: steps completed (1..n), the times of those steps, the start's channel."""
+
+    steps: int
+    depth: dict[int, int] = field(default_factory=dict)
+    times: dict[int, list] = field(default_factory=dict)
+    start_channel: dict[int, str] = field(default_factory=dict)
+
+    def counts(self, customers: Iterable[int] | None = None) -> list[int]:
+        """Customers reaching each step (of ``customers`` only, when given)."""
+        counts = [0] * self.steps
+        depth = self.depth
+        for customer in depth if customers is None else customers:
+            for k in range(depth.get(customer, 0)):
+                counts[k] += 1
+        return counts
+
+    def median_seconds(self) -> list[float | None]:
+        """Median time from step k-1 to step k (index 0: None), over customers reaching step k."""
+        gaps: list[list[float]] = [[] for _ in range(self.steps)]
+        for times in self.times.values():
+            moments = [as_datetime(t) for t in times]
+            for k in range(1, len(moments)):
+                gaps[k].append((moments[k] - moments[k - 1]).total_seconds())
+        return [median(g) if g else None for g in gaps]
+
+
+def funnel_run(
+    rows: Iterable[tuple], *, steps: Sequence[RuleSpec], window: timedelta | None
+) -> FunnelRun:
+    """Walk ``rows`` of ``(customer_id, occurred_at, name, channel, properties)`` through ``steps``.
+
+    ``properties`` (dict or JSON text) is only read for steps with conditions; rows may come in
+    any order. Returns every customer that reached step 1.
+    """
+    masks = _masker(steps)
+    by_customer: dict[int, list[tuple]] = {}
+    get = by_customer.get
+    channels: dict[str, str] = {}  # one string object per channel, not one per row
+    for customer, at, name, channel, properties in rows:
+        mask = masks(name, channel, properties)
+        if mask:
+            channel = channels.setdefault(channel, channel)
+            events = get(customer)
+            if events is None:
+                by_customer[customer] = [(at, mask, channel)]
+            else:
+                events.append((at, mask, channel))
+    run = FunnelRun(steps=len(steps))
+    if not by_customer:
+        return run
+    sample = next(iter(by_customer.values()))[0][0]
+    bound = _bounder(sample, window)
+    n = len(steps)
+    depth_of, times_of, channel_of = run.depth, run.times, run.start_channel
+    for customer, events in by_customer.items():
+        if len(events) > 1:
+            events.sort(key=_by_time)
+        best: list | None = None
+        best_channel = ""
+        count = len(events)
+        for i in range(count):
+            start, mask, channel = events[i]
+            if not mask & 1:
+                continue
+            times = [start]
+            if n > 1:
+                limit = bound(start)
+                prev, want = start, 2  # bit of the next step
+                for j in range(i + 1, count):
+                    at, mask, _ = events[j]
+                    if limit is not None and at > limit:
+                        break
+                    if mask & want and at > prev:
+                        times.append(at)
+                        if len(times) == n:
+                            break
+                        prev, want = at, want << 1
+            if best is None or len(times) > len(best):
+                best, best_channel = times, channel
+                if len(best) == n:
+                    break
+        if best is not None:
+            depth_of[customer] = len(best)
+            times_of[customer] = best
+            channel_of[customer] = best_channel
+    return run
+
+
+def as_datetime(value: datetime | str) -> datetime:
+    """An aware datetime from what the database returned (SQLite text is naive UTC)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def _by_time(event: tuple) -> object:
+    return event[0]
+
+
+def _bounder(sample: object, window: timedelta | None) -> Callable[[object], object]:
+    if window is None:
+        return lambda start: None
+    if isinstance(sample, str):
+        # Django stores naive UTC as isoformat(" "): the bound in the same form compares exactly
+        def text_bound(start: str) -> str:
+            return (datetime.fromisoformat(start) + window).isoformat(" ")
+
+        return text_bound
+    return lambda start: start + window
+
+
+def _masker(steps: Sequence[RuleSpec]) -> Callable[[str, str, object], int]:
+    """A function giving the bit mask of the steps an event matches (bit k: step k)."""
+    cache: dict[tuple[str, str], tuple[int, list[tuple[int, RuleSpec]]]] = {}
+
+    def mask_of(name: str, channel: str, properties: object) -> int:
+        entry = cache.get((name, channel))
+        if entry is None:
+            plain, conditional = 0, []
+            for k, step in enumerate(steps):
+                if step.event == name and (not step.channel or step.channel == channel):
+                    if step.conditions:
+                        conditional.append((1 << k, step))
+                    else:
+                        plain |= 1 << k
+            entry = cache[(name, channel)] = (plain, conditional)
+        mask, conditional = entry
+        if conditional:
+            props = properties_of(properties)
+            for bit, step in conditional:
+                if all(c.test(props) for c in step.conditions):
+                    mask |= bit
+        return mask
+
+    return mask_of
+
+
+def properties_of(value: object) -> dict:
+    if isinstance(value, str | bytes):
+        value = orjson.loads(value) if value else {}
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,113 @@
+"""Journey maps: ordered stages, the touchpoints under each, and the event rules that define them.
+
+A customer *uses* a touchpoint when one of its rules matches an event of theirs (event name, optional
+channel, property conditions), and *reaches* a stage when they use any of its touchpoints. The
+furthest stage each customer has reached is stored in :class:`CustomerStage` by
+``journeys.services.journey_recompute`` so the customer 360 page and filters read one small table.
+"""
+
+from django.db import models
+
+from cxloop.core.models import Workspace
+from cxloop.customers.models import Customer
+
+
+class JourneyMap(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    computed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When customer stages were last recomputed."
+    )
+    metrics = models.JSONField(
+        default=dict, blank=True, help_text="Volumes, conversion and times of the last recompute."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="journey_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Stage(models.Model):
+    """One step of a journey; ``position`` orders them left to right (0 first)."""
+
+    journey = models.ForeignKey(JourneyMap, on_delete=models.CASCADE, related_name="stages")
+    position = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["journey", "position"], name="stage_unique_position"),
+            models.UniqueConstraint(fields=["journey", "name"], name="stage_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Touchpoint(models.Model):
+    """Where a customer meets the brand within a stage (a page, an email, a shop visit...)."""
+
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="touchpoints")
+    position = models.PositiveSmallIntegerField()
+    name = models.CharField(max_length=100)
+    channel = models.CharField(max_length=32, blank=True, help_text="Shown on the map.")
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["stage", "name"], name="touchpoint_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Rule(models.Model):
+    """Events that count as using a touchpoint: this name, on this channel (any when blank),
+    with every property condition true. ``conditions``: ``[{"property", "op", "value"}]``."""
+
+    touchpoint = models.ForeignKey(Touchpoint, on_delete=models.CASCADE, related_name="rules")
+    position = models.PositiveSmallIntegerField(default=0)
+    event = models.CharField(max_length=200)
+    channel = models.CharField(max_length=32, blank=True)
+    conditions = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["position"]
+
+    def __str__(self) -> str:
+        return f"{self.event} on {self.channel or 'any channel'}"
+
+
+class CustomerStage(models.Model):
+    """The furthest stage of a journey a customer has reached, and when they first reached it.
+
+    Not unique per (journey, customer) on purpose: a merge moves the absorbed profile's row to the
+    survivor, so until the next recompute a survivor may have two rows; readers take the furthest.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
+    journey = models.ForeignKey(JourneyMap, on_delete=models.CASCADE, db_index=False)
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="journey_stages", db_index=False
+    )
+    reached_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["journey", "stage"], name="customerstage_by_stage"),
+            models.Index(fields=["customer", "journey"], name="customerstage_by_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} at {self.stage_id}"

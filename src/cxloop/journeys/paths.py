@@ -1,0 +1,426 @@
+"""Path analysis: the most common routes customers take between two events, and what they did
+just before they churned or complained.
+
+The pure part works on one customer's chronological steps (label, time) at a time; the query part
+streams a workspace's events ordered by customer and time, so memory stays flat. A step is a named
+track/page/screen event; consecutive repeats collapse into one step (three Product views in a row
+are one "Product" step). With ``by_channel`` a step is "name · channel".
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import groupby, pairwise
+
+import plotly.graph_objects as go
+from django.db.models import Max, Min, Q
+from django.utils import timezone
+
+from cxloop.core.models import Workspace
+from cxloop.events.models import Event
+
+STEP_TYPES = ("track", "page", "screen")
+DEFAULT_COMPLAINT_EVENTS = ("Support Ticket Opened",)
+MAX_STEPS = 12
+Step = tuple[str, datetime]
+
+
+class PathQueryError(ValueError):
+    """Bad path-analysis parameters (what and why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PathCount:
+    steps: tuple[str, ...]
+    customers: int
+    share: float  # of the customers in the report's denominator
+
+
+@dataclass
+class PathReport:
+    """Top paths from ``start`` to ``end`` (either may be empty: from/to anywhere)."""
+
+    start: str
+    end: str
+    max_steps: int
+    started: int = 0  # customers who did the start event (or had any step when start is empty)
+    completed: int = 0  # of those, customers who reached the end within the limits
+    paths: list[PathCount] = field(default_factory=list)
+    other_paths: int = 0  # completed customers whose path is not in the top list
+
+    @property
+    def conversion(self) -> float:
+        return self.completed / self.started if self.started else 0.0
+
+
+@dataclass
+class BeforeReport:
+    """What customers did in their last ``steps`` steps before churning or complaining."""
+
+    kind: str  # "churn" or "complaint"
+    steps: int
+    customers: int = 0
+    paths: list[PathCount] = field(default_factory=list)
+    last_step: list[tuple[str, int]] = field(default_factory=list)  # their very last step
+    anywhere: list[tuple[str, int]] = field(default_factory=list)  # in any of the last steps
+
+
+# ---------------------------------------------------------------------------------------- pure
+
+
+def collapse(labels: Iterable[str]) -> list[str]:
+    """Consecutive repeats become one step: A A B A → A B A."""
+    return [label for label, _ in groupby(labels)]
+
+
+def collapse_steps(steps: Iterable[Step]) -> list[Step]:
+    """Like :func:`collapse` for (label, time) steps; a run keeps the time of its first step."""
+    out: list[Step] = []
+    for step in steps:
+        if not out or out[-1][0] != step[0]:
+            out.append(step)
+    return out
+
+
+def path_between(
+    steps: Sequence[Step],
+    *,
+    start: str,
+    end: str,
+    max_steps: int,
+    within: timedelta | None = None,
+) -> tuple[bool, tuple[str, ...] | None]:
+    """One customer's path from their first ``start`` to the next ``end`` (collapsed steps).
+
+    Returns (started, path): ``started`` is whether the customer did ``start`` (always True when
+    ``start`` is empty and there are steps); ``path`` is the steps from start to end inclusive, or
+    None when the end was not reached within ``max_steps`` steps (and ``within`` time of the start).
+    Each later ``start`` is tried in turn, so a customer who first wandered off still counts when a
+    later attempt reaches the end. With an empty ``start`` the path is the last ``max_steps``
+    steps up to the first ``end``; with an empty ``end`` it is the first ``max_steps`` steps from
+    the first ``start``.
+    """
+    collapsed = collapse_steps(steps)
+    if not collapsed:
+        return False, None
+    if not start:
+        for index, (label, when) in enumerate(collapsed):
+            if label == end:
+                first = max(0, index - max_steps + 1)
+                if within is not None:
+                    while collapsed[first][1] < when - within:
+                        first += 1
+                return True, tuple(label for label, _ in collapsed[first : index + 1])
+        return True, None
+    starts = [i for i, (label, _) in enumerate(collapsed) if label == start]
+    if not starts:
+        return False, None
+    if not end:
+        i = starts[0]
+        window = collapsed[i : i + max_steps]
+        if within is not None:
+            window = [s for s in window if s[1] <= collapsed[i][1] + within]
+        return True, tuple(label for label, _ in window)
+    for i in starts:
+        began = collapsed[i][1]
+        for j in range(i + 1, min(len(collapsed), i + max_steps)):
+            label, when = collapsed[j]
+            if within is not None and when - began > within:
+                break
+            if label == end:
+                return True, tuple(lab for lab, _ in collapsed[i : j + 1])
+            if label == start:
+                break  # a fresh attempt starts here; the loop over starts tries it
+    return True, None
+
+
+def last_steps(steps: Sequence[Step], *, before: datetime | None, count: int) -> tuple[str, ...]:
+    """The last ``count`` collapsed steps strictly before ``before`` (all steps when None)."""
+    kept = [s for s in steps if before is None or s[1] < before]
+    return tuple(label for label, _ in collapse_steps(kept)[-count:])
+
+
+def top_paths(paths: Iterable[tuple[str, ...]], *, top: int, total: int) -> list[PathCount]:
+    """The ``top`` most common paths with their share of ``total`` (ties: alphabetical)."""
+    counts = Counter(paths)
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]
+    return [PathCount(steps, n, n / total if total else 0.0) for steps, n in ranked]
+
+
+def sankey_figure(
+    paths: Sequence[PathCount], *, title: str = "", align_end: bool = False
+) -> go.Figure:
+    """A Sankey of step-indexed nodes: "2. Product" is the step Product at position 2.
+
+    Flows are the customers of each path, so the width of a link is how many of the shown paths'
+    customers went from one step to the next at that position. With ``align_end`` steps are
+    counted back from the last one ("last: Category", "2nd last: Home"), for "what came before".
+    """
+    longest = max((len(path.steps) for path in paths), default=1)
+    nodes: dict[tuple[int, str], int] = {}
+    links: Counter[tuple[int, int]] = Counter()
+    for path in paths:
+        shift = longest - len(path.steps) if align_end else 0
+        ids = [
+            nodes.setdefault((shift + i, label), len(nodes)) for i, label in enumerate(path.steps)
+        ]
+        for a, b in pairwise(ids):
+            links[(a, b)] += path.customers
+    depth = longest - 1
+    if align_end:
+        labels = [f"{_from_end(depth - i)}: {label}" for (i, label) in nodes]
+    else:
+        labels = [f"{i + 1}. {label}" for (i, label) in nodes]
+    xs = [0.001 + 0.998 * (i / depth if depth else 0) for (i, _) in nodes]
+    palette = _palette([label for _, label in nodes])
+    figure = go.Figure(
+        go.Sankey(
+            arrangement="snap",
+            node={
+                "label": labels,
+                "x": xs,
+                "pad": 14,
+                "thickness": 14,
+                "color": [palette[label] for _, label in nodes],
+                "line": {"width": 0},
+                "hovertemplate": "%{label}<br>%{value} customers<extra></extra>",
+            },
+            link={
+                "source": [a for a, _ in links],
+                "target": [b for _, b in links],
+                "value": list(links.values()),
+                "color": "rgba(47, 79, 208, 0.18)",
+                "hovertemplate": "%{source.label} → %{target.label}<br>"
+                "%{value} customers<extra></extra>",
+            },
+        )
+    )
+    figure.update_layout(
+        title={"text": title} if title else None,
+        font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
+        margin={"l": 8, "r": 8, "t": 36 if title else 8, "b": 8},
+        height=max(320, min(640, 90 + 36 * max(1, len(paths)))),
+        paper_bgcolor="rgba(0,0,0,0)",
+    )
+    return figure
+
+
+def _from_end(back: int) -> str:
+    if back == 0:
+        return "last"
+    number = back + 1
+    suffix = {2: "nd", 3: "rd"}.get(number if number < 20 else number % 10, "th")
+    return f"{number}{suffix} last"
+
+
+_COLOURS = (
+    "#2f4fd0", "#0f6b3f", "#8f4a00", "#6a35c4", "#08666e", "#9b2967", "#a83a0c", "#475467",
+    "#3b82f6", "#16a34a", "#d97706", "#7c3aed",
+)  # fmt: skip
+
+
+def _palette(labels: Iterable[str]) -> dict[str, str]:
+    """A stable colour per label (the same event has one colour at every step)."""
+    return {
+        label: _COLOURS[i % len(_COLOURS)] for i, label in enumerate(dict.fromkeys(sorted(labels)))
+    }
+
+
+# ---------------------------------------------------------------------------------------- queries
+
+
+def step_label(name: str, channel: str, *, by_channel: bool) -> str:
+    return f"{name} · {channel}" if by_channel else name
+
+
+def _steps_by_customer(
+    events, *, by_channel: bool, chunk: int = 5000
+) -> Iterator[tuple[int, list[Step]]]:
+    rows = events.order_by("customer_id", "occurred_at", "pk").values_list(
+        "customer_id", "name", "channel", "occurred_at"
+    )
+    for customer_id, group in groupby(rows.iterator(chunk_size=chunk), key=lambda row: row[0]):
+        yield (
+            customer_id,
+            [(step_label(n, c, by_channel=by_channel), t) for _, n, c, t in group],
+        )
+
+
+def _step_events(workspace: Workspace, since: datetime | None, until: datetime | None):
+    events = Event.objects.filter(workspace=workspace, type__in=STEP_TYPES).exclude(name="")
+    if since is not None:
+        events = events.filter(occurred_at__gte=since)
+    if until is not None:
+        events = events.filter(occurred_at__lt=until)
+    return events
+
+
+def step_names(*, workspace: Workspace, limit: int = 200) -> list[str]:
+    """Event names that can be path steps, alphabetically (for pickers)."""
+    rows = (
+        Event.objects.filter(workspace=workspace, type__in=STEP_TYPES)
+        .exclude(name="")
+        .values_list("name", flat=True)
+        .distinct()
+        .order_by("name")
+    )
+    return list(rows[:limit])
+
+
+def paths_between(
+    *,
+    workspace: Workspace,
+    start: str = "",
+    end: str = "",
+    max_steps: int = 6,
+    within: timedelta | None = None,
+    by_channel: bool = False,
+    top: int = 10,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    customer_ids: Iterable[int] | None = None,
+) -> PathReport:
+    """The ``top`` most common paths from ``start`` to ``end`` over the workspace's customers.
+
+    ``start``/``end`` are event names (with ``by_channel``: "name · channel" labels also match,
+    a bare name matches it on any channel). ``since``/``until`` limit the events considered;
+    ``customer_ids`` limits the customers (e.g. a segment's or a persona's members).
+    """
+    start, end = (start or "").strip(), (end or "").strip()
+    if not start and not end:
+        raise PathQueryError("choose a start event, an end event, or both")
+    if not 2 <= max_steps <= MAX_STEPS:
+        raise PathQueryError(f"max steps must be between 2 and {MAX_STEPS}")
+    if top < 1:
+        raise PathQueryError("top must be at least 1")
+    if within is not None and within <= timedelta(0):
+        raise PathQueryError("the time window must be positive")
+    events = _step_events(workspace, since, until)
+    anchor = start or end
+    anchor_name = anchor.split(" · ")[0]
+    with_anchor = Event.objects.filter(workspace=workspace, name=anchor_name).values("customer_id")
+    events = events.filter(customer_id__in=with_anchor)
+    if customer_ids is not None:
+        events = events.filter(customer_id__in=customer_ids)
+    report = PathReport(start=start, end=end, max_steps=max_steps)
+    found: list[tuple[str, ...]] = []
+    for _, steps in _steps_by_customer(events, by_channel=by_channel):
+        if by_channel:
+            steps = [(_match(label, start, end), when) for label, when in steps]
+        started, path = path_between(
+            steps, start=start, end=end, max_steps=max_steps, within=within
+        )
+        report.started += started
+        if path is not None:
+            found.append(path)
+    report.completed = len(found)
+    report.paths = top_paths(found, top=top, total=report.completed)
+    report.other_paths = report.completed - sum(p.customers for p in report.paths)
+    return report
+
+
+def _match(label: str, start: str, end: str) -> str:
+    """With channels on, a bare start/end name matches its steps on any channel."""
+    name = label.split(" · ")[0]
+    if name in (start, end) and label not in (start, end):
+        return name
+    return label
+
+
+def paths_before_churn(
+    *,
+    workspace: Workspace,
+    inactive_days: int = 90,
+    steps: int = 3,
+    by_channel: bool = False,
+    top: int = 10,
+    now: datetime | None = None,
+    customer_ids: Iterable[int] | None = None,
+) -> BeforeReport:
+    """The last ``steps`` steps of customers whose last interaction is ``inactive_days`` old."""
+    if inactive_days < 1:
+        raise PathQueryError("inactive days must be at least 1")
+    _check_steps(steps)
+    cutoff = (now or timezone.now()) - timedelta(days=inactive_days)
+    churned = (
+        Event.objects.filter(workspace=workspace, type__in=STEP_TYPES)
+        .exclude(name="")
+        .values("customer_id")
+        .annotate(last=Max("occurred_at"))
+        .filter(last__lt=cutoff)
+        .values("customer_id")
+    )
+    events = _step_events(workspace, None, None).filter(customer_id__in=churned)
+    if customer_ids is not None:
+        events = events.filter(customer_id__in=customer_ids)
+    sequences = (
+        last_steps(history, before=None, count=steps)
+        for _, history in _steps_by_customer(events, by_channel=by_channel)
+    )
+    return _before_report("churn", steps, sequences, top)
+
+
+def paths_before_complaint(
+    *,
+    workspace: Workspace,
+    steps: int = 3,
+    complaint_events: Sequence[str] = DEFAULT_COMPLAINT_EVENTS,
+    complaint_topics: Sequence[str] = (),
+    by_channel: bool = False,
+    top: int = 10,
+    since: datetime | None = None,
+    customer_ids: Iterable[int] | None = None,
+) -> BeforeReport:
+    """The last ``steps`` steps before each customer's first complaint.
+
+    A complaint is an event named in ``complaint_events`` or any event whose ``properties.topic``
+    is one of ``complaint_topics`` (e.g. "late delivery", "damaged item").
+    """
+    _check_steps(steps)
+    names = [n.strip() for n in complaint_events if n and n.strip()]
+    topics = [t.strip() for t in complaint_topics if t and t.strip()]
+    if not names and not topics:
+        raise PathQueryError("name at least one complaint event or topic")
+    match = Q(name__in=names) if names else Q(pk__in=[])
+    if topics:
+        match |= Q(properties__topic__in=topics)
+    complaints = Event.objects.filter(workspace=workspace).filter(match)
+    if since is not None:
+        complaints = complaints.filter(occurred_at__gte=since)
+    if customer_ids is not None:
+        complaints = complaints.filter(customer_id__in=customer_ids)
+    first_complaint = dict(
+        complaints.values("customer_id")
+        .annotate(at=Min("occurred_at"))
+        .values_list("customer_id", "at")
+    )
+    events = _step_events(workspace, None, None).filter(
+        customer_id__in=complaints.values("customer_id")
+    )
+    sequences = (
+        last_steps(history, before=first_complaint[customer_id], count=steps)
+        for customer_id, history in _steps_by_customer(events, by_channel=by_channel)
+        if customer_id in first_complaint
+    )
+    return _before_report("complaint", steps, sequences, top)
+
+
+def _check_steps(steps: int) -> None:
+    if not 1 <= steps <= MAX_STEPS:
+        raise PathQueryError(f"steps must be between 1 and {MAX_STEPS}")
+
+
+def _before_report(
+    kind: str, steps: int, sequences: Iterable[tuple[str, ...]], top: int
+) -> BeforeReport:
+    found = [s for s in sequences if s]
+    report = BeforeReport(kind=kind, steps=steps, customers=len(found))
+    report.paths = top_paths(found, top=top, total=len(found))
+    last = Counter(s[-1] for s in found)
+    anywhere = Counter(label for s in found for label in set(s))
+    report.last_step = sorted(last.items(), key=lambda item: (-item[1], item[0]))[:top]
+    report.anywhere = sorted(anywhere.items(), key=lambda item: (-item[1], item[0]))[:top]
+    return report

@@ -1,0 +1,436 @@
+"""Reads for journeys: maps with their metrics, funnels, drop-offs and customers' current stages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.db.models import Count, QuerySet, Value
+
+from cxloop.core.models import Workspace
+from cxloop.customers import selectors as customer_selectors
+from cxloop.events.models import Event
+from cxloop.feedback.models import Response
+from cxloop.journeys.definitions import RuleSpec, parse_rule
+from cxloop.journeys.funnel import FunnelRun, as_datetime, funnel_run
+from cxloop.journeys.models import CustomerStage, JourneyMap, Rule, Stage, Touchpoint
+
+FETCH = 20_000  # rows per fetch when streaming events
+OTHER = "(other)"
+NONE = "(none)"
+MAX_GROUPS = 8
+
+
+# ------------------------------------------------------------------ journey maps
+
+
+def journey_list(*, workspace: Workspace) -> QuerySet[JourneyMap]:
+    return (
+        JourneyMap.objects.filter(workspace=workspace)
+        .annotate(stage_count=Count("stages", distinct=True))
+        .order_by("name")
+    )
+
+
+def journey_get(*, workspace: Workspace, journey_id: int) -> JourneyMap | None:
+    return JourneyMap.objects.filter(workspace=workspace, pk=journey_id).first()
+
+
+def journey_definition(*, journey: JourneyMap) -> dict:
+    """The journey in the definition format that ``journey_update`` and the API take."""
+    stages = list(journey.stages.all())
+    touchpoints = (
+        Touchpoint.objects.filter(stage__journey=journey)
+        .select_related("stage")
+        .prefetch_related("rules")
+        .order_by("stage__position", "position")
+    )
+    return {
+        "name": journey.name,
+        "description": journey.description,
+        "stages": [{"name": s.name, "description": s.description} for s in stages],
+        "touchpoints": [
+            {
+                "stage": tp.stage.name,
+                "name": tp.name,
+                "channel": tp.channel,
+                "rules": [_rule_spec(rule).as_dict() for rule in tp.rules.all()],
+            }
+            for tp in touchpoints
+        ],
+    }
+
+
+@dataclass
+class TouchpointView:
+    touchpoint: Touchpoint
+    rules: list[RuleSpec]
+    metrics: dict
+    feedback: dict
+    health: str  # good | fair | weak | none (colour on the map)
+    health_reason: str
+
+
+@dataclass
+class StageView:
+    stage: Stage
+    metrics: dict
+    touchpoints: list[TouchpointView] = field(default_factory=list)
+    share: float | None = None  # of the journey's customers
+
+
+def journey_map(*, journey: JourneyMap) -> list[StageView]:
+    """Stages in order with their touchpoints, last computed metrics and live feedback scores."""
+    metrics = journey.metrics or {}
+    stage_metrics = metrics.get("stages", [])
+    tp_metrics = metrics.get("touchpoints", {})
+    total = metrics.get("customers") or 0
+    stages = list(journey.stages.prefetch_related("touchpoints__rules"))
+    feedback = touchpoint_feedback(journey=journey)
+    views = []
+    for stage in stages:
+        m = stage_metrics[stage.position] if stage.position < len(stage_metrics) else {}
+        view = StageView(
+            stage=stage, metrics=m, share=(m.get("customers", 0) / total) if total else None
+        )
+        for tp in stage.touchpoints.all():
+            tm = tp_metrics.get(str(tp.pk), {})
+            fb = feedback.get(tp.pk, {})
+            health, reason = _health(tm, m, fb)
+            view.touchpoints.append(
+                TouchpointView(tp, [_rule_spec(r) for r in tp.rules.all()], tm, fb, health, reason)
+            )
+        views.append(view)
+    return views
+
+
+def _health(tp: dict, stage: dict, feedback: dict) -> tuple[str, str]:
+    """Colour of a touchpoint: by CSAT (or NPS) when customers rated it, else by conversion."""
+    csat, nps = feedback.get("csat"), feedback.get("nps")
+    if csat is not None:
+        level = "good" if csat >= 0.8 else "fair" if csat >= 0.6 else "weak"
+        return level, f"CSAT {csat:.0%}"
+    if nps is not None:
+        level = "good" if nps >= 30 else "fair" if nps >= 0 else "weak"
+        return level, f"NPS {nps:+.0f}"
+    conversion, typical = tp.get("conversion"), stage.get("conversion")
+    if conversion is None or not typical or not tp.get("customers"):
+        return "none", "no conversion to compare"
+    ratio = conversion / typical
+    level = "good" if ratio >= 0.95 else "fair" if ratio >= 0.7 else "weak"
+    return level, f"converts at {ratio:.0%} of the stage's rate"
+
+
+def touchpoint_feedback(*, journey: JourneyMap) -> dict[int, dict]:
+    """CSAT (share of top-box answers), NPS and counts of survey responses per touchpoint.
+
+    A response belongs to a touchpoint when its ``touchpoint`` is one of the touchpoint's rule
+    events (or the touchpoint's own name) and, when the rule names a channel, its channel matches.
+    """
+    rules = list(
+        Rule.objects.filter(touchpoint__stage__journey=journey).select_related("touchpoint")
+    )
+    if not rules:
+        return {}
+    names = {r.event for r in rules} | {r.touchpoint.name for r in rules}
+    rows = (
+        Response.objects.filter(
+            workspace_id=journey.workspace_id, completed=True, touchpoint__in=names
+        )
+        .values_list("touchpoint", "channel", "csat_score", "nps_score", "survey__csat_top_box")
+        .iterator(chunk_size=5000)
+    )
+    tally: dict[
+        int, list[int]
+    ] = {}  # [csat answers, csat top box, nps answers, promoters, detractors]
+    for touchpoint, channel, csat, nps, top_box in rows:
+        matched = {
+            r.touchpoint_id
+            for r in rules
+            if touchpoint in (r.event, r.touchpoint.name)
+            and (not r.channel or r.channel == channel)
+        }
+        for tp_id in matched:
+            t = tally.setdefault(tp_id, [0, 0, 0, 0, 0])
+            if csat is not None:
+                t[0] += 1
+                t[1] += csat >= top_box
+            if nps is not None:
+                t[2] += 1
+                t[3] += nps >= 9
+                t[4] += nps <= 6
+    return {
+        tp_id: {
+            "responses": max(t[0], t[2]),
+            "csat": t[1] / t[0] if t[0] else None,
+            "nps": 100 * (t[3] - t[4]) / t[2] if t[2] else None,
+        }
+        for tp_id, t in tally.items()
+    }
+
+
+def journey_rules(*, journey: JourneyMap) -> list[tuple[Touchpoint, list[RuleSpec]]]:
+    touchpoints = Touchpoint.objects.filter(stage__journey=journey).select_related("stage")
+    return [
+        (tp, [_rule_spec(r) for r in tp.rules.all()])
+        for tp in touchpoints.prefetch_related("rules").order_by("stage__position", "position")
+    ]
+
+
+def _rule_spec(rule: Rule) -> RuleSpec:
+    return parse_rule(
+        {"event": rule.event, "channel": rule.channel, "conditions": rule.conditions}, "rule"
+    )
+
+
+# ------------------------------------------------------------------ customers' stages
+
+
+def customer_journey_stages(*, customer_id: int) -> list[dict]:
+    """Every journey's current stage of one customer: journey, stage, its position, reached_at."""
+    rows = (
+        CustomerStage.objects.filter(customer_id=customer_id)
+        .select_related("journey", "stage")
+        .order_by("journey__name", "-stage__position")
+    )
+    result: dict[int, dict] = {}
+    for row in rows:  # after a merge a survivor may have two rows: the furthest wins
+        if row.journey_id in result:
+            continue
+        result[row.journey_id] = {
+            "journey": row.journey,
+            "stage": row.stage,
+            "reached_at": row.reached_at,
+            "stages": list(row.journey.stages.values_list("name", flat=True)),
+        }
+    return list(result.values())
+
+
+def stage_choices(*, workspace: Workspace) -> list[tuple[JourneyMap, list[Stage]]]:
+    """Journeys with their stages, for stage filter menus."""
+    journeys = JourneyMap.objects.filter(workspace=workspace).order_by("name")
+    return [(j, list(j.stages.all())) for j in journeys.prefetch_related("stages")]
+
+
+def stage_get(*, workspace: Workspace, stage_id: int) -> Stage | None:
+    return (
+        Stage.objects.filter(journey__workspace=workspace, pk=stage_id)
+        .select_related("journey")
+        .first()
+    )
+
+
+def stage_find(*, workspace: Workspace, journey: str, stage: str) -> Stage | None:
+    """A stage by journey name and stage name (case-insensitive), e.g. for segment conditions."""
+    return (
+        Stage.objects.filter(
+            journey__workspace=workspace, journey__name__iexact=journey, name__iexact=stage
+        )
+        .select_related("journey")
+        .first()
+    )
+
+
+def customer_ids_at_stage(*, stage: Stage) -> QuerySet:
+    """A subquery of the customers whose current stage of its journey is ``stage``."""
+    further = CustomerStage.objects.filter(
+        journey_id=stage.journey_id, stage__position__gt=stage.position
+    ).values("customer_id")
+    return (
+        CustomerStage.objects.filter(journey_id=stage.journey_id, stage=stage)
+        .exclude(customer_id__in=further)
+        .values("customer_id")
+    )
+
+
+def stage_of_customers(*, journey: JourneyMap) -> dict[int, str]:
+    """Current stage name per customer of one journey."""
+    names = dict(journey.stages.values_list("pk", "name"))
+    positions = dict(journey.stages.values_list("pk", "position"))
+    best: dict[int, int] = {}
+    for customer_id, stage_id in CustomerStage.objects.filter(journey=journey).values_list(
+        "customer_id", "stage_id"
+    ):
+        kept = best.get(customer_id)
+        if kept is None or positions[stage_id] > positions[kept]:
+            best[customer_id] = stage_id
+    return {c: names[s] for c, s in best.items()}
+
+
+# ------------------------------------------------------------------ events and funnels
+
+
+def event_names(*, workspace: Workspace, limit: int = 500) -> list[tuple[str, int]]:
+    """Event (and page/screen) names of a workspace with counts, most frequent first."""
+    rows = (
+        Event.objects.filter(workspace=workspace)
+        .exclude(name="")
+        .values("name")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "name")[:limit]
+    )
+    return [(row["name"], row["n"]) for row in rows]
+
+
+def event_rows(
+    *, workspace: Workspace, names: Sequence[str], properties: bool = False
+) -> Iterator[tuple]:
+    """Stream ``(customer_id, occurred_at, name, channel, properties)`` of events with these names.
+
+    Plain cursor rows (no model instances, no value conversion): ``occurred_at`` is a datetime on
+    PostgreSQL and Django's naive-UTC text on SQLite; ``properties`` is '' unless asked for.
+    """
+    columns = ["customer_id", "occurred_at", "name", "channel"]
+    events = Event.objects.filter(workspace=workspace, name__in=sorted(set(names)))
+    if properties:
+        events = events.values_list(*columns, "properties")
+    else:
+        events = events.annotate(no_properties=Value("")).values_list(*columns, "no_properties")
+    sql, params = events.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(FETCH):
+            yield from rows
+
+
+@dataclass
+class FunnelReport:
+    steps: list[RuleSpec]
+    window: timedelta | None
+    counts: list[int]
+    median_seconds: list[float | None]
+    groups: list[tuple[str, list[int]]]
+    split_by: str
+    run: FunnelRun
+
+    @property
+    def conversion(self) -> list[float | None]:
+        """Share of step-1 customers reaching each step."""
+        first = self.counts[0] if self.counts else 0
+        return [n / first if first else None for n in self.counts]
+
+    @property
+    def step_conversion(self) -> list[float | None]:
+        """Share of the previous step's customers reaching each step (index 0: None)."""
+        return [None] + [
+            (self.counts[k] / self.counts[k - 1]) if self.counts[k - 1] else None
+            for k in range(1, len(self.counts))
+        ]
+
+
+def funnel(
+    *,
+    workspace: Workspace,
+    steps: Sequence[RuleSpec],
+    window: timedelta | None,
+    split_by: str = "",
+    groups: Mapping[str, set[int]] | None = None,
+    only: set[int] | None = None,
+) -> FunnelReport:
+    """Customers reaching each of ``steps`` in order within ``window`` of the first step.
+
+    ``split_by``: ``channel`` (of the first step's event), ``trait:<name>`` or
+    ``stage:<journey id>`` (current journey stage); ``groups`` gives named customer sets instead
+    (e.g. segments). ``only`` restricts the funnel to those customers.
+    """
+    needs_properties = any(step.conditions for step in steps)
+    rows: Iterator[tuple] = event_rows(
+        workspace=workspace, names=[s.event for s in steps], properties=needs_properties
+    )
+    if only is not None:
+        rows = (row for row in rows if row[0] in only)
+    run = funnel_run(rows, steps=steps, window=window)
+    return FunnelReport(
+        steps=list(steps),
+        window=window,
+        counts=run.counts(),
+        median_seconds=run.median_seconds(),
+        groups=_split(workspace, run, split_by, groups),
+        split_by=split_by,
+        run=run,
+    )
+
+
+def _split(
+    workspace: Workspace, run: FunnelRun, split_by: str, groups: Mapping[str, set[int]] | None
+) -> list[tuple[str, list[int]]]:
+    if groups is not None:
+        return [
+            (label, run.counts(c for c in members if c in run.depth))
+            for label, members in groups.items()
+        ]
+    if not split_by:
+        return []
+    if split_by == "channel":
+        label_of = run.start_channel
+    elif split_by.startswith("trait:") and split_by[6:]:
+        label_of = customer_selectors.customer_trait_values(workspace=workspace, key=split_by[6:])
+    elif split_by.startswith("stage:") and split_by[6:].isdigit():
+        journey = journey_get(workspace=workspace, journey_id=int(split_by[6:]))
+        label_of = stage_of_customers(journey=journey) if journey else {}
+    else:
+        raise ValueError(f"split_by {split_by!r}: use channel, trait:<name> or stage:<journey id>")
+    members: dict[str, list[int]] = {}
+    for customer in run.depth:
+        members.setdefault(label_of.get(customer, NONE), []).append(customer)
+    ranked = sorted(members.items(), key=lambda item: (-len(item[1]), item[0]))
+    shown = ranked[:MAX_GROUPS]
+    rest = [c for _, cs in ranked[MAX_GROUPS:] for c in cs]
+    result = [(label, run.counts(cs)) for label, cs in shown]
+    if rest:
+        result.append((OTHER, run.counts(rest)))
+    return result
+
+
+@dataclass
+class DropOff:
+    customer_id: int
+    name: str
+    last_step: int  # 1-based: the last step they did
+    last_at: datetime
+    step_label: str = ""
+
+
+def funnel_dropoffs(
+    *, workspace: Workspace, report: FunnelReport, limit: int = 20
+) -> list[tuple[int, int, list[DropOff]]]:
+    """Per step before the last: (step number, how many stopped there, the most recent of them)."""
+    run = report.run
+    stopped: dict[int, list[tuple[object, int]]] = {}
+    for customer, depth in run.depth.items():
+        if depth < run.steps:
+            stopped.setdefault(depth, []).append((run.times[customer][-1], customer))
+    result = []
+    wanted: dict[int, list[tuple[object, int]]] = {}
+    for depth in range(1, run.steps):
+        rows = sorted(stopped.get(depth, []), reverse=True)
+        wanted[depth] = rows[:limit]
+    ids = {c for rows in wanted.values() for _, c in rows}
+    names = (
+        {
+            c.pk: str(c)
+            for c in customer_selectors.customer_search(workspace=workspace, ids=list(ids))
+        }
+        if ids
+        else {}
+    )
+    for depth in range(1, run.steps):
+        result.append(
+            (
+                depth,
+                len(stopped.get(depth, [])),
+                [
+                    DropOff(
+                        c,
+                        names.get(c, f"#{c}"),
+                        depth,
+                        as_datetime(at),
+                        f"{depth}. {report.steps[depth - 1].label()}",
+                    )
+                    for at, c in wanted[depth]
+                ],
+            )
+        )
+    return result

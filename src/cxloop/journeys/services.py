@@ -1,0 +1,132 @@
+"""Writes for journeys: create/update/delete journey maps (validated) and recompute their metrics."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from cxloop.core.models import Workspace
+from cxloop.journeys import selectors
+from cxloop.journeys.definitions import DefinitionError, JourneySpec, parse_journey
+from cxloop.journeys.funnel import as_datetime
+from cxloop.journeys.mapping import TouchpointRules, journey_walk
+from cxloop.journeys.models import CustomerStage, JourneyMap, Rule, Stage, Touchpoint
+
+__all__ = [
+    "DefinitionError",
+    "journey_create",
+    "journey_delete",
+    "journey_recompute",
+    "journey_update",
+]
+
+
+@transaction.atomic
+def journey_create(
+    *, workspace: Workspace, definition: object, recompute: bool = True
+) -> JourneyMap:
+    """A new journey map from a definition (see ``journeys.definitions``); computes its metrics.
+
+    Raises :class:`DefinitionError` listing every problem (unknown stage, empty rule, a stage
+    listed twice...) and nothing is stored.
+    """
+    spec = parse_journey(definition)
+    _check_name_free(workspace, spec.name, None)
+    journey = JourneyMap.objects.create(
+        workspace=workspace, name=spec.name, description=spec.description
+    )
+    _write_structure(journey, spec)
+    if recompute:
+        journey_recompute(journey=journey)
+    return journey
+
+
+@transaction.atomic
+def journey_update(
+    *, journey: JourneyMap, definition: object, recompute: bool = True
+) -> JourneyMap:
+    """Replace a journey's name, stages, touchpoints and rules; recomputes its metrics."""
+    spec = parse_journey(definition)
+    _check_name_free(journey.workspace, spec.name, journey.pk)
+    journey.name, journey.description = spec.name, spec.description
+    journey.save(update_fields=["name", "description", "updated_at"])
+    CustomerStage.objects.filter(journey=journey).delete()
+    journey.stages.all().delete()
+    _write_structure(journey, spec)
+    if recompute:
+        journey_recompute(journey=journey)
+    return journey
+
+
+def journey_delete(*, journey: JourneyMap) -> None:
+    journey.delete()
+
+
+def _check_name_free(workspace: Workspace, name: str, journey_id: int | None) -> None:
+    clash = JourneyMap.objects.filter(workspace=workspace, name__iexact=name)
+    if journey_id is not None:
+        clash = clash.exclude(pk=journey_id)
+    if clash.exists():
+        raise DefinitionError([f"name: a journey called {name!r} already exists"])
+
+
+def _write_structure(journey: JourneyMap, spec: JourneySpec) -> None:
+    stages = Stage.objects.bulk_create(
+        Stage(journey=journey, position=i, name=s.name, description=s.description)
+        for i, s in enumerate(spec.stages)
+    )
+    by_name = {s.name: s for s in stages}
+    order: dict[str, int] = {}
+    touchpoints = []
+    for tp in spec.touchpoints:
+        position = order[tp.stage] = order.get(tp.stage, -1) + 1
+        touchpoints.append(
+            Touchpoint(stage=by_name[tp.stage], position=position, name=tp.name, channel=tp.channel)
+        )
+    touchpoints = Touchpoint.objects.bulk_create(touchpoints)
+    Rule.objects.bulk_create(
+        Rule(
+            touchpoint=tp,
+            position=r,
+            event=rule.event,
+            channel=rule.channel,
+            conditions=rule.as_dict()["conditions"],
+        )
+        for tp, tp_spec in zip(touchpoints, spec.touchpoints, strict=True)
+        for r, rule in enumerate(tp_spec.rules)
+    )
+
+
+@transaction.atomic
+def journey_recompute(*, journey: JourneyMap) -> dict:
+    """Recompute a journey's metrics and every customer's current stage from all events."""
+    stages = {s.pk: s for s in journey.stages.all()}
+    touchpoints = [
+        TouchpointRules(key=str(tp.pk), stage=tp.stage.position, rules=tuple(rules))
+        for tp, rules in selectors.journey_rules(journey=journey)
+    ]
+    names = {rule.event for tp in touchpoints for rule in tp.rules}
+    needs_properties = any(rule.conditions for tp in touchpoints for rule in tp.rules)
+    rows = selectors.event_rows(
+        workspace=journey.workspace, names=sorted(names), properties=needs_properties
+    )
+    result = journey_walk(rows, stages=len(stages), touchpoints=touchpoints)
+    stage_at = {s.position: s for s in stages.values()}
+    CustomerStage.objects.filter(journey=journey).delete()
+    CustomerStage.objects.bulk_create(
+        (
+            CustomerStage(
+                workspace_id=journey.workspace_id,
+                journey=journey,
+                stage=stage_at[position],
+                customer_id=customer_id,
+                reached_at=as_datetime(reached_at),
+            )
+            for customer_id, (position, reached_at) in result.current.items()
+        ),
+        batch_size=2000,
+    )
+    journey.metrics = result.metrics
+    journey.computed_at = timezone.now()
+    journey.save(update_fields=["metrics", "computed_at"])
+    return result.metrics

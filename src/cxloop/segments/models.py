@@ -1,0 +1,30 @@
+"""Saved segments: named, reusable filters over customers (traits, events, scores, stages)."""
+
+from django.conf import settings
+from django.db import models
+
+from cxloop.core.models import Workspace
+
+
+class Segment(models.Model):
+    """A saved filter. ``definition`` is validated JSON (see ``cxloop.segments.definition``);
+    membership is never stored: it is computed live, so a segment is always up to date."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
+    name = models.CharField(max_length=120)
+    description = models.CharField(max_length=500, blank=True)
+    definition = models.JSONField(default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "name"], name="segment_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

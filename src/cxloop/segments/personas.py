@@ -1,0 +1,371 @@
+"""Personas: customers clustered on behaviour (RFM plus channel mix) into a few named groups.
+
+Features per customer come from three aggregate queries over events (no per-event rows but the
+order revenues): recency, tenure, interactions, orders, revenue, support contacts, returns and the
+share of interactions on each main channel. Counts are log-scaled, everything is standardised, and
+k-means (scikit-learn, fixed ``random_state``) groups them. Each cluster is named from how its
+centre differs from the average customer and explained in words, with its size and its members'
+most common journey.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from django.db.models import Count, Max, Min
+from django.utils import timezone
+
+from cxloop.core.models import Workspace
+from cxloop.events.models import Event
+
+STEP_TYPES = ("track", "page", "screen")
+ORDER_EVENT = "Order Completed"
+SUPPORT_EVENTS = ("Support Ticket Opened",)
+RETURN_EVENTS = ("Product Returned", "Order Refunded")
+MAIN_CHANNEL_SHARE = 0.03  # channels with less of all interactions are pooled as "other"
+MIN_K, MAX_K = 2, 8
+RANDOM_STATE = 7
+JOURNEY_STEPS = 4
+JOURNEY_EVENTS = 6
+
+
+class PersonaError(ValueError):
+    """Personas cannot be computed as asked (too few active customers, bad k)."""
+
+
+@dataclass
+class Features:
+    """One row per customer: the raw behaviour numbers clustering works on."""
+
+    customer_ids: list[int]
+    columns: list[str]
+    values: np.ndarray  # shape (customers, columns)
+    first_seen: dict[int, dict[str, datetime]] = field(default_factory=dict)  # event → first time
+    channel_counts: dict[int, Counter] = field(default_factory=dict)  # channel → interactions
+
+    def column(self, name: str) -> np.ndarray:
+        return self.values[:, self.columns.index(name)]
+
+
+@dataclass
+class Persona:
+    key: int
+    name: str
+    size: int
+    share: float
+    explanation: list[str]
+    journey: tuple[str, ...]
+    journey_share: float
+    means: dict[str, float]
+    zscores: dict[str, float]
+    customer_ids: list[int]
+    stages: list[tuple[str, str, float]] = field(default_factory=list)  # journey, stage, share
+
+
+@dataclass
+class PersonaResult:
+    k: int
+    customers: int
+    channels: list[str]
+    personas: list[Persona]
+    averages: dict[str, float]
+
+
+# ----------------------------------------------------------------------------------- features
+
+
+def persona_features(*, workspace: Workspace, now: datetime | None = None) -> Features:
+    """Behaviour features of every customer with at least one interaction."""
+    now = now or timezone.now()
+    events = Event.objects.filter(workspace=workspace, type__in=STEP_TYPES).exclude(name="")
+    per_channel = events.values_list("customer_id", "channel").annotate(
+        n=Count("pk"), first=Min("occurred_at"), last=Max("occurred_at")
+    )
+    counts: dict[int, Counter] = defaultdict(Counter)
+    first: dict[int, datetime] = {}
+    last: dict[int, datetime] = {}
+    totals: Counter = Counter()
+    for customer_id, channel, n, began, ended in per_channel.order_by():
+        counts[customer_id][channel] += n
+        totals[channel] += n
+        first[customer_id] = min(began, first.get(customer_id, began))
+        last[customer_id] = max(ended, last.get(customer_id, ended))
+    grand = sum(totals.values()) or 1
+    main = [c for c, n in totals.most_common() if n / grand >= MAIN_CHANNEL_SHARE and c != "other"]
+    channels = [*main[:5], "other"]
+
+    first_seen: dict[int, dict[str, datetime]] = defaultdict(dict)
+    named: dict[int, Counter] = defaultdict(Counter)
+    rows = events.values_list("customer_id", "name", "type").annotate(
+        n=Count("pk"), at=Min("occurred_at")
+    )
+    for customer_id, name, kind, n, at in rows.order_by():
+        if kind == "track":  # journeys read better as actions than as page names
+            first_seen[customer_id][name] = at
+        named[customer_id][name] += n
+    revenue: Counter = Counter()
+    orders = events.filter(name=ORDER_EVENT).values_list("customer_id", "properties__revenue")
+    for customer_id, amount in orders.order_by().iterator(chunk_size=5000):
+        revenue[customer_id] += _number(amount)
+
+    ids = sorted(counts)
+    columns = [
+        "recency_days", "tenure_days", "interactions", "orders", "revenue", "support", "returns",
+        *(f"share_{c}" for c in channels),
+    ]  # fmt: skip
+    values = np.zeros((len(ids), len(columns)))
+    for row, customer_id in enumerate(ids):
+        by_channel = counts[customer_id]
+        total = sum(by_channel.values())
+        names = named[customer_id]
+        values[row, :7] = (
+            max(0.0, (now - last[customer_id]).total_seconds() / 86400),
+            max(0.0, (now - first[customer_id]).total_seconds() / 86400),
+            total,
+            names[ORDER_EVENT],
+            revenue[customer_id],
+            sum(names[e] for e in SUPPORT_EVENTS),
+            sum(names[e] for e in RETURN_EVENTS),
+        )
+        for offset, channel in enumerate(channels):
+            if channel == "other":
+                n = sum(n for c, n in by_channel.items() if c not in channels[:-1])
+            else:
+                n = by_channel[channel]
+            values[row, 7 + offset] = n / total
+    return Features(ids, columns, values, dict(first_seen), dict(counts))
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool):
+        return 0.0
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return 0.0
+        return number if math.isfinite(number) else 0.0
+    return 0.0
+
+
+# ----------------------------------------------------------------------------------- clustering
+
+_LOGGED = ("recency_days", "tenure_days", "interactions", "orders", "revenue", "support", "returns")
+
+
+def cluster(features: Features, *, k: int) -> PersonaResult:
+    """Group customers into ``k`` personas with k-means on standardised features."""
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits
+
+    if not MIN_K <= k <= MAX_K:
+        raise PersonaError(f"choose between {MIN_K} and {MAX_K} personas")
+    n = len(features.customer_ids)
+    if n < k * 5:
+        raise PersonaError(
+            f"{k} personas need at least {k * 5} customers with interactions; there are {n}"
+        )
+    matrix = features.values.copy()
+    for name in _LOGGED:
+        index = features.columns.index(name)
+        matrix[:, index] = np.log1p(matrix[:, index])
+    scaled = StandardScaler().fit_transform(matrix)
+    model = KMeans(n_clusters=k, n_init=10, random_state=RANDOM_STATE)
+    with threadpool_limits(1), warnings.catch_warnings():  # BLAS threads: 50x slower here
+        warnings.simplefilter("ignore", ConvergenceWarning)  # fewer distinct points than k
+        labels = model.fit_predict(scaled)
+
+    averages = {c: float(features.values[:, i].mean()) for i, c in enumerate(features.columns)}
+    averages["recency_days"] = float(np.median(features.column("recency_days")))
+    spread = features.values.std(axis=0)
+    spread[spread == 0] = 1.0
+    channels = [c.removeprefix("share_") for c in features.columns if c.startswith("share_")]
+    personas = []
+    for key in range(k):
+        members = labels == key
+        if not members.any():  # fewer distinct behaviours than clusters asked for
+            continue
+        rows = features.values[members]
+        means = {c: float(rows[:, i].mean()) for i, c in enumerate(features.columns)}
+        means["recency_days"] = float(np.median(rows[:, features.columns.index("recency_days")]))
+        zscores = {
+            c: float((rows[:, i].mean() - features.values[:, i].mean()) / spread[i])
+            for i, c in enumerate(features.columns)
+        }
+        buyers = float((rows[:, features.columns.index("orders")] > 0).mean())
+        ids = [features.customer_ids[i] for i in np.flatnonzero(members)]
+        journey, journey_share = typical_journey(ids, features.first_seen)
+        mix: Counter = Counter()
+        for customer_id in ids:
+            mix.update(features.channel_counts.get(customer_id, {}))
+        personas.append(
+            Persona(
+                key=key,
+                name=persona_name(means, zscores, averages, channels, buyers, mix),
+                size=len(ids),
+                share=len(ids) / n,
+                explanation=explain(means, zscores, averages, buyers),
+                journey=journey,
+                journey_share=journey_share,
+                means=means,
+                zscores=zscores,
+                customer_ids=ids,
+            )
+        )
+    personas.sort(key=lambda p: (-p.size, p.name))
+    _deduplicate_names(personas)
+    return PersonaResult(
+        k=len(personas), customers=n, channels=channels, personas=personas, averages=averages
+    )
+
+
+def persona_name(
+    means: dict,
+    zscores: dict,
+    averages: dict,
+    channels: list[str],
+    buyers: float,
+    mix: Counter | None = None,
+) -> str:
+    """'Loyal omnichannel big spenders', 'Lapsed web browsers', 'Active store regulars'...
+
+    When: lapsed (median 90+ days since the last interaction), loyal (recent and ordering at least
+    as often as average), active, occasional. Where: the dominant channel, two channels, or
+    omnichannel (three or more with 15%+). What: browsers/readers (under a quarter ever ordered),
+    big spenders (1.6x average revenue), regulars (1.3x average orders), shoppers.
+    """
+    recency = means["recency_days"]
+    if recency >= 90:
+        when = "Lapsed"
+    elif recency <= 30 and means["orders"] >= max(1.0, averages["orders"]):
+        when = "Loyal"
+    elif recency <= 45:
+        when = "Active"
+    else:
+        when = "Occasional"
+    shares = sorted(((means[f"share_{c}"], c) for c in channels), reverse=True)
+    if shares[0][1] == "other" and mix:  # name the real channel behind the pooled ones
+        pooled = [(n, c) for c, n in mix.items() if c not in channels]
+        if pooled:
+            shares[0] = (shares[0][0], max(pooled)[1])
+    (top_share, top), (second_share, second) = shares[0], shares[1]
+    if sum(1 for share, _ in shares if share >= 0.15) >= 3:
+        where = "omnichannel"
+    elif top_share >= 0.8 or second_share < 0.1:
+        where = top
+    else:
+        where = f"{top} and {second}"
+    if buyers < 0.25:
+        what = "readers" if top == "email" and top_share >= 0.55 else "browsers"
+    elif means["revenue"] >= 1.6 * max(averages["revenue"], 1e-9):
+        what = "big spenders"
+    elif means["orders"] >= 1.3 * max(averages["orders"], 1e-9):
+        what = "regulars"
+    else:
+        what = "shoppers"
+    if zscores["returns"] >= 1.0:
+        what = f"{what} who return a lot"
+    elif zscores["support"] >= 1.0:
+        what = f"{what} who need support"
+    return f"{when} {where} {what}"
+
+
+def explain(means: dict, zscores: dict, averages: dict, buyers: float) -> list[str]:
+    """The features that set a persona apart, most distinctive first (vs the average customer)."""
+    lines: list[tuple[float, str]] = []
+    for column, z in zscores.items():
+        if abs(z) < 0.3 and column != "recency_days":
+            continue
+        mean, average = means[column], averages[column]
+        if column == "recency_days":
+            text = f"last active {mean:.0f} days ago (median {average:.0f})"
+        elif column == "tenure_days":
+            text = f"known for {mean:.0f} days (average {average:.0f})"
+        elif column == "interactions":
+            noun = "interaction" if round(mean) == 1 else "interactions"
+            text = f"{mean:.0f} {noun} each (average {average:.0f})"
+        elif column == "orders":
+            text = f"{mean:.1f} orders each, {buyers:.0%} have ordered (average {average:.1f})"
+        elif column == "revenue":
+            text = f"{mean:,.0f} revenue each (average {average:,.0f})"
+        elif column == "support":
+            text = f"{mean:.2f} support tickets each (average {average:.2f})"
+        elif column == "returns":
+            text = f"{mean:.2f} returns or refunds each (average {average:.2f})"
+        else:
+            channel = column.removeprefix("share_")
+            text = f"{mean:.0%} of interactions on {channel} (average {average:.0%})"
+        weight = abs(z) if column != "recency_days" else max(abs(z), 0.29)
+        lines.append((weight, text))
+    lines.sort(key=lambda item: -item[0])
+    return [text for _, text in lines[:5]]
+
+
+def typical_journey(
+    customer_ids: list[int], first_seen: dict[int, dict[str, datetime]]
+) -> tuple[tuple[str, ...], float]:
+    """The members' most common path through their most widespread events (first-time order)."""
+    if not customer_ids:
+        return (), 0.0
+    reach: Counter = Counter()
+    for customer_id in customer_ids:
+        reach.update(first_seen.get(customer_id, {}).keys())
+    ranked = sorted(reach.items(), key=lambda item: (-item[1], item[0]))
+    common = {name for name, _ in ranked[:JOURNEY_EVENTS]}
+    paths: Counter = Counter()
+    for customer_id in customer_ids:
+        seen = first_seen.get(customer_id, {})
+        ordered = sorted((at, name) for name, at in seen.items() if name in common)
+        paths[tuple(name for _, name in ordered[:JOURNEY_STEPS])] += 1
+    paths.pop((), None)  # members with no actions of note say nothing about a journey
+    if not paths:
+        return (), 0.0
+    path, count = sorted(paths.items(), key=lambda i: (-i[1], i[0]))[0]
+    return path, count / len(customer_ids)
+
+
+def add_stages(result: PersonaResult, stage_maps: list[tuple[str, dict[int, str]]]) -> None:
+    """Each persona's most common current stage in every journey (journey name, stage, share)."""
+    for persona in result.personas:
+        for journey, stage_of in stage_maps:
+            stages = Counter(stage_of[c] for c in persona.customer_ids if c in stage_of)
+            if stages:
+                stage, count = sorted(stages.items(), key=lambda item: (-item[1], item[0]))[0]
+                persona.stages.append((journey, stage, count / persona.size))
+
+
+def _deduplicate_names(personas: list[Persona]) -> None:
+    seen: Counter = Counter(p.name for p in personas)
+    for name, count in seen.items():
+        if count < 2:
+            continue
+        clashing = [p for p in personas if p.name == name]
+        for persona in clashing:
+            column = max(
+                (c for c in persona.zscores if c != "recency_days"),
+                key=lambda c: abs(persona.zscores[c]),
+            )
+            persona.name = f"{name} ({_WORDS.get(column, column.removeprefix('share_'))}"
+            persona.name += f" {'high' if persona.zscores[column] > 0 else 'low'})"
+        if len({p.name for p in clashing}) < len(clashing):
+            for number, persona in enumerate(clashing, start=1):
+                persona.name = f"{name} #{number}"
+
+
+_WORDS = {
+    "tenure_days": "tenure",
+    "interactions": "activity",
+    "orders": "orders",
+    "revenue": "spend",
+    "support": "support",
+    "returns": "returns",
+}

@@ -1,0 +1,165 @@
+"""Reads for segments: who is in a segment (live, as ORM queries) and the saved segments."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import (
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    IsNull,
+    LessThan,
+    LessThanOrEqual,
+)
+from django.utils import timezone
+
+from cxloop.core.models import Workspace
+from cxloop.customers.models import Customer
+from cxloop.events.models import Event
+from cxloop.feedback.models import Response
+from cxloop.segments import definition as definitions
+from cxloop.segments import personas, stages
+from cxloop.segments.models import Segment
+
+_LOOKUPS = {
+    "eq": Exact,
+    "gt": GreaterThan,
+    "gte": GreaterThanOrEqual,
+    "lt": LessThan,
+    "lte": LessThanOrEqual,
+}
+
+
+def segment_list(*, workspace: Workspace) -> QuerySet[Segment]:
+    return Segment.objects.filter(workspace=workspace).order_by("name", "pk")
+
+
+def segment_get(*, workspace: Workspace, segment_id: int) -> Segment | None:
+    return Segment.objects.filter(workspace=workspace, pk=segment_id).first()
+
+
+def segment_customers(
+    *, workspace: Workspace, definition: dict, now: datetime | None = None
+) -> QuerySet[Customer]:
+    """Live profiles of ``workspace`` matching ``definition`` (validated first), recent first.
+
+    ``now`` anchors "within N days" (default: the current time). One SQL query: conditions become
+    ``EXISTS``/``IN`` subqueries, so it runs on SQLite and PostgreSQL alike.
+    """
+    cleaned = definitions.definition_validate(definition)
+    now = now or timezone.now()
+    condition = _group_q(cleaned, workspace, now)
+    return (
+        Customer.objects.filter(workspace=workspace, merged_into__isnull=True)
+        .filter(condition)
+        .order_by("-last_seen_at", "-pk")
+    )
+
+
+def segment_customer_ids(
+    *, workspace: Workspace, definition: dict, now: datetime | None = None
+) -> QuerySet:
+    """The ids of :func:`segment_customers` (for ``pk__in`` subqueries and exports)."""
+    return segment_customers(workspace=workspace, definition=definition, now=now).values_list(
+        "pk", flat=True
+    )
+
+
+def segment_count(*, workspace: Workspace, definition: dict, now: datetime | None = None) -> int:
+    """How many live profiles match ``definition`` right now."""
+    return segment_customers(workspace=workspace, definition=definition, now=now).count()
+
+
+def _group_q(group: dict, workspace: Workspace, now: datetime) -> Q:
+    mode, items = next(iter(group.items()))
+    parts = [
+        _group_q(item, workspace, now)
+        if definitions.condition_kind(item) is None
+        else _condition_q(item, workspace, now)
+        for item in items
+    ]
+    if not parts:
+        return Q() if mode == "all" else Q(pk__in=[])
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = combined & part if mode == "all" else combined | part
+    return combined
+
+
+def _condition_q(condition: dict, workspace: Workspace, now: datetime) -> Q:
+    kind = definitions.condition_kind(condition)
+    if kind == "trait":
+        return _trait_q(condition)
+    if kind == "event":
+        return _event_q(condition, workspace, now)
+    if kind == "score":
+        return _score_q(condition, workspace)
+    return Q(pk__in=stages.stage_customer_ids(workspace=workspace, condition=condition))
+
+
+def _trait_q(condition: dict) -> Q:
+    key, op, value = condition["trait"], condition["op"], condition["value"]
+    field = f"traits__{key}"
+    has = Q(traits__has_key=key)
+    if op == "exists":
+        return has if value else ~has
+    if op == "contains":
+        return has & Q(**{f"{field}__icontains": value})
+    if op in ("eq", "neq"):
+        if isinstance(value, str):
+            match = Q(**{f"{field}__iexact": value})
+            number = definitions._maybe_number(value)
+            if number is not value:  # "5" also matches the number 5
+                match |= Q(**{field: number})
+        else:
+            match = Q(**{field: value})
+        # "is not" includes customers who have no such trait
+        return has & match if op == "eq" else ~has | (has & ~match)
+    return has & Q(**{f"{field}__{op}": value})
+
+
+def _event_q(condition: dict, workspace: Workspace, now: datetime) -> Q:
+    events = Event.objects.filter(workspace=workspace, name=condition["event"])
+    if condition.get("channel"):
+        events = events.filter(channel=condition["channel"])
+    if "within_days" in condition:
+        events = events.filter(occurred_at__gte=now - timedelta(days=condition["within_days"]))
+    count = condition.get("min_count", 1)
+    # IN (subquery) rather than a correlated EXISTS: one pass over the workspace's events whatever
+    # the number of customers (SQLite otherwise rescans per customer when no index fits).
+    if count <= 1:
+        matched = Q(pk__in=events.values("customer_id"))
+    else:
+        frequent = (
+            events.values("customer_id").annotate(n=Count("pk")).filter(n__gte=count)
+        ).values("customer_id")
+        matched = Q(pk__in=frequent)
+    return matched if condition["did"] else ~matched
+
+
+def _score_q(condition: dict, workspace: Workspace) -> Q:
+    column = f"{condition['score']}_score"
+    latest = Subquery(
+        Response.objects.filter(
+            workspace=workspace, customer_id=OuterRef("pk"), **{f"{column}__isnull": False}
+        )
+        .order_by(Coalesce("submitted_at", "started_at").desc(), "-pk")
+        .values(column)[:1]
+    )
+    op, value = condition["op"], condition["value"]
+    if op == "neq":
+        return Q(IsNull(latest, False)) & ~Q(Exact(latest, value))
+    return Q(_LOOKUPS[op](latest, value))
+
+
+def personas_compute(
+    *, workspace: Workspace, k: int = 5, now: datetime | None = None
+) -> personas.PersonaResult:
+    """Cluster the workspace's active customers into ``k`` named, explained personas."""
+    features = personas.persona_features(workspace=workspace, now=now)
+    result = personas.cluster(features, k=k)
+    personas.add_stages(result, stages.current_stages(workspace=workspace))
+    return result

@@ -1,0 +1,115 @@
+"""Writes for segments: create, update and delete saved filters, strictly validated."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from cxloop.core.models import Workspace
+from cxloop.segments import stages
+from cxloop.segments.definition import (
+    SegmentDefinitionError,
+    condition_kind,
+    definition_validate,
+)
+from cxloop.segments.models import Segment
+
+MAX_NAME = 120
+MAX_DESCRIPTION = 500
+
+
+def segment_validate(
+    *,
+    workspace: Workspace,
+    name: str,
+    definition: object,
+    description: str = "",
+    segment: Segment | None = None,
+) -> tuple[str, str, dict]:
+    """Cleaned (name, description, definition), or SegmentDefinitionError listing every problem."""
+    errors: list[str] = []
+    name = (name or "").strip()
+    if not name:
+        errors.append("name: give the segment a name")
+    elif len(name) > MAX_NAME:
+        errors.append(f"name: at most {MAX_NAME} characters")
+    else:
+        clash = Segment.objects.filter(workspace=workspace, name__iexact=name)
+        if segment is not None:
+            clash = clash.exclude(pk=segment.pk)
+        if clash.exists():
+            errors.append(f"name: a segment called {name!r} already exists")
+    description = (description or "").strip()
+    if len(description) > MAX_DESCRIPTION:
+        errors.append(f"description: at most {MAX_DESCRIPTION} characters")
+    cleaned: dict = {}
+    try:
+        cleaned = definition_validate(definition)
+    except SegmentDefinitionError as exc:
+        errors.extend(exc.errors)
+    else:
+        errors.extend(_stage_problems(workspace, cleaned, "condition"))
+    if errors:
+        raise SegmentDefinitionError(errors)
+    return name, description, cleaned
+
+
+def _stage_problems(workspace: Workspace, group: dict, where: str) -> list[str]:
+    problems = []
+    items = next(iter(group.values()))
+    for index, item in enumerate(items, start=1):
+        here = f"{where} {index}" if where == "condition" else f"{where}.{index}"
+        kind = condition_kind(item)
+        if kind is None:
+            problems.extend(_stage_problems(workspace, item, here))
+        elif kind == "stage":
+            problem = stages.stage_problem(workspace=workspace, condition=item)
+            if problem:
+                problems.append(f"{here} (stage): {problem}")
+    return problems
+
+
+@transaction.atomic
+def segment_create(
+    *,
+    workspace: Workspace,
+    name: str,
+    definition: object,
+    description: str = "",
+    created_by=None,
+) -> Segment:
+    """Save a new segment; SegmentDefinitionError (with every problem listed) when invalid."""
+    name, description, cleaned = segment_validate(
+        workspace=workspace, name=name, definition=definition, description=description
+    )
+    return Segment.objects.create(
+        workspace=workspace,
+        name=name,
+        description=description,
+        definition=cleaned,
+        created_by=created_by,
+    )
+
+
+@transaction.atomic
+def segment_update(
+    *,
+    segment: Segment,
+    name: str | None = None,
+    definition: object = None,
+    description: str | None = None,
+) -> Segment:
+    """Change a segment's name, description or definition (only those given)."""
+    name, description, cleaned = segment_validate(
+        workspace=segment.workspace,
+        name=segment.name if name is None else name,
+        definition=segment.definition if definition is None else definition,
+        description=segment.description if description is None else description,
+        segment=segment,
+    )
+    segment.name, segment.description, segment.definition = name, description, cleaned
+    segment.save(update_fields=["name", "description", "definition", "updated_at"])
+    return segment
+
+
+def segment_delete(*, segment: Segment) -> None:
+    segment.delete()

@@ -1,0 +1,540 @@
+"""Segment pages: saved filters with a live count while editing, their members, and personas."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import orjson
+import plotly.graph_objects as go
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from cxloop.customers import selectors as customer_selectors
+from cxloop.events.channels import CHANNELS
+from cxloop.journeys import paths as path_analysis
+from cxloop.segments import selectors as segment_selectors
+from cxloop.segments import services as segment_services
+from cxloop.segments import stages as segment_stages
+from cxloop.segments.definition import (
+    SegmentDefinitionError,
+    condition_kind,
+    definition_validate,
+    describe,
+)
+from cxloop.segments.personas import MAX_K, MIN_K, PersonaError
+from cxloop.web.workspace import active_workspace
+
+MEMBERS_PER_PAGE = 25
+PREVIEW_MEMBERS = 8
+MAX_ROWS = 30
+KINDS = (
+    ("trait", "Trait"),
+    ("event", "Event"),
+    ("score", "Survey score"),
+    ("stage", "Journey stage"),
+)
+TRAIT_OPS = (
+    ("eq", "is"),
+    ("neq", "is not"),
+    ("contains", "contains"),
+    ("gt", "greater than"),
+    ("gte", "at least"),
+    ("lt", "less than"),
+    ("lte", "at most"),
+    ("exists", "is set"),
+    ("missing", "is not set"),
+)
+SCORE_OPS = (
+    ("lte", "at most"),
+    ("gte", "at least"),
+    ("eq", "is"),
+    ("neq", "is not"),
+    ("lt", "less than"),
+    ("gt", "greater than"),
+)
+_CONDITION_REF = re.compile(r"^condition (\d+)")
+
+
+# ------------------------------------------------------------------------------ list
+
+
+@login_required
+def segment_list(request: HttpRequest) -> HttpResponse:
+    workspace = active_workspace(request)
+    total = customer_selectors.customer_count(workspace=workspace)
+    rows = []
+    for segment in segment_selectors.segment_list(workspace=workspace):
+        try:
+            count = segment_selectors.segment_count(
+                workspace=workspace, definition=segment.definition
+            )
+            problem = ""
+        except SegmentDefinitionError as exc:  # e.g. a journey stage that was since deleted
+            count, problem = None, str(exc)
+        rows.append(
+            {
+                "segment": segment,
+                "count": count,
+                "share": (count / total * 100) if count is not None and total else 0,
+                "summary": _safe_describe(segment.definition),
+                "problem": problem,
+            }
+        )
+    return render(
+        request, "segments/list.html", {"rows": rows, "customer_total": total, "tab": "segments"}
+    )
+
+
+def _safe_describe(definition: dict) -> str:
+    try:
+        return describe(definition)
+    except (KeyError, StopIteration, TypeError, AttributeError):
+        return "(definition needs fixing)"
+
+
+# ------------------------------------------------------------------------------ editor
+
+
+@login_required
+def segment_new(request: HttpRequest) -> HttpResponse:
+    workspace = active_workspace(request)
+    if request.method == "POST":
+        definition, errors = _definition_from_post(request.POST)
+        if not errors:
+            try:
+                segment = segment_services.segment_create(
+                    workspace=workspace,
+                    name=request.POST.get("name", ""),
+                    description=request.POST.get("description", ""),
+                    definition=definition,
+                    created_by=request.user,
+                )
+            except SegmentDefinitionError as exc:
+                errors = exc.errors
+            else:
+                return redirect("segment-detail", segment_id=segment.pk)
+        return _editor(request, None, status=422, errors=errors)
+    return _editor(request, None)
+
+
+@login_required
+def segment_detail(request: HttpRequest, segment_id: int) -> HttpResponse:
+    workspace = active_workspace(request)
+    segment = segment_selectors.segment_get(workspace=workspace, segment_id=segment_id)
+    if segment is None:
+        raise Http404("No such segment in this workspace.")
+    if request.method == "POST":
+        definition, errors = _definition_from_post(request.POST)
+        if not errors:
+            try:
+                segment_services.segment_update(
+                    segment=segment,
+                    name=request.POST.get("name", ""),
+                    description=request.POST.get("description", ""),
+                    definition=definition,
+                )
+            except SegmentDefinitionError as exc:
+                errors = exc.errors
+            else:
+                return redirect("segment-detail", segment_id=segment.pk)
+        return _editor(request, segment, status=422, errors=errors)
+    return _editor(request, segment)
+
+
+@login_required
+@require_POST
+def segment_delete(request: HttpRequest, segment_id: int) -> HttpResponse:
+    workspace = active_workspace(request)
+    segment = segment_selectors.segment_get(workspace=workspace, segment_id=segment_id)
+    if segment is None:
+        raise Http404("No such segment in this workspace.")
+    segment_services.segment_delete(segment=segment)
+    return redirect("segment-list")
+
+
+@login_required
+@require_POST
+def segment_preview(request: HttpRequest) -> HttpResponse:
+    """The live count and first members for the conditions being edited (htmx fragment)."""
+    workspace = active_workspace(request)
+    definition, errors = _definition_from_post(request.POST)
+    context = _preview(workspace, definition, errors)
+    if request.POST.get("mode") != "json":  # refresh the message under every row
+        rows = _rows_from_post(request.POST)
+        _attach_errors(rows, context.get("row_errors", {}))
+        context["oob_rows"] = rows
+    if request.POST.get("mode") != "json" and definition is not None:
+        context["json_text"] = _json(definition)  # keeps the JSON editor in step with the rows
+        context["oob_json"] = True
+    return render(request, "segments/_preview.html", context)
+
+
+@login_required
+@require_POST
+def segment_builder(request: HttpRequest) -> HttpResponse:
+    """Re-render the condition rows after adding or removing one, and the preview with them."""
+    workspace = active_workspace(request)
+    rows = _rows_from_post(request.POST)
+    match = request.POST.get("match", "all")
+    notes: list[str] = []
+    if request.POST.get("from_json"):  # switching back from the JSON editor
+        parsed, problems = _definition_from_post({**request.POST.dict(), "mode": "json"})
+        if problems:
+            notes = problems
+        elif not isinstance(parsed, dict) or len(parsed) != 1 or not set(parsed) <= {"all", "any"}:
+            notes = ['definition: must be an object like {"all": [...]} or {"any": [...]}']
+        else:
+            try:
+                rows, match, mode = _rows_from_definition(parsed)
+            except (KeyError, TypeError, AttributeError, StopIteration):
+                notes, mode = ["definition: fix the JSON before switching to the builder"], "json"
+            if mode == "json":
+                notes = notes or ["nested groups can only be edited as JSON"]
+                rows = _rows_from_post(request.POST)
+    if (kind := request.POST.get("add")) in dict(KINDS) and len(rows) < MAX_ROWS:
+        rows.append(_blank_row(kind, _next_index(rows)))
+    if (remove := request.POST.get("remove", "")).isdigit():
+        rows = [row for row in rows if row["index"] != int(remove)]
+    definition, errors = _definition_from_rows(match, rows)
+    preview = _preview(workspace, definition, errors)
+    _attach_errors(rows, preview.get("row_errors", {}))
+    context = {
+        **_choices(workspace),
+        "rows": rows,
+        "match": match,
+        **preview,
+        "notes": notes,
+        "json_text": _json(definition),
+        "oob_json": True,
+        "oob": True,
+    }
+    return render(request, "segments/_builder.html", context)
+
+
+def _attach_errors(rows: list[dict], row_errors: dict[int, list[str]]) -> None:
+    for position, row in enumerate(rows, start=1):
+        row["errors"] = row_errors.get(position, [])
+
+
+def _json(definition: object) -> str:
+    """The definition as indented JSON, cleaned ("60" → 60) when it is valid."""
+    with contextlib.suppress(SegmentDefinitionError):
+        definition = definition_validate(definition)
+    return orjson.dumps(definition, option=orjson.OPT_INDENT_2).decode()
+
+
+def _editor(
+    request: HttpRequest, segment, *, status: int = 200, errors: list[str] | None = None
+) -> HttpResponse:
+    workspace = active_workspace(request)
+    if request.method == "POST":
+        rows = _rows_from_post(request.POST)
+        match = request.POST.get("match", "all")
+        name = request.POST.get("name", "")
+        description = request.POST.get("description", "")
+        mode = request.POST.get("mode", "builder")
+        json_text = request.POST.get("definition", "")
+    elif segment is not None:
+        rows, match, mode = _rows_from_definition(segment.definition)
+        name, description = segment.name, segment.description
+        json_text = _json(segment.definition)
+    else:
+        rows, match, mode = [], "all", "builder"
+        name = description = ""
+        json_text = '{\n  "all": []\n}'
+    definition, row_errors = (
+        _definition_from_post(request.POST) if request.method == "POST" else (None, [])
+    )
+    if definition is None and segment is not None:
+        definition = segment.definition
+    if definition is None:
+        definition, _ = _definition_from_rows(match, rows)
+    context = {
+        **_choices(workspace),
+        "segment": segment,
+        "rows": rows,
+        "match": match,
+        "mode": mode,
+        "name": name,
+        "description": description,
+        "json_text": json_text,
+        "save_errors": errors or [],
+        "tab": "segments",
+        # name/description problems belong to the form; the preview still counts the conditions
+        **_preview(workspace, definition, _condition_errors(errors) or row_errors),
+    }
+    _attach_errors(rows, context.get("row_errors", {}))
+    if segment is not None and request.method != "POST":
+        context.update(_members(request, workspace, segment.definition))
+    return render(request, "segments/editor.html", context, status=status)
+
+
+def _condition_errors(errors: list[str] | None) -> list[str]:
+    return [e for e in errors or [] if not e.startswith(("name:", "description:"))]
+
+
+def _members(request: HttpRequest, workspace, definition: dict) -> dict:
+    try:
+        customers = segment_selectors.segment_customers(workspace=workspace, definition=definition)
+    except SegmentDefinitionError:
+        return {"members": None}
+    page = Paginator(customers, MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
+    return {"members": page}
+
+
+def _preview(workspace, definition: dict | None, errors: list[str]) -> dict:
+    total = customer_selectors.customer_count(workspace=workspace)
+    context = {"customer_total": total, "errors": errors, "count": None, "sample": []}
+    if errors or definition is None:
+        context["row_errors"] = _row_errors(errors)
+        return context
+    try:
+        customers = segment_selectors.segment_customers(workspace=workspace, definition=definition)
+        count = customers.count()
+    except SegmentDefinitionError as exc:
+        context["errors"] = exc.errors
+        context["row_errors"] = _row_errors(exc.errors)
+        return context
+    context.update(
+        count=count,
+        share=(count / total * 100) if total else 0,
+        sample=list(customers[:PREVIEW_MEMBERS]),
+        summary=describe(definition),
+        row_errors={},
+    )
+    return context
+
+
+def _row_errors(errors: list[str]) -> dict[int, list[str]]:
+    """Errors keyed by 1-based condition number, for messages under each row."""
+    by_row: dict[int, list[str]] = {}
+    for error in errors:
+        if found := _CONDITION_REF.match(error):
+            by_row.setdefault(int(found.group(1)), []).append(error.split(": ", 1)[-1])
+    return by_row
+
+
+def _choices(workspace) -> dict:
+    return {
+        "kinds": KINDS,
+        "trait_ops": TRAIT_OPS,
+        "score_ops": SCORE_OPS,
+        "channels": CHANNELS,
+        "event_names": path_analysis.step_names(workspace=workspace),
+        "journeys": segment_stages.stage_options(workspace=workspace),
+    }
+
+
+# ------------------------------------------------------------------------------ form ⇄ definition
+
+
+def _blank_row(kind: str, index: int) -> dict:
+    row = {"index": index, "kind": kind}
+    if kind == "trait":
+        row.update(trait="", op="eq", value="")
+    elif kind == "event":
+        row.update(event="", did="did", days="", channel="", min_count="")
+    elif kind == "score":
+        row.update(score="nps", op="lte", value="")
+    else:
+        row.update(stage="")
+    return row
+
+
+def _next_index(rows: list[dict]) -> int:
+    return max((row["index"] for row in rows), default=-1) + 1
+
+
+def _rows_from_post(post) -> list[dict]:
+    rows = []
+    for raw in post.getlist("row")[:MAX_ROWS]:
+        if not raw.isdigit():
+            continue
+        index = int(raw)
+        kind = post.get(f"c-{index}-kind", "trait")
+        if kind not in dict(KINDS):
+            kind = "trait"
+        row = _blank_row(kind, index)
+        for key in row:
+            if key not in ("index", "kind"):
+                row[key] = post.get(f"c-{index}-{key}", "").strip()
+        rows.append(row)
+    return rows
+
+
+def _condition_from_row(row: dict) -> dict:
+    kind = row["kind"]
+    if kind == "trait":
+        if row["op"] in ("exists", "missing"):
+            return {"trait": row["trait"], "op": "exists", "value": row["op"] == "exists"}
+        return {"trait": row["trait"], "op": row["op"], "value": row["value"]}
+    if kind == "event":
+        condition = {"event": row["event"], "did": row["did"] != "not"}
+        for key, field in (
+            ("within_days", "days"),
+            ("channel", "channel"),
+            ("min_count", "min_count"),
+        ):
+            if row[field]:
+                condition[key] = row[field]
+        return condition
+    if kind == "score":
+        return {"score": row["score"], "op": row["op"], "value": row["value"]}
+    journey, _, stage = row["stage"].partition("|")
+    return {"stage": stage, "journey": int(journey) if journey.isdigit() else journey}
+
+
+def _definition_from_rows(match: str, rows: list[dict]) -> tuple[dict, list[str]]:
+    mode = match if match in ("all", "any") else "all"
+    return {mode: [_condition_from_row(row) for row in rows]}, []
+
+
+def _definition_from_post(post) -> tuple[dict | None, list[str]]:
+    """The definition a form describes (builder rows, or JSON in advanced mode)."""
+    if post.get("mode") == "json":
+        try:
+            return orjson.loads(post.get("definition", "") or "null"), []
+        except orjson.JSONDecodeError as exc:
+            return None, [f"definition: not valid JSON ({exc})"]
+    return _definition_from_rows(post.get("match", "all"), _rows_from_post(post))
+
+
+def _rows_from_definition(definition: dict) -> tuple[list[dict], str, str]:
+    """Builder rows for a flat definition; nested groups open in the JSON editor instead."""
+    mode, items = next(iter(definition.items()))
+    if any(condition_kind(item) is None for item in items):
+        return [], mode, "json"
+    rows = []
+    for index, item in enumerate(items):
+        kind = condition_kind(item)
+        row = _blank_row(kind, index)
+        if kind == "trait":
+            op = item["op"]
+            if op == "exists":
+                op = "exists" if item.get("value", True) else "missing"
+            row.update(trait=item["trait"], op=op, value=_text(item.get("value")))
+            if op in ("exists", "missing"):
+                row["value"] = ""
+        elif kind == "event":
+            row.update(
+                event=item["event"],
+                did="did" if item.get("did", True) else "not",
+                days=_text(item.get("within_days")),
+                channel=item.get("channel", ""),
+                min_count=_text(item.get("min_count")),
+            )
+        elif kind == "score":
+            row.update(score=item["score"], op=item["op"], value=_text(item["value"]))
+        else:
+            row.update(stage=f"{item['journey']}|{item['stage']}")
+        rows.append(row)
+    return rows, mode, "builder"
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# ------------------------------------------------------------------------------ personas
+
+
+@login_required
+def personas(request: HttpRequest) -> HttpResponse:
+    workspace = active_workspace(request)
+    k = request.GET.get("k", "5")
+    k = int(k) if k.isdigit() and MIN_K <= int(k) <= MAX_K else 5
+    context = {"k": k, "k_choices": range(MIN_K, MAX_K + 1), "tab": "personas"}
+    try:
+        result = segment_selectors.personas_compute(workspace=workspace, k=k)
+    except PersonaError as exc:
+        context["problem"] = str(exc)
+        return render(request, "segments/personas.html", context)
+    samples = {
+        c.pk: c
+        for c in customer_selectors.customer_search(workspace=workspace).filter(
+            pk__in=[i for p in result.personas for i in p.customer_ids[:5]]
+        )
+    }
+    context.update(
+        result=result,
+        personas=[
+            {
+                "persona": persona,
+                "number": number,
+                "sample": [samples[i] for i in persona.customer_ids[:5] if i in samples],
+                "percent": persona.share * 100,
+                "journey_percent": persona.journey_share * 100,
+            }
+            for number, persona in enumerate(result.personas, start=1)
+        ],
+        chart_json=_chart_json(_personas_figure(result)),
+    )
+    return render(request, "segments/personas.html", context)
+
+
+_FEATURE_LABELS = {
+    "recency_days": "Days since last seen",
+    "tenure_days": "Days known",
+    "interactions": "Interactions",
+    "orders": "Orders",
+    "revenue": "Revenue",
+    "support": "Support tickets",
+    "returns": "Returns",
+}
+
+
+def _personas_figure(result) -> go.Figure:
+    """Heatmap: how each persona differs from the average customer, feature by feature."""
+    columns = list(result.personas[0].zscores)
+    labels = [_FEATURE_LABELS.get(c, f"Share on {c.removeprefix('share_')}") for c in columns]
+    names = [f"{p.name} ({p.size:,})" for p in result.personas]
+    z = [[max(-3.0, min(3.0, p.zscores[c])) for c in columns] for p in result.personas]
+    text = [[_format_mean(c, p.means[c]) for c in columns] for p in result.personas]
+    figure = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=labels,
+            y=names,
+            text=text,
+            texttemplate="%{text}",
+            zmid=0,
+            zmin=-3,
+            zmax=3,
+            colorscale="RdBu",
+            reversescale=True,
+            colorbar={"title": {"text": "vs average<br>(std. dev.)"}, "thickness": 12},
+            hovertemplate="%{y}<br>%{x}: %{text}<br>%{z:+.1f} std. dev. vs average<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        margin={"l": 8, "r": 8, "t": 8, "b": 8},
+        height=120 + 52 * len(names),
+        font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
+        yaxis={"autorange": "reversed", "automargin": True},
+        xaxis={"side": "top", "automargin": True},
+        paper_bgcolor="rgba(0,0,0,0)",
+    )
+    return figure
+
+
+def _format_mean(column: str, value: float) -> str:
+    if column.startswith("share_"):
+        return f"{value:.0%}"
+    if column in ("support", "returns"):
+        return f"{value:.2f}"
+    if column == "orders":
+        return f"{value:.1f}"
+    return f"{value:,.0f}"
+
+
+def _chart_json(figure: go.Figure) -> str:
+    """Plotly JSON safe to place inside a <script type="application/json"> element."""
+    return figure.to_json().replace("</", "<\\/").replace("<!--", "\\u003c!--")

@@ -1,0 +1,325 @@
+"""Who is in a segment: trait, event, score and group conditions as live database queries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from cxloop.customers.models import Customer
+from cxloop.events.services import events_ingest
+from cxloop.feedback.models import Response, Survey
+from cxloop.segments import selectors, services
+from cxloop.segments.definition import SegmentDefinitionError
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def ago(days: float) -> str:
+    return (NOW - timedelta(days=days)).isoformat()
+
+
+def ingest(workspace, messages: list[dict]) -> None:
+    for number, message in enumerate(messages):
+        message.setdefault("messageId", f"m-{workspace.slug}-{message['userId']}-{number}")
+    result = events_ingest(workspace=workspace, messages=messages)
+    assert not result.rejected, result.rejected
+
+
+def person(user_id: str, traits: dict, *events: tuple[str, str, float]) -> list[dict]:
+    """An identify (with traits) 300 days ago, then track events (name, channel, days ago)."""
+    messages = [
+        {
+            "type": "identify",
+            "userId": user_id,
+            "traits": {"name": user_id.title(), **traits},
+            "timestamp": ago(300),
+        }
+    ]
+    messages += [
+        {
+            "type": "track",
+            "userId": user_id,
+            "event": name,
+            "properties": {"channel": channel},
+            "timestamp": ago(days),
+        }
+        for name, channel, days in events
+    ]
+    return messages
+
+
+@pytest.fixture
+def people(workspace) -> dict[str, int]:
+    ingest(
+        workspace,
+        [
+            *person(
+                "alice",
+                {"tier": "gold", "age": 34, "city": "Leeds"},
+                ("Order Completed", "web", 100),
+                ("Email Opened", "email", 5),
+            ),
+            *person(
+                "bob",
+                {"tier": "silver", "age": 51, "city": "York"},
+                ("Order Completed", "store", 10),
+                ("Order Completed", "store", 12),
+                ("Store Visit", "store", 12),
+            ),
+            *person("cara", {"tier": "Gold", "city": "Bath"}, ("Order Completed", "web", 20)),
+            *person("dan", {"city": "Leeds"}, ("Support Ticket Opened", "chat", 3)),
+        ],
+    )
+    return {c.display_name.lower(): c.pk for c in Customer.objects.filter(workspace=workspace)}
+
+
+def members(workspace, people, definition) -> set[str]:
+    names = {pk: name for name, pk in people.items()}
+    found = selectors.segment_customers(workspace=workspace, definition=definition, now=NOW)
+    return {names[pk] for pk in found.values_list("pk", flat=True)}
+
+
+def cond(**condition) -> dict:
+    return {"all": [condition]}
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ({"trait": "tier", "op": "eq", "value": "gold"}, {"alice", "cara"}),
+        ({"trait": "tier", "op": "eq", "value": "GOLD"}, {"alice", "cara"}),
+        ({"trait": "tier", "op": "neq", "value": "gold"}, {"bob", "dan"}),
+        ({"trait": "age", "op": "eq", "value": "34"}, {"alice"}),
+        ({"trait": "age", "op": "gt", "value": 40}, {"bob"}),
+        ({"trait": "age", "op": "gte", "value": 34}, {"alice", "bob"}),
+        ({"trait": "age", "op": "lt", "value": 51}, {"alice"}),
+        ({"trait": "age", "op": "lte", "value": 51}, {"alice", "bob"}),
+        ({"trait": "city", "op": "contains", "value": "EE"}, {"alice", "dan"}),
+        ({"trait": "city", "op": "gt", "value": "Bath"}, {"alice", "bob", "dan"}),
+        ({"trait": "city", "op": "lte", "value": "Leeds"}, {"alice", "cara", "dan"}),
+        ({"trait": "age", "op": "exists"}, {"alice", "bob"}),
+        ({"trait": "age", "op": "exists", "value": False}, {"cara", "dan"}),
+    ],
+)
+def test_trait_conditions(workspace, people, condition, expected):
+    assert members(workspace, people, cond(**condition)) == expected
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ({"event": "Order Completed"}, {"alice", "bob", "cara"}),
+        ({"event": "Order Completed", "did": False}, {"dan"}),
+        ({"event": "Order Completed", "within_days": 30}, {"bob", "cara"}),
+        ({"event": "Order Completed", "did": False, "within_days": 30}, {"alice", "dan"}),
+        ({"event": "Order Completed", "within_days": 11}, {"bob"}),
+        ({"event": "Order Completed", "channel": "store"}, {"bob"}),
+        ({"event": "Order Completed", "channel": "web", "within_days": 30}, {"cara"}),
+        ({"event": "Order Completed", "min_count": 2}, {"bob"}),
+        ({"event": "Order Completed", "min_count": 2, "within_days": 11}, set()),
+        ({"event": "Order Completed", "did": False, "min_count": 2}, {"alice", "cara", "dan"}),
+        ({"event": "Never Happened"}, set()),
+    ],
+)
+def test_event_conditions(workspace, people, condition, expected):
+    assert members(workspace, people, cond(**condition)) == expected
+
+
+def test_groups_combine_with_and_or_and_nesting(workspace, people):
+    gold = {"trait": "tier", "op": "eq", "value": "gold"}
+    ticket = {"event": "Support Ticket Opened", "within_days": 7}
+    recent_order = {"event": "Order Completed", "within_days": 30}
+    recent_email = {"event": "Email Opened", "within_days": 7}
+
+    assert members(workspace, people, {"any": [gold, ticket]}) == {"alice", "cara", "dan"}
+    assert members(workspace, people, {"all": [gold, recent_order]}) == {"cara"}
+    assert members(
+        workspace,
+        people,
+        {"all": [{"trait": "city", "op": "exists"}, {"any": [recent_order, recent_email]}]},
+    ) == {"alice", "bob", "cara"}
+    assert members(workspace, people, {"all": []}) == {"alice", "bob", "cara", "dan"}
+    assert members(workspace, people, {"any": []}) == set()
+
+
+def test_gold_members_who_have_not_ordered_in_60_days(workspace, people):
+    definition = {
+        "all": [
+            {"trait": "tier", "op": "eq", "value": "gold"},
+            {"event": "Order Completed", "did": False, "within_days": 60},
+        ]
+    }
+
+    assert members(workspace, people, definition) == {"alice"}
+    assert selectors.segment_count(workspace=workspace, definition=definition, now=NOW) == 1
+
+
+def respond(workspace, survey, customer_id, key, days, **scores) -> None:
+    Response.objects.create(
+        workspace=workspace,
+        survey=survey,
+        customer_id=customer_id,
+        response_key=key,
+        started_at=NOW - timedelta(days=days, minutes=2),
+        submitted_at=NOW - timedelta(days=days),
+        completed=True,
+        **scores,
+    )
+
+
+@pytest.fixture
+def scores(workspace, people) -> None:
+    nps = Survey.objects.create(
+        workspace=workspace, name="Relationship NPS", kind="nps", public_token="tok-nps"
+    )
+    csat = Survey.objects.create(
+        workspace=workspace, name="Support CSAT", kind="csat", public_token="tok-csat"
+    )
+    respond(workspace, nps, people["alice"], "a1", 90, nps_score=9)
+    respond(workspace, nps, people["alice"], "a2", 10, nps_score=3)  # latest: a detractor now
+    respond(workspace, nps, people["bob"], "b1", 40, nps_score=10)
+    respond(workspace, nps, people["bob"], "b2", 5, nps_score=None)  # no score: ignored
+    respond(workspace, csat, people["cara"], "c1", 15, csat_score=5)
+    respond(workspace, csat, people["dan"], "d1", 2, csat_score=2)
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ({"score": "nps", "op": "lte", "value": 6}, {"alice"}),
+        ({"score": "nps", "op": "gte", "value": 9}, {"bob"}),
+        ({"score": "nps", "op": "eq", "value": 9}, set()),
+        ({"score": "nps", "op": "neq", "value": 10}, {"alice"}),
+        ({"score": "nps", "op": "lt", "value": 10}, {"alice"}),
+        ({"score": "nps", "op": "gt", "value": 3}, {"bob"}),
+        ({"score": "csat", "op": "eq", "value": 5}, {"cara"}),
+        ({"score": "csat", "op": "lte", "value": 2}, {"dan"}),
+    ],
+)
+def test_latest_score_conditions(workspace, people, scores, condition, expected):
+    assert members(workspace, people, cond(**condition)) == expected
+
+
+def test_other_workspaces_never_count(workspace, other_workspace, people):
+    ingest(other_workspace, person("alice", {"tier": "gold"}, ("Order Completed", "web", 1)))
+    gold = cond(trait="tier", op="eq", value="gold")
+
+    assert members(workspace, people, gold) == {"alice", "cara"}
+    assert selectors.segment_count(workspace=other_workspace, definition=gold, now=NOW) == 1
+    order = cond(event="Order Completed", within_days=2)
+    assert selectors.segment_count(workspace=workspace, definition=order, now=NOW) == 0
+
+
+def test_invalid_definition_is_refused_before_querying(workspace):
+    with pytest.raises(SegmentDefinitionError, match=r"condition 1 \(event\): event name is empty"):
+        selectors.segment_count(workspace=workspace, definition=cond(event=""))
+
+
+def test_saved_segments_are_validated_and_listed(workspace, member, people):
+    segment = services.segment_create(
+        workspace=workspace,
+        name="  Gold lapsed ",
+        description="Gold members to win back",
+        definition={
+            "all": [
+                {"trait": "tier", "op": "eq", "value": "gold"},
+                {"event": "Order Completed", "did": False, "within_days": "60"},
+            ]
+        },
+        created_by=member,
+    )
+
+    assert segment.name == "Gold lapsed"
+    assert segment.definition["all"][1] == {
+        "event": "Order Completed",
+        "did": False,
+        "within_days": 60,
+    }
+    assert [s.name for s in selectors.segment_list(workspace=workspace)] == ["Gold lapsed"]
+    assert selectors.segment_count(workspace=workspace, definition=segment.definition, now=NOW) == 1
+
+    with pytest.raises(SegmentDefinitionError) as caught:
+        services.segment_create(
+            workspace=workspace,
+            name="gold LAPSED",
+            definition={"all": [{"trait": "tier", "op": "between", "value": 1}]},
+        )
+    assert caught.value.errors == [
+        "name: a segment called 'gold LAPSED' already exists",
+        "condition 1 (trait): unknown operator 'between' for trait 'tier'; use eq, neq, gt, gte, "
+        "lt, lte, contains or exists",
+    ]
+
+    updated = services.segment_update(
+        segment=segment, definition={"any": [{"trait": "tier", "op": "exists"}]}
+    )
+    assert updated.name == "Gold lapsed"
+    assert selectors.segment_count(workspace=workspace, definition=updated.definition, now=NOW) == 3
+    with pytest.raises(SegmentDefinitionError, match="name: give the segment a name"):
+        services.segment_update(segment=segment, name="  ")
+
+    services.segment_delete(segment=segment)
+    assert not selectors.segment_list(workspace=workspace).exists()
+
+
+@pytest.fixture
+def journey(workspace, people):
+    from cxloop.journeys import services as journey_services
+
+    return journey_services.journey_create(
+        workspace=workspace,
+        definition={
+            "name": "Retail",
+            "stages": ["Engage", "Shop"],
+            "touchpoints": [
+                {
+                    "stage": "Engage",
+                    "name": "Newsletter",
+                    "channel": "email",
+                    "rules": [{"event": "Email Opened"}],
+                },
+                {
+                    "stage": "Engage",
+                    "name": "Help desk",
+                    "channel": "chat",
+                    "rules": [{"event": "Support Ticket Opened"}],
+                },
+                {
+                    "stage": "Shop",
+                    "name": "Store",
+                    "channel": "store",
+                    "rules": [{"event": "Store Visit"}],
+                },
+            ],
+        },
+    )
+
+
+def test_journey_stage_conditions(workspace, people, journey):
+    assert members(workspace, people, cond(stage="Engage", journey="Retail")) == {"alice", "dan"}
+    assert members(workspace, people, cond(stage="shop", journey=journey.pk)) == {"bob"}
+    assert members(
+        workspace,
+        people,
+        {"all": [{"stage": "Engage", "journey": "retail"}, {"trait": "tier", "op": "exists"}]},
+    ) == {"alice"}
+
+
+def test_unknown_journeys_and_stages_are_named(workspace, people, journey):
+    with pytest.raises(SegmentDefinitionError) as caught:
+        services.segment_create(
+            workspace=workspace,
+            name="Bad stages",
+            definition={
+                "any": [
+                    {"stage": "Loyal", "journey": "Retail"},
+                    {"stage": "Engage", "journey": "Wholesale"},
+                ]
+            },
+        )
+
+    assert caught.value.errors == [
+        "condition 1 (stage): unknown stage 'Loyal' in journey 'Retail' (stages: 'Engage', 'Shop')",
+        "condition 2 (stage): unknown journey 'Wholesale' (journeys: 'Retail')",
+    ]
