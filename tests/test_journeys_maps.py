@@ -346,3 +346,35 @@ def test_touchpoint_csat_and_nps_from_survey_responses_colour_the_map(workspace)
     assert (mail.health, mail.health_reason) == ("good", "NPS +50")
     site = views[0].touchpoints[0]
     assert site.feedback == {}
+
+
+def test_worker_cycle_moves_customers_on_as_new_events_arrive(workspace, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    from django_tasks import task_backends
+
+    from cxloop.journeys.tasks import journeys_cycle
+
+    task_backends._settings = None  # pick up the overridden TASKS
+    seed(workspace)
+    journey = services.journey_create(workspace=workspace, definition=SHOP)
+    assert selectors.stage_of_customers(journey=journey)[cid(workspace, "cat")] == "Discover"
+    ingest(workspace, [ev("cat", "Order Completed", 7)])  # cat buys after the map was computed
+
+    # when: the worker's cycle runs (immediate backend; repeat=False so it does not recurse)
+    result = journeys_cycle.enqueue(repeat=False)
+
+    # then
+    assert result.return_value == 1
+    assert selectors.stage_of_customers(journey=journey)[cid(workspace, "cat")] == "Buy"
+
+
+def test_journeys_worker_chain_is_started_once(db):
+    from django_tasks_db.models import DBTaskResult
+
+    from cxloop.journeys.tasks import ensure_journeys_cycle, journeys_cycle
+
+    first, second = ensure_journeys_cycle(), ensure_journeys_cycle()
+
+    queued = DBTaskResult.objects.filter(task_path=journeys_cycle.module_path)
+    assert (first, second) == (True, False)
+    assert list(queued.values_list("status", flat=True)) == ["READY"]

@@ -249,8 +249,10 @@ def serve(
     worker_process = None
     if worker:
         from cxloop.feedback.tasks import ensure_feedback_cycle
+        from cxloop.journeys.tasks import ensure_journeys_cycle
 
         ensure_feedback_cycle()  # survey triggers and invitations, every minute in the worker
+        ensure_journeys_cycle()  # journey stages and map metrics, every ten minutes
         worker_process = subprocess.Popen(
             [sys.executable, "-m", "django", "db_worker", "--interval", "1"],
             env={**os.environ, "DJANGO_SETTINGS_MODULE": "cxloop.settings"},

@@ -9,11 +9,10 @@ start of the server).
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
-from django.utils import timezone
 from django_tasks import task
 
+from cxloop.core.recurring import enqueue_next, ensure_enqueued
 from cxloop.feedback import services
 
 CYCLE_SECONDS = 60
@@ -27,9 +26,7 @@ def feedback_cycle(*, repeat: bool = True) -> dict:
         scheduled, report = services.feedback_cycle()
     finally:
         if repeat:
-            feedback_cycle.using(
-                run_after=timezone.now() + timedelta(seconds=CYCLE_SECONDS)
-            ).enqueue(repeat=True)
+            enqueue_next(feedback_cycle, seconds=CYCLE_SECONDS, repeat=True)
     if report.sent or report.failed or scheduled:
         log.info(
             "feedback: %s scheduled, %s sent, %s failed", scheduled, report.sent, report.failed
@@ -44,17 +41,4 @@ def feedback_cycle(*, repeat: bool = True) -> dict:
 
 def ensure_feedback_cycle() -> bool:
     """Enqueue ``feedback_cycle`` unless one is already queued; True when it enqueued one."""
-    try:
-        from django_tasks_db.models import DBTaskResult
-    except (
-        ImportError
-    ):  # another backend (rq): enqueue, a duplicate chain only repeats idempotent work
-        DBTaskResult = None
-    if DBTaskResult is not None:
-        waiting = DBTaskResult.objects.filter(
-            task_path=feedback_cycle.module_path, status__in=("READY", "RUNNING")
-        )
-        if waiting.exists():
-            return False
-    feedback_cycle.enqueue(repeat=True)
-    return True
+    return ensure_enqueued(feedback_cycle, repeat=True)
