@@ -10,8 +10,9 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from cxloop.customers.models import Customer
+from cxloop.events import selectors as event_selectors
 from cxloop.events.services import events_ingest
-from cxloop.feedback import selectors, services
+from cxloop.feedback import services
 from cxloop.feedback.models import Invitation, Response
 
 T0 = datetime(2025, 3, 1, 12, tzinfo=UTC)
@@ -107,7 +108,7 @@ def test_trigger_schedules_one_invitation_per_event_with_delay_and_cap(workspace
     ]  # fmt: skip
     assert all(i.touchpoint == "Order Completed" for i in Invitation.objects.all())
     trigger.refresh_from_db()
-    assert trigger.cursor_event_id == selectors.latest_event_id(workspace_id=workspace.pk)
+    assert trigger.cursor_event_id == event_selectors.latest_event_id(workspace_id=workspace.pk)
 
 
 def test_trigger_conditions_and_events_before_it_existed(workspace):

@@ -12,6 +12,46 @@ from cxloop.customers.identifiers import normalize_phone
 from cxloop.customers.models import Consent, Customer, CustomerMerge, Identity
 
 
+def live_customers(*, workspace: Workspace) -> QuerySet[Customer]:
+    """The live profiles of ``workspace`` (merged tombstones left out), unordered: a base query
+    other apps keep filtering or annotating."""
+    return Customer.objects.filter(workspace=workspace, merged_into__isnull=True)
+
+
+def customers_by_ids(*, workspace: Workspace, ids: Iterable[int]) -> QuerySet[Customer]:
+    """The profiles of ``workspace`` with these ids, tombstones included (callers that hold ids
+    from identities or old rows resolve survivors with :func:`customer_survivor_ids`)."""
+    return Customer.objects.filter(workspace=workspace, pk__in=ids)
+
+
+def customer_survivor_ids(*, customer_ids: Iterable[int]) -> dict[int, int]:
+    """Each customer id → the live profile it now belongs to, following ``merged_into`` chains
+    (merges leave tombstones). Ids of unknown or live profiles map to themselves."""
+    customer_ids = set(customer_ids)
+    rows = dict(Customer.objects.filter(pk__in=customer_ids).values_list("pk", "merged_into_id"))
+    out = {}
+    for customer_id in customer_ids:
+        current, hops = customer_id, 0
+        while rows.get(current) and hops < 20:
+            nxt = rows[current]
+            if nxt not in rows:
+                rows.update(Customer.objects.filter(pk=nxt).values_list("pk", "merged_into_id"))
+            current, hops = nxt, hops + 1
+        out[customer_id] = current
+    return out
+
+
+def customer_first_identities(*, customer_ids: Iterable[int], kind: str) -> dict[int, str]:
+    """Each customer's first-seen identifier of ``kind`` (e.g. ``"email"``), for those having one."""
+    rows = Identity.objects.filter(customer_id__in=customer_ids, kind=kind).order_by(
+        "customer_id", "first_seen_at", "pk"
+    )
+    out: dict[int, str] = {}
+    for customer_id, value in rows.values_list("customer_id", "value"):
+        out.setdefault(customer_id, value)
+    return out
+
+
 def customer_search(
     *, workspace: Workspace, query: str = "", ids: Iterable[int] | QuerySet | None = None
 ) -> QuerySet[Customer]:

@@ -1,11 +1,18 @@
-"""Reads for events: a customer's timeline and workspace-wide counts."""
+"""Reads for events: a customer's timeline, workspace-wide counts, and the base queries other
+apps compose (filters, subqueries) instead of importing the ``Event`` model."""
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Max, QuerySet
 
 from cxloop.core.models import Workspace
 from cxloop.events.models import Event
+
+
+def workspace_events(*, workspace: Workspace) -> QuerySet[Event]:
+    """Every event of ``workspace``, unordered: a base query other apps keep filtering,
+    aggregating or using as a subquery (``values("customer_id")``, ``OuterRef``)."""
+    return Event.objects.filter(workspace=workspace)
 
 
 def customer_timeline(
@@ -41,3 +48,22 @@ def event_count(*, workspace: Workspace) -> int:
 def events_by_channel(*, workspace: Workspace) -> list[tuple[str, int]]:
     rows = Event.objects.filter(workspace=workspace).values("channel").annotate(n=Count("pk"))
     return [(row["channel"], row["n"]) for row in rows.order_by("-n")]
+
+
+def latest_event_id(*, workspace_id: int) -> int:
+    """The highest event id stored for the workspace (0 when it has none): a scan cursor."""
+    return Event.objects.filter(workspace_id=workspace_id).aggregate(m=Max("pk"))["m"] or 0
+
+
+def events_after(
+    *, workspace_id: int, name: str, after_id: int, up_to_id: int, limit: int
+) -> list[Event]:
+    """Events named ``name`` with an id in (after_id, up_to_id], oldest id first, at most
+    ``limit`` (only the fields trigger scans read are loaded)."""
+    return list(
+        Event.objects.filter(
+            workspace_id=workspace_id, name=name, pk__gt=after_id, pk__lte=up_to_id
+        )
+        .only("pk", "customer_id", "name", "channel", "properties", "occurred_at")
+        .order_by("pk")[:limit]
+    )

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from cxloop.core.models import Workspace
+from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import selectors, services
 from cxloop.feedback.logic import FeedbackError, FieldError
 from cxloop.feedback.models import Survey
@@ -154,7 +155,12 @@ def responses_import(*, survey: Survey, text: str | bytes, mapping: dict[str, st
         cells[email_col] for _, cells in rows if email_col is not None and email_col < len(cells)
     ]
     customer_ids = selectors.customer_ids_by_email(workspace=survey.workspace, emails=emails)
-    customers = {c.pk: c for c in _customers(set(customer_ids.values()))}
+    customers = {
+        c.pk: c
+        for c in customer_selectors.customers_by_ids(
+            workspace=survey.workspace, ids=set(customer_ids.values())
+        )
+    }
     for line, cells in rows:
         values = {t: (cells[i].strip() if i < len(cells) else "") for i, t in targets.items()}
         answers = {}
@@ -237,7 +243,12 @@ def reviews_import(
         if "email" in where and where["email"] < len(cells)
     ]
     customer_ids = selectors.customer_ids_by_email(workspace=workspace, emails=emails)
-    customers = {c.pk: c for c in _customers(set(customer_ids.values()))}
+    customers = {
+        c.pk: c
+        for c in customer_selectors.customers_by_ids(
+            workspace=workspace, ids=set(customer_ids.values())
+        )
+    }
     for line, cells in rows:
         row = dict.fromkeys(REVIEW_COLUMNS, "")
         row.update(
@@ -284,9 +295,3 @@ def reviews_import(
 
 def _digest(cells: list[str]) -> str:
     return hashlib.sha1("\x1f".join(cells).encode()).hexdigest()[:32]
-
-
-def _customers(ids: set[int]):
-    from cxloop.customers.models import Customer
-
-    return Customer.objects.filter(pk__in=ids)

@@ -7,14 +7,47 @@ import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db.models import Avg, Count, Max, Q, QuerySet
 
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
-from cxloop.customers.models import Customer
-from cxloop.events.models import Event
-from cxloop.feedback.models import Answer, Invitation, InvitationStatus, Response, Survey, Trigger
+from cxloop.feedback.models import Answer, Invitation, Response, Survey, Trigger
+
+# Choice values other apps and the web layer need (statuses, kinds), re-exported here so they
+# never import ``cxloop.feedback.models``.
+from cxloop.feedback.models import InvitationStatus as InvitationStatus
+from cxloop.feedback.models import SurveyKind as SurveyKind
+from cxloop.feedback.models import SurveyStatus as SurveyStatus
+
+if TYPE_CHECKING:
+    from cxloop.customers.models import Customer
+
+
+def workspace_surveys(*, workspace: Workspace) -> QuerySet[Survey]:
+    """Every survey of ``workspace`` (review inboxes included), unordered: a base query."""
+    return Survey.objects.filter(workspace=workspace)
+
+
+def workspace_responses(*, workspace: Workspace) -> QuerySet[Response]:
+    """Every response of ``workspace`` (partial ones included), unordered: a base query other
+    apps keep filtering, aggregating or correlating (``OuterRef``)."""
+    return Response.objects.filter(workspace=workspace)
+
+
+def workspace_invitations(*, workspace: Workspace) -> QuerySet[Invitation]:
+    """Every invitation of ``workspace``, whatever its status, unordered: a base query."""
+    return Invitation.objects.filter(workspace=workspace)
+
+
+def response_latest_id() -> int | None:
+    """The newest response id in the whole table, any workspace (None when empty).
+
+    Only for change detection (e.g. hashed into a fingerprint): it says nothing about whose
+    response it is.
+    """
+    return Response.objects.aggregate(top=Max("pk"))["top"]
 
 
 def survey_list(*, workspace: Workspace) -> QuerySet[Survey]:
@@ -245,15 +278,7 @@ def _cell(value: object) -> str:
 
 
 def _emails(customer_ids: set[int]) -> dict[int, str]:
-    from cxloop.customers.models import Identity
-
-    rows = Identity.objects.filter(customer_id__in=customer_ids, kind="email").order_by(
-        "customer_id", "first_seen_at", "pk"
-    )
-    out: dict[int, str] = {}
-    for customer_id, value in rows.values_list("customer_id", "value"):
-        out.setdefault(customer_id, value)
-    return out
+    return customer_selectors.customer_first_identities(customer_ids=customer_ids, kind="email")
 
 
 def customer_email(*, customer: Customer) -> str:
@@ -320,39 +345,3 @@ def last_sent(*, survey_id: int, customer_id: int, since: datetime) -> datetime 
         status=InvitationStatus.SENT,
         sent_at__gte=since,
     ).aggregate(last=Max("sent_at"))["last"]
-
-
-# Event reads for triggers. cxloop.events.selectors has no "events after a cursor" read yet; these
-# two belong there (proposed to the events owner) and move without changing callers' results.
-
-
-def latest_event_id(*, workspace_id: int) -> int:
-    return Event.objects.filter(workspace_id=workspace_id).aggregate(m=Max("pk"))["m"] or 0
-
-
-def events_after(
-    *, workspace_id: int, name: str, after_id: int, up_to_id: int, limit: int
-) -> list[Event]:
-    """Events named ``name`` with an id in (after_id, up_to_id], oldest id first."""
-    return list(
-        Event.objects.filter(
-            workspace_id=workspace_id, name=name, pk__gt=after_id, pk__lte=up_to_id
-        )
-        .only("pk", "customer_id", "name", "channel", "properties", "occurred_at")
-        .order_by("pk")[:limit]
-    )
-
-
-def live_customer_ids(customer_ids: set[int]) -> dict[int, int]:
-    """Each customer id → the live profile it now belongs to (merges leave tombstones)."""
-    rows = dict(Customer.objects.filter(pk__in=customer_ids).values_list("pk", "merged_into_id"))
-    out = {}
-    for customer_id in customer_ids:
-        current, hops = customer_id, 0
-        while rows.get(current) and hops < 20:
-            nxt = rows[current]
-            if nxt not in rows:
-                rows.update(Customer.objects.filter(pk=nxt).values_list("pk", "merged_into_id"))
-            current, hops = nxt, hops + 1
-        out[customer_id] = current
-    return out

@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -15,7 +16,7 @@ from django.utils import timezone
 
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
-from cxloop.customers.models import Customer
+from cxloop.events import selectors as event_selectors
 from cxloop.feedback import selectors
 from cxloop.feedback.logic import (
     AnswerInvalid,
@@ -41,6 +42,9 @@ from cxloop.feedback.models import (
     Trigger,
 )
 from cxloop.feedback.templates import template_spec
+
+if TYPE_CHECKING:
+    from cxloop.customers.models import Customer
 
 __all__ = [
     "AnswerInvalid",
@@ -469,7 +473,7 @@ def trigger_create(
     cursor = (
         from_event_id
         if from_event_id is not None
-        else selectors.latest_event_id(workspace_id=survey.workspace_id)
+        else event_selectors.latest_event_id(workspace_id=survey.workspace_id)
     )
     return Trigger.objects.create(
         workspace_id=survey.workspace_id,
@@ -521,8 +525,8 @@ def triggers_scan(
 @transaction.atomic
 def _scan_one(trigger: Trigger, batch: int) -> tuple[int, bool]:
     trigger = Trigger.objects.select_for_update().select_related("survey").get(pk=trigger.pk)
-    ceiling = selectors.latest_event_id(workspace_id=trigger.workspace_id)
-    events = selectors.events_after(
+    ceiling = event_selectors.latest_event_id(workspace_id=trigger.workspace_id)
+    events = event_selectors.events_after(
         workspace_id=trigger.workspace_id,
         name=trigger.event_name,
         after_id=trigger.cursor_event_id,
@@ -536,7 +540,7 @@ def _scan_one(trigger: Trigger, batch: int) -> tuple[int, bool]:
             trigger.cursor_event_id = ceiling
             trigger.save(update_fields=["cursor_event_id"])
         return 0, False
-    live = selectors.live_customer_ids({e.customer_id for e in events})
+    live = customer_selectors.customer_survivor_ids(customer_ids={e.customer_id for e in events})
     cap = timedelta(days=trigger.frequency_cap_days)
     last_asked = selectors.last_invited(
         survey_id=trigger.survey_id, customer_ids=set(live.values())

@@ -20,7 +20,7 @@ from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from cxloop.core.models import Workspace
-from cxloop.events.models import Event
+from cxloop.events import selectors as event_selectors
 
 STEP_TYPES = ("track", "page", "screen")
 DEFAULT_COMPLAINT_EVENTS = ("Support Ticket Opened",)
@@ -250,7 +250,11 @@ def _steps_by_customer(
 
 
 def _step_events(workspace: Workspace, since: datetime | None, until: datetime | None):
-    events = Event.objects.filter(workspace=workspace, type__in=STEP_TYPES).exclude(name="")
+    events = (
+        event_selectors.workspace_events(workspace=workspace)
+        .filter(type__in=STEP_TYPES)
+        .exclude(name="")
+    )
     if since is not None:
         events = events.filter(occurred_at__gte=since)
     if until is not None:
@@ -261,7 +265,8 @@ def _step_events(workspace: Workspace, since: datetime | None, until: datetime |
 def step_names(*, workspace: Workspace, limit: int = 200) -> list[str]:
     """Event names that can be path steps, alphabetically (for pickers)."""
     rows = (
-        Event.objects.filter(workspace=workspace, type__in=STEP_TYPES)
+        event_selectors.workspace_events(workspace=workspace)
+        .filter(type__in=STEP_TYPES)
         .exclude(name="")
         .values_list("name", flat=True)
         .distinct()
@@ -301,7 +306,11 @@ def paths_between(
     events = _step_events(workspace, since, until)
     anchor = start or end
     anchor_name = anchor.split(" · ")[0]
-    with_anchor = Event.objects.filter(workspace=workspace, name=anchor_name).values("customer_id")
+    with_anchor = (
+        event_selectors.workspace_events(workspace=workspace)
+        .filter(name=anchor_name)
+        .values("customer_id")
+    )
     events = events.filter(customer_id__in=with_anchor)
     if customer_ids is not None:
         events = events.filter(customer_id__in=customer_ids)
@@ -346,7 +355,8 @@ def paths_before_churn(
     _check_steps(steps)
     cutoff = (now or timezone.now()) - timedelta(days=inactive_days)
     churned = (
-        Event.objects.filter(workspace=workspace, type__in=STEP_TYPES)
+        event_selectors.workspace_events(workspace=workspace)
+        .filter(type__in=STEP_TYPES)
         .exclude(name="")
         .values("customer_id")
         .annotate(last=Max("occurred_at"))
@@ -387,7 +397,7 @@ def paths_before_complaint(
     match = Q(name__in=names) if names else Q(pk__in=[])
     if topics:
         match |= Q(properties__topic__in=topics)
-    complaints = Event.objects.filter(workspace=workspace).filter(match)
+    complaints = event_selectors.workspace_events(workspace=workspace).filter(match)
     if since is not None:
         complaints = complaints.filter(occurred_at__gte=since)
     if customer_ids is not None:

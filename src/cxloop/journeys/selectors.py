@@ -11,8 +11,8 @@ from django.db.models import Count, QuerySet, Value
 
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
-from cxloop.events.models import Event
-from cxloop.feedback.models import Response
+from cxloop.events import selectors as event_selectors
+from cxloop.feedback import selectors as feedback_selectors
 from cxloop.journeys.definitions import RuleSpec, parse_rule
 from cxloop.journeys.funnel import FunnelRun, as_datetime, funnel_run
 from cxloop.journeys.models import CustomerStage, JourneyMap, Rule, Stage, Touchpoint
@@ -136,9 +136,8 @@ def touchpoint_feedback(*, journey: JourneyMap) -> dict[int, dict]:
         return {}
     names = {r.event for r in rules} | {r.touchpoint.name for r in rules}
     rows = (
-        Response.objects.filter(
-            workspace_id=journey.workspace_id, completed=True, touchpoint__in=names
-        )
+        feedback_selectors.workspace_responses(workspace=journey.workspace)
+        .filter(completed=True, touchpoint__in=names)
         .values_list("touchpoint", "channel", "csat_score", "nps_score", "survey__csat_top_box")
         .iterator(chunk_size=5000)
     )
@@ -265,7 +264,7 @@ def stage_of_customers(*, journey: JourneyMap) -> dict[int, str]:
 def event_names(*, workspace: Workspace, limit: int = 500) -> list[tuple[str, int]]:
     """Event (and page/screen) names of a workspace with counts, most frequent first."""
     rows = (
-        Event.objects.filter(workspace=workspace)
+        event_selectors.workspace_events(workspace=workspace)
         .exclude(name="")
         .values("name")
         .annotate(n=Count("pk"))
@@ -283,7 +282,9 @@ def event_rows(
     PostgreSQL and Django's naive-UTC text on SQLite; ``properties`` is '' unless asked for.
     """
     columns = ["customer_id", "occurred_at", "name", "channel"]
-    events = Event.objects.filter(workspace=workspace, name__in=sorted(set(names)))
+    events = event_selectors.workspace_events(workspace=workspace).filter(
+        name__in=sorted(set(names))
+    )
     if properties:
         events = events.values_list(*columns, "properties")
     else:

@@ -21,6 +21,7 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db import NotSupportedError
 from django.db.models import (
@@ -42,8 +43,8 @@ from django.db.models import (
 from django.db.models.fields.json import KeyTextTransform
 
 from cxloop.core.models import Workspace
-from cxloop.events.models import Event
-from cxloop.feedback.models import Invitation, InvitationStatus, Response, Survey
+from cxloop.events import selectors as event_selectors
+from cxloop.feedback import selectors as feedback_selectors
 from cxloop.metrics import definitions as d
 from cxloop.metrics.definitions import Estimate, MetricName
 from cxloop.metrics.filters import (
@@ -53,6 +54,9 @@ from cxloop.metrics.filters import (
     MetricQuery,
     ResponseFilters,
 )
+
+if TYPE_CHECKING:
+    from cxloop.feedback.models import Invitation, Response
 
 NONE_LABEL = "(none)"
 
@@ -124,22 +128,24 @@ def responses_filtered(
 ) -> QuerySet[Response]:
     """The responses a score metric counts under ``filters``: completed, with that score, by
     ``submitted_at``. (For the response rate: every response, by ``started_at``.)"""
+    responses = feedback_selectors.workspace_responses(workspace=workspace)
     if metric is MetricName.RESPONSE_RATE:
-        return _filtered(Response.objects, workspace, filters, "started_at")
-    responses = _filtered(Response.objects, workspace, filters, "submitted_at")
+        return _filtered(responses, filters, "started_at")
+    responses = _filtered(responses, filters, "submitted_at")
     return responses.filter(completed=True, **{f"{metric.value}_score__isnull": False})
 
 
 def invitations_filtered(*, workspace: Workspace, filters: ResponseFilters) -> QuerySet[Invitation]:
     """Invitations sent (``sent_at``) under ``filters``: the response rate's invited base."""
-    invitations = _filtered(Invitation.objects, workspace, filters, "sent_at")
-    return invitations.filter(status=InvitationStatus.SENT)
+    invitations = _filtered(
+        feedback_selectors.workspace_invitations(workspace=workspace), filters, "sent_at"
+    )
+    return invitations.filter(status=feedback_selectors.InvitationStatus.SENT)
 
 
-def _filtered(manager, workspace: Workspace, filters: ResponseFilters, when: str) -> QuerySet:
-    """Filters shared by responses and invitations (both have survey, channel, touchpoint and
-    customer)."""
-    rows = manager.filter(workspace=workspace)
+def _filtered(rows: QuerySet, filters: ResponseFilters, when: str) -> QuerySet:
+    """Filters shared by a workspace's responses and invitations (both have survey, channel,
+    touchpoint and customer)."""
     if filters.start is not None:
         rows = rows.filter(**{f"{when}__gte": filters.start})
     if filters.end is not None:
@@ -163,7 +169,9 @@ def metric_query_check(*, workspace: Workspace, query: MetricQuery) -> None:
     survey_id = query.filters.survey_id
     if (
         survey_id is not None
-        and not Survey.objects.filter(workspace=workspace, pk=survey_id).exists()
+        and not feedback_selectors.workspace_surveys(workspace=workspace)
+        .filter(pk=survey_id)
+        .exists()
     ):
         raise FilterError("survey", f"no survey {survey_id} in this workspace")
 
@@ -251,7 +259,11 @@ def _counts(
         split,
         _aggregates(metric, filters),
     )
-    answered = Exists(Response.objects.filter(invitation=OuterRef("pk"), completed=True))
+    answered = Exists(
+        feedback_selectors.workspace_responses(workspace=workspace).filter(
+            invitation=OuterRef("pk"), completed=True
+        )
+    )
     invited = _grouped(
         invitations_filtered(workspace=workspace, filters=filters),
         "sent_at",
@@ -277,7 +289,11 @@ def _labels(workspace: Workspace, split: str | None, rows: list[dict]) -> dict[s
     if split != "survey":
         return {}
     ids = {row[GROUP] for row in rows if row.get(GROUP) is not None}
-    surveys = Survey.objects.filter(workspace=workspace, pk__in=ids).values_list("pk", "name")
+    surveys = (
+        feedback_selectors.workspace_surveys(workspace=workspace)
+        .filter(pk__in=ids)
+        .values_list("pk", "name")
+    )
     return {str(pk): name for pk, name in surveys}
 
 
@@ -389,9 +405,9 @@ def comments_list(
     *, workspace: Workspace, filters: ResponseFilters, limit: int = 20
 ) -> list[Comment]:
     """The latest completed responses with a comment, filtered like the metrics."""
-    responses = _filtered(Response.objects, workspace, filters, "submitted_at").filter(
-        completed=True
-    )
+    responses = _filtered(
+        feedback_selectors.workspace_responses(workspace=workspace), filters, "submitted_at"
+    ).filter(completed=True)
     rows = (
         responses.exclude(comment="")
         .select_related("survey", "customer")
@@ -423,8 +439,10 @@ def responses_fingerprint(*, workspace: Workspace) -> str:
     response being completed). Hashed, so it tells nothing about other workspaces. Edits that
     change neither (a score corrected in place, a deletion) wait for the next new answer.
     """
-    top = Response.objects.aggregate(top=Max("pk"))["top"]
-    last = Response.objects.filter(workspace=workspace).aggregate(last=Max("submitted_at"))["last"]
+    top = feedback_selectors.response_latest_id()
+    last = feedback_selectors.workspace_responses(workspace=workspace).aggregate(
+        last=Max("submitted_at")
+    )["last"]
     text = f"{top or 0}|{last.isoformat() if last else '-'}|{workspace.pk}"
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
@@ -446,7 +464,7 @@ def filter_options(*, workspace: Workspace) -> FilterOptions:
     Trait keys come from the customers who answered most recently (a sample of
     ``TRAIT_SAMPLE``), so the menu stays quick on large workspaces.
     """
-    responses = Response.objects.filter(workspace=workspace)
+    responses = feedback_selectors.workspace_responses(workspace=workspace)
     recent = (
         responses.filter(customer__isnull=False)
         .order_by("-pk")
@@ -459,7 +477,9 @@ def filter_options(*, workspace: Workspace) -> FilterOptions:
     pairs = set(responses.values_list("channel", "touchpoint").distinct())
     return FilterOptions(
         surveys=list(
-            Survey.objects.filter(workspace=workspace).order_by("name").values_list("pk", "name")
+            feedback_selectors.workspace_surveys(workspace=workspace)
+            .order_by("name")
+            .values_list("pk", "name")
         ),
         channels=sorted({channel for channel, _ in pairs if channel}),
         touchpoints=sorted({touchpoint for _, touchpoint in pairs if touchpoint})[:200],
@@ -497,8 +517,8 @@ def _activity(
     workspace: Workspace, by: Granularity, start: date, end: date
 ) -> dict[date, set[int]]:
     rows = (
-        Event.objects.filter(
-            workspace=workspace,
+        event_selectors.workspace_events(workspace=workspace)
+        .filter(
             occurred_at__gte=datetime.combine(start, datetime.min.time(), tzinfo=UTC),
             occurred_at__lt=datetime.combine(end, datetime.min.time(), tzinfo=UTC),
         )
@@ -575,7 +595,7 @@ def cohort_retention(
     first, limit = _window(start, end, by, now)
     active = _activity(workspace, by, first, limit)
     firsts = (
-        Event.objects.filter(workspace=workspace)
+        event_selectors.workspace_events(workspace=workspace)
         .values("customer_id")
         .annotate(first=Min("occurred_at"))
         .values_list("customer_id", "first")

@@ -21,7 +21,7 @@ from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from cxloop.core.models import Workspace
-from cxloop.events.models import Event
+from cxloop.events import selectors as event_selectors
 
 STEP_TYPES = ("track", "page", "screen")
 ORDER_EVENT = "Order Completed"
@@ -82,7 +82,11 @@ class PersonaResult:
 def persona_features(*, workspace: Workspace, now: datetime | None = None) -> Features:
     """Behaviour features of every customer with at least one interaction."""
     now = now or timezone.now()
-    events = Event.objects.filter(workspace=workspace, type__in=STEP_TYPES).exclude(name="")
+    events = (
+        event_selectors.workspace_events(workspace=workspace)
+        .filter(type__in=STEP_TYPES)
+        .exclude(name="")
+    )
     per_channel = events.values_list("customer_id", "channel").annotate(
         n=Count("pk"), first=Min("occurred_at"), last=Max("occurred_at")
     )

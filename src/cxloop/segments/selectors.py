@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -17,12 +18,15 @@ from django.db.models.lookups import (
 from django.utils import timezone
 
 from cxloop.core.models import Workspace
-from cxloop.customers.models import Customer
-from cxloop.events.models import Event
-from cxloop.feedback.models import Response
+from cxloop.customers import selectors as customer_selectors
+from cxloop.events import selectors as event_selectors
+from cxloop.feedback import selectors as feedback_selectors
 from cxloop.segments import definition as definitions
 from cxloop.segments import personas, stages
 from cxloop.segments.models import Segment
+
+if TYPE_CHECKING:
+    from cxloop.customers.models import Customer
 
 _LOOKUPS = {
     "eq": Exact,
@@ -53,7 +57,7 @@ def segment_customers(
     now = now or timezone.now()
     condition = _group_q(cleaned, workspace, now)
     return (
-        Customer.objects.filter(workspace=workspace, merged_into__isnull=True)
+        customer_selectors.live_customers(workspace=workspace)
         .filter(condition)
         .order_by("-last_seen_at", "-pk")
     )
@@ -122,7 +126,7 @@ def _trait_q(condition: dict) -> Q:
 
 
 def _event_q(condition: dict, workspace: Workspace, now: datetime) -> Q:
-    events = Event.objects.filter(workspace=workspace, name=condition["event"])
+    events = event_selectors.workspace_events(workspace=workspace).filter(name=condition["event"])
     if condition.get("channel"):
         events = events.filter(channel=condition["channel"])
     if "within_days" in condition:
@@ -143,9 +147,8 @@ def _event_q(condition: dict, workspace: Workspace, now: datetime) -> Q:
 def _score_q(condition: dict, workspace: Workspace) -> Q:
     column = f"{condition['score']}_score"
     latest = Subquery(
-        Response.objects.filter(
-            workspace=workspace, customer_id=OuterRef("pk"), **{f"{column}__isnull": False}
-        )
+        feedback_selectors.workspace_responses(workspace=workspace)
+        .filter(customer_id=OuterRef("pk"), **{f"{column}__isnull": False})
         .order_by(Coalesce("submitted_at", "started_at").desc(), "-pk")
         .values(column)[:1]
     )

@@ -30,7 +30,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from cxloop.feedback import importing, selectors, services
 from cxloop.feedback.logic import FeedbackError, SurveyUnavailable, describe_condition
-from cxloop.feedback.models import SurveyKind, SurveyStatus
 from cxloop.feedback.templates import LANGUAGES, template_list
 from cxloop.web.workspace import active_workspace
 
@@ -79,7 +78,7 @@ def survey_new(request: HttpRequest) -> HttpResponse:
             }
             survey = services.survey_create(
                 workspace=workspace, name=values["name"], kind=values["kind"],
-                languages=values["languages"], status=SurveyStatus.DRAFT,
+                languages=values["languages"], status=selectors.SurveyStatus.DRAFT,
             )  # fmt: skip
             return redirect("survey-build", survey_id=survey.pk)
         except FeedbackError as exc:
@@ -87,7 +86,7 @@ def survey_new(request: HttpRequest) -> HttpResponse:
     context = {
         "templates": template_list(),
         "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
-        "kinds": SurveyKind.choices,
+        "kinds": selectors.SurveyKind.choices,
         "errors": errors,
         "values": values,
     }
