@@ -162,3 +162,32 @@ def test_funnel_page_can_keep_to_customers_at_a_stage(client, member, workspace)
     page = text(response)
     assert "1 customer started · 0 finished" in page  # cat: at Discover, never ordered
     assert "Only customers now at Discover (Shop)" in page
+
+
+def test_funnel_page_splits_by_saved_segments(client, member, workspace):
+    from cxloop.segments import services as segment_services
+
+    seed(workspace)
+    segment_services.segment_create(
+        workspace=workspace,
+        name="Newsletter readers",
+        definition={"all": [{"event": "Email Opened", "did": True}]},
+    )
+    segment_services.segment_create(
+        workspace=workspace,
+        name="Shop buyers",
+        definition={"all": [{"event": "Order Completed", "did": True, "channel": "store"}]},
+    )
+    client.force_login(member)
+
+    response = client.get(
+        "/journeys/funnel/",
+        {"step": ["Home", "Order Completed"], "window": "3", "unit": "hours", "split": "segments"},
+    )
+
+    assert response.status_code == 200
+    page = text(response)
+    assert "By saved segment (customers can be in several)" in page
+    # bob read the newsletter and bought in the shop within 3 h of Home; dan never did Home
+    assert "Newsletter readers 1 1" in page
+    assert "Shop buyers 1 1" in page

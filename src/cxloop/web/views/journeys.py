@@ -15,6 +15,7 @@ from cxloop.events.channels import CHANNELS
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys import services as journey_services
 from cxloop.journeys.definitions import DefinitionError, RuleSpec, parse_steps, show_value
+from cxloop.segments import selectors as segment_selectors
 from cxloop.web.workspace import active_workspace
 
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
@@ -327,6 +328,7 @@ def funnel(request: HttpRequest) -> HttpResponse:
     )
     context = {
         "event_names": journey_selectors.event_names(workspace=workspace),
+        "has_segments": segment_selectors.segment_list(workspace=workspace).exists(),
         "stage_splits": [
             (f"stage:{journey.pk}", f"Current stage in {journey.name}")
             for journey, _ in journey_selectors.stage_choices(workspace=workspace)
@@ -357,6 +359,7 @@ def funnel(request: HttpRequest) -> HttpResponse:
             errors.extend(exc.errors)
         window = _window(window_value, unit, errors)
         split_by = f"trait:{trait}" if split == "trait" else split
+        groups = _segment_groups(workspace) if split == SPLIT_SEGMENTS else None
         if split == "trait" and not trait:
             errors.append("Split by trait: name the trait (e.g. city or loyalty_tier)")
         if errors:
@@ -372,11 +375,32 @@ def funnel(request: HttpRequest) -> HttpResponse:
                 else None
             )
             report = journey_selectors.funnel(
-                workspace=workspace, steps=steps, window=window, split_by=split_by, only=only
+                workspace=workspace,
+                steps=steps,
+                window=window,
+                split_by=split_by,
+                groups=groups,
+                only=only,
             )
             context.update(_funnel_context(workspace, report))
     status = 422 if context["errors"] else 200
     return render(request, "journeys/funnel.html", context, status=status)
+
+
+SPLIT_SEGMENTS = "segments"
+MAX_SEGMENT_GROUPS = 8
+
+
+def _segment_groups(workspace) -> dict[str, set[int]]:
+    """Members of each saved segment (the first eight by name), for a funnel split by segment."""
+    return {
+        segment.name: set(
+            segment_selectors.segment_customer_ids(
+                workspace=workspace, definition=segment.definition
+            )
+        )
+        for segment in segment_selectors.segment_list(workspace=workspace)[:MAX_SEGMENT_GROUPS]
+    }
 
 
 def _slots(names: list[str], channels: list[str]) -> list[dict]:
