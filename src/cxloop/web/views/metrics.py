@@ -20,7 +20,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
-from django.utils.safestring import SafeString, mark_safe
 
 from cxloop.metrics import selectors as metric_selectors
 from cxloop.metrics.definitions import (
@@ -32,6 +31,7 @@ from cxloop.metrics.definitions import (
     MetricName,
 )
 from cxloop.metrics.filters import FilterError, Granularity, MetricQuery, parse_query, parse_split
+from cxloop.web.charts import figure_json
 from cxloop.web.workspace import active_workspace
 
 POLL_SECONDS = 10
@@ -140,9 +140,9 @@ def _numbers(workspace, query: MetricQuery, split: str) -> dict:
         "window_days": days,
         "headlines": headlines,
         "trend_points": len(trend),
-        "trend_figure": _figure_json(_trend_figure(metric, trend, by)),
+        "trend_figure": figure_json(_trend_figure(metric, trend, by)),
         "groups": [_group_row(metric, g) for g in groups],
-        "breakdown_figure": _figure_json(_breakdown_figure(metric, groups)) if groups else None,
+        "breakdown_figure": figure_json(_breakdown_figure(metric, groups)) if groups else None,
         "comments": [
             _comment_row(c)
             for c in metric_selectors.comments_list(
@@ -150,9 +150,9 @@ def _numbers(workspace, query: MetricQuery, split: str) -> dict:
             )
         ],
         "churn": churn,
-        "churn_figure": _figure_json(_churn_figure(churn)) if churn else None,
+        "churn_figure": figure_json(_churn_figure(churn)) if churn else None,
         "cohorts": cohorts,
-        "cohort_figure": _figure_json(_cohort_figure(cohorts)) if cohorts else None,
+        "cohort_figure": figure_json(_cohort_figure(cohorts)) if cohorts else None,
     }
 
 
@@ -285,13 +285,6 @@ def _comment_row(comment: metric_selectors.Comment) -> dict:
 # ------------------------------------------------------------------------------------------
 # Figures (plotly.graph_objects, rendered by static/metrics/dashboard.js)
 # ------------------------------------------------------------------------------------------
-
-
-def _figure_json(figure: go.Figure) -> SafeString:
-    """The figure as JSON safe to place inside <script type="application/json">."""
-    text = figure.to_json()
-    # with <, > and & escaped the JSON cannot close the <script> element or open another
-    return mark_safe(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
 def _layout(**extra) -> dict:

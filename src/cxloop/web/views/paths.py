@@ -13,6 +13,7 @@ from django.shortcuts import render
 from cxloop.journeys import paths as path_analysis
 from cxloop.segments import selectors as segment_selectors
 from cxloop.segments.definition import SegmentDefinitionError
+from cxloop.web.charts import figure_json
 from cxloop.web.workspace import active_workspace
 
 
@@ -97,7 +98,7 @@ def paths(request: HttpRequest) -> HttpResponse:
             context["report"] = report
             context["conversion"] = report.conversion * 100
             if report.paths:
-                context["chart_json"] = _chart_json(path_analysis.sankey_figure(report.paths))
+                context["chart_json"] = figure_json(path_analysis.sankey_figure(report.paths))
     return render(request, "paths/paths.html", context)
 
 
@@ -165,10 +166,10 @@ def paths_before(request: HttpRequest) -> HttpResponse:
                 for label, n in report.anywhere
             ]
             if report.paths:
-                context["chart_json"] = _chart_json(
+                context["chart_json"] = figure_json(
                     path_analysis.sankey_figure(report.paths, align_end=True)
                 )
-                context["bar_json"] = _chart_json(_last_step_figure(report))
+                context["bar_json"] = figure_json(_last_step_figure(report))
     return render(request, "paths/before.html", context)
 
 
@@ -202,8 +203,3 @@ def _last_step_figure(report: path_analysis.BeforeReport) -> go.Figure:
         plot_bgcolor="rgba(0,0,0,0)",
     )
     return figure
-
-
-def _chart_json(figure: go.Figure) -> str:
-    """Plotly JSON safe to place inside a <script type="application/json"> element."""
-    return figure.to_json().replace("</", "<\\/").replace("<!--", "\\u003c!--")

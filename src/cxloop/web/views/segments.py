@@ -26,6 +26,7 @@ from cxloop.segments.definition import (
     describe,
 )
 from cxloop.segments.personas import MAX_K, MIN_K, PersonaError
+from cxloop.web.charts import figure_json
 from cxloop.web.workspace import active_workspace
 
 MEMBERS_PER_PAGE = 25
@@ -475,7 +476,7 @@ def personas(request: HttpRequest) -> HttpResponse:
             }
             for number, persona in enumerate(result.personas, start=1)
         ],
-        chart_json=_chart_json(_personas_figure(result)),
+        chart_json=figure_json(_personas_figure(result)),
     )
     return render(request, "segments/personas.html", context)
 
@@ -533,8 +534,3 @@ def _format_mean(column: str, value: float) -> str:
     if column == "orders":
         return f"{value:.1f}"
     return f"{value:,.0f}"
-
-
-def _chart_json(figure: go.Figure) -> str:
-    """Plotly JSON safe to place inside a <script type="application/json"> element."""
-    return figure.to_json().replace("</", "<\\/").replace("<!--", "\\u003c!--")
