@@ -15,8 +15,7 @@ from django.urls import reverse
 from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 from ninja.errors import HttpError
 
-from cxloop.core import selectors as core_selectors
-from cxloop.core.models import Workspace
+from cxloop.api.access import request_workspace
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import importing, selectors, services
 from cxloop.feedback.logic import FeedbackError, SurveyUnavailable
@@ -185,16 +184,10 @@ class ExportRow(Schema):
     answers: dict
 
 
-def _workspace(request: HttpRequest, slug: str | None) -> Workspace:
-    allowed = core_selectors.workspaces_for_user(user=request.user)
-    workspace = allowed.filter(slug=slug).first() if slug else allowed.first()
-    if workspace is None:
-        raise HttpError(404, f"no workspace {slug!r} for this user" if slug else "no workspace")
-    return workspace
-
-
 def _survey(request: HttpRequest, survey_id: int, workspace: str | None):
-    survey = selectors.survey_get(workspace=_workspace(request, workspace), survey_id=survey_id)
+    survey = selectors.survey_get(
+        workspace=request_workspace(request, workspace), survey_id=survey_id
+    )
     if survey is None:
         raise HttpError(404, f"no survey {survey_id} in this workspace")
     return survey
@@ -216,7 +209,7 @@ def _spec(questions: list[QuestionIn]) -> list[dict]:
 
 @router.get("/surveys", response=list[SurveyOut], summary="List surveys")
 def list_surveys(request: HttpRequest, workspace: str | None = None):
-    return list(selectors.survey_list(workspace=_workspace(request, workspace)))
+    return list(selectors.survey_list(workspace=request_workspace(request, workspace)))
 
 
 @router.post("/surveys", response={201: SurveyOut, 422: ErrorOut}, summary="Create a survey")
@@ -224,7 +217,7 @@ def create_survey(request: HttpRequest, body: SurveyIn, workspace: str | None = 
     """A survey with its questions; every bad field is reported at once."""
     try:
         survey = services.survey_create(
-            workspace=_workspace(request, workspace),
+            workspace=request_workspace(request, workspace),
             name=body.name,
             kind=body.kind,
             languages=body.languages,
@@ -248,7 +241,7 @@ def create_survey_from_template(
 ):
     try:
         survey = services.survey_create_from_template(
-            workspace=_workspace(request, workspace),
+            workspace=request_workspace(request, workspace),
             template=body.template,
             languages=body.languages,
             name=body.name,
@@ -419,7 +412,7 @@ def import_reviews(
     """Columns ``rating`` (1–5) and ``text`` required; ``source``, ``date``, ``email``, ``id``,
     ``title`` optional. Bad rows are reported by line; good ones kept; re-imports store nothing
     twice."""
-    target = _workspace(request, workspace)
+    target = request_workspace(request, workspace)
     try:
         report = importing.reviews_import(
             workspace=target, text=file.read(), default_site=source.strip()

@@ -9,8 +9,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
-from cxloop.core import selectors as core_selectors
-from cxloop.core.models import Workspace
+from cxloop.api.access import request_workspace
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys import services as journey_services
 from cxloop.journeys.definitions import DefinitionError, parse_steps
@@ -86,17 +85,9 @@ class ErrorOut(Schema):
     errors: list[str]
 
 
-def _workspace(request: HttpRequest, slug: str | None) -> Workspace:
-    allowed = core_selectors.workspaces_for_user(user=request.user)
-    workspace = allowed.filter(slug=slug).first() if slug else allowed.first()
-    if workspace is None:
-        raise HttpError(404, f"no workspace {slug!r} for this user" if slug else "no workspace")
-    return workspace
-
-
 def _journey(request: HttpRequest, journey_id: int, slug: str | None):
     journey = journey_selectors.journey_get(
-        workspace=_workspace(request, slug), journey_id=journey_id
+        workspace=request_workspace(request, slug), journey_id=journey_id
     )
     if journey is None:
         raise HttpError(404, "no such journey in this workspace")
@@ -128,7 +119,7 @@ def list_journeys(request: HttpRequest, workspace: str | None = None):
             "computed_at": j.computed_at,
             "customers": (j.metrics or {}).get("customers", 0),
         }
-        for j in journey_selectors.journey_list(workspace=_workspace(request, workspace))
+        for j in journey_selectors.journey_list(workspace=request_workspace(request, workspace))
     ]
 
 
@@ -145,7 +136,7 @@ def create_journey(request: HttpRequest, payload: JourneyIn, workspace: str | No
     """
     try:
         journey = journey_services.journey_create(
-            workspace=_workspace(request, workspace), definition=payload.dict()
+            workspace=request_workspace(request, workspace), definition=payload.dict()
         )
     except DefinitionError as exc:
         return _invalid(exc)
@@ -195,7 +186,7 @@ def run_funnel(request: HttpRequest, payload: FunnelIn, workspace: str | None = 
     Steps are event names or ``{event, channel, conditions}``; ``split_by`` is ``channel``,
     ``trait:<name>`` or ``stage:<journey id>``; ``stage_id`` keeps to customers now at that stage.
     """
-    ws = _workspace(request, workspace)
+    ws = request_workspace(request, workspace)
     raw = [s if isinstance(s, str) else s.dict() for s in payload.steps]
     try:
         steps = parse_steps(raw)

@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Schema
 from ninja.errors import HttpError
 
-from cxloop.core import selectors as core_selectors
+from cxloop.api.access import request_workspace
 from cxloop.core.models import Workspace
 from cxloop.metrics import selectors as metric_selectors
 from cxloop.metrics.definitions import Comparison, Estimate, MetricName
@@ -120,14 +120,6 @@ class MetricParams(Schema):
     workspace: str = Query("", description="Workspace slug (default: your first)")
 
 
-def _workspace(request: HttpRequest, slug: str) -> Workspace:
-    allowed = core_selectors.workspaces_for_user(user=request.user)
-    workspace = allowed.filter(slug=slug).first() if slug else allowed.first()
-    if workspace is None:
-        raise HttpError(404, f"no workspace {slug!r} for this user" if slug else "no workspace")
-    return workspace
-
-
 def _query(workspace: Workspace, params: MetricParams, **extra: str) -> MetricQuery:
     raw = {
         "from": params.date_from,
@@ -168,7 +160,7 @@ def metrics_query(
     NPS in points; CSAT and response rate in %; CES the mean on 1–7. Periods are UTC days, ISO
     weeks (Monday) or months, named by their first day.
     """
-    workspace = _workspace(request, params.workspace)
+    workspace = request_workspace(request, params.workspace)
     query = _query(workspace, params, metric=metric, by=by, split=split)
     rows = metric_selectors.metric_rows(
         workspace=workspace,
@@ -200,7 +192,7 @@ def metrics_query(
 def metrics_summary(request: HttpRequest, params: Query[MetricParams]):
     """NPS, CSAT, CES and response rate for the window and for the equally long window before it,
     with a two-sided z-test of the change ("significant at 95%" or not)."""
-    workspace = _workspace(request, params.workspace)
+    workspace = request_workspace(request, params.workspace)
     query = _query(workspace, params)
     headlines = []
     for metric in MetricName:
@@ -227,7 +219,7 @@ def metrics_retention(
     """From events: per period, customers active, retained (active again in the next period) and
     churned (not), with rates and 95% intervals; and the cohort retention table (cohort = period
     of a customer's first event; rates[k] = % of the cohort active k periods later)."""
-    workspace = _workspace(request, params.workspace)
+    workspace = request_workspace(request, params.workspace)
     query = _query(workspace, params)
     if by not in (Granularity.WEEK, Granularity.MONTH):
         raise HttpError(422, f"by: expected week or month, got {by!r}")
@@ -260,7 +252,7 @@ def metrics_comments(request: HttpRequest, params: Query[MetricParams], limit: i
     """Completed responses with a comment, newest first, filtered like the metrics."""
     if not 1 <= limit <= 500:
         raise HttpError(422, "limit: must be 1..500")
-    workspace = _workspace(request, params.workspace)
+    workspace = request_workspace(request, params.workspace)
     query = _query(workspace, params)
     comments = metric_selectors.comments_list(
         workspace=workspace, filters=query.filters, limit=limit

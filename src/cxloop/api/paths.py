@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.errors import HttpError
 
-from cxloop.core import selectors as core_selectors
+from cxloop.api.access import request_workspace
 from cxloop.core.models import Workspace
 from cxloop.journeys import paths as path_analysis
 from cxloop.segments import selectors as segment_selectors
@@ -48,14 +48,6 @@ class BeforeReportOut(Schema):
     anywhere: list[Tally]
 
 
-def _workspace(request: HttpRequest, slug: str | None) -> Workspace:
-    allowed = core_selectors.workspaces_for_user(user=request.user)
-    workspace = allowed.filter(slug=slug).first() if slug else allowed.first()
-    if workspace is None:
-        raise HttpError(404, f"no workspace {slug!r} for this user" if slug else "no workspace")
-    return workspace
-
-
 def _members(workspace: Workspace, segment: int | None):
     if segment is None:
         return None
@@ -87,7 +79,7 @@ def paths_between(
     workspace: str | None = None,
 ):
     """Per customer: the collapsed steps from ``start`` to the next ``end`` (either may be empty)."""
-    ws = _workspace(request, workspace)
+    ws = request_workspace(request, workspace)
     if within_days is not None and within_days < 1:
         raise HttpError(422, "within_days must be at least 1")
     try:
@@ -134,7 +126,7 @@ def paths_before(
 ):
     """``kind=churn``: inactive for ``inactive_days``; ``kind=complaint``: one of the
     comma-separated ``complaint_events`` or an event whose ``properties.topic`` is in ``topics``."""
-    ws = _workspace(request, workspace)
+    ws = request_workspace(request, workspace)
     members = _members(ws, segment)
     try:
         if kind == "churn":

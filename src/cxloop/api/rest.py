@@ -14,8 +14,7 @@ from ninja.errors import HttpError
 from ninja.security import django_auth
 
 from cxloop.api import feedback, journeys, metrics, paths, segments
-from cxloop.core import selectors as core_selectors
-from cxloop.core.models import Workspace
+from cxloop.api.access import request_workspace
 from cxloop.customers import selectors as customer_selectors
 from cxloop.events import selectors as event_selectors
 
@@ -105,14 +104,6 @@ class EventPage(Page):
     items: list[EventOut]
 
 
-def _workspace(request: HttpRequest, slug: str | None) -> Workspace:
-    allowed = core_selectors.workspaces_for_user(user=request.user)
-    workspace = allowed.filter(slug=slug).first() if slug else allowed.first()
-    if workspace is None:
-        raise HttpError(404, f"no workspace {slug!r} for this user" if slug else "no workspace")
-    return workspace
-
-
 def _window(limit: int, offset: int) -> tuple[int, int]:
     if not 1 <= limit <= MAX_LIMIT or offset < 0:
         raise HttpError(422, f"limit must be 1..{MAX_LIMIT} and offset ≥ 0")
@@ -130,7 +121,7 @@ def list_customers(
     """Live profiles matching ``q`` (words, or ``trait:value``), most recently seen first."""
     limit, offset = _window(limit, offset)
     customers = customer_selectors.customer_search(
-        workspace=_workspace(request, workspace), query=q
+        workspace=request_workspace(request, workspace), query=q
     )
     return {
         "count": customers.count(),
@@ -144,7 +135,7 @@ def list_customers(
 def get_customer(request: HttpRequest, customer_id: int, workspace: str | None = None):
     """One profile with its identities, consent and merge history (merged ids give the survivor)."""
     customer = customer_selectors.customer_get(
-        workspace=_workspace(request, workspace), customer_id=customer_id
+        workspace=request_workspace(request, workspace), customer_id=customer_id
     )
     if customer is None:
         raise HttpError(404, "no such customer in this workspace")
@@ -164,7 +155,7 @@ def list_customer_events(
     """The customer's interactions, newest first, optionally filtered by channel and type."""
     limit, offset = _window(limit, offset)
     customer = customer_selectors.customer_get(
-        workspace=_workspace(request, workspace), customer_id=customer_id
+        workspace=request_workspace(request, workspace), customer_id=customer_id
     )
     if customer is None:
         raise HttpError(404, "no such customer in this workspace")

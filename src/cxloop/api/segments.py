@@ -12,8 +12,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
-from cxloop.core import selectors as core_selectors
-from cxloop.core.models import Workspace
+from cxloop.api.access import request_workspace
 from cxloop.segments import selectors as segment_selectors
 from cxloop.segments import services as segment_services
 from cxloop.segments.definition import SegmentDefinitionError, definition_validate, describe
@@ -94,14 +93,6 @@ class PersonasOut(Schema):
     personas: list[PersonaOut]
 
 
-def _workspace(request: HttpRequest, slug: str | None) -> Workspace:
-    allowed = core_selectors.workspaces_for_user(user=request.user)
-    workspace = allowed.filter(slug=slug).first() if slug else allowed.first()
-    if workspace is None:
-        raise HttpError(404, f"no workspace {slug!r} for this user" if slug else "no workspace")
-    return workspace
-
-
 def _out(segment) -> dict:
     return {
         "id": segment.pk,
@@ -123,7 +114,7 @@ def _invalid(exc: SegmentDefinitionError) -> Status:
 
 def _get(request: HttpRequest, segment_id: int, workspace: str | None):
     segment = segment_selectors.segment_get(
-        workspace=_workspace(request, workspace), segment_id=segment_id
+        workspace=request_workspace(request, workspace), segment_id=segment_id
     )
     if segment is None:
         raise HttpError(404, "no such segment in this workspace")
@@ -132,7 +123,7 @@ def _get(request: HttpRequest, segment_id: int, workspace: str | None):
 
 @router.get("/segments", response=list[SegmentOut], summary="List segments with live counts")
 def list_segments(request: HttpRequest, workspace: str | None = None):
-    ws = _workspace(request, workspace)
+    ws = request_workspace(request, workspace)
     return [_out(s) for s in segment_selectors.segment_list(workspace=ws)]
 
 
@@ -141,7 +132,7 @@ def create_segment(request: HttpRequest, payload: SegmentIn, workspace: str | No
     """Save a filter. ``definition``: ``{"all"|"any": [conditions or groups]}`` (see docs)."""
     try:
         segment = segment_services.segment_create(
-            workspace=_workspace(request, workspace),
+            workspace=request_workspace(request, workspace),
             name=payload.name,
             description=payload.description,
             definition=payload.definition,
@@ -160,7 +151,7 @@ def create_segment(request: HttpRequest, payload: SegmentIn, workspace: str | No
 def preview_segment(request: HttpRequest, payload: DefinitionIn, workspace: str | None = None):
     try:
         count = segment_selectors.segment_count(
-            workspace=_workspace(request, workspace), definition=payload.definition
+            workspace=request_workspace(request, workspace), definition=payload.definition
         )
     except SegmentDefinitionError as exc:
         return _invalid(exc)
@@ -233,7 +224,9 @@ def segment_members(
 def list_personas(request: HttpRequest, k: int = 5, workspace: str | None = None):
     """Customers clustered on recency, frequency, spend, support and channel mix."""
     try:
-        result = segment_selectors.personas_compute(workspace=_workspace(request, workspace), k=k)
+        result = segment_selectors.personas_compute(
+            workspace=request_workspace(request, workspace), k=k
+        )
     except PersonaError as exc:
         raise HttpError(422, str(exc)) from exc
     return {
