@@ -707,3 +707,30 @@ def test_sources_hides_other_workspaces_keys(admin_client_ws, write_key, other_w
 def test_sources_without_events_shows_empty_state(admin_client_ws, write_key):
     html = admin_client_ws.get("/sources/").content.decode()
     assert "No events yet" in html
+
+
+def test_360_page_shows_the_customers_survey_answers(analyst_client, workspace, jane):
+    from cxloop.feedback import services as feedback_services
+
+    survey = feedback_services.survey_create_from_template(workspace=workspace, template="nps")
+    feedback_services.response_submit(
+        survey=survey,
+        answers={"nps": 3, "why_detractor": "Parcel came a week late."},
+        response_key="jane-nps-1",
+        customer=jane,
+        channel="email",
+        touchpoint="Order Delivered",
+    )
+
+    page = analyst_client.get(f"/customers/{jane.pk}/").content.decode()
+
+    feedback = page[page.index('id="feedback"') : page.index('id="merges"')]
+    assert 'class="pill withdrawn">NPS 3<' in feedback
+    assert "“Parcel came a week late.”" in feedback
+    assert "email · Order Delivered" in feedback
+
+
+def test_360_page_says_when_there_is_no_feedback(analyst_client, jane):
+    page = analyst_client.get(f"/customers/{jane.pk}/").content.decode()
+
+    assert "No survey answers or reviews yet." in page

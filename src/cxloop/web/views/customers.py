@@ -17,6 +17,7 @@ from cxloop.core import selectors as core_selectors
 from cxloop.customers import selectors as customer_selectors
 from cxloop.events import selectors as event_selectors
 from cxloop.events.channels import CHANNELS
+from cxloop.feedback import selectors as feedback_selectors
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.web.workspace import SESSION_KEY, active_workspace, role
 
@@ -85,6 +86,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         "identities": customer_selectors.customer_identities(customer=customer),
         "consents": _consent_rows(customer),
         "merges": customer_selectors.customer_merges(customer=customer),
+        "responses": _response_rows(customer),
         "journey_stages": journey_selectors.customer_journey_stages(customer_id=customer.pk),
         "facets": facets,
         "event_total": sum(n for _, n in facets["type"]),
@@ -131,6 +133,24 @@ def _details(properties: dict) -> list[tuple[str, str]]:
         text = value if isinstance(value, str) else orjson.dumps(value).decode()
         shown.append((key, text if len(text) <= 80 else text[:77] + "…"))
     return shown[:8]
+
+
+FEEDBACK_SHOWN = 5
+
+
+def _response_rows(customer) -> list[dict]:
+    """The customer's latest survey answers (and reviews) with their headline score and tone."""
+    rows = []
+    for response in feedback_selectors.customer_responses(customer=customer)[:FEEDBACK_SHOWN]:
+        for metric, good, bad in (("nps", 9, 6), ("csat", 4, 2), ("ces", 6, 3)):
+            score = getattr(response, f"{metric}_score")
+            if score is not None:
+                tone = "granted" if score >= good else "withdrawn" if score <= bad else "unknown"
+                rows.append({"r": response, "metric": metric.upper(), "score": score, "tone": tone})
+                break
+        else:
+            rows.append({"r": response, "metric": "", "score": None, "tone": "unknown"})
+    return rows
 
 
 def _consent_rows(customer) -> list[dict]:
