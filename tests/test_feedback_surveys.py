@@ -261,3 +261,29 @@ def test_imported_time_is_kept(nps):
         survey=nps, answers={"nps": 6}, response_key="old", at=when, check_open=False
     )
     assert (result.response.submitted_at, result.response.started_at) == (when, when)
+
+
+def test_questions_move_up_and_down_but_skip_logic_only_looks_back(workspace):
+    survey = services.survey_create(workspace=workspace, name="Visit", languages=["en"])
+    specs = [
+        {"key": "score", "type": "rating", "scale_min": 1, "scale_max": 5, "text": {"en": "How?"}},
+        {"key": "why", "type": "text", "text": {"en": "Why?"},
+         "show_if": {"question": "score", "op": "lte", "value": 2}},
+        {"key": "extra", "type": "text", "text": {"en": "Anything else?"}},
+    ]  # fmt: skip
+    for spec in specs:
+        services.question_add(survey=survey, spec=spec)
+
+    services.question_move(survey=survey, key="extra", offset=-1)
+    assert list(survey.questions.values_list("key", flat=True)) == ["score", "extra", "why"]
+
+    with pytest.raises(SurveyInvalid) as above_its_condition:
+        services.question_move(survey=survey, key="why", offset=-1)
+        services.question_move(survey=survey, key="why", offset=-1)
+    with pytest.raises(SurveyInvalid) as first:
+        services.question_move(survey=survey, key="score", offset=-1)
+    assert errors_of(first) == ["question: 'score' is already the first question"]
+    assert errors_of(above_its_condition) == [
+        "question: 'why' depends on 'score' (skip logic), so it must stay after it"
+    ]
+    assert list(survey.questions.values_list("key", flat=True)) == ["score", "why", "extra"]

@@ -248,3 +248,19 @@ def test_review_import(app, workspace):
         (5, "trustpilot", "review", "Great\n\nLovely staff in Leeds"),
         (2, "google", "review", "Parcel lost"),
     ]
+
+
+def test_builder_moves_a_question_up(app, workspace):
+    app.post("/surveys/new/", {"name": "Store visit", "kind": "custom", "languages": ["en"]})
+    survey = Survey.objects.get()
+    url = f"/surveys/{survey.pk}/questions/"
+    for key in ("first", "second"):
+        app.post(url, {"key": key, "type": "text", "scale": "1-5", "text_en": key.title()})
+
+    moved = app.post(url, {"move": "second:up"}, HTTP_HX_REQUEST="true")
+    refused = app.post(url, {"move": "second:up"}, HTTP_HX_REQUEST="true")
+
+    assert moved.status_code == 200
+    assert list(survey.questions.values_list("key", flat=True)) == ["second", "first"]
+    assert refused.status_code == 422
+    assert "already the first question" in refused.content.decode()

@@ -225,6 +225,41 @@ def question_delete(*, survey: Survey, key: str) -> None:
     question.delete()
 
 
+@transaction.atomic
+def question_move(*, survey: Survey, key: str, offset: int) -> None:
+    """Move a question one place up (``offset=-1``) or down (``+1``).
+
+    Skip logic may only look back, so a question cannot move above the question it depends on,
+    nor below a question that depends on it.
+    """
+    if offset not in (-1, 1):
+        raise SurveyInvalid([FieldError("question", "move by -1 (up) or +1 (down)")])
+    questions = list(survey.questions.select_for_update().order_by("position", "pk"))
+    index = next((i for i, q in enumerate(questions) if q.key == key), None)
+    if index is None:
+        raise SurveyInvalid([FieldError("question", f"no question {key!r}")])
+    other_index = index + offset
+    if not 0 <= other_index < len(questions):
+        where = "first" if offset < 0 else "last"
+        raise SurveyInvalid([FieldError("question", f"{key!r} is already the {where} question")])
+    moving, other = questions[index], questions[other_index]
+    earlier, later = (moving, other) if offset < 0 else (other, moving)
+    if (earlier.show_if or {}).get("question") == later.key:
+        raise SurveyInvalid(
+            [
+                FieldError(
+                    "question",
+                    f"{earlier.key!r} depends on {later.key!r} (skip logic), so it must stay after it",
+                )
+            ]
+        )
+    questions[index], questions[other_index] = other, moving
+    for position, question in enumerate(questions):
+        question.position = position
+    Question.objects.bulk_update(questions, ["position"])
+    survey.save(update_fields=["updated_at"])
+
+
 def survey_delete(*, survey: Survey) -> None:
     survey.delete()
 

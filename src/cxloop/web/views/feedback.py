@@ -182,6 +182,13 @@ def survey_build(request: HttpRequest, survey_id: int) -> HttpResponse:
                 services.question_delete(survey=survey, key=request.POST["delete"])
             except FeedbackError as exc:
                 errors = exc.errors
+        elif request.POST.get("move"):
+            key, _, direction = request.POST["move"].rpartition(":")
+            try:
+                offset = {"up": -1, "down": 1}.get(direction, 0)
+                services.question_move(survey=survey, key=key, offset=offset)
+            except FeedbackError as exc:
+                errors = exc.errors
         else:
             values = request.POST
             try:
