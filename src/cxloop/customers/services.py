@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import orjson
 from django.db import connection, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from cxloop.core.db import (
     chunked,
@@ -98,7 +99,15 @@ def profiles_apply(*, workspace: Workspace, updates: Sequence[ProfileUpdate]) ->
         for kind in (IdentityKind.USER_ID, IdentityKind.ANONYMOUS_ID)
     )
     existing = _existing_identities(workspace, all_keys)
-    user_ids = _user_ids_of(workspace, set(existing.values()))
+    # user ids only matter where a message joins identifiers (a one-key message joins nothing)
+    joining = {
+        existing[key]
+        for update in updates
+        if len(update.keys) > 1 or update.alias_of
+        for key in update.keys
+        if key in existing
+    }
+    user_ids = _user_ids_of(workspace, joining)
     alias_keys = [
         tuple(_alias_key(previous, existing) for previous in update.alias_of) for update in updates
     ]
@@ -115,12 +124,8 @@ def profiles_apply(*, workspace: Workspace, updates: Sequence[ProfileUpdate]) ->
                 customers_merge(survivor_id=known[0], merged_ids=[merged_id], reason=reason)
         else:
             new_components.append(component)
-    if new_components:
-        created = Customer.objects.bulk_create(
-            [Customer(workspace=workspace) for _ in new_components]
-        )
-        for component, customer in zip(new_components, created, strict=True):
-            customer_of_component[component] = customer.pk
+    new_ids = _customers_create(workspace, len(new_components))
+    customer_of_component.update(zip(new_components, new_ids, strict=True))
 
     customer_ids = [customer_of_component[c] for c in result.component_of_update]
     first_seen_of_key: dict[Key, datetime] = {}
@@ -146,6 +151,24 @@ def profiles_apply(*, workspace: Workspace, updates: Sequence[ProfileUpdate]) ->
 
     _apply_to_profiles(workspace, updates, customer_ids, identity_changed)
     return customer_ids
+
+
+def _customers_create(workspace: Workspace, count: int) -> list[int]:
+    """Insert ``count`` empty profiles and return their ids, in order (INSERT ... RETURNING)."""
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    now = datetime_adapter()(timezone.now())
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for chunk in chunked(range(count), 500):
+            values = ", ".join(["(%s, %s, '', '', %s)"] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO {table} (workspace_id, traits, display_name, search_text, created_at) "
+                f"VALUES {values} RETURNING id",
+                [p for _ in chunk for p in (workspace.pk, "{}", now)],
+            )
+            # RETURNING order is not guaranteed: ascending ids follow arrival order (stable ids)
+            ids.extend(sorted(row[0] for row in cursor.fetchall()))
+    return ids
 
 
 def _merge_reason(merged_id: int, existing: dict[Key, int], links: list) -> str:
