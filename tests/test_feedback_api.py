@@ -117,12 +117,29 @@ def test_public_submission_needs_no_login(workspace):
     survey = services.survey_create_from_template(workspace=workspace, template="nps")
     client = Client()
     url = f"/api/public/surveys/{survey.public_token}/responses"
-    ok = post(client, url, {"response_key": "k", "answers": {"nps": 10, "why_promoter": "Staff"}})
-    bad = post(client, "/api/public/surveys/nope/responses", {"response_key": "k", "answers": {}})
-    assert ok.status_code == 201
-    assert (Response.objects.get().source, Response.objects.get().response_key) == ("link", "pub:k")
+    key = "6f1c0e3b9a7d4e2f8b5a1c9d7e3f0a2b"
+    ok = post(client, url, {"response_key": key, "answers": {"nps": 10, "why_promoter": "Staff"}})
+    bad = post(client, "/api/public/surveys/nope/responses", {"response_key": key, "answers": {}})
+    assert (ok.status_code, ok.json()) == (201, {"duplicate": False, "completed": True})
+    assert (Response.objects.get().source, Response.objects.get().response_key) == (
+        "link", f"pub:{key}",
+    )  # fmt: skip
     assert (bad.status_code, bad.json()["detail"]) == (404, "unknown survey: check the link")
     assert Client().get("/api/surveys").status_code == 401
+
+
+def test_public_submission_never_reveals_or_takes_over_short_keys(workspace):
+    survey = services.survey_create_from_template(workspace=workspace, template="nps")
+    url = f"/api/public/surveys/{survey.public_token}/responses"
+    key = "a" * 32
+    post(Client(), url, {"response_key": key, "answers": {"nps": 3}, "complete": False})
+
+    guessed = post(Client(), url, {"response_key": "abc", "answers": {}, "complete": False})
+    again = post(Client(), url, {"response_key": key, "answers": {}, "complete": False})
+
+    assert guessed.status_code == 422
+    assert "response_key: expected 32–64 characters" in guessed.json()["detail"]
+    assert again.json() == {"duplicate": False, "completed": False}  # no answers sent back
 
 
 def test_other_workspaces_surveys_are_invisible(api, other_workspace):

@@ -141,7 +141,7 @@ def test_due_invitations_are_emailed_through_smtp_honouring_consent(workspace, p
     assert (early.sent, early.skipped) == (0, 0)
     assert (report.sent, report.skipped, report.failed) == (1, 3, 0)
     reasons = dict(Invitation.objects.values_list("customer__display_name", "reason"))
-    assert reasons == {"Ann": "", "Bob": "no email consent", "Cy": "no email consent",
+    assert reasons == {"Ann": "", "Bob": "email consent withdrawn", "Cy": "no email consent",
                        "di": "no email address"}  # fmt: skip
     [(recipients, message)] = smtp.messages
     invitation = Invitation.objects.get(status="sent")
@@ -242,3 +242,42 @@ def test_invitation_email_in_the_customers_language(workspace, smtp):
     assert text.startswith("Bonjour Léa,\n\nAcme Retail aimerait connaître votre avis.")
     assert "Dans quelle mesure a-t-il été facile d'obtenir ce dont vous aviez besoin ?" in text
     assert f"https://cx.example/s/{survey.public_token}/?i={token}&lang=fr" in text
+
+
+def test_withdrawn_consent_is_honoured_even_when_the_trigger_does_not_require_consent(
+    workspace, smtp
+):
+    survey = services.survey_create_from_template(workspace=workspace, template="csat")
+    services.trigger_create(survey=survey, event_name="Order Completed", consent_channel="")
+    ingest(workspace, [
+        person("ann", "ann@example.com", consent=None), person("bob", "bob@example.com", consent=False),
+        order("ann", 1), order("bob", 1),
+    ])  # fmt: skip
+    services.triggers_scan(workspace=workspace)
+
+    report = services.invitations_send_due(workspace=workspace, now=T0 + timedelta(days=30))
+
+    assert (report.sent, report.skipped) == (1, 1)
+    assert [r for r, _ in smtp.messages] == [["ann@example.com"]]
+
+
+def test_an_invitation_claimed_by_another_round_is_not_sent_again(workspace, post_purchase, smtp):
+    ingest(workspace, [person("ann", "ann@example.com"), order("ann", 1)])
+    services.triggers_scan(workspace=workspace)
+    invitation = Invitation.objects.get()
+    real_email = services._email
+
+    def overlapping_round(inv, connection):  # another sender runs while this one is sending
+        services.invitations_send_due(workspace=workspace, now=T0 + timedelta(days=5))
+        real_email(inv, connection)
+
+    services._email = overlapping_round
+    try:
+        report = services.invitations_send_due(workspace=workspace, now=T0 + timedelta(days=5))
+    finally:
+        services._email = real_email
+
+    assert report.sent == 1
+    assert len(smtp.messages) == 1
+    invitation.refresh_from_db()
+    assert invitation.status == "sent"

@@ -106,7 +106,7 @@ def test_partial_answers_are_saved_as_the_customer_goes(nps):
     client.post(f"/s/{nps.public_token}/", {"rk": key, "nps": "9", "why_promoter": "Quick help"})
     response = Response.objects.get()
     assert (response.completed, response.nps_score, response.comment) == (True, 9, "Quick help")
-    assert response.response_key == key
+    assert response.response_key == f"web:{key}"
 
 
 def test_public_page_cannot_touch_a_response_it_did_not_start(nps):
@@ -114,7 +114,24 @@ def test_public_page_cannot_touch_a_response_it_did_not_start(nps):
     Client().post(f"/s/{nps.public_token}/save/", {"rk": "crm-77", "nps": "10"})
     other = Response.objects.exclude(response_key="crm-77").get()
     assert Response.objects.get(response_key="crm-77").nps_score == 2
-    assert (len(other.response_key), other.nps_score) == (32, 10)
+    assert (other.response_key[:4], len(other.response_key), other.nps_score) == ("web:", 36, 10)
+
+
+def test_public_page_cannot_open_an_api_response_with_a_hex_key(nps):
+    key = "feedfacefeedfacefeedfacefeedface"  # what an API client might use: a uuid4().hex
+    services.response_submit(
+        survey=nps,
+        answers={"nps": 2, "why_detractor": "internal note"},
+        response_key=key,
+        complete=False,
+    )
+
+    page = Client().get(f"/s/{nps.public_token}/?rk={key}").content.decode()
+    Client().post(f"/s/{nps.public_token}/", {"rk": key, "nps": "0"})
+
+    assert "internal note" not in page
+    api_response = Response.objects.get(response_key=key)
+    assert (api_response.completed, api_response.nps_score) == (False, 2)
 
 
 def test_closed_expired_unknown_and_draft_links(nps, workspace):

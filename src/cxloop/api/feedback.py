@@ -159,6 +159,13 @@ class SubmitOut(Schema):
     response: ResponseOut
 
 
+class PublicSubmitOut(Schema):
+    """What an anonymous caller learns back: never the stored answers."""
+
+    duplicate: bool
+    completed: bool
+
+
 class ResponsePage(Schema):
     count: int
     limit: int
@@ -209,7 +216,8 @@ def _spec(questions: list[QuestionIn]) -> list[dict]:
 
 @router.get("/surveys", response=list[SurveyOut], summary="List surveys")
 def list_surveys(request: HttpRequest, workspace: str | None = None):
-    return list(selectors.survey_list(workspace=request_workspace(request, workspace)))
+    surveys = selectors.survey_list(workspace=request_workspace(request, workspace))
+    return list(surveys.prefetch_related("questions"))
 
 
 @router.post("/surveys", response={201: SurveyOut, 422: ErrorOut}, summary="Create a survey")
@@ -301,6 +309,14 @@ def _submit(survey, body, **extra):
 
 
 _SUBMIT_RESPONSES = {200: SubmitOut, 201: SubmitOut, 404: ErrorOut, 410: ErrorOut, 422: ErrorOut}
+_PUBLIC_SUBMIT_RESPONSES = {
+    200: PublicSubmitOut,
+    201: PublicSubmitOut,
+    404: ErrorOut,
+    410: ErrorOut,
+    422: ErrorOut,
+}
+PUBLIC_KEY_LENGTH = (32, 64)
 
 
 @router.post(
@@ -336,26 +352,36 @@ def submit_response(
 
 @router.post(
     "/public/surveys/{token}/responses",
-    response=_SUBMIT_RESPONSES,
+    response=_PUBLIC_SUBMIT_RESPONSES,
     auth=None,
     summary="Answer a survey by its public token (no login)",
 )
 def submit_public_response(request: HttpRequest, token: str, body: PublicResponseIn):
-    """Keys sent here live apart from the signed-in API's (stored as ``pub:<key>``), so a public
-    caller can never add to a response someone else started."""
+    """Keys sent here live apart from the signed-in API's and the web page's (stored as
+    ``pub:<key>``) and must be unguessable (32–64 characters, e.g. a random UUID's hex), so a
+    stranger cannot add to a response someone else started; nothing stored is sent back."""
     survey = selectors.survey_by_token(token=token)
     if survey is None or survey.is_review_inbox:
         return Status(404, {"detail": "unknown survey: check the link", "errors": []})
-    if not 1 <= len(body.response_key) <= 60:
+    low, high = PUBLIC_KEY_LENGTH
+    if not low <= len(body.response_key) <= high:
+        message = f"expected {low}–{high} characters (a random id, e.g. a UUID's hex)"
         return Status(
             422,
             {
-                "detail": "response_key: expected 1–60 characters",
-                "errors": [{"field": "response_key", "message": "expected 1–60 characters"}],
+                "detail": f"response_key: {message}",
+                "errors": [{"field": "response_key", "message": message}],
             },
         )
     body.response_key = f"pub:{body.response_key}"
-    return _submit(survey, body, source="link")
+    result = _submit(survey, body, source="link")
+    if result.status_code in (200, 201):
+        response = result.value["response"]
+        return Status(
+            result.status_code,
+            {"duplicate": result.value["duplicate"], "completed": response.completed},
+        )
+    return result
 
 
 @router.get("/surveys/{survey_id}/responses", response=ResponsePage, summary="List responses")

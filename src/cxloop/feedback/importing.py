@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -161,6 +162,7 @@ def responses_import(*, survey: Survey, text: str | bytes, mapping: dict[str, st
             workspace=survey.workspace, ids=set(customer_ids.values())
         )
     }
+    content_id = _ContentIds()
     for line, cells in rows:
         values = {t: (cells[i].strip() if i < len(cells) else "") for i, t in targets.items()}
         answers = {}
@@ -181,7 +183,7 @@ def responses_import(*, survey: Survey, text: str | bytes, mapping: dict[str, st
         customer = customers.get(customer_ids.get(email, 0))
         if email and customer is None:
             report.unmatched_customers += 1
-        row_id = values.get("response_id") or _digest(cells)
+        row_id = values.get("response_id") or content_id(cells)
         language = values.get("language", "").lower()
         try:
             result = services.response_submit(
@@ -249,6 +251,7 @@ def reviews_import(
             workspace=workspace, ids=set(customer_ids.values())
         )
     }
+    content_id = _ContentIds()
     for line, cells in rows:
         row = dict.fromkeys(REVIEW_COLUMNS, "")
         row.update(
@@ -278,7 +281,7 @@ def reviews_import(
                 rating=rating,
                 text=body,
                 site=site,
-                review_id=get("id") or _digest([site, get("date"), rating, body]),
+                review_id=get("id") or content_id([site, get("date"), rating, body]),
                 at=when,
                 customer=customer,
             )
@@ -293,5 +296,17 @@ def reviews_import(
     return report
 
 
-def _digest(cells: list[str]) -> str:
-    return hashlib.sha1("\x1f".join(cells).encode()).hexdigest()[:32]
+class _ContentIds:
+    """Ids for rows without one: a hash of the row plus how often that row came before.
+
+    Identical rows in one file stay distinct answers (score-only exports repeat rows), while
+    importing the same file again gives the same ids, so nothing is stored twice.
+    """
+
+    def __init__(self) -> None:
+        self.seen: Counter[str] = Counter()
+
+    def __call__(self, cells: list[str]) -> str:
+        digest = hashlib.sha1("\x1f".join(cells).encode()).hexdigest()[:32]
+        self.seen[digest] += 1
+        return f"{digest}-{self.seen[digest]}"

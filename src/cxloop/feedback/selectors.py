@@ -171,7 +171,12 @@ def survey_intro(*, survey: Survey, language: str) -> str:
 
 
 def response_list(*, survey: Survey, completed: bool | None = None) -> QuerySet[Response]:
-    responses = Response.objects.filter(survey=survey).select_related("customer")
+    """A survey's responses, newest first, with their answers prefetched (no query per row)."""
+    responses = (
+        Response.objects.filter(survey=survey)
+        .select_related("customer")
+        .prefetch_related("answers__question")
+    )
     if completed is not None:
         responses = responses.filter(completed=completed)
     return responses.order_by("-submitted_at", "-started_at", "-pk")
@@ -182,10 +187,9 @@ def response_by_key(*, survey: Survey, response_key: str) -> Response | None:
 
 
 def response_answers(*, response: Response) -> dict[str, object]:
-    return {
-        a.question.key: a.value
-        for a in response.answers.select_related("question").order_by("question__position")
-    }
+    """Question key → answer, in question order (uses prefetched answers when present)."""
+    answers = sorted(response.answers.all(), key=lambda a: (a.question.position, a.question_id))
+    return {a.question.key: a.value for a in answers}
 
 
 def response_stats(*, survey: Survey) -> dict:

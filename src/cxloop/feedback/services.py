@@ -657,9 +657,15 @@ def invitations_send_due(
                 report.skipped += 1
                 report.reasons.append(reason)
                 continue
-            if connection is None:
+            if connection is None:  # a server that is down leaves everything scheduled
                 connection = get_connection()
                 connection.open()
+            # claim it first: an overlapping round (worker + `cxloop feedback send`) skips it
+            claimed = Invitation.objects.filter(
+                pk=invitation.pk, status=InvitationStatus.SCHEDULED
+            ).update(status=InvitationStatus.SENT, sent_at=now)
+            if not claimed:
+                continue
             try:
                 _email(invitation, connection)
             except Exception as exc:  # SMTP and socket errors: recorded, the batch goes on
@@ -687,13 +693,12 @@ def _why_not_send(invitation: Invitation, now: datetime) -> str:
     except SurveyUnavailable as exc:
         return str(exc)
     trigger = invitation.trigger
+    consent = {c.channel: c.status for c in customer_selectors.customer_consents(customer=customer)}
+    if consent.get(invitation.send_channel) == "withdrawn":  # always honoured
+        return f"{invitation.send_channel} consent withdrawn"
     wanted = trigger.consent_channel if trigger else "email"
-    if wanted:
-        consent = {
-            c.channel: c.status for c in customer_selectors.customer_consents(customer=customer)
-        }
-        if consent.get(wanted) != "granted":
-            return f"no {wanted} consent"
+    if wanted and consent.get(wanted) != "granted":
+        return f"no {wanted} consent"
     cap_days = trigger.frequency_cap_days if trigger else 0
     if cap_days:
         recent = selectors.last_sent(

@@ -394,11 +394,16 @@ def review_import(request: HttpRequest) -> HttpResponse:
 
 
 _PUBLIC_KEY = re.compile(r"[0-9a-f]{32}")
+WEB_KEY_PREFIX = "web:"
 
 
 def _public_key(raw: str) -> str:
-    """The page's own random response key; anything else (another response's key) is replaced."""
-    return raw if _PUBLIC_KEY.fullmatch(raw) else uuid.uuid4().hex
+    """The stored key of the page's own random ``rk`` (anything else gets a new one).
+
+    Stored as ``web:<rk>``, apart from keys given through the API, so the page can never open or
+    complete a response that was started elsewhere.
+    """
+    return f"{WEB_KEY_PREFIX}{raw if _PUBLIC_KEY.fullmatch(raw) else uuid.uuid4().hex}"
 
 
 def _public_survey(token: str):
@@ -510,7 +515,7 @@ def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
             for q in questions
         ],
         "errors": errors,
-        "response_key": key,
+        "response_key": key.removeprefix(WEB_KEY_PREFIX),
         "invitation": invitation,
         "embed": embed,
         "channel": common["channel"],
