@@ -199,3 +199,15 @@ def test_resolve_is_linear_union_find_without_database():
     result = resolve(updates, existing={}, user_ids_of_customer={}, alias_keys=[()] * len(updates))
 
     assert len(set(result.component_of_update)) == 1
+
+
+def test_alias_in_the_same_batch_as_the_identify_of_its_previous_id(workspace):
+    _ingest(
+        workspace,
+        {"type": "identify", "userId": "u1", "traits": {"email": "a@x.io"}},
+        {"type": "alias", "userId": "u2", "previousId": "u1"},
+    )
+
+    assert _live(workspace).count() == 1
+    assert _owner(workspace, "user_id", "u1") == _owner(workspace, "user_id", "u2")
+    assert not Identity.objects.filter(kind="anonymous_id", value="u1").exists()

@@ -191,3 +191,40 @@ def test_funnel_page_splits_by_saved_segments(client, member, workspace):
     # bob read the newsletter and bought in the shop within 3 h of Home; dan never did Home
     assert "Newsletter readers 1 1" in page
     assert "Shop buyers 1 1" in page
+
+
+def test_funnel_page_reports_an_unknown_split_instead_of_failing(client, member, workspace):
+    seed(workspace)
+    client.force_login(member)
+
+    for split in ("bogus", "stage:abc"):
+        response = client.get(
+            "/journeys/funnel/",
+            {"step": ["Home", "Order Completed"], "window": "3", "unit": "hours", "split": split},
+        )
+        assert response.status_code == 422
+        assert "split_by" in text(response)
+
+
+def test_funnel_split_by_segments_leaves_out_a_segment_whose_journey_is_gone(
+    client, member, workspace
+):
+    from cxloop.segments import services as segment_services
+
+    seed(workspace)
+    journey = services.journey_create(workspace=workspace, definition=SHOP)
+    segment_services.segment_create(
+        workspace=workspace,
+        name="Buyers",
+        definition={"all": [{"stage": "Buy", "journey": journey.pk}]},
+    )
+    services.journey_delete(journey=journey)
+    client.force_login(member)
+
+    response = client.get(
+        "/journeys/funnel/",
+        {"step": ["Home", "Order Completed"], "window": "3", "unit": "hours", "split": "segments"},
+    )
+
+    assert response.status_code == 200
+    assert "4 customers started · 2 finished" in text(response)

@@ -323,3 +323,30 @@ def test_unknown_journeys_and_stages_are_named(workspace, people, journey):
         "condition 1 (stage): unknown stage 'Loyal' in journey 'Retail' (stages: 'Engage', 'Shop')",
         "condition 2 (stage): unknown journey 'Wholesale' (journeys: 'Retail')",
     ]
+
+
+def test_number_comparisons_skip_text_and_null_traits_on_every_database(workspace):
+    ingest(
+        workspace,
+        [
+            *person("ann", {"age": 40}),
+            *person("ben", {"age": "41"}),  # numeric text counts as the number
+            *person("col", {"age": "unknown"}),
+            *person("dee", {"age": None}),
+            *person("eve", {"age": 20}),
+        ],
+    )
+    people = {c.display_name.lower(): c.pk for c in Customer.objects.filter(workspace=workspace)}
+
+    older = members(workspace, people, cond(trait="age", op="gt", value=30))
+    younger = members(workspace, people, cond(trait="age", op="lt", value=30))
+
+    assert older == {"ann", "ben"}
+    assert younger == {"eve"}
+
+
+def test_is_not_includes_a_null_trait_on_every_database(workspace):
+    ingest(workspace, [*person("ann", {"tier": None}), *person("ben", {"tier": "gold"})])
+    people = {c.display_name.lower(): c.pk for c in Customer.objects.filter(workspace=workspace)}
+
+    assert members(workspace, people, cond(trait="tier", op="neq", value="gold")) == {"ann"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Sequence, Set
 from datetime import UTC, datetime
 
 import orjson
@@ -108,8 +108,9 @@ def profiles_apply(*, workspace: Workspace, updates: Sequence[ProfileUpdate]) ->
         if key in existing
     }
     user_ids = _user_ids_of(workspace, joining)
+    known = existing.keys() | {key for update in updates for key in update.keys}
     alias_keys = [
-        tuple(_alias_key(previous, existing) for previous in update.alias_of) for update in updates
+        tuple(_alias_key(previous, known) for previous in update.alias_of) for update in updates
     ]
     result = resolve(list(updates), existing, user_ids, alias_keys)
 
@@ -184,10 +185,11 @@ def _merge_reason(merged_id: int, existing: dict[Key, int], links: list) -> str:
     return "; ".join(parts) or "shared identifier"
 
 
-def _alias_key(previous: str, existing: dict[Key, int]) -> Key:
-    """The identity an alias's previousId names: a known user id, else an anonymous id."""
+def _alias_key(previous: str, known: Set[Key]) -> Key:
+    """The identity an alias's previousId names: a user id known (stored or in this batch),
+    else an anonymous id."""
     as_user = (IdentityKind.USER_ID, previous)
-    return as_user if as_user in existing else (IdentityKind.ANONYMOUS_ID, previous)
+    return as_user if as_user in known else (IdentityKind.ANONYMOUS_ID, previous)
 
 
 def _existing_identities(workspace: Workspace, keys: Iterable[Key]) -> dict[Key, int]:

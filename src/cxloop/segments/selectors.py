@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Case, Count, FloatField, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce
 from django.db.models.lookups import (
     Exact,
     GreaterThan,
@@ -14,6 +15,7 @@ from django.db.models.lookups import (
     IsNull,
     LessThan,
     LessThanOrEqual,
+    Regex,
 )
 from django.utils import timezone
 
@@ -96,7 +98,7 @@ def _group_q(group: dict, workspace: Workspace, now: datetime) -> Q:
 def _condition_q(condition: dict, workspace: Workspace, now: datetime) -> Q:
     kind = definitions.condition_kind(condition)
     if kind == "trait":
-        return _trait_q(condition)
+        return _trait_q(condition, workspace)
     if kind == "event":
         return _event_q(condition, workspace, now)
     if kind == "score":
@@ -104,7 +106,7 @@ def _condition_q(condition: dict, workspace: Workspace, now: datetime) -> Q:
     return Q(pk__in=stages.stage_customer_ids(workspace=workspace, condition=condition))
 
 
-def _trait_q(condition: dict) -> Q:
+def _trait_q(condition: dict, workspace: Workspace) -> Q:
     key, op, value = condition["trait"], condition["op"], condition["value"]
     field = f"traits__{key}"
     has = Q(traits__has_key=key)
@@ -120,9 +122,35 @@ def _trait_q(condition: dict) -> Q:
                 match |= Q(**{field: number})
         else:
             match = Q(**{field: value})
-        # "is not" includes customers who have no such trait
-        return has & match if op == "eq" else ~has | (has & ~match)
-    return has & Q(**{f"{field}__{op}": value})
+        # "is not" includes customers who have no such trait, or a null one
+        return has & match if op == "eq" else ~has | Q(**{field: None}) | (has & ~match)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Q(pk__in=_customers_with_number(workspace, key, op, value))
+    return has & Q(**{f"{field}__{op}": value})  # text, e.g. ISO dates, compares as text
+
+
+_NUMBER_TEXT = r"^\s*-?[0-9]+(\.[0-9]+)?\s*$"
+
+
+def _customers_with_number(workspace: Workspace, key: str, op: str, value: float) -> QuerySet:
+    """Ids of customers whose trait ``key`` is a number (or numeric text) ``op`` ``value``.
+
+    JSON values of other types (text, null, objects) never match: without this guard each
+    database orders mixed JSON types its own way (SQLite puts text above numbers, PostgreSQL
+    below), so "age > 30" would match "unknown" on one of them.
+    """
+    text = KeyTextTransform(key, "traits")
+    number = Case(
+        When(Regex(text, _NUMBER_TEXT), then=Cast(text, FloatField())),
+        default=None,
+        output_field=FloatField(),
+    )
+    customers = customer_selectors.live_customers(workspace=workspace)
+    return (
+        customers.annotate(trait_number=number)
+        .filter(**{f"trait_number__{op}": value})
+        .values("pk")
+    )
 
 
 def _event_q(condition: dict, workspace: Workspace, now: datetime) -> Q:

@@ -16,6 +16,7 @@ from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys import services as journey_services
 from cxloop.journeys.definitions import DefinitionError, RuleSpec, parse_steps, show_value
 from cxloop.segments import selectors as segment_selectors
+from cxloop.segments.definition import SegmentDefinitionError
 from cxloop.web.workspace import active_workspace
 
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
@@ -374,15 +375,19 @@ def funnel(request: HttpRequest) -> HttpResponse:
                 if stage
                 else None
             )
-            report = journey_selectors.funnel(
-                workspace=workspace,
-                steps=steps,
-                window=window,
-                split_by=split_by,
-                groups=groups,
-                only=only,
-            )
-            context.update(_funnel_context(workspace, report))
+            try:
+                report = journey_selectors.funnel(
+                    workspace=workspace,
+                    steps=steps,
+                    window=window,
+                    split_by=split_by,
+                    groups=groups,
+                    only=only,
+                )
+            except ValueError as exc:  # an unknown split
+                context["errors"] = [str(exc)]
+            else:
+                context.update(_funnel_context(workspace, report))
     status = 422 if context["errors"] else 200
     return render(request, "journeys/funnel.html", context, status=status)
 
@@ -392,15 +397,20 @@ MAX_SEGMENT_GROUPS = 8
 
 
 def _segment_groups(workspace) -> dict[str, set[int]]:
-    """Members of each saved segment (the first eight by name), for a funnel split by segment."""
-    return {
-        segment.name: set(
-            segment_selectors.segment_customer_ids(
+    """Members of each saved segment (the first eight by name), for a funnel split by segment.
+
+    A segment that no longer makes sense (e.g. its journey was deleted) is left out.
+    """
+    groups = {}
+    for segment in segment_selectors.segment_list(workspace=workspace)[:MAX_SEGMENT_GROUPS]:
+        try:
+            ids = segment_selectors.segment_customer_ids(
                 workspace=workspace, definition=segment.definition
             )
-        )
-        for segment in segment_selectors.segment_list(workspace=workspace)[:MAX_SEGMENT_GROUPS]
-    }
+            groups[segment.name] = set(ids)
+        except SegmentDefinitionError:
+            continue
+    return groups
 
 
 def _slots(names: list[str], channels: list[str]) -> list[dict]:
