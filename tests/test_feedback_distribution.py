@@ -15,7 +15,8 @@ from cxloop.events.services import events_ingest
 from cxloop.feedback import services
 from cxloop.feedback.models import Invitation, Response
 
-T0 = datetime(2025, 3, 1, 12, tzinfo=UTC)
+# recent, so the events count as live touches rather than imported history
+T0 = (datetime.now(UTC) - timedelta(days=2)).replace(hour=12, minute=0, second=0, microsecond=0)
 
 
 class Sink:
@@ -103,7 +104,7 @@ def test_trigger_schedules_one_invitation_per_event_with_delay_and_cap(workspace
     assert rows == [
         (T0 + timedelta(days=4), "scheduled", "web", ""),
         (T0 + timedelta(days=23), "skipped", "web",
-         "already asked on 05 Mar 2025 (at most once in 90 days)"),
+         f"already asked on {T0 + timedelta(days=4):%d %b %Y} (at most once in 90 days)"),
         (T0 + timedelta(days=103), "scheduled", "store", ""),
     ]  # fmt: skip
     assert all(i.touchpoint == "Order Completed" for i in Invitation.objects.all())
@@ -281,3 +282,17 @@ def test_an_invitation_claimed_by_another_round_is_not_sent_again(workspace, pos
     assert len(smtp.messages) == 1
     invitation.refresh_from_db()
     assert invitation.status == "sent"
+
+
+def test_history_imported_after_the_trigger_is_not_asked_about(workspace, post_purchase):
+    long_ago = (datetime.now(UTC) - timedelta(days=200)).isoformat()
+    ingest(workspace, [
+        person("ann", "ann@example.com"),
+        {"type": "track", "userId": "ann", "event": "Order Completed", "timestamp": long_ago,
+         "properties": {"channel": "web"}},
+    ])  # fmt: skip
+
+    assert services.triggers_scan(workspace=workspace) == 0
+    invitation = Invitation.objects.get()
+    assert invitation.status == "skipped"
+    assert invitation.reason.startswith("the event arrived 2")

@@ -64,6 +64,6 @@ def events_after(
         Event.objects.filter(
             workspace_id=workspace_id, name=name, pk__gt=after_id, pk__lte=up_to_id
         )
-        .only("pk", "customer_id", "name", "channel", "properties", "occurred_at")
+        .only("pk", "customer_id", "name", "channel", "properties", "occurred_at", "received_at")
         .order_by("pk")[:limit]
     )

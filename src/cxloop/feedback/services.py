@@ -55,6 +55,9 @@ __all__ = [
 ]
 
 PUBLIC_PATH = "/s/{token}/"
+# An event that reached us this long after it happened is history (an import, not a live touch):
+# triggers do not ask customers about it.
+HISTORY_AFTER = timedelta(days=30)
 _UNSET = object()
 
 
@@ -588,7 +591,10 @@ def _scan_one(trigger: Trigger, batch: int) -> tuple[int, bool]:
         due = event.occurred_at + timedelta(minutes=trigger.delay_minutes)
         previous = last_asked.get(customer_id)
         status, reason = InvitationStatus.SCHEDULED, ""
-        if previous is not None and cap and abs(due - previous) < cap:
+        if event.received_at - event.occurred_at > HISTORY_AFTER:
+            status = InvitationStatus.SKIPPED  # imported history: too late to ask about it
+            reason = f"the event arrived {(event.received_at - event.occurred_at).days} days late"
+        elif previous is not None and cap and abs(due - previous) < cap:
             status = InvitationStatus.SKIPPED
             reason = f"already asked on {previous:%d %b %Y} (at most once in {cap.days} days)"
         else:
