@@ -198,9 +198,6 @@ def test_answer_through_invitation_is_tied_to_customer_and_touchpoint(workspace,
 
 def test_feedback_task_runs_a_cycle_and_queues_the_next(workspace, post_purchase, smtp, settings):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
-    from django_tasks import task_backends
-
-    task_backends._settings = None  # pick up the overridden TASKS
     ingest(workspace, [person("ann", "ann@example.com"), order("ann", -10)])
     from cxloop.feedback.tasks import feedback_cycle
 

@@ -350,11 +350,8 @@ def test_touchpoint_csat_and_nps_from_survey_responses_colour_the_map(workspace)
 
 def test_worker_cycle_moves_customers_on_as_new_events_arrive(workspace, settings):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
-    from django_tasks import task_backends
-
     from cxloop.journeys.tasks import journeys_cycle
 
-    task_backends._settings = None  # pick up the overridden TASKS
     seed(workspace)
     journey = services.journey_create(workspace=workspace, definition=SHOP)
     assert selectors.stage_of_customers(journey=journey)[cid(workspace, "cat")] == "Discover"

@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cxloop.core.db import (
+    IN_CHUNK,
     chunked,
     datetime_adapter,
     insert_rows_ignoring_conflicts,
@@ -48,7 +49,6 @@ TRAIT_IDENTIFIERS: dict[str, str] = {
     "device_id": IdentityKind.DEVICE,
 }
 SOCIAL_TRAITS = ("twitter", "instagram", "facebook", "tiktok", "linkedin")
-_LOOKUP_CHUNK = 500
 _IDENTITY = Identity._meta.db_table
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -280,7 +280,7 @@ def _widen_seen_times(seen: dict[int, list[datetime]]) -> None:
 def _refresh_profiles(customer_ids: set[int], traits_of: dict[int, list[ProfileUpdate]]) -> None:
     identities: dict[int, list[tuple[str, str]]] = defaultdict(list)
     customers: list[Customer] = []
-    for chunk in chunked(customer_ids, _LOOKUP_CHUNK):
+    for chunk in chunked(customer_ids, IN_CHUNK):
         customers.extend(Customer.objects.filter(pk__in=chunk).only("id", "traits"))
         for cid, kind, value in Identity.objects.filter(customer_id__in=chunk).values_list(
             "customer_id", "kind", "value"
@@ -334,7 +334,7 @@ def consents_record(
     """Store consent changes ``(customer_id, channel) -> (when, granted, source)``; newest wins."""
     current = {}
     customer_ids = {cid for cid, _ in changes}
-    for chunk in chunked(customer_ids, _LOOKUP_CHUNK):
+    for chunk in chunked(customer_ids, IN_CHUNK):
         for consent in Consent.objects.filter(customer_id__in=chunk):
             current[(consent.customer_id, consent.channel)] = consent
     to_create, to_update = [], []

@@ -7,7 +7,6 @@ reported as a MessageError naming the field.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import zlib
 from dataclasses import dataclass
@@ -92,11 +91,6 @@ def strip_nul(value: object) -> object:
     if isinstance(value, list):
         return [strip_nul(v) for v in value]
     return value
-
-
-def gzip_bytes(data: bytes) -> bytes:
-    """Gzip helper for clients and tests."""
-    return gzip.compress(data)
 
 
 def parse_time(value: object, field: str) -> datetime:
