@@ -13,13 +13,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 Key = tuple[str, str]  # (identity kind, normalized value)
 
 
-@dataclass(frozen=True, slots=True)
-class ProfileUpdate:
-    """What one message says about its person. ``keys[0]`` is its anchor (the strongest id)."""
+class ProfileUpdate(NamedTuple):
+    """What one message says about its person. ``keys[0]`` is its anchor (the strongest id).
+
+    A named tuple: bulk imports prepare updates in worker processes, and tuples cross process
+    boundaries far cheaper than class instances.
+    """
 
     keys: tuple[Key, ...]
     at: datetime

@@ -34,9 +34,11 @@ from cxloop.customers.resolution import Key, ProfileUpdate, resolve
 __all__ = [
     "Key",
     "ProfileUpdate",
+    "ResolutionSession",
     "customers_merge",
     "identity_keys",
     "profiles_apply",
+    "profiles_flush_seen",
 ]
 
 # Trait names that carry identifiers, and the identity kind each one means.
@@ -50,6 +52,7 @@ TRAIT_IDENTIFIERS: dict[str, str] = {
 }
 SOCIAL_TRAITS = ("twitter", "instagram", "facebook", "tiktok", "linkedin")
 _IDENTITY = Identity._meta.db_table
+_MERGE = CustomerMerge._meta.db_table
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -82,23 +85,124 @@ def identity_keys(
     return list(dict.fromkeys(keys))
 
 
-def profiles_apply(*, workspace: Workspace, updates: Sequence[ProfileUpdate]) -> list[int]:
+class ResolutionSession:
+    """What a bulk import remembers between its batches, so that each batch does less work.
+
+    * ``owner_of``: every identifier the import has met and the live profile holding it, so a
+      batch looks up only identifiers it has not met before, and a message whose identifiers all
+      point at one known profile skips the union-find;
+    * ``user_ids``: the user ids of the profiles met (two user ids are never joined);
+    * first/last-seen spans (``defer_seen``): gathered over the whole import and written once by
+      :func:`profiles_flush_seen` instead of once per batch.
+
+    The cache is dropped when anyone else added or removed identities or merged profiles since
+    this session's last batch (checked under the resolution lock), or when a batch fails.
+    """
+
+    def __init__(
+        self, workspace_id: int, *, defer_seen: bool = True, remember: bool = True
+    ) -> None:
+        self.workspace_id = workspace_id
+        self.defer_seen = defer_seen
+        self.remember = remember  # False: a one-batch session, no cache to keep valid
+        self.owner_of: dict[Key, int] = {}
+        self.user_ids: dict[int, frozenset] = {}
+        self.stamp: tuple | None = None
+        self.seen: dict[int, list[datetime]] = {}  # spans of committed batches, not yet written
+        self.pending_seen: dict[int, list[datetime]] = {}  # spans of the batch in progress
+
+    def forget(self) -> None:
+        """Drop the cache and the current batch's spans (its transaction did not commit)."""
+        self.owner_of.clear()
+        self.user_ids.clear()
+        self.stamp = None
+        self.pending_seen.clear()
+
+    def batch_committed(self) -> None:
+        """The current batch's transaction committed: keep its spans for the final write."""
+        _merge_spans(self.seen, self.pending_seen)
+        self.pending_seen.clear()
+
+
+def profiles_apply(
+    *,
+    workspace: Workspace,
+    updates: Sequence[ProfileUpdate],
+    session: ResolutionSession | None = None,
+) -> list[int]:
     """Resolve each update to a live customer id, creating and merging profiles as needed.
 
-    Also records new identities, traits, consent and first/last seen times. Runs in the caller's
-    transaction; the same updates applied twice leave the same state (idempotent).
+    Also records new identities, traits, consent and first/last seen times (the latter deferred
+    to :func:`profiles_flush_seen` when ``session.defer_seen``). Runs in the caller's transaction;
+    the same updates applied twice leave the same state (idempotent). A ``session`` carries what
+    one import learnt in earlier batches.
     """
     if not updates:
         return []
+    session = session or ResolutionSession(workspace.pk, defer_seen=False, remember=False)
     lock_workspace_for_resolution(workspace.pk)
-    all_keys = {key for update in updates for key in update.keys}
-    all_keys.update(
+    _revalidate(session)
+    owner_of = session.owner_of
+
+    customer_ids: list[int] = [0] * len(updates)
+    unresolved: list[int] = []
+    for index, update in enumerate(updates):
+        # the common case: every identifier is known and on one profile, nothing to join
+        owner = None if update.alias_of else owner_of.get(update.keys[0])
+        if owner is not None and all(owner_of.get(key) == owner for key in update.keys[1:]):
+            customer_ids[index] = owner
+        else:
+            unresolved.append(index)
+
+    merged_into: dict[int, int] = {}
+    identity_changed: set[int] = set()
+    created: set[int] = set()
+    if unresolved:
+        resolved, merged_into, identity_changed, created = _resolve_new(
+            workspace, [updates[i] for i in unresolved], session
+        )
+        for index, customer_id in zip(unresolved, resolved, strict=True):
+            customer_ids[index] = customer_id
+    if merged_into:
+        customer_ids = [merged_into.get(c, c) for c in customer_ids]
+
+    _apply_to_profiles(workspace, updates, customer_ids, identity_changed, created, session)
+    if session.remember:
+        session.stamp = _stamp()
+    return customer_ids
+
+
+def profiles_flush_seen(session: ResolutionSession) -> None:
+    """Write the first/last-seen spans a session deferred (onto survivors of later merges)."""
+    if not session.seen:
+        return
+    spans, session.seen = session.seen, {}
+    survivors = _survivors(spans)
+    on_live: dict[int, list[datetime]] = {}
+    for customer_id, span in spans.items():
+        _merge_spans(on_live, {survivors.get(customer_id, customer_id): span})
+    with transaction.atomic():
+        _widen_seen_times(on_live)
+
+
+def _resolve_new(
+    workspace: Workspace, updates: list[ProfileUpdate], session: ResolutionSession
+) -> tuple[list[int], dict[int, int], set[int], set[int]]:
+    """The union-find path for updates with an unknown identifier, an alias or a join.
+
+    Returns each update's customer id, the profiles merged away (id -> survivor), the profiles
+    that got new identities and the profiles created.
+    """
+    owner_of = session.owner_of
+    wanted = {key for update in updates for key in update.keys}
+    wanted.update(
         (kind, previous)
         for update in updates
         for previous in update.alias_of
         for kind in (IdentityKind.USER_ID, IdentityKind.ANONYMOUS_ID)
     )
-    existing = _existing_identities(workspace, all_keys)
+    owner_of.update(_existing_identities(workspace, [k for k in wanted if k not in owner_of]))
+    existing = {key: owner_of[key] for key in wanted if key in owner_of}
     # user ids only matter where a message joins identifiers (a one-key message joins nothing)
     joining = {
         existing[key]
@@ -107,51 +211,110 @@ def profiles_apply(*, workspace: Workspace, updates: Sequence[ProfileUpdate]) ->
         for key in update.keys
         if key in existing
     }
-    user_ids = _user_ids_of(workspace, joining)
+    session.user_ids.update(
+        _user_ids_of(workspace, {c for c in joining if c not in session.user_ids})
+    )
+    user_ids = {customer_id: session.user_ids[customer_id] for customer_id in joining}
     known = existing.keys() | {key for update in updates for key in update.keys}
     alias_keys = [
         tuple(_alias_key(previous, known) for previous in update.alias_of) for update in updates
     ]
-    result = resolve(list(updates), existing, user_ids, alias_keys)
+    result = resolve(updates, existing, user_ids, alias_keys)
 
     customer_of_component: dict = {}
+    merged_into: dict[int, int] = {}
     new_components = []
     for component in dict.fromkeys(result.component_of_update):  # arrival order: stable ids
-        known = sorted(result.customers_in_component.get(component, []))
-        if known:
-            customer_of_component[component] = known[0]
-            for merged_id in known[1:]:
+        found = sorted(result.customers_in_component.get(component, []))
+        if found:
+            survivor = customer_of_component[component] = found[0]
+            for merged_id in found[1:]:
                 reason = _merge_reason(merged_id, existing, result.links.get(component, []))
-                customers_merge(survivor_id=known[0], merged_ids=[merged_id], reason=reason)
+                customers_merge(survivor_id=survivor, merged_ids=[merged_id], reason=reason)
+                merged_into[merged_id] = survivor
+                session.user_ids[survivor] = session.user_ids.get(
+                    survivor, frozenset()
+                ) | session.user_ids.pop(merged_id, frozenset())
         else:
             new_components.append(component)
     new_ids = _customers_create(workspace, len(new_components))
     customer_of_component.update(zip(new_components, new_ids, strict=True))
+    if merged_into:  # the identities of merged profiles moved to their survivors
+        for key, owner in owner_of.items():
+            if owner in merged_into:
+                owner_of[key] = merged_into[owner]
 
-    customer_ids = [customer_of_component[c] for c in result.component_of_update]
     first_seen_of_key: dict[Key, datetime] = {}
     for update, aliases in zip(updates, alias_keys, strict=True):
         for key in (*update.keys, *aliases):
             if key not in first_seen_of_key or update.at < first_seen_of_key[key]:
                 first_seen_of_key[key] = update.at
     adapt = datetime_adapter()
-    new_identities = [
-        (workspace.pk, owner, key[0], key[1], adapt(first_seen_of_key[key]))
-        for component, keys in result.keys_in_component.items()
-        if (owner := customer_of_component.get(component)) is not None
-        for key in keys
-        if key not in existing and key in first_seen_of_key
-    ]
+    new_identities = []
+    for component, keys in result.keys_in_component.items():
+        owner = customer_of_component.get(component)
+        if owner is None:
+            continue
+        for key in keys:
+            if key not in existing and key in first_seen_of_key:
+                new_identities.append(
+                    (workspace.pk, owner, key[0], key[1], adapt(first_seen_of_key[key]))
+                )
+                owner_of[key] = owner
+                if key[0] == IdentityKind.USER_ID:
+                    session.user_ids[owner] = session.user_ids.get(owner, frozenset()) | {key[1]}
     insert_rows_ignoring_conflicts(
         Identity,
         ("workspace_id", "customer_id", "kind", "value", "first_seen_at"),
         new_identities,
         conflict=("workspace_id", "kind", "value"),
     )
-    identity_changed = {row[1] for row in new_identities}
+    customer_ids = [customer_of_component[c] for c in result.component_of_update]
+    return customer_ids, merged_into, {row[1] for row in new_identities}, set(new_ids)
 
-    _apply_to_profiles(workspace, updates, customer_ids, identity_changed)
-    return customer_ids
+
+def _revalidate(session: ResolutionSession) -> None:
+    """Drop the session's cache if identities or merges changed since its last batch."""
+    if session.owner_of and session.stamp != _stamp():
+        session.owner_of.clear()
+        session.user_ids.clear()
+
+
+def _stamp() -> tuple:
+    """Changes whenever any identity is added or removed or any profile merged (all workspaces:
+    cheap to read, and a needless cache drop only costs lookups)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT COUNT(*) FROM {_IDENTITY}), (SELECT MAX(id) FROM {_IDENTITY}), "
+            f"(SELECT COUNT(*) FROM {_MERGE}), (SELECT MAX(id) FROM {_MERGE})"
+        )
+        return cursor.fetchone()
+
+
+def _merge_spans(into: dict[int, list[datetime]], spans: dict[int, list[datetime]]) -> None:
+    for customer_id, (lo, hi) in spans.items():
+        span = into.get(customer_id)
+        if span is None:
+            into[customer_id] = [lo, hi]
+        else:
+            span[0], span[1] = min(span[0], lo), max(span[1], hi)
+
+
+def _survivors(customer_ids: Iterable[int]) -> dict[int, int]:
+    """Merged profiles among ``customer_ids`` -> the live profile they were folded into."""
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    merged = dict(
+        select_in(
+            f"SELECT id, merged_into_id FROM {table} WHERE merged_into_id IS NOT NULL AND id IN",
+            customer_ids,
+        )
+    )
+    for customer_id, target in list(merged.items()):
+        hops = 0
+        while target in merged and hops < 20:  # merges flatten chains; this is a safety net
+            target, hops = merged[target], hops + 1
+        merged[customer_id] = target
+    return merged
 
 
 def _customers_create(workspace: Workspace, count: int) -> list[int]:
@@ -226,6 +389,8 @@ def _apply_to_profiles(
     updates: Sequence[ProfileUpdate],
     customer_ids: list[int],
     identity_changed: set[int],
+    created: set[int],
+    session: ResolutionSession,
 ) -> None:
     """Fold traits, consent and seen-times of the updates into the profiles they resolved to."""
     seen: dict[int, list[datetime]] = {}
@@ -246,10 +411,13 @@ def _apply_to_profiles(
             if current is None or update.at >= current[0]:
                 consents[(customer_id, channel)] = (update.at, granted, update.source)
 
-    _widen_seen_times(seen)
+    if session.defer_seen:
+        _merge_spans(session.pending_seen, seen)
+    else:
+        _widen_seen_times(seen)
     refresh = set(traits_of) | identity_changed
     if refresh:
-        _refresh_profiles(refresh, traits_of)
+        _refresh_profiles(refresh, traits_of, created)
     if consents:
         consents_record(workspace=workspace, changes=consents)
 
@@ -277,30 +445,39 @@ def _widen_seen_times(seen: dict[int, list[datetime]]) -> None:
             )
 
 
-def _refresh_profiles(customer_ids: set[int], traits_of: dict[int, list[ProfileUpdate]]) -> None:
+def _refresh_profiles(
+    customer_ids: set[int],
+    traits_of: dict[int, list[ProfileUpdate]],
+    created: set[int],
+) -> None:
+    """Fold new traits into profiles and recompute their display name and search text.
+
+    Profiles created in this batch are read from nothing: they have no traits yet and only the
+    identities just inserted, which the read below finds as well (same transaction).
+    """
+    stored = [c for c in customer_ids if c not in created]
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    traits_now: dict[int, dict] = {c: {} for c in customer_ids if c in created}
+    for customer_id, traits in select_in(f"SELECT id, traits FROM {table} WHERE id IN", stored):
+        traits_now[customer_id] = orjson.loads(traits) if isinstance(traits, str) else traits
     identities: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    customers: list[Customer] = []
-    for chunk in chunked(customer_ids, IN_CHUNK):
-        customers.extend(Customer.objects.filter(pk__in=chunk).only("id", "traits"))
-        for cid, kind, value in Identity.objects.filter(customer_id__in=chunk).values_list(
-            "customer_id", "kind", "value"
-        ):
-            identities[cid].append((kind, value))
+    for customer_id, kind, value in select_in(
+        f"SELECT customer_id, kind, value FROM {_IDENTITY} WHERE customer_id IN", customer_ids
+    ):
+        identities[customer_id].append((kind, value))
     rows = []
-    for customer in customers:
-        traits = customer.traits
-        for update in sorted(traits_of.get(customer.pk, ()), key=lambda u: u.at):
+    for customer_id, traits in traits_now.items():
+        for update in sorted(traits_of.get(customer_id, ()), key=lambda u: u.at):
             traits = {**traits, **update.traits}
-        ids = identities[customer.pk]
+        ids = identities[customer_id]
         rows.append(
             (
                 orjson.dumps(traits).decode(),
                 display_name(traits, ids),
                 search_text(traits, ids),
-                customer.pk,
+                customer_id,
             )
         )
-    table = connection.ops.quote_name(Customer._meta.db_table)
     with connection.cursor() as cursor:  # one prepared statement; bulk_update's CASE is slow
         cursor.executemany(
             f"UPDATE {table} SET traits = %s, display_name = %s, search_text = %s WHERE id = %s",
@@ -375,6 +552,7 @@ def customers_merge(
     """
     merged_ids = [m for m in merged_ids if m != survivor_id]
     survivor = Customer.objects.select_for_update().get(pk=survivor_id)
+    lock_workspace_for_resolution(survivor.workspace_id)  # no batch resolves while we merge
     merged = list(Customer.objects.filter(pk__in=merged_ids).order_by("last_seen_at", "pk"))
     moved = {m.pk: 0 for m in merged}
 

@@ -8,21 +8,37 @@ messageId get one derived from their content, so importing the same file twice s
 from __future__ import annotations
 
 import csv
+import multiprocessing
+import os
 import re
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from itertools import islice
 from pathlib import Path
 
+import django
 import orjson
+from django.db import connection
 from django.utils import timezone
 
 from cxloop.core.db import refresh_planner_statistics
 from cxloop.core.models import Workspace
+from cxloop.customers import services as customer_services
 from cxloop.events.segment import loads_without_nul, strip_nul
-from cxloop.events.services import IngestResult, RejectedMessage, events_store, events_validate
+from cxloop.events.services import (
+    IngestResult,
+    PreparedMessage,
+    RejectedMessage,
+    events_prepare,
+    events_store,
+    events_validate,
+)
 
 CHUNK_ROWS = 5000
+MAX_WORKERS = 4  # processes parsing ahead of the single database writer
+WORKERS_FROM_BYTES = 4_000_000  # smaller files are parsed inline: starting a process costs ~1 s
 ANALYZE_AFTER_ROWS = 10_000
 _NUMBER = re.compile(r"-?(0|[1-9]\d{0,14})(\.\d+)?")
 _TRUE = {"1", "true", "yes", "y", "granted", "opt-in", "opted_in"}
@@ -52,100 +68,162 @@ def import_file(
     kind: str,
     on_progress: Callable[[int], None] | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    workers: int | None = None,
 ) -> ImportReport:
     """Import ``kind`` ('customers' or 'events') rows from a .csv or .jsonl file.
 
-    ``on_progress`` is called with the number of bytes read so far (for a progress bar).
+    Rows are read in chunks of ``chunk_rows``; each chunk is parsed and validated (in ``workers``
+    processes when given, or by default for large files on a multi-core machine) and then stored in
+    its own transaction, in file order. ``on_progress`` is called with the number of bytes read so
+    far (for a progress bar).
     """
     if kind not in ("customers", "events"):
         raise ImportFileError(f"unknown import kind {kind!r}; use 'customers' or 'events'")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        rows = _csv_rows(path)
-        to_message = _customer_message if kind == "customers" else _event_message
+        chunks = _csv_chunks(path, chunk_rows)
     elif suffix in (".jsonl", ".ndjson"):
-        rows = _jsonl_rows(path)
-        to_message = _customer_message if kind == "customers" else _segment_message
+        chunks = _jsonl_chunks(path, chunk_rows)
     else:
         raise ImportFileError(f"{path.name}: expected a .csv or .jsonl file")
+    if workers is None:
+        workers = _default_workers(path.stat().st_size)
+    job = _Job(kind=kind, region=workspace.default_phone_region, vendor=connection.vendor)
 
     report = ImportReport()
-    chunks = _validated_chunks(rows, to_message, chunk_rows)
-    for chunk in chunks:
-        report.rows += chunk.rows
-        report.rejected.extend(chunk.rejected)
-        if chunk.valid:
-            report.add(
-                events_store(
-                    workspace=workspace, messages=chunk.valid, received_at=chunk.received_at
-                )
-            )
-        if on_progress:
-            on_progress(chunk.offset)
+    session = customer_services.ResolutionSession(workspace.pk)
+    try:
+        for chunk in _prepared_chunks(job, chunks, workers):
+            report.rows += chunk.rows
+            report.rejected.extend(chunk.rejected)
+            if chunk.messages:
+                stored = events_store(workspace=workspace, messages=chunk.messages, session=session)
+                report.add(stored)
+            if on_progress:
+                on_progress(chunk.offset)
+    finally:  # also after an error: the batches stored so far get their seen-times
+        customer_services.profiles_flush_seen(session)
     report.rejected.sort(key=lambda r: r.position)
     if report.accepted >= ANALYZE_AFTER_ROWS:
         refresh_planner_statistics()
     return report
 
 
+def _default_workers(size: int) -> int:
+    """Parsing runs beside the database writes when the file is large and a spare core exists."""
+    spare = (os.cpu_count() or 1) - 1
+    return min(spare, MAX_WORKERS) if size >= WORKERS_FROM_BYTES else 0
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a worker needs to prepare rows; plain values, so it pickles."""
+
+    kind: str
+    region: str
+    vendor: str
+
+
 @dataclass
-class _Chunk:
-    valid: list
-    rejected: list
+class _RawChunk:
+    """Rows as read from the file: JSONL lines, or CSV records with their header."""
+
+    # JSONL: the raw lines (bytes), blank ones included, the first being line ``first_line``.
+    # CSV: (line number, size, cells or the reason the record is unusable).
+    items: list
+    offset: int  # bytes read up to the end of this chunk
+    header: list[str] | None = None
+    first_line: int = 1
+
+
+@dataclass
+class _PreparedChunk:
+    messages: list[PreparedMessage]
+    rejected: list[RejectedMessage]
     rows: int
     offset: int
-    received_at: datetime
 
 
-def _validated_chunks(
-    rows: Iterator[tuple[int, int, int, object]], to_message: Callable, chunk_rows: int
-) -> Iterator[_Chunk]:
-    """Rows turned into messages and validated, ``chunk_rows`` at a time (no database)."""
+def _prepared_chunks(job: _Job, chunks: Iterator[_RawChunk], workers: int):
+    """Prepared chunks in file order: prepared here, or by worker processes a few chunks ahead."""
+    if workers <= 0:
+        for chunk in chunks:
+            yield _prepare(job, chunk)
+        return
+    context = multiprocessing.get_context("spawn")  # a clean process; no threads or sockets copied
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=django.setup) as pool:
+        pending: deque[Future] = deque()
+        try:
+            for chunk in chunks:
+                pending.append(pool.submit(_prepare, job, chunk))
+                if len(pending) > workers + 1:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _prepare(job: _Job, chunk: _RawChunk) -> _PreparedChunk:
+    """Parse, convert and validate one chunk (no database; runs in a worker process or inline)."""
+    received_at = timezone.now()
+    to_message = _TO_MESSAGE[(job.kind, chunk.header is not None)]
     batch: list[object] = []
     lines: list[int] = []
     sizes: list[int] = []
     rejected: list[RejectedMessage] = []
-    count = offset = 0
-    for line, size, offset, row in rows:
-        count += 1
+    for line, size, row in _numbered(chunk):
         if isinstance(row, str):  # unreadable row: the reason is in place of the data
             rejected.append(RejectedMessage(line, row))
+            continue
+        if chunk.header is not None:
+            row = _csv_record(chunk.header, row)
         else:
             try:
-                batch.append(to_message(row))
-                lines.append(line)
-                sizes.append(size)
-            except ValueError as exc:
-                rejected.append(RejectedMessage(line, str(exc)))
-        if len(batch) >= chunk_rows:
-            yield _validate(batch, lines, sizes, rejected, count, offset)
-            batch, lines, sizes, rejected, count = [], [], [], [], 0
-    if count:
-        yield _validate(batch, lines, sizes, rejected, count, offset)
-
-
-def _validate(batch, lines, sizes, rejected, count, offset) -> _Chunk:
-    received_at = timezone.now()
+                row = loads_without_nul(row)
+            except orjson.JSONDecodeError as exc:
+                rejected.append(RejectedMessage(line, f"not valid JSON: {exc}"))
+                continue
+        try:
+            batch.append(to_message(row))
+        except ValueError as exc:
+            rejected.append(RejectedMessage(line, str(exc)))
+            continue
+        lines.append(line)
+        sizes.append(size)
     valid, invalid = events_validate(
         messages=batch, positions=lines, sizes=sizes, received_at=received_at
     )
-    return _Chunk(valid, rejected + invalid, count, offset, received_at)
+    prepared, unidentified = events_prepare(
+        messages=valid, received_at=received_at, region=job.region, vendor=job.vendor
+    )
+    rows = len(batch) + len(rejected)
+    return _PreparedChunk(prepared, rejected + invalid + unidentified, rows, chunk.offset)
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, int, int, object]]:
+def _numbered(chunk: _RawChunk) -> Iterator[tuple[int, int, object]]:
+    """(line number, size, row) of each non-blank row of a chunk."""
+    if chunk.header is not None:
+        yield from chunk.items
+        return
+    for number, line in enumerate(chunk.items, start=chunk.first_line):
+        if line.strip():
+            yield number, len(line), line
+
+
+def _jsonl_chunks(path: Path, chunk_rows: int) -> Iterator[_RawChunk]:
+    """The file's lines, ``chunk_rows`` at a time, as read: the worker splits and numbers them."""
     offset = 0
+    first_line = 1
     with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            offset += len(line)
-            if not line.strip():
-                continue
-            try:
-                yield number, len(line), offset, loads_without_nul(line)
-            except orjson.JSONDecodeError as exc:
-                yield number, len(line), offset, f"not valid JSON: {exc}"
+        while lines := list(islice(handle, chunk_rows)):
+            offset += sum(map(len, lines))
+            yield _RawChunk(lines, offset, first_line=first_line)
+            first_line += len(lines)
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, int, int, object]]:
+def _csv_chunks(path: Path, chunk_rows: int) -> Iterator[_RawChunk]:
     with path.open("r", encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
@@ -156,23 +234,29 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, int, int, object]]:
         columns = [c.strip() for c in header]
         width = len(columns)
         offset = 0
+        items: list = []
         for row in reader:
             size = sum(len(cell) for cell in row) + len(row)
             offset += size
             if not any(row):
                 continue
             if len(row) != width:
-                yield (
-                    reader.line_num,
-                    size,
-                    offset,
-                    (f"has {len(row)} fields but the header has {width}"),
-                )
-                continue
-            record = {c: v for c, v in zip(columns, row, strict=True) if v != ""}
-            if any("\x00" in cell for cell in row):
-                record = strip_nul(record)
-            yield reader.line_num, size, offset, record
+                reason = f"has {len(row)} fields but the header has {width}"
+                items.append((reader.line_num, size, reason))
+            else:
+                items.append((reader.line_num, size, row))
+            if len(items) >= chunk_rows:
+                yield _RawChunk(items, offset, columns)
+                items = []
+        if items:
+            yield _RawChunk(items, offset, columns)
+
+
+def _csv_record(columns: list[str], row: list[str]) -> dict:
+    record = {c: v for c, v in zip(columns, row, strict=True) if v != ""}
+    if any("\x00" in cell for cell in row):
+        record = strip_nul(record)
+    return record
 
 
 def _value(text: object) -> object:
@@ -256,3 +340,11 @@ def _event_message(row: dict) -> dict:
     if id_traits:
         message["context"] = {"traits": id_traits}
     return message
+
+
+_TO_MESSAGE = {  # (kind, is CSV) -> row converter
+    ("customers", True): _customer_message,
+    ("customers", False): _customer_message,
+    ("events", True): _event_message,
+    ("events", False): _segment_message,
+}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 import orjson
 from django.db import transaction
@@ -68,8 +69,11 @@ def events_ingest(
         sent_at=sent_at,
         received_at=received_at,
     )
-    result = events_store(workspace=workspace, messages=valid, received_at=received_at)
-    result.rejected[:0] = rejected
+    prepared, unidentified = events_prepare(
+        messages=valid, received_at=received_at, region=workspace.default_phone_region
+    )
+    result = events_store(workspace=workspace, messages=prepared)
+    result.rejected[:0] = sorted(rejected + unidentified, key=lambda r: r.position)
     return result
 
 
@@ -105,79 +109,131 @@ def events_validate(
     return valid, rejected
 
 
-@transaction.atomic
-def events_store(
-    *, workspace: Workspace, messages: Sequence[tuple[int, Message]], received_at: datetime
-) -> IngestResult:
-    """Resolve validated messages to profiles and store them in one transaction."""
-    result = IngestResult()
-    fresh = _drop_duplicates(workspace, messages, result)
-    updates, kept = [], []
-    region = workspace.default_phone_region
-    for position, message in fresh:
-        keys = customer_services.identity_keys(
-            user_id=message.user_id,
-            anonymous_id=message.anonymous_id,
-            traits=message.id_traits,
-            device_id=message.device_id,
+class PreparedMessage(NamedTuple):
+    """A valid message in storage form: its profile update and its event row, minus the profile.
+
+    ``row`` holds the values of ``STORED_COLUMNS`` in database form (JSON as text, datetimes as the
+    backend stores them). A plain tuple, so worker processes can hand it over cheaply.
+    """
+
+    position: int
+    message_id: str
+    update: customer_services.ProfileUpdate
+    row: tuple
+
+
+# Event columns a prepared row fills; workspace_id and customer_id come first when storing.
+STORED_COLUMNS = _COLUMNS[2:]
+
+
+def events_prepare(
+    *,
+    messages: Sequence[tuple[int, Message]],
+    received_at: datetime,
+    region: str,
+    vendor: str | None = None,
+) -> tuple[list[PreparedMessage], list[RejectedMessage]]:
+    """Identity keys, profile update and event row of each valid message. No database.
+
+    ``region`` reads local phone numbers (the workspace's default); ``vendor`` is the database the
+    rows are for (default: the configured one). Messages without any identifier are rejected.
+    """
+    adapt = datetime_adapter(vendor)
+    received = adapt(received_at)
+    dumps = orjson.dumps
+    identity_keys = customer_services.identity_keys
+    prepared: list[PreparedMessage] = []
+    rejected: list[RejectedMessage] = []
+    for position, m in messages:
+        keys = identity_keys(
+            user_id=m.user_id,
+            anonymous_id=m.anonymous_id,
+            traits=m.id_traits,
+            device_id=m.device_id,
             region=region,
         )
         if not keys:
-            result.rejected.append(
-                RejectedMessage(
-                    position,
-                    "no identifier: send userId or anonymousId (or a valid email/phone trait)",
-                    message.message_id,
-                )
-            )
+            reason = "no identifier: send userId or anonymousId (or a valid email/phone trait)"
+            rejected.append(RejectedMessage(position, reason, m.message_id))
             continue
-        updates.append(
-            customer_services.ProfileUpdate(
-                keys=tuple(keys),
-                at=message.occurred_at,
-                traits=message.traits,
-                consents=message.consents,
-                alias_of=(message.previous_id,) if message.previous_id else (),
-                source=f"{message.type}:{message.channel}",
-            )
+        update = customer_services.ProfileUpdate(
+            tuple(keys),
+            m.occurred_at,
+            m.traits,
+            m.consents,
+            (m.previous_id,) if m.previous_id else (),
+            f"{m.type}:{m.channel}",
         )
-        kept.append(message)
-    customer_ids = customer_services.profiles_apply(workspace=workspace, updates=updates)
-
-    adapt = datetime_adapter()
-    received = adapt(received_at)
-    dumps = orjson.dumps
-    rows = [
-        (
-            workspace.pk, customer_id, m.type, m.name, m.channel,
-            dumps(m.properties).decode(), dumps(m.context).decode(),
+        row = (
+            m.type, m.name, m.channel, dumps(m.properties).decode(), dumps(m.context).decode(),
             adapt(m.occurred_at), received, m.message_id, m.user_id, m.anonymous_id,
-        )
-        for m, customer_id in zip(kept, customer_ids, strict=True)
-    ]  # fmt: skip
+        )  # fmt: skip
+        prepared.append(PreparedMessage(position, m.message_id, update, row))
+    return prepared, rejected
+
+
+def events_store(
+    *,
+    workspace: Workspace,
+    messages: Sequence[PreparedMessage],
+    session: customer_services.ResolutionSession | None = None,
+) -> IngestResult:
+    """Resolve prepared messages to profiles and store them in one transaction.
+
+    Idempotent: a message whose messageId is stored already (or repeated earlier in the same
+    batch) is counted as a duplicate and changes nothing. A bulk import passes one ``session``
+    for all its batches (see ``customers.services.ResolutionSession``).
+    """
+    try:
+        with transaction.atomic():
+            result = _store(workspace, messages, session)
+    except BaseException:
+        if session is not None:
+            session.forget()
+        raise
+    if session is not None:
+        session.batch_committed()
+    return result
+
+
+def _store(
+    workspace: Workspace,
+    messages: Sequence[PreparedMessage],
+    session: customer_services.ResolutionSession | None,
+) -> IngestResult:
+    result = IngestResult()
+    fresh = _drop_duplicates(workspace, messages, result)
+    customer_ids = customer_services.profiles_apply(
+        workspace=workspace, updates=[m.update for m in fresh], session=session
+    )
+    workspace_id = workspace.pk
+    rows = [
+        (workspace_id, customer_id, *m.row)
+        for m, customer_id in zip(fresh, customer_ids, strict=True)
+    ]
     insert_rows_ignoring_conflicts(Event, _COLUMNS, rows, conflict=("workspace_id", "message_id"))
     result.accepted = len(rows)
     return result
 
 
 def _drop_duplicates(
-    workspace: Workspace, messages: Sequence[tuple[int, Message]], result: IngestResult
-) -> list[tuple[int, Message]]:
+    workspace: Workspace, messages: Sequence[PreparedMessage], result: IngestResult
+) -> list[PreparedMessage]:
     """Messages whose id is neither stored already nor repeated earlier in this batch."""
     stored = {
         row[0]
         for row in select_in(
             f"SELECT message_id FROM {Event._meta.db_table} WHERE workspace_id = %s "
             "AND message_id IN",
-            {m.message_id for _, m in messages},
+            {m.message_id for m in messages},
             [workspace.pk],
         )
     }
     fresh = []
-    for position, message in messages:
+    for message in messages:
         if message.message_id in stored:
             result.duplicates += 1
             continue
         stored.add(message.message_id)
-        fresh.append((position, message))
+        fresh.append(message)
     return fresh
