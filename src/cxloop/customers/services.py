@@ -120,8 +120,11 @@ class ResolutionSession:
 
     def batch_committed(self) -> None:
         """The current batch's transaction committed: keep its spans for the final write."""
-        _merge_spans(self.seen, self.pending_seen)
-        self.pending_seen.clear()
+        if self.seen:
+            _merge_spans(self.seen, self.pending_seen)
+            self.pending_seen.clear()
+        else:
+            self.seen, self.pending_seen = self.pending_seen, {}
 
 
 def profiles_apply(
@@ -148,11 +151,17 @@ def profiles_apply(
     unresolved: list[int] = []
     for index, update in enumerate(updates):
         # the common case: every identifier is known and on one profile, nothing to join
-        owner = None if update.alias_of else owner_of.get(update.keys[0])
-        if owner is not None and all(owner_of.get(key) == owner for key in update.keys[1:]):
-            customer_ids[index] = owner
-        else:
+        keys = update.keys
+        owner = None if update.alias_of else owner_of.get(keys[0])
+        if owner is not None:
+            for key in keys[1:]:
+                if owner_of.get(key) != owner:
+                    owner = None
+                    break
+        if owner is None:
             unresolved.append(index)
+        else:
+            customer_ids[index] = owner
 
     merged_into: dict[int, int] = {}
     identity_changed: set[int] = set()
@@ -178,11 +187,12 @@ def profiles_flush_seen(session: ResolutionSession) -> None:
         return
     spans, session.seen = session.seen, {}
     survivors = _survivors(spans)
-    on_live: dict[int, list[datetime]] = {}
-    for customer_id, span in spans.items():
-        _merge_spans(on_live, {survivors.get(customer_id, customer_id): span})
+    if survivors:  # spans of profiles merged since: onto the profile they now belong to
+        live = {c: span for c, span in spans.items() if c not in survivors}
+        _merge_spans(live, {survivors[c]: spans[c] for c in survivors})
+        spans = live
     with transaction.atomic():
-        _widen_seen_times(on_live)
+        _widen_seen_times(spans)
 
 
 def _resolve_new(
@@ -292,12 +302,16 @@ def _stamp() -> tuple:
 
 
 def _merge_spans(into: dict[int, list[datetime]], spans: dict[int, list[datetime]]) -> None:
+    """Widen the ``[first, last]`` spans of ``into`` by those of ``spans``."""
     for customer_id, (lo, hi) in spans.items():
         span = into.get(customer_id)
         if span is None:
             into[customer_id] = [lo, hi]
         else:
-            span[0], span[1] = min(span[0], lo), max(span[1], hi)
+            if lo < span[0]:
+                span[0] = lo
+            if hi > span[1]:
+                span[1] = hi
 
 
 def _survivors(customer_ids: Iterable[int]) -> dict[int, int]:
@@ -393,27 +407,26 @@ def _apply_to_profiles(
     session: ResolutionSession,
 ) -> None:
     """Fold traits, consent and seen-times of the updates into the profiles they resolved to."""
-    seen: dict[int, list[datetime]] = {}
+    seen = session.pending_seen if session.defer_seen else {}
     traits_of: dict[int, list[ProfileUpdate]] = defaultdict(list)
     consents: dict[tuple[int, str], tuple[datetime, bool, str]] = {}
     for update, customer_id in zip(updates, customer_ids, strict=True):
+        at = update.at
         span = seen.get(customer_id)
         if span is None:
-            seen[customer_id] = [update.at, update.at]
-        elif update.at < span[0]:
-            span[0] = update.at
-        elif update.at > span[1]:
-            span[1] = update.at
+            seen[customer_id] = [at, at]
+        elif at > span[1]:
+            span[1] = at
+        elif at < span[0]:
+            span[0] = at
         if update.traits:
             traits_of[customer_id].append(update)
         for channel, granted in update.consents:
             current = consents.get((customer_id, channel))
-            if current is None or update.at >= current[0]:
-                consents[(customer_id, channel)] = (update.at, granted, update.source)
+            if current is None or at >= current[0]:
+                consents[(customer_id, channel)] = (at, granted, update.source)
 
-    if session.defer_seen:
-        _merge_spans(session.pending_seen, seen)
-    else:
+    if not session.defer_seen:
         _widen_seen_times(seen)
     refresh = set(traits_of) | identity_changed
     if refresh:

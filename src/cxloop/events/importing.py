@@ -18,13 +18,14 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-import django
 import orjson
 from django.db import connection
 from django.utils import timezone
 
 from cxloop.core.db import refresh_planner_statistics
+from cxloop.core.memory import collector_paused
 from cxloop.core.models import Workspace
+from cxloop.core.workers import start_bulk_worker
 from cxloop.customers import services as customer_services
 from cxloop.events.segment import loads_without_nul, strip_nul
 from cxloop.events.services import (
@@ -88,21 +89,23 @@ def import_file(
         raise ImportFileError(f"{path.name}: expected a .csv or .jsonl file")
     if workers is None:
         workers = _default_workers(path.stat().st_size)
-    job = _Job(kind=kind, region=workspace.default_phone_region, vendor=connection.vendor)
+    job = _Job(kind, workspace.pk, workspace.default_phone_region, connection.vendor)
 
     report = ImportReport()
     session = customer_services.ResolutionSession(workspace.pk)
-    try:
-        for chunk in _prepared_chunks(job, chunks, workers):
-            report.rows += chunk.rows
-            report.rejected.extend(chunk.rejected)
-            if chunk.messages:
-                stored = events_store(workspace=workspace, messages=chunk.messages, session=session)
-                report.add(stored)
-            if on_progress:
-                on_progress(chunk.offset)
-    finally:  # also after an error: the batches stored so far get their seen-times
-        customer_services.profiles_flush_seen(session)
+    with collector_paused():
+        try:
+            for chunk in _prepared_chunks(job, chunks, workers):
+                report.rows += chunk.rows
+                report.rejected.extend(chunk.rejected)
+                if chunk.messages:
+                    report.add(
+                        events_store(workspace=workspace, messages=chunk.messages, session=session)
+                    )
+                if on_progress:
+                    on_progress(chunk.offset)
+        finally:  # also after an error: the batches stored so far get their seen-times
+            customer_services.profiles_flush_seen(session)
     report.rejected.sort(key=lambda r: r.position)
     if report.accepted >= ANALYZE_AFTER_ROWS:
         refresh_planner_statistics()
@@ -120,6 +123,7 @@ class _Job:
     """What a worker needs to prepare rows; plain values, so it pickles."""
 
     kind: str
+    workspace_id: int
     region: str
     vendor: str
 
@@ -151,7 +155,7 @@ def _prepared_chunks(job: _Job, chunks: Iterator[_RawChunk], workers: int):
             yield _prepare(job, chunk)
         return
     context = multiprocessing.get_context("spawn")  # a clean process; no threads or sockets copied
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=django.setup) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=start_bulk_worker) as pool:
         pending: deque[Future] = deque()
         try:
             for chunk in chunks:
@@ -196,7 +200,11 @@ def _prepare(job: _Job, chunk: _RawChunk) -> _PreparedChunk:
         messages=batch, positions=lines, sizes=sizes, received_at=received_at
     )
     prepared, unidentified = events_prepare(
-        messages=valid, received_at=received_at, region=job.region, vendor=job.vendor
+        messages=valid,
+        received_at=received_at,
+        workspace_id=job.workspace_id,
+        region=job.region,
+        vendor=job.vendor,
     )
     rows = len(batch) + len(rejected)
     return _PreparedChunk(prepared, rejected + invalid + unidentified, rows, chunk.offset)

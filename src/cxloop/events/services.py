@@ -70,7 +70,10 @@ def events_ingest(
         received_at=received_at,
     )
     prepared, unidentified = events_prepare(
-        messages=valid, received_at=received_at, region=workspace.default_phone_region
+        messages=valid,
+        received_at=received_at,
+        workspace_id=workspace.pk,
+        region=workspace.default_phone_region,
     )
     result = events_store(workspace=workspace, messages=prepared)
     result.rejected[:0] = sorted(rejected + unidentified, key=lambda r: r.position)
@@ -110,26 +113,24 @@ def events_validate(
 
 
 class PreparedMessage(NamedTuple):
-    """A valid message in storage form: its profile update and its event row, minus the profile.
+    """A valid message in storage form: its profile update and its event row.
 
-    ``row`` holds the values of ``STORED_COLUMNS`` in database form (JSON as text, datetimes as the
-    backend stores them). A plain tuple, so worker processes can hand it over cheaply.
+    ``row`` holds the values of the event's columns (``_COLUMNS``) in database form (JSON as text,
+    datetimes as the backend stores them); ``events_store`` fills in the customer id. Plain
+    tuples and lists, so worker processes can hand them over cheaply.
     """
 
     position: int
     message_id: str
     update: customer_services.ProfileUpdate
-    row: tuple
-
-
-# Event columns a prepared row fills; workspace_id and customer_id come first when storing.
-STORED_COLUMNS = _COLUMNS[2:]
+    row: list
 
 
 def events_prepare(
     *,
     messages: Sequence[tuple[int, Message]],
     received_at: datetime,
+    workspace_id: int,
     region: str,
     vendor: str | None = None,
 ) -> tuple[list[PreparedMessage], list[RejectedMessage]]:
@@ -164,10 +165,11 @@ def events_prepare(
             (m.previous_id,) if m.previous_id else (),
             f"{m.type}:{m.channel}",
         )
-        row = (
-            m.type, m.name, m.channel, dumps(m.properties).decode(), dumps(m.context).decode(),
-            adapt(m.occurred_at), received, m.message_id, m.user_id, m.anonymous_id,
-        )  # fmt: skip
+        row = [
+            workspace_id, None, m.type, m.name, m.channel, dumps(m.properties).decode(),
+            dumps(m.context).decode(), adapt(m.occurred_at), received, m.message_id, m.user_id,
+            m.anonymous_id,
+        ]  # fmt: skip
         prepared.append(PreparedMessage(position, m.message_id, update, row))
     return prepared, rejected
 
@@ -206,11 +208,10 @@ def _store(
     customer_ids = customer_services.profiles_apply(
         workspace=workspace, updates=[m.update for m in fresh], session=session
     )
-    workspace_id = workspace.pk
-    rows = [
-        (workspace_id, customer_id, *m.row)
-        for m, customer_id in zip(fresh, customer_ids, strict=True)
-    ]
+    rows = []
+    for message, customer_id in zip(fresh, customer_ids, strict=True):
+        message.row[1] = customer_id
+        rows.append(message.row)
     insert_rows_ignoring_conflicts(Event, _COLUMNS, rows, conflict=("workspace_id", "message_id"))
     result.accepted = len(rows)
     return result
