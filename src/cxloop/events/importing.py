@@ -39,6 +39,7 @@ from cxloop.events.services import (
 
 CHUNK_ROWS = 5000
 MAX_WORKERS = 4  # processes parsing ahead of the single database writer
+MAX_AHEAD = 12  # prepared chunks held in memory at most, waiting for their turn
 WORKERS_FROM_BYTES = 4_000_000  # smaller files are parsed inline: starting a process costs ~1 s
 ANALYZE_AFTER_ROWS = 10_000
 _NUMBER = re.compile(r"-?(0|[1-9]\d{0,14})(\.\d+)?")
@@ -148,25 +149,48 @@ class _PreparedChunk:
     offset: int
 
 
-def _prepared_chunks(job: _Job, chunks: Iterator[_RawChunk], workers: int):
-    """Prepared chunks in file order: prepared here, or by worker processes a few chunks ahead."""
+def _prepared_chunks(
+    job: _Job, chunks: Iterator[_RawChunk], workers: int
+) -> Iterator[_PreparedChunk]:
+    """Prepared chunks in file order, prepared by worker processes a few chunks ahead.
+
+    Whenever the next chunk in order is not ready yet (workers starting, or slower than the
+    database writes), this process prepares a later chunk itself instead of waiting.
+    """
     if workers <= 0:
         for chunk in chunks:
             yield _prepare(job, chunk)
         return
     context = multiprocessing.get_context("spawn")  # a clean process; no threads or sockets copied
     with ProcessPoolExecutor(workers, mp_context=context, initializer=start_bulk_worker) as pool:
-        pending: deque[Future] = deque()
+        pending: deque[Future | _PreparedChunk] = deque()  # in file order
+        in_pool = 0
         try:
-            for chunk in chunks:
-                pending.append(pool.submit(_prepare, job, chunk))
-                if len(pending) > workers + 1:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+            while True:
+                chunk = None
+                if in_pool <= workers:  # keep every worker busy, one chunk queued behind
+                    chunk = next(chunks, None)
+                    if chunk is not None:
+                        pending.append(pool.submit(_prepare, job, chunk))
+                        in_pool += 1
+                        continue
+                if not pending:
+                    return
+                head = pending[0]
+                if isinstance(head, Future) and not head.done() and len(pending) < MAX_AHEAD:
+                    chunk = next(chunks, None)  # help instead of waiting
+                    if chunk is not None:
+                        pending.append(_prepare(job, chunk))
+                        continue
+                pending.popleft()
+                if isinstance(head, Future):
+                    in_pool -= 1
+                    head = head.result()
+                yield head
         finally:
-            for future in pending:
-                future.cancel()
+            for item in pending:
+                if isinstance(item, Future):
+                    item.cancel()
 
 
 def _prepare(job: _Job, chunk: _RawChunk) -> _PreparedChunk:

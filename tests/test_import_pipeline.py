@@ -1,0 +1,211 @@
+"""The bulk import pipeline: worker processes, the resolution session kept across batches, and
+first/last-seen times written once at the end."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+from django.db.models import Max, Min
+
+from cxloop.customers.models import Customer, CustomerMerge, Identity
+from cxloop.customers.services import ResolutionSession, profiles_flush_seen
+from cxloop.events import importing
+from cxloop.events import services as event_services
+from cxloop.events.importing import import_file
+from cxloop.events.models import Event
+
+T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
+
+
+def _messages(count: int) -> list[dict]:
+    """Anonymous browsing, then sign-up (userId + anonymousId + email), then server-side events
+    by userId only; every 17th message is broken in some way."""
+    out = []
+    for n in range(count):
+        person = n % 23
+        at = (T0 + timedelta(minutes=n)).isoformat().replace("+00:00", "Z")
+        message: dict = {"messageId": f"m{n}", "timestamp": at, "type": "track", "event": "Seen"}
+        if n < 60:
+            message["anonymousId"] = f"anon-{person}"
+        elif n < 120:
+            message.update(type="identify", anonymousId=f"anon-{person}", userId=f"u{person}")
+            message["traits"] = {"email": f"P{person}@Shop.io", "plan": f"p{n}"}
+        else:
+            message["userId"] = f"u{person}"
+        if n % 17 == 5:
+            message.pop("event", None)
+            message["type"] = "track"  # a track without a name
+        out.append(message)
+    return out
+
+
+def _write_jsonl(path, messages) -> None:
+    path.write_bytes(b"".join(orjson.dumps(m) + b"\n" for m in messages))
+
+
+def _state(workspace) -> dict:
+    events = Event.objects.filter(workspace=workspace)
+    by_customer = {}
+    for message_id, customer_id in events.values_list("message_id", "customer_id"):
+        owner = Identity.objects.filter(customer_id=customer_id).order_by("kind", "value").first()
+        by_customer[message_id] = (owner.kind, owner.value)
+    customers = Customer.objects.filter(workspace=workspace, merged_into__isnull=True)
+    return {
+        "events": by_customer,
+        "profiles": sorted(
+            (c.display_name, c.first_seen_at, c.last_seen_at, tuple(sorted(c.traits.items())))
+            for c in customers
+        ),
+        "identities": sorted(
+            Identity.objects.filter(workspace=workspace).values_list("kind", "value")
+        ),
+    }
+
+
+def test_worker_processes_give_the_same_result_as_preparing_inline(
+    workspace, other_workspace, tmp_path
+):
+    path = tmp_path / "events.jsonl"
+    _write_jsonl(path, _messages(300))
+
+    inline = import_file(workspace=workspace, path=path, kind="events", chunk_rows=40, workers=0)
+    pooled = import_file(
+        workspace=other_workspace, path=path, kind="events", chunk_rows=40, workers=1
+    )
+
+    assert (pooled.rows, pooled.accepted, pooled.duplicates) == (300, 282, 0)
+    assert [(r.position, r.reason) for r in pooled.rejected] == [
+        (r.position, r.reason) for r in inline.rejected
+    ]
+    assert pooled.rejected[0].position == 6  # file line numbers survive the trip
+    assert _state(other_workspace) == _state(workspace)
+
+
+def test_seen_times_cover_every_event_after_an_import_in_many_batches(workspace, tmp_path):
+    path = tmp_path / "events.jsonl"
+    messages = _messages(300)
+    messages.reverse()  # newest first: every batch moves first_seen earlier
+    _write_jsonl(path, messages)
+
+    import_file(workspace=workspace, path=path, kind="events", chunk_rows=25)
+
+    expected = {
+        row["customer_id"]: (row["first"], row["last"])
+        for row in Event.objects.filter(workspace=workspace)
+        .values("customer_id")
+        .annotate(first=Min("occurred_at"), last=Max("occurred_at"))
+    }
+    live = Customer.objects.filter(workspace=workspace, merged_into__isnull=True)
+    assert len(expected) == live.count() == 23
+    for customer in live:
+        assert (customer.first_seen_at, customer.last_seen_at) == expected[customer.pk]
+
+
+def _prepared(workspace, *messages):
+    received_at = datetime.now(UTC)
+    valid, rejected = event_services.events_validate(messages=messages, received_at=received_at)
+    prepared, unidentified = event_services.events_prepare(
+        messages=valid, received_at=received_at, workspace_id=workspace.pk, region="US"
+    )
+    assert not rejected and not unidentified
+    return prepared
+
+
+def test_session_forgets_its_cache_when_someone_else_merges_profiles(workspace):
+    session = ResolutionSession(workspace.pk)
+    first = _prepared(
+        workspace,
+        {"messageId": "a", "type": "track", "event": "E", "anonymousId": "anon-1"},
+        {"messageId": "b", "type": "track", "event": "E", "anonymousId": "anon-2"},
+    )
+    event_services.events_store(workspace=workspace, messages=first, session=session)
+    older = Event.objects.get(message_id="a").customer_id
+    # meanwhile, live traffic shows both anonymous ids belong to one signed-up customer
+    event_services.events_ingest(
+        workspace=workspace,
+        messages=[
+            {"messageId": "c", "type": "identify", "userId": "u1", "anonymousId": "anon-1"},
+            {"messageId": "d", "type": "identify", "userId": "u1", "anonymousId": "anon-2"},
+        ],
+    )
+    assert CustomerMerge.objects.filter(workspace=workspace).count() == 1
+
+    later = _prepared(
+        workspace, {"messageId": "e", "type": "track", "event": "E", "anonymousId": "anon-2"}
+    )
+    event_services.events_store(workspace=workspace, messages=later, session=session)
+
+    assert Event.objects.get(message_id="e").customer_id == older  # the survivor, not a tombstone
+
+
+def test_merges_made_by_the_import_itself_keep_later_batches_on_the_survivor(workspace, tmp_path):
+    path = tmp_path / "events.jsonl"
+    lines = [
+        {"messageId": "1", "type": "track", "event": "E", "anonymousId": "a1"},
+        {"messageId": "2", "type": "track", "event": "E", "anonymousId": "a2"},
+        {"messageId": "3", "type": "identify", "userId": "u", "anonymousId": "a1"},
+        {"messageId": "4", "type": "identify", "userId": "u", "anonymousId": "a2"},  # merge
+        {"messageId": "5", "type": "track", "event": "E", "anonymousId": "a2"},
+        {"messageId": "6", "type": "track", "event": "E", "anonymousId": "a1"},
+    ]
+    for n, line in enumerate(lines):
+        line["timestamp"] = (T0 + timedelta(hours=n)).isoformat()
+    _write_jsonl(path, lines)
+
+    import_file(workspace=workspace, path=path, kind="events", chunk_rows=1)
+
+    live = Customer.objects.get(workspace=workspace, merged_into__isnull=True)
+    assert set(Event.objects.values_list("customer_id", flat=True)) == {live.pk}
+    assert (live.first_seen_at, live.last_seen_at) == (T0, T0 + timedelta(hours=5))
+
+
+def test_a_failing_batch_stops_the_import_and_keeps_what_was_stored(
+    workspace, tmp_path, monkeypatch
+):
+    path = tmp_path / "events.jsonl"
+    _write_jsonl(path, _messages(100))
+    real_store = event_services._store
+    calls = []
+
+    def store_failing_on_third_batch(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("disk full")
+        return real_store(*args)
+
+    monkeypatch.setattr(event_services, "_store", store_failing_on_third_batch)
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        import_file(workspace=workspace, path=path, kind="events", chunk_rows=20, workers=0)
+
+    stored = Event.objects.filter(workspace=workspace)
+    assert stored.count() == 37  # two batches of 20 rows: lines 6, 23 and 40 are broken
+    latest = stored.order_by("-occurred_at").first()
+    assert latest.customer.last_seen_at == latest.occurred_at  # seen-times of stored batches
+
+
+def test_flushing_a_session_twice_writes_nothing_more(workspace):
+    session = ResolutionSession(workspace.pk)
+    prepared = _prepared(
+        workspace,
+        {"messageId": "x", "type": "track", "event": "E", "anonymousId": "a", "timestamp": "2026-01-01T00:00:00Z"},
+    )  # fmt: skip
+    event_services.events_store(workspace=workspace, messages=prepared, session=session)
+    customer = Customer.objects.get(workspace=workspace)
+    assert customer.last_seen_at is None  # deferred to the end of the import
+
+    profiles_flush_seen(session)
+    profiles_flush_seen(session)
+
+    customer.refresh_from_db()
+    assert customer.first_seen_at == customer.last_seen_at == datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_small_files_are_prepared_inline_and_large_ones_by_workers(monkeypatch):
+    monkeypatch.setattr(importing.os, "cpu_count", lambda: 8)
+    assert importing._default_workers(1_000) == 0
+    assert importing._default_workers(importing.WORKERS_FROM_BYTES) == importing.MAX_WORKERS
+    monkeypatch.setattr(importing.os, "cpu_count", lambda: 1)
+    assert importing._default_workers(10**9) == 0
