@@ -169,11 +169,11 @@ def test_a_failing_batch_stops_the_import_and_keeps_what_was_stored(
     real_store = event_services._store
     calls = []
 
-    def store_failing_on_third_batch(*args):
+    def store_failing_on_third_batch(*args, **kwargs):
         calls.append(1)
         if len(calls) == 3:
             raise RuntimeError("disk full")
-        return real_store(*args)
+        return real_store(*args, **kwargs)
 
     monkeypatch.setattr(event_services, "_store", store_failing_on_third_batch)
 
@@ -209,3 +209,52 @@ def test_small_files_are_prepared_inline_and_large_ones_by_workers(monkeypatch):
     assert importing._default_workers(importing.WORKERS_FROM_BYTES) == importing.MAX_WORKERS
     monkeypatch.setattr(importing.os, "cpu_count", lambda: 1)
     assert importing._default_workers(10**9) == 0
+
+
+def test_reimport_with_new_rows_redoes_the_batch_and_keeps_newer_traits(workspace, tmp_path):
+    old = {"messageId": "old-identify", "type": "identify", "userId": "u1",
+           "timestamp": "2026-01-01T00:00:00Z", "traits": {"plan": "basic"}}  # fmt: skip
+    path = tmp_path / "first.jsonl"
+    _write_jsonl(path, [old])
+    import_file(workspace=workspace, path=path, kind="events")
+    event_services.events_ingest(
+        workspace=workspace,
+        messages=[{"messageId": "upgrade", "type": "identify", "userId": "u1",
+                   "timestamp": "2026-02-01T00:00:00Z", "traits": {"plan": "pro"}}],
+    )  # fmt: skip
+    again = tmp_path / "second.jsonl"
+    _write_jsonl(
+        again,
+        [{"messageId": "new", "type": "track", "event": "E", "userId": "u1",
+          "timestamp": "2026-03-01T00:00:00Z"}, old],
+    )  # fmt: skip
+
+    report = import_file(workspace=workspace, path=again, kind="events")
+
+    assert (report.accepted, report.duplicates) == (1, 1)
+    customer = Customer.objects.get(workspace=workspace)
+    assert customer.traits == {"plan": "pro"}  # the old identify was not applied again
+    assert Event.objects.filter(workspace=workspace).count() == 3
+
+
+def test_assuming_new_messages_gives_the_same_result_as_looking_them_up(workspace):
+    stored = {"messageId": "s", "type": "identify", "userId": "u", "traits": {"n": 2},
+              "timestamp": "2026-02-01T00:00:00Z"}  # fmt: skip
+    event_services.events_ingest(workspace=workspace, messages=[stored])
+    batch = [
+        {**stored, "traits": {"n": 1}, "timestamp": "2026-01-01T00:00:00Z"},  # a stale resend
+        {"messageId": "t", "type": "track", "event": "E", "userId": "u"},
+        {"messageId": "t", "type": "track", "event": "E", "userId": "u"},  # repeated in the batch
+    ]
+    session = ResolutionSession(workspace.pk)
+
+    result = event_services.events_store(
+        workspace=workspace, messages=_prepared(workspace, *batch), session=session,
+        assume_new=True,
+    )  # fmt: skip
+
+    assert (result.accepted, result.duplicates) == (1, 2)
+    assert Customer.objects.get(workspace=workspace).traits == {"n": 2}
+    # the rolled-back first attempt had counted the stale resend; its span did not survive
+    [(first, _last)] = session.seen.values()
+    assert first > datetime(2026, 2, 1, tzinfo=UTC)

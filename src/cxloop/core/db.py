@@ -67,14 +67,15 @@ def insert_rows_ignoring_conflicts(
     columns: Sequence[str],
     rows: Sequence[Sequence],
     conflict: Sequence[str],
-) -> None:
+) -> int:
     """Insert many rows with one prepared statement; rows clashing on ``conflict`` are skipped.
 
-    This is the hot path of ingestion: it skips model instances entirely. Values must already be in
-    database form (use ``connection.ops.adapt_datetimefield_value`` for datetimes, JSON as text).
+    Returns how many rows were inserted. This is the hot path of ingestion: it skips model
+    instances entirely. Values must already be in database form (``datetime_adapter`` for
+    datetimes, JSON as text).
     """
     if not rows:
-        return
+        return 0
     table = connection.ops.quote_name(model._meta.db_table)
     cols = ", ".join(connection.ops.quote_name(c) for c in columns)
     marks = ", ".join(["%s"] * len(columns))
@@ -82,6 +83,7 @@ def insert_rows_ignoring_conflicts(
     sql = f"INSERT INTO {table} ({cols}) VALUES ({marks}) ON CONFLICT ({target}) DO NOTHING"
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
+        return cursor.rowcount  # the sum over all rows, on SQLite and PostgreSQL alike
 
 
 _RESOLUTION_LOCK_SPACE = 0x6378  # "cx": keeps our advisory locks apart from other users'

@@ -100,9 +100,13 @@ def import_file(
                 report.rows += chunk.rows
                 report.rejected.extend(chunk.rejected)
                 if chunk.messages:
-                    report.add(
-                        events_store(workspace=workspace, messages=chunk.messages, session=session)
+                    stored = events_store(
+                        workspace=workspace,
+                        messages=chunk.messages,
+                        session=session,
+                        assume_new=not report.duplicates,  # until the file proves otherwise
                     )
+                    report.add(stored)
                 if on_progress:
                     on_progress(chunk.offset)
         finally:  # also after an error: the batches stored so far get their seen-times
@@ -164,29 +168,25 @@ def _prepared_chunks(
     context = multiprocessing.get_context("spawn")  # a clean process; no threads or sockets copied
     with ProcessPoolExecutor(workers, mp_context=context, initializer=start_bulk_worker) as pool:
         pending: deque[Future | _PreparedChunk] = deque()  # in file order
-        in_pool = 0
         try:
             while True:
-                chunk = None
-                if in_pool <= workers:  # keep every worker busy, one chunk queued behind
+                busy = sum(1 for item in pending if isinstance(item, Future) and not item.done())
+                if busy <= workers and len(pending) < MAX_AHEAD:
+                    # keep every worker busy with one chunk queued behind
                     chunk = next(chunks, None)
                     if chunk is not None:
                         pending.append(pool.submit(_prepare, job, chunk))
-                        in_pool += 1
                         continue
                 if not pending:
                     return
-                head = pending[0]
+                head = pending.popleft()
                 if isinstance(head, Future) and not head.done() and len(pending) < MAX_AHEAD:
                     chunk = next(chunks, None)  # help instead of waiting
                     if chunk is not None:
+                        pending.appendleft(head)
                         pending.append(_prepare(job, chunk))
                         continue
-                pending.popleft()
-                if isinstance(head, Future):
-                    in_pool -= 1
-                    head = head.result()
-                yield head
+                yield head.result() if isinstance(head, Future) else head
         finally:
             for item in pending:
                 if isinstance(item, Future):

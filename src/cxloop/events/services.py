@@ -179,16 +179,26 @@ def events_store(
     workspace: Workspace,
     messages: Sequence[PreparedMessage],
     session: customer_services.ResolutionSession | None = None,
+    assume_new: bool = False,
 ) -> IngestResult:
     """Resolve prepared messages to profiles and store them in one transaction.
 
     Idempotent: a message whose messageId is stored already (or repeated earlier in the same
     batch) is counted as a duplicate and changes nothing. A bulk import passes one ``session``
     for all its batches (see ``customers.services.ResolutionSession``).
+
+    ``assume_new`` skips the up-front lookup of stored messageIds (a bulk import of new data):
+    if the insert then meets one, the batch is rolled back and redone with the lookup.
     """
     try:
-        with transaction.atomic():
-            result = _store(workspace, messages, session)
+        try:
+            with transaction.atomic():
+                result = _store(workspace, messages, session, look_up_stored=not assume_new)
+        except _StoredBefore:
+            if session is not None:
+                session.forget()
+            with transaction.atomic():
+                result = _store(workspace, messages, session, look_up_stored=True)
     except BaseException:
         if session is not None:
             session.forget()
@@ -198,13 +208,19 @@ def events_store(
     return result
 
 
+class _StoredBefore(Exception):
+    """A batch stored without looking up its messageIds first met stored ones: redo it."""
+
+
 def _store(
     workspace: Workspace,
     messages: Sequence[PreparedMessage],
     session: customer_services.ResolutionSession | None,
+    *,
+    look_up_stored: bool,
 ) -> IngestResult:
     result = IngestResult()
-    fresh = _drop_duplicates(workspace, messages, result)
+    fresh = _drop_duplicates(workspace, messages, result, look_up_stored=look_up_stored)
     customer_ids = customer_services.profiles_apply(
         workspace=workspace, updates=[m.update for m in fresh], session=session
     )
@@ -212,24 +228,37 @@ def _store(
     for message, customer_id in zip(fresh, customer_ids, strict=True):
         message.row[1] = customer_id
         rows.append(message.row)
-    insert_rows_ignoring_conflicts(Event, _COLUMNS, rows, conflict=("workspace_id", "message_id"))
-    result.accepted = len(rows)
+    inserted = insert_rows_ignoring_conflicts(
+        Event, _COLUMNS, rows, conflict=("workspace_id", "message_id")
+    )
+    if inserted < len(rows) and not look_up_stored:
+        raise _StoredBefore
+    # a concurrent batch may have stored some of the same messages after the lookup
+    result.accepted = inserted
+    result.duplicates += len(rows) - inserted
     return result
 
 
 def _drop_duplicates(
-    workspace: Workspace, messages: Sequence[PreparedMessage], result: IngestResult
+    workspace: Workspace,
+    messages: Sequence[PreparedMessage],
+    result: IngestResult,
+    *,
+    look_up_stored: bool,
 ) -> list[PreparedMessage]:
-    """Messages whose id is neither stored already nor repeated earlier in this batch."""
-    stored = {
-        row[0]
-        for row in select_in(
-            f"SELECT message_id FROM {Event._meta.db_table} WHERE workspace_id = %s "
-            "AND message_id IN",
-            {m.message_id for m in messages},
-            [workspace.pk],
-        )
-    }
+    """Messages whose id is neither repeated earlier in this batch nor (when ``look_up_stored``)
+    stored already."""
+    stored = set()
+    if look_up_stored:
+        stored = {
+            row[0]
+            for row in select_in(
+                f"SELECT message_id FROM {Event._meta.db_table} WHERE workspace_id = %s "
+                "AND message_id IN",
+                {m.message_id for m in messages},
+                [workspace.pk],
+            )
+        }
     fresh = []
     for message in messages:
         if message.message_id in stored:
