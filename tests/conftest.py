@@ -29,6 +29,15 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Each test starts with an empty cache: a write key cached by an earlier test (whose rows
+    were rolled back) must not authenticate in the next one."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def workspace(db):
     return core_services.workspace_create(name="Acme Retail", slug="acme")

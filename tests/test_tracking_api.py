@@ -931,3 +931,19 @@ def test_nul_character_does_not_sink_the_batch(client, workspace, write_key, bad
 
     assert response.status_code == 200
     assert _events().filter(user_id="u-good").count() == 1
+
+
+def test_a_revoked_key_stops_working_at_once_although_keys_are_cached(client, workspace):
+    from cxloop.core import services as core_services
+
+    key = workspace.write_keys.get()
+    body = {"type": "track", "event": "E", "userId": "u1"}
+    auth = "Basic " + base64.b64encode(f"{key.key}:".encode()).decode()
+    first = client.post("/v1/track", body, content_type="application/json", HTTP_AUTHORIZATION=auth)
+    core_services.write_key_revoke(write_key=key)
+    second = client.post(
+        "/v1/track", {**body, "messageId": "m2"}, content_type="application/json",
+        HTTP_AUTHORIZATION=auth,
+    )  # fmt: skip
+
+    assert (first.status_code, second.status_code) == (200, 401)

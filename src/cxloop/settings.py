@@ -86,6 +86,9 @@ def _database() -> dict:
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": CXLOOP_HOME / "cxloop.sqlite3",
+        # Keep each server thread's connection: reopening per request re-runs the PRAGMAs and
+        # starts from a cold page cache, which made every tracking request pay for both.
+        "CONN_MAX_AGE": 600,
         "OPTIONS": {
             # WAL lets the web server read while an import writes; IMMEDIATE avoids lock upgrades
             # failing under concurrent writers.

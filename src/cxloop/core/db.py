@@ -1,6 +1,8 @@
 """Small database helpers shared by the domain apps (portable across SQLite and PostgreSQL)."""
 
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import islice
 
@@ -111,3 +113,23 @@ def refresh_planner_statistics() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
+
+
+_SQLITE_WRITER = threading.Lock()
+
+
+@contextmanager
+def one_writer() -> Iterator[None]:
+    """Around a write transaction: on SQLite, threads of this process take turns in Python.
+
+    SQLite allows one writer at a time; a thread that finds the database locked sleeps in
+    SQLite's busy handler with growing back-off (1, 2, 5, 10 ms ...) and often wakes long after
+    the lock was free. Waiting on a Python lock instead hands over at once, which keeps the
+    tracking API's threads busy. Inside an already open transaction (which may hold the database
+    lock itself) nothing is taken, so this can never deadlock against it. No-op on PostgreSQL.
+    """
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield
+        return
+    with _SQLITE_WRITER:
+        yield

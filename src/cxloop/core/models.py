@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.db import models
 
+from cxloop.core import keycache
+
 
 class Workspace(models.Model):
     """A tenant. Every customer, event and setting belongs to exactly one workspace."""
@@ -54,3 +56,11 @@ class WriteKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.workspace})"
+
+    def save(self, *args, **kwargs) -> None:
+        super().save(*args, **kwargs)
+        keycache.forget(self.key)  # a revoked key must stop working now, not when cached ends
+
+    def delete(self, *args, **kwargs):
+        keycache.forget(self.key)
+        return super().delete(*args, **kwargs)

@@ -1,20 +1,31 @@
 """Reads for workspaces, members and write keys."""
 
+from django.core.cache import cache
 from django.db.models import QuerySet
 
+from cxloop.core import keycache
 from cxloop.core.models import Membership, Workspace, WriteKey
 
 
 def workspace_for_write_key(*, key: str) -> Workspace | None:
-    """The workspace a live write key belongs to, or None for an unknown or revoked key."""
+    """The workspace a live write key belongs to, or None for an unknown or revoked key.
+
+    Known keys are cached for a few seconds (``core.keycache``): every tracking request asks.
+    """
     if not key:
         return None
+    cached = cache.get(keycache.cache_key(key))
+    if cached is not None:
+        return cached
     write_key = (
         WriteKey.objects.select_related("workspace")
         .filter(key=key, revoked_at__isnull=True)
         .first()
     )
-    return write_key.workspace if write_key else None
+    if write_key is None:
+        return None
+    cache.set(keycache.cache_key(key), write_key.workspace, keycache.SECONDS)
+    return write_key.workspace
 
 
 def workspaces_for_user(*, user) -> QuerySet[Workspace]:

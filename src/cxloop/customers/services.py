@@ -146,6 +146,8 @@ def profiles_apply(
     lock_workspace_for_resolution(workspace.pk)
     _revalidate(session)
     owner_of = session.owner_of
+    unknown = {key for update in updates for key in update.keys if key not in owner_of}
+    owner_of.update(_existing_identities(workspace, unknown))
 
     customer_ids: list[int] = [0] * len(updates)
     unresolved: list[int] = []

@@ -11,7 +11,12 @@ import orjson
 from django.db import transaction
 from django.utils import timezone
 
-from cxloop.core.db import datetime_adapter, insert_rows_ignoring_conflicts, select_in
+from cxloop.core.db import (
+    datetime_adapter,
+    insert_rows_ignoring_conflicts,
+    one_writer,
+    select_in,
+)
 from cxloop.core.models import Workspace
 from cxloop.customers import services as customer_services
 from cxloop.events.models import Event
@@ -192,12 +197,12 @@ def events_store(
     """
     try:
         try:
-            with transaction.atomic():
+            with one_writer(), transaction.atomic():
                 result = _store(workspace, messages, session, look_up_stored=not assume_new)
         except _StoredBefore:
             if session is not None:
                 session.forget()
-            with transaction.atomic():
+            with one_writer(), transaction.atomic():
                 result = _store(workspace, messages, session, look_up_stored=True)
     except BaseException:
         if session is not None:
