@@ -258,3 +258,29 @@ def test_assuming_new_messages_gives_the_same_result_as_looking_them_up(workspac
     # the rolled-back first attempt had counted the stale resend; its span did not survive
     [(first, _last)] = session.seen.values()
     assert first > datetime(2026, 2, 1, tzinfo=UTC)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_profile_deleted_during_an_import_gets_its_events_on_a_new_profile():
+    from cxloop.core import services as core_services
+
+    workspace = core_services.workspace_create(name="Acme", slug="acme-tx")
+    session = ResolutionSession(workspace.pk)
+    message = {"type": "track", "event": "E"}
+    first = _prepared(
+        workspace, {**message, "messageId": "1", "userId": "u1"},
+        {**message, "messageId": "2", "userId": "u2"},
+    )  # fmt: skip
+    event_services.events_store(workspace=workspace, messages=first, session=session)
+    # erased on request meanwhile; the newest identity (u2's) is still there
+    Customer.objects.filter(workspace=workspace, identities__value="u1").delete()
+
+    result = event_services.events_store(
+        workspace=workspace, messages=_prepared(workspace, {**message, "messageId": "3", "userId": "u1"}),
+        session=session,
+    )  # fmt: skip
+
+    assert result.accepted == 1
+    customer = Event.objects.get(message_id="3").customer
+    assert Identity.objects.get(workspace=workspace, value="u1").customer == customer
+    assert Customer.objects.filter(workspace=workspace).count() == 2

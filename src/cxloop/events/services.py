@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 import orjson
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cxloop.core.db import (
@@ -199,7 +199,10 @@ def events_store(
         try:
             with one_writer(), transaction.atomic():
                 result = _store(workspace, messages, session, look_up_stored=not assume_new)
-        except _StoredBefore:
+        except (_StoredBefore, IntegrityError) as exc:
+            # IntegrityError: a profile the session remembered was deleted meanwhile
+            if isinstance(exc, IntegrityError) and not (session and session.owner_of):
+                raise
             if session is not None:
                 session.forget()
             with one_writer(), transaction.atomic():
