@@ -284,3 +284,102 @@ def test_a_profile_deleted_during_an_import_gets_its_events_on_a_new_profile():
     customer = Event.objects.get(message_id="3").customer
     assert Identity.objects.get(workspace=workspace, value="u1").customer == customer
     assert Customer.objects.filter(workspace=workspace).count() == 2
+
+
+def _at(hours: int) -> str:
+    return (T0 + timedelta(hours=hours)).isoformat()
+
+
+def test_seen_times_of_two_profiles_merged_into_one_both_count(workspace, tmp_path):
+    track = {"type": "track", "event": "E"}
+    path = tmp_path / "e.jsonl"
+    _write_jsonl(path, [
+        {**track, "messageId": "1", "anonymousId": "a0", "timestamp": _at(10)},
+        {**track, "messageId": "2", "anonymousId": "a1", "timestamp": _at(1)},
+        {**track, "messageId": "3", "anonymousId": "a2", "timestamp": _at(5)},
+        # second chunk: all three are one signed-up user; a1's and a2's profiles merge into a0's
+        {"messageId": "4", "type": "identify", "userId": "u", "anonymousId": "a0", "timestamp": _at(20)},
+        {"messageId": "5", "type": "identify", "userId": "u", "anonymousId": "a1", "timestamp": _at(20)},
+        {"messageId": "6", "type": "identify", "userId": "u", "anonymousId": "a2", "timestamp": _at(20)},
+    ])  # fmt: skip
+
+    import_file(workspace=workspace, path=path, kind="events", chunk_rows=3, workers=0)
+
+    live = Customer.objects.get(workspace=workspace, merged_into__isnull=True)
+    assert CustomerMerge.objects.filter(workspace=workspace).count() == 2
+    assert (live.first_seen_at, live.last_seen_at) == (
+        T0 + timedelta(hours=1),
+        T0 + timedelta(hours=20),
+    )
+
+
+def test_a_merge_during_an_import_keeps_the_traits_of_the_most_recently_seen(workspace, tmp_path):
+    event_services.events_ingest(workspace=workspace, messages=[
+        {"messageId": "old", "type": "identify", "userId": "u1", "traits": {"plan": "old"},
+         "timestamp": "2025-01-01T00:00:00Z"},
+    ])  # fmt: skip
+    path = tmp_path / "e.jsonl"
+    _write_jsonl(path, [
+        {"messageId": "n1", "type": "identify", "anonymousId": "a1", "traits": {"plan": "new"},
+         "timestamp": "2026-03-01T00:00:00Z"},
+        {"messageId": "n2", "type": "identify", "userId": "u1", "anonymousId": "a1",
+         "timestamp": "2026-03-02T00:00:00Z"},
+    ])  # fmt: skip
+
+    import_file(workspace=workspace, path=path, kind="events", chunk_rows=1, workers=0)
+
+    live = Customer.objects.get(workspace=workspace, merged_into__isnull=True)
+    assert live.traits == {"plan": "new"}
+
+
+def test_reimporting_repairs_seen_times_an_interrupted_import_did_not_write(workspace, tmp_path):
+    messages = [
+        {"messageId": f"m{n}", "type": "track", "event": "E", "anonymousId": "a",
+         "timestamp": f"2026-01-0{n + 1}T00:00:00Z"}
+        for n in range(3)
+    ]  # fmt: skip
+    path = tmp_path / "e.jsonl"
+    _write_jsonl(path, messages)
+    # the first run stored its batches, then the process was killed before the final write
+    event_services.events_store(
+        workspace=workspace, messages=_prepared(workspace, *messages),
+        session=ResolutionSession(workspace.pk), assume_new=True,
+    )  # fmt: skip
+    assert Customer.objects.get(workspace=workspace).last_seen_at is None
+
+    report = import_file(workspace=workspace, path=path, kind="events", workers=0)
+
+    assert report.duplicates == 3
+    customer = Customer.objects.get(workspace=workspace)
+    assert (customer.first_seen_at, customer.last_seen_at) == (
+        datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 3, tzinfo=UTC),
+    )  # fmt: skip
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("deleted", ["older", "newer"])
+def test_a_deleted_profile_met_in_a_join_is_looked_up_again(deleted):
+    """The session remembers u1 -> P1 and a2 -> P2; one of them is deleted; then a message joins
+    u1 and a2. Whichever was deleted, the join must neither crash nor lose an identifier."""
+    from cxloop.core import services as core_services
+
+    workspace = core_services.workspace_create(name="Acme", slug=f"acme-{deleted}")
+    session = ResolutionSession(workspace.pk)
+    track = {"type": "track", "event": "E"}
+    first = _prepared(
+        workspace, {**track, "messageId": "1", "userId": "u1"},
+        {**track, "messageId": "2", "anonymousId": "a2"},
+        {**track, "messageId": "3", "anonymousId": "newest"},  # keeps the highest identity id
+    )  # fmt: skip
+    event_services.events_store(workspace=workspace, messages=first, session=session)
+    gone = "u1" if deleted == "older" else "a2"
+    Customer.objects.filter(workspace=workspace, identities__value=gone).delete()
+
+    result = event_services.events_store(
+        workspace=workspace, session=session,
+        messages=_prepared(workspace, {**track, "messageId": "4", "userId": "u1", "anonymousId": "a2"}),
+    )  # fmt: skip
+
+    assert result.accepted == 1
+    owner = Event.objects.get(message_id="4").customer
+    assert set(owner.identities.values_list("value", flat=True)) == {"u1", "a2"}

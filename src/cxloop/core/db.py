@@ -131,5 +131,11 @@ def one_writer() -> Iterator[None]:
     if connection.vendor != "sqlite" or connection.in_atomic_block:
         yield
         return
-    with _SQLITE_WRITER:
+    # never wait longer than SQLite itself would; after that, leave it to SQLite's busy handler
+    timeout = connection.settings_dict.get("OPTIONS", {}).get("timeout", 5)
+    held = _SQLITE_WRITER.acquire(timeout=timeout)
+    try:
         yield
+    finally:
+        if held:
+            _SQLITE_WRITER.release()

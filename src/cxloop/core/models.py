@@ -58,9 +58,13 @@ class WriteKey(models.Model):
         return f"{self.label} ({self.workspace})"
 
     def save(self, *args, **kwargs) -> None:
+        # a revoked or changed key must stop working now, not when its cache entry expires
+        keys = {self.key}
+        if self.pk:
+            keys.update(WriteKey.objects.filter(pk=self.pk).values_list("key", flat=True))
         super().save(*args, **kwargs)
-        keycache.forget(self.key)  # a revoked key must stop working now, not when cached ends
+        keycache.forget_after_commit(keys)
 
     def delete(self, *args, **kwargs):
-        keycache.forget(self.key)
+        keycache.forget_after_commit({self.key})
         return super().delete(*args, **kwargs)

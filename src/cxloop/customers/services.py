@@ -105,7 +105,8 @@ class ResolutionSession:
         self.workspace_id = workspace_id
         self.defer_seen = defer_seen
         self.remember = remember  # False: a one-batch session, no cache to keep valid
-        self.owner_of: dict[Key, int] = {}
+        self.owner_of: dict[Key, int] = {}  # may name a merged profile: follow ``moved``
+        self.moved: dict[int, int] = {}  # profiles this session merged -> their survivor
         self.user_ids: dict[int, frozenset] = {}
         self.stamp: tuple | None = None
         self.seen: dict[int, list[datetime]] = {}  # spans of committed batches, not yet written
@@ -113,9 +114,7 @@ class ResolutionSession:
 
     def forget(self) -> None:
         """Drop the cache and the current batch's spans (its transaction did not commit)."""
-        self.owner_of.clear()
-        self.user_ids.clear()
-        self.stamp = None
+        _drop_cache(self)
         self.pending_seen.clear()
 
     def batch_committed(self) -> None:
@@ -145,9 +144,9 @@ def profiles_apply(
     session = session or ResolutionSession(workspace.pk, defer_seen=False, remember=False)
     lock_workspace_for_resolution(workspace.pk)
     _revalidate(session)
-    owner_of = session.owner_of
-    unknown = {key for update in updates for key in update.keys if key not in owner_of}
-    owner_of.update(_existing_identities(workspace, unknown))
+    owner_of, moved = session.owner_of, session.moved
+    looked_up = {key for update in updates for key in update.keys if key not in owner_of}
+    owner_of.update(_existing_identities(workspace, looked_up))
 
     customer_ids: list[int] = [0] * len(updates)
     unresolved: list[int] = []
@@ -156,8 +155,13 @@ def profiles_apply(
         keys = update.keys
         owner = None if update.alias_of else owner_of.get(keys[0])
         if owner is not None:
+            if moved:
+                owner = _follow(moved, owner)
             for key in keys[1:]:
-                if owner_of.get(key) != owner:
+                other = owner_of.get(key)
+                if moved and other is not None:
+                    other = _follow(moved, other)
+                if other != owner:
                     owner = None
                     break
         if owner is None:
@@ -170,7 +174,7 @@ def profiles_apply(
     created: set[int] = set()
     if unresolved:
         resolved, merged_into, identity_changed, created = _resolve_new(
-            workspace, [updates[i] for i in unresolved], session
+            workspace, [updates[i] for i in unresolved], session, looked_up
         )
         for index, customer_id in zip(unresolved, resolved, strict=True):
             customer_ids[index] = customer_id
@@ -188,24 +192,36 @@ def profiles_flush_seen(session: ResolutionSession) -> None:
     if not session.seen:
         return
     spans, session.seen = session.seen, {}
-    survivors = _survivors(spans)
-    if survivors:  # spans of profiles merged since: onto the profile they now belong to
+    try:
+        survivors = _survivors(spans)
         live = {c: span for c, span in spans.items() if c not in survivors}
-        _merge_spans(live, {survivors[c]: spans[c] for c in survivors})
-        spans = live
-    with transaction.atomic():
-        _widen_seen_times(spans)
+        for customer_id, survivor in survivors.items():  # merged since: onto the survivor
+            _merge_spans(live, {survivor: spans[customer_id]})
+        with transaction.atomic():
+            _widen_seen_times(live)
+    except BaseException:
+        _merge_spans(session.seen, spans)  # keep them for another try
+        raise
+
+
+def profiles_widen_seen(*, spans: dict[int, tuple[datetime, datetime]]) -> None:
+    """Stretch profiles' first/last seen to cover ``{customer_id: (earliest, latest)}``."""
+    _widen_seen_times({c: [lo, hi] for c, (lo, hi) in spans.items()})
 
 
 def _resolve_new(
-    workspace: Workspace, updates: list[ProfileUpdate], session: ResolutionSession
+    workspace: Workspace,
+    updates: list[ProfileUpdate],
+    session: ResolutionSession,
+    looked_up: set[Key],
 ) -> tuple[list[int], dict[int, int], set[int], set[int]]:
     """The union-find path for updates with an unknown identifier, an alias or a join.
 
-    Returns each update's customer id, the profiles merged away (id -> survivor), the profiles
-    that got new identities and the profiles created.
+    ``looked_up`` are the identifiers just read from the database (the others came from the
+    session). Returns each update's customer id, the profiles merged away (id -> survivor), the
+    profiles that got new identities and the profiles created.
     """
-    owner_of = session.owner_of
+    owner_of, moved = session.owner_of, session.moved
     wanted = {key for update in updates for key in update.keys}
     wanted.update(
         (kind, previous)
@@ -213,8 +229,22 @@ def _resolve_new(
         for previous in update.alias_of
         for kind in (IdentityKind.USER_ID, IdentityKind.ANONYMOUS_ID)
     )
-    owner_of.update(_existing_identities(workspace, [k for k in wanted if k not in owner_of]))
-    existing = {key: owner_of[key] for key in wanted if key in owner_of}
+    owner_of.update(
+        _existing_identities(
+            workspace, [k for k in wanted if k not in owner_of and k not in looked_up]
+        )
+    )
+    existing = {key: _follow(moved, owner_of[key]) for key in wanted if key in owner_of}
+    gone = _missing_profiles(set(existing.values()))
+    if gone:  # deleted since the session cached them: ask the database again
+        stale = [key for key, owner in existing.items() if owner in gone]
+        for key in stale:
+            del owner_of[key], existing[key]
+        for customer_id in gone:
+            session.user_ids.pop(customer_id, None)
+        found = _existing_identities(workspace, stale)
+        owner_of.update(found)
+        existing.update(found)
     # user ids only matter where a message joins identifiers (a one-key message joins nothing)
     joining = {
         existing[key]
@@ -242,8 +272,9 @@ def _resolve_new(
             survivor = customer_of_component[component] = found[0]
             for merged_id in found[1:]:
                 reason = _merge_reason(merged_id, existing, result.links.get(component, []))
+                _write_deferred_seen(session, (survivor, merged_id))  # the merge compares them
                 customers_merge(survivor_id=survivor, merged_ids=[merged_id], reason=reason)
-                merged_into[merged_id] = survivor
+                merged_into[merged_id] = moved[merged_id] = survivor
                 session.user_ids[survivor] = session.user_ids.get(
                     survivor, frozenset()
                 ) | session.user_ids.pop(merged_id, frozenset())
@@ -251,10 +282,6 @@ def _resolve_new(
             new_components.append(component)
     new_ids = _customers_create(workspace, len(new_components))
     customer_of_component.update(zip(new_components, new_ids, strict=True))
-    if merged_into:  # the identities of merged profiles moved to their survivors
-        for key, owner in owner_of.items():
-            if owner in merged_into:
-                owner_of[key] = merged_into[owner]
 
     first_seen_of_key: dict[Key, datetime] = {}
     for update, aliases in zip(updates, alias_keys, strict=True):
@@ -288,8 +315,37 @@ def _resolve_new(
 def _revalidate(session: ResolutionSession) -> None:
     """Drop the session's cache if identities or merges changed since its last batch."""
     if session.owner_of and session.stamp != _stamp():
-        session.owner_of.clear()
-        session.user_ids.clear()
+        _drop_cache(session)
+
+
+def _drop_cache(session: ResolutionSession) -> None:
+    session.owner_of.clear()
+    session.moved.clear()
+    session.user_ids.clear()
+    session.stamp = None
+
+
+def _follow(moved: dict[int, int], customer_id: int) -> int:
+    """The profile ``customer_id`` was folded into by this session's merges (or itself)."""
+    while customer_id in moved:
+        customer_id = moved[customer_id]
+    return customer_id
+
+
+def _missing_profiles(customer_ids: set[int]) -> set[int]:
+    """Those of ``customer_ids`` that no longer exist (deleted since a session cached them)."""
+    if not customer_ids:
+        return set()
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    present = {row[0] for row in select_in(f"SELECT id FROM {table} WHERE id IN", customer_ids)}
+    return customer_ids - present
+
+
+def _write_deferred_seen(session: ResolutionSession, customer_ids: Iterable[int]) -> None:
+    """Write the deferred first/last seen of these profiles now (a merge is about to read them)."""
+    spans = {c: session.seen[c] for c in customer_ids if c in session.seen}
+    if spans:
+        _widen_seen_times(spans)
 
 
 def _stamp() -> tuple:
@@ -568,8 +624,9 @@ def customers_merge(
     tombstones pointing at the survivor, and one CustomerMerge per profile records who, when, why.
     """
     merged_ids = [m for m in merged_ids if m != survivor_id]
+    workspace_id = Customer.objects.values_list("workspace_id", flat=True).get(pk=survivor_id)
+    lock_workspace_for_resolution(workspace_id)  # first, as profiles_apply does: no deadlock
     survivor = Customer.objects.select_for_update().get(pk=survivor_id)
-    lock_workspace_for_resolution(survivor.workspace_id)  # no batch resolves while we merge
     merged = list(Customer.objects.filter(pk__in=merged_ids).order_by("last_seen_at", "pk"))
     moved = {m.pk: 0 for m in merged}
 

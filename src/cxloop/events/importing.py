@@ -7,6 +7,7 @@ messageId get one derived from their content, so importing the same file twice s
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import multiprocessing
 import os
@@ -109,8 +110,13 @@ def import_file(
                     report.add(stored)
                 if on_progress:
                     on_progress(chunk.offset)
-        finally:  # also after an error: the batches stored so far get their seen-times
-            customer_services.profiles_flush_seen(session)
+        except BaseException:
+            # the batches stored so far still get their seen-times (if the database allows: a
+            # failure here must not hide the error that stopped the import)
+            with contextlib.suppress(Exception):
+                customer_services.profiles_flush_seen(session)
+            raise
+        customer_services.profiles_flush_seen(session)
     report.rejected.sort(key=lambda r: r.position)
     if report.accepted >= ANALYZE_AFTER_ROWS:
         refresh_planner_statistics()
@@ -166,31 +172,37 @@ def _prepared_chunks(
             yield _prepare(job, chunk)
         return
     context = multiprocessing.get_context("spawn")  # a clean process; no threads or sockets copied
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=start_bulk_worker) as pool:
-        pending: deque[Future | _PreparedChunk] = deque()  # in file order
-        try:
-            while True:
-                busy = sum(1 for item in pending if isinstance(item, Future) and not item.done())
-                if busy <= workers and len(pending) < MAX_AHEAD:
-                    # keep every worker busy with one chunk queued behind
-                    chunk = next(chunks, None)
-                    if chunk is not None:
-                        pending.append(pool.submit(_prepare, job, chunk))
-                        continue
-                if not pending:
-                    return
-                head = pending.popleft()
-                if isinstance(head, Future) and not head.done() and len(pending) < MAX_AHEAD:
-                    chunk = next(chunks, None)  # help instead of waiting
-                    if chunk is not None:
-                        pending.appendleft(head)
-                        pending.append(_prepare(job, chunk))
-                        continue
-                yield head.result() if isinstance(head, Future) else head
-        finally:
-            for item in pending:
-                if isinstance(item, Future):
-                    item.cancel()
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=start_bulk_worker)
+    pending: deque[Future] = deque()  # in file order; the writer's own chunks as done futures
+    try:
+        while True:
+            busy = sum(1 for future in pending if not future.done())
+            if busy <= workers and len(pending) < MAX_AHEAD:
+                # keep every worker busy with one chunk queued behind
+                chunk = next(chunks, None)
+                if chunk is not None:
+                    pending.append(pool.submit(_prepare, job, chunk))
+                    continue
+            if not pending:
+                return
+            if not pending[0].done() and len(pending) < MAX_AHEAD:
+                chunk = next(chunks, None)  # help instead of waiting
+                if chunk is not None:
+                    pending.append(_prepared_here(job, chunk))
+                    continue
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _prepared_here(job: _Job, chunk: _RawChunk) -> Future:
+    """Prepare a chunk in this process, as a done future: an error surfaces in file order."""
+    future: Future = Future()
+    try:
+        future.set_result(_prepare(job, chunk))
+    except Exception as exc:
+        future.set_exception(exc)
+    return future
 
 
 def _prepare(job: _Job, chunk: _RawChunk) -> _PreparedChunk:

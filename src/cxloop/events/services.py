@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 import orjson
 from django.db import IntegrityError, transaction
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from cxloop.core.db import (
@@ -228,7 +229,9 @@ def _store(
     look_up_stored: bool,
 ) -> IngestResult:
     result = IngestResult()
-    fresh = _drop_duplicates(workspace, messages, result, look_up_stored=look_up_stored)
+    fresh, stored = _drop_duplicates(workspace, messages, result, look_up_stored=look_up_stored)
+    if stored:  # resent: make sure their profiles' seen-times cover them (repairs a crashed import)
+        customer_services.profiles_widen_seen(spans=_spans_of_stored(workspace, stored))
     customer_ids = customer_services.profiles_apply(
         workspace=workspace, updates=[m.update for m in fresh], session=session
     )
@@ -253,10 +256,10 @@ def _drop_duplicates(
     result: IngestResult,
     *,
     look_up_stored: bool,
-) -> list[PreparedMessage]:
+) -> tuple[list[PreparedMessage], set[str]]:
     """Messages whose id is neither repeated earlier in this batch nor (when ``look_up_stored``)
-    stored already."""
-    stored = set()
+    stored already; and the ids found stored."""
+    stored: set[str] = set()
     if look_up_stored:
         stored = {
             row[0]
@@ -267,11 +270,22 @@ def _drop_duplicates(
                 [workspace.pk],
             )
         }
+    seen = set(stored)
     fresh = []
     for message in messages:
-        if message.message_id in stored:
+        if message.message_id in seen:
             result.duplicates += 1
             continue
-        stored.add(message.message_id)
+        seen.add(message.message_id)
         fresh.append(message)
-    return fresh
+    return fresh, stored
+
+
+def _spans_of_stored(workspace: Workspace, message_ids: set[str]) -> dict[int, tuple]:
+    """First and last time of the stored events with these ids, per profile."""
+    rows = (
+        Event.objects.filter(workspace=workspace, message_id__in=message_ids)
+        .values("customer_id")
+        .annotate(first=Min("occurred_at"), last=Max("occurred_at"))
+    )
+    return {row["customer_id"]: (row["first"], row["last"]) for row in rows}
