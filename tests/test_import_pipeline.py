@@ -383,3 +383,27 @@ def test_a_deleted_profile_met_in_a_join_is_looked_up_again(deleted):
     assert result.accepted == 1
     owner = Event.objects.get(message_id="4").customer
     assert set(owner.identities.values_list("value", flat=True)) == {"u1", "a2"}
+
+
+def test_worker_code_runs_without_loading_django_apps(tmp_path):
+    """Workers start without django.setup(): a quick start, and no settings side effects."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from cxloop.events.rows import Job, RawChunk, prepare_chunk\n"
+        'line = b\'{"type": "track", "event": "E", "userId": "u"}\'\n'
+        "out = prepare_chunk(Job('events', 1, 'US', 'sqlite'), RawChunk([line, b'{bad'], 9))\n"
+        "import django.apps\n"
+        "assert not django.apps.apps.ready\n"
+        "print(out.rows, len(out.messages), len(out.rejected))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=tmp_path
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "1", "1"]

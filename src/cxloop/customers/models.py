@@ -3,6 +3,7 @@
 from django.db import models
 
 from cxloop.core.models import Workspace
+from cxloop.customers import identifiers
 
 
 class Customer(models.Model):
@@ -31,13 +32,13 @@ class Customer(models.Model):
 
 
 class IdentityKind(models.TextChoices):
-    USER_ID = "user_id", "User ID"
-    ANONYMOUS_ID = "anonymous_id", "Anonymous ID"
-    EMAIL = "email", "Email"
-    PHONE = "phone", "Phone"
-    DEVICE = "device", "Device ID"
-    SOCIAL = "social", "Social handle"
-    EXTERNAL = "external_id", "External (CRM) ID"
+    USER_ID = identifiers.USER_ID, "User ID"
+    ANONYMOUS_ID = identifiers.ANONYMOUS_ID, "Anonymous ID"
+    EMAIL = identifiers.EMAIL, "Email"
+    PHONE = identifiers.PHONE, "Phone"
+    DEVICE = identifiers.DEVICE, "Device ID"
+    SOCIAL = identifiers.SOCIAL, "Social handle"
+    EXTERNAL = identifiers.EXTERNAL, "External (CRM) ID"
 
 
 class Identity(models.Model):

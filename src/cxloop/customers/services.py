@@ -20,7 +20,7 @@ from cxloop.core.db import (
     select_in,
 )
 from cxloop.core.models import Workspace
-from cxloop.customers.identifiers import normalize
+from cxloop.customers.identifiers import identity_keys
 from cxloop.customers.models import (
     Consent,
     ConsentStatus,
@@ -41,48 +41,9 @@ __all__ = [
     "profiles_flush_seen",
 ]
 
-# Trait names that carry identifiers, and the identity kind each one means.
-TRAIT_IDENTIFIERS: dict[str, str] = {
-    "email": IdentityKind.EMAIL,
-    "phone": IdentityKind.PHONE,
-    "mobile": IdentityKind.PHONE,
-    "crm_id": IdentityKind.EXTERNAL,
-    "external_id": IdentityKind.EXTERNAL,
-    "device_id": IdentityKind.DEVICE,
-}
-SOCIAL_TRAITS = ("twitter", "instagram", "facebook", "tiktok", "linkedin")
 _IDENTITY = Identity._meta.db_table
 _MERGE = CustomerMerge._meta.db_table
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def identity_keys(
-    *,
-    user_id: object = None,
-    anonymous_id: object = None,
-    traits: dict | None = None,
-    device_id: object = None,
-    region: str = "US",
-) -> list[Key]:
-    """Normalized identifiers of one message, strongest first (user id, then traits, then anon)."""
-    keys: list[Key] = []
-    if (value := normalize(IdentityKind.USER_ID, user_id)) is not None:
-        keys.append((IdentityKind.USER_ID, value))
-    if traits:
-        for trait, kind in TRAIT_IDENTIFIERS.items():
-            raw = traits.get(trait)
-            if raw is not None and (value := normalize(kind, raw, region=region)) is not None:
-                keys.append((kind, value))
-        for network in SOCIAL_TRAITS:
-            handle = traits.get(network)
-            if isinstance(handle, str) and handle.strip():
-                value = normalize(IdentityKind.SOCIAL, f"{network}:{handle.strip().lstrip('@')}")
-                keys.append((IdentityKind.SOCIAL, value))
-    if (value := normalize(IdentityKind.DEVICE, device_id)) is not None:
-        keys.append((IdentityKind.DEVICE, value))
-    if (value := normalize(IdentityKind.ANONYMOUS_ID, anonymous_id)) is not None:
-        keys.append((IdentityKind.ANONYMOUS_ID, value))
-    return list(dict.fromkeys(keys))
 
 
 class ResolutionSession:
