@@ -407,3 +407,73 @@ def test_worker_code_runs_without_loading_django_apps(tmp_path):
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["2", "1", "1"]
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_file_that_cannot_be_read_further_keeps_the_chunks_before_the_fault(
+    workspace, tmp_path, workers
+):
+    rows = [f"m{n},track,E,u{n},2026-01-01T00:00:00Z\n" for n in range(100)]
+    rows[95] = "m95,track,E," + "x" * 200_000 + ",2026-01-01T00:00:00Z\n"  # over csv's field limit
+    path = tmp_path / "e.csv"
+    path.write_text("messageId,type,event,userId,timestamp\n" + "".join(rows))
+
+    with pytest.raises(Exception, match="field larger than field limit"):
+        import_file(workspace=workspace, path=path, kind="events", chunk_rows=10, workers=workers)
+
+    assert Event.objects.filter(workspace=workspace).count() == 90  # whatever the worker count
+
+
+@pytest.mark.skipif("not __import__('os').environ.get('DATABASE_URL')", reason="row locks: PG")
+@pytest.mark.django_db(transaction=True)
+def test_a_resent_message_does_not_deadlock_with_a_batch_resolving_the_same_profile():
+    """Repairing seen-times for a resent message locks profile rows: it must take the
+    workspace's resolution lock first, as every other writer does."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from cxloop.core import services as core_services
+    from cxloop.core.db import lock_workspace_for_resolution
+
+    def track(message_id, user, day):
+        return {"messageId": message_id, "type": "track", "event": "E", "userId": user,
+                "timestamp": f"2026-01-0{day}T00:00:00Z"}  # fmt: skip
+
+    workspace = core_services.workspace_create(name="Acme", slug="acme-deadlock")
+    event_services.events_ingest(workspace=workspace, messages=[track("m1", "u1", 1)])
+    errors: dict = {}
+    locked = threading.Event()
+
+    def resend():  # a client retries m1 together with a new message
+        try:
+            locked.wait(5)
+            event_services.events_ingest(
+                workspace=workspace, messages=[track("m1", "u1", 1), track("m2", "u9", 2)]
+            )
+        except Exception as exc:
+            errors["resend"] = exc
+        finally:
+            connection.close()
+
+    def resolve():  # another batch, resolving under the workspace lock, touches u1's profile
+        try:
+            with transaction.atomic():
+                lock_workspace_for_resolution(workspace.pk)
+                locked.set()
+                time.sleep(1.0)
+                event_services.events_ingest(workspace=workspace, messages=[track("m3", "u1", 3)])
+        except Exception as exc:
+            errors["resolve"] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=resolve), threading.Thread(target=resend)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert not errors, {name: repr(exc) for name, exc in errors.items()}
+    assert Event.objects.filter(workspace=workspace).count() == 3

@@ -159,6 +159,7 @@ def profiles_flush_seen(session: ResolutionSession) -> None:
         for customer_id, survivor in survivors.items():  # merged since: onto the survivor
             _merge_spans(live, {survivor: spans[customer_id]})
         with transaction.atomic():
+            lock_workspace_for_resolution(session.workspace_id)  # the lock order of every writer
             _widen_seen_times(live)
     except BaseException:
         _merge_spans(session.seen, spans)  # keep them for another try

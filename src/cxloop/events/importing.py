@@ -122,25 +122,39 @@ def _prepared_chunks(job: Job, chunks: Iterator[RawChunk], workers: int) -> Iter
     context = multiprocessing.get_context("spawn")  # a clean process; no threads or sockets copied
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=start_bulk_worker)
     pending: deque[Future] = deque()  # in file order; the writer's own chunks as done futures
+    reading = True
     try:
         while True:
             busy = sum(1 for future in pending if not future.done())
-            if busy <= workers and len(pending) < MAX_AHEAD:
+            if reading and busy <= workers and len(pending) < MAX_AHEAD:
                 # keep every worker busy with one chunk queued behind
-                chunk = next(chunks, None)
+                chunk, reading = _next_chunk(chunks, pending)
                 if chunk is not None:
                     pending.append(pool.submit(prepare_chunk, job, chunk))
                     continue
             if not pending:
                 return
-            if not pending[0].done() and len(pending) < MAX_AHEAD:
-                chunk = next(chunks, None)  # help instead of waiting
+            if reading and not pending[0].done() and len(pending) < MAX_AHEAD:
+                chunk, reading = _next_chunk(chunks, pending)  # help instead of waiting
                 if chunk is not None:
                     pending.append(_prepared_here(job, chunk))
                     continue
             yield pending.popleft().result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _next_chunk(chunks: Iterator[RawChunk], pending: deque[Future]) -> tuple[RawChunk | None, bool]:
+    """The next chunk and whether to read on. A file that cannot be read further (a CSV field
+    over the size limit, bad UTF-8) fails in its place: the chunks before it are stored first."""
+    try:
+        chunk = next(chunks, None)
+    except Exception as exc:
+        failed: Future = Future()
+        failed.set_exception(exc)
+        pending.append(failed)
+        return None, False
+    return chunk, chunk is not None
 
 
 def _prepared_here(job: Job, chunk: RawChunk) -> Future:

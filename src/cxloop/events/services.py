@@ -11,7 +11,10 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from cxloop.core.db import (
+    IN_CHUNK,
+    chunked,
     insert_rows_ignoring_conflicts,
+    lock_workspace_for_resolution,
     one_writer,
     select_in,
 )
@@ -101,13 +104,14 @@ def events_store(
     ``assume_new`` skips the up-front lookup of stored messageIds (a bulk import of new data):
     if the insert then meets one, the batch is rolled back and redone with the lookup.
     """
+    remembered = bool(session and session.owner_of)  # cached before this batch
     try:
         try:
             with one_writer(), transaction.atomic():
                 result = _store(workspace, messages, session, look_up_stored=not assume_new)
         except (_StoredBefore, IntegrityError) as exc:
             # IntegrityError: a profile the session remembered was deleted meanwhile
-            if isinstance(exc, IntegrityError) and not (session and session.owner_of):
+            if isinstance(exc, IntegrityError) and not remembered:
                 raise
             if session is not None:
                 session.forget()
@@ -134,6 +138,7 @@ def _store(
     look_up_stored: bool,
 ) -> IngestResult:
     result = IngestResult()
+    lock_workspace_for_resolution(workspace.pk)  # before any profile row, as every writer does
     fresh, stored = _drop_duplicates(workspace, messages, result, look_up_stored=look_up_stored)
     if stored:  # resent: make sure their profiles' seen-times cover them (repairs a crashed import)
         customer_services.profiles_widen_seen(spans=_spans_of_stored(workspace, stored))
@@ -188,9 +193,14 @@ def _drop_duplicates(
 
 def _spans_of_stored(workspace: Workspace, message_ids: set[str]) -> dict[int, tuple]:
     """First and last time of the stored events with these ids, per profile."""
-    rows = (
-        Event.objects.filter(workspace=workspace, message_id__in=message_ids)
-        .values("customer_id")
-        .annotate(first=Min("occurred_at"), last=Max("occurred_at"))
-    )
-    return {row["customer_id"]: (row["first"], row["last"]) for row in rows}
+    spans: dict[int, tuple] = {}
+    for chunk in chunked(message_ids, IN_CHUNK):
+        rows = (
+            Event.objects.filter(workspace=workspace, message_id__in=chunk)
+            .values("customer_id")
+            .annotate(first=Min("occurred_at"), last=Max("occurred_at"))
+        )
+        for row in rows:
+            first, last = spans.get(row["customer_id"], (row["first"], row["last"]))
+            spans[row["customer_id"]] = (min(first, row["first"]), max(last, row["last"]))
+    return spans
