@@ -463,7 +463,7 @@ def test_concurrent_first_batches_of_one_new_user_make_one_profile(
             "live-server threads (and SQLite runs one writer at a time anyway)"
         )
     both_looked_up = threading.Barrier(2)
-    look_up = customer_services._existing_identities
+    look_up = customer_services.existing_identities
 
     def look_up_then_wait(*args, **kwargs):
         found = look_up(*args, **kwargs)
@@ -471,7 +471,7 @@ def test_concurrent_first_batches_of_one_new_user_make_one_profile(
             both_looked_up.wait(timeout=1)
         return found
 
-    monkeypatch.setattr(customer_services, "_existing_identities", look_up_then_wait)
+    monkeypatch.setattr(customer_services, "existing_identities", look_up_then_wait)
 
     def send(n: int) -> int:
         message = {
