@@ -65,13 +65,13 @@ def profiles_apply(
     """Resolve each update to a live customer id, creating and merging profiles as needed.
 
     Also records new identities, traits, consent and first/last seen times (the latter deferred
-    to :func:`profiles_flush_seen` when ``session.defer_seen``). Runs in the caller's transaction;
+    to :func:`profiles_flush_seen` for a session of many batches). Runs in the caller's transaction;
     the same updates applied twice leave the same state (idempotent). A ``session`` carries what
     one import learnt in earlier batches.
     """
     if not updates:
         return []
-    session = session or ResolutionSession(workspace.pk, defer_seen=False, remember=False)
+    session = session or ResolutionSession(workspace.pk, one_batch=True)
     lock_workspace_for_resolution(workspace.pk)
     revalidate(session)
     owner_of, moved = session.owner_of, session.moved
@@ -112,7 +112,7 @@ def profiles_apply(
         customer_ids = [merged_into.get(c, c) for c in customer_ids]
 
     _apply_to_profiles(workspace, updates, customer_ids, identity_changed, created, session)
-    if session.remember:
+    if session.many_batches:
         session.stamp = resolution_stamp()
     return customer_ids
 
@@ -279,7 +279,7 @@ def _apply_to_profiles(
     session: ResolutionSession,
 ) -> None:
     """Fold traits, consent and seen-times of the updates into the profiles they resolved to."""
-    seen = session.pending_seen if session.defer_seen else {}
+    seen = session.pending_seen if session.many_batches else {}
     traits_of: dict[int, list[ProfileUpdate]] = defaultdict(list)
     consents: dict[tuple[int, str], tuple[datetime, bool, str]] = {}
     for update, customer_id in zip(updates, customer_ids, strict=True):
@@ -298,7 +298,7 @@ def _apply_to_profiles(
             if current is None or at >= current[0]:
                 consents[(customer_id, channel)] = (at, granted, update.source)
 
-    if not session.defer_seen:
+    if not session.many_batches:
         widen_seen_times(seen)
     refresh = set(traits_of) | identity_changed
     if refresh:

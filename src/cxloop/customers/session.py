@@ -15,19 +15,17 @@ class ResolutionSession:
       batch looks up only identifiers it has not met before, and a message whose identifiers all
       point at one known profile skips the union-find;
     * ``user_ids``: the user ids of the profiles met (two user ids are never joined);
-    * first/last-seen spans (``defer_seen``): gathered over the whole import and written once by
+    * first/last-seen spans: gathered over the whole import and written once by
       :func:`profiles_flush_seen` instead of once per batch.
 
     The cache is dropped when anyone else added identities or merged profiles since this
     session's last batch (checked under the resolution lock), or when a batch fails.
     """
 
-    def __init__(
-        self, workspace_id: int, *, defer_seen: bool = True, remember: bool = True
-    ) -> None:
+    def __init__(self, workspace_id: int, *, one_batch: bool = False) -> None:
         self.workspace_id = workspace_id
-        self.defer_seen = defer_seen
-        self.remember = remember  # False: a one-batch session, no cache to keep valid
+        # one batch (the tracking API): nothing to remember, seen-times written with the batch
+        self.many_batches = not one_batch
         self.owner_of: dict[Key, int] = {}  # may name a merged profile: follow ``moved``
         self.moved: dict[int, int] = {}  # profiles this session merged -> their survivor
         self.user_ids: dict[int, frozenset] = {}
