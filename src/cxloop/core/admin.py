@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from cxloop.core.models import Membership, Workspace, WriteKey
+from cxloop.core.models import AuditEntry, Membership, Workspace, WriteKey
 
 
 class WriteKeyInline(admin.TabularInline):
@@ -32,5 +32,23 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(WriteKey)
 class WriteKeyAdmin(admin.ModelAdmin):
-    list_display = ("label", "workspace", "key", "created_at", "revoked_at")
+    list_display = ("label", "workspace", "kind", "key", "created_at", "revoked_at")
     list_filter = ("workspace",)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: the audit log is written by services, never edited."""
+
+    list_display = ("at", "workspace", "actor_label", "action", "target")
+    list_filter = ("action", "workspace")
+    search_fields = ("target", "actor_label")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -23,9 +23,19 @@ class Workspace(models.Model):
 
 
 class Role(models.TextChoices):
+    """The roles of ``core.permissions`` (which says what each may do)."""
+
     ADMIN = "admin", "Admin"
     ANALYST = "analyst", "Analyst"
     AGENT = "agent", "Agent"
+    VIEWER = "viewer", "Viewer"
+
+
+class WriteKeyKind(models.TextChoices):
+    """A browser key ships in web pages and apps (public); a server key stays secret."""
+
+    BROWSER = "browser", "Browser / mobile (public)"
+    SERVER = "server", "Server (secret)"
 
 
 class Membership(models.Model):
@@ -51,6 +61,9 @@ class WriteKey(models.Model):
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="write_keys")
     key = models.CharField(max_length=64, unique=True)
     label = models.CharField(max_length=100, default="default")
+    kind = models.CharField(
+        max_length=16, choices=WriteKeyKind.choices, default=WriteKeyKind.BROWSER
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
@@ -68,3 +81,25 @@ class WriteKey(models.Model):
     def delete(self, *args, **kwargs):
         keycache.forget_after_commit({self.key})
         return super().delete(*args, **kwargs)
+
+
+class AuditEntry(models.Model):
+    """Who did what to whose data: exports, erasures, merges/unmerges, role and key changes."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="audit")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_label = models.CharField(max_length=150, blank=True)  # kept if the user is deleted
+    action = models.CharField(max_length=64)
+    target = models.CharField(max_length=200, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.at:%Y-%m-%d %H:%M} {self.actor_label or 'system'} {self.action} {self.target}"
+        )

@@ -4,7 +4,7 @@ from django.core.cache import cache
 from django.db.models import QuerySet
 
 from cxloop.core import keycache
-from cxloop.core.models import Membership, Workspace, WriteKey
+from cxloop.core.models import AuditEntry, Membership, Workspace, WriteKey
 
 
 def workspace_for_write_key(*, key: str) -> Workspace | None:
@@ -41,6 +41,19 @@ def membership_role(*, user, workspace: Workspace) -> str | None:
         return "admin"
     membership = Membership.objects.filter(user=user, workspace=workspace).first()
     return membership.role if membership else None
+
+
+def write_key_kind(*, key: str) -> str | None:
+    """The kind (browser or server) of a live write key, or None for an unknown/revoked key."""
+    return (
+        WriteKey.objects.filter(key=key, revoked_at__isnull=True)
+        .values_list("kind", flat=True)
+        .first()
+    )
+
+
+def audit_entries(*, workspace: Workspace) -> QuerySet[AuditEntry]:
+    return AuditEntry.objects.filter(workspace=workspace).select_related("actor")
 
 
 def write_keys(*, workspace: Workspace) -> QuerySet[WriteKey]:

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from cxloop.core.models import Membership, Role, Workspace, WriteKey
+from cxloop.core.models import AuditEntry, Membership, Role, Workspace, WriteKey, WriteKeyKind
 
 
 @transaction.atomic
@@ -22,11 +22,19 @@ def workspace_create(*, name: str, slug: str | None = None, phone_region: str = 
 
 
 def write_key_create(
-    *, workspace: Workspace, label: str = "default", key: str | None = None
+    *,
+    workspace: Workspace,
+    label: str = "default",
+    key: str | None = None,
+    kind: str = WriteKeyKind.BROWSER,
 ) -> WriteKey:
     """Issue a new write key (random unless given, e.g. to match an existing tracker setup)."""
+    if kind not in WriteKeyKind.values:
+        raise ValueError(
+            f"unknown key kind {kind!r}; expected one of {', '.join(WriteKeyKind.values)}"
+        )
     return WriteKey.objects.create(
-        workspace=workspace, label=label, key=key or secrets.token_urlsafe(24)
+        workspace=workspace, label=label, key=key or secrets.token_urlsafe(24), kind=kind
     )
 
 
@@ -57,3 +65,23 @@ def user_create_or_reset(
         user.is_staff = user.is_superuser = True
     user.save()
     return user
+
+
+def audit_record(
+    *,
+    workspace: Workspace,
+    action: str,
+    actor: AbstractUser | None = None,
+    target: str = "",
+    detail: dict | None = None,
+) -> AuditEntry:
+    """Record an audited action (export, erasure, merge/unmerge, role or key change)."""
+    label = actor.get_username() if actor is not None and actor.is_authenticated else ""
+    return AuditEntry.objects.create(
+        workspace=workspace,
+        actor=actor if label else None,
+        actor_label=label,
+        action=action,
+        target=str(target)[:200],
+        detail=detail or {},
+    )
