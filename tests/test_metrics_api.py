@@ -75,11 +75,13 @@ def test_nps_by_week_and_channel(api, data):
         ("2025-03-03", "web", 3, 33.33),
         ("2025-03-10", "web", 1, 100.0),
     ]
-    # web week 1: p = 2/3, d = 1/3; var = 1 − 1/9 = .888889; SE = 100·√(.888889/3) = 54.4331
+    # web week 1, adjusted-Wald (n + 3, ¾ added to promoters and detractors): p' = 2.75/6,
+    # d' = 1.75/6, NPS' = 16.6667; var' = .75 − 1/36 = .722222; SE = 100·√(.722222/6) = 34.6944
     web = body["rows"][1]
-    assert web["se"] == pytest.approx(54.4331, abs=1e-4)
-    assert web["low"] == pytest.approx(100 / 3 - 1.959964 * 54.4331, abs=1e-3)
-    assert web["high"] == 100.0  # 33.3 + 106.7, clipped
+    assert web["method"] == "adjusted-wald"
+    assert web["se"] == pytest.approx(34.6944, abs=1e-4)
+    assert web["low"] == pytest.approx(100 / 6 - 1.959964 * 34.6944, abs=1e-3)
+    assert web["high"] == pytest.approx(100 / 6 + 1.959964 * 34.6944, abs=1e-3)
     assert web["moe"] == pytest.approx((web["high"] - web["low"]) / 2)
 
 
