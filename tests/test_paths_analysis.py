@@ -193,7 +193,8 @@ def test_other_workspaces_are_not_counted(workspace, other_workspace, shoppers):
         ({}, "choose a start event, an end event, or both"),
         ({"start": "Home", "max_steps": 1}, "max steps must be between 2 and 12"),
         ({"start": "Home", "max_steps": 13}, "max steps must be between 2 and 12"),
-        ({"start": "Home", "top": 0}, "top must be at least 1"),
+        ({"start": "Home", "top": 0}, "top must be between 1 and 30"),
+        ({"start": "Home", "top": 31}, "top must be between 1 and 30"),
         ({"start": "Home", "within": timedelta(0)}, "the time window must be positive"),
     ],
 )
