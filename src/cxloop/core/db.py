@@ -54,6 +54,7 @@ def select_in(sql: str, values: Iterable, params: Sequence = ()) -> list[tuple]:
         return []
     if not sql.rstrip().upper().endswith(" IN"):
         raise ValueError("select_in: the SQL must end in IN")
+    values_param: object
     if connection.vendor == "postgresql":
         statement, values_param = f"{sql.rstrip()[:-2]}= ANY(%s)", values
     else:

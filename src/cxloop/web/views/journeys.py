@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
 from django.contrib.auth.decorators import login_required
@@ -17,6 +18,9 @@ from cxloop.journeys import services as journey_services
 from cxloop.journeys.definitions import DefinitionError, RuleSpec, parse_steps, show_value
 from cxloop.segments import selectors as segment_selectors
 from cxloop.web.workspace import active_workspace
+
+if TYPE_CHECKING:
+    from cxloop.journeys.models import Stage
 
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
 STEP_SLOTS = 5
@@ -382,7 +386,7 @@ def funnel(request: HttpRequest) -> HttpResponse:
     return render(request, "journeys/funnel.html", context, status=status)
 
 
-def _stage_filter(workspace, param: str) -> tuple[object, set[int] | None, str]:
+def _stage_filter(workspace, param: str) -> tuple[Stage | None, set[int] | None, str]:
     """(the chosen stage or None, its customers' ids or None, an error or "")."""
     if not param:
         return None, None, ""

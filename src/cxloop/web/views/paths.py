@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import plotly.graph_objects as go
 from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -28,7 +29,7 @@ def _int(value: str | None, default: int, low: int, high: int) -> tuple[int, str
     return number, None
 
 
-def _segment_filter(request: HttpRequest, workspace) -> tuple[object, object, list[str]]:
+def _segment_filter(request: HttpRequest, workspace) -> tuple[list, QuerySet | None, list[str]]:
     """(segments for the menu, the chosen one's member ids or None, errors)."""
     segments = list(segment_selectors.segment_list(workspace=workspace))
     chosen = request.GET.get("segment", "")
