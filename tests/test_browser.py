@@ -301,7 +301,8 @@ def test_keyboard_and_labels(page: Page, live_server, member, workspace):
     skip = page.get_by_role("link", name="Skip to content")
     expect(skip).to_be_focused()
     box = skip.bounding_box()
-    assert box and box["y"] >= 0  # shown when focused
+    assert box
+    assert box["y"] >= 0  # shown when focused
     page.keyboard.press("Enter")
     search = page.get_by_label("Search customers")
     search.focus()
@@ -319,7 +320,8 @@ def test_customer_360_on_a_phone(page: Page, live_server, member, workspace, scr
     page.goto(f"{live_server.url}/customers/{survivor.pk}/")
     profile = page.locator("#traits").bounding_box()
     timeline = page.locator(".timeline-card").bounding_box()
-    assert profile and timeline
+    assert profile
+    assert timeline
     assert timeline["y"] > profile["y"]  # stacked, not side by side
     assert timeline["width"] <= 390
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling

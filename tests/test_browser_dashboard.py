@@ -210,6 +210,7 @@ def test_dashboard_bad_filter_says_which(page: Page, live_server, workspace, mem
 
     result = page.goto(f"{live_server.url}/dashboard/?from=2025-05-01&to=2025-04-01")
 
-    assert result is not None and result.status == 400
+    assert result is not None
+    assert result.status == 400
     expect(page.get_by_role("alert")).to_contain_text("from: 2025-05-01 is after to=2025-04-01")
     screenshot("bad-filter")

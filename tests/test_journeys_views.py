@@ -50,7 +50,8 @@ def test_define_a_journey_in_the_form(client, member, workspace):
     response = client.post("/journeys/new/", FORM)
     # then: the same journey as the API definition, computed
     journey = JourneyMap.objects.get(workspace=workspace)
-    assert response.status_code == 302 and response["Location"] == f"/journeys/{journey.pk}/"
+    assert response.status_code == 302
+    assert response["Location"] == f"/journeys/{journey.pk}/"
     assert [s["customers"] for s in journey.metrics["stages"]] == [4, 4, 1]
     assert journey.stages.get(name="Discover").description == "first visits"
     order = journey.stages.get(name="Buy").touchpoints.get()
@@ -59,7 +60,8 @@ def test_define_a_journey_in_the_form(client, member, workspace):
         ("Order Completed", "store"),
     ]
     page = text(client.get(f"/journeys/{journey.pk}/"))
-    assert "Discover" in page and "Big repeat order" in page
+    assert "Discover" in page
+    assert "Big repeat order" in page
     assert "Repeat Order where revenue greater than 100" in page
     assert "Reached 4 Next stage 50% Median time 3.0 h" in page
     # the editor shows it back, one row per rule

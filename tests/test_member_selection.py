@@ -70,8 +70,10 @@ def test_segment_member_ids_names_a_missing_or_broken_segment(workspace, other_w
     with pytest.raises(segment_selectors.SegmentChoiceError) as gone:
         segment_selectors.segment_member_ids(workspace=workspace, segment_id=broken.pk)
 
-    assert missing.value.missing and f"no segment {elsewhere.pk}" in str(missing.value)
-    assert not gone.value.missing and str(gone.value).startswith("segment 'Buyers': ")
+    assert missing.value.missing
+    assert f"no segment {elsewhere.pk}" in str(missing.value)
+    assert not gone.value.missing
+    assert str(gone.value).startswith("segment 'Buyers': ")
 
 
 def test_stage_member_ids_only_in_the_workspace(workspace, other_workspace):
@@ -114,7 +116,8 @@ def test_funnel_split_by_segments_is_the_same_on_the_page_and_in_the_api(client,
         {"label": "Shop buyers", "counts": [1, 1]},  # dan never did Home
     ]
     assert page.status_code == 200
-    assert "Browsers 4 2" in text(page) and "Shop buyers 1 1" in text(page)
+    assert "Browsers 4 2" in text(page)
+    assert "Shop buyers 1 1" in text(page)
 
 
 def test_funnel_stage_filter_is_the_same_on_the_page_and_in_the_api(
@@ -211,5 +214,6 @@ def test_paths_top_at_the_bound_works_on_page_and_api(client, member, segments):
     page = client.get("/paths/", query)
     api = client.get("/api/paths", query)
 
-    assert api.status_code == 200 and api.json()["started"] == 4
+    assert api.status_code == 200
+    assert api.json()["started"] == 4
     assert stat(page, "started") == 4
