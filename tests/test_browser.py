@@ -13,7 +13,7 @@ from django.test import Client
 from playwright.sync_api import Page, expect
 
 from cxloop.customers.models import Customer, CustomerMerge
-from cxloop.events.services import events_ingest
+from factories import ingest
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -30,11 +30,6 @@ def _live_setup(transactional_db, live_server):
 
 def at(day: int, hour: int = 12, minute: int = 0) -> str:
     return datetime(2025, 3, day, hour, minute, tzinfo=UTC).isoformat()
-
-
-def ingest(workspace, messages: list[dict]) -> None:
-    result = events_ingest(workspace=workspace, messages=messages)
-    assert not result.rejected, result.rejected
 
 
 def seed_people(workspace) -> tuple[Customer, Customer, Customer]:

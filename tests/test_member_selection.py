@@ -13,7 +13,8 @@ from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys import services as journey_services
 from cxloop.segments import selectors as segment_selectors
 from cxloop.segments import services as segment_services
-from test_journeys_maps import SHOP, cid, seed
+from factories import customer_id
+from test_journeys_maps import SHOP, seed
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +59,7 @@ def test_segment_member_ids_names_a_missing_or_broken_segment(workspace, other_w
         definition={"all": [{"stage": "Buy", "journey": journey.pk}]},
     )
     assert set(segment_selectors.segment_member_ids(workspace=workspace, segment_id=broken.pk)) == {
-        cid(workspace, w) for w in ("bob", "dan", "eve")
+        customer_id(workspace, w) for w in ("bob", "dan", "eve")
     }
     elsewhere = segment_services.segment_create(
         workspace=other_workspace, name="Theirs", definition={"all": []}
@@ -86,7 +87,9 @@ def test_stage_member_ids_only_in_the_workspace(workspace, other_workspace):
     stage, ids = journey_selectors.stage_member_ids(workspace=workspace, stage_id=buy.pk)
 
     assert stage == buy
-    assert set(ids) == {cid(workspace, w) for w in ("bob", "dan", "eve")}  # ann went on to Return
+    assert set(ids) == {
+        customer_id(workspace, w) for w in ("bob", "dan", "eve")
+    }  # ann went on to Return
     with pytest.raises(journey_selectors.StageChoiceError, match="no stage"):
         journey_selectors.stage_member_ids(
             workspace=workspace, stage_id=theirs.stages.get(name="Buy").pk
