@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import Count, QuerySet, Value
@@ -244,6 +245,28 @@ def customer_ids_at_stage(*, stage: Stage) -> QuerySet:
     )
 
 
+class StageChoiceError(LookupError):
+    """A stage chosen by id that is not in the workspace."""
+
+
+class StageMembers(NamedTuple):
+    stage: Stage
+    customer_ids: QuerySet  # flat customer ids: a subquery for ``pk__in``, or ``set()`` them
+
+
+def stage_member_ids(*, workspace: Workspace, stage_id: int) -> StageMembers:
+    """The stage ``stage_id`` and the ids of the customers now at it.
+
+    The one way pages and API routes turn a chosen stage into customers; raises
+    :class:`StageChoiceError` when the workspace has no such stage.
+    """
+    stage = stage_get(workspace=workspace, stage_id=stage_id)
+    if stage is None:
+        raise StageChoiceError(f"no stage {stage_id} in this workspace")
+    ids = customer_ids_at_stage(stage=stage).values_list("customer_id", flat=True)
+    return StageMembers(stage, ids)
+
+
 def stage_of_customers(*, journey: JourneyMap) -> dict[int, str]:
     """Current stage name per customer of one journey."""
     names = dict(journey.stages.values_list("pk", "name"))
@@ -372,7 +395,9 @@ def _split(
         journey = journey_get(workspace=workspace, journey_id=int(split_by[6:]))
         label_of = stage_of_customers(journey=journey) if journey else {}
     else:
-        raise ValueError(f"split_by {split_by!r}: use channel, trait:<name> or stage:<journey id>")
+        raise ValueError(
+            f"split_by {split_by!r}: use channel, trait:<name>, stage:<journey id> or segments"
+        )
     members: dict[str, list[int]] = {}
     for customer in run.depth:
         members.setdefault(label_of.get(customer, NONE), []).append(customer)
