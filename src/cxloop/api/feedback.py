@@ -8,7 +8,7 @@ Bad input answers 422 with ``errors``: a list of ``{field, message}`` (e.g. ``an
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from django.urls import reverse
@@ -433,15 +433,16 @@ def import_reviews(
     request: HttpRequest,
     file: File[UploadedFile],
     source: Form[str] = "",
+    delimiter: Form[Literal["comma", "semicolon", "tab"]] = "comma",
     workspace: str | None = None,
 ):
     """Columns ``rating`` (1–5) and ``text`` required; ``source``, ``date``, ``email``, ``id``,
-    ``title`` optional. Bad rows are reported by line; good ones kept; re-imports store nothing
-    twice."""
+    ``title`` optional. RFC 4180 CSV (quotes doubled inside quoted text) with the chosen
+    delimiter. Bad rows are reported by line; good ones kept; re-imports store nothing twice."""
     target = request_workspace(request, workspace)
     try:
         report = importing.reviews_import(
-            workspace=target, text=file.read(), default_site=source.strip()
+            workspace=target, text=file.read(), default_site=source.strip(), delimiter=delimiter
         )
     except importing.ImportFileError as exc:
         return Status(422, {"detail": str(exc), "errors": []})

@@ -323,11 +323,13 @@ def _upload_dir() -> Path:
 def survey_import(request: HttpRequest, survey_id: int) -> HttpResponse:
     """Two steps: upload a CSV, then map its columns to questions and fields, then a report."""
     survey = _survey(request, survey_id)
-    context: dict = {"survey": survey, "step": "upload", "errors": []}
+    delimiter = request.POST.get("delimiter", "comma")
+    context: dict = {"survey": survey, "step": "upload", "errors": [], "delimiter": delimiter,
+                     "delimiters": importing.DELIMITER_LABELS.items()}  # fmt: skip
     if request.method == "POST" and "file" in request.FILES:
         raw = request.FILES["file"].read()
         try:
-            header, rows = importing.read_csv(raw)
+            header, rows = importing.read_csv(raw, delimiter=delimiter)
         except importing.ImportFileError as exc:
             context["errors"] = [str(exc)]
             return render(request, "feedback/survey_import.html", context, status=422)
@@ -346,10 +348,16 @@ def survey_import(request: HttpRequest, survey_id: int) -> HttpResponse:
             context["errors"] = ["The uploaded file has expired; upload it again."]
             return render(request, "feedback/survey_import.html", context, status=422)
         raw = path.read_bytes()
-        header, _ = importing.read_csv(raw)
+        try:
+            header, _ = importing.read_csv(raw, delimiter=delimiter)
+        except importing.ImportFileError as exc:
+            context["errors"] = [str(exc)]
+            return render(request, "feedback/survey_import.html", context, status=422)
         mapping = {c: request.POST.get(f"map_{i}", "") for i, c in enumerate(header)}
         try:
-            report = importing.responses_import(survey=survey, text=raw, mapping=mapping)
+            report = importing.responses_import(
+                survey=survey, text=raw, mapping=mapping, delimiter=delimiter
+            )
         except FeedbackError as exc:
             context["errors"] = [str(e) for e in exc.errors]
             return render(request, "feedback/survey_import.html", context, status=422)
@@ -369,7 +377,8 @@ def _targets(survey) -> list[tuple[str, str]]:
 @require_http_methods(["GET", "POST"])
 def review_import(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
-    context: dict = {"errors": [], "report": None}
+    context: dict = {"errors": [], "report": None, "delimiters": importing.DELIMITER_LABELS.items(),
+                     "delimiter": request.POST.get("delimiter", "comma")}  # fmt: skip
     if request.method == "POST":
         upload = request.FILES.get("file")
         if upload is None:
@@ -379,6 +388,7 @@ def review_import(request: HttpRequest) -> HttpResponse:
                 context["report"] = importing.reviews_import(
                     workspace=workspace, text=upload.read(),
                     default_site=request.POST.get("site", "").strip(),
+                    delimiter=request.POST.get("delimiter", "comma"),
                 )  # fmt: skip
             except importing.ImportFileError as exc:
                 context["errors"] = [str(exc)]
