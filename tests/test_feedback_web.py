@@ -200,6 +200,33 @@ def test_export_csv(app, nps):
     assert len(lines) == 3
 
 
+def test_export_csv_escapes_answers_a_spreadsheet_would_run(app, nps):
+    import csv
+    import io
+
+    hostile = ['=HYPERLINK("http://evil.example","Click")', "@SUM(A1:A9)", "+1", "-1"]
+    for i, text in enumerate(hostile):
+        services.response_submit(
+            survey=nps, answers={"nps": i, "why_detractor": text}, response_key=f"k{i}",
+            channel="-chat",
+        )  # fmt: skip
+
+    body = b"".join(app.get(f"/surveys/{nps.pk}/export.csv").streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(body)))
+
+    assert [r["why_detractor"] for r in rows] == [
+        '\'=HYPERLINK("http://evil.example","Click")', "'@SUM(A1:A9)", "'+1", "'-1",
+    ]  # fmt: skip
+    assert {r["channel"] for r in rows} == {"'-chat"}
+    # numbers are written as plain numbers
+    assert [(r["nps_score"], r["nps"]) for r in rows] == [
+        ("0", "0"),
+        ("1", "1"),
+        ("2", "2"),
+        ("3", "3"),
+    ]
+
+
 def test_import_results_in_two_steps_with_line_numbered_errors(
     app, nps, workspace, settings, tmp_path
 ):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Avg, Count, Max, Q, QuerySet
 
+from cxloop.core import csvsafe
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback.models import Answer, Invitation, Response, Survey, Trigger
@@ -249,10 +249,13 @@ def responses_export(*, survey: Survey, chunk: int = 1000) -> Iterator[dict]:
 
 
 def responses_csv(*, survey: Survey) -> Iterator[str]:
-    """The CSV export, line by line: fixed columns, then one column per question key."""
+    """The CSV export, line by line: fixed columns, then one column per question key.
+
+    Text that a spreadsheet would run as a formula is escaped (``core.csvsafe``); numbers stay
+    numbers."""
     keys = list(survey.questions.values_list("key", flat=True))
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csvsafe.writer(buffer)
 
     def flush() -> str:
         text = buffer.getvalue()
@@ -269,11 +272,14 @@ def responses_csv(*, survey: Survey) -> Iterator[str]:
         yield flush()
 
 
-def _cell(value: object) -> str:
+def _cell(value: object) -> object:
+    """A value for the CSV writer: numbers stay numbers, everything else becomes text."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int | float):
+        return value
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, list):
