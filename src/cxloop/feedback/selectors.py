@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -13,6 +13,7 @@ from django.db.models import Avg, Count, Max, Q, QuerySet
 from cxloop.core import csvsafe
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
+from cxloop.feedback.logic import normalize_answer, rule_of
 from cxloop.feedback.models import Answer, Invitation, Response, Survey, Trigger
 
 # Choice values other apps and the web layer need (statuses, kinds), re-exported here so they
@@ -204,6 +205,24 @@ def response_stats(*, survey: Survey) -> dict:
         ces_answers=Count("ces_score"),
         ces_average=Avg("ces_score"),
     )
+
+
+def answers_prefill(*, survey: Survey, given: Mapping[str, str]) -> dict[str, object]:
+    """The valid rating and single-choice answers among ``given`` (a score link's query string),
+    as the form shows them; anything else is left out. Reads only: a link never stores."""
+    rules = {q.key: rule_of(q) for q in survey.questions.all()}
+    shown: dict[str, object] = {}
+    for key, raw in given.items():
+        rule = rules.get(key)
+        if rule is None or rule.type not in ("rating", "single_choice"):
+            continue
+        try:
+            value = normalize_answer(rule, raw)
+        except ValueError:
+            continue
+        if value is not None:
+            shown[key] = value
+    return shown
 
 
 EXPORT_FIXED = (

@@ -1,5 +1,13 @@
 """The public survey pages (no login, no CSRF token): the answer page ``/s/<token>/``, its
-autosave, and the embeddable widget script. This is the app's unauthenticated surface."""
+autosave, and the embeddable widget script. This is the app's unauthenticated surface:
+
+- a GET never writes (mail scanners prefetch the score links in invitations): a score in the
+  query string is only shown selected; answers are stored on POST;
+- POSTs are limited per client IP and survey (``core.throttle``; 429 with Retry-After);
+- an anonymous respondent keeps one response key in a signed cookie and, within
+  ``CXLOOP_SURVEY_REPEAT_WINDOW``, completes a survey once per IP and user agent
+  (``services.response_submit_anonymous``); invitation links are idempotent by their key.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,7 @@ import uuid
 from datetime import datetime
 
 import orjson
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -15,12 +24,16 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from cxloop.core import throttle
 from cxloop.feedback import selectors, services
-from cxloop.feedback.logic import FeedbackError, SurveyUnavailable
+from cxloop.feedback.logic import AlreadyAnswered, FeedbackError, SurveyUnavailable
 from cxloop.web.views.feedback import LANGUAGE_NAMES
 
 _PUBLIC_KEY = re.compile(r"[0-9a-f]{32}")
 WEB_KEY_PREFIX = "web:"
+COOKIE = "cxloop_respondent"  # the browser's response key, one per survey (cookie path)
+COOKIE_SALT = "cxloop.public-survey.respondent"
+COOKIE_AGE = 365 * 24 * 3600
 
 
 def _public_key(raw: str) -> str:
@@ -30,6 +43,29 @@ def _public_key(raw: str) -> str:
     complete a response that was started elsewhere.
     """
     return f"{WEB_KEY_PREFIX}{raw if _PUBLIC_KEY.fullmatch(raw) else uuid.uuid4().hex}"
+
+
+def _browser_key(request: HttpRequest, params) -> str:
+    """This browser's response key: the one in its signed cookie, else the page's ``rk``."""
+    kept = request.get_signed_cookie(COOKIE, default="", salt=COOKIE_SALT, max_age=COOKIE_AGE)
+    return _public_key(kept if _PUBLIC_KEY.fullmatch(kept) else params.get("rk", ""))
+
+
+def _keep_key(request: HttpRequest, response: HttpResponse, token: str, key: str) -> HttpResponse:
+    """Remember the browser's response key for this survey (a cookie is not a stored answer)."""
+    secure = request.is_secure()
+    response.set_signed_cookie(
+        COOKIE, key.removeprefix(WEB_KEY_PREFIX), salt=COOKIE_SALT, max_age=COOKIE_AGE,
+        path=reverse("survey-answer", args=[token]), httponly=True, secure=secure,
+        samesite="None" if secure else "Lax",  # "None": also inside the widget's iframe
+    )  # fmt: skip
+    return response
+
+
+def _too_many(request: HttpRequest, survey, language: str, wait: int) -> HttpResponse:
+    page = _closed_page(request, survey, _labels(language)["slow_down"], 429, language=language)
+    page["Retry-After"] = str(wait)
+    return page
 
 
 def _public_survey(token: str):
@@ -57,11 +93,11 @@ def _language(request: HttpRequest, survey) -> str:
     )
 
 
-def _closed_page(request, survey, message: str, status: int) -> HttpResponse:
+def _closed_page(request, survey, message: str, status: int, language: str = "") -> HttpResponse:
     context = {
         "survey": survey,
         "message": message,
-        "language": survey.default_language if survey else "en",
+        "language": language or (survey.default_language if survey else "en"),
     }
     return render(request, "feedback/public_closed.html", context, status=status)
 
@@ -79,12 +115,16 @@ def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
     except SurveyUnavailable as exc:
         return _closed_page(request, survey, str(exc), 410 if exc.gone else 404)
     language = _language(request, survey)
+    if request.method == "POST":
+        wait = throttle.survey_limited(request, token=survey.public_token)
+        if wait is not None:
+            return _too_many(request, survey, language, wait)
     questions = selectors.survey_localized(survey=survey, language=language)
     params = request.POST if request.method == "POST" else request.GET
     invitation = selectors.invitation_by_token(survey=survey, token=params.get("i", ""))
     embed = params.get("embed") == "1"
     source = "email" if invitation else "embed" if embed else "link"
-    key = f"inv-{invitation.token}" if invitation else _public_key(params.get("rk", ""))
+    key = f"inv-{invitation.token}" if invitation else _browser_key(request, params)
     existing = selectors.response_by_key(survey=survey, response_key=key)
     if existing is not None and existing.completed:
         return _thanks(request, survey, language, already=True, embed=embed)
@@ -93,15 +133,24 @@ def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
     errors: dict[str, str] = {}
     values = selectors.response_answers(response=existing) if existing else {}
     status = 200
+    prefilled = False
     if request.method == "POST":
         ratings = {q.key for q in questions if q.type == "rating"}
         answers = _answers_from_post(request.POST, questions)
         try:
-            services.response_submit(
-                survey=survey, answers=answers, response_key=key, complete=True,
-                drop_hidden=True, **common,
-            )  # fmt: skip
-            return _thanks(request, survey, language, embed=embed)
+            if invitation is None:
+                services.response_submit_anonymous(
+                    survey=survey, respondent=throttle.client_fingerprint(request),
+                    window=settings.CXLOOP_SURVEY_REPEAT_WINDOW, answers=answers,
+                    response_key=key, drop_hidden=True, **common,
+                )  # fmt: skip
+            else:
+                services.response_submit(
+                    survey=survey, answers=answers, response_key=key, complete=True,
+                    drop_hidden=True, **common,
+                )  # fmt: skip
+        except AlreadyAnswered:
+            return _thanks(request, survey, language, already=True, embed=embed)
         except FeedbackError as exc:
             required = _labels(language)["answer_required"]
             errors = {
@@ -115,17 +164,15 @@ def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
                 for k, v in answers.items()
             }
             status = 422
+        else:
+            thanks = _thanks(request, survey, language, embed=embed)
+            return thanks if invitation else _keep_key(request, thanks, token, key)
     else:
-        prefill = {q.key: request.GET[q.key] for q in questions if q.key in request.GET}
-        if prefill:  # one-click score from the email: kept at once as a partial answer
-            try:
-                result = services.response_submit(
-                    survey=survey, answers=prefill, response_key=key, complete=False,
-                    drop_hidden=True, **common,
-                )  # fmt: skip
-                values = selectors.response_answers(response=result.response)
-            except FeedbackError:
-                pass
+        # a score link from an invitation email (?nps=10): shown selected, never stored here;
+        # mail scanners open these links. The person confirms with the send button (POST).
+        prefill = selectors.answers_prefill(survey=survey, given=request.GET.dict())
+        values.update(prefill)
+        prefilled = bool(prefill)
     context = {
         "survey": survey,
         "language": language,
@@ -146,8 +193,10 @@ def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
         "embed": embed,
         "channel": common["channel"],
         "labels": _labels(language),
+        "prefilled": prefilled,
     }
-    return render(request, "feedback/public_survey.html", context, status=status)
+    page = render(request, "feedback/public_survey.html", context, status=status)
+    return page if invitation else _keep_key(request, page, token, key)
 
 
 @csrf_exempt
@@ -158,6 +207,11 @@ def survey_save(request: HttpRequest, token: str) -> JsonResponse:
     survey = _public_survey(token)
     if survey is None:
         return JsonResponse({"error": "unknown survey"}, status=404)
+    wait = throttle.survey_limited(request, token=survey.public_token, action=throttle.SAVE)
+    if wait is not None:
+        response = JsonResponse({"error": f"too many requests: try again in {wait} s"}, status=429)
+        response["Retry-After"] = str(wait)
+        return response
     invitation = selectors.invitation_by_token(survey=survey, token=request.POST.get("i", ""))
     key = f"inv-{invitation.token}" if invitation else _public_key(request.POST.get("rk", ""))
     language = _language(request, survey)
@@ -217,17 +271,23 @@ _LABELS = {
            "thanks_body": "Your answers help us get better.", "already": "You have already answered this survey. Thank you!",
            "feedback": "Feedback", "saved": "Saved", "low": "Low", "high": "High",
            "fix": "Please check the highlighted answers.", "choose_any": "Choose any", "language": "Language",
-           "closed": "Survey closed", "answer_required": "Please answer this question."},
+           "closed": "Survey closed", "answer_required": "Please answer this question.",
+           "confirm": "Your answer is selected. Add anything you like, then press “Send my answers”.",
+           "slow_down": "Too many answers came from your network just now. Please wait a minute, then send again."},
     "fr": {"submit": "Envoyer mes réponses", "required": "obligatoire", "thanks": "Merci !",
            "thanks_body": "Vos réponses nous aident à nous améliorer.", "already": "Vous avez déjà répondu à ce questionnaire. Merci !",
            "feedback": "Votre avis", "saved": "Enregistré", "low": "Bas", "high": "Haut",
            "fix": "Veuillez vérifier les réponses signalées.", "choose_any": "Plusieurs choix possibles", "language": "Langue",
-           "closed": "Questionnaire fermé", "answer_required": "Merci de répondre à cette question."},
+           "closed": "Questionnaire fermé", "answer_required": "Merci de répondre à cette question.",
+           "confirm": "Votre réponse est sélectionnée. Ajoutez ce que vous voulez, puis appuyez sur « Envoyer mes réponses ».",
+           "slow_down": "Trop de réponses viennent de votre réseau en ce moment. Patientez une minute, puis envoyez à nouveau."},
     "de": {"submit": "Antworten senden", "required": "Pflichtfeld", "thanks": "Vielen Dank!",
            "thanks_body": "Ihre Antworten helfen uns, besser zu werden.", "already": "Sie haben diese Umfrage bereits beantwortet. Danke!",
            "feedback": "Feedback", "saved": "Gespeichert", "low": "Niedrig", "high": "Hoch",
            "fix": "Bitte prüfen Sie die markierten Antworten.", "choose_any": "Mehrfachauswahl", "language": "Sprache",
-           "closed": "Umfrage geschlossen", "answer_required": "Bitte beantworten Sie diese Frage."},
+           "closed": "Umfrage geschlossen", "answer_required": "Bitte beantworten Sie diese Frage.",
+           "confirm": "Ihre Antwort ist ausgewählt. Ergänzen Sie gern etwas und tippen Sie dann auf „Antworten senden“.",
+           "slow_down": "Gerade kamen zu viele Antworten aus Ihrem Netzwerk. Bitte warten Sie eine Minute und senden Sie dann erneut."},
 }  # fmt: skip
 
 
