@@ -168,3 +168,20 @@ def test_window_zero_lets_a_shared_tablet_collect_many_answers(nps, settings):
         Client(HTTP_USER_AGENT="Kiosk").post(url, {"nps": str(score)})
 
     assert Response.objects.count() == 3
+
+
+def test_client_address_behind_a_proxy_and_when_the_header_is_bad(nps, settings):
+    settings.CXLOOP_SURVEY_RATE = "1/m"
+    settings.CXLOOP_SURVEY_REPEAT_WINDOW = 0
+    settings.CXLOOP_CLIENT_IP_HEADER = "HTTP_X_FORWARDED_FOR"
+    url = f"/s/{nps.public_token}/"
+
+    def send(forwarded: str | None):
+        headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded is not None else {}
+        return Client(REMOTE_ADDR="10.0.0.1", **headers).post(url, {"nps": "5"}).status_code
+
+    # the proxy appends the real client: a forged first entry does not buy a fresh limit
+    assert [send("1.1.1.1, 198.51.100.7"), send("2.2.2.2, 198.51.100.7")] == [200, 429]
+    assert send("198.51.100.8") == 200
+    # a missing or malformed header falls back to the proxy's own address, never a 500
+    assert [send(None), send("not an address"), send("")] == [200, 429, 429]

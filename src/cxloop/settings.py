@@ -187,7 +187,8 @@ CXLOOP_SURVEY_SAVE_RATE = os.environ.get("CXLOOP_SURVEY_SAVE_RATE", "60/m")
 CXLOOP_SURVEY_REPEAT_WINDOW = int(os.environ.get("CXLOOP_SURVEY_REPEAT_WINDOW", "3600"))
 # Behind a reverse proxy, the request header holding the client's address (e.g. HTTP_X_REAL_IP);
 # otherwise REMOTE_ADDR, and every client behind the proxy would share one limit.
-RATELIMIT_IP_META_KEY = os.environ.get("CXLOOP_CLIENT_IP_HEADER") or None
+CXLOOP_CLIENT_IP_HEADER = os.environ.get("CXLOOP_CLIENT_IP_HEADER") or None
+RATELIMIT_IP_META_KEY = "cxloop.core.throttle.client_ip"
 # The counters live in Django's cache: in memory in the embedded default (one server process, its
 # threads share it); on Redis with CXLOOP_TASKS=rq, so several processes share one count.
 if _task_backend == "rq":

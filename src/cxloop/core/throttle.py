@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -34,11 +35,20 @@ def survey_limited(request: HttpRequest, *, token: str, action: str = SUBMIT) ->
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The client's address, from the header RATELIMIT_IP_META_KEY names or REMOTE_ADDR."""
-    meta = getattr(settings, "RATELIMIT_IP_META_KEY", None)
-    if isinstance(meta, str) and meta in request.META:
-        return request.META[meta].split(",")[0].strip()
-    return request.META.get("REMOTE_ADDR", "")
+    """The client's address: the last one in the header ``CXLOOP_CLIENT_IP_HEADER`` names (what
+    the nearest proxy wrote; earlier ones are the client's own claim), else REMOTE_ADDR.
+
+    django-ratelimit reads addresses through this function (RATELIMIT_IP_META_KEY), so a missing
+    or malformed header never fails a request.
+    """
+    header = getattr(settings, "CXLOOP_CLIENT_IP_HEADER", None)
+    for raw in (request.META.get(header, "") if header else "", request.META.get("REMOTE_ADDR")):
+        candidate = (raw or "").split(",")[-1].strip()
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            continue
+    return "0.0.0.0"  # no usable address (a Unix socket without the header): one shared count
 
 
 def client_fingerprint(request: HttpRequest) -> str:
