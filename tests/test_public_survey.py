@@ -73,7 +73,7 @@ def test_invitation_score_link_writes_nothing_and_is_idempotent(workspace):
 
 def test_answer_stuffing_is_limited_per_client_and_survey(nps, workspace, settings):
     # given: a low limit, and the one-answer-per-client check off to see the limit alone
-    settings.CXLOOP_SURVEY_RATE = "5/m"
+    settings.CXLOOP_SURVEY_RATE = "5/d"  # a day: the test never straddles two windows
     settings.CXLOOP_SURVEY_REPEAT_WINDOW = 0
     url = f"/s/{nps.public_token}/"
 
@@ -94,8 +94,8 @@ def test_answer_stuffing_is_limited_per_client_and_survey(nps, workspace, settin
 
 
 def test_autosave_and_public_api_are_limited_too(nps, settings):
-    settings.CXLOOP_SURVEY_SAVE_RATE = "3/m"
-    settings.CXLOOP_SURVEY_RATE = "2/m"
+    settings.CXLOOP_SURVEY_SAVE_RATE = "3/d"
+    settings.CXLOOP_SURVEY_RATE = "2/d"
     settings.CXLOOP_SURVEY_REPEAT_WINDOW = 0
     save = f"/s/{nps.public_token}/save/"
     api = f"/api/public/surveys/{nps.public_token}/responses"
@@ -171,7 +171,7 @@ def test_window_zero_lets_a_shared_tablet_collect_many_answers(nps, settings):
 
 
 def test_client_address_behind_a_proxy_and_when_the_header_is_bad(nps, settings):
-    settings.CXLOOP_SURVEY_RATE = "1/m"
+    settings.CXLOOP_SURVEY_RATE = "1/d"
     settings.CXLOOP_SURVEY_REPEAT_WINDOW = 0
     settings.CXLOOP_CLIENT_IP_HEADER = "HTTP_X_FORWARDED_FOR"
     url = f"/s/{nps.public_token}/"
