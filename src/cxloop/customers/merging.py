@@ -121,7 +121,7 @@ def customers_unmerge(*, merge: CustomerMerge, unmerged_by: str) -> Customer:
     restored = Customer.objects.select_for_update().get(pk=merge.merged_id)
     if restored.merged_into_id is None:
         raise UnmergeError(f"profile {restored.pk} is live already")
-    holder = Customer.objects.select_for_update().get(pk=_live_id(merge.survivor_id))
+    holder = Customer.objects.select_for_update().get(pk=live_customer_id(merge.survivor_id))
 
     Identity.objects.filter(pk__in=own["identities"]).update(customer=restored)
     Customer.objects.filter(pk__in=own["tombstones"], merged_into__isnull=False).update(
@@ -157,7 +157,7 @@ def customers_unmerge(*, merge: CustomerMerge, unmerged_by: str) -> Customer:
 _MISSING = object()
 
 
-def _live_id(customer_id: int) -> int:
+def live_customer_id(customer_id: int) -> int:
     """The live profile ``customer_id`` now belongs to (following ``merged_into``)."""
     for _ in range(20):  # merges flatten chains; this is a safety net
         target = Customer.objects.values_list("merged_into_id", flat=True).get(pk=customer_id)
