@@ -424,3 +424,17 @@ def test_an_admin_erases_a_customer_from_the_360_page(transactional_db, live_ser
     expect(page).to_have_url(f"{live_server.url}/customers/")
     expect(page.locator(".messages")).to_contain_text(f"Customer #{customer_id} erased")
     assert not Customer.objects.filter(pk=customer_id).exists()
+
+
+def test_every_app_with_rows_per_customer_registers_its_handlers():
+    # a model of another app pointing at Customer without handlers would be left behind by
+    # merges, unmerges and exports
+    from cxloop.customers.handlers import customer_handlers
+
+    pointing = {
+        relation.related_model._meta.app_label
+        for relation in Customer._meta.related_objects
+        if relation.related_model._meta.app_label != "customers"
+    }
+    assert pointing == {"events", "feedback", "journeys"}
+    assert pointing <= {handlers.app_label for handlers in customer_handlers()}
