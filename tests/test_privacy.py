@@ -438,3 +438,35 @@ def test_every_app_with_rows_per_customer_registers_its_handlers():
     }
     assert pointing == {"events", "feedback", "journeys"}
     assert pointing <= {handlers.app_label for handlers in customer_handlers()}
+
+
+def test_the_constraint_migration_keeps_the_furthest_of_duplicate_stage_rows(transactional_db):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    before, after = [("journeys", "0001_initial")], [("journeys", "0002_customerstage_unique")]
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    workspace = old.get_model("core", "Workspace").objects.create(name="W", slug="w")
+    journey = old.get_model("journeys", "JourneyMap").objects.create(workspace=workspace, name="J")
+    stage = old.get_model("journeys", "Stage")
+    first, second = (stage.objects.create(journey=journey, position=i, name=str(i)) for i in (0, 1))
+    customer_model = old.get_model("customers", "Customer")
+    one, two = (customer_model.objects.create(workspace=workspace) for _ in range(2))
+    rows = old.get_model("journeys", "CustomerStage").objects
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    for customer, at_stage, hours in (
+        (one, first, 0), (one, second, 5), (one, second, 2),  # furthest, reached first: (2 h)
+        (two, first, 3), (two, first, 1),  # same stage twice: the earliest
+    ):  # fmt: skip
+        rows.create(workspace=workspace, journey=journey, stage=at_stage, customer=customer,
+                    reached_at=t + timedelta(hours=hours))  # fmt: skip
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    kept = CustomerStage.objects.order_by("customer_id").values_list(
+        "customer_id", "stage__position", "reached_at"
+    )
+    assert list(kept) == [(one.pk, 1, t + timedelta(hours=2)), (two.pk, 0, t + timedelta(hours=1))]
