@@ -470,3 +470,23 @@ def test_the_constraint_migration_keeps_the_furthest_of_duplicate_stage_rows(tra
         "customer_id", "stage__position", "reached_at"
     )
     assert list(kept) == [(one.pk, 1, t + timedelta(hours=2)), (two.pk, 0, t + timedelta(hours=1))]
+
+
+def test_an_import_session_forgets_its_cache_when_a_merge_is_undone(workspace, erin):
+    from cxloop.customers import privacy
+    from cxloop.customers.services import ResolutionSession
+    from cxloop.events.services import events_prepare, events_store, events_validate
+
+    def store(message: dict) -> None:
+        valid, _ = events_validate(messages=[message], received_at=T0)
+        prepared, _ = events_prepare(
+            messages=valid, received_at=T0, workspace_id=workspace.pk, region="US"
+        )
+        events_store(workspace=workspace, messages=prepared, session=session)
+
+    session = ResolutionSession(workspace.pk)
+    store({"type": "track", "userId": "u-erin", "event": "A", "messageId": "s1"})
+    assert Event.objects.get(message_id="s1").customer_id == erin["visitor"]  # merged
+    privacy.customer_unmerge(merge=erin["merge"], actor=None)
+    store({"type": "track", "userId": "u-erin", "event": "B", "messageId": "s2"})
+    assert Event.objects.get(message_id="s2").customer_id == erin["user"]  # not the cached one

@@ -97,7 +97,7 @@ class CustomerMerge(models.Model):
     moved = models.JSONField(
         default=dict, blank=True, help_text="What each app moved (ids, snapshots), for an unmerge."
     )
-    unmerged_at = models.DateTimeField(null=True, blank=True)
+    unmerged_at = models.DateTimeField(null=True, blank=True, db_index=True)  # for MAX()
     unmerged_by = models.CharField(max_length=150, blank=True)
 
     class Meta:

@@ -20,7 +20,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='customermerge',
             name='unmerged_at',
-            field=models.DateTimeField(blank=True, null=True),
+            field=models.DateTimeField(blank=True, db_index=True, null=True),
         ),
         migrations.AddField(
             model_name='customermerge',
