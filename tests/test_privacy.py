@@ -134,8 +134,10 @@ def test_merge_then_unmerge_gives_back_two_profiles_with_their_own_rows(client, 
     _ingest(workspace, [{"type": "track", "userId": "u-erin", "event": "Cart",
                          "timestamp": _at(4), "messageId": "m-cart"}])  # fmt: skip
     admin = _login(client, workspace, "admin")
+    [listed] = client.get(f"/api/customers/{erin['visitor']}").json()["merges"]
+    assert (listed["id"], listed["unmerged_at"]) == (erin["merge"].pk, None)
     # when
-    answer = client.post(f"/api/merges/{erin['merge'].pk}/unmerge")
+    answer = client.post(f"/api/merges/{listed['id']}/unmerge")
     # then
     assert answer.status_code == 200, answer.content
     visitor, user = erin["visitor"], erin["user"]

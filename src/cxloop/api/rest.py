@@ -56,11 +56,13 @@ class ConsentOut(Schema):
 
 
 class MergeOut(Schema):
+    id: int  # POST /api/merges/{id}/unmerge undoes it (admins)
     merged_id: int
     reason: str
     merged_by: str
     merged_at: datetime
     rows_moved: int
+    unmerged_at: datetime | None
 
 
 class Customer360Out(CustomerOut):
