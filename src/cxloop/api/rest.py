@@ -13,7 +13,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import HttpError
 from ninja.security import django_auth
 
-from cxloop.api import feedback, journeys, metrics, paths, segments
+from cxloop.api import feedback, journeys, metrics, paths, privacy, segments
 from cxloop.api.access import request_workspace
 from cxloop.customers import selectors as customer_selectors
 from cxloop.events import selectors as event_selectors
@@ -31,6 +31,7 @@ api.add_router("/", metrics.router)
 api.add_router("/", journeys.router)
 api.add_router("/", paths.router)
 api.add_router("/", segments.router)
+api.add_router("/", privacy.router)
 
 
 class CustomerOut(Schema):
@@ -55,11 +56,13 @@ class ConsentOut(Schema):
 
 
 class MergeOut(Schema):
+    id: int  # POST /api/merges/{id}/unmerge undoes it (admins)
     merged_id: int
     reason: str
     merged_by: str
     merged_at: datetime
     rows_moved: int
+    unmerged_at: datetime | None
 
 
 class Customer360Out(CustomerOut):

@@ -193,19 +193,17 @@ def customer_journey_stages(*, customer_id: int) -> list[dict]:
     rows = (
         CustomerStage.objects.filter(customer_id=customer_id)
         .select_related("journey", "stage")
-        .order_by("journey__name", "-stage__position")
+        .order_by("journey__name")
     )
-    result: dict[int, dict] = {}
-    for row in rows:  # after a merge a survivor may have two rows: the furthest wins
-        if row.journey_id in result:
-            continue
-        result[row.journey_id] = {
+    return [
+        {
             "journey": row.journey,
             "stage": row.stage,
             "reached_at": row.reached_at,
             "stages": list(row.journey.stages.values_list("name", flat=True)),
         }
-    return list(result.values())
+        for row in rows
+    ]
 
 
 def stage_choices(*, workspace: Workspace) -> list[tuple[JourneyMap, list[Stage]]]:
@@ -235,13 +233,8 @@ def stage_find(*, workspace: Workspace, journey: str, stage: str) -> Stage | Non
 
 def customer_ids_at_stage(*, stage: Stage) -> QuerySet:
     """A subquery of the customers whose current stage of its journey is ``stage``."""
-    further = CustomerStage.objects.filter(
-        journey_id=stage.journey_id, stage__position__gt=stage.position
-    ).values("customer_id")
-    return (
-        CustomerStage.objects.filter(journey_id=stage.journey_id, stage=stage)
-        .exclude(customer_id__in=further)
-        .values("customer_id")
+    return CustomerStage.objects.filter(journey_id=stage.journey_id, stage=stage).values(
+        "customer_id"
     )
 
 
@@ -270,15 +263,8 @@ def stage_member_ids(*, workspace: Workspace, stage_id: int) -> StageMembers:
 def stage_of_customers(*, journey: JourneyMap) -> dict[int, str]:
     """Current stage name per customer of one journey."""
     names = dict(journey.stages.values_list("pk", "name"))
-    positions = dict(journey.stages.values_list("pk", "position"))
-    best: dict[int, int] = {}
-    for customer_id, stage_id in CustomerStage.objects.filter(journey=journey).values_list(
-        "customer_id", "stage_id"
-    ):
-        kept = best.get(customer_id)
-        if kept is None or positions[stage_id] > positions[kept]:
-            best[customer_id] = stage_id
-    return {c: names[s] for c, s in best.items()}
+    rows = CustomerStage.objects.filter(journey=journey).values_list("customer_id", "stage_id")
+    return {customer_id: names[stage_id] for customer_id, stage_id in rows}
 
 
 # ------------------------------------------------------------------ events and funnels

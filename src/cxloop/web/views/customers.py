@@ -14,6 +14,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from cxloop.core import selectors as core_selectors
+from cxloop.core.permissions import Capability, role_can
 from cxloop.customers import selectors as customer_selectors
 from cxloop.events import selectors as event_selectors
 from cxloop.events.channels import CHANNELS
@@ -90,6 +91,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         "merges": customer_selectors.customer_merges(customer=customer),
         "responses": _response_rows(customer),
         "journey_stages": journey_selectors.customer_journey_stages(customer_id=customer.pk),
+        "can_manage": role_can(role(request), Capability.MANAGE_CUSTOMERS),
         "facets": facets,
         "event_total": sum(n for _, n in facets["type"]),
         **_timeline_context(request, customer.pk),
