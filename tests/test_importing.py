@@ -187,3 +187,52 @@ def test_large_file_in_many_chunks_keeps_every_row_and_line_number(workspace, tm
     ]
     assert len(progress) == 10
     assert progress == sorted(progress)
+
+
+# --- odd values in files (issue #8) ------------------------------------------------------------
+
+
+def test_jsonl_odd_values_are_screened_per_line(workspace, tmp_path):
+    # given lines as Python's json module writes them: NaN, a 70-bit id, and one nested too deep
+    deep: dict = {}
+    for _ in range(100):
+        deep = {"a": deep}
+    lines = [
+        '{"type":"track","event":"A","userId":"u","messageId":"nan","properties":{"x":NaN}}',
+        f'{{"type":"track","event":"A","userId":"u","messageId":"big","properties":{{"id":{2**70}}}}}',
+        orjson.dumps(
+            {"type": "track", "event": "A", "userId": "u", "messageId": "deep", "properties": deep}
+        ).decode(),
+        '{"type":"track","event":"A","userId":"u","messageId":"far",'
+        '"timestamp":"9999-12-31T23:59:59Z"}',
+    ]
+    path = _write(tmp_path, "events.jsonl", "\n".join(lines) + "\n")
+
+    report = import_file(workspace=workspace, path=path, kind="events")
+
+    assert report.accepted == 2
+    assert [(r.position, r.reason.split(":")[0]) for r in report.rejected] == [
+        (3, "properties"),
+        (4, "timestamp"),
+    ]
+    assert report.rejected[0].reason == "properties: nested more than 64 levels deep"
+    assert [(w.position, w.reason) for w in report.warnings] == [
+        (1, "properties.x: NaN is not a JSON number; stored as null"),
+        (2, "properties.id: integer beyond 64 bits; stored exactly, as a string"),
+    ]
+    assert Event.objects.get(message_id="nan").properties == {"x": None}
+    assert Event.objects.get(message_id="big").properties == {"id": str(2**70)}
+
+
+def test_csv_properties_column_with_nan_keeps_the_row(workspace, tmp_path):
+    text = 'event,user_id,properties,price\nA,u,"{""x"": NaN, ""y"": 1}",NaN\n'
+    path = _write(tmp_path, "events.csv", text)
+
+    report = import_file(workspace=workspace, path=path, kind="events")
+
+    assert (report.accepted, report.rejected) == (1, [])
+    assert [(w.position, w.reason) for w in report.warnings] == [
+        (2, "properties.x: NaN is not a JSON number; stored as null")
+    ]
+    # a NaN cell outside JSON is just text, as every CSV cell that is not a plain number
+    assert Event.objects.get().properties == {"x": None, "y": 1, "price": "NaN"}

@@ -947,3 +947,184 @@ def test_a_revoked_key_stops_working_at_once_although_keys_are_cached(client, wo
     )  # fmt: skip
 
     assert (first.status_code, second.status_code) == (200, 401)
+
+
+# --- hostile or odd input: every message judged alone (issue #8) ------------------------------
+
+
+def test_timestamps_outside_a_sane_range_are_refused_per_message(client, workspace, write_key):
+    # given a batch whose times lie at the ends of the calendar, before 1970, or far ahead
+    received = datetime.now(UTC)
+    batch = [
+        _track(messageId="ok"),
+        _track(messageId="end", timestamp="9999-12-31T23:59:59Z"),
+        _track(messageId="start", timestamp="0001-01-01T00:00:00Z"),
+        _track(messageId="ahead", timestamp=(received + timedelta(days=3)).isoformat()),
+        {  # sent "64 years" after it happened: the sentAt correction lands before 1970
+            **_track(messageId="skew"),
+            "timestamp": None,
+            "originalTimestamp": "2026-01-01T00:00:00Z",
+            "sentAt": "2090-01-01T00:00:00Z",
+        },
+    ]
+
+    response = _post(client, "/v1/batch", {"batch": batch}, write_key)
+
+    assert response.status_code == 200
+    errors = {e["messageId"]: e["error"] for e in response.json()["errors"]}
+    assert errors == {
+        "end": "timestamp: 9999-12-31T23:59:59+00:00 is more than a day after the message "
+        "was received",
+        "start": "timestamp: 0001-01-01T00:00:00+00:00 is before 1970-01-01; send the real time",
+        "ahead": errors["ahead"],
+        "skew": errors["skew"],
+    }
+    assert errors["ahead"].startswith("timestamp: ") and "more than a day after" in errors["ahead"]
+    assert errors["skew"].startswith("originalTimestamp corrected by sentAt: ")
+    assert "before 1970-01-01" in errors["skew"]
+    assert list(_events().values_list("message_id", flat=True)) == ["ok"]
+
+
+def test_funnel_keeps_working_after_a_year_9999_timestamp_is_sent(
+    client, workspace, write_key, member
+):
+    _post(client, "/v1/track", _track(event="A", timestamp="9999-12-31T23:59:59Z"), write_key)
+    _post(client, "/v1/track", _track(event="A"), write_key)
+    client.force_login(member)
+
+    response = client.post(
+        "/api/funnels",
+        {"steps": ["A", "B"], "window_seconds": 86400},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 200
+    assert response.json()["counts"] == [1, 0]
+
+
+def test_nan_and_infinity_from_python_clients_become_null_with_a_warning(
+    client, workspace, write_key
+):
+    # given 11 events as analytics-python encodes them: json.dumps writes float('nan') as NaN
+    batch = [_track(messageId=f"ok-{i}", properties={"n": i}) for i in range(10)]
+    batch.append(
+        _track(
+            messageId="odd",
+            properties={"price": float("nan"), "top": float("inf"), "low": [float("-inf"), 2]},
+        )
+    )
+    raw = json.dumps({"batch": batch}).encode()
+    assert b"NaN" in raw and b"-Infinity" in raw
+
+    response = _post(client, "/v1/batch", raw, write_key)
+
+    # then the body is read, all 11 are stored, the odd values as null, and the sender is told
+    assert response.status_code == 200
+    payload = response.json()
+    assert (payload["success"], payload["accepted"]) == (True, 11)
+    assert payload["warnings"] == [
+        {
+            "index": 10,
+            "messageId": "odd",
+            "warning": "properties.price: NaN is not a JSON number; stored as null; "
+            "properties.top: Infinity is not a JSON number; stored as null; "
+            "properties.low[0]: -Infinity is not a JSON number; stored as null",
+        }
+    ]
+    stored = _events().get(message_id="odd").properties
+    assert stored == {"price": None, "top": None, "low": [None, 2]}
+
+
+def test_a_number_too_large_for_a_double_is_null_with_a_warning(client, workspace, write_key):
+    raw = b'{"type": "track", "event": "E", "userId": "u", "properties": {"x": 1e400}}'
+
+    response = _post(client, "/v1/track", raw, write_key)
+
+    assert response.status_code == 200
+    assert response.json()["warnings"][0]["warning"] == (
+        "properties.x: 1e400 is not a JSON number; stored as null"
+    )
+    assert _events().get().properties == {"x": None}
+
+
+@pytest.mark.parametrize("depth", [65, 300, 900])
+def test_deep_nesting_is_refused_per_message_and_the_batch_kept(
+    client, workspace, write_key, depth
+):
+    # given a batch with one message whose properties nest ``depth`` levels below the message
+    deep: dict = {}
+    for _ in range(depth - 2):
+        deep = {"a": deep}
+    bad = _track(messageId="deep", properties=deep)
+
+    response = _post(client, "/v1/batch", {"batch": [_track(messageId="ok"), bad]}, write_key)
+
+    assert response.status_code == 200
+    assert response.json()["errors"] == [
+        {"index": 1, "messageId": "deep", "error": "properties: nested more than 64 levels deep"}
+    ]
+    assert list(_events().values_list("message_id", flat=True)) == ["ok"]
+
+
+def test_nesting_at_the_limit_is_stored(client, workspace, write_key):
+    deep: dict = {"leaf": 1}
+    for _ in range(64 - 3):  # message (1) > properties (2) > ... 64 levels in all
+        deep = {"a": deep}
+
+    response = _post(client, "/v1/track", _track(properties=deep), write_key)
+
+    assert response.status_code == 200, response.content
+    assert _events().count() == 1
+
+
+def test_deep_nesting_on_a_single_endpoint_is_a_400_naming_the_field(client, workspace, write_key):
+    deep: list = []
+    for _ in range(400):
+        deep = [deep]
+
+    response = _post(client, "/v1/identify", {"userId": "u", "traits": {"x": deep}}, write_key)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["error"] == "traits: nested more than 64 levels deep"
+
+
+def test_body_nested_beyond_what_any_parser_takes_is_a_400(client, workspace, write_key):
+    raw = b'{"batch": [' + b"[" * 5000 + b"]" * 5000 + b"]}"
+
+    response = _post(client, "/v1/batch", raw, write_key)
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("body is not valid JSON")
+
+
+def test_integers_beyond_64_bits_are_kept_exactly_as_strings(client, workspace, write_key):
+    # given ids and amounts orjson would have turned into floats (or refused to store)
+    big, small = 2**70 + 1, -(2**64) - 7
+    raw = json.dumps(
+        _track(messageId="big", userId=2**65 + 3, properties={"order": big, "neg": small, "ok": 7})
+    ).encode()
+
+    response = _post(client, "/v1/track", raw, write_key)
+
+    assert response.status_code == 200, response.content
+    event = _events().get()
+    assert event.properties == {"order": str(big), "neg": str(small), "ok": 7}
+    assert event.user_id == str(2**65 + 3)
+    assert response.json()["warnings"][0]["warning"].count("stored exactly, as a string") == 3
+
+
+def test_64_bit_integers_stay_numbers(client, workspace, write_key):
+    raw = json.dumps(_track(properties={"u": 2**64 - 1, "i": -(2**63)})).encode()
+
+    _post(client, "/v1/track", raw, write_key)
+
+    assert _events().get().properties == {"u": 2**64 - 1, "i": -(2**63)}
+
+
+def test_page_category_is_kept_as_a_property(client, workspace, write_key):
+    # given a page call as analytics-python sends page(user_id, category, name, properties)
+    message = {"userId": "u", "category": "Docs", "name": "Install", "properties": {"x": 1}}
+
+    _post(client, "/v1/page", message, write_key)
+
+    assert _events().get().properties == {"x": 1, "category": "Docs"}

@@ -101,15 +101,13 @@ def track_endpoint(request: HttpRequest, kind: str) -> HttpResponse:
         shared_context = body.get("context")
         if isinstance(shared_context, dict):
             messages = [_with_context(m, shared_context) for m in messages]
-        sizes = [len(orjson.dumps(m)) for m in messages]
         expected_type = None
     else:  # transport fields are not part of the message (nor of its content-derived id)
         message = {k: v for k, v in body.items() if k not in ("writeKey", "sentAt")}
-        messages, sizes, expected_type = [message], None, kind
+        messages, expected_type = [message], kind
     result = event_services.events_ingest(
         workspace=workspace,
         messages=messages,
-        sizes=sizes,
         expected_type=expected_type,
         sent_at=body.get("sentAt"),
         received_at=timezone.now(),
@@ -123,6 +121,11 @@ def track_endpoint(request: HttpRequest, kind: str) -> HttpResponse:
         payload["errors"] = [
             {"index": r.position, "messageId": r.message_id, "error": r.reason}
             for r in result.rejected
+        ]
+    if result.warnings:  # stored, with the values named here changed
+        payload["warnings"] = [
+            {"index": w.position, "messageId": w.message_id, "warning": w.reason}
+            for w in result.warnings
         ]
     ok = result.accepted or result.duplicates or not messages
     return _json(payload, status=200 if ok else 400)

@@ -80,6 +80,7 @@ def import_file(
             for chunk in _prepared_chunks(job, chunks, workers):
                 report.rows += chunk.rows
                 report.rejected.extend(chunk.rejected)
+                report.warnings.extend(chunk.warnings)
                 if chunk.messages:
                     stored = events_store(
                         workspace=workspace,

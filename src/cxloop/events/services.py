@@ -27,6 +27,7 @@ from cxloop.events.preparing import (
     RejectedMessage,
     events_prepare,
     events_validate,
+    notes_of,
 )
 
 __all__ = [
@@ -45,11 +46,14 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[RejectedMessage] = field(default_factory=list)
+    # stored, but with values changed to store them (NaN -> null, ...): position and what
+    warnings: list[RejectedMessage] = field(default_factory=list)
 
     def add(self, other: IngestResult) -> None:
         self.accepted += other.accepted
         self.duplicates += other.duplicates
         self.rejected.extend(other.rejected)
+        self.warnings.extend(other.warnings)
 
 
 def events_ingest(
@@ -84,7 +88,8 @@ def events_ingest(
         region=workspace.default_phone_region,
     )
     result = events_store(workspace=workspace, messages=prepared)
-    result.rejected[:0] = sorted(rejected + unidentified, key=lambda r: r.position)
+    result.rejected = sorted(rejected + unidentified + result.rejected, key=lambda r: r.position)
+    result.warnings = notes_of(valid)
     return result
 
 
