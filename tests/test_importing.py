@@ -236,3 +236,59 @@ def test_csv_properties_column_with_nan_keeps_the_row(workspace, tmp_path):
     ]
     # a NaN cell outside JSON is just text, as every CSV cell that is not a plain number
     assert Event.objects.get().properties == {"x": None, "y": 1, "price": "NaN"}
+
+
+# --- identical rows are distinct events (issue #8) ---------------------------------------------
+
+ORDERS_CSV = """\
+event,user_id,timestamp,sku,price
+Order Completed,c-1,2026-02-01T10:00:00Z,A-1,9.99
+Order Completed,c-1,2026-02-01T10:00:00Z,A-1,9.99
+Order Completed,c-2,2026-02-01T10:00:00Z,A-1,9.99
+Order Completed,c-1,2026-02-01T10:00:00Z,A-1,9.99
+"""
+
+
+@pytest.mark.parametrize("chunk_rows", [5000, 1])
+def test_identical_csv_rows_without_ids_are_distinct_orders(workspace, tmp_path, chunk_rows):
+    # given an order export without message ids where c-1 bought the same item 3 times
+    path = _write(tmp_path, "orders.csv", ORDERS_CSV)
+
+    # when it is imported (in one chunk, or one row per chunk)
+    first = import_file(workspace=workspace, path=path, kind="events", chunk_rows=chunk_rows)
+
+    # then every line is an order, and importing it again adds nothing
+    assert (first.accepted, first.duplicates) == (4, 0)
+    again = import_file(workspace=workspace, path=path, kind="events", chunk_rows=chunk_rows)
+    assert (again.accepted, again.duplicates) == (0, 4)
+    assert Event.objects.filter(user_id="c-1").count() == 3
+    assert Event.objects.values("message_id").distinct().count() == 4
+
+
+def test_a_longer_export_adds_only_the_new_repeats(workspace, tmp_path):
+    # given the file imported once, then an export with one more identical order at the top
+    import_file(workspace=workspace, path=_write(tmp_path, "a.csv", ORDERS_CSV), kind="events")
+    header, *rows = ORDERS_CSV.splitlines()
+    longer = "\n".join([header, rows[0], *rows]) + "\n"
+
+    report = import_file(workspace=workspace, path=_write(tmp_path, "b.csv", longer), kind="events")
+
+    # then only the fourth c-1 order is new (the rows are matched by content and occurrence)
+    assert (report.accepted, report.duplicates) == (1, 4)
+    assert Event.objects.filter(user_id="c-1").count() == 4
+
+
+def test_identical_jsonl_lines_without_ids_are_distinct(workspace, tmp_path):
+    line = '{"type":"track","event":"Call","userId":"u","timestamp":"2026-02-01T10:00:00Z"}\n'
+    path = _write(tmp_path, "calls.jsonl", line * 3)
+
+    assert import_file(workspace=workspace, path=path, kind="events").accepted == 3
+    assert import_file(workspace=workspace, path=path, kind="events").duplicates == 3
+
+
+def test_identical_rows_with_the_same_message_id_stay_one_event(workspace, tmp_path):
+    text = "event,user_id,message_id\nCall,u,m-1\nCall,u,m-1\n"
+
+    report = import_file(workspace=workspace, path=_write(tmp_path, "c.csv", text), kind="events")
+
+    assert (report.accepted, report.duplicates) == (1, 1)

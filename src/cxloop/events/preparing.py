@@ -126,6 +126,7 @@ class PreparedMessage(NamedTuple):
     message_id: str
     update: ProfileUpdate
     row: list
+    content_id: bool = False  # message_id derived from the content (see segment.read_message)
 
 
 def events_prepare(
@@ -171,5 +172,5 @@ def events_prepare(
             dumps(m.context).decode(), adapt(m.occurred_at), received, m.message_id, m.user_id,
             m.anonymous_id,
         ]  # fmt: skip
-        prepared.append(PreparedMessage(position, m.message_id, update, row))
+        prepared.append(PreparedMessage(position, m.message_id, update, row, m.content_id))
     return prepared, rejected

@@ -68,6 +68,7 @@ class Message:
     device_id: object
     consents: tuple[tuple[str, bool], ...]
     notes: tuple[str, ...] = ()  # values changed to store it (NaN -> null, ...): warn the sender
+    content_id: bool = False  # message_id derived from the content (none was sent)
 
 
 def decode_body(raw: bytes, *, content_encoding: str = "", limit: int = MAX_BATCH_BYTES) -> object:
@@ -300,7 +301,8 @@ def read_message(
         raise MessageError(f"event: name longer than {MAX_NAME} characters")
 
     message_id = raw.get("messageId")
-    if message_id is None or message_id == "":
+    content_id = message_id is None or message_id == ""
+    if content_id:
         message_id = content_message_id(raw)
     elif not isinstance(message_id, str) or len(message_id) > MAX_MESSAGE_ID:
         raise MessageError(f"messageId: expected a string of at most {MAX_MESSAGE_ID} characters")
@@ -339,6 +341,7 @@ def read_message(
         previous_id=previous_id,
         device_id=device.get("id") if isinstance(device, dict) else None,
         consents=_consents(context),
+        content_id=content_id,
     )
 
 
@@ -361,4 +364,12 @@ def _consents(context: dict) -> tuple[tuple[str, bool], ...]:
 def content_message_id(raw: dict) -> str:
     """A stable id for a message sent without one, so re-sending it is still idempotent."""
     digest = hashlib.blake2b(orjson.dumps(raw, option=orjson.OPT_SORT_KEYS), digest_size=16)
+    return "cx-" + digest.hexdigest()
+
+
+def repeat_message_id(message_id: str, occurrence: int) -> str:
+    """The id of the ``occurrence``-th (2, 3, ...) identical message of one import file: identical
+    lines there are distinct events (two equal orders), yet re-importing the file finds the
+    same ids. The first occurrence keeps the plain content id."""
+    digest = hashlib.blake2b(f"{message_id}#{occurrence}".encode(), digest_size=16)
     return "cx-" + digest.hexdigest()
