@@ -1128,3 +1128,42 @@ def test_page_category_is_kept_as_a_property(client, workspace, write_key):
     _post(client, "/v1/page", message, write_key)
 
     assert _events().get().properties == {"x": 1, "category": "Docs"}
+
+
+# --- rate limit per write key (issue #8) --------------------------------------------------------
+
+
+def test_a_write_key_over_its_rate_gets_429_and_other_keys_do_not(
+    client, workspace, write_key, other_workspace, settings
+):
+    # given a limit of 3 requests a minute per key
+    settings.CXLOOP_TRACK_RATE = "3/m"
+    other_key = other_workspace.write_keys.get().key
+
+    # when one key sends 4 requests (the fourth with the key in the body)
+    answers = [_post(client, "/v1/track", _track(), write_key).status_code for _ in range(3)]
+    over = _post(client, "/v1/batch", {"writeKey": write_key, "batch": [_track()]})
+
+    # then the fourth is refused with a JSON 429 that says why and when to retry
+    assert answers == [200, 200, 200]
+    assert over.status_code == 429
+    assert over.json()["success"] is False
+    assert over.json()["error"].startswith("rate limit: this write key sent more than 3/m")
+    assert 1 <= int(over["Retry-After"]) <= 60
+    assert _events(workspace).count() == 3
+    # and another workspace's key is counted apart
+    assert _post(client, "/v1/track", _track(), other_key).status_code == 200
+
+
+def test_the_default_rate_does_not_hold_back_a_busy_client(client, workspace, write_key):
+    statuses = {_post(client, "/v1/track", _track(), write_key).status_code for _ in range(50)}
+
+    assert statuses == {200}
+
+
+def test_the_rate_limit_can_be_turned_off(client, workspace, write_key, settings):
+    settings.CXLOOP_TRACK_RATE = None
+
+    statuses = {_post(client, "/v1/track", _track(), write_key).status_code for _ in range(5)}
+
+    assert statuses == {200}

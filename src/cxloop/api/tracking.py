@@ -10,10 +10,12 @@ import base64
 import binascii
 
 import orjson
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from django_ratelimit.core import get_usage
 
 from cxloop.core import selectors as core_selectors
 from cxloop.events import services as event_services
@@ -47,6 +49,38 @@ def _header_key(request: HttpRequest) -> str | None:
     return decoded.partition(":")[0]
 
 
+DEFAULT_TRACK_RATE = "6000/m"
+
+
+def _rate_limited(request: HttpRequest, key: str) -> HttpResponse | None:
+    """A 429 when this write key sent more requests than ``CXLOOP_TRACK_RATE`` allows.
+
+    Counted per key (django-ratelimit, in Django's cache, so per process with the default
+    in-memory cache). The default is far above what real clients send (they batch), so only
+    a runaway or hostile sender meets it; the clients back off and retry on 429. ``None``
+    turns it off. If the cache cannot count, the request goes through.
+    """
+    rate = getattr(settings, "CXLOOP_TRACK_RATE", DEFAULT_TRACK_RATE)
+    if not rate:
+        return None
+    usage = get_usage(
+        request, group="cxloop.track", key=lambda _group, _request: key, rate=rate, increment=True
+    )
+    if usage is None or not usage["should_limit"] or not usage["limit"]:
+        return None
+    wait = max(1, int(usage["time_left"]))
+    response = _json(
+        {
+            "success": False,
+            "error": f"rate limit: this write key sent more than {rate} requests; "
+            f"retry in {wait} s",
+        },
+        status=429,
+    )
+    response["Retry-After"] = str(wait)
+    return response
+
+
 def _unauthorized(reason: str) -> HttpResponse:
     response = _json({"success": False, "error": reason}, status=401)
     response["WWW-Authenticate"] = 'Basic realm="cxloop"'
@@ -65,6 +99,8 @@ def track_endpoint(request: HttpRequest, kind: str) -> HttpResponse:
     workspace = core_selectors.workspace_for_write_key(key=key) if key else None
     if key is not None and workspace is None:
         return _unauthorized("invalid write key")
+    if key and (limited := _rate_limited(request, key)):  # before the body is even read
+        return limited
     is_batch = kind in ("batch", "import")
     try:
         raw = request.body
@@ -93,6 +129,8 @@ def track_endpoint(request: HttpRequest, kind: str) -> HttpResponse:
         )
         if workspace is None:
             return _unauthorized("invalid write key" if body_key else "missing write key")
+        if limited := _rate_limited(request, body_key):
+            return limited
 
     if is_batch:
         messages = body.get("batch")
