@@ -292,3 +292,18 @@ def test_identical_rows_with_the_same_message_id_stay_one_event(workspace, tmp_p
     report = import_file(workspace=workspace, path=_write(tmp_path, "c.csv", text), kind="events")
 
     assert (report.accepted, report.duplicates) == (1, 1)
+
+
+def test_a_local_import_may_join_two_known_users_by_alias(workspace, tmp_path):
+    # the CLI's import is trusted like a server key (the browser-key refusal does not apply)
+    lines = [
+        '{"type":"identify","userId":"user-a","messageId":"i-a"}',
+        '{"type":"identify","userId":"user-b","messageId":"i-b"}',
+        '{"type":"alias","userId":"user-b","previousId":"user-a","messageId":"al"}',
+    ]
+    path = _write(tmp_path, "aliases.jsonl", "\n".join(lines) + "\n")
+
+    report = import_file(workspace=workspace, path=path, kind="events", chunk_rows=2)
+
+    assert (report.accepted, report.rejected) == (3, [])
+    assert Customer.objects.filter(workspace=workspace, merged_into__isnull=True).count() == 1

@@ -1167,3 +1167,81 @@ def test_the_rate_limit_can_be_turned_off(client, workspace, write_key, settings
     statuses = {_post(client, "/v1/track", _track(), write_key).status_code for _ in range(5)}
 
     assert statuses == {200}
+
+
+# --- joining two known users needs a server key (issue #8) --------------------------------------
+
+
+def _two_known_users(client, key) -> None:
+    _post(client, "/v1/identify", {"userId": "user-a", "traits": {"name": "Ann"}}, key)
+    _post(client, "/v1/identify", {"userId": "user-b", "traits": {"name": "Bob"}}, key)
+
+
+def _live_profiles(workspace):
+    return Customer.objects.filter(workspace=workspace, merged_into__isnull=True)
+
+
+def test_browser_key_cannot_merge_two_known_users_by_alias(client, workspace, write_key):
+    from cxloop.core.selectors import audit_entries
+
+    # given two identified customers and the workspace's public (browser) key
+    _two_known_users(client, write_key)
+
+    # when someone aliases one user id to the other with it, in a batch with an ordinary event
+    alias = {"type": "alias", "userId": "user-b", "previousId": "user-a", "messageId": "al-1"}
+    response = _post(client, "/v1/batch", {"batch": [_track(messageId="ok"), alias]}, write_key)
+
+    # then the alias alone is refused, Segment-style, and nothing is merged
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 1
+    assert response.json()["errors"] == [
+        {
+            "index": 1,
+            "messageId": "al-1",
+            "error": "joining two known users needs a server write key",
+        }
+    ]
+    assert _live_profiles(workspace).count() == 3  # Ann, Bob, u-1
+    assert not CustomerMerge.objects.exists()
+    assert not _events(workspace).filter(type="alias").exists()
+    # and an admin can see the attempt
+    entry = audit_entries(workspace=workspace).get(action="alias_refused")
+    assert entry.detail["user_ids"] == ["user-a", "user-b"]
+    assert (entry.detail["message_id"], entry.detail["previous_id"]) == ("al-1", "user-a")
+
+
+def test_browser_key_cannot_attach_a_new_user_id_to_a_known_user(client, workspace, write_key):
+    _post(client, "/v1/identify", {"userId": "victim", "traits": {"name": "Vic"}}, write_key)
+
+    response = _post(client, "/v1/alias", {"userId": "mallory", "previousId": "victim"}, write_key)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["error"] == (
+        "joining two known users needs a server write key"
+    )
+    victim = Identity.objects.get(kind="user_id", value="victim").customer
+    assert not victim.identities.filter(value="mallory").exists()
+
+
+def test_server_key_merges_two_known_users_by_alias(client, workspace):
+    server_key = core_services.write_key_create(workspace=workspace, kind="server").key
+    _two_known_users(client, server_key)
+
+    response = _post(client, "/v1/alias", {"userId": "user-b", "previousId": "user-a"}, server_key)
+
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 1
+    assert _live_profiles(workspace).count() == 1
+    assert CustomerMerge.objects.filter(workspace=workspace).count() == 1
+
+
+def test_browser_key_still_aliases_an_anonymous_visitor_to_a_user(client, workspace, write_key):
+    # given an anonymous visitor who has already been identified as one user on that device
+    _post(client, "/v1/page", {"anonymousId": "anon-9", "name": "Home"}, write_key)
+    _post(client, "/v1/identify", {"userId": "user-9", "anonymousId": "anon-9"}, write_key)
+
+    response = _post(client, "/v1/alias", {"userId": "user-9", "previousId": "anon-9"}, write_key)
+
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 1
+    assert _live_profiles(workspace).count() == 1

@@ -129,7 +129,8 @@ def track_endpoint(request: HttpRequest, kind: str) -> HttpResponse:
         )
         if workspace is None:
             return _unauthorized("invalid write key" if body_key else "missing write key")
-        if limited := _rate_limited(request, body_key):
+        key = str(body_key)  # a string: it found a workspace
+        if limited := _rate_limited(request, key):
             return limited
 
     if is_batch:
@@ -149,6 +150,7 @@ def track_endpoint(request: HttpRequest, kind: str) -> HttpResponse:
         expected_type=expected_type,
         sent_at=body.get("sentAt"),
         received_at=timezone.now(),
+        trusted=_server_key(key, messages, expected_type),
     )
     payload = {
         "success": not result.rejected,
@@ -167,6 +169,16 @@ def track_endpoint(request: HttpRequest, kind: str) -> HttpResponse:
         ]
     ok = result.accepted or result.duplicates or not messages
     return _json(payload, status=200 if ok else 400)
+
+
+def _server_key(key: str | None, messages: list, expected_type: str | None) -> bool:
+    """Whether the key is a server (secret) key, the only kind that may join two known users by
+    an alias. Asked only for requests holding an alias (the key cache keeps no kind)."""
+    if not key or not any(
+        isinstance(m, dict) and m.get("type", expected_type) == "alias" for m in messages
+    ):
+        return False
+    return core_selectors.write_key_kind(key=key) == "server"
 
 
 def _with_context(message: object, shared: dict) -> object:
