@@ -1245,3 +1245,17 @@ def test_browser_key_still_aliases_an_anonymous_visitor_to_a_user(client, worksp
     assert response.status_code == 200
     assert response.json()["accepted"] == 1
     assert _live_profiles(workspace).count() == 1
+
+
+@pytest.mark.parametrize("kind", [[], {"a": 1}, "x" * 5000])
+def test_a_type_that_is_a_list_object_or_huge_string_is_a_per_message_error(
+    client, workspace, write_key, kind
+):
+    response = _post(client, "/v1/batch", {"batch": [_track(), _track(type=kind)]}, write_key)
+
+    assert response.status_code == 200
+    error = response.json()["errors"][0]
+    assert error["index"] == 1
+    assert error["error"].startswith("type: ")
+    assert error["error"].endswith(" is not one of alias, group, identify, page, screen, track")
+    assert len(error["error"]) < 120

@@ -258,9 +258,9 @@ def read_message(
         raise MessageError(f"message: expected an object, got {type(raw).__name__}")
     kind = raw.get("type", expected_type)
     if expected_type and kind != expected_type:
-        raise MessageError(f"type: {kind!r} sent to the /{expected_type} endpoint")
-    if kind not in TYPES:
-        raise MessageError(f"type: {kind!r} is not one of {', '.join(sorted(TYPES))}")
+        raise MessageError(f"type: {repr(kind)[:40]} sent to the /{expected_type} endpoint")
+    if not isinstance(kind, str) or kind not in TYPES:  # a list or object is not hashable
+        raise MessageError(f"type: {repr(kind)[:40]} is not one of {', '.join(sorted(TYPES))}")
 
     user_id = _identifier(raw, "userId")
     anonymous_id = _identifier(raw, "anonymousId")
