@@ -307,3 +307,19 @@ def test_a_local_import_may_join_two_known_users_by_alias(workspace, tmp_path):
 
     assert (report.accepted, report.rejected) == (3, [])
     assert Customer.objects.filter(workspace=workspace, merged_into__isnull=True).count() == 1
+
+
+def test_a_lone_surrogate_next_to_nan_rejects_only_its_line(workspace, tmp_path):
+    # the lenient parser (used for NaN) also lets "\ud800" through, which nothing can store
+    lines = [
+        '{"type":"track","event":"A","userId":"u","messageId":"s","properties":{"x":NaN,'
+        '"y":"\\ud800"}}',
+        '{"type":"track","event":"A","userId":"u","messageId":"ok"}',
+    ]
+    path = _write(tmp_path, "events.jsonl", "\n".join(lines) + "\n")
+
+    report = import_file(workspace=workspace, path=path, kind="events")
+
+    assert report.accepted == 1
+    assert [r.position for r in report.rejected] == [1]
+    assert report.rejected[0].reason.startswith("message: cannot be stored as JSON")

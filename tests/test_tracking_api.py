@@ -1259,3 +1259,16 @@ def test_a_type_that_is_a_list_object_or_huge_string_is_a_per_message_error(
     assert error["error"].startswith("type: ")
     assert error["error"].endswith(" is not one of alias, group, identify, page, screen, track")
     assert len(error["error"]) < 120
+
+
+def test_a_lone_surrogate_in_a_batch_rejects_only_its_message(client, workspace, write_key):
+    raw = (
+        b'{"batch": [{"type": "track", "event": "A", "userId": "u", "messageId": "s", '
+        b'"properties": {"y": "\\ud800"}}, {"type": "track", "event": "A", "userId": "u"}]}'
+    )
+
+    response = _post(client, "/v1/batch", raw, write_key)
+
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 1
+    assert response.json()["errors"][0]["messageId"] == "s"

@@ -82,8 +82,8 @@ def events_validate(
         try:
             if screen:
                 raw, notes = screen_message(raw)
-                if size is None:
-                    size = _encoded_size(raw)
+                encoded_size = _encoded_size(raw)  # what the lenient parser let through
+                size = encoded_size if size is None else size
             if size is not None and size > MAX_MESSAGE_BYTES:
                 raise MessageError(f"message is larger than {MAX_MESSAGE_BYTES // 1024} KB")
             message = read_message(
@@ -101,7 +101,7 @@ def events_validate(
 def _encoded_size(raw: object) -> int:
     try:
         return len(orjson.dumps(raw))
-    except orjson.JSONEncodeError as exc:  # a Python-built message with an odd value
+    except orjson.JSONEncodeError as exc:  # a lone surrogate (\\ud800), a Python-only value
         raise MessageError(f"message: cannot be stored as JSON ({exc})") from None
 
 
