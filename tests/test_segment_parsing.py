@@ -385,6 +385,8 @@ def test_unknown_fields_are_ignored():
             "previousId and userId: an alias call needs both",
         ),
         ({"type": "track", "event": "E" * 201}, None, "event: name longer than 200 characters"),
+        ({"type": "page", "name": "P" * 201}, None, "name: longer than 200 characters"),
+        ({"type": "group", "groupId": "g" * 201}, None, "groupId: longer than 200 characters"),
         (
             {"type": "track", "event": "E", "messageId": 5},
             None,

@@ -298,7 +298,8 @@ def read_message(
         if not previous_id or not user_id:
             raise MessageError("previousId and userId: an alias call needs both")
     if len(name) > MAX_NAME:
-        raise MessageError(f"event: name longer than {MAX_NAME} characters")
+        field = {"track": "event: name", "group": "groupId:"}.get(kind, "name:")
+        raise MessageError(f"{field} longer than {MAX_NAME} characters")
 
     message_id = raw.get("messageId")
     content_id = message_id is None or message_id == ""
