@@ -1272,3 +1272,15 @@ def test_a_lone_surrogate_in_a_batch_rejects_only_its_message(client, workspace,
     assert response.status_code == 200
     assert response.json()["accepted"] == 1
     assert response.json()["errors"][0]["messageId"] == "s"
+
+
+def test_a_nan_batch_sent_at_is_a_readable_per_message_error(client, workspace, write_key):
+    message = {**_track(messageId="m"), "timestamp": None, "originalTimestamp": T0}
+    raw = json.dumps({"batch": [message], "sentAt": float("nan")}).encode()
+
+    response = _post(client, "/v1/batch", raw, write_key)
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"index": 0, "messageId": "m", "error": "sentAt: expected an ISO-8601 date string, got NaN"}
+    ]

@@ -206,7 +206,8 @@ def strip_nul(value: object) -> object:
 def parse_time(value: object, field: str) -> datetime:
     """An aware UTC datetime from an ISO-8601 string (naive times are taken as UTC)."""
     if not isinstance(value, str):
-        raise MessageError(f"{field}: expected an ISO-8601 date string, got {type(value).__name__}")
+        got = value.literal if isinstance(value, NonFinite) else type(value).__name__
+        raise MessageError(f"{field}: expected an ISO-8601 date string, got {got}")
     try:
         parsed = datetime.fromisoformat(value)
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
