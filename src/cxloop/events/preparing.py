@@ -101,7 +101,7 @@ def events_validate(
 def _encoded_size(raw: object) -> int:
     try:
         return len(orjson.dumps(raw))
-    except orjson.JSONEncodeError as exc:  # a lone surrogate (\\ud800), a Python-only value
+    except orjson.JSONEncodeError as exc:  # a lone surrogate (\ud800), a Python-only value
         raise MessageError(f"message: cannot be stored as JSON ({exc})") from None
 
 
