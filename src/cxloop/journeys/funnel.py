@@ -137,10 +137,18 @@ def _bounder(sample: object, window: timedelta | None) -> Callable[[object], obj
     if isinstance(sample, str):
         # Django stores naive UTC as isoformat(" "): the bound in the same form compares exactly
         def text_bound(start: str) -> str:
-            return (datetime.fromisoformat(start) + window).isoformat(" ")
+            return _plus(datetime.fromisoformat(start), window).isoformat(" ")
 
         return text_bound
-    return lambda start: start + window
+    return lambda start: _plus(start, window)
+
+
+def _plus(start: datetime, window: timedelta) -> datetime:
+    """``start + window``, or the last moment there is when that is past the calendar's end."""
+    try:
+        return start + window
+    except OverflowError:
+        return datetime.max.replace(tzinfo=start.tzinfo)
 
 
 def _masker(steps: Sequence[RuleSpec]) -> Callable[[str, str, object], int]:

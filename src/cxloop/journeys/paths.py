@@ -111,7 +111,7 @@ def path_between(
             if label == end:
                 first = max(0, index - max_steps + 1)
                 if within is not None:
-                    while collapsed[first][1] < when - within:
+                    while when - collapsed[first][1] > within:  # no date overflow
                         first += 1
                 return True, tuple(label for label, _ in collapsed[first : index + 1])
         return True, None
@@ -122,7 +122,7 @@ def path_between(
         i = starts[0]
         window = collapsed[i : i + max_steps]
         if within is not None:
-            window = [s for s in window if s[1] <= collapsed[i][1] + within]
+            window = [s for s in window if s[1] - collapsed[i][1] <= within]
         return True, tuple(label for label, _ in window)
     for i in starts:
         began = collapsed[i][1]
