@@ -16,22 +16,13 @@ from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 from ninja.errors import HttpError
 
 from cxloop.api.access import request_workspace
+from cxloop.api.errors import BODY_ERRORS, ERRORS, FieldErrorOut, errors
+from cxloop.api.params import id_param, limit_param, offset_param
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import importing, selectors, services
 from cxloop.feedback.logic import FeedbackError, SurveyUnavailable
 
 router = Router(tags=["feedback"])
-MAX_LIMIT = 500
-
-
-class FieldErrorOut(Schema):
-    field: str
-    message: str
-
-
-class ErrorOut(Schema):
-    detail: str
-    errors: list[FieldErrorOut] = []
 
 
 class QuestionIn(Schema):
@@ -214,13 +205,13 @@ def _spec(questions: list[QuestionIn]) -> list[dict]:
     return [q.dict() for q in questions]
 
 
-@router.get("/surveys", response=list[SurveyOut], summary="List surveys")
+@router.get("/surveys", response={200: list[SurveyOut], **ERRORS}, summary="List surveys")
 def list_surveys(request: HttpRequest, workspace: str | None = None):
     surveys = selectors.survey_list(workspace=request_workspace(request, workspace))
     return list(surveys.prefetch_related("questions"))
 
 
-@router.post("/surveys", response={201: SurveyOut, 422: ErrorOut}, summary="Create a survey")
+@router.post("/surveys", response={201: SurveyOut, **BODY_ERRORS}, summary="Create a survey")
 def create_survey(request: HttpRequest, body: SurveyIn, workspace: str | None = None):
     """A survey with its questions; every bad field is reported at once."""
     try:
@@ -241,7 +232,7 @@ def create_survey(request: HttpRequest, body: SurveyIn, workspace: str | None = 
 
 @router.post(
     "/surveys/from-template",
-    response={201: SurveyOut, 422: ErrorOut},
+    response={201: SurveyOut, **BODY_ERRORS},
     summary="Create a survey from a template",
 )
 def create_survey_from_template(
@@ -260,16 +251,19 @@ def create_survey_from_template(
     return Status(201, survey)
 
 
-@router.get("/surveys/{survey_id}", response=SurveyOut, summary="Get a survey")
-def get_survey(request: HttpRequest, survey_id: int, workspace: str | None = None):
+@router.get("/surveys/{survey_id}", response={200: SurveyOut, **ERRORS}, summary="Get a survey")
+def get_survey(request: HttpRequest, survey_id: int = id_param(), workspace: str | None = None):
     return _survey(request, survey_id, workspace)
 
 
 @router.patch(
-    "/surveys/{survey_id}", response={200: SurveyOut, 422: ErrorOut}, summary="Change a survey"
+    "/surveys/{survey_id}", response={200: SurveyOut, **BODY_ERRORS}, summary="Change a survey"
 )
 def update_survey(
-    request: HttpRequest, survey_id: int, body: SurveyPatch, workspace: str | None = None
+    request: HttpRequest,
+    body: SurveyPatch,
+    survey_id: int = id_param(),
+    workspace: str | None = None,
 ):
     survey = _survey(request, survey_id, workspace)
     changes = body.dict(exclude_unset=True)
@@ -282,8 +276,8 @@ def update_survey(
     return Status(200, survey)
 
 
-@router.delete("/surveys/{survey_id}", response={204: None}, summary="Delete a survey")
-def delete_survey(request: HttpRequest, survey_id: int, workspace: str | None = None):
+@router.delete("/surveys/{survey_id}", response={204: None, **ERRORS}, summary="Delete a survey")
+def delete_survey(request: HttpRequest, survey_id: int = id_param(), workspace: str | None = None):
     """Deletes the survey with its responses."""
     services.survey_delete(survey=_survey(request, survey_id, workspace))
     return Status(204, None)
@@ -308,13 +302,11 @@ def _submit(survey, body, **extra):
     return Status(status, {"duplicate": result.duplicate, "response": result.response})
 
 
-_SUBMIT_RESPONSES = {200: SubmitOut, 201: SubmitOut, 404: ErrorOut, 410: ErrorOut, 422: ErrorOut}
+_SUBMIT_RESPONSES = {200: SubmitOut, 201: SubmitOut, **BODY_ERRORS, **errors(410)}
 _PUBLIC_SUBMIT_RESPONSES = {
     200: PublicSubmitOut,
     201: PublicSubmitOut,
-    404: ErrorOut,
-    410: ErrorOut,
-    422: ErrorOut,
+    **errors(400, 404, 410, 422),
 }
 PUBLIC_KEY_LENGTH = (32, 64)
 
@@ -325,7 +317,10 @@ PUBLIC_KEY_LENGTH = (32, 64)
     summary="Submit a response",
 )
 def submit_response(
-    request: HttpRequest, survey_id: int, body: ResponseIn, workspace: str | None = None
+    request: HttpRequest,
+    body: ResponseIn,
+    survey_id: int = id_param(),
+    workspace: str | None = None,
 ):
     """201 stored; 200 the same ``response_key`` again (partial ones are added to; a complete
     one is returned unchanged with ``duplicate``); 422 bad answers; 410 survey closed."""
@@ -384,18 +379,20 @@ def submit_public_response(request: HttpRequest, token: str, body: PublicRespons
     return result
 
 
-@router.get("/surveys/{survey_id}/responses", response=ResponsePage, summary="List responses")
+@router.get(
+    "/surveys/{survey_id}/responses",
+    response={200: ResponsePage, **ERRORS},
+    summary="List responses",
+)
 def list_responses(
     request: HttpRequest,
-    survey_id: int,
+    survey_id: int = id_param(),
     workspace: str | None = None,
     completed: bool | None = None,
-    limit: int = 100,
-    offset: int = 0,
+    limit: int = limit_param(100),
+    offset: int = offset_param(),
 ):
     """Newest first, with answers keyed by question."""
-    if not 1 <= limit <= MAX_LIMIT or offset < 0:
-        raise HttpError(422, f"limit must be 1..{MAX_LIMIT} and offset ≥ 0")
     survey = _survey(request, survey_id, workspace)
     responses = selectors.response_list(survey=survey, completed=completed)
     return {
@@ -408,10 +405,12 @@ def list_responses(
 
 @router.get(
     "/surveys/{survey_id}/responses/export",
-    response=list[ExportRow],
+    response={200: list[ExportRow], **ERRORS},
     summary="Export every response (JSON)",
 )
-def export_responses(request: HttpRequest, survey_id: int, workspace: str | None = None):
+def export_responses(
+    request: HttpRequest, survey_id: int = id_param(), workspace: str | None = None
+):
     """Every response, oldest first, as the CSV export has them (answers as an object)."""
     return list(selectors.responses_export(survey=_survey(request, survey_id, workspace)))
 
@@ -426,7 +425,7 @@ class ImportReportOut(Schema):
 
 @router.post(
     "/reviews/import",
-    response={200: ImportReportOut, 422: ErrorOut},
+    response={200: ImportReportOut, **BODY_ERRORS},
     summary="Import reviews from a CSV file",
 )
 def import_reviews(
