@@ -206,3 +206,56 @@ def test_cohorts_with_events_at_the_calendar_ends(api, calendar_ends):
     )
 
     assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("body", ["[null, null]", "5", '"name"'])
+def test_a_body_that_is_not_an_object_is_422(api, data, body):
+    url = f"/api/segments/{data['segment']}"
+
+    response = api.patch(url, body, content_type="application/json")
+
+    assert response.status_code == 422, response.content
+    assert response.json()["detail"].startswith("body: Value error, expected a JSON object")
+
+
+def test_a_nested_part_that_is_not_an_object_is_422_naming_it(api, data):
+    body = {"steps": ["A", 5]}
+
+    response = api.post("/api/funnels", body, content_type="application/json")
+
+    assert response.status_code == 422, response.content
+    assert response.json()["errors"][0]["field"] == "steps[1]"
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\x00"])
+def test_nul_in_a_query_parameter_is_422_naming_it(api, data, text):
+    """PostgreSQL refuses NUL in text: it must never reach a query."""
+    response = api.get("/api/metrics/summary", {"workspace": text})
+
+    assert response.status_code == 422, response.content
+    assert response.json()["detail"].startswith("workspace: text may not contain NUL")
+
+
+def test_nul_or_half_a_surrogate_pair_in_a_body_is_422_naming_where(api, data):
+    url = f"/api/segments/{data['segment']}"
+    nul = '{"name": "ok", "definition": {"all": [{"event": "a\\u0000"}]}}'
+    half = '{"name": "\\ud800"}'
+
+    with_nul = api.patch(url, nul, content_type="application/json")
+    with_half = api.patch(url, half, content_type="application/json")
+
+    assert with_nul.status_code == 422, with_nul.content
+    assert "definition.all[0].event: text may not contain NUL" in with_nul.json()["detail"]
+    assert with_half.status_code == 422, with_half.content
+    assert "name: text may not contain" in with_half.json()["detail"]
+
+
+def test_public_token_with_nul_is_422(client, data):
+    body = {"response_key": "k" * 32, "answers": {}}
+
+    response = client.post(
+        "/api/public/surveys/t%00t/responses", body, content_type="application/json"
+    )
+
+    assert response.status_code == 422, response.content
+    assert response.json()["detail"].startswith("token: ")

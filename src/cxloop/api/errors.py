@@ -45,6 +45,8 @@ def _field(loc: list | tuple, body_names: set[str]) -> str:
             parts.pop(0)  # the handler's argument name (``payload``), not a field of the body
     name = ""
     for part in parts:
+        if isinstance(part, str) and ("[" in part or "(" in part):
+            continue  # pydantic's name for a union's member, e.g. function-wrap[...]
         name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
     return name or "body"
 

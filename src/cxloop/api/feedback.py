@@ -12,12 +12,12 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.urls import reverse
-from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
+from ninja import Field, File, Form, Path, Router, Schema, Status, UploadedFile
 from ninja.errors import HttpError
 
 from cxloop.api.access import request_workspace
 from cxloop.api.errors import BODY_ERRORS, ERRORS, FieldErrorOut, errors
-from cxloop.api.params import id_param, limit_param, offset_param
+from cxloop.api.params import ObjectIn, id_param, limit_param, offset_param
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import importing, selectors, services
 from cxloop.feedback.logic import FeedbackError, SurveyUnavailable
@@ -25,7 +25,7 @@ from cxloop.feedback.logic import FeedbackError, SurveyUnavailable
 router = Router(tags=["feedback"])
 
 
-class QuestionIn(Schema):
+class QuestionIn(ObjectIn):
     key: str
     type: str = Field(description="rating, single_choice, multiple_choice or text")
     text: dict[str, str] | str = Field(description='{"en": "…", "fr": "…"} or one string')
@@ -53,7 +53,7 @@ class QuestionOut(Schema):
     show_if: dict | None
 
 
-class SurveyIn(Schema):
+class SurveyIn(ObjectIn):
     name: str
     kind: str = "custom"
     languages: list[str] = ["en"]
@@ -63,14 +63,14 @@ class SurveyIn(Schema):
     questions: list[QuestionIn] = []
 
 
-class SurveyFromTemplateIn(Schema):
+class SurveyFromTemplateIn(ObjectIn):
     template: str = Field(description="nps, csat, ces, post_purchase or post_support")
     languages: list[str] | None = None
     name: str | None = None
     status: str = "active"
 
 
-class SurveyPatch(Schema):
+class SurveyPatch(ObjectIn):
     name: str | None = None
     status: str | None = None
     closes_at: datetime | None = None
@@ -103,7 +103,7 @@ class SurveyOut(Schema):
         return request.build_absolute_uri(reverse("survey-answer", args=[obj.public_token]))
 
 
-class ResponseIn(Schema):
+class ResponseIn(ObjectIn):
     response_key: str = Field(description="your id for this response: the same key is stored once")
     answers: dict[str, Any] = Field(description="question key → number, choice value(s) or text")
     complete: bool = Field(True, description="false keeps a partial response to complete later")
@@ -114,7 +114,7 @@ class ResponseIn(Schema):
     submitted_at: datetime | None = Field(None, description="when it was answered (default now)")
 
 
-class PublicResponseIn(Schema):
+class PublicResponseIn(ObjectIn):
     response_key: str
     answers: dict[str, Any]
     complete: bool = True
@@ -351,7 +351,11 @@ def submit_response(
     auth=None,
     summary="Answer a survey by its public token (no login)",
 )
-def submit_public_response(request: HttpRequest, token: str, body: PublicResponseIn):
+def submit_public_response(
+    request: HttpRequest,
+    body: PublicResponseIn,
+    token: str = Path(..., max_length=64, pattern=r"^[A-Za-z0-9_-]+$"),
+):
     """Keys sent here live apart from the signed-in API's and the web page's (stored as
     ``pub:<key>``) and must be unguessable (32–64 characters, e.g. a random UUID's hex), so a
     stranger cannot add to a response someone else started; nothing stored is sent back."""

@@ -11,7 +11,7 @@ from ninja.errors import HttpError
 
 from cxloop.api.access import request_workspace
 from cxloop.api.errors import BODY_ERRORS, ERRORS
-from cxloop.api.params import MAX_ID, id_param
+from cxloop.api.params import MAX_ID, ObjectIn, id_param
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys import services as journey_services
 from cxloop.journeys.definitions import DefinitionError, parse_steps
@@ -20,25 +20,25 @@ router = Router(tags=["journeys"])
 MAX_WINDOW_SECONDS = 100 * 366 * 86400  # a century: longer windows mean "no window"
 
 
-class RuleIn(Schema):
+class RuleIn(ObjectIn):
     event: str = ""
     channel: str = ""
     conditions: list[dict[str, Any]] = []
 
 
-class StageIn(Schema):
+class StageIn(ObjectIn):
     name: str = ""
     description: str = ""
 
 
-class TouchpointIn(Schema):
+class TouchpointIn(ObjectIn):
     stage: str = ""
     name: str = ""
     channel: str = ""
     rules: list[RuleIn] = []
 
 
-class JourneyIn(Schema):
+class JourneyIn(ObjectIn):
     name: str = ""
     description: str = ""
     stages: list[StageIn | str] = []
@@ -62,7 +62,7 @@ class JourneySummary(Schema):
     customers: int
 
 
-class FunnelIn(Schema):
+class FunnelIn(ObjectIn):
     steps: list[RuleIn | str]
     window_seconds: float | None = Field(
         7 * 86400, gt=0, le=MAX_WINDOW_SECONDS, description="null: no window"

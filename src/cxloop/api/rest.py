@@ -17,7 +17,7 @@ from ninja.security import django_auth
 from cxloop.api import feedback, journeys, metrics, paths, segments
 from cxloop.api.access import request_workspace
 from cxloop.api.errors import ERRORS, validation_error
-from cxloop.api.params import id_param, limit_param, offset_param
+from cxloop.api.params import TextParser, id_param, limit_param, offset_param
 from cxloop.customers import selectors as customer_selectors
 from cxloop.events import selectors as event_selectors
 
@@ -27,6 +27,7 @@ api = NinjaAPI(
     description="Customer profiles and interactions. Tracking (Segment spec) is at /v1/*.",
     auth=django_auth,
     urls_namespace="api",
+    parser=TextParser(),
 )
 api.add_exception_handler(ValidationError, partial(validation_error, api=api))
 api.add_router("/", feedback.router)

@@ -14,7 +14,7 @@ from ninja.errors import HttpError
 
 from cxloop.api.access import request_workspace
 from cxloop.api.errors import BODY_ERRORS, ERRORS
-from cxloop.api.params import id_param, limit_param, offset_param
+from cxloop.api.params import ObjectIn, id_param, limit_param, offset_param
 from cxloop.segments import selectors as segment_selectors
 from cxloop.segments import services as segment_services
 from cxloop.segments.definition import SegmentDefinitionError, definition_validate, describe
@@ -23,19 +23,19 @@ from cxloop.segments.personas import MAX_K, MIN_K, PersonaError
 router = Router(tags=["segments"])
 
 
-class SegmentIn(Schema):
+class SegmentIn(ObjectIn):
     name: str
     description: str = ""
     definition: dict
 
 
-class SegmentPatch(Schema):
+class SegmentPatch(ObjectIn):
     name: str | None = None
     description: str | None = None
     definition: dict | None = None
 
 
-class DefinitionIn(Schema):
+class DefinitionIn(ObjectIn):
     definition: dict
 
 
