@@ -1,4 +1,4 @@
-"""Input shared by the REST routes: bounded numbers (each with its range in the schema), object bodies."""
+"""Input shared by the REST routes: numbers with their range in the schema, object bodies, text."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 UNSTORABLE_MESSAGE = "text may not contain NUL (\\x00) or unpaired surrogate characters"
 
 
-def limit_param(default: int, *, most: int = MAX_LIMIT) -> Any:
-    return Query(default, ge=1, le=most, description=f"Page size, 1–{most}")
+def limit_param(default: int) -> Any:
+    return Query(default, ge=1, le=MAX_LIMIT, description=f"Page size, 1–{MAX_LIMIT}")
 
 
 def offset_param() -> Any:
@@ -47,6 +47,12 @@ class ObjectIn(Schema):
         if (where := unstorable_text(getattr(value, "_obj", value))) is not None:
             raise ValueError(f"{where}: {UNSTORABLE_MESSAGE}")
         return value
+
+
+def _json_type(value: Any) -> str:
+    value = getattr(value, "_obj", value)
+    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number" if isinstance(value, int | float) else "a value")
 
 
 def unstorable_text(value: Any, where: str = "") -> str | None:
@@ -80,9 +86,3 @@ class TextParser(Parser):
                 loc = ("query" if data is request.GET else "form", name)
                 raise ValidationError([{"loc": loc, "msg": UNSTORABLE_MESSAGE}])
         return parsed
-
-
-def _json_type(value: Any) -> str:
-    value = getattr(value, "_obj", value)
-    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
-    return names.get(type(value), "a number" if isinstance(value, int | float) else "a value")
