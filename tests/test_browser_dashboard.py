@@ -203,3 +203,16 @@ def test_dashboard_bad_filter_says_which(page: Page, live_server, workspace, mem
     assert result.status == 400
     expect(page.get_by_role("alert")).to_contain_text("from: 2025-05-01 is after to=2025-04-01")
     screenshot("bad-filter")
+
+
+def test_dashboard_date_out_of_range_marks_the_field(page: Page, live_server, workspace, member):
+    log_in(page, live_server, member)
+
+    result = page.goto(f"{live_server.url}/dashboard/?from=0001-01-01&to=9999-12-31")
+
+    assert result is not None and result.status == 400
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("from: expected a date from 1900-01-01 to 2200-12-31")
+    expect(page.get_by_label("From")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("From")).to_have_accessible_description(alert.inner_text())
+    expect(page.get_by_label("To", exact=True)).to_have_attribute("max", "2200-12-31")

@@ -73,7 +73,7 @@ def test_bad_paging_is_a_clear_error(client, member, data):
     response = client.get("/api/customers", {"limit": 0})
 
     assert response.status_code == 422
-    assert "limit must be" in response.json()["detail"]
+    assert response.json()["detail"].startswith("limit: ")
 
 
 def test_openapi_schema_lists_the_routes(client, member):

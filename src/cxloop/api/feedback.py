@@ -14,30 +14,21 @@ from typing import Any, Literal
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
-from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
+from ninja import Field, File, Form, Path, Router, Schema, Status, UploadedFile
 from ninja.errors import HttpError
 
 from cxloop.api.access import request_workspace
+from cxloop.api.errors import BODY_ERRORS, ERRORS, FieldErrorOut, errors
+from cxloop.api.params import ObjectIn, id_param, limit_param, offset_param
 from cxloop.core import throttle
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import importing, selectors, services
 from cxloop.feedback.logic import AlreadyAnswered, FeedbackError, SurveyUnavailable
 
 router = Router(tags=["feedback"])
-MAX_LIMIT = 500
 
 
-class FieldErrorOut(Schema):
-    field: str
-    message: str
-
-
-class ErrorOut(Schema):
-    detail: str
-    errors: list[FieldErrorOut] = []
-
-
-class QuestionIn(Schema):
+class QuestionIn(ObjectIn):
     key: str
     type: str = Field(description="rating, single_choice, multiple_choice or text")
     text: dict[str, str] | str = Field(description='{"en": "…", "fr": "…"} or one string')
@@ -65,7 +56,7 @@ class QuestionOut(Schema):
     show_if: dict | None
 
 
-class SurveyIn(Schema):
+class SurveyIn(ObjectIn):
     name: str
     kind: str = "custom"
     languages: list[str] = ["en"]
@@ -75,14 +66,14 @@ class SurveyIn(Schema):
     questions: list[QuestionIn] = []
 
 
-class SurveyFromTemplateIn(Schema):
+class SurveyFromTemplateIn(ObjectIn):
     template: str = Field(description="nps, csat, ces, post_purchase or post_support")
     languages: list[str] | None = None
     name: str | None = None
     status: str = "active"
 
 
-class SurveyPatch(Schema):
+class SurveyPatch(ObjectIn):
     name: str | None = None
     status: str | None = None
     closes_at: datetime | None = None
@@ -115,7 +106,7 @@ class SurveyOut(Schema):
         return request.build_absolute_uri(reverse("survey-answer", args=[obj.public_token]))
 
 
-class ResponseIn(Schema):
+class ResponseIn(ObjectIn):
     response_key: str = Field(description="your id for this response: the same key is stored once")
     answers: dict[str, Any] = Field(description="question key → number, choice value(s) or text")
     complete: bool = Field(True, description="false keeps a partial response to complete later")
@@ -126,7 +117,7 @@ class ResponseIn(Schema):
     submitted_at: datetime | None = Field(None, description="when it was answered (default now)")
 
 
-class PublicResponseIn(Schema):
+class PublicResponseIn(ObjectIn):
     response_key: str
     answers: dict[str, Any]
     complete: bool = True
@@ -217,13 +208,13 @@ def _spec(questions: list[QuestionIn]) -> list[dict]:
     return [q.dict() for q in questions]
 
 
-@router.get("/surveys", response=list[SurveyOut], summary="List surveys")
+@router.get("/surveys", response={200: list[SurveyOut], **ERRORS}, summary="List surveys")
 def list_surveys(request: HttpRequest, workspace: str | None = None):
     surveys = selectors.survey_list(workspace=request_workspace(request, workspace))
     return list(surveys.prefetch_related("questions"))
 
 
-@router.post("/surveys", response={201: SurveyOut, 422: ErrorOut}, summary="Create a survey")
+@router.post("/surveys", response={201: SurveyOut, **BODY_ERRORS}, summary="Create a survey")
 def create_survey(request: HttpRequest, body: SurveyIn, workspace: str | None = None):
     """A survey with its questions; every bad field is reported at once."""
     try:
@@ -244,7 +235,7 @@ def create_survey(request: HttpRequest, body: SurveyIn, workspace: str | None = 
 
 @router.post(
     "/surveys/from-template",
-    response={201: SurveyOut, 422: ErrorOut},
+    response={201: SurveyOut, **BODY_ERRORS},
     summary="Create a survey from a template",
 )
 def create_survey_from_template(
@@ -263,16 +254,19 @@ def create_survey_from_template(
     return Status(201, survey)
 
 
-@router.get("/surveys/{survey_id}", response=SurveyOut, summary="Get a survey")
-def get_survey(request: HttpRequest, survey_id: int, workspace: str | None = None):
+@router.get("/surveys/{survey_id}", response={200: SurveyOut, **ERRORS}, summary="Get a survey")
+def get_survey(request: HttpRequest, survey_id: int = id_param(), workspace: str | None = None):
     return _survey(request, survey_id, workspace)
 
 
 @router.patch(
-    "/surveys/{survey_id}", response={200: SurveyOut, 422: ErrorOut}, summary="Change a survey"
+    "/surveys/{survey_id}", response={200: SurveyOut, **BODY_ERRORS}, summary="Change a survey"
 )
 def update_survey(
-    request: HttpRequest, survey_id: int, body: SurveyPatch, workspace: str | None = None
+    request: HttpRequest,
+    body: SurveyPatch,
+    survey_id: int = id_param(),
+    workspace: str | None = None,
 ):
     survey = _survey(request, survey_id, workspace)
     changes = body.dict(exclude_unset=True)
@@ -285,8 +279,8 @@ def update_survey(
     return Status(200, survey)
 
 
-@router.delete("/surveys/{survey_id}", response={204: None}, summary="Delete a survey")
-def delete_survey(request: HttpRequest, survey_id: int, workspace: str | None = None):
+@router.delete("/surveys/{survey_id}", response={204: None, **ERRORS}, summary="Delete a survey")
+def delete_survey(request: HttpRequest, survey_id: int = id_param(), workspace: str | None = None):
     """Deletes the survey with its responses."""
     services.survey_delete(survey=_survey(request, survey_id, workspace))
     return Status(204, None)
@@ -315,14 +309,11 @@ def _submit(survey, body, *, respondent: str = "", window: int = 0, **extra):
     return Status(status, {"duplicate": result.duplicate, "response": result.response})
 
 
-_SUBMIT_RESPONSES = {200: SubmitOut, 201: SubmitOut, 404: ErrorOut, 410: ErrorOut, 422: ErrorOut}
+_SUBMIT_RESPONSES = {200: SubmitOut, 201: SubmitOut, **BODY_ERRORS, **errors(410)}
 _PUBLIC_SUBMIT_RESPONSES = {
     200: PublicSubmitOut,
     201: PublicSubmitOut,
-    404: ErrorOut,
-    410: ErrorOut,
-    422: ErrorOut,
-    429: ErrorOut,
+    **errors(400, 404, 410, 422, 429),
 }
 PUBLIC_KEY_LENGTH = (32, 64)
 
@@ -333,7 +324,10 @@ PUBLIC_KEY_LENGTH = (32, 64)
     summary="Submit a response",
 )
 def submit_response(
-    request: HttpRequest, survey_id: int, body: ResponseIn, workspace: str | None = None
+    request: HttpRequest,
+    body: ResponseIn,
+    survey_id: int = id_param(),
+    workspace: str | None = None,
 ):
     """201 stored; 200 the same ``response_key`` again (partial ones are added to; a complete
     one is returned unchanged with ``duplicate``); 422 bad answers; 410 survey closed."""
@@ -365,7 +359,10 @@ def submit_response(
     summary="Answer a survey by its public token (no login)",
 )
 def submit_public_response(
-    request: HttpRequest, token: str, body: PublicResponseIn, response: HttpResponse
+    request: HttpRequest,
+    body: PublicResponseIn,
+    response: HttpResponse,
+    token: str = Path(..., max_length=64, pattern=r"^[A-Za-z0-9_-]+$"),
 ):
     """Keys sent here live apart from the signed-in API's and the web page's (stored as
     ``pub:<key>``) and must be unguessable (32–64 characters, e.g. a random UUID's hex), so a
@@ -409,18 +406,20 @@ def submit_public_response(
     return result
 
 
-@router.get("/surveys/{survey_id}/responses", response=ResponsePage, summary="List responses")
+@router.get(
+    "/surveys/{survey_id}/responses",
+    response={200: ResponsePage, **ERRORS},
+    summary="List responses",
+)
 def list_responses(
     request: HttpRequest,
-    survey_id: int,
+    survey_id: int = id_param(),
     workspace: str | None = None,
     completed: bool | None = None,
-    limit: int = 100,
-    offset: int = 0,
+    limit: int = limit_param(100),
+    offset: int = offset_param(),
 ):
     """Newest first, with answers keyed by question."""
-    if not 1 <= limit <= MAX_LIMIT or offset < 0:
-        raise HttpError(422, f"limit must be 1..{MAX_LIMIT} and offset ≥ 0")
     survey = _survey(request, survey_id, workspace)
     responses = selectors.response_list(survey=survey, completed=completed)
     return {
@@ -433,10 +432,12 @@ def list_responses(
 
 @router.get(
     "/surveys/{survey_id}/responses/export",
-    response=list[ExportRow],
+    response={200: list[ExportRow], **ERRORS},
     summary="Export every response (JSON)",
 )
-def export_responses(request: HttpRequest, survey_id: int, workspace: str | None = None):
+def export_responses(
+    request: HttpRequest, survey_id: int = id_param(), workspace: str | None = None
+):
     """Every response, oldest first, as the CSV export has them (answers as an object)."""
     return list(selectors.responses_export(survey=_survey(request, survey_id, workspace)))
 
@@ -451,7 +452,7 @@ class ImportReportOut(Schema):
 
 @router.post(
     "/reviews/import",
-    response={200: ImportReportOut, 422: ErrorOut},
+    response={200: ImportReportOut, **BODY_ERRORS},
     summary="Import reviews from a CSV file",
 )
 def import_reviews(

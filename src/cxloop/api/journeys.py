@@ -6,37 +6,40 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
 from cxloop.api.access import request_workspace
+from cxloop.api.errors import BODY_ERRORS, ERRORS
+from cxloop.api.params import MAX_ID, ObjectIn, id_param
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys import services as journey_services
 from cxloop.journeys.definitions import DefinitionError, parse_steps
 from cxloop.segments import selectors as segment_selectors
 
 router = Router(tags=["journeys"])
+MAX_WINDOW_SECONDS = 100 * 366 * 86400  # a century: longer windows mean "no window"
 
 
-class RuleIn(Schema):
+class RuleIn(ObjectIn):
     event: str = ""
     channel: str = ""
     conditions: list[dict[str, Any]] = []
 
 
-class StageIn(Schema):
+class StageIn(ObjectIn):
     name: str = ""
     description: str = ""
 
 
-class TouchpointIn(Schema):
+class TouchpointIn(ObjectIn):
     stage: str = ""
     name: str = ""
     channel: str = ""
     rules: list[RuleIn] = []
 
 
-class JourneyIn(Schema):
+class JourneyIn(ObjectIn):
     name: str = ""
     description: str = ""
     stages: list[StageIn | str] = []
@@ -60,11 +63,15 @@ class JourneySummary(Schema):
     customers: int
 
 
-class FunnelIn(Schema):
+class FunnelIn(ObjectIn):
     steps: list[RuleIn | str]
-    window_seconds: float | None = 7 * 86400
+    window_seconds: float | None = Field(
+        7 * 86400, gt=0, le=MAX_WINDOW_SECONDS, description="null: no window"
+    )
     split_by: str = ""
-    stage_id: int | None = None  # only customers whose current journey stage is this one
+    stage_id: int | None = Field(
+        None, ge=1, le=MAX_ID, description="only customers whose current stage is this one"
+    )
 
 
 class FunnelGroup(Schema):
@@ -79,11 +86,6 @@ class FunnelOut(Schema):
     conversion: list[float | None]
     median_seconds: list[float | None]
     groups: list[FunnelGroup]
-
-
-class ErrorOut(Schema):
-    detail: str
-    errors: list[str]
 
 
 def _journey(request: HttpRequest, journey_id: int, slug: str | None):
@@ -110,7 +112,9 @@ def _invalid(exc: DefinitionError) -> Status:
     return Status(422, {"detail": "invalid journey definition", "errors": exc.errors})
 
 
-@router.get("/journeys", response=list[JourneySummary], summary="List journey maps")
+@router.get(
+    "/journeys", response={200: list[JourneySummary], **ERRORS}, summary="List journey maps"
+)
 def list_journeys(request: HttpRequest, workspace: str | None = None):
     return [
         {
@@ -126,7 +130,7 @@ def list_journeys(request: HttpRequest, workspace: str | None = None):
 
 @router.post(
     "/journeys",
-    response={201: JourneyOut, 422: ErrorOut},
+    response={201: JourneyOut, **BODY_ERRORS},
     summary="Create a journey map",
 )
 def create_journey(request: HttpRequest, payload: JourneyIn, workspace: str | None = None):
@@ -144,18 +148,25 @@ def create_journey(request: HttpRequest, payload: JourneyIn, workspace: str | No
     return Status(201, _out(journey))
 
 
-@router.get("/journeys/{journey_id}", response=JourneyOut, summary="A journey map with metrics")
-def get_journey(request: HttpRequest, journey_id: int, workspace: str | None = None):
+@router.get(
+    "/journeys/{journey_id}",
+    response={200: JourneyOut, **ERRORS},
+    summary="A journey map with metrics",
+)
+def get_journey(request: HttpRequest, journey_id: int = id_param(), workspace: str | None = None):
     return _out(_journey(request, journey_id, workspace))
 
 
 @router.put(
     "/journeys/{journey_id}",
-    response={200: JourneyOut, 422: ErrorOut},
+    response={200: JourneyOut, **BODY_ERRORS},
     summary="Replace a journey map",
 )
 def update_journey(
-    request: HttpRequest, journey_id: int, payload: JourneyIn, workspace: str | None = None
+    request: HttpRequest,
+    payload: JourneyIn,
+    journey_id: int = id_param(),
+    workspace: str | None = None,
 ):
     journey = _journey(request, journey_id, workspace)
     try:
@@ -166,21 +177,29 @@ def update_journey(
 
 
 @router.post(
-    "/journeys/{journey_id}/recompute", response=JourneyOut, summary="Recompute a journey map"
+    "/journeys/{journey_id}/recompute",
+    response={200: JourneyOut, **ERRORS},
+    summary="Recompute a journey map",
 )
-def recompute_journey(request: HttpRequest, journey_id: int, workspace: str | None = None):
+def recompute_journey(
+    request: HttpRequest, journey_id: int = id_param(), workspace: str | None = None
+):
     journey = _journey(request, journey_id, workspace)
     journey_services.journey_recompute(journey=journey)
     return _out(journey)
 
 
-@router.delete("/journeys/{journey_id}", response={204: None}, summary="Delete a journey map")
-def delete_journey(request: HttpRequest, journey_id: int, workspace: str | None = None):
+@router.delete(
+    "/journeys/{journey_id}", response={204: None, **ERRORS}, summary="Delete a journey map"
+)
+def delete_journey(
+    request: HttpRequest, journey_id: int = id_param(), workspace: str | None = None
+):
     journey_services.journey_delete(journey=_journey(request, journey_id, workspace))
     return Status(204, None)
 
 
-@router.post("/funnels", response={200: FunnelOut, 422: ErrorOut}, summary="Funnel analysis")
+@router.post("/funnels", response={200: FunnelOut, **BODY_ERRORS}, summary="Funnel analysis")
 def run_funnel(request: HttpRequest, payload: FunnelIn, workspace: str | None = None):
     """Customers reaching each step in order, each within ``window_seconds`` of their first step.
 
@@ -194,10 +213,6 @@ def run_funnel(request: HttpRequest, payload: FunnelIn, workspace: str | None = 
         steps = parse_steps(raw)
     except DefinitionError as exc:
         return Status(422, {"detail": "invalid funnel steps", "errors": exc.errors})
-    if payload.window_seconds is not None and payload.window_seconds <= 0:
-        return Status(
-            422, {"detail": "invalid window", "errors": ["window_seconds: must be positive"]}
-        )
     window = None if payload.window_seconds is None else timedelta(seconds=payload.window_seconds)
     only = None
     if payload.stage_id is not None:

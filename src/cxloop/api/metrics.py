@@ -15,6 +15,8 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
 from cxloop.api.access import request_workspace
+from cxloop.api.errors import ERRORS
+from cxloop.api.params import limit_param
 from cxloop.core.models import Workspace
 from cxloop.metrics import selectors as metric_selectors
 from cxloop.metrics.definitions import HOLM, Comparison, Estimate, MetricName, comparisons_tested
@@ -132,8 +134,8 @@ class CommentOut(Schema):
 class MetricParams(Schema):
     """Filters shared by every metrics route (all optional)."""
 
-    date_from: str = Query("", alias="from", description="First day, YYYY-MM-DD (default: 90 days before `to`)")  # fmt: skip
-    date_to: str = Query("", alias="to", description="Last day, inclusive, YYYY-MM-DD (default: today, UTC)")  # fmt: skip
+    date_from: str = Query("", alias="from", description="First day, YYYY-MM-DD, 1900-01-01 to 2200-12-31 (default: 90 days before `to`)")  # fmt: skip
+    date_to: str = Query("", alias="to", description="Last day, inclusive, YYYY-MM-DD, 1900-01-01 to 2200-12-31 (default: today, UTC)")  # fmt: skip
     survey: str = Query("", description="Survey id")
     channel: str = Query("", description="Only responses about this channel")
     touchpoint: str = Query("", description="Only responses about this touchpoint")
@@ -169,7 +171,7 @@ def _comparison(change: Comparison | None) -> dict | None:
     return change.as_dict() if change is not None else None
 
 
-@router.get("/metrics", response=MetricsOut, summary="Metric with 95% intervals")
+@router.get("/metrics", response={200: MetricsOut, **ERRORS}, summary="Metric with 95% intervals")
 def metrics_query(
     request: HttpRequest,
     params: Query[MetricParams],
@@ -209,7 +211,9 @@ def metrics_query(
 
 
 @router.get(
-    "/metrics/summary", response=SummaryOut, summary="Headline metrics vs the period before"
+    "/metrics/summary",
+    response={200: SummaryOut, **ERRORS},
+    summary="Headline metrics vs the period before",
 )
 def metrics_summary(request: HttpRequest, params: Query[MetricParams]):
     """NPS, CSAT, CES and response rate for the window and for the equally long window before it,
@@ -232,7 +236,11 @@ def metrics_summary(request: HttpRequest, params: Query[MetricParams]):
     return {"date_from": query.date_from, "date_to": query.date_to, "headlines": headlines}
 
 
-@router.get("/metrics/retention", response=RetentionOut, summary="Churn, retention, cohorts")
+@router.get(
+    "/metrics/retention",
+    response={200: RetentionOut, **ERRORS},
+    summary="Churn, retention, cohorts",
+)
 def metrics_retention(
     request: HttpRequest,
     params: Query[MetricParams],
@@ -269,11 +277,13 @@ def metrics_retention(
     }
 
 
-@router.get("/metrics/comments", response=list[CommentOut], summary="Latest comments")
-def metrics_comments(request: HttpRequest, params: Query[MetricParams], limit: int = 50):
+@router.get(
+    "/metrics/comments", response={200: list[CommentOut], **ERRORS}, summary="Latest comments"
+)
+def metrics_comments(
+    request: HttpRequest, params: Query[MetricParams], limit: int = limit_param(50)
+):
     """Completed responses with a comment, newest first, filtered like the metrics."""
-    if not 1 <= limit <= 500:
-        raise HttpError(422, "limit: must be 1..500")
     workspace = request_workspace(request, params.workspace)
     query = _query(workspace, params)
     comments = metric_selectors.comments_list(
@@ -282,7 +292,9 @@ def metrics_comments(request: HttpRequest, params: Query[MetricParams], limit: i
     return [{**asdict(c), "submitted_at": c.submitted_at.isoformat()} for c in comments]
 
 
-@router.get("/metrics/groups", response=GroupsOut, summary="Each group against the rest")
+@router.get(
+    "/metrics/groups", response={200: GroupsOut, **ERRORS}, summary="Each group against the rest"
+)
 def metrics_groups(
     request: HttpRequest,
     params: Query[MetricParams],

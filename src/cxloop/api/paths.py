@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Query, Router, Schema
 from ninja.errors import HttpError
 
 from cxloop.api.access import request_workspace
+from cxloop.api.errors import ERRORS
+from cxloop.api.params import MAX_ID
 from cxloop.core.models import Workspace
 from cxloop.journeys import paths as path_analysis
 from cxloop.segments import selectors as segment_selectors
 
 router = Router(tags=["paths"])
+MAX_DAYS = 36_500  # a century
+MAX_TOP = 100
+STEPS = path_analysis.MAX_STEPS
+
+
+def _top() -> Any:
+    return Query(10, ge=1, le=MAX_TOP, description=f"Paths to list, 1–{MAX_TOP}")
+
+
+def _segment() -> Any:
+    return Query(None, ge=1, le=MAX_ID, description="Only this segment's members (segment id)")
 
 
 class PathOut(Schema):
@@ -60,22 +74,24 @@ def _paths(paths: list) -> list[dict]:
     return [{"steps": list(p.steps), "customers": p.customers, "share": p.share} for p in paths]
 
 
-@router.get("/paths", response=PathReportOut, summary="Most common paths between two events")
+@router.get(
+    "/paths",
+    response={200: PathReportOut, **ERRORS},
+    summary="Most common paths between two events",
+)
 def paths_between(
     request: HttpRequest,
     start: str = "",
     end: str = "",
-    max_steps: int = 6,
-    within_days: int | None = None,
+    max_steps: int = Query(6, ge=2, le=STEPS, description=f"2–{STEPS}"),
+    within_days: int | None = Query(None, ge=1, le=MAX_DAYS, description=f"1–{MAX_DAYS}"),
     by_channel: bool = False,
-    top: int = 10,
-    segment: int | None = None,
+    top: int = _top(),
+    segment: int | None = _segment(),
     workspace: str | None = None,
 ):
     """Per customer: the collapsed steps from ``start`` to the next ``end`` (either may be empty)."""
     ws = request_workspace(request, workspace)
-    if within_days is not None and within_days < 1:
-        raise HttpError(422, "within_days must be at least 1")
     try:
         report = path_analysis.paths_between(
             workspace=ws,
@@ -103,19 +119,19 @@ def paths_between(
 
 @router.get(
     "/paths/before",
-    response=BeforeReportOut,
+    response={200: BeforeReportOut, **ERRORS},
     summary="What customers did just before they churned or complained",
 )
 def paths_before(
     request: HttpRequest,
-    kind: str = "churn",
-    steps: int = 3,
-    inactive_days: int = 90,
+    kind: str = Query("churn", description="churn or complaint"),
+    steps: int = Query(3, ge=1, le=STEPS, description=f"1–{STEPS}"),
+    inactive_days: int = Query(90, ge=1, le=MAX_DAYS, description=f"1–{MAX_DAYS}"),
     complaint_events: str = ",".join(path_analysis.DEFAULT_COMPLAINT_EVENTS),
     topics: str = "",
     by_channel: bool = False,
-    top: int = 10,
-    segment: int | None = None,
+    top: int = _top(),
+    segment: int | None = _segment(),
     workspace: str | None = None,
 ):
     """``kind=churn``: inactive for ``inactive_days``; ``kind=complaint``: one of the

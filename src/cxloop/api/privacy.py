@@ -14,6 +14,8 @@ from ninja import Router, Schema
 from ninja.errors import HttpError
 
 from cxloop.api.access import request_workspace
+from cxloop.api.errors import ERRORS, errors
+from cxloop.api.params import id_param
 from cxloop.core.permissions import Capability
 from cxloop.customers import privacy
 from cxloop.customers import selectors as customer_selectors
@@ -45,11 +47,18 @@ def _customer(request: HttpRequest, workspace: str | None, customer_id: int):
 @router.get(
     "/customers/{customer_id}/export",
     summary="Export everything held about a customer (subject access)",
-    response={200: dict},
+    response={200: dict, **ERRORS},
+    openapi_extra={
+        "responses": {
+            200: {
+                "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}
+            }
+        }
+    },
 )
 def export_customer(
     request: HttpRequest,
-    customer_id: int,
+    customer_id: int = id_param(),
     workspace: str | None = None,
     format: Literal["json", "csv"] = "json",
 ):
@@ -69,10 +78,12 @@ def export_customer(
 
 @router.post(
     "/customers/{customer_id}/erase",
-    response=ErasedOut,
+    response={200: ErasedOut, **ERRORS},
     summary="Erase a customer and everything held about them",
 )
-def erase_customer(request: HttpRequest, customer_id: int, workspace: str | None = None):
+def erase_customer(
+    request: HttpRequest, customer_id: int = id_param(), workspace: str | None = None
+):
     """Deletes the profile, the profiles it absorbed, identities, consent, events, invitations,
     journey stages, merge records and free text; survey scores stay as anonymous rows. Their
     identifiers are suppressed: later messages with them are rejected until consent is given."""
@@ -82,9 +93,11 @@ def erase_customer(request: HttpRequest, customer_id: int, workspace: str | None
 
 
 @router.post(
-    "/merges/{merge_id}/unmerge", response=UnmergedOut, summary="Undo a merge of two profiles"
+    "/merges/{merge_id}/unmerge",
+    response={200: UnmergedOut, **ERRORS, **errors(409)},
+    summary="Undo a merge of two profiles",
 )
-def unmerge(request: HttpRequest, merge_id: int, workspace: str | None = None):
+def unmerge(request: HttpRequest, merge_id: int = id_param(), workspace: str | None = None):
     """The absorbed profile is live again with its own identities, consent, events and
     responses. 409 when the merge was undone already."""
     found = customer_selectors.customer_merge_get(

@@ -7,14 +7,17 @@ parameter (slug) or, without it, the user's first workspace.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from django.http import HttpRequest
 from ninja import NinjaAPI, Schema
-from ninja.errors import HttpError
+from ninja.errors import HttpError, ValidationError
 from ninja.security import django_auth
 
 from cxloop.api import feedback, journeys, metrics, paths, privacy, segments
 from cxloop.api.access import request_workspace
+from cxloop.api.errors import ERRORS, validation_error
+from cxloop.api.params import TextParser, id_param, limit_param, offset_param
 from cxloop.customers import selectors as customer_selectors
 from cxloop.events import selectors as event_selectors
 
@@ -24,8 +27,9 @@ api = NinjaAPI(
     description="Customer profiles and interactions. Tracking (Segment spec) is at /v1/*.",
     auth=django_auth,
     urls_namespace="api",
+    parser=TextParser(),
 )
-MAX_LIMIT = 500
+api.add_exception_handler(ValidationError, partial(validation_error, api=api))
 api.add_router("/", feedback.router)
 api.add_router("/", metrics.router)
 api.add_router("/", journeys.router)
@@ -107,22 +111,15 @@ class EventPage(Page):
     items: list[EventOut]
 
 
-def _window(limit: int, offset: int) -> tuple[int, int]:
-    if not 1 <= limit <= MAX_LIMIT or offset < 0:
-        raise HttpError(422, f"limit must be 1..{MAX_LIMIT} and offset ≥ 0")
-    return limit, offset
-
-
-@api.get("/customers", response=CustomerPage, summary="Search customers")
+@api.get("/customers", response={200: CustomerPage, **ERRORS}, summary="Search customers")
 def list_customers(
     request: HttpRequest,
     q: str = "",
     workspace: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
+    limit: int = limit_param(50),
+    offset: int = offset_param(),
 ):
     """Live profiles matching ``q`` (words, or ``trait:value``), most recently seen first."""
-    limit, offset = _window(limit, offset)
     customers = customer_selectors.customer_search(
         workspace=request_workspace(request, workspace), query=q
     )
@@ -134,8 +131,12 @@ def list_customers(
     }
 
 
-@api.get("/customers/{customer_id}", response=Customer360Out, summary="Customer 360")
-def get_customer(request: HttpRequest, customer_id: int, workspace: str | None = None):
+@api.get(
+    "/customers/{customer_id}",
+    response={200: Customer360Out, **ERRORS},
+    summary="Customer 360",
+)
+def get_customer(request: HttpRequest, customer_id: int = id_param(), workspace: str | None = None):
     """One profile with its identities, consent and merge history (merged ids give the survivor)."""
     customer = customer_selectors.customer_get(
         workspace=request_workspace(request, workspace), customer_id=customer_id
@@ -145,18 +146,21 @@ def get_customer(request: HttpRequest, customer_id: int, workspace: str | None =
     return customer.merged_into if customer.merged_into_id else customer
 
 
-@api.get("/customers/{customer_id}/events", response=EventPage, summary="Customer timeline")
+@api.get(
+    "/customers/{customer_id}/events",
+    response={200: EventPage, **ERRORS},
+    summary="Customer timeline",
+)
 def list_customer_events(
     request: HttpRequest,
-    customer_id: int,
+    customer_id: int = id_param(),
     workspace: str | None = None,
     channel: str = "",
     type: str = "",
-    limit: int = 100,
-    offset: int = 0,
+    limit: int = limit_param(100),
+    offset: int = offset_param(),
 ):
     """The customer's interactions, newest first, optionally filtered by channel and type."""
-    limit, offset = _window(limit, offset)
     customer = customer_selectors.customer_get(
         workspace=request_workspace(request, workspace), customer_id=customer_id
     )

@@ -9,32 +9,33 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from cxloop.api.access import request_workspace
+from cxloop.api.errors import BODY_ERRORS, ERRORS
+from cxloop.api.params import ObjectIn, id_param, limit_param, offset_param
 from cxloop.segments import selectors as segment_selectors
 from cxloop.segments import services as segment_services
 from cxloop.segments.definition import SegmentDefinitionError, definition_validate, describe
-from cxloop.segments.personas import PersonaError
+from cxloop.segments.personas import MAX_K, MIN_K, PersonaError
 
 router = Router(tags=["segments"])
-MAX_LIMIT = 500
 
 
-class SegmentIn(Schema):
+class SegmentIn(ObjectIn):
     name: str
     description: str = ""
     definition: dict
 
 
-class SegmentPatch(Schema):
+class SegmentPatch(ObjectIn):
     name: str | None = None
     description: str | None = None
     definition: dict | None = None
 
 
-class DefinitionIn(Schema):
+class DefinitionIn(ObjectIn):
     definition: dict
 
 
@@ -52,11 +53,6 @@ class SegmentOut(Schema):
 class CountOut(Schema):
     count: int
     summary: str
-
-
-class ErrorsOut(Schema):
-    detail: str
-    errors: list[str]
 
 
 class MemberOut(Schema):
@@ -121,13 +117,17 @@ def _get(request: HttpRequest, segment_id: int, workspace: str | None):
     return segment
 
 
-@router.get("/segments", response=list[SegmentOut], summary="List segments with live counts")
+@router.get(
+    "/segments",
+    response={200: list[SegmentOut], **ERRORS},
+    summary="List segments with live counts",
+)
 def list_segments(request: HttpRequest, workspace: str | None = None):
     ws = request_workspace(request, workspace)
     return [_out(s) for s in segment_selectors.segment_list(workspace=ws)]
 
 
-@router.post("/segments", response={201: SegmentOut, 422: ErrorsOut}, summary="Create a segment")
+@router.post("/segments", response={201: SegmentOut, **BODY_ERRORS}, summary="Create a segment")
 def create_segment(request: HttpRequest, payload: SegmentIn, workspace: str | None = None):
     """Save a filter. ``definition``: ``{"all"|"any": [conditions or groups]}`` (see docs)."""
     try:
@@ -145,7 +145,7 @@ def create_segment(request: HttpRequest, payload: SegmentIn, workspace: str | No
 
 @router.post(
     "/segments/preview",
-    response={200: CountOut, 422: ErrorsOut},
+    response={200: CountOut, **BODY_ERRORS},
     summary="Count the customers a definition matches, without saving it",
 )
 def preview_segment(request: HttpRequest, payload: DefinitionIn, workspace: str | None = None):
@@ -160,18 +160,21 @@ def preview_segment(request: HttpRequest, payload: DefinitionIn, workspace: str 
     )
 
 
-@router.get("/segments/{segment_id}", response=SegmentOut, summary="One segment")
-def get_segment(request: HttpRequest, segment_id: int, workspace: str | None = None):
+@router.get("/segments/{segment_id}", response={200: SegmentOut, **ERRORS}, summary="One segment")
+def get_segment(request: HttpRequest, segment_id: int = id_param(), workspace: str | None = None):
     return _out(_get(request, segment_id, workspace))
 
 
 @router.patch(
     "/segments/{segment_id}",
-    response={200: SegmentOut, 422: ErrorsOut},
+    response={200: SegmentOut, **BODY_ERRORS},
     summary="Change a segment's name, description or definition",
 )
 def update_segment(
-    request: HttpRequest, segment_id: int, payload: SegmentPatch, workspace: str | None = None
+    request: HttpRequest,
+    payload: SegmentPatch,
+    segment_id: int = id_param(),
+    workspace: str | None = None,
 ):
     segment = _get(request, segment_id, workspace)
     try:
@@ -186,24 +189,26 @@ def update_segment(
     return Status(200, _out(segment))
 
 
-@router.delete("/segments/{segment_id}", response={204: None}, summary="Delete a segment")
-def delete_segment(request: HttpRequest, segment_id: int, workspace: str | None = None):
+@router.delete("/segments/{segment_id}", response={204: None, **ERRORS}, summary="Delete a segment")
+def delete_segment(
+    request: HttpRequest, segment_id: int = id_param(), workspace: str | None = None
+):
     segment_services.segment_delete(segment=_get(request, segment_id, workspace))
     return Status(204, None)
 
 
 @router.get(
-    "/segments/{segment_id}/customers", response=MemberPage, summary="The segment's members"
+    "/segments/{segment_id}/customers",
+    response={200: MemberPage, **ERRORS},
+    summary="The segment's members",
 )
 def segment_members(
     request: HttpRequest,
-    segment_id: int,
+    segment_id: int = id_param(),
     workspace: str | None = None,
-    limit: int = 100,
-    offset: int = 0,
+    limit: int = limit_param(100),
+    offset: int = offset_param(),
 ):
-    if not 1 <= limit <= MAX_LIMIT or offset < 0:
-        raise HttpError(422, f"limit must be 1..{MAX_LIMIT} and offset ≥ 0")
     segment = _get(request, segment_id, workspace)
     try:
         customers = segment_selectors.segment_customers(
@@ -220,8 +225,16 @@ def segment_members(
     }
 
 
-@router.get("/personas", response=PersonasOut, summary="Behavioural personas (k-means)")
-def list_personas(request: HttpRequest, k: int = 5, workspace: str | None = None):
+@router.get(
+    "/personas",
+    response={200: PersonasOut, **ERRORS},
+    summary="Behavioural personas (k-means)",
+)
+def list_personas(
+    request: HttpRequest,
+    k: int = Query(5, ge=MIN_K, le=MAX_K, description=f"Number of personas, {MIN_K}–{MAX_K}"),
+    workspace: str | None = None,
+):
     """Customers clustered on recency, frequency, spend, support and channel mix."""
     try:
         result = segment_selectors.personas_compute(

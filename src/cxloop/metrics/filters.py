@@ -15,6 +15,9 @@ from enum import StrEnum
 from cxloop.metrics.definitions import MetricName
 
 DEFAULT_DAYS = 90
+# Dates outside this range are typing slips, and keep every date sum (the window before, the
+# next period) far from the ends of Python's and the databases' calendars.
+MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2200, 12, 31)
 MAX_DAYS_BY_DAY = 400  # a daily trend longer than this is unreadable; use week or month
 MAX_TEXT = 200
 SPLITS = ("channel", "touchpoint", "survey")
@@ -97,8 +100,9 @@ def parse_query(params: Mapping[str, str], *, today: date | None = None) -> Metr
     by = None if by_text == "none" else _choice(params, "by", Granularity, Granularity.WEEK)
     split = parse_split(params.get("split") or "")
 
+    given_from = _date(params, "from")
     date_to = _date(params, "to") or today
-    date_from = _date(params, "from") or (date_to - timedelta(days=DEFAULT_DAYS - 1))
+    date_from = given_from or max(MIN_DATE, date_to - timedelta(days=DEFAULT_DAYS - 1))
     if date_from > date_to:
         raise FilterError("from", f"{date_from} is after to={date_to}")
     if by is Granularity.DAY and (date_to - date_from).days >= MAX_DAYS_BY_DAY:
@@ -159,9 +163,12 @@ def _date(params: Mapping[str, str], name: str) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        value = date.fromisoformat(text)
     except ValueError:
         raise FilterError(name, f"expected a date YYYY-MM-DD, got {text!r}") from None
+    if not MIN_DATE <= value <= MAX_DATE:
+        raise FilterError(name, f"expected a date from {MIN_DATE} to {MAX_DATE}, got {text!r}")
+    return value
 
 
 def _text(params: Mapping[str, str], name: str) -> str:

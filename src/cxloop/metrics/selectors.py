@@ -608,7 +608,8 @@ def cohort_retention(
     members: dict[date, set[int]] = defaultdict(set)
     for customer_id, first_at in firsts:
         cohort = period_floor(first_at, by)
-        if first <= cohort and period_next(cohort, by) <= limit:
+        # cohort < limit first: the period after one near the calendar's end does not exist
+        if first <= cohort < limit and period_next(cohort, by) <= limit:
             members[cohort].add(customer_id)
     cohorts = []
     for cohort in sorted(members):

@@ -21,6 +21,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 
+from cxloop.metrics import filters as metric_filters
 from cxloop.metrics import selectors as metric_selectors
 from cxloop.metrics.definitions import (
     METRIC_LABELS,
@@ -57,6 +58,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     options = metric_selectors.filter_options(workspace=workspace)
     context["options"] = options
     context["granularities"] = [(g.value, g.value.capitalize()) for g in Granularity]
+    context["date_min"], context["date_max"] = metric_filters.MIN_DATE, metric_filters.MAX_DATE
     context["split_choices"] = [
         ("channel", "Channel"),
         ("touchpoint", "Touchpoint"),
