@@ -10,6 +10,7 @@ from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from cxloop.api.access import request_workspace
+from cxloop.core.permissions import Capability
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys import services as journey_services
 from cxloop.journeys.definitions import DefinitionError, parse_steps
@@ -85,9 +86,9 @@ class ErrorOut(Schema):
     errors: list[str]
 
 
-def _journey(request: HttpRequest, journey_id: int, slug: str | None):
+def _journey(request: HttpRequest, journey_id: int, slug: str | None, need: Capability):
     journey = journey_selectors.journey_get(
-        workspace=request_workspace(request, slug), journey_id=journey_id
+        workspace=request_workspace(request, slug, need=need), journey_id=journey_id
     )
     if journey is None:
         raise HttpError(404, "no such journey in this workspace")
@@ -119,7 +120,9 @@ def list_journeys(request: HttpRequest, workspace: str | None = None):
             "computed_at": j.computed_at,
             "customers": (j.metrics or {}).get("customers", 0),
         }
-        for j in journey_selectors.journey_list(workspace=request_workspace(request, workspace))
+        for j in journey_selectors.journey_list(
+            workspace=request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
+        )
     ]
 
 
@@ -136,7 +139,8 @@ def create_journey(request: HttpRequest, payload: JourneyIn, workspace: str | No
     """
     try:
         journey = journey_services.journey_create(
-            workspace=request_workspace(request, workspace), definition=payload.dict()
+            workspace=request_workspace(request, workspace, need=Capability.EDIT_JOURNEYS),
+            definition=payload.dict(),
         )
     except DefinitionError as exc:
         return _invalid(exc)
@@ -145,7 +149,7 @@ def create_journey(request: HttpRequest, payload: JourneyIn, workspace: str | No
 
 @router.get("/journeys/{journey_id}", response=JourneyOut, summary="A journey map with metrics")
 def get_journey(request: HttpRequest, journey_id: int, workspace: str | None = None):
-    return _out(_journey(request, journey_id, workspace))
+    return _out(_journey(request, journey_id, workspace, Capability.READ_ANALYTICS))
 
 
 @router.put(
@@ -156,7 +160,7 @@ def get_journey(request: HttpRequest, journey_id: int, workspace: str | None = N
 def update_journey(
     request: HttpRequest, journey_id: int, payload: JourneyIn, workspace: str | None = None
 ):
-    journey = _journey(request, journey_id, workspace)
+    journey = _journey(request, journey_id, workspace, Capability.EDIT_JOURNEYS)
     try:
         journey_services.journey_update(journey=journey, definition=payload.dict())
     except DefinitionError as exc:
@@ -168,14 +172,16 @@ def update_journey(
     "/journeys/{journey_id}/recompute", response=JourneyOut, summary="Recompute a journey map"
 )
 def recompute_journey(request: HttpRequest, journey_id: int, workspace: str | None = None):
-    journey = _journey(request, journey_id, workspace)
+    journey = _journey(request, journey_id, workspace, Capability.EDIT_JOURNEYS)
     journey_services.journey_recompute(journey=journey)
     return _out(journey)
 
 
 @router.delete("/journeys/{journey_id}", response={204: None}, summary="Delete a journey map")
 def delete_journey(request: HttpRequest, journey_id: int, workspace: str | None = None):
-    journey_services.journey_delete(journey=_journey(request, journey_id, workspace))
+    journey_services.journey_delete(
+        journey=_journey(request, journey_id, workspace, Capability.EDIT_JOURNEYS)
+    )
     return Status(204, None)
 
 
@@ -186,7 +192,7 @@ def run_funnel(request: HttpRequest, payload: FunnelIn, workspace: str | None = 
     Steps are event names or ``{event, channel, conditions}``; ``split_by`` is ``channel``,
     ``trait:<name>`` or ``stage:<journey id>``; ``stage_id`` keeps to customers now at that stage.
     """
-    ws = request_workspace(request, workspace)
+    ws = request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
     raw = [s if isinstance(s, str) else s.dict() for s in payload.steps]
     try:
         steps = parse_steps(raw)

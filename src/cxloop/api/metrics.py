@@ -16,6 +16,7 @@ from ninja.errors import HttpError
 
 from cxloop.api.access import request_workspace
 from cxloop.core.models import Workspace
+from cxloop.core.permissions import Capability
 from cxloop.metrics import selectors as metric_selectors
 from cxloop.metrics.definitions import Comparison, Estimate, MetricName
 from cxloop.metrics.filters import FilterError, Granularity, MetricQuery, parse_query
@@ -160,7 +161,7 @@ def metrics_query(
     NPS in points; CSAT and response rate in %; CES the mean on 1–7. Periods are UTC days, ISO
     weeks (Monday) or months, named by their first day.
     """
-    workspace = request_workspace(request, params.workspace)
+    workspace = request_workspace(request, params.workspace, need=Capability.READ_ANALYTICS)
     query = _query(workspace, params, metric=metric, by=by, split=split)
     rows = metric_selectors.metric_rows(
         workspace=workspace,
@@ -192,7 +193,7 @@ def metrics_query(
 def metrics_summary(request: HttpRequest, params: Query[MetricParams]):
     """NPS, CSAT, CES and response rate for the window and for the equally long window before it,
     with a two-sided z-test of the change ("significant at 95%" or not)."""
-    workspace = request_workspace(request, params.workspace)
+    workspace = request_workspace(request, params.workspace, need=Capability.READ_ANALYTICS)
     query = _query(workspace, params)
     headlines = []
     for metric in MetricName:
@@ -219,7 +220,7 @@ def metrics_retention(
     """From events: per period, customers active, retained (active again in the next period) and
     churned (not), with rates and 95% intervals; and the cohort retention table (cohort = period
     of a customer's first event; rates[k] = % of the cohort active k periods later)."""
-    workspace = request_workspace(request, params.workspace)
+    workspace = request_workspace(request, params.workspace, need=Capability.READ_ANALYTICS)
     query = _query(workspace, params)
     if by not in (Granularity.WEEK, Granularity.MONTH):
         raise HttpError(422, f"by: expected week or month, got {by!r}")
@@ -252,7 +253,7 @@ def metrics_comments(request: HttpRequest, params: Query[MetricParams], limit: i
     """Completed responses with a comment, newest first, filtered like the metrics."""
     if not 1 <= limit <= 500:
         raise HttpError(422, "limit: must be 1..500")
-    workspace = request_workspace(request, params.workspace)
+    workspace = request_workspace(request, params.workspace, need=Capability.READ_FEEDBACK)
     query = _query(workspace, params)
     comments = metric_selectors.comments_list(
         workspace=workspace, filters=query.filters, limit=limit

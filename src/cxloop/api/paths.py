@@ -10,6 +10,7 @@ from ninja.errors import HttpError
 
 from cxloop.api.access import request_workspace
 from cxloop.core.models import Workspace
+from cxloop.core.permissions import Capability
 from cxloop.journeys import paths as path_analysis
 from cxloop.segments import selectors as segment_selectors
 from cxloop.segments.definition import SegmentDefinitionError
@@ -79,7 +80,7 @@ def paths_between(
     workspace: str | None = None,
 ):
     """Per customer: the collapsed steps from ``start`` to the next ``end`` (either may be empty)."""
-    ws = request_workspace(request, workspace)
+    ws = request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
     if within_days is not None and within_days < 1:
         raise HttpError(422, "within_days must be at least 1")
     try:
@@ -126,7 +127,7 @@ def paths_before(
 ):
     """``kind=churn``: inactive for ``inactive_days``; ``kind=complaint``: one of the
     comma-separated ``complaint_events`` or an event whose ``properties.topic`` is in ``topics``."""
-    ws = request_workspace(request, workspace)
+    ws = request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
     members = _members(ws, segment)
     try:
         if kind == "churn":

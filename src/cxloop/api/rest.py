@@ -15,6 +15,7 @@ from ninja.security import django_auth
 
 from cxloop.api import feedback, journeys, metrics, paths, segments
 from cxloop.api.access import request_workspace
+from cxloop.core.permissions import Capability
 from cxloop.customers import selectors as customer_selectors
 from cxloop.events import selectors as event_selectors
 
@@ -121,7 +122,7 @@ def list_customers(
     """Live profiles matching ``q`` (words, or ``trait:value``), most recently seen first."""
     limit, offset = _window(limit, offset)
     customers = customer_selectors.customer_search(
-        workspace=request_workspace(request, workspace), query=q
+        workspace=request_workspace(request, workspace, need=Capability.READ_CUSTOMERS), query=q
     )
     return {
         "count": customers.count(),
@@ -135,7 +136,8 @@ def list_customers(
 def get_customer(request: HttpRequest, customer_id: int, workspace: str | None = None):
     """One profile with its identities, consent and merge history (merged ids give the survivor)."""
     customer = customer_selectors.customer_get(
-        workspace=request_workspace(request, workspace), customer_id=customer_id
+        workspace=request_workspace(request, workspace, need=Capability.READ_CUSTOMERS),
+        customer_id=customer_id,
     )
     if customer is None:
         raise HttpError(404, "no such customer in this workspace")
@@ -155,7 +157,8 @@ def list_customer_events(
     """The customer's interactions, newest first, optionally filtered by channel and type."""
     limit, offset = _window(limit, offset)
     customer = customer_selectors.customer_get(
-        workspace=request_workspace(request, workspace), customer_id=customer_id
+        workspace=request_workspace(request, workspace, need=Capability.READ_CUSTOMERS),
+        customer_id=customer_id,
     )
     if customer is None:
         raise HttpError(404, "no such customer in this workspace")
