@@ -13,7 +13,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import HttpError
 from ninja.security import django_auth
 
-from cxloop.api import feedback, journeys, metrics, paths, segments
+from cxloop.api import feedback, journeys, metrics, paths, segments, team
 from cxloop.api.access import request_workspace
 from cxloop.core.permissions import Capability
 from cxloop.customers import selectors as customer_selectors
@@ -32,6 +32,7 @@ api.add_router("/", metrics.router)
 api.add_router("/", journeys.router)
 api.add_router("/", paths.router)
 api.add_router("/", segments.router)
+api.add_router("/", team.router)
 
 
 class CustomerOut(Schema):

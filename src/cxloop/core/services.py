@@ -21,37 +21,117 @@ def workspace_create(*, name: str, slug: str | None = None, phone_region: str = 
     return workspace
 
 
+class TeamError(ValueError):
+    """A member or key change that would break the workspace (e.g. remove its last admin)."""
+
+
 def write_key_create(
     *,
     workspace: Workspace,
     label: str = "default",
     key: str | None = None,
     kind: str = WriteKeyKind.BROWSER,
+    actor: AbstractUser | None = None,
 ) -> WriteKey:
     """Issue a new write key (random unless given, e.g. to match an existing tracker setup)."""
     if kind not in WriteKeyKind.values:
         raise ValueError(
             f"unknown key kind {kind!r}; expected one of {', '.join(WriteKeyKind.values)}"
         )
-    return WriteKey.objects.create(
+    write_key = WriteKey.objects.create(
         workspace=workspace, label=label, key=key or secrets.token_urlsafe(24), kind=kind
+    )
+    audit_record(
+        workspace=workspace, action="key.created", actor=actor, target=f"key {write_key.pk}",
+        detail={"label": label, "kind": kind},
+    )  # fmt: skip
+    return write_key
+
+
+def write_key_revoke(*, write_key: WriteKey, actor: AbstractUser | None = None) -> None:
+    """Stop accepting a write key; events sent with it get 401 from then on."""
+    if write_key.revoked_at is not None:
+        return
+    write_key.revoked_at = timezone.now()
+    write_key.save(update_fields=["revoked_at"])
+    audit_record(
+        workspace=write_key.workspace, action="key.revoked", actor=actor,
+        target=f"key {write_key.pk}", detail={"label": write_key.label, "kind": write_key.kind},
+    )  # fmt: skip
+
+
+def _admins_left(workspace: Workspace, *, without: AbstractUser) -> int:
+    return (
+        Membership.objects.filter(workspace=workspace, role=Role.ADMIN)
+        .exclude(user=without)
+        .count()
     )
 
 
-def write_key_revoke(*, write_key: WriteKey) -> None:
-    """Stop accepting a write key; events sent with it get 401 from then on."""
-    write_key.revoked_at = timezone.now()
-    write_key.save(update_fields=["revoked_at"])
+@transaction.atomic
+def membership_set(
+    *, user: AbstractUser, workspace: Workspace, role: str, actor: AbstractUser | None = None
+) -> Membership:
+    """Give a user a role in a workspace (creates or changes the membership).
 
-
-def membership_set(*, user: AbstractUser, workspace: Workspace, role: str) -> Membership:
-    """Give a user a role in a workspace (creates or changes the membership)."""
+    The last admin cannot be demoted: someone must be able to manage the workspace.
+    """
     if role not in Role.values:
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(Role.values)}")
+    current = Membership.objects.select_for_update().filter(user=user, workspace=workspace).first()
+    previous = current.role if current else None
+    if previous == role:
+        return current
+    if previous == Role.ADMIN and not _admins_left(workspace, without=user):
+        raise TeamError(f"{user.get_username()} is the last admin; make someone else admin first")
     membership, _ = Membership.objects.update_or_create(
         user=user, workspace=workspace, defaults={"role": role}
     )
+    audit_record(
+        workspace=workspace, action="member.role_set", actor=actor, target=user.get_username(),
+        detail={"role": role, "previous": previous},
+    )  # fmt: skip
     return membership
+
+
+@transaction.atomic
+def membership_remove(
+    *, user: AbstractUser, workspace: Workspace, actor: AbstractUser | None = None
+) -> None:
+    """Take a user out of a workspace (never its last admin)."""
+    current = Membership.objects.select_for_update().filter(user=user, workspace=workspace).first()
+    if current is None:
+        return
+    if current.role == Role.ADMIN and not _admins_left(workspace, without=user):
+        raise TeamError(f"{user.get_username()} is the last admin; make someone else admin first")
+    current.delete()
+    audit_record(
+        workspace=workspace, action="member.removed", actor=actor, target=user.get_username(),
+        detail={"previous": current.role},
+    )  # fmt: skip
+
+
+@transaction.atomic
+def member_add(
+    *,
+    workspace: Workspace,
+    username: str,
+    role: str,
+    email: str = "",
+    password: str = "",
+    actor: AbstractUser | None = None,
+) -> tuple[Membership, bool]:
+    """Add an existing user (by user name) or a new one (needs ``password``) with ``role``.
+
+    Returns the membership and whether the user was created.
+    """
+    user = get_user_model().objects.filter(username=username).first()
+    created = user is None
+    if created:
+        if not password:
+            raise TeamError(f"no user {username!r} yet: give a password to create one")
+        user = user_create_or_reset(username=username, password=password, email=email)
+    return membership_set(user=user, workspace=workspace, role=role, actor=actor), created
 
 
 def user_create_or_reset(

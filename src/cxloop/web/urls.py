@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from cxloop.web.routes import feedback, journeys, metrics, paths, segments
+from cxloop.web.routes import feedback, journeys, metrics, paths, segments, team
 from cxloop.web.views import customers as views
 
 urlpatterns = [
@@ -22,4 +22,5 @@ urlpatterns = [
     *journeys.urlpatterns,
     *paths.urlpatterns,
     *segments.urlpatterns,
+    *team.urlpatterns,
 ]

@@ -13,12 +13,15 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from cxloop.core import selectors as core_selectors
+from cxloop.core.forms import WriteKeyForm
+from cxloop.core.models import WriteKeyKind
 from cxloop.core.permissions import Capability
 from cxloop.customers import selectors as customer_selectors
 from cxloop.events import selectors as event_selectors
 from cxloop.events.channels import CHANNELS
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.journeys import selectors as journey_selectors
+from cxloop.web.views.team import NEW_KEY_SESSION
 from cxloop.web.workspace import SESSION_KEY, active_workspace, can, capability_required
 
 CUSTOMERS_PER_PAGE = 25
@@ -165,8 +168,14 @@ def _consent_rows(customer) -> list[dict]:
 def sources(request: HttpRequest) -> HttpResponse:
     """Write keys and how to point a Segment/RudderStack client at this server (admins only)."""
     workspace = active_workspace(request)
+    keys = core_selectors.write_keys(workspace=workspace)
+    new_key_id = request.session.pop(NEW_KEY_SESSION, None)  # shown in full once, after creation
+    browser_key = keys.filter(kind=WriteKeyKind.BROWSER, revoked_at__isnull=True).first()
     context = {
-        "write_keys": core_selectors.write_keys(workspace=workspace),
+        "write_keys": keys,
+        "new_key": keys.filter(pk=new_key_id).first() if new_key_id else None,
+        "snippet_key": browser_key.key if browser_key else "YOUR_SERVER_KEY",
+        "key_form": WriteKeyForm(),
         "host": request.build_absolute_uri("/").rstrip("/"),
         "event_count": event_selectors.event_count(workspace=workspace),
         "by_channel": event_selectors.events_by_channel(workspace=workspace),
