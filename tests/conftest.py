@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cxloop.core import services as core_services
+from factories import member_make, workspace_make
 
 CHROMIUM = os.environ.get("CXLOOP_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -40,12 +40,12 @@ def empty_cache():
 
 @pytest.fixture
 def workspace(db):
-    return core_services.workspace_create(name="Acme Retail", slug="acme")
+    return workspace_make()
 
 
 @pytest.fixture
 def other_workspace(db):
-    return core_services.workspace_create(name="Globex", slug="globex")
+    return workspace_make(name="Globex", slug="globex")
 
 
 @pytest.fixture
@@ -55,17 +55,13 @@ def write_key(workspace) -> str:
 
 @pytest.fixture
 def member(workspace):
-    """An analyst of ``workspace`` only (not a superuser)."""
-    user = core_services.user_create_or_reset(username="ana", password="analyst-pass-123")
-    core_services.membership_set(user=user, workspace=workspace, role="analyst")
-    return user
+    """An analyst of ``workspace`` only (not a superuser); password ``analyst-pass-123``."""
+    return member_make(workspace=workspace)
 
 
 @pytest.fixture
 def admin_member(workspace):
-    user = core_services.user_create_or_reset(username="boss", password="admin-pass-123")
-    core_services.membership_set(user=user, workspace=workspace, role="admin")
-    return user
+    return member_make(workspace=workspace, username="boss", role="admin")
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from django.test import Client
 from playwright.sync_api import Page, expect
 
 from cxloop.customers.models import Customer, CustomerMerge
-from cxloop.events.services import events_ingest
+from factories import ingest
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -30,11 +30,6 @@ def _live_setup(transactional_db, live_server):
 
 def at(day: int, hour: int = 12, minute: int = 0) -> str:
     return datetime(2025, 3, day, hour, minute, tzinfo=UTC).isoformat()
-
-
-def ingest(workspace, messages: list[dict]) -> None:
-    result = events_ingest(workspace=workspace, messages=messages)
-    assert not result.rejected, result.rejected
 
 
 def seed_people(workspace) -> tuple[Customer, Customer, Customer]:
@@ -301,7 +296,8 @@ def test_keyboard_and_labels(page: Page, live_server, member, workspace):
     skip = page.get_by_role("link", name="Skip to content")
     expect(skip).to_be_focused()
     box = skip.bounding_box()
-    assert box and box["y"] >= 0  # shown when focused
+    assert box
+    assert box["y"] >= 0  # shown when focused
     page.keyboard.press("Enter")
     search = page.get_by_label("Search customers")
     search.focus()
@@ -319,7 +315,8 @@ def test_customer_360_on_a_phone(page: Page, live_server, member, workspace, scr
     page.goto(f"{live_server.url}/customers/{survivor.pk}/")
     profile = page.locator("#traits").bounding_box()
     timeline = page.locator(".timeline-card").bounding_box()
-    assert profile and timeline
+    assert profile
+    assert timeline
     assert timeline["y"] > profile["y"]  # stacked, not side by side
     assert timeline["width"] <= 390
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling

@@ -15,6 +15,7 @@ from cxloop.customers.models import Customer
 from cxloop.events.models import Event
 from cxloop.feedback.models import Response, Survey
 from cxloop.web.views import metrics as metric_views
+from factories import response_make, survey_make
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -35,29 +36,13 @@ def log_in(page: Page, live_server, user) -> None:
     page.context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
 
 
-def response(workspace, on: Survey, when: datetime, **fields) -> Response:
-    return Response(
-        workspace=workspace,
-        survey=on,
-        response_key=f"b{next(_keys)}",
-        started_at=when - timedelta(minutes=4),
-        submitted_at=when,
-        completed=True,
-        **fields,
-    )
-
-
 def seed(workspace) -> tuple[Survey, Customer]:
     """Three months of answers on four channels, a year of events; email is fixed by hand:
     12 answers, 3 promoters and 6 detractors → NPS 100·(3 − 6)/12 = −25."""
     rng = random.Random(7)
     now = datetime.now(UTC)
-    nps = Survey.objects.create(
-        workspace=workspace, name="Post-purchase NPS", kind="nps", public_token="bnps"
-    )
-    support = Survey.objects.create(
-        workspace=workspace, name="Support CSAT", kind="csat", public_token="bcsat"
-    )
+    nps = survey_make(workspace, name="Post-purchase NPS", kind="nps", public_token="bnps")
+    support = survey_make(workspace, name="Support CSAT", kind="csat", public_token="bcsat")
     plans = ("free", "plus", "pro")
     people = [
         Customer.objects.create(
@@ -78,10 +63,11 @@ def seed(workspace) -> tuple[Survey, Customer]:
         base = {"web": 8.6, "app": 7.2, "store": 8.0}[channel]
         score = max(0, min(10, round(rng.gauss(base, 1.8))))
         rows.append(
-            response(
+            response_make(
                 workspace,
                 nps,
                 when,
+                save=False,
                 channel=channel,
                 touchpoint=("Order Completed", "Store Visit", "Support Ticket Closed")[index % 3],
                 customer=people[index % len(people)],
@@ -90,10 +76,11 @@ def seed(workspace) -> tuple[Survey, Customer]:
             )
         )
         rows.append(
-            response(
+            response_make(
                 workspace,
                 support,
                 when,
+                save=False,
                 channel=channel,
                 customer=people[index % len(people)],
                 csat_score=max(1, min(5, round(rng.gauss(4.1, 0.9)))),
@@ -104,20 +91,22 @@ def seed(workspace) -> tuple[Survey, Customer]:
         channel = ("web", "app", "store")[index % 3]
         base = {"web": 8.5, "app": 5.5, "store": 8.0}[channel]
         rows.append(
-            response(
+            response_make(
                 workspace,
                 nps,
                 now - timedelta(days=rng.uniform(91, 179)),
+                save=False,
                 channel=channel,
                 nps_score=max(0, min(10, round(rng.gauss(base, 1.8)))),
             )
         )
     for index, score in enumerate((10, 9, 10, 8, 7, 7, 6, 5, 3, 0, 2, 6)):
         rows.append(
-            response(
+            response_make(
                 workspace,
                 nps,
                 now - timedelta(days=3 + index),
+                save=False,
                 channel="email",
                 touchpoint="Newsletter",
                 customer=jane,
@@ -210,6 +199,7 @@ def test_dashboard_bad_filter_says_which(page: Page, live_server, workspace, mem
 
     result = page.goto(f"{live_server.url}/dashboard/?from=2025-05-01&to=2025-04-01")
 
-    assert result is not None and result.status == 400
+    assert result is not None
+    assert result.status == 400
     expect(page.get_by_role("alert")).to_contain_text("from: 2025-05-01 is after to=2025-04-01")
     screenshot("bad-filter")

@@ -115,7 +115,8 @@ def test_public_page_on_a_phone_keyboard_and_languages(browser, live_server, wor
     scale = phone.get_by_role("radiogroup", name="Êtes-vous satisfait de votre commande récente ?")
     expect(scale).to_be_visible()
     box = phone.locator(".pick span").first.bounding_box()
-    assert box["height"] >= 44 and box["width"] >= 44  # thumb-sized targets
+    assert box["height"] >= 44  # thumb-sized targets
+    assert box["width"] >= 44
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390  # nothing spills sideways
     shot(phone, request, "phone-fr")
@@ -169,6 +170,49 @@ def test_missing_required_answer_and_embedded_widget(
     screenshot("widget")
     response = Response.objects.get()
     assert (response.source, response.nps_score, response.completed) == ("embed", 10, True)
+
+
+def test_score_link_from_an_email_on_a_phone(browser, live_server, workspace, request):
+    # given: the "10" link of an invitation email, opened on a phone
+    survey = services.survey_create_from_template(
+        workspace=workspace, template="nps", languages=["en"]
+    )
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True)  # fmt: skip
+    phone = context.new_page()
+    phone.goto(f"{live_server.url}/s/{survey.public_token}/?nps=10")
+
+    # then: 10 is selected, its follow-up shown, the page says how to send it; nothing stored
+    expect(phone.locator('input[name="nps"][value="10"]')).to_be_checked()
+    expect(phone.locator("#prefilled")).to_contain_text("press “Send my answers”")
+    expect(phone.get_by_label("Thank you! What do you like most about us?")).to_be_visible()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    phone.wait_for_timeout(700)  # longer than the autosave's delay: a visit alone stores nothing
+    assert Response.objects.count() == 0
+    assert axe_violations(phone) == []
+    shot(phone, request, "phone-score-link")
+
+    # when: one tap on the send button
+    phone.get_by_role("button", name="Send my answers").tap()
+
+    # then: one complete response with the score from the link
+    expect(phone.get_by_role("heading", name="Thank you!")).to_be_visible()
+    assert list(Response.objects.values_list("nps_score", "completed", "source")) == [
+        (10, True, "link")
+    ]
+    assert axe_violations(phone) == []
+    context.close()
+
+
+def axe_violations(page: Page) -> list[str]:
+    """axe-core's violations on the page (rule id: first offending element), WCAG 2.1 AA."""
+    axe = pytest.importorskip("axe_playwright_python.base", reason="axe-core (test extra)")
+    page.evaluate(axe.AXE_SCRIPT)
+    result = page.evaluate(
+        "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a',"
+        " 'wcag21aa', 'best-practice']}, resultTypes: ['violations']})"
+    )
+    return [f"{v['id']}: {v['nodes'][0]['html']}" for v in result["violations"]]
 
 
 def shot(page: Page, request, name: str) -> Path:

@@ -13,8 +13,8 @@ from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from cxloop.events.services import events_ingest
 from cxloop.segments import services as segment_services
+from factories import ingest
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -28,11 +28,6 @@ def _live_setup(transactional_db, live_server):
 
 def ago(days: float, minutes: float = 0) -> str:
     return (timezone.now() - timedelta(days=days) + timedelta(minutes=minutes)).isoformat()
-
-
-def ingest(workspace, messages: list[dict]) -> None:
-    result = events_ingest(workspace=workspace, messages=messages)
-    assert not result.rejected, result.rejected
 
 
 def shop(workspace) -> None:

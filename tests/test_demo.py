@@ -225,7 +225,8 @@ def test_web_funnel_narrows_at_every_step(db, demo):
     assert reached[3] / visitors < 0.3  # few buy
     for order in online.filter(name="Order Completed")[:50]:
         properties = order.properties
-        assert properties["order_id"] and properties["revenue"] > 0
+        assert properties["order_id"]
+        assert properties["revenue"] > 0
         assert properties["product_count"] == len(properties["products"]) >= 1
 
 

@@ -173,3 +173,19 @@ def test_import_reviews_through_the_api(api, workspace):
     assert (missing.status_code, missing.json()["detail"]) == (
         422, "line 1: missing column text (expected rating, text, source, date)",
     )  # fmt: skip
+
+
+def test_import_reviews_with_a_tab_delimiter_through_the_api(api, workspace):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    csv_text = 'rating\ttext\tsource\n4\t"Good, ""fit""\tand\nsoft"\tgoogle\n'
+
+    def upload():
+        return SimpleUploadedFile("reviews.tsv", csv_text.encode(), content_type="text/csv")
+
+    tab = api.post("/api/reviews/import", {"file": upload(), "delimiter": "tab"})
+    bad = api.post("/api/reviews/import", {"file": upload(), "delimiter": "pipe"})
+
+    assert tab.status_code == 200 and tab.json()["imported"] == 1
+    assert Response.objects.get().comment == 'Good, "fit"\tand\nsoft'
+    assert bad.status_code == 422 and "delimiter" in bad.content.decode()

@@ -29,3 +29,66 @@ def test_identical_review_rows_are_both_kept(workspace):
 
     assert (first.imported, first.duplicates) == (2, 0)
     assert (again.imported, again.duplicates) == (0, 2)
+
+
+# Every quoted passage holds a comma or a line break: the kind of file on which guessing the
+# dialect from a sample (csv.Sniffer) decided quotes were not doubled and cut the texts.
+REVIEW_TEXTS = [
+    'They said "sorry, we are closed" at 5pm',
+    "Line one\nline two, with a comma",
+    'He wrote "late\nagain"; semicolon too',
+    "Plain text",
+    'A tab\there, "quotes, commas" and\r\na Windows line break',
+]
+SITES = ["google", "trust, pilot", "google", "yelp", "google"]
+
+
+def _pandas_reviews(sep: str = ",") -> str:
+    """A reviews file exactly as pandas writes one (RFC 4180: quotes doubled inside quotes)."""
+    import pandas
+
+    frame = pandas.DataFrame(
+        {
+            "id": [f"r{i}" for i in range(len(REVIEW_TEXTS))],
+            "rating": [5, 4, 3, 2, 1],
+            "text": REVIEW_TEXTS,
+            "source": SITES,
+        }
+    )
+    return frame.to_csv(index=False, sep=sep)
+
+
+def test_a_file_written_by_pandas_reads_back_exactly(workspace):
+    # given: quotes, commas, semicolons, tabs and line breaks inside quoted text
+    text = _pandas_reviews()
+
+    report = reviews_import(workspace=workspace, text=text.encode())
+
+    assert (report.imported, report.errors) == (5, [])
+    rows = Response.objects.order_by("pk").values_list("comment", "touchpoint", "csat_score")
+    assert list(rows) == list(zip(REVIEW_TEXTS, SITES, [5, 4, 3, 2, 1], strict=True))
+
+
+def test_the_user_chooses_a_semicolon_or_tab_delimiter(workspace):
+    semicolon = reviews_import(
+        workspace=workspace, text=_pandas_reviews(";"), delimiter="semicolon"
+    )
+    survey = services.survey_create_from_template(workspace=workspace, template="nps")
+    tab = responses_import(
+        survey=survey,
+        text='nps\twhy_detractor\n3\t"late; ""very"", late"\n',
+        mapping={"nps": "q:nps", "why_detractor": "q:why_detractor"},
+        delimiter="tab",
+    )
+
+    assert (semicolon.imported, tab.imported) == (5, 1)
+    assert Response.objects.get(survey=survey).comment == 'late; "very", late'
+
+
+def test_an_unknown_delimiter_is_a_clear_error(workspace):
+    import pytest
+
+    from cxloop.feedback.importing import ImportFileError
+
+    with pytest.raises(ImportFileError, match="delimiter: choose one of comma, semicolon, tab"):
+        reviews_import(workspace=workspace, text="rating,text\n5,ok\n", delimiter="pipe")

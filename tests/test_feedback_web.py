@@ -200,6 +200,33 @@ def test_export_csv(app, nps):
     assert len(lines) == 3
 
 
+def test_export_csv_escapes_answers_a_spreadsheet_would_run(app, nps):
+    import csv
+    import io
+
+    hostile = ['=HYPERLINK("http://evil.example","Click")', "@SUM(A1:A9)", "+1", "-1"]
+    for i, text in enumerate(hostile):
+        services.response_submit(
+            survey=nps, answers={"nps": i, "why_detractor": text}, response_key=f"k{i}",
+            channel="-chat",
+        )  # fmt: skip
+
+    body = b"".join(app.get(f"/surveys/{nps.pk}/export.csv").streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(body)))
+
+    assert [r["why_detractor"] for r in rows] == [
+        '\'=HYPERLINK("http://evil.example","Click")', "'@SUM(A1:A9)", "'+1", "'-1",
+    ]  # fmt: skip
+    assert {r["channel"] for r in rows} == {"'-chat"}
+    # numbers are written as plain numbers
+    assert [(r["nps_score"], r["nps"]) for r in rows] == [
+        ("0", "0"),
+        ("1", "1"),
+        ("2", "2"),
+        ("3", "3"),
+    ]
+
+
 def test_import_results_in_two_steps_with_line_numbered_errors(
     app, nps, workspace, settings, tmp_path
 ):
@@ -281,3 +308,28 @@ def test_builder_moves_a_question_up(app, workspace):
     assert list(survey.questions.values_list("key", flat=True)) == ["second", "first"]
     assert refused.status_code == 422
     assert "already the first question" in refused.content.decode()
+
+
+def test_import_with_a_semicolon_delimiter_chosen_in_the_form(app, nps, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.CXLOOP_HOME = tmp_path
+    csv_text = 'nps;why\n3;"Slow; ""very"" slow"\n'
+    step1 = app.post(
+        f"/surveys/{nps.pk}/import/",
+        {"file": SimpleUploadedFile("old.csv", csv_text.encode()), "delimiter": "semicolon"},
+    )
+    html = step1.content.decode()
+    upload_id = re.search(r'name="upload_id" value="(\w+)"', html).group(1)
+    step2 = app.post(f"/surveys/{nps.pk}/import/", {
+        "upload_id": upload_id, "delimiter": "semicolon", "map_0": "q:nps", "map_1": "q:why_detractor",
+    })  # fmt: skip
+    bad = app.post(
+        f"/surveys/{nps.pk}/import/",
+        {"file": SimpleUploadedFile("old.csv", csv_text.encode()), "delimiter": "pipe"},
+    )
+
+    assert '<input type="hidden" name="delimiter" value="semicolon">' in html
+    assert "1 imported" in step2.content.decode()
+    assert Response.objects.get().comment == 'Slow; "very" slow'
+    assert bad.status_code == 422 and "delimiter: choose one of" in bad.content.decode()

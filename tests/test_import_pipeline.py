@@ -15,6 +15,7 @@ from cxloop.events import importing
 from cxloop.events import services as event_services
 from cxloop.events.importing import import_file
 from cxloop.events.models import Event
+from factories import workspace_make
 
 T0 = datetime(2026, 3, 1, 9, tzinfo=UTC)
 
@@ -109,7 +110,8 @@ def _prepared(workspace, *messages):
     prepared, unidentified = event_services.events_prepare(
         messages=valid, received_at=received_at, workspace_id=workspace.pk, region="US"
     )
-    assert not rejected and not unidentified
+    assert not rejected
+    assert not unidentified
     return prepared
 
 
@@ -262,9 +264,7 @@ def test_assuming_new_messages_gives_the_same_result_as_looking_them_up(workspac
 
 @pytest.mark.django_db(transaction=True)
 def test_a_profile_deleted_during_an_import_gets_its_events_on_a_new_profile():
-    from cxloop.core import services as core_services
-
-    workspace = core_services.workspace_create(name="Acme", slug="acme-tx")
+    workspace = workspace_make(name="Acme", slug="acme-tx")
     session = ResolutionSession(workspace.pk)
     message = {"type": "track", "event": "E"}
     first = _prepared(
@@ -361,9 +361,7 @@ def test_reimporting_repairs_seen_times_an_interrupted_import_did_not_write(work
 def test_a_deleted_profile_met_in_a_join_is_looked_up_again(deleted):
     """The session remembers u1 -> P1 and a2 -> P2; one of them is deleted; then a message joins
     u1 and a2. Whichever was deleted, the join must neither crash nor lose an identifier."""
-    from cxloop.core import services as core_services
-
-    workspace = core_services.workspace_create(name="Acme", slug=f"acme-{deleted}")
+    workspace = workspace_make(name="Acme", slug=f"acme-{deleted}")
     session = ResolutionSession(workspace.pk)
     track = {"type": "track", "event": "E"}
     first = _prepared(
@@ -401,7 +399,7 @@ def test_worker_code_runs_without_loading_django_apps(tmp_path):
         "print(out.rows, len(out.messages), len(out.rejected))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603 (this interpreter, our own script)
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=tmp_path
     )
 
@@ -434,14 +432,13 @@ def test_a_resent_message_does_not_deadlock_with_a_batch_resolving_the_same_prof
 
     from django.db import connection, transaction
 
-    from cxloop.core import services as core_services
     from cxloop.core.db import lock_workspace_for_resolution
 
     def track(message_id, user, day):
         return {"messageId": message_id, "type": "track", "event": "E", "userId": user,
                 "timestamp": f"2026-01-0{day}T00:00:00Z"}  # fmt: skip
 
-    workspace = core_services.workspace_create(name="Acme", slug="acme-deadlock")
+    workspace = workspace_make(name="Acme", slug="acme-deadlock")
     event_services.events_ingest(workspace=workspace, messages=[track("m1", "u1", 1)])
     errors: dict = {}
     locked = threading.Event()
@@ -452,7 +449,7 @@ def test_a_resent_message_does_not_deadlock_with_a_batch_resolving_the_same_prof
             event_services.events_ingest(
                 workspace=workspace, messages=[track("m1", "u1", 1), track("m2", "u9", 2)]
             )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (reported by the test after join)
             errors["resend"] = exc
         finally:
             connection.close()
@@ -464,7 +461,7 @@ def test_a_resent_message_does_not_deadlock_with_a_batch_resolving_the_same_prof
                 locked.set()
                 time.sleep(1.0)
                 event_services.events_ingest(workspace=workspace, messages=[track("m3", "u1", 3)])
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (reported by the test after join)
             errors["resolve"] = exc
         finally:
             connection.close()

@@ -125,4 +125,4 @@ def test_funnel_query_for_customers_at_a_stage(client, member, workspace):
         content_type="application/json",
     )
     assert missing.status_code == 422
-    assert missing.json()["errors"] == ["stage_id: no stage 999999"]
+    assert missing.json()["errors"] == ["stage_id: no stage 999999 in this workspace"]

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from cxloop.customers.models import Customer, CustomerMerge
-from cxloop.events.services import events_ingest
 from cxloop.journeys import selectors
 from cxloop.journeys.definitions import DefinitionError, parse_steps
+from factories import customer_id, ingest, track
 
 pytestmark = pytest.mark.django_db
 
@@ -18,25 +18,10 @@ HOUR = timedelta(hours=1)
 
 
 def ev(who: str, name: str, minutes: float, channel: str = "web", *, anon=False, **props) -> dict:
-    ids = {"anonymousId": who} if anon else {"userId": who}
-    return {
-        "type": "track",
-        **ids,
-        "event": name,
-        "properties": {"channel": channel, **props},
-        "timestamp": (T0 + timedelta(minutes=minutes)).isoformat(),
-        "messageId": f"{who}-{name}-{minutes}-{channel}",
-    }
-
-
-def ingest(workspace, messages: list[dict]) -> None:
-    result = events_ingest(workspace=workspace, messages=messages)
-    assert not result.rejected, result.rejected
-    assert result.accepted == len(messages)
-
-
-def customer(workspace, user_id: str) -> int:
-    return workspace.identity_set.get(kind="user_id", value=user_id).customer_id
+    """A track message ``minutes`` after T0 (from an anonymous id with ``anon``)."""
+    at = T0 + timedelta(minutes=minutes)
+    message_id = f"{who}-{name}-{minutes}-{channel}"
+    return track(who, name, at, channel=channel, anonymous=anon, message_id=message_id, **props)
 
 
 def run(workspace, steps, window=None, **kwargs):
@@ -59,8 +44,8 @@ def test_customers_count_once_per_step_in_order(workspace):
     report = run(workspace, ["A", "B", "C"])
     # then
     assert report.counts == [4, 3, 1]
-    assert report.run.depth[customer(workspace, "e")] == 2
-    assert customer(workspace, "d") not in report.run.depth
+    assert report.run.depth[customer_id(workspace, "e")] == 2
+    assert customer_id(workspace, "d") not in report.run.depth
     assert report.median_seconds == [None, 600.0, 600.0]
     assert report.conversion == [1.0, 0.75, 0.25]
 
@@ -81,8 +66,8 @@ def test_window_counts_from_the_first_step_and_is_inclusive(workspace):
     # then: h's first A cannot convert in time, its second one can (earliest qualifying start)
     assert report.counts == [4, 3, 1]
     depth = report.run.depth
-    assert [depth[customer(workspace, w)] for w in "fghi"] == [2, 1, 3, 2]
-    h_times = report.run.times[customer(workspace, "h")]
+    assert [depth[customer_id(workspace, w)] for w in "fghi"] == [2, 1, 3, 2]
+    h_times = report.run.times[customer_id(workspace, "h")]
     assert [str(t)[11:16] for t in h_times] == ["13:40", "14:10", "14:30"]
     # without a window every B and C counts
     assert run(workspace, ["A", "B", "C"]).counts == [4, 4, 2]
@@ -100,8 +85,8 @@ def test_repeated_events_take_the_earliest_qualifying_sequence(workspace):
     # then: one customer each, step 2 counted once; times from the first A
     assert report.counts == [2, 2]
     assert (
-        report.run.times[customer(workspace, "j")][1]
-        > report.run.times[customer(workspace, "j")][0]
+        report.run.times[customer_id(workspace, "j")][1]
+        > report.run.times[customer_id(workspace, "j")][0]
     )
     assert sorted(report.median_seconds[1:]) == [(180 + 3300) / 2]
 
@@ -110,7 +95,7 @@ def test_a_step_must_be_strictly_after_the_previous_one(workspace):
     ingest(workspace, [ev("s", "A", 0), ev("s", "B", 0), ev("t", "A", 0), ev("t", "B", 0.5)])
     report = run(workspace, ["A", "B"])
     assert report.counts == [2, 1]
-    assert report.run.depth[customer(workspace, "t")] == 2
+    assert report.run.depth[customer_id(workspace, "t")] == 2
 
 
 def test_the_same_event_twice_needs_two_occurrences(workspace):
@@ -142,7 +127,7 @@ def test_customers_merged_mid_journey_count_once_with_all_their_steps(workspace)
     report = run(workspace, ["A", "B", "C"], window=HOUR)
     # then
     assert report.counts == [1, 1, 1]
-    assert list(report.run.depth) == [customer(workspace, "u-9")]
+    assert list(report.run.depth) == [customer_id(workspace, "u-9")]
 
 
 def test_steps_with_channel_and_property_conditions(workspace):
@@ -195,8 +180,11 @@ def test_dropoffs_list_who_stopped_where(workspace):
     dropoffs = selectors.funnel_dropoffs(workspace=workspace, report=report)
     assert [(step, count) for step, count, _ in dropoffs] == [(1, 2), (2, 1)]
     after_a = [d.customer_id for d in dropoffs[0][2]]
-    assert after_a == [customer(workspace, "x4"), customer(workspace, "x3")]  # most recent first
-    assert [d.customer_id for d in dropoffs[1][2]] == [customer(workspace, "x2")]
+    assert after_a == [
+        customer_id(workspace, "x4"),
+        customer_id(workspace, "x3"),
+    ]  # most recent first
+    assert [d.customer_id for d in dropoffs[1][2]] == [customer_id(workspace, "x2")]
 
 
 def test_other_workspaces_events_never_count(workspace, other_workspace):

@@ -12,11 +12,11 @@ from cxloop.customers.models import CustomerMerge
 from cxloop.demo.generator import build_demo
 from cxloop.demo.journeys import RETAIL_JOURNEY
 from cxloop.events.models import Event
-from cxloop.events.services import events_ingest
 from cxloop.feedback.models import Response, Survey
 from cxloop.journeys import selectors, services
 from cxloop.journeys.definitions import DefinitionError, parse_rule
 from cxloop.journeys.models import CustomerStage, JourneyMap, Rule
+from factories import customer_id, ingest, track
 
 pytestmark = pytest.mark.django_db
 
@@ -57,23 +57,11 @@ SHOP = {
 
 
 def ev(who: str, name: str, hours: float, channel: str = "web", **props) -> dict:
-    return {
-        "type": "track",
-        "userId": who,
-        "event": name,
-        "properties": {"channel": channel, **props},
-        "timestamp": (T0 + timedelta(hours=hours)).isoformat(),
-        "messageId": f"{who}-{name}-{hours}-{channel}",
-    }
-
-
-def ingest(workspace, messages: list[dict]) -> None:
-    result = events_ingest(workspace=workspace, messages=messages)
-    assert not result.rejected, result.rejected
-
-
-def cid(workspace, user_id: str) -> int:
-    return workspace.identity_set.get(kind="user_id", value=user_id).customer_id
+    """A track message ``hours`` after T0."""
+    at = T0 + timedelta(hours=hours)
+    return track(
+        who, name, at, channel=channel, message_id=f"{who}-{name}-{hours}-{channel}", **props
+    )
 
 
 def seed(workspace) -> None:
@@ -126,17 +114,17 @@ def test_journey_metrics_and_current_stages_on_hand_built_events(workspace):
         for row in CustomerStage.objects.filter(journey=journey).select_related("stage")
     }
     assert stages == {
-        cid(workspace, "ann"): ("Return", T0 + timedelta(hours=26)),
-        cid(workspace, "bob"): ("Buy", T0 + timedelta(hours=4)),
-        cid(workspace, "cat"): ("Discover", T0),
-        cid(workspace, "dan"): ("Buy", T0 + timedelta(hours=3)),
-        cid(workspace, "eve"): ("Buy", T0),
+        customer_id(workspace, "ann"): ("Return", T0 + timedelta(hours=26)),
+        customer_id(workspace, "bob"): ("Buy", T0 + timedelta(hours=4)),
+        customer_id(workspace, "cat"): ("Discover", T0),
+        customer_id(workspace, "dan"): ("Buy", T0 + timedelta(hours=3)),
+        customer_id(workspace, "eve"): ("Buy", T0),
     }
     buy_stage = journey.stages.get(name="Buy")
     at_buy = set(
         selectors.customer_ids_at_stage(stage=buy_stage).values_list("customer_id", flat=True)
     )
-    assert at_buy == {cid(workspace, w) for w in ("bob", "dan", "eve")}
+    assert at_buy == {customer_id(workspace, w) for w in ("bob", "dan", "eve")}
 
 
 def test_map_view_puts_touchpoints_under_their_stages(workspace):
@@ -265,13 +253,19 @@ def test_condition_operators(workspace):
         )
         return rule.matches("E", "web", props)
 
-    assert matches("eq", "Gold", {"p": "gold"}) and matches("eq", 3, {"p": "3"})
-    assert matches("neq", "x", {}) and not matches("neq", "x", {"p": "x"})
-    assert matches("gt", 10, {"p": 11}) and not matches("gt", 10, {"p": 10})
-    assert matches("lt", 10, {"p": "9.5"}) and not matches("lt", 10, {"p": "n/a"})
+    assert matches("eq", "Gold", {"p": "gold"})
+    assert matches("eq", 3, {"p": "3"})
+    assert matches("neq", "x", {})
+    assert not matches("neq", "x", {"p": "x"})
+    assert matches("gt", 10, {"p": 11})
+    assert not matches("gt", 10, {"p": 10})
+    assert matches("lt", 10, {"p": "9.5"})
+    assert not matches("lt", 10, {"p": "n/a"})
     assert matches("contains", "late", {"p": "Very LATE parcel"})
-    assert matches("contains", "b", {"p": ["a", "b"]}) and not matches("contains", "c", {"p": []})
-    assert matches("exists", None, {"p": 0}) and not matches("exists", None, {"q": 1})
+    assert matches("contains", "b", {"p": ["a", "b"]})
+    assert not matches("contains", "c", {"p": []})
+    assert matches("exists", None, {"p": 0})
+    assert not matches("exists", None, {"q": 1})
     nested = parse_rule(
         {"event": "E", "conditions": [{"property": "order.total", "op": "gt", "value": 5}]}, "r"
     )
@@ -354,7 +348,9 @@ def test_worker_cycle_moves_customers_on_as_new_events_arrive(workspace, setting
 
     seed(workspace)
     journey = services.journey_create(workspace=workspace, definition=SHOP)
-    assert selectors.stage_of_customers(journey=journey)[cid(workspace, "cat")] == "Discover"
+    assert (
+        selectors.stage_of_customers(journey=journey)[customer_id(workspace, "cat")] == "Discover"
+    )
     ingest(workspace, [ev("cat", "Order Completed", 7)])  # cat buys after the map was computed
 
     # when: the worker's cycle runs (immediate backend; repeat=False so it does not recurse)
@@ -362,7 +358,7 @@ def test_worker_cycle_moves_customers_on_as_new_events_arrive(workspace, setting
 
     # then
     assert result.return_value == 1
-    assert selectors.stage_of_customers(journey=journey)[cid(workspace, "cat")] == "Buy"
+    assert selectors.stage_of_customers(journey=journey)[customer_id(workspace, "cat")] == "Buy"
 
 
 def test_journeys_worker_chain_is_started_once(db):

@@ -9,7 +9,8 @@ import pytest
 
 from cxloop.journeys import services
 from cxloop.journeys.models import JourneyMap
-from test_journeys_maps import SHOP, cid, seed
+from factories import customer_id
+from test_journeys_maps import SHOP, seed
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +51,8 @@ def test_define_a_journey_in_the_form(client, member, workspace):
     response = client.post("/journeys/new/", FORM)
     # then: the same journey as the API definition, computed
     journey = JourneyMap.objects.get(workspace=workspace)
-    assert response.status_code == 302 and response["Location"] == f"/journeys/{journey.pk}/"
+    assert response.status_code == 302
+    assert response["Location"] == f"/journeys/{journey.pk}/"
     assert [s["customers"] for s in journey.metrics["stages"]] == [4, 4, 1]
     assert journey.stages.get(name="Discover").description == "first visits"
     order = journey.stages.get(name="Buy").touchpoints.get()
@@ -59,7 +61,8 @@ def test_define_a_journey_in_the_form(client, member, workspace):
         ("Order Completed", "store"),
     ]
     page = text(client.get(f"/journeys/{journey.pk}/"))
-    assert "Discover" in page and "Big repeat order" in page
+    assert "Discover" in page
+    assert "Big repeat order" in page
     assert "Repeat Order where revenue greater than 100" in page
     assert "Reached 4 Next stage 50% Median time 3.0 h" in page
     # the editor shows it back, one row per rule
@@ -114,8 +117,8 @@ def test_funnel_page_shows_counts_split_and_dropoffs(client, member, workspace):
     assert "2. Order Completed 2 50% 50% 2.5 h" in page
     assert "Stopped after step 1 2" in page
     page_html = response.content.decode()
-    assert f'href="/customers/{cid(workspace, "cat")}/"' in page_html
-    assert f'href="/customers/{cid(workspace, "eve")}/"' in page_html
+    assert f'href="/customers/{customer_id(workspace, "cat")}/"' in page_html
+    assert f'href="/customers/{customer_id(workspace, "eve")}/"' in page_html
 
 
 def test_funnel_page_errors(client, member):
@@ -133,12 +136,12 @@ def test_customer_pages_show_and_filter_by_stage(client, member, workspace):
     buy = journey.stages.get(name="Buy")
     client.force_login(member)
     # the 360 page shows the current stage
-    detail = text(client.get(f"/customers/{cid(workspace, 'ann')}/"))
+    detail = text(client.get(f"/customers/{customer_id(workspace, 'ann')}/"))
     assert "Journey stage Shop : Return" in detail
     # the customer list filters by stage
     listed = client.get("/customers/", {"stage": buy.pk})
     shown = set(map(int, re.findall(r'href="/customers/(\d+)/"', listed.content.decode())))
-    assert shown == {cid(workspace, w) for w in ("bob", "dan", "eve")}
+    assert shown == {customer_id(workspace, w) for w in ("bob", "dan", "eve")}
     assert "3 customers, most recently seen first at stage Buy of Shop" in text(listed)
     # combined with a search, and as an htmx fragment
     fragment = client.get(

@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 
 import pytest
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import proportions_ztest
 
 from cxloop.customers.models import Customer
 from cxloop.events.models import Event
@@ -75,11 +77,13 @@ def test_nps_by_week_and_channel(api, data):
         ("2025-03-03", "web", 3, 33.33),
         ("2025-03-10", "web", 1, 100.0),
     ]
-    # web week 1: p = 2/3, d = 1/3; var = 1 − 1/9 = .888889; SE = 100·√(.888889/3) = 54.4331
+    # web week 1, adjusted-Wald (n + 3, ¾ added to promoters and detractors): p' = 2.75/6,
+    # d' = 1.75/6, NPS' = 16.6667; var' = .75 − 1/36 = .722222; SE = 100·√(.722222/6) = 34.6944
     web = body["rows"][1]
-    assert web["se"] == pytest.approx(54.4331, abs=1e-4)
-    assert web["low"] == pytest.approx(100 / 3 - 1.959964 * 54.4331, abs=1e-3)
-    assert web["high"] == 100.0  # 33.3 + 106.7, clipped
+    assert web["method"] == "adjusted-wald"
+    assert web["se"] == pytest.approx(34.6944, abs=1e-4)
+    assert web["low"] == pytest.approx(100 / 6 - 1.959964 * 34.6944, abs=1e-3)
+    assert web["high"] == pytest.approx(100 / 6 + 1.959964 * 34.6944, abs=1e-3)
     assert web["moe"] == pytest.approx((web["high"] - web["low"]) / 2)
 
 
@@ -194,3 +198,55 @@ def test_openapi_documents_the_metrics_routes(api):
     )
     parameters = {p["name"] for p in schema["paths"]["/api/metrics"]["get"]["parameters"]}
     assert {"metric", "by", "split", "from", "to", "survey", "channel", "trait"} <= parameters
+
+
+def test_groups_against_the_rest_carry_holm_adjusted_p_values(api, workspace):
+    # CSAT (top box 4) by channel, 60 answers each: web 40, email 28, store 32 satisfied
+    on = survey(workspace)
+    for channel, satisfied in (("web", 40), ("email", 28), ("store", 32)):
+        for index in range(60):
+            answer(workspace, on, 3 + index % 20, csat_score=5 if index < satisfied else 2, channel=channel)  # fmt: skip
+    raw = [proportions_ztest([x, 100 - x], [60, 120])[1] for x in (40, 28, 32)]
+    _, adjusted, _, _ = multipletests(raw, method="holm")
+
+    body = api.get("/api/metrics/groups", {**MARCH, "metric": "csat", "split": "channel"}).json()
+
+    assert (body["split"], body["adjustment"], body["comparisons"]) == ("channel", "holm", 3)
+    changes = {g["group"]: g["change"] for g in body["groups"]}
+    assert [changes[c]["p_value"] for c in ("web", "email", "store")] == pytest.approx(raw)
+    assert [changes[c]["p_adjusted"] for c in ("web", "email", "store")] == pytest.approx(list(adjusted))  # fmt: skip
+    assert changes["web"]["test"] == "pooled z"
+    assert raw[0] < 0.05 and changes["web"]["significant"] is False
+    assert {g["estimate"]["n"] for g in body["groups"]} == {60}
+    assert body["groups"][0]["rest"]["n"] == 120
+
+
+def test_groups_reject_a_bad_split(api, data):
+    response = api.get("/api/metrics/groups", {**MARCH, "split": "colour"})
+
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("split")
+
+
+def test_summary_names_the_test(api, data):
+    nps = api.get("/api/metrics/summary", MARCH).json()["headlines"][0]
+
+    assert nps["change"]["p_adjusted"] is None  # one comparison: nothing to adjust
+    assert nps["change"]["test"] == ""  # too few answers: not tested
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"metric": "ces", "split": "survey"},
+        {"metric": "response_rate", "split": "trait:plan"},
+        {"metric": "nps", "split": ""},
+        {"metric": "loyalty"},
+        {"split": "trait:"},
+        {"from": "2025-02-30"},
+    ],
+)
+def test_groups_never_fail_on_odd_input(api, data, params):
+    response = api.get("/api/metrics/groups", {**MARCH, **params})
+
+    assert response.status_code in (200, 422), response.content

@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import count
 
 import pytest
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import proportions_ztest
 
 from cxloop.customers.models import Customer
 from cxloop.events.models import Event
@@ -95,8 +97,8 @@ def test_nps_by_week_and_channel(workspace, other_workspace):
     # when
     rows = rows_of(workspace, by=Granularity.WEEK, split="channel")
 
-    # then: web week 1: n 6, 4 promoters, 1 detractor → 100·(4 − 1)/6 = 50;
-    # var = 5/6 − (3/6)² = .583333, SE = 100·√(.583333/6) = 31.180478
+    # then: web week 1: n 6, 4 promoters, 1 detractor → 100·(4 − 1)/6 = 50; adjusted-Wald SE:
+    # p' = 4.75/9, d' = 1.75/9; var' = .722222 − (3/9)² = .611111, SE = 100·√(.611111/9) = 26.0579
     # email week 1: 1 P, 1 D of 2 → 0; web week 2: 1 P, 1 D of 2 → 0
     table = {(r.period, r.group): r.estimate for r in rows}
     assert list(table) == [
@@ -106,7 +108,7 @@ def test_nps_by_week_and_channel(workspace, other_workspace):
     ]
     web = table[(date(2025, 3, 3), "web")]
     assert (web.n, web.value) == (6, pytest.approx(50.0))
-    assert web.se == pytest.approx(31.180478, abs=1e-5)
+    assert web.se == pytest.approx(26.0579, abs=1e-4)
     assert web.too_few
     assert table[(date(2025, 3, 3), "email")].value == pytest.approx(0.0)
     assert table[(date(2025, 3, 10), "web")].n == 2
@@ -290,6 +292,28 @@ def test_each_group_is_tested_against_the_rest(workspace):
     assert by_name["web"].rest.value == pytest.approx(100 * (11 - 20) / 41)
     assert by_name["web"].change.significant
     assert by_name["chat"].change.verdict == "too few responses to tell"
+
+
+def test_groups_vs_rest_are_holm_adjusted_together(workspace):
+    # CSAT (4–5 of 5) web 40 of 60, email 28 of 60, store 32 of 60: web against the rest alone
+    # has p = .034 ("significant" before), but three groups were tested: Holm makes it .10
+    on = survey(workspace)
+    for channel, satisfied in (("web", 40), ("email", 28), ("store", 32)):
+        for index in range(60):
+            answer(workspace, on, at(3), csat=5 if index < satisfied else 2, channel=channel)
+    counts = {"web": (40, 60), "email": (28, 60), "store": (32, 60)}
+    raw = [proportions_ztest([x, 100 - x], [n, 180 - n])[1] for x, n in counts.values()]
+    _, adjusted, _, _ = multipletests(raw, method="holm")
+
+    groups = s.metric_groups_vs_rest(
+        workspace=workspace, metric=MetricName.CSAT, filters=MARCH, split="channel"
+    )
+
+    by_name = {g.row.label: g.change for g in groups}
+    assert [by_name[name].p_value for name in counts] == pytest.approx(raw)
+    assert [by_name[name].p_adjusted for name in counts] == pytest.approx(list(adjusted))
+    assert raw[0] < 0.05 and not by_name["web"].significant
+    assert by_name["web"].verdict == "not significant"
 
 
 def test_comments_are_filtered_and_newest_first(workspace):

@@ -161,3 +161,19 @@ def test_dashboard_needs_login_and_shows_only_own_workspace(client, member, work
     assert anonymous.status_code == 302
     assert "secret" not in html and "Globex survey" not in html
     assert kpi(html, "nps") == "—"
+
+
+def test_breakdown_marks_significance_after_holm_and_says_so(client_in, workspace):
+    # CSAT by channel, 60 answers each: web 40, email 28, store 32 satisfied. Web against the
+    # rest alone: pooled z p = .034; three groups tested, Holm: .102 → not significant
+    on = survey(workspace)
+    for channel, satisfied in (("web", 40), ("email", 28), ("store", 32)):
+        for index in range(60):
+            answer(workspace, on, 1 + index % 20, csat=5 if index < satisfied else 2, channel=channel)  # fmt: skip
+
+    html = client_in.get("/dashboard/", {"metric": "csat", "split": "channel"}).content.decode()
+
+    assert "p-values adjusted for 3 comparisons (Holm)." in html
+    table = re.search(r'<table[^>]*id="breakdown-table".*?</table>', html, re.S).group(0)
+    assert 'class="sig yes"' not in table  # no row marked significant
+    assert 'title="p = 0.102 adjusted (Holm; 0.034 alone)"' in table

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import factories
 from cxloop.customers.models import Customer
 from cxloop.events.services import events_ingest
 from cxloop.journeys import paths
@@ -45,14 +46,13 @@ PAGES = {"Home", "Category", "Product"}
 
 
 def ingest(workspace, *journeys: list[dict]) -> None:
+    """The journeys' messages, each customer first identified (with a name) the day before."""
     messages = [m for j in journeys for m in j]
     identify = [
-        {"type": "identify", "userId": user, "traits": {"name": user}, "messageId": f"id-{user}",
-         "timestamp": (T0 - timedelta(days=1)).isoformat()}
+        factories.identify(user, {"name": user}, T0 - timedelta(days=1), message_id=f"id-{user}")
         for user in dict.fromkeys(m["userId"] for m in messages)
-    ]  # fmt: skip
-    result = events_ingest(workspace=workspace, messages=identify + messages)
-    assert not result.rejected, result.rejected
+    ]
+    factories.ingest(workspace, identify + messages)
 
 
 @pytest.fixture
@@ -193,7 +193,8 @@ def test_other_workspaces_are_not_counted(workspace, other_workspace, shoppers):
         ({}, "choose a start event, an end event, or both"),
         ({"start": "Home", "max_steps": 1}, "max steps must be between 2 and 12"),
         ({"start": "Home", "max_steps": 13}, "max steps must be between 2 and 12"),
-        ({"start": "Home", "top": 0}, "top must be at least 1"),
+        ({"start": "Home", "top": 0}, "top must be between 1 and 30"),
+        ({"start": "Home", "top": 31}, "top must be between 1 and 30"),
         ({"start": "Home", "within": timedelta(0)}, "the time window must be positive"),
     ],
 )

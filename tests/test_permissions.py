@@ -22,7 +22,7 @@ from cxloop.api.rest import api
 from cxloop.core import services as core_services
 from cxloop.core.models import Membership, WriteKey
 from cxloop.core.permissions import ROLE_CAPABILITIES, Capability, Role, role_can
-from cxloop.customers.models import Customer
+from cxloop.customers.models import Customer, CustomerMerge
 from cxloop.events.services import events_ingest
 from cxloop.feedback import services as feedback_services
 from cxloop.feedback.models import Question, Response, Survey, Trigger
@@ -92,6 +92,9 @@ WEB = {
     "key-create": (MW, MW),
     "key-revoke": (MW, MW),
     "audit-log": (MW, MW),
+    "customer-export": (MC, MC),
+    "customer-erase": (MC, MC),
+    "merge-unmerge": (MC, MC),
 }
 # no login: sign-in/out, the public survey pages and widget, the tracking API
 PUBLIC_WEB = {"login", "logout", "survey-answer", "survey-save", "survey-embed", "track"}
@@ -116,6 +119,7 @@ API = {
     "metrics_summary": RA,
     "metrics_retention": RA,
     "metrics_comments": RF,
+    "metrics_groups": RA,
     "list_journeys": RA,
     "create_journey": EJ,
     "get_journey": RA,
@@ -141,6 +145,9 @@ API = {
     "create_key": MW,
     "revoke_key": MW,
     "list_audit": MW,
+    "export_customer": MC,
+    "erase_customer": MC,
+    "unmerge": MC,
 }
 PUBLIC_API = {"submit_public_response"}  # anyone with the survey's link
 
@@ -180,9 +187,19 @@ def world(db, workspace):
              "timestamp": "2025-03-01T10:00:00Z"},
             {"type": "track", "userId": "u-1", "event": "Order Completed",
              "timestamp": "2025-03-02T10:00:00Z"},
+            # a visitor, then the same visitor signing in as u-1: a merge (to unmerge)
+            {"type": "page", "anonymousId": "a-1", "name": "Home",
+             "timestamp": "2025-03-03T10:00:00Z"},
         ],
     )  # fmt: skip
-    assert result.accepted == 2
+    assert result.accepted == 3
+    joined = events_ingest(
+        workspace=workspace,
+        messages=[{"type": "identify", "anonymousId": "a-1", "userId": "u-1",
+                   "timestamp": "2025-03-03T10:05:00Z"}],
+    )  # fmt: skip
+    assert joined.accepted == 1
+    merge = CustomerMerge.objects.get(workspace=workspace)
     survey = feedback_services.survey_create_from_template(workspace=workspace, template="nps")
     trigger = feedback_services.trigger_create(
         survey=survey, event_name="Order Completed", from_event_id=0
@@ -201,7 +218,8 @@ def world(db, workspace):
             core_services.membership_set(user=user, workspace=workspace, role=role)
         users[role] = user
     ids = {
-        "customer_id": Customer.objects.get(workspace=workspace).pk,
+        "customer_id": merge.survivor_id,
+        "merge_id": merge.pk,
         "survey_id": survey.pk,
         "trigger_id": trigger.pk,
         "segment_id": segment.pk,
@@ -230,7 +248,9 @@ def _state(workspace) -> tuple:
         list(
             JourneyMap.objects.filter(workspace=workspace).values_list("pk", "name", "computed_at")
         ),
-        Customer.objects.filter(workspace=workspace).count(),
+        list(
+            Customer.objects.filter(workspace=workspace).values_list("pk", "traits", "merged_into")
+        ),
         sorted(Membership.objects.filter(workspace=workspace).values_list("user_id", "role")),
         list(WriteKey.objects.filter(workspace=workspace).values_list("pk", "revoked_at")),
     )

@@ -6,32 +6,29 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import factories
 from cxloop.customers.models import Customer
-from cxloop.events.services import events_ingest
 from cxloop.segments import selectors
 from cxloop.segments.personas import PersonaError
 
 NOW = datetime(2025, 9, 1, tzinfo=UTC)
 
 
-def ago(days: float, minutes: float = 0) -> str:
-    return (NOW - timedelta(days=days) + timedelta(minutes=minutes)).isoformat()
+def ago(days: float, minutes: float = 0) -> datetime:
+    return NOW - timedelta(days=days) + timedelta(minutes=minutes)
 
 
-def track(user: str, n: int, name: str, channel: str, when: str, **props) -> dict:
-    return {
-        "type": "track", "userId": user, "event": name, "messageId": f"{user}-{n}",
-        "timestamp": when, "properties": {"channel": channel, **props},
-    }  # fmt: skip
+def track(user: str, n: int, name: str, channel: str, when: datetime, **props) -> dict:
+    return factories.track(user, name, when, channel=channel, message_id=f"{user}-{n}", **props)
 
 
-def page(user: str, n: int, name: str, when: str) -> dict:
+def page(user: str, n: int, name: str, when: datetime) -> dict:
     return {
         "type": "page",
         "userId": user,
         "name": name,
         "messageId": f"{user}-{n}",
-        "timestamp": when,
+        "timestamp": when.isoformat(),
     }
 
 
@@ -68,8 +65,7 @@ def email_reader(user: str) -> list[dict]:
 def groups(workspace) -> dict[str, set[int]]:
     people = {"store": store_regular, "web": lapsed_browser, "email": email_reader}
     messages = [m for kind, make in people.items() for i in range(10) for m in make(f"{kind}-{i}")]
-    result = events_ingest(workspace=workspace, messages=messages)
-    assert not result.rejected, result.rejected
+    factories.ingest(workspace, messages)
     ids: dict[str, set[int]] = {kind: set() for kind in people}
     for customer in Customer.objects.filter(workspace=workspace):
         user = customer.identities.get(kind="user_id").value

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import factories
 from cxloop.customers.models import Customer
-from cxloop.events.services import events_ingest
 from cxloop.feedback.models import Response, Survey
 from cxloop.segments import selectors, services
 from cxloop.segments.definition import SegmentDefinitionError
@@ -15,38 +15,26 @@ from cxloop.segments.definition import SegmentDefinitionError
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
 
-def ago(days: float) -> str:
-    return (NOW - timedelta(days=days)).isoformat()
+def ago(days: float) -> datetime:
+    return NOW - timedelta(days=days)
 
 
 def ingest(workspace, messages: list[dict]) -> None:
+    """Stored with ids of their own (the same person may send the same event twice)."""
     for number, message in enumerate(messages):
         message.setdefault("messageId", f"m-{workspace.slug}-{message['userId']}-{number}")
-    result = events_ingest(workspace=workspace, messages=messages)
-    assert not result.rejected, result.rejected
+    factories.ingest(workspace, messages)
 
 
 def person(user_id: str, traits: dict, *events: tuple[str, str, float]) -> list[dict]:
     """An identify (with traits) 300 days ago, then track events (name, channel, days ago)."""
-    messages = [
-        {
-            "type": "identify",
-            "userId": user_id,
-            "traits": {"name": user_id.title(), **traits},
-            "timestamp": ago(300),
-        }
+    return [
+        factories.identify(user_id, {"name": user_id.title(), **traits}, ago(300)),
+        *(
+            factories.track(user_id, name, ago(days), channel=channel)
+            for name, channel, days in events
+        ),
     ]
-    messages += [
-        {
-            "type": "track",
-            "userId": user_id,
-            "event": name,
-            "properties": {"channel": channel},
-            "timestamp": ago(days),
-        }
-        for name, channel, days in events
-    ]
-    return messages
 
 
 @pytest.fixture

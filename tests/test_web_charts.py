@@ -13,5 +13,7 @@ def test_labels_cannot_close_the_script_element():
 
     text = str(figure_json(figure))
 
-    assert "<" not in text and ">" not in text and "&" not in text
+    assert "<" not in text
+    assert ">" not in text
+    assert "&" not in text
     assert json.loads(text)["data"][0]["x"] == [hostile]

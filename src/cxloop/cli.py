@@ -222,10 +222,10 @@ def _print_rejections(rejected, report_path: Path) -> None:
     for item in rejected[:20]:
         table.add_row(str(item.position), item.reason)
     console.print(table)
-    import csv
+    from cxloop.core import csvsafe
 
     with report_path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csvsafe.writer(handle)
         writer.writerow(["line", "reason"])
         writer.writerows((r.position, r.reason) for r in rejected)
     console.print(f"All {len(rejected):,} rejected rows with reasons: {report_path}")

@@ -176,3 +176,25 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("CXLOOP_LOG_LEVEL", "WARNING")},
 }
+
+# Limits on the public survey endpoints (no login): per client IP and survey, django-ratelimit
+# syntax ("20/m" = 20 a minute). Submissions (the answer page and the public API) and the page's
+# autosave count apart: autosave fires as a person answers. One browser (a signed cookie) or one
+# IP + user agent completes an anonymous survey once per CXLOOP_SURVEY_REPEAT_WINDOW seconds
+# (0 turns the IP + user agent check off, e.g. for a survey on a shared in-store tablet).
+CXLOOP_SURVEY_RATE = os.environ.get("CXLOOP_SURVEY_RATE", "20/m")
+CXLOOP_SURVEY_SAVE_RATE = os.environ.get("CXLOOP_SURVEY_SAVE_RATE", "60/m")
+CXLOOP_SURVEY_REPEAT_WINDOW = int(os.environ.get("CXLOOP_SURVEY_REPEAT_WINDOW", "3600"))
+# Behind a reverse proxy, the request header holding the client's address (e.g. HTTP_X_REAL_IP);
+# otherwise REMOTE_ADDR, and every client behind the proxy would share one limit.
+CXLOOP_CLIENT_IP_HEADER = os.environ.get("CXLOOP_CLIENT_IP_HEADER") or None
+RATELIMIT_IP_META_KEY = "cxloop.core.throttle.client_ip"
+# The counters live in Django's cache: in memory in the embedded default (one server process, its
+# threads share it); on Redis with CXLOOP_TASKS=rq, so several processes share one count.
+if _task_backend == "rq":
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        }
+    }

@@ -8,18 +8,21 @@ Bad input answers 422 with ``errors``: a list of ``{field, message}`` (e.g. ``an
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, Literal
 
-from django.http import HttpRequest
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from ninja import Field, File, Form, Router, Schema, Status, UploadedFile
 from ninja.errors import HttpError
 
 from cxloop.api.access import request_workspace
+from cxloop.core import throttle
 from cxloop.core.permissions import Capability
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import importing, selectors, services
-from cxloop.feedback.logic import FeedbackError, SurveyUnavailable
+from cxloop.feedback.logic import AlreadyAnswered, FeedbackError, SurveyUnavailable
 
 router = Router(tags=["feedback"])
 MAX_LIMIT = 500
@@ -292,9 +295,13 @@ def delete_survey(request: HttpRequest, survey_id: int, workspace: str | None = 
     return Status(204, None)
 
 
-def _submit(survey, body, **extra):
+def _submit(survey, body, *, respondent: str = "", window: int = 0, **extra):
+    """Submit ``body``; with a ``respondent`` (anonymous callers) one complete response each."""
+    submit = services.response_submit
+    if respondent:
+        submit = partial(services.response_submit_anonymous, respondent=respondent, window=window)
     try:
-        result = services.response_submit(
+        result = submit(
             survey=survey,
             answers=body.answers,
             response_key=body.response_key,
@@ -318,6 +325,7 @@ _PUBLIC_SUBMIT_RESPONSES = {
     404: ErrorOut,
     410: ErrorOut,
     422: ErrorOut,
+    429: ErrorOut,
 }
 PUBLIC_KEY_LENGTH = (32, 64)
 
@@ -359,13 +367,24 @@ def submit_response(
     auth=None,
     summary="Answer a survey by its public token (no login)",
 )
-def submit_public_response(request: HttpRequest, token: str, body: PublicResponseIn):
+def submit_public_response(
+    request: HttpRequest, token: str, body: PublicResponseIn, response: HttpResponse
+):
     """Keys sent here live apart from the signed-in API's and the web page's (stored as
     ``pub:<key>``) and must be unguessable (32–64 characters, e.g. a random UUID's hex), so a
-    stranger cannot add to a response someone else started; nothing stored is sent back."""
+    stranger cannot add to a response someone else started; nothing stored is sent back.
+
+    429 (with Retry-After) when one client sends more than ``CXLOOP_SURVEY_RATE`` to a survey;
+    within ``CXLOOP_SURVEY_REPEAT_WINDOW`` one client (IP and user agent) completes a survey
+    under one key only: another key answers 200 ``duplicate`` and stores nothing."""
     survey = selectors.survey_by_token(token=token)
     if survey is None or survey.is_review_inbox:
         return Status(404, {"detail": "unknown survey: check the link", "errors": []})
+    wait = throttle.survey_limited(request, token=survey.public_token)
+    if wait is not None:
+        response["Retry-After"] = str(wait)
+        detail = f"too many answers from this client: try again in {wait} s"
+        return Status(429, {"detail": detail, "errors": []})
     low, high = PUBLIC_KEY_LENGTH
     if not low <= len(body.response_key) <= high:
         message = f"expected {low}–{high} characters (a random id, e.g. a UUID's hex)"
@@ -377,7 +396,13 @@ def submit_public_response(request: HttpRequest, token: str, body: PublicRespons
             },
         )
     body.response_key = f"pub:{body.response_key}"
-    result = _submit(survey, body, source="link")
+    try:
+        result = _submit(
+            survey, body, source="link", respondent=throttle.client_fingerprint(request),
+            window=settings.CXLOOP_SURVEY_REPEAT_WINDOW,
+        )  # fmt: skip
+    except AlreadyAnswered:
+        return Status(200, {"duplicate": True, "completed": True})
     if result.status_code in (200, 201):
         response = result.value["response"]
         return Status(
@@ -438,15 +463,16 @@ def import_reviews(
     request: HttpRequest,
     file: File[UploadedFile],
     source: Form[str] = "",
+    delimiter: Form[Literal["comma", "semicolon", "tab"]] = "comma",
     workspace: str | None = None,
 ):
     """Columns ``rating`` (1–5) and ``text`` required; ``source``, ``date``, ``email``, ``id``,
-    ``title`` optional. Bad rows are reported by line; good ones kept; re-imports store nothing
-    twice."""
+    ``title`` optional. RFC 4180 CSV (quotes doubled inside quoted text) with the chosen
+    delimiter. Bad rows are reported by line; good ones kept; re-imports store nothing twice."""
     target = request_workspace(request, workspace, need=Capability.IMPORT)
     try:
         report = importing.reviews_import(
-            workspace=target, text=file.read(), default_site=source.strip()
+            workspace=target, text=file.read(), default_site=source.strip(), delimiter=delimiter
         )
     except importing.ImportFileError as exc:
         return Status(422, {"detail": str(exc), "errors": []})

@@ -14,6 +14,7 @@ from cxloop.core.permissions import Capability
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys import services as journey_services
 from cxloop.journeys.definitions import DefinitionError, parse_steps
+from cxloop.segments import selectors as segment_selectors
 
 router = Router(tags=["journeys"])
 
@@ -190,7 +191,8 @@ def run_funnel(request: HttpRequest, payload: FunnelIn, workspace: str | None = 
     """Customers reaching each step in order, each within ``window_seconds`` of their first step.
 
     Steps are event names or ``{event, channel, conditions}``; ``split_by`` is ``channel``,
-    ``trait:<name>`` or ``stage:<journey id>``; ``stage_id`` keeps to customers now at that stage.
+    ``trait:<name>``, ``stage:<journey id>`` or ``segments`` (the members of each saved segment,
+    the first eight by name); ``stage_id`` keeps to customers now at that stage.
     """
     ws = request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
     raw = [s if isinstance(s, str) else s.dict() for s in payload.steps]
@@ -205,17 +207,24 @@ def run_funnel(request: HttpRequest, payload: FunnelIn, workspace: str | None = 
     window = None if payload.window_seconds is None else timedelta(seconds=payload.window_seconds)
     only = None
     if payload.stage_id is not None:
-        stage = journey_selectors.stage_get(workspace=ws, stage_id=payload.stage_id)
-        if stage is None:
-            return Status(
-                422,
-                {"detail": "invalid stage", "errors": [f"stage_id: no stage {payload.stage_id}"]},
-            )
-        ids = journey_selectors.customer_ids_at_stage(stage=stage)
-        only = set(ids.values_list("customer_id", flat=True))
+        try:
+            _, ids = journey_selectors.stage_member_ids(workspace=ws, stage_id=payload.stage_id)
+        except journey_selectors.StageChoiceError as exc:
+            return Status(422, {"detail": "invalid stage", "errors": [f"stage_id: {exc}"]})
+        only = set(ids)
+    groups = (
+        segment_selectors.segment_groups(workspace=ws)
+        if payload.split_by == segment_selectors.SPLIT_SEGMENTS
+        else None
+    )
     try:
         report = journey_selectors.funnel(
-            workspace=ws, steps=steps, window=window, split_by=payload.split_by, only=only
+            workspace=ws,
+            steps=steps,
+            window=window,
+            split_by=payload.split_by,
+            groups=groups,
+            only=only,
         )
     except ValueError as exc:
         return Status(422, {"detail": "invalid split", "errors": [str(exc)]})

@@ -11,14 +11,14 @@ from dataclasses import asdict
 from datetime import date
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
 from cxloop.api.access import request_workspace
 from cxloop.core.models import Workspace
 from cxloop.core.permissions import Capability
 from cxloop.metrics import selectors as metric_selectors
-from cxloop.metrics.definitions import Comparison, Estimate, MetricName
+from cxloop.metrics.definitions import HOLM, Comparison, Estimate, MetricName, comparisons_tested
 from cxloop.metrics.filters import FilterError, Granularity, MetricQuery, parse_query
 
 router = Router(tags=["metrics"])
@@ -56,8 +56,12 @@ class ComparisonOut(Schema):
     se: float | None
     z: float | None
     p_value: float | None
+    p_adjusted: float | None = Field(
+        None, description="p after Holm's correction, where one table tests many groups"
+    )
     significant: bool
     verdict: str
+    test: str = Field("", description="pooled z, fisher exact, adjusted-wald z or welch t")
 
 
 class HeadlineOut(Schema):
@@ -65,6 +69,24 @@ class HeadlineOut(Schema):
     current: EstimateOut
     previous: EstimateOut | None
     change: ComparisonOut | None
+
+
+class GroupOut(Schema):
+    group: str | None
+    label: str | None
+    estimate: EstimateOut
+    rest: EstimateOut
+    change: ComparisonOut
+
+
+class GroupsOut(Schema):
+    metric: str
+    split: str
+    date_from: date
+    date_to: date
+    adjustment: str
+    comparisons: int
+    groups: list[GroupOut]
 
 
 class SummaryOut(Schema):
@@ -192,7 +214,7 @@ def metrics_query(
 )
 def metrics_summary(request: HttpRequest, params: Query[MetricParams]):
     """NPS, CSAT, CES and response rate for the window and for the equally long window before it,
-    with a two-sided z-test of the change ("significant at 95%" or not)."""
+    with a two-sided test of the change ("significant at 95%" or not; ``test`` names it)."""
     workspace = request_workspace(request, params.workspace, need=Capability.READ_ANALYTICS)
     query = _query(workspace, params)
     headlines = []
@@ -259,3 +281,39 @@ def metrics_comments(request: HttpRequest, params: Query[MetricParams], limit: i
         workspace=workspace, filters=query.filters, limit=limit
     )
     return [{**asdict(c), "submitted_at": c.submitted_at.isoformat()} for c in comments]
+
+
+@router.get("/metrics/groups", response=GroupsOut, summary="Each group against the rest")
+def metrics_groups(
+    request: HttpRequest,
+    params: Query[MetricParams],
+    metric: str = Query("nps", description="nps, csat, ces or response_rate"),
+    split: str = Query("channel", description="channel, touchpoint, survey, or trait:<key>"),
+):
+    """The dashboard's breakdown: each group of ``split`` tested against all the other groups
+    together, largest first. The table tests every group, so ``p_adjusted`` is Holm-corrected
+    for ``comparisons`` tests and ``significant`` reads it; ``p_value`` is the test alone."""
+    workspace = request_workspace(request, params.workspace, need=Capability.READ_ANALYTICS)
+    query = _query(workspace, params, metric=metric, by="none", split=split or "channel")
+    chosen = query.split or "channel"
+    groups = metric_selectors.metric_groups_vs_rest(
+        workspace=workspace, metric=query.metric, filters=query.filters, split=chosen
+    )
+    return {
+        "metric": query.metric.value,
+        "split": chosen,
+        "date_from": query.date_from,
+        "date_to": query.date_to,
+        "adjustment": HOLM,
+        "comparisons": comparisons_tested([g.change for g in groups]),
+        "groups": [
+            {
+                "group": g.row.group,
+                "label": g.row.label,
+                "estimate": _estimate(g.row.estimate),
+                "rest": _estimate(g.rest),
+                "change": _comparison(g.change),
+            }
+            for g in groups
+        ],
+    }

@@ -13,7 +13,6 @@ from cxloop.core.models import Workspace
 from cxloop.core.permissions import Capability
 from cxloop.journeys import paths as path_analysis
 from cxloop.segments import selectors as segment_selectors
-from cxloop.segments.definition import SegmentDefinitionError
 
 router = Router(tags=["paths"])
 
@@ -52,15 +51,10 @@ class BeforeReportOut(Schema):
 def _members(workspace: Workspace, segment: int | None):
     if segment is None:
         return None
-    found = segment_selectors.segment_get(workspace=workspace, segment_id=segment)
-    if found is None:
-        raise HttpError(404, "no such segment in this workspace")
     try:
-        return segment_selectors.segment_customer_ids(
-            workspace=workspace, definition=found.definition
-        )
-    except SegmentDefinitionError as exc:
-        raise HttpError(422, f"segment {found.name!r}: {exc}") from exc
+        return segment_selectors.segment_member_ids(workspace=workspace, segment_id=segment)
+    except segment_selectors.SegmentChoiceError as exc:
+        raise HttpError(404 if exc.missing else 422, f"segment: {exc}") from exc
 
 
 def _paths(paths: list) -> list[dict]:
@@ -91,7 +85,7 @@ def paths_between(
             max_steps=max_steps,
             within=timedelta(days=within_days) if within_days else None,
             by_channel=by_channel,
-            top=min(top, 100),
+            top=top,
             customer_ids=_members(ws, segment),
         )
     except path_analysis.PathQueryError as exc:
@@ -136,7 +130,7 @@ def paths_before(
                 inactive_days=inactive_days,
                 steps=steps,
                 by_channel=by_channel,
-                top=min(top, 100),
+                top=top,
                 customer_ids=members,
             )
         elif kind == "complaint":
@@ -146,7 +140,7 @@ def paths_before(
                 complaint_events=[e for e in complaint_events.split(",") if e.strip()],
                 complaint_topics=[t for t in topics.split(",") if t.strip()],
                 by_channel=by_channel,
-                top=min(top, 100),
+                top=top,
                 customer_ids=members,
             )
         else:

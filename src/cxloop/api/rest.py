@@ -13,7 +13,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import HttpError
 from ninja.security import django_auth
 
-from cxloop.api import feedback, journeys, metrics, paths, segments, team
+from cxloop.api import feedback, journeys, metrics, paths, privacy, segments, team
 from cxloop.api.access import request_workspace
 from cxloop.core.permissions import Capability
 from cxloop.customers import selectors as customer_selectors
@@ -33,6 +33,7 @@ api.add_router("/", journeys.router)
 api.add_router("/", paths.router)
 api.add_router("/", segments.router)
 api.add_router("/", team.router)
+api.add_router("/", privacy.router)
 
 
 class CustomerOut(Schema):
@@ -57,11 +58,13 @@ class ConsentOut(Schema):
 
 
 class MergeOut(Schema):
+    id: int  # POST /api/merges/{id}/unmerge undoes it (admins)
     merged_id: int
     reason: str
     merged_by: str
     merged_at: datetime
     rows_moved: int
+    unmerged_at: datetime | None
 
 
 class Customer360Out(CustomerOut):

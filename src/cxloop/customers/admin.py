@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from cxloop.customers import privacy
 from cxloop.customers.models import Consent, Customer, CustomerMerge, Identity
 
 
@@ -29,6 +30,21 @@ class CustomerAdmin(admin.ModelAdmin):
     readonly_fields = ("search_text", "created_at")
     raw_id_fields = ("merged_into",)
     inlines = (IdentityInline, ConsentInline)
+
+    # deleting is erasure: absorbed profiles, free text and every app's rows go too, the
+    # identifiers are suppressed and the audit log records it (customers.privacy)
+    def delete_model(self, request, obj) -> None:
+        privacy.customer_erase(customer=obj, actor=request.user)
+
+    def log_deletions(self, request, queryset) -> list:
+        return []  # the admin log would keep the name; the erasure's audit entry keeps the id
+
+    def delete_queryset(self, request, queryset) -> None:
+        for customer in queryset.filter(merged_into__isnull=True):
+            privacy.customer_erase(customer=customer, actor=request.user)
+        for customer in queryset.exclude(merged_into__isnull=True):  # absorbed, not yet erased
+            if Customer.objects.filter(pk=customer.pk).exists():
+                privacy.customer_erase(customer=customer, actor=request.user)
 
 
 @admin.register(Identity)

@@ -24,15 +24,19 @@ _MERGE = CustomerMerge._meta.db_table
 
 
 def resolution_stamp() -> tuple:
-    """Changes whenever an identity is added or a profile merged, in any workspace.
+    """Changes whenever an identity is added, a profile merged or a merge undone, in any
+    workspace.
 
-    Highest ids only (cheap on any table size). Exact for the workspace being resolved: every
+    Highest ids and the latest unmerge time only (indexed: cheap on any table size). Exact for the workspace being resolved: every
     writer of its identities and merges holds its resolution lock, so their ids come after the
     ones this session read. Deleted profiles are not seen here; a batch that still points at
     one fails its foreign key and ``events_store`` redoes it with the cache dropped.
     """
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT (SELECT MAX(id) FROM {_IDENTITY}), (SELECT MAX(id) FROM {_MERGE})")
+        cursor.execute(
+            f"SELECT (SELECT MAX(id) FROM {_IDENTITY}), (SELECT MAX(id) FROM {_MERGE}), "
+            f"(SELECT MAX(unmerged_at) FROM {_MERGE})"
+        )
         return cursor.fetchone()
 
 

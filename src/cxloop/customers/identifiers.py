@@ -90,8 +90,9 @@ def identity_keys(
         for network in SOCIAL_TRAITS:
             handle = traits.get(network)
             if isinstance(handle, str) and handle.strip():
-                value = normalize(SOCIAL, f"{network}:{handle.strip().lstrip('@')}")
-                keys.append((SOCIAL, value))
+                raw = f"{network}:{handle.strip().lstrip('@')}"
+                if (value := normalize(SOCIAL, raw)) is not None:
+                    keys.append((SOCIAL, value))
     if (value := normalize(DEVICE, device_id)) is not None:
         keys.append((DEVICE, value))
     if (value := normalize(ANONYMOUS_ID, anonymous_id)) is not None:

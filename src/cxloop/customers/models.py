@@ -94,9 +94,44 @@ class CustomerMerge(models.Model):
     merged_by = models.CharField(max_length=150, default="identity resolution")
     merged_at = models.DateTimeField(auto_now_add=True)
     rows_moved = models.PositiveIntegerField(default=0)
+    moved = models.JSONField(
+        default=dict, blank=True, help_text="What each app moved (ids, snapshots), for an unmerge."
+    )
+    unmerged_at = models.DateTimeField(null=True, blank=True, db_index=True)  # for MAX()
+    unmerged_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
         ordering = ["-merged_at"]
 
     def __str__(self) -> str:
         return f"{self.merged_id} → {self.survivor_id}"
+
+
+class SuppressionSalt(models.Model):
+    """A workspace's random salt for :class:`Suppression` digests (made at its first erasure)."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE)
+    salt = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"suppression salt of {self.workspace_id}"
+
+
+class Suppression(models.Model):
+    """An identifier of an erased person that must not create a profile again.
+
+    Only a salted SHA-256 of the identity kind and normalized value is kept, never the value;
+    a message carrying a fresh consent grant lifts it (the person came back and agreed).
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "digest"], name="suppression_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.digest[:12]

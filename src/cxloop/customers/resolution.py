@@ -13,9 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 Key = tuple[str, str]  # (identity kind, normalized value)
+# a union-find node: a new identifier's Key, or ("c", customer id) standing for a known profile
+Node = tuple[str, str | int]
+UserIds = frozenset[str]
+Link = tuple[Key, Key, bool]  # (anchor, key, joined by an alias call)
 
 
 class ProfileUpdate(NamedTuple):
@@ -27,7 +31,7 @@ class ProfileUpdate(NamedTuple):
 
     keys: tuple[Key, ...]
     at: datetime
-    traits: dict | None = None
+    traits: dict[str, Any] | None = None
     consents: tuple[tuple[str, bool], ...] = ()
     alias_of: tuple[str, ...] = ()  # alias call: previous ids declared to be this same person
     source: str = ""
@@ -37,10 +41,10 @@ class _UnionFind:
     """Disjoint sets over hashable nodes, each set carrying its user ids to refuse bad unions."""
 
     def __init__(self) -> None:
-        self.parent: dict = {}
-        self.user_ids: dict = {}
+        self.parent: dict[Node, Node] = {}
+        self.user_ids: dict[Node, UserIds] = {}
 
-    def add(self, node, user_ids: frozenset = frozenset()) -> None:
+    def add(self, node: Node, user_ids: UserIds = frozenset()) -> None:
         if node not in self.parent:
             self.parent[node] = node
             self.user_ids[node] = user_ids
@@ -48,7 +52,7 @@ class _UnionFind:
             root = self.find(node)
             self.user_ids[root] = self.user_ids[root] | user_ids
 
-    def find(self, node):
+    def find(self, node: Node) -> Node:
         parent = self.parent
         root = node
         while parent[root] != root:
@@ -57,7 +61,7 @@ class _UnionFind:
             parent[node], node = root, parent[node]
         return root
 
-    def union(self, a, b, *, force: bool = False) -> bool:
+    def union(self, a: Node, b: Node, *, force: bool = False) -> bool:
         """Join the sets of a and b; refused (False) if that would put two user ids together."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
@@ -76,17 +80,17 @@ class _UnionFind:
 class Resolution:
     """Outcome of resolving a batch: a component per message, profiles found, merges to make."""
 
-    component_of_update: list = field(default_factory=list)
-    customers_in_component: dict = field(default_factory=dict)
-    keys_in_component: dict = field(default_factory=dict)
+    component_of_update: list[Node] = field(default_factory=list)
+    customers_in_component: dict[Node, list[int]] = field(default_factory=dict)
+    keys_in_component: dict[Node, list[Key]] = field(default_factory=dict)
     # component -> the (anchor, key, by_alias) joins that made two known profiles one
-    links: dict = field(default_factory=dict)
+    links: dict[Node, list[Link]] = field(default_factory=dict)
 
 
 def resolve(
     updates: list[ProfileUpdate],
     existing: dict[Key, int],
-    user_ids_of_customer: dict[int, frozenset],
+    user_ids_of_customer: dict[int, UserIds],
     alias_keys: list[tuple[Key, ...]],
 ) -> Resolution:
     """Group messages, identifiers and existing profiles into people (pure, no database).
@@ -94,12 +98,12 @@ def resolve(
     ``alias_keys[i]`` are the keys update i's alias call joins to its anchor unconditionally.
     """
     uf = _UnionFind()
-    no_user_ids: frozenset = frozenset()
+    no_user_ids: UserIds = frozenset()
 
-    def node_of(key: Key):
+    def node_of(key: Key) -> Node:
         """A known identifier stands for its profile's node; a new one is a node of its own."""
         customer_id = existing.get(key)
-        node = key if customer_id is None else ("c", customer_id)
+        node: Node = key if customer_id is None else ("c", customer_id)
         if node not in uf.parent:
             if customer_id is None:
                 uf.add(node, frozenset([key[1]]) if key[0] == "user_id" else no_user_ids)
@@ -124,13 +128,13 @@ def resolve(
     for node in uf.parent:
         root = uf.find(node)
         if node[0] == "c":
-            out.customers_in_component.setdefault(root, []).append(node[1])
+            out.customers_in_component.setdefault(root, []).append(cast(int, node[1]))
         else:
-            out.keys_in_component.setdefault(root, []).append(node)
+            out.keys_in_component.setdefault(root, []).append(cast(Key, node))
     return out
 
 
-def _join(uf: _UnionFind, out: Resolution, anchor, node, link: tuple) -> None:
+def _join(uf: _UnionFind, out: Resolution, anchor: Node, node: Node, link: Link) -> None:
     ra, rb = uf.find(anchor), uf.find(node)
     if ra == rb:
         return

@@ -144,3 +144,7 @@ def customer_ids_by_identity(
     """Map identifier values of one kind to the live customer holding each."""
     rows = Identity.objects.filter(workspace=workspace, kind=kind, value__in=values)
     return dict(rows.values_list("value", "customer_id"))
+
+
+def customer_merge_get(*, workspace: Workspace, merge_id: int) -> CustomerMerge | None:
+    return CustomerMerge.objects.filter(workspace=workspace, pk=merge_id).first()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence, Set
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Q
 
 from cxloop.core.db import (
     IN_CHUNK,
@@ -19,29 +18,29 @@ from cxloop.core.db import (
 from cxloop.core.models import Workspace
 from cxloop.customers.bulk import (
     customers_create,
-    display_name,
     existing_identities,
     missing_profiles,
     refresh_profiles,
     resolution_stamp,
-    search_text,
     survivors,
     user_ids_of,
     widen_seen_times,
 )
 from cxloop.customers.identifiers import identity_keys
+from cxloop.customers.merging import customers_merge
 from cxloop.customers.models import (
     Consent,
     ConsentStatus,
-    Customer,
     CustomerMerge,
     Identity,
     IdentityKind,
 )
 from cxloop.customers.resolution import Key, ProfileUpdate, resolve
 from cxloop.customers.session import ResolutionSession, follow, merge_spans, revalidate
+from cxloop.customers.suppression import SUPPRESSED, updates_suppressed
 
 __all__ = [
+    "SUPPRESSED",
     "Key",
     "ProfileUpdate",
     "ResolutionSession",
@@ -53,7 +52,6 @@ __all__ = [
 
 _IDENTITY = Identity._meta.db_table
 _MERGE = CustomerMerge._meta.db_table
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def profiles_apply(
@@ -61,8 +59,11 @@ def profiles_apply(
     workspace: Workspace,
     updates: Sequence[ProfileUpdate],
     session: ResolutionSession | None = None,
-) -> list[int]:
+) -> list[int | None]:
     """Resolve each update to a live customer id, creating and merging profiles as needed.
+
+    An update carrying an identifier of a person erased on request (``customers.suppression``)
+    gets None and changes nothing, unless it grants consent again (that lifts the suppression).
 
     Also records new identities, traits, consent and first/last seen times (the latter deferred
     to :func:`profiles_flush_seen` for a session of many batches). Runs in the caller's transaction;
@@ -73,6 +74,11 @@ def profiles_apply(
         return []
     session = session or ResolutionSession(workspace.pk, one_batch=True)
     lock_workspace_for_resolution(workspace.pk)
+    blocked = updates_suppressed(workspace=workspace, updates=updates)
+    if blocked:
+        kept = [update for i, update in enumerate(updates) if i not in blocked]
+        resolved = iter(profiles_apply(workspace=workspace, updates=kept, session=session))
+        return [None if i in blocked else next(resolved) for i in range(len(updates))]
     revalidate(session)
     owner_of, moved = session.owner_of, session.moved
     looked_up = {key for update in updates for key in update.keys if key not in owner_of}
@@ -336,77 +342,3 @@ def consents_record(
             to_update.append(consent)
     Consent.objects.bulk_create(to_create, ignore_conflicts=True)
     Consent.objects.bulk_update(to_update, ["status", "changed_at", "source"], batch_size=500)
-
-
-@transaction.atomic
-def customers_merge(
-    *,
-    survivor_id: int,
-    merged_ids: Sequence[int],
-    reason: str,
-    merged_by: str = "identity resolution",
-) -> Customer:
-    """Fold profiles into ``survivor_id``: identities, consent, traits and every related row move.
-
-    Rows of any model with a foreign key to Customer (events today, responses and tickets later)
-    move to the survivor, so no domain app has to be told. The absorbed profiles stay as
-    tombstones pointing at the survivor, and one CustomerMerge per profile records who, when, why.
-    """
-    merged_ids = [m for m in merged_ids if m != survivor_id]
-    workspace_id = Customer.objects.values_list("workspace_id", flat=True).get(pk=survivor_id)
-    lock_workspace_for_resolution(workspace_id)  # first, as profiles_apply does: no deadlock
-    survivor = Customer.objects.select_for_update().get(pk=survivor_id)
-    merged = list(Customer.objects.filter(pk__in=merged_ids).order_by("last_seen_at", "pk"))
-    moved = {m.pk: 0 for m in merged}
-
-    for relation in Customer._meta.related_objects:
-        model, field = relation.related_model, relation.field
-        if model in (Identity, Consent, CustomerMerge, Customer):
-            continue
-        for m in merged:
-            moved[m.pk] += model.objects.filter(**{field.name: m.pk}).update(
-                **{field.name: survivor}
-            )
-    for m in merged:
-        moved[m.pk] += Identity.objects.filter(customer_id=m.pk).update(customer=survivor)
-    _merge_consents(survivor, merged_ids)
-    Customer.objects.filter(merged_into_id__in=merged_ids).update(merged_into=survivor)
-
-    profiles = [survivor, *merged]
-    traits: dict = {}
-    for profile in sorted(profiles, key=lambda c: c.last_seen_at or _EPOCH):
-        traits.update(profile.traits)  # the most recently seen profile's values win
-    survivor.traits = traits
-    firsts = [c.first_seen_at for c in profiles if c.first_seen_at]
-    lasts = [c.last_seen_at for c in profiles if c.last_seen_at]
-    survivor.first_seen_at = min(firsts) if firsts else None
-    survivor.last_seen_at = max(lasts) if lasts else None
-    identities = list(Identity.objects.filter(customer=survivor).values_list("kind", "value"))
-    survivor.display_name = display_name(traits, identities)
-    survivor.search_text = search_text(traits, identities)
-    survivor.save()
-    Customer.objects.filter(pk__in=merged_ids).update(merged_into=survivor, search_text="")
-    CustomerMerge.objects.bulk_create(
-        CustomerMerge(
-            workspace_id=survivor.workspace_id,
-            survivor=survivor,
-            merged_id=m.pk,
-            reason=reason[:500],
-            merged_by=merged_by[:150],
-            rows_moved=moved[m.pk],
-        )
-        for m in merged
-    )
-    return survivor
-
-
-def _merge_consents(survivor: Customer, merged_ids: Sequence[int]) -> None:
-    latest: dict[str, Consent] = {}
-    for consent in Consent.objects.filter(Q(customer=survivor) | Q(customer_id__in=merged_ids)):
-        kept = latest.get(consent.channel)
-        if kept is None or consent.changed_at > kept.changed_at:
-            latest[consent.channel] = consent
-    keep_ids = [c.pk for c in latest.values()]
-    Consent.objects.filter(customer_id__in=merged_ids).exclude(pk__in=keep_ids).delete()
-    Consent.objects.filter(customer=survivor).exclude(pk__in=keep_ids).delete()
-    Consent.objects.filter(pk__in=keep_ids).update(customer=survivor)

@@ -7,9 +7,10 @@ Pure Python, no database and no Django apps: bulk-import worker processes run
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import orjson
 
@@ -75,16 +76,17 @@ def prepare_chunk(job: Job, chunk: RawChunk) -> PreparedChunk:
         if isinstance(row, str):  # unreadable row: the reason is in place of the data
             rejected.append(RejectedMessage(line, row))
             continue
+        record: object
         if chunk.header is not None:
-            row = _csv_record(chunk.header, row)
+            record = _csv_record(chunk.header, cast(list[str], row))
         else:
             try:
-                row = loads_without_nul(row)
+                record = loads_without_nul(cast(bytes, row))
             except orjson.JSONDecodeError as exc:
                 rejected.append(RejectedMessage(line, f"not valid JSON: {exc}"))
                 continue
         try:
-            batch.append(to_message(row))
+            batch.append(to_message(record))
         except ValueError as exc:
             rejected.append(RejectedMessage(line, str(exc)))
             continue
@@ -117,7 +119,7 @@ def _numbered(chunk: RawChunk) -> Iterator[tuple[int, int, object]]:
 def _csv_record(columns: list[str], row: list[str]) -> dict:
     record = {c: v for c, v in zip(columns, row, strict=True) if v != ""}
     if any("\x00" in cell for cell in row):
-        record = strip_nul(record)
+        record = cast(dict, strip_nul(record))
     return record
 
 
@@ -204,7 +206,7 @@ def _event_message(row: dict) -> dict:
     return message
 
 
-_TO_MESSAGE = {  # (kind, is CSV) -> row converter
+_TO_MESSAGE: dict[tuple[str, bool], Callable[[Any], object]] = {  # (kind, is CSV) -> converter
     ("customers", True): _customer_message,
     ("customers", False): _customer_message,
     ("events", True): _event_message,

@@ -147,6 +147,11 @@ def _store(
     )
     rows = []
     for message, customer_id in zip(fresh, customer_ids, strict=True):
+        if customer_id is None:  # an erased person's identifiers (customers.suppression)
+            result.rejected.append(
+                RejectedMessage(message.position, customer_services.SUPPRESSED, message.message_id)
+            )
+            continue
         message.row[1] = customer_id
         rows.append(message.row)
     inserted = insert_rows_ignoring_conflicts(

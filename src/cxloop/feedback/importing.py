@@ -1,7 +1,8 @@
 """Bring feedback history in: survey results exported from another tool, and reviews.
 
-Both read CSV text, report each bad row by its line number (the header is line 1) with the reason,
-and keep every good row. Re-importing the same file stores nothing twice: each row's response key
+Both read CSV text (RFC 4180, the dialect of Excel and pandas; the user may choose a semicolon or
+tab delimiter instead: the dialect is never guessed), report each bad row by its line number (the
+header is line 1) with the reason, and keep every good row. Re-importing the same file stores nothing twice: each row's response key
 comes from its id column or, without one, from its content.
 """
 
@@ -34,6 +35,13 @@ FIXED_TARGETS = {
 }
 
 
+# The delimiters a user may choose; everything else is RFC 4180 (csv.excel: doubled quotes,
+# quoted fields may hold delimiters and line breaks). Guessing the dialect from a sample
+# (csv.Sniffer) misread ordinary files with quoted text, so it is never guessed.
+DELIMITERS = {"comma": ",", "semicolon": ";", "tab": "\t"}
+DELIMITER_LABELS = {"comma": "Comma (,)", "semicolon": "Semicolon (;)", "tab": "Tab"}
+
+
 class ImportFileError(Exception):
     """The file as a whole cannot be read (not CSV, no header, too big)."""
 
@@ -50,8 +58,15 @@ class ImportReport:
         self.errors.append(FieldError(f"line {line}", message))
 
 
-def read_csv(text: str | bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header and (line number, cells) rows of a CSV file; raises ImportFileError."""
+def read_csv(
+    text: str | bytes, *, delimiter: str = "comma"
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header and (line number, cells) rows of a CSV file; raises ImportFileError.
+
+    ``delimiter`` is a name from DELIMITERS; the rest of the dialect is RFC 4180.
+    """
+    if delimiter not in DELIMITERS:
+        raise ImportFileError(f"delimiter: choose one of {', '.join(DELIMITERS)}")
     if isinstance(text, bytes):
         if len(text) > MAX_BYTES:
             raise ImportFileError(f"the file is larger than {MAX_BYTES // 1024 // 1024} MB")
@@ -60,11 +75,7 @@ def read_csv(text: str | bytes) -> tuple[list[str], list[tuple[int, list[str]]]]
         except UnicodeDecodeError:
             raise ImportFileError("the file is not UTF-8 text (save it as CSV UTF-8)") from None
     text = text.lstrip("\ufeff")
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
+    reader = csv.reader(io.StringIO(text, newline=""), csv.excel, delimiter=DELIMITERS[delimiter])
     try:
         header = [cell.strip() for cell in next(reader)]
     except StopIteration:
@@ -122,13 +133,15 @@ def parse_when(text: str) -> datetime:
     return when
 
 
-def responses_import(*, survey: Survey, text: str | bytes, mapping: dict[str, str]) -> ImportReport:
+def responses_import(
+    *, survey: Survey, text: str | bytes, mapping: dict[str, str], delimiter: str = "comma"
+) -> ImportReport:
     """Import survey results: ``mapping`` says which column holds what (``q:<key>`` for answers).
 
     Rows are matched to customers by email (unknown emails are kept without a customer and
     counted). Each row is stored whole or not at all; bad rows are reported by line.
     """
-    header, rows = read_csv(text)
+    header, rows = read_csv(text, delimiter=delimiter)
     keys = {q.key: q for q in survey.questions.all()}
     errors = []
     targets: dict[int, str] = {}
@@ -220,13 +233,13 @@ REVIEW_COLUMNS = {
 
 
 def reviews_import(
-    *, workspace: Workspace, text: str | bytes, default_site: str = ""
+    *, workspace: Workspace, text: str | bytes, default_site: str = "", delimiter: str = "comma"
 ) -> ImportReport:
     """Import reviews: columns rating (1–5), text, source (site), date, email, id, title.
 
     ``rating`` and ``text`` are required columns; a missing source uses ``default_site``.
     """
-    header, rows = read_csv(text)
+    header, rows = read_csv(text, delimiter=delimiter)
     lower = [h.strip().lower() for h in header]
     where = {}
     for name, aliases in REVIEW_COLUMNS.items():

@@ -50,6 +50,10 @@ class SurveyUnavailable(Exception):
         super().__init__(message)
 
 
+class AlreadyAnswered(Exception):
+    """This anonymous respondent already completed the survey: nothing new was stored."""
+
+
 @dataclass(frozen=True, slots=True)
 class QuestionRule:
     """What validation needs to know about one question."""

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.db.models import Avg, Count, Max, Q, QuerySet
 
+from cxloop.core import csvsafe
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
+from cxloop.feedback.logic import normalize_answer, rule_of
 from cxloop.feedback.models import Answer, Invitation, Response, Survey, Trigger
 
 # Choice values other apps and the web layer need (statuses, kinds), re-exported here so they
@@ -206,6 +207,24 @@ def response_stats(*, survey: Survey) -> dict:
     )
 
 
+def answers_prefill(*, survey: Survey, given: Mapping[str, str]) -> dict[str, object]:
+    """The valid rating and single-choice answers among ``given`` (a score link's query string),
+    as the form shows them; anything else is left out. Reads only: a link never stores."""
+    rules = {q.key: rule_of(q) for q in survey.questions.all()}
+    shown: dict[str, object] = {}
+    for key, raw in given.items():
+        rule = rules.get(key)
+        if rule is None or rule.type not in ("rating", "single_choice"):
+            continue
+        try:
+            value = normalize_answer(rule, raw)
+        except ValueError:
+            continue
+        if value is not None:
+            shown[key] = value
+    return shown
+
+
 EXPORT_FIXED = (
     "response_id", "response_key", "submitted_at", "started_at", "completed", "customer_id",
     "customer_email", "language", "source", "channel", "touchpoint", "nps_score", "csat_score",
@@ -249,10 +268,13 @@ def responses_export(*, survey: Survey, chunk: int = 1000) -> Iterator[dict]:
 
 
 def responses_csv(*, survey: Survey) -> Iterator[str]:
-    """The CSV export, line by line: fixed columns, then one column per question key."""
+    """The CSV export, line by line: fixed columns, then one column per question key.
+
+    Text that a spreadsheet would run as a formula is escaped (``core.csvsafe``); numbers stay
+    numbers."""
     keys = list(survey.questions.values_list("key", flat=True))
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csvsafe.writer(buffer)
 
     def flush() -> str:
         text = buffer.getvalue()
@@ -269,11 +291,14 @@ def responses_csv(*, survey: Survey) -> Iterator[str]:
         yield flush()
 
 
-def _cell(value: object) -> str:
+def _cell(value: object) -> object:
+    """A value for the CSV writer: numbers stay numbers, everything else becomes text."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int | float):
+        return value
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, list):

@@ -6,9 +6,10 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
@@ -19,6 +20,7 @@ from cxloop.customers import selectors as customer_selectors
 from cxloop.events import selectors as event_selectors
 from cxloop.feedback import selectors
 from cxloop.feedback.logic import (
+    AlreadyAnswered,
     AnswerInvalid,
     FeedbackError,
     FieldError,
@@ -337,6 +339,38 @@ def response_submit(
             survey, questions, rules, answers, response_key, complete, customer, language,
             source, channel, touchpoint, invitation, at or now, drop_hidden,
         )  # fmt: skip
+
+
+RESPONDENT_CLAIM = "cxloop:respondent:{survey}:{respondent}"
+
+
+def response_submit_anonymous(
+    *, survey: Survey, respondent: str, window: int, response_key: str, complete: bool = True,
+    **kwargs: Any,
+) -> SubmitResult:  # fmt: skip
+    """``response_submit`` from an anonymous respondent (a public link without invitation).
+
+    ``respondent`` is a one-way fingerprint of the client (IP and user agent): within ``window``
+    seconds it completes the survey under one response key only; a complete answer under another
+    key raises AlreadyAnswered and stores nothing, so a reloaded page or a script that drops its
+    cookies cannot add responses. The first complete submission claims the fingerprint (an atomic
+    cache add, so concurrent ones cannot both win); a rejected one releases it. Partial answers
+    and ``window`` 0 go straight to ``response_submit``.
+    """
+    if not complete or not respondent or window <= 0:
+        return response_submit(
+            survey=survey, response_key=response_key, complete=complete, **kwargs
+        )
+    claim = RESPONDENT_CLAIM.format(survey=survey.pk, respondent=respondent)
+    claimed = cache.add(claim, response_key, window)
+    if not claimed and cache.get(claim, response_key) != response_key:
+        raise AlreadyAnswered()
+    try:
+        return response_submit(survey=survey, response_key=response_key, complete=True, **kwargs)
+    except (FeedbackError, SurveyUnavailable):
+        if claimed:
+            cache.delete(claim)
+        raise
 
 
 @transaction.atomic

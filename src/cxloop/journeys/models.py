@@ -91,8 +91,8 @@ class Rule(models.Model):
 class CustomerStage(models.Model):
     """The furthest stage of a journey a customer has reached, and when they first reached it.
 
-    Not unique per (journey, customer) on purpose: a merge moves the absorbed profile's row to the
-    survivor, so until the next recompute a survivor may have two rows; readers take the furthest.
+    One row per customer and journey: a merge keeps the furthest of the two profiles' rows
+    (``journeys.handlers``).
     """
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
@@ -104,9 +104,13 @@ class CustomerStage(models.Model):
     reached_at = models.DateTimeField()
 
     class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "journey"], name="customerstage_unique_customer"
+            )
+        ]
         indexes = [
             models.Index(fields=["journey", "stage"], name="customerstage_by_stage"),
-            models.Index(fields=["customer", "journey"], name="customerstage_by_customer"),
         ]
 
     def __str__(self) -> str:

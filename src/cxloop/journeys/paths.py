@@ -25,6 +25,7 @@ from cxloop.events import selectors as event_selectors
 STEP_TYPES = ("track", "page", "screen")
 DEFAULT_COMPLAINT_EVENTS = ("Support Ticket Opened",)
 MAX_STEPS = 12
+MAX_TOP = 30  # most paths one report lists (the pages' Sankey stays readable); page and API alike
 Step = tuple[str, datetime]
 
 
@@ -299,8 +300,7 @@ def paths_between(
         raise PathQueryError("choose a start event, an end event, or both")
     if not 2 <= max_steps <= MAX_STEPS:
         raise PathQueryError(f"max steps must be between 2 and {MAX_STEPS}")
-    if top < 1:
-        raise PathQueryError("top must be at least 1")
+    _check_top(top)
     if within is not None and within <= timedelta(0):
         raise PathQueryError("the time window must be positive")
     events = _step_events(workspace, since, until)
@@ -353,6 +353,7 @@ def paths_before_churn(
     if inactive_days < 1:
         raise PathQueryError("inactive days must be at least 1")
     _check_steps(steps)
+    _check_top(top)
     cutoff = (now or timezone.now()) - timedelta(days=inactive_days)
     churned = (
         event_selectors.workspace_events(workspace=workspace)
@@ -390,6 +391,7 @@ def paths_before_complaint(
     is one of ``complaint_topics`` (e.g. "late delivery", "damaged item").
     """
     _check_steps(steps)
+    _check_top(top)
     names = [n.strip() for n in complaint_events if n and n.strip()]
     topics = [t.strip() for t in complaint_topics if t and t.strip()]
     if not names and not topics:
@@ -421,6 +423,11 @@ def paths_before_complaint(
 def _check_steps(steps: int) -> None:
     if not 1 <= steps <= MAX_STEPS:
         raise PathQueryError(f"steps must be between 1 and {MAX_STEPS}")
+
+
+def _check_top(top: int) -> None:
+    if not 1 <= top <= MAX_TOP:
+        raise PathQueryError(f"top must be between 1 and {MAX_TOP}")
 
 
 def _before_report(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import Count, QuerySet, Value
@@ -192,19 +193,17 @@ def customer_journey_stages(*, customer_id: int) -> list[dict]:
     rows = (
         CustomerStage.objects.filter(customer_id=customer_id)
         .select_related("journey", "stage")
-        .order_by("journey__name", "-stage__position")
+        .order_by("journey__name")
     )
-    result: dict[int, dict] = {}
-    for row in rows:  # after a merge a survivor may have two rows: the furthest wins
-        if row.journey_id in result:
-            continue
-        result[row.journey_id] = {
+    return [
+        {
             "journey": row.journey,
             "stage": row.stage,
             "reached_at": row.reached_at,
             "stages": list(row.journey.stages.values_list("name", flat=True)),
         }
-    return list(result.values())
+        for row in rows
+    ]
 
 
 def stage_choices(*, workspace: Workspace) -> list[tuple[JourneyMap, list[Stage]]]:
@@ -234,28 +233,38 @@ def stage_find(*, workspace: Workspace, journey: str, stage: str) -> Stage | Non
 
 def customer_ids_at_stage(*, stage: Stage) -> QuerySet:
     """A subquery of the customers whose current stage of its journey is ``stage``."""
-    further = CustomerStage.objects.filter(
-        journey_id=stage.journey_id, stage__position__gt=stage.position
-    ).values("customer_id")
-    return (
-        CustomerStage.objects.filter(journey_id=stage.journey_id, stage=stage)
-        .exclude(customer_id__in=further)
-        .values("customer_id")
+    return CustomerStage.objects.filter(journey_id=stage.journey_id, stage=stage).values(
+        "customer_id"
     )
+
+
+class StageChoiceError(LookupError):
+    """A stage chosen by id that is not in the workspace."""
+
+
+class StageMembers(NamedTuple):
+    stage: Stage
+    customer_ids: QuerySet  # flat customer ids: a subquery for ``pk__in``, or ``set()`` them
+
+
+def stage_member_ids(*, workspace: Workspace, stage_id: int) -> StageMembers:
+    """The stage ``stage_id`` and the ids of the customers now at it.
+
+    The one way pages and API routes turn a chosen stage into customers; raises
+    :class:`StageChoiceError` when the workspace has no such stage.
+    """
+    stage = stage_get(workspace=workspace, stage_id=stage_id)
+    if stage is None:
+        raise StageChoiceError(f"no stage {stage_id} in this workspace")
+    ids = customer_ids_at_stage(stage=stage).values_list("customer_id", flat=True)
+    return StageMembers(stage, ids)
 
 
 def stage_of_customers(*, journey: JourneyMap) -> dict[int, str]:
     """Current stage name per customer of one journey."""
     names = dict(journey.stages.values_list("pk", "name"))
-    positions = dict(journey.stages.values_list("pk", "position"))
-    best: dict[int, int] = {}
-    for customer_id, stage_id in CustomerStage.objects.filter(journey=journey).values_list(
-        "customer_id", "stage_id"
-    ):
-        kept = best.get(customer_id)
-        if kept is None or positions[stage_id] > positions[kept]:
-            best[customer_id] = stage_id
-    return {c: names[s] for c, s in best.items()}
+    rows = CustomerStage.objects.filter(journey=journey).values_list("customer_id", "stage_id")
+    return {customer_id: names[stage_id] for customer_id, stage_id in rows}
 
 
 # ------------------------------------------------------------------ events and funnels
@@ -372,7 +381,9 @@ def _split(
         journey = journey_get(workspace=workspace, journey_id=int(split_by[6:]))
         label_of = stage_of_customers(journey=journey) if journey else {}
     else:
-        raise ValueError(f"split_by {split_by!r}: use channel, trait:<name> or stage:<journey id>")
+        raise ValueError(
+            f"split_by {split_by!r}: use channel, trait:<name>, stage:<journey id> or segments"
+        )
     members: dict[str, list[int]] = {}
     for customer in run.depth:
         members.setdefault(label_of.get(customer, NONE), []).append(customer)

@@ -344,7 +344,8 @@ class Headline:
 def metric_headline(
     *, workspace: Workspace, metric: MetricName, filters: ResponseFilters
 ) -> Headline:
-    """The metric for ``filters`` and for the equally long window before, with a z-test."""
+    """The metric for ``filters`` and for the equally long window before, with a test of the
+    change (:func:`cxloop.metrics.definitions.compare`)."""
     metric = MetricName(metric)
     current = metric_rows(workspace=workspace, metric=metric, filters=filters)[0].estimate
     before = filters.previous()
@@ -368,20 +369,24 @@ class GroupComparison:
 def metric_groups_vs_rest(
     *, workspace: Workspace, metric: MetricName, filters: ResponseFilters, split: str
 ) -> list[GroupComparison]:
-    """Each group of ``split`` with a z-test against everyone else, largest groups first.
+    """Each group of ``split`` tested against everyone else, largest groups first.
 
-    The rest's counts are the total minus the group's, so this is the same single query.
+    The rest's counts are the total minus the group's, so this is the same single query. The
+    table tests every group, so its p-values are Holm-adjusted together (``change.p_adjusted``,
+    which ``change.significant`` reads; :func:`cxloop.metrics.definitions.adjust_holm`).
     """
     metric = MetricName(metric)
     rows = [row for row in _counts(workspace, metric, filters, None, split) if row.get("n")]
     keys = [k for k in ("n", "a", "b") if rows and k in rows[0]]
     totals = {k: sum((row[k] or 0) for row in rows) for k in keys}
     names = _labels(workspace, split, rows)
-    result = []
-    for row in rows:
-        shown = _row(metric, split, names, row)
-        rest = estimate_from(metric, {k: totals[k] - (row[k] or 0) for k in keys})
-        result.append(GroupComparison(row=shown, rest=rest, change=d.compare(shown.estimate, rest)))
+    shown = [_row(metric, split, names, row) for row in rows]
+    rests = [estimate_from(metric, {k: totals[k] - (row[k] or 0) for k in keys}) for row in rows]
+    changes = d.adjust_holm([d.compare(s.estimate, r) for s, r in zip(shown, rests, strict=True)])
+    result = [
+        GroupComparison(row=s, rest=r, change=c)
+        for s, r, c in zip(shown, rests, changes, strict=True)
+    ]
     result.sort(key=lambda c: (-c.row.estimate.n, c.row.label or ""))
     return result
 

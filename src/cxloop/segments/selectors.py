@@ -194,3 +194,48 @@ def personas_compute(
     result = personas.cluster(features, k=k)
     personas.add_stages(result, stages.current_stages(workspace=workspace))
     return result
+
+
+class SegmentChoiceError(ValueError):
+    """A segment chosen by id is not in the workspace (``missing``) or its definition no longer
+    holds (e.g. it names a deleted journey)."""
+
+    def __init__(self, message: str, *, missing: bool) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+def segment_member_ids(
+    *, workspace: Workspace, segment_id: int, now: datetime | None = None
+) -> QuerySet:
+    """Ids of the live members of the saved segment ``segment_id`` (a subquery, for filters).
+
+    The one way pages and API routes turn a chosen segment into customers; raises
+    :class:`SegmentChoiceError` when there is no such segment or it no longer makes sense.
+    """
+    segment = segment_get(workspace=workspace, segment_id=segment_id)
+    if segment is None:
+        raise SegmentChoiceError(f"no segment {segment_id} in this workspace", missing=True)
+    try:
+        return segment_customer_ids(workspace=workspace, definition=segment.definition, now=now)
+    except definitions.SegmentDefinitionError as exc:
+        raise SegmentChoiceError(f"segment {segment.name!r}: {exc}", missing=False) from exc
+
+
+SPLIT_SEGMENTS = "segments"  # the funnel split by saved segment, on the page and in the API
+MAX_SEGMENT_GROUPS = 8
+
+
+def segment_groups(*, workspace: Workspace, now: datetime | None = None) -> dict[str, set[int]]:
+    """Members of each saved segment (the first eight by name), for a split by segment.
+
+    A segment that no longer makes sense (e.g. its journey was deleted) is left out.
+    """
+    groups = {}
+    for segment in segment_list(workspace=workspace)[:MAX_SEGMENT_GROUPS]:
+        try:
+            ids = segment_customer_ids(workspace=workspace, definition=segment.definition, now=now)
+        except definitions.SegmentDefinitionError:
+            continue
+        groups[segment.name] = set(ids)
+    return groups

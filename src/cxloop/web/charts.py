@@ -12,5 +12,5 @@ def figure_json(figure: go.Figure) -> SafeString:
     With ``<``, ``>`` and ``&`` escaped, no label (event names come from customers' trackers) can
     close the script element or open another.
     """
-    text = figure.to_json()
-    return mark_safe(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+    text = figure.to_json().replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return mark_safe(text)  # noqa: S308 (escaped on the line above)

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from cxloop.web.routes import feedback, journeys, metrics, paths, segments, team
+from cxloop.web.routes import feedback, journeys, metrics, paths, privacy, segments, team
 from cxloop.web.views import customers as views
 
 urlpatterns = [
@@ -23,4 +23,5 @@ urlpatterns = [
     *paths.urlpatterns,
     *segments.urlpatterns,
     *team.urlpatterns,
+    *privacy.urlpatterns,
 ]

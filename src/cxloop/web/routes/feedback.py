@@ -1,8 +1,10 @@
-"""URL routes of the feedback pages (views in cxloop.web.views.feedback)."""
+"""URL routes of the feedback pages (views in cxloop.web.views.feedback; the public survey
+pages, no login, in cxloop.web.views.public_survey)."""
 
 from django.urls import path
 
 from cxloop.web.views import feedback as views
+from cxloop.web.views import public_survey
 
 urlpatterns: list = [
     path("surveys/", views.survey_list, name="survey-list"),
@@ -20,7 +22,7 @@ urlpatterns: list = [
     path("surveys/<int:survey_id>/export.csv", views.survey_export, name="survey-export"),
     path("surveys/<int:survey_id>/import/", views.survey_import, name="survey-import"),
     # public, no login
-    path("s/<str:token>/", views.survey_answer, name="survey-answer"),
-    path("s/<str:token>/save/", views.survey_save, name="survey-save"),
-    path("s/<str:token>/embed.js", views.survey_embed, name="survey-embed"),
+    path("s/<str:token>/", public_survey.survey_answer, name="survey-answer"),
+    path("s/<str:token>/save/", public_survey.survey_save, name="survey-save"),
+    path("s/<str:token>/embed.js", public_survey.survey_embed, name="survey-embed"),
 ]

@@ -49,12 +49,14 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
     query = request.GET.get("q", "").strip()
     stage_param = request.GET.get("stage", "")
-    stage = (
-        journey_selectors.stage_get(workspace=workspace, stage_id=int(stage_param))
-        if stage_param.isdigit()
-        else None
-    )
-    ids = journey_selectors.customer_ids_at_stage(stage=stage) if stage else None
+    stage = ids = None
+    if stage_param:
+        try:
+            stage, ids = journey_selectors.stage_member_ids(
+                workspace=workspace, stage_id=int(stage_param) if stage_param.isdigit() else -1
+            )
+        except journey_selectors.StageChoiceError as exc:
+            raise Http404(f"stage: {exc}") from exc
     customers = customer_selectors.customer_search(workspace=workspace, query=query, ids=ids)
     page = Paginator(customers, CUSTOMERS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
@@ -92,6 +94,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         "merges": customer_selectors.customer_merges(customer=customer),
         "responses": _response_rows(customer),
         "journey_stages": journey_selectors.customer_journey_stages(customer_id=customer.pk),
+        "can_manage": can(request, Capability.MANAGE_CUSTOMERS),
         "facets": facets,
         "event_total": sum(n for _, n in facets["type"]),
         **_timeline_context(request, customer.pk),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
 from django.http import Http404, HttpRequest, HttpResponse
@@ -16,8 +17,10 @@ from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys import services as journey_services
 from cxloop.journeys.definitions import DefinitionError, RuleSpec, parse_steps, show_value
 from cxloop.segments import selectors as segment_selectors
-from cxloop.segments.definition import SegmentDefinitionError
 from cxloop.web.workspace import active_workspace, capability_required
+
+if TYPE_CHECKING:
+    from cxloop.journeys.models import Stage
 
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
 STEP_SLOTS = 5
@@ -322,11 +325,7 @@ def funnel(request: HttpRequest) -> HttpResponse:
     trait = request.GET.get("trait", "").strip()
     channels = request.GET.getlist("step_channel")
     stage_param = request.GET.get("stage", "")
-    stage = (
-        journey_selectors.stage_get(workspace=workspace, stage_id=int(stage_param))
-        if stage_param.isdigit()
-        else None
-    )
+    stage, only, stage_error = _stage_filter(workspace, stage_param)
     context = {
         "event_names": journey_selectors.event_names(workspace=workspace),
         "has_segments": segment_selectors.segment_list(workspace=workspace).exists(),
@@ -353,28 +352,23 @@ def funnel(request: HttpRequest) -> HttpResponse:
             for i, n in enumerate(names)
             if n.strip()
         ]
-        errors = []
+        errors = [stage_error] if stage_error else []
         try:
             steps = parse_steps(steps_raw)
         except DefinitionError as exc:
             errors.extend(exc.errors)
         window = _window(window_value, unit, errors)
         split_by = f"trait:{trait}" if split == "trait" else split
-        groups = _segment_groups(workspace) if split == SPLIT_SEGMENTS else None
+        groups = (
+            segment_selectors.segment_groups(workspace=workspace)
+            if split == segment_selectors.SPLIT_SEGMENTS
+            else None
+        )
         if split == "trait" and not trait:
             errors.append("Split by trait: name the trait (e.g. city or loyalty_tier)")
         if errors:
             context["errors"] = [e[0].upper() + e[1:] for e in errors]
         else:
-            only = (
-                set(
-                    journey_selectors.customer_ids_at_stage(stage=stage).values_list(
-                        "customer_id", flat=True
-                    )
-                )
-                if stage
-                else None
-            )
             try:
                 report = journey_selectors.funnel(
                     workspace=workspace,
@@ -392,25 +386,17 @@ def funnel(request: HttpRequest) -> HttpResponse:
     return render(request, "journeys/funnel.html", context, status=status)
 
 
-SPLIT_SEGMENTS = "segments"
-MAX_SEGMENT_GROUPS = 8
-
-
-def _segment_groups(workspace) -> dict[str, set[int]]:
-    """Members of each saved segment (the first eight by name), for a funnel split by segment.
-
-    A segment that no longer makes sense (e.g. its journey was deleted) is left out.
-    """
-    groups = {}
-    for segment in segment_selectors.segment_list(workspace=workspace)[:MAX_SEGMENT_GROUPS]:
-        try:
-            ids = segment_selectors.segment_customer_ids(
-                workspace=workspace, definition=segment.definition
-            )
-            groups[segment.name] = set(ids)
-        except SegmentDefinitionError:
-            continue
-    return groups
+def _stage_filter(workspace, param: str) -> tuple[Stage | None, set[int] | None, str]:
+    """(the chosen stage or None, its customers' ids or None, an error or "")."""
+    if not param:
+        return None, None, ""
+    try:
+        stage, ids = journey_selectors.stage_member_ids(
+            workspace=workspace, stage_id=int(param) if param.isdigit() else -1
+        )
+    except journey_selectors.StageChoiceError:
+        return None, None, f"stage: no stage {param} in this workspace"
+    return stage, set(ids), ""
 
 
 def _slots(names: list[str], channels: list[str]) -> list[dict]:

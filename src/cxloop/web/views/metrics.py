@@ -29,6 +29,7 @@ from cxloop.metrics.definitions import (
     Comparison,
     Estimate,
     MetricName,
+    comparisons_tested,
 )
 from cxloop.metrics.filters import FilterError, Granularity, MetricQuery, parse_query, parse_split
 from cxloop.web.charts import figure_json
@@ -143,6 +144,7 @@ def _numbers(workspace, query: MetricQuery, split: str, *, comments: bool = True
         "trend_points": len(trend),
         "trend_figure": figure_json(_trend_figure(metric, trend, by)),
         "groups": [_group_row(metric, g) for g in groups],
+        "comparisons": comparisons_tested([g.change for g in groups]),
         "breakdown_figure": figure_json(_breakdown_figure(metric, groups)) if groups else None,
         "comments": [
             _comment_row(c)
@@ -267,7 +269,17 @@ def _group_row(metric: MetricName, group: metric_selectors.GroupComparison) -> d
         "change": fmt_change(metric, group.change),
         "verdict": group.change.verdict,
         "significant": group.change.significant,
+        "p": fmt_p(group.change),
     }
+
+
+def fmt_p(change: Comparison) -> str:
+    """The p-value as shown on hover: adjusted (and alone) in a table; "" when not tested."""
+    if change.p_value is None:
+        return ""
+    if change.p_adjusted is None:
+        return f"p = {change.p_value:.3f}"
+    return f"p = {change.p_adjusted:.3f} adjusted (Holm; {change.p_value:.3f} alone)"
 
 
 def _comment_row(comment: metric_selectors.Comment) -> dict:

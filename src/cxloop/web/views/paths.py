@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import plotly.graph_objects as go
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from cxloop.core.permissions import Capability
 from cxloop.journeys import paths as path_analysis
 from cxloop.segments import selectors as segment_selectors
-from cxloop.segments.definition import SegmentDefinitionError
 from cxloop.web.charts import figure_json
 from cxloop.web.workspace import active_workspace, capability_required
 
@@ -29,21 +29,16 @@ def _int(value: str | None, default: int, low: int, high: int) -> tuple[int, str
     return number, None
 
 
-def _segment_filter(request: HttpRequest, workspace) -> tuple[object, object, list[str]]:
+def _segment_filter(request: HttpRequest, workspace) -> tuple[list, QuerySet | None, list[str]]:
     """(segments for the menu, the chosen one's member ids or None, errors)."""
     segments = list(segment_selectors.segment_list(workspace=workspace))
     chosen = request.GET.get("segment", "")
     if not chosen.isdigit():
         return segments, None, []
-    segment = next((s for s in segments if s.pk == int(chosen)), None)
-    if segment is None:
-        return segments, None, ["segment: no such segment"]
     try:
-        ids = segment_selectors.segment_customer_ids(
-            workspace=workspace, definition=segment.definition
-        )
-    except SegmentDefinitionError as exc:
-        return segments, None, [f"segment {segment.name!r}: {exc}"]
+        ids = segment_selectors.segment_member_ids(workspace=workspace, segment_id=int(chosen))
+    except segment_selectors.SegmentChoiceError as exc:
+        return segments, None, [f"segment: {exc}"]
     return segments, ids, []
 
 
@@ -60,7 +55,7 @@ def paths(request: HttpRequest) -> HttpResponse:
     within_days, problem = _int(request.GET.get("within_days"), 0, 1, 3650)
     if problem:
         errors.append(f"within days: {problem}")
-    top, problem = _int(request.GET.get("top"), 10, 1, 30)
+    top, problem = _int(request.GET.get("top"), 10, 1, path_analysis.MAX_TOP)
     if problem:
         errors.append(f"top: {problem}")
     by_channel = request.GET.get("by_channel") == "1"

@@ -64,6 +64,15 @@
     clearTimeout(timer);
     timer = setTimeout(save, 600);
   }
+  // A score link from an email shows the score selected but stores nothing (mail scanners open
+  // links). Once the person touches the page, keep it as a partial answer, as autosave does.
+  if (form.hasAttribute("data-prefilled")) {
+    var kept = false;
+    var keep = function () { if (!kept) { kept = true; save(); } };
+    ["pointerdown", "keydown", "touchstart"].forEach(function (type) {
+      document.addEventListener(type, keep, { once: true, passive: true });
+    });
+  }
   form.addEventListener("change", changed);
   form.addEventListener("submit", function () { clearTimeout(timer); });
   applySkipLogic();
