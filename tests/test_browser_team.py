@@ -96,7 +96,7 @@ def test_admin_manages_the_team(page: Page, live_server, admin_member, workspace
     page.get_by_role("link", name="Audit log").click()
     # the two changes by boss, on top of the setup (workspace key, boss's and andy's roles)
     expect(page.locator("#audit tbody tr")).to_have_count(2 + 3)
-    expect(page.locator("#audit tbody tr").first).to_contain_text("member.role_set")
+    expect(page.locator("#audit tbody tr").first).to_contain_text("member_role_set")
     assert axe_violations(page) == []
     shot(page, request, "audit")
 

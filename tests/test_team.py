@@ -38,7 +38,7 @@ def actions(workspace) -> list[tuple[str, str, str, dict]]:
     return [
         (e.actor_label, e.action, e.target, e.detail)
         for e in core_selectors.audit_entries(workspace=workspace).order_by("id")
-        if e.action.startswith("member.") or e.actor_label
+        if e.action.startswith("member_") or e.actor_label
     ]
 
 
@@ -58,7 +58,7 @@ def test_admin_adds_a_new_user_with_a_role_and_it_is_audited(boss, workspace):
     val = get_user_model().objects.get(username="val")
     assert val.check_password("a long enough pass 42")
     assert Membership.objects.get(user=val, workspace=workspace).role == "viewer"
-    assert ("boss", "member.role_set", "val", {"role": "viewer", "previous": None}) in actions(
+    assert ("boss", "member_role_set", "val", {"role": "viewer", "previous": None}) in actions(
         workspace
     )
 
@@ -93,9 +93,9 @@ def test_admin_changes_a_role_and_removes_a_member(boss, workspace):
 
     assert not Membership.objects.filter(user=agent).exists()
     assert [a[:3] for a in actions(workspace) if a[2] == "andy"] == [
-        ("", "member.role_set", "andy"),  # member_of (no actor)
-        ("boss", "member.role_set", "andy"),
-        ("boss", "member.removed", "andy"),
+        ("", "member_role_set", "andy"),  # member_of (no actor)
+        ("boss", "member_role_set", "andy"),
+        ("boss", "member_removed", "andy"),
     ]
 
 
@@ -139,7 +139,7 @@ def test_a_server_key_is_shown_in_full_once(boss, workspace):
     assert key.key not in again  # masked from now on
     assert f"{key.key[:4]}…" in again
     entry = core_selectors.audit_entries(workspace=workspace).get(
-        action="key.created", actor_label="boss"
+        action="key_created", actor_label="boss"
     )
     assert entry.detail == {"label": "backend", "kind": "server"}  # never the key itself
 
@@ -159,7 +159,7 @@ def test_revoking_a_key_stops_tracking_with_it(boss, workspace, write_key):
     key.refresh_from_db()
     assert key.revoked_at is not None
     assert core_selectors.workspace_for_write_key(key=write_key) is None
-    assert core_selectors.audit_entries(workspace=workspace).filter(action="key.revoked").exists()
+    assert core_selectors.audit_entries(workspace=workspace).filter(action="key_revoked").exists()
 
 
 def test_audit_page_lists_changes_for_admins_only(boss, workspace, member):
@@ -167,7 +167,7 @@ def test_audit_page_lists_changes_for_admins_only(boss, workspace, member):
 
     page = boss.get("/audit/").content.decode()
 
-    assert "key.created" in page and "boss" in page
+    assert "key_created" in page and "boss" in page
     assert signed_in(member).get("/audit/").status_code == 403
 
 
@@ -208,8 +208,8 @@ def test_rest_members_and_keys(boss, workspace, admin_member):
     assert boss.delete(f"/api/keys/{key.json()['id']}").status_code == 204
     assert WriteKey.objects.get(pk=key.json()["id"]).revoked_at is not None
     audit = [e["action"] for e in boss.get("/api/audit").json()]
-    assert audit[:5] == ["key.revoked", "key.created", "member.removed", "member.role_set",
-                         "member.role_set"]  # fmt: skip
+    assert audit[:5] == ["key_revoked", "key_created", "member_removed", "member_role_set",
+                         "member_role_set"]  # fmt: skip
 
 
 def test_rest_key_kind_is_validated(boss):

@@ -35,7 +35,7 @@ def role(request: HttpRequest) -> str | None:
     if cached is not None and cached[0] == workspace.pk:
         return cached[1]
     current = core_selectors.membership_role(user=request.user, workspace=workspace)
-    request._cxloop_role = (workspace.pk, current)
+    setattr(request, "_cxloop_role", (workspace.pk, current))  # noqa: B010 (not a declared attribute)
     return current
 
 
