@@ -187,3 +187,139 @@ def test_large_file_in_many_chunks_keeps_every_row_and_line_number(workspace, tm
     ]
     assert len(progress) == 10
     assert progress == sorted(progress)
+
+
+# --- odd values in files (issue #8) ------------------------------------------------------------
+
+
+def test_jsonl_odd_values_are_screened_per_line(workspace, tmp_path):
+    # given lines as Python's json module writes them: NaN, a 70-bit id, and one nested too deep
+    deep: dict = {}
+    for _ in range(100):
+        deep = {"a": deep}
+    lines = [
+        '{"type":"track","event":"A","userId":"u","messageId":"nan","properties":{"x":NaN}}',
+        f'{{"type":"track","event":"A","userId":"u","messageId":"big","properties":{{"id":{2**70}}}}}',
+        orjson.dumps(
+            {"type": "track", "event": "A", "userId": "u", "messageId": "deep", "properties": deep}
+        ).decode(),
+        '{"type":"track","event":"A","userId":"u","messageId":"far",'
+        '"timestamp":"9999-12-31T23:59:59Z"}',
+    ]
+    path = _write(tmp_path, "events.jsonl", "\n".join(lines) + "\n")
+
+    report = import_file(workspace=workspace, path=path, kind="events")
+
+    assert report.accepted == 2
+    assert [(r.position, r.reason.split(":")[0]) for r in report.rejected] == [
+        (3, "properties"),
+        (4, "timestamp"),
+    ]
+    assert report.rejected[0].reason == "properties: nested more than 64 levels deep"
+    assert [(w.position, w.reason) for w in report.warnings] == [
+        (1, "properties.x: NaN is not a JSON number; stored as null"),
+        (2, "properties.id: integer beyond 64 bits; stored exactly, as a string"),
+    ]
+    assert Event.objects.get(message_id="nan").properties == {"x": None}
+    assert Event.objects.get(message_id="big").properties == {"id": str(2**70)}
+
+
+def test_csv_properties_column_with_nan_keeps_the_row(workspace, tmp_path):
+    text = 'event,user_id,properties,price\nA,u,"{""x"": NaN, ""y"": 1}",NaN\n'
+    path = _write(tmp_path, "events.csv", text)
+
+    report = import_file(workspace=workspace, path=path, kind="events")
+
+    assert (report.accepted, report.rejected) == (1, [])
+    assert [(w.position, w.reason) for w in report.warnings] == [
+        (2, "properties.x: NaN is not a JSON number; stored as null")
+    ]
+    # a NaN cell outside JSON is just text, as every CSV cell that is not a plain number
+    assert Event.objects.get().properties == {"x": None, "y": 1, "price": "NaN"}
+
+
+# --- identical rows are distinct events (issue #8) ---------------------------------------------
+
+ORDERS_CSV = """\
+event,user_id,timestamp,sku,price
+Order Completed,c-1,2026-02-01T10:00:00Z,A-1,9.99
+Order Completed,c-1,2026-02-01T10:00:00Z,A-1,9.99
+Order Completed,c-2,2026-02-01T10:00:00Z,A-1,9.99
+Order Completed,c-1,2026-02-01T10:00:00Z,A-1,9.99
+"""
+
+
+@pytest.mark.parametrize("chunk_rows", [5000, 1])
+def test_identical_csv_rows_without_ids_are_distinct_orders(workspace, tmp_path, chunk_rows):
+    # given an order export without message ids where c-1 bought the same item 3 times
+    path = _write(tmp_path, "orders.csv", ORDERS_CSV)
+
+    # when it is imported (in one chunk, or one row per chunk)
+    first = import_file(workspace=workspace, path=path, kind="events", chunk_rows=chunk_rows)
+
+    # then every line is an order, and importing it again adds nothing
+    assert (first.accepted, first.duplicates) == (4, 0)
+    again = import_file(workspace=workspace, path=path, kind="events", chunk_rows=chunk_rows)
+    assert (again.accepted, again.duplicates) == (0, 4)
+    assert Event.objects.filter(user_id="c-1").count() == 3
+    assert Event.objects.values("message_id").distinct().count() == 4
+
+
+def test_a_longer_export_adds_only_the_new_repeats(workspace, tmp_path):
+    # given the file imported once, then an export with one more identical order at the top
+    import_file(workspace=workspace, path=_write(tmp_path, "a.csv", ORDERS_CSV), kind="events")
+    header, *rows = ORDERS_CSV.splitlines()
+    longer = "\n".join([header, rows[0], *rows]) + "\n"
+
+    report = import_file(workspace=workspace, path=_write(tmp_path, "b.csv", longer), kind="events")
+
+    # then only the fourth c-1 order is new (the rows are matched by content and occurrence)
+    assert (report.accepted, report.duplicates) == (1, 4)
+    assert Event.objects.filter(user_id="c-1").count() == 4
+
+
+def test_identical_jsonl_lines_without_ids_are_distinct(workspace, tmp_path):
+    line = '{"type":"track","event":"Call","userId":"u","timestamp":"2026-02-01T10:00:00Z"}\n'
+    path = _write(tmp_path, "calls.jsonl", line * 3)
+
+    assert import_file(workspace=workspace, path=path, kind="events").accepted == 3
+    assert import_file(workspace=workspace, path=path, kind="events").duplicates == 3
+
+
+def test_identical_rows_with_the_same_message_id_stay_one_event(workspace, tmp_path):
+    text = "event,user_id,message_id\nCall,u,m-1\nCall,u,m-1\n"
+
+    report = import_file(workspace=workspace, path=_write(tmp_path, "c.csv", text), kind="events")
+
+    assert (report.accepted, report.duplicates) == (1, 1)
+
+
+def test_a_local_import_may_join_two_known_users_by_alias(workspace, tmp_path):
+    # the CLI's import is trusted like a server key (the browser-key refusal does not apply)
+    lines = [
+        '{"type":"identify","userId":"user-a","messageId":"i-a"}',
+        '{"type":"identify","userId":"user-b","messageId":"i-b"}',
+        '{"type":"alias","userId":"user-b","previousId":"user-a","messageId":"al"}',
+    ]
+    path = _write(tmp_path, "aliases.jsonl", "\n".join(lines) + "\n")
+
+    report = import_file(workspace=workspace, path=path, kind="events", chunk_rows=2)
+
+    assert (report.accepted, report.rejected) == (3, [])
+    assert Customer.objects.filter(workspace=workspace, merged_into__isnull=True).count() == 1
+
+
+def test_a_lone_surrogate_next_to_nan_rejects_only_its_line(workspace, tmp_path):
+    # the lenient parser (used for NaN) also lets "\ud800" through, which nothing can store
+    lines = [
+        '{"type":"track","event":"A","userId":"u","messageId":"s","properties":{"x":NaN,'
+        '"y":"\\ud800"}}',
+        '{"type":"track","event":"A","userId":"u","messageId":"ok"}',
+    ]
+    path = _write(tmp_path, "events.jsonl", "\n".join(lines) + "\n")
+
+    report = import_file(workspace=workspace, path=path, kind="events")
+
+    assert report.accepted == 1
+    assert [r.position for r in report.rejected] == [1]
+    assert report.rejected[0].reason.startswith("message: cannot be stored as JSON")

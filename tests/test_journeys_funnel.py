@@ -204,3 +204,65 @@ def test_bad_steps_get_clear_errors():
     ]
     with pytest.raises(DefinitionError, match="at least 2 steps"):
         parse_steps(["A"])
+
+
+# --- dates at the ends of the calendar -----------------------------------------------------
+# Ingestion refuses such times now, but rows stored before (or by other means) must not break
+# the funnel: a window added to 9999-12-31 overflowed (OverflowError: a 500 on page and API).
+
+END = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+START = datetime(1, 1, 1, tzinfo=UTC)
+
+
+def store_directly(workspace, who: str, name: str, at: datetime) -> None:
+    """An event row written past ingestion's checks, as a pre-fix database may hold."""
+    from cxloop.events.models import Event
+
+    if not workspace.identity_set.filter(value=who).exists():
+        ingest(workspace, [ev(who, "Seed", 0)])
+    Event.objects.create(
+        workspace=workspace,
+        customer_id=customer_id(workspace, who),
+        type="track",
+        name=name,
+        channel="web",
+        occurred_at=at,
+        received_at=at,
+        message_id=f"direct-{who}-{name}-{at.isoformat()}",
+    )
+
+
+def test_events_at_the_ends_of_the_calendar_do_not_break_the_funnel(workspace):
+    # given a customer whose step 1 is at 9999-12-31 and one whose step 1 is at year 1
+    store_directly(workspace, "late", "A", END)
+    store_directly(workspace, "early", "A", START)
+    store_directly(workspace, "early", "B", START + timedelta(minutes=5))
+    # when the funnel runs with a window (bound = start + window overflows for "late")
+    report = run(workspace, ["A", "B"], window=timedelta(days=3650))
+    # then both are counted at step 1 and only "early" (B 5 minutes later) at step 2
+    assert report.counts == [2, 1]
+    assert report.median_seconds == [None, 300.0]
+    dropoffs = selectors.funnel_dropoffs(workspace=workspace, report=report)
+    assert [(d.customer_id, d.last_at) for d in dropoffs[0][2]] == [
+        (customer_id(workspace, "late"), END)
+    ]
+
+
+def test_funnel_page_and_api_answer_with_an_event_at_9999(client, workspace, member):
+    store_directly(workspace, "late", "A", END)
+    store_directly(workspace, "late", "B", END)
+    client.force_login(member)
+
+    page = client.get(
+        "/journeys/funnel/",
+        {"step": ["A", "B"], "step_channel": ["", ""], "window": "7", "unit": "days"},
+    )
+    api = client.post(
+        "/api/funnels",
+        {"steps": ["A", "B"], "window_seconds": 7 * 86400},
+        content_type="application/json",
+    )
+
+    assert page.status_code == 200
+    assert api.status_code == 200, api.content
+    assert api.json()["counts"] == [1, 0]  # B is not strictly after A (same second)

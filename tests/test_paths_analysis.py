@@ -100,6 +100,34 @@ def test_path_between_uses_the_attempt_that_reaches_the_end():
     ) == (True, ("S", "Y", "E"))
 
 
+def test_path_windows_at_the_ends_of_the_calendar_do_not_overflow():
+    # given steps at year 1 and at 9999-12-31 (stored before ingestion refused such times)
+    first = datetime(1, 1, 1, tzinfo=UTC)
+    last = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+    early = [("S", first), ("E", first + timedelta(minutes=1))]
+    late = [("S", last - timedelta(minutes=1)), ("E", last)]
+    huge = timedelta(days=3650)
+
+    # then "start - window" and "start + window" no longer leave the calendar
+    assert paths.path_between(early, start="", end="E", max_steps=3, within=huge) == (
+        True,
+        ("S", "E"),
+    )
+    assert paths.path_between(late, start="S", end="", max_steps=3, within=huge) == (
+        True,
+        ("S", "E"),
+    )
+    assert paths.path_between(late, start="S", end="E", max_steps=3, within=huge) == (
+        True,
+        ("S", "E"),
+    )
+
+
+def test_churn_paths_refuse_an_inactivity_beyond_a_century(workspace):
+    with pytest.raises(PathQueryError, match="between 1 and 36500"):
+        paths.paths_before_churn(workspace=workspace, inactive_days=10**9)
+
+
 def test_most_common_paths_from_home_to_order(workspace, shoppers):
     report = paths.paths_between(
         workspace=workspace, start="Home", end="Order Completed", max_steps=6

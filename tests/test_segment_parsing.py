@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 from datetime import UTC, datetime, timedelta, timezone
 
+import orjson
 import pytest
 
 from cxloop.events.channels import OTHER, infer_channel, normalize_channel
@@ -15,11 +16,14 @@ from cxloop.events.segment import (
     MAX_BATCH_BYTES,
     MAX_MESSAGE_BYTES,
     MessageError,
+    NonFinite,
     PayloadError,
     content_message_id,
     decode_body,
+    loads_lenient,
     parse_time,
     read_message,
+    screen_message,
 )
 
 RECEIVED = datetime(2026, 3, 1, 12, 0, 10, tzinfo=UTC)
@@ -125,7 +129,7 @@ def test_decode_body_returns_non_object_json_as_is():
         (b"{not json", "body is not valid JSON: "),
         (b"", "body is empty; send a JSON object"),
         (b"   \n\t", "body is empty; send a JSON object"),
-        (b'{"a": NaN}', "body is not valid JSON: "),
+        (b'{"a": nan}', "body is not valid JSON: "),
     ],
 )
 def test_decode_body_rejects_unreadable_bodies_with_400(raw, start):
@@ -340,7 +344,7 @@ def test_unknown_fields_are_ignored():
         (
             {"type": "track", "event": 5, "userId": "u"},
             None,
-            "event: a track call needs an event name",
+            "event: expected a string, got int",
         ),
         (
             {"type": "track", "event": "E", "properties": [1]},
@@ -381,6 +385,8 @@ def test_unknown_fields_are_ignored():
             "previousId and userId: an alias call needs both",
         ),
         ({"type": "track", "event": "E" * 201}, None, "event: name longer than 200 characters"),
+        ({"type": "page", "name": "P" * 201}, None, "name: longer than 200 characters"),
+        ({"type": "group", "groupId": "g" * 201}, None, "groupId: longer than 200 characters"),
         (
             {"type": "track", "event": "E", "messageId": 5},
             None,
@@ -626,3 +632,108 @@ def test_parse_time_keeps_microseconds_and_offsets_exactly():
 
     assert parsed == datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=timezone(timedelta(hours=5.5)))
     assert parsed.tzinfo == UTC
+
+
+# --- odd values: NaN, long integers, deep nesting, time range (issue #8) -----------------------
+
+
+def test_loads_lenient_reads_nan_and_long_integers_exactly():
+    value, odd = loads_lenient(
+        b'{"a": NaN, "b": [Infinity, -Infinity], "c": 123456789012345678901}'
+    )
+
+    assert odd is True
+    assert [type(v) for v in (value["a"], *value["b"])] == [NonFinite] * 3
+    assert [v.literal for v in (value["a"], *value["b"])] == ["NaN", "Infinity", "-Infinity"]
+    assert value["c"] == 123456789012345678901  # exact: orjson would give 1.2345678901234568e20
+
+
+def test_loads_lenient_takes_the_fast_path_for_plain_json():
+    assert loads_lenient(b'{"a": 1.5, "b": "NaN"}') == ({"a": 1.5, "b": "NaN"}, False)
+
+
+def test_loads_lenient_still_refuses_what_is_not_json():
+    with pytest.raises(orjson.JSONDecodeError):
+        loads_lenient(b'{"a": nan}')
+    with pytest.raises(orjson.JSONDecodeError):
+        loads_lenient(b'{"a": 1234567890123456789012')
+
+
+def test_screen_message_nulls_non_finite_values_and_keeps_big_integers_as_text():
+    raw = {
+        "type": "track",
+        "properties": {"p": NonFinite("NaN"), "ids": [2**64, 2**64 - 1, -(2**63) - 1]},
+        "context": {"x": {"y": NonFinite("-Infinity")}},
+    }
+
+    screened, notes = screen_message(raw)
+
+    assert screened["properties"] == {"p": None, "ids": [str(2**64), 2**64 - 1, str(-(2**63) - 1)]}
+    assert screened["context"] == {"x": {"y": None}}
+    assert sorted(notes) == [
+        "context.x.y: -Infinity is not a JSON number; stored as null",
+        "properties.ids[0]: integer beyond 64 bits; stored exactly, as a string",
+        "properties.ids[2]: integer beyond 64 bits; stored exactly, as a string",
+        "properties.p: NaN is not a JSON number; stored as null",
+    ]
+
+
+@pytest.mark.parametrize(("levels", "ok"), [(64, True), (65, False)])
+def test_screen_message_allows_64_levels_counting_the_message(levels, ok):
+    inner: list = []
+    for _ in range(levels - 3):  # message > properties > "a" list ... > innermost list
+        inner = [inner]
+    raw = {"type": "track", "properties": {"a": inner}}
+
+    if ok:
+        assert screen_message(raw) == (raw, [])
+    else:
+        with pytest.raises(MessageError, match=r"^properties: nested more than 64 levels deep$"):
+            screen_message(raw)
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        (
+            {"timestamp": "1969-12-31T23:59:59Z"},
+            "timestamp: 1969-12-31T23:59:59+00:00 is before 1970-01-01; send the real time",
+        ),
+        (
+            {"timestamp": "2026-03-02T12:00:11Z"},  # RECEIVED + 1 day + 1 s
+            "timestamp: 2026-03-02T12:00:11+00:00 is more than a day after the message was "
+            "received",
+        ),
+        (
+            {"originalTimestamp": "1969-01-01T00:00:00Z"},
+            "originalTimestamp: 1969-01-01T00:00:00+00:00 is before 1970-01-01; send the real time",
+        ),
+        (
+            {"originalTimestamp": "2026-03-01T12:00:00Z", "sentAt": "2026-03-01T12:00:00Z"},
+            None,
+        ),
+    ],
+)
+def test_event_times_must_lie_between_1970_and_a_day_after_receipt(fields, error):
+    raw = {"type": "track", "event": "E", **fields}
+
+    if error is None:
+        assert _read(raw).occurred_at == RECEIVED
+    else:
+        assert _error(raw) == error
+
+
+def test_the_edges_of_the_time_range_are_accepted():
+    assert _read({"type": "track", "event": "E", "timestamp": "1970-01-01T00:00:00Z"})
+    ahead = (RECEIVED + timedelta(days=1)).isoformat()
+    assert _read({"type": "track", "event": "E", "timestamp": ahead}).occurred_at == (
+        RECEIVED + timedelta(days=1)
+    )
+
+
+def test_page_category_goes_into_properties_unless_they_name_one():
+    page = {"type": "page", "name": "Install", "category": "Docs"}
+
+    assert _read(page).properties == {"category": "Docs"}
+    assert _read({**page, "properties": {"category": "Own"}}).properties == {"category": "Own"}
+    assert _read({"type": "screen", "name": "Home", "category": ""}).properties == {}

@@ -947,3 +947,340 @@ def test_a_revoked_key_stops_working_at_once_although_keys_are_cached(client, wo
     )  # fmt: skip
 
     assert (first.status_code, second.status_code) == (200, 401)
+
+
+# --- hostile or odd input: every message judged alone (issue #8) ------------------------------
+
+
+def test_timestamps_outside_a_sane_range_are_refused_per_message(client, workspace, write_key):
+    # given a batch whose times lie at the ends of the calendar, before 1970, or far ahead
+    received = datetime.now(UTC)
+    batch = [
+        _track(messageId="ok"),
+        _track(messageId="end", timestamp="9999-12-31T23:59:59Z"),
+        _track(messageId="start", timestamp="0001-01-01T00:00:00Z"),
+        _track(messageId="ahead", timestamp=(received + timedelta(days=3)).isoformat()),
+        {  # sent "64 years" after it happened: the sentAt correction lands before 1970
+            **_track(messageId="skew"),
+            "timestamp": None,
+            "originalTimestamp": "2026-01-01T00:00:00Z",
+            "sentAt": "2090-01-01T00:00:00Z",
+        },
+    ]
+
+    response = _post(client, "/v1/batch", {"batch": batch}, write_key)
+
+    assert response.status_code == 200
+    errors = {e["messageId"]: e["error"] for e in response.json()["errors"]}
+    assert errors == {
+        "end": "timestamp: 9999-12-31T23:59:59+00:00 is more than a day after the message "
+        "was received",
+        "start": "timestamp: 0001-01-01T00:00:00+00:00 is before 1970-01-01; send the real time",
+        "ahead": errors["ahead"],
+        "skew": errors["skew"],
+    }
+    assert errors["ahead"].startswith("timestamp: ") and "more than a day after" in errors["ahead"]
+    assert errors["skew"].startswith("originalTimestamp corrected by sentAt: ")
+    assert "before 1970-01-01" in errors["skew"]
+    assert list(_events().values_list("message_id", flat=True)) == ["ok"]
+
+
+def test_funnel_keeps_working_after_a_year_9999_timestamp_is_sent(
+    client, workspace, write_key, member
+):
+    _post(client, "/v1/track", _track(event="A", timestamp="9999-12-31T23:59:59Z"), write_key)
+    _post(client, "/v1/track", _track(event="A"), write_key)
+    client.force_login(member)
+
+    response = client.post(
+        "/api/funnels",
+        {"steps": ["A", "B"], "window_seconds": 86400},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 200
+    assert response.json()["counts"] == [1, 0]
+
+
+def test_nan_and_infinity_from_python_clients_become_null_with_a_warning(
+    client, workspace, write_key
+):
+    # given 11 events as analytics-python encodes them: json.dumps writes float('nan') as NaN
+    batch = [_track(messageId=f"ok-{i}", properties={"n": i}) for i in range(10)]
+    batch.append(
+        _track(
+            messageId="odd",
+            properties={"price": float("nan"), "top": float("inf"), "low": [float("-inf"), 2]},
+        )
+    )
+    raw = json.dumps({"batch": batch}).encode()
+    assert b"NaN" in raw and b"-Infinity" in raw
+
+    response = _post(client, "/v1/batch", raw, write_key)
+
+    # then the body is read, all 11 are stored, the odd values as null, and the sender is told
+    assert response.status_code == 200
+    payload = response.json()
+    assert (payload["success"], payload["accepted"]) == (True, 11)
+    assert payload["warnings"] == [
+        {
+            "index": 10,
+            "messageId": "odd",
+            "warning": "properties.price: NaN is not a JSON number; stored as null; "
+            "properties.top: Infinity is not a JSON number; stored as null; "
+            "properties.low[0]: -Infinity is not a JSON number; stored as null",
+        }
+    ]
+    stored = _events().get(message_id="odd").properties
+    assert stored == {"price": None, "top": None, "low": [None, 2]}
+
+
+def test_a_number_too_large_for_a_double_is_null_with_a_warning(client, workspace, write_key):
+    raw = b'{"type": "track", "event": "E", "userId": "u", "properties": {"x": 1e400}}'
+
+    response = _post(client, "/v1/track", raw, write_key)
+
+    assert response.status_code == 200
+    assert response.json()["warnings"][0]["warning"] == (
+        "properties.x: 1e400 is not a JSON number; stored as null"
+    )
+    assert _events().get().properties == {"x": None}
+
+
+@pytest.mark.parametrize("depth", [65, 300, 900])
+def test_deep_nesting_is_refused_per_message_and_the_batch_kept(
+    client, workspace, write_key, depth
+):
+    # given a batch with one message whose properties nest ``depth`` levels below the message
+    deep: dict = {}
+    for _ in range(depth - 2):
+        deep = {"a": deep}
+    bad = _track(messageId="deep", properties=deep)
+
+    response = _post(client, "/v1/batch", {"batch": [_track(messageId="ok"), bad]}, write_key)
+
+    assert response.status_code == 200
+    assert response.json()["errors"] == [
+        {"index": 1, "messageId": "deep", "error": "properties: nested more than 64 levels deep"}
+    ]
+    assert list(_events().values_list("message_id", flat=True)) == ["ok"]
+
+
+def test_nesting_at_the_limit_is_stored(client, workspace, write_key):
+    deep: dict = {"leaf": 1}
+    for _ in range(64 - 3):  # message (1) > properties (2) > ... 64 levels in all
+        deep = {"a": deep}
+
+    response = _post(client, "/v1/track", _track(properties=deep), write_key)
+
+    assert response.status_code == 200, response.content
+    assert _events().count() == 1
+
+
+def test_deep_nesting_on_a_single_endpoint_is_a_400_naming_the_field(client, workspace, write_key):
+    deep: list = []
+    for _ in range(400):
+        deep = [deep]
+
+    response = _post(client, "/v1/identify", {"userId": "u", "traits": {"x": deep}}, write_key)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["error"] == "traits: nested more than 64 levels deep"
+
+
+def test_body_nested_beyond_what_any_parser_takes_is_a_400(client, workspace, write_key):
+    raw = b'{"batch": [' + b"[" * 5000 + b"]" * 5000 + b"]}"
+
+    response = _post(client, "/v1/batch", raw, write_key)
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("body is not valid JSON")
+
+
+def test_integers_beyond_64_bits_are_kept_exactly_as_strings(client, workspace, write_key):
+    # given ids and amounts orjson would have turned into floats (or refused to store)
+    big, small = 2**70 + 1, -(2**64) - 7
+    raw = json.dumps(
+        _track(messageId="big", userId=2**65 + 3, properties={"order": big, "neg": small, "ok": 7})
+    ).encode()
+
+    response = _post(client, "/v1/track", raw, write_key)
+
+    assert response.status_code == 200, response.content
+    event = _events().get()
+    assert event.properties == {"order": str(big), "neg": str(small), "ok": 7}
+    assert event.user_id == str(2**65 + 3)
+    assert response.json()["warnings"][0]["warning"].count("stored exactly, as a string") == 3
+
+
+def test_64_bit_integers_stay_numbers(client, workspace, write_key):
+    raw = json.dumps(_track(properties={"u": 2**64 - 1, "i": -(2**63)})).encode()
+
+    _post(client, "/v1/track", raw, write_key)
+
+    assert _events().get().properties == {"u": 2**64 - 1, "i": -(2**63)}
+
+
+def test_page_category_is_kept_as_a_property(client, workspace, write_key):
+    # given a page call as analytics-python sends page(user_id, category, name, properties)
+    message = {"userId": "u", "category": "Docs", "name": "Install", "properties": {"x": 1}}
+
+    _post(client, "/v1/page", message, write_key)
+
+    assert _events().get().properties == {"x": 1, "category": "Docs"}
+
+
+# --- rate limit per write key (issue #8) --------------------------------------------------------
+
+
+def test_a_write_key_over_its_rate_gets_429_and_other_keys_do_not(
+    client, workspace, write_key, other_workspace, settings
+):
+    # given a limit of 3 requests a minute per key
+    settings.CXLOOP_TRACK_RATE = "3/m"
+    other_key = other_workspace.write_keys.get().key
+
+    # when one key sends 4 requests (the fourth with the key in the body)
+    answers = [_post(client, "/v1/track", _track(), write_key).status_code for _ in range(3)]
+    over = _post(client, "/v1/batch", {"writeKey": write_key, "batch": [_track()]})
+
+    # then the fourth is refused with a JSON 429 that says why and when to retry
+    assert answers == [200, 200, 200]
+    assert over.status_code == 429
+    assert over.json()["success"] is False
+    assert over.json()["error"].startswith("rate limit: this write key sent more than 3/m")
+    assert 1 <= int(over["Retry-After"]) <= 60
+    assert _events(workspace).count() == 3
+    # and another workspace's key is counted apart
+    assert _post(client, "/v1/track", _track(), other_key).status_code == 200
+
+
+def test_the_default_rate_does_not_hold_back_a_busy_client(client, workspace, write_key):
+    statuses = {_post(client, "/v1/track", _track(), write_key).status_code for _ in range(50)}
+
+    assert statuses == {200}
+
+
+def test_the_rate_limit_can_be_turned_off(client, workspace, write_key, settings):
+    settings.CXLOOP_TRACK_RATE = None
+
+    statuses = {_post(client, "/v1/track", _track(), write_key).status_code for _ in range(5)}
+
+    assert statuses == {200}
+
+
+# --- joining two known users needs a server key (issue #8) --------------------------------------
+
+
+def _two_known_users(client, key) -> None:
+    _post(client, "/v1/identify", {"userId": "user-a", "traits": {"name": "Ann"}}, key)
+    _post(client, "/v1/identify", {"userId": "user-b", "traits": {"name": "Bob"}}, key)
+
+
+def _live_profiles(workspace):
+    return Customer.objects.filter(workspace=workspace, merged_into__isnull=True)
+
+
+def test_browser_key_cannot_merge_two_known_users_by_alias(client, workspace, write_key):
+    from cxloop.core.selectors import audit_entries
+
+    # given two identified customers and the workspace's public (browser) key
+    _two_known_users(client, write_key)
+
+    # when someone aliases one user id to the other with it, in a batch with an ordinary event
+    alias = {"type": "alias", "userId": "user-b", "previousId": "user-a", "messageId": "al-1"}
+    response = _post(client, "/v1/batch", {"batch": [_track(messageId="ok"), alias]}, write_key)
+
+    # then the alias alone is refused, Segment-style, and nothing is merged
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 1
+    assert response.json()["errors"] == [
+        {
+            "index": 1,
+            "messageId": "al-1",
+            "error": "joining two known users needs a server write key",
+        }
+    ]
+    assert _live_profiles(workspace).count() == 3  # Ann, Bob, u-1
+    assert not CustomerMerge.objects.exists()
+    assert not _events(workspace).filter(type="alias").exists()
+    # and an admin can see the attempt
+    entry = audit_entries(workspace=workspace).get(action="alias_refused")
+    assert entry.detail["user_ids"] == ["user-a", "user-b"]
+    assert (entry.detail["message_id"], entry.detail["previous_id"]) == ("al-1", "user-a")
+
+
+def test_browser_key_cannot_attach_a_new_user_id_to_a_known_user(client, workspace, write_key):
+    _post(client, "/v1/identify", {"userId": "victim", "traits": {"name": "Vic"}}, write_key)
+
+    response = _post(client, "/v1/alias", {"userId": "mallory", "previousId": "victim"}, write_key)
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["error"] == (
+        "joining two known users needs a server write key"
+    )
+    victim = Identity.objects.get(kind="user_id", value="victim").customer
+    assert not victim.identities.filter(value="mallory").exists()
+
+
+def test_server_key_merges_two_known_users_by_alias(client, workspace):
+    server_key = core_services.write_key_create(workspace=workspace, kind="server").key
+    _two_known_users(client, server_key)
+
+    response = _post(client, "/v1/alias", {"userId": "user-b", "previousId": "user-a"}, server_key)
+
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 1
+    assert _live_profiles(workspace).count() == 1
+    assert CustomerMerge.objects.filter(workspace=workspace).count() == 1
+
+
+def test_browser_key_still_aliases_an_anonymous_visitor_to_a_user(client, workspace, write_key):
+    # given an anonymous visitor who has already been identified as one user on that device
+    _post(client, "/v1/page", {"anonymousId": "anon-9", "name": "Home"}, write_key)
+    _post(client, "/v1/identify", {"userId": "user-9", "anonymousId": "anon-9"}, write_key)
+
+    response = _post(client, "/v1/alias", {"userId": "user-9", "previousId": "anon-9"}, write_key)
+
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 1
+    assert _live_profiles(workspace).count() == 1
+
+
+@pytest.mark.parametrize("kind", [[], {"a": 1}, "x" * 5000])
+def test_a_type_that_is_a_list_object_or_huge_string_is_a_per_message_error(
+    client, workspace, write_key, kind
+):
+    response = _post(client, "/v1/batch", {"batch": [_track(), _track(type=kind)]}, write_key)
+
+    assert response.status_code == 200
+    error = response.json()["errors"][0]
+    assert error["index"] == 1
+    assert error["error"].startswith("type: ")
+    assert error["error"].endswith(" is not one of alias, group, identify, page, screen, track")
+    assert len(error["error"]) < 120
+
+
+def test_a_lone_surrogate_in_a_batch_rejects_only_its_message(client, workspace, write_key):
+    raw = (
+        b'{"batch": [{"type": "track", "event": "A", "userId": "u", "messageId": "s", '
+        b'"properties": {"y": "\\ud800"}}, {"type": "track", "event": "A", "userId": "u"}]}'
+    )
+
+    response = _post(client, "/v1/batch", raw, write_key)
+
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 1
+    assert response.json()["errors"][0]["messageId"] == "s"
+
+
+def test_a_nan_batch_sent_at_is_a_readable_per_message_error(client, workspace, write_key):
+    message = {**_track(messageId="m"), "timestamp": None, "originalTimestamp": T0}
+    raw = json.dumps({"batch": [message], "sentAt": float("nan")}).encode()
+
+    response = _post(client, "/v1/batch", raw, write_key)
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"index": 0, "messageId": "m", "error": "sentAt: expected an ISO-8601 date string, got NaN"}
+    ]

@@ -497,3 +497,29 @@ def test_concurrent_first_batches_of_one_new_user_make_one_profile(
         owner.pk
     }
     assert _live(workspace).count() == 1
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("library", [SegmentClient, RudderClient])
+def test_a_nan_property_from_a_real_client_loses_only_that_value(
+    server, workspace, write_key, errors, library
+):
+    # given the real client's batching mode, ten ordinary events and one with float('nan')
+    # (both libraries encode it as the literal NaN, which is not JSON)
+    tracker = library(write_key, host=server, on_error=_collect(errors), max_retries=0)
+    for i in range(10):
+        tracker.track(f"nan-{i}", "Order Completed", {"revenue": i})
+    tracker.track("nan-odd", "Order Completed", {"revenue": float("nan"), "items": 2})
+    tracker.page("nan-odd", "Docs", "Install")  # page(category, name): the category is kept
+
+    # when the batch is flushed
+    tracker.flush()
+    tracker.join()
+
+    # then no error, all 12 stored, and only the NaN became null
+    assert errors == []
+    events = Event.objects.filter(workspace=workspace)
+    assert events.count() == 12
+    odd = events.get(user_id="nan-odd", type="track")
+    assert odd.properties == {"revenue": None, "items": 2}
+    assert events.get(type="page").properties["category"] == "Docs"

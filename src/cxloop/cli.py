@@ -210,6 +210,8 @@ def import_(
         f"{result.rows:,} rows: [green]{result.accepted:,} stored[/green], "
         f"{result.duplicates:,} already there, [red]{len(result.rejected):,} rejected[/red]"
     )
+    for warning in result.warnings[:20]:  # stored, with odd values (NaN, ...) changed
+        console.print(f"  [yellow]line {warning.position}[/yellow]: {warning.reason}")
     _print_rejections(result.rejected, report or file.with_suffix(file.suffix + ".errors.csv"))
     if result.rejected and not result.accepted and not result.duplicates:
         raise typer.Exit(1)

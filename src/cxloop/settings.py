@@ -169,6 +169,9 @@ PUBLIC_BASE_URL = os.environ.get("CXLOOP_PUBLIC_URL", "http://127.0.0.1:8000")
 
 # The tracking API enforces Segment's limits itself; Django's own cap must sit above them.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Requests per write key to /v1/* (django-ratelimit rate, e.g. "6000/m"; "off" disables it).
+_track_rate = os.environ.get("CXLOOP_TRACK_RATE", "6000/m")
+CXLOOP_TRACK_RATE = None if _track_rate.lower() in ("", "off", "none") else _track_rate
 
 LOGGING = {
     "version": 1,

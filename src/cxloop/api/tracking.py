@@ -10,10 +10,12 @@ import base64
 import binascii
 
 import orjson
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from django_ratelimit.core import get_usage
 
 from cxloop.core import selectors as core_selectors
 from cxloop.events import services as event_services
@@ -47,6 +49,38 @@ def _header_key(request: HttpRequest) -> str | None:
     return decoded.partition(":")[0]
 
 
+DEFAULT_TRACK_RATE = "6000/m"
+
+
+def _rate_limited(request: HttpRequest, key: str) -> HttpResponse | None:
+    """A 429 when this write key sent more requests than ``CXLOOP_TRACK_RATE`` allows.
+
+    Counted per key (django-ratelimit, in Django's cache, so per process with the default
+    in-memory cache). The default is far above what real clients send (they batch), so only
+    a runaway or hostile sender meets it; the clients back off and retry on 429. ``None``
+    turns it off. If the cache cannot count, the request goes through.
+    """
+    rate = getattr(settings, "CXLOOP_TRACK_RATE", DEFAULT_TRACK_RATE)
+    if not rate:
+        return None
+    usage = get_usage(
+        request, group="cxloop.track", key=lambda _group, _request: key, rate=rate, increment=True
+    )
+    if usage is None or not usage["should_limit"] or not usage["limit"]:
+        return None
+    wait = max(1, int(usage["time_left"]))
+    response = _json(
+        {
+            "success": False,
+            "error": f"rate limit: this write key sent more than {rate} requests; "
+            f"retry in {wait} s",
+        },
+        status=429,
+    )
+    response["Retry-After"] = str(wait)
+    return response
+
+
 def _unauthorized(reason: str) -> HttpResponse:
     response = _json({"success": False, "error": reason}, status=401)
     response["WWW-Authenticate"] = 'Basic realm="cxloop"'
@@ -65,6 +99,8 @@ def track_endpoint(request: HttpRequest, kind: str) -> HttpResponse:
     workspace = core_selectors.workspace_for_write_key(key=key) if key else None
     if key is not None and workspace is None:
         return _unauthorized("invalid write key")
+    if key and (limited := _rate_limited(request, key)):  # before the body is even read
+        return limited
     is_batch = kind in ("batch", "import")
     try:
         raw = request.body
@@ -93,6 +129,9 @@ def track_endpoint(request: HttpRequest, kind: str) -> HttpResponse:
         )
         if workspace is None:
             return _unauthorized("invalid write key" if body_key else "missing write key")
+        key = str(body_key)  # a string: it found a workspace
+        if limited := _rate_limited(request, key):
+            return limited
 
     if is_batch:
         messages = body.get("batch")
@@ -101,18 +140,17 @@ def track_endpoint(request: HttpRequest, kind: str) -> HttpResponse:
         shared_context = body.get("context")
         if isinstance(shared_context, dict):
             messages = [_with_context(m, shared_context) for m in messages]
-        sizes = [len(orjson.dumps(m)) for m in messages]
         expected_type = None
     else:  # transport fields are not part of the message (nor of its content-derived id)
         message = {k: v for k, v in body.items() if k not in ("writeKey", "sentAt")}
-        messages, sizes, expected_type = [message], None, kind
+        messages, expected_type = [message], kind
     result = event_services.events_ingest(
         workspace=workspace,
         messages=messages,
-        sizes=sizes,
         expected_type=expected_type,
         sent_at=body.get("sentAt"),
         received_at=timezone.now(),
+        trusted=_server_key(key, messages, expected_type),
     )
     payload = {
         "success": not result.rejected,
@@ -124,8 +162,23 @@ def track_endpoint(request: HttpRequest, kind: str) -> HttpResponse:
             {"index": r.position, "messageId": r.message_id, "error": r.reason}
             for r in result.rejected
         ]
+    if result.warnings:  # stored, with the values named here changed
+        payload["warnings"] = [
+            {"index": w.position, "messageId": w.message_id, "warning": w.reason}
+            for w in result.warnings
+        ]
     ok = result.accepted or result.duplicates or not messages
     return _json(payload, status=200 if ok else 400)
+
+
+def _server_key(key: str | None, messages: list, expected_type: str | None) -> bool:
+    """Whether the key is a server (secret) key, the only kind that may join two known users by
+    an alias. Asked only for requests holding an alias (the key cache keeps no kind)."""
+    if not key or not any(
+        isinstance(m, dict) and m.get("type", expected_type) == "alias" for m in messages
+    ):
+        return False
+    return core_selectors.write_key_kind(key=key) == "server"
 
 
 def _with_context(message: object, shared: dict) -> object:

@@ -85,6 +85,8 @@ class Resolution:
     keys_in_component: dict[Node, list[Key]] = field(default_factory=dict)
     # component -> the (anchor, key, by_alias) joins that made two known profiles one
     links: dict[Node, list[Link]] = field(default_factory=dict)
+    # update index -> the two sets of user ids its alias would have joined (``guard_aliases``)
+    refused: dict[int, tuple[UserIds, UserIds]] = field(default_factory=dict)
 
 
 def resolve(
@@ -92,10 +94,14 @@ def resolve(
     existing: dict[Key, int],
     user_ids_of_customer: dict[int, UserIds],
     alias_keys: list[tuple[Key, ...]],
+    *,
+    guard_aliases: bool = False,
 ) -> Resolution:
     """Group messages, identifiers and existing profiles into people (pure, no database).
 
-    ``alias_keys[i]`` are the keys update i's alias call joins to its anchor unconditionally.
+    ``alias_keys[i]`` are the keys update i's alias call joins to its anchor unconditionally;
+    with ``guard_aliases`` (a public write key) an alias that would join two different user ids
+    is not made but noted in ``refused``.
     """
     uf = _UnionFind()
     no_user_ids: UserIds = frozenset()
@@ -112,13 +118,16 @@ def resolve(
         return node
 
     out = Resolution()
-    for update, aliases in zip(updates, alias_keys, strict=True):
+    for index, (update, aliases) in enumerate(zip(updates, alias_keys, strict=True)):
         keys = update.keys
         anchor = node_of(keys[0])
         for key in keys[1:]:
             _join(uf, out, anchor, node_of(key), (keys[0], key, False))
         for key in aliases:
-            _join(uf, out, anchor, node_of(key), (keys[0], key, True))
+            link = (keys[0], key, True)
+            refused = _join(uf, out, anchor, node_of(key), link, force=not guard_aliases)
+            if refused is not None:
+                out.refused[index] = refused
         out.component_of_update.append(anchor)
 
     out.component_of_update = [uf.find(node) for node in out.component_of_update]
@@ -134,10 +143,23 @@ def resolve(
     return out
 
 
-def _join(uf: _UnionFind, out: Resolution, anchor: Node, node: Node, link: Link) -> None:
+def _join(
+    uf: _UnionFind,
+    out: Resolution,
+    anchor: Node,
+    node: Node,
+    link: Link,
+    *,
+    force: bool | None = None,
+) -> tuple[UserIds, UserIds] | None:
+    """Join two sets (an alias link forces it unless ``force`` is False); the two sets of user
+    ids when the join is refused."""
     ra, rb = uf.find(anchor), uf.find(node)
     if ra == rb:
-        return
+        return None
     both_known = ra[0] == "c" and rb[0] == "c"
-    if uf.union(anchor, node, force=link[2]) and both_known:
+    if not uf.union(anchor, node, force=link[2] if force is None else force):
+        return uf.user_ids[ra], uf.user_ids[rb]
+    if both_known:
         out.links.setdefault(anchor, []).append(link)
+    return None

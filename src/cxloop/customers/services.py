@@ -59,6 +59,7 @@ def profiles_apply(
     workspace: Workspace,
     updates: Sequence[ProfileUpdate],
     session: ResolutionSession | None = None,
+    refused: list[tuple[int, frozenset, frozenset]] | None = None,
 ) -> list[int | None]:
     """Resolve each update to a live customer id, creating and merging profiles as needed.
 
@@ -69,6 +70,10 @@ def profiles_apply(
     to :func:`profiles_flush_seen` for a session of many batches). Runs in the caller's transaction;
     the same updates applied twice leave the same state (idempotent). A ``session`` carries what
     one import learnt in earlier batches.
+
+    ``refused`` (given for messages sent with a public write key): an alias that would join two
+    different user ids is not made; (update index, user ids, user ids) is appended instead. The
+    caller decides what to do with such updates (the rest of the work is done as usual).
     """
     if not updates:
         return []
@@ -109,9 +114,12 @@ def profiles_apply(
     identity_changed: set[int] = set()
     created: set[int] = set()
     if unresolved:
+        found: list | None = [] if refused is not None else None
         resolved, merged_into, identity_changed, created = _resolve_new(
-            workspace, [updates[i] for i in unresolved], session, looked_up
+            workspace, [updates[i] for i in unresolved], session, looked_up, found
         )
+        if refused is not None and found:
+            refused.extend((unresolved[i], ids, other) for i, ids, other in found)
         for index, customer_id in zip(unresolved, resolved, strict=True):
             customer_ids[index] = customer_id
     if merged_into:
@@ -151,12 +159,13 @@ def _resolve_new(
     updates: list[ProfileUpdate],
     session: ResolutionSession,
     looked_up: set[Key],
+    refused: list | None = None,
 ) -> tuple[list[int], dict[int, int], set[int], set[int]]:
     """The union-find path for updates with an unknown identifier, an alias or a join.
 
     ``looked_up`` are the identifiers just read from the database (the others came from the
     session). Returns each update's customer id, the profiles merged away (id -> survivor), the
-    profiles that got new identities and the profiles created.
+    profiles that got new identities and the profiles created. ``refused``: see profiles_apply.
     """
     owner_of, moved = session.owner_of, session.moved
     wanted = {key for update in updates for key in update.keys}
@@ -182,23 +191,25 @@ def _resolve_new(
         found = existing_identities(workspace, stale)
         owner_of.update(found)
         existing.update(found)
+    known = existing.keys() | {key for update in updates for key in update.keys}
+    alias_keys = [
+        tuple(_alias_key(previous, known) for previous in update.alias_of) for update in updates
+    ]
     # user ids only matter where a message joins identifiers (a one-key message joins nothing)
     joining = {
         existing[key]
-        for update in updates
-        if len(update.keys) > 1 or update.alias_of
-        for key in update.keys
+        for update, aliases in zip(updates, alias_keys, strict=True)
+        if len(update.keys) > 1 or aliases
+        for key in (*update.keys, *aliases)
         if key in existing
     }
     session.user_ids.update(
         user_ids_of(workspace, {c for c in joining if c not in session.user_ids})
     )
     user_ids = {customer_id: session.user_ids[customer_id] for customer_id in joining}
-    known = existing.keys() | {key for update in updates for key in update.keys}
-    alias_keys = [
-        tuple(_alias_key(previous, known) for previous in update.alias_of) for update in updates
-    ]
-    result = resolve(updates, existing, user_ids, alias_keys)
+    result = resolve(updates, existing, user_ids, alias_keys, guard_aliases=refused is not None)
+    if refused is not None:
+        refused.extend((index, *pair) for index, pair in result.refused.items())
 
     customer_of_component: dict = {}
     merged_into: dict[int, int] = {}

@@ -2,7 +2,8 @@
 
 Each row becomes a Segment message (customers → identify, events → track/page/...) and goes through
 the same validation, identity resolution and idempotent storage as the HTTP API. Rows without a
-messageId get one derived from their content, so importing the same file twice stores nothing new.
+messageId get one derived from their content (and, for repeats of an identical events row, from
+its occurrence number), so importing the same file twice stores nothing new.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from cxloop.core.memory import collector_paused
 from cxloop.core.models import Workspace
 from cxloop.core.workers import start_bulk_worker
 from cxloop.customers import services as customer_services
+from cxloop.events.preparing import EVENT_COLUMNS, PreparedMessage
 from cxloop.events.rows import Job, PreparedChunk, RawChunk, prepare_chunk
+from cxloop.events.segment import repeat_message_id
 from cxloop.events.services import IngestResult, events_store
 
 CHUNK_ROWS = 5000
@@ -75,11 +78,15 @@ def import_file(
 
     report = ImportReport()
     session = customer_services.ResolutionSession(workspace.pk)
+    occurrences: dict[str, int] | None = {} if kind == "events" else None
     with collector_paused():
         try:
             for chunk in _prepared_chunks(job, chunks, workers):
                 report.rows += chunk.rows
                 report.rejected.extend(chunk.rejected)
+                report.warnings.extend(chunk.warnings)
+                if occurrences is not None:
+                    _number_repeats(chunk.messages, occurrences)
                 if chunk.messages:
                     stored = events_store(
                         workspace=workspace,
@@ -101,6 +108,27 @@ def import_file(
     if report.accepted >= ANALYZE_AFTER_ROWS:
         refresh_planner_statistics()
     return report
+
+
+_MESSAGE_ID = EVENT_COLUMNS.index("message_id")
+
+
+def _number_repeats(messages: list[PreparedMessage], occurrences: dict[str, int]) -> None:
+    """Give each repeat of an identical id-less row its own id (in place, in file order).
+
+    Identical lines of an events file are distinct events (two equal orders); the n-th one gets
+    ``repeat_message_id(content id, n)``, so re-importing the file still adds nothing. One dict
+    look-up per row. Customers files are not numbered: a repeated row there says nothing new.
+    """
+    for index, message in enumerate(messages):
+        if not message.content_id:
+            continue
+        seen = occurrences.get(message.message_id, 0) + 1
+        occurrences[message.message_id] = seen
+        if seen > 1:
+            new_id = repeat_message_id(message.message_id, seen)
+            message.row[_MESSAGE_ID] = new_id
+            messages[index] = message._replace(message_id=new_id)
 
 
 def _default_workers(size: int) -> int:

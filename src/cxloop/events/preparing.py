@@ -16,7 +16,14 @@ import orjson
 from cxloop.core.db import datetime_adapter
 from cxloop.customers.identifiers import identity_keys
 from cxloop.customers.resolution import ProfileUpdate
-from cxloop.events.segment import MAX_MESSAGE_BYTES, Message, MessageError, read_message
+from cxloop.events.segment import (
+    MAX_MESSAGE_BYTES,
+    Message,
+    MessageError,
+    needs_screening,
+    read_message,
+    screen_message,
+)
 
 # The columns of an event row, in the order of ``PreparedMessage.row``.
 EVENT_COLUMNS = (
@@ -25,9 +32,13 @@ EVENT_COLUMNS = (
 )  # fmt: skip
 
 
+MAX_REPORTED_ID = 100  # a messageId quoted back in an error is cut to this
+
+
 @dataclass(frozen=True, slots=True)
 class RejectedMessage:
-    """A message that was not stored: where it was (index or file line) and why."""
+    """A message that was not stored, or (as a warning) stored with changed values: where it was
+    (index or file line) and why."""
 
     position: int
     reason: str
@@ -39,31 +50,68 @@ def events_validate(
     messages: Sequence[object],
     positions: Sequence[int] | None = None,
     sizes: Sequence[int] | None = None,
+    flagged: Sequence[bool] | None = None,
     expected_type: str | None = None,
     sent_at: object = None,
     received_at: datetime,
 ) -> tuple[list[tuple[int, Message]], list[RejectedMessage]]:
-    """Split raw messages into valid ones (with their position) and rejections. No database."""
+    """Split raw messages into valid ones (with their position) and rejections. No database.
+
+    ``sizes`` (encoded sizes) and ``flagged`` (whether a message needs
+    ``segment.screen_message``) come from callers that read the text themselves (an import's
+    lines); without them each message is encoded once to learn both. A valid message whose
+    values had to be changed to store it carries ``notes`` saying which.
+    """
     positions = positions if positions is not None else range(len(messages))
     valid: list[tuple[int, Message]] = []
     rejected: list[RejectedMessage] = []
     for index, raw in enumerate(messages):
         position = positions[index]
-        if sizes is not None and sizes[index] > MAX_MESSAGE_BYTES:
-            mid = raw.get("messageId") if isinstance(raw, dict) else ""
-            reason = f"message is larger than {MAX_MESSAGE_BYTES // 1024} KB"
-            rejected.append(RejectedMessage(position, reason, str(mid or "")))
-            continue
+        mid = raw.get("messageId") if isinstance(raw, dict) else ""
+        mid = str(mid)[:MAX_REPORTED_ID] if isinstance(mid, str | int | float) and mid else ""
+        size = sizes[index] if sizes is not None else None
+        screen = bool(flagged[index]) if flagged is not None else False
+        if sizes is None or flagged is None:
+            try:
+                encoded = orjson.dumps(raw)
+                size = len(encoded) if size is None else size
+                screen = needs_screening(encoded)
+            except orjson.JSONEncodeError:  # NaN markers, integers beyond 64 bits, deep nesting
+                screen = True
+        notes: list[str] = []
         try:
+            if screen:
+                raw, notes = screen_message(raw)
+                encoded_size = _encoded_size(raw)  # what the lenient parser let through
+                size = encoded_size if size is None else size
+            if size is not None and size > MAX_MESSAGE_BYTES:
+                raise MessageError(f"message is larger than {MAX_MESSAGE_BYTES // 1024} KB")
             message = read_message(
                 raw, received_at=received_at, expected_type=expected_type, sent_at=sent_at
             )
         except MessageError as exc:
-            mid = raw.get("messageId") if isinstance(raw, dict) else ""
-            rejected.append(RejectedMessage(position, str(exc), str(mid or "")))
+            rejected.append(RejectedMessage(position, str(exc), mid))
             continue
+        if notes:
+            message.notes = tuple(notes)
         valid.append((position, message))
     return valid, rejected
+
+
+def _encoded_size(raw: object) -> int:
+    try:
+        return len(orjson.dumps(raw))
+    except orjson.JSONEncodeError as exc:  # a lone surrogate (\ud800), a Python-only value
+        raise MessageError(f"message: cannot be stored as JSON ({exc})") from None
+
+
+def notes_of(messages: Sequence[tuple[int, Message]]) -> list[RejectedMessage]:
+    """A warning per valid message stored with changed values (position, what changed)."""
+    return [
+        RejectedMessage(position, "; ".join(m.notes), m.message_id)
+        for position, m in messages
+        if m.notes
+    ]
 
 
 class PreparedMessage(NamedTuple):
@@ -78,6 +126,7 @@ class PreparedMessage(NamedTuple):
     message_id: str
     update: ProfileUpdate
     row: list
+    content_id: bool = False  # message_id derived from the content (see segment.read_message)
 
 
 def events_prepare(
@@ -123,5 +172,5 @@ def events_prepare(
             dumps(m.context).decode(), adapt(m.occurred_at), received, m.message_id, m.user_id,
             m.anonymous_id,
         ]  # fmt: skip
-        prepared.append(PreparedMessage(position, m.message_id, update, row))
+        prepared.append(PreparedMessage(position, m.message_id, update, row, m.content_id))
     return prepared, rejected

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -19,8 +19,9 @@ from cxloop.events.preparing import (
     RejectedMessage,
     events_prepare,
     events_validate,
+    notes_of,
 )
-from cxloop.events.segment import loads_without_nul, strip_nul
+from cxloop.events.segment import loads_lenient, needs_screening, strip_nul
 
 _NUMBER = re.compile(r"-?(0|[1-9]\d{0,14})(\.\d+)?")
 _TRUE = {"1", "true", "yes", "y", "granted", "opt-in", "opted_in"}
@@ -62,6 +63,7 @@ class PreparedChunk:
     rejected: list[RejectedMessage]
     rows: int
     offset: int
+    warnings: list[RejectedMessage] = field(default_factory=list)  # stored with changed values
 
 
 def prepare_chunk(job: Job, chunk: RawChunk) -> PreparedChunk:
@@ -71,20 +73,23 @@ def prepare_chunk(job: Job, chunk: RawChunk) -> PreparedChunk:
     batch: list[object] = []
     lines: list[int] = []
     sizes: list[int] = []
+    flagged: list[bool] = []
     rejected: list[RejectedMessage] = []
     for line, size, row in _numbered(chunk):
         if isinstance(row, str):  # unreadable row: the reason is in place of the data
             rejected.append(RejectedMessage(line, row))
             continue
         record: object
+        odd = False  # CSV: events_validate encodes each message to learn it
         if chunk.header is not None:
             record = _csv_record(chunk.header, cast(list[str], row))
         else:
             try:
-                record = loads_without_nul(cast(bytes, row))
+                parsed, odd = loads_lenient(cast(bytes, row))
             except orjson.JSONDecodeError as exc:
                 rejected.append(RejectedMessage(line, f"not valid JSON: {exc}"))
                 continue
+            record, odd = parsed, odd or needs_screening(cast(bytes, row))
         try:
             batch.append(to_message(record))
         except ValueError as exc:
@@ -92,8 +97,13 @@ def prepare_chunk(job: Job, chunk: RawChunk) -> PreparedChunk:
             continue
         lines.append(line)
         sizes.append(size)
+        flagged.append(odd)
     valid, invalid = events_validate(
-        messages=batch, positions=lines, sizes=sizes, received_at=received_at
+        messages=batch,
+        positions=lines,
+        sizes=sizes,
+        flagged=None if chunk.header is not None else flagged,
+        received_at=received_at,
     )
     prepared, unidentified = events_prepare(
         messages=valid,
@@ -103,7 +113,9 @@ def prepare_chunk(job: Job, chunk: RawChunk) -> PreparedChunk:
         vendor=job.vendor,
     )
     rows = len(batch) + len(rejected)
-    return PreparedChunk(prepared, rejected + invalid + unidentified, rows, chunk.offset)
+    return PreparedChunk(
+        prepared, rejected + invalid + unidentified, rows, chunk.offset, notes_of(valid)
+    )
 
 
 def _numbered(chunk: RawChunk) -> Iterator[tuple[int, int, object]]:
@@ -188,7 +200,7 @@ def _event_message(row: dict) -> dict:
     for column, raw in rest.items():
         if column == "properties":
             try:
-                extra = orjson.loads(raw)
+                extra = loads_lenient(raw)[0]  # NaN and long integers: screened downstream
             except orjson.JSONDecodeError:
                 raise ValueError("properties: not valid JSON") from None
             if not isinstance(extra, dict):

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
+from cxloop.core import services as core_services
 from cxloop.core.db import (
     IN_CHUNK,
     chunked,
@@ -27,6 +28,7 @@ from cxloop.events.preparing import (
     RejectedMessage,
     events_prepare,
     events_validate,
+    notes_of,
 )
 
 __all__ = [
@@ -45,11 +47,14 @@ class IngestResult:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[RejectedMessage] = field(default_factory=list)
+    # stored, but with values changed to store them (NaN -> null, ...): position and what
+    warnings: list[RejectedMessage] = field(default_factory=list)
 
     def add(self, other: IngestResult) -> None:
         self.accepted += other.accepted
         self.duplicates += other.duplicates
         self.rejected.extend(other.rejected)
+        self.warnings.extend(other.warnings)
 
 
 def events_ingest(
@@ -61,12 +66,14 @@ def events_ingest(
     expected_type: str | None = None,
     sent_at: object = None,
     received_at: datetime | None = None,
+    trusted: bool = True,
 ) -> IngestResult:
     """Validate and store raw Segment messages; bad ones are reported, good ones kept.
 
     ``positions`` label each message in errors (batch index or file line; default 0..n-1),
     ``sizes`` are their encoded sizes when known (over 32 KB is rejected, as Segment does).
     Idempotent: a message whose messageId is already stored is counted as a duplicate.
+    ``trusted`` is False for messages sent with a public (browser) write key: see events_store.
     """
     received_at = received_at or timezone.now()
     valid, rejected = events_validate(
@@ -83,8 +90,9 @@ def events_ingest(
         workspace_id=workspace.pk,
         region=workspace.default_phone_region,
     )
-    result = events_store(workspace=workspace, messages=prepared)
-    result.rejected[:0] = sorted(rejected + unidentified, key=lambda r: r.position)
+    result = events_store(workspace=workspace, messages=prepared, trusted=trusted)
+    result.rejected = sorted(rejected + unidentified + result.rejected, key=lambda r: r.position)
+    result.warnings = notes_of(valid)
     return result
 
 
@@ -94,6 +102,7 @@ def events_store(
     messages: Sequence[PreparedMessage],
     session: customer_services.ResolutionSession | None = None,
     assume_new: bool = False,
+    trusted: bool = True,
 ) -> IngestResult:
     """Resolve prepared messages to profiles and store them in one transaction.
 
@@ -103,12 +112,19 @@ def events_store(
 
     ``assume_new`` skips the up-front lookup of stored messageIds (a bulk import of new data):
     if the insert then meets one, the batch is rolled back and redone with the lookup.
+
+    Not ``trusted`` (a browser write key, public by design): an alias that would join two
+    different known user ids is refused, as a rejected message with an audit entry
+    ('alias_refused') for an admin to review; aliasing an anonymous id to a user id works as
+    always. Server keys and local imports are trusted.
     """
     remembered = bool(session and session.owner_of)  # cached before this batch
     try:
         try:
             with one_writer(), transaction.atomic():
-                result = _store(workspace, messages, session, look_up_stored=not assume_new)
+                result = _store(
+                    workspace, messages, session, look_up_stored=not assume_new, trusted=trusted
+                )
         except (_StoredBefore, IntegrityError) as exc:
             # IntegrityError: a profile the session remembered was deleted meanwhile
             if isinstance(exc, IntegrityError) and not remembered:
@@ -116,7 +132,7 @@ def events_store(
             if session is not None:
                 session.forget()
             with one_writer(), transaction.atomic():
-                result = _store(workspace, messages, session, look_up_stored=True)
+                result = _store(workspace, messages, session, look_up_stored=True, trusted=trusted)
     except BaseException:
         if session is not None:
             session.forget()
@@ -136,15 +152,19 @@ def _store(
     session: customer_services.ResolutionSession | None,
     *,
     look_up_stored: bool,
+    trusted: bool = True,
 ) -> IngestResult:
     result = IngestResult()
     lock_workspace_for_resolution(workspace.pk)  # before any profile row, as every writer does
     fresh, stored = _drop_duplicates(workspace, messages, result, look_up_stored=look_up_stored)
     if stored:  # resent: make sure their profiles' seen-times cover them (repairs a crashed import)
         customer_services.profiles_widen_seen(spans=_spans_of_stored(workspace, stored))
-    customer_ids = customer_services.profiles_apply(
-        workspace=workspace, updates=[m.update for m in fresh], session=session
-    )
+    if trusted or not any(m.update.alias_of for m in fresh):
+        customer_ids = customer_services.profiles_apply(
+            workspace=workspace, updates=[m.update for m in fresh], session=session
+        )
+    else:
+        customer_ids, fresh = _apply_guarded(workspace, fresh, session, result)
     rows = []
     for message, customer_id in zip(fresh, customer_ids, strict=True):
         if customer_id is None:  # an erased person's identifiers (customers.suppression)
@@ -163,6 +183,59 @@ def _store(
     result.accepted = inserted
     result.duplicates += len(rows) - inserted
     return result
+
+
+REFUSED_ALIAS = "joining two known users needs a server write key"
+
+
+def _apply_guarded(
+    workspace: Workspace,
+    messages: list[PreparedMessage],
+    session: customer_services.ResolutionSession | None,
+    result: IngestResult,
+) -> tuple[list[int], list[PreparedMessage]]:
+    """profiles_apply for a public key: aliases joining two user ids are taken out.
+
+    The batch is resolved in a savepoint; if some alias would have joined two different user
+    ids, the savepoint is undone and the batch resolved again without those messages, which are
+    reported as rejected and recorded in the audit log (both user ids) for review.
+    """
+    kept = messages
+    while True:
+        refused: list[tuple[int, frozenset, frozenset]] = []
+        with transaction.atomic():
+            customer_ids = customer_services.profiles_apply(
+                workspace=workspace, updates=[m.update for m in kept], session=session,
+                refused=refused,
+            )  # fmt: skip
+            if not refused:
+                return customer_ids, kept
+            transaction.set_rollback(True)
+        if session is not None:
+            session.forget()  # it may remember profiles of the undone savepoint
+        out = {index: ids | other for index, ids, other in refused}
+        for index, user_ids in out.items():
+            _refuse_alias(workspace, kept[index], user_ids, result)
+        kept = [m for index, m in enumerate(kept) if index not in out]
+
+
+def _refuse_alias(
+    workspace: Workspace, message: PreparedMessage, user_ids: frozenset, result: IngestResult
+) -> None:
+    user_id = message.row[EVENT_COLUMNS.index("user_id")]
+    result.rejected.append(RejectedMessage(message.position, REFUSED_ALIAS, message.message_id))
+    core_services.audit_record(
+        workspace=workspace,
+        action="alias_refused",
+        target=user_id,
+        detail={
+            "reason": REFUSED_ALIAS,
+            "message_id": message.message_id,
+            "user_id": user_id,
+            "previous_id": message.update.alias_of[0] if message.update.alias_of else "",
+            "user_ids": sorted(user_ids),
+        },
+    )
 
 
 def _drop_duplicates(

@@ -132,15 +132,27 @@ def _by_time(event: tuple) -> object:
 
 
 def _bounder(sample: object, window: timedelta | None) -> Callable[[object], object]:
+    """The latest time a step may have after a start; None (no bound) past the calendar's end,
+    where no event can be later anyway."""
     if window is None:
         return lambda start: None
     if isinstance(sample, str):
         # Django stores naive UTC as isoformat(" "): the bound in the same form compares exactly
-        def text_bound(start: str) -> str:
-            return (datetime.fromisoformat(start) + window).isoformat(" ")
+        def text_bound(start: str) -> str | None:
+            try:
+                return (datetime.fromisoformat(start) + window).isoformat(" ")
+            except OverflowError:
+                return None
 
         return text_bound
-    return lambda start: start + window
+
+    def bound(start: datetime) -> datetime | None:
+        try:
+            return start + window
+        except OverflowError:
+            return None
+
+    return bound
 
 
 def _masker(steps: Sequence[RuleSpec]) -> Callable[[str, str, object], int]:

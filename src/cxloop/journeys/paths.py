@@ -26,6 +26,7 @@ STEP_TYPES = ("track", "page", "screen")
 DEFAULT_COMPLAINT_EVENTS = ("Support Ticket Opened",)
 MAX_STEPS = 12
 MAX_TOP = 30  # most paths one report lists (the pages' Sankey stays readable); page and API alike
+MAX_INACTIVE_DAYS = 36500  # 100 years
 Step = tuple[str, datetime]
 
 
@@ -112,7 +113,7 @@ def path_between(
             if label == end:
                 first = max(0, index - max_steps + 1)
                 if within is not None:
-                    while collapsed[first][1] < when - within:
+                    while when - collapsed[first][1] > within:  # no date overflow
                         first += 1
                 return True, tuple(label for label, _ in collapsed[first : index + 1])
         return True, None
@@ -123,7 +124,7 @@ def path_between(
         i = starts[0]
         window = collapsed[i : i + max_steps]
         if within is not None:
-            window = [s for s in window if s[1] <= collapsed[i][1] + within]
+            window = [s for s in window if s[1] - collapsed[i][1] <= within]
         return True, tuple(label for label, _ in window)
     for i in starts:
         began = collapsed[i][1]
@@ -350,8 +351,8 @@ def paths_before_churn(
     customer_ids: Iterable[int] | None = None,
 ) -> BeforeReport:
     """The last ``steps`` steps of customers whose last interaction is ``inactive_days`` old."""
-    if inactive_days < 1:
-        raise PathQueryError("inactive days must be at least 1")
+    if not 1 <= inactive_days <= MAX_INACTIVE_DAYS:  # a bound keeps the cutoff a real date
+        raise PathQueryError(f"inactive days must be between 1 and {MAX_INACTIVE_DAYS}")
     _check_steps(steps)
     _check_top(top)
     cutoff = (now or timezone.now()) - timedelta(days=inactive_days)
