@@ -70,11 +70,10 @@ def write_key_revoke(*, write_key: WriteKey, actor: Actor = None) -> None:
 
 
 def _admins_left(workspace: Workspace, *, without: AbstractUser) -> int:
-    return (
-        Membership.objects.filter(workspace=workspace, role=Role.ADMIN)
-        .exclude(user_id=without.pk)
-        .count()
-    )
+    """Admins other than ``without``; their rows stay locked (in id order, so two admins
+    demoting each other at once take turns and the second sees the first's change)."""
+    admins = Membership.objects.select_for_update().filter(workspace=workspace, role=Role.ADMIN)
+    return sum(1 for m in admins.order_by("pk") if m.user_id != without.pk)
 
 
 @transaction.atomic
@@ -87,13 +86,14 @@ def membership_set(
     """
     if role not in Role.values:
         raise ValueError(f"unknown role {role!r}; expected one of {', '.join(Role.values)}")
+    others = _admins_left(workspace, without=user)  # locks the admin rows first, in one order
     current = (
         Membership.objects.select_for_update().filter(user_id=user.pk, workspace=workspace).first()
     )
     previous = current.role if current else None
     if current is not None and current.role == role:
         return current
-    if previous == Role.ADMIN and not _admins_left(workspace, without=user):
+    if previous == Role.ADMIN and not others:
         raise TeamError(f"{user.get_username()} is the last admin; make someone else admin first")
     membership, _ = Membership.objects.update_or_create(
         user_id=user.pk, workspace=workspace, defaults={"role": role}
@@ -108,12 +108,13 @@ def membership_set(
 @transaction.atomic
 def membership_remove(*, user: AbstractUser, workspace: Workspace, actor: Actor = None) -> None:
     """Take a user out of a workspace (never its last admin)."""
+    others = _admins_left(workspace, without=user)  # locks the admin rows first, in one order
     current = (
         Membership.objects.select_for_update().filter(user_id=user.pk, workspace=workspace).first()
     )
     if current is None:
         return
-    if current.role == Role.ADMIN and not _admins_left(workspace, without=user):
+    if current.role == Role.ADMIN and not others:
         raise TeamError(f"{user.get_username()} is the last admin; make someone else admin first")
     current.delete()
     audit_record(
