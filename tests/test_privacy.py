@@ -383,7 +383,8 @@ def test_only_admins_may_export_erase_or_unmerge(client, workspace, erin, role):
     assert client.post(f"/customers/{visitor}/erase/", {"confirm": visitor}).status_code == 403
     assert client.post(f"/merges/{merge}/unmerge/").status_code == 403
     assert Customer.objects.filter(workspace=workspace).count() == 2
-    assert not AuditEntry.objects.exists()
+    # nothing audited but the setup's own role and key entries (core records those)
+    assert not AuditEntry.objects.exclude(action__regex=r"^(member|key)_").exists()
     if role != "viewer":  # viewers may not open the 360 page at all (another change)
         page = client.get(f"/customers/{visitor}/").content.decode()
         assert "/erase/" not in page and "/unmerge/" not in page

@@ -124,7 +124,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "customer-list"
+LOGIN_REDIRECT_URL = "home"  # customers, or the dashboard for a viewer
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"

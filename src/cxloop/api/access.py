@@ -10,19 +10,16 @@ from cxloop.core.models import Workspace
 from cxloop.core.permissions import Capability, role_can
 
 
-def request_workspace(
-    request: HttpRequest, slug: str | None, need: Capability | None = None
-) -> Workspace:
+def request_workspace(request: HttpRequest, slug: str | None, *, need: Capability) -> Workspace:
     """The workspace named by ``slug`` (or the user's first one) that the user may open; else 404.
 
-    With ``need``, the user's role there must hold that capability; else 403.
+    The user's role there must hold ``need`` (every operation names one); else 403.
     """
     allowed = core_selectors.workspaces_for_user(user=request.user)
     workspace = allowed.filter(slug=slug).first() if slug else allowed.first()
     if workspace is None:
         raise HttpError(404, f"no workspace {slug!r} for this user" if slug else "no workspace")
-    if need is not None:
-        role = core_selectors.membership_role(user=request.user, workspace=workspace)
-        if not role_can(role, need):
-            raise HttpError(403, f"your role may not do this ({need.value})")
+    role = core_selectors.membership_role(user=request.user, workspace=workspace)
+    if not role_can(role, need):
+        raise HttpError(403, f"your role may not do this ({need.value})")
     return workspace

@@ -21,6 +21,7 @@ from cxloop.api.access import request_workspace
 from cxloop.api.errors import BODY_ERRORS, ERRORS, FieldErrorOut, errors
 from cxloop.api.params import ObjectIn, id_param, limit_param, offset_param
 from cxloop.core import throttle
+from cxloop.core.permissions import Capability
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import importing, selectors, services
 from cxloop.feedback.logic import AlreadyAnswered, FeedbackError, SurveyUnavailable
@@ -185,9 +186,9 @@ class ExportRow(Schema):
     answers: dict
 
 
-def _survey(request: HttpRequest, survey_id: int, workspace: str | None):
+def _survey(request: HttpRequest, survey_id: int, workspace: str | None, need: Capability):
     survey = selectors.survey_get(
-        workspace=request_workspace(request, workspace), survey_id=survey_id
+        workspace=request_workspace(request, workspace, need=need), survey_id=survey_id
     )
     if survey is None:
         raise HttpError(404, f"no survey {survey_id} in this workspace")
@@ -210,7 +211,9 @@ def _spec(questions: list[QuestionIn]) -> list[dict]:
 
 @router.get("/surveys", response={200: list[SurveyOut], **ERRORS}, summary="List surveys")
 def list_surveys(request: HttpRequest, workspace: str | None = None):
-    surveys = selectors.survey_list(workspace=request_workspace(request, workspace))
+    surveys = selectors.survey_list(
+        workspace=request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
+    )
     return list(surveys.prefetch_related("questions"))
 
 
@@ -219,7 +222,7 @@ def create_survey(request: HttpRequest, body: SurveyIn, workspace: str | None = 
     """A survey with its questions; every bad field is reported at once."""
     try:
         survey = services.survey_create(
-            workspace=request_workspace(request, workspace),
+            workspace=request_workspace(request, workspace, need=Capability.EDIT_SURVEYS),
             name=body.name,
             kind=body.kind,
             languages=body.languages,
@@ -243,7 +246,7 @@ def create_survey_from_template(
 ):
     try:
         survey = services.survey_create_from_template(
-            workspace=request_workspace(request, workspace),
+            workspace=request_workspace(request, workspace, need=Capability.EDIT_SURVEYS),
             template=body.template,
             languages=body.languages,
             name=body.name,
@@ -256,7 +259,7 @@ def create_survey_from_template(
 
 @router.get("/surveys/{survey_id}", response={200: SurveyOut, **ERRORS}, summary="Get a survey")
 def get_survey(request: HttpRequest, survey_id: int = id_param(), workspace: str | None = None):
-    return _survey(request, survey_id, workspace)
+    return _survey(request, survey_id, workspace, Capability.READ_ANALYTICS)
 
 
 @router.patch(
@@ -268,7 +271,7 @@ def update_survey(
     survey_id: int = id_param(),
     workspace: str | None = None,
 ):
-    survey = _survey(request, survey_id, workspace)
+    survey = _survey(request, survey_id, workspace, Capability.EDIT_SURVEYS)
     changes = body.dict(exclude_unset=True)
     if "questions" in changes:
         changes["questions"] = _spec(body.questions or [])
@@ -282,7 +285,7 @@ def update_survey(
 @router.delete("/surveys/{survey_id}", response={204: None, **ERRORS}, summary="Delete a survey")
 def delete_survey(request: HttpRequest, survey_id: int = id_param(), workspace: str | None = None):
     """Deletes the survey with its responses."""
-    services.survey_delete(survey=_survey(request, survey_id, workspace))
+    services.survey_delete(survey=_survey(request, survey_id, workspace, Capability.EDIT_SURVEYS))
     return Status(204, None)
 
 
@@ -331,7 +334,7 @@ def submit_response(
 ):
     """201 stored; 200 the same ``response_key`` again (partial ones are added to; a complete
     one is returned unchanged with ``duplicate``); 422 bad answers; 410 survey closed."""
-    survey = _survey(request, survey_id, workspace)
+    survey = _survey(request, survey_id, workspace, Capability.IMPORT)
     customer = None
     if body.customer_id is not None:
         customer = customer_selectors.customer_get(
@@ -420,7 +423,7 @@ def list_responses(
     offset: int = offset_param(),
 ):
     """Newest first, with answers keyed by question."""
-    survey = _survey(request, survey_id, workspace)
+    survey = _survey(request, survey_id, workspace, Capability.READ_FEEDBACK)
     responses = selectors.response_list(survey=survey, completed=completed)
     return {
         "count": responses.count(),
@@ -439,7 +442,9 @@ def export_responses(
     request: HttpRequest, survey_id: int = id_param(), workspace: str | None = None
 ):
     """Every response, oldest first, as the CSV export has them (answers as an object)."""
-    return list(selectors.responses_export(survey=_survey(request, survey_id, workspace)))
+    return list(
+        selectors.responses_export(survey=_survey(request, survey_id, workspace, Capability.EXPORT))
+    )
 
 
 class ImportReportOut(Schema):
@@ -465,7 +470,7 @@ def import_reviews(
     """Columns ``rating`` (1–5) and ``text`` required; ``source``, ``date``, ``email``, ``id``,
     ``title`` optional. RFC 4180 CSV (quotes doubled inside quoted text) with the chosen
     delimiter. Bad rows are reported by line; good ones kept; re-imports store nothing twice."""
-    target = request_workspace(request, workspace)
+    target = request_workspace(request, workspace, need=Capability.IMPORT)
     try:
         report = importing.reviews_import(
             workspace=target, text=file.read(), default_site=source.strip(), delimiter=delimiter

@@ -12,6 +12,7 @@ from ninja.errors import HttpError
 from cxloop.api.access import request_workspace
 from cxloop.api.errors import BODY_ERRORS, ERRORS
 from cxloop.api.params import MAX_ID, ObjectIn, id_param
+from cxloop.core.permissions import Capability
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys import services as journey_services
 from cxloop.journeys.definitions import DefinitionError, parse_steps
@@ -88,9 +89,9 @@ class FunnelOut(Schema):
     groups: list[FunnelGroup]
 
 
-def _journey(request: HttpRequest, journey_id: int, slug: str | None):
+def _journey(request: HttpRequest, journey_id: int, slug: str | None, need: Capability):
     journey = journey_selectors.journey_get(
-        workspace=request_workspace(request, slug), journey_id=journey_id
+        workspace=request_workspace(request, slug, need=need), journey_id=journey_id
     )
     if journey is None:
         raise HttpError(404, "no such journey in this workspace")
@@ -124,7 +125,9 @@ def list_journeys(request: HttpRequest, workspace: str | None = None):
             "computed_at": j.computed_at,
             "customers": (j.metrics or {}).get("customers", 0),
         }
-        for j in journey_selectors.journey_list(workspace=request_workspace(request, workspace))
+        for j in journey_selectors.journey_list(
+            workspace=request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
+        )
     ]
 
 
@@ -141,7 +144,8 @@ def create_journey(request: HttpRequest, payload: JourneyIn, workspace: str | No
     """
     try:
         journey = journey_services.journey_create(
-            workspace=request_workspace(request, workspace), definition=payload.dict()
+            workspace=request_workspace(request, workspace, need=Capability.EDIT_JOURNEYS),
+            definition=payload.dict(),
         )
     except DefinitionError as exc:
         return _invalid(exc)
@@ -154,7 +158,7 @@ def create_journey(request: HttpRequest, payload: JourneyIn, workspace: str | No
     summary="A journey map with metrics",
 )
 def get_journey(request: HttpRequest, journey_id: int = id_param(), workspace: str | None = None):
-    return _out(_journey(request, journey_id, workspace))
+    return _out(_journey(request, journey_id, workspace, Capability.READ_ANALYTICS))
 
 
 @router.put(
@@ -168,7 +172,7 @@ def update_journey(
     journey_id: int = id_param(),
     workspace: str | None = None,
 ):
-    journey = _journey(request, journey_id, workspace)
+    journey = _journey(request, journey_id, workspace, Capability.EDIT_JOURNEYS)
     try:
         journey_services.journey_update(journey=journey, definition=payload.dict())
     except DefinitionError as exc:
@@ -184,7 +188,7 @@ def update_journey(
 def recompute_journey(
     request: HttpRequest, journey_id: int = id_param(), workspace: str | None = None
 ):
-    journey = _journey(request, journey_id, workspace)
+    journey = _journey(request, journey_id, workspace, Capability.EDIT_JOURNEYS)
     journey_services.journey_recompute(journey=journey)
     return _out(journey)
 
@@ -195,7 +199,9 @@ def recompute_journey(
 def delete_journey(
     request: HttpRequest, journey_id: int = id_param(), workspace: str | None = None
 ):
-    journey_services.journey_delete(journey=_journey(request, journey_id, workspace))
+    journey_services.journey_delete(
+        journey=_journey(request, journey_id, workspace, Capability.EDIT_JOURNEYS)
+    )
     return Status(204, None)
 
 
@@ -207,7 +213,7 @@ def run_funnel(request: HttpRequest, payload: FunnelIn, workspace: str | None = 
     ``trait:<name>``, ``stage:<journey id>`` or ``segments`` (the members of each saved segment,
     the first eight by name); ``stage_id`` keeps to customers now at that stage.
     """
-    ws = request_workspace(request, workspace)
+    ws = request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
     raw = [s if isinstance(s, str) else s.dict() for s in payload.steps]
     try:
         steps = parse_steps(raw)

@@ -18,6 +18,7 @@ from cxloop.api.access import request_workspace
 from cxloop.api.errors import ERRORS
 from cxloop.api.params import limit_param
 from cxloop.core.models import Workspace
+from cxloop.core.permissions import Capability
 from cxloop.metrics import selectors as metric_selectors
 from cxloop.metrics.definitions import HOLM, Comparison, Estimate, MetricName, comparisons_tested
 from cxloop.metrics.filters import FilterError, Granularity, MetricQuery, parse_query
@@ -184,7 +185,7 @@ def metrics_query(
     NPS in points; CSAT and response rate in %; CES the mean on 1–7. Periods are UTC days, ISO
     weeks (Monday) or months, named by their first day.
     """
-    workspace = request_workspace(request, params.workspace)
+    workspace = request_workspace(request, params.workspace, need=Capability.READ_ANALYTICS)
     query = _query(workspace, params, metric=metric, by=by, split=split)
     rows = metric_selectors.metric_rows(
         workspace=workspace,
@@ -218,7 +219,7 @@ def metrics_query(
 def metrics_summary(request: HttpRequest, params: Query[MetricParams]):
     """NPS, CSAT, CES and response rate for the window and for the equally long window before it,
     with a two-sided test of the change ("significant at 95%" or not; ``test`` names it)."""
-    workspace = request_workspace(request, params.workspace)
+    workspace = request_workspace(request, params.workspace, need=Capability.READ_ANALYTICS)
     query = _query(workspace, params)
     headlines = []
     for metric in MetricName:
@@ -249,7 +250,7 @@ def metrics_retention(
     """From events: per period, customers active, retained (active again in the next period) and
     churned (not), with rates and 95% intervals; and the cohort retention table (cohort = period
     of a customer's first event; rates[k] = % of the cohort active k periods later)."""
-    workspace = request_workspace(request, params.workspace)
+    workspace = request_workspace(request, params.workspace, need=Capability.READ_ANALYTICS)
     query = _query(workspace, params)
     if by not in (Granularity.WEEK, Granularity.MONTH):
         raise HttpError(422, f"by: expected week or month, got {by!r}")
@@ -284,7 +285,7 @@ def metrics_comments(
     request: HttpRequest, params: Query[MetricParams], limit: int = limit_param(50)
 ):
     """Completed responses with a comment, newest first, filtered like the metrics."""
-    workspace = request_workspace(request, params.workspace)
+    workspace = request_workspace(request, params.workspace, need=Capability.READ_FEEDBACK)
     query = _query(workspace, params)
     comments = metric_selectors.comments_list(
         workspace=workspace, filters=query.filters, limit=limit
@@ -304,7 +305,7 @@ def metrics_groups(
     """The dashboard's breakdown: each group of ``split`` tested against all the other groups
     together, largest first. The table tests every group, so ``p_adjusted`` is Holm-corrected
     for ``comparisons`` tests and ``significant`` reads it; ``p_value`` is the test alone."""
-    workspace = request_workspace(request, params.workspace)
+    workspace = request_workspace(request, params.workspace, need=Capability.READ_ANALYTICS)
     query = _query(workspace, params, metric=metric, by="none", split=split or "channel")
     chosen = query.split or "channel"
     groups = metric_selectors.metric_groups_vs_rest(

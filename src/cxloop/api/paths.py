@@ -13,6 +13,7 @@ from cxloop.api.access import request_workspace
 from cxloop.api.errors import ERRORS
 from cxloop.api.params import MAX_ID
 from cxloop.core.models import Workspace
+from cxloop.core.permissions import Capability
 from cxloop.journeys import paths as path_analysis
 from cxloop.segments import selectors as segment_selectors
 
@@ -91,7 +92,7 @@ def paths_between(
     workspace: str | None = None,
 ):
     """Per customer: the collapsed steps from ``start`` to the next ``end`` (either may be empty)."""
-    ws = request_workspace(request, workspace)
+    ws = request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
     try:
         report = path_analysis.paths_between(
             workspace=ws,
@@ -136,7 +137,7 @@ def paths_before(
 ):
     """``kind=churn``: inactive for ``inactive_days``; ``kind=complaint``: one of the
     comma-separated ``complaint_events`` or an event whose ``properties.topic`` is in ``topics``."""
-    ws = request_workspace(request, workspace)
+    ws = request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
     members = _members(ws, segment)
     try:
         if kind == "churn":

@@ -14,10 +14,11 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import HttpError, ValidationError
 from ninja.security import django_auth
 
-from cxloop.api import feedback, journeys, metrics, paths, privacy, segments
+from cxloop.api import feedback, journeys, metrics, paths, privacy, segments, team
 from cxloop.api.access import request_workspace
 from cxloop.api.errors import ERRORS, validation_error
 from cxloop.api.params import TextParser, id_param, limit_param, offset_param
+from cxloop.core.permissions import Capability
 from cxloop.customers import selectors as customer_selectors
 from cxloop.events import selectors as event_selectors
 
@@ -35,6 +36,7 @@ api.add_router("/", metrics.router)
 api.add_router("/", journeys.router)
 api.add_router("/", paths.router)
 api.add_router("/", segments.router)
+api.add_router("/", team.router)
 api.add_router("/", privacy.router)
 
 
@@ -121,7 +123,7 @@ def list_customers(
 ):
     """Live profiles matching ``q`` (words, or ``trait:value``), most recently seen first."""
     customers = customer_selectors.customer_search(
-        workspace=request_workspace(request, workspace), query=q
+        workspace=request_workspace(request, workspace, need=Capability.READ_CUSTOMERS), query=q
     )
     return {
         "count": customers.count(),
@@ -139,7 +141,8 @@ def list_customers(
 def get_customer(request: HttpRequest, customer_id: int = id_param(), workspace: str | None = None):
     """One profile with its identities, consent and merge history (merged ids give the survivor)."""
     customer = customer_selectors.customer_get(
-        workspace=request_workspace(request, workspace), customer_id=customer_id
+        workspace=request_workspace(request, workspace, need=Capability.READ_CUSTOMERS),
+        customer_id=customer_id,
     )
     if customer is None:
         raise HttpError(404, "no such customer in this workspace")
@@ -162,7 +165,8 @@ def list_customer_events(
 ):
     """The customer's interactions, newest first, optionally filtered by channel and type."""
     customer = customer_selectors.customer_get(
-        workspace=request_workspace(request, workspace), customer_id=customer_id
+        workspace=request_workspace(request, workspace, need=Capability.READ_CUSTOMERS),
+        customer_id=customer_id,
     )
     if customer is None:
         raise HttpError(404, "no such customer in this workspace")

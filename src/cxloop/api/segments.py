@@ -15,6 +15,7 @@ from ninja.errors import HttpError
 from cxloop.api.access import request_workspace
 from cxloop.api.errors import BODY_ERRORS, ERRORS
 from cxloop.api.params import ObjectIn, id_param, limit_param, offset_param
+from cxloop.core.permissions import Capability
 from cxloop.segments import selectors as segment_selectors
 from cxloop.segments import services as segment_services
 from cxloop.segments.definition import SegmentDefinitionError, definition_validate, describe
@@ -108,9 +109,9 @@ def _invalid(exc: SegmentDefinitionError) -> Status:
     return Status(422, {"detail": str(exc), "errors": exc.errors})
 
 
-def _get(request: HttpRequest, segment_id: int, workspace: str | None):
+def _get(request: HttpRequest, segment_id: int, workspace: str | None, need: Capability):
     segment = segment_selectors.segment_get(
-        workspace=request_workspace(request, workspace), segment_id=segment_id
+        workspace=request_workspace(request, workspace, need=need), segment_id=segment_id
     )
     if segment is None:
         raise HttpError(404, "no such segment in this workspace")
@@ -123,7 +124,7 @@ def _get(request: HttpRequest, segment_id: int, workspace: str | None):
     summary="List segments with live counts",
 )
 def list_segments(request: HttpRequest, workspace: str | None = None):
-    ws = request_workspace(request, workspace)
+    ws = request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
     return [_out(s) for s in segment_selectors.segment_list(workspace=ws)]
 
 
@@ -132,7 +133,7 @@ def create_segment(request: HttpRequest, payload: SegmentIn, workspace: str | No
     """Save a filter. ``definition``: ``{"all"|"any": [conditions or groups]}`` (see docs)."""
     try:
         segment = segment_services.segment_create(
-            workspace=request_workspace(request, workspace),
+            workspace=request_workspace(request, workspace, need=Capability.EDIT_SEGMENTS),
             name=payload.name,
             description=payload.description,
             definition=payload.definition,
@@ -151,7 +152,8 @@ def create_segment(request: HttpRequest, payload: SegmentIn, workspace: str | No
 def preview_segment(request: HttpRequest, payload: DefinitionIn, workspace: str | None = None):
     try:
         count = segment_selectors.segment_count(
-            workspace=request_workspace(request, workspace), definition=payload.definition
+            workspace=request_workspace(request, workspace, need=Capability.READ_ANALYTICS),
+            definition=payload.definition,
         )
     except SegmentDefinitionError as exc:
         return _invalid(exc)
@@ -162,7 +164,7 @@ def preview_segment(request: HttpRequest, payload: DefinitionIn, workspace: str 
 
 @router.get("/segments/{segment_id}", response={200: SegmentOut, **ERRORS}, summary="One segment")
 def get_segment(request: HttpRequest, segment_id: int = id_param(), workspace: str | None = None):
-    return _out(_get(request, segment_id, workspace))
+    return _out(_get(request, segment_id, workspace, Capability.READ_ANALYTICS))
 
 
 @router.patch(
@@ -176,7 +178,7 @@ def update_segment(
     segment_id: int = id_param(),
     workspace: str | None = None,
 ):
-    segment = _get(request, segment_id, workspace)
+    segment = _get(request, segment_id, workspace, Capability.EDIT_SEGMENTS)
     try:
         segment = segment_services.segment_update(
             segment=segment,
@@ -193,7 +195,9 @@ def update_segment(
 def delete_segment(
     request: HttpRequest, segment_id: int = id_param(), workspace: str | None = None
 ):
-    segment_services.segment_delete(segment=_get(request, segment_id, workspace))
+    segment_services.segment_delete(
+        segment=_get(request, segment_id, workspace, Capability.EDIT_SEGMENTS)
+    )
     return Status(204, None)
 
 
@@ -209,7 +213,7 @@ def segment_members(
     limit: int = limit_param(100),
     offset: int = offset_param(),
 ):
-    segment = _get(request, segment_id, workspace)
+    segment = _get(request, segment_id, workspace, Capability.READ_CUSTOMERS)
     try:
         customers = segment_selectors.segment_customers(
             workspace=segment.workspace, definition=segment.definition
@@ -238,7 +242,7 @@ def list_personas(
     """Customers clustered on recency, frequency, spend, support and channel mix."""
     try:
         result = segment_selectors.personas_compute(
-            workspace=request_workspace(request, workspace), k=k
+            workspace=request_workspace(request, workspace, need=Capability.READ_ANALYTICS), k=k
         )
     except PersonaError as exc:
         raise HttpError(422, str(exc)) from exc

@@ -1,7 +1,7 @@
 """Reads for workspaces, members and write keys."""
 
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 
 from cxloop.core import keycache
 from cxloop.core.models import AuditEntry, Membership, Workspace, WriteKey
@@ -62,3 +62,30 @@ def write_keys(*, workspace: Workspace) -> QuerySet[WriteKey]:
 
 def workspace_get(*, slug: str) -> Workspace | None:
     return Workspace.objects.filter(slug=slug).first()
+
+
+def members(*, workspace: Workspace) -> QuerySet[Membership]:
+    """The workspace's memberships with their users, admins first, then by user name."""
+    order = {"admin": 0, "analyst": 1, "agent": 2, "viewer": 3}
+    rank = Case(
+        *(When(role=role, then=Value(n)) for role, n in order.items()),
+        default=Value(9),
+        output_field=IntegerField(),
+    )
+    return (
+        Membership.objects.filter(workspace=workspace)
+        .select_related("user")
+        .order_by(rank, "user__username")
+    )
+
+
+def member_get(*, workspace: Workspace, user_id: int) -> Membership | None:
+    return (
+        Membership.objects.filter(workspace=workspace, user_id=user_id)
+        .select_related("user")
+        .first()
+    )
+
+
+def write_key_get(*, workspace: Workspace, key_id: int) -> WriteKey | None:
+    return WriteKey.objects.filter(workspace=workspace, pk=key_id).first()

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from cxloop.web.routes import feedback, journeys, metrics, paths, privacy, segments
+from cxloop.web.routes import feedback, journeys, metrics, paths, privacy, segments, team
 from cxloop.web.views import customers as views
 
 urlpatterns = [
@@ -22,5 +22,6 @@ urlpatterns = [
     *journeys.urlpatterns,
     *paths.urlpatterns,
     *segments.urlpatterns,
+    *team.urlpatterns,
     *privacy.urlpatterns,
 ]

@@ -30,12 +30,31 @@ def active_workspace(request: HttpRequest) -> Workspace:
 
 
 def role(request: HttpRequest) -> str | None:
-    return core_selectors.membership_role(user=request.user, workspace=active_workspace(request))
+    workspace = active_workspace(request)
+    cached = getattr(request, "_cxloop_role", None)
+    if cached is not None and cached[0] == workspace.pk:
+        return cached[1]
+    current = core_selectors.membership_role(user=request.user, workspace=workspace)
+    setattr(request, "_cxloop_role", (workspace.pk, current))  # noqa: B010 (not a declared attribute)
+    return current
 
 
-def capability_required(capability: Capability) -> Callable:
+def can(request: HttpRequest, capability: Capability) -> bool:
+    """Whether the signed-in user's role in the active workspace holds ``capability``."""
+    return role_can(role(request), capability)
+
+
+def capabilities(request: HttpRequest) -> dict[str, bool]:
+    """Every capability's value → whether the user holds it here (the templates' ``can``)."""
+    current = role(request)
+    return {c.value: role_can(current, c) for c in Capability}
+
+
+def capability_required(capability: Capability, *, write: Capability | None = None) -> Callable:
     """View decorator: signed in, a member of the active workspace, and holding ``capability``.
 
+    With ``write``, a request that changes something (any method but GET/HEAD/OPTIONS) needs that
+    capability instead (a page that shows an object to readers and saves it for editors).
     Anonymous users go to the login page; members without the capability get 403.
     """
 
@@ -43,12 +62,16 @@ def capability_required(capability: Capability) -> Callable:
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs):
             active_workspace(request)
-            if not role_can(role(request), capability):
-                raise PermissionDenied(f"Your role may not do this ({capability.value}).")
+            needed = capability
+            if write is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
+                needed = write
+            if not role_can(role(request), needed):
+                raise PermissionDenied(f"Your role may not do this ({needed.value}).")
             return view(request, *args, **kwargs)
 
         guarded = login_required(wrapper)
         guarded.capability = capability  # type: ignore[attr-defined]
+        guarded.write_capability = write or capability  # type: ignore[attr-defined]
         return guarded
 
     return decorate

@@ -5,7 +5,6 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import orjson
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,34 +13,38 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from cxloop.core import selectors as core_selectors
-from cxloop.core.permissions import Capability, role_can
+from cxloop.core.forms import WriteKeyForm
+from cxloop.core.models import WriteKeyKind
+from cxloop.core.permissions import Capability
 from cxloop.customers import selectors as customer_selectors
 from cxloop.events import selectors as event_selectors
 from cxloop.events.channels import CHANNELS
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.journeys import selectors as journey_selectors
-from cxloop.web.workspace import SESSION_KEY, active_workspace, role
+from cxloop.web.views.team import NEW_KEY_SESSION
+from cxloop.web.workspace import SESSION_KEY, active_workspace, can, capability_required
 
 CUSTOMERS_PER_PAGE = 25
 EVENTS_PER_PAGE = 50
 
 
-@login_required
+@capability_required(Capability.READ_ANALYTICS)
 def home(request: HttpRequest) -> HttpResponse:
-    return redirect("customer-list")
+    """Customers for roles that may see them, else the dashboard (a viewer's home)."""
+    return redirect("customer-list" if can(request, Capability.READ_CUSTOMERS) else "dashboard")
 
 
-@login_required
+@capability_required(Capability.READ_ANALYTICS)
 @require_POST
 def switch_workspace(request: HttpRequest) -> HttpResponse:
     wanted = request.POST.get("workspace", "")
     allowed = core_selectors.workspaces_for_user(user=request.user)
     if wanted.isdigit() and allowed.filter(pk=int(wanted)).exists():
         request.session[SESSION_KEY] = int(wanted)
-    return redirect("customer-list")
+    return redirect("home")
 
 
-@login_required
+@capability_required(Capability.READ_CUSTOMERS)
 def customer_list(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
     query = request.GET.get("q", "").strip()
@@ -74,7 +77,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@login_required
+@capability_required(Capability.READ_CUSTOMERS)
 def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
     workspace = active_workspace(request)
     customer = customer_selectors.customer_get(workspace=workspace, customer_id=customer_id)
@@ -91,7 +94,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         "merges": customer_selectors.customer_merges(customer=customer),
         "responses": _response_rows(customer),
         "journey_stages": journey_selectors.customer_journey_stages(customer_id=customer.pk),
-        "can_manage": role_can(role(request), Capability.MANAGE_CUSTOMERS),
+        "can_manage": can(request, Capability.MANAGE_CUSTOMERS),
         "facets": facets,
         "event_total": sum(n for _, n in facets["type"]),
         **_timeline_context(request, customer.pk),
@@ -99,7 +102,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
     return render(request, "web/customer_detail.html", context)
 
 
-@login_required
+@capability_required(Capability.READ_CUSTOMERS)
 def customer_timeline(request: HttpRequest, customer_id: int) -> HttpResponse:
     """The timeline part of the 360 page, re-rendered by htmx when filters change."""
     workspace = active_workspace(request)
@@ -164,14 +167,18 @@ def _consent_rows(customer) -> list[dict]:
     return [{"channel": channel, "consent": by_channel.get(channel)} for channel in channels]
 
 
-@login_required
+@capability_required(Capability.MANAGE_WORKSPACE)
 def sources(request: HttpRequest) -> HttpResponse:
     """Write keys and how to point a Segment/RudderStack client at this server (admins only)."""
     workspace = active_workspace(request)
-    if role(request) != "admin":
-        raise Http404("Only workspace admins can see write keys.")
+    keys = core_selectors.write_keys(workspace=workspace)
+    new_key_id = request.session.pop(NEW_KEY_SESSION, None)  # shown in full once, after creation
+    browser_key = keys.filter(kind=WriteKeyKind.BROWSER, revoked_at__isnull=True).first()
     context = {
-        "write_keys": core_selectors.write_keys(workspace=workspace),
+        "write_keys": keys,
+        "new_key": keys.filter(pk=new_key_id).first() if new_key_id else None,
+        "snippet_key": browser_key.key if browser_key else "YOUR_SERVER_KEY",
+        "key_form": WriteKeyForm(),
         "host": request.build_absolute_uri("/").rstrip("/"),
         "event_count": event_selectors.event_count(workspace=workspace),
         "by_channel": event_selectors.events_by_channel(workspace=workspace),

@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import (
     Http404,
@@ -23,10 +22,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods, require_POST
 
+from cxloop.core.permissions import Capability
 from cxloop.feedback import importing, selectors, services
 from cxloop.feedback.logic import FeedbackError, SurveyUnavailable, describe_condition
 from cxloop.feedback.templates import LANGUAGES, template_list
-from cxloop.web.workspace import active_workspace
+from cxloop.web.workspace import active_workspace, capability_required
 
 RESPONSES_PER_PAGE = 25
 LANGUAGE_NAMES = {"en": "English", "fr": "Français", "de": "Deutsch", "es": "Español"}
@@ -46,13 +46,13 @@ def _public_url(request: HttpRequest, survey) -> str:
 # ---------------------------------------------------------------- app pages (signed in)
 
 
-@login_required
+@capability_required(Capability.READ_ANALYTICS)
 def survey_list(request: HttpRequest) -> HttpResponse:
     surveys = selectors.survey_list(workspace=active_workspace(request))
     return render(request, "feedback/survey_list.html", {"surveys": surveys})
 
 
-@login_required
+@capability_required(Capability.EDIT_SURVEYS)
 @require_http_methods(["GET", "POST"])
 def survey_new(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
@@ -105,7 +105,7 @@ def _question_rows(survey) -> list[dict]:
     return rows
 
 
-@login_required
+@capability_required(Capability.READ_ANALYTICS)
 def survey_detail(request: HttpRequest, survey_id: int) -> HttpResponse:
     survey = _survey(request, survey_id)
     responses = selectors.response_list(survey=survey)
@@ -145,7 +145,7 @@ def _open_problem(survey) -> str:
     return ""
 
 
-@login_required
+@capability_required(Capability.EDIT_SURVEYS)
 @require_POST
 def survey_status(request: HttpRequest, survey_id: int) -> HttpResponse:
     survey = _survey(request, survey_id)
@@ -164,7 +164,7 @@ def survey_status(request: HttpRequest, survey_id: int) -> HttpResponse:
     return redirect("survey-detail", survey_id=survey.pk)
 
 
-@login_required
+@capability_required(Capability.EDIT_SURVEYS)
 @require_http_methods(["GET", "POST"])
 def survey_build(request: HttpRequest, survey_id: int) -> HttpResponse:
     """Add questions one by one (htmx swaps the list and the form), remove unanswered ones."""
@@ -255,7 +255,7 @@ def importing_slug(text: str) -> str:
     return _slug(text)
 
 
-@login_required
+@capability_required(Capability.EDIT_SURVEYS)
 @require_POST
 def trigger_add(request: HttpRequest, survey_id: int) -> HttpResponse:
     survey = _survey(request, survey_id)
@@ -285,7 +285,7 @@ def trigger_add(request: HttpRequest, survey_id: int) -> HttpResponse:
     return redirect(reverse("survey-detail", args=[survey.pk]) + "#triggers")
 
 
-@login_required
+@capability_required(Capability.EDIT_SURVEYS)
 @require_POST
 def trigger_toggle(request: HttpRequest, survey_id: int, trigger_id: int) -> HttpResponse:
     survey = _survey(request, survey_id)
@@ -296,7 +296,7 @@ def trigger_toggle(request: HttpRequest, survey_id: int, trigger_id: int) -> Htt
     return redirect(reverse("survey-detail", args=[survey.pk]) + "#triggers")
 
 
-@login_required
+@capability_required(Capability.EXPORT)
 def survey_export(request: HttpRequest, survey_id: int) -> StreamingHttpResponse:
     survey = _survey(request, survey_id)
     response = StreamingHttpResponse(
@@ -313,7 +313,7 @@ def _upload_dir() -> Path:
     return path
 
 
-@login_required
+@capability_required(Capability.IMPORT)
 @require_http_methods(["GET", "POST"])
 def survey_import(request: HttpRequest, survey_id: int) -> HttpResponse:
     """Two steps: upload a CSV, then map its columns to questions and fields, then a report."""
@@ -368,7 +368,7 @@ def _targets(survey) -> list[tuple[str, str]]:
     return targets
 
 
-@login_required
+@capability_required(Capability.IMPORT)
 @require_http_methods(["GET", "POST"])
 def review_import(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)

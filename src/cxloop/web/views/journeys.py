@@ -7,17 +7,17 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from cxloop.core.permissions import Capability
 from cxloop.events.channels import CHANNELS
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys import services as journey_services
 from cxloop.journeys.definitions import DefinitionError, RuleSpec, parse_steps, show_value
 from cxloop.segments import selectors as segment_selectors
-from cxloop.web.workspace import active_workspace
+from cxloop.web.workspace import active_workspace, capability_required
 
 if TYPE_CHECKING:
     from cxloop.journeys.models import Stage
@@ -55,14 +55,14 @@ def _journey_or_404(request: HttpRequest, journey_id: int):
 # ------------------------------------------------------------------ journey maps
 
 
-@login_required
+@capability_required(Capability.READ_ANALYTICS)
 def journey_list(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
     journeys = list(journey_selectors.journey_list(workspace=workspace))
     return render(request, "journeys/journey_list.html", {"journeys": journeys})
 
 
-@login_required
+@capability_required(Capability.READ_ANALYTICS)
 def journey_detail(request: HttpRequest, journey_id: int) -> HttpResponse:
     journey = _journey_or_404(request, journey_id)
     stages = journey_selectors.journey_map(journey=journey)
@@ -113,7 +113,7 @@ def _layout(figure: go.Figure, height: int = 320) -> dict:
     return figure.to_plotly_json()
 
 
-@login_required
+@capability_required(Capability.EDIT_JOURNEYS)
 @require_POST
 def journey_recompute(request: HttpRequest, journey_id: int) -> HttpResponse:
     journey = _journey_or_404(request, journey_id)
@@ -121,7 +121,7 @@ def journey_recompute(request: HttpRequest, journey_id: int) -> HttpResponse:
     return redirect("journey-detail", journey_id=journey.pk)
 
 
-@login_required
+@capability_required(Capability.EDIT_JOURNEYS)
 @require_POST
 def journey_delete(request: HttpRequest, journey_id: int) -> HttpResponse:
     journey = _journey_or_404(request, journey_id)
@@ -129,12 +129,12 @@ def journey_delete(request: HttpRequest, journey_id: int) -> HttpResponse:
     return redirect("journey-list")
 
 
-@login_required
+@capability_required(Capability.EDIT_JOURNEYS)
 def journey_new(request: HttpRequest) -> HttpResponse:
     return _journey_form(request, None)
 
 
-@login_required
+@capability_required(Capability.EDIT_JOURNEYS)
 def journey_edit(request: HttpRequest, journey_id: int) -> HttpResponse:
     return _journey_form(request, _journey_or_404(request, journey_id))
 
@@ -314,7 +314,7 @@ def _form_from_definition(definition: dict) -> dict:
 # ------------------------------------------------------------------ funnels
 
 
-@login_required
+@capability_required(Capability.READ_ANALYTICS)
 def funnel(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
     names = [n.strip() for n in request.GET.getlist("step")]

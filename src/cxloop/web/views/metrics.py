@@ -15,12 +15,12 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import plotly.graph_objects as go
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 
+from cxloop.core.permissions import Capability
 from cxloop.metrics import filters as metric_filters
 from cxloop.metrics import selectors as metric_selectors
 from cxloop.metrics.definitions import (
@@ -34,7 +34,7 @@ from cxloop.metrics.definitions import (
 )
 from cxloop.metrics.filters import FilterError, Granularity, MetricQuery, parse_query, parse_split
 from cxloop.web.charts import figure_json
-from cxloop.web.workspace import active_workspace
+from cxloop.web.workspace import active_workspace, can, capability_required
 
 POLL_SECONDS = 10
 COMMENTS_SHOWN = 12
@@ -51,7 +51,7 @@ FONT = {
 }
 
 
-@login_required
+@capability_required(Capability.READ_ANALYTICS)
 def dashboard(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
     context = _context(request, workspace)
@@ -69,7 +69,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "metrics/dashboard.html", context, status=status)
 
 
-@login_required
+@capability_required(Capability.READ_ANALYTICS)
 def dashboard_panel(request: HttpRequest) -> HttpResponse:
     """The numbers and charts (htmx). With ``since``: 204 when no response changed since then."""
     workspace = active_workspace(request)
@@ -106,14 +106,15 @@ def _context(request: HttpRequest, workspace) -> dict:
         metric_selectors.metric_query_check(workspace=workspace, query=query)
     except FilterError as error:
         return {**base, "error": error, "query": None, "metric_choices": _metric_choices()}
-    return {**base, **_numbers(workspace, query, split or DEFAULT_SPLIT)}
+    comments = can(request, Capability.READ_FEEDBACK)  # a viewer sees no comment text
+    return {**base, **_numbers(workspace, query, split or DEFAULT_SPLIT, comments=comments)}
 
 
 def _metric_choices() -> list[tuple[str, str]]:
     return [(m.value, METRIC_LABELS[m]) for m in MetricName]
 
 
-def _numbers(workspace, query: MetricQuery, split: str) -> dict:
+def _numbers(workspace, query: MetricQuery, split: str, *, comments: bool = True) -> dict:
     metric, filters = query.metric, query.filters
     by = query.by or Granularity.WEEK
     headlines = [
@@ -152,7 +153,9 @@ def _numbers(workspace, query: MetricQuery, split: str) -> dict:
             for c in metric_selectors.comments_list(
                 workspace=workspace, filters=filters, limit=COMMENTS_SHOWN
             )
-        ],
+        ]
+        if comments
+        else [],
         "churn": churn,
         "churn_figure": figure_json(_churn_figure(churn)) if churn else None,
         "cohorts": cohorts,

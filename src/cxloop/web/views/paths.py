@@ -6,15 +6,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import plotly.graph_objects as go
-from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from cxloop.core.permissions import Capability
 from cxloop.journeys import paths as path_analysis
 from cxloop.segments import selectors as segment_selectors
 from cxloop.web.charts import figure_json
-from cxloop.web.workspace import active_workspace
+from cxloop.web.workspace import active_workspace, capability_required
 
 
 def _int(value: str | None, default: int, low: int, high: int) -> tuple[int, str | None]:
@@ -42,7 +42,7 @@ def _segment_filter(request: HttpRequest, workspace) -> tuple[list, QuerySet | N
     return segments, ids, []
 
 
-@login_required
+@capability_required(Capability.READ_ANALYTICS)
 def paths(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
     names = path_analysis.step_names(workspace=workspace)
@@ -97,7 +97,7 @@ def paths(request: HttpRequest) -> HttpResponse:
     return render(request, "paths/paths.html", context)
 
 
-@login_required
+@capability_required(Capability.READ_ANALYTICS)
 def paths_before(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
     segments, member_ids, errors = _segment_filter(request, workspace)

@@ -7,12 +7,12 @@ import re
 
 import orjson
 import plotly.graph_objects as go
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from cxloop.core.permissions import Capability
 from cxloop.customers import selectors as customer_selectors
 from cxloop.events.channels import CHANNELS
 from cxloop.journeys import paths as path_analysis
@@ -27,7 +27,7 @@ from cxloop.segments.definition import (
 )
 from cxloop.segments.personas import MAX_K, MIN_K, PersonaError
 from cxloop.web.charts import figure_json
-from cxloop.web.workspace import active_workspace
+from cxloop.web.workspace import active_workspace, can, capability_required
 
 MEMBERS_PER_PAGE = 25
 PREVIEW_MEMBERS = 8
@@ -63,7 +63,7 @@ _CONDITION_REF = re.compile(r"^condition (\d+)")
 # ------------------------------------------------------------------------------ list
 
 
-@login_required
+@capability_required(Capability.READ_ANALYTICS)
 def segment_list(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
     total = customer_selectors.customer_count(workspace=workspace)
@@ -100,7 +100,7 @@ def _safe_describe(definition: dict) -> str:
 # ------------------------------------------------------------------------------ editor
 
 
-@login_required
+@capability_required(Capability.EDIT_SEGMENTS)
 def segment_new(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
     if request.method == "POST":
@@ -122,7 +122,7 @@ def segment_new(request: HttpRequest) -> HttpResponse:
     return _editor(request, None)
 
 
-@login_required
+@capability_required(Capability.READ_ANALYTICS, write=Capability.EDIT_SEGMENTS)
 def segment_detail(request: HttpRequest, segment_id: int) -> HttpResponse:
     workspace = active_workspace(request)
     segment = segment_selectors.segment_get(workspace=workspace, segment_id=segment_id)
@@ -146,7 +146,7 @@ def segment_detail(request: HttpRequest, segment_id: int) -> HttpResponse:
     return _editor(request, segment)
 
 
-@login_required
+@capability_required(Capability.EDIT_SEGMENTS)
 @require_POST
 def segment_delete(request: HttpRequest, segment_id: int) -> HttpResponse:
     workspace = active_workspace(request)
@@ -157,7 +157,7 @@ def segment_delete(request: HttpRequest, segment_id: int) -> HttpResponse:
     return redirect("segment-list")
 
 
-@login_required
+@capability_required(Capability.READ_ANALYTICS)  # stores nothing: counts a draft definition
 @require_POST
 def segment_preview(request: HttpRequest) -> HttpResponse:
     """The live count and first members for the conditions being edited (htmx fragment)."""
@@ -174,7 +174,7 @@ def segment_preview(request: HttpRequest) -> HttpResponse:
     return render(request, "segments/_preview.html", context)
 
 
-@login_required
+@capability_required(Capability.READ_ANALYTICS)  # stores nothing: redraws the editor's rows
 @require_POST
 def segment_builder(request: HttpRequest) -> HttpResponse:
     """Re-render the condition rows after adding or removing one, and the preview with them."""
@@ -269,7 +269,7 @@ def _editor(
         **_preview(workspace, definition, _condition_errors(errors) or row_errors),
     }
     _attach_errors(rows, context.get("row_errors", {}))
-    if segment is not None and request.method != "POST":
+    if segment is not None and request.method != "POST" and can(request, Capability.READ_CUSTOMERS):
         context.update(_members(request, workspace, segment.definition))
     return render(request, "segments/editor.html", context, status=status)
 
@@ -447,7 +447,7 @@ def _text(value) -> str:
 # ------------------------------------------------------------------------------ personas
 
 
-@login_required
+@capability_required(Capability.READ_ANALYTICS)
 def personas(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
     k = request.GET.get("k", "5")
