@@ -287,3 +287,18 @@ def test_default_home_outside_a_checkout_is_the_user_data_folder(tmp_path, monke
     assert cx_settings.default_home() == tmp_path / "data" / "cxloop"
     monkeypatch.delenv("XDG_DATA_HOME")
     assert cx_settings.default_home() == Path.home() / ".local" / "share" / "cxloop"
+
+
+def test_readme_configuration_table_lists_exactly_the_variables_settings_read():
+    import re
+
+    code = (ROOT / "src" / "cxloop" / "settings.py").read_text()
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    read = set(re.findall(r"\"(CXLOOP_[A-Z_]+|DATABASE_URL|REDIS_URL)\"", code))
+    documented = set(re.findall(r"^\| `([A-Z_]+)`", table, flags=re.MULTILINE))
+    assert documented == read
+    # and the one default the issue found out of step
+    row = next(line for line in table.splitlines() if line.startswith("| `CXLOOP_ALLOWED_HOSTS`"))
+    default = re.search(r'"CXLOOP_ALLOWED_HOSTS", "([^"]+)"', code).group(1)
+    assert f"`{default}`" in row
