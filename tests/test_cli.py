@@ -221,3 +221,50 @@ def test_demo_keeps_the_admin_password_on_a_second_run(home):
         text=True,
     )
     assert check.stdout.strip() == "True", check.stderr
+
+
+def test_serve_on_a_fresh_home_answers_and_stops_with_its_worker(home):
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CXLOOP_")}
+    env.pop("DATABASE_URL", None)
+    env.update(CXLOOP_HOME=str(home), PYTHONPATH=str(ROOT / "src"))
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from cxloop.cli import main; main()", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        status = None
+        while time.monotonic() < deadline and status is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2) as reply:
+                    status = reply.status
+            except OSError:
+                time.sleep(0.3)
+        assert status == 200
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert f"Database: {home / 'cxloop.sqlite3'}" in output
+    assert "Traceback" not in output
+    # the database worker ran the two recurring cycles, and each queued its next run
+    assert rows(
+        home,
+        "SELECT task_path, count(*) FROM django_tasks_database_dbtaskresult "
+        "WHERE status = 'READY' GROUP BY task_path ORDER BY task_path",
+    ) in (
+        [("cxloop.feedback.tasks.feedback_cycle", 1), ("cxloop.journeys.tasks.journeys_cycle", 1)],
+    )
+
+
+def test_serve_with_a_bad_port_is_one_line(home):
+    one_line_error(cx(home, "serve", "--port", "eighty"), 2, "--port")

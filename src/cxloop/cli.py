@@ -35,7 +35,7 @@ workspace_app = typer.Typer(help="Create and list workspaces.", no_args_is_help=
 app.add_typer(workspace_app, name="workspace")
 feedback_app = typer.Typer(help="Surveys: send invitations, import reviews.", no_args_is_help=True)
 app.add_typer(feedback_app, name="feedback")
-console = Console()
+console = Console(soft_wrap=True)  # paths and keys stay on one line, whatever the width
 err_console = Console(stderr=True)
 DEMO_SLUG = "demo"
 DEMO_ADMIN_FILE = "demo-admin.txt"
@@ -391,10 +391,14 @@ def worker(
         return
     _start_recurring()
     console.print(f"Task worker ({argv[3]}) started; Ctrl+C stops it.", highlight=False)
+    process = subprocess.Popen(argv, env=_worker_env())
+    # `kill`/`docker stop` reach only this process: pass them on, and wait for the worker to finish
+    # its current task (Ctrl+C reaches both: the worker stops after its task, and so do we)
+    signal.signal(signal.SIGTERM, lambda *_: process.terminate())
     try:
-        code = subprocess.call(argv, env=_worker_env())
+        code = process.wait()
     except KeyboardInterrupt:
-        code = 0
+        code = process.wait()
     raise typer.Exit(code)
 
 
@@ -504,7 +508,10 @@ def _demo_admin() -> None:
 
 def main() -> None:
     """Entry point: a usage mistake or an error that escapes a command is one line on stderr."""
-    from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's bundled click
+    try:  # newer typer bundles its own copy of click
+        from typer._click.exceptions import NoArgsIsHelpError, UsageError
+    except ImportError:
+        from click.exceptions import NoArgsIsHelpError, UsageError
 
     try:
         code = app(standalone_mode=False)
