@@ -302,3 +302,10 @@ def test_readme_configuration_table_lists_exactly_the_variables_settings_read():
     row = next(line for line in table.splitlines() if line.startswith("| `CXLOOP_ALLOWED_HOSTS`"))
     default = re.search(r'"CXLOOP_ALLOWED_HOSTS", "([^"]+)"', code).group(1)
     assert f"`{default}`" in row
+
+
+def test_test_client_login_still_works_with_throttling_on(client, ana):
+    """Code that logs in without a request (the test client) is not broken by django-axes."""
+    assert client.login(username="ana", password="wrong") is False
+    assert client.login(username="ana", password="right-pass-123") is True
+    assert client.session["_auth_user_id"] == str(ana.pk)

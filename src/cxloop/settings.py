@@ -193,7 +193,7 @@ SILENCED_SYSTEM_CHECKS = [
 
 AUTHENTICATION_BACKENDS = [
     # refuses a login while the user name or the address is locked out, then the usual check
-    "axes.backends.AxesStandaloneBackend",
+    "cxloop.core.throttle.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Login throttling (django-axes): after CXLOOP_LOGIN_FAILURES wrong passwords for one user name,
