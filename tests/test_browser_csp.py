@@ -93,3 +93,14 @@ def test_inline_handlers_replaced_by_behaviours(watched, live_server, member, wo
     expect(form).to_have_attribute("data-mode", "builder")
     watched.get_by_role("radio", name="JSON").check()
     expect(form).to_have_attribute("data-mode", "json")
+
+
+def test_api_docs_and_admin_work_under_the_policy(watched, live_server, admin_member):
+    """The bundled pages from ninja (Swagger UI) and Django's admin, also under the policy."""
+    admin_member.is_staff = admin_member.is_superuser = True
+    admin_member.save()
+    log_in(watched, live_server, admin_member)
+    watched.goto(f"{live_server.url}/api/docs")
+    expect(watched.locator(".swagger-ui .info .title").first).to_be_visible()
+    watched.goto(f"{live_server.url}/admin/")
+    expect(watched.locator("#site-name")).to_be_visible()
