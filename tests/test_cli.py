@@ -268,3 +268,10 @@ def test_serve_on_a_fresh_home_answers_and_stops_with_its_worker(home):
 
 def test_serve_with_a_bad_port_is_one_line(home):
     one_line_error(cx(home, "serve", "--port", "eighty"), 2, "--port")
+
+
+def test_messages_show_brackets_as_typed(home, tmp_path):
+    """Output goes through rich: text from the user must not be read as markup."""
+    result = cx(home, "createadmin", "--username", "x1", "--password", "[bold]lo[/b]ng-pass-991")
+    assert "Admin login: x1 / [bold]lo[/b]ng-pass-991" in result.stdout
+    one_line_error(cx(home, "import", "events", str(tmp_path / "[x].csv")), 2, "[x].csv")

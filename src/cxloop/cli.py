@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -42,7 +43,7 @@ DEMO_ADMIN_FILE = "demo-admin.txt"
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -137,7 +138,8 @@ def createadmin(
     _django()
     password = _create_admin(username=username, password=password, email=email, workspace=workspace)
     console.print(
-        f"Admin login: [bold]{username}[/bold] / [bold]{password}[/bold]", highlight=False
+        f"Admin login: [bold]{escape(username)}[/bold] / [bold]{escape(password)}[/bold]",
+        highlight=False,
     )
 
 
@@ -265,8 +267,7 @@ def feedback_import_reviews(
             workspace=_workspace(workspace), text=file.read_bytes(), default_site=source
         )
     except ImportFileError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        raise _fail(str(exc), 2) from None
     console.print(
         f"{report.rows:,} rows: [green]{report.imported:,} imported[/green], "
         f"{report.duplicates:,} already there, [red]{len(report.errors):,} rejected[/red]"
@@ -308,8 +309,7 @@ def import_(
                 on_progress=lambda done: bar.update(task, completed=min(done, size)),
             )
         except ImportFileError as exc:
-            console.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from None
+            raise _fail(str(exc), 2) from None
         bar.update(task, completed=size)
     console.print(
         f"{result.rows:,} rows: [green]{result.accepted:,} stored[/green], "
@@ -486,7 +486,7 @@ def _demo_admin() -> None:
     if exists and saved.is_file():
         password = saved.read_text().strip()
         console.print(
-            f"Admin login (unchanged): [bold]admin[/bold] / [bold]{password}[/bold]",
+            f"Admin login (unchanged): [bold]admin[/bold] / [bold]{escape(password)}[/bold]",
             highlight=False,
         )
         return
@@ -501,7 +501,7 @@ def _demo_admin() -> None:
     with os.fdopen(fd, "w") as handle:
         handle.write(password + "\n")
     console.print(
-        f"Admin login: [bold]admin[/bold] / [bold]{password}[/bold]  (kept in {saved})",
+        f"Admin login: [bold]admin[/bold] / [bold]{escape(password)}[/bold]  (kept in {saved})",
         highlight=False,
     )
 
@@ -520,7 +520,9 @@ def main() -> None:
     except UsageError as exc:
         where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
         err_console.print(
-            f"[red]error:[/red] {exc.format_message()}{where}", highlight=False, soft_wrap=True
+            f"[red]error:[/red] {escape(exc.format_message() + where)}",
+            highlight=False,
+            soft_wrap=True,
         )
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
@@ -531,7 +533,7 @@ def main() -> None:
             raise
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         err_console.print(
-            f"[red]error:[/red] {exc.__class__.__name__}: {message} "
+            f"[red]error:[/red] {exc.__class__.__name__}: {escape(message)} "
             "(CXLOOP_DEBUG=1 shows the traceback)",
             highlight=False,
             soft_wrap=True,
