@@ -399,7 +399,7 @@ def test_worker_code_runs_without_loading_django_apps(tmp_path):
         "print(out.rows, len(out.messages), len(out.rejected))\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    done = subprocess.run(  # noqa: S603 (this interpreter, our own script)
+    done = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=tmp_path
     )
 
@@ -449,7 +449,7 @@ def test_a_resent_message_does_not_deadlock_with_a_batch_resolving_the_same_prof
             event_services.events_ingest(
                 workspace=workspace, messages=[track("m1", "u1", 1), track("m2", "u9", 2)]
             )
-        except Exception as exc:  # noqa: BLE001 (reported by the test after join)
+        except Exception as exc:
             errors["resend"] = exc
         finally:
             connection.close()
@@ -461,7 +461,7 @@ def test_a_resent_message_does_not_deadlock_with_a_batch_resolving_the_same_prof
                 locked.set()
                 time.sleep(1.0)
                 event_services.events_ingest(workspace=workspace, messages=[track("m3", "u1", 3)])
-        except Exception as exc:  # noqa: BLE001 (reported by the test after join)
+        except Exception as exc:
             errors["resolve"] = exc
         finally:
             connection.close()

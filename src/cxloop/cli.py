@@ -1,4 +1,9 @@
-"""The ``cxloop`` command: demo, serve, import, createadmin, migrate, workspace."""
+"""The ``cxloop`` command: demo, serve, worker, import, createadmin, migrate, workspace, feedback.
+
+Every command sets up the database when it is new or behind (migrations), checks its input before
+writing, writes all or nothing, and reports a problem as one line on stderr with exit status 1
+(failed) or 2 (bad input); never a traceback unless CXLOOP_DEBUG=1.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -21,20 +27,73 @@ from rich.progress import (
 )
 from rich.table import Table
 
-app = typer.Typer(help="cxloop: self-hosted customer experience platform.", no_args_is_help=True)
+app = typer.Typer(
+    help="cxloop: self-hosted customer experience platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 workspace_app = typer.Typer(help="Create and list workspaces.", no_args_is_help=True)
 app.add_typer(workspace_app, name="workspace")
 feedback_app = typer.Typer(help="Surveys: send invitations, import reviews.", no_args_is_help=True)
 app.add_typer(feedback_app, name="feedback")
-console = Console()
+console = Console(soft_wrap=True)  # paths and keys stay on one line, whatever the width
+err_console = Console(stderr=True)
 DEMO_SLUG = "demo"
+DEMO_ADMIN_FILE = "demo-admin.txt"
 
 
-def _django() -> None:
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _django(*, database: bool = True, announce: bool = False) -> None:
+    """Set Django up and, with ``database``, bring the database up to date first."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxloop.settings")
     import django
+    from django.core.exceptions import ImproperlyConfigured
 
-    django.setup()
+    try:
+        django.setup()
+    except ImproperlyConfigured as exc:
+        raise _fail(f"configuration: {exc}") from None
+    if announce:
+        console.print(f"Database: [bold]{_database_label()}[/bold]", highlight=False)
+    if database:
+        _migrate_if_needed(quiet=not announce)
+
+
+def _database_label() -> str:
+    from django.db import connection
+
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return str(settings["NAME"])
+    host = settings.get("HOST") or "localhost"
+    port = f":{settings['PORT']}" if settings.get("PORT") else ""
+    return f"{connection.vendor}://{host}{port}/{settings['NAME']}"
+
+
+def _migrate_if_needed(*, quiet: bool) -> None:
+    from django.core.management import call_command
+    from django.db import DatabaseError, connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    try:
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except DatabaseError as exc:
+        raise _fail(f"cannot open the database {_database_label()}: {exc}") from None
+    if not plan:
+        return
+    new = not connection.introspection.table_names()
+    if new or not quiet:
+        what = "Creating" if new else "Upgrading"
+        console.print(f"{what} the database {_database_label()} ...", highlight=False)
+    try:
+        call_command("migrate", interactive=False, verbosity=0)
+    except DatabaseError as exc:
+        raise _fail(f"could not set up the database {_database_label()}: {exc}") from None
 
 
 def _workspace(slug: str | None):
@@ -44,13 +103,16 @@ def _workspace(slug: str | None):
     if slug:
         workspace = core_selectors.workspace_get(slug=slug)
         if workspace is None:
-            raise typer.BadParameter(f"no workspace with slug {slug!r}", param_hint="--workspace")
+            raise _fail(
+                f"--workspace: no workspace with slug {slug!r} (see `cxloop workspace list`)", 2
+            )
         return workspace
     workspaces = list(Workspace.objects.order_by("pk")[:2])
-    if len(workspaces) != 1:
-        raise typer.BadParameter(
-            "name the workspace (there are several, or none: run `cxloop workspace create`)",
-            param_hint="--workspace",
+    if not workspaces:
+        raise _fail("there is no workspace yet: run `cxloop workspace create NAME` first", 2)
+    if len(workspaces) > 1:
+        raise _fail(
+            "--workspace: there are several workspaces, name one (`cxloop workspace list`)", 2
         )
     return workspaces[0]
 
@@ -58,10 +120,8 @@ def _workspace(slug: str | None):
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database tables."""
-    _django()
-    from django.core.management import call_command
-
-    call_command("migrate", interactive=False, verbosity=0)
+    _django(database=False, announce=True)
+    _migrate_if_needed(quiet=True)
     console.print("[green]Database is up to date.[/green]")
 
 
@@ -74,19 +134,39 @@ def createadmin(
         str | None, typer.Option(help="Workspace slug to make them admin of.")
     ] = None,
 ) -> None:
-    """Create a superuser (or reset their password) and print the login."""
+    """Create a superuser (or set a new password for an existing one) and print the login."""
     _django()
+    password = _create_admin(username=username, password=password, email=email, workspace=workspace)
+    console.print(
+        f"Admin login: [bold]{escape(username)}[/bold] / [bold]{escape(password)}[/bold]",
+        highlight=False,
+    )
+
+
+def _create_admin(*, username: str, password: str | None, email: str, workspace: str | None) -> str:
+    """Validate, then create or reset the superuser and their memberships in one transaction."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
     from cxloop.core import services as core_services
+    from cxloop.core.forms import AdminCreateForm, form_errors
     from cxloop.core.models import Workspace
 
-    password = password or secrets.token_urlsafe(9)
-    user = core_services.user_create_or_reset(
-        username=username, password=password, email=email, superuser=True
-    )
+    password = password or secrets.token_urlsafe(12)
+    form = AdminCreateForm({"username": username, "password": password, "email": email})
+    if not form.is_valid():
+        raise _fail(form_errors(form), 2)
     targets = [_workspace(workspace)] if workspace else list(Workspace.objects.all())
-    for target in targets:
-        core_services.membership_set(user=user, workspace=target, role="admin")
-    console.print(f"Admin login: [bold]{username}[/bold] / [bold]{password}[/bold]")
+    existed = get_user_model().objects.filter(username=username).exists()
+    with transaction.atomic():
+        user = core_services.user_create_or_reset(
+            username=username, password=password, email=email, superuser=True
+        )
+        for target in targets:
+            core_services.membership_set(user=user, workspace=target, role="admin")
+    if existed:
+        console.print(f"User {username!r} existed: their password is now the one below.")
+    return password
 
 
 @workspace_app.command("create")
@@ -100,14 +180,37 @@ def workspace_create(
 ) -> None:
     """Create a workspace and print its write key."""
     _django()
-    from cxloop.core import services as core_services
+    from django.db import IntegrityError, transaction
 
-    workspace = core_services.workspace_create(name=name, slug=slug, phone_region=phone_region)
-    key = workspace.write_keys.get()
-    if write_key:
-        key.key = write_key
-        key.save(update_fields=["key"])
-    console.print(f"Workspace [bold]{workspace.slug}[/bold], write key [bold]{key.key}[/bold]")
+    from cxloop.core import services as core_services
+    from cxloop.core.forms import WorkspaceCreateForm, form_errors
+
+    form = WorkspaceCreateForm(
+        {
+            "name": name,
+            "slug": slug or "",
+            "phone_region": phone_region,
+            "write_key": write_key or "",
+        }
+    )
+    if not form.is_valid():
+        raise _fail(form_errors(form), 2)
+    data = form.cleaned_data
+    try:
+        with transaction.atomic():
+            workspace = core_services.workspace_create(
+                name=data["name"], slug=data["slug"], phone_region=data["phone_region"]
+            )
+            key = workspace.write_keys.get()
+            if data["write_key"]:
+                key.key = data["write_key"]
+                key.save(update_fields=["key"])
+    except IntegrityError:  # created by someone else between the check and the write
+        raise _fail("that slug or write key was just taken: run the command again", 1) from None
+    console.print(
+        f"Workspace [bold]{workspace.slug}[/bold], write key [bold]{key.key}[/bold]",
+        highlight=False,
+    )
 
 
 @workspace_app.command("list")
@@ -116,8 +219,12 @@ def workspace_list() -> None:
     _django()
     from cxloop.core.models import Workspace
 
+    workspaces = list(Workspace.objects.order_by("slug"))
+    if not workspaces:
+        console.print("No workspaces yet: create one with `cxloop workspace create NAME`.")
+        return
     table = Table("slug", "name", "write keys")
-    for ws in Workspace.objects.order_by("slug"):
+    for ws in workspaces:
         keys = ", ".join(k.key for k in ws.write_keys.filter(revoked_at__isnull=True))
         table.add_row(ws.slug, ws.name, keys)
     console.print(table)
@@ -160,8 +267,7 @@ def feedback_import_reviews(
             workspace=_workspace(workspace), text=file.read_bytes(), default_site=source
         )
     except ImportFileError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        raise _fail(str(exc), 2) from None
     console.print(
         f"{report.rows:,} rows: [green]{report.imported:,} imported[/green], "
         f"{report.duplicates:,} already there, [red]{len(report.errors):,} rejected[/red]"
@@ -186,7 +292,7 @@ def import_(
 ) -> None:
     """Import customers or events from a CSV or JSONL file, with a progress bar."""
     if kind not in ("customers", "events"):
-        raise typer.BadParameter("expected 'customers' or 'events'", param_hint="KIND")
+        raise _fail(f"KIND: expected 'customers' or 'events', not {kind!r}", 2)
     _django()
     from cxloop.events.importing import ImportFileError, import_file
 
@@ -203,8 +309,7 @@ def import_(
                 on_progress=lambda done: bar.update(task, completed=min(done, size)),
             )
         except ImportFileError as exc:
-            console.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from None
+            raise _fail(str(exc), 2) from None
         bar.update(task, completed=size)
     console.print(
         f"{result.rows:,} rows: [green]{result.accepted:,} stored[/green], "
@@ -233,6 +338,72 @@ def _print_rejections(rejected, report_path: Path) -> None:
     console.print(f"All {len(rejected):,} rejected rows with reasons: {report_path}")
 
 
+def _worker_argv(*, burst: bool = False) -> list[str] | None:
+    """The worker process that fits the configured task backend (None: tasks run inline)."""
+    from cxloop.core.recurring import backend_kind
+
+    kind = backend_kind()
+    base = [sys.executable, "-m", "django"]
+    if kind == "db":
+        return [*base, "db_worker", "--interval", "1", *(["--batch"] if burst else [])]
+    if kind == "rq":
+        return [
+            *base,
+            "rqworker",
+            "--job-class",
+            "django_tasks_rq.Job",
+            "--with-scheduler",
+            *(["--burst"] if burst else []),
+            "default",
+        ]
+    return None
+
+
+def _start_recurring() -> None:
+    """Start each recurring chain once (a chain already queued or running is left alone)."""
+    from cxloop.feedback.tasks import ensure_feedback_cycle
+    from cxloop.journeys.tasks import ensure_journeys_cycle
+
+    try:
+        ensure_feedback_cycle()  # survey triggers and invitations, every minute
+        ensure_journeys_cycle()  # journey stages and map metrics, every ten minutes
+    except Exception as exc:  # Redis down, say: one line, not a traceback
+        raise _fail(f"cannot queue the recurring tasks: {exc.__class__.__name__}: {exc}") from None
+
+
+def _worker_env() -> dict[str, str]:
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "cxloop.settings"}
+
+
+@app.command()
+def worker(
+    burst: Annotated[
+        bool, typer.Option(help="Run what is due now, then exit (for cron or a check).")
+    ] = False,
+) -> None:
+    """Run the background task worker for the configured backend (CXLOOP_TASKS).
+
+    `cxloop serve` starts one itself; run this for separate worker processes
+    (`cxloop serve --no-worker` on the web hosts), as many as needed.
+    """
+    _django(announce=True)
+    argv = _worker_argv(burst=burst)
+    if argv is None:
+        console.print("CXLOOP_TASKS=immediate runs tasks inside the web process: no worker needed.")
+        return
+    _start_recurring()
+    console.print(f"Task worker ({argv[3]}) started; Ctrl+C stops it.", highlight=False)
+    process = subprocess.Popen(argv, env=_worker_env())
+    # `kill`/`docker stop` reach only this process: pass them on, and wait for the worker to finish
+    # its current task (Ctrl+C reaches both: the worker stops after its task, and so do we)
+    signal.signal(signal.SIGTERM, lambda *_: process.terminate())
+    try:
+        code = process.wait()
+    except KeyboardInterrupt:
+        code = process.wait()
+    raise typer.Exit(code)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
@@ -241,24 +412,20 @@ def serve(
     worker: Annotated[bool, typer.Option(help="Also run the background task worker.")] = True,
 ) -> None:
     """Serve the web app and the tracking API (waitress), with a background task worker."""
-    _django()
-    from django.core.management import call_command
+    _django(announce=True)
+    _serve(host=host, port=port, threads=threads, with_worker=worker)
+
+
+def _serve(*, host: str, port: int, threads: int, with_worker: bool) -> None:
     from waitress import serve as waitress_serve
 
     from cxloop.wsgi import application
 
-    call_command("migrate", interactive=False, verbosity=0)
     worker_process = None
-    if worker:
-        from cxloop.feedback.tasks import ensure_feedback_cycle
-        from cxloop.journeys.tasks import ensure_journeys_cycle
-
-        ensure_feedback_cycle()  # survey triggers and invitations, every minute in the worker
-        ensure_journeys_cycle()  # journey stages and map metrics, every ten minutes
-        worker_process = subprocess.Popen(
-            [sys.executable, "-m", "django", "db_worker", "--interval", "1"],
-            env={**os.environ, "DJANGO_SETTINGS_MODULE": "cxloop.settings"},
-        )
+    argv = _worker_argv() if with_worker else None
+    if argv is not None:
+        _start_recurring()
+        worker_process = subprocess.Popen(argv, env=_worker_env())
     console.print(f"cxloop is serving on [bold]http://{host}:{port}[/bold]  (Ctrl+C stops it)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # run the cleanup below on `kill`
     try:
@@ -278,13 +445,13 @@ def demo(
     run_server: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
 ) -> None:
     """Build the demo workspace (an omnichannel retailer) and serve the app."""
-    _django()
-    from django.core.management import call_command
-
+    if customers < 1:
+        raise _fail("--customers: give at least 1", 2)
+    console.print("Starting the cxloop demo ...")
+    _django(announce=True)
     from cxloop.core import selectors as core_selectors
     from cxloop.demo.generator import build_demo
 
-    call_command("migrate", interactive=False, verbosity=0)
     if core_selectors.workspace_get(slug=DEMO_SLUG) is None:
         with Progress(
             "[progress.description]{task.description}",
@@ -306,10 +473,72 @@ def demo(
         )
     else:
         console.print("Demo workspace already exists; keeping it.")
-    createadmin(username="admin", password=None, email="", workspace=DEMO_SLUG)
+    _demo_admin()
     if run_server:
-        serve(host=host, port=port, threads=8, worker=True)
+        _serve(host=host, port=port, threads=8, with_worker=True)
+
+
+def _demo_admin() -> None:
+    """Create the demo's admin once; on later runs keep (and show again) the same password."""
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+
+    saved = Path(settings.CXLOOP_HOME) / DEMO_ADMIN_FILE
+    exists = get_user_model().objects.filter(username="admin").exists()
+    if exists and saved.is_file():
+        password = saved.read_text().strip()
+        console.print(
+            f"Admin login (unchanged): [bold]admin[/bold] / [bold]{escape(password)}[/bold]",
+            highlight=False,
+        )
+        return
+    if exists:
+        console.print(
+            "Admin login: [bold]admin[/bold], password unchanged "
+            "(set a new one with `cxloop createadmin --username admin`)."
+        )
+        return
+    password = _create_admin(username="admin", password=None, email="", workspace=DEMO_SLUG)
+    fd = os.open(saved, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(password + "\n")
+    console.print(
+        f"Admin login: [bold]admin[/bold] / [bold]{escape(password)}[/bold]  (kept in {saved})",
+        highlight=False,
+    )
 
 
 def main() -> None:
-    app()
+    """Entry point: a usage mistake or an error that escapes a command is one line on stderr."""
+    try:  # newer typer bundles its own copy of click
+        from typer._click.exceptions import NoArgsIsHelpError, UsageError
+    except ImportError:
+        from click.exceptions import NoArgsIsHelpError, UsageError
+
+    try:
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # typer printed the help already
+        sys.exit(exc.exit_code)
+    except UsageError as exc:
+        where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        err_console.print(
+            f"[red]error:[/red] {escape(exc.format_message() + where)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("Aborted.")
+        sys.exit(1)
+    except Exception as exc:
+        if os.environ.get("CXLOOP_DEBUG") == "1":
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        err_console.print(
+            f"[red]error:[/red] {exc.__class__.__name__}: {escape(message)} "
+            "(CXLOOP_DEBUG=1 shows the traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        sys.exit(1)
+    sys.exit(code or 0)

@@ -1,23 +1,67 @@
-"""Django settings, driven by environment variables.
+"""Django settings, driven by environment variables (README, "Configuration", lists each one).
 
-Embedded default (no variables set): SQLite under ``$CXLOOP_HOME`` (default ``./.cxloop``) and the
-database-backed task queue. Production: set ``DATABASE_URL`` (PostgreSQL) and ``CXLOOP_TASKS=rq``
-with ``REDIS_URL``.
+Embedded default (no variables set): SQLite under ``$CXLOOP_HOME`` (default: ``.cxloop`` in the
+project folder when run from a checkout, else ``$XDG_DATA_HOME/cxloop``) and the database-backed
+task queue. Production: set ``DATABASE_URL`` (PostgreSQL) and ``CXLOOP_TASKS=rq`` with ``REDIS_URL``.
 """
 
 import os
+import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 import plotly
+from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent
-CXLOOP_HOME = Path(os.environ.get("CXLOOP_HOME", Path.cwd() / ".cxloop")).resolve()
+
+
+def default_home() -> Path:
+    """``.cxloop`` in the project folder when cxloop runs from a checkout (its source, or a venv
+    inside it), else the user's data folder: never the current folder, so running a command from
+    another folder does not silently start an empty database there."""
+    for root in (BASE_DIR.parents[1], Path(sys.prefix).parent):
+        if (root / "pyproject.toml").is_file() and (root / "src" / "cxloop").is_dir():
+            return root / ".cxloop"
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / "cxloop"
+
+
+def secret_key(home: Path) -> str:
+    """``CXLOOP_SECRET_KEY``, else a random key made once and kept in ``$CXLOOP_HOME/secret_key``
+    (mode 0600): never a key anyone can read in the source. Refuses an empty key."""
+    if "CXLOOP_SECRET_KEY" in os.environ:
+        key = os.environ["CXLOOP_SECRET_KEY"].strip()
+        if not key:
+            raise ImproperlyConfigured(
+                "CXLOOP_SECRET_KEY is set but empty: set a long random value, or unset it to use "
+                f"the key kept in {home / 'secret_key'}"
+            )
+        return key
+    path = home / "secret_key"
+    if not path.exists():
+        from django.core.management.utils import get_random_secret_key
+
+        home.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first: read theirs
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(get_random_secret_key() + "\n")
+    key = path.read_text().strip()
+    if not key:
+        raise ImproperlyConfigured(f"{path} is empty: delete it (a new key is made) or fill it")
+    return key
+
+
+CXLOOP_HOME = Path(os.environ.get("CXLOOP_HOME") or default_home()).resolve()
 
 DEBUG = os.environ.get("CXLOOP_DEBUG", "0") == "1"
-SECRET_KEY = (
-    os.environ.get("CXLOOP_SECRET_KEY") or "insecure-dev-key-set-CXLOOP_SECRET_KEY-in-production"
-)
+SECRET_KEY = secret_key(CXLOOP_HOME)
 ALLOWED_HOSTS = os.environ.get(
     "CXLOOP_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver"
 ).split(",")
@@ -37,6 +81,8 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "ninja",
+    "axes",
+    "csp",
     "cxloop.core",
     "cxloop.customers",
     "cxloop.events",
@@ -56,6 +102,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # last, as django-axes asks: it turns a locked-out login into the lockout page
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cxloop.urls"
@@ -113,11 +162,51 @@ _task_backend = os.environ.get("CXLOOP_TASKS", "db")
 if _task_backend == "rq":
     RQ_QUEUES = {"default": {"URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")}}
     TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend"}}
-    INSTALLED_APPS.append("django_tasks_rq")
+    INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
 elif _task_backend == "immediate":
     TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
-else:
+elif _task_backend == "db":
     TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+else:
+    raise ImproperlyConfigured(f"CXLOOP_TASKS={_task_backend!r}: expected db, rq or immediate")
+
+# One cache for the whole site. Rate limits (django-ratelimit) and the write-key cache need every
+# process to see the same counts: Redis when REDIS_URL is set or Redis is the task queue
+# (production), else this process's memory, enough for the embedded single-process server.
+if os.environ.get("REDIS_URL") or _task_backend == "rq":
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+            "KEY_PREFIX": "cxloop",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+SILENCED_SYSTEM_CHECKS = [
+    # django-ratelimit lists only memcached and django-redis: LocMem is shared by every thread of
+    # the one embedded server process (all there is), and Django's own RedisCache increments
+    # atomically (INCR), which is what the check is about.
+    "django_ratelimit.E003",
+    "django_ratelimit.W001",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # refuses a login while the user name or the address is locked out, then the usual check
+    "cxloop.core.throttle.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes): after CXLOOP_LOGIN_FAILURES wrong passwords for one user name,
+# or from one address, logins for it are refused for CXLOOP_LOGIN_COOLOFF_MINUTES; a success resets
+# the count. Both counts are kept in the database, so every server process sees them.
+AXES_FAILURE_LIMIT = int(os.environ.get("CXLOOP_LOGIN_FAILURES", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("CXLOOP_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "cxloop.core.clientip.client_ip"
+AXES_VERBOSE = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -147,9 +236,39 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Behind a proxy that ends TLS (nginx, Caddy, a load balancer): trust its X-Forwarded-Proto to
+# tell HTTPS requests (else CXLOOP_HTTPS=1 redirects them to HTTPS again, forever) and the last
+# address in its X-Forwarded-For as the client's (login throttling, rate limits). Only set it when
+# such a proxy is the only way in: a client could send those headers itself.
+BEHIND_PROXY = os.environ.get("CXLOOP_BEHIND_PROXY") == "1"
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+RATELIMIT_IP_META_KEY = "cxloop.core.clientip.client_ip"
 if os.environ.get("CXLOOP_HTTPS") == "1":
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("CXLOOP_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = os.environ.get("CXLOOP_HSTS_SUBDOMAINS") == "1"
+
+# Content-Security-Policy (django-csp): only this site's own scripts, plus inline ones carrying the
+# request's nonce (``<script nonce="{{ request.csp_nonce }}">``); no inline event handlers, no eval.
+# Styles allow inline `style` attributes (bar widths, htmx's and plotly's own styles); images allow
+# data: URLs (plotly and the API docs draw icons that way). On in every mode: the pages are the same.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        # no frame-ancestors: X-Frame-Options (DENY, lifted only for the embeddable public
+        # survey page) decides framing; browsers ignore it once frame-ancestors is set
+    }
+}
 
 # Email (survey invitations): real SMTP when CXLOOP_SMTP_HOST is set; otherwise messages are
 # written as .eml files to $CXLOOP_HOME/outbox so the embedded default never needs a mail server.
@@ -191,13 +310,4 @@ CXLOOP_SURVEY_REPEAT_WINDOW = int(os.environ.get("CXLOOP_SURVEY_REPEAT_WINDOW", 
 # Behind a reverse proxy, the request header holding the client's address (e.g. HTTP_X_REAL_IP);
 # otherwise REMOTE_ADDR, and every client behind the proxy would share one limit.
 CXLOOP_CLIENT_IP_HEADER = os.environ.get("CXLOOP_CLIENT_IP_HEADER") or None
-RATELIMIT_IP_META_KEY = "cxloop.core.throttle.client_ip"
-# The counters live in Django's cache: in memory in the embedded default (one server process, its
-# threads share it); on Redis with CXLOOP_TASKS=rq, so several processes share one count.
-if _task_backend == "rq":
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
-        }
-    }
+# The counters live in Django's cache (CACHES above).

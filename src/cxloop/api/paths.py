@@ -19,7 +19,7 @@ from cxloop.segments import selectors as segment_selectors
 
 router = Router(tags=["paths"])
 MAX_DAYS = 36_500  # a century
-MAX_TOP = 100
+MAX_TOP = path_analysis.MAX_TOP  # one bound for the page and the API
 STEPS = path_analysis.MAX_STEPS
 
 

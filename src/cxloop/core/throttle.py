@@ -1,4 +1,5 @@
-"""Limits on the public endpoints (no login), shared by the web pages and the REST API.
+"""Limits on the public endpoints, shared by the web pages and the REST API: public survey
+answers (django-ratelimit) and logins (django-axes' backend, below).
 
 Counting is django-ratelimit's (``get_usage``, in Django's cache), keyed by the client's IP and
 the survey's public token, so one busy survey never blocks another and one client never blocks
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 
+from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
+
+from cxloop.core.clientip import client_ip
 
 SUBMIT = "submit"
 SAVE = "save"
@@ -34,25 +37,23 @@ def survey_limited(request: HttpRequest, *, token: str, action: str = SUBMIT) ->
     return max(1, usage["time_left"])
 
 
-def client_ip(request: HttpRequest) -> str:
-    """The client's address: the last one in the header ``CXLOOP_CLIENT_IP_HEADER`` names (what
-    the nearest proxy wrote; earlier ones are the client's own claim), else REMOTE_ADDR.
-
-    django-ratelimit reads addresses through this function (RATELIMIT_IP_META_KEY), so a missing
-    or malformed header never fails a request.
-    """
-    header = getattr(settings, "CXLOOP_CLIENT_IP_HEADER", None)
-    for raw in (request.META.get(header, "") if header else "", request.META.get("REMOTE_ADDR")):
-        candidate = (raw or "").split(",")[-1].strip()
-        try:
-            return str(ipaddress.ip_address(candidate))
-        except ValueError:
-            continue
-    return "0.0.0.0"  # noqa: S104 (a rate-limit key, not a bind). No usable address (a Unix socket without the header): one shared count
-
-
 def client_fingerprint(request: HttpRequest) -> str:
     """A one-way digest of the client's IP and user agent (nothing personal is kept)."""
     agent = request.headers.get("User-Agent", "")
     raw = f"{client_ip(request)}\0{agent}".encode()
     return hmac.new(settings.SECRET_KEY.encode(), raw, hashlib.sha256).hexdigest()[:40]
+
+
+class LoginThrottleBackend(AxesStandaloneBackend):
+    """Refuses a login while its user name or address is locked out (django-axes).
+
+    Every login over the network (the login page, the admin's) passes the request, and is checked.
+    ``authenticate()`` without one comes from code (Django's test client ``login()``, a shell),
+    which has no address to count; axes would raise there, so such calls are left to the next
+    backend unthrottled.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username=username, password=password, **kwargs)

@@ -1,0 +1,277 @@
+"""Every ``cxloop`` command on a fresh CXLOOP_HOME and with bad arguments, as a user runs it.
+
+Each command is a real process: it must set the database up itself, refuse bad input before
+writing anything, and say what is wrong in one line (no traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cx(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CXLOOP_")}
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        clean.pop(name, None)
+    clean.update(CXLOOP_HOME=str(home), PYTHONPATH=str(ROOT / "src"), COLUMNS="200", **env)
+    return subprocess.run(
+        [sys.executable, "-c", "from cxloop.cli import main; main()", *args],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def rows(home: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(home / "cxloop.sqlite3") as conn:
+        return conn.execute(sql).fetchall()
+
+
+def one_line_error(result: subprocess.CompletedProcess, code: int, *words: str) -> None:
+    assert result.returncode == code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    return tmp_path / "home"
+
+
+def test_workspace_list_on_a_fresh_home_sets_the_database_up(home):
+    result = cx(home, "workspace", "list")
+    assert result.returncode == 0, result.stderr
+    assert f"Creating the database {home / 'cxloop.sqlite3'}" in result.stdout
+    assert "No workspaces yet" in result.stdout
+    assert rows(home, "SELECT count(*) FROM core_workspace") == [(0,)]
+
+
+def test_workspace_create_on_a_fresh_home_and_list(home):
+    created = cx(home, "workspace", "create", "Acme Retail", "--write-key", "acme-key-123")
+    assert created.returncode == 0, created.stderr
+    assert "Workspace acme-retail, write key acme-key-123" in created.stdout
+    listed = cx(home, "workspace", "list")
+    assert "acme-retail" in listed.stdout and "acme-key-123" in listed.stdout
+    assert rows(home, "SELECT slug, name, default_phone_region FROM core_workspace") == [
+        ("acme-retail", "Acme Retail", "US")
+    ]
+
+
+def test_createadmin_on_a_fresh_home(home):
+    result = cx(home, "createadmin", "--username", "root", "--password", "long-enough-4821")
+    assert result.returncode == 0, result.stderr
+    assert "Admin login: root / long-enough-4821" in result.stdout
+    assert rows(home, "SELECT username, is_superuser FROM auth_user") == [("root", 1)]
+
+
+def test_duplicate_name_slug_and_write_key_are_refused_and_nothing_is_written(home):
+    cx(home, "workspace", "create", "Acme", "--write-key", "taken-key-1")
+    one_line_error(cx(home, "workspace", "create", "Acme"), 2, "name:", "'acme' already exists")
+    one_line_error(
+        cx(home, "workspace", "create", "Other", "--slug", "acme"), 2, "slug:", "already exists"
+    )
+    one_line_error(
+        cx(home, "workspace", "create", "Other", "--write-key", "taken-key-1"),
+        2,
+        "write-key:",
+        "already in use",
+    )
+    # the duplicate key did not leave a workspace behind
+    assert rows(home, "SELECT slug FROM core_workspace") == [("acme",)]
+    assert rows(home, "SELECT count(*) FROM core_writekey") == [(1,)]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--slug", "Bad Slug!"], ["slug:", "valid"]),
+        (["--write-key", "has space"], ["write-key:"]),
+        (["--write-key", "a:b-colon-key"], ["write-key:"]),
+        (["--phone-region", "ZZ"], ["phone-region:", "ZZ"]),
+    ],
+)
+def test_bad_workspace_input_is_refused(home, args, words):
+    one_line_error(cx(home, "workspace", "create", "Acme", *args), 2, *words)
+    assert rows(home, "SELECT count(*) FROM core_workspace") == [(0,)]
+
+
+def test_short_password_and_unknown_workspace_create_no_user(home):
+    one_line_error(
+        cx(home, "createadmin", "--username", "root", "--password", "short"),
+        2,
+        "password:",
+        "too short",
+    )
+    one_line_error(
+        cx(home, "createadmin", "--username", "root", "--workspace", "nosuch"),
+        2,
+        "--workspace",
+        "nosuch",
+    )
+    one_line_error(cx(home, "createadmin", "--username", "bad name!"), 2, "username:")
+    assert rows(home, "SELECT count(*) FROM auth_user") == [(0,)]
+
+
+def test_createadmin_for_a_workspace_makes_them_its_admin(home):
+    cx(home, "workspace", "create", "Acme")
+    cx(home, "workspace", "create", "Globex")
+    result = cx(home, "createadmin", "--username", "ana", "--workspace", "globex")
+    assert result.returncode == 0, result.stderr
+    assert rows(
+        home,
+        "SELECT w.slug, m.role FROM core_membership m JOIN core_workspace w ON w.id = m.workspace_id",
+    ) == [("globex", "admin")]
+    # again: the password is reset, and it says so
+    again = cx(home, "createadmin", "--username", "ana", "--password", "brand-new-pass-77")
+    assert "existed: their password is now the one below" in again.stdout
+
+
+def test_migrate_says_which_database(home):
+    result = cx(home, "migrate")
+    assert result.returncode == 0, result.stderr
+    assert f"Database: {home / 'cxloop.sqlite3'}" in result.stdout
+    assert "Database is up to date." in result.stdout
+
+
+def test_import_commands_on_a_fresh_home_and_bad_arguments(home, tmp_path):
+    people = tmp_path / "people.csv"
+    people.write_text("user_id,email,name\nu1,ann@example.com,Ann\n")
+    one_line_error(cx(home, "import", "customers", str(people)), 2, "no workspace yet")
+    one_line_error(cx(home, "import", "people", str(people)), 2, "KIND")
+    one_line_error(cx(home, "import", "customers", str(tmp_path / "missing.csv")), 2, "missing.csv")
+    cx(home, "workspace", "create", "Acme")
+    done = cx(home, "import", "customers", str(people))
+    assert done.returncode == 0, done.stderr
+    assert "1 stored" in done.stdout
+    cx(home, "workspace", "create", "Globex")
+    one_line_error(cx(home, "import", "customers", str(people)), 2, "several workspaces")
+
+
+def test_feedback_commands_on_a_fresh_home_and_bad_arguments(home, tmp_path):
+    sent = cx(home, "feedback", "send")
+    assert sent.returncode == 0, sent.stderr
+    assert "0 invitations scheduled" in sent.stdout
+    one_line_error(cx(home, "feedback", "send", "--workspace", "nosuch"), 2, "nosuch")
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("rating,text,source,date\n5,Great,google,2024-05-01\n")
+    one_line_error(cx(home, "feedback", "import-reviews", str(reviews)), 2, "no workspace yet")
+    cx(home, "workspace", "create", "Acme")
+    done = cx(home, "feedback", "import-reviews", str(reviews))
+    assert done.returncode == 0, done.stderr
+    assert "1 imported" in done.stdout
+
+
+def test_usage_mistakes_are_one_line(home):
+    one_line_error(cx(home, "workspace", "create"), 2, "Missing argument")
+    one_line_error(cx(home, "migrate", "--bogus"), 2, "No such option: --bogus")
+    one_line_error(cx(home, "demo", "--customers", "0", "--no-serve"), 2, "--customers")
+
+
+def test_worker_with_inline_tasks_says_none_is_needed(home):
+    result = cx(home, "worker", CXLOOP_TASKS="immediate")
+    assert result.returncode == 0, result.stderr
+    assert "no worker needed" in result.stdout
+
+
+def test_bad_configuration_is_one_line(home):
+    one_line_error(cx(home, "workspace", "list", CXLOOP_TASKS="celery"), 1, "CXLOOP_TASKS")
+    one_line_error(cx(home, "workspace", "list", CXLOOP_SECRET_KEY=""), 1, "CXLOOP_SECRET_KEY")
+
+
+def test_demo_keeps_the_admin_password_on_a_second_run(home):
+    first = cx(home, "demo", "--customers", "30", "--no-serve")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("Starting the cxloop demo")
+    [line] = [line for line in first.stdout.splitlines() if line.startswith("Admin login")]
+    password = line.split(" / ")[1].split()[0]
+    saved = home / "demo-admin.txt"
+    assert saved.read_text().strip() == password
+    assert oct(saved.stat().st_mode & 0o777) == "0o600"
+    second = cx(home, "demo", "--customers", "30", "--no-serve")
+    assert "Demo workspace already exists; keeping it." in second.stdout
+    assert f"Admin login (unchanged): admin / {password}" in second.stdout
+    # the password still works
+    check = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.contrib.auth import get_user_model; "
+            f"print(get_user_model().objects.get(username='admin').check_password({password!r}))",
+        ],
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("CXLOOP_")},
+            "CXLOOP_HOME": str(home),
+            "PYTHONPATH": str(ROOT / "src"),
+            "DJANGO_SETTINGS_MODULE": "cxloop.settings",
+        },
+        capture_output=True,
+        text=True,
+    )
+    assert check.stdout.strip() == "True", check.stderr
+
+
+def test_serve_on_a_fresh_home_answers_and_stops_with_its_worker(home):
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CXLOOP_")}
+    env.pop("DATABASE_URL", None)
+    env.update(CXLOOP_HOME=str(home), PYTHONPATH=str(ROOT / "src"))
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from cxloop.cli import main; main()", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        status = None
+        while time.monotonic() < deadline and status is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login/", timeout=2) as reply:
+                    status = reply.status
+            except OSError:
+                time.sleep(0.3)
+        assert status == 200
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    assert f"Database: {home / 'cxloop.sqlite3'}" in output
+    assert "Traceback" not in output
+    # the database worker ran the two recurring cycles, and each queued its next run
+    assert rows(
+        home,
+        "SELECT task_path, count(*) FROM django_tasks_database_dbtaskresult "
+        "WHERE status = 'READY' GROUP BY task_path ORDER BY task_path",
+    ) in (
+        [("cxloop.feedback.tasks.feedback_cycle", 1), ("cxloop.journeys.tasks.journeys_cycle", 1)],
+    )
+
+
+def test_serve_with_a_bad_port_is_one_line(home):
+    one_line_error(cx(home, "serve", "--port", "eighty"), 2, "--port")
+
+
+def test_messages_show_brackets_as_typed(home, tmp_path):
+    """Output goes through rich: text from the user must not be read as markup."""
+    result = cx(home, "createadmin", "--username", "x1", "--password", "[bold]lo[/b]ng-pass-991")
+    assert "Admin login: x1 / [bold]lo[/b]ng-pass-991" in result.stdout
+    one_line_error(cx(home, "import", "events", str(tmp_path / "[x].csv")), 2, "[x].csv")
