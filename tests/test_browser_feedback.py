@@ -5,17 +5,15 @@ Screenshots land in test-artifacts/ for people to look at; assertions never depe
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.test import Client
 from playwright.sync_api import Page, expect
 
+from browser import axe_violations, shot
 from cxloop.feedback import selectors, services
 from cxloop.feedback.models import Response, Survey
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 expect.set_options(timeout=5_000)
 
@@ -202,22 +200,3 @@ def test_score_link_from_an_email_on_a_phone(browser, live_server, workspace, re
     ]
     assert axe_violations(phone) == []
     context.close()
-
-
-def axe_violations(page: Page) -> list[str]:
-    """axe-core's violations on the page (rule id: first offending element), WCAG 2.1 AA."""
-    axe = pytest.importorskip("axe_playwright_python.base", reason="axe-core (test extra)")
-    page.evaluate(axe.AXE_SCRIPT)
-    result = page.evaluate(
-        "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a',"
-        " 'wcag21aa', 'best-practice']}, resultTypes: ['violations']})"
-    )
-    return [f"{v['id']}: {v['nodes'][0]['html']}" for v in result["violations"]]
-
-
-def shot(page: Page, request, name: str) -> Path:
-    """A full-page screenshot of any page (the ``screenshot`` fixture covers ``page`` only)."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{request.node.name}-{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path

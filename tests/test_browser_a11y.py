@@ -1,0 +1,148 @@
+"""Every page a person uses, in real headless Chromium on a desk and on a phone, with the demo
+workspace's data: axe-core (WCAG 2.1 AA and best practice) finds nothing, and on a phone the page
+never scrolls sideways as a whole (wide tables scroll inside their own box).
+
+Screenshots land in test-artifacts/ for people to look at; assertions never depend on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from django.db.models import Count
+from playwright.sync_api import Page, expect
+
+from browser import DESKTOP, PHONE, axe_violations, log_in, shot, sideways_overflow
+from cxloop.core.models import Workspace
+from cxloop.customers.models import Customer
+from cxloop.demo.generator import build_demo
+from cxloop.feedback.models import Survey
+from cxloop.journeys.models import JourneyMap
+from cxloop.segments.models import Segment
+from factories import member_make
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+expect.set_options(timeout=8_000)
+FUNNEL = "step=Product+Viewed&step=Product+Added&step=Checkout+Started&step=Order+Completed"
+
+
+@pytest.fixture(autouse=True)
+def _live_setup(transactional_db, live_server):
+    """Committed data for the live server thread (started before the browser)."""
+
+
+@pytest.fixture
+def demo(db) -> Workspace:
+    """A small demo workspace: a year of events, surveys with answers, journeys, segments."""
+    build_demo(slug="demo", customers=120, seed=3, now=datetime.now(UTC))
+    return Workspace.objects.get(slug="demo")
+
+
+def _customer(ws: Workspace) -> str:
+    busiest = (
+        Customer.objects.filter(workspace=ws, merged_into__isnull=True)
+        .annotate(n=Count("events"))
+        .order_by("-n")
+        .first()
+    )
+    return f"/customers/{busiest.pk}/"
+
+
+def _survey(ws: Workspace, suffix: str = "") -> str:
+    survey = Survey.objects.filter(workspace=ws).annotate(n=Count("responses")).order_by("-n")[0]
+    return f"/surveys/{survey.pk}/{suffix}"
+
+
+def _journey(ws: Workspace, suffix: str = "") -> str:
+    return f"/journeys/{JourneyMap.objects.filter(workspace=ws).order_by('pk')[0].pk}/{suffix}"
+
+
+def _segment(ws: Workspace) -> str:
+    return f"/segments/{Segment.objects.filter(workspace=ws).order_by('pk')[0].pk}/"
+
+
+def _public(ws: Workspace) -> str:
+    survey = Survey.objects.filter(workspace=ws, status="active").order_by("pk")[0]
+    return f"/s/{survey.public_token}/"
+
+
+# page name → its address in the demo workspace (signed in as an admin unless said otherwise)
+PAGES: dict[str, Callable[[Workspace], str]] = {
+    "customers": lambda ws: "/customers/",
+    "customer-360": _customer,
+    "sources": lambda ws: "/sources/",
+    "dashboard": lambda ws: "/dashboard/",
+    "surveys": lambda ws: "/surveys/",
+    "survey-new": lambda ws: "/surveys/new/",
+    "survey-results": _survey,
+    "survey-builder": lambda ws: _survey(ws, "questions/"),
+    "survey-import": lambda ws: _survey(ws, "import/"),
+    "reviews-import": lambda ws: "/surveys/reviews/import/",
+    "journeys": lambda ws: "/journeys/",
+    "journey-new": lambda ws: "/journeys/new/",
+    "journey-map": _journey,
+    "journey-editor": lambda ws: _journey(ws, "edit/"),
+    "funnel": lambda ws: f"/journeys/funnel/?{FUNNEL}",
+    "paths": lambda ws: "/paths/?start=Product+Viewed&end=Order+Completed",
+    "before-churn": lambda ws: "/paths/before/",
+    "segments": lambda ws: "/segments/",
+    "segment-new": lambda ws: "/segments/new/",
+    "segment-detail": _segment,
+    "personas": lambda ws: "/segments/personas/",
+}
+PUBLIC = ("login", "public-survey", "thank-you")
+VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
+
+
+def check(page: Page, request, viewport: str) -> None:
+    page.wait_for_load_state("networkidle")
+    shot(page, request, "page")
+    problems = axe_violations(page)
+    if viewport == "phone":
+        overflow = sideways_overflow(page)
+        if overflow:
+            problems.append(f"the page scrolls {overflow}px sideways on a phone")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+@pytest.mark.parametrize("name", PAGES)
+def test_signed_in_page_is_accessible(browser, live_server, demo, name, viewport, request):
+    # given: an admin of the demo workspace on a desk or a phone
+    admin = member_make(workspace=demo, username="boss", role="admin")
+    context = browser.new_context(viewport=VIEWPORTS[viewport], is_mobile=viewport == "phone")
+    page = context.new_page()
+    log_in(page, live_server, admin)
+
+    # when
+    response = page.goto(f"{live_server.url}{PAGES[name](demo)}")
+
+    # then
+    assert response is not None
+    assert response.status == 200
+    check(page, request, viewport)
+    context.close()
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+@pytest.mark.parametrize("name", PUBLIC)
+def test_public_page_is_accessible(browser, live_server, demo, name, viewport, request):
+    context = browser.new_context(viewport=VIEWPORTS[viewport], is_mobile=viewport == "phone")
+    page = context.new_page()
+    if name == "login":
+        page.goto(f"{live_server.url}/login/")
+        page.get_by_label("User name").fill("nobody")
+        page.get_by_label("Password").fill("wrong-password")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("alert")).to_be_visible()  # the page with its error message
+    else:
+        page.goto(f"{live_server.url}{_public(demo)}")
+        if name == "thank-you":
+            page.locator(".pick span").first.click()
+            page.get_by_role("button", name="Send my answers").click()
+            expect(page.get_by_role("heading", name="Thank you!")).to_be_visible()
+    check(page, request, viewport)
+    context.close()
