@@ -18,7 +18,7 @@ from browser import DESKTOP, PHONE, axe_violations, log_in, shot, sideways_overf
 from cxloop.core.models import Workspace
 from cxloop.customers.models import Customer
 from cxloop.demo.generator import build_demo
-from cxloop.feedback.models import Survey
+from cxloop.feedback.models import Question, Survey
 from cxloop.journeys.models import JourneyMap
 from cxloop.segments.models import Segment
 from factories import member_make
@@ -51,9 +51,13 @@ def _customer(ws: Workspace) -> str:
     return f"/customers/{busiest.pk}/"
 
 
+def _survey_pk(ws: Workspace) -> int:
+    """The demo survey with the most responses."""
+    return Survey.objects.filter(workspace=ws).annotate(n=Count("responses")).order_by("-n")[0].pk
+
+
 def _survey(ws: Workspace, suffix: str = "") -> str:
-    survey = Survey.objects.filter(workspace=ws).annotate(n=Count("responses")).order_by("-n")[0]
-    return f"/surveys/{survey.pk}/{suffix}"
+    return f"/surveys/{_survey_pk(ws)}/{suffix}"
 
 
 def _journey(ws: Workspace, suffix: str = "") -> str:
@@ -144,5 +148,71 @@ def test_public_page_is_accessible(browser, live_server, demo, name, viewport, r
             page.locator(".pick span").first.click()
             page.get_by_role("button", name="Send my answers").click()
             expect(page.get_by_role("heading", name="Thank you!")).to_be_visible()
+    check(page, request, viewport)
+    context.close()
+
+
+def _journey_errors(page: Page, url: str, ws: Workspace) -> None:
+    page.goto(f"{url}/journeys/new/")
+    page.get_by_role("button", name="Add row").click()
+    page.get_by_role("button", name="Create journey map").click()
+    expect(page.locator(".errors, [role=alert]").first).to_be_visible()
+
+
+def _segment_rows(page: Page, url: str, ws: Workspace) -> None:
+    page.goto(f"{url}/segments/new/")
+    for kind in ("+ Trait", "+ Event", "+ Survey score", "+ Journey stage"):
+        rows = page.locator("#conditions [aria-label^='Remove condition']").count()
+        page.get_by_role("button", name=kind, exact=True).click()
+        expect(page.locator("#conditions [aria-label^='Remove condition']")).to_have_count(rows + 1)
+
+
+def _survey_errors(page: Page, url: str, ws: Workspace) -> None:
+    page.goto(f"{url}/surveys/new/")
+    page.get_by_label("Survey name").fill("   ")  # passes the browser's check, not the server's
+    page.get_by_role("button", name="Create and add questions").click()
+    expect(page.locator(".errors, [role=alert], .error").first).to_be_visible()
+
+
+def _builder_choice(page: Page, url: str, ws: Workspace) -> None:
+    page.goto(f"{url}{_survey(ws, 'questions/')}")
+    page.get_by_label("Type").select_option("single_choice")
+    taken = Question.objects.filter(survey_id=_survey_pk(ws)).order_by("pk")[0].key
+    page.get_by_label("Key").fill(taken)
+    page.get_by_label("Question text (en), default").fill("Which one?")
+    page.get_by_role("button", name="Add question").click()  # a taken key, no choices: errors
+    # htmx shows the 422 answer (it drops 4xx answers unless told otherwise)
+    expect(page.get_by_role("alert")).to_contain_text(f"'{taken}' is used by another question")
+
+
+def _go(path: str | Callable[[Workspace], str]) -> Callable[[Page, str, Workspace], None]:
+    def visit(page: Page, url: str, ws: Workspace) -> None:
+        page.goto(f"{url}{path if isinstance(path, str) else path(ws)}")
+
+    return visit
+
+
+# pages in the states people bring them to: errors shown, rows added, filters that match nothing
+STATES: dict[str, Callable[[Page, str, Workspace], None]] = {
+    "customer-search-no-match": _go("/customers/?q=nobody-like-this"),
+    "timeline-filtered": _go(lambda ws: f"{_customer(ws)}?channel=email&type=page"),
+    "dashboard-filtered": _go("/dashboard/?channel=web&by=month&split=touchpoint"),
+    "journey-form-errors": _journey_errors,
+    "funnel-errors": _go("/journeys/funnel/?step=Product+Viewed&window=abc"),
+    "paths-errors": _go("/paths/?start=Home&max_steps=abc"),
+    "segment-builder-rows": _segment_rows,
+    "survey-new-errors": _survey_errors,
+    "survey-builder-errors": _builder_choice,
+}
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+@pytest.mark.parametrize("name", STATES)
+def test_page_state_is_accessible(browser, live_server, demo, name, viewport, request):
+    admin = member_make(workspace=demo, username="boss", role="admin")
+    context = browser.new_context(viewport=VIEWPORTS[viewport], is_mobile=viewport == "phone")
+    page = context.new_page()
+    log_in(page, live_server, admin)
+    STATES[name](page, live_server.url, demo)
     check(page, request, viewport)
     context.close()
