@@ -97,7 +97,7 @@ PAGES: dict[str, Callable[[Workspace], str]] = {
     "segment-detail": _segment,
     "personas": lambda ws: "/segments/personas/",
 }
-PUBLIC = ("login", "public-survey", "thank-you")
+PUBLIC = ("login", "public-survey", "public-survey-errors", "thank-you", "survey-closed")
 VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
 
 
@@ -142,8 +142,16 @@ def test_public_page_is_accessible(browser, live_server, demo, name, viewport, r
         page.get_by_label("Password").fill("wrong-password")
         page.get_by_role("button", name="Log in").click()
         expect(page.get_by_role("alert")).to_be_visible()  # the page with its error message
+    elif name == "survey-closed":
+        survey = Survey.objects.filter(workspace=demo).order_by("pk")[0]
+        Survey.objects.filter(pk=survey.pk).update(status="closed")
+        page.goto(f"{live_server.url}/s/{survey.public_token}/")
+        expect(page.get_by_role("heading")).to_be_visible()
     else:
         page.goto(f"{live_server.url}{_public(demo)}")
+        if name == "public-survey-errors":  # sent with a required answer missing
+            page.get_by_role("button", name="Send my answers").click()
+            expect(page.get_by_role("alert").first).to_be_visible()
         if name == "thank-you":
             page.locator(".pick span").first.click()
             page.get_by_role("button", name="Send my answers").click()
