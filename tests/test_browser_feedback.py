@@ -153,7 +153,7 @@ def test_missing_required_answer_and_embedded_widget(
         shop,
         lambda route: route.fulfill(
             content_type="text/html",
-            body=f"<!doctype html><title>Shop</title><h1>Northwind shop</h1>"
+            body=f'<!doctype html><html lang="en"><title>Shop</title><main><h1>Northwind shop</h1></main>'
             f'<script src="{live_server.url}/s/{survey.public_token}/embed.js" async></script>',
         ),
     )
