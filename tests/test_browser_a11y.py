@@ -224,3 +224,47 @@ def test_page_state_is_accessible(browser, live_server, demo, name, viewport, re
     STATES[name](page, live_server.url, demo)
     check(page, request, viewport)
     context.close()
+
+
+FOCUS_RING = """() => {
+  let el = document.activeElement;
+  if (!el || el === document.body) return null;
+  const box = el.getBoundingClientRect();
+  const hidden = box.width <= 2 || box.height <= 2 || getComputedStyle(el).opacity === "0";
+  const shown = hidden && el.nextElementSibling ? el.nextElementSibling : el;  // styled radios
+  const style = getComputedStyle(shown);
+  const ring = (style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0)
+    || style.boxShadow !== "none";
+  return ring ? "" : el.outerHTML.slice(0, 160);
+}"""
+
+
+@pytest.mark.parametrize(
+    "name", ["customers", "customer-360", "dashboard", "segment-new", "survey-builder",
+             "journey-map", "funnel", "public-survey"],
+)  # fmt: skip
+def test_keyboard_focus_is_always_visible(browser, live_server, demo, name):
+    # given: a signed-in admin (the public survey needs no login)
+    admin = member_make(workspace=demo, username="boss", role="admin")
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    log_in(page, live_server, admin)
+    path = _public(demo) if name == "public-survey" else PAGES[name](demo)
+    page.goto(f"{live_server.url}{path}")
+    page.wait_for_load_state("networkidle")
+
+    # when: Tab through the first 60 stops
+    unringed, stops = [], 0
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        found = page.evaluate(FOCUS_RING)
+        if found is None:
+            break  # back at the start of the page
+        stops += 1
+        if found:
+            unringed.append(found)
+
+    # then: every stop shows where the focus is
+    assert stops > 3
+    assert unringed == []
+    context.close()
