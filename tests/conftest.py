@@ -20,7 +20,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
 @pytest.fixture(autouse=True)
@@ -100,12 +99,15 @@ def page(browser):
 
 @pytest.fixture
 def screenshot(page, request):
-    """Save a full-page screenshot under test-artifacts/ (to look at, not to assert on)."""
+    """Save a full-page screenshot under test-artifacts/ (to look at, not to assert on), and
+    check that state of the page with axe-core: every state a browser test looks at is checked
+    for accessibility too."""
+    from browser import axe_violations, shot
 
     def take(name: str) -> Path:
-        ARTIFACTS.mkdir(exist_ok=True)
-        path = ARTIFACTS / f"{request.node.name}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        path = shot(page, request, name)
+        problems = axe_violations(page)
+        assert not problems, f"axe-core on {name}:\n" + "\n".join(problems)
         return path
 
     return take

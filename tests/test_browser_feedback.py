@@ -5,17 +5,15 @@ Screenshots land in test-artifacts/ for people to look at; assertions never depe
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.test import Client
 from playwright.sync_api import Page, expect
 
+from browser import axe_violations, shot
 from cxloop.feedback import selectors, services
 from cxloop.feedback.models import Response, Survey
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 expect.set_options(timeout=5_000)
 
@@ -155,7 +153,7 @@ def test_missing_required_answer_and_embedded_widget(
         shop,
         lambda route: route.fulfill(
             content_type="text/html",
-            body=f"<!doctype html><title>Shop</title><h1>Northwind shop</h1>"
+            body=f'<!doctype html><html lang="en"><title>Shop</title><main><h1>Northwind shop</h1></main>'
             f'<script src="{live_server.url}/s/{survey.public_token}/embed.js" async></script>',
         ),
     )
@@ -202,22 +200,3 @@ def test_score_link_from_an_email_on_a_phone(browser, live_server, workspace, re
     ]
     assert axe_violations(phone) == []
     context.close()
-
-
-def axe_violations(page: Page) -> list[str]:
-    """axe-core's violations on the page (rule id: first offending element), WCAG 2.1 AA."""
-    axe = pytest.importorskip("axe_playwright_python.base", reason="axe-core (test extra)")
-    page.evaluate(axe.AXE_SCRIPT)
-    result = page.evaluate(
-        "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a',"
-        " 'wcag21aa', 'best-practice']}, resultTypes: ['violations']})"
-    )
-    return [f"{v['id']}: {v['nodes'][0]['html']}" for v in result["violations"]]
-
-
-def shot(page: Page, request, name: str) -> Path:
-    """A full-page screenshot of any page (the ``screenshot`` fixture covers ``page`` only)."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{request.node.name}-{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path

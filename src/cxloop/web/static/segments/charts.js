@@ -8,11 +8,8 @@
       var target = document.getElementById(node.dataset.plotly);
       if (!target || target.dataset.drawn) return;
       var figure = JSON.parse(node.textContent);
-      Plotly.newPlot(target, figure.data, figure.layout, {
-        displaylogo: false,
-        responsive: true,
-        modeBarButtonsToRemove: ["lasso2d", "select2d", "autoScale2d"],
-      });
+      // no mode bar: its buttons are not keyboard-usable and sit inside the role="img" chart
+      Plotly.newPlot(target, figure.data, figure.layout, { displayModeBar: false, responsive: true });
       target.dataset.drawn = "1";
     });
   }
