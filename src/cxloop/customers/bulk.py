@@ -159,7 +159,7 @@ def refresh_profiles(
     rows = []
     for customer_id, traits in traits_now.items():
         for update in sorted(traits_of.get(customer_id, ()), key=lambda u: u.at):
-            traits = {**traits, **update.traits}
+            traits = {**traits, **(update.traits or {})}
         ids = identities[customer_id]
         rows.append(
             (

@@ -144,8 +144,8 @@ def _prepared_chunks(job: Job, chunks: Iterator[RawChunk], workers: int) -> Iter
     database writes), this process prepares a later chunk itself instead of waiting.
     """
     if workers <= 0:
-        for chunk in chunks:
-            yield prepare_chunk(job, chunk)
+        for raw in chunks:
+            yield prepare_chunk(job, raw)
         return
     context = multiprocessing.get_context("spawn")  # a clean process; no threads or sockets copied
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=start_bulk_worker)

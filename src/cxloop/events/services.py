@@ -193,7 +193,7 @@ def _apply_guarded(
     messages: list[PreparedMessage],
     session: customer_services.ResolutionSession | None,
     result: IngestResult,
-) -> tuple[list[int], list[PreparedMessage]]:
+) -> tuple[Sequence[int | None], list[PreparedMessage]]:
     """profiles_apply for a public key: aliases joining two user ids are taken out.
 
     The batch is resolved in a savepoint; if some alias would have joined two different user
