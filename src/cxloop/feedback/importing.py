@@ -178,7 +178,7 @@ def responses_import(
     content_id = _ContentIds()
     for line, cells in rows:
         values = {t: (cells[i].strip() if i < len(cells) else "") for i, t in targets.items()}
-        answers = {}
+        answers: dict[str, str | list[str]] = {}
         for target, value in values.items():
             if not target.startswith("q:") or value == "":
                 continue
