@@ -252,7 +252,7 @@ def _drop_duplicates(
         stored = {
             row[0]
             for row in select_in(
-                f"SELECT message_id FROM {Event._meta.db_table} WHERE workspace_id = %s "
+                f"SELECT message_id FROM {Event._meta.db_table} WHERE workspace_id = %s "  # noqa: S608 -- own table name
                 "AND message_id IN",
                 {m.message_id for m in messages},
                 [workspace.pk],
