@@ -320,6 +320,6 @@ class _ContentIds:
         self.seen: Counter[str] = Counter()
 
     def __call__(self, cells: list[str]) -> str:
-        digest = hashlib.sha1("\x1f".join(cells).encode()).hexdigest()[:32]
+        digest = hashlib.sha1("\x1f".join(cells).encode(), usedforsecurity=False).hexdigest()[:32]
         self.seen[digest] += 1
         return f"{digest}-{self.seen[digest]}"
