@@ -277,8 +277,9 @@ def test_questions_move_up_and_down_but_skip_logic_only_looks_back(workspace):
     services.question_move(survey=survey, key="extra", offset=-1)
     assert list(survey.questions.values_list("key", flat=True)) == ["score", "extra", "why"]
 
+    services.question_move(survey=survey, key="why", offset=-1)  # right after its condition
+    assert list(survey.questions.values_list("key", flat=True)) == ["score", "why", "extra"]
     with pytest.raises(SurveyInvalid) as above_its_condition:
-        services.question_move(survey=survey, key="why", offset=-1)
         services.question_move(survey=survey, key="why", offset=-1)
     with pytest.raises(SurveyInvalid) as first:
         services.question_move(survey=survey, key="score", offset=-1)

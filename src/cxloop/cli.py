@@ -512,8 +512,11 @@ def main() -> None:
     """Entry point: a usage mistake or an error that escapes a command is one line on stderr."""
     try:  # newer typer bundles its own copy of click
         from typer._click.exceptions import NoArgsIsHelpError, UsageError
-    except ImportError:
-        from click.exceptions import NoArgsIsHelpError, UsageError
+    except ImportError:  # older typer: the same classes, from click itself
+        from click.exceptions import (  # type: ignore[assignment]  # the alternative import
+            NoArgsIsHelpError,
+            UsageError,
+        )
 
     try:
         code = app(standalone_mode=False)

@@ -7,8 +7,10 @@ task queue. Production: set ``DATABASE_URL`` (PostgreSQL) and ``CXLOOP_TASKS=rq`
 
 import os
 import sys
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 import plotly
@@ -127,7 +129,7 @@ TEMPLATES = [
 ]
 
 
-def _database() -> dict:
+def _database() -> Mapping[str, Any]:
     url = os.environ.get("DATABASE_URL")
     if url:
         return dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)

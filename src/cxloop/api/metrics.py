@@ -255,11 +255,14 @@ def metrics_retention(
     if by not in (Granularity.WEEK, Granularity.MONTH):
         raise HttpError(422, f"by: expected week or month, got {by!r}")
     granularity = Granularity(by)
+    start, end = query.filters.start, query.filters.end
+    if start is None or end is None:  # parse_query always sets both (from/to have defaults)
+        raise HttpError(422, "from, to: a date window is needed")
     periods = metric_selectors.retention_by_period(
-        workspace=workspace, start=query.filters.start, end=query.filters.end, by=granularity
+        workspace=workspace, start=start, end=end, by=granularity
     )
     cohorts = metric_selectors.cohort_retention(
-        workspace=workspace, start=query.filters.start, end=query.filters.end, by=granularity
+        workspace=workspace, start=start, end=end, by=granularity
     )
     return {
         "by": granularity.value,

@@ -152,7 +152,7 @@ def track_endpoint(request: HttpRequest, kind: str) -> HttpResponse:
         received_at=timezone.now(),
         trusted=_server_key(key, messages, expected_type),
     )
-    payload = {
+    payload: dict[str, object] = {
         "success": not result.rejected,
         "accepted": result.accepted,
         "duplicates": result.duplicates,

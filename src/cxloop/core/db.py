@@ -19,7 +19,7 @@ def chunked(items: Iterable, size: int) -> Iterable[list]:
         yield chunk
 
 
-def datetime_adapter(vendor: str | None = None) -> Callable[[datetime], object]:
+def datetime_adapter(vendor: str | None = None) -> Callable[[datetime], datetime | str]:
     """A fast converter of aware datetimes to what the database stores.
 
     Same result as ``connection.ops.adapt_datetimefield_value`` (SQLite keeps naive UTC text,

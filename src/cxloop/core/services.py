@@ -163,15 +163,16 @@ def audit_record(
     *,
     workspace: Workspace,
     action: str,
-    actor: AbstractUser | None = None,
+    actor: Actor = None,
     target: str = "",
     detail: dict | None = None,
 ) -> AuditEntry:
     """Record an audited action (export, erasure, merge/unmerge, role or key change)."""
-    label = actor.get_username() if actor is not None and actor.is_authenticated else ""
+    user = actor if isinstance(actor, get_user_model()) and actor.is_authenticated else None
+    label = user.get_username() if user is not None else ""
     return AuditEntry.objects.create(
         workspace=workspace,
-        actor=actor if label else None,
+        actor=user if label else None,
         actor_label=label,
         action=action,
         target=str(target)[:200],

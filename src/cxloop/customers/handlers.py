@@ -9,7 +9,7 @@ so every app moves its own rows by its own rules and keeps its own constraints.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,8 @@ MergeHandler = Callable[..., tuple[int, dict[str, Any]]]
 # ``identities``: the restored profile's own (kind, value) identifiers.
 UnmergeHandler = Callable[..., int]
 # (*, customer_ids) -> {table name: [row as a JSON-able dict]}
-ExportHandler = Callable[..., dict[str, list[dict]]]
+ExportRows = Sequence[Mapping[str, Any]]
+ExportHandler = Callable[..., Mapping[str, ExportRows]]
 # (*, customer_ids) -> {table name: rows deleted or anonymized}
 EraseHandler = Callable[..., dict[str, int]]
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from cxloop.core import services as core_services
 from cxloop.core.db import lock_workspace_for_resolution
-from cxloop.customers.handlers import customer_handlers
+from cxloop.customers.handlers import ExportRows, customer_handlers
 from cxloop.customers.merging import UnmergeError, customers_unmerge, live_customer_id
 from cxloop.customers.models import Consent, Customer, CustomerMerge, Identity
 from cxloop.customers.suppression import suppress_identifiers
@@ -56,7 +56,7 @@ def customer_export(*, customer: Customer, actor: Actor) -> dict:
     """Everything held about the person: profiles, identities, consent, merges and every app's
     rows (events, survey responses and answers, invitations, journey stages). Audited."""
     ids = customer_profile_ids(customer_id=customer.pk)
-    tables: dict[str, list[dict]] = {
+    tables: dict[str, ExportRows] = {
         "profiles": list(
             Customer.objects.filter(pk__in=ids)
             .order_by("pk")

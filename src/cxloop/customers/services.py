@@ -60,7 +60,7 @@ def profiles_apply(
     updates: Sequence[ProfileUpdate],
     session: ResolutionSession | None = None,
     refused: list[tuple[int, frozenset, frozenset]] | None = None,
-) -> list[int | None]:
+) -> Sequence[int | None]:
     """Resolve each update to a live customer id, creating and merging profiles as needed.
 
     An update carrying an identifier of a person erased on request (``customers.suppression``)
@@ -82,8 +82,8 @@ def profiles_apply(
     blocked = updates_suppressed(workspace=workspace, updates=updates)
     if blocked:
         kept = [update for i, update in enumerate(updates) if i not in blocked]
-        resolved = iter(profiles_apply(workspace=workspace, updates=kept, session=session))
-        return [None if i in blocked else next(resolved) for i in range(len(updates))]
+        kept_ids = iter(profiles_apply(workspace=workspace, updates=kept, session=session))
+        return [None if i in blocked else next(kept_ids) for i in range(len(updates))]
     revalidate(session)
     owner_of, moved = session.owner_of, session.moved
     looked_up = {key for update in updates for key in update.keys if key not in owner_of}
@@ -215,10 +215,10 @@ def _resolve_new(
     merged_into: dict[int, int] = {}
     new_components = []
     for component in dict.fromkeys(result.component_of_update):  # arrival order: stable ids
-        found = sorted(result.customers_in_component.get(component, []))
-        if found:
-            survivor = customer_of_component[component] = found[0]
-            for merged_id in found[1:]:
+        profiles = sorted(result.customers_in_component.get(component, []))
+        if profiles:
+            survivor = customer_of_component[component] = profiles[0]
+            for merged_id in profiles[1:]:
                 reason = _merge_reason(merged_id, existing, result.links.get(component, []))
                 _write_deferred_seen(session, (survivor, merged_id))  # the merge compares them
                 customers_merge(survivor_id=survivor, merged_ids=[merged_id], reason=reason)
@@ -328,12 +328,13 @@ def consents_record(
     *, workspace: Workspace, changes: dict[tuple[int, str], tuple[datetime, bool, str]]
 ) -> None:
     """Store consent changes ``(customer_id, channel) -> (when, granted, source)``; newest wins."""
-    current = {}
+    current: dict[tuple[int, str], Consent] = {}
     customer_ids = {cid for cid, _ in changes}
     for chunk in chunked(customer_ids, IN_CHUNK):
-        for consent in Consent.objects.filter(customer_id__in=chunk):
-            current[(consent.customer_id, consent.channel)] = consent
-    to_create, to_update = [], []
+        for row in Consent.objects.filter(customer_id__in=chunk):
+            current[(row.customer_id, row.channel)] = row
+    to_create: list[Consent] = []
+    to_update: list[Consent] = []
     for (customer_id, channel), (at, granted, source) in changes.items():
         status = ConsentStatus.GRANTED if granted else ConsentStatus.WITHDRAWN
         consent = current.get((customer_id, channel))

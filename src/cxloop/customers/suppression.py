@@ -36,7 +36,7 @@ def suppress_identifiers(*, workspace: Workspace, keys: Iterable[Key]) -> int:
         workspace=workspace, defaults={"salt": secrets.token_hex(32)}
     )
     digests = {identifier_digest(salt.salt, key) for key in keys}
-    known = set()
+    known: set[str] = set()
     for chunk in chunked(digests, IN_CHUNK):
         known.update(
             Suppression.objects.filter(workspace=workspace, digest__in=chunk).values_list(
@@ -67,7 +67,7 @@ def updates_suppressed(*, workspace: Workspace, updates: Sequence[ProfileUpdate]
         for previous in update.alias_of:  # an alias naming an erased user id links to them too
             keys += [(USER_ID, previous), (ANONYMOUS_ID, previous)]
         digests_of.append({identifier_digest(salt, key) for key in keys})
-    found = set()
+    found: set[str] = set()
     for chunk in chunked({d for digests in digests_of for d in digests}, IN_CHUNK):
         found.update(
             Suppression.objects.filter(workspace=workspace, digest__in=chunk).values_list(

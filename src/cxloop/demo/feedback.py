@@ -382,7 +382,7 @@ def _relationship_nps(ask: _Asker, survey, histories: dict[int, History]) -> int
                 continue
             at = sent + timedelta(hours=rng.expovariate(1 / 30))
             answers = _nps_answer(rng, history, at)
-            channel = max(history.channels, key=history.channels.get) if history.channels else "web"
+            channel = max(history.channels, key=history.channels.__getitem__, default="web")
             made += ask(
                 survey, f"demo-nps-{wave}-{customer_id}", answers, at,
                 customer_id=customer_id, channel=channel, touchpoint="Relationship NPS",

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -221,7 +222,11 @@ class Story:
     def _track(
         self, t: float, ids: dict, event: str, channel: str, props: dict, traits: dict | None = None
     ) -> None:
-        message = {"type": "track", "event": event, "properties": {**props, "channel": channel}}
+        message: dict[str, Any] = {
+            "type": "track",
+            "event": event,
+            "properties": {**props, "channel": channel},
+        }
         message.update(ids)
         if traits:
             message["context"] = {**message.get("context", {}), "traits": traits}
@@ -237,7 +242,7 @@ class Story:
     def _identify(
         self, t: float, ids: dict, channel: str, traits: dict, consent: dict | None = None
     ) -> None:
-        message = {"type": "identify", "traits": traits, "channel": channel}
+        message: dict[str, Any] = {"type": "identify", "traits": traits, "channel": channel}
         message.update(ids)
         if consent:
             message["context"] = {

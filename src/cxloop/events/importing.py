@@ -144,8 +144,8 @@ def _prepared_chunks(job: Job, chunks: Iterator[RawChunk], workers: int) -> Iter
     database writes), this process prepares a later chunk itself instead of waiting.
     """
     if workers <= 0:
-        for chunk in chunks:
-            yield prepare_chunk(job, chunk)
+        for raw in chunks:
+            yield prepare_chunk(job, raw)
         return
     context = multiprocessing.get_context("spawn")  # a clean process; no threads or sockets copied
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=start_bulk_worker)
@@ -177,7 +177,7 @@ def _next_chunk(chunks: Iterator[RawChunk], pending: deque[Future]) -> tuple[Raw
     over the size limit, bad UTF-8) fails in its place: the chunks before it are stored first."""
     try:
         chunk = next(chunks, None)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 -- handed on in a Future; the writer re-raises it
         failed: Future = Future()
         failed.set_exception(exc)
         pending.append(failed)
@@ -190,7 +190,7 @@ def _prepared_here(job: Job, chunk: RawChunk) -> Future:
     future: Future = Future()
     try:
         future.set_result(prepare_chunk(job, chunk))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 -- handed on in a Future; the writer re-raises it
         future.set_exception(exc)
     return future
 

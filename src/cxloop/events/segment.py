@@ -14,6 +14,7 @@ import json
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 
@@ -166,8 +167,8 @@ def screen_message(raw: object) -> tuple[object, list[str]]:
     failed encoding come here; the others skip the walk.
     """
     notes: list[str] = []
-    root = [raw]
-    stack: list[tuple[object, str, int]] = [(root, "", 0)]
+    root: list[object] = [raw]
+    stack: list[tuple[dict[Any, Any] | list[Any], str, int]] = [(root, "", 0)]
     while stack:
         container, path, depth = stack.pop()
         if depth > MAX_DEPTH:
@@ -275,11 +276,12 @@ def read_message(
     name = ""
     previous_id = ""
     if kind == "track":
-        name = raw.get("event")
-        if name is not None and not isinstance(name, str):
-            raise MessageError(f"event: expected a string, got {type(name).__name__}")
-        if not name or not name.strip():
+        event = raw.get("event")
+        if event is not None and not isinstance(event, str):
+            raise MessageError(f"event: expected a string, got {type(event).__name__}")
+        if not event or not event.strip():
             raise MessageError("event: a track call needs an event name")
+        name = event
     elif kind in ("page", "screen"):
         name = raw.get("name") or properties.get("name") or ""
         if not isinstance(name, str):

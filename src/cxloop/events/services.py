@@ -193,7 +193,7 @@ def _apply_guarded(
     messages: list[PreparedMessage],
     session: customer_services.ResolutionSession | None,
     result: IngestResult,
-) -> tuple[list[int], list[PreparedMessage]]:
+) -> tuple[Sequence[int | None], list[PreparedMessage]]:
     """profiles_apply for a public key: aliases joining two user ids are taken out.
 
     The batch is resolved in a savepoint; if some alias would have joined two different user
@@ -252,7 +252,7 @@ def _drop_duplicates(
         stored = {
             row[0]
             for row in select_in(
-                f"SELECT message_id FROM {Event._meta.db_table} WHERE workspace_id = %s "
+                f"SELECT message_id FROM {Event._meta.db_table} WHERE workspace_id = %s "  # noqa: S608 -- own table name
                 "AND message_id IN",
                 {m.message_id for m in messages},
                 [workspace.pk],

@@ -178,7 +178,7 @@ def responses_import(
     content_id = _ContentIds()
     for line, cells in rows:
         values = {t: (cells[i].strip() if i < len(cells) else "") for i, t in targets.items()}
-        answers = {}
+        answers: dict[str, str | list[str]] = {}
         for target, value in values.items():
             if not target.startswith("q:") or value == "":
                 continue
@@ -320,6 +320,6 @@ class _ContentIds:
         self.seen: Counter[str] = Counter()
 
     def __call__(self, cells: list[str]) -> str:
-        digest = hashlib.sha1("\x1f".join(cells).encode()).hexdigest()[:32]
+        digest = hashlib.sha1("\x1f".join(cells).encode(), usedforsecurity=False).hexdigest()[:32]
         self.seen[digest] += 1
         return f"{digest}-{self.seen[digest]}"

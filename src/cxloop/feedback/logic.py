@@ -325,8 +325,11 @@ def normalize_answer(rule: QuestionRule, raw: object) -> object:
         number = _whole_number(raw)
         if number is None:
             raise ValueError(f"{raw!r} is not a whole number")
-        if not rule.scale_min <= number <= rule.scale_max:
-            raise ValueError(f"{number} is out of range {rule.scale_min}–{rule.scale_max}")
+        # a rating always has both ends (parse_questions); the widest allowed scale otherwise
+        low = 0 if rule.scale_min is None else rule.scale_min
+        high = 10 if rule.scale_max is None else rule.scale_max
+        if not low <= number <= high:
+            raise ValueError(f"{number} is out of range {low}–{high}")
         return number
     if rule.type == "single_choice":
         if isinstance(raw, list) and len(raw) == 1:
@@ -403,7 +406,8 @@ def check_answers(
     shown = visible_keys(rules, merged)
     for rule in rules:
         if rule.key in merged and rule.key not in shown:
-            if rule.key in new and not drop_hidden:
+            # only a condition hides a question, so show_if is set here
+            if rule.key in new and not drop_hidden and rule.show_if is not None:
                 why = describe_condition(rule.show_if)
                 errors.append(
                     FieldError(

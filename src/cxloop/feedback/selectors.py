@@ -255,7 +255,7 @@ def responses_export(*, survey: Survey, chunk: int = 1000) -> Iterator[dict]:
                 "started_at": r.started_at,
                 "completed": r.completed,
                 "customer_id": r.customer_id,
-                "customer_email": emails.get(r.customer_id, ""),
+                "customer_email": emails.get(r.customer_id, "") if r.customer_id else "",
                 "language": r.language,
                 "source": r.source,
                 "channel": r.channel,

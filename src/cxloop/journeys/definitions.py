@@ -219,20 +219,20 @@ def parse_journey(raw: object) -> JourneySpec:
             if (rule := _rule(raw_rule, f"{where}.rules[{r}]", errors)) is not None
         ]
         if stage and tp_name:
-            key = (stage.casefold(), tp_name.casefold())
-            if key in seen:
+            tp_key = (stage.casefold(), tp_name.casefold())
+            if tp_key in seen:
                 errors.append(
                     f"{where}: touchpoint {tp_name!r} is already defined in stage {stage!r} "
-                    f"(touchpoints[{seen[key]}]); put all its rules there"
+                    f"(touchpoints[{seen[tp_key]}]); put all its rules there"
                 )
                 continue
-            seen[key] = index
+            seen[tp_key] = index
             touchpoints.append(TouchpointSpec(stage, tp_name, channel, rules))
     used = {tp.stage.casefold() for tp in touchpoints}
-    for stage in stages:
-        if stage.name.casefold() not in used and not any("touchpoints[" in e for e in errors):
+    for spec in stages:
+        if spec.name.casefold() not in used and not any("touchpoints[" in e for e in errors):
             errors.append(
-                f"stage {stage.name!r} has no touchpoints: add one with a rule, "
+                f"stage {spec.name!r} has no touchpoints: add one with a rule, "
                 "or nobody can ever reach it"
             )
     if errors:

@@ -24,10 +24,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from statistics import median
+from typing import Any
 
 import orjson
 
 from cxloop.journeys.definitions import RuleSpec
+
+# an event's time as the database returns it: aware datetime (PostgreSQL) or naive-UTC text (SQLite)
+Moment = datetime | str
 
 
 @dataclass(slots=True)
@@ -36,7 +40,7 @@ class FunnelRun:
 
     steps: int
     depth: dict[int, int] = field(default_factory=dict)
-    times: dict[int, list] = field(default_factory=dict)
+    times: dict[int, list[Moment]] = field(default_factory=dict)
     start_channel: dict[int, str] = field(default_factory=dict)
 
     def counts(self, customers: Iterable[int] | None = None) -> list[int]:
@@ -127,11 +131,12 @@ def as_datetime(value: datetime | str) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def _by_time(event: tuple) -> object:
+def _by_time(event: tuple) -> Moment:
     return event[0]
 
 
-def _bounder(sample: object, window: timedelta | None) -> Callable[[object], object]:
+def _bounder(sample: object, window: timedelta | None) -> Callable[[Any], Moment | None]:
+    # the bound takes a start of the same kind as ``sample`` (every row has the same kind)
     """The latest time a step may have after a start; None (no bound) past the calendar's end,
     where no event can be later anyway."""
     if window is None:

@@ -6,7 +6,9 @@ Registered with ``customers.handlers`` in ``JourneysConfig.ready()``; customers 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from cxloop.journeys.models import CustomerStage, Stage
 
@@ -88,7 +90,7 @@ def stages_customer_unmerge(
     return len(restored)
 
 
-def stages_customer_export(*, customer_ids: list[int]) -> dict[str, list[dict]]:
+def stages_customer_export(*, customer_ids: list[int]) -> dict[str, list[Mapping[str, Any]]]:
     rows = CustomerStage.objects.filter(customer_id__in=customer_ids).order_by("journey_id")
     return {
         "journey_stages": list(

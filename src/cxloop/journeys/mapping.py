@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from statistics import median
 
 from cxloop.journeys.definitions import RuleSpec
-from cxloop.journeys.funnel import as_datetime, properties_of
+from cxloop.journeys.funnel import Moment, as_datetime, properties_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +52,7 @@ class _Tally:
 @dataclass(slots=True)
 class JourneyResult:
     metrics: dict
-    current: dict[int, tuple[int, object]]  # customer → (stage position, first reached at)
+    current: dict[int, tuple[int, Moment]]  # customer → (stage position, first reached at)
 
 
 def journey_walk(
@@ -63,7 +63,7 @@ def journey_walk(
     for index, tp in enumerate(touchpoints):
         for rule in tp.rules:
             by_name.setdefault(rule.event, []).append((index, rule))
-    per_customer: dict[int, list[tuple[object, int]]] = {}
+    per_customer: dict[int, list[tuple[Moment, int]]] = {}
     for customer, at, name, channel, properties in rows:
         candidates = by_name.get(name)
         if not candidates:
@@ -81,14 +81,14 @@ def journey_walk(
 
     stage_tally = [_Tally() for _ in range(stages)]
     tp_tally = [_Tally() for _ in touchpoints]
-    current: dict[int, tuple[int, object]] = {}
+    current: dict[int, tuple[int, Moment]] = {}
     last_stage = stages - 1
     for customer, hits in per_customer.items():
         hits.sort(key=lambda hit: hit[0])
-        stage_times: list[list] = [[] for _ in range(stages)]
-        tp_first: dict[int, object] = {}
+        stage_times: list[list[Moment]] = [[] for _ in range(stages)]
+        tp_first: dict[int, Moment] = {}
         tp_events: dict[int, int] = {}
-        seen_at: set[tuple[object, int]] = set()  # one event matching two rules counts once
+        seen_at: set[tuple[Moment, int]] = set()  # one event matching two rules counts once
         for at, index in hits:
             if (at, index) in seen_at:
                 continue
@@ -122,7 +122,7 @@ def journey_walk(
     return JourneyResult(metrics=metrics, current=current)
 
 
-def _convert(tally: _Tally, since: object, next_times: list) -> None:
+def _convert(tally: _Tally, since: Moment, next_times: list[Moment]) -> None:
     """Count a conversion when the next stage happens strictly after ``since``."""
     if not next_times:
         return

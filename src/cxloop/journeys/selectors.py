@@ -15,7 +15,7 @@ from cxloop.customers import selectors as customer_selectors
 from cxloop.events import selectors as event_selectors
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.journeys.definitions import RuleSpec, parse_rule
-from cxloop.journeys.funnel import FunnelRun, as_datetime, funnel_run
+from cxloop.journeys.funnel import FunnelRun, Moment, as_datetime, funnel_run
 from cxloop.journeys.models import CustomerStage, JourneyMap, Rule, Stage, Touchpoint
 
 FETCH = 20_000  # rows per fetch when streaming events
@@ -410,12 +410,12 @@ def funnel_dropoffs(
 ) -> list[tuple[int, int, list[DropOff]]]:
     """Per step before the last: (step number, how many stopped there, the most recent of them)."""
     run = report.run
-    stopped: dict[int, list[tuple[object, int]]] = {}
+    stopped: dict[int, list[tuple[Moment, int]]] = {}
     for customer, depth in run.depth.items():
         if depth < run.steps:
             stopped.setdefault(depth, []).append((run.times[customer][-1], customer))
     result = []
-    wanted: dict[int, list[tuple[object, int]]] = {}
+    wanted: dict[int, list[tuple[Moment, int]]] = {}
     for depth in range(1, run.steps):
         rows = sorted(stopped.get(depth, []), reverse=True)
         wanted[depth] = rows[:limit]

@@ -112,10 +112,10 @@ def persona_features(*, workspace: Workspace, now: datetime | None = None) -> Fe
         if kind == "track":  # journeys read better as actions than as page names
             first_seen[customer_id][name] = at
         named[customer_id][name] += n
-    revenue: Counter = Counter()
+    revenue: dict[int, float] = {}
     orders = events.filter(name=ORDER_EVENT).values_list("customer_id", "properties__revenue")
     for customer_id, amount in orders.order_by().iterator(chunk_size=5000):
-        revenue[customer_id] += _number(amount)
+        revenue[customer_id] = revenue.get(customer_id, 0.0) + _number(amount)
 
     ids = sorted(counts)
     columns = [
@@ -132,7 +132,7 @@ def persona_features(*, workspace: Workspace, now: datetime | None = None) -> Fe
             max(0.0, (now - first[customer_id]).total_seconds() / 86400),
             total,
             names[ORDER_EVENT],
-            revenue[customer_id],
+            revenue.get(customer_id, 0.0),
             sum(names[e] for e in SUPPORT_EVENTS),
             sum(names[e] for e in RETURN_EVENTS),
         )

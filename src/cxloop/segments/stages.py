@@ -6,19 +6,24 @@ reached (``journeys.selectors.customer_ids_at_stage``), as recomputed by the jou
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db.models import QuerySet
 
 from cxloop.core.models import Workspace
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.segments.definition import SegmentDefinitionError
 
+if TYPE_CHECKING:
+    from cxloop.journeys.models import JourneyMap, Stage
 
-def stage_options(*, workspace: Workspace) -> list[tuple[object, list]]:
+
+def stage_options(*, workspace: Workspace) -> list[tuple[JourneyMap, list[Stage]]]:
     """(journey, its stages in order) for every journey map of the workspace (for menus)."""
     return journey_selectors.stage_choices(workspace=workspace)
 
 
-def _find(workspace: Workspace, condition: dict):
+def _find(workspace: Workspace, condition: dict) -> tuple[Stage | None, str | None]:
     wanted_journey, wanted_stage = condition["journey"], condition["stage"]
     journeys = stage_options(workspace=workspace)
     if isinstance(wanted_journey, int):
