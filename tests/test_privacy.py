@@ -126,6 +126,16 @@ def test_merge_moves_events_responses_and_invitations_to_the_survivor(workspace,
     assert erin["merge"].rows_moved == 3 + 2 + 1 + 1 + 1  # identities, events, resp., inv., stage
 
 
+def test_an_automatic_merge_is_in_the_audit_log_without_personal_data(workspace, erin):
+    entry = AuditEntry.objects.get(action="customers_merged")
+    assert entry.actor is None
+    assert entry.target == f"#{erin['user']} into #{erin['visitor']}"
+    assert entry.detail == {
+        "merged_id": erin["user"], "survivor_id": erin["visitor"], "by": "identity resolution"
+    }  # fmt: skip
+    assert EMAIL not in str(entry.detail) and PHONE not in str(entry.detail)
+
+
 # ------------------------------------------------------------------ unmerge
 
 
@@ -384,7 +394,9 @@ def test_only_admins_may_export_erase_or_unmerge(client, workspace, erin, role):
     assert client.post(f"/merges/{merge}/unmerge/").status_code == 403
     assert Customer.objects.filter(workspace=workspace).count() == 2
     # nothing audited but the setup's own role and key entries (core records those)
-    assert not AuditEntry.objects.exclude(action__regex=r"^(member|key)_").exists()
+    assert not AuditEntry.objects.exclude(
+        action__regex=r"^(member|key)_|^customers_merged$"
+    ).exists()
     if role != "viewer":  # viewers may not open the 360 page at all (another change)
         page = client.get(f"/customers/{visitor}/").content.decode()
         assert "/erase/" not in page and "/unmerge/" not in page

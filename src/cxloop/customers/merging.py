@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from cxloop.core import services as core_services
 from cxloop.core.db import lock_workspace_for_resolution
 from cxloop.customers.bulk import display_name, search_text
 from cxloop.customers.handlers import customer_handlers
@@ -98,6 +99,13 @@ def customers_merge(
         )
         for m in merged
     )
+    for m in merged:  # ids only: the reason may name an email, which an erasure must not leave
+        core_services.audit_record(
+            workspace=survivor.workspace,
+            action="customers_merged",
+            target=f"#{m.pk} into #{survivor.pk}",
+            detail={"merged_id": m.pk, "survivor_id": survivor.pk, "by": merged_by[:150]},
+        )
     return survivor
 
 
