@@ -6,40 +6,20 @@ Screenshots land in test-artifacts/ for people to look at; assertions never depe
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from playwright.sync_api import Page, expect
 
-from conftest import ARTIFACTS
+from browser import PHONE, axe_violations, log_in, shot
 from cxloop.core import services as core_services
 from cxloop.core.models import Membership, WriteKey
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 expect.set_options(timeout=8_000)
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(autouse=True)
 def _live_setup(transactional_db, live_server):
     """Committed data for the live server thread (the server starts before the browser)."""
-
-
-def log_in(page: Page, live_server, user) -> None:
-    client = Client()
-    client.force_login(user)
-    session = client.cookies["sessionid"].value
-    page.context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
-
-
-def axe_violations(page: Page) -> list[str]:
-    """axe-core's violations on the page (rule id: first offending element), WCAG 2.1 AA."""
-    axe = pytest.importorskip("axe_playwright_python.base", reason="axe-core (test extra)")
-    page.evaluate(axe.AXE_SCRIPT)
-    result = page.evaluate(
-        "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a',"
-        " 'wcag21aa', 'best-practice']}, resultTypes: ['violations']})"
-    )
-    return [f"{v['id']}: {v['nodes'][0]['html']}" for v in result["violations"]]
 
 
 def overflow(page: Page, width: int) -> list[str]:
@@ -51,11 +31,6 @@ def overflow(page: Page, width: int) -> list[str]:
             .slice(0, 8)""",
         width,
     )
-
-
-def shot(page: Page, request, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-{name}.png"), full_page=True)
 
 
 def test_admin_manages_the_team(page: Page, live_server, admin_member, workspace, request):
