@@ -29,6 +29,8 @@ import orjson
 
 from cxloop.journeys.definitions import RuleSpec
 
+MAX_WINDOW_SECONDS = 100 * 366 * 86400  # a century: the longest window, page and API alike
+
 
 @dataclass(slots=True)
 class FunnelRun:

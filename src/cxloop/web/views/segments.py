@@ -1,4 +1,5 @@
-"""Segment pages: saved filters with a live count while editing, their members, and personas."""
+"""Segment pages: saved filters with a live count while editing, and their members (personas are
+in cxloop.web.views.personas)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import contextlib
 import re
 
 import orjson
-import plotly.graph_objects as go
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -25,8 +25,8 @@ from cxloop.segments.definition import (
     definition_validate,
     describe,
 )
-from cxloop.segments.personas import MAX_K, MIN_K, PersonaError
-from cxloop.web.charts import figure_json
+from cxloop.web.forms import error_lines
+from cxloop.web.forms.segments import MembersPageForm
 from cxloop.web.workspace import active_workspace, can, capability_required
 
 MEMBERS_PER_PAGE = 25
@@ -283,8 +283,10 @@ def _members(request: HttpRequest, workspace, definition: dict) -> dict:
         customers = segment_selectors.segment_customers(workspace=workspace, definition=definition)
     except SegmentDefinitionError:
         return {"members": None}
-    page = Paginator(customers, MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
-    return {"members": page}
+    form = MembersPageForm(request.GET)
+    number = form.cleaned_data.get("page") if form.is_valid() else None
+    page = Paginator(customers, MEMBERS_PER_PAGE).get_page(number)
+    return {"members": page, "members_errors": error_lines(form)}
 
 
 def _preview(workspace, definition: dict | None, errors: list[str]) -> dict:
@@ -442,95 +444,3 @@ def _text(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-# ------------------------------------------------------------------------------ personas
-
-
-@capability_required(Capability.READ_ANALYTICS)
-def personas(request: HttpRequest) -> HttpResponse:
-    workspace = active_workspace(request)
-    k = request.GET.get("k", "5")
-    k = int(k) if k.isdigit() and MIN_K <= int(k) <= MAX_K else 5
-    context = {"k": k, "k_choices": range(MIN_K, MAX_K + 1), "tab": "personas"}
-    try:
-        result = segment_selectors.personas_compute(workspace=workspace, k=k)
-    except PersonaError as exc:
-        context["problem"] = str(exc)
-        return render(request, "segments/personas.html", context)
-    samples = {
-        c.pk: c
-        for c in customer_selectors.customer_search(workspace=workspace).filter(
-            pk__in=[i for p in result.personas for i in p.customer_ids[:5]]
-        )
-    }
-    context.update(
-        result=result,
-        personas=[
-            {
-                "persona": persona,
-                "number": number,
-                "sample": [samples[i] for i in persona.customer_ids[:5] if i in samples],
-                "percent": persona.share * 100,
-                "journey_percent": persona.journey_share * 100,
-            }
-            for number, persona in enumerate(result.personas, start=1)
-        ],
-        chart_json=figure_json(_personas_figure(result)),
-    )
-    return render(request, "segments/personas.html", context)
-
-
-_FEATURE_LABELS = {
-    "recency_days": "Days since last seen",
-    "tenure_days": "Days known",
-    "interactions": "Interactions",
-    "orders": "Orders",
-    "revenue": "Revenue",
-    "support": "Support tickets",
-    "returns": "Returns",
-}
-
-
-def _personas_figure(result) -> go.Figure:
-    """Heatmap: how each persona differs from the average customer, feature by feature."""
-    columns = list(result.personas[0].zscores)
-    labels = [_FEATURE_LABELS.get(c, f"Share on {c.removeprefix('share_')}") for c in columns]
-    names = [f"{p.name} ({p.size:,})" for p in result.personas]
-    z = [[max(-3.0, min(3.0, p.zscores[c])) for c in columns] for p in result.personas]
-    text = [[_format_mean(c, p.means[c]) for c in columns] for p in result.personas]
-    figure = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=labels,
-            y=names,
-            text=text,
-            texttemplate="%{text}",
-            zmid=0,
-            zmin=-3,
-            zmax=3,
-            colorscale="RdBu",
-            reversescale=True,
-            colorbar={"title": {"text": "vs average<br>(std. dev.)"}, "thickness": 12},
-            hovertemplate="%{y}<br>%{x}: %{text}<br>%{z:+.1f} std. dev. vs average<extra></extra>",
-        )
-    )
-    figure.update_layout(
-        margin={"l": 8, "r": 8, "t": 8, "b": 8},
-        height=120 + 52 * len(names),
-        font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
-        yaxis={"autorange": "reversed", "automargin": True},
-        xaxis={"side": "top", "automargin": True},
-        paper_bgcolor="rgba(0,0,0,0)",
-    )
-    return figure
-
-
-def _format_mean(column: str, value: float) -> str:
-    if column.startswith("share_"):
-        return f"{value:.0%}"
-    if column in ("support", "returns"):
-        return f"{value:.2f}"
-    if column == "orders":
-        return f"{value:.1f}"
-    return f"{value:,.0f}"
