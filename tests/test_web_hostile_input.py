@@ -173,3 +173,34 @@ def test_journey_editor_names_a_refused_field_and_keeps_the_rows(client, admin_m
     assert 'id="j-name" name="name" value="Shop"' in html  # NUL dropped, the rest kept
     assert 'aria-invalid="true" aria-describedby="form-errors"' in html
     assert 'name="row-event" value="Order"' in html
+
+
+def test_segment_editor_names_a_refused_name_next_to_the_field(client, admin_member, seeded):
+    client.force_login(admin_member)
+    response = client.post(
+        "/segments/new/", {"name": "Gold\x00", "row": ["0"], "c-0-kind": "trait", "c-0-trait": "t"}
+    )
+    html = response.content.decode()
+
+    assert response.status_code == 422
+    assert "name: Null characters are not allowed." in html
+    assert 'id="name" name="name" value="Gold" aria-invalid="true"' in html
+    assert 'aria-describedby="save-errors"' in html
+
+
+def test_segment_builder_puts_a_refused_condition_field_under_its_row(client, admin_member):
+    client.force_login(admin_member)
+    rows = {"row": ["0", "1"], "c-0-kind": "trait", "c-0-trait": "city", "c-0-op": "eq"}
+    rows |= {"c-1-kind": "event", "c-1-event": "Home\x00", "c-1-did": "did"}
+    html = client.post("/segments/builder/", rows).content.decode()
+
+    assert '<p class="row-error" id="row-error-1">event: Null characters are not allowed.</p>' in (
+        html
+    )
+    assert "condition 2: event: Null characters are not allowed." in html
+
+
+def test_segment_preview_refuses_a_tampered_row_number(client, admin_member):
+    client.force_login(admin_member)
+    html = client.post("/segments/preview/", {"row": ["abc"]}).content.decode()
+    assert "row: &#x27;abc&#x27; is not a row number" in html
