@@ -77,7 +77,6 @@ def funnel(request: HttpRequest) -> HttpResponse:
         if split == "trait" and not trait:
             context["invalid"].add("trait")
             errors.append("Split by trait: name the trait (e.g. city or loyalty_tier)")
-        errors = [e[0].upper() + e[1:] for e in errors]
         if not errors:
             try:
                 report = journey_selectors.funnel(
@@ -88,11 +87,13 @@ def funnel(request: HttpRequest) -> HttpResponse:
                     groups=groups,
                     only=only,
                 )
-            except ValueError as exc:  # an unknown split
+            except ValueError as exc:  # an unknown split (its message is shown as it is)
                 errors.append(str(exc))
+                context["errors"] = errors
+                return render(request, "journeys/funnel.html", context, status=422)
             else:
                 context.update(_funnel_context(workspace, report))
-    context["errors"] = [e[0].upper() + e[1:] for e in errors] if not chosen else errors
+    context["errors"] = [e[0].upper() + e[1:] for e in errors]
     status = 422 if context["errors"] else 200
     return render(request, "journeys/funnel.html", context, status=status)
 

@@ -108,11 +108,12 @@ def _journey_form(request: HttpRequest, journey) -> HttpResponse:
     form: dict[str, Any]
     if request.method == "POST":
         posted = JourneyForm(request.POST)
+        shown = _trimmed(request.POST)  # what the editor shows back: no NUL, bounded lengths
         if posted.is_valid():
             definition, rows, row_errors = _definition_from_form(posted.cleaned_data)
             errors.extend(row_errors)
         else:  # show the rows back (trimmed), with what is wrong
-            definition, rows, _ = _definition_from_form(_trimmed(request.POST))
+            definition, rows, _ = _definition_from_form(shown)
             errors.extend(e[0].upper() + e[1:] for e in error_lines(posted, JourneyForm.labels))
         if not errors:
             try:
@@ -126,7 +127,7 @@ def _journey_form(request: HttpRequest, journey) -> HttpResponse:
             except DefinitionError as exc:
                 errors.extend(_row_errors(exc.errors, rows))
         form = {
-            **{k: v for k, v in _trimmed(request.POST).items() if not k.startswith("row-")},
+            **{k: v for k, v in shown.items() if not k.startswith("row-")},
             "rows": rows,
         }
     elif journey is not None:
