@@ -127,7 +127,7 @@ def test_funnel_page_errors(client, member):
         "/journeys/funnel/", {"step": ["Home", "X"], "window": "-1", "unit": "days"}
     )
     assert response.status_code == 422
-    assert "Conversion window: give a positive number up to 10 years" in text(response)
+    assert "Conversion window: give a positive number up to 100 years" in text(response)
 
 
 def test_customer_pages_show_and_filter_by_stage(client, member, workspace):

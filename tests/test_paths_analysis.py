@@ -11,6 +11,7 @@ from cxloop.customers.models import Customer
 from cxloop.events.services import events_ingest
 from cxloop.journeys import paths
 from cxloop.journeys.paths import PathCount, PathQueryError
+from cxloop.web.charts import sankey_figure
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -232,7 +233,7 @@ def test_bad_path_queries(workspace, kwargs, message):
 
 
 def test_sankey_has_step_indexed_nodes_and_customer_flows():
-    figure = paths.sankey_figure(
+    figure = sankey_figure(
         [PathCount(("Home", "Product", "Order"), 5, 0.5), PathCount(("Home", "Order"), 3, 0.3)]
     )
     sankey = figure.data[0]
@@ -243,7 +244,7 @@ def test_sankey_has_step_indexed_nodes_and_customer_flows():
         (1, 2, 5),
         (0, 3, 3),
     ]
-    ending = paths.sankey_figure(
+    ending = sankey_figure(
         [PathCount(("A", "B", "C"), 2, 1), PathCount(("B", "C"), 1, 1)], align_end=True
     )
     assert list(ending.data[0].node.label) == ["3rd last: A", "2nd last: B", "last: C"]

@@ -16,10 +16,10 @@ from cxloop.core.permissions import Capability
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys import services as journey_services
 from cxloop.journeys.definitions import DefinitionError, parse_steps
+from cxloop.journeys.funnel import MAX_WINDOW_SECONDS  # longer windows mean "no window"
 from cxloop.segments import selectors as segment_selectors
 
 router = Router(tags=["journeys"])
-MAX_WINDOW_SECONDS = 100 * 366 * 86400  # a century: longer windows mean "no window"
 
 
 class RuleIn(ObjectIn):

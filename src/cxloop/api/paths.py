@@ -18,7 +18,7 @@ from cxloop.journeys import paths as path_analysis
 from cxloop.segments import selectors as segment_selectors
 
 router = Router(tags=["paths"])
-MAX_DAYS = 36_500  # a century
+MAX_DAYS = path_analysis.MAX_DAYS  # one bound for the page and the API
 MAX_TOP = path_analysis.MAX_TOP  # one bound for the page and the API
 STEPS = path_analysis.MAX_STEPS
 

@@ -32,6 +32,7 @@ from cxloop.journeys.definitions import RuleSpec
 
 # an event's time as the database returns it: aware datetime (PostgreSQL) or naive-UTC text (SQLite)
 Moment = datetime | str
+MAX_WINDOW_SECONDS = 100 * 366 * 86400  # a century: the longest window, page and API alike
 
 
 @dataclass(slots=True)

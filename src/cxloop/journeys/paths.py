@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import groupby, pairwise
 
-import plotly.graph_objects as go
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
@@ -26,7 +25,8 @@ STEP_TYPES = ("track", "page", "screen")
 DEFAULT_COMPLAINT_EVENTS = ("Support Ticket Opened",)
 MAX_STEPS = 12
 MAX_TOP = 30  # most paths one report lists (the pages' Sankey stays readable); page and API alike
-MAX_INACTIVE_DAYS = 36500  # 100 years
+MAX_DAYS = 36_500  # a century: the longest within/inactive span, page and API alike
+MAX_INACTIVE_DAYS = MAX_DAYS
 Step = tuple[str, datetime]
 
 
@@ -152,10 +152,18 @@ def top_paths(paths: Iterable[tuple[str, ...]], *, top: int, total: int) -> list
     return [PathCount(steps, n, n / total if total else 0.0) for steps, n in ranked]
 
 
-def sankey_figure(
-    paths: Sequence[PathCount], *, title: str = "", align_end: bool = False
-) -> go.Figure:
-    """A Sankey of step-indexed nodes: "2. Product" is the step Product at position 2.
+@dataclass
+class SankeyFlows:
+    """A Sankey's data: step-indexed nodes and the customers flowing between them."""
+
+    labels: list[str]  # "2. Product" (or "2nd last: Product")
+    steps: list[str]  # the bare step of each node ("Product"), for colouring
+    x: list[float]  # each node's column, 0–1
+    links: dict[tuple[int, int], int]  # (source node, target node) → customers
+
+
+def sankey_flows(paths: Sequence[PathCount], *, align_end: bool = False) -> SankeyFlows:
+    """Step-indexed nodes: "2. Product" is the step Product at position 2.
 
     Flows are the customers of each path, so the width of a link is how many of the shown paths'
     customers went from one step to the next at that position. With ``align_end`` steps are
@@ -177,37 +185,7 @@ def sankey_figure(
     else:
         labels = [f"{i + 1}. {label}" for (i, label) in nodes]
     xs = [0.001 + 0.998 * (i / depth if depth else 0) for (i, _) in nodes]
-    palette = _palette([label for _, label in nodes])
-    figure = go.Figure(
-        go.Sankey(
-            arrangement="snap",
-            node={
-                "label": labels,
-                "x": xs,
-                "pad": 14,
-                "thickness": 14,
-                "color": [palette[label] for _, label in nodes],
-                "line": {"width": 0},
-                "hovertemplate": "%{label}<br>%{value} customers<extra></extra>",
-            },
-            link={
-                "source": [a for a, _ in links],
-                "target": [b for _, b in links],
-                "value": list(links.values()),
-                "color": "rgba(47, 79, 208, 0.18)",
-                "hovertemplate": "%{source.label} → %{target.label}<br>"
-                "%{value} customers<extra></extra>",
-            },
-        )
-    )
-    figure.update_layout(
-        title={"text": title} if title else None,
-        font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
-        margin={"l": 8, "r": 8, "t": 36 if title else 8, "b": 8},
-        height=max(320, min(640, 90 + 36 * max(1, len(paths)))),
-        paper_bgcolor="rgba(0,0,0,0)",
-    )
-    return figure
+    return SankeyFlows(labels, [label for _, label in nodes], xs, dict(links))
 
 
 def _from_end(back: int) -> str:
@@ -216,19 +194,6 @@ def _from_end(back: int) -> str:
     number = back + 1
     suffix = {2: "nd", 3: "rd"}.get(number if number < 20 else number % 10, "th")
     return f"{number}{suffix} last"
-
-
-_COLOURS = (
-    "#2f4fd0", "#0f6b3f", "#8f4a00", "#6a35c4", "#08666e", "#9b2967", "#a83a0c", "#475467",
-    "#3b82f6", "#16a34a", "#d97706", "#7c3aed",
-)  # fmt: skip
-
-
-def _palette(labels: Iterable[str]) -> dict[str, str]:
-    """A stable colour per label (the same event has one colour at every step)."""
-    return {
-        label: _COLOURS[i % len(_COLOURS)] for i, label in enumerate(dict.fromkeys(sorted(labels)))
-    }
 
 
 # ---------------------------------------------------------------------------------------- queries

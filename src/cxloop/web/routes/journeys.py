@@ -1,13 +1,14 @@
-"""URL routes of the journeys pages (views in cxloop.web.views.journeys)."""
+"""URL routes of the journeys pages (views in cxloop.web.views.journeys and .funnels)."""
 
 from django.urls import path
 
+from cxloop.web.views import funnels
 from cxloop.web.views import journeys as views
 
 urlpatterns: list = [
     path("journeys/", views.journey_list, name="journey-list"),
     path("journeys/new/", views.journey_new, name="journey-new"),
-    path("journeys/funnel/", views.funnel, name="journey-funnel"),
+    path("journeys/funnel/", funnels.funnel, name="journey-funnel"),
     path("journeys/<int:journey_id>/", views.journey_detail, name="journey-detail"),
     path("journeys/<int:journey_id>/edit/", views.journey_edit, name="journey-edit"),
     path("journeys/<int:journey_id>/recompute/", views.journey_recompute, name="journey-recompute"),

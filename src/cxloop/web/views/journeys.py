@@ -1,13 +1,12 @@
-"""Journey pages: the list of journey maps, the map drawn with its metrics, the editor, funnels."""
+"""Journey pages: the list of journey maps, the map drawn with its metrics, the editor (funnels
+are in cxloop.web.views.funnels)."""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import Any
 
-import plotly.graph_objects as go
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -15,18 +14,13 @@ from cxloop.core.permissions import Capability
 from cxloop.events.channels import CHANNELS
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys import services as journey_services
-from cxloop.journeys.definitions import DefinitionError, RuleSpec, parse_steps, show_value
-from cxloop.segments import selectors as segment_selectors
+from cxloop.journeys.definitions import DefinitionError, show_value
+from cxloop.web.charts import stage_chart
+from cxloop.web.forms import MAX_TEXT, error_lines
+from cxloop.web.forms.journeys import MAX_ROWS, ROW_COLUMNS, JourneyForm
 from cxloop.web.workspace import active_workspace, capability_required
 
-if TYPE_CHECKING:
-    from cxloop.journeys.models import Stage
-
-UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
-STEP_SLOTS = 5
 BLANK_ROWS = 3
-_FONT = "system-ui, -apple-system, Segoe UI, Roboto, Helvetica Neue, Arial, sans-serif"
-_PALETTE = ("#2f4fd0", "#0f6b3f", "#8f4a00", "#6a35c4", "#08666e", "#9b2967", "#a83a0c", "#475467")
 
 
 def human_duration(seconds: float | None) -> str:
@@ -66,51 +60,20 @@ def journey_list(request: HttpRequest) -> HttpResponse:
 def journey_detail(request: HttpRequest, journey_id: int) -> HttpResponse:
     journey = _journey_or_404(request, journey_id)
     stages = journey_selectors.journey_map(journey=journey)
-    for view in stages:
-        view.median = human_duration(view.metrics.get("median_seconds"))
+    for view in stages:  # the template shows each stage's and touchpoint's median as text
+        shown: Any = view
+        shown.median = human_duration(view.metrics.get("median_seconds"))
         for tp in view.touchpoints:
-            tp.median = human_duration(tp.metrics.get("median_seconds"))
+            shown = tp
+            shown.median = human_duration(tp.metrics.get("median_seconds"))
     context = {
         "journey": journey,
         "stages": stages,
         "total": (journey.metrics or {}).get("customers", 0),
-        "chart": _stage_chart(stages),
+        "chart": stage_chart(stages),
         "rated": any(tp.feedback for view in stages for tp in view.touchpoints),
     }
     return render(request, "journeys/journey_detail.html", context)
-
-
-def _stage_chart(stages) -> dict | None:
-    """Customers reaching each stage and, of them, those converting to the next one."""
-    if not any(view.metrics.get("customers") for view in stages):
-        return None
-    names = [view.stage.name for view in stages]
-    reached = [view.metrics.get("customers", 0) for view in stages]
-    converted = [view.metrics.get("converted") or 0 for view in stages]
-    figure = go.Figure(
-        [
-            go.Bar(name="Reached the stage", x=names, y=reached, marker_color="#c7d2fe"),
-            go.Bar(
-                name="Went on to the next stage", x=names[:-1], y=converted[:-1],
-                marker_color="#2f4fd0",
-            ),
-        ]
-    )  # fmt: skip
-    figure.update_layout(barmode="overlay", yaxis_title="Customers")
-    return _layout(figure)
-
-
-def _layout(figure: go.Figure, height: int = 320) -> dict:
-    figure.update_layout(
-        height=height,
-        margin={"l": 56, "r": 16, "t": 16, "b": 40},
-        font={"family": _FONT, "size": 13, "color": "#344054"},
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-        legend={"orientation": "h", "y": 1.12, "x": 0},
-        yaxis={"gridcolor": "#e4e7ec", "zeroline": False},
-    )
-    return figure.to_plotly_json()
 
 
 @capability_required(Capability.EDIT_JOURNEYS)
@@ -142,9 +105,16 @@ def journey_edit(request: HttpRequest, journey_id: int) -> HttpResponse:
 def _journey_form(request: HttpRequest, journey) -> HttpResponse:
     workspace = active_workspace(request)
     errors: list[str] = []
+    form: dict[str, Any]
     if request.method == "POST":
-        definition, rows, row_errors = _definition_from_form(request.POST)
-        errors.extend(row_errors)
+        posted = JourneyForm(request.POST)
+        shown = _trimmed(request.POST)  # what the editor shows back: no NUL, bounded lengths
+        if posted.is_valid():
+            definition, rows, row_errors = _definition_from_form(posted.cleaned_data)
+            errors.extend(row_errors)
+        else:  # show the rows back (trimmed), with what is wrong
+            definition, rows, _ = _definition_from_form(shown)
+            errors.extend(e[0].upper() + e[1:] for e in error_lines(posted, JourneyForm.labels))
         if not errors:
             try:
                 if journey is None:
@@ -157,9 +127,7 @@ def _journey_form(request: HttpRequest, journey) -> HttpResponse:
             except DefinitionError as exc:
                 errors.extend(_row_errors(exc.errors, rows))
         form = {
-            "name": request.POST.get("name", ""),
-            "description": request.POST.get("description", ""),
-            "stages": request.POST.get("stages", ""),
+            **{k: v for k, v in shown.items() if not k.startswith("row-")},
             "rows": rows,
         }
     elif journey is not None:
@@ -171,6 +139,7 @@ def _journey_form(request: HttpRequest, journey) -> HttpResponse:
         "journey": journey,
         "form": form,
         "errors": errors,
+        "invalid": {f for f in ("name", "description", "stages") if _names(errors, f)},
         "channels": CHANNELS,
         "event_names": journey_selectors.event_names(workspace=workspace),
         "ops": "eq, neq, gt, lt, contains, exists",
@@ -179,22 +148,42 @@ def _journey_form(request: HttpRequest, journey) -> HttpResponse:
     return render(request, "journeys/journey_form.html", context, status=status)
 
 
+def _trimmed(post: QueryDict) -> dict[str, Any]:
+    """A refused post cut to what the editor can show back: no NUL, bounded lengths."""
+
+    def clean(value: object, limit: int) -> str:
+        return str(value).replace("\x00", "")[:limit]
+
+    data: dict[str, Any] = {
+        name: clean(post.get(name, ""), 10 * MAX_TEXT) for name in ("name", "description", "stages")
+    }
+    for column in ROW_COLUMNS:
+        values = post.getlist(f"row-{column}")[:MAX_ROWS]
+        data[f"row-{column}"] = [clean(v, MAX_TEXT).strip() for v in values]
+    return data
+
+
+def _names(errors: list[str], field: str) -> bool:
+    return any(e.casefold().startswith(field) for e in errors)
+
+
 def _blank_row() -> dict:
     return {"stage": "", "touchpoint": "", "event": "", "channel": "", "conditions": "", "tp": -1}
 
 
-def _definition_from_form(data) -> tuple[dict, list[dict], list[str]]:
+def _definition_from_form(data: dict[str, Any]) -> tuple[dict, list[dict], list[str]]:
     """The definition the form describes: stages one per line (``Name: description``), one row
     per rule; rows with the same stage and touchpoint name are one touchpoint."""
     stages = []
-    for line in data.get("stages", "").splitlines():
+    for line in data["stages"].splitlines():
         name, _, description = line.partition(":")
         if name.strip():
             stages.append({"name": name.strip(), "description": description.strip()})
-    columns = ("stage", "touchpoint", "event", "channel", "conditions")
-    values = {c: data.getlist(f"row-{c}") for c in columns}
+    columns = ROW_COLUMNS
+    values = {c: data[f"row-{c}"] for c in columns}
     count = max((len(v) for v in values.values()), default=0)
-    rows, errors = [], []
+    rows: list[dict] = []
+    errors: list[str] = []
     touchpoints: list[dict] = []
     index_of: dict[tuple[str, str], int] = {}
     for r in range(count):
@@ -222,8 +211,8 @@ def _definition_from_form(data) -> tuple[dict, list[dict], list[str]]:
         channels = tp.pop("channels")
         tp["channel"] = channels.pop() if len(channels) == 1 else ""
     definition = {
-        "name": data.get("name", ""),
-        "description": data.get("description", ""),
+        "name": data["name"],
+        "description": data["description"],
         "stages": stages,
         "touchpoints": touchpoints,
     }
@@ -308,181 +297,4 @@ def _form_from_definition(definition: dict) -> dict:
         "description": definition["description"],
         "stages": stages,
         "rows": rows,
-    }
-
-
-# ------------------------------------------------------------------ funnels
-
-
-@capability_required(Capability.READ_ANALYTICS)
-def funnel(request: HttpRequest) -> HttpResponse:
-    workspace = active_workspace(request)
-    names = [n.strip() for n in request.GET.getlist("step")]
-    chosen = [n for n in names if n]
-    window_value = request.GET.get("window", "7")
-    unit = request.GET.get("unit", "days")
-    split = request.GET.get("split", "")
-    trait = request.GET.get("trait", "").strip()
-    channels = request.GET.getlist("step_channel")
-    stage_param = request.GET.get("stage", "")
-    stage, only, stage_error = _stage_filter(workspace, stage_param)
-    context = {
-        "event_names": journey_selectors.event_names(workspace=workspace),
-        "has_segments": segment_selectors.segment_list(workspace=workspace).exists(),
-        "stage_splits": [
-            (f"stage:{journey.pk}", f"Current stage in {journey.name}")
-            for journey, _ in journey_selectors.stage_choices(workspace=workspace)
-        ],
-        "slots": _slots(names, channels),
-        "window": window_value,
-        "unit": unit,
-        "units": list(UNITS),
-        "split": split,
-        "trait": trait,
-        "channels": CHANNELS,
-        "stage_choices": journey_selectors.stage_choices(workspace=workspace),
-        "stage_param": str(stage.pk) if stage else "",
-        "stage": stage,
-        "errors": [],
-        "report": None,
-    }
-    if chosen:
-        steps_raw = [
-            {"event": n.strip(), "channel": (channels[i] if i < len(channels) else "").strip()}
-            for i, n in enumerate(names)
-            if n.strip()
-        ]
-        errors = [stage_error] if stage_error else []
-        try:
-            steps = parse_steps(steps_raw)
-        except DefinitionError as exc:
-            errors.extend(exc.errors)
-        window = _window(window_value, unit, errors)
-        split_by = f"trait:{trait}" if split == "trait" else split
-        groups = (
-            segment_selectors.segment_groups(workspace=workspace)
-            if split == segment_selectors.SPLIT_SEGMENTS
-            else None
-        )
-        if split == "trait" and not trait:
-            errors.append("Split by trait: name the trait (e.g. city or loyalty_tier)")
-        if errors:
-            context["errors"] = [e[0].upper() + e[1:] for e in errors]
-        else:
-            try:
-                report = journey_selectors.funnel(
-                    workspace=workspace,
-                    steps=steps,
-                    window=window,
-                    split_by=split_by,
-                    groups=groups,
-                    only=only,
-                )
-            except ValueError as exc:  # an unknown split
-                context["errors"] = [str(exc)]
-            else:
-                context.update(_funnel_context(workspace, report))
-    status = 422 if context["errors"] else 200
-    return render(request, "journeys/funnel.html", context, status=status)
-
-
-def _stage_filter(workspace, param: str) -> tuple[Stage | None, set[int] | None, str]:
-    """(the chosen stage or None, its customers' ids or None, an error or "")."""
-    if not param:
-        return None, None, ""
-    try:
-        stage, ids = journey_selectors.stage_member_ids(
-            workspace=workspace, stage_id=int(param) if param.isdigit() else -1
-        )
-    except journey_selectors.StageChoiceError:
-        return None, None, f"stage: no stage {param} in this workspace"
-    return stage, set(ids), ""
-
-
-def _slots(names: list[str], channels: list[str]) -> list[dict]:
-    count = max(STEP_SLOTS, len(names))
-    return [
-        {
-            "number": i + 1,
-            "event": names[i] if i < len(names) else "",
-            "channel": channels[i] if i < len(channels) else "",
-        }
-        for i in range(count)
-    ]
-
-
-def _window(value: str, unit: str, errors: list[str]) -> timedelta | None:
-    if unit not in UNITS:
-        errors.append(f"window unit {unit!r}: use minutes, hours or days")
-        return None
-    try:
-        amount = float(value)
-    except ValueError:
-        errors.append(f"conversion window {value!r}: give a number")
-        return None
-    if not 0 < amount <= 3650 * 86400 / UNITS[unit]:
-        errors.append("conversion window: give a positive number up to 10 years")
-        return None
-    return timedelta(seconds=amount * UNITS[unit])
-
-
-def _step_label(step: RuleSpec) -> str:
-    return step.label()
-
-
-def _funnel_context(workspace, report) -> dict:
-    labels = [f"{k + 1}. {_step_label(s)}" for k, s in enumerate(report.steps)]
-    rows = [
-        {
-            "label": labels[k],
-            "count": report.counts[k],
-            "overall": report.conversion[k],
-            "step": report.step_conversion[k],
-            "median": human_duration(report.median_seconds[k]),
-        }
-        for k in range(len(report.steps))
-    ]
-    first = report.counts[0] if report.counts else 0
-    if report.groups:
-        figure = go.Figure(
-            [
-                go.Bar(
-                    name=f"{label} ({counts[0]:,})",
-                    x=labels,
-                    y=[100 * n / counts[0] if counts[0] else 0 for n in counts],
-                    marker_color=_PALETTE[i % len(_PALETTE)],
-                    hovertemplate="%{y:.1f}% of step 1<extra>" + label + "</extra>",
-                )
-                for i, (label, counts) in enumerate(report.groups)
-            ]
-        )
-        figure.update_layout(
-            barmode="group", yaxis_title="% of step 1", yaxis_range=[0, 100], showlegend=True
-        )
-    else:
-        figure = go.Figure(
-            go.Funnel(
-                y=labels,
-                x=report.counts,
-                textinfo="value+percent initial",
-                marker={"color": "#2f4fd0"},
-                connector={"fillcolor": "#eef2ff"},
-            )
-        )
-    groups = [
-        {
-            "label": label,
-            "counts": counts,
-            "rates": [f"{100 * n / counts[0]:.1f}%" if counts[0] else "—" for n in counts],
-        }
-        for label, counts in report.groups
-    ]
-    return {
-        "report": report,
-        "rows": rows,
-        "first": first,
-        "groups": groups,
-        "step_labels": labels,
-        "chart": _layout(figure, height=360 if report.groups else 300 + 24 * len(labels)),
-        "dropoffs": journey_selectors.funnel_dropoffs(workspace=workspace, report=report),
     }

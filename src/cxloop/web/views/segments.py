@@ -1,14 +1,17 @@
-"""Segment pages: saved filters with a live count while editing, their members, and personas."""
+"""Segment pages: saved filters with a live count while editing, and their members (personas are
+in cxloop.web.views.personas)."""
 
 from __future__ import annotations
 
 import contextlib
 import re
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
-import plotly.graph_objects as go
+from django import forms
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -25,19 +28,18 @@ from cxloop.segments.definition import (
     definition_validate,
     describe,
 )
-from cxloop.segments.personas import MAX_K, MIN_K, PersonaError
-from cxloop.web.charts import figure_json
+from cxloop.web.forms import error_lines, raw
+from cxloop.web.forms.segments import (
+    KINDS,
+    MAX_ROWS,
+    ConditionRowForm,
+    MembersPageForm,
+    SegmentForm,
+)
 from cxloop.web.workspace import active_workspace, can, capability_required
 
 MEMBERS_PER_PAGE = 25
 PREVIEW_MEMBERS = 8
-MAX_ROWS = 30
-KINDS = (
-    ("trait", "Trait"),
-    ("event", "Event"),
-    ("score", "Survey score"),
-    ("stage", "Journey stage"),
-)
 TRAIT_OPS = (
     ("eq", "is"),
     ("neq", "is not"),
@@ -104,13 +106,14 @@ def _safe_describe(definition: dict) -> str:
 def segment_new(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
     if request.method == "POST":
-        definition, errors = _definition_from_post(request.POST)
+        posted = _read_post(request.POST)
+        definition, errors = _definition_from_post(posted)
         if not errors:
             try:
                 segment = segment_services.segment_create(
                     workspace=workspace,
-                    name=request.POST.get("name", ""),
-                    description=request.POST.get("description", ""),
+                    name=posted.data["name"],
+                    description=posted.data["description"],
                     definition=definition,
                     created_by=request.user,
                 )
@@ -118,7 +121,7 @@ def segment_new(request: HttpRequest) -> HttpResponse:
                 errors = exc.errors
             else:
                 return redirect("segment-detail", segment_id=segment.pk)
-        return _editor(request, None, status=422, errors=errors)
+        return _editor(request, None, status=422, errors=errors, posted=posted)
     return _editor(request, None)
 
 
@@ -129,20 +132,21 @@ def segment_detail(request: HttpRequest, segment_id: int) -> HttpResponse:
     if segment is None:
         raise Http404("No such segment in this workspace.")
     if request.method == "POST":
-        definition, errors = _definition_from_post(request.POST)
+        posted = _read_post(request.POST)
+        definition, errors = _definition_from_post(posted)
         if not errors:
             try:
                 segment_services.segment_update(
                     segment=segment,
-                    name=request.POST.get("name", ""),
-                    description=request.POST.get("description", ""),
+                    name=posted.data["name"],
+                    description=posted.data["description"],
                     definition=definition,
                 )
             except SegmentDefinitionError as exc:
                 errors = exc.errors
             else:
                 return redirect("segment-detail", segment_id=segment.pk)
-        return _editor(request, segment, status=422, errors=errors)
+        return _editor(request, segment, status=422, errors=errors, posted=posted)
     return _editor(request, segment)
 
 
@@ -162,13 +166,14 @@ def segment_delete(request: HttpRequest, segment_id: int) -> HttpResponse:
 def segment_preview(request: HttpRequest) -> HttpResponse:
     """The live count and first members for the conditions being edited (htmx fragment)."""
     workspace = active_workspace(request)
-    definition, errors = _definition_from_post(request.POST)
+    posted = _read_post(request.POST)
+    definition, errors = _definition_from_post(posted)
     context = _preview(workspace, definition, errors)
-    if request.POST.get("mode") != "json":  # refresh the message under every row
-        rows = _rows_from_post(request.POST)
+    if posted.data["mode"] != "json":  # refresh the message under every row
+        rows = posted.rows
         _attach_errors(rows, context.get("row_errors", {}))
         context["oob_rows"] = rows
-    if request.POST.get("mode") != "json" and definition is not None:
+    if posted.data["mode"] != "json" and definition is not None:
         context["json_text"] = _json(definition)  # keeps the JSON editor in step with the rows
         context["oob_json"] = True
     return render(request, "segments/_preview.html", context)
@@ -179,11 +184,11 @@ def segment_preview(request: HttpRequest) -> HttpResponse:
 def segment_builder(request: HttpRequest) -> HttpResponse:
     """Re-render the condition rows after adding or removing one, and the preview with them."""
     workspace = active_workspace(request)
-    rows = _rows_from_post(request.POST)
-    match = request.POST.get("match", "all")
+    posted = _read_post(request.POST)
+    rows, match = posted.rows, posted.data["match"]
     notes: list[str] = []
-    if request.POST.get("from_json"):  # switching back from the JSON editor
-        parsed, problems = _definition_from_post({**request.POST.dict(), "mode": "json"})
+    if posted.data["from_json"] and not posted.errors:  # switching back from the JSON editor
+        parsed, problems = _definition_from_json(posted.data["definition"])
         if problems:
             notes = problems
         elif not isinstance(parsed, dict) or len(parsed) != 1 or not set(parsed) <= {"all", "any"}:
@@ -195,13 +200,13 @@ def segment_builder(request: HttpRequest) -> HttpResponse:
                 notes, mode = ["definition: fix the JSON before switching to the builder"], "json"
             if mode == "json":
                 notes = notes or ["nested groups can only be edited as JSON"]
-                rows = _rows_from_post(request.POST)
-    if (kind := request.POST.get("add")) in dict(KINDS) and len(rows) < MAX_ROWS:
+                rows = posted.rows
+    if (kind := posted.data["add"]) and len(rows) < MAX_ROWS:
         rows.append(_blank_row(kind, _next_index(rows)))
-    if (remove := request.POST.get("remove", "")).isdigit():
-        rows = [row for row in rows if row["index"] != int(remove)]
-    definition, errors = _definition_from_rows(match, rows)
-    preview = _preview(workspace, definition, errors)
+    if (remove := posted.data["remove"]) is not None:
+        rows = [row for row in rows if row["index"] != remove]
+    definition, _ = _definition_from_rows(match, rows)
+    preview = _preview(workspace, definition, posted.errors)
     _attach_errors(rows, preview.get("row_errors", {}))
     context = {
         **_choices(workspace),
@@ -229,16 +234,18 @@ def _json(definition: object) -> str:
 
 
 def _editor(
-    request: HttpRequest, segment, *, status: int = 200, errors: list[str] | None = None
+    request: HttpRequest,
+    segment,
+    *,
+    status: int = 200,
+    errors: list[str] | None = None,
+    posted: _Posted | None = None,
 ) -> HttpResponse:
     workspace = active_workspace(request)
-    if request.method == "POST":
-        rows = _rows_from_post(request.POST)
-        match = request.POST.get("match", "all")
-        name = request.POST.get("name", "")
-        description = request.POST.get("description", "")
-        mode = request.POST.get("mode", "builder")
-        json_text = request.POST.get("definition", "")
+    if posted is not None:
+        rows, match, mode = posted.rows, posted.data["match"], posted.data["mode"]
+        name, description = posted.data["name"], posted.data["description"]
+        json_text = posted.data["definition"]
     elif segment is not None:
         rows, match, mode = _rows_from_definition(segment.definition)
         name, description = segment.name, segment.description
@@ -247,9 +254,7 @@ def _editor(
         rows, match, mode = [], "all", "builder"
         name = description = ""
         json_text = '{\n  "all": []\n}'
-    definition, row_errors = (
-        _definition_from_post(request.POST) if request.method == "POST" else (None, [])
-    )
+    definition, row_errors = _definition_from_post(posted) if posted is not None else (None, [])
     if definition is None and segment is not None:
         definition = segment.definition
     if definition is None:
@@ -263,13 +268,16 @@ def _editor(
         "name": name,
         "description": description,
         "json_text": json_text,
-        "save_errors": errors or [],
+        "save_errors": errors or [],  # (name and description problems mark their fields)
+        "invalid": {
+            f for f in ("name", "description") if any(e.startswith(f"{f}:") for e in errors or [])
+        },
         "tab": "segments",
         # name/description problems belong to the form; the preview still counts the conditions
         **_preview(workspace, definition, _condition_errors(errors) or row_errors),
     }
     _attach_errors(rows, context.get("row_errors", {}))
-    if segment is not None and request.method != "POST" and can(request, Capability.READ_CUSTOMERS):
+    if segment is not None and posted is None and can(request, Capability.READ_CUSTOMERS):
         context.update(_members(request, workspace, segment.definition))
     return render(request, "segments/editor.html", context, status=status)
 
@@ -283,8 +291,10 @@ def _members(request: HttpRequest, workspace, definition: dict) -> dict:
         customers = segment_selectors.segment_customers(workspace=workspace, definition=definition)
     except SegmentDefinitionError:
         return {"members": None}
-    page = Paginator(customers, MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
-    return {"members": page}
+    form = MembersPageForm(request.GET)
+    number = form.cleaned_data.get("page") if form.is_valid() else None
+    page = Paginator(customers, MEMBERS_PER_PAGE).get_page(number)
+    return {"members": page, "members_errors": error_lines(form)}
 
 
 def _preview(workspace, definition: dict | None, errors: list[str]) -> dict:
@@ -350,21 +360,38 @@ def _next_index(rows: list[dict]) -> int:
     return max((row["index"] for row in rows), default=-1) + 1
 
 
-def _rows_from_post(post) -> list[dict]:
+@dataclass
+class _Posted:
+    """The editor's post read through its forms: values (defaults where missing; refused text
+    shown back without NUL), the builder's rows, and what was refused."""
+
+    data: dict[str, Any]
+    rows: list[dict]
+    errors: list[str]
+
+
+def _read_post(post: QueryDict) -> _Posted:
+    form = SegmentForm(post)
+    form.is_valid()
+    errors = error_lines(form)
+    data: dict[str, Any] = {}
+    for name, field in form.fields.items():
+        value = form.cleaned_data.get(name)
+        if name in form.errors and isinstance(field, forms.CharField):
+            value = raw(form, name).replace("\x00", "")
+        data[name] = value if value not in (None, "") else SegmentForm.defaults.get(name, value)
+    data["row"] = data["row"] or []
     rows = []
-    for raw in post.getlist("row")[:MAX_ROWS]:
-        if not raw.isdigit():
-            continue
-        index = int(raw)
-        kind = post.get(f"c-{index}-kind", "trait")
-        if kind not in dict(KINDS):
-            kind = "trait"
-        row = _blank_row(kind, index)
+    for position, index in enumerate(data["row"], start=1):
+        row_form = ConditionRowForm(post, prefix=f"c-{index}")
+        row_form.is_valid()
+        row = _blank_row(row_form.cleaned_data.get("kind") or "trait", index)
         for key in row:
             if key not in ("index", "kind"):
-                row[key] = post.get(f"c-{index}-{key}", "").strip()
+                row[key] = (row_form.cleaned_data.get(key) or "").strip()
+        errors.extend(f"condition {position}: {line}" for line in error_lines(row_form))
         rows.append(row)
-    return rows
+    return _Posted(data, rows, errors)
 
 
 def _condition_from_row(row: dict) -> dict:
@@ -394,25 +421,31 @@ def _definition_from_rows(match: str, rows: list[dict]) -> tuple[dict, list[str]
     return {mode: [_condition_from_row(row) for row in rows]}, []
 
 
-def _definition_from_post(post) -> tuple[dict | None, list[str]]:
+def _definition_from_post(posted: _Posted) -> tuple[dict | None, list[str]]:
     """The definition a form describes (builder rows, or JSON in advanced mode)."""
-    if post.get("mode") == "json":
-        try:
-            return orjson.loads(post.get("definition", "") or "null"), []
-        except orjson.JSONDecodeError as exc:
-            return None, [f"definition: not valid JSON ({exc})"]
-    return _definition_from_rows(post.get("match", "all"), _rows_from_post(post))
+    if posted.errors:
+        return None, posted.errors
+    if posted.data["mode"] == "json":
+        return _definition_from_json(posted.data["definition"])
+    return _definition_from_rows(posted.data["match"], posted.rows)
+
+
+def _definition_from_json(text: str) -> tuple[Any, list[str]]:
+    try:
+        return orjson.loads(text or "null"), []
+    except orjson.JSONDecodeError as exc:
+        return None, [f"definition: not valid JSON ({exc})"]
 
 
 def _rows_from_definition(definition: dict) -> tuple[list[dict], str, str]:
     """Builder rows for a flat definition; nested groups open in the JSON editor instead."""
     mode, items = next(iter(definition.items()))
-    if any(condition_kind(item) is None for item in items):
+    kinds = [condition_kind(item) for item in items]
+    if None in kinds:
         return [], mode, "json"
     rows = []
-    for index, item in enumerate(items):
-        kind = condition_kind(item)
-        row = _blank_row(kind, index)
+    for index, (item, kind) in enumerate(zip(items, kinds, strict=True)):
+        row = _blank_row(str(kind), index)
         if kind == "trait":
             op = item["op"]
             if op == "exists":
@@ -442,95 +475,3 @@ def _text(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-# ------------------------------------------------------------------------------ personas
-
-
-@capability_required(Capability.READ_ANALYTICS)
-def personas(request: HttpRequest) -> HttpResponse:
-    workspace = active_workspace(request)
-    k = request.GET.get("k", "5")
-    k = int(k) if k.isdigit() and MIN_K <= int(k) <= MAX_K else 5
-    context = {"k": k, "k_choices": range(MIN_K, MAX_K + 1), "tab": "personas"}
-    try:
-        result = segment_selectors.personas_compute(workspace=workspace, k=k)
-    except PersonaError as exc:
-        context["problem"] = str(exc)
-        return render(request, "segments/personas.html", context)
-    samples = {
-        c.pk: c
-        for c in customer_selectors.customer_search(workspace=workspace).filter(
-            pk__in=[i for p in result.personas for i in p.customer_ids[:5]]
-        )
-    }
-    context.update(
-        result=result,
-        personas=[
-            {
-                "persona": persona,
-                "number": number,
-                "sample": [samples[i] for i in persona.customer_ids[:5] if i in samples],
-                "percent": persona.share * 100,
-                "journey_percent": persona.journey_share * 100,
-            }
-            for number, persona in enumerate(result.personas, start=1)
-        ],
-        chart_json=figure_json(_personas_figure(result)),
-    )
-    return render(request, "segments/personas.html", context)
-
-
-_FEATURE_LABELS = {
-    "recency_days": "Days since last seen",
-    "tenure_days": "Days known",
-    "interactions": "Interactions",
-    "orders": "Orders",
-    "revenue": "Revenue",
-    "support": "Support tickets",
-    "returns": "Returns",
-}
-
-
-def _personas_figure(result) -> go.Figure:
-    """Heatmap: how each persona differs from the average customer, feature by feature."""
-    columns = list(result.personas[0].zscores)
-    labels = [_FEATURE_LABELS.get(c, f"Share on {c.removeprefix('share_')}") for c in columns]
-    names = [f"{p.name} ({p.size:,})" for p in result.personas]
-    z = [[max(-3.0, min(3.0, p.zscores[c])) for c in columns] for p in result.personas]
-    text = [[_format_mean(c, p.means[c]) for c in columns] for p in result.personas]
-    figure = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=labels,
-            y=names,
-            text=text,
-            texttemplate="%{text}",
-            zmid=0,
-            zmin=-3,
-            zmax=3,
-            colorscale="RdBu",
-            reversescale=True,
-            colorbar={"title": {"text": "vs average<br>(std. dev.)"}, "thickness": 12},
-            hovertemplate="%{y}<br>%{x}: %{text}<br>%{z:+.1f} std. dev. vs average<extra></extra>",
-        )
-    )
-    figure.update_layout(
-        margin={"l": 8, "r": 8, "t": 8, "b": 8},
-        height=120 + 52 * len(names),
-        font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
-        yaxis={"autorange": "reversed", "automargin": True},
-        xaxis={"side": "top", "automargin": True},
-        paper_bgcolor="rgba(0,0,0,0)",
-    )
-    return figure
-
-
-def _format_mean(column: str, value: float) -> str:
-    if column.startswith("share_"):
-        return f"{value:.0%}"
-    if column in ("support", "returns"):
-        return f"{value:.2f}"
-    if column == "orders":
-        return f"{value:.1f}"
-    return f"{value:,.0f}"
