@@ -299,6 +299,7 @@ def trigger_toggle(request: HttpRequest, survey_id: int, trigger_id: int) -> Htt
 @capability_required(Capability.EXPORT)
 def survey_export(request: HttpRequest, survey_id: int) -> StreamingHttpResponse:
     survey = _survey(request, survey_id)
+    services.responses_export_record(survey=survey, actor=request.user, fmt="csv")
     response = StreamingHttpResponse(
         selectors.responses_csv(survey=survey), content_type="text/csv; charset=utf-8"
     )
