@@ -213,3 +213,22 @@ def test_a_bad_search_is_named_under_the_search_box(admin, world):
     assert 'id="search-errors"' in html and "q: Null characters are not allowed." in html
     box = html[html.index('id="q"') : html.index(">", html.index('id="q"'))]
     assert 'aria-invalid="true"' in box
+
+
+def test_the_public_page_takes_hostile_link_parameters_as_absent(world):
+    survey, visitor = world["survey"], Client()
+    url = f"/s/{survey.public_token}/"
+    problems = []
+    for param in ("lang", "i", "rk", "embed", "channel"):
+        for value in HOSTILE:
+            for response in (
+                visitor.get(url, {param: value}),
+                visitor.post(f"{url}save/", {param: value, "nps": "7"}),
+            ):
+                if response.status_code >= 500:
+                    problems.append(f"{param}={value[:20]!r}: {response.status_code}")
+    answered = Client().post(url, {"nps": "8", "channel": "a\x00b", "i": "\x00", "lang": LONG})
+    assert problems == []
+    assert answered.status_code == 200
+    stored = Response.objects.filter(completed=True, nps_score=8).get()
+    assert (stored.channel, stored.source, stored.language) == ("", "link", "en")

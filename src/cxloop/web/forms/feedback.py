@@ -186,3 +186,23 @@ class ImportMappingForm(forms.Form):
 class ReviewImportForm(DelimiterForm):
     file = forms.FileField(error_messages={"required": "Choose a CSV file of reviews."})
     site = forms.CharField(max_length=32, required=False)
+
+
+class PublicSurveyParamsForm(forms.Form):
+    """The public answer page's own parameters (its answers are checked by ``feedback.logic``):
+    ``lang``, the invitation token ``i``, the page's response key ``rk``, ``embed``, ``channel``."""
+
+    lang = forms.CharField(max_length=35, required=False)
+    i = forms.CharField(max_length=64, required=False)
+    rk = forms.CharField(max_length=64, required=False)
+    embed = forms.CharField(max_length=1, required=False)
+    channel = forms.CharField(max_length=MAX_TEXT, required=False)
+
+    def values(self) -> dict[str, str]:
+        """Each parameter, or "" where it is unusable (a NUL byte, too long): a respondent is
+        never turned away over a link parameter, a bad one counts as absent."""
+        self.is_valid()
+        cleaned = getattr(self, "cleaned_data", {})
+        return {
+            name: "" if name in self.errors else cleaned.get(name) or "" for name in self.fields
+        }
