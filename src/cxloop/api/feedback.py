@@ -401,10 +401,10 @@ def submit_public_response(
     except AlreadyAnswered:
         return Status(200, {"duplicate": True, "completed": True})
     if result.status_code in (200, 201):
-        response = result.value["response"]
+        stored = result.value["response"]
         return Status(
             result.status_code,
-            {"duplicate": result.value["duplicate"], "completed": response.completed},
+            {"duplicate": result.value["duplicate"], "completed": stored.completed},
         )
     return result
 

@@ -27,7 +27,7 @@ def error_list(form: forms.Form) -> list[str]:
     errors = []
     for field, messages in form.errors.items():
         for message in messages:
-            errors.append(message if field == "__all__" else f"{field}: {message}")
+            errors.append(str(message) if field == "__all__" else f"{field}: {message}")
     return errors
 
 

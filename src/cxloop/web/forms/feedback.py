@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from django import forms
 
@@ -36,7 +37,7 @@ class SurveyNewForm(forms.Form):
 
     def __init__(self, *args, languages: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["languages"].choices = _choices(languages)
+        cast(forms.MultipleChoiceField, self.fields["languages"]).choices = _choices(languages)
 
     def clean(self) -> dict:
         data = super().clean() or {}
@@ -112,9 +113,8 @@ class QuestionForm(forms.Form):
                 if not line.strip():
                     continue
                 labels = [part.strip() for part in line.split("|")]
-                value = _slug(labels[0])
                 choices.append(
-                    {"value": value, "label": dict(zip(languages, labels, strict=False))}
+                    {"value": _slug(labels[0]), "label": dict(zip(languages, labels, strict=False))}
                 )
             spec["choices"] = choices
         if data["show_if_question"]:

@@ -47,5 +47,5 @@ class DashboardForm(forms.Form):
 
     def filter_error(self) -> FilterError | None:
         for param, messages in self.errors.items():
-            return FilterError(param if param != "__all__" else "filters", messages[0])
+            return FilterError(param if param != "__all__" else "filters", str(messages[0]))
         return None

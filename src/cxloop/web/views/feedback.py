@@ -63,7 +63,7 @@ def survey_new(request: HttpRequest) -> HttpResponse:
         if not form.is_valid():
             errors = error_list(form)
             values = {k: form.data.get(k, "")[:200] for k in ("name", "kind")}
-            values["languages"] = form.data.getlist("languages")
+            values["languages"] = form.cleaned_data.get("languages") or ["en"]
         else:
             data = form.cleaned_data
             try:
@@ -125,7 +125,14 @@ def survey_detail(request: HttpRequest, survey_id: int) -> HttpResponse:
     return render(request, "feedback/survey_detail.html", context)
 
 
-def _detail_context(request: HttpRequest, survey, page_no: int = 1, **errors: list) -> dict:
+def _detail_context(
+    request: HttpRequest,
+    survey,
+    page_no: int = 1,
+    *,
+    status_errors: list | None = None,
+    trigger_errors: list | None = None,
+) -> dict:
     """The survey page; ``errors``: ``status_errors`` or ``trigger_errors`` of a refused form."""
     responses = selectors.response_list(survey=survey)
     page = Paginator(responses, RESPONSES_PER_PAGE).get_page(page_no)
@@ -140,17 +147,16 @@ def _detail_context(request: HttpRequest, survey, page_no: int = 1, **errors: li
         "embed_snippet": f'<script src="{embed}" async></script>',
         "triggers": selectors.trigger_list(survey=survey),
         "invitations": selectors.invitation_list(survey=survey)[:10],
-        "trigger_errors": [],
-        "status_errors": [],
+        "trigger_errors": trigger_errors or [],
+        "status_errors": status_errors or [],
         "open_error": _open_problem(survey),
-        **errors,
     }
     context["trigger_invalid"] = _invalid(context["trigger_errors"])
     return context
 
 
 def _refused(request: HttpRequest, survey, **errors: list) -> HttpResponse:
-    context = _detail_context(request, survey, **errors)
+    context = _detail_context(request, survey, 1, **errors)
     return render(request, "feedback/survey_detail.html", context, status=422)
 
 

@@ -137,7 +137,7 @@ def _numbers(workspace, query: MetricQuery, split: str, *, comments: bool = True
     cohorts = metric_selectors.cohort_retention(
         workspace=workspace, start=retention_start, end=retention_end
     )
-    days = (query.date_to - query.date_from).days + 1
+    days = (query.date_to - query.date_from).days + 1 if query.date_to and query.date_from else 0
     return {
         "query": query,
         "metric_label": METRIC_LABELS[metric],

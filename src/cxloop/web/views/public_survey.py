@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
+from typing import Any
 
 import orjson
 from django.conf import settings
@@ -140,7 +141,7 @@ def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
     existing = selectors.response_by_key(survey=survey, response_key=key)
     if existing is not None and existing.completed:
         return _thanks(request, survey, language, already=True, embed=embed)
-    common = {"language": language, "source": source, "invitation": invitation,
+    common: dict[str, Any] = {"language": language, "source": source, "invitation": invitation,
               "channel": params["channel"][:32] if not invitation else ""}  # fmt: skip
     errors: dict[str, str] = {}
     values = selectors.response_answers(response=existing) if existing else {}
