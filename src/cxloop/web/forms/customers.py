@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from cxloop.web.forms import MAX_TEXT, PageForm
+from cxloop.web.forms.common import MAX_TEXT, PageForm
 
 # Database ids are 64-bit; a larger number names no row and must not reach a query.
 MAX_ID = 2**63 - 1

@@ -9,7 +9,7 @@ from django import forms
 
 from cxloop.feedback import importing, selectors
 from cxloop.feedback.logic import TYPES, _slug
-from cxloop.web.forms import MAX_TEXT
+from cxloop.web.forms.common import MAX_TEXT
 
 SCALES = {"0-10": (0, 10), "1-5": (1, 5), "1-7": (1, 7)}
 OPS = ("lte", "gte", "eq", "ne")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 
 from cxloop.metrics.filters import FilterError, parse_query, parse_split
-from cxloop.web.forms import MAX_TEXT
+from cxloop.web.forms.common import MAX_TEXT
 
 FILTER_PARAMS = ("from", "to", "survey", "channel", "touchpoint", "trait", "by", "metric", "split")
 DEFAULT_SPLIT = "channel"

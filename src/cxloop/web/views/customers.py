@@ -21,7 +21,7 @@ from cxloop.events import selectors as event_selectors
 from cxloop.events.channels import CHANNELS
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.journeys import selectors as journey_selectors
-from cxloop.web.forms import bad_params, error_list, page_number
+from cxloop.web.forms.common import bad_params, error_list, page_number
 from cxloop.web.forms.customers import CustomerSearchForm, TimelineForm, WorkspaceSwitchForm
 from cxloop.web.views.team import NEW_KEY_SESSION
 from cxloop.web.workspace import SESSION_KEY, active_workspace, can, capability_required

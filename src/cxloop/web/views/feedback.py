@@ -24,8 +24,8 @@ from cxloop.core.permissions import Capability
 from cxloop.feedback import importing, selectors, services
 from cxloop.feedback.logic import FeedbackError, SurveyUnavailable, describe_condition
 from cxloop.feedback.templates import LANGUAGES, template_list
-from cxloop.web.forms import PageForm, bad_params, error_list, page_number
 from cxloop.web.forms import feedback as forms
+from cxloop.web.forms.common import PageForm, bad_params, error_list, page_number
 from cxloop.web.workspace import active_workspace, capability_required
 
 RESPONSES_PER_PAGE = 25

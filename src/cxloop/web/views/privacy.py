@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from cxloop.core.permissions import Capability
 from cxloop.customers import privacy
 from cxloop.customers import selectors as customer_selectors
-from cxloop.web.forms import bad_params
+from cxloop.web.forms.common import bad_params
 from cxloop.web.forms.customers import ExportFormatForm
 from cxloop.web.workspace import active_workspace, capability_required
 

@@ -13,7 +13,7 @@ from cxloop.core import services as core_services
 from cxloop.core.forms import MemberAddForm, RoleForm, WriteKeyForm, first_error
 from cxloop.core.models import Role
 from cxloop.core.permissions import ROLE_CAPABILITIES, Capability
-from cxloop.web.forms import PageForm, bad_params, page_number
+from cxloop.web.forms.common import PageForm, bad_params, page_number
 from cxloop.web.workspace import active_workspace, capability_required
 
 NEW_KEY_SESSION = "cxloop_new_key"

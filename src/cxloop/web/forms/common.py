@@ -1,4 +1,4 @@
-"""Input of the web pages: Django forms, so each parameter's type and bounds are declared once.
+"""Shared pieces of the survey, customer, dashboard and team page forms.
 
 A page reads its query string or body only through a form; a bad value becomes ``param: message``
 shown on the page (4xx), never an exception. Domain rules (a survey's questions, metric filters)
