@@ -232,3 +232,37 @@ def test_the_public_page_takes_hostile_link_parameters_as_absent(world):
     assert answered.status_code == 200
     stored = Response.objects.filter(completed=True, nps_score=8).get()
     assert (stored.channel, stored.source, stored.language) == ("", "link", "en")
+
+
+def test_hostile_team_and_key_posts_write_nothing(admin, workspace):
+    from django.contrib.auth import get_user_model
+
+    from cxloop.core.models import Membership, WriteKey
+
+    analyst = member_make(workspace=workspace, username="ana")
+    posts = [
+        ("/team/", {"username": LONG, "role": "analyst"}),
+        ("/team/", {"username": "a\x00b", "role": "analyst", "password": "x" * 20}),
+        ("/team/", {"username": "newbie", "role": "overlord"}),
+        ("/team/", {"username": "newbie", "role": "analyst", "email": LONG}),
+        (f"/team/{analyst.pk}/role/", {"role": "\x00"}),
+        (f"/team/{analyst.pk}/role/", {"role": LONG}),
+        (f"/team/{HUGE}/role/", {"role": "admin"}),
+        (f"/team/{HUGE}/remove/", {}),
+        ("/sources/keys/", {"label": LONG, "kind": "server"}),
+        ("/sources/keys/", {"label": "shop", "kind": "NaN"}),
+        (f"/sources/keys/{HUGE}/revoke/", {}),
+        (f"/merges/{HUGE}/unmerge/", {}),
+    ]
+
+    def state():
+        return (
+            get_user_model().objects.count(),
+            sorted(Membership.objects.values_list("user_id", "role")),
+            WriteKey.objects.filter(revoked_at__isnull=True).count(),
+        )
+
+    before = state()
+    statuses = {url + str(body)[:30]: admin.post(url, body).status_code for url, body in posts}
+    assert [k for k, status in statuses.items() if status >= 500] == []
+    assert state() == before

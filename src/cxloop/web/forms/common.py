@@ -14,6 +14,8 @@ from django.shortcuts import render
 # A page number this high is a typing slip or a probe; paginators clamp anything below it.
 MAX_PAGE = 1_000_000
 MAX_TEXT = 200
+# Database ids are 64-bit; a larger number names no row and must not reach a query.
+MAX_ID = 2**63 - 1
 
 
 class PageForm(forms.Form):

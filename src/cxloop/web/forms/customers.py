@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from cxloop.web.forms.common import MAX_TEXT, PageForm
-
-# Database ids are 64-bit; a larger number names no row and must not reach a query.
-MAX_ID = 2**63 - 1
+from cxloop.web.forms.common import MAX_ID, MAX_TEXT, PageForm
 
 
 class WorkspaceSwitchForm(forms.Form):
