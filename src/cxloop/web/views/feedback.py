@@ -216,7 +216,7 @@ def survey_build(request: HttpRequest, survey_id: int) -> HttpResponse:
                 services.question_move(survey=survey, key=key, offset=offset)
             elif not question.is_valid():
                 errors = error_list(question)
-                values = {k: v[:200] for k, v in request.POST.items()}
+                values = {k: str(v)[:200] for k, v in question.data.items()}
             else:
                 values = question.cleaned_data
                 services.question_add(survey=survey, spec=question.spec())
