@@ -189,3 +189,16 @@ def test_import_reviews_with_a_tab_delimiter_through_the_api(api, workspace):
     assert tab.status_code == 200 and tab.json()["imported"] == 1
     assert Response.objects.get().comment == 'Good, "fit"\tand\nsoft'
     assert bad.status_code == 422 and "delimiter" in bad.content.decode()
+
+
+def test_export_is_audited(api, workspace, member):
+    from cxloop.core.selectors import audit_entries
+
+    survey = services.survey_create_from_template(workspace=workspace, template="nps")
+    services.response_submit(survey=survey, answers={"nps": 9}, response_key="a")
+    exported = api.get(f"/api/surveys/{survey.pk}/responses/export")
+    entries = list(audit_entries(workspace=workspace).filter(action="responses_export"))
+    assert exported.status_code == 200
+    assert [(e.actor, e.target, e.detail) for e in entries] == [
+        (member, f"survey #{survey.pk}", {"survey": survey.name, "format": "json", "responses": 1}),
+    ]

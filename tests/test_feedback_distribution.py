@@ -12,7 +12,7 @@ from aiosmtpd.controller import Controller
 from cxloop.customers.models import Customer
 from cxloop.events import selectors as event_selectors
 from cxloop.events.services import events_ingest
-from cxloop.feedback import services
+from cxloop.feedback import _invitations, services
 from cxloop.feedback.models import Invitation, Response
 
 # recent, so the events count as live touches rather than imported history
@@ -269,17 +269,17 @@ def test_an_invitation_claimed_by_another_round_is_not_sent_again(workspace, pos
     ingest(workspace, [person("ann", "ann@example.com"), order("ann", 1)])
     services.triggers_scan(workspace=workspace)
     invitation = Invitation.objects.get()
-    real_email = services._email
+    real_email = _invitations._email
 
     def overlapping_round(inv, connection):  # another sender runs while this one is sending
         services.invitations_send_due(workspace=workspace, now=T0 + timedelta(days=5))
         real_email(inv, connection)
 
-    services._email = overlapping_round
+    _invitations._email = overlapping_round
     try:
         report = services.invitations_send_due(workspace=workspace, now=T0 + timedelta(days=5))
     finally:
-        services._email = real_email
+        _invitations._email = real_email
 
     assert report.sent == 1
     assert len(smtp.messages) == 1

@@ -200,6 +200,19 @@ def test_export_csv(app, nps):
     assert len(lines) == 3
 
 
+def test_export_csv_is_audited(app, nps, member, workspace):
+    from cxloop.core.selectors import audit_entries
+
+    services.response_submit(survey=nps, answers={"nps": 3}, response_key="a")
+    before = list(audit_entries(workspace=workspace))
+    b"".join(app.get(f"/surveys/{nps.pk}/export.csv").streaming_content)
+    entries = [e for e in audit_entries(workspace=workspace) if e not in before]
+    assert [(e.action, e.actor, e.target, e.detail) for e in entries] == [
+        ("responses_export", member, f"survey #{nps.pk}",
+         {"survey": nps.name, "format": "csv", "responses": 1}),
+    ]  # fmt: skip
+
+
 def test_export_csv_escapes_answers_a_spreadsheet_would_run(app, nps):
     import csv
     import io

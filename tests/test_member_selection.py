@@ -161,8 +161,8 @@ def test_customer_list_refuses_an_unknown_stage(client, member, workspace, other
     theirs = journey_services.journey_create(workspace=other_workspace, definition=SHOP)
     client.force_login(member)
 
-    for stage in (theirs.stages.first().pk, "abc"):
-        assert client.get("/customers/", {"stage": stage}).status_code == 404
+    assert client.get("/customers/", {"stage": theirs.stages.first().pk}).status_code == 404
+    assert client.get("/customers/", {"stage": "abc"}).status_code == 400  # not an id at all
 
 
 def test_paths_for_a_segment_are_the_same_on_the_page_and_in_the_api(client, member, segments):

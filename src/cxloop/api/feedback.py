@@ -442,9 +442,9 @@ def export_responses(
     request: HttpRequest, survey_id: int = id_param(), workspace: str | None = None
 ):
     """Every response, oldest first, as the CSV export has them (answers as an object)."""
-    return list(
-        selectors.responses_export(survey=_survey(request, survey_id, workspace, Capability.EXPORT))
-    )
+    survey = _survey(request, survey_id, workspace, Capability.EXPORT)
+    services.responses_export_record(survey=survey, actor=request.user, fmt="json")
+    return list(selectors.responses_export(survey=survey))
 
 
 class ImportReportOut(Schema):

@@ -18,22 +18,17 @@ What is counted:
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from django.db import NotSupportedError
 from django.db.models import (
     Case,
     Count,
-    DateField,
     Exists,
     F,
-    Func,
     IntegerField,
     Max,
-    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -43,9 +38,10 @@ from django.db.models import (
 from django.db.models.fields.json import KeyTextTransform
 
 from cxloop.core.models import Workspace
-from cxloop.events import selectors as event_selectors
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.metrics import definitions as d
+from cxloop.metrics._periods import PeriodStart, period_floor, period_next
+from cxloop.metrics._retention import Cohort, RetentionRow, cohort_retention, retention_by_period
 from cxloop.metrics.definitions import Estimate, MetricName
 from cxloop.metrics.filters import (
     TRAIT_KEY,
@@ -58,55 +54,18 @@ from cxloop.metrics.filters import (
 if TYPE_CHECKING:
     from cxloop.feedback.models import Invitation, Response
 
+# periods and retention live in their own modules; callers keep importing them from here
+__all__ = [
+    "Cohort",
+    "PeriodStart",
+    "RetentionRow",
+    "cohort_retention",
+    "period_floor",
+    "period_next",
+    "retention_by_period",
+]
+
 NONE_LABEL = "(none)"
-
-
-class PeriodStart(Func):
-    """The first day (a date, UTC) of the day, ISO week (Monday) or month holding a timestamp."""
-
-    output_field = DateField()
-
-    def __init__(self, expression, granularity: Granularity | str) -> None:
-        super().__init__(expression)
-        self.granularity = Granularity(granularity)
-
-    def as_sqlite(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.source_expressions[0])
-        modifiers = {
-            Granularity.DAY: "",
-            # back 6 days, then forward to the next Monday (or stay): the Monday on or before
-            Granularity.WEEK: ", '-6 days', 'weekday 1'",
-            Granularity.MONTH: ", 'start of month'",
-        }[self.granularity]
-        return f"date({sql}{modifiers})", params
-
-    def as_postgresql(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.source_expressions[0])
-        unit = self.granularity.value  # fixed vocabulary, never user text
-        return f"CAST(date_trunc('{unit}', {sql} AT TIME ZONE 'UTC') AS date)", params
-
-    def as_sql(self, compiler, connection, **extra):
-        raise NotSupportedError(f"PeriodStart has no SQL for {connection.vendor}")
-
-
-def period_floor(value: date | datetime, by: Granularity) -> date:
-    """The start of the period holding ``value`` (the Python twin of :class:`PeriodStart`)."""
-    day = value.astimezone(UTC).date() if isinstance(value, datetime) else value
-    if by is Granularity.WEEK:
-        return day - timedelta(days=day.weekday())
-    if by is Granularity.MONTH:
-        return day.replace(day=1)
-    return day
-
-
-def period_next(start: date, by: Granularity) -> date:
-    """The start of the period after the one starting on ``start``."""
-    if by is Granularity.DAY:
-        return start + timedelta(days=1)
-    if by is Granularity.WEEK:
-        return start + timedelta(days=7)
-    year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
-    return date(year, month, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +186,9 @@ def _grouped(
         keys.append(PERIOD)
     if split is not None:
         if split.startswith("trait:"):
-            group = KeyTextTransform(split.removeprefix("trait:"), "customer__traits")
+            group: KeyTextTransform | F = KeyTextTransform(
+                split.removeprefix("trait:"), "customer__traits"
+            )
         else:
             group = F("survey_id" if split == "survey" else split)
         rows = rows.annotate(**{GROUP: group})
@@ -490,134 +451,3 @@ def filter_options(*, workspace: Workspace) -> FilterOptions:
         touchpoints=sorted({touchpoint for _, touchpoint in pairs if touchpoint})[:200],
         trait_keys=sorted(keys),
     )
-
-
-# ------------------------------------------------------------------------------------------
-# Churn and retention from events
-# ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RetentionRow:
-    """Customers active in ``period``; of them, how many were active again in the next period."""
-
-    period: date
-    active: int
-    retained: int
-    churned: int
-    retention: Estimate
-    churn: Estimate
-
-
-@dataclass(frozen=True, slots=True)
-class Cohort:
-    """Customers first seen in ``start``; ``rates[k]`` = % of them active k periods later."""
-
-    start: date
-    size: int
-    rates: list[float] = field(default_factory=list)
-
-
-def _activity(
-    workspace: Workspace, by: Granularity, start: date, end: date
-) -> dict[date, set[int]]:
-    rows = (
-        event_selectors.workspace_events(workspace=workspace)
-        .filter(
-            occurred_at__gte=datetime.combine(start, datetime.min.time(), tzinfo=UTC),
-            occurred_at__lt=datetime.combine(end, datetime.min.time(), tzinfo=UTC),
-        )
-        .annotate(_period=PeriodStart("occurred_at", by))
-        .values_list("_period", "customer_id")
-        .distinct()
-    )
-    active: dict[date, set[int]] = defaultdict(set)
-    for period, customer_id in rows:
-        active[period].add(customer_id)
-    return active
-
-
-def _window(
-    start: datetime, end: datetime, by: Granularity, now: datetime | None
-) -> tuple[date, date]:
-    """Whole periods: from the one holding ``start`` up to the last one complete by end/now."""
-    now = now or datetime.now(UTC)
-    first = period_floor(start, by)
-    limit = min(end, now).astimezone(UTC).date()
-    return first, limit
-
-
-def retention_by_period(
-    *,
-    workspace: Workspace,
-    start: datetime,
-    end: datetime,
-    by: Granularity = Granularity.MONTH,
-    now: datetime | None = None,
-) -> list[RetentionRow]:
-    """Churn and retention per period from events.
-
-    A customer is *active* in a period when they have any event in it. Of those active in period
-    P, the *churned* are not active in P+1, the *retained* are. A period is reported only once
-    P+1 is over (before ``end`` and ``now``), so a month in progress never looks like churn.
-    """
-    by = Granularity(by)
-    first, limit = _window(start, end, by, now)
-    active = _activity(workspace, by, first, limit)
-    result = []
-    period = first
-    while period_next(period_next(period, by), by) <= limit:
-        following = period_next(period, by)
-        now_active = active.get(period, set())
-        retained = len(now_active & active.get(following, set()))
-        churned = len(now_active) - retained
-        result.append(
-            RetentionRow(
-                period=period,
-                active=len(now_active),
-                retained=retained,
-                churned=churned,
-                retention=d.retention_rate(retained=retained, active=len(now_active)),
-                churn=d.churn_rate(churned=churned, active=len(now_active)),
-            )
-        )
-        period = following
-    return result
-
-
-def cohort_retention(
-    *,
-    workspace: Workspace,
-    start: datetime,
-    end: datetime,
-    by: Granularity = Granularity.MONTH,
-    max_offset: int = 12,
-    now: datetime | None = None,
-) -> list[Cohort]:
-    """Cohort retention: customers by the period of their first event ever, then the % of each
-    cohort active 0, 1, 2, … periods later (0 is always 100%), for periods that are over."""
-    by = Granularity(by)
-    first, limit = _window(start, end, by, now)
-    active = _activity(workspace, by, first, limit)
-    firsts = (
-        event_selectors.workspace_events(workspace=workspace)
-        .values("customer_id")
-        .annotate(first=Min("occurred_at"))
-        .values_list("customer_id", "first")
-    )
-    members: dict[date, set[int]] = defaultdict(set)
-    for customer_id, first_at in firsts:
-        cohort = period_floor(first_at, by)
-        # cohort < limit first: the period after one near the calendar's end does not exist
-        if first <= cohort < limit and period_next(cohort, by) <= limit:
-            members[cohort].add(customer_id)
-    cohorts = []
-    for cohort in sorted(members):
-        people = members[cohort]
-        rates = []
-        period = cohort
-        while period_next(period, by) <= limit and len(rates) <= max_offset:
-            rates.append(100 * len(people & active.get(period, set())) / len(people))
-            period = period_next(period, by)
-        cohorts.append(Cohort(start=cohort, size=len(people), rates=rates))
-    return cohorts

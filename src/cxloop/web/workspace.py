@@ -22,10 +22,13 @@ def active_workspace(request: HttpRequest) -> Workspace:
     if cached is not None:
         return cached
     allowed = core_selectors.workspaces_for_user(user=request.user)
-    workspace = allowed.filter(pk=request.session.get(SESSION_KEY)).first() or allowed.first()
+    chosen = request.session.get(SESSION_KEY)
+    workspace = (allowed.filter(pk=chosen).first() if isinstance(chosen, int) else None) or (
+        allowed.first()
+    )
     if workspace is None:
         raise Http404("You are not a member of any workspace yet; ask an admin to add you.")
-    request._cxloop_workspace = workspace
+    setattr(request, "_cxloop_workspace", workspace)  # noqa: B010 (a per-request cache)
     return workspace
 
 

@@ -21,6 +21,8 @@ from cxloop.events import selectors as event_selectors
 from cxloop.events.channels import CHANNELS
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.journeys import selectors as journey_selectors
+from cxloop.web.forms.common import bad_params, error_list, page_number
+from cxloop.web.forms.customers import CustomerSearchForm, TimelineForm, WorkspaceSwitchForm
 from cxloop.web.views.team import NEW_KEY_SESSION
 from cxloop.web.workspace import SESSION_KEY, active_workspace, can, capability_required
 
@@ -37,28 +39,30 @@ def home(request: HttpRequest) -> HttpResponse:
 @capability_required(Capability.READ_ANALYTICS)
 @require_POST
 def switch_workspace(request: HttpRequest) -> HttpResponse:
-    wanted = request.POST.get("workspace", "")
+    form = WorkspaceSwitchForm(request.POST)
     allowed = core_selectors.workspaces_for_user(user=request.user)
-    if wanted.isdigit() and allowed.filter(pk=int(wanted)).exists():
-        request.session[SESSION_KEY] = int(wanted)
+    if form.is_valid() and allowed.filter(pk=form.cleaned_data["workspace"]).exists():
+        request.session[SESSION_KEY] = form.cleaned_data["workspace"]
     return redirect("home")
 
 
 @capability_required(Capability.READ_CUSTOMERS)
 def customer_list(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
-    query = request.GET.get("q", "").strip()
-    stage_param = request.GET.get("stage", "")
+    form = CustomerSearchForm(request.GET)
+    if not form.is_valid():
+        if request.headers.get("HX-Request"):
+            return bad_params(request, form)
+        return _search_refused(request, workspace, form)
+    query, stage_id = form.cleaned_data["q"], form.cleaned_data["stage"]
     stage = ids = None
-    if stage_param:
+    if stage_id:
         try:
-            stage, ids = journey_selectors.stage_member_ids(
-                workspace=workspace, stage_id=int(stage_param) if stage_param.isdigit() else -1
-            )
+            stage, ids = journey_selectors.stage_member_ids(workspace=workspace, stage_id=stage_id)
         except journey_selectors.StageChoiceError as exc:
             raise Http404(f"stage: {exc}") from exc
     customers = customer_selectors.customer_search(workspace=workspace, query=query, ids=ids)
-    page = Paginator(customers, CUSTOMERS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(customers, CUSTOMERS_PER_PAGE).get_page(page_number(form))
     context = {
         "page": page,
         "query": query,
@@ -77,6 +81,23 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _search_refused(request: HttpRequest, workspace, form: CustomerSearchForm) -> HttpResponse:
+    """The search page with no results and the bad parameters named under the search box."""
+    empty = customer_selectors.customer_search(workspace=workspace, query="").none()
+    context = {
+        "page": Paginator(empty, CUSTOMERS_PER_PAGE).get_page(1),
+        "query": form.data.get("q", "")[:200],
+        "total": 0,
+        "stage": None,
+        "stage_param": "",
+        "errors": error_list(form),
+        "invalid": set(form.errors),
+        "customer_total": customer_selectors.customer_count(workspace=workspace),
+        "stage_choices": journey_selectors.stage_choices(workspace=workspace),
+    }
+    return render(request, "web/customer_list.html", context, status=400)
+
+
 @capability_required(Capability.READ_CUSTOMERS)
 def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
     workspace = active_workspace(request)
@@ -85,6 +106,9 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         raise Http404("No such customer in this workspace.")
     if customer.merged_into_id:
         return redirect("customer-detail", customer_id=customer.merged_into_id)
+    timeline = TimelineForm(request.GET)
+    if not timeline.is_valid():
+        return bad_params(request, timeline)
     facets = event_selectors.customer_timeline_facets(customer_id=customer.pk)
     context = {
         "customer": customer,
@@ -97,7 +121,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         "can_manage": can(request, Capability.MANAGE_CUSTOMERS),
         "facets": facets,
         "event_total": sum(n for _, n in facets["type"]),
-        **_timeline_context(request, customer.pk),
+        **_timeline_context(timeline, customer.pk),
     }
     return render(request, "web/customer_detail.html", context)
 
@@ -109,26 +133,24 @@ def customer_timeline(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = customer_selectors.customer_get(workspace=workspace, customer_id=customer_id)
     if customer is None or customer.merged_into_id:
         raise Http404("No such customer in this workspace.")
-    response = render(request, "web/_timeline.html", _timeline_context(request, customer.pk))
+    timeline = TimelineForm(request.GET)
+    if not timeline.is_valid():
+        return bad_params(request, timeline)
+    response = render(request, "web/_timeline.html", _timeline_context(timeline, customer.pk))
     # keep the chosen filters in the address bar, so a reload or a shared link shows the same
-    chosen = {
-        k: v for k, v in request.GET.items() if k in ("channel", "type", "name", "page") and v
-    }
+    chosen = {k: v for k, v in timeline.cleaned_data.items() if v}
     detail = reverse("customer-detail", args=[customer.pk])
     response["HX-Replace-Url"] = f"{detail}?{urlencode(chosen)}" if chosen else detail
     return response
 
 
-def _timeline_context(request: HttpRequest, customer_id: int) -> dict:
-    filters = {
-        "channel": request.GET.get("channel", ""),
-        "event_type": request.GET.get("type", ""),
-        "name": request.GET.get("name", ""),
-    }
+def _timeline_context(form: TimelineForm, customer_id: int) -> dict:
+    data = form.cleaned_data
+    filters = {"channel": data["channel"], "event_type": data["type"], "name": data["name"]}
     events = event_selectors.customer_timeline(customer_id=customer_id, **filters)
-    page = Paginator(events, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(events, EVENTS_PER_PAGE).get_page(page_number(form))
     for event in page:
-        event.details = _details(event.properties)
+        event.details = _details(event.properties)  # type: ignore[attr-defined]
     return {"events": page, "filters": filters, "customer_id": customer_id}
 
 

@@ -13,19 +13,19 @@ from django.http import (
     Http404,
     HttpRequest,
     HttpResponse,
-    HttpResponseBadRequest,
     StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cxloop.core.permissions import Capability
 from cxloop.feedback import importing, selectors, services
 from cxloop.feedback.logic import FeedbackError, SurveyUnavailable, describe_condition
 from cxloop.feedback.templates import LANGUAGES, template_list
+from cxloop.web.forms import feedback as forms
+from cxloop.web.forms.common import PageForm, bad_params, error_list, page_number
 from cxloop.web.workspace import active_workspace, capability_required
 
 RESPONSES_PER_PAGE = 25
@@ -56,36 +56,46 @@ def survey_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def survey_new(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
-    errors, values = [], {"languages": ["en"], "kind": "custom", "name": ""}
+    errors: list = []
+    values: dict = {"languages": ["en"], "kind": "custom", "name": ""}
     if request.method == "POST":
-        languages = request.POST.getlist("languages") or ["en"]
-        try:
-            if request.POST.get("template"):
-                survey = services.survey_create_from_template(
-                    workspace=workspace, template=request.POST["template"], languages=languages
-                )
-                return redirect("survey-detail", survey_id=survey.pk)
-            extra = [x.strip() for x in request.POST.get("other_languages", "").split(",")]
-            values = {
-                "name": request.POST.get("name", ""),
-                "kind": request.POST.get("kind", "custom"),
-                "languages": languages + [x for x in extra if x],
-            }
-            survey = services.survey_create(
-                workspace=workspace, name=values["name"], kind=values["kind"],
-                languages=values["languages"], status=selectors.SurveyStatus.DRAFT,
-            )  # fmt: skip
-            return redirect("survey-build", survey_id=survey.pk)
-        except FeedbackError as exc:
-            errors = exc.errors
+        form = forms.SurveyNewForm(request.POST, languages=list(LANGUAGES))
+        if not form.is_valid():
+            errors = error_list(form)
+            values = {k: form.data.get(k, "")[:200] for k in ("name", "kind")}
+            values["languages"] = form.cleaned_data.get("languages") or ["en"]
+        else:
+            data = form.cleaned_data
+            try:
+                if data["template"]:
+                    survey = services.survey_create_from_template(
+                        workspace=workspace, template=data["template"],
+                        languages=data["languages"] or ["en"],
+                    )  # fmt: skip
+                    return redirect("survey-detail", survey_id=survey.pk)
+                values = {"name": data["name"], "kind": data["kind"],
+                          "languages": data["all_languages"]}  # fmt: skip
+                survey = services.survey_create(
+                    workspace=workspace, name=data["name"], kind=data["kind"],
+                    languages=data["all_languages"], status=selectors.SurveyStatus.DRAFT,
+                )  # fmt: skip
+                return redirect("survey-build", survey_id=survey.pk)
+            except FeedbackError as exc:
+                errors = exc.errors
     context = {
         "templates": template_list(),
         "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
         "kinds": selectors.SurveyKind.choices,
         "errors": errors,
+        "invalid": _invalid(errors),
         "values": values,
     }
     return render(request, "feedback/survey_new.html", context, status=422 if errors else 200)
+
+
+def _invalid(errors) -> set[str]:
+    """The names of the fields an error list blames (``name: ...``, ``question.key: ...``)."""
+    return {str(e).partition(":")[0].rpartition(".")[2] for e in errors}
 
 
 def _question_rows(survey) -> list[dict]:
@@ -108,8 +118,24 @@ def _question_rows(survey) -> list[dict]:
 @capability_required(Capability.READ_ANALYTICS)
 def survey_detail(request: HttpRequest, survey_id: int) -> HttpResponse:
     survey = _survey(request, survey_id)
+    params = PageForm(request.GET)
+    if not params.is_valid():
+        return bad_params(request, params)
+    context = _detail_context(request, survey, page_number(params))
+    return render(request, "feedback/survey_detail.html", context)
+
+
+def _detail_context(
+    request: HttpRequest,
+    survey,
+    page_no: int = 1,
+    *,
+    status_errors: list | None = None,
+    trigger_errors: list | None = None,
+) -> dict:
+    """The survey page; ``errors``: ``status_errors`` or ``trigger_errors`` of a refused form."""
     responses = selectors.response_list(survey=survey)
-    page = Paginator(responses, RESPONSES_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(responses, RESPONSES_PER_PAGE).get_page(page_no)
     public = _public_url(request, survey)
     embed = request.build_absolute_uri(reverse("survey-embed", args=[survey.public_token]))
     context = {
@@ -121,10 +147,17 @@ def survey_detail(request: HttpRequest, survey_id: int) -> HttpResponse:
         "embed_snippet": f'<script src="{embed}" async></script>',
         "triggers": selectors.trigger_list(survey=survey),
         "invitations": selectors.invitation_list(survey=survey)[:10],
-        "trigger_errors": [],
+        "trigger_errors": trigger_errors or [],
+        "status_errors": status_errors or [],
         "open_error": _open_problem(survey),
     }
-    return render(request, "feedback/survey_detail.html", context)
+    context["trigger_invalid"] = _invalid(context["trigger_errors"])
+    return context
+
+
+def _refused(request: HttpRequest, survey, **errors: list) -> HttpResponse:
+    context = _detail_context(request, survey, 1, **errors)
+    return render(request, "feedback/survey_detail.html", context, status=422)
 
 
 def _stats(survey) -> dict:
@@ -149,18 +182,16 @@ def _open_problem(survey) -> str:
 @require_POST
 def survey_status(request: HttpRequest, survey_id: int) -> HttpResponse:
     survey = _survey(request, survey_id)
-    status = request.POST.get("status", "")
-    closes_at = request.POST.get("closes_at")
-    kwargs = {"status": status}
-    if closes_at is not None:
-        when = parse_datetime(closes_at) if closes_at else None
-        if when is not None and timezone.is_naive(when):
-            when = timezone.make_aware(when)
-        kwargs["closes_at"] = when
+    form = forms.SurveyStatusForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, survey, status_errors=error_list(form))
+    kwargs: dict = {"status": form.cleaned_data["status"]}
+    if "closes_at" in request.POST:  # absent: the closing time is left as it is
+        kwargs["closes_at"] = form.cleaned_data["closes_at"]
     try:
         services.survey_update(survey=survey, **kwargs)
     except FeedbackError as exc:
-        return HttpResponseBadRequest(str(exc))
+        return _refused(request, survey, status_errors=exc.errors)
     return redirect("survey-detail", survey_id=survey.pk)
 
 
@@ -169,33 +200,35 @@ def survey_status(request: HttpRequest, survey_id: int) -> HttpResponse:
 def survey_build(request: HttpRequest, survey_id: int) -> HttpResponse:
     """Add questions one by one (htmx swaps the list and the form), remove unanswered ones."""
     survey = _survey(request, survey_id)
-    errors, values = [], {}
+    errors: list = []
+    values: dict = {}
     status = 200
     if request.method == "POST":
-        if request.POST.get("delete"):
-            try:
-                services.question_delete(survey=survey, key=request.POST["delete"])
-            except FeedbackError as exc:
-                errors = exc.errors
-        elif request.POST.get("move"):
-            key, _, direction = request.POST["move"].rpartition(":")
-            try:
-                offset = {"up": -1, "down": 1}.get(direction, 0)
+        action = forms.QuestionActionForm(request.POST)
+        question = forms.QuestionForm(request.POST, languages=survey.languages)
+        try:
+            if not action.is_valid():
+                errors = error_list(action)
+            elif action.cleaned_data["delete"]:
+                services.question_delete(survey=survey, key=action.cleaned_data["delete"])
+            elif action.cleaned_data["move"]:
+                key, offset = action.cleaned_data["move"]
                 services.question_move(survey=survey, key=key, offset=offset)
-            except FeedbackError as exc:
-                errors = exc.errors
-        else:
-            values = request.POST
-            try:
-                services.question_add(survey=survey, spec=_question_spec(request.POST, survey))
+            elif not question.is_valid():
+                errors = error_list(question)
+                values = {k: str(v)[:200] for k, v in question.data.items()}
+            else:
+                values = question.cleaned_data
+                services.question_add(survey=survey, spec=question.spec())
                 values = {}
-            except FeedbackError as exc:
-                errors = exc.errors
+        except FeedbackError as exc:
+            errors = exc.errors
         status = 422 if errors else 200
     context = {
         "survey": survey,
         "questions": _question_rows(survey),
         "errors": errors,
+        "invalid": _invalid(errors),
         "values": values,
         "types": [("rating", "Rating scale"), ("single_choice", "Single choice"),
                   ("multiple_choice", "Multiple choice"), ("text", "Free text")],
@@ -209,79 +242,17 @@ def survey_build(request: HttpRequest, survey_id: int) -> HttpResponse:
     return render(request, template, context, status=status)
 
 
-def _question_spec(post, survey) -> dict:
-    """The builder form → a question spec (validation happens in the service)."""
-    languages = survey.languages
-    qtype = post.get("type", "")
-    spec: dict = {
-        "key": post.get("key", "").strip(),
-        "type": qtype,
-        "required": post.get("required") == "on",
-        "text": {lang: post.get(f"text_{lang}", "") for lang in languages},
-    }
-    if qtype == "rating":
-        low, _, high = post.get("scale", "1-5").partition("-")
-        spec["scale_min"], spec["scale_max"] = int(low), int(high)
-        spec["metric"] = post.get("metric", "")
-        low_label, high_label = (
-            post.get("low_label", "").strip(),
-            post.get("high_label", "").strip(),
-        )
-        if low_label or high_label:
-            spec["scale_labels"] = {languages[0]: [low_label, high_label]}
-    if qtype in ("single_choice", "multiple_choice"):
-        choices = []
-        for line in post.get("choices", "").splitlines():
-            if not line.strip():
-                continue
-            labels = [part.strip() for part in line.split("|")]
-            value = importing_slug(labels[0])
-            choices.append({"value": value, "label": dict(zip(languages, labels, strict=False))})
-        spec["choices"] = choices
-    if post.get("show_if_question"):
-        raw = post.get("show_if_value", "").strip()
-        value: object = int(raw) if raw.lstrip("-").isdigit() else raw
-        spec["show_if"] = {
-            "question": post["show_if_question"],
-            "op": post.get("show_if_op", "eq"),
-            "value": value,
-        }
-    return spec
-
-
-def importing_slug(text: str) -> str:
-    from cxloop.feedback.logic import _slug
-
-    return _slug(text)
-
-
 @capability_required(Capability.EDIT_SURVEYS)
 @require_POST
 def trigger_add(request: HttpRequest, survey_id: int) -> HttpResponse:
     survey = _survey(request, survey_id)
-    conditions = {}
-    key, value = (
-        request.POST.get("condition_key", "").strip(),
-        request.POST.get("condition_value", "").strip(),
-    )
-    if key:
-        conditions[key] = value
+    form = forms.TriggerForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, survey, trigger_errors=error_list(form))
     try:
-        delay_days = float(request.POST.get("delay_days", "0") or 0)
-        cap = int(request.POST.get("frequency_cap_days", "90") or 0)
-    except ValueError:
-        return HttpResponseBadRequest("delay_days and frequency_cap_days must be numbers")
-    try:
-        services.trigger_create(
-            survey=survey,
-            event_name=request.POST.get("event_name", ""),
-            conditions=conditions,
-            delay_minutes=round(delay_days * 24 * 60),
-            frequency_cap_days=cap,
-            consent_channel="email" if request.POST.get("require_consent") == "on" else "",
-        )
+        services.trigger_create(survey=survey, **form.trigger_kwargs())
     except FeedbackError as exc:
-        return HttpResponseBadRequest(str(exc))
+        return _refused(request, survey, trigger_errors=exc.errors)
     return redirect(reverse("survey-detail", args=[survey.pk]) + "#triggers")
 
 
@@ -299,6 +270,7 @@ def trigger_toggle(request: HttpRequest, survey_id: int, trigger_id: int) -> Htt
 @capability_required(Capability.EXPORT)
 def survey_export(request: HttpRequest, survey_id: int) -> StreamingHttpResponse:
     survey = _survey(request, survey_id)
+    services.responses_export_record(survey=survey, actor=request.user, fmt="csv")
     response = StreamingHttpResponse(
         selectors.responses_csv(survey=survey), content_type="text/csv; charset=utf-8"
     )
@@ -318,16 +290,24 @@ def _upload_dir() -> Path:
 def survey_import(request: HttpRequest, survey_id: int) -> HttpResponse:
     """Two steps: upload a CSV, then map its columns to questions and fields, then a report."""
     survey = _survey(request, survey_id)
-    delimiter = request.POST.get("delimiter", "comma")
+    form = forms.DelimiterForm(request.POST)
+    delimiter = form.cleaned_data["delimiter"] if form.is_valid() else "comma"
     context: dict = {"survey": survey, "step": "upload", "errors": [], "delimiter": delimiter,
                      "delimiters": importing.DELIMITER_LABELS.items()}  # fmt: skip
+
+    def refused(errors: list) -> HttpResponse:
+        context.update(errors=errors, invalid=_invalid(errors))
+        return render(request, "feedback/survey_import.html", context, status=422)
+
     if request.method == "POST" and "file" in request.FILES:
-        raw = request.FILES["file"].read()
+        upload = forms.ImportUploadForm(request.POST, request.FILES)
+        if not upload.is_valid():
+            return refused(error_list(upload))
+        raw = upload.cleaned_data["file"].read()
         try:
             header, rows = importing.read_csv(raw, delimiter=delimiter)
         except importing.ImportFileError as exc:
-            context["errors"] = [str(exc)]
-            return render(request, "feedback/survey_import.html", context, status=422)
+            return refused([str(exc)])
         upload_id = uuid.uuid4().hex
         (_upload_dir() / f"{upload_id}.csv").write_bytes(raw)
         guess = importing.guess_mapping(survey=survey, header=header)
@@ -337,25 +317,24 @@ def survey_import(request: HttpRequest, survey_id: int) -> HttpResponse:
                        targets=_targets(survey))  # fmt: skip
         return render(request, "feedback/survey_import.html", context)
     if request.method == "POST":
-        upload_id = request.POST.get("upload_id", "")
-        path = _upload_dir() / f"{upload_id}.csv"
-        if not upload_id.isalnum() or not path.exists():
-            context["errors"] = ["The uploaded file has expired; upload it again."]
-            return render(request, "feedback/survey_import.html", context, status=422)
+        kept = forms.ImportKeptForm(request.POST)
+        path = _upload_dir() / f"{kept.cleaned_data['upload_id']}.csv" if kept.is_valid() else None
+        if path is None or not path.exists():
+            return refused(["The uploaded file has expired; upload it again."])
         raw = path.read_bytes()
         try:
             header, _ = importing.read_csv(raw, delimiter=delimiter)
         except importing.ImportFileError as exc:
-            context["errors"] = [str(exc)]
-            return render(request, "feedback/survey_import.html", context, status=422)
-        mapping = {c: request.POST.get(f"map_{i}", "") for i, c in enumerate(header)}
+            return refused([str(exc)])
+        mapping = forms.ImportMappingForm(request.POST, header=header, targets=_targets(survey))
+        if not mapping.is_valid():
+            return refused(error_list(mapping))
         try:
             report = importing.responses_import(
-                survey=survey, text=raw, mapping=mapping, delimiter=delimiter
+                survey=survey, text=raw, mapping=mapping.mapping(), delimiter=delimiter
             )
         except FeedbackError as exc:
-            context["errors"] = [str(e) for e in exc.errors]
-            return render(request, "feedback/survey_import.html", context, status=422)
+            return refused([str(e) for e in exc.errors])
         path.unlink(missing_ok=True)
         context.update(step="report", report=report)
     return render(request, "feedback/survey_import.html", context)
@@ -373,20 +352,22 @@ def _targets(survey) -> list[tuple[str, str]]:
 def review_import(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
     context: dict = {"errors": [], "report": None, "delimiters": importing.DELIMITER_LABELS.items(),
-                     "delimiter": request.POST.get("delimiter", "comma")}  # fmt: skip
+                     "delimiter": "comma"}  # fmt: skip
     if request.method == "POST":
-        upload = request.FILES.get("file")
-        if upload is None:
-            context["errors"] = ["Choose a CSV file of reviews."]
+        form = forms.ReviewImportForm(request.POST, request.FILES)
+        if not form.is_valid():
+            context["errors"] = error_list(form)
         else:
+            data = form.cleaned_data
+            context["delimiter"] = data["delimiter"]
             try:
                 context["report"] = importing.reviews_import(
-                    workspace=workspace, text=upload.read(),
-                    default_site=request.POST.get("site", "").strip(),
-                    delimiter=request.POST.get("delimiter", "comma"),
+                    workspace=workspace, text=data["file"].read(),
+                    default_site=data["site"], delimiter=data["delimiter"],
                 )  # fmt: skip
             except importing.ImportFileError as exc:
                 context["errors"] = [str(exc)]
+    context["invalid"] = _invalid(context["errors"])
     context["inbox"] = (
         selectors.survey_list(workspace=workspace).filter(is_review_inbox=True).first()
     )

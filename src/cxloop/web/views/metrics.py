@@ -32,15 +32,14 @@ from cxloop.metrics.definitions import (
     MetricName,
     comparisons_tested,
 )
-from cxloop.metrics.filters import FilterError, Granularity, MetricQuery, parse_query, parse_split
+from cxloop.metrics.filters import Granularity, MetricQuery
 from cxloop.web.charts import figure_json
+from cxloop.web.forms.metrics import DEFAULT_SPLIT, DashboardForm
 from cxloop.web.workspace import active_workspace, can, capability_required
 
 POLL_SECONDS = 10
 COMMENTS_SHOWN = 12
 RETENTION_MONTHS = 12
-FILTER_PARAMS = ("from", "to", "survey", "channel", "touchpoint", "trait", "by", "metric", "split")
-DEFAULT_SPLIT = "channel"
 
 INK, MUTED, LINE, BRAND = "#101828", "#5b6474", "#e4e7ec", "#2f4fd0"
 GREY = "#98a2b3"
@@ -54,7 +53,7 @@ FONT = {
 @capability_required(Capability.READ_ANALYTICS)
 def dashboard(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
-    context = _context(request, workspace)
+    context = _context(request, workspace, DashboardForm(request.GET))
     options = metric_selectors.filter_options(workspace=workspace)
     context["options"] = options
     context["granularities"] = [(g.value, g.value.capitalize()) for g in Granularity]
@@ -73,10 +72,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def dashboard_panel(request: HttpRequest) -> HttpResponse:
     """The numbers and charts (htmx). With ``since``: 204 when no response changed since then."""
     workspace = active_workspace(request)
-    since = request.GET.get("since", "")
+    form = DashboardForm(request.GET)
+    since = form.cleaned_data["since"] if form.is_valid() else ""
     if since and since == metric_selectors.responses_fingerprint(workspace=workspace):
         return HttpResponse(status=204)
-    context = _context(request, workspace)
+    context = _context(request, workspace, form)
     response = render(
         request, "metrics/_panel.html", context, status=400 if context.get("error") else 200
     )
@@ -88,8 +88,9 @@ def dashboard_panel(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _context(request: HttpRequest, workspace) -> dict:
-    chosen = {k: v for k in FILTER_PARAMS if (v := request.GET.get(k, "").strip())}
+def _context(request: HttpRequest, workspace, form: DashboardForm) -> dict:
+    valid = form.is_valid()
+    chosen = form.chosen()
     base = {
         "chosen": chosen,
         "poll_seconds": POLL_SECONDS,
@@ -100,11 +101,14 @@ def _context(request: HttpRequest, workspace) -> dict:
         "by": chosen.get("by", Granularity.WEEK.value),
         "split": chosen.get("split", DEFAULT_SPLIT),
     }
-    try:
-        query = parse_query(request.GET)
-        split = parse_split(request.GET.get("split", "") or DEFAULT_SPLIT)
-        metric_selectors.metric_query_check(workspace=workspace, query=query)
-    except FilterError as error:
+    error = form.filter_error()
+    if valid:
+        query, split = form.cleaned_data["query"], form.cleaned_data["split_to_show"]
+        try:
+            metric_selectors.metric_query_check(workspace=workspace, query=query)
+        except metric_filters.FilterError as refused:
+            error = refused
+    if error is not None:
         return {**base, "error": error, "query": None, "metric_choices": _metric_choices()}
     comments = can(request, Capability.READ_FEEDBACK)  # a viewer sees no comment text
     return {**base, **_numbers(workspace, query, split or DEFAULT_SPLIT, comments=comments)}
@@ -133,7 +137,7 @@ def _numbers(workspace, query: MetricQuery, split: str, *, comments: bool = True
     cohorts = metric_selectors.cohort_retention(
         workspace=workspace, start=retention_start, end=retention_end
     )
-    days = (query.date_to - query.date_from).days + 1
+    days = (query.date_to - query.date_from).days + 1 if query.date_to and query.date_from else 0
     return {
         "query": query,
         "metric_label": METRIC_LABELS[metric],

@@ -14,6 +14,8 @@ from django.views.decorators.http import require_POST
 from cxloop.core.permissions import Capability
 from cxloop.customers import privacy
 from cxloop.customers import selectors as customer_selectors
+from cxloop.web.forms.common import bad_params
+from cxloop.web.forms.customers import ExportFormatForm
 from cxloop.web.workspace import active_workspace, capability_required
 
 
@@ -48,7 +50,10 @@ def _live_customer(request: HttpRequest, customer_id: int):
 def customer_export(request: HttpRequest, customer_id: int) -> HttpResponse:
     """Download everything held about the customer: ``?format=json`` (default) or ``csv`` (zip)."""
     customer = _live_customer(request, customer_id)
-    as_csv = request.GET.get("format") == "csv"
+    params = ExportFormatForm(request.GET)
+    if not params.is_valid():
+        return bad_params(request, params)
+    as_csv = params.cleaned_data["format"] == "csv"
     data = privacy.customer_export(customer=customer, actor=request.user)
     if as_csv:
         response = HttpResponse(privacy.export_csv_zip(data), content_type="application/zip")

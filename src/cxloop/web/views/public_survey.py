@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
+from typing import Any
 
 import orjson
 from django.conf import settings
@@ -27,6 +28,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from cxloop.core import throttle
 from cxloop.feedback import selectors, services
 from cxloop.feedback.logic import AlreadyAnswered, FeedbackError, SurveyUnavailable
+from cxloop.web.forms.feedback import PublicSurveyParamsForm
 from cxloop.web.views.feedback import LANGUAGE_NAMES
 
 _PUBLIC_KEY = re.compile(r"[0-9a-f]{32}")
@@ -45,10 +47,17 @@ def _public_key(raw: str) -> str:
     return f"{WEB_KEY_PREFIX}{raw if _PUBLIC_KEY.fullmatch(raw) else uuid.uuid4().hex}"
 
 
-def _browser_key(request: HttpRequest, params) -> str:
+def _browser_key(request: HttpRequest, params: dict[str, str]) -> str:
     """This browser's response key: the one in its signed cookie, else the page's ``rk``."""
     kept = request.get_signed_cookie(COOKIE, default="", salt=COOKIE_SALT, max_age=COOKIE_AGE)
-    return _public_key(kept if _PUBLIC_KEY.fullmatch(kept) else params.get("rk", ""))
+    return _public_key(kept if kept and _PUBLIC_KEY.fullmatch(kept) else params["rk"])
+
+
+def _params(request: HttpRequest) -> dict[str, str]:
+    """The page's own parameters, from the body of a POST or the query string of a GET."""
+    return PublicSurveyParamsForm(
+        request.POST if request.method == "POST" else request.GET
+    ).values()
 
 
 def _keep_key(request: HttpRequest, response: HttpResponse, token: str, key: str) -> HttpResponse:
@@ -86,9 +95,13 @@ def _answers_from_post(post, questions) -> dict:
 
 
 def _language(request: HttpRequest, survey) -> str:
+    requested = (
+        PublicSurveyParamsForm(request.GET).values()["lang"]
+        or PublicSurveyParamsForm(request.POST).values()["lang"]
+    )
     return selectors.pick_language(
         survey=survey,
-        requested=(request.GET.get("lang") or request.POST.get("lang") or "").lower(),
+        requested=requested.lower(),
         accept_language=request.headers.get("Accept-Language", ""),
     )
 
@@ -120,16 +133,16 @@ def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
         if wait is not None:
             return _too_many(request, survey, language, wait)
     questions = selectors.survey_localized(survey=survey, language=language)
-    params = request.POST if request.method == "POST" else request.GET
-    invitation = selectors.invitation_by_token(survey=survey, token=params.get("i", ""))
-    embed = params.get("embed") == "1"
+    params = _params(request)
+    invitation = selectors.invitation_by_token(survey=survey, token=params["i"])
+    embed = params["embed"] == "1"
     source = "email" if invitation else "embed" if embed else "link"
     key = f"inv-{invitation.token}" if invitation else _browser_key(request, params)
     existing = selectors.response_by_key(survey=survey, response_key=key)
     if existing is not None and existing.completed:
         return _thanks(request, survey, language, already=True, embed=embed)
-    common = {"language": language, "source": source, "invitation": invitation,
-              "channel": params.get("channel", "")[:32] if not invitation else ""}  # fmt: skip
+    common: dict[str, Any] = {"language": language, "source": source, "invitation": invitation,
+              "channel": params["channel"][:32] if not invitation else ""}  # fmt: skip
     errors: dict[str, str] = {}
     values = selectors.response_answers(response=existing) if existing else {}
     status = 200
@@ -212,8 +225,9 @@ def survey_save(request: HttpRequest, token: str) -> JsonResponse:
         response = JsonResponse({"error": f"too many requests: try again in {wait} s"}, status=429)
         response["Retry-After"] = str(wait)
         return response
-    invitation = selectors.invitation_by_token(survey=survey, token=request.POST.get("i", ""))
-    key = f"inv-{invitation.token}" if invitation else _public_key(request.POST.get("rk", ""))
+    params = _params(request)
+    invitation = selectors.invitation_by_token(survey=survey, token=params["i"])
+    key = f"inv-{invitation.token}" if invitation else _public_key(params["rk"])
     language = _language(request, survey)
     questions = selectors.survey_localized(survey=survey, language=language)
     try:
@@ -225,12 +239,8 @@ def survey_save(request: HttpRequest, token: str) -> JsonResponse:
             drop_hidden=True,
             language=language,
             invitation=invitation,
-            source="email"
-            if invitation
-            else "embed"
-            if request.POST.get("embed") == "1"
-            else "link",
-            channel="" if invitation else request.POST.get("channel", "")[:32],
+            source="email" if invitation else "embed" if params["embed"] == "1" else "link",
+            channel="" if invitation else params["channel"][:32],
         )
     except SurveyUnavailable as exc:
         return JsonResponse({"error": str(exc)}, status=410 if exc.gone else 404)

@@ -13,6 +13,7 @@ from cxloop.core import services as core_services
 from cxloop.core.forms import MemberAddForm, RoleForm, WriteKeyForm, first_error
 from cxloop.core.models import Role
 from cxloop.core.permissions import ROLE_CAPABILITIES, Capability
+from cxloop.web.forms.common import MAX_ID, PageForm, bad_params, page_number
 from cxloop.web.workspace import active_workspace, capability_required
 
 NEW_KEY_SESSION = "cxloop_new_key"
@@ -32,6 +33,8 @@ CAPABILITY_LABELS = {
 
 
 def _member(request: HttpRequest, user_id: int):
+    if user_id > MAX_ID:  # a foreign key lookup past 64 bits fails in the database driver
+        raise Http404("No such member in this workspace.")
     membership = core_selectors.member_get(workspace=active_workspace(request), user_id=user_id)
     if membership is None:
         raise Http404("No such member in this workspace.")
@@ -139,6 +142,9 @@ def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
 
 @capability_required(Capability.MANAGE_WORKSPACE)
 def audit_log(request: HttpRequest) -> HttpResponse:
+    params = PageForm(request.GET)
+    if not params.is_valid():
+        return bad_params(request, params)
     entries = core_selectors.audit_entries(workspace=active_workspace(request))
-    page = Paginator(entries, AUDIT_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(entries, AUDIT_PER_PAGE).get_page(page_number(params))
     return render(request, "team/audit.html", {"page": page})

@@ -1,0 +1,28 @@
+"""Forms of the customer pages: workspace switch, customer search, timeline filters, exports."""
+
+from __future__ import annotations
+
+from django import forms
+
+from cxloop.web.forms.common import MAX_ID, MAX_TEXT, PageForm
+
+
+class WorkspaceSwitchForm(forms.Form):
+    workspace = forms.IntegerField(min_value=1, max_value=MAX_ID)
+
+
+class CustomerSearchForm(PageForm):
+    q = forms.CharField(max_length=MAX_TEXT, required=False)
+    stage = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+
+
+class TimelineForm(PageForm):
+    """The 360 page's timeline filters (``type`` is the event type)."""
+
+    channel = forms.CharField(max_length=MAX_TEXT, required=False)
+    type = forms.CharField(max_length=MAX_TEXT, required=False)
+    name = forms.CharField(max_length=MAX_TEXT, required=False)
+
+
+class ExportFormatForm(forms.Form):
+    format = forms.ChoiceField(choices=[("json", "JSON"), ("csv", "CSV (zip)")], required=False)
