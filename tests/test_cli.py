@@ -212,7 +212,11 @@ def test_demo_keeps_the_admin_password_on_a_second_run(home):
             f"print(get_user_model().objects.get(username='admin').check_password({password!r}))",
         ],
         env={
-            **{k: v for k, v in os.environ.items() if not k.startswith("CXLOOP_")},
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith("CXLOOP_") and k not in ("DATABASE_URL", "REDIS_URL")
+            },
             "CXLOOP_HOME": str(home),
             "PYTHONPATH": str(ROOT / "src"),
             "DJANGO_SETTINGS_MODULE": "cxloop.settings",
