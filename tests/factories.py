@@ -67,10 +67,11 @@ def identify(user: str, traits: dict, at: datetime, *, message_id: str | None = 
     return message
 
 
-def ingest(workspace, messages: list[dict]):
-    """Store ``messages`` through the ingestion pipeline; the test fails on any message that is
-    rejected or not stored (a repeated messageId), naming it."""
-    result = events_ingest(workspace=workspace, messages=messages)
+def ingest(workspace, messages: list[dict], *, received_at: datetime | None = None):
+    """Store ``messages`` through the ingestion pipeline, received at ``received_at`` (default:
+    now); the test fails on any message that is rejected or not stored (a repeated messageId),
+    naming it."""
+    result = events_ingest(workspace=workspace, messages=messages, received_at=received_at)
     assert not result.rejected, result.rejected
     assert result.accepted == len(messages), f"{len(messages) - result.accepted} not stored"
     return result

@@ -9,9 +9,9 @@ from email import message_from_bytes, policy
 import pytest
 from aiosmtpd.controller import Controller
 
+import factories
 from cxloop.customers.models import Customer
 from cxloop.events import selectors as event_selectors
-from cxloop.events.services import events_ingest
 from cxloop.feedback import _invitations, services
 from cxloop.feedback.models import Invitation, Response
 
@@ -75,14 +75,13 @@ def order(user: str, day: float, channel: str = "web", **props) -> dict:
 
 
 def ingest(workspace, messages: list[dict]) -> None:
-    """Messages stamped in today's future arrive live, when they happen (the tracking API refuses
-    timestamps over a day after receipt); the others arrive now."""
+    """``factories.ingest``, one message at a time, because these tests stamp messages up to 100
+    days after today: those arrive live, received when they happen (ingestion refuses timestamps
+    over a day after receipt), so each needs its own receipt time; the others arrive now."""
     now = datetime.now(UTC)
     for message in messages:
         stamp = datetime.fromisoformat(message.get("timestamp", now.isoformat()))
-        received = stamp if stamp > now else None
-        result = events_ingest(workspace=workspace, messages=[message], received_at=received)
-        assert not result.rejected, result.rejected
+        factories.ingest(workspace, [message], received_at=stamp if stamp > now else None)
 
 
 @pytest.fixture

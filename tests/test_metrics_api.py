@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from itertools import count
 
 import pytest
@@ -11,7 +11,8 @@ from statsmodels.stats.proportion import proportions_ztest
 
 from cxloop.customers.models import Customer
 from cxloop.events.models import Event
-from cxloop.feedback.models import Response, Survey
+from cxloop.feedback.models import Survey
+from factories import response_make, survey_make
 
 pytestmark = pytest.mark.django_db
 
@@ -19,21 +20,8 @@ _keys = count()
 MARCH = {"from": "2025-03-01", "to": "2025-03-31"}
 
 
-def survey(workspace, name: str = "NPS") -> Survey:
-    return Survey.objects.create(workspace=workspace, name=name, public_token=f"a{next(_keys)}")
-
-
-def answer(workspace, on, day: int, month: int = 3, **fields) -> Response:
-    when = datetime(2025, month, day, 12, tzinfo=UTC)
-    return Response.objects.create(
-        workspace=workspace,
-        survey=on,
-        response_key=f"k{next(_keys)}",
-        started_at=when - timedelta(minutes=1),
-        submitted_at=when,
-        completed=True,
-        **fields,
-    )
+def at(day: int, month: int = 3) -> datetime:
+    return datetime(2025, month, day, 12, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -47,15 +35,15 @@ def data(workspace, other_workspace):
     """March 2025. Week of 3 Mar: web 10, 10, 3 and email 0. Week of 10 Mar: web 9.
     February: web 0, 0 (the window before March)."""
     pro = Customer.objects.create(workspace=workspace, display_name="Pat", traits={"plan": "pro"})
-    on = survey(workspace)
-    answer(workspace, on, 4, nps_score=10, channel="web", customer=pro, comment="Love it")
-    answer(workspace, on, 5, nps_score=10, channel="web")
-    answer(workspace, on, 6, nps_score=3, channel="web", comment="Slow checkout")
-    answer(workspace, on, 7, nps_score=0, channel="email", customer=pro)
-    answer(workspace, on, 11, nps_score=9, channel="web", csat_score=5)
-    answer(workspace, on, 10, month=2, nps_score=0, channel="web")
-    answer(workspace, on, 11, month=2, nps_score=0, channel="web")
-    answer(other_workspace, survey(other_workspace), 4, nps_score=0, comment="not yours")
+    on = survey_make(workspace)
+    response_make(workspace, on, at(4), nps=10, channel="web", customer=pro, comment="Love it")
+    response_make(workspace, on, at(5), nps=10, channel="web")
+    response_make(workspace, on, at(6), nps=3, channel="web", comment="Slow checkout")
+    response_make(workspace, on, at(7), nps=0, channel="email", customer=pro)
+    response_make(workspace, on, at(11), nps=9, channel="web", csat=5)
+    response_make(workspace, on, at(10, month=2), nps=0, channel="web")
+    response_make(workspace, on, at(11, month=2), nps=0, channel="web")
+    response_make(other_workspace, survey_make(other_workspace), at(4), nps=0, comment="not yours")
     return on
 
 
@@ -97,8 +85,8 @@ def test_trait_split_and_filter(api, data):
 
 
 def test_csat_and_survey_filter(api, data, workspace):
-    other = survey(workspace, "Other")
-    answer(workspace, other, 12, csat_score=2)
+    other = survey_make(workspace, name="Other")
+    response_make(workspace, other, at(12), csat=2)
 
     everything = api.get("/api/metrics", {**MARCH, "metric": "csat", "by": "none"}).json()
     one = api.get(
@@ -202,10 +190,10 @@ def test_openapi_documents_the_metrics_routes(api):
 
 def test_groups_against_the_rest_carry_holm_adjusted_p_values(api, workspace):
     # CSAT (top box 4) by channel, 60 answers each: web 40, email 28, store 32 satisfied
-    on = survey(workspace)
+    on = survey_make(workspace)
     for channel, satisfied in (("web", 40), ("email", 28), ("store", 32)):
         for index in range(60):
-            answer(workspace, on, 3 + index % 20, csat_score=5 if index < satisfied else 2, channel=channel)  # fmt: skip
+            response_make(workspace, on, at(3 + index % 20), csat=5 if index < satisfied else 2, channel=channel)  # fmt: skip
     raw = [proportions_ztest([x, 100 - x], [60, 120])[1] for x in (40, 28, 32)]
     _, adjusted, _, _ = multipletests(raw, method="holm")
 

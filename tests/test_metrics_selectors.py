@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from itertools import count
 
 import pytest
@@ -12,10 +12,11 @@ from statsmodels.stats.proportion import proportions_ztest
 
 from cxloop.customers.models import Customer
 from cxloop.events.models import Event
-from cxloop.feedback.models import Invitation, Response, Survey
+from cxloop.feedback.models import Invitation, Survey
 from cxloop.metrics import selectors as s
 from cxloop.metrics.definitions import MetricName
 from cxloop.metrics.filters import FilterError, Granularity, ResponseFilters, parse_query
+from factories import response_make, survey_make
 
 pytestmark = pytest.mark.django_db
 
@@ -29,50 +30,6 @@ def at(day: int, hour: int = 12, minute: int = 0, second: int = 0, month: int = 
     return datetime(2025, month, day, hour, minute, second, tzinfo=UTC)
 
 
-def survey(workspace, name: str = "Post-purchase NPS", top_box: int = 4) -> Survey:
-    return Survey.objects.create(
-        workspace=workspace,
-        name=name,
-        kind="nps",
-        status="active",
-        public_token=f"tok{next(_keys)}",
-        csat_top_box=top_box,
-    )
-
-
-def answer(
-    workspace,
-    on: Survey,
-    when: datetime,
-    *,
-    nps: int | None = None,
-    csat: int | None = None,
-    ces: int | None = None,
-    channel: str = "web",
-    touchpoint: str = "",
-    customer: Customer | None = None,
-    completed: bool = True,
-    comment: str = "",
-    invitation: Invitation | None = None,
-) -> Response:
-    return Response.objects.create(
-        invitation=invitation,
-        workspace=workspace,
-        survey=on,
-        customer=customer,
-        response_key=f"k{next(_keys)}",
-        channel=channel,
-        touchpoint=touchpoint,
-        started_at=when - timedelta(minutes=2),
-        submitted_at=when if completed else None,
-        completed=completed,
-        nps_score=nps,
-        csat_score=csat,
-        ces_score=ces,
-        comment=comment,
-    )
-
-
 def rows_of(workspace, metric=MetricName.NPS, filters=MARCH, **kwargs):
     return s.metric_rows(workspace=workspace, metric=metric, filters=filters, **kwargs)
 
@@ -80,19 +37,19 @@ def rows_of(workspace, metric=MetricName.NPS, filters=MARCH, **kwargs):
 def test_nps_by_week_and_channel(workspace, other_workspace):
     # given: week of Mon 3 March: web 10, 9, 9, 8, 3 and Sunday 9 March 23:59:59 a 10;
     # email 6, 10. Week of Mon 10 March (from 00:00:00): web 10, 0.
-    nps = survey(workspace)
+    nps = survey_make(workspace)
     for score in (10, 9, 9, 8, 3):
-        answer(workspace, nps, at(4), nps=score)
-    answer(workspace, nps, at(9, 23, 59, 59), nps=10)
-    answer(workspace, nps, at(5), nps=6, channel="email")
-    answer(workspace, nps, at(6), nps=10, channel="email")
-    answer(workspace, nps, at(10, 0, 0, 0), nps=10)
-    answer(workspace, nps, at(11), nps=0)
+        response_make(workspace, nps, at(4), nps=score, channel="web")
+    response_make(workspace, nps, at(9, 23, 59, 59), nps=10, channel="web")
+    response_make(workspace, nps, at(5), nps=6, channel="email")
+    response_make(workspace, nps, at(6), nps=10, channel="email")
+    response_make(workspace, nps, at(10, 0, 0, 0), nps=10, channel="web")
+    response_make(workspace, nps, at(11), nps=0, channel="web")
     # not counted: a partial response, another workspace, February, April
-    answer(workspace, nps, at(4), nps=0, completed=False)
-    answer(other_workspace, survey(other_workspace), at(4), nps=0)
-    answer(workspace, nps, at(28, month=2), nps=0)
-    answer(workspace, nps, at(1, month=4), nps=0)
+    response_make(workspace, nps, at(4), nps=0, completed=False, channel="web")
+    response_make(other_workspace, survey_make(other_workspace), at(4), nps=0, channel="web")
+    response_make(workspace, nps, at(28, month=2), nps=0, channel="web")
+    response_make(workspace, nps, at(1, month=4), nps=0, channel="web")
 
     # when
     rows = rows_of(workspace, by=Granularity.WEEK, split="channel")
@@ -115,9 +72,9 @@ def test_nps_by_week_and_channel(workspace, other_workspace):
 
 
 def test_periods_by_day_and_month(workspace):
-    nps = survey(workspace)
-    answer(workspace, nps, at(31, 23, 59, 59, month=3), nps=10)
-    answer(workspace, nps, at(1, 0, 0, 0, month=4), nps=0)
+    nps = survey_make(workspace)
+    response_make(workspace, nps, at(31, 23, 59, 59, month=3), nps=10)
+    response_make(workspace, nps, at(1, 0, 0, 0, month=4), nps=0)
     april = ResponseFilters(
         start=datetime(2025, 3, 1, tzinfo=UTC), end=datetime(2025, 5, 1, tzinfo=UTC)
     )
@@ -134,11 +91,14 @@ def test_periods_by_day_and_month(workspace):
 
 def test_csat_uses_each_surveys_top_box_unless_overridden(workspace):
     # survey A counts 4–5 (5, 4 of 5, 4, 3), survey B only 5 (5 of 5, 4): 2 + 1 = 3 of 5 = 60 %
-    a, b = survey(workspace, "A", top_box=4), survey(workspace, "B", top_box=5)
+    a, b = (
+        survey_make(workspace, name="A", csat_top_box=4),
+        survey_make(workspace, name="B", csat_top_box=5),
+    )
     for score in (5, 4, 3):
-        answer(workspace, a, at(3), csat=score)
+        response_make(workspace, a, at(3), csat=score)
     for score in (5, 4):
-        answer(workspace, b, at(3), csat=score)
+        response_make(workspace, b, at(3), csat=score)
 
     total = rows_of(workspace, MetricName.CSAT)[0].estimate
     override = rows_of(workspace, MetricName.CSAT, filters=ResponseFilters(csat_top_box=4))
@@ -150,10 +110,10 @@ def test_csat_uses_each_surveys_top_box_unless_overridden(workspace):
 def test_ces_mean_and_interval(workspace):
     # 2, 4, 6: mean 4, s² = (56 − 12²/3)/2 = 4, SE = √(4/3) = 1.154701, t(2) = 4.3027
     # → 4 ± 4.968322, clipped to 1 .. 7
-    ces = survey(workspace)
+    ces = survey_make(workspace)
     for score in (2, 4, 6):
-        answer(workspace, ces, at(3), ces=score)
-    answer(workspace, ces, at(3), nps=9)  # no CES answer: not counted
+        response_make(workspace, ces, at(3), ces=score)
+    response_make(workspace, ces, at(3), nps=9)  # no CES answer: not counted
 
     estimate = rows_of(workspace, MetricName.CES)[0].estimate
 
@@ -163,11 +123,11 @@ def test_ces_mean_and_interval(workspace):
 
 
 def test_response_rate_is_completed_over_started_by_start_time(workspace):
-    on = survey(workspace)
+    on = survey_make(workspace)
     for _ in range(3):
-        answer(workspace, on, at(3), nps=9)
-    answer(workspace, on, at(3), nps=9, completed=False)
-    answer(workspace, on, at(1, 0, 1), nps=9)  # started 28 Feb 23:59: another window
+        response_make(workspace, on, at(3), nps=9)
+    response_make(workspace, on, at(3), nps=9, completed=False)
+    response_make(workspace, on, at(1, 0, 1), nps=9)  # started 28 Feb 23:58: another window
 
     estimate = rows_of(workspace, MetricName.RESPONSE_RATE)[0].estimate
 
@@ -192,18 +152,18 @@ def test_response_rate_counts_invitations_sent_and_uninvited_starts(workspace):
     # invitations sent in March: 4 (2 answered, 1 left half-way, 1 ignored); 1 only scheduled;
     # 1 sent in February and answered in March (February's). Link responses started in March
     # without an invitation: 3, 2 completed. Base 4 + 3 = 7, answered 2 + 2 = 4 → 57.14 %
-    on = survey(workspace)
+    on = survey_make(workspace)
     answered = [invite(workspace, on, at(2)) for _ in range(2)]
     half, ignored = invite(workspace, on, at(3)), invite(workspace, on, at(4))
     invite(workspace, on, None)
     february = invite(workspace, on, at(27, month=2))
     for invitation in answered:
-        answer(workspace, on, at(5), nps=9, channel="email", invitation=invitation)
-    answer(workspace, on, at(5), nps=9, channel="email", completed=False, invitation=half)
-    answer(workspace, on, at(5), nps=9, channel="email", invitation=february)
-    answer(workspace, on, at(6), nps=9)
-    answer(workspace, on, at(7), nps=9)
-    answer(workspace, on, at(8), nps=9, completed=False)
+        response_make(workspace, on, at(5), nps=9, channel="email", invitation=invitation)
+    response_make(workspace, on, at(5), nps=9, channel="email", completed=False, invitation=half)
+    response_make(workspace, on, at(5), nps=9, channel="email", invitation=february)
+    response_make(workspace, on, at(6), nps=9, channel="web")
+    response_make(workspace, on, at(7), nps=9, channel="web")
+    response_make(workspace, on, at(8), nps=9, completed=False, channel="web")
     assert ignored.responses.count() == 0
 
     total = rows_of(workspace, MetricName.RESPONSE_RATE)[0].estimate
@@ -219,11 +179,11 @@ def test_response_rate_counts_invitations_sent_and_uninvited_starts(workspace):
 def test_filters_survey_channel_touchpoint_and_trait(workspace):
     pro = Customer.objects.create(workspace=workspace, traits={"plan": "Pro", "seats": 5})
     free = Customer.objects.create(workspace=workspace, traits={"plan": "free"})
-    a, b = survey(workspace, "A"), survey(workspace, "B")
-    answer(workspace, a, at(3), nps=10, customer=pro, touchpoint="Order Completed")
-    answer(workspace, a, at(3), nps=0, customer=free, channel="email")
-    answer(workspace, b, at(3), nps=5, customer=pro, channel="email")
-    answer(workspace, b, at(3), nps=9)
+    a, b = survey_make(workspace, name="A"), survey_make(workspace, name="B")
+    response_make(workspace, a, at(3), nps=10, customer=pro, touchpoint="Order Completed")
+    response_make(workspace, a, at(3), nps=0, customer=free, channel="email")
+    response_make(workspace, b, at(3), nps=5, customer=pro, channel="email")
+    response_make(workspace, b, at(3), nps=9)
 
     def n(**filters) -> int:
         chosen = ResponseFilters(start=MARCH.start, end=MARCH.end, **filters)
@@ -241,10 +201,10 @@ def test_filters_survey_channel_touchpoint_and_trait(workspace):
 
 def test_split_by_trait_and_survey(workspace):
     pro = Customer.objects.create(workspace=workspace, traits={"plan": "pro"})
-    a, b = survey(workspace, "Onboarding"), survey(workspace, "Support")
-    answer(workspace, a, at(3), nps=10, customer=pro)
-    answer(workspace, a, at(3), nps=10)
-    answer(workspace, b, at(3), nps=0)
+    a, b = survey_make(workspace, name="Onboarding"), survey_make(workspace, name="Support")
+    response_make(workspace, a, at(3), nps=10, customer=pro)
+    response_make(workspace, a, at(3), nps=10)
+    response_make(workspace, b, at(3), nps=0)
 
     by_trait = rows_of(workspace, split="trait:plan")
     by_survey = rows_of(workspace, split="survey")
@@ -259,10 +219,12 @@ def test_split_by_trait_and_survey(workspace):
 
 def test_headline_compares_with_the_period_before(workspace):
     # March: 30 promoters of 40 → 75; February (same length before): 10 P, 20 D of 40 → −25
-    on = survey(workspace)
+    on = survey_make(workspace)
     for index in range(40):
-        answer(workspace, on, at(10), nps=10 if index < 30 else 8)
-        answer(workspace, on, at(10, month=2), nps=10 if index < 10 else (0 if index < 30 else 8))
+        response_make(workspace, on, at(10), nps=10 if index < 30 else 8)
+        response_make(
+            workspace, on, at(10, month=2), nps=10 if index < 10 else (0 if index < 30 else 8)
+        )
     window = ResponseFilters(
         start=datetime(2025, 3, 1, tzinfo=UTC), end=datetime(2025, 3, 29, tzinfo=UTC)
     )
@@ -277,11 +239,11 @@ def test_headline_compares_with_the_period_before(workspace):
 
 def test_each_group_is_tested_against_the_rest(workspace):
     # web: 40 answers, 30 promoters (75); email: 40 answers, 10 P and 20 D (−25)
-    on = survey(workspace)
+    on = survey_make(workspace)
     for index in range(40):
-        answer(workspace, on, at(3), nps=10 if index < 30 else 8)
-        answer(workspace, on, at(3), nps=10 if index < 10 else (0 if index < 30 else 8), channel="email")  # fmt: skip
-    answer(workspace, on, at(3), nps=10, channel="chat")
+        response_make(workspace, on, at(3), nps=10 if index < 30 else 8, channel="web")
+        response_make(workspace, on, at(3), nps=10 if index < 10 else (0 if index < 30 else 8), channel="email")  # fmt: skip
+    response_make(workspace, on, at(3), nps=10, channel="chat")
 
     groups = s.metric_groups_vs_rest(
         workspace=workspace, metric=MetricName.NPS, filters=MARCH, split="channel"
@@ -297,10 +259,10 @@ def test_each_group_is_tested_against_the_rest(workspace):
 def test_groups_vs_rest_are_holm_adjusted_together(workspace):
     # CSAT (4–5 of 5) web 40 of 60, email 28 of 60, store 32 of 60: web against the rest alone
     # has p = .034 ("significant" before), but three groups were tested: Holm makes it .10
-    on = survey(workspace)
+    on = survey_make(workspace)
     for channel, satisfied in (("web", 40), ("email", 28), ("store", 32)):
         for index in range(60):
-            answer(workspace, on, at(3), csat=5 if index < satisfied else 2, channel=channel)
+            response_make(workspace, on, at(3), csat=5 if index < satisfied else 2, channel=channel)
     counts = {"web": (40, 60), "email": (28, 60), "store": (32, 60)}
     raw = [proportions_ztest([x, 100 - x], [n, 180 - n])[1] for x, n in counts.values()]
     _, adjusted, _, _ = multipletests(raw, method="holm")
@@ -318,11 +280,11 @@ def test_groups_vs_rest_are_holm_adjusted_together(workspace):
 
 def test_comments_are_filtered_and_newest_first(workspace):
     jane = Customer.objects.create(workspace=workspace, display_name="Jane Doe")
-    on = survey(workspace)
-    answer(workspace, on, at(3), nps=3, comment="Late delivery", customer=jane)
-    answer(workspace, on, at(5), nps=10, comment="Great staff", channel="store")
-    answer(workspace, on, at(6), nps=9)  # no comment
-    answer(workspace, on, at(7), nps=2, comment="never sent", completed=False)
+    on = survey_make(workspace)
+    response_make(workspace, on, at(3), nps=3, comment="Late delivery", customer=jane)
+    response_make(workspace, on, at(5), nps=10, comment="Great staff", channel="store")
+    response_make(workspace, on, at(6), nps=9)  # no comment
+    response_make(workspace, on, at(7), nps=2, comment="never sent", completed=False)
 
     comments = s.comments_list(workspace=workspace, filters=MARCH)
     stores = s.comments_list(workspace=workspace, filters=ResponseFilters(channel="store"))
@@ -333,22 +295,22 @@ def test_comments_are_filtered_and_newest_first(workspace):
 
 
 def test_fingerprint_changes_when_an_answer_arrives(workspace):
-    on = survey(workspace)
-    partial = answer(workspace, on, at(3), nps=9, completed=False)
+    on = survey_make(workspace)
+    partial = response_make(workspace, on, at(3), nps=9, completed=False)
     before = s.responses_fingerprint(workspace=workspace)
     assert s.responses_fingerprint(workspace=workspace) == before  # nothing new: same value
 
     partial.completed, partial.submitted_at = True, at(4)
     partial.save()
     after_submit = s.responses_fingerprint(workspace=workspace)
-    answer(workspace, on, at(2), nps=1)  # an old answer imported late: newest id, older time
+    response_make(workspace, on, at(2), nps=1)  # an old answer imported late: newest id, older time
     after_import = s.responses_fingerprint(workspace=workspace)
 
     assert len({before, after_submit, after_import}) == 3
 
 
 def test_unknown_survey_is_refused(workspace, other_workspace):
-    theirs = survey(other_workspace)
+    theirs = survey_make(other_workspace)
     query = parse_query({"survey": str(theirs.pk)})
 
     with pytest.raises(FilterError) as error:
@@ -447,8 +409,8 @@ def test_an_empty_window_has_no_groups_and_a_total_of_nothing(workspace, metric)
 
 def test_filter_menus_offer_what_the_data_has(workspace):
     odd = Customer.objects.create(workspace=workspace, traits={"plan": "pro", "bad key!": 1})
-    on = survey(workspace, "Onboarding")
-    answer(workspace, on, at(3), nps=9, channel="chat", touchpoint="Signup", customer=odd)
+    on = survey_make(workspace, name="Onboarding")
+    response_make(workspace, on, at(3), nps=9, channel="chat", touchpoint="Signup", customer=odd)
 
     options = s.filter_options(workspace=workspace)
 

@@ -12,33 +12,15 @@ from django.test import Client
 
 from cxloop.customers.models import Customer
 from cxloop.events.models import Event
-from cxloop.feedback.models import Response, Survey
+from factories import response_make, survey_make
 
 pytestmark = pytest.mark.django_db
 
 _keys = count()
 
 
-def survey(workspace, name: str = "Post-purchase") -> Survey:
-    return Survey.objects.create(
-        workspace=workspace, name=name, kind="nps", public_token=f"v{next(_keys)}"
-    )
-
-
-def answer(workspace, on, days_ago: float, **fields) -> Response:
-    when = datetime.now(UTC) - timedelta(days=days_ago)
-    fields.setdefault("completed", True)
-    for metric in ("nps", "csat", "ces"):
-        if metric in fields:
-            fields[f"{metric}_score"] = fields.pop(metric)
-    return Response.objects.create(
-        workspace=workspace,
-        survey=on,
-        response_key=f"k{next(_keys)}",
-        started_at=when - timedelta(minutes=3),
-        submitted_at=when if fields["completed"] else None,
-        **fields,
-    )
+def ago(days: float) -> datetime:
+    return datetime.now(UTC) - timedelta(days=days)
 
 
 @pytest.fixture
@@ -53,13 +35,15 @@ def seed(workspace) -> Customer:
     jane = Customer.objects.create(
         workspace=workspace, display_name="Jane Doe", traits={"plan": "pro"}
     )
-    on = survey(workspace)
+    on = survey_make(workspace)
     for index in range(40):
-        answer(workspace, on, 1 + index % 20, nps=10 if index < 30 else 8, channel="web", csat=5)
+        response_make(
+            workspace, on, ago(1 + index % 20), nps=10 if index < 30 else 8, channel="web", csat=5
+        )
     for index in range(10):
-        answer(workspace, on, 2 + index, nps=2, channel="email", ces=6, customer=jane)
-    answer(workspace, on, 0.5, nps=3, channel="email", comment="Parcel arrived broken", customer=jane)  # fmt: skip
-    answer(workspace, on, 0.2, nps=9, completed=False)
+        response_make(workspace, on, ago(2 + index), nps=2, channel="email", ces=6, customer=jane)
+    response_make(workspace, on, ago(0.5), nps=3, channel="email", comment="Parcel arrived broken", customer=jane)  # fmt: skip
+    response_make(workspace, on, ago(0.2), nps=9, completed=False)
     return jane
 
 
@@ -101,13 +85,13 @@ def test_filters_change_the_numbers(client_in, workspace):
 
 
 def test_panel_answers_204_until_a_response_arrives(client_in, workspace):
-    on = survey(workspace)
-    answer(workspace, on, 1, nps=10)
+    on = survey_make(workspace)
+    response_make(workspace, on, ago(1), nps=10)
     first = client_in.get("/dashboard/panel/", HTTP_HX_REQUEST="true")
     since = re.search(r'data-fingerprint="([^"]+)"', first.content.decode()).group(1)
 
     unchanged = client_in.get("/dashboard/panel/", {"since": since})
-    answer(workspace, on, 0, nps=0)
+    response_make(workspace, on, ago(0), nps=0)
     changed = client_in.get("/dashboard/panel/", {"since": since})
 
     assert first.status_code == 200 and first["HX-Push-Url"] == "/dashboard/"
@@ -152,7 +136,13 @@ def test_dashboard_shows_churn_and_cohorts(client_in, workspace):
 
 
 def test_dashboard_needs_login_and_shows_only_own_workspace(client, member, workspace, other_workspace):  # fmt: skip
-    answer(other_workspace, survey(other_workspace, "Globex survey"), 1, nps=0, comment="secret")
+    response_make(
+        other_workspace,
+        survey_make(other_workspace, name="Globex survey"),
+        ago(1),
+        nps=0,
+        comment="secret",
+    )
 
     anonymous = client.get("/dashboard/")
     client.force_login(member)
@@ -166,10 +156,10 @@ def test_dashboard_needs_login_and_shows_only_own_workspace(client, member, work
 def test_breakdown_marks_significance_after_holm_and_says_so(client_in, workspace):
     # CSAT by channel, 60 answers each: web 40, email 28, store 32 satisfied. Web against the
     # rest alone: pooled z p = .034; three groups tested, Holm: .102 → not significant
-    on = survey(workspace)
+    on = survey_make(workspace)
     for channel, satisfied in (("web", 40), ("email", 28), ("store", 32)):
         for index in range(60):
-            answer(workspace, on, 1 + index % 20, csat=5 if index < satisfied else 2, channel=channel)  # fmt: skip
+            response_make(workspace, on, ago(1 + index % 20), csat=5 if index < satisfied else 2, channel=channel)  # fmt: skip
 
     html = client_in.get("/dashboard/", {"metric": "csat", "split": "channel"}).content.decode()
 

@@ -11,7 +11,7 @@ from cxloop.customers.models import Customer
 from cxloop.events.services import events_ingest
 from cxloop.journeys import paths
 from cxloop.journeys.paths import PathCount, PathQueryError
-from cxloop.web.charts import sankey_figure
+from cxloop.web.charts.paths import sankey_figure
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 

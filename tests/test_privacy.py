@@ -21,11 +21,11 @@ from cxloop.core.models import AuditEntry
 from cxloop.customers.models import Consent, Customer, CustomerMerge, Identity, Suppression
 from cxloop.events.importing import import_file
 from cxloop.events.models import Event
-from cxloop.events.services import events_ingest
 from cxloop.feedback import services as feedback_services
 from cxloop.feedback.models import Answer, Invitation, Response
 from cxloop.journeys import services as journey_services
 from cxloop.journeys.models import CustomerStage
+from factories import ingest, member_make
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 EMAIL, PHONE = "erin.example@mail.test", "+447700900123"
@@ -45,10 +45,6 @@ def _at(hours: float) -> str:
     return (T0 + timedelta(hours=hours)).isoformat()
 
 
-def _ingest(workspace, messages: list[dict]):
-    return events_ingest(workspace=workspace, messages=messages)
-
-
 def _uid(workspace, kind: str, value: str) -> int:
     return Identity.objects.get(workspace=workspace, kind=kind, value=value).customer_id
 
@@ -57,7 +53,7 @@ def _uid(workspace, kind: str, value: str) -> int:
 def erin(workspace):
     """Two profiles of one person, merged: an anonymous visitor (older, with email consent) and
     a signed-up user with an email, phone, an NPS response with a comment and an invitation."""
-    result = _ingest(
+    result = ingest(
         workspace,
         [
             {"type": "track", "anonymousId": "anon-erin", "event": "Home", "timestamp": _at(0),
@@ -81,7 +77,7 @@ def erin(workspace):
     feedback_services.invitation_create(survey=survey, customer=Customer.objects.get(pk=user))
     Invitation.objects.update(email=EMAIL)
     journey = journey_services.journey_create(workspace=workspace, definition=JOURNEY)
-    link = _ingest(
+    link = ingest(
         workspace,
         [{"type": "identify", "userId": "u-erin", "anonymousId": "anon-erin",
           "timestamp": _at(3), "messageId": "m-link"}],
@@ -93,8 +89,7 @@ def erin(workspace):
 
 
 def _login(client, workspace, role: str):
-    user = core_services.user_create_or_reset(username=f"x-{role}", password="pass-1234-abcd")
-    core_services.membership_set(user=user, workspace=workspace, role=role)
+    user = member_make(workspace=workspace, username=f"x-{role}", role=role)
     client.force_login(user)
     return user
 
@@ -141,8 +136,8 @@ def test_an_automatic_merge_is_in_the_audit_log_without_personal_data(workspace,
 
 def test_merge_then_unmerge_gives_back_two_profiles_with_their_own_rows(client, workspace, erin):
     # given: an event after the merge, under the user's own id
-    _ingest(workspace, [{"type": "track", "userId": "u-erin", "event": "Cart",
-                         "timestamp": _at(4), "messageId": "m-cart"}])  # fmt: skip
+    ingest(workspace, [{"type": "track", "userId": "u-erin", "event": "Cart",
+                        "timestamp": _at(4), "messageId": "m-cart"}])  # fmt: skip
     admin = _login(client, workspace, "admin")
     [listed] = client.get(f"/api/customers/{erin['visitor']}").json()["merges"]
     assert (listed["id"], listed["unmerged_at"]) == (erin["merge"].pk, None)
@@ -301,8 +296,8 @@ def test_erase_through_the_api_and_the_django_admin(client, workspace, erin):
     assert answer.status_code == 200
     assert answer.json()["erased"]["profiles"] == 2
     # the Django admin's delete is the same erasure
-    _ingest(workspace, [{"type": "track", "userId": "u-other", "event": "Home",
-                         "timestamp": _at(5), "messageId": "m-other"}])  # fmt: skip
+    ingest(workspace, [{"type": "track", "userId": "u-other", "event": "Home",
+                        "timestamp": _at(5), "messageId": "m-other"}])  # fmt: skip
     other = _uid(workspace, "user_id", "u-other")
     staff = get_user_model().objects.create_superuser("root", "", "root-pass-1234")
     client.force_login(staff)
@@ -420,8 +415,8 @@ def test_an_admin_erases_a_customer_from_the_360_page(transactional_db, live_ser
     from playwright.sync_api import expect
 
     workspace = core_services.workspace_create(name="Acme Retail", slug="acme")
-    _ingest(workspace, [{"type": "identify", "userId": "u-erin", "timestamp": _at(0),
-                         "traits": {"email": EMAIL}, "messageId": "b1"}])  # fmt: skip
+    ingest(workspace, [{"type": "identify", "userId": "u-erin", "timestamp": _at(0),
+                        "traits": {"email": EMAIL}, "messageId": "b1"}])  # fmt: skip
     customer_id = _uid(workspace, "user_id", "u-erin")
     admin = core_services.user_create_or_reset(username="boss", password="admin-pass-123")
     core_services.membership_set(user=admin, workspace=workspace, role="admin")

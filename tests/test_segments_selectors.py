@@ -8,7 +8,6 @@ import pytest
 
 import factories
 from cxloop.customers.models import Customer
-from cxloop.feedback.models import Response, Survey
 from cxloop.segments import selectors, services
 from cxloop.segments.definition import SegmentDefinitionError
 
@@ -143,33 +142,17 @@ def test_gold_members_who_have_not_ordered_in_60_days(workspace, people):
     assert selectors.segment_count(workspace=workspace, definition=definition, now=NOW) == 1
 
 
-def respond(workspace, survey, customer_id, key, days, **scores) -> None:
-    Response.objects.create(
-        workspace=workspace,
-        survey=survey,
-        customer_id=customer_id,
-        response_key=key,
-        started_at=NOW - timedelta(days=days, minutes=2),
-        submitted_at=NOW - timedelta(days=days),
-        completed=True,
-        **scores,
-    )
-
-
 @pytest.fixture
 def scores(workspace, people) -> None:
-    nps = Survey.objects.create(
-        workspace=workspace, name="Relationship NPS", kind="nps", public_token="tok-nps"
-    )
-    csat = Survey.objects.create(
-        workspace=workspace, name="Support CSAT", kind="csat", public_token="tok-csat"
-    )
-    respond(workspace, nps, people["alice"], "a1", 90, nps_score=9)
-    respond(workspace, nps, people["alice"], "a2", 10, nps_score=3)  # latest: a detractor now
-    respond(workspace, nps, people["bob"], "b1", 40, nps_score=10)
-    respond(workspace, nps, people["bob"], "b2", 5, nps_score=None)  # no score: ignored
-    respond(workspace, csat, people["cara"], "c1", 15, csat_score=5)
-    respond(workspace, csat, people["dan"], "d1", 2, csat_score=2)
+    nps = factories.survey_make(workspace, name="Relationship NPS")
+    csat = factories.survey_make(workspace, name="Support CSAT", kind="csat")
+    factories.response_make(workspace, nps, ago(90), customer_id=people["alice"], nps=9)
+    # latest: a detractor now
+    factories.response_make(workspace, nps, ago(10), customer_id=people["alice"], nps=3)
+    factories.response_make(workspace, nps, ago(40), customer_id=people["bob"], nps=10)
+    factories.response_make(workspace, nps, ago(5), customer_id=people["bob"])  # no score: ignored
+    factories.response_make(workspace, csat, ago(15), customer_id=people["cara"], csat=5)
+    factories.response_make(workspace, csat, ago(2), customer_id=people["dan"], csat=2)
 
 
 @pytest.mark.parametrize(

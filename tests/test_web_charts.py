@@ -4,7 +4,7 @@ import json
 
 import plotly.graph_objects as go
 
-from cxloop.web.charts import figure_json
+from cxloop.web.charts.embed import figure_json
 
 
 def test_labels_cannot_close_the_script_element():

@@ -13,7 +13,7 @@ from django.test import Client
 
 from cxloop.core import services as core_services
 from cxloop.customers.models import Customer, CustomerMerge
-from cxloop.events.services import events_ingest
+from factories import ingest
 
 pytestmark = pytest.mark.django_db
 
@@ -23,12 +23,6 @@ MAX_PHONE_E164 = "+442079460958"
 
 def at(day: int, hour: int = 12, minute: int = 0) -> str:
     return datetime(2025, 3, day, hour, minute, tzinfo=UTC).isoformat()
-
-
-def ingest(workspace, messages: list[dict]) -> None:
-    result = events_ingest(workspace=workspace, messages=messages)
-    assert not result.rejected, result.rejected
-    assert result.accepted == len(messages)
 
 
 def seed_jane(workspace) -> Customer:

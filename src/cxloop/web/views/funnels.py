@@ -12,7 +12,7 @@ from cxloop.events.channels import CHANNELS
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys.definitions import DefinitionError, parse_steps
 from cxloop.segments import selectors as segment_selectors
-from cxloop.web.charts import funnel_chart
+from cxloop.web.charts.journeys import funnel_chart
 from cxloop.web.forms import error_lines, raw
 from cxloop.web.forms.journeys import STEP_SLOTS, UNITS, FunnelForm
 from cxloop.web.views.journeys import human_duration

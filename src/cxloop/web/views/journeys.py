@@ -15,7 +15,7 @@ from cxloop.events.channels import CHANNELS
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys import services as journey_services
 from cxloop.journeys.definitions import DefinitionError, show_value
-from cxloop.web.charts import stage_chart
+from cxloop.web.charts.journeys import stage_chart
 from cxloop.web.forms import MAX_TEXT, error_lines
 from cxloop.web.forms.journeys import MAX_ROWS, ROW_COLUMNS, JourneyForm
 from cxloop.web.workspace import active_workspace, capability_required

@@ -13,7 +13,8 @@ from django.shortcuts import render
 from cxloop.core.permissions import Capability
 from cxloop.journeys import paths as path_analysis
 from cxloop.segments import selectors as segment_selectors
-from cxloop.web.charts import figure_json, last_step_figure, sankey_figure
+from cxloop.web.charts.embed import figure_json
+from cxloop.web.charts.paths import last_step_figure, sankey_figure
 from cxloop.web.forms import error_lines, raw
 from cxloop.web.forms.paths import BeforeForm, PathsForm
 from cxloop.web.workspace import active_workspace, capability_required

@@ -9,7 +9,8 @@ from cxloop.core.permissions import Capability
 from cxloop.customers import selectors as customer_selectors
 from cxloop.segments import selectors as segment_selectors
 from cxloop.segments.personas import MAX_K, MIN_K, PersonaError
-from cxloop.web.charts import figure_json, personas_figure
+from cxloop.web.charts.embed import figure_json
+from cxloop.web.charts.personas import personas_figure
 from cxloop.web.forms import error_lines
 from cxloop.web.forms.segments import DEFAULT_K, PersonasForm
 from cxloop.web.workspace import active_workspace, capability_required
