@@ -279,3 +279,68 @@ def test_messages_show_brackets_as_typed(home, tmp_path):
     result = cx(home, "createadmin", "--username", "x1", "--password", "[bold]lo[/b]ng-pass-991")
     assert "Admin login: x1 / [bold]lo[/b]ng-pass-991" in result.stdout
     one_line_error(cx(home, "import", "events", str(tmp_path / "[x].csv")), 2, "[x].csv")
+
+
+def test_serve_behind_a_tls_proxy_keeps_forwarded_headers(home):
+    """Real waitress, not the test client: by default waitress deletes X-Forwarded-*, so with
+    CXLOOP_HTTPS=1 every request the proxy marked https was redirected again (and events lost)."""
+    import base64
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    created = cx(home, "workspace", "create", "Prod", "--write-key", "prodkey1234567890")
+    assert created.returncode == 0, created.stderr
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CXLOOP_")}
+    env.pop("DATABASE_URL", None)
+    env.update(
+        CXLOOP_HOME=str(home), PYTHONPATH=str(ROOT / "src"), CXLOOP_HTTPS="1",
+        CXLOOP_BEHIND_PROXY="1",
+    )  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from cxloop.cli import main; main()", "serve", "--no-worker",
+         "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    body = b'{"batch": [{"type": "track", "userId": "u1", "event": "Paid"}]}'
+    auth = "Basic " + base64.b64encode(b"prodkey1234567890:").decode()
+    headers = {"Content-Type": "application/json", "Authorization": auth,
+               "X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}  # fmt: skip
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        deadline, reply = time.monotonic() + 60, None
+        while time.monotonic() < deadline and reply is None:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/v1/batch", data=body, headers=headers
+            )
+            try:
+                reply = opener.open(request, timeout=2)
+            except urllib.error.HTTPError as exc:
+                reply = exc  # a 301 would land here
+            except OSError:
+                time.sleep(0.3)
+        assert reply is not None
+        assert reply.status == 200, reply.status
+        assert reply.headers["Strict-Transport-Security"].startswith("max-age=")
+        assert "script-src 'self'" in reply.headers["Content-Security-Policy"]
+        # without the proxy's header the same request is sent to HTTPS, as CXLOOP_HTTPS asks
+        plain = {k: v for k, v in headers.items() if k != "X-Forwarded-Proto"}
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/batch", data=body, headers=plain
+        )
+        with pytest.raises(urllib.error.HTTPError) as redirected:
+            opener.open(request, timeout=5)
+        assert redirected.value.status == 301
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+    assert rows(home, "SELECT name FROM events_event") == [("Paid",)]

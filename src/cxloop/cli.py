@@ -416,6 +416,21 @@ def serve(
     _serve(host=host, port=port, threads=threads, with_worker=worker)
 
 
+def _proxy_options() -> dict[str, object]:
+    """Behind a TLS proxy (CXLOOP_BEHIND_PROXY=1) waitress must keep its X-Forwarded-Proto/-For:
+    by default it deletes them, and HTTPS requests would be redirected to HTTPS forever. It then
+    sets the scheme and the client address from them (the last hop, the proxy's own entry)."""
+    from django.conf import settings
+
+    if not getattr(settings, "BEHIND_PROXY", False):
+        return {}
+    return {
+        "trusted_proxy": "*",  # the proxy is the only way in (the setting's documented premise)
+        "trusted_proxy_count": 1,
+        "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-for"},
+    }
+
+
 def _serve(*, host: str, port: int, threads: int, with_worker: bool) -> None:
     from waitress import serve as waitress_serve
 
@@ -429,7 +444,9 @@ def _serve(*, host: str, port: int, threads: int, with_worker: bool) -> None:
     console.print(f"cxloop is serving on [bold]http://{host}:{port}[/bold]  (Ctrl+C stops it)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # run the cleanup below on `kill`
     try:
-        waitress_serve(application, host=host, port=port, threads=threads, ident="cxloop")
+        waitress_serve(
+            application, host=host, port=port, threads=threads, ident="cxloop", **_proxy_options()
+        )
     finally:
         if worker_process:
             worker_process.terminate()
