@@ -7,6 +7,7 @@ database; the expected values are the ones written into the fixtures by hand.
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import json
 import zipfile
@@ -245,6 +246,27 @@ def test_export_as_csv_zip_and_from_the_360_page(client, workspace, erin):
     assert EMAIL in archive.read("identities.csv").decode()
     assert COMMENT in archive.read("answers.csv").decode()
     assert AuditEntry.objects.filter(action="customer_export").count() == 1
+
+
+def test_export_csv_cells_a_spreadsheet_would_run_are_escaped(client, workspace, erin):
+    # given: a tracker sent a formula as the person's name and as an event name
+    ingest(workspace, [
+        {"type": "identify", "userId": "u-erin", "timestamp": _at(5), "messageId": "m-f1",
+         "traits": {"name": '=HYPERLINK("http://evil","n")'}},
+        {"type": "track", "userId": "u-erin", "event": "@SUM(1)", "timestamp": _at(5),
+         "messageId": "m-f2"},
+    ])  # fmt: skip
+    _login(client, workspace, "admin")
+
+    answer = client.get(f"/api/customers/{erin['visitor']}/export?format=csv")
+
+    archive = zipfile.ZipFile(io.BytesIO(answer.content))
+    profiles = list(csv.reader(io.StringIO(archive.read("profiles.csv").decode())))
+    events = list(csv.reader(io.StringIO(archive.read("events.csv").decode())))
+    cells = {cell for row in profiles + events for cell in row}
+    assert "'@SUM(1)" in cells and "@SUM(1)" not in cells
+    assert not any(cell.startswith(("=", "@")) for cell in cells)
+    assert any(cell.startswith("'=HYPERLINK") for cell in cells)
 
 
 # ------------------------------------------------------------------ erasure

@@ -8,7 +8,6 @@ erase their rows through the handlers they registered (``customers.handlers``).
 
 from __future__ import annotations
 
-import csv
 import io
 import zipfile
 
@@ -18,6 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from cxloop.core import csvsafe
 from cxloop.core import services as core_services
 from cxloop.core.db import lock_workspace_for_resolution
 from cxloop.customers.handlers import ExportRows, customer_handlers
@@ -119,7 +119,7 @@ def export_csv_zip(data: dict) -> bytes:
         for name, rows in data["tables"].items():
             columns = list(dict.fromkeys(column for row in rows for column in row))
             text = io.StringIO()
-            writer = csv.writer(text)
+            writer = csvsafe.writer(text)  # names, events: a spreadsheet must not run them
             writer.writerow(columns)
             for row in rows:
                 writer.writerow(_cell(row.get(column)) for column in columns)
