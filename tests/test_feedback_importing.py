@@ -31,6 +31,29 @@ def test_identical_review_rows_are_both_kept(workspace):
     assert (again.imported, again.duplicates) == (0, 2)
 
 
+def test_dates_outside_1970_to_tomorrow_are_line_errors_and_the_rest_kept(workspace):
+    reviews = (
+        "rating,text,source,date\n5,ok,google,2025-03-01\n5,late,google,9999-12-31\n"
+        "5,early,google,0001-01-01\n4,fine,google,1970-01-01\n"
+    )
+    survey = services.survey_create_from_template(workspace=workspace, template="nps")
+    results = "nps,date\n9,2025-01-02\n9,9999-12-31T00:00:00\n"
+
+    report = reviews_import(workspace=workspace, text=reviews)
+    scores = responses_import(
+        survey=survey, text=results, mapping={"nps": "q:nps", "date": "submitted_at"}
+    )
+
+    assert report.imported == 2
+    where = [(e.field, e.message.split(":")[0]) for e in report.errors]
+    assert where == [("line 3", "date"), ("line 4", "date")]
+    assert "outside 1970-01-01" in report.errors[0].message
+    assert scores.imported == 1
+    assert [(e.field, e.message.split(":")[0]) for e in scores.errors] == [
+        ("line 3", "submitted_at")
+    ]
+
+
 # Every quoted passage holds a comma or a line break: the kind of file on which guessing the
 # dialect from a sample (csv.Sniffer) decided quotes were not doubled and cut the texts.
 REVIEW_TEXTS = [

@@ -13,7 +13,7 @@ import hashlib
 import io
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -119,8 +119,12 @@ def guess_mapping(*, survey: Survey, header: list[str]) -> dict[str, str]:
     return mapping
 
 
-def parse_when(text: str) -> datetime:
-    """ISO date or date-time (naive means UTC); ValueError otherwise."""
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # the tracking API's bound too
+
+
+def parse_when(text: str, *, now: datetime | None = None) -> datetime:
+    """ISO date or date-time (naive means UTC) from 1970 to a day after ``now``; ValueError
+    otherwise (a year-9999 answer would sit at the end of every trend forever)."""
     text = text.strip()
     when = parse_datetime(text.replace("/", "-")) if text else None
     if when is None:
@@ -130,6 +134,9 @@ def parse_when(text: str) -> datetime:
         when = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
     if timezone.is_naive(when):
         when = when.replace(tzinfo=UTC)
+    latest = (now or timezone.now()) + timedelta(days=1)
+    if not EARLIEST <= when <= latest:
+        raise ValueError(f"{text!r} is outside 1970-01-01 … {latest:%Y-%m-%d} (a day from now)")
     return when
 
 
