@@ -133,6 +133,9 @@ def test_dashboard_shows_churn_and_cohorts(client_in, workspace):
 
     assert 'id="fig-churn"' in html and 'id="fig-cohorts"' in html
     assert re.search(r"<td class=\"num\">3</td><td class=\"num\">2</td><td class=\"num\">33.3%</td>", html)  # fmt: skip
+    # a month with nobody active has no churn rate: a dash, not a bare "%"
+    assert re.search(r"<td class=\"num\">0</td><td class=\"num\">0</td><td class=\"num\">—</td>", html)  # fmt: skip
+    assert '<td class="num">%</td>' not in html
 
 
 def test_dashboard_needs_login_and_shows_only_own_workspace(client, member, workspace, other_workspace):  # fmt: skip
