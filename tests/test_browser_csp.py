@@ -104,3 +104,21 @@ def test_api_docs_and_admin_work_under_the_policy(watched, live_server, admin_me
     expect(watched.locator(".swagger-ui .info .title").first).to_be_visible()
     watched.goto(f"{live_server.url}/admin/")
     expect(watched.locator("#site-name")).to_be_visible()
+
+
+def test_workspace_switcher_moves_only_when_asked(
+    watched, live_server, member, workspace, other_workspace, screenshot
+):
+    """Choosing another workspace changes nothing until Switch is pressed (WCAG 3.2.2)."""
+    from cxloop.core import services as core_services
+
+    core_services.membership_set(user=member, workspace=other_workspace, role="analyst")
+    log_in(watched, live_server, member)
+    watched.goto(f"{live_server.url}/dashboard/")
+    switcher = watched.get_by_label("Workspace")
+    switcher.select_option(label=other_workspace.name)
+    screenshot("switcher")  # axe-core on the header with its new button
+    watched.wait_for_timeout(300)
+    assert watched.url.endswith("/dashboard/")  # still here: selecting is not switching
+    watched.get_by_role("button", name="Switch").click()
+    expect(watched.get_by_label("Workspace")).to_have_value(str(other_workspace.pk))
