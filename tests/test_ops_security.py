@@ -309,3 +309,17 @@ def test_test_client_login_still_works_with_throttling_on(client, ana):
     assert client.login(username="ana", password="wrong") is False
     assert client.login(username="ana", password="right-pass-123") is True
     assert client.session["_auth_user_id"] == str(ana.pk)
+
+
+def test_a_refused_request_logs_one_line_without_a_traceback(client, workspace, caplog):
+    """A 403 is a refusal, not a crash: the console gets Django's warning, no traceback."""
+    from cxloop.core import services as core_services
+
+    viewer = core_services.user_create_or_reset(username="vera", password="vera-pass-1234")
+    core_services.membership_set(user=viewer, workspace=workspace, role="viewer")
+    client.force_login(viewer)
+    with caplog.at_level("WARNING", logger="django.request"):
+        assert client.get("/customers/").status_code == 403
+    [record] = [r for r in caplog.records if r.name == "django.request"]
+    assert record.getMessage().startswith("Forbidden")
+    assert record.exc_info is None

@@ -297,7 +297,9 @@ CXLOOP_TRACK_RATE = None if _track_rate.lower() in ("", "off", "none") else _tra
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"client_errors": {"()": "cxloop.core.logfilters.ClientErrorsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django.request": {"filters": ["client_errors"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("CXLOOP_LOG_LEVEL", "WARNING")},
 }
 
