@@ -37,7 +37,7 @@ SURVEY = {
 }  # fmt: skip
 
 
-def test_create_get_patch_delete_a_survey(api, workspace):
+def test_create_get_patch_delete_a_survey(api, workspace, admin_member):
     created = post(api, "/api/surveys", SURVEY)
     assert created.status_code == 201, created.content
     body = created.json()
@@ -51,7 +51,10 @@ def test_create_get_patch_delete_a_survey(api, workspace):
     )
     assert (patched.status_code, patched.json()["status"]) == (200, "closed")
     assert [s["id"] for s in api.get("/api/surveys").json()] == [survey_id]
-    assert api.delete(f"/api/surveys/{survey_id}").status_code == 204
+    assert api.delete(f"/api/surveys/{survey_id}").status_code == 403  # an analyst keeps answers
+    admin = Client()
+    admin.force_login(admin_member)
+    assert admin.delete(f"/api/surveys/{survey_id}").status_code == 204
     assert Survey.objects.count() == 0
 
 

@@ -41,6 +41,7 @@ EX = Capability.EXPORT
 IM = Capability.IMPORT
 MW = Capability.MANAGE_WORKSPACE
 MC = Capability.MANAGE_CUSTOMERS
+DD = Capability.DELETE_DATA
 
 # roles x capabilities, as the docs state it (independent of core.permissions' own table)
 MODEL = {
@@ -110,7 +111,7 @@ API = {
     "create_survey_from_template": ES,
     "get_survey": RA,
     "update_survey": ES,
-    "delete_survey": ES,
+    "delete_survey": DD,
     "submit_response": IM,
     "list_responses": RF,
     "export_responses": EX,
@@ -387,6 +388,22 @@ def test_agent_cannot_delete_an_admins_survey(world):
 
     assert response.status_code == 403
     assert Survey.objects.filter(pk=survey_id).exists()
+
+
+def test_only_an_admin_deletes_a_survey_with_its_answers(world):
+    """An analyst edits and closes surveys, but destroying collected answers is an admin's act."""
+    survey_id = world["ids"]["survey_id"]
+
+    refused = _client(world["users"]["analyst"]).delete(
+        f"/api/surveys/{survey_id}", HTTP_X_CSRFTOKEN=CSRF
+    )
+    assert refused.status_code == 403
+    assert Survey.objects.filter(pk=survey_id).exists()
+    done = _client(world["users"]["admin"]).delete(
+        f"/api/surveys/{survey_id}", HTTP_X_CSRFTOKEN=CSRF
+    )
+    assert done.status_code == 204
+    assert not Survey.objects.filter(pk=survey_id).exists()
 
 
 def test_agent_cannot_delete_close_or_export_on_the_web(world):

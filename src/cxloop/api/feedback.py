@@ -284,8 +284,9 @@ def update_survey(
 
 @router.delete("/surveys/{survey_id}", response={204: None, **ERRORS}, summary="Delete a survey")
 def delete_survey(request: HttpRequest, survey_id: int = id_param(), workspace: str | None = None):
-    """Deletes the survey with its responses."""
-    services.survey_delete(survey=_survey(request, survey_id, workspace, Capability.EDIT_SURVEYS))
+    """Deletes the survey with its responses, for good: admins only (``delete_data``); analysts
+    edit and close surveys but cannot destroy the answers collected."""
+    services.survey_delete(survey=_survey(request, survey_id, workspace, Capability.DELETE_DATA))
     return Status(204, None)
 
 

@@ -20,6 +20,7 @@ class Capability(StrEnum):
     IMPORT = "import"  # customer, event, result and review imports
     MANAGE_WORKSPACE = "manage_workspace"  # users, roles, write keys, audit log
     MANAGE_CUSTOMERS = "manage_customers"  # merge, unmerge, erase, subject-access export
+    DELETE_DATA = "delete_data"  # delete a survey with all its answers (cannot be undone)
 
 
 class Role(StrEnum):
