@@ -57,16 +57,19 @@ NAME_ROLLS = (
 START = 1740787200  # 2025-03-01 00:00:00 UTC
 DAYS = 30  # a customer's first day is one of 30 ...
 MAX_SPAN_DAYS = 10  # ... and their events fall within 1..10 days from then
+PARTS = 200  # the same events also as this many Parquet files, as a drainer would write them
 TIE_SHARE = 0.05  # share of events given the same second as the customer's previous event
 WINDOW = 86400  # funnel conversion window, seconds
 OFFSETS = 7  # retention: offsets 0..7 days
 ENGINES = {
-    "sqlite-cte": "SQLite: materialized CTEs + covering index",
-    "sqlite-window": "SQLite: window functions",
+    "sqlite-cte": "SQLite materialized CTEs",
+    "sqlite-window": "SQLite window functions",
     "duckdb-parquet": "DuckDB over Parquet",
+    "duckdb-parts": "DuckDB over Parquet parts",
     "chdb-parquet": "chdb over Parquet",
-    "chdb-mergetree": "chdb MergeTree (1 session)",
-    "cxloop-walk": "cxloop funnel_run (Python)",
+    "chdb-parts": "chdb over Parquet parts",
+    "chdb-mergetree": "chdb MergeTree, 1 session",
+    "cxloop-walk": "cxloop funnel_run (Python walk)",
 }
 BASELINES = ("sqlite-cte", "sqlite-window")
 QUERIES = ("funnel", "retention")
@@ -75,7 +78,9 @@ QUERIES = ("funnel", "retention")
 # ---------------------------------------------------------------------------- data
 
 
-def generate(directory: Path, events: int, customers: int, seed: int, ties: float) -> dict:
+def generate(
+    directory: Path, events: int, customers: int, seed: int, ties: float, parts: int
+) -> dict:
     """Write events.parquet, events.sqlite3 and the chdb store; return what was made."""
     import numpy as np
     import pyarrow as pa
@@ -110,6 +115,11 @@ def generate(directory: Path, events: int, customers: int, seed: int, ties: floa
         }
     )
     pq.write_table(table, directory / "events.parquet")
+    # the same events as immutable parts in arrival order, as one drainer appending would leave them
+    (directory / "parts").mkdir()
+    size = -(-events // parts)
+    for number, offset in enumerate(range(0, events, size)):
+        pq.write_table(table.slice(offset, size), directory / "parts" / f"{number:05d}.parquet")
 
     text = np.char.replace(np.datetime_as_string(ts.astype("datetime64[s]"), unit="s"), "T", " ")
     db = sqlite3.connect(directory / "events.sqlite3")
@@ -286,6 +296,7 @@ def retention_rows(rows) -> list[list]:
 def make_runner(engine: str, query: str, directory: Path):
     """A function running ``query`` once on ``engine`` and returning a comparable result."""
     parquet = f"{directory}/events.parquet"
+    parts = f"{directory}/parts/*.parquet"
     if engine.startswith("sqlite") or engine == "cxloop-walk":
         db = sqlite3.connect(directory / "events.sqlite3")
         db.executescript("PRAGMA cache_size = -65536;")  # cxloop's 64 MB
@@ -308,11 +319,11 @@ def make_runner(engine: str, query: str, directory: Path):
             return lambda: list(db.execute(sql, params).fetchone())
         sql = SQLITE_RETENTION_CTE if engine == "sqlite-cte" else SQLITE_RETENTION_WINDOW
         return lambda: retention_rows(db.execute(sql).fetchall())
-    if engine == "duckdb-parquet":
+    if engine.startswith("duckdb"):
         import duckdb
 
         con = duckdb.connect()
-        source = f"read_parquet('{parquet}')"
+        source = f"read_parquet('{parquet if engine == 'duckdb-parquet' else parts}')"
         if query == "funnel":
             sql = window_funnel_sql(
                 f"{source} WHERE",
@@ -324,11 +335,11 @@ def make_runner(engine: str, query: str, directory: Path):
         sql = duckdb_retention(source)
         return lambda: retention_rows(con.execute(sql).fetchall())
     if engine.startswith("chdb"):
-        if engine == "chdb-parquet":
+        if engine in ("chdb-parquet", "chdb-parts"):
             import chdb
 
             run_sql = chdb.query
-            source = f"file('{parquet}', Parquet)"
+            source = f"file('{parquet if engine == 'chdb-parquet' else parts}', Parquet)"
         else:
             from chdb import session
 
@@ -369,7 +380,9 @@ def cxloop_funnel(db: sqlite3.Connection) -> list[int]:
 
 def child(engine: str, query: str, directory: Path, repeat: int) -> None:
     """Run in a child process: one untimed run, ``repeat`` timed; print JSON."""
+    started = time.perf_counter()
     runner = make_runner(engine, query, directory)
+    setup = time.perf_counter() - started
     rss_ready = memory_kb("VmRSS")
     result = runner()
     times = []
@@ -379,7 +392,7 @@ def child(engine: str, query: str, directory: Path, repeat: int) -> None:
         times.append(time.perf_counter() - started)
         if again != result:
             raise SystemExit(f"{engine} {query}: results differ between runs")
-    print(json.dumps({"times": times, "result": result, "rss_ready_kb": rss_ready,
+    print(json.dumps({"times": times, "result": result, "rss_ready_kb": rss_ready, "setup": setup,
                       "peak_kb": memory_kb("VmHWM")}))  # fmt: skip
 
 
@@ -483,6 +496,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="share of events moved to"
         " the second of the customer's previous event (default %(default)s)",
     )
+    parser.add_argument(
+        "--parts", type=int, default=PARTS, help="Parquet parts (default %(default)s)"
+    )
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated subset")
     parser.add_argument("--no-concurrency", action="store_true", help="skip the lock check")
     parser.add_argument("--dir", type=Path, default=None, help="scratch directory (default: tmp)")
@@ -514,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Generating {args.events:,} events from {args.customers:,} customers "
               f"in {directory} ...")  # fmt: skip
         started = time.perf_counter()
-        made = generate(directory, args.events, args.customers, args.seed, args.ties)
+        made = generate(directory, args.events, args.customers, args.seed, args.ties, args.parts)
         print(f"  done in {time.perf_counter() - started:.1f} s; {made['funnel_events']:,} funnel"
               f" events, {made['tie_groups']:,} same-second groups of one customer's funnel"
               " events")  # fmt: skip
@@ -553,16 +569,16 @@ def report(query: str, results: dict[str, dict]) -> bool:
     base = min((medians[e] for e in BASELINES if e in medians), default=None)
     reference = next(iter(results.values()))["result"]
     print(f"{query}")
-    print(f"  {'engine':<44}{'median s':>9}{'min s':>8}{'vs best SQLite':>16}{'peak RSS MB':>13}"
-          f"{'RSS at start':>14}  same result")  # fmt: skip
+    print(f"  {'engine':<36}{'median s':>9}{'min s':>8}{'vs best SQLite':>16}{'peak RSS MB':>13}"
+          f"{'RSS at start':>14}{'open s':>8}  same result")  # fmt: skip
     same_all = True
     for engine, data in results.items():
         same = data["result"] == reference
         same_all = same_all and same
         ratio = f"{medians[engine] / base:.3f}" if base else "-"
-        print(f"  {ENGINES[engine]:<44}{medians[engine]:>9.3f}{min(data['times']):>8.3f}"
+        print(f"  {ENGINES[engine]:<36}{medians[engine]:>9.3f}{min(data['times']):>8.3f}"
               f"{ratio:>16}{data['peak_kb'] / 1024:>13.0f}{data['rss_ready_kb'] / 1024:>14.0f}"
-              f"  {same}")  # fmt: skip
+              f"{data['setup']:>8.2f}  {same}")  # fmt: skip
     shown = reference if query == "funnel" else f"{len(reference)} rows, first {reference[:3]}"
     print(f"  result: {shown}")
     print(f"  all engines identical: {same_all}\n")
