@@ -9,7 +9,8 @@ project dependencies; see bench/README.md)::
     /tmp/engine-venv/bin/python bench/engines.py --events 200000   # quick check
 
 Generates N synthetic events (same seed, same data) into a scratch directory as an SQLite
-database (cxloop's event columns and text times), a Parquet file and a chdb MergeTree store, then
+database (cxloop's event columns and text times), one Parquet file, the same rows as many
+Parquet parts (as one drainer appending would write them) and a chdb MergeTree store, then
 runs a 5-step funnel with a 1-day conversion window and a daily cohort-retention table on every
 engine, each engine in its own child process (peak RSS per engine), one untimed run then
 ``--repeat`` timed runs (median). Every engine must return exactly the same result; the run
