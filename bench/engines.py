@@ -47,15 +47,9 @@ if hasattr(time, "tzset"):
     time.tzset()
 
 REPO = Path(__file__).resolve().parents[1]
-STEPS = ("Product Viewed", "Product Added", "Checkout Started", "Payment Info Entered",
-         "Order Completed")  # fmt: skip
-# event name by a roll of 0..999, as bench/funnel.py: the funnel steps and other traffic
-NAME_ROLLS = (
-    (300, "Page Viewed"), (520, "Product Viewed"), (640, "Product Added"),
-    (700, "Checkout Started"), (745, "Payment Info Entered"), (780, "Order Completed"),
-    (850, "Email Opened"), (900, "Search"), (950, "Store Visit"), (1000, "Support Ticket Opened"),
-)  # fmt: skip
-START = 1740787200  # 2025-03-01 00:00:00 UTC
+# the same funnel steps, event mix and start date as bench/funnel.py
+from funnel import NAME_ROLLS, START, STEPS  # noqa: E402 (after TZ is set; a sibling script)
+
 DAYS = 30  # a customer's first day is one of 30 ...
 MAX_SPAN_DAYS = 10  # ... and their events fall within 1..10 days from then
 PARTS = 200  # the same events also as this many Parquet files, as a drainer would write them
