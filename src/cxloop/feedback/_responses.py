@@ -26,6 +26,7 @@ from cxloop.feedback.logic import (
 from cxloop.feedback.models import (
     Answer,
     Invitation,
+    Question,
     Response,
     Survey,
     SurveyKind,
@@ -159,14 +160,7 @@ def _submit(
     response.submitted_at = at if complete else None
     response.nps_score = response.csat_score = response.ces_score = None
     response.comment = ""
-    for question in questions:
-        value = merged.get(question.key)
-        if value is None:
-            continue
-        if question.metric:
-            setattr(response, f"{question.metric}_score", value)
-        if question.type == "text" and not response.comment:
-            response.comment = str(value)
+    _copy_scores(response, questions, merged)
     with transaction.atomic():  # savepoint: a lost insert race leaves the outer transaction usable
         response.save()
     if existing is not None:
@@ -233,14 +227,7 @@ def responses_bulk_add(
                 started_at=item.at, submitted_at=item.at if item.complete else None,
                 completed=item.complete,
             )  # fmt: skip
-            for question in questions:
-                value = merged.get(question.key)
-                if value is None:
-                    continue
-                if question.metric:
-                    setattr(response, f"{question.metric}_score", value)
-                if question.type == "text" and not response.comment:
-                    response.comment = str(value)
+            _copy_scores(response, questions, merged)
             rows.append(response)
             answers_of[item.response_key] = merged
         Response.objects.bulk_create(rows, batch_size=500)
@@ -326,3 +313,16 @@ def responses_export_record(*, survey: Survey, actor: core_services.Actor, fmt: 
         target=f"survey #{survey.pk}",
         detail={"survey": survey.name, "format": fmt, "responses": survey.responses.count()},
     )
+
+
+def _copy_scores(response: Response, questions: Sequence[Question], answers: dict) -> None:
+    """Copy the NPS/CSAT/CES scores and the first free text onto the response row (metric
+    queries read that one narrow table)."""
+    for question in questions:
+        value = answers.get(question.key)
+        if value is None:
+            continue
+        if question.metric:
+            setattr(response, f"{question.metric}_score", value)
+        if question.type == "text" and not response.comment:
+            response.comment = str(value)
