@@ -16,7 +16,7 @@ engine, each engine in its own child process (peak RSS per engine), one untimed 
 ``--repeat`` timed runs (median). Every engine must return exactly the same result; the run
 fails otherwise. Times are printed as ratios against the fastest SQLite baseline of the same run.
 
-Funnel, as ``cxloop.journeys.funnel`` defines it: a customer's *start* is any step-1 event; from a
+Funnel, as ``cxloop.analytics.walk`` defines it: a customer's *start* is any step-1 event; from a
 start, step k is the earliest step-k event strictly later in time than the step k-1 taken and no
 later than start + window (inclusive); the customer reaches step k when some start does. Times
 are whole seconds and events in the same second are NOT ordered: none of them is after another
@@ -354,11 +354,11 @@ def cxloop_funnel(db: sqlite3.Connection) -> list[int]:
     database (``fetchmany``, text times), then ``funnel_run`` in Python."""
     try:
         from cxloop.journeys.definitions import RuleSpec
-        from cxloop.journeys.funnel import funnel_run
+        from cxloop.analytics.walk import funnel_run
     except ImportError:
         sys.path.insert(0, str(REPO / "src"))
         from cxloop.journeys.definitions import RuleSpec
-        from cxloop.journeys.funnel import funnel_run
+        from cxloop.analytics.walk import funnel_run
 
     def rows():
         cursor = db.execute(

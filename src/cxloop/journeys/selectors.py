@@ -7,18 +7,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from django.db import connection
-from django.db.models import Count, QuerySet, Value
+from django.db.models import Count, QuerySet
 
+from cxloop.analytics import selectors as analytics_selectors
+from cxloop.analytics.walk import FunnelRun, Moment, as_datetime
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
-from cxloop.events import selectors as event_selectors
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.journeys.definitions import RuleSpec, parse_rule
-from cxloop.journeys.funnel import FunnelRun, Moment, as_datetime, funnel_run
 from cxloop.journeys.models import CustomerStage, JourneyMap, Rule, Stage, Touchpoint
 
-FETCH = 20_000  # rows per fetch when streaming events
 OTHER = "(other)"
 NONE = "(none)"
 MAX_GROUPS = 8
@@ -272,37 +270,17 @@ def stage_of_customers(*, journey: JourneyMap) -> dict[int, str]:
 
 def event_names(*, workspace: Workspace, limit: int = 500) -> list[tuple[str, int]]:
     """Event (and page/screen) names of a workspace with counts, most frequent first."""
-    rows = (
-        event_selectors.workspace_events(workspace=workspace)
-        .exclude(name="")
-        .values("name")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "name")[:limit]
-    )
-    return [(row["name"], row["n"]) for row in rows]
+    return analytics_selectors.event_names(workspace=workspace, limit=limit)
 
 
 def event_rows(
     *, workspace: Workspace, names: Sequence[str], properties: bool = False
 ) -> Iterator[tuple]:
-    """Stream ``(customer_id, occurred_at, name, channel, properties)`` of events with these names.
-
-    Plain cursor rows (no model instances, no value conversion): ``occurred_at`` is a datetime on
-    PostgreSQL and Django's naive-UTC text on SQLite; ``properties`` is '' unless asked for.
-    """
-    columns = ["customer_id", "occurred_at", "name", "channel"]
-    events = event_selectors.workspace_events(workspace=workspace).filter(
-        name__in=sorted(set(names))
+    """Stream ``(customer_id, occurred_at, name, channel, properties)`` of events with these
+    names from the database (the journey map's walk; see ``analytics.selectors.event_rows``)."""
+    return analytics_selectors.event_rows(
+        workspace_id=workspace.pk, names=names, properties=properties
     )
-    if properties:
-        events = events.values_list(*columns, "properties")
-    else:
-        events = events.annotate(no_properties=Value("")).values_list(*columns, "no_properties")
-    sql, params = events.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        while rows := cursor.fetchmany(FETCH):
-            yield from rows
 
 
 @dataclass
@@ -345,13 +323,7 @@ def funnel(
     ``stage:<journey id>`` (current journey stage); ``groups`` gives named customer sets instead
     (e.g. segments). ``only`` restricts the funnel to those customers.
     """
-    needs_properties = any(step.conditions for step in steps)
-    rows: Iterator[tuple] = event_rows(
-        workspace=workspace, names=[s.event for s in steps], properties=needs_properties
-    )
-    if only is not None:
-        rows = (row for row in rows if row[0] in only)
-    run = funnel_run(rows, steps=steps, window=window)
+    run = analytics_selectors.funnel_run(workspace=workspace, steps=steps, window=window, only=only)
     return FunnelReport(
         steps=list(steps),
         window=window,
