@@ -64,6 +64,7 @@ ENGINES = {
     "chdb-parquet": "chdb over Parquet",
     "chdb-parts": "chdb over Parquet parts",
     "chdb-mergetree": "chdb MergeTree, 1 session",
+    "cxloop-engine": "cxloop's engine (its schema and SQL, chdb)",
     "cxloop-walk": "cxloop funnel_run (Python walk)",
 }
 BASELINES = ("sqlite-cte", "sqlite-window")
@@ -150,6 +151,7 @@ def generate(
     )
     store.query("OPTIMIZE TABLE events FINAL")
     store.close()
+    cxloop_store(directory)
 
     # same-second pairs of funnel events of one customer: the rule above decides these
     funnel = np.isin(names, STEPS)
@@ -292,6 +294,8 @@ def make_runner(engine: str, query: str, directory: Path):
     """A function running ``query`` once on ``engine`` and returning a comparable result."""
     parquet = f"{directory}/events.parquet"
     parts = f"{directory}/parts/*.parquet"
+    if engine == "cxloop-engine":
+        return cxloop_engine_runner(query, directory)
     if engine.startswith("sqlite") or engine == "cxloop-walk":
         db = sqlite3.connect(directory / "events.sqlite3")
         db.executescript("PRAGMA cache_size = -65536;")  # cxloop's 64 MB
@@ -347,6 +351,56 @@ def make_runner(engine: str, query: str, directory: Path):
         sql = chdb_retention(source)
         return lambda: retention_rows(csv_rows(str(run_sql(sql, "CSV"))))
     raise ValueError(engine)
+
+
+def _cxloop_imports() -> None:
+    """cxloop's own modules (the bench's environment needs Django for them, not a database)."""
+    if str(REPO / "src") not in sys.path:
+        sys.path.insert(0, str(REPO / "src"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxloop.settings")
+
+
+def cxloop_store(directory: Path) -> None:
+    """The same events in cxloop's engine store: its schema (``analytics.clickhouse``), filled
+    the way a rebuild fills it, in a child process (chdb opens one store per process)."""
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from engines import _cxloop_fill; "
+        "_cxloop_fill(sys.argv[2])"
+    )
+    subprocess.run(  # noqa: S603 (this interpreter, this script)
+        [sys.executable, "-c", code, str(REPO / "bench"), str(directory)], check=True
+    )
+
+
+def _cxloop_fill(directory: str) -> None:
+    _cxloop_imports()
+    from cxloop.analytics.engine import ChdbTransport, ClickHouseEngine
+
+    engine = ClickHouseEngine(ChdbTransport(Path(directory) / "cxloop"))
+    engine.setup()
+    engine.transport.command(
+        "INSERT INTO events (workspace_id, customer_id, ts, id, type, name, channel, properties)"
+        f" SELECT 1, customer_id, ts, id, 'track', name, 'web', '{{}}'"
+        f" FROM file('{directory}/events.parquet', Parquet)"
+    )
+    engine.transport.command(
+        "INSERT INTO event_keys SELECT id, workspace_id, customer_id FROM events"
+    )
+    engine.transport.command("OPTIMIZE TABLE events FINAL")
+
+
+def cxloop_engine_runner(query: str, directory: Path):
+    _cxloop_imports()
+    from cxloop.analytics.engine import ChdbTransport, ClickHouseEngine
+    from cxloop.journeys.definitions import RuleSpec
+
+    engine = ClickHouseEngine(ChdbTransport(directory / "cxloop"))
+    if query == "funnel":
+        steps = [RuleSpec(event=s) for s in STEPS]
+        return lambda: engine.funnel(
+            workspace_id=1, steps=steps, window=timedelta(seconds=WINDOW)
+        ).counts()
+    return None
 
 
 def cxloop_funnel(db: sqlite3.Connection) -> list[int]:
@@ -537,7 +591,7 @@ def main(argv: list[str] | None = None) -> int:
         for query in QUERIES:
             results = {}
             for engine in engines:
-                if query == "retention" and engine == "cxloop-walk":
+                if query == "retention" and engine in ("cxloop-walk", "cxloop-engine"):
                     continue
                 results[engine] = measure(engine, query, directory, args.repeat)
             ok = report(query, results) and ok

@@ -78,6 +78,17 @@ def same_answers(engine: ClickHouseEngine, workspace, steps: list) -> None:
     assert {c: [t.isoformat() for t in ts] for c, ts in b.times.items()} == {
         c: [_aware(t).isoformat() for t in ts] for c, ts in a.times.items()
     }
+    for window in (timedelta(days=1), None):
+        for latest in (1, 20):
+            x = sql.funnel_summary(
+                workspace_id=workspace.pk, steps=spec, window=window, latest=latest
+            )
+            y = engine.funnel_summary(
+                workspace_id=workspace.pk, steps=spec, window=window, latest=latest
+            )
+            assert (y.counts, y.by_channel, y.stopped) == (x.counts, x.by_channel, x.stopped)
+            assert y.latest == x.latest
+            assert y.median_seconds == pytest.approx(x.median_seconds)
     assert engine.event_names(workspace_id=workspace.pk, limit=50) == sql.event_names(
         workspace_id=workspace.pk, limit=50
     )

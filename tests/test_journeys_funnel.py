@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from cxloop.analytics import selectors as analytics_selectors
 from cxloop.customers.models import Customer, CustomerMerge
 from cxloop.journeys import selectors
 from cxloop.journeys.definitions import DefinitionError, parse_steps
@@ -25,7 +26,15 @@ def ev(who: str, name: str, minutes: float, channel: str = "web", *, anon=False,
 
 
 def run(workspace, steps, window=None, **kwargs):
-    return selectors.funnel(workspace=workspace, steps=parse_steps(steps), window=window, **kwargs)
+    """The funnel report, with ``.run``: each customer's depth and step times (the per-customer
+    answer a split by trait or segment uses)."""
+    report = selectors.funnel(
+        workspace=workspace, steps=parse_steps(steps), window=window, **kwargs
+    )
+    report.run = analytics_selectors.funnel_run(
+        workspace=workspace, steps=parse_steps(steps), window=window, only=kwargs.get("only")
+    )
+    return report
 
 
 def test_customers_count_once_per_step_in_order(workspace):

@@ -213,11 +213,15 @@ def funnel_sql(steps: Sequence[Step], *, window: timedelta | None, only: bool) -
     """Per customer who did step 1: (customer, steps reached, their times in µs, start channel),
     by ``analytics.walk``'s rules, computed in the engine.
 
-    For each start (a step-1 event, oldest first) ``arrayFold`` walks the customer's later step
-    events, taking the earliest event of the next step that is strictly later than the previous
-    step and within the window of the start; the customer counts with the start that gets
-    furthest, the earliest on a tie. Same-time events never follow each other (strictly later),
-    so how ties are ordered does not change the result.
+    Per customer: the starts (step-1 events, by time then channel) and, per later step, the
+    sorted times of its events. From a start, step k is the first step-k time strictly after
+    step k-1 and within the window of the start (``arrayFold`` over the steps). Starts before
+    the same next step-2 event share the rest of their chain and only their window differs, so
+    only the last start of each such group is walked (it reaches furthest); the customer's
+    depth D is the best of those, and the start counted is the earliest one of the first group
+    reaching D whose window still holds step D. Same-time events never follow each other
+    (strictly later), so the order of ties changes nothing but which same-time start's channel
+    is reported (the first by name, as in the walk).
     """
     params: dict[str, Any] = {"names": sorted({s.event for s in steps})}
     masks = []
@@ -230,38 +234,71 @@ def funnel_sql(steps: Sequence[Step], *, window: timedelta | None, only: bool) -
         for j, condition in enumerate(step.conditions):
             parts.append(condition_sql(condition, params, f"p{k}_{j}"))
         masks.append(f"if({' AND '.join(parts)}, {1 << k}, 0)")
-    params["n"] = len(steps)
+    n = len(steps)
+    params["n"] = n
     params["window"] = (
         int(window.total_seconds() * 10**6) if window is not None else FAR_FUTURE_MICROS
     )
     where_only = "AND customer_id IN {only}" if only else ""
-    sql = f"""
-SELECT customer_id, best.1 AS depth, best.3 AS times, best.4 AS channel FROM (
-    SELECT customer_id,
-        arraySort(x -> (x.1, x.3, x.2), groupArray((t, mask, channel))) AS evs,
-        arrayFilter(i -> bitTest(evs[i].2, 0), arrayEnumerate(evs)) AS starts,
-        arrayMap(i -> arrayFold(
-            (acc, e) -> if(
-                acc.1 < {{n}} AND e.1 > acc.2 AND e.1 - evs[i].1 <= {{window}}
-                    AND bitTest(e.2, acc.1),
-                (toUInt8(acc.1 + 1), e.1, arrayPushBack(acc.3, e.1), acc.4, acc.5),
-                acc),
-            arraySlice(evs, i + 1),
-            (toUInt8(1), evs[i].1, [evs[i].1], toString(evs[i].3), toUInt32(i))
-        ), starts) AS chains,
-        arraySort(c -> (-toInt32(c.1), c.5), chains)[1] AS best
-    FROM (
+    events = f"""
         SELECT customer_id, toUnixTimestamp64Micro(ts) AS t, toString(channel) AS channel,
             toUInt16({" + ".join(masks)}) AS mask
         FROM events
-        WHERE workspace_id = {{workspace}} AND name IN {{names}} {where_only}
-    )
-    WHERE mask != 0
+        WHERE workspace_id = {{workspace}} AND name IN {{names}} {where_only}"""  # noqa: S608
+    if n == 1:
+        return (
+            f"""
+SELECT customer_id, toUInt8(1) AS depth, [first.1] AS times, first.2 AS channel FROM (
+    SELECT customer_id, arraySort(groupArray((t, channel)))[1] AS first
+    FROM ({events}) WHERE mask != 0 GROUP BY customer_id
+)""",  # noqa: S608 (structure is ours; every value is bound)
+            params,
+        )
+    later = ", ".join(f"arraySort(groupArrayIf(t, bitTest(mask, {k})))" for k in range(1, n))
+    sql = f"""
+SELECT customer_id, D AS depth, arrayConcat([starts[ci].1], arraySlice(ctimes, 2, D - 1)) AS times,
+    starts[ci].2 AS channel
+FROM (
+    SELECT customer_id,
+        arraySort(groupArrayIf((t, channel), bitTest(mask, 0))) AS starts,
+        [{later}] AS later,
+        arrayMap(s -> arrayFirstIndex(x -> x > s.1, later[1]), starts) AS next2,
+        arrayFilter(i -> i = length(starts) OR next2[i + 1] != next2[i],
+                    arrayEnumerate(starts)) AS last_of_group,
+        arrayMap(i -> arrayFold(
+            (acc, tk) -> if(acc.1 AND acc.2 < {{n}},
+                if((arrayFirstIndex(x -> x > acc.4 AND x - starts[i].1 <= {{window}}, tk) AS j) > 0,
+                   (1, toUInt8(acc.2 + 1), arrayPushBack(acc.3, tk[j]), tk[j]),
+                   (0, acc.2, acc.3, acc.4)),
+                acc),
+            later, (1, toUInt8(1), [starts[i].1], starts[i].1)), last_of_group) AS chains,
+        arrayMax(c -> c.2, chains) AS D,
+        arrayFirstIndex(c -> c.2 = D, chains) AS g,
+        chains[g].3 AS ctimes,
+        arrayFirstIndex(x -> x = next2[last_of_group[g]], next2) AS group_first,
+        arrayFirstIndex((s, i) -> i >= group_first AND (D = 1 OR ctimes[D] - s.1 <= {{window}}),
+                        starts, arrayEnumerate(starts)) AS ci
+    FROM ({events}) WHERE mask != 0
     GROUP BY customer_id
     HAVING length(starts) > 0
 )
 """  # noqa: S608 (structure is ours; every value is bound)
     return sql, params
+
+
+def funnel_summary_sql(chosen: str) -> str:
+    """From the per-customer rows of :func:`funnel_sql`, in one pass: customers per (steps
+    reached, start channel); the median time between steps k-1 and k over the customers
+    reaching k; per steps reached, the latest (time of the last step, customer) pairs."""
+    return f"""
+SELECT grouping(depth) AS by_k, depth, channel, k,
+    countIf(k = 1) AS customers,
+    quantileExactInclusiveIf(0.5)(gap, k > 1) AS median_gap,
+    arraySlice(arrayReverseSort(groupArrayIf((times[depth], customer_id), k = 1)), 1, {{latest}})
+        AS latest
+FROM ({chosen}) ARRAY JOIN arrayEnumerate(times) AS k, arrayDifference(times) AS gap
+GROUP BY GROUPING SETS ((depth, channel), (k))
+"""  # noqa: S608 (structure is ours; every value is bound)
 
 
 def condition_sql(condition: StepCondition, params: dict[str, Any], key: str) -> str:

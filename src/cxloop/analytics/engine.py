@@ -26,7 +26,7 @@ import orjson
 from cxloop.analytics import clickhouse as ch
 from cxloop.analytics.periods import Granularity
 from cxloop.analytics.steps import Step
-from cxloop.analytics.walk import FunnelRun
+from cxloop.analytics.walk import FunnelRun, FunnelSummary
 
 LOADING = "loading"  # engine_meta: the id range of a load in progress
 QUERY_SETTINGS = " SETTINGS output_format_json_quote_64bit_integers = 0"
@@ -60,6 +60,18 @@ class AnalyticsEngine(Protocol):
         only: set[int] | None = None,
     ) -> FunnelRun:
         """How far each customer gets through ``steps`` (``analytics.walk``'s rules)."""
+        ...
+
+    def funnel_summary(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        only: set[int] | None = None,
+        latest: int = 20,
+    ) -> FunnelSummary:
+        """The funnel's counts, step medians, counts by start channel and latest drop-offs."""
         ...
 
     def retention_counts(
@@ -226,6 +238,9 @@ class ClickHouseEngine:
         id); returns how many went in. ``check=False`` trusts the caller that none is held."""
         if not rows:
             return 0
+        unique = {row[1]: row for row in rows}  # an id named twice in one call goes in once
+        if len(unique) < len(rows):
+            rows = list(unique.values())
         if check:
             held: set[int] = set()
             by_workspace: dict[int, list[int]] = {}
@@ -319,6 +334,43 @@ class ClickHouseEngine:
             run.times[customer] = [ch.from_micros(t) for t in times]
             run.start_channel[customer] = channel
         return run
+
+    def funnel_summary(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        only: set[int] | None = None,
+        latest: int = 20,
+    ) -> FunnelSummary:
+        chosen, params = ch.funnel_sql(steps, window=window, only=only is not None)
+        params.update(workspace=workspace_id, latest=latest)
+        if only is not None:
+            params["only"] = sorted(only) or [0]
+        n = len(steps)
+        summary = FunnelSummary(
+            steps=n, counts=[0] * n, median_seconds=[None] * n, by_channel={}, stopped={},
+            latest={},
+        )  # fmt: skip
+        pending: dict[int, list[tuple[int, int]]] = {}
+        rows = self.transport.query(ch.bind(ch.funnel_summary_sql(chosen), params))
+        for by_k, depth, channel, k, customers, median, newest in rows:
+            if by_k:
+                if k > 1 and median is not None:
+                    summary.median_seconds[k - 1] = median / 10**6
+                continue
+            counts = summary.by_channel.setdefault(channel, [0] * n)
+            for step in range(depth):
+                counts[step] += customers
+                summary.counts[step] += customers
+            if depth < n:
+                summary.stopped[depth] = summary.stopped.get(depth, 0) + customers
+                pending.setdefault(depth, []).extend((t, c) for t, c in newest)
+        for depth, pairs in pending.items():
+            pairs.sort(reverse=True)
+            summary.latest[depth] = [(ch.from_micros(t), c) for t, c in pairs[:latest]]
+        return summary
 
     def retention_counts(
         self, *, workspace_id: int, by: Granularity, first: date, limit: date

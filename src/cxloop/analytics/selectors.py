@@ -21,7 +21,7 @@ from cxloop.analytics.engine import (
 from cxloop.analytics.periods import Granularity
 from cxloop.analytics.sqlengine import SqlEngine, event_rows
 from cxloop.analytics.steps import Step
-from cxloop.analytics.walk import FunnelRun
+from cxloop.analytics.walk import FunnelRun, FunnelSummary
 from cxloop.core.models import Workspace
 from cxloop.events import selectors as event_selectors
 
@@ -34,6 +34,7 @@ __all__ = [
     "event_names",
     "event_rows",
     "funnel_run",
+    "funnel_summary",
     "retention_counts",
 ]
 
@@ -70,6 +71,21 @@ def funnel_run(
 ) -> FunnelRun:
     """How far each customer of ``workspace`` (of ``only``, when given) gets through ``steps``."""
     return current_engine().funnel(workspace_id=workspace.pk, steps=steps, window=window, only=only)
+
+
+def funnel_summary(
+    *,
+    workspace: Workspace,
+    steps: Sequence[Step],
+    window: timedelta | None,
+    only: set[int] | None = None,
+    latest: int = 20,
+) -> FunnelSummary:
+    """A funnel's counts, step medians, counts by start channel and latest drop-offs, computed
+    where the events are (no row per customer leaves the engine)."""
+    return current_engine().funnel_summary(
+        workspace_id=workspace.pk, steps=steps, window=window, only=only, latest=latest
+    )
 
 
 def retention_counts(

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cxloop.analytics.engine import ClickHouseEngine
+from cxloop.core.db import IN_CHUNK, chunked
 from cxloop.events import selectors as event_selectors
 from cxloop.events import services as event_services
 
@@ -27,48 +28,46 @@ class DrainResult:
 def engine_drain(*, engine: ClickHouseEngine, limit: int = ENTRIES_PER_ROUND) -> DrainResult:
     """Copy what the oldest ``limit`` outbox entries name into the engine, then delete them.
 
-    At-least-once (an entry is deleted only after its rows are in) made exactly-once by event
-    id (``ClickHouseEngine.load`` skips ids the engine holds). Consecutive id ranges of one
-    workspace go in as one insert (ClickHouse wants few, large inserts); a customer entry
-    (merge, unmerge, erasure) drops the engine's rows of those customers and copies their
-    events again from the system of record, in outbox order.
+    At-least-once (entries are deleted only after their rows are in) made exactly-once by event
+    id (``ClickHouseEngine.load`` skips ids the engine holds). Every entry is read against the
+    database as it is now, so a round may take them in any order: first the engine forgets the
+    customers of every merge, unmerge and erasure in the round (one delete), then it copies
+    their current events and every id range in a few large inserts (ClickHouse wants few, large
+    inserts; a merge named in a later round fixes any row still under an absorbed profile).
     """
     entries = event_selectors.outbox_pending(limit=limit)
     result = DrainResult(entries=len(entries))
-    pending_ids: list[int] = []
-    rows: list[tuple] = []
-
-    def flush() -> None:
-        if rows:
-            result.copied += engine.load(rows)
-            rows.clear()
-        if pending_ids:
-            event_services.events_outbox_done(entry_ids=pending_ids)
-            pending_ids.clear()
-
+    again: dict[int, set[int]] = {}
     for entry in entries:
         if entry.customer_ids:
-            flush()
-            engine.forget_customers(
-                workspace_id=entry.workspace_id, customer_ids=entry.customer_ids
+            again.setdefault(entry.workspace_id, set()).update(entry.customer_ids)
+    for workspace_id, customers in again.items():
+        for chunk in chunked(sorted(customers), IN_CHUNK):
+            engine.forget_customers(workspace_id=workspace_id, customer_ids=chunk)
+    rows: list[tuple] = []
+
+    def load() -> None:
+        result.copied += engine.load(rows)
+        rows.clear()
+
+    for workspace_id, customers in again.items():
+        for chunk in chunked(sorted(customers), IN_CHUNK):
+            rows.extend(event_selectors.engine_rows(workspace_id=workspace_id, customer_ids=chunk))
+            if len(rows) >= ROWS_PER_LOAD:
+                load()
+    for entry in entries:
+        if not entry.customer_ids:
+            rows.extend(
+                event_selectors.engine_rows(
+                    workspace_id=entry.workspace_id,
+                    first_id=entry.first_event_id,
+                    last_id=entry.last_event_id,
+                )
             )
-            again = event_selectors.engine_rows(
-                workspace_id=entry.workspace_id, customer_ids=entry.customer_ids
-            )
-            result.copied += engine.load(again, check=False)
-            event_services.events_outbox_done(entry_ids=[entry.pk])
-            continue
-        rows.extend(
-            event_selectors.engine_rows(
-                workspace_id=entry.workspace_id,
-                first_id=entry.first_event_id,
-                last_id=entry.last_event_id,
-            )
-        )
-        pending_ids.append(entry.pk)
-        if len(rows) >= ROWS_PER_LOAD:
-            flush()
-    flush()
+            if len(rows) >= ROWS_PER_LOAD:
+                load()
+    load()
+    event_services.events_outbox_done(entry_ids=[entry.pk for entry in entries])
     return result
 
 

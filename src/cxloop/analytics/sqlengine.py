@@ -16,7 +16,7 @@ from django.db.models import Count, Min, Value
 
 from cxloop.analytics.periods import Granularity, PeriodStart, period_floor, period_next
 from cxloop.analytics.steps import Step
-from cxloop.analytics.walk import FunnelRun, funnel_run
+from cxloop.analytics.walk import FunnelRun, FunnelSummary, funnel_run, funnel_summary
 from cxloop.core.models import Workspace
 from cxloop.events import selectors as event_selectors
 
@@ -94,6 +94,18 @@ class SqlEngine:
         if only is not None:
             rows = (row for row in rows if row[0] in only)
         return funnel_run(rows, steps=steps, window=window)
+
+    def funnel_summary(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        only: set[int] | None = None,
+        latest: int = 20,
+    ) -> FunnelSummary:
+        run = self.funnel(workspace_id=workspace_id, steps=steps, window=window, only=only)
+        return funnel_summary(run, latest=latest)
 
     def retention_counts(
         self, *, workspace_id: int, by: Granularity, first: date, limit: date

@@ -192,3 +192,42 @@ def properties_of(value: object) -> dict:
     if isinstance(value, str | bytes):
         value = orjson.loads(value) if value else {}
     return value if isinstance(value, dict) else {}
+
+
+@dataclass(slots=True)
+class FunnelSummary:
+    """What a funnel page shows, without a row per customer.
+
+    ``by_channel``: customers reaching each step, by the channel of their start; ``stopped``:
+    per step before the last, how many customers got exactly that far; ``latest``: the most
+    recent of them, (time of their last step, customer id), newest first.
+    """
+
+    steps: int
+    counts: list[int]
+    median_seconds: list[float | None]
+    by_channel: dict[str, list[int]]
+    stopped: dict[int, int]
+    latest: dict[int, list[tuple[datetime, int]]]
+
+
+def funnel_summary(run: FunnelRun, *, latest: int) -> FunnelSummary:
+    """The summary of a walked funnel (the reference the engine's SQL is tested against)."""
+    by_channel: dict[str, list[int]] = {}
+    for customer, depth in run.depth.items():
+        counts = by_channel.setdefault(run.start_channel.get(customer, ""), [0] * run.steps)
+        for k in range(depth):
+            counts[k] += 1
+    stopped: dict[int, list[tuple[datetime, int]]] = {}
+    for customer, depth in run.depth.items():
+        if depth < run.steps:
+            at = as_datetime(run.times[customer][-1])
+            stopped.setdefault(depth, []).append((at, customer))
+    return FunnelSummary(
+        steps=run.steps,
+        counts=run.counts(),
+        median_seconds=run.median_seconds(),
+        by_channel=by_channel,
+        stopped={depth: len(rows) for depth, rows in stopped.items()},
+        latest={depth: sorted(rows, reverse=True)[:latest] for depth, rows in stopped.items()},
+    )
