@@ -4,7 +4,7 @@ Run from the repository root, with the bench's own virtual environment (the engi
 project dependencies; see bench/README.md)::
 
     python3 -m venv /tmp/engine-venv
-    /tmp/engine-venv/bin/pip install chdb duckdb pyarrow orjson
+    /tmp/engine-venv/bin/pip install chdb duckdb pyarrow orjson numpy "django>=5.2,<5.3"
     /tmp/engine-venv/bin/python bench/engines.py                   # 2,000,000 events, 50,000 customers
     /tmp/engine-venv/bin/python bench/engines.py --events 200000   # quick check
 
@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 os.environ["TZ"] = "UTC"  # chdb's toDate() and DuckDB's casts: days are UTC days
@@ -367,9 +367,7 @@ def cxloop_store(directory: Path) -> None:
         "import sys; sys.path.insert(0, sys.argv[1]); from engines import _cxloop_fill; "
         "_cxloop_fill(sys.argv[2])"
     )
-    subprocess.run(  # noqa: S603 (this interpreter, this script)
-        [sys.executable, "-c", code, str(REPO / "bench"), str(directory)], check=True
-    )
+    subprocess.run([sys.executable, "-c", code, str(REPO / "bench"), str(directory)], check=True)
 
 
 def _cxloop_fill(directory: str) -> None:
@@ -387,32 +385,49 @@ def _cxloop_fill(directory: str) -> None:
         "INSERT INTO event_keys SELECT id, workspace_id, customer_id FROM events"
     )
     engine.transport.command("OPTIMIZE TABLE events FINAL")
+    engine.transport.command("OPTIMIZE TABLE customer_days FINAL")
 
 
 def cxloop_engine_runner(query: str, directory: Path):
     _cxloop_imports()
     from cxloop.analytics.engine import ChdbTransport, ClickHouseEngine
+    from cxloop.analytics.periods import Granularity
     from cxloop.journeys.definitions import RuleSpec
 
     engine = ClickHouseEngine(ChdbTransport(directory / "cxloop"))
-    if query == "funnel":
+    if query == "funnel":  # what the funnel page asks: counts, medians, drop-offs
         steps = [RuleSpec(event=s) for s in STEPS]
-        return lambda: engine.funnel(
-            workspace_id=1, steps=steps, window=timedelta(seconds=WINDOW)
-        ).counts()
-    return None
+        return lambda: (
+            engine.funnel_summary(
+                workspace_id=1, steps=steps, window=timedelta(seconds=WINDOW)
+            ).counts
+        )
+    first, limit = date(1970, 1, 2), date(2200, 1, 1)
+
+    def retention() -> list[list]:
+        _, active = engine.cohort_counts(
+            workspace_id=1, by=Granularity.DAY, first=first, limit=limit
+        )
+        rows = [
+            [str(cohort), (day - cohort).days, n]
+            for (cohort, day), n in active.items()
+            if (day - cohort).days <= OFFSETS
+        ]
+        return sorted(rows)
+
+    return retention
 
 
 def cxloop_funnel(db: sqlite3.Connection) -> list[int]:
     """cxloop's walk as ``journeys.selectors.funnel`` runs it: the step events streamed from the
     database (``fetchmany``, text times), then ``funnel_run`` in Python."""
     try:
-        from cxloop.journeys.definitions import RuleSpec
         from cxloop.analytics.walk import funnel_run
+        from cxloop.journeys.definitions import RuleSpec
     except ImportError:
         sys.path.insert(0, str(REPO / "src"))
-        from cxloop.journeys.definitions import RuleSpec
         from cxloop.analytics.walk import funnel_run
+        from cxloop.journeys.definitions import RuleSpec
 
     def rows():
         cursor = db.execute(
@@ -591,7 +606,7 @@ def main(argv: list[str] | None = None) -> int:
         for query in QUERIES:
             results = {}
             for engine in engines:
-                if query == "retention" and engine in ("cxloop-walk", "cxloop-engine"):
+                if query == "retention" and engine == "cxloop-walk":
                     continue
                 results[engine] = measure(engine, query, directory, args.repeat)
             ok = report(query, results) and ok
