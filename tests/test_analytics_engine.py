@@ -291,7 +291,14 @@ def test_step_conditions_match_as_the_python_rules_do(workspace, chdb_engine):
 
 
 def test_hostile_names_are_bound_not_spliced(workspace, chdb_engine):
-    names = ["it's", "back\\slash", "{workspace}", "'; DROP TABLE events; --", "nul\x00byte", "é"]
+    names = [
+        "it's",
+        "back\\slash",
+        "{workspace}",
+        "'; DROP TABLE events; --",
+        "tab\tand\nnewline",
+        "é",
+    ]
     ingest(workspace, [ev("a", name, i) for i, name in enumerate(names)])
     drain_all(chdb_engine)
 
