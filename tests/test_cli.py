@@ -7,6 +7,7 @@ writing anything, and say what is wrong in one line (no traceback).
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -227,6 +228,23 @@ def test_demo_keeps_the_admin_password_on_a_second_run(home):
     assert check.stdout.strip() == "True", check.stderr
 
 
+def engine_owner_of(parent: int) -> int | None:
+    """The pid of the `cxloop engine serve` child of ``parent`` (None: there is none)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        state = stat.rsplit(")", 1)[1].split()[0]
+        if ppid == parent and state != "Z" and command[-3:-1] == [b"engine", b"serve"]:
+            return int(entry.name)
+    return None
+
+
 def test_serve_on_a_fresh_home_answers_and_stops_with_its_worker(home):
     import socket
     import time
@@ -255,11 +273,22 @@ def test_serve_on_a_fresh_home_answers_and_stops_with_its_worker(home):
             except OSError:
                 time.sleep(0.3)
         assert status == 200
+        # the analytics engine's owner runs beside it; killed, it is started again
+        first = engine_owner_of(server.pid)
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 40
+        second = None
+        while time.monotonic() < deadline and second in (None, first):
+            time.sleep(0.5)
+            second = engine_owner_of(server.pid)
+        assert second not in (None, first)
     finally:
         server.terminate()
         output, _ = server.communicate(timeout=30)
     assert f"Database: {home / 'cxloop.sqlite3'}" in output
-    assert "Traceback" not in output
+    assert "The analytics engine stopped (exit code -9); restarting it." in output
+    assert engine_owner_of(server.pid) is None  # stopped with the server
     # the database worker ran the two recurring cycles, and each queued its next run
     assert rows(
         home,

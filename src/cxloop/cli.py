@@ -439,14 +439,15 @@ def _serve(*, host: str, port: int, threads: int, with_worker: bool) -> None:
 
     from cxloop.wsgi import application
 
-    worker_process = engine_process = None
+    worker_process: subprocess.Popen | None = None
+    engine_process: _EngineKeeper | None = None
     argv = _worker_argv() if with_worker else None
     if argv is not None:
         _start_recurring()
         worker_process = subprocess.Popen(argv, env=_worker_env())
     engine_argv = owner_argv() if with_worker else None
     if engine_argv is not None:
-        engine_process = _start_engine(engine_argv)
+        engine_process = _EngineKeeper(engine_argv, _start_engine(engine_argv))
     console.print(f"cxloop is serving on [bold]http://{host}:{port}[/bold]  (Ctrl+C stops it)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # run the cleanup below on `kill`
     try:
@@ -458,6 +459,32 @@ def _serve(*, host: str, port: int, threads: int, with_worker: bool) -> None:
             if process:
                 process.terminate()
                 process.wait(timeout=30)
+
+
+class _EngineKeeper:
+    """Starts the engine's owner again when it stops on its own (pages say "analytics
+    temporarily unavailable" meanwhile), at most once every 10 seconds."""
+
+    def __init__(self, argv: list[str], process: subprocess.Popen) -> None:
+        import threading
+
+        self.argv, self.process, self.stopping = argv, process, threading.Event()
+        threading.Thread(target=self._watch, name="engine-keeper", daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self.stopping.is_set():
+            code = self.process.wait()
+            if self.stopping.wait(10):
+                return
+            err_console.print(f"The analytics engine stopped (exit code {code}); restarting it.")
+            self.process = subprocess.Popen(self.argv, env=_worker_env())
+
+    def terminate(self) -> None:
+        self.stopping.set()
+        self.process.terminate()
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self.process.wait(timeout=timeout)
 
 
 def _start_engine(argv: list[str]) -> subprocess.Popen:

@@ -51,6 +51,9 @@ def engine_serve(
     if settings.CXLOOP_ANALYTICS != "embedded":
         console.print(f"CXLOOP_ANALYTICS={settings.CXLOOP_ANALYTICS}: no embedded store to own.")
         raise typer.Exit(0)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)  # a no-op under `cxloop serve`, which migrated first
     if owner.wait_for_owner(0.2):
         console.print("An analytics engine already runs for this CXLOOP_HOME.")
         raise typer.Exit(1)

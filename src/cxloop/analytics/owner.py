@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import logging
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -130,14 +131,22 @@ def serve(
     writing = threading.Lock()  # one writer: the drain rounds and a rebuild take turns
 
     def drain_loop() -> None:
+        failing_since: float | None = None
+        last_report = 0.0
         while not stop.is_set():
             try:
                 while not stop.is_set():
                     with writing:
                         if not drain(engine):
                             break
+                failing_since = None
             except Exception:  # keep serving; the next round retries
-                log.exception("analytics engine: draining the outbox failed; retrying")
+                now = time.monotonic()
+                if failing_since is None or now - last_report >= 60:
+                    # the first failure with its traceback, then a reminder a minute
+                    log.exception("analytics engine: draining the outbox failed; retrying")
+                    failing_since = failing_since or now
+                    last_report = now
             drained.set()
             stop.wait(interval)
         drained.set()
@@ -179,9 +188,11 @@ def serve(
             pass
     finally:
         stop.set()
-        # wake the acceptor with one last connection, then close
-        with contextlib.suppress(Exception):  # it may have stopped already
-            Client(str(path), family="AF_UNIX", authkey=_authkey()).close()
+        # wake the acceptor with a bare connection (no handshake, so nothing here can wait for
+        # an answer), then close
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as wake:
+            wake.settimeout(1)
+            wake.connect(str(path))
         acceptor_done.wait(5)
         listener.close()
         drainer.join(timeout=30)
