@@ -109,10 +109,12 @@ def test_trait_conditions(workspace, people, condition, expected):
         ({"event": "Never Happened"}, set()),
     ],
 )
+@pytest.mark.usefixtures("each_engine")
 def test_event_conditions(workspace, people, condition, expected):
     assert members(workspace, people, cond(**condition)) == expected
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_groups_combine_with_and_or_and_nesting(workspace, people):
     gold = {"trait": "tier", "op": "eq", "value": "gold"}
     ticket = {"event": "Support Ticket Opened", "within_days": 7}
@@ -130,6 +132,7 @@ def test_groups_combine_with_and_or_and_nesting(workspace, people):
     assert members(workspace, people, {"any": []}) == set()
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_gold_members_who_have_not_ordered_in_60_days(workspace, people):
     definition = {
         "all": [
@@ -172,6 +175,7 @@ def test_latest_score_conditions(workspace, people, scores, condition, expected)
     assert members(workspace, people, cond(**condition)) == expected
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_other_workspaces_never_count(workspace, other_workspace, people):
     ingest(other_workspace, person("alice", {"tier": "gold"}, ("Order Completed", "web", 1)))
     gold = cond(trait="tier", op="eq", value="gold")

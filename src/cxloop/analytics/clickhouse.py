@@ -153,6 +153,13 @@ WHERE workspace_id = {workspace} AND name != ''
 GROUP BY name ORDER BY n DESC, name LIMIT {limit}
 """
 
+CUSTOMERS_WITH_EVENT = """
+SELECT customer_id FROM events
+WHERE workspace_id = {workspace} AND name = {name} AND (channel = {channel} OR {channel} = '')
+    AND ts >= {since}
+GROUP BY customer_id HAVING count() >= {min_count}
+"""
+
 KEYS_IN_RANGE = """
 SELECT id FROM event_keys WHERE id BETWEEN {first} AND {last} AND workspace_id = {workspace}
 """

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,6 +27,7 @@ from cxloop.analytics import clickhouse as ch
 from cxloop.analytics.periods import Granularity
 from cxloop.analytics.steps import Step
 from cxloop.analytics.walk import FunnelRun, FunnelSummary
+from cxloop.core.db import ids_in
 
 LOADING = "loading"  # engine_meta: the id range of a load in progress
 QUERY_SETTINGS = " SETTINGS output_format_json_quote_64bit_integers = 0"
@@ -72,6 +73,19 @@ class AnalyticsEngine(Protocol):
         latest: int = 20,
     ) -> FunnelSummary:
         """The funnel's counts, step medians, counts by start channel and latest drop-offs."""
+        ...
+
+    def customers_with_event(
+        self,
+        *,
+        workspace_id: int,
+        event: str,
+        channel: str = "",
+        since: datetime | None = None,
+        min_count: int = 1,
+    ) -> Any:
+        """The customers with at least ``min_count`` events named ``event`` (on ``channel``,
+        since ``since``): anything ``pk__in=`` takes (a subquery or a list of ids)."""
         ...
 
     def retention_counts(
@@ -371,6 +385,22 @@ class ClickHouseEngine:
             pairs.sort(reverse=True)
             summary.latest[depth] = [(ch.from_micros(t), c) for t, c in pairs[:latest]]
         return summary
+
+    def customers_with_event(
+        self,
+        *,
+        workspace_id: int,
+        event: str,
+        channel: str = "",
+        since: datetime | None = None,
+        min_count: int = 1,
+    ) -> Any:
+        params = {
+            "workspace": workspace_id, "name": event, "channel": channel,
+            "since": since or ch.EARLIEST, "min_count": min_count,
+        }  # fmt: skip
+        rows = self.transport.query(ch.bind(ch.CUSTOMERS_WITH_EVENT, params))
+        return ids_in([row[0] for row in rows])
 
     def retention_counts(
         self, *, workspace_id: int, by: Granularity, first: date, limit: date

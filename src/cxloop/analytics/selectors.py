@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 
@@ -30,6 +31,7 @@ __all__ = [
     "EngineUnavailable",
     "cohort_counts",
     "current_engine",
+    "customers_with_event",
     "engine_status",
     "event_names",
     "event_rows",
@@ -85,6 +87,21 @@ def funnel_summary(
     where the events are (no row per customer leaves the engine)."""
     return current_engine().funnel_summary(
         workspace_id=workspace.pk, steps=steps, window=window, only=only, latest=latest
+    )
+
+
+def customers_with_event(
+    *,
+    workspace: Workspace,
+    event: str,
+    channel: str = "",
+    since: datetime | None = None,
+    min_count: int = 1,
+) -> Any:
+    """Who has at least ``min_count`` events named ``event`` (on ``channel``, since ``since``),
+    as something ``pk__in=`` takes: a subquery, whichever engine answers."""
+    return current_engine().customers_with_event(
+        workspace_id=workspace.pk, event=event, channel=channel, since=since, min_count=min_count
     )
 
 

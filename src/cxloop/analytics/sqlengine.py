@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Count, Min, Value
+from django.db.models import Count, Min, QuerySet, Value
 
 from cxloop.analytics.periods import Granularity, PeriodStart, period_floor, period_next
 from cxloop.analytics.steps import Step
@@ -106,6 +106,28 @@ class SqlEngine:
     ) -> FunnelSummary:
         run = self.funnel(workspace_id=workspace_id, steps=steps, window=window, only=only)
         return funnel_summary(run, latest=latest)
+
+    def customers_with_event(
+        self,
+        *,
+        workspace_id: int,
+        event: str,
+        channel: str = "",
+        since: datetime | None = None,
+        min_count: int = 1,
+    ) -> QuerySet:
+        # IN (subquery) rather than a correlated EXISTS: one pass over the workspace's events
+        # whatever the number of customers (SQLite otherwise rescans per customer)
+        events = _events(workspace_id).filter(name=event)
+        if channel:
+            events = events.filter(channel=channel)
+        if since is not None:
+            events = events.filter(occurred_at__gte=since)
+        if min_count <= 1:
+            return events.values("customer_id")
+        return (
+            events.values("customer_id").annotate(n=Count("pk")).filter(n__gte=min_count)
+        ).values("customer_id")
 
     def retention_counts(
         self, *, workspace_id: int, by: Granularity, first: date, limit: date

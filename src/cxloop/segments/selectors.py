@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from django.db.models import Case, Count, FloatField, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models import Case, FloatField, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
 from django.db.models.lookups import (
@@ -19,9 +19,9 @@ from django.db.models.lookups import (
 )
 from django.utils import timezone
 
+from cxloop.analytics import selectors as analytics_selectors
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
-from cxloop.events import selectors as event_selectors
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.segments import definition as definitions
 from cxloop.segments import personas, stages
@@ -154,21 +154,15 @@ def _customers_with_number(workspace: Workspace, key: str, op: str, value: float
 
 
 def _event_q(condition: dict, workspace: Workspace, now: datetime) -> Q:
-    events = event_selectors.workspace_events(workspace=workspace).filter(name=condition["event"])
-    if condition.get("channel"):
-        events = events.filter(channel=condition["channel"])
-    if "within_days" in condition:
-        events = events.filter(occurred_at__gte=now - timedelta(days=condition["within_days"]))
-    count = condition.get("min_count", 1)
-    # IN (subquery) rather than a correlated EXISTS: one pass over the workspace's events whatever
-    # the number of customers (SQLite otherwise rescans per customer when no index fits).
-    if count <= 1:
-        matched = Q(pk__in=events.values("customer_id"))
-    else:
-        frequent = (
-            events.values("customer_id").annotate(n=Count("pk")).filter(n__gte=count)
-        ).values("customer_id")
-        matched = Q(pk__in=frequent)
+    since = now - timedelta(days=condition["within_days"]) if "within_days" in condition else None
+    customers = analytics_selectors.customers_with_event(
+        workspace=workspace,
+        event=condition["event"],
+        channel=condition.get("channel", ""),
+        since=since,
+        min_count=condition.get("min_count", 1),
+    )
+    matched = Q(pk__in=customers)
     return matched if condition["did"] else ~matched
 
 
