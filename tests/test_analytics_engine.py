@@ -259,6 +259,42 @@ def test_random_histories_get_the_same_answers_from_both_engines(workspace, chdb
     same_answers(chdb_engine, workspace, ["A", "A", "B"])  # a repeated step
 
 
+def test_random_histories_get_the_same_paths_from_both_engines(workspace, chdb_engine):
+    rng = random.Random(7)
+    messages = []
+    for person in range(50):
+        at = rng.randrange(0, 60 * 24 * 30)
+        for _ in range(rng.randrange(1, 15)):
+            at += rng.choice([0, 0, 1, 5, 60, 60 * 24])
+            name = rng.choice(["Home", "Home", "Product", "Cart", "Order", "Help"])
+            messages.append(ev(f"p{person}", name, at, rng.choice(["web", "app"])))
+    ingest(workspace, messages)
+    drain_all(chdb_engine)
+    sql = SqlEngine()
+    some = sorted({customer_id(workspace, f"p{i}") for i in range(0, 50, 3)})
+    cases = [
+        {"start": "Home", "end": "Order"},
+        {"start": "Home", "end": "Order", "max_steps": 3},
+        {"start": "Home", "end": "Order", "within": timedelta(hours=2)},
+        {"start": "Home", "end": ""},
+        {"start": "", "end": "Order", "within": timedelta(days=1)},
+        {"start": "Home", "end": "Home"},
+        {"start": "Home · app", "end": "Order", "by_channel": True},
+        {"start": "Cart", "end": "Order", "since": T0 + timedelta(days=5)},
+        {"start": "Cart", "end": "", "until": T0 + timedelta(days=9), "customer_ids": some},
+        {"start": "Nothing", "end": "Order"},
+    ]
+    for case in cases:
+        query = {
+            "workspace_id": workspace.pk, "max_steps": 6, "within": None, "by_channel": False,
+            "since": None, "until": None, "customer_ids": None, "top": 30,
+        } | case  # fmt: skip
+        expected = sql.path_counts(**query)
+        assert chdb_engine.path_counts(**query) == expected, case
+        if case == cases[0]:
+            assert expected.completed > 5 and len(expected.top) > 3  # a real comparison
+
+
 CONDITION_VALUES = [
     None, True, False, 0, 5, 5.5, -2, 10**12, "5", " 5 ", "5.0", "abc", "ABC", "Leeds Briggate",
     "", "it's \\ odd", "ünïcode", [1, 2], ["a", "B"], ["5"], {"x": 1}, [],

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import factories
+from cxloop.analytics import pathwalk
 from cxloop.customers.models import Customer
 from cxloop.events.services import events_ingest
 from cxloop.journeys import paths
@@ -81,22 +82,22 @@ def shoppers(workspace):
 
 
 def test_collapse_merges_runs_only():
-    assert paths.collapse(["A", "A", "B", "A", "A", "C"]) == ["A", "B", "A", "C"]
-    assert paths.collapse([]) == []
+    assert pathwalk.collapse(["A", "A", "B", "A", "A", "C"]) == ["A", "B", "A", "C"]
+    assert pathwalk.collapse([]) == []
 
 
 def test_path_between_uses_the_attempt_that_reaches_the_end():
     steps = [(label, at(i)) for i, label in enumerate(["S", "X", "X", "S", "Y", "E", "S"])]
 
-    assert paths.path_between(steps, start="S", end="E", max_steps=6) == (True, ("S", "Y", "E"))
-    assert paths.path_between(steps, start="S", end="E", max_steps=2) == (True, None)
-    assert paths.path_between(steps, start="Q", end="E", max_steps=6) == (False, None)
-    assert paths.path_between(steps, start="", end="E", max_steps=3) == (True, ("S", "Y", "E"))
-    assert paths.path_between(steps, start="S", end="", max_steps=3) == (True, ("S", "X", "S"))
-    assert paths.path_between(
+    assert pathwalk.path_between(steps, start="S", end="E", max_steps=6) == (True, ("S", "Y", "E"))
+    assert pathwalk.path_between(steps, start="S", end="E", max_steps=2) == (True, None)
+    assert pathwalk.path_between(steps, start="Q", end="E", max_steps=6) == (False, None)
+    assert pathwalk.path_between(steps, start="", end="E", max_steps=3) == (True, ("S", "Y", "E"))
+    assert pathwalk.path_between(steps, start="S", end="", max_steps=3) == (True, ("S", "X", "S"))
+    assert pathwalk.path_between(
         steps, start="S", end="E", max_steps=6, within=timedelta(minutes=1)
     ) == (True, None)
-    assert paths.path_between(
+    assert pathwalk.path_between(
         steps, start="S", end="E", max_steps=6, within=timedelta(minutes=2)
     ) == (True, ("S", "Y", "E"))
 
@@ -110,15 +111,15 @@ def test_path_windows_at_the_ends_of_the_calendar_do_not_overflow():
     huge = timedelta(days=3650)
 
     # then "start - window" and "start + window" no longer leave the calendar
-    assert paths.path_between(early, start="", end="E", max_steps=3, within=huge) == (
+    assert pathwalk.path_between(early, start="", end="E", max_steps=3, within=huge) == (
         True,
         ("S", "E"),
     )
-    assert paths.path_between(late, start="S", end="", max_steps=3, within=huge) == (
+    assert pathwalk.path_between(late, start="S", end="", max_steps=3, within=huge) == (
         True,
         ("S", "E"),
     )
-    assert paths.path_between(late, start="S", end="E", max_steps=3, within=huge) == (
+    assert pathwalk.path_between(late, start="S", end="E", max_steps=3, within=huge) == (
         True,
         ("S", "E"),
     )
@@ -129,6 +130,7 @@ def test_churn_paths_refuse_an_inactivity_beyond_a_century(workspace):
         paths.paths_before_churn(workspace=workspace, inactive_days=10**9)
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_most_common_paths_from_home_to_order(workspace, shoppers):
     report = paths.paths_between(
         workspace=workspace, start="Home", end="Order Completed", max_steps=6
@@ -142,6 +144,7 @@ def test_most_common_paths_from_home_to_order(workspace, shoppers):
     ]
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_step_and_time_limits(workspace, shoppers):
     short = paths.paths_between(
         workspace=workspace, start="Home", end="Order Completed", max_steps=4
@@ -162,6 +165,7 @@ def test_step_and_time_limits(workspace, shoppers):
     assert top_one.other_paths == 1
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_open_start_and_open_end(workspace, shoppers):
     leading = paths.paths_between(workspace=workspace, end="Order Completed", max_steps=2)
     assert (leading.started, leading.completed) == (4, 4)
@@ -177,6 +181,7 @@ def test_open_start_and_open_end(workspace, shoppers):
     ]
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_paths_split_by_channel(workspace, shoppers):
     report = paths.paths_between(
         workspace=workspace, start="Home", end="Order Completed", by_channel=True
@@ -195,6 +200,7 @@ def test_paths_split_by_channel(workspace, shoppers):
     ]
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_limited_to_some_customers(workspace, shoppers):
     chosen = Customer.objects.filter(workspace=workspace, display_name__in=["p1", "p4"]).values(
         "pk"
@@ -207,6 +213,7 @@ def test_limited_to_some_customers(workspace, shoppers):
     assert (report.started, report.completed) == (2, 1)
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_other_workspaces_are_not_counted(workspace, other_workspace, shoppers):
     ingest(other_workspace, journey("p9", ("Home", 0), ("Order Completed", 1)))
 

@@ -16,7 +16,7 @@ Which one a process uses is ``analytics.selectors.current_engine``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import orjson
 
 from cxloop.analytics import clickhouse as ch
+from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity
 from cxloop.analytics.steps import Step
 from cxloop.analytics.walk import FunnelRun, FunnelSummary
@@ -75,6 +76,24 @@ class AnalyticsEngine(Protocol):
         """The funnel's counts, step medians, counts by start channel and latest drop-offs."""
         ...
 
+    def path_counts(
+        self,
+        *,
+        workspace_id: int,
+        start: str,
+        end: str,
+        max_steps: int,
+        within: timedelta | None,
+        by_channel: bool,
+        since: datetime | None,
+        until: datetime | None,
+        customer_ids: Iterable[Any] | None,
+        top: int,
+    ) -> PathCounts:
+        """The top paths from ``start`` to ``end`` (``analytics.pathwalk.path_between``'s
+        rules) and how many customers started and completed one."""
+        ...
+
     def customers_with_event(
         self,
         *,
@@ -110,6 +129,19 @@ class Transport(Protocol):
     def query(self, sql: str) -> list[list[Any]]: ...
     def command(self, sql: str) -> None: ...
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None: ...
+
+
+def id_list(ids: Iterable[Any] | None) -> list[int]:
+    """Customer ids from a list, or from a QuerySet of ids (``values_list(flat=True)``, rows of
+    one value, or ``values()`` dicts of one key)."""
+    result = []
+    for item in ids or ():
+        if isinstance(item, dict):
+            item = next(iter(item.values()))
+        elif isinstance(item, tuple | list):
+            item = item[0]
+        result.append(int(item))
+    return result
 
 
 def _rows(payload: bytes) -> list[list[Any]]:
@@ -385,6 +417,43 @@ class ClickHouseEngine:
             pairs.sort(reverse=True)
             summary.latest[depth] = [(ch.from_micros(t), c) for t, c in pairs[:latest]]
         return summary
+
+    def path_counts(
+        self,
+        *,
+        workspace_id: int,
+        start: str,
+        end: str,
+        max_steps: int,
+        within: timedelta | None,
+        by_channel: bool,
+        since: datetime | None,
+        until: datetime | None,
+        customer_ids: Iterable[Any] | None,
+        top: int,
+    ) -> PathCounts:
+        per_customer = ch.path_sql(
+            start=start,
+            end=end,
+            by_channel=by_channel,
+            bounded=(since is not None, until is not None),
+            only=customer_ids is not None,
+        )
+        params: dict[str, Any] = {
+            "workspace": workspace_id, "start": start, "end": end, "max_steps": max_steps,
+            "within": int(within.total_seconds() * 10**6) if within else ch.FAR_FUTURE_MICROS,
+            "types": list(ch.STEP_TYPES), "anchor": (start or end).split(" · ")[0],
+            "since": since, "until": until, "only": id_list(customer_ids) or [0], "top": top,
+        }  # fmt: skip
+        rows = self.transport.query(ch.bind(ch.path_top_sql(per_customer), params))
+        if rows:
+            return PathCounts(
+                started=int(rows[0][2]),
+                completed=int(rows[0][3]),
+                top=[(tuple(path), int(n)) for path, n, _, _ in rows],
+            )
+        started = self.transport.query(ch.bind(ch.path_started_sql(per_customer), params))
+        return PathCounts(started=int(started[0][0] or 0) if started else 0)
 
     def customers_with_event(
         self,

@@ -3,7 +3,7 @@ engine's status. Which engine answers is ``settings.CXLOOP_ANALYTICS`` (``curren
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -19,6 +19,7 @@ from cxloop.analytics.engine import (
     EngineUnavailable,
     ServerTransport,
 )
+from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity
 from cxloop.analytics.sqlengine import SqlEngine, event_rows
 from cxloop.analytics.steps import Step
@@ -37,6 +38,7 @@ __all__ = [
     "event_rows",
     "funnel_run",
     "funnel_summary",
+    "path_counts",
     "retention_counts",
 ]
 
@@ -88,6 +90,27 @@ def funnel_summary(
     return current_engine().funnel_summary(
         workspace_id=workspace.pk, steps=steps, window=window, only=only, latest=latest
     )
+
+
+def path_counts(
+    *,
+    workspace: Workspace,
+    start: str,
+    end: str,
+    max_steps: int,
+    within: timedelta | None,
+    by_channel: bool,
+    since: datetime | None,
+    until: datetime | None,
+    customer_ids: Iterable[Any] | None,
+    top: int,
+) -> PathCounts:
+    """The ``top`` paths from ``start`` to ``end``, and how many customers started and completed
+    one, computed where the events are."""
+    return current_engine().path_counts(
+        workspace_id=workspace.pk, start=start, end=end, max_steps=max_steps, within=within,
+        by_channel=by_channel, since=since, until=until, customer_ids=customer_ids, top=top,
+    )  # fmt: skip
 
 
 def customers_with_event(

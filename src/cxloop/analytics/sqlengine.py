@@ -8,12 +8,15 @@ The reference implementation: plain queries over the ``events`` table and the wa
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from django.db import connection
 from django.db.models import Count, Min, QuerySet, Value
 
+from cxloop.analytics import pathwalk
+from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity, PeriodStart, period_floor, period_next
 from cxloop.analytics.steps import Step
 from cxloop.analytics.walk import FunnelRun, FunnelSummary, funnel_run, funnel_summary
@@ -106,6 +109,25 @@ class SqlEngine:
     ) -> FunnelSummary:
         run = self.funnel(workspace_id=workspace_id, steps=steps, window=window, only=only)
         return funnel_summary(run, latest=latest)
+
+    def path_counts(
+        self,
+        *,
+        workspace_id: int,
+        start: str,
+        end: str,
+        max_steps: int,
+        within: timedelta | None,
+        by_channel: bool,
+        since: datetime | None,
+        until: datetime | None,
+        customer_ids: Iterable[Any] | None,
+        top: int,
+    ) -> PathCounts:
+        return pathwalk.path_counts(
+            workspace_id=workspace_id, start=start, end=end, max_steps=max_steps, within=within,
+            by_channel=by_channel, since=since, until=until, customer_ids=customer_ids, top=top,
+        )  # fmt: skip
 
     def customers_with_event(
         self,

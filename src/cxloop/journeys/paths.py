@@ -10,24 +10,30 @@ are one "Product" step). With ``by_channel`` a step is "name · channel".
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import groupby, pairwise
+from itertools import pairwise
 
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
+from cxloop.analytics import selectors as analytics_selectors
+from cxloop.analytics.pathwalk import (
+    STEP_TYPES,
+    Step,
+    _step_events,
+    _steps_by_customer,
+    collapse_steps,
+)
 from cxloop.core.models import Workspace
 from cxloop.events import selectors as event_selectors
 
-STEP_TYPES = ("track", "page", "screen")
 DEFAULT_COMPLAINT_EVENTS = ("Support Ticket Opened",)
 MAX_STEPS = 12
 MAX_TOP = 30  # most paths one report lists (the pages' Sankey stays readable); page and API alike
 MAX_DAYS = 36_500  # a century: the longest within/inactive span, page and API alike
 MAX_INACTIVE_DAYS = MAX_DAYS
-Step = tuple[str, datetime]
 
 
 class PathQueryError(ValueError):
@@ -71,72 +77,6 @@ class BeforeReport:
 
 
 # ---------------------------------------------------------------------------------------- pure
-
-
-def collapse(labels: Iterable[str]) -> list[str]:
-    """Consecutive repeats become one step: A A B A → A B A."""
-    return [label for label, _ in groupby(labels)]
-
-
-def collapse_steps(steps: Iterable[Step]) -> list[Step]:
-    """Like :func:`collapse` for (label, time) steps; a run keeps the time of its first step."""
-    out: list[Step] = []
-    for step in steps:
-        if not out or out[-1][0] != step[0]:
-            out.append(step)
-    return out
-
-
-def path_between(
-    steps: Sequence[Step],
-    *,
-    start: str,
-    end: str,
-    max_steps: int,
-    within: timedelta | None = None,
-) -> tuple[bool, tuple[str, ...] | None]:
-    """One customer's path from their first ``start`` to the next ``end`` (collapsed steps).
-
-    Returns (started, path): ``started`` is whether the customer did ``start`` (always True when
-    ``start`` is empty and there are steps); ``path`` is the steps from start to end inclusive, or
-    None when the end was not reached within ``max_steps`` steps (and ``within`` time of the start).
-    Each later ``start`` is tried in turn, so a customer who first wandered off still counts when a
-    later attempt reaches the end. With an empty ``start`` the path is the last ``max_steps``
-    steps up to the first ``end``; with an empty ``end`` it is the first ``max_steps`` steps from
-    the first ``start``.
-    """
-    collapsed = collapse_steps(steps)
-    if not collapsed:
-        return False, None
-    if not start:
-        for index, (label, when) in enumerate(collapsed):
-            if label == end:
-                first = max(0, index - max_steps + 1)
-                if within is not None:
-                    while when - collapsed[first][1] > within:  # no date overflow
-                        first += 1
-                return True, tuple(label for label, _ in collapsed[first : index + 1])
-        return True, None
-    starts = [i for i, (label, _) in enumerate(collapsed) if label == start]
-    if not starts:
-        return False, None
-    if not end:
-        i = starts[0]
-        window = collapsed[i : i + max_steps]
-        if within is not None:
-            window = [s for s in window if s[1] - collapsed[i][1] <= within]
-        return True, tuple(label for label, _ in window)
-    for i in starts:
-        began = collapsed[i][1]
-        for j in range(i + 1, min(len(collapsed), i + max_steps)):
-            label, when = collapsed[j]
-            if within is not None and when - began > within:
-                break
-            if label == end:
-                return True, tuple(lab for lab, _ in collapsed[i : j + 1])
-            if label == start:
-                break  # a fresh attempt starts here; the loop over starts tries it
-    return True, None
 
 
 def last_steps(steps: Sequence[Step], *, before: datetime | None, count: int) -> tuple[str, ...]:
@@ -199,36 +139,6 @@ def _from_end(back: int) -> str:
 # ---------------------------------------------------------------------------------------- queries
 
 
-def step_label(name: str, channel: str, *, by_channel: bool) -> str:
-    return f"{name} · {channel}" if by_channel else name
-
-
-def _steps_by_customer(
-    events, *, by_channel: bool, chunk: int = 5000
-) -> Iterator[tuple[int, list[Step]]]:
-    rows = events.order_by("customer_id", "occurred_at", "pk").values_list(
-        "customer_id", "name", "channel", "occurred_at"
-    )
-    for customer_id, group in groupby(rows.iterator(chunk_size=chunk), key=lambda row: row[0]):
-        yield (
-            customer_id,
-            [(step_label(n, c, by_channel=by_channel), t) for _, n, c, t in group],
-        )
-
-
-def _step_events(workspace: Workspace, since: datetime | None, until: datetime | None):
-    events = (
-        event_selectors.workspace_events(workspace=workspace)
-        .filter(type__in=STEP_TYPES)
-        .exclude(name="")
-    )
-    if since is not None:
-        events = events.filter(occurred_at__gte=since)
-    if until is not None:
-        events = events.filter(occurred_at__lt=until)
-    return events
-
-
 def step_names(*, workspace: Workspace, limit: int = 200) -> list[str]:
     """Event names that can be path steps, alphabetically (for pickers)."""
     rows = (
@@ -269,40 +179,19 @@ def paths_between(
     _check_top(top)
     if within is not None and within <= timedelta(0):
         raise PathQueryError("the time window must be positive")
-    events = _step_events(workspace, since, until)
-    anchor = start or end
-    anchor_name = anchor.split(" · ")[0]
-    with_anchor = (
-        event_selectors.workspace_events(workspace=workspace)
-        .filter(name=anchor_name)
-        .values("customer_id")
-    )
-    events = events.filter(customer_id__in=with_anchor)
-    if customer_ids is not None:
-        events = events.filter(customer_id__in=customer_ids)
+    counts = analytics_selectors.path_counts(
+        workspace=workspace, start=start, end=end, max_steps=max_steps, within=within,
+        by_channel=by_channel, since=since, until=until, top=top,
+        customer_ids=customer_ids,
+    )  # fmt: skip
     report = PathReport(start=start, end=end, max_steps=max_steps)
-    found: list[tuple[str, ...]] = []
-    for _, steps in _steps_by_customer(events, by_channel=by_channel):
-        if by_channel:
-            steps = [(_match(label, start, end), when) for label, when in steps]
-        started, path = path_between(
-            steps, start=start, end=end, max_steps=max_steps, within=within
-        )
-        report.started += started
-        if path is not None:
-            found.append(path)
-    report.completed = len(found)
-    report.paths = top_paths(found, top=top, total=report.completed)
+    report.started, report.completed = counts.started, counts.completed
+    report.paths = [
+        PathCount(steps, n, n / counts.completed if counts.completed else 0.0)
+        for steps, n in counts.top
+    ]
     report.other_paths = report.completed - sum(p.customers for p in report.paths)
     return report
-
-
-def _match(label: str, start: str, end: str) -> str:
-    """With channels on, a bare start/end name matches its steps on any channel."""
-    name = label.split(" · ")[0]
-    if name in (start, end) and label not in (start, end):
-        return name
-    return label
 
 
 def paths_before_churn(
