@@ -3,10 +3,13 @@ apps compose (filters, subqueries) instead of importing the ``Event`` model."""
 
 from __future__ import annotations
 
+import math
+from datetime import datetime
+
 from django.db.models import Count, Max, QuerySet
 
 from cxloop.core.models import Workspace
-from cxloop.events.models import Event
+from cxloop.events.models import Event, EventType
 
 
 def workspace_events(*, workspace: Workspace) -> QuerySet[Event]:
@@ -67,3 +70,65 @@ def events_after(
         .only("pk", "customer_id", "name", "channel", "properties", "occurred_at", "received_at")
         .order_by("pk")[:limit]
     )
+
+
+def event_latest_at(*, workspace: Workspace) -> datetime | None:
+    """When the workspace's latest event happened (None when it has none): the default "as of"
+    for analyses of imported history."""
+    return Event.objects.filter(workspace=workspace).aggregate(m=Max("occurred_at"))["m"]
+
+
+REVENUE_KEYS = ("revenue", "total", "value")
+
+
+def event_amount(properties: object) -> float:
+    """The money an event carries: ``revenue``, else ``total``, else ``value`` (Segment's
+    e-commerce spec); 0 when none is a number."""
+    if not isinstance(properties, dict):
+        return 0.0
+    for key in REVENUE_KEYS:
+        raw = properties.get(key)
+        if raw is None or isinstance(raw, bool):
+            continue
+        try:
+            amount = float(raw)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(amount):
+            return amount
+    return 0.0
+
+
+def purchases_by_customer(
+    *, workspace: Workspace, name: str, until: datetime
+) -> list[tuple[int, datetime, float]]:
+    """Every track event named ``name`` (a purchase) up to ``until``: (customer id, when,
+    amount), ordered by customer and time."""
+    rows = (
+        Event.objects.filter(
+            workspace=workspace, type=EventType.TRACK, name=name, occurred_at__lte=until
+        )
+        .order_by("customer_id", "occurred_at")
+        .values_list("customer_id", "occurred_at", "properties")
+    )
+    return [
+        (customer_id, occurred_at, event_amount(properties))
+        for customer_id, occurred_at, properties in rows.iterator(chunk_size=5000)
+    ]
+
+
+def event_counts_by_customer(
+    *, workspace: Workspace, names: list[str], since: datetime, until: datetime
+) -> dict[int, dict[str, int]]:
+    """How many events of each name in ``names`` every customer had in (since, until]."""
+    rows = (
+        Event.objects.filter(
+            workspace=workspace, name__in=names, occurred_at__gt=since, occurred_at__lte=until
+        )
+        .values("customer_id", "name")
+        .annotate(n=Count("pk"))
+    )
+    counts: dict[int, dict[str, int]] = {}
+    for row in rows:
+        counts.setdefault(row["customer_id"], {})[row["name"]] = row["n"]
+    return counts

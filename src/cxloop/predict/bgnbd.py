@@ -12,6 +12,7 @@ counted once), which is how 1,000,000 customers with day-resolution data fit in 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -215,20 +216,25 @@ def fit(
 def _log_param_cov(
     log_theta: Array, x: Array, t_x: Array, T: Array, w: Array, total: float
 ) -> Array:
-    """Inverse of the Hessian of −LL (central differences of the analytic gradient)."""
-    k = log_theta.size
+    """Inverse of the Hessian of −LL in log-parameters."""
+    return inverse_hessian(
+        lambda v: _neg_ll_and_grad(v, x, t_x, T, w, total)[1], log_theta, scale=total
+    )
+
+
+def inverse_hessian(gradient: Callable[[Array], Array], at: Array, *, scale: float) -> Array:
+    """Covariance estimate: the inverse of the Hessian of ``scale`` × the function whose
+    gradient is given, by central differences of that gradient (NaN when singular)."""
+    k = at.size
     hess = np.empty((k, k))
     step = 1e-5
     for i in range(k):
-        up = log_theta.copy()
-        down = log_theta.copy()
+        up = at.copy()
+        down = at.copy()
         up[i] += step
         down[i] -= step
-        hess[:, i] = (
-            _neg_ll_and_grad(up, x, t_x, T, w, total)[1]
-            - _neg_ll_and_grad(down, x, t_x, T, w, total)[1]
-        ) / (2 * step)
-    hess = (hess + hess.T) / 2 * total
+        hess[:, i] = (gradient(up) - gradient(down)) / (2 * step)
+    hess = (hess + hess.T) / 2 * scale
     try:
         return np.asarray(np.linalg.inv(hess), dtype=np.float64)
     except np.linalg.LinAlgError:

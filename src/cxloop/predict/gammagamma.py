@@ -14,6 +14,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special
 
+from cxloop.predict import bgnbd
+
 Array = NDArray[np.float64]
 
 
@@ -33,6 +35,7 @@ class GammaGammaFit:
     log_likelihood: float
     n_customers: int
     converged: bool
+    log_param_cov: Array  # 3×3, inverse Hessian of −LL in (log p, log q, log γ)
 
 
 def _arrays(x: ArrayLike, m: ArrayLike) -> tuple[Array, Array]:
@@ -113,11 +116,14 @@ def fit(x: ArrayLike, m: ArrayLike) -> GammaGammaFit:
         options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
     )
     params = GammaGammaParams(*(float(v) for v in np.exp(result.x)))
+    args = (xs, ms, np.log(xs), np.log(ms), total)
+    cov = bgnbd.inverse_hessian(lambda v: _neg_ll_and_grad(v, *args)[1], result.x, scale=total)
     return GammaGammaFit(
         params=params,
         log_likelihood=-float(result.fun) * total,
         n_customers=int(total),
         converged=bool(result.success),
+        log_param_cov=cov,
     )
 
 
