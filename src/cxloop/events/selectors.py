@@ -117,18 +117,10 @@ def purchases_by_customer(
     ]
 
 
-def event_counts_by_customer(
-    *, workspace: Workspace, names: list[str], since: datetime, until: datetime
-) -> dict[int, dict[str, int]]:
-    """How many events of each name in ``names`` every customer had in (since, until]."""
-    rows = (
-        Event.objects.filter(
-            workspace=workspace, name__in=names, occurred_at__gt=since, occurred_at__lte=until
-        )
-        .values("customer_id", "name")
-        .annotate(n=Count("pk"))
+def event_activity(*, workspace: Workspace, until: datetime) -> list[tuple[int, datetime, str]]:
+    """Every event up to ``until`` as (customer id, when, name): what recency of activity and
+    counts of support contacts are computed from."""
+    rows = Event.objects.filter(workspace=workspace, occurred_at__lte=until).values_list(
+        "customer_id", "occurred_at", "name"
     )
-    counts: dict[int, dict[str, int]] = {}
-    for row in rows:
-        counts.setdefault(row["customer_id"], {})[row["name"]] = row["n"]
-    return counts
+    return list(rows.iterator(chunk_size=5000))

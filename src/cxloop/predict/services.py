@@ -14,10 +14,11 @@ from django.utils import timezone
 
 from cxloop.core.models import Workspace
 from cxloop.events import selectors as events_selectors
-from cxloop.predict import scoring
+from cxloop.feedback import selectors as feedback_selectors
+from cxloop.predict import churn, scoring
 from cxloop.predict.models import CustomerScore, PredictionRun, PredictionSettings
 
-MODEL_VERSION = "bgnbd-gg-1"
+MODEL_VERSION = "bgnbd-gg-1+churn-lr-1"
 SECONDS_PER_DAY = 86400.0
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,11 @@ def predictions_run(
             annual_discount=settings.annual_discount,
             interval_draws=interval_draws,
         )
+        churn_outcome = _churn(workspace, as_of, customer, day, amount, settings.churn_days)
+    outcome.validation["churn"] = scoring.json_safe(churn_outcome.validation)
+    if churn_outcome.risk is None and outcome.scores is not None:
+        reason = churn_outcome.validation.get("error", "")
+        outcome.warnings.append(f"Churn risk from the purchase model only: {reason}")
     if not purchases:
         outcome.warnings.insert(
             0, f"No {settings.purchase_event!r} events by {as_of:%Y-%m-%d}: nothing to predict."
@@ -116,7 +122,7 @@ def predictions_run(
             warnings=outcome.warnings,
         )
         if outcome.scores is not None:
-            _store_scores(run, outcome.scores)
+            _store_scores(run, outcome.scores, churn_outcome)
         run.seconds = time.perf_counter() - started
         run.save(update_fields=["seconds"])
     log.info(
@@ -129,11 +135,57 @@ def predictions_run(
     return run
 
 
-def _store_scores(run: PredictionRun, scores: scoring.Scores) -> None:
+def _churn(
+    workspace: Workspace,
+    as_of: datetime,
+    customer: np.ndarray,
+    day: np.ndarray,
+    amount: np.ndarray,
+    churn_days: int,
+) -> churn.ChurnOutcome:
+    """Churn risk from purchases, all other events and NPS answers up to ``as_of``."""
+    events = events_selectors.event_activity(workspace=workspace, until=as_of)
+    answers = feedback_selectors.nps_answers(workspace=workspace, until=as_of)
+    activity = churn.activity_from(
+        (customer, day, amount),
+        (
+            [row[0] for row in events],
+            [_day(row[1]) for row in events],
+            [churn.is_support_event(row[2]) for row in events],
+        ),
+        (
+            [row[0] for row in answers],
+            [_day(row[1]) for row in answers],
+            [row[2] for row in answers],
+        ),
+    )
+    return churn.churn_scores(activity, as_of_day=_day(as_of), horizon=float(churn_days))
+
+
+def _store_scores(
+    run: PredictionRun, scores: scoring.Scores, churn_outcome: churn.ChurnOutcome
+) -> None:
     def value(array: np.ndarray, i: int) -> float:
         number = float(array[i])
         return number if np.isfinite(number) else 0.0
 
+    if churn_outcome.risk is not None:
+        if not np.array_equal(churn_outcome.customers, scores.customer):
+            raise RuntimeError("churn and CLV scored different customers")
+        risk = churn_outcome.risk
+        reasons = churn_outcome.reasons
+    else:
+        risk = 1.0 - scores.p_alive
+        reasons = [
+            [
+                {
+                    "feature": "p_alive",
+                    "text": f"{p:.0%} chance they still buy, from their purchase pattern",
+                    "weight": 1.0,
+                }
+            ]
+            for p in scores.p_alive.tolist()
+        ]
     rows = [
         CustomerScore(
             run=run,
@@ -149,6 +201,9 @@ def _store_scores(run: PredictionRun, scores: scoring.Scores) -> None:
             clv=value(scores.clv, i),
             clv_low=value(scores.clv_low, i),
             clv_high=value(scores.clv_high, i),
+            churn_risk=value(risk, i),
+            value_at_risk=value(scores.clv, i) * value(risk, i),
+            reasons=reasons[i],
         )
         for i in range(scores.customer.size)
     ]
