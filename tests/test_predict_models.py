@@ -227,3 +227,20 @@ def test_cdnow_holdout_conditional_expectations_track_actual_purchases():
     assert predicted.sum() == pytest.approx(actual.sum(), rel=0.15)
     # the no-repeat group, 60 % of the cohort, is forecast to within 10 %
     assert pred_means[0] == pytest.approx(actual_means[0], rel=0.1)
+
+
+def test_quadrature_fallback_matches_the_closed_form_and_survives_huge_r():
+    # given ordinary parameters: the quadrature and FHL's 2F1 expression agree
+    x, T, t = np.array([0.0, 1, 3, 12]), np.array([5.0, 30, 40, 52]), 39.0
+    closed = bgnbd.conditional_expected_purchases(P, t, x, np.minimum(T, x * 3), T)
+    alive = bgnbd.probability_alive(P, x, np.minimum(T, x * 3), T)
+    quad = bgnbd.alive_expected_purchases(P, t, x, T) * alive
+    np.testing.assert_allclose(quad, closed, rtol=1e-8)
+    # and a nearly Poisson population (r, α → ∞ with r/α fixed), where 2F1 overflows: the
+    # expectation tends to the Poisson-with-drop-out value, finite and positive
+    huge = bgnbd.BGNBDParams(r=7e4, alpha=3.2e6, a=0.36, b=1.8)
+    got = bgnbd.conditional_expected_purchases(huge, 120.0, [0, 2], [0, 50.0], [90.0, 90.0])
+    assert np.isfinite(got).all() and (got > 0).all()
+    lam = 7e4 / 3.2e6
+    # x = 0 never drops out before buying again: E ≤ λ t, and close to it
+    assert got[0] <= lam * 120 and got[0] > 0.5 * lam * 120

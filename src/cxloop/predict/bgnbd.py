@@ -272,10 +272,40 @@ def conditional_expected_purchases(
     ts = np.asarray(t, dtype=np.float64)
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     z = ts / (alpha + Ts + ts)
-    hyp = special.hyp2f1(r + xs, b + xs, a + b + xs - 1, z)
-    ratio = ((alpha + Ts) / (alpha + Ts + ts)) ** (r + xs)
-    numerator = (a + b + xs - 1) / (a - 1) * (1 - ratio * hyp)
+    with np.errstate(all="ignore"):
+        hyp = special.hyp2f1(r + xs, b + xs, a + b + xs - 1, z)
+        ratio = ((alpha + Ts) / (alpha + Ts + ts)) ** (r + xs)
+        numerator = (a + b + xs - 1) / (a - 1) * (1 - ratio * hyp)
+    numerator = np.broadcast_to(numerator, np.broadcast(xs, Ts, ts).shape).copy()
+    bad = ~np.isfinite(numerator) | (numerator < 0)
+    if bad.any():
+        xb, Tb = np.broadcast_to(xs, bad.shape)[bad], np.broadcast_to(Ts, bad.shape)[bad]
+        tb = np.broadcast_to(ts, bad.shape)[bad]
+        numerator[bad] = alive_expected_purchases(params, tb, xb, Tb)
     return numerator * probability_alive(params, xs, txs, Ts)
+
+
+def alive_expected_purchases(
+    params: BGNBDParams, t: ArrayLike, x: ArrayLike, T: ArrayLike, *, nodes: int = 48
+) -> Array:
+    """E[purchases in (T, T + t] | alive at T], by Gauss–Jacobi quadrature over the posterior
+    drop-out probability p ~ Beta(a, b + x) (λ integrated in closed form). The closed form's
+    2F1 overflows when r or α is huge (a nearly Poisson population, common on small data);
+    this does not."""
+    xs = np.asarray(x, dtype=np.float64)
+    Ts = np.asarray(T, dtype=np.float64)
+    ts = np.broadcast_to(np.asarray(t, dtype=np.float64), xs.shape)
+    out = np.empty(xs.shape)
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    for value in np.unique(xs):
+        rows = xs == value
+        # weight (1 − y)^(b + x − 1) (1 + y)^(a − 1) on [−1, 1], i.e. Beta(a, b + x) in p = (1 + y)/2
+        y, w = special.roots_jacobi(nodes, b + value - 1, a - 1)
+        p = (1 + y) / 2
+        scale = ts[rows, None] / (alpha + Ts[rows, None])
+        inner = -np.expm1(-(r + value) * np.log1p(p[None, :] * scale)) / p[None, :]
+        out[rows] = inner @ w / w.sum()
+    return out
 
 
 def discounted_value(

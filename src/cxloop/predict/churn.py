@@ -234,6 +234,9 @@ def reasons(
             name = FEATURES[j]
             if name == "last_nps" and np.isnan(row[j]):
                 continue
+            # the absence of something is no reason in words ("0 complaints", "answered NPS")
+            if name in ("support_recent", "no_nps") and row[j] == 0:
+                continue
             z_sign = 1.0 if zs[j] > 0 else -1.0
             items.append(
                 {
