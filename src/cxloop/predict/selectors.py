@@ -20,6 +20,7 @@ def customer_score_latest(*, workspace: Workspace, customer_id: int) -> Customer
     """The customer's scores from the newest run that scored them."""
     return (
         CustomerScore.objects.filter(workspace=workspace, customer_id=customer_id)
+        .select_related("run")
         .order_by("-created_at", "-pk")
         .first()
     )

@@ -1,0 +1,14 @@
+"""The prediction pages' query strings."""
+
+from __future__ import annotations
+
+from django import forms
+
+from cxloop.web.forms import WholeNumberField
+
+
+class ValueAtRiskForm(forms.Form):
+    min_risk = WholeNumberField(0, 100)  # percent
+    limit = WholeNumberField(1, 500)
+
+    defaults = {"min_risk": 0, "limit": 100}
