@@ -45,13 +45,12 @@ def test_bgnbd_weights_count_rows_and_gradient_is_exact():
     weighted = bgnbd.log_likelihood(P, x, t_x, T, weights=[1, 2, 1])
     repeated = bgnbd.log_likelihood(P, [0, 1, 1, 4], [0, 2, 2, 4.5], [6, 6, 6, 5])
     theta = np.log([P.r, P.alpha, P.a, P.b])
-    w = np.ones(3)
-    grad = bgnbd._neg_ll_and_grad(theta, x, t_x, T, w, 3.0)[1]
-    numeric = optimize.approx_fprime(
-        theta, lambda v: bgnbd._neg_ll_and_grad(v, x, t_x, T, w, 3.0)[0], 1e-7
-    )
-    # then
+    data = bgnbd._Factored.build(x, t_x, T, np.array([1.0, 2.0, 1.0]))
+    value, grad = bgnbd._neg_ll_and_grad(theta, data)
+    numeric = optimize.approx_fprime(theta, lambda v: bgnbd._neg_ll_and_grad(v, data)[0], 1e-7)
+    # then: the fit's factored likelihood is the row-by-row one, and its gradient is exact
     assert weighted == pytest.approx(repeated, rel=1e-12)
+    assert -value * 4 == pytest.approx(repeated, rel=1e-12)
     np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-7)
 
 
@@ -244,3 +243,37 @@ def test_quadrature_fallback_matches_the_closed_form_and_survives_huge_r():
     lam = 7e4 / 3.2e6
     # x = 0 never drops out before buying again: E ≤ λ t, and close to it
     assert got[0] <= lam * 120 and got[0] > 0.5 * lam * 120
+
+
+def test_gamma_gamma_fit_likelihood_and_gradient_match_the_row_formula():
+    # given a few repeat buyers
+    x, m = np.array([1.0, 2, 2, 5]), np.array([10.0, 35, 12.5, 20])
+    params = gammagamma.GammaGammaParams(p=3.0, q=2.5, gamma=18.0)
+    data = gammagamma._Factored.build(x, m)
+    theta = np.log([3.0, 2.5, 18.0])
+    # when
+    value, grad = gammagamma._neg_ll_and_grad(theta, data)
+    numeric = optimize.approx_fprime(theta, lambda v: gammagamma._neg_ll_and_grad(v, data)[0], 1e-7)
+    # then
+    assert -value * 4 == pytest.approx(gammagamma.log_likelihood(params, x, m), rel=1e-12)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-4, atol=1e-7)
+
+
+def test_large_fits_via_a_sample_reach_the_same_optimum(monkeypatch):
+    # given 60,000 simulated customers (above the sample threshold) and their spend
+    rng = np.random.default_rng(21)
+    T = rng.integers(1, 365, size=60_000).astype(float)
+    x, t_x = bgnbd.simulate(bgnbd.BGNBDParams(r=0.7, alpha=25.0, a=0.8, b=2.5), T, rng=rng)
+    t_x = np.where(x > 0, np.clip(np.ceil(t_x), 1, T), 0.0)
+    m = np.where(x > 0, rng.gamma(4.0, 10.0, size=x.size), 0.0)
+    # when: fitted through a sample + Newton steps, and by L-BFGS-B on everything
+    quick, spend_quick = bgnbd.fit(x, t_x, T), gammagamma.fit(x, m)
+    monkeypatch.setattr("cxloop.predict._mle.SAMPLE_ROWS", 10**9)
+    plain, spend_plain = bgnbd.fit(x, t_x, T), gammagamma.fit(x, m)
+    # then
+    for a, b in ((quick.params, plain.params), (spend_quick.params, spend_plain.params)):
+        np.testing.assert_allclose(
+            list(a.as_dict().values()), list(b.as_dict().values()), rtol=1e-5
+        )
+    assert quick.log_likelihood == pytest.approx(plain.log_likelihood, abs=1e-3)
+    np.testing.assert_allclose(quick.log_param_cov, plain.log_param_cov, rtol=0.1, atol=1e-6)

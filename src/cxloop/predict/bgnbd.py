@@ -12,12 +12,14 @@ counted once), which is how 1,000,000 customers with day-resolution data fit in 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, special
+from scipy import special
+
+from cxloop.predict import _mle
 
 Array = NDArray[np.float64]
 NAMES = ("r", "alpha", "a", "b")
@@ -119,32 +121,123 @@ def log_likelihood(
     return float(np.dot(rows, np.asarray(weights, dtype=np.float64)))
 
 
-def _neg_ll_and_grad(
-    log_theta: Array, x: Array, t_x: Array, T: Array, w: Array, total: float
-) -> tuple[float, Array]:
+def _distinct(values: Array) -> tuple[Array, NDArray[np.intp]]:
+    """Sorted distinct values and each value's index among them (``np.unique`` with
+    ``return_inverse``), without sorting when the values are small whole numbers (days)."""
+    if values.size and values.min() >= 0 and values.max() < 1e6:
+        codes = values.astype(np.int64)
+        if np.array_equal(codes, values):
+            present = np.flatnonzero(np.bincount(codes))
+            index = np.zeros(int(codes.max()) + 1, dtype=np.intp)
+            index[present] = np.arange(present.size)
+            return present.astype(np.float64), index[codes]
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return distinct, inverse.reshape(-1)
+
+
+@dataclass(frozen=True)
+class _Factored:
+    """The data as the likelihood needs it: customers without repeat purchases summed per T;
+    repeat buyers merged into distinct (x, t_x, T) rows that index small tables of the distinct
+    x, t_x and T values (so gammaln, digamma and log run on hundreds of values, not millions)."""
+
+    T0: Array  # distinct T of the x = 0 customers
+    w0: Array  # how many x = 0 customers have each
+    xu: Array  # distinct x > 0
+    wx: Array  # repeat buyers per distinct x
+    txu: Array  # distinct t_x of repeat buyers
+    Tu: Array  # distinct T of repeat buyers
+    x_id: NDArray[np.intp]  # per distinct row: index into xu, txu, Tu
+    tx_id: NDArray[np.intp]
+    T_id: NDArray[np.intp]
+    xr: Array  # per distinct row: its x
+    w: Array  # per distinct row: its weight
+    total: float
+
+    @classmethod
+    def build(cls, x: Array, t_x: Array, T: Array, weights: Array) -> _Factored:
+        none = x == 0
+        T0, inv0 = _distinct(T[none])
+        w0 = np.bincount(inv0, weights=weights[none], minlength=T0.size).astype(np.float64)
+        xs, txs, Ts, ws = x[~none], t_x[~none], T[~none], weights[~none]
+        xu, x_id = _distinct(xs)
+        txu, tx_id = _distinct(txs)
+        Tu, T_id = _distinct(Ts)
+        if xu.size * txu.size * Tu.size < 2**62:
+            key = (x_id.astype(np.int64) * txu.size + tx_id) * Tu.size + T_id
+            keys, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+            w = np.bincount(inverse.reshape(-1), weights=ws, minlength=keys.size).astype(np.float64)
+            x_id, tx_id, T_id = x_id[first], tx_id[first], T_id[first]
+        else:
+            w = ws
+        wx = np.bincount(x_id, weights=w, minlength=xu.size).astype(np.float64)
+        return cls(
+            T0=T0,
+            w0=w0,
+            xu=xu,
+            wx=wx,
+            txu=txu,
+            Tu=Tu,
+            x_id=x_id,
+            tx_id=tx_id,
+            T_id=T_id,
+            xr=xu[x_id],
+            w=w,
+            total=float(weights.sum()),
+        )
+
+
+def _neg_ll_and_grad(log_theta: Array, d: _Factored) -> tuple[float, Array]:
     """−LL/total and its gradient in log-parameters (analytic: the fit needs no autodiff)."""
     theta = np.exp(log_theta)
     r, alpha, a, b = theta
-    a12, a3, a4, repeat = _terms(theta, x, t_x, T)
-    lse = np.logaddexp(a3, a4)
-    ll = a12 + lse
-    w3 = np.exp(a3 - lse)
-    w4 = np.exp(a4 - lse)
-    rx = r + x
-    log_at = np.log(alpha + T)
-    log_atx = np.log(alpha + t_x)
-    psi_ab = special.digamma(a + b)
-    psi_abx = special.digamma(a + b + x)
-    bx1 = np.where(repeat, b + x - 1, 1.0)
-    d_r = special.digamma(rx) - special.digamma(r) + np.log(alpha) - w3 * log_at - w4 * log_atx
-    d_alpha = r / alpha - w3 * rx / (alpha + T) - w4 * rx / (alpha + t_x)
-    d_a = psi_ab - psi_abx + w4 / a
-    d_b = psi_ab + special.digamma(b + x) - special.digamma(b) - psi_abx - w4 / bx1
-    grad = np.array([w @ d_r, w @ d_alpha, w @ d_a, w @ d_b]) * theta
-    value = float(w @ ll)
-    if not np.isfinite(value):
+    log_alpha = np.log(alpha)
+    # customers without a repeat purchase: ln L = r ln α − r ln(α + T)
+    log_at0 = np.log(alpha + d.T0)
+    ll = d.w0.sum() * r * log_alpha - r * (d.w0 @ log_at0)
+    g_r = d.w0.sum() * log_alpha - d.w0 @ log_at0
+    g_alpha = d.w0.sum() * r / alpha - r * (d.w0 @ (1 / (alpha + d.T0)))
+    g_a = 0.0
+    g_b = 0.0
+    if d.xu.size:
+        xu = d.xu
+        psi_ab, psi_abx = special.digamma(a + b), special.digamma(a + b + xu)
+        common = (
+            special.gammaln(r + xu)
+            - special.gammaln(r)
+            + r * log_alpha
+            + special.gammaln(a + b)
+            + special.gammaln(b + xu)
+            - special.gammaln(b)
+            - special.gammaln(a + b + xu)
+        )
+        c4 = np.log(a) - np.log(b + xu - 1)
+        lt = np.log(alpha + d.Tu)[d.T_id]
+        ltx = np.log(alpha + d.txu)[d.tx_id]
+        rx = r + d.xr
+        a3 = -rx * lt
+        # a4 − a3, clipped: beyond ±40 one branch is the whole likelihood (and no denormals)
+        diff = c4[d.x_id] - rx * (ltx - lt)
+        # ln(e^a3 + e^a4) = a3 + ln(1 + e^diff), and the dropped-out branch's share (clipped
+        # where it is 0 or 1 to machine precision, which keeps denormals out)
+        lse = a3 + np.logaddexp(0.0, diff)
+        w4 = 0.5 * (1 + np.tanh(np.clip(diff, -40.0, 40.0) / 2))  # logistic(diff)
+        ww4 = d.w * w4
+        ww3 = d.w - ww4
+        ll += d.wx @ common + d.w @ lse
+        g_r += d.wx @ (special.digamma(r + xu) - special.digamma(r) + log_alpha)
+        g_r -= ww3 @ lt + ww4 @ ltx
+        g_alpha += d.wx.sum() * r / alpha
+        g_alpha -= (ww3 * rx) @ (1 / (alpha + d.Tu))[d.T_id] + (ww4 * rx) @ (1 / (alpha + d.txu))[
+            d.tx_id
+        ]
+        g_a += d.wx @ (psi_ab - psi_abx) + ww4.sum() / a
+        g_b += d.wx @ (psi_ab + special.digamma(b + xu) - special.digamma(b) - psi_abx)
+        g_b -= ww4 @ (1 / (b + xu - 1))[d.x_id]
+    if not np.isfinite(ll):
         return np.inf, np.zeros(4)
-    return -value / total, -grad / total
+    grad = np.array([g_r, g_alpha, g_a, g_b]) * theta
+    return -float(ll) / d.total, -grad / d.total
 
 
 def compress(
@@ -172,73 +265,44 @@ def fit(
     weights: ArrayLike | None = None,
     start: BGNBDParams | None = None,
 ) -> BGNBDFit:
-    """Maximum-likelihood fit (L-BFGS-B on log-parameters with the analytic gradient).
+    """Maximum-likelihood fit on log-parameters with the analytic gradient (``_mle.fit``).
 
-    Identical rows are merged first, so the cost grows with the number of distinct
-    (x, t_x, T) summaries, not with the number of customers.
+    Identical rows are merged first and the special functions run on the distinct values of
+    x, t_x and T, so the cost grows with the number of distinct summaries, not customers; above
+    50,000 customers a random sample is fitted first and a few Newton steps finish on all.
     """
     validate_rfm(x, t_x, T)
-    if weights is None:
-        ux, utx, uT, w, _ = compress(x, t_x, T)
-    else:
-        ux, utx, uT = _arrays(x, t_x, T)
-        w = np.asarray(weights, dtype=np.float64)
-    total = float(w.sum())
-    if total <= 0:
+    xs, txs, Ts = _arrays(x, t_x, T)
+    w = np.ones(xs.size) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != xs.shape or not (np.isfinite(w).all() and (w >= 0).all()):
+        raise ValueError("weights must be one non-negative number per row")
+    if w.sum() <= 0:
         raise ValueError("no customers to fit")
-    if not (ux > 0).any():
+    if not (w[xs > 0] > 0).any():
         raise ValueError("no repeat purchases: the model cannot be fitted")
+    data = _Factored.build(xs, txs, Ts, w)
     first = start or BGNBDParams(
-        r=1.0, alpha=max(float(np.average(uT, weights=w)), 1e-3), a=1.0, b=1.0
+        r=1.0, alpha=max(float(np.average(Ts, weights=w)), 1e-3), a=1.0, b=1.0
     )
-    x0 = np.log([first.r, first.alpha, first.a, first.b])
-    result = optimize.minimize(
-        _neg_ll_and_grad,
-        x0,
-        args=(ux, utx, uT, w, total),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-15.0, 15.0)] * 4,
-        options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
+    sample = None
+    if start is None and weights is None and xs.size > _mle.SAMPLE_ROWS:
+        pick = np.random.default_rng(0).choice(xs.size, _mle.SAMPLE_ROWS, replace=False)
+        if (xs[pick] > 0).any():
+            part = _Factored.build(xs[pick], txs[pick], Ts[pick], np.ones(pick.size))
+            sample = partial(_neg_ll_and_grad, d=part)
+    at, value, converged, hess = _mle.fit(
+        partial(_neg_ll_and_grad, d=data),
+        np.log([first.r, first.alpha, first.a, first.b]),
+        rows=xs.size,
+        sample=sample,
     )
-    theta = np.exp(result.x)
-    params = BGNBDParams(*(float(v) for v in theta))
-    cov = _log_param_cov(result.x, ux, utx, uT, w, total)
     return BGNBDFit(
-        params=params,
-        log_likelihood=-float(result.fun) * total,
-        n_customers=int(total),
-        converged=bool(result.success),
-        log_param_cov=cov,
+        params=BGNBDParams(*(float(v) for v in np.exp(at))),
+        log_likelihood=-value * data.total,
+        n_customers=round(data.total),
+        converged=converged,
+        log_param_cov=_mle.covariance(hess, data.total),
     )
-
-
-def _log_param_cov(
-    log_theta: Array, x: Array, t_x: Array, T: Array, w: Array, total: float
-) -> Array:
-    """Inverse of the Hessian of −LL in log-parameters."""
-    return inverse_hessian(
-        lambda v: _neg_ll_and_grad(v, x, t_x, T, w, total)[1], log_theta, scale=total
-    )
-
-
-def inverse_hessian(gradient: Callable[[Array], Array], at: Array, *, scale: float) -> Array:
-    """Covariance estimate: the inverse of the Hessian of ``scale`` × the function whose
-    gradient is given, by central differences of that gradient (NaN when singular)."""
-    k = at.size
-    hess = np.empty((k, k))
-    step = 1e-5
-    for i in range(k):
-        up = at.copy()
-        down = at.copy()
-        up[i] += step
-        down[i] -= step
-        hess[:, i] = (gradient(up) - gradient(down)) / (2 * step)
-    hess = (hess + hess.T) / 2 * scale
-    try:
-        return np.asarray(np.linalg.inv(hess), dtype=np.float64)
-    except np.linalg.LinAlgError:
-        return np.full((k, k), np.nan)
 
 
 def probability_alive(params: BGNBDParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> Array:

@@ -9,12 +9,13 @@ customers with at least one repeat purchase: ``x`` repeat purchases and their av
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, special
+from scipy import special
 
-from cxloop.predict import bgnbd
+from cxloop.predict import _mle
 
 Array = NDArray[np.float64]
 
@@ -66,30 +67,61 @@ def log_likelihood(params: GammaGammaParams, x: ArrayLike, m: ArrayLike) -> floa
     return float(log_likelihood_rows(params, x, m).sum())
 
 
-def _neg_ll_and_grad(
-    log_theta: Array, x: Array, m: Array, log_x: Array, log_m: Array, total: float
-) -> tuple[float, Array]:
+@dataclass(frozen=True)
+class _Factored:
+    """Sums that do not change with the parameters, the distinct x with their counts (for the
+    gamma functions), and per customer x and x·m (for the one term that does change)."""
+
+    xu: Array
+    nx: Array
+    x: Array
+    xm: Array
+    sum_x_log_m: float
+    sum_log_m: float
+    sum_x_log_x: float
+    total: float
+
+    @classmethod
+    def build(cls, x: Array, m: Array) -> _Factored:
+        xu, counts = np.unique(x, return_counts=True)
+        log_m = np.log(m)
+        return cls(
+            xu=xu,
+            nx=counts.astype(np.float64),
+            x=x,
+            xm=x * m,
+            sum_x_log_m=float(x @ log_m),
+            sum_log_m=float(log_m.sum()),
+            sum_x_log_x=float(x @ np.log(x)),
+            total=float(x.size),
+        )
+
+
+def _neg_ll_and_grad(log_theta: Array, d: _Factored) -> tuple[float, Array]:
+    """−LL/total and its gradient in log-parameters."""
     p, q, g = np.exp(log_theta)
-    px = p * x
-    log_gxm = np.log(g + x * m)
-    psi_pxq = special.digamma(px + q)
+    pxu = p * d.xu
+    psi_pxq = special.digamma(pxu + q)
+    log_gxm = np.log(g + d.xm)
+    inv_gxm = 1 / (g + d.xm)
+    sum_l, sum_xl = float(log_gxm.sum()), float(d.x @ log_gxm)
     ll = (
-        special.gammaln(px + q)
-        - special.gammaln(px)
-        - special.gammaln(q)
-        + q * np.log(g)
-        + (px - 1) * log_m
-        + px * log_x
-        - (px + q) * log_gxm
+        d.nx @ (special.gammaln(pxu + q) - special.gammaln(pxu))
+        - d.total * special.gammaln(q)
+        + d.total * q * np.log(g)
+        + p * d.sum_x_log_m
+        - d.sum_log_m
+        + p * d.sum_x_log_x
+        - p * sum_xl
+        - q * sum_l
     )
-    d_p = x * (psi_pxq - special.digamma(px) + log_m + log_x - log_gxm)
-    d_q = psi_pxq - special.digamma(q) + np.log(g) - log_gxm
-    d_g = q / g - (px + q) / (g + x * m)
-    value = float(ll.sum())
-    if not np.isfinite(value):
+    d_p = d.nx @ (d.xu * (psi_pxq - special.digamma(pxu))) + d.sum_x_log_m + d.sum_x_log_x - sum_xl
+    d_q = d.nx @ psi_pxq - d.total * special.digamma(q) + d.total * np.log(g) - sum_l
+    d_g = d.total * q / g - p * float(d.x @ inv_gxm) - q * float(inv_gxm.sum())
+    if not np.isfinite(ll):
         return np.inf, np.zeros(3)
-    grad = np.array([d_p.sum() * p, d_q.sum() * q, d_g.sum() * g])
-    return -value / total, -grad / total
+    grad = np.array([d_p * p, d_q * q, d_g * g])
+    return -float(ll) / d.total, -grad / d.total
 
 
 def fit(x: ArrayLike, m: ArrayLike) -> GammaGammaFit:
@@ -103,27 +135,23 @@ def fit(x: ArrayLike, m: ArrayLike) -> GammaGammaFit:
     if not (np.isfinite(ms).all() and (ms > 0).all()):
         row = int(np.argmax(~(np.isfinite(ms) & (ms > 0))))
         raise ValueError(f"repeat buyer {row}: average spend must be a positive number")
-    total = float(xs.size)
-    mean = float(ms.mean())
-    x0 = np.log([1.0, 2.0, mean])
-    result = optimize.minimize(
-        _neg_ll_and_grad,
-        x0,
-        args=(xs, ms, np.log(xs), np.log(ms), total),
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-15.0, 15.0)] * 3,
-        options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9},
+    data = _Factored.build(xs, ms)
+    sample = None
+    if xs.size > _mle.SAMPLE_ROWS:
+        pick = np.random.default_rng(0).choice(xs.size, _mle.SAMPLE_ROWS, replace=False)
+        sample = partial(_neg_ll_and_grad, d=_Factored.build(xs[pick], ms[pick]))
+    at, value, converged, hess = _mle.fit(
+        partial(_neg_ll_and_grad, d=data),
+        np.log([1.0, 2.0, float(ms.mean())]),
+        rows=xs.size,
+        sample=sample,
     )
-    params = GammaGammaParams(*(float(v) for v in np.exp(result.x)))
-    args = (xs, ms, np.log(xs), np.log(ms), total)
-    cov = bgnbd.inverse_hessian(lambda v: _neg_ll_and_grad(v, *args)[1], result.x, scale=total)
     return GammaGammaFit(
-        params=params,
-        log_likelihood=-float(result.fun) * total,
-        n_customers=int(total),
-        converged=bool(result.success),
-        log_param_cov=cov,
+        params=GammaGammaParams(*(float(v) for v in np.exp(at))),
+        log_likelihood=-value * data.total,
+        n_customers=int(data.total),
+        converged=converged,
+        log_param_cov=_mle.covariance(hess, data.total),
     )
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import numpy as np
 from django.db import transaction
 from django.utils import timezone
+from threadpoolctl import threadpool_limits
 
 from cxloop.core.models import Workspace
 from cxloop.events import selectors as events_selectors
@@ -87,7 +88,8 @@ def predictions_run(
     day = np.array([_day(row[1]) for row in purchases], dtype=np.float64)
     amount = np.array([row[2] for row in purchases], dtype=np.float64)
     # tiny or degenerate data make NumPy warn about NaNs the scores then replace
-    with np.errstate(all="ignore"), warnings.catch_warnings():
+    # (BLAS threads only contend on these vector-sized problems)
+    with np.errstate(all="ignore"), warnings.catch_warnings(), threadpool_limits(1):
         warnings.simplefilter("ignore", RuntimeWarning)
         outcome = scoring.score_purchases(
             customer,
