@@ -99,6 +99,7 @@ WEB = {
     "merge-unmerge": (MC, MC),
     "value-at-risk": (RC, RC),  # names customers
     "model-health": (RA, RA),  # aggregates only
+    "prediction-settings": (EG, EG),  # what counts as a purchase and as churn; refits
 }
 # no login: sign-in/out, the public survey pages and widget, the tracking API
 PUBLIC_WEB = {"login", "logout", "survey-answer", "survey-save", "survey-embed", "track"}

@@ -83,3 +83,38 @@ def test_pages_without_a_run_say_how_to_get_one(client, member):
     client.force_login(member)
     assert "cxloop predict" in client.get("/predictions/").content.decode()
     assert "cxloop predict" in client.get("/predictions/health/").content.decode()
+
+
+@pytest.mark.django_db
+def test_analyst_sets_the_definitions_and_a_refit_is_queued(
+    client, member, workspace, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    client.force_login(member)
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        saved = client.post(
+            "/predictions/settings/", {"purchase_event": "Bought", "churn_days": "45"}
+        )
+    bad = client.post("/predictions/settings/", {"purchase_event": "Bought", "churn_days": "3"})
+    # then
+    assert saved.status_code == 302
+    settings = services.prediction_settings_get(workspace=workspace)
+    assert (settings.purchase_event, settings.churn_days) == ("Bought", 45)
+    queued = DBTaskResult.objects.filter(task_path="cxloop.predict.tasks.predictions_refresh")
+    assert queued.count() == 1
+    assert bad.status_code == 422 and "3 is outside 7–730" in bad.content.decode()
+    assert services.prediction_settings_get(workspace=workspace).churn_days == 45
+
+
+@pytest.mark.django_db
+def test_value_at_risk_shows_the_change_in_risk_since_the_previous_run(
+    client, member, workspace, scored
+):
+    client.force_login(member)
+    first = client.get("/predictions/").content.decode()
+    services.predictions_run(workspace=workspace, interval_draws=0)
+    second = client.get("/predictions/").content.decode()
+    assert ">new<" in first
+    assert "±0" in second  # same data, same risk

@@ -48,3 +48,22 @@ def value_at_risk(
     if min_risk > 0:
         scores = scores.filter(churn_risk__gte=min_risk)
     return run, list(scores.order_by("-value_at_risk", "customer_id")[:limit])
+
+
+def previous_churn_risk(
+    *, workspace: Workspace, run: PredictionRun, customer_ids: list[int]
+) -> dict[int, float]:
+    """Each customer's churn risk in the run before ``run`` (absent when not scored there): the
+    trend the value-at-risk list shows."""
+    before = (
+        PredictionRun.objects.filter(workspace=workspace, created_at__lte=run.created_at)
+        .exclude(pk=run.pk)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if before is None:
+        return {}
+    rows = CustomerScore.objects.filter(
+        run=before, customer_id__in=customer_ids, churn_risk__isnull=False
+    ).values_list("customer_id", "churn_risk")
+    return {customer_id: risk for customer_id, risk in rows if risk is not None}

@@ -210,3 +210,10 @@ def _store_scores(
         for i in range(scores.customer.size)
     ]
     CustomerScore.objects.bulk_create(rows, batch_size=2000)
+
+
+def predictions_refresh_request(*, workspace: Workspace) -> None:
+    """Refit and rescore ``workspace`` on the background worker, once this transaction commits."""
+    from cxloop.predict.tasks import predictions_refresh
+
+    transaction.on_commit(lambda: predictions_refresh.enqueue(workspace_id=workspace.pk))

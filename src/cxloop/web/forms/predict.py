@@ -12,3 +12,8 @@ class ValueAtRiskForm(forms.Form):
     limit = WholeNumberField(1, 500)
 
     defaults = {"min_risk": 0, "limit": 100}
+
+
+class PredictionSettingsForm(forms.Form):
+    purchase_event = forms.CharField(max_length=200, strip=True)
+    churn_days = WholeNumberField(7, 730, required=True)

@@ -7,4 +7,5 @@ from cxloop.web.views import predict as views
 urlpatterns: list = [
     path("predictions/", views.value_at_risk, name="value-at-risk"),
     path("predictions/health/", views.model_health, name="model-health"),
+    path("predictions/settings/", views.prediction_settings, name="prediction-settings"),
 ]

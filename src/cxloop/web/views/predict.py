@@ -3,17 +3,21 @@ models were fitted, on what, and how well they forecast held-out data)."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from cxloop.core.permissions import Capability
 from cxloop.customers import selectors as customer_selectors
 from cxloop.predict import scoring
 from cxloop.predict import selectors as predict_selectors
+from cxloop.predict import services as predict_services
 from cxloop.web.charts.embed import figure_json
 from cxloop.web.charts.predict import calibration_figure, holdout_figure
+from cxloop.web.forms import error_lines
 from cxloop.web.forms.common import bad_params
-from cxloop.web.forms.predict import ValueAtRiskForm
+from cxloop.web.forms.predict import PredictionSettingsForm, ValueAtRiskForm
 from cxloop.web.workspace import active_workspace, can, capability_required
 
 PARAMETER_LABELS = {
@@ -46,7 +50,23 @@ def value_at_risk(request: HttpRequest) -> HttpResponse:
             workspace=workspace, ids=[s.customer_id for s in scores]
         )
     }
-    rows = [(s, customers.get(s.customer_id)) for s in scores]
+    before = (
+        predict_selectors.previous_churn_risk(
+            workspace=workspace, run=run, customer_ids=[s.customer_id for s in scores]
+        )
+        if run is not None
+        else {}
+    )
+    rows = [
+        (
+            s,
+            customers.get(s.customer_id),
+            None
+            if s.churn_risk is None or s.customer_id not in before
+            else round((s.churn_risk - before[s.customer_id]) * 100),
+        )
+        for s in scores
+    ]
     context = {
         "tab": "at-risk",
         "run": run,
@@ -61,13 +81,47 @@ def value_at_risk(request: HttpRequest) -> HttpResponse:
 
 @capability_required(Capability.READ_ANALYTICS)
 def model_health(request: HttpRequest) -> HttpResponse:
+    return _model_health(request, None)
+
+
+@capability_required(Capability.EDIT_SEGMENTS)
+@require_POST
+def prediction_settings(request: HttpRequest) -> HttpResponse:
+    """Save what counts as a purchase and as churn, and refit in the background."""
+    workspace = active_workspace(request)
+    form = PredictionSettingsForm(request.POST)
+    if not form.is_valid():
+        return _model_health(request, form, status=422)
+    predict_services.prediction_settings_update(
+        workspace=workspace,
+        purchase_event=form.cleaned_data["purchase_event"],
+        churn_days=form.cleaned_data["churn_days"],
+    )
+    predict_services.predictions_refresh_request(workspace=workspace)
+    messages.success(request, "Saved. The models are being refitted; reload in a minute.")
+    return redirect("model-health")
+
+
+def _model_health(
+    request: HttpRequest, form: PredictionSettingsForm | None, *, status: int = 200
+) -> HttpResponse:
     workspace = active_workspace(request)
     run = predict_selectors.prediction_run_latest(workspace=workspace)
+    settings = predict_services.prediction_settings_get(workspace=workspace)
     context: dict = {
         "tab": "health",
         "run": run,
         "runs": list(predict_selectors.prediction_runs(workspace=workspace)[:10]),
         "min_repeat_buyers": scoring.MIN_REPEAT_BUYERS,
+        "can_edit": can(request, Capability.EDIT_SEGMENTS),
+        "settings_form": {
+            "purchase_event": form.data.get("purchase_event", "")
+            if form
+            else settings.purchase_event,
+            "churn_days": form.data.get("churn_days", "") if form else settings.churn_days,
+        },
+        "settings_errors": error_lines(form) if form else [],
+        "invalid": set(form.errors) if form else set(),
     }
     if run is not None:
         params = run.parameters or {}
@@ -91,4 +145,4 @@ def model_health(request: HttpRequest) -> HttpResponse:
         context["coefficients"] = sorted(
             coefficients.items(), key=lambda item: abs(item[1] or 0), reverse=True
         )
-    return render(request, "predict/model_health.html", context)
+    return render(request, "predict/model_health.html", context, status=status)
