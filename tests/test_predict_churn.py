@@ -70,6 +70,7 @@ def test_features_by_hand():
             "support_recent": 1,
             "last_nps": 3,
             "no_nps": 0,
+            "cancelled": 0,
         }
     )
 
@@ -146,12 +147,16 @@ def test_stored_scores_carry_churn_risk_reasons_and_value_at_risk(workspace):
             at = start + timedelta(days=last - 5)
             messages.append(track(f"u{c}", "Support Ticket Opened", at))
     ingest(workspace, messages)
-    services.prediction_settings_update(workspace=workspace, churn_days=60)
+    services.prediction_settings_update(
+        workspace=workspace, churn_days=60, cancel_event="Plan Cancelled"
+    )
     # when
     run = services.predictions_run(workspace=workspace, interval_draws=0)
     _, at_risk = selectors.value_at_risk(workspace=workspace, limit=500)
     # then
-    assert run.validation["churn"]["definition"] == "no purchase in 60 days"
+    assert run.validation["churn"]["definition"] == (
+        "no purchase in 60 days or a 'Plan Cancelled' event"
+    )
     assert run.validation["churn"]["fit_customers"] == 60
     leaver = selectors.customer_score_latest(
         workspace=workspace, customer_id=customer_id(workspace, "u0")
@@ -164,3 +169,21 @@ def test_stored_scores_carry_churn_risk_reasons_and_value_at_risk(workspace):
     assert leaver.value_at_risk == pytest.approx(leaver.clv * leaver.churn_risk)
     values = [s.value_at_risk for s in at_risk]
     assert values == sorted(values, reverse=True)
+
+
+def test_a_cancellation_event_counts_as_churn_and_as_a_reason():
+    # given customer 1 buying in the window but cancelling in it, 2 buying, 3 cancelled before
+    activity = churn.activity_from(
+        ([1, 1, 2, 2, 3], [0, 105, 0, 110, 0], [5, 5, 5, 5, 5]),
+        cancels=([1, 3], [120, 50]),
+    )
+    # when / then: churn in (100, 190]
+    assert churn.churned(activity, np.array([1, 2, 3]), 100, 90).tolist() == [1, 0, 1]
+    ids, raw, _ = churn.features_at(activity, 100)
+    assert ids.tolist() == [1, 2, 3]
+    assert raw[:, churn.FEATURES.index("cancelled")].tolist() == [0, 0, 1]
+    z = np.zeros_like(raw)
+    contributions = np.zeros_like(raw)
+    contributions[2, churn.FEATURES.index("cancelled")] = 2.0
+    z[2, churn.FEATURES.index("cancelled")] = 1.0
+    assert churn.reasons(raw, z, contributions)[2][0]["text"] == "Has cancelled"

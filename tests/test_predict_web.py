@@ -95,13 +95,15 @@ def test_analyst_sets_the_definitions_and_a_refit_is_queued(
     # when
     with django_capture_on_commit_callbacks(execute=True):
         saved = client.post(
-            "/predictions/settings/", {"purchase_event": "Bought", "churn_days": "45"}
+            "/predictions/settings/",
+            {"purchase_event": "Bought", "churn_days": "45", "cancel_event": "Plan Cancelled"},
         )
     bad = client.post("/predictions/settings/", {"purchase_event": "Bought", "churn_days": "3"})
     # then
     assert saved.status_code == 302
     settings = services.prediction_settings_get(workspace=workspace)
     assert (settings.purchase_event, settings.churn_days) == ("Bought", 45)
+    assert settings.cancel_event == "Plan Cancelled"
     queued = DBTaskResult.objects.filter(task_path="cxloop.predict.tasks.predictions_refresh")
     assert queued.count() == 1
     assert bad.status_code == 422 and "3 is outside 7–730" in bad.content.decode()

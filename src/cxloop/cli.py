@@ -294,6 +294,9 @@ def predict(
     churn_days: Annotated[
         int | None, typer.Option(help="Days without a purchase that count as churn (saved).")
     ] = None,
+    cancel_event: Annotated[
+        str | None, typer.Option(help="Event that means the customer left; '' for none (saved).")
+    ] = None,
 ) -> None:
     """Fit CLV and churn models on a workspace's purchases and score every buyer now."""
     from datetime import UTC, datetime, time
@@ -309,10 +312,13 @@ def predict(
     from cxloop.predict import services
 
     target = _workspace(workspace)
-    if purchase_event is not None or churn_days is not None:
+    if purchase_event is not None or churn_days is not None or cancel_event is not None:
         try:
             services.prediction_settings_update(
-                workspace=target, purchase_event=purchase_event, churn_days=churn_days
+                workspace=target,
+                purchase_event=purchase_event,
+                churn_days=churn_days,
+                cancel_event=cancel_event,
             )
         except ValueError as exc:
             raise _fail(f"--{str(exc).replace('_', '-')}", 2) from None

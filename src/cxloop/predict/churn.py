@@ -39,6 +39,7 @@ FEATURES = (
     "support_recent",
     "last_nps",
     "no_nps",
+    "cancelled",
 )
 LOGGED = {"recency", "gap_ratio", "purchases", "avg_amount", "tenure", "idle", "events_recent"}
 
@@ -56,6 +57,8 @@ class Activity:
     nps_customer: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     nps_day: Array = field(default_factory=lambda: np.zeros(0))
     nps_score: Array = field(default_factory=lambda: np.zeros(0))
+    cancel_customer: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    cancel_day: Array = field(default_factory=lambda: np.zeros(0))
 
 
 def is_support_event(name: str) -> bool:
@@ -141,6 +144,7 @@ def features_at(activity: Activity, cut_day: float) -> tuple[NDArray[np.int64], 
             support_recent,
             last_nps,
             np.isnan(last_nps).astype(float),
+            np.isin(ids, a.cancel_customer[a.cancel_day <= cut_day]).astype(float),
         ]
     )
     return ids, matrix, last_nps_day
@@ -149,11 +153,16 @@ def features_at(activity: Activity, cut_day: float) -> tuple[NDArray[np.int64], 
 def churned(
     activity: Activity, customers: NDArray[np.int64], cut_day: float, horizon: float
 ) -> NDArray[np.int64]:
-    """1 when the customer made no purchase in (cut_day, cut_day + horizon], else 0."""
+    """1 when the customer made no purchase in (cut_day, cut_day + horizon] or cancelled in it
+    (the cancellation event, when the workspace names one), else 0."""
     d = activity.purchase_day
     window = (d > cut_day) & (d <= cut_day + horizon)
     bought = np.isin(customers, activity.purchase_customer[window])
-    return (~bought).astype(np.int64)
+    c = activity.cancel_day
+    cancelled = np.isin(
+        customers, activity.cancel_customer[(c > cut_day) & (c <= cut_day + horizon)]
+    )
+    return (~bought | cancelled).astype(np.int64)
 
 
 @dataclass
@@ -217,6 +226,8 @@ def _words(name: str, value: float, z_sign: float, row: Array) -> str:
         return f"{value:.0f} support or complaint events in the last {WINDOW:.0f} days"
     if name == "last_nps":
         return f"Last NPS score {value:.0f}"
+    if name == "cancelled":
+        return "Has cancelled"
     return "Never answered an NPS survey" if value else "Answered an NPS survey"
 
 
@@ -235,7 +246,7 @@ def reasons(
             if name == "last_nps" and np.isnan(row[j]):
                 continue
             # the absence of something is no reason in words ("0 complaints", "answered NPS")
-            if name in ("support_recent", "no_nps") and row[j] == 0:
+            if name in ("support_recent", "no_nps", "cancelled") and row[j] == 0:
                 continue
             z_sign = 1.0 if zs[j] > 0 else -1.0
             items.append(
@@ -257,7 +268,9 @@ class ChurnOutcome:
     validation: dict[str, Any]
 
 
-def churn_scores(activity: Activity, *, as_of_day: float, horizon: float) -> ChurnOutcome:
+def churn_scores(
+    activity: Activity, *, as_of_day: float, horizon: float, cancel_event: str = ""
+) -> ChurnOutcome:
     """Validate on a time split, then score everyone who bought by ``as_of_day``."""
     score_ids, score_raw, _ = features_at(activity, as_of_day)
     empty = ChurnOutcome(score_ids, None, [[] for _ in score_ids], {})
@@ -276,7 +289,8 @@ def churn_scores(activity: Activity, *, as_of_day: float, horizon: float) -> Chu
         }
         return empty
     validation: dict[str, Any] = {
-        "definition": f"no purchase in {horizon:.0f} days",
+        "definition": f"no purchase in {horizon:.0f} days"
+        + (f" or a {cancel_event!r} event" if cancel_event else ""),
         "features": list(FEATURES),
     }
     train_ids, train_raw, _ = features_at(activity, train_cut)
@@ -316,9 +330,10 @@ def activity_from(
     purchases: tuple[ArrayLike, ArrayLike, ArrayLike],
     events: tuple[ArrayLike, ArrayLike, ArrayLike] | None = None,
     nps: tuple[ArrayLike, ArrayLike, ArrayLike] | None = None,
+    cancels: tuple[ArrayLike, ArrayLike] | None = None,
 ) -> Activity:
-    """Build an ``Activity`` from (customer, day, amount), (customer, day, is_support) and
-    (customer, day, score) arrays."""
+    """Build an ``Activity`` from (customer, day, amount), (customer, day, is_support),
+    (customer, day, score) and (customer, day) cancellation arrays."""
     pc, pd, pa = purchases
     kwargs: dict[str, Any] = {}
     if events is not None:
@@ -335,6 +350,9 @@ def activity_from(
             nps_day=np.asarray(nd, float),
             nps_score=np.asarray(ns, float),
         )
+    if cancels is not None:
+        cc, cd = cancels
+        kwargs.update(cancel_customer=np.asarray(cc, np.int64), cancel_day=np.asarray(cd, float))
     return Activity(
         np.asarray(pc, np.int64), np.asarray(pd, float), np.asarray(pa, float), **kwargs
     )

@@ -16,6 +16,11 @@ class PredictionSettings(models.Model):
     churn_days = models.PositiveIntegerField(
         default=90, help_text="A customer has churned after this many days without a purchase."
     )
+    cancel_event = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="An event that means the customer left (a cancellation); blank: none.",
+    )
     horizon_days = models.PositiveIntegerField(default=365, help_text="CLV horizon.")
     annual_discount = models.FloatField(default=0.10, help_text="Yearly discount rate for CLV.")
 

@@ -35,6 +35,7 @@ def prediction_settings_update(
     workspace: Workspace,
     purchase_event: str | None = None,
     churn_days: int | None = None,
+    cancel_event: str | None = None,
     horizon_days: int | None = None,
     annual_discount: float | None = None,
 ) -> PredictionSettings:
@@ -48,6 +49,10 @@ def prediction_settings_update(
         if not 7 <= churn_days <= 730:
             raise ValueError("churn_days: must be between 7 and 730")
         found.churn_days = churn_days
+    if cancel_event is not None:
+        if len(cancel_event) > 200:
+            raise ValueError("cancel_event: at most 200 characters")
+        found.cancel_event = cancel_event.strip()
     if horizon_days is not None:
         if not 30 <= horizon_days <= 3650:
             raise ValueError("horizon_days: must be between 30 and 3650")
@@ -100,7 +105,7 @@ def predictions_run(
             annual_discount=settings.annual_discount,
             interval_draws=interval_draws,
         )
-        churn_outcome = _churn(workspace, as_of, customer, day, amount, settings.churn_days)
+        churn_outcome = _churn(workspace, as_of, customer, day, amount, settings)
     outcome.validation["churn"] = scoring.json_safe(churn_outcome.validation)
     if churn_outcome.risk is None and outcome.scores is not None:
         reason = churn_outcome.validation.get("error", "")
@@ -143,7 +148,7 @@ def _churn(
     customer: np.ndarray,
     day: np.ndarray,
     amount: np.ndarray,
-    churn_days: int,
+    settings: PredictionSettings,
 ) -> churn.ChurnOutcome:
     """Churn risk from purchases, all other events and NPS answers up to ``as_of``."""
     events = events_selectors.event_activity(workspace=workspace, until=as_of)
@@ -160,8 +165,19 @@ def _churn(
             [_day(row[1]) for row in answers],
             [row[2] for row in answers],
         ),
+        (
+            [row[0] for row in events if row[2] == settings.cancel_event],
+            [_day(row[1]) for row in events if row[2] == settings.cancel_event],
+        )
+        if settings.cancel_event
+        else None,
     )
-    return churn.churn_scores(activity, as_of_day=_day(as_of), horizon=float(churn_days))
+    return churn.churn_scores(
+        activity,
+        as_of_day=_day(as_of),
+        horizon=float(settings.churn_days),
+        cancel_event=settings.cancel_event,
+    )
 
 
 def _store_scores(

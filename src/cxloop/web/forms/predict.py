@@ -17,3 +17,4 @@ class ValueAtRiskForm(forms.Form):
 class PredictionSettingsForm(forms.Form):
     purchase_event = forms.CharField(max_length=200, strip=True)
     churn_days = WholeNumberField(7, 730, required=True)
+    cancel_event = forms.CharField(max_length=200, required=False, strip=True)

@@ -96,6 +96,7 @@ def prediction_settings(request: HttpRequest) -> HttpResponse:
         workspace=workspace,
         purchase_event=form.cleaned_data["purchase_event"],
         churn_days=form.cleaned_data["churn_days"],
+        cancel_event=form.cleaned_data["cancel_event"],
     )
     predict_services.predictions_refresh_request(workspace=workspace)
     messages.success(request, "Saved. The models are being refitted; reload in a minute.")
@@ -119,6 +120,7 @@ def _model_health(
             if form
             else settings.purchase_event,
             "churn_days": form.data.get("churn_days", "") if form else settings.churn_days,
+            "cancel_event": form.data.get("cancel_event", "") if form else settings.cancel_event,
         },
         "settings_errors": error_lines(form) if form else [],
         "invalid": set(form.errors) if form else set(),
