@@ -4,7 +4,7 @@ Run from the repository root, with the bench's own virtual environment (the engi
 project dependencies; see bench/README.md)::
 
     python3 -m venv /tmp/engine-venv
-    /tmp/engine-venv/bin/pip install chdb duckdb pyarrow orjson
+    /tmp/engine-venv/bin/pip install chdb duckdb pyarrow orjson numpy "django>=5.2,<5.3"
     /tmp/engine-venv/bin/python bench/engines.py                   # 2,000,000 events, 50,000 customers
     /tmp/engine-venv/bin/python bench/engines.py --events 200000   # quick check
 
@@ -16,7 +16,7 @@ engine, each engine in its own child process (peak RSS per engine), one untimed 
 ``--repeat`` timed runs (median). Every engine must return exactly the same result; the run
 fails otherwise. Times are printed as ratios against the fastest SQLite baseline of the same run.
 
-Funnel, as ``cxloop.journeys.funnel`` defines it: a customer's *start* is any step-1 event; from a
+Funnel, as ``cxloop.analytics.walk`` defines it: a customer's *start* is any step-1 event; from a
 start, step k is the earliest step-k event strictly later in time than the step k-1 taken and no
 later than start + window (inclusive); the customer reaches step k when some start does. Times
 are whole seconds and events in the same second are NOT ordered: none of them is after another
@@ -39,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 os.environ["TZ"] = "UTC"  # chdb's toDate() and DuckDB's casts: days are UTC days
@@ -64,6 +64,7 @@ ENGINES = {
     "chdb-parquet": "chdb over Parquet",
     "chdb-parts": "chdb over Parquet parts",
     "chdb-mergetree": "chdb MergeTree, 1 session",
+    "cxloop-engine": "cxloop's engine (its schema and SQL, chdb)",
     "cxloop-walk": "cxloop funnel_run (Python walk)",
 }
 BASELINES = ("sqlite-cte", "sqlite-window")
@@ -150,6 +151,7 @@ def generate(
     )
     store.query("OPTIMIZE TABLE events FINAL")
     store.close()
+    cxloop_store(directory)
 
     # same-second pairs of funnel events of one customer: the rule above decides these
     funnel = np.isin(names, STEPS)
@@ -292,6 +294,8 @@ def make_runner(engine: str, query: str, directory: Path):
     """A function running ``query`` once on ``engine`` and returning a comparable result."""
     parquet = f"{directory}/events.parquet"
     parts = f"{directory}/parts/*.parquet"
+    if engine == "cxloop-engine":
+        return cxloop_engine_runner(query, directory)
     if engine.startswith("sqlite") or engine == "cxloop-walk":
         db = sqlite3.connect(directory / "events.sqlite3")
         db.executescript("PRAGMA cache_size = -65536;")  # cxloop's 64 MB
@@ -349,16 +353,81 @@ def make_runner(engine: str, query: str, directory: Path):
     raise ValueError(engine)
 
 
+def _cxloop_imports() -> None:
+    """cxloop's own modules (the bench's environment needs Django for them, not a database)."""
+    if str(REPO / "src") not in sys.path:
+        sys.path.insert(0, str(REPO / "src"))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxloop.settings")
+
+
+def cxloop_store(directory: Path) -> None:
+    """The same events in cxloop's engine store: its schema (``analytics.clickhouse``), filled
+    the way a rebuild fills it, in a child process (chdb opens one store per process)."""
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from engines import _cxloop_fill; "
+        "_cxloop_fill(sys.argv[2])"
+    )
+    subprocess.run([sys.executable, "-c", code, str(REPO / "bench"), str(directory)], check=True)
+
+
+def _cxloop_fill(directory: str) -> None:
+    _cxloop_imports()
+    from cxloop.analytics.engine import ChdbTransport, ClickHouseEngine
+
+    engine = ClickHouseEngine(ChdbTransport(Path(directory) / "cxloop"))
+    engine.setup()
+    engine.transport.command(
+        "INSERT INTO events (workspace_id, customer_id, ts, id, type, name, channel, properties)"
+        f" SELECT 1, customer_id, ts, id, 'track', name, 'web', '{{}}'"
+        f" FROM file('{directory}/events.parquet', Parquet)"
+    )
+    engine.transport.command(
+        "INSERT INTO event_keys SELECT id, workspace_id, customer_id FROM events"
+    )
+    engine.transport.command("OPTIMIZE TABLE events FINAL")
+    engine.transport.command("OPTIMIZE TABLE customer_days FINAL")
+
+
+def cxloop_engine_runner(query: str, directory: Path):
+    _cxloop_imports()
+    from cxloop.analytics.engine import ChdbTransport, ClickHouseEngine
+    from cxloop.analytics.periods import Granularity
+    from cxloop.journeys.definitions import RuleSpec
+
+    engine = ClickHouseEngine(ChdbTransport(directory / "cxloop"))
+    if query == "funnel":  # what the funnel page asks: counts, medians, drop-offs
+        steps = [RuleSpec(event=s) for s in STEPS]
+        return lambda: (
+            engine.funnel_summary(
+                workspace_id=1, steps=steps, window=timedelta(seconds=WINDOW)
+            ).counts
+        )
+    first, limit = date(1970, 1, 2), date(2200, 1, 1)
+
+    def retention() -> list[list]:
+        _, active = engine.cohort_counts(
+            workspace_id=1, by=Granularity.DAY, first=first, limit=limit
+        )
+        rows = [
+            [str(cohort), (day - cohort).days, n]
+            for (cohort, day), n in active.items()
+            if (day - cohort).days <= OFFSETS
+        ]
+        return sorted(rows)
+
+    return retention
+
+
 def cxloop_funnel(db: sqlite3.Connection) -> list[int]:
     """cxloop's walk as ``journeys.selectors.funnel`` runs it: the step events streamed from the
     database (``fetchmany``, text times), then ``funnel_run`` in Python."""
     try:
+        from cxloop.analytics.walk import funnel_run
         from cxloop.journeys.definitions import RuleSpec
-        from cxloop.journeys.funnel import funnel_run
     except ImportError:
         sys.path.insert(0, str(REPO / "src"))
+        from cxloop.analytics.walk import funnel_run
         from cxloop.journeys.definitions import RuleSpec
-        from cxloop.journeys.funnel import funnel_run
 
     def rows():
         cursor = db.execute(

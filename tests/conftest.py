@@ -29,6 +29,67 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def analytics_on_database(settings):
+    """Other apps' tests ask the system of record (``CXLOOP_ANALYTICS=sql``); the engine's own
+    suite, and the suites marked with ``each_engine``, run on the embedded engine too."""
+    settings.CXLOOP_ANALYTICS = "sql"
+
+
+@pytest.fixture(scope="session")
+def engine_store(tmp_path_factory):
+    """The embedded store of this test process (chdb opens one store per process)."""
+    return tmp_path_factory.mktemp("engine")
+
+
+@pytest.fixture
+def chdb_engine(engine_store, settings):
+    """The embedded engine on an emptied store."""
+    from cxloop.analytics.clickhouse import TABLES
+    from cxloop.analytics.engine import ChdbTransport, ClickHouseEngine
+
+    engine = ClickHouseEngine(ChdbTransport(engine_store), label="embedded (test)")
+    engine.setup()
+    for table in TABLES:
+        if not table.endswith("_mv"):
+            engine.transport.command(f"TRUNCATE TABLE {table}")
+    return engine
+
+
+class _Draining:
+    """An engine that first drains the outbox: the tests read their own writes at once."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.kind, self.label = engine.kind, engine.label
+
+    def __getattr__(self, name):
+        from cxloop.analytics.services import engine_drain
+
+        attribute = getattr(self.engine, name)
+        if not callable(attribute) or name in ("load", "forget_customers", "setup", "drop"):
+            return attribute
+
+        def call(*args, **kwargs):
+            while engine_drain(engine=self.engine):
+                pass
+            return attribute(*args, **kwargs)
+
+        return call
+
+
+@pytest.fixture(params=["sql", "embedded"])
+def each_engine(request, monkeypatch):
+    """Runs the test once on the system of record and once on the embedded engine."""
+    if request.param == "sql":
+        return "sql"
+    from cxloop.analytics import selectors
+
+    engine = _Draining(request.getfixturevalue("chdb_engine"))
+    monkeypatch.setattr(selectors, "current_engine", lambda: engine)
+    return engine
+
+
+@pytest.fixture(autouse=True)
 def empty_cache():
     """Each test starts with an empty cache: a write key cached by an earlier test (whose rows
     were rolled back) must not authenticate in the next one."""

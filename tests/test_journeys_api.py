@@ -62,6 +62,7 @@ def test_invalid_definition_is_422_with_every_error(client, member):
     assert not JourneyMap.objects.exists()
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_funnel_query(client, member, workspace):
     seed(workspace)
     client.force_login(member)
@@ -106,6 +107,7 @@ def test_other_workspaces_journeys_are_404(client, member, other_workspace):
     assert client.get("/api/journeys", {"workspace": "globex"}).status_code == 404
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_funnel_query_for_customers_at_a_stage(client, member, workspace):
     from cxloop.journeys import services
 

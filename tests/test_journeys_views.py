@@ -97,6 +97,7 @@ def test_form_errors_name_the_row(client, member, workspace):
     assert not JourneyMap.objects.exists()
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_funnel_page_shows_counts_split_and_dropoffs(client, member, workspace):
     seed(workspace)
     client.force_login(member)
@@ -153,6 +154,7 @@ def test_customer_pages_show_and_filter_by_stage(client, member, workspace):
     assert "No customers match “zzz” at stage Buy." in text(fragment)
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_funnel_page_can_keep_to_customers_at_a_stage(client, member, workspace):
     seed(workspace)
     journey = services.journey_create(workspace=workspace, definition=SHOP)
@@ -167,6 +169,7 @@ def test_funnel_page_can_keep_to_customers_at_a_stage(client, member, workspace)
     assert "Only customers now at Discover (Shop)" in page
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_funnel_page_splits_by_saved_segments(client, member, workspace):
     from cxloop.segments import services as segment_services
 
@@ -196,6 +199,7 @@ def test_funnel_page_splits_by_saved_segments(client, member, workspace):
     assert "Shop buyers 1 1" in page
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_funnel_page_reports_an_unknown_split_instead_of_failing(client, member, workspace):
     seed(workspace)
     client.force_login(member)

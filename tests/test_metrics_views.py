@@ -12,6 +12,7 @@ from django.test import Client
 
 from cxloop.customers.models import Customer
 from cxloop.events.models import Event
+from cxloop.events.services import events_outbox_add
 from factories import response_make, survey_make
 
 pytestmark = pytest.mark.django_db
@@ -111,6 +112,7 @@ def test_bad_filter_is_a_400_naming_the_parameter(client_in, workspace):
     assert "<strong>split</strong>" in panel.content.decode()
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_dashboard_shows_churn_and_cohorts(client_in, workspace):
     now = datetime.now(UTC)
     people = [Customer.objects.create(workspace=workspace) for _ in range(3)]
@@ -118,7 +120,7 @@ def test_dashboard_shows_churn_and_cohorts(client_in, workspace):
         year, month = divmod(now.year * 12 + now.month - 1 - months_ago, 12)
         when = datetime(year, month + 1, 15, tzinfo=UTC)  # mid-month, months_ago months back
         for person in who:
-            Event.objects.create(
+            event = Event.objects.create(
                 workspace=workspace,
                 customer=person,
                 type="track",
@@ -127,6 +129,9 @@ def test_dashboard_shows_churn_and_cohorts(client_in, workspace):
                 occurred_at=when,
                 received_at=when,
                 message_id=f"e{next(_keys)}",
+            )
+            events_outbox_add(  # as ingestion does, for the analytics engine
+                workspace_id=workspace.pk, first_event_id=event.pk, last_event_id=event.pk
             )
 
     html = client_in.get("/dashboard/").content.decode()

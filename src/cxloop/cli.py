@@ -27,6 +27,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from cxloop.engine_cli import engine_app, owner_argv
+
 app = typer.Typer(
     help="cxloop: self-hosted customer experience platform.",
     no_args_is_help=True,
@@ -36,6 +38,7 @@ workspace_app = typer.Typer(help="Create and list workspaces.", no_args_is_help=
 app.add_typer(workspace_app, name="workspace")
 feedback_app = typer.Typer(help="Surveys: send invitations, import reviews.", no_args_is_help=True)
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(engine_app, name="engine")
 console = Console(soft_wrap=True)  # paths and keys stay on one line, whatever the width
 err_console = Console(stderr=True)
 DEMO_SLUG = "demo"
@@ -498,11 +501,14 @@ def _serve(*, host: str, port: int, threads: int, with_worker: bool) -> None:
 
     from cxloop.wsgi import application
 
-    worker_process = None
+    worker_process = engine_process = None
     argv = _worker_argv() if with_worker else None
     if argv is not None:
         _start_recurring()
         worker_process = subprocess.Popen(argv, env=_worker_env())
+    engine_argv = owner_argv() if with_worker else None
+    if engine_argv is not None:
+        engine_process = _start_engine(engine_argv)
     console.print(f"cxloop is serving on [bold]http://{host}:{port}[/bold]  (Ctrl+C stops it)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # run the cleanup below on `kill`
     try:
@@ -510,9 +516,22 @@ def _serve(*, host: str, port: int, threads: int, with_worker: bool) -> None:
             application, host=host, port=port, threads=threads, ident="cxloop", **_proxy_options()
         )
     finally:
-        if worker_process:
-            worker_process.terminate()
-            worker_process.wait(timeout=10)
+        for process in (worker_process, engine_process):
+            if process:
+                process.terminate()
+                process.wait(timeout=30)
+
+
+def _start_engine(argv: list[str]) -> subprocess.Popen:
+    """Start the analytics engine's store owner and wait until it answers."""
+    from cxloop.analytics import owner
+
+    console.print("Starting the analytics engine (embedded ClickHouse) ...")
+    process = subprocess.Popen(argv, env=_worker_env())
+    if not owner.wait_for_owner(60):
+        process.terminate()
+        raise _fail("the analytics engine did not start; see its messages above")
+    return process
 
 
 @app.command()

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "cxloop.core",
     "cxloop.customers",
     "cxloop.events",
+    "cxloop.analytics",
     "cxloop.feedback",
     "cxloop.journeys",
     "cxloop.metrics",
@@ -106,6 +107,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "cxloop.web.middleware.EngineUnavailableMiddleware",
     # last, as django-axes asks: it turns a locked-out login into the lockout page
     "axes.middleware.AxesMiddleware",
 ]
@@ -309,6 +311,10 @@ LOGGING = {
 # autosave count apart: autosave fires as a person answers. One browser (a signed cookie) or one
 # IP + user agent completes an anonymous survey once per CXLOOP_SURVEY_REPEAT_WINDOW seconds
 # (0 turns the IP + user agent check off, e.g. for a survey on a shared in-store tablet).
+# The analytics engine (docs/adr/0001-analytics-engine.md): ``embedded`` (chdb's store in
+# $CXLOOP_HOME/engine, owned by the process `cxloop serve` starts), ``sql`` (queries on the
+# database itself: small installs) or a ClickHouse server's URL (``clickhouse://user:pw@host:8123/db``).
+CXLOOP_ANALYTICS = os.environ.get("CXLOOP_ANALYTICS", "embedded").strip() or "embedded"
 CXLOOP_SURVEY_RATE = os.environ.get("CXLOOP_SURVEY_RATE", "20/m")
 CXLOOP_SURVEY_SAVE_RATE = os.environ.get("CXLOOP_SURVEY_SAVE_RATE", "60/m")
 CXLOOP_SURVEY_REPEAT_WINDOW = int(os.environ.get("CXLOOP_SURVEY_REPEAT_WINDOW", "3600"))

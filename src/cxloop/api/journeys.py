@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
+from cxloop.analytics.walk import MAX_WINDOW_SECONDS  # longer windows mean "no window"
 from cxloop.api.access import request_workspace
 from cxloop.api.errors import BODY_ERRORS, ERRORS
 from cxloop.api.params import MAX_ID, ObjectIn, id_param
@@ -16,7 +17,6 @@ from cxloop.core.permissions import Capability
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys import services as journey_services
 from cxloop.journeys.definitions import DefinitionError, parse_steps
-from cxloop.journeys.funnel import MAX_WINDOW_SECONDS  # longer windows mean "no window"
 from cxloop.segments import selectors as segment_selectors
 
 router = Router(tags=["journeys"])

@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from functools import partial
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Schema
 from ninja.errors import HttpError, ValidationError
 from ninja.security import django_auth
 
+from cxloop.analytics.selectors import EngineUnavailable
 from cxloop.api import feedback, journeys, metrics, paths, predict, privacy, segments, team
 from cxloop.api.access import request_workspace
 from cxloop.api.errors import ERRORS, validation_error
@@ -31,6 +32,17 @@ api = NinjaAPI(
     parser=TextParser(),
 )
 api.add_exception_handler(ValidationError, partial(validation_error, api=api))
+
+
+def _engine_unavailable(
+    request: HttpRequest, exc: EngineUnavailable | type[EngineUnavailable]
+) -> HttpResponse:
+    response = api.create_response(request, {"detail": str(exc)}, status=503)
+    response["Retry-After"] = "10"
+    return response
+
+
+api.add_exception_handler(EngineUnavailable, _engine_unavailable)
 api.add_router("/", feedback.router)
 api.add_router("/", metrics.router)
 api.add_router("/", journeys.router)

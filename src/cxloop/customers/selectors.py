@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from django.db.models import Q, QuerySet
 
 from cxloop.core.models import Workspace
-from cxloop.customers.identifiers import normalize_phone
+from cxloop.customers.identifiers import EMAIL, PHONE, normalize_email, normalize_phone
 from cxloop.customers.models import Consent, Customer, CustomerMerge, Identity
 
 
@@ -67,6 +67,10 @@ def customer_search(
     customers = Customer.objects.filter(workspace=workspace, merged_into__isnull=True)
     if ids is not None:
         customers = customers.filter(pk__in=ids)
+    exact = _identity_match(workspace, query.strip())
+    if exact is not None:
+        # an email or phone that is someone's identifier: the identity index finds it at once
+        return customers.filter(pk__in=exact).order_by("-last_seen_at", "-pk")
     if _PHONE_LIKE.fullmatch(query.strip()):
         phone = normalize_phone(query.strip(), workspace.default_phone_region)
         if phone:
@@ -86,6 +90,26 @@ def customer_search(
 
 
 _PHONE_LIKE = re.compile(r"\+?[\d\s().\-]{7,}")
+_EMAIL_LIKE = re.compile(r"[^\s@]+@[^\s@]+")
+
+
+def _identity_match(workspace: Workspace, text: str) -> list[int] | None:
+    """The profiles holding ``text`` as an email or phone identifier (None: ``text`` is neither
+    one, or no profile holds it, and the substring search decides)."""
+    if _EMAIL_LIKE.fullmatch(text):
+        kind, value = EMAIL, normalize_email(text)
+    elif _PHONE_LIKE.fullmatch(text):
+        kind, value = PHONE, normalize_phone(text, workspace.default_phone_region)
+    else:
+        return None
+    if not value:
+        return None
+    holders = list(
+        Identity.objects.filter(workspace=workspace, kind=kind, value=value).values_list(
+            "customer_id", flat=True
+        )
+    )
+    return holders or None
 
 
 def _number(text: str) -> int | float | None:

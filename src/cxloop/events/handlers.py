@@ -11,6 +11,7 @@ from cxloop.core.db import IN_CHUNK, chunked
 from cxloop.customers import services as customer_services
 from cxloop.customers.identifiers import ANONYMOUS_ID, USER_ID
 from cxloop.events.models import Event
+from cxloop.events.services import events_outbox_add
 
 _EXPORTED = (
     "id", "customer_id", "type", "name", "channel", "properties", "context", "occurred_at",
@@ -24,7 +25,20 @@ def events_customer_merge(*, survivor_id: int, merged_id: int) -> tuple[int, dic
     moved = 0
     for chunk in chunked(ids, IN_CHUNK):
         moved += Event.objects.filter(pk__in=chunk).update(customer_id=survivor_id)
+    if ids:
+        _resync([survivor_id, merged_id])
     return moved, {"events": ids} if ids else {}
+
+
+def _resync(customer_ids: list[int]) -> None:
+    """Events of these customers moved: the analytics engine copies them again."""
+    workspace_id = (
+        Event.objects.filter(customer_id__in=customer_ids)
+        .values_list("workspace_id", flat=True)
+        .first()
+    )
+    if workspace_id is not None:
+        events_outbox_add(workspace_id=workspace_id, customer_ids=customer_ids)
 
 
 def events_customer_unmerge(
@@ -43,6 +57,8 @@ def events_customer_unmerge(
             .filter(Q(user_id__in=user_ids) | Q(user_id="", anonymous_id__in=anonymous_ids))
             .update(customer_id=restored_id)
         )
+    if count:
+        _resync([holder_id, restored_id])
     span = Event.objects.filter(customer_id=restored_id).aggregate(
         first=Min("occurred_at"), last=Max("occurred_at")
     )
@@ -57,5 +73,15 @@ def events_customer_export(*, customer_ids: list[int]) -> dict[str, list[dict]]:
 
 
 def events_customer_erase(*, customer_ids: list[int]) -> dict[str, int]:
+    by_workspace = (
+        Event.objects.filter(customer_id__in=customer_ids)
+        .values_list("workspace_id", "customer_id")
+        .distinct()
+    )
+    gone: dict[int, list[int]] = {}
+    for workspace_id, customer_id in by_workspace:
+        gone.setdefault(workspace_id, []).append(customer_id)
+    for workspace_id, ids in gone.items():
+        events_outbox_add(workspace_id=workspace_id, customer_ids=ids)
     deleted, _ = Event.objects.filter(customer_id__in=customer_ids).delete()
     return {"events": deleted}

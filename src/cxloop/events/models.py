@@ -47,3 +47,26 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.name}".strip()
+
+
+class EventOutbox(models.Model):
+    """What the analytics engine has still to copy: an id range of stored events, or customers
+    whose events moved or went (a merge, unmerge or erasure) and must be copied again.
+
+    Written in the same transaction as the change, deleted by the engine's drainer once the
+    engine holds it (``analytics.services.engine_drain``): at-least-once, and the drainer makes
+    it exactly-once by event id. A range may also cover another batch's rows (PostgreSQL hands
+    out ids to concurrent transactions interleaved); that batch has its own entry, and the
+    drainer skips ids the engine has already.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
+    first_event_id = models.BigIntegerField(default=0)
+    last_event_id = models.BigIntegerField(default=0)
+    customer_ids = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        if self.customer_ids:
+            return f"resync customers {self.customer_ids}"
+        return f"events {self.first_event_id}..{self.last_event_id}"

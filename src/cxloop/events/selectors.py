@@ -4,12 +4,14 @@ apps compose (filters, subqueries) instead of importing the ``Event`` model."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime
 
-from django.db.models import Count, Max, QuerySet
+from django.db import connection
+from django.db.models import Count, Max, Min, QuerySet
 
 from cxloop.core.models import Workspace
-from cxloop.events.models import Event, EventType
+from cxloop.events.models import Event, EventOutbox, EventType
 
 
 def workspace_events(*, workspace: Workspace) -> QuerySet[Event]:
@@ -124,3 +126,55 @@ def event_activity(*, workspace: Workspace, until: datetime) -> list[tuple[int, 
         "customer_id", "occurred_at", "name"
     )
     return list(rows.iterator(chunk_size=5000))
+
+
+# ------------------------------------------------------------------ the analytics engine's feed
+
+ENGINE_COLUMNS = ("id", "customer_id", "occurred_at", "type", "name", "channel", "properties")
+
+
+def outbox_pending(*, limit: int) -> list[EventOutbox]:
+    """The oldest outbox entries the analytics engine has not copied yet, in the order written."""
+    return list(EventOutbox.objects.order_by("pk")[:limit])
+
+
+def outbox_backlog() -> tuple[int, datetime | None]:
+    """How many outbox entries wait, and when the oldest was written (None: nothing waits)."""
+    row = EventOutbox.objects.aggregate(n=Count("pk"), oldest=Min("created_at"))
+    return row["n"], row["oldest"]
+
+
+def engine_rows(
+    *,
+    workspace_id: int | None = None,
+    first_id: int = 0,
+    last_id: int | None = None,
+    customer_ids: Sequence[int] = (),
+    after_id: int | None = None,
+    limit: int | None = None,
+) -> list[tuple]:
+    """Events as the analytics engine copies them: ``ENGINE_COLUMNS`` as plain cursor rows
+    (``occurred_at`` a datetime on PostgreSQL, naive-UTC text on SQLite; ``properties`` JSON
+    text or already decoded), oldest id first.
+
+    Either an id range of one workspace, or every event of ``customer_ids``, or (a rebuild)
+    the next ``limit`` events of every workspace after ``after_id``.
+    """
+    events = Event.objects.all()
+    if workspace_id is not None:
+        events = events.filter(workspace_id=workspace_id)
+    if customer_ids:
+        events = events.filter(customer_id__in=list(customer_ids))
+    else:
+        events = events.filter(pk__gte=first_id)
+        if last_id is not None:
+            events = events.filter(pk__lte=last_id)
+    if after_id is not None:
+        events = events.filter(pk__gt=after_id)
+    events = events.order_by("pk")
+    if limit is not None:
+        events = events[:limit]
+    sql, params = events.values_list("workspace_id", *ENGINE_COLUMNS).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()

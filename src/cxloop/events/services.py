@@ -21,7 +21,7 @@ from cxloop.core.db import (
 )
 from cxloop.core.models import Workspace
 from cxloop.customers import services as customer_services
-from cxloop.events.models import Event
+from cxloop.events.models import Event, EventOutbox
 from cxloop.events.preparing import (
     EVENT_COLUMNS,
     PreparedMessage,
@@ -174,15 +174,49 @@ def _store(
             continue
         message.row[1] = customer_id
         rows.append(message.row)
+    before = _highest_event_id()
     inserted = insert_rows_ignoring_conflicts(
         Event, EVENT_COLUMNS, rows, conflict=("workspace_id", "message_id")
     )
     if inserted < len(rows) and not look_up_stored:
         raise _StoredBefore
+    if inserted:
+        # every id this transaction got lies above ``before`` and at or below the highest id
+        # it sees now: the analytics engine copies that range (events_outbox_add)
+        events_outbox_add(
+            workspace_id=workspace.pk, first_event_id=before + 1, last_event_id=_highest_event_id()
+        )
     # a concurrent batch may have stored some of the same messages after the lookup
     result.accepted = inserted
     result.duplicates += len(rows) - inserted
     return result
+
+
+def _highest_event_id() -> int:
+    return Event.objects.aggregate(m=Max("pk"))["m"] or 0
+
+
+def events_outbox_add(
+    *,
+    workspace_id: int,
+    first_event_id: int = 0,
+    last_event_id: int = 0,
+    customer_ids: Sequence[int] = (),
+) -> None:
+    """Tell the analytics engine, in the caller's transaction, what it has to copy: the events
+    with ids in [first, last] of the workspace, or all events of ``customer_ids`` again."""
+    EventOutbox.objects.create(
+        workspace_id=workspace_id,
+        first_event_id=first_event_id,
+        last_event_id=last_event_id,
+        customer_ids=sorted(set(customer_ids)),
+    )
+
+
+def events_outbox_done(*, entry_ids: Sequence[int]) -> None:
+    """The engine holds what these outbox entries named: forget them."""
+    for chunk in chunked(list(entry_ids), IN_CHUNK):
+        EventOutbox.objects.filter(pk__in=chunk).delete()
 
 
 REFUSED_ALIAS = "joining two known users needs a server write key"

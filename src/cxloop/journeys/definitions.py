@@ -346,7 +346,8 @@ def _as_number(value: object) -> float | None:
 
 
 def _equal(actual: object, wanted: object) -> bool:
-    if actual == wanted:
+    # True is not 1 here (Python says it is): a flag and a count are different answers
+    if actual == wanted and isinstance(actual, bool) == isinstance(wanted, bool):
         return True
     a, w = _as_number(actual), _as_number(wanted)
     if a is not None and w is not None:

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from statistics import median
 
+from cxloop.analytics.walk import Moment, as_datetime, properties_of
 from cxloop.journeys.definitions import RuleSpec
-from cxloop.journeys.funnel import Moment, as_datetime, properties_of
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,18 +7,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from django.db import connection
-from django.db.models import Count, QuerySet, Value
+from django.db.models import Count, QuerySet
 
+from cxloop.analytics import selectors as analytics_selectors
+from cxloop.analytics.walk import FunnelRun, FunnelSummary
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
-from cxloop.events import selectors as event_selectors
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.journeys.definitions import RuleSpec, parse_rule
-from cxloop.journeys.funnel import FunnelRun, Moment, as_datetime, funnel_run
 from cxloop.journeys.models import CustomerStage, JourneyMap, Rule, Stage, Touchpoint
 
-FETCH = 20_000  # rows per fetch when streaming events
 OTHER = "(other)"
 NONE = "(none)"
 MAX_GROUPS = 8
@@ -272,37 +270,17 @@ def stage_of_customers(*, journey: JourneyMap) -> dict[int, str]:
 
 def event_names(*, workspace: Workspace, limit: int = 500) -> list[tuple[str, int]]:
     """Event (and page/screen) names of a workspace with counts, most frequent first."""
-    rows = (
-        event_selectors.workspace_events(workspace=workspace)
-        .exclude(name="")
-        .values("name")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "name")[:limit]
-    )
-    return [(row["name"], row["n"]) for row in rows]
+    return analytics_selectors.event_names(workspace=workspace, limit=limit)
 
 
 def event_rows(
     *, workspace: Workspace, names: Sequence[str], properties: bool = False
 ) -> Iterator[tuple]:
-    """Stream ``(customer_id, occurred_at, name, channel, properties)`` of events with these names.
-
-    Plain cursor rows (no model instances, no value conversion): ``occurred_at`` is a datetime on
-    PostgreSQL and Django's naive-UTC text on SQLite; ``properties`` is '' unless asked for.
-    """
-    columns = ["customer_id", "occurred_at", "name", "channel"]
-    events = event_selectors.workspace_events(workspace=workspace).filter(
-        name__in=sorted(set(names))
+    """Stream ``(customer_id, occurred_at, name, channel, properties)`` of events with these
+    names from the database (the journey map's walk; see ``analytics.selectors.event_rows``)."""
+    return analytics_selectors.event_rows(
+        workspace_id=workspace.pk, names=names, properties=properties
     )
-    if properties:
-        events = events.values_list(*columns, "properties")
-    else:
-        events = events.annotate(no_properties=Value("")).values_list(*columns, "no_properties")
-    sql, params = events.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        while rows := cursor.fetchmany(FETCH):
-            yield from rows
 
 
 @dataclass
@@ -313,7 +291,7 @@ class FunnelReport:
     median_seconds: list[float | None]
     groups: list[tuple[str, list[int]]]
     split_by: str
-    run: FunnelRun
+    summary: FunnelSummary
 
     @property
     def conversion(self) -> list[float | None]:
@@ -345,22 +323,38 @@ def funnel(
     ``stage:<journey id>`` (current journey stage); ``groups`` gives named customer sets instead
     (e.g. segments). ``only`` restricts the funnel to those customers.
     """
-    needs_properties = any(step.conditions for step in steps)
-    rows: Iterator[tuple] = event_rows(
-        workspace=workspace, names=[s.event for s in steps], properties=needs_properties
+    summary = analytics_selectors.funnel_summary(
+        workspace=workspace, steps=steps, window=window, only=only
     )
-    if only is not None:
-        rows = (row for row in rows if row[0] in only)
-    run = funnel_run(rows, steps=steps, window=window)
+    if groups is not None or split_by not in ("", "channel"):
+        # a split by trait, stage or segment needs each customer's depth
+        run = analytics_selectors.funnel_run(
+            workspace=workspace, steps=steps, window=window, only=only
+        )
+        split = _split(workspace, run, split_by, groups)
+    elif split_by == "channel":
+        split = _top_groups(summary.by_channel)
+    else:
+        split = []
     return FunnelReport(
         steps=list(steps),
         window=window,
-        counts=run.counts(),
-        median_seconds=run.median_seconds(),
-        groups=_split(workspace, run, split_by, groups),
+        counts=summary.counts,
+        median_seconds=summary.median_seconds,
+        groups=split,
         split_by=split_by,
-        run=run,
+        summary=summary,
     )
+
+
+def _top_groups(counts_of: Mapping[str, list[int]]) -> list[tuple[str, list[int]]]:
+    """The largest groups (by customers at step 1) by name, the rest summed as (other)."""
+    ranked = sorted(counts_of.items(), key=lambda item: (-item[1][0], item[0]))
+    result = [(label, counts) for label, counts in ranked[:MAX_GROUPS]]
+    rest = [counts for _, counts in ranked[MAX_GROUPS:]]
+    if rest:
+        result.append((OTHER, [sum(column) for column in zip(*rest, strict=True)]))
+    return result
 
 
 def _split(
@@ -373,9 +367,7 @@ def _split(
         ]
     if not split_by:
         return []
-    if split_by == "channel":
-        label_of = run.start_channel
-    elif split_by.startswith("trait:") and split_by[6:]:
+    if split_by.startswith("trait:") and split_by[6:]:
         label_of = customer_selectors.customer_trait_values(workspace=workspace, key=split_by[6:])
     elif split_by.startswith("stage:") and split_by[6:].isdigit():
         journey = journey_get(workspace=workspace, journey_id=int(split_by[6:]))
@@ -409,16 +401,8 @@ def funnel_dropoffs(
     *, workspace: Workspace, report: FunnelReport, limit: int = 20
 ) -> list[tuple[int, int, list[DropOff]]]:
     """Per step before the last: (step number, how many stopped there, the most recent of them)."""
-    run = report.run
-    stopped: dict[int, list[tuple[Moment, int]]] = {}
-    for customer, depth in run.depth.items():
-        if depth < run.steps:
-            stopped.setdefault(depth, []).append((run.times[customer][-1], customer))
-    result = []
-    wanted: dict[int, list[tuple[Moment, int]]] = {}
-    for depth in range(1, run.steps):
-        rows = sorted(stopped.get(depth, []), reverse=True)
-        wanted[depth] = rows[:limit]
+    summary = report.summary
+    wanted = {depth: summary.latest.get(depth, [])[:limit] for depth in range(1, summary.steps)}
     ids = {c for rows in wanted.values() for _, c in rows}
     names = (
         {
@@ -428,17 +412,18 @@ def funnel_dropoffs(
         if ids
         else {}
     )
-    for depth in range(1, run.steps):
+    result = []
+    for depth in range(1, summary.steps):
         result.append(
             (
                 depth,
-                len(stopped.get(depth, [])),
+                summary.stopped.get(depth, 0),
                 [
                     DropOff(
                         c,
                         names.get(c, f"#{c}"),
                         depth,
-                        as_datetime(at),
+                        at,
                         f"{depth}. {report.steps[depth - 1].label()}",
                     )
                     for at, c in wanted[depth]

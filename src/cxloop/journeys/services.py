@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from cxloop.analytics.walk import as_datetime
 from cxloop.core.models import Workspace
 from cxloop.journeys import selectors
 from cxloop.journeys.definitions import DefinitionError, JourneySpec, parse_journey
-from cxloop.journeys.funnel import as_datetime
 from cxloop.journeys.mapping import TouchpointRules, journey_walk
 from cxloop.journeys.models import CustomerStage, JourneyMap, Rule, Stage, Touchpoint
 

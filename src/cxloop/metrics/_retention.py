@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
-from django.db.models import (
-    Min,
-)
-
+from cxloop.analytics import selectors as analytics_selectors
 from cxloop.core.models import Workspace
-from cxloop.events import selectors as event_selectors
 from cxloop.metrics import definitions as d
 from cxloop.metrics.definitions import Estimate
 from cxloop.metrics.filters import (
@@ -21,7 +16,7 @@ from cxloop.metrics.filters import (
 
 if TYPE_CHECKING:
     pass
-from cxloop.metrics._periods import PeriodStart, period_floor, period_next
+from cxloop.analytics.periods import period_floor, period_next
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,25 +38,6 @@ class Cohort:
     start: date
     size: int
     rates: list[float] = field(default_factory=list)
-
-
-def _activity(
-    workspace: Workspace, by: Granularity, start: date, end: date
-) -> dict[date, set[int]]:
-    rows = (
-        event_selectors.workspace_events(workspace=workspace)
-        .filter(
-            occurred_at__gte=datetime.combine(start, datetime.min.time(), tzinfo=UTC),
-            occurred_at__lt=datetime.combine(end, datetime.min.time(), tzinfo=UTC),
-        )
-        .annotate(_period=PeriodStart("occurred_at", by))
-        .values_list("_period", "customer_id")
-        .distinct()
-    )
-    active: dict[date, set[int]] = defaultdict(set)
-    for period, customer_id in rows:
-        active[period].add(customer_id)
-    return active
 
 
 def _window(
@@ -90,25 +66,25 @@ def retention_by_period(
     """
     by = Granularity(by)
     first, limit = _window(start, end, by, now)
-    active = _activity(workspace, by, first, limit)
+    counts = analytics_selectors.retention_counts(
+        workspace=workspace, by=by, first=first, limit=limit
+    )
     result = []
     period = first
     while period_next(period_next(period, by), by) <= limit:
-        following = period_next(period, by)
-        now_active = active.get(period, set())
-        retained = len(now_active & active.get(following, set()))
-        churned = len(now_active) - retained
+        active, retained = counts.get(period, (0, 0))
+        churned = active - retained
         result.append(
             RetentionRow(
                 period=period,
-                active=len(now_active),
+                active=active,
                 retained=retained,
                 churned=churned,
-                retention=d.retention_rate(retained=retained, active=len(now_active)),
-                churn=d.churn_rate(churned=churned, active=len(now_active)),
+                retention=d.retention_rate(retained=retained, active=active),
+                churn=d.churn_rate(churned=churned, active=active),
             )
         )
-        period = following
+        period = period_next(period, by)
     return result
 
 
@@ -125,26 +101,18 @@ def cohort_retention(
     cohort active 0, 1, 2, … periods later (0 is always 100%), for periods that are over."""
     by = Granularity(by)
     first, limit = _window(start, end, by, now)
-    active = _activity(workspace, by, first, limit)
-    firsts = (
-        event_selectors.workspace_events(workspace=workspace)
-        .values("customer_id")
-        .annotate(first=Min("occurred_at"))
-        .values_list("customer_id", "first")
+    sizes, active = analytics_selectors.cohort_counts(
+        workspace=workspace, by=by, first=first, limit=limit
     )
-    members: dict[date, set[int]] = defaultdict(set)
-    for customer_id, first_at in firsts:
-        cohort = period_floor(first_at, by)
-        # cohort < limit first: the period after one near the calendar's end does not exist
-        if first <= cohort < limit and period_next(cohort, by) <= limit:
-            members[cohort].add(customer_id)
     cohorts = []
-    for cohort in sorted(members):
-        people = members[cohort]
+    for cohort in sorted(sizes):
+        # cohort < limit first: the period after one near the calendar's end does not exist
+        if not (first <= cohort < limit and period_next(cohort, by) <= limit):
+            continue
         rates: list[float] = []
         period = cohort
         while period_next(period, by) <= limit and len(rates) <= max_offset:
-            rates.append(100 * len(people & active.get(period, set())) / len(people))
+            rates.append(100 * active.get((cohort, period), 0) / sizes[cohort])
             period = period_next(period, by)
-        cohorts.append(Cohort(start=cohort, size=len(people), rates=rates))
+        cohorts.append(Cohort(start=cohort, size=sizes[cohort], rates=rates))
     return cohorts

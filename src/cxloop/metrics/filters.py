@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
+from cxloop.analytics.periods import Granularity
 from cxloop.metrics.definitions import MetricName
 
 DEFAULT_DAYS = 90
@@ -22,12 +23,6 @@ MAX_DAYS_BY_DAY = 400  # a daily trend longer than this is unreadable; use week 
 MAX_TEXT = 200
 SPLITS = ("channel", "touchpoint", "survey")
 TRAIT_KEY = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
-
-
-class Granularity(StrEnum):
-    DAY = "day"
-    WEEK = "week"  # ISO weeks, starting on Monday
-    MONTH = "month"
 
 
 class FilterError(ValueError):

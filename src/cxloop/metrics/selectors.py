@@ -37,10 +37,10 @@ from django.db.models import (
 )
 from django.db.models.fields.json import KeyTextTransform
 
+from cxloop.analytics.periods import PeriodStart, period_floor, period_next
 from cxloop.core.models import Workspace
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.metrics import definitions as d
-from cxloop.metrics._periods import PeriodStart, period_floor, period_next
 from cxloop.metrics._retention import Cohort, RetentionRow, cohort_retention, retention_by_period
 from cxloop.metrics.definitions import Estimate, MetricName
 from cxloop.metrics.filters import (

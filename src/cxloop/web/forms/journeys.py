@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms
 
-from cxloop.journeys.funnel import MAX_WINDOW_SECONDS
+from cxloop.analytics.walk import MAX_WINDOW_SECONDS
 from cxloop.web.forms import MAX_ID, MAX_TEXT, TextListField, WholeNumberField, text_field
 
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400}

@@ -8,7 +8,8 @@ Rules (the same as the hand-written SQL in ``bench/funnel.py``):
 * for a given start the earliest matching event of each next step is taken (greedy), which is
   optimal: an earlier step leaves every option open for the steps after it;
 * of all starts, the customer counts with the one that gets furthest; on a tie, the earliest start
-  (the *earliest qualifying sequence*). Each customer counts once per step however often they repeat
+  (the *earliest qualifying sequence*), and of starts at the same time the one whose channel
+  comes first by name (it only decides the start's channel: same-time starts reach as far). Each customer counts once per step however often they repeat
   events.
 
 Merged profiles need nothing special: a merge moves every event to the surviving profile.
@@ -28,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from cxloop.journeys.definitions import RuleSpec
+from cxloop.analytics.steps import Step
 
 # an event's time as the database returns it: aware datetime (PostgreSQL) or naive-UTC text (SQLite)
 Moment = datetime | str
@@ -64,7 +65,7 @@ class FunnelRun:
 
 
 def funnel_run(
-    rows: Iterable[tuple], *, steps: Sequence[RuleSpec], window: timedelta | None
+    rows: Iterable[tuple], *, steps: Sequence[Step], window: timedelta | None
 ) -> FunnelRun:
     """Walk ``rows`` of ``(customer_id, occurred_at, name, channel, properties)`` through ``steps``.
 
@@ -132,8 +133,8 @@ def as_datetime(value: datetime | str) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
-def _by_time(event: tuple) -> Moment:
-    return event[0]
+def _by_time(event: tuple) -> tuple[Moment, str]:
+    return event[0], event[2]  # same-time starts: the first channel by name (the engine's rule)
 
 
 def _bounder(sample: object, window: timedelta | None) -> Callable[[Any], Moment | None]:
@@ -161,9 +162,9 @@ def _bounder(sample: object, window: timedelta | None) -> Callable[[Any], Moment
     return bound
 
 
-def _masker(steps: Sequence[RuleSpec]) -> Callable[[str, str, object], int]:
+def _masker(steps: Sequence[Step]) -> Callable[[str, str, object], int]:
     """A function giving the bit mask of the steps an event matches (bit k: step k)."""
-    cache: dict[tuple[str, str], tuple[int, list[tuple[int, RuleSpec]]]] = {}
+    cache: dict[tuple[str, str], tuple[int, list[tuple[int, Step]]]] = {}
 
     def mask_of(name: str, channel: str, properties: object) -> int:
         entry = cache.get((name, channel))
@@ -191,3 +192,42 @@ def properties_of(value: object) -> dict:
     if isinstance(value, str | bytes):
         value = orjson.loads(value) if value else {}
     return value if isinstance(value, dict) else {}
+
+
+@dataclass(slots=True)
+class FunnelSummary:
+    """What a funnel page shows, without a row per customer.
+
+    ``by_channel``: customers reaching each step, by the channel of their start; ``stopped``:
+    per step before the last, how many customers got exactly that far; ``latest``: the most
+    recent of them, (time of their last step, customer id), newest first.
+    """
+
+    steps: int
+    counts: list[int]
+    median_seconds: list[float | None]
+    by_channel: dict[str, list[int]]
+    stopped: dict[int, int]
+    latest: dict[int, list[tuple[datetime, int]]]
+
+
+def funnel_summary(run: FunnelRun, *, latest: int) -> FunnelSummary:
+    """The summary of a walked funnel (the reference the engine's SQL is tested against)."""
+    by_channel: dict[str, list[int]] = {}
+    for customer, depth in run.depth.items():
+        counts = by_channel.setdefault(run.start_channel.get(customer, ""), [0] * run.steps)
+        for k in range(depth):
+            counts[k] += 1
+    stopped: dict[int, list[tuple[datetime, int]]] = {}
+    for customer, depth in run.depth.items():
+        if depth < run.steps:
+            at = as_datetime(run.times[customer][-1])
+            stopped.setdefault(depth, []).append((at, customer))
+    return FunnelSummary(
+        steps=run.steps,
+        counts=run.counts(),
+        median_seconds=run.median_seconds(),
+        by_channel=by_channel,
+        stopped={depth: len(rows) for depth, rows in stopped.items()},
+        latest={depth: sorted(rows, reverse=True)[:latest] for depth, rows in stopped.items()},
+    )

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from enum import StrEnum
 
 from django.db import NotSupportedError
-from django.db.models import (
-    DateField,
-    Func,
-)
+from django.db.models import DateField, Func
 
-from cxloop.metrics.filters import (
-    Granularity,
-)
 
-if TYPE_CHECKING:
-    pass
+class Granularity(StrEnum):
+    DAY = "day"
+    WEEK = "week"  # ISO weeks, starting on Monday
+    MONTH = "month"
 
 
 class PeriodStart(Func):
@@ -47,21 +43,21 @@ class PeriodStart(Func):
         raise NotSupportedError(f"PeriodStart has no SQL for {connection.vendor}")
 
 
-def period_floor(value: date | datetime, by: Granularity) -> date:
+def period_floor(value: date | datetime, by: Granularity | str) -> date:
     """The start of the period holding ``value`` (the Python twin of :class:`PeriodStart`)."""
     day = value.astimezone(UTC).date() if isinstance(value, datetime) else value
-    if by is Granularity.WEEK:
+    if by == Granularity.WEEK:
         return day - timedelta(days=day.weekday())
-    if by is Granularity.MONTH:
+    if by == Granularity.MONTH:
         return day.replace(day=1)
     return day
 
 
-def period_next(start: date, by: Granularity) -> date:
+def period_next(start: date, by: Granularity | str) -> date:
     """The start of the period after the one starting on ``start``."""
-    if by is Granularity.DAY:
+    if by == Granularity.DAY:
         return start + timedelta(days=1)
-    if by is Granularity.WEEK:
+    if by == Granularity.WEEK:
         return start + timedelta(days=7)
     year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
     return date(year, month, 1)

@@ -1,0 +1,370 @@
+"""The analytics engine in ClickHouse's SQL: one schema and one set of queries, run either by the
+embedded engine (chdb, in the store's owner process) or by a ClickHouse server.
+
+Values are bound as ClickHouse literals by :func:`bind` (strings with ``\\`` and ``'`` escaped,
+numbers through ``int``/``float``), the way ClickHouse clients bind on the client side, so both
+transports run the same text. Results are plain JSON-able values (numbers, strings, lists): times
+travel as microseconds since the epoch and dates as ``YYYY-MM-DD``, never as driver objects.
+
+Tables (every query names its workspace; the sorting keys lead with it):
+
+* ``events``: one row per stored event (id = the system of record's id), ordered by
+  (workspace, customer, time, id), so one customer's events lie together for funnels and paths;
+* ``event_keys``: the ids the engine holds, ordered by id: the drainer's duplicate check is an
+  index range read, which makes at-least-once delivery exactly-once;
+* ``customer_days``: the incremental rollup of activity, one row per (workspace, day, customer),
+  filled by a materialized view as events arrive (ReplacingMergeTree: a row inserted twice
+  counts once, as every query on it counts distinct customers).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from cxloop.analytics.periods import Granularity
+from cxloop.analytics.steps import Step, StepCondition
+
+SCHEMA_VERSION = 1
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2299, 12, 31, 23, 59, 59, tzinfo=UTC)
+FAR_FUTURE_MICROS = 253402300799 * 10**6  # 9999-12-31 23:59:59: no window
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS events (
+        workspace_id UInt32,
+        customer_id UInt64,
+        ts DateTime64(6, 'UTC'),
+        id UInt64,
+        type LowCardinality(String),
+        name LowCardinality(String),
+        channel LowCardinality(String),
+        properties String CODEC(ZSTD(1))
+    ) ENGINE = MergeTree ORDER BY (workspace_id, customer_id, ts, id)""",
+    """CREATE TABLE IF NOT EXISTS event_keys (
+        id UInt64, workspace_id UInt32, customer_id UInt64
+    ) ENGINE = MergeTree ORDER BY id""",
+    """CREATE TABLE IF NOT EXISTS customer_days (
+        workspace_id UInt32, day Date, customer_id UInt64
+    ) ENGINE = ReplacingMergeTree ORDER BY (workspace_id, day, customer_id)""",
+    """CREATE MATERIALIZED VIEW IF NOT EXISTS customer_days_mv TO customer_days AS
+        SELECT workspace_id, toDate(ts) AS day, customer_id FROM events""",
+    """CREATE TABLE IF NOT EXISTS engine_meta (key String, value String)
+        ENGINE = ReplacingMergeTree ORDER BY key""",
+)
+TABLES = ("customer_days_mv", "customer_days", "event_keys", "events", "engine_meta")
+EVENT_COLUMNS = ("workspace_id", "customer_id", "ts", "id", "type", "name", "channel", "properties")
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+# ------------------------------------------------------------------ binding values
+
+
+def quote(value: Any) -> str:
+    """``value`` as a ClickHouse literal."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+        return repr(value)
+    if isinstance(value, datetime):
+        micros = to_micros(value)
+        return f"fromUnixTimestamp64Micro(toInt64({micros}), 'UTC')"
+    if isinstance(value, date):
+        return f"toDate('{value.isoformat()}')"
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value) if isinstance(value, set | frozenset) else value
+        return "[" + ", ".join(quote(item) for item in items) + "]"
+    text = str(value)
+    escaped = (
+        text.replace("\\", "\\\\").replace("'", "\\'").replace("\x00", "\\0").replace("\n", "\\n")
+    )
+    return f"'{escaped}'"
+
+
+def bind(sql: str, params: Mapping[str, Any]) -> str:
+    """``sql`` with each ``{name}`` replaced by ``params[name]`` as a literal."""
+    return _PLACEHOLDER.sub(lambda m: quote(params[m.group(1)]), sql)
+
+
+def to_micros(value: datetime | str) -> int:
+    """Microseconds since the epoch of an aware datetime or Django's naive-UTC text."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86400 + delta.seconds) * 10**6 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+
+
+# ------------------------------------------------------------------ rows in
+
+
+def event_row(row: Sequence) -> list:
+    """An ``events.selectors.engine_rows`` row in ``EVENT_COLUMNS`` order, ready to insert as
+    JSONCompactEachRow."""
+    workspace_id, event_id, customer_id, occurred_at, kind, name, channel, properties = row
+    if not isinstance(properties, str):
+        properties = orjson.dumps(properties).decode() if properties is not None else "{}"
+    return [
+        workspace_id,
+        customer_id,
+        time_text(occurred_at),
+        event_id,
+        kind,
+        name,
+        channel,
+        properties,
+    ]
+
+
+def time_text(value: datetime | str) -> str:
+    """``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC, as DateTime64(6, 'UTC') reads it."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    # DateTime64's calendar; ingestion keeps times in 1970..tomorrow, only rows stored before
+    # those checks can lie outside, and they are kept at the nearest end rather than refused
+    value = min(max(value, EARLIEST), LATEST).astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ", timespec="microseconds")
+
+
+# ------------------------------------------------------------------ queries
+
+EVENT_NAMES = """
+SELECT name, count() AS n FROM events
+WHERE workspace_id = {workspace} AND name != ''
+GROUP BY name ORDER BY n DESC, name LIMIT {limit}
+"""
+
+KEYS_IN_RANGE = """
+SELECT id FROM event_keys WHERE id BETWEEN {first} AND {last} AND workspace_id = {workspace}
+"""
+
+
+def period_sql(column: str, by: Granularity | str) -> str:
+    by = Granularity(by)
+    if by == Granularity.WEEK:
+        return f"toMonday({column})"
+    if by == Granularity.MONTH:
+        return f"toStartOfMonth({column})"
+    return column
+
+
+def retention_sql(by: Granularity | str) -> str:
+    """Per period P with activity in [first, limit): customers active in P, and of them those
+    active in the next period too."""
+    period = period_sql("day", by)
+    following = {
+        Granularity.DAY: "addDays(p, 1)",
+        Granularity.WEEK: "addDays(p, 7)",
+        Granularity.MONTH: "addMonths(p, 1)",
+    }[Granularity(by)]
+    return f"""
+SELECT toString(p) AS period, count() AS active, countIf(has(ps, {following})) AS retained
+FROM (
+    SELECT customer_id, groupUniqArray({period}) AS ps FROM customer_days
+    WHERE workspace_id = {{workspace}} AND day >= {{first}} AND day < {{limit}}
+    GROUP BY customer_id
+) ARRAY JOIN ps AS p
+GROUP BY p ORDER BY p
+"""  # noqa: S608 (periods are fixed SQL)
+
+
+def cohort_sql(by: Granularity | str) -> str:
+    """Customers by the period of their first active day ever (cohort) and the periods in
+    [first, limit) they were active in: (cohort, period, customers); period '' gives the size."""
+    first_period = period_sql("min(day)", by)
+    period = period_sql("day", by)
+    return f"""
+WITH firsts AS (
+    SELECT customer_id, {first_period} AS cohort FROM customer_days
+    WHERE workspace_id = {{workspace}} GROUP BY customer_id
+    HAVING cohort >= {{first}} AND cohort < {{limit}}
+)
+SELECT toString(cohort) AS c, '' AS p, count() AS n FROM firsts GROUP BY cohort
+UNION ALL
+SELECT toString(f.cohort) AS c, toString(a.p) AS p, count() AS n FROM firsts AS f
+INNER JOIN (
+    SELECT DISTINCT customer_id, {period} AS p FROM customer_days
+    WHERE workspace_id = {{workspace}} AND day >= {{first}} AND day < {{limit}}
+) AS a ON a.customer_id = f.customer_id
+GROUP BY f.cohort, a.p
+"""  # noqa: S608 (periods are fixed SQL)
+
+
+def funnel_sql(steps: Sequence[Step], *, window: timedelta | None, only: bool) -> tuple[str, dict]:
+    """Per customer who did step 1: (customer, steps reached, their times in µs, start channel),
+    by ``analytics.walk``'s rules, computed in the engine.
+
+    Per customer: the starts (step-1 events, by time then channel) and, per later step, the
+    sorted times of its events. From a start, step k is the first step-k time strictly after
+    step k-1 and within the window of the start (``arrayFold`` over the steps). Starts before
+    the same next step-2 event share the rest of their chain and only their window differs, so
+    only the last start of each such group is walked (it reaches furthest); the customer's
+    depth D is the best of those, and the start counted is the earliest one of the first group
+    reaching D whose window still holds step D. Same-time events never follow each other
+    (strictly later), so the order of ties changes nothing but which same-time start's channel
+    is reported (the first by name, as in the walk).
+    """
+    params: dict[str, Any] = {"names": sorted({s.event for s in steps})}
+    masks = []
+    for k, step in enumerate(steps):
+        params[f"e{k}"] = step.event
+        parts = [f"name = {{e{k}}}"]
+        if step.channel:
+            params[f"c{k}"] = step.channel
+            parts.append(f"channel = {{c{k}}}")
+        for j, condition in enumerate(step.conditions):
+            parts.append(condition_sql(condition, params, f"p{k}_{j}"))
+        masks.append(f"if({' AND '.join(parts)}, {1 << k}, 0)")
+    n = len(steps)
+    params["n"] = n
+    params["window"] = (
+        int(window.total_seconds() * 10**6) if window is not None else FAR_FUTURE_MICROS
+    )
+    where_only = "AND customer_id IN {only}" if only else ""
+    events = f"""
+        SELECT customer_id, toUnixTimestamp64Micro(ts) AS t, toString(channel) AS channel,
+            toUInt16({" + ".join(masks)}) AS mask
+        FROM events
+        WHERE workspace_id = {{workspace}} AND name IN {{names}} {where_only}"""  # noqa: S608
+    if n == 1:
+        return (
+            f"""
+SELECT customer_id, toUInt8(1) AS depth, [first.1] AS times, first.2 AS channel FROM (
+    SELECT customer_id, arraySort(groupArray((t, channel)))[1] AS first
+    FROM ({events}) WHERE mask != 0 GROUP BY customer_id
+)""",  # noqa: S608 (structure is ours; every value is bound)
+            params,
+        )
+    later = ", ".join(f"arraySort(groupArrayIf(t, bitTest(mask, {k})))" for k in range(1, n))
+    sql = f"""
+SELECT customer_id, D AS depth, arrayConcat([starts[ci].1], arraySlice(ctimes, 2, D - 1)) AS times,
+    starts[ci].2 AS channel
+FROM (
+    SELECT customer_id,
+        arraySort(groupArrayIf((t, channel), bitTest(mask, 0))) AS starts,
+        [{later}] AS later,
+        arrayMap(s -> arrayFirstIndex(x -> x > s.1, later[1]), starts) AS next2,
+        arrayFilter(i -> i = length(starts) OR next2[i + 1] != next2[i],
+                    arrayEnumerate(starts)) AS last_of_group,
+        arrayMap(i -> arrayFold(
+            (acc, tk) -> if(acc.1 AND acc.2 < {{n}},
+                if((arrayFirstIndex(x -> x > acc.4 AND x - starts[i].1 <= {{window}}, tk) AS j) > 0,
+                   (1, toUInt8(acc.2 + 1), arrayPushBack(acc.3, tk[j]), tk[j]),
+                   (0, acc.2, acc.3, acc.4)),
+                acc),
+            later, (1, toUInt8(1), [starts[i].1], starts[i].1)), last_of_group) AS chains,
+        arrayMax(c -> c.2, chains) AS D,
+        arrayFirstIndex(c -> c.2 = D, chains) AS g,
+        chains[g].3 AS ctimes,
+        arrayFirstIndex(x -> x = next2[last_of_group[g]], next2) AS group_first,
+        arrayFirstIndex((s, i) -> i >= group_first AND (D = 1 OR ctimes[D] - s.1 <= {{window}}),
+                        starts, arrayEnumerate(starts)) AS ci
+    FROM ({events}) WHERE mask != 0
+    GROUP BY customer_id
+    HAVING length(starts) > 0
+)
+"""  # noqa: S608 (structure is ours; every value is bound)
+    return sql, params
+
+
+def funnel_summary_sql(chosen: str) -> str:
+    """From the per-customer rows of :func:`funnel_sql`, in one pass: customers per (steps
+    reached, start channel); the median time between steps k-1 and k over the customers
+    reaching k; per steps reached, the latest (time of the last step, customer) pairs."""
+    return f"""
+SELECT grouping(depth) AS by_k, depth, channel, k,
+    countIf(k = 1) AS customers,
+    quantileExactInclusiveIf(0.5)(gap, k > 1) AS median_gap,
+    arraySlice(arrayReverseSort(groupArrayIf((times[depth], customer_id), k = 1)), 1, {{latest}})
+        AS latest
+FROM ({chosen}) ARRAY JOIN arrayEnumerate(times) AS k, arrayDifference(times) AS gap
+GROUP BY GROUPING SETS ((depth, channel), (k))
+"""  # noqa: S608 (structure is ours; every value is bound)
+
+
+def condition_sql(condition: StepCondition, params: dict[str, Any], key: str) -> str:
+    """SQL true exactly when ``journeys.definitions.Condition.test`` is, on the JSON text.
+
+    ``raw`` is the JSON value at the dotted path ('' when absent or a step of the path is not an
+    object); JSON null counts as absent. Equality: numbers compare as numbers, else the text
+    (a JSON string's content, any other value's JSON) case-insensitively.
+    """
+    path = str(condition.property).split(".")
+    params[f"{key}_path"] = path
+    args = ", ".join(f"{{{key}_path}}[{i + 1}]" for i in range(len(path)))
+    raw = f"JSONExtractRaw(properties, {args})"
+    kind = f"JSONType(properties, {args})"
+    present = f"({raw} NOT IN ('', 'null'))"
+    text = f"if({kind} = 'String', JSONExtractString(properties, {args}), {raw})"
+    number = (
+        f"multiIf({kind} IN ('Int64', 'UInt64', 'Double'), toFloat64OrNull({raw}), "
+        f"{kind} = 'String', toFloat64OrNull(trimBoth({text})), NULL)"
+    )
+    op = condition.op
+    if op == "exists":
+        return present
+    value = condition.value
+    wanted = _number(value)
+    params[f"{key}_v"] = str(value) if not isinstance(value, bool) else str(value).lower()
+    if op in ("gt", "lt"):
+        if wanted is None:
+            return "0"
+        params[f"{key}_n"] = wanted
+        return f"ifNull({number} {'>' if op == 'gt' else '<'} {{{key}_n}}, 0)"
+    if wanted is not None:
+        params[f"{key}_n"] = wanted
+        equal = f"(ifNull({number} = {{{key}_n}}, 0) OR lowerUTF8({text}) = lowerUTF8({{{key}_v}}))"
+    else:
+        equal = f"lowerUTF8({text}) = lowerUTF8({{{key}_v}})"
+    if op == "eq":
+        return f"({present} AND {equal})"
+    if op == "neq":
+        return f"(NOT {present} OR NOT {equal})"
+    if op == "contains":
+        item = "if(JSONType(x) = 'String', JSONExtractString(x), x)"
+        in_list = (
+            f"arrayExists(x -> lowerUTF8({item}) = lowerUTF8({{{key}_v}})"
+            + (
+                f" OR ifNull(toFloat64OrNull({item}) = {{{key}_n}}, 0)"
+                if wanted is not None
+                else ""
+            )
+            + f", JSONExtractArrayRaw(properties, {args}))"
+        )
+        substring = f"positionCaseInsensitiveUTF8({text}, {{{key}_v}}) > 0"
+        return f"({present} AND if({kind} = 'Array', {in_list}, {substring}))"
+    raise ValueError(f"unknown condition operator {op!r}")
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None

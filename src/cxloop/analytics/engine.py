@@ -1,0 +1,393 @@
+"""The analytics engine interface, and its ClickHouse implementation over three transports.
+
+Every behavioural question goes through an :class:`AnalyticsEngine`:
+
+* :class:`ClickHouseEngine` answers in the engine's own store, the same SQL (``clickhouse``)
+  over one of three transports: :class:`ChdbTransport` (the embedded store, chdb in-process;
+  only the store's owner process opens it), :class:`OwnerClient` (any other process of an
+  embedded install, talking to the owner over a local socket, ``analytics.owner``) and
+  :class:`ServerTransport` (a ClickHouse server or cluster, clickhouse-connect over HTTP);
+* ``analytics.sqlengine.SqlEngine`` answers from the system of record (SQLite/PostgreSQL): the
+  reference the engine is tested against, and what ``CXLOOP_ANALYTICS=sql`` runs.
+
+Which one a process uses is ``analytics.selectors.current_engine``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from cxloop.analytics import clickhouse as ch
+from cxloop.analytics.periods import Granularity
+from cxloop.analytics.steps import Step
+from cxloop.analytics.walk import FunnelRun, FunnelSummary
+
+LOADING = "loading"  # engine_meta: the id range of a load in progress
+QUERY_SETTINGS = " SETTINGS output_format_json_quote_64bit_integers = 0"
+
+
+class EngineUnavailable(RuntimeError):
+    """The engine cannot be reached (its owner process is not running, the server is down)."""
+
+
+class EngineError(RuntimeError):
+    """The engine refused a query or a write; the message is the engine's."""
+
+
+class AnalyticsEngine(Protocol):
+    """The behavioural queries every page and API route asks, answered the same by each
+    implementation (``tests/test_analytics_engine.py`` runs one suite on all of them)."""
+
+    kind: str
+    label: str
+
+    def event_names(self, *, workspace_id: int, limit: int) -> list[tuple[str, int]]:
+        """Event names (not '') with their counts, most frequent first, then by name."""
+        ...
+
+    def funnel(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        only: set[int] | None = None,
+    ) -> FunnelRun:
+        """How far each customer gets through ``steps`` (``analytics.walk``'s rules)."""
+        ...
+
+    def funnel_summary(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        only: set[int] | None = None,
+        latest: int = 20,
+    ) -> FunnelSummary:
+        """The funnel's counts, step medians, counts by start channel and latest drop-offs."""
+        ...
+
+    def retention_counts(
+        self, *, workspace_id: int, by: Granularity, first: date, limit: date
+    ) -> dict[date, tuple[int, int]]:
+        """Per period with activity in [first, limit): (customers active, of them active in
+        the next period too)."""
+        ...
+
+    def cohort_counts(
+        self, *, workspace_id: int, by: Granularity, first: date, limit: date
+    ) -> tuple[dict[date, int], dict[tuple[date, date], int]]:
+        """Cohorts (period of a customer's first event ever) starting in [first, limit): their
+        sizes, and per (cohort, period in [first, limit)) how many of them were active."""
+        ...
+
+
+# ------------------------------------------------------------------ transports
+
+
+class Transport(Protocol):
+    def query(self, sql: str) -> list[list[Any]]: ...
+    def command(self, sql: str) -> None: ...
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None: ...
+
+
+def _rows(payload: bytes) -> list[list[Any]]:
+    return orjson.loads(payload)["data"] if payload else []
+
+
+class ChdbTransport:
+    """The embedded store: chdb's MergeTree tables in a folder, opened by one process only
+    (chdb allows one store per process, and one process per store)."""
+
+    _lock = threading.Lock()
+    _session: Any = None
+    _path: Path | None = None
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def _open(self) -> Any:
+        cls = type(self)
+        with cls._lock:
+            if cls._session is None or cls._path != self.path:
+                if cls._session is not None:
+                    cls._session.close()
+                from chdb import session  # a 200 MB library: loaded when used
+
+                self.path.mkdir(parents=True, exist_ok=True)
+                try:
+                    cls._session = session.Session(str(self.path))
+                except Exception as exc:  # chdb raises plain RuntimeError subclasses
+                    raise EngineUnavailable(f"cannot open the engine store: {exc}") from exc
+                cls._path = self.path
+            return cls._session
+
+    def query(self, sql: str) -> list[list[Any]]:
+        try:
+            return _rows(self._open().query(sql + QUERY_SETTINGS, "JSONCompact").bytes())
+        except RuntimeError as exc:
+            if isinstance(exc, EngineUnavailable):
+                raise
+            raise EngineError(str(exc)) from exc
+
+    def command(self, sql: str) -> None:
+        try:
+            self._open().query(sql)
+        except RuntimeError as exc:
+            if isinstance(exc, EngineUnavailable):
+                raise
+            raise EngineError(str(exc)) from exc
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
+        body = b"\n".join(orjson.dumps(list(row)) for row in rows).decode()
+        self.command(
+            f"INSERT INTO {table} ({', '.join(columns)}) FORMAT JSONCompactEachRow\n{body}"
+        )
+
+    @classmethod
+    def close(cls) -> None:
+        with cls._lock:
+            if cls._session is not None:
+                cls._session.close()
+            cls._session, cls._path = None, None
+
+
+class ServerTransport:
+    """A ClickHouse server (or a cluster's entry point) through clickhouse-connect."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._client: Any = None
+
+    def _connect(self) -> Any:
+        if self._client is None:
+            try:
+                import clickhouse_connect  # only server installs have it
+
+                self._client = clickhouse_connect.get_client(dsn=self.url)
+            except Exception as exc:  # any failure to connect: unavailable
+                raise EngineUnavailable(
+                    f"cannot reach ClickHouse at {self._safe_url}: {exc}"
+                ) from exc
+        return self._client
+
+    @property
+    def _safe_url(self) -> str:
+        return self.url.split("@")[-1]
+
+    def _call(self, fn_name: str, *args: Any, **kwargs: Any) -> Any:
+        client = self._connect()
+        try:
+            return getattr(client, fn_name)(*args, **kwargs)
+        except Exception as exc:  # the driver raises many kinds
+            raise EngineError(str(exc)) from exc
+
+    def query(self, sql: str) -> list[list[Any]]:
+        return _rows(
+            self._call(
+                "raw_query",
+                sql,
+                fmt="JSONCompact",
+                settings={"output_format_json_quote_64bit_integers": 0},
+            )
+        )
+
+    def command(self, sql: str) -> None:
+        self._call("command", sql)
+
+    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
+        body = b"\n".join(orjson.dumps(list(row)) for row in rows)
+        self._call("raw_insert", table, list(columns), insert_block=body, fmt="JSONCompactEachRow")
+
+
+# ------------------------------------------------------------------ the engine
+
+
+class ClickHouseEngine:
+    """The behavioural queries in ClickHouse's SQL, over any transport."""
+
+    kind = "clickhouse"
+
+    def __init__(self, transport: Transport, *, label: str = "") -> None:
+        self.transport = transport
+        self.label = label or type(transport).__name__
+
+    # ---- schema and writes (the owner process or a server install's drainer only)
+
+    def setup(self) -> None:
+        for statement in ch.SCHEMA:
+            self.transport.command(statement)
+
+    def drop(self) -> None:
+        for table in ch.TABLES:
+            self.transport.command(f"DROP TABLE IF EXISTS {table}")
+
+    def held_ids(self, *, workspace_id: int, first: int, last: int) -> set[int]:
+        sql = ch.bind(ch.KEYS_IN_RANGE, {"workspace": workspace_id, "first": first, "last": last})
+        return {row[0] for row in self.transport.query(sql)}
+
+    def load(self, rows: Sequence[Sequence], *, check: bool = True) -> int:
+        """Insert ``events.selectors.engine_rows`` rows the engine does not hold yet (by event
+        id); returns how many went in. ``check=False`` trusts the caller that none is held."""
+        if not rows:
+            return 0
+        unique = {row[1]: row for row in rows}  # an id named twice in one call goes in once
+        if len(unique) < len(rows):
+            rows = list(unique.values())
+        if check:
+            held: set[int] = set()
+            by_workspace: dict[int, list[int]] = {}
+            for row in rows:
+                by_workspace.setdefault(row[0], []).append(row[1])
+            for workspace_id, ids in by_workspace.items():
+                held |= self.held_ids(workspace_id=workspace_id, first=min(ids), last=max(ids))
+            rows = [row for row in rows if row[1] not in held]
+            if not rows:
+                return 0
+        prepared = [ch.event_row(row) for row in rows]
+        # the keys go in after the events: a load cut short between the two leaves events
+        # without keys, which ``repair`` drops at the owner's next start (the range in flight
+        # is noted first), and the retry copies them again
+        ids = [r[3] for r in prepared]
+        self.meta_set(LOADING, f"{min(ids)}:{max(ids)}")
+        self.transport.insert("events", ch.EVENT_COLUMNS, prepared)
+        self.transport.insert(
+            "event_keys",
+            ("id", "workspace_id", "customer_id"),
+            [(r[3], r[0], r[1]) for r in prepared],
+        )
+        self.meta_set(LOADING, "")
+        return len(prepared)
+
+    def forget_customers(self, *, workspace_id: int, customer_ids: Sequence[int]) -> None:
+        """Drop every row of these customers (before their events are copied again)."""
+        params = {"workspace": workspace_id, "ids": list(customer_ids)}
+        for table in ("events", "event_keys", "customer_days"):
+            self.transport.command(
+                ch.bind(
+                    f"DELETE FROM {table} WHERE workspace_id = {{workspace}} "  # noqa: S608
+                    "AND customer_id IN {ids}",
+                    params,
+                )
+            )
+
+    def repair(self) -> bool:
+        """After a load was cut short (the process killed between its two inserts), drop the
+        events of its id range that have no key; True when there was one to repair."""
+        loading = self.meta_get(LOADING)
+        if not loading:
+            return False
+        first, last = (int(part) for part in loading.split(":"))
+        self.transport.command(
+            ch.bind(
+                "DELETE FROM events WHERE id BETWEEN {first} AND {last} AND id NOT IN "
+                "(SELECT id FROM event_keys WHERE id BETWEEN {first} AND {last})",
+                {"first": first, "last": last},
+            )
+        )
+        self.meta_set(LOADING, "")
+        return True
+
+    def meta_get(self, key: str) -> str | None:
+        rows = self.transport.query(
+            ch.bind("SELECT value FROM engine_meta FINAL WHERE key = {k}", {"k": key})
+        )
+        return rows[0][0] if rows and rows[0][0] else None
+
+    def meta_set(self, key: str, value: str) -> None:
+        self.transport.command(
+            ch.bind("INSERT INTO engine_meta VALUES ({k}, {v})", {"k": key, "v": value})
+        )
+
+    def held_count(self) -> int:
+        rows = self.transport.query("SELECT count() FROM event_keys")
+        return int(rows[0][0]) if rows else 0
+
+    # ---- questions
+
+    def event_names(self, *, workspace_id: int, limit: int) -> list[tuple[str, int]]:
+        sql = ch.bind(ch.EVENT_NAMES, {"workspace": workspace_id, "limit": limit})
+        return [(name, int(n)) for name, n in self.transport.query(sql)]
+
+    def funnel(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        only: set[int] | None = None,
+    ) -> FunnelRun:
+        sql, params = ch.funnel_sql(steps, window=window, only=only is not None)
+        params["workspace"] = workspace_id
+        if only is not None:
+            params["only"] = sorted(only) or [0]
+        run = FunnelRun(steps=len(steps))
+        for customer, depth, times, channel in self.transport.query(ch.bind(sql, params)):
+            run.depth[customer] = depth
+            run.times[customer] = [ch.from_micros(t) for t in times]
+            run.start_channel[customer] = channel
+        return run
+
+    def funnel_summary(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        only: set[int] | None = None,
+        latest: int = 20,
+    ) -> FunnelSummary:
+        chosen, params = ch.funnel_sql(steps, window=window, only=only is not None)
+        params.update(workspace=workspace_id, latest=latest)
+        if only is not None:
+            params["only"] = sorted(only) or [0]
+        n = len(steps)
+        summary = FunnelSummary(
+            steps=n, counts=[0] * n, median_seconds=[None] * n, by_channel={}, stopped={},
+            latest={},
+        )  # fmt: skip
+        pending: dict[int, list[tuple[int, int]]] = {}
+        rows = self.transport.query(ch.bind(ch.funnel_summary_sql(chosen), params))
+        for by_k, depth, channel, k, customers, median, newest in rows:
+            if by_k:
+                if k > 1 and median is not None:
+                    summary.median_seconds[k - 1] = median / 10**6
+                continue
+            counts = summary.by_channel.setdefault(channel, [0] * n)
+            for step in range(depth):
+                counts[step] += customers
+                summary.counts[step] += customers
+            if depth < n:
+                summary.stopped[depth] = summary.stopped.get(depth, 0) + customers
+                pending.setdefault(depth, []).extend((t, c) for t, c in newest)
+        for depth, pairs in pending.items():
+            pairs.sort(reverse=True)
+            summary.latest[depth] = [(ch.from_micros(t), c) for t, c in pairs[:latest]]
+        return summary
+
+    def retention_counts(
+        self, *, workspace_id: int, by: Granularity, first: date, limit: date
+    ) -> dict[date, tuple[int, int]]:
+        params = {"workspace": workspace_id, "first": first, "limit": limit}
+        rows = self.transport.query(ch.bind(ch.retention_sql(by), params))
+        return {date.fromisoformat(p): (int(a), int(r)) for p, a, r in rows}
+
+    def cohort_counts(
+        self, *, workspace_id: int, by: Granularity, first: date, limit: date
+    ) -> tuple[dict[date, int], dict[tuple[date, date], int]]:
+        params = {"workspace": workspace_id, "first": first, "limit": limit}
+        sizes: dict[date, int] = {}
+        active: dict[tuple[date, date], int] = {}
+        for cohort, period, n in self.transport.query(ch.bind(ch.cohort_sql(by), params)):
+            if period:
+                active[(date.fromisoformat(cohort), date.fromisoformat(period))] = int(n)
+            else:
+                sizes[date.fromisoformat(cohort)] = int(n)
+        return sizes, active

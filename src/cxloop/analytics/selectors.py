@@ -1,0 +1,131 @@
+"""Reads through the analytics engine: every behavioural question other apps ask, and the
+engine's status. Which engine answers is ``settings.CXLOOP_ANALYTICS`` (``current_engine``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+
+from django.conf import settings
+
+from cxloop.analytics import owner
+from cxloop.analytics.engine import (
+    AnalyticsEngine,
+    ClickHouseEngine,
+    EngineError,
+    EngineUnavailable,
+    ServerTransport,
+)
+from cxloop.analytics.periods import Granularity
+from cxloop.analytics.sqlengine import SqlEngine, event_rows
+from cxloop.analytics.steps import Step
+from cxloop.analytics.walk import FunnelRun, FunnelSummary
+from cxloop.core.models import Workspace
+from cxloop.events import selectors as event_selectors
+
+__all__ = [
+    "EngineError",
+    "EngineUnavailable",
+    "cohort_counts",
+    "current_engine",
+    "engine_status",
+    "event_names",
+    "event_rows",
+    "funnel_run",
+    "funnel_summary",
+    "retention_counts",
+]
+
+
+@lru_cache(maxsize=4)
+def _engine_for(setting: str, owner_here: bool) -> AnalyticsEngine:
+    if setting == "sql":
+        return SqlEngine()
+    if setting.startswith(("clickhouse://", "clickhouses://", "http://", "https://")):
+        return ClickHouseEngine(ServerTransport(setting), label="ClickHouse server")
+    if setting != "embedded":
+        raise EngineError(f"CXLOOP_ANALYTICS={setting!r}: use embedded, sql or a ClickHouse URL")
+    if owner_here:
+        return owner.embedded_engine()
+    return ClickHouseEngine(owner.OwnerClient(), label="embedded (chdb, via its owner)")
+
+
+def current_engine() -> AnalyticsEngine:
+    """The engine this process asks."""
+    return _engine_for(settings.CXLOOP_ANALYTICS, owner.is_owner())
+
+
+def event_names(*, workspace: Workspace, limit: int = 500) -> list[tuple[str, int]]:
+    """Event (and page/screen) names of a workspace with counts, most frequent first."""
+    return current_engine().event_names(workspace_id=workspace.pk, limit=limit)
+
+
+def funnel_run(
+    *,
+    workspace: Workspace,
+    steps: Sequence[Step],
+    window: timedelta | None,
+    only: set[int] | None = None,
+) -> FunnelRun:
+    """How far each customer of ``workspace`` (of ``only``, when given) gets through ``steps``."""
+    return current_engine().funnel(workspace_id=workspace.pk, steps=steps, window=window, only=only)
+
+
+def funnel_summary(
+    *,
+    workspace: Workspace,
+    steps: Sequence[Step],
+    window: timedelta | None,
+    only: set[int] | None = None,
+    latest: int = 20,
+) -> FunnelSummary:
+    """A funnel's counts, step medians, counts by start channel and latest drop-offs, computed
+    where the events are (no row per customer leaves the engine)."""
+    return current_engine().funnel_summary(
+        workspace_id=workspace.pk, steps=steps, window=window, only=only, latest=latest
+    )
+
+
+def retention_counts(
+    *, workspace: Workspace, by: Granularity, first: date, limit: date
+) -> dict[date, tuple[int, int]]:
+    return current_engine().retention_counts(
+        workspace_id=workspace.pk, by=by, first=first, limit=limit
+    )
+
+
+def cohort_counts(
+    *, workspace: Workspace, by: Granularity, first: date, limit: date
+) -> tuple[dict[date, int], dict[tuple[date, date], int]]:
+    return current_engine().cohort_counts(
+        workspace_id=workspace.pk, by=by, first=first, limit=limit
+    )
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    kind: str
+    label: str
+    reachable: bool
+    problem: str
+    backlog: int  # outbox entries not copied yet
+    lag_seconds: float | None  # age of the oldest of them
+
+
+def engine_status(*, now: datetime | None = None) -> EngineStatus:
+    """Which engine answers, whether it answers, and how far it lags behind the database."""
+    engine = current_engine()
+    backlog, oldest = event_selectors.outbox_backlog()
+    now = now or datetime.now(UTC)
+    lag = (now - oldest).total_seconds() if oldest is not None else None
+    reachable, problem = True, ""
+    if isinstance(engine, ClickHouseEngine):
+        try:
+            engine.transport.query("SELECT 1")
+        except (EngineUnavailable, EngineError) as exc:
+            reachable, problem = False, str(exc)
+    if engine.kind == "sql":
+        backlog, lag = 0, None  # the database is the engine: nothing to copy
+    return EngineStatus(engine.kind, engine.label, reachable, problem, backlog, lag)

@@ -1,0 +1,143 @@
+"""The analytics engine interface answered from the system of record (SQLite or PostgreSQL).
+
+The reference implementation: plain queries over the ``events`` table and the walk in
+``analytics.walk``. ``CXLOOP_ANALYTICS=sql`` runs it (small installs, the tests of other apps);
+``tests/test_analytics_engine.py`` checks the ClickHouse engine against it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
+
+from django.db import connection
+from django.db.models import Count, Min, Value
+
+from cxloop.analytics.periods import Granularity, PeriodStart, period_floor, period_next
+from cxloop.analytics.steps import Step
+from cxloop.analytics.walk import FunnelRun, FunnelSummary, funnel_run, funnel_summary
+from cxloop.core.models import Workspace
+from cxloop.events import selectors as event_selectors
+
+FETCH = 20_000
+
+
+def _events(workspace_id: int):
+    return event_selectors.workspace_events(workspace=Workspace(pk=workspace_id))
+
+
+def event_rows(
+    *, workspace_id: int, names: Sequence[str], properties: bool = False
+) -> Iterator[tuple]:
+    """Stream ``(customer_id, occurred_at, name, channel, properties)`` of events with these names.
+
+    Plain cursor rows (no model instances, no value conversion): ``occurred_at`` is a datetime on
+    PostgreSQL and Django's naive-UTC text on SQLite; ``properties`` is '' unless asked for.
+    """
+    columns = ["customer_id", "occurred_at", "name", "channel"]
+    events = _events(workspace_id).filter(name__in=sorted(set(names)))
+    if properties:
+        events = events.values_list(*columns, "properties")
+    else:
+        events = events.annotate(no_properties=Value("")).values_list(*columns, "no_properties")
+    sql, params = events.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(FETCH):
+            yield from rows
+
+
+def _activity(workspace_id: int, by: Granularity, first: date, limit: date) -> dict[date, set[int]]:
+    rows = (
+        _events(workspace_id)
+        .filter(
+            occurred_at__gte=datetime.combine(first, datetime.min.time(), tzinfo=UTC),
+            occurred_at__lt=datetime.combine(limit, datetime.min.time(), tzinfo=UTC),
+        )
+        .annotate(_period=PeriodStart("occurred_at", by))
+        .values_list("_period", "customer_id")
+        .distinct()
+    )
+    active: dict[date, set[int]] = defaultdict(set)
+    for period, customer_id in rows:
+        active[period].add(customer_id)
+    return active
+
+
+class SqlEngine:
+    kind = "sql"
+    label = "system of record"
+
+    def event_names(self, *, workspace_id: int, limit: int) -> list[tuple[str, int]]:
+        rows = (
+            _events(workspace_id)
+            .exclude(name="")
+            .values("name")
+            .annotate(n=Count("pk"))
+            .order_by("-n", "name")[:limit]
+        )
+        return [(row["name"], row["n"]) for row in rows]
+
+    def funnel(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        only: set[int] | None = None,
+    ) -> FunnelRun:
+        needs_properties = any(step.conditions for step in steps)
+        rows: Iterator[tuple] = event_rows(
+            workspace_id=workspace_id, names=[s.event for s in steps], properties=needs_properties
+        )
+        if only is not None:
+            rows = (row for row in rows if row[0] in only)
+        return funnel_run(rows, steps=steps, window=window)
+
+    def funnel_summary(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        only: set[int] | None = None,
+        latest: int = 20,
+    ) -> FunnelSummary:
+        run = self.funnel(workspace_id=workspace_id, steps=steps, window=window, only=only)
+        return funnel_summary(run, latest=latest)
+
+    def retention_counts(
+        self, *, workspace_id: int, by: Granularity, first: date, limit: date
+    ) -> dict[date, tuple[int, int]]:
+        active = _activity(workspace_id, by, first, limit)
+        return {
+            period: (len(people), len(people & active.get(period_next(period, by), set())))
+            for period, people in sorted(active.items())
+        }
+
+    def cohort_counts(
+        self, *, workspace_id: int, by: Granularity, first: date, limit: date
+    ) -> tuple[dict[date, int], dict[tuple[date, date], int]]:
+        active = _activity(workspace_id, by, first, limit)
+        firsts = (
+            _events(workspace_id)
+            .values("customer_id")
+            .annotate(first=Min("occurred_at"))
+            .values_list("customer_id", "first")
+        )
+        members: dict[date, set[int]] = defaultdict(set)
+        for customer_id, first_at in firsts:
+            if isinstance(first_at, str):  # SQLite's aggregate comes back as text
+                first_at = datetime.fromisoformat(first_at).replace(tzinfo=UTC)
+            cohort = period_floor(first_at, by)
+            if first <= cohort < limit:
+                members[cohort].add(customer_id)
+        sizes = {cohort: len(people) for cohort, people in members.items()}
+        counts = {
+            (cohort, period): len(people & members[cohort])
+            for cohort in members
+            for period, people in active.items()
+            if people & members[cohort]
+        }
+        return sizes, counts

@@ -1,0 +1,30 @@
+"""What a funnel step is to the engine: an event name, an optional channel and conditions on the
+event's properties. ``journeys.definitions.RuleSpec`` and ``Condition`` are such objects; the
+engine needs no more than these attributes, so it does not import the journeys app."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+
+class StepCondition(Protocol):
+    """``property`` (dotted path) ``op`` (eq, neq, gt, lt, contains, exists) ``value``."""
+
+    @builtins.property
+    def property(self) -> str: ...
+    @builtins.property
+    def op(self) -> str: ...
+    @builtins.property
+    def value(self) -> Any: ...
+    def test(self, properties: Mapping) -> bool: ...
+
+
+class Step(Protocol):
+    @builtins.property
+    def event(self) -> str: ...
+    @builtins.property
+    def channel(self) -> str: ...
+    @builtins.property
+    def conditions(self) -> Sequence[StepCondition]: ...
