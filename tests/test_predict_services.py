@@ -219,3 +219,29 @@ def test_daily_task_scores_every_workspace_and_refresh_scores_one(workspace, oth
     assert selectors.prediction_runs(workspace=workspace).count() == 2
     assert selectors.prediction_run_latest(workspace=workspace).pk == run_id
     assert selectors.prediction_run_latest(workspace=other_workspace).warnings
+
+
+@pytest.mark.django_db
+def test_old_runs_are_thinned_to_one_a_month(workspace):
+    from cxloop.predict.models import CustomerScore, PredictionRun
+
+    # given runs made daily over three months (dates set as if made then)
+    _shop(workspace, customers=10)
+    now = datetime(2024, 4, 20, 12, tzinfo=UTC)
+    for days_ago in range(80, -1, -1):
+        run = services.predictions_run(workspace=workspace, interval_draws=0)
+        PredictionRun.objects.filter(pk=run.pk).update(created_at=now - timedelta(days=days_ago))
+    scores_per_run = CustomerScore.objects.filter(run=run).count()
+    # when
+    deleted = services.prediction_runs_prune(workspace=workspace, now=now)
+    # then: the last 35 days kept whole, before that the first run of each month
+    kept = list(
+        PredictionRun.objects.filter(workspace=workspace)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+    )
+    older = [c for c in kept if c < now - timedelta(days=35)]
+    assert [c.date().isoformat() for c in older] == ["2024-01-31", "2024-02-01", "2024-03-01"]
+    assert len(kept) == 3 + 36
+    assert deleted == 81 - len(kept)
+    assert CustomerScore.objects.filter(workspace=workspace).count() == len(kept) * scores_per_run

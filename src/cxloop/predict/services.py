@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from django.db import transaction
@@ -233,3 +233,30 @@ def predictions_refresh_request(*, workspace: Workspace) -> None:
     from cxloop.predict.tasks import predictions_refresh
 
     transaction.on_commit(lambda: predictions_refresh.enqueue(workspace_id=workspace.pk))
+
+
+KEEP_ALL_DAYS = 35
+
+
+def prediction_runs_prune(*, workspace: Workspace, now: datetime | None = None) -> int:
+    """Keep every run of the last ``KEEP_ALL_DAYS`` days and, before that, the first run of each
+    month (a daily refresh would otherwise store a row per buyer per day forever). Returns how
+    many runs were deleted, with their scores."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=KEEP_ALL_DAYS)
+    old = PredictionRun.objects.filter(workspace=workspace, created_at__lt=cutoff).order_by(
+        "created_at", "pk"
+    )
+    kept_months: set[tuple[int, int]] = set()
+    doomed = []
+    for run_id, created_at in old.values_list("pk", "created_at"):
+        month = (created_at.year, created_at.month)
+        if month in kept_months:
+            doomed.append(run_id)
+        else:
+            kept_months.add(month)
+    for start in range(0, len(doomed), 500):
+        chunk = doomed[start : start + 500]
+        CustomerScore.objects.filter(run_id__in=chunk).delete()
+        PredictionRun.objects.filter(pk__in=chunk).delete()
+    return len(doomed)

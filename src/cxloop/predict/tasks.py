@@ -1,5 +1,6 @@
-"""Background work for predictions: refit and rescore every workspace once a day, and one
-workspace on demand (``predictions_refresh``). ``cxloop serve`` starts the daily chain."""
+"""Background work for predictions: refit and rescore every workspace once a day (then thin out
+old runs: every run of the last five weeks, one a month before), and one workspace on demand
+(``predictions_refresh``). ``cxloop serve`` starts the daily chain."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def predictions_cycle(*, repeat: bool = True) -> int:
         for workspace in Workspace.objects.order_by("pk"):
             try:
                 services.predictions_run(workspace=workspace)
+                services.prediction_runs_prune(workspace=workspace)
                 done += 1
             except Exception:  # one workspace's bad data must not stop the others
                 log.exception("predict: workspace %s failed", workspace.slug)
