@@ -32,6 +32,7 @@ from cxloop.api.params import MAX_ID
 from cxloop.customers.models import Customer
 from cxloop.feedback import services as feedback_services
 from cxloop.journeys import services as journey_services
+from cxloop.predict import services as predict_services
 from cxloop.segments import services as segment_services
 from test_journeys_maps import SHOP, seed
 
@@ -89,6 +90,7 @@ def signed_in_admin(db, workspace, admin_member):
         definition={"all": [{"event": "Order Completed", "within_days": 3650}]},
         created_by=admin_member,
     )
+    predict_services.predictions_run(workspace=workspace, interval_draws=0)
     customer = Customer.objects.filter(workspace=workspace).first()
     KNOWN_IDS.update(
         journey_id=journey.pk, survey_id=survey.pk, segment_id=segment.pk, customer_id=customer.pk

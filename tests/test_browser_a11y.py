@@ -96,6 +96,8 @@ PAGES: dict[str, Callable[[Workspace], str]] = {
     "segment-new": lambda ws: "/segments/new/",
     "segment-detail": _segment,
     "personas": lambda ws: "/segments/personas/",
+    "value-at-risk": lambda ws: "/predictions/",
+    "model-health": lambda ws: "/predictions/health/",
 }
 PUBLIC = ("login", "public-survey", "public-survey-errors", "thank-you", "survey-closed")
 VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}

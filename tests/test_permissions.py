@@ -28,6 +28,7 @@ from cxloop.feedback import services as feedback_services
 from cxloop.feedback.models import Question, Response, Survey, Trigger
 from cxloop.journeys import services as journey_services
 from cxloop.journeys.models import JourneyMap
+from cxloop.predict import services as predict_services
 from cxloop.segments import services as segment_services
 from cxloop.segments.models import Segment
 
@@ -96,6 +97,9 @@ WEB = {
     "customer-export": (MC, MC),
     "customer-erase": (MC, MC),
     "merge-unmerge": (MC, MC),
+    "value-at-risk": (RC, RC),  # names customers
+    "model-health": (RA, RA),  # aggregates only
+    "prediction-settings": (EG, EG),  # what counts as a purchase and as churn; refits
 }
 # no login: sign-in/out, the public survey pages and widget, the tracking API
 PUBLIC_WEB = {"login", "logout", "survey-answer", "survey-save", "survey-embed", "track"}
@@ -149,6 +153,9 @@ API = {
     "export_customer": MC,
     "erase_customer": MC,
     "unmerge": MC,
+    "customer_scores": RC,
+    "value_at_risk": RC,
+    "latest_run": RA,
 }
 PUBLIC_API = {"submit_public_response"}  # anyone with the survey's link
 
@@ -209,6 +216,7 @@ def world(db, workspace):
         workspace=workspace, name="Everyone", definition={"all": []}
     )
     journey = journey_services.journey_create(workspace=workspace, definition=JOURNEY)
+    predict_services.predictions_run(workspace=workspace)
     staffer = core_services.user_create_or_reset(username="staffer", password="staffer-pass-1")
     core_services.membership_set(user=staffer, workspace=workspace, role="agent")
     key = core_services.write_key_create(workspace=workspace, label="extra")

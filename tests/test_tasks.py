@@ -161,6 +161,8 @@ def test_worker_runs_the_cycles_on_the_database_queue(tmp_path):
         ("cxloop.feedback.tasks.feedback_cycle", "SUCCESSFUL"),
         ("cxloop.journeys.tasks.journeys_cycle", "READY"),
         ("cxloop.journeys.tasks.journeys_cycle", "SUCCESSFUL"),
+        ("cxloop.predict.tasks.predictions_cycle", "READY"),
+        ("cxloop.predict.tasks.predictions_cycle", "SUCCESSFUL"),
     ]
 
 
@@ -184,6 +186,7 @@ def test_worker_runs_the_cycles_on_redis(tmp_path):
     assert sorted(job.func_name for job in jobs) == [
         "cxloop.feedback.tasks.feedback_cycle",
         "cxloop.journeys.tasks.journeys_cycle",
+        "cxloop.predict.tasks.predictions_cycle",
     ]
     connection.flushdb()
 

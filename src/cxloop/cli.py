@@ -284,6 +284,66 @@ def feedback_import_reviews(
         raise typer.Exit(1)
 
 
+@app.command()
+def predict(
+    workspace: Annotated[str | None, typer.Option(help="Workspace slug.")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Score as of this date (YYYY-MM-DD); default: the latest event."),
+    ] = None,
+    purchase_event: Annotated[
+        str | None, typer.Option(help="Event name that counts as a purchase (saved).")
+    ] = None,
+    churn_days: Annotated[
+        int | None, typer.Option(help="Days without a purchase that count as churn (saved).")
+    ] = None,
+    cancel_event: Annotated[
+        str | None, typer.Option(help="Event that means the customer left; '' for none (saved).")
+    ] = None,
+) -> None:
+    """Fit CLV and churn models on a workspace's purchases and score every buyer now."""
+    from datetime import UTC, datetime, time
+
+    moment = None
+    if as_of:
+        try:
+            day = datetime.strptime(as_of, "%Y-%m-%d").replace(tzinfo=UTC).date()
+        except ValueError:
+            raise _fail(f"--as-of: {as_of!r} is not a date like 2024-06-30", 2) from None
+        moment = datetime.combine(day, time.max, tzinfo=UTC)
+    _django()
+    from cxloop.predict import services
+
+    target = _workspace(workspace)
+    if purchase_event is not None or churn_days is not None or cancel_event is not None:
+        try:
+            services.prediction_settings_update(
+                workspace=target,
+                purchase_event=purchase_event,
+                churn_days=churn_days,
+                cancel_event=cancel_event,
+            )
+        except ValueError as exc:
+            raise _fail(f"--{str(exc).replace('_', '-')}", 2) from None
+    with console.status("fitting and scoring..."):
+        run = services.predictions_run(workspace=target, as_of=moment)
+    console.print(
+        f"as of {run.as_of:%Y-%m-%d}: {run.customers:,} buyers, {run.repeat_buyers:,} repeat "
+        f"buyers, {run.purchases:,} purchases; stored run {run.pk} in {run.seconds:.1f}s"
+    )
+    for name, values in run.parameters.items():
+        if isinstance(values, dict):
+            shown = ", ".join(f"{k}={v:.4g}" for k, v in values.items() if isinstance(v, float))
+            console.print(f"  {name}: {shown}")
+    churn = run.validation.get("churn") or {}
+    if churn.get("roc_auc") is not None:
+        console.print(
+            f"  churn model: ROC AUC {churn['roc_auc']:.3f}, PR AUC {churn['pr_auc']:.3f}"
+        )
+    for warning in run.warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+
+
 @app.command(name="import")
 def import_(
     kind: Annotated[str, typer.Argument(help="customers or events")],
@@ -366,10 +426,12 @@ def _start_recurring() -> None:
     """Start each recurring chain once (a chain already queued or running is left alone)."""
     from cxloop.feedback.tasks import ensure_feedback_cycle
     from cxloop.journeys.tasks import ensure_journeys_cycle
+    from cxloop.predict.tasks import ensure_predictions_cycle
 
     try:
         ensure_feedback_cycle()  # survey triggers and invitations, every minute
         ensure_journeys_cycle()  # journey stages and map metrics, every ten minutes
+        ensure_predictions_cycle()  # CLV and churn scores, once a day
     except Exception as exc:  # Redis down, say: one line, not a traceback
         raise _fail(f"cannot queue the recurring tasks: {exc.__class__.__name__}: {exc}") from None
 

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "cxloop.feedback",
     "cxloop.journeys",
     "cxloop.metrics",
+    "cxloop.predict",
     "cxloop.segments",
     "cxloop.web",
 ]

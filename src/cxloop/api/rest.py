@@ -15,7 +15,7 @@ from ninja.errors import HttpError, ValidationError
 from ninja.security import django_auth
 
 from cxloop.analytics.selectors import EngineUnavailable
-from cxloop.api import feedback, journeys, metrics, paths, privacy, segments, team
+from cxloop.api import feedback, journeys, metrics, paths, predict, privacy, segments, team
 from cxloop.api.access import request_workspace
 from cxloop.api.errors import ERRORS, validation_error
 from cxloop.api.params import TextParser, id_param, limit_param, offset_param
@@ -50,6 +50,7 @@ api.add_router("/", paths.router)
 api.add_router("/", segments.router)
 api.add_router("/", team.router)
 api.add_router("/", privacy.router)
+api.add_router("/", predict.router)
 
 
 class CustomerOut(Schema):

@@ -39,6 +39,7 @@ from cxloop.demo.journeys import build_journey_demo
 from cxloop.demo.segments import build_segments_demo
 from cxloop.events.models import Event
 from cxloop.events.services import events_ingest
+from cxloop.predict import services as predict_services
 
 WORKSPACE_NAME = "Northwind Outfitters"
 PHONE_REGION = "GB"
@@ -123,6 +124,8 @@ def build_demo(
         build_feedback_demo(workspace=workspace, seed=seed, now=now)
         build_journey_demo(workspace=workspace)
         build_segments_demo(workspace=workspace)
+        # CLV, churn risk and value at risk ready on first run (the daily task refreshes them)
+        predict_services.predictions_run(workspace=workspace)
         refresh_planner_statistics()  # PostgreSQL: plan the demo's queries with real statistics
         return DemoStats(
             customers=Customer.objects.filter(

@@ -3,6 +3,7 @@ apps compose (filters, subqueries) instead of importing the ``Event`` model."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -10,7 +11,7 @@ from django.db import connection
 from django.db.models import Count, Max, Min, QuerySet
 
 from cxloop.core.models import Workspace
-from cxloop.events.models import Event, EventOutbox
+from cxloop.events.models import Event, EventOutbox, EventType
 
 
 def workspace_events(*, workspace: Workspace) -> QuerySet[Event]:
@@ -71,6 +72,60 @@ def events_after(
         .only("pk", "customer_id", "name", "channel", "properties", "occurred_at", "received_at")
         .order_by("pk")[:limit]
     )
+
+
+def event_latest_at(*, workspace: Workspace) -> datetime | None:
+    """When the workspace's latest event happened (None when it has none): the default "as of"
+    for analyses of imported history."""
+    return Event.objects.filter(workspace=workspace).aggregate(m=Max("occurred_at"))["m"]
+
+
+REVENUE_KEYS = ("revenue", "total", "value")
+
+
+def event_amount(properties: object) -> float:
+    """The money an event carries: ``revenue``, else ``total``, else ``value`` (Segment's
+    e-commerce spec); 0 when none is a number."""
+    if not isinstance(properties, dict):
+        return 0.0
+    for key in REVENUE_KEYS:
+        raw = properties.get(key)
+        if raw is None or isinstance(raw, bool):
+            continue
+        try:
+            amount = float(raw)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(amount):
+            return amount
+    return 0.0
+
+
+def purchases_by_customer(
+    *, workspace: Workspace, name: str, until: datetime
+) -> list[tuple[int, datetime, float]]:
+    """Every track event named ``name`` (a purchase) up to ``until``: (customer id, when,
+    amount), ordered by customer and time."""
+    rows = (
+        Event.objects.filter(
+            workspace=workspace, type=EventType.TRACK, name=name, occurred_at__lte=until
+        )
+        .order_by("customer_id", "occurred_at")
+        .values_list("customer_id", "occurred_at", "properties")
+    )
+    return [
+        (customer_id, occurred_at, event_amount(properties))
+        for customer_id, occurred_at, properties in rows.iterator(chunk_size=5000)
+    ]
+
+
+def event_activity(*, workspace: Workspace, until: datetime) -> list[tuple[int, datetime, str]]:
+    """Every event up to ``until`` as (customer id, when, name): what recency of activity and
+    counts of support contacts are computed from."""
+    rows = Event.objects.filter(workspace=workspace, occurred_at__lte=until).values_list(
+        "customer_id", "occurred_at", "name"
+    )
+    return list(rows.iterator(chunk_size=5000))
 
 
 # ------------------------------------------------------------------ the analytics engine's feed

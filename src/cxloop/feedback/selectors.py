@@ -332,6 +332,27 @@ def customer_responses(*, customer: Customer) -> QuerySet[Response]:
     )
 
 
+def nps_answers(*, workspace: Workspace, until: datetime) -> list[tuple[int, datetime, int]]:
+    """Every NPS score a known customer gave up to ``until``: (customer id, when, score),
+    oldest first."""
+    rows = (
+        Response.objects.filter(
+            workspace=workspace,
+            customer__isnull=False,
+            nps_score__isnull=False,
+            submitted_at__isnull=False,
+            submitted_at__lte=until,
+        )
+        .order_by("submitted_at", "pk")
+        .values_list("customer_id", "submitted_at", "nps_score")
+    )
+    return [
+        (customer_id, submitted_at, score)
+        for customer_id, submitted_at, score in rows.iterator(chunk_size=5000)
+        if submitted_at is not None and score is not None
+    ]
+
+
 # ---------------------------------------------------------------- triggers and invitations
 
 

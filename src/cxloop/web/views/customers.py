@@ -21,6 +21,7 @@ from cxloop.events import selectors as event_selectors
 from cxloop.events.channels import CHANNELS
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.journeys import selectors as journey_selectors
+from cxloop.predict import selectors as predict_selectors
 from cxloop.web.forms.common import bad_params, error_list, page_number
 from cxloop.web.forms.customers import CustomerSearchForm, TimelineForm, WorkspaceSwitchForm
 from cxloop.web.views.team import NEW_KEY_SESSION
@@ -118,6 +119,9 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         "merges": customer_selectors.customer_merges(customer=customer),
         "responses": _response_rows(customer),
         "journey_stages": journey_selectors.customer_journey_stages(customer_id=customer.pk),
+        "prediction": predict_selectors.customer_score_latest(
+            workspace=workspace, customer_id=customer.pk
+        ),
         "can_manage": can(request, Capability.MANAGE_CUSTOMERS),
         "facets": facets,
         "event_total": sum(n for _, n in facets["type"]),

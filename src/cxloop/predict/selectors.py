@@ -1,0 +1,69 @@
+"""Reads for predictions: the latest run of a workspace, a customer's scores, value at risk."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from cxloop.core.models import Workspace
+from cxloop.predict.models import CustomerScore, PredictionRun
+
+
+def prediction_run_latest(*, workspace: Workspace) -> PredictionRun | None:
+    return PredictionRun.objects.filter(workspace=workspace).order_by("-created_at", "-pk").first()
+
+
+def prediction_runs(*, workspace: Workspace) -> QuerySet[PredictionRun]:
+    return PredictionRun.objects.filter(workspace=workspace).order_by("-created_at", "-pk")
+
+
+def customer_score_latest(*, workspace: Workspace, customer_id: int) -> CustomerScore | None:
+    """The customer's scores from the newest run that scored them."""
+    return (
+        CustomerScore.objects.filter(workspace=workspace, customer_id=customer_id)
+        .select_related("run")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def customer_score_history(
+    *, workspace: Workspace, customer_id: int, limit: int = 50
+) -> list[CustomerScore]:
+    """The customer's scores, newest first (one per run)."""
+    return list(
+        CustomerScore.objects.filter(workspace=workspace, customer_id=customer_id).order_by(
+            "-created_at", "-pk"
+        )[:limit]
+    )
+
+
+def value_at_risk(
+    *, workspace: Workspace, limit: int = 100, min_risk: float = 0.0
+) -> tuple[PredictionRun | None, list[CustomerScore]]:
+    """The latest run's customers by money at stake (CLV × churn risk), highest first."""
+    run = prediction_run_latest(workspace=workspace)
+    if run is None:
+        return None, []
+    scores = CustomerScore.objects.filter(run=run, value_at_risk__gt=0)
+    if min_risk > 0:
+        scores = scores.filter(churn_risk__gte=min_risk)
+    return run, list(scores.order_by("-value_at_risk", "customer_id")[:limit])
+
+
+def previous_churn_risk(
+    *, workspace: Workspace, run: PredictionRun, customer_ids: list[int]
+) -> dict[int, float]:
+    """Each customer's churn risk in the run before ``run`` (absent when not scored there): the
+    trend the value-at-risk list shows."""
+    before = (
+        PredictionRun.objects.filter(workspace=workspace, created_at__lte=run.created_at)
+        .exclude(pk=run.pk)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if before is None:
+        return {}
+    rows = CustomerScore.objects.filter(
+        run=before, customer_id__in=customer_ids, churn_risk__isnull=False
+    ).values_list("customer_id", "churn_risk")
+    return {customer_id: risk for customer_id, risk in rows if risk is not None}

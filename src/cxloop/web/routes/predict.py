@@ -1,0 +1,11 @@
+"""URL routes of the prediction pages (views in cxloop.web.views.predict)."""
+
+from django.urls import path
+
+from cxloop.web.views import predict as views
+
+urlpatterns: list = [
+    path("predictions/", views.value_at_risk, name="value-at-risk"),
+    path("predictions/health/", views.model_health, name="model-health"),
+    path("predictions/settings/", views.prediction_settings, name="prediction-settings"),
+]
