@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "cxloop.journeys",
     "cxloop.metrics",
     "cxloop.segments",
+    "cxloop.workflows",
     "cxloop.web",
 ]
 
