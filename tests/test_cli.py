@@ -260,13 +260,17 @@ def test_serve_on_a_fresh_home_answers_and_stops_with_its_worker(home):
         output, _ = server.communicate(timeout=30)
     assert f"Database: {home / 'cxloop.sqlite3'}" in output
     assert "Traceback" not in output
-    # the database worker ran the two recurring cycles, and each queued its next run
+    # the database worker ran the three recurring cycles, and each queued its next run
     assert rows(
         home,
         "SELECT task_path, count(*) FROM django_tasks_database_dbtaskresult "
         "WHERE status = 'READY' GROUP BY task_path ORDER BY task_path",
     ) in (
-        [("cxloop.feedback.tasks.feedback_cycle", 1), ("cxloop.journeys.tasks.journeys_cycle", 1)],
+        [
+            ("cxloop.feedback.tasks.feedback_cycle", 1),
+            ("cxloop.journeys.tasks.journeys_cycle", 1),
+            ("cxloop.workflows.tasks.workflows_cycle", 1),
+        ],
     )
 
 

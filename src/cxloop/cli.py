@@ -363,10 +363,12 @@ def _start_recurring() -> None:
     """Start each recurring chain once (a chain already queued or running is left alone)."""
     from cxloop.feedback.tasks import ensure_feedback_cycle
     from cxloop.journeys.tasks import ensure_journeys_cycle
+    from cxloop.workflows.tasks import ensure_workflows_cycle
 
     try:
         ensure_feedback_cycle()  # survey triggers and invitations, every minute
         ensure_journeys_cycle()  # journey stages and map metrics, every ten minutes
+        ensure_workflows_cycle()  # overdue steps and event rules, every minute
     except Exception as exc:  # Redis down, say: one line, not a traceback
         raise _fail(f"cannot queue the recurring tasks: {exc.__class__.__name__}: {exc}") from None
 

@@ -125,6 +125,7 @@ class _Context:
     facts: dict[str, Any]
     chain: list[int]
     rule: Rule
+    at: datetime
 
 
 def rules_fire(
@@ -167,7 +168,7 @@ def rules_fire(
         if status == FiringStatus.LOOP_STOPPED:
             log.warning("rule %s: %s", rule.pk, why)
             continue
-        context = _Context(workspace, customer, run, step, dict(facts), [*chain, rule.pk], rule)
+        context = _Context(workspace, customer, run, step, dict(facts), [*chain, rule.pk], rule, at)
         outcomes = [_act(action, context) for action in rule.actions]
         firing.outcomes = outcomes
         if not all(o["ok"] for o in outcomes):
@@ -196,7 +197,7 @@ def _start_workflow(action, c: _Context) -> str:
     run = _runs.run_start(
         template=template, customer=c.customer, source=f"rule:{c.rule.pk}",
         context={k: v for k, v in c.facts.items() if k in _CONTEXT_FACTS},
-        actor=f"rule: {c.rule.name}", chain=c.chain,
+        actor=f"rule: {c.rule.name}", chain=c.chain, at=c.at,
     )  # fmt: skip
     c.run, c.step = run, run.steps.filter(status=StepStatus.OPEN).first()
     return f"started run #{run.pk}"
@@ -220,15 +221,15 @@ def _assign(action, c: _Context) -> str:
     actor = f"rule: {c.rule.name}"
     if action.get("user_id"):
         user = core_selectors.member_get(workspace=c.workspace, user_id=action["user_id"])
-        _runs.step_assign(step=step, user=user.user if user else None, actor=actor)
+        _runs.step_assign(step=step, user=user.user if user else None, actor=actor, at=c.at)
         return f"assigned {step.title!r} to {user.user.get_username() if user else '?'}"
-    _runs.step_assign_role(step=step, role=action["role"], actor=actor)
+    _runs.step_assign_role(step=step, role=action["role"], actor=actor, at=c.at)
     return f"assigned {step.title!r} to role {action['role']}"
 
 
 def _extend(action, c: _Context) -> str:
     step = _target_step(c)
-    _runs.step_extend(step=step, hours=action["hours"], actor=f"rule: {c.rule.name}")
+    _runs.step_extend(step=step, hours=action["hours"], actor=f"rule: {c.rule.name}", at=c.at)
     return f"extended {step.title!r} by {action['hours']} h"
 
 
@@ -238,8 +239,10 @@ def _tag(action, c: _Context) -> str:
     identity = customer_selectors.customer_identities(customer=c.customer).first()
     if identity is None:
         return "not tagged: the customer has no identifier"
+    # stamped at the profile's last-seen time: a tag is not the customer's activity, so their
+    # first/last-seen span must not widen
     update = customer_services.ProfileUpdate(
-        keys=((identity.kind, identity.value),), at=timezone.now(),
+        keys=((identity.kind, identity.value),), at=c.customer.last_seen_at or c.at,
         traits={action["trait"]: action["value"]}, source="workflow rule",
     )  # fmt: skip
     with transaction.atomic():
@@ -299,9 +302,8 @@ def _notify(action, c: _Context) -> str:
             for m in core_selectors.members(workspace=c.workspace).filter(role=action["role"])
         ]
     text = fill(action["text"], {**(_runs.run_facts(c.run) if c.run else {}), **c.facts})[:500]
-    now = timezone.now()
     Notice.objects.bulk_create(
-        Notice(workspace=c.workspace, user=u, text=text, run=c.run, created_at=now) for u in users
+        Notice(workspace=c.workspace, user=u, text=text, run=c.run, created_at=c.at) for u in users
     )
     return f"notified {len(users)} member(s)" if users else "not notified: nobody matched"
 

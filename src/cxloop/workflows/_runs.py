@@ -203,7 +203,7 @@ def run_start(
         history_add(run=run, action="started", actor=actor, at=at,
                     detail={"version": version.number, "source": run.source})  # fmt: skip
         _advance(run, at, actor)
-    _fire("run_started", run, None, chain)
+    _fire("run_started", run, None, chain, at=at)
     return run
 
 
@@ -258,7 +258,7 @@ def step_complete(
             run.outcome = str(outcome)[:200]
             run.save(update_fields=["outcome"])
         _advance(run, at, actor)
-    _fire("step_completed", run, step, chain)
+    _fire("step_completed", run, step, chain, at=at)
     return step
 
 
@@ -408,11 +408,13 @@ def steps_mark_overdue(*, now: datetime | None = None, workspace=None) -> int:
                 step.save(update_fields=["assignee", "role"])
                 history_add(run=run, step=step, action="escalated", at=now, detail={
                     "from": before, "to": user.get_username() if user else f"role {role}"})  # fmt: skip
-        _fire("step_overdue", run, step, (), extra={"hours_overdue": round(late, 1)})
+        _fire("step_overdue", run, step, (), extra={"hours_overdue": round(late, 1)}, at=now)
     return marked
 
 
-def _fire(trigger: str, run: WorkflowRun, step: StepInstance | None, chain, extra=None) -> None:
+def _fire(
+    trigger: str, run: WorkflowRun, step: StepInstance | None, chain, extra=None, at=None
+) -> None:
     from cxloop.workflows import _rules  # rules start runs; runs fire rules
 
     facts = run_facts(run)
@@ -424,5 +426,5 @@ def _fire(trigger: str, run: WorkflowRun, step: StepInstance | None, chain, extr
         subject = f"{subject}:{step.overdue_at:%Y%m%d%H%M%S}"
     _rules.rules_fire(
         workspace_id=run.workspace_id, trigger=trigger, facts=facts, subject=subject,
-        customer=run.customer, chain=chain, run=run, step=step,
+        customer=run.customer, chain=chain, run=run, step=step, at=at,
     )  # fmt: skip
