@@ -30,6 +30,8 @@ from cxloop.journeys import services as journey_services
 from cxloop.journeys.models import JourneyMap
 from cxloop.segments import services as segment_services
 from cxloop.segments.models import Segment
+from cxloop.workflows import services as workflow_services
+from cxloop.workflows.models import Rule, StepInstance, WorkflowRun, WorkflowTemplate
 
 RA = Capability.READ_ANALYTICS
 RC = Capability.READ_CUSTOMERS
@@ -42,12 +44,14 @@ IM = Capability.IMPORT
 MW = Capability.MANAGE_WORKSPACE
 MC = Capability.MANAGE_CUSTOMERS
 DD = Capability.DELETE_DATA
+MF = Capability.MANAGE_WORKFLOWS
+WT = Capability.WORK_TASKS
 
 # roles x capabilities, as the docs state it (independent of core.permissions' own table)
 MODEL = {
     "admin": set(Capability),
-    "analyst": {RA, RC, RF, ES, EJ, EG, EX, IM},
-    "agent": {RA, RC, RF},
+    "analyst": {RA, RC, RF, ES, EJ, EG, EX, IM, MF, WT},
+    "agent": {RA, RC, RF, WT},
     "viewer": {RA},
 }
 
@@ -96,9 +100,25 @@ WEB = {
     "customer-export": (MC, MC),
     "customer-erase": (MC, MC),
     "merge-unmerge": (MC, MC),
+    "workflow-list": (WT, WT),
+    "workflow-new": (MF, MF),
+    "workflow-edit": (MF, MF),
+    "run-board": (WT, WT),
+    "run-board-poll": (WT, WT),
+    "run-detail": (WT, WT),
+    "run-assign": (WT, WT),
+    "run-extend": (WT, WT),
+    "my-tasks": (WT, WT),
+    "rule-list": (MF, MF),
+    "rule-new": (MF, MF),
+    "rule-edit": (MF, MF),
+    "rule-delete": (MF, MF),
+    "loop-report": (RA, RA),
 }
 # no login: sign-in/out, the public survey pages and widget, the tracking API
-PUBLIC_WEB = {"login", "logout", "survey-answer", "survey-save", "survey-embed", "track"}
+PUBLIC_WEB = {
+    "login", "logout", "survey-answer", "survey-save", "survey-embed", "track", "workflow-intake",
+}  # fmt: skip
 # other permission systems: Django's admin (staff only) and the REST API (walked below)
 OTHER_NAMESPACES = {"admin", "api"}
 
@@ -212,6 +232,17 @@ def world(db, workspace):
     staffer = core_services.user_create_or_reset(username="staffer", password="staffer-pass-1")
     core_services.membership_set(user=staffer, workspace=workspace, role="agent")
     key = core_services.write_key_create(workspace=workspace, label="extra")
+    template = workflow_services.template_create(
+        workspace=workspace, name="Follow-up",
+        steps=[{"key": "call", "title": "Call", "assignee": {"kind": "member", "user_id": staffer.pk},
+                "deadline_hours": 1, "fields": [{"key": "note", "label": "Note", "type": "text"}]}],
+    )  # fmt: skip
+    run = workflow_services.run_start(template=template, customer=merge.survivor)
+    rule = workflow_services.rule_create(
+        workspace=workspace, name="Detractors", trigger="response_received",
+        conditions=[{"field": "nps", "op": "lte", "value": 6}],
+        actions=[{"type": "start_workflow", "template_id": template.pk}],
+    )  # fmt: skip
     users = {}
     for role in ROLES:
         user = core_services.user_create_or_reset(username=f"{role}-u", password="walk-pass-123")
@@ -227,6 +258,9 @@ def world(db, workspace):
         "journey_id": journey.pk,
         "user_id": staffer.pk,
         "key_id": key.pk,
+        "template_id": template.pk,
+        "run_id": run.pk,
+        "rule_id": rule.pk,
     }
     return {"workspace": workspace, "users": users, "ids": ids}
 
@@ -254,6 +288,14 @@ def _state(workspace) -> tuple:
         ),
         sorted(Membership.objects.filter(workspace=workspace).values_list("user_id", "role")),
         list(WriteKey.objects.filter(workspace=workspace).values_list("pk", "revoked_at")),
+        list(WorkflowTemplate.objects.filter(workspace=workspace).values_list("pk", "current")),
+        list(WorkflowRun.objects.filter(workspace=workspace).values_list("pk", "status")),
+        list(
+            StepInstance.objects.filter(run__workspace=workspace).values_list(
+                "pk", "status", "assignee", "due_at", "role"
+            )
+        ),
+        list(Rule.objects.filter(workspace=workspace).values_list("pk", "name", "active")),
     )
 
 

@@ -1,7 +1,16 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from cxloop.web.routes import feedback, journeys, metrics, paths, privacy, segments, team
+from cxloop.web.routes import (
+    feedback,
+    journeys,
+    metrics,
+    paths,
+    privacy,
+    segments,
+    team,
+    workflows,
+)
 from cxloop.web.views import customers as views
 
 urlpatterns = [
@@ -24,4 +33,5 @@ urlpatterns = [
     *segments.urlpatterns,
     *team.urlpatterns,
     *privacy.urlpatterns,
+    *workflows.urlpatterns,
 ]

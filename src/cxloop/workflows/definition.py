@@ -38,6 +38,9 @@ class DefinitionError(ValueError):
 
 
 def _int(value: Any, where: str, low: int, high: int, errors: list[str]) -> int | None:
+    if value is None or value == "":
+        errors.append(f"{where}: required")
+        return None
     if isinstance(value, bool) or not isinstance(value, int | str):
         errors.append(f"{where}: expected a whole number")
         return None

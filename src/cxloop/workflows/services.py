@@ -7,6 +7,7 @@ private modules: ``_templates``, ``_runs`` (start, complete, assign, extend, ove
 
 from __future__ import annotations
 
+from cxloop.workflows._intake import intake_form_class, intake_submit
 from cxloop.workflows._rules import (
     MAX_DEPTH,
     WouldFire,
@@ -41,6 +42,8 @@ __all__ = [
     "WouldFire",
     "email_customer",
     "history_add",
+    "intake_form_class",
+    "intake_submit",
     "rule_create",
     "rule_delete",
     "rule_test",
