@@ -345,8 +345,11 @@ def event_facts(event, customer) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def rules_react_response(*, workspace_id: int, response_id: int) -> list[RuleFiring]:
-    """Fire ``response_received`` rules for one completed response (idempotent)."""
+def rules_react_response(
+    *, workspace_id: int, response_id: int, at: datetime | None = None
+) -> list[RuleFiring]:
+    """Fire ``response_received`` rules for one completed response (idempotent); ``at``: when
+    (now by default; a history replay gives the response's time)."""
     workspace = Workspace.objects.filter(pk=workspace_id).first()
     if workspace is None:
         return []
@@ -361,7 +364,7 @@ def rules_react_response(*, workspace_id: int, response_id: int) -> list[RuleFir
     return rules_fire(
         workspace_id=workspace_id, trigger=Trigger.RESPONSE_RECEIVED,
         facts=response_facts(response), subject=f"response:{response.pk}",
-        customer=response.customer,
+        customer=response.customer, at=at,
     )  # fmt: skip
 
 

@@ -70,8 +70,8 @@ class WorkflowRun(models.Model):
     """One instance of a template version, usually about one customer."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
-    template = models.ForeignKey(WorkflowTemplate, on_delete=models.PROTECT, related_name="runs")
-    version = models.ForeignKey(TemplateVersion, on_delete=models.PROTECT, related_name="runs")
+    template = models.ForeignKey(WorkflowTemplate, on_delete=models.CASCADE, related_name="runs")
+    version = models.ForeignKey(TemplateVersion, on_delete=models.CASCADE, related_name="runs")
     customer = models.ForeignKey(
         Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="workflow_runs"
     )
