@@ -157,6 +157,7 @@ def test_the_rule_editor_tests_against_history_without_saving(client, analyst, w
     assert response.status_code == 200
     assert response.context["tested"]["fired"] == 2 and response.context["tested"]["seen"] == 3
     assert "Would have fired <strong>2</strong> times" in response.text
+    assert [w.why for w in response.context["tested"]["listed"]] == ["nps = 1 ≤ 6", "nps = 6 ≤ 6"]
     assert not selectors.rule_list(workspace=workspace).exists()
 
 

@@ -58,6 +58,7 @@ ACTIONS = {
     "webhook": "call a webhook",
     "notify": "notify in the app",
 }
+NUMBER = re.compile(r"^-?\d{1,15}(\.\d{1,6})?$")
 FACT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}(\.[A-Za-z0-9_ $-]{1,80})?$")
 
 
@@ -93,6 +94,8 @@ def conditions_validate(trigger: str, raw: Any) -> list[dict]:
                 float(str(value))
             except ValueError:
                 errors.append(f"{where}: value: {str(value)[:20]!r} is not a number")
+        if isinstance(value, str) and NUMBER.match(value.strip()):
+            value = float(value) if "." in value else int(value)  # typed "6" means the number
         cleaned.append({"field": field, "op": op, "value": value})
     if trigger == "event_received" and not any(
         c["field"] == "event" and c["op"] == "eq" for c in cleaned

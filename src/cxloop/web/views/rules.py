@@ -8,12 +8,14 @@ from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from cxloop.core import selectors as core_selectors
 from cxloop.core.permissions import Capability
 from cxloop.web.forms import error_lines
 from cxloop.web.forms.workflows import ACTION_FIELDS, EditorForm, action_row, condition_row
+from cxloop.web.views.workflows import saved_redirect
 from cxloop.web.workspace import active_workspace, capability_required
 from cxloop.workflows import selectors, services
 from cxloop.workflows.definition import OPS, ROLES
@@ -136,7 +138,7 @@ def _editor(request: HttpRequest, rule) -> HttpResponse:
             except services.DefinitionError as exc:
                 errors = exc.errors
             else:
-                return redirect("rule-edit", rule_id=rule.pk)
+                return saved_redirect(request, reverse("rule-edit", args=[rule.pk]))
         elif op not in ("save", "test"):
             _apply(op, conditions, actions, trigger)
         if errors and op in ("save", "test"):

@@ -24,6 +24,16 @@ from cxloop.workflows.definition import ASSIGNEE_KINDS, FIELD_TYPES, OPS, ROLES
 MAX_STEPS = 30
 
 
+def saved_redirect(request: HttpRequest, url: str) -> HttpResponse:
+    """After a save: a plain redirect, or for htmx (which would swap the next page's form into
+    this one) an ``HX-Redirect`` so the browser goes there itself."""
+    if request.headers.get("HX-Request") == "true":
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
 def _blank_step(n: int) -> dict[str, Any]:
     return {"key": f"step_{n}", "title": "", "assignee": {"kind": "unassigned"},
             "deadline_hours": None, "deadline_from": "previous", "fields": [],
@@ -158,7 +168,7 @@ def _editor(request: HttpRequest, template) -> HttpResponse:
             except services.DefinitionError as exc:
                 errors = exc.errors
             else:
-                return redirect("workflow-edit", template_id=template.pk)
+                return saved_redirect(request, reverse("workflow-edit", args=[template.pk]))
         if errors and op == "save":
             status = 422
     elif template is not None:
