@@ -169,6 +169,12 @@ API = {
     "export_customer": MC,
     "erase_customer": MC,
     "unmerge": MC,
+    "list_runs": WT,
+    "start_run": WT,
+    "get_run": WT,
+    "complete_step": WT,
+    "list_templates": WT,
+    "list_rules": MF,
 }
 PUBLIC_API = {"submit_public_response"}  # anyone with the survey's link
 
@@ -189,6 +195,8 @@ API_BODIES = {
     "add_member": {"username": "newbie", "role": "viewer", "password": "a long enough pass 42"},
     "set_member_role": {"role": "viewer"},
     "create_key": {"label": "walk", "kind": "server"},
+    "start_run": lambda ids: {"template_id": ids["template_id"], "customer_id": ids["customer_id"]},
+    "complete_step": {"answers": {"note": "called"}},
 }
 API_FILES = {"import_reviews": "rating,text\n5,Great\n"}
 
@@ -261,6 +269,7 @@ def world(db, workspace):
         "template_id": template.pk,
         "run_id": run.pk,
         "rule_id": rule.pk,
+        "step_id": run.steps.get().pk,
     }
     return {"workspace": workspace, "users": users, "ids": ids}
 
@@ -402,7 +411,9 @@ def test_api_operation_for_every_role(world, name):
             kwargs = {"data": encode_multipart(BOUNDARY, {"file": upload})}
             kwargs["content_type"] = MULTIPART_CONTENT
         elif name in API_BODIES:
-            kwargs = {"data": orjson.dumps(API_BODIES[name]), "content_type": "application/json"}
+            body = API_BODIES[name]
+            body = body(world["ids"]) if callable(body) else body  # bodies naming world objects
+            kwargs = {"data": orjson.dumps(body), "content_type": "application/json"}
         else:
             kwargs = {}
         allowed = role != "outsider" and API[name] in MODEL[role]

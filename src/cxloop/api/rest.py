@@ -14,7 +14,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import HttpError, ValidationError
 from ninja.security import django_auth
 
-from cxloop.api import feedback, journeys, metrics, paths, privacy, segments, team
+from cxloop.api import feedback, journeys, metrics, paths, privacy, segments, team, workflows
 from cxloop.api.access import request_workspace
 from cxloop.api.errors import ERRORS, validation_error
 from cxloop.api.params import TextParser, id_param, limit_param, offset_param
@@ -38,6 +38,7 @@ api.add_router("/", paths.router)
 api.add_router("/", segments.router)
 api.add_router("/", team.router)
 api.add_router("/", privacy.router)
+api.add_router("/", workflows.router)
 
 
 class CustomerOut(Schema):
