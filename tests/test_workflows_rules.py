@@ -293,3 +293,19 @@ def test_the_worker_cycle_marks_overdue_steps(workspace, template, customer, set
     result = workflows_cycle.enqueue(repeat=False)
 
     assert result.return_value == {"overdue": 1, "event_firings": 0}
+
+
+@pytest.mark.parametrize(
+    ("actual", "op", "expected", "holds"),
+    [
+        (3, "lte", 6, True), (7, "lte", 6, False), (6, "eq", "6", True), ("6.0", "eq", "6", True),
+        ("web", "eq", "web", True), ("web", "neq", "app", True), ("inf", "eq", "infinity", True),
+        ("gold", "in", "gold, silver", True), ("Late parcel", "contains", "late", True),
+        (None, "lte", 6, False), (None, "neq", "x", True), (None, "exists", False, True),
+        ("10", "gt", "9", True), ("b", "gt", "a", True), (True, "eq", 1, False),
+    ],
+)  # fmt: skip
+def test_compare_numbers_as_numbers_and_the_rest_as_text(actual, op, expected, holds):
+    from cxloop.workflows.definition import compare
+
+    assert compare(actual, op, expected) is holds

@@ -262,6 +262,31 @@ def _comparable(value: Any) -> Any:
 def compare(actual: Any, op: str, expected: Any) -> bool:
     """Whether ``actual op expected`` holds; numbers compare as numbers, the rest as text.
     A missing value (None) satisfies only ``neq`` and ``exists: false``."""
+    kind_a, kind_e = type(actual), type(expected)
+    if kind_a in _NUMBERS and kind_e in _NUMBERS:  # the common case, without conversions
+        return _FAST[op](actual, expected) if op in _FAST else _compare(actual, op, expected)
+    if kind_a is str and kind_e is str and op in ("eq", "neq"):
+        if actual == expected:
+            return op == "eq"
+        if _wordy(actual) or _wordy(expected):  # not a number either way: text differs
+            return op == "neq"
+    return _compare(actual, op, expected)
+
+
+def _wordy(text: str) -> bool:
+    """Text that float() cannot read: starts with a letter other than those of inf/nan."""
+    head = text.lstrip()[:1]
+    return head.isalpha() and head not in "iInN"
+
+
+_NUMBERS = {int, float}
+_FAST = {
+    "eq": lambda a, b: a == b, "neq": lambda a, b: a != b, "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b, "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b,
+}  # fmt: skip
+
+
+def _compare(actual: Any, op: str, expected: Any) -> bool:
     actual = _comparable(actual)
     if op == "exists":
         present = actual not in (None, "")

@@ -169,23 +169,22 @@ def actions_validate(trigger: str, raw: Any, *, template_ids: set[int] | None = 
 
 
 def conditions_check(conditions: list[dict], facts: Mapping[str, Any]) -> tuple[bool, str]:
-    """Whether every condition holds on ``facts`` and why ("nps = 3 ≤ 6; channel = email is
-    email"), or which one failed."""
-    reasons = []
+    """Whether every condition holds on ``facts`` and why ("nps = 3 ≤ 6; channel = 'email'
+    is 'email'"), or which one failed. The reason is written only for what held or the first
+    that failed (most facts fail a rule's first condition)."""
     for condition in conditions:
-        field, op, value = condition["field"], condition["op"], condition["value"]
-        actual = facts.get(field)
-        held = compare(actual, op, value)
-        shown = "missing" if actual is None else repr(actual)
-        line = (
-            f"{field} = {shown} {OP_WORDS[op]} {value!r}"
-            if op != "exists"
-            else f"{field} = {shown} {'is set' if compare('x', 'exists', value) else 'is not set'}"
-        )
-        if not held:
-            return False, f"not: {line}"
-        reasons.append(line)
-    return True, "; ".join(reasons) or "no conditions"
+        if not compare(facts.get(condition["field"]), condition["op"], condition["value"]):
+            return False, f"not: {_reason(condition, facts)}"
+    return True, "; ".join(_reason(c, facts) for c in conditions) or "no conditions"
+
+
+def _reason(condition: Mapping[str, Any], facts: Mapping[str, Any]) -> str:
+    field, op, value = condition["field"], condition["op"], condition["value"]
+    actual = facts.get(field)
+    shown = "missing" if actual is None else repr(actual)
+    if op == "exists":
+        return f"{field} = {shown} {'is set' if compare('x', 'exists', value) else 'is not set'}"
+    return f"{field} = {shown} {OP_WORDS[op]} {value!r}"
 
 
 def describe_action(action: Mapping[str, Any]) -> str:
