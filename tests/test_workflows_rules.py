@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -14,7 +15,7 @@ from django.core import mail
 
 from cxloop.feedback import services as feedback_services
 from cxloop.workflows import selectors, services
-from cxloop.workflows.models import Notice, RuleFiring, WorkflowRun
+from cxloop.workflows.models import Notice, RuleFiring, WebhookDelivery, WorkflowRun
 from factories import customer_id, identify, ingest, member_make, response_make, survey_make, track
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -170,11 +171,13 @@ def test_a_completed_step_tags_the_customer_and_emails_the_team(workspace, templ
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
     received: list = []
+    raw: list = []
     status = 200
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append((self.path, self.headers["Content-Type"], orjson.loads(body)))
+        type(self).raw.append((dict(self.headers), body))
         self.send_response(type(self).status)
         self.end_headers()
 
@@ -184,7 +187,7 @@ class _Receiver(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def receiver():
-    _Receiver.received, _Receiver.status = [], 200
+    _Receiver.received, _Receiver.raw, _Receiver.status = [], [], 200
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -212,7 +215,76 @@ def test_a_webhook_is_posted_to_a_real_server_and_its_answer_logged(
     ok, failed = RuleFiring.objects.order_by("pk")
     assert ok.status == "fired" and ok.outcomes[0]["detail"].startswith("HTTP 200 in ")
     assert failed.status == "partial"
-    assert failed.outcomes[0]["detail"].startswith("not accepted: HTTP 500 in ")
+    assert failed.outcomes[0]["detail"].startswith("not delivered: HTTP 500 after ")
+    assert "retry at " in failed.outcomes[0]["detail"]
+
+
+def test_a_webhook_is_signed_with_the_rules_secret_and_a_timestamp(
+    workspace, template, customer, receiver
+):
+    import hashlib
+    import hmac
+
+    rule = _rule(workspace, "response_received", DETRACTOR,
+                 [{"type": "webhook", "url": f"http://127.0.0.1:{receiver.server_port}/h"}])  # fmt: skip
+    response = response_make(workspace, survey_make(workspace), T0, nps=2, customer=customer)
+
+    services.rules_react_response(workspace_id=workspace.pk, response_id=response.pk)
+
+    headers, body = _Receiver.raw[0]
+    parts = dict(part.split("=", 1) for part in headers["Cxloop-Signature"].split(","))
+    expected = hmac.new(rule.webhook_secret.encode(), f"{parts['t']}.".encode() + body,
+                        hashlib.sha256).hexdigest()  # fmt: skip
+    assert hmac.compare_digest(parts["v1"], expected)
+    assert abs(int(parts["t"]) - time.time()) < 60
+    delivery = WebhookDelivery.objects.get()
+    assert headers["Cxloop-Delivery"] == str(delivery.pk)
+    assert (delivery.status, delivery.attempts, delivery.last_status) == ("delivered", 1, 200)
+
+
+def test_a_failed_webhook_is_retried_with_backoff_until_it_is_accepted(
+    workspace, template, customer, receiver
+):
+    _rule(workspace, "response_received", DETRACTOR,
+          [{"type": "webhook", "url": f"http://127.0.0.1:{receiver.server_port}/h"}])  # fmt: skip
+    response = response_make(workspace, survey_make(workspace), T0, nps=2, customer=customer)
+    _Receiver.status = 503
+    services.rules_react_response(workspace_id=workspace.pk, response_id=response.pk)
+    delivery = WebhookDelivery.objects.get()
+    first_retry = delivery.next_attempt_at
+
+    early = services.deliveries_retry_due(now=first_retry - timedelta(seconds=1))
+    again = services.deliveries_retry_due(now=first_retry)  # 503 again: wait 5 minutes now
+    delivery.refresh_from_db()
+    second_retry = delivery.next_attempt_at
+    _Receiver.status = 200
+    last = services.deliveries_retry_due(now=second_retry)
+
+    assert (early, again, last) == (0, 1, 1)
+    assert second_retry == first_retry + timedelta(minutes=5)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts, delivery.last_status) == ("delivered", 3, 200)
+    assert len({headers["Cxloop-Delivery"] for headers, _ in _Receiver.raw}) == 1  # one id
+    assert len(_Receiver.raw) == 3
+
+
+def test_a_delivery_gives_up_after_six_attempts_and_can_be_resent(
+    workspace, template, customer, receiver
+):
+    _rule(workspace, "response_received", DETRACTOR,
+          [{"type": "webhook", "url": f"http://127.0.0.1:{receiver.server_port}/h"}])  # fmt: skip
+    response = response_make(workspace, survey_make(workspace), T0, nps=2, customer=customer)
+    _Receiver.status = 500
+    services.rules_react_response(workspace_id=workspace.pk, response_id=response.pk)
+    delivery = WebhookDelivery.objects.get()
+    while delivery.status == "pending":
+        services.deliveries_retry_due(now=delivery.next_attempt_at)
+        delivery.refresh_from_db()
+
+    assert (delivery.status, delivery.attempts) == ("failed", 6)
+    _Receiver.status = 200
+    resent = services.delivery_resend(delivery=delivery)
+    assert (resent.status, resent.attempts) == ("delivered", 1)
 
 
 def test_an_unreachable_webhook_is_logged_not_raised(workspace, template, customer, receiver):
@@ -292,7 +364,7 @@ def test_the_worker_cycle_marks_overdue_steps(workspace, template, customer, set
 
     result = workflows_cycle.enqueue(repeat=False)
 
-    assert result.return_value == {"overdue": 1, "event_firings": 0}
+    assert result.return_value == {"overdue": 1, "event_firings": 0, "webhook_retries": 0}
 
 
 @pytest.mark.parametrize(

@@ -207,3 +207,31 @@ def test_the_loop_report_page_reads_a_date_range(client, analyst, workspace):
     assert client.get("/workflows/report/?start=2026-03-01&end=2026-03-31").status_code == 200
     assert client.get("/workflows/report/?start=2026-04-01&end=2026-03-01").status_code == 400
     assert client.get("/workflows/report/?start=yesterday").status_code == 400
+
+
+def test_a_webhook_delivery_is_resent_from_the_rule_page(client, analyst, workspace, template):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on: the attempt fails at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    rule = services.rule_create(
+        workspace=workspace, name="Hook", trigger="response_received", active=True,
+        conditions=[], actions=[{"type": "webhook", "url": f"http://127.0.0.1:{port}/h"}],
+    )  # fmt: skip
+    response = response_make(workspace, survey_make(workspace), T0, nps=3)
+    services.rules_react_response(workspace_id=workspace.pk, response_id=response.pk)
+    delivery = selectors.rule_deliveries(rule=rule)[0]
+    for _ in range(2):
+        services.deliveries_retry_due(now=delivery.next_attempt_at)
+        delivery.refresh_from_db()
+    assert delivery.attempts == 3
+
+    page = client.get(f"/workflows/rules/{rule.pk}/")
+    resent = client.post(f"/workflows/rules/{rule.pk}/", {"op": f"resend-{delivery.pk}"})
+    unknown = client.post(f"/workflows/rules/{rule.pk}/", {"op": "resend-999999"})
+
+    assert rule.webhook_secret in page.text and "Resend delivery" in page.text
+    assert resent.status_code == 302 and unknown.status_code == 404
+    delivery.refresh_from_db()
+    assert delivery.attempts == 1 and delivery.status == "pending" and delivery.last_error

@@ -9,9 +9,6 @@ and logged (``loop_stopped``): two rules that keep starting each other's workflo
 from __future__ import annotations
 
 import logging
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +25,7 @@ from cxloop.customers import selectors as customer_selectors
 from cxloop.customers import services as customer_services
 from cxloop.events import selectors as event_selectors
 from cxloop.feedback import selectors as feedback_selectors
-from cxloop.workflows import _runs
+from cxloop.workflows import _runs, _webhooks
 from cxloop.workflows.definition import DefinitionError, _text, fill
 from cxloop.workflows.models import (
     FiringStatus,
@@ -50,7 +47,6 @@ from cxloop.workflows.ruledefs import (
 
 log = logging.getLogger(__name__)
 MAX_DEPTH = 3  # a firing caused by a chain of this many firings is stopped as a loop
-WEBHOOK_TIMEOUT = 5.0  # seconds
 EVENT_SCAN_BATCH = 1000
 
 
@@ -126,6 +122,7 @@ class _Context:
     chain: list[int]
     rule: Rule
     at: datetime
+    firing: RuleFiring | None = None
 
 
 def rules_fire(
@@ -168,7 +165,9 @@ def rules_fire(
         if status == FiringStatus.LOOP_STOPPED:
             log.warning("rule %s: %s", rule.pk, why)
             continue
-        context = _Context(workspace, customer, run, step, dict(facts), [*chain, rule.pk], rule, at)
+        context = _Context(
+            workspace, customer, run, step, dict(facts), [*chain, rule.pk], rule, at, firing
+        )
         outcomes = [_act(action, context) for action in rule.actions]
         firing.outcomes = outcomes
         if not all(o["ok"] for o in outcomes):
@@ -273,23 +272,11 @@ def _webhook(action, c: _Context) -> str:
          "run": c.run.pk if c.run else None, "facts": c.facts},
         default=str,
     )  # fmt: skip
-    request = urllib.request.Request(  # noqa: S310 (the URL was checked to be http or https)
-        action["url"], data=body, method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": "cxloop-rules"},
-    )  # fmt: skip
-    started = time.monotonic()
-    try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT) as answer:  # noqa: S310
-            status = answer.status
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        elapsed = (time.monotonic() - started) * 1000
-        return f"not delivered: {getattr(exc, 'reason', exc)} after {elapsed:.0f} ms"
-    elapsed = (time.monotonic() - started) * 1000
-    if not 200 <= status < 300:
-        return f"not accepted: HTTP {status} in {elapsed:.0f} ms"
-    return f"HTTP {status} in {elapsed:.0f} ms"
+    if c.firing is None:
+        return "not sent: no firing to attach the delivery to"
+    delivery = _webhooks.delivery_create(firing=c.firing, url=action["url"], body=body, at=c.at)
+    delivery = _webhooks.delivery_attempt(delivery=delivery)
+    return _webhooks.delivery_outcome(delivery)
 
 
 def _notify(action, c: _Context) -> str:

@@ -8,7 +8,7 @@ rule firings about them (their "why" may name a trait): what is left counts noth
 from __future__ import annotations
 
 from cxloop.core.db import IN_CHUNK, chunked
-from cxloop.workflows.models import RuleFiring, StepInstance, WorkflowRun
+from cxloop.workflows.models import RuleFiring, StepInstance, WebhookDelivery, WorkflowRun
 
 _RUN = (
     "id", "customer_id", "template__name", "version__number", "title", "status", "source",
@@ -48,7 +48,14 @@ def workflows_customer_export(*, customer_ids: list[int]) -> dict[str, list[dict
     steps = StepInstance.objects.filter(run__customer_id__in=customer_ids).order_by(
         "run", "position"
     )
-    return {"workflow_runs": list(runs.values(*_RUN)), "workflow_steps": list(steps.values(*_STEP))}
+    deliveries = WebhookDelivery.objects.filter(firing__customer_id__in=customer_ids).order_by("pk")
+    return {
+        "workflow_runs": list(runs.values(*_RUN)),
+        "workflow_steps": list(steps.values(*_STEP)),
+        "webhook_deliveries": list(
+            deliveries.values("id", "url", "body", "status", "attempts", "created_at")
+        ),
+    }
 
 
 def workflows_customer_erase(*, customer_ids: list[int]) -> dict[str, int]:

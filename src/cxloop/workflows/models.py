@@ -3,6 +3,8 @@ history of every action, rules (WHEN → IF → THEN) with a log of every firing
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 
@@ -168,6 +170,10 @@ class Trigger(models.TextChoices):
     STEP_OVERDUE = "step_overdue", "a workflow step is overdue"
 
 
+def new_webhook_secret() -> str:
+    return f"whsec_{secrets.token_hex(24)}"
+
+
 class Rule(models.Model):
     """WHEN ``trigger`` IF every condition holds THEN the actions run, in order (all JSON data,
     validated by ``workflows.definition``; nothing a user writes is evaluated as code)."""
@@ -179,6 +185,9 @@ class Rule(models.Model):
     conditions = models.JSONField(default=list, blank=True)
     actions = models.JSONField(default=list)
     event_cursor = models.BigIntegerField(default=0, help_text="Last event id scanned.")
+    webhook_secret = models.CharField(
+        max_length=64, default=new_webhook_secret, help_text="Signs this rule's webhooks."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -218,6 +227,39 @@ class RuleFiring(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} on {self.subject}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"  # no attempts left
+
+
+class WebhookDelivery(models.Model):
+    """One webhook a rule's firing sends: signed, retried with backoff until a 2xx answer or
+    the attempts run out, and re-sendable. Goes with its firing (the body holds its facts)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
+    firing = models.ForeignKey(RuleFiring, on_delete=models.CASCADE, related_name="deliveries")
+    url = models.URLField(max_length=500)
+    body = models.TextField()
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    last_ms = models.PositiveIntegerField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="delivery_due")]
+
+    def __str__(self) -> str:
+        return f"{self.url} ({self.status})"
 
 
 class Notice(models.Model):

@@ -22,6 +22,7 @@ from cxloop.workflows.models import (
     StepInstance,
     StepStatus,
     Trigger,
+    WebhookDelivery,
     WorkflowRun,
     WorkflowTemplate,
 )
@@ -158,6 +159,18 @@ def rule_get(*, workspace: Workspace, rule_id: int) -> Rule | None:
 
 def rule_firings(*, rule: Rule, limit: int = 50) -> list[RuleFiring]:
     return list(rule.firings.select_related("customer")[:limit])
+
+
+def rule_deliveries(*, rule: Rule, limit: int = 30) -> list[WebhookDelivery]:
+    return list(WebhookDelivery.objects.filter(firing__rule=rule).select_related("firing")[:limit])
+
+
+def delivery_get(*, rule: Rule, delivery_id: int) -> WebhookDelivery | None:
+    return (
+        WebhookDelivery.objects.filter(firing__rule=rule, pk=delivery_id)
+        .select_related("firing__rule")
+        .first()
+    )
 
 
 def customer_runs(*, customer) -> QuerySet[WorkflowRun]:

@@ -33,6 +33,11 @@ from cxloop.workflows._runs import (
     steps_mark_overdue,
 )
 from cxloop.workflows._templates import template_archive, template_create, template_new_version
+from cxloop.workflows._webhooks import (
+    deliveries_retry_due,
+    delivery_resend,
+    signature,
+)
 from cxloop.workflows.definition import DefinitionError
 
 __all__ = [
@@ -40,6 +45,8 @@ __all__ = [
     "DefinitionError",
     "RunError",
     "WouldFire",
+    "deliveries_retry_due",
+    "delivery_resend",
     "email_customer",
     "history_add",
     "intake_form_class",
@@ -53,6 +60,7 @@ __all__ = [
     "rules_scan_events",
     "run_cancel",
     "run_start",
+    "signature",
     "step_assign",
     "step_assign_role",
     "step_complete",

@@ -32,16 +32,18 @@ def response_received(*, workspace_id: int, response_id: int) -> None:
 
 @task()
 def workflows_cycle(*, repeat: bool = True) -> dict:
-    """One round: overdue steps, then new events. Re-enqueues itself when ``repeat``."""
+    """One round: overdue steps, new events, webhook retries. Re-enqueues itself when ``repeat``."""
     try:
         overdue = services.steps_mark_overdue()
         fired = services.rules_scan_events()
+        resent = services.deliveries_retry_due()
     finally:
         if repeat:
             enqueue_next(workflows_cycle, seconds=CYCLE_SECONDS, repeat=True)
-    if overdue or fired:
-        log.info("workflows: %s steps overdue, %s event rule firings", overdue, fired)
-    return {"overdue": overdue, "event_firings": fired}
+    if overdue or fired or resent:
+        log.info("workflows: %s steps overdue, %s event rule firings, %s webhook retries",
+                 overdue, fired, resent)  # fmt: skip
+    return {"overdue": overdue, "event_firings": fired, "webhook_retries": resent}
 
 
 def ensure_workflows_cycle() -> bool:

@@ -14,7 +14,7 @@ from cxloop.web.forms import MAX_ID, WholeNumberField, text_field
 MAX_LONG = 5000
 OP = re.compile(r"^(save|test|refresh|add_step|add_intake|add_condition|add_action|"
                 r"(remove_step|up|down|add_field|remove_intake|remove_condition|remove_action)-\d{1,3}|"
-                r"remove_field-\d{1,3}-\d{1,3})$")  # fmt: skip
+                r"remove_field-\d{1,3}-\d{1,3}|resend-\d{1,18})$")  # fmt: skip
 STEP_FIELDS = ("key", "title", "assignee_kind", "assignee_role", "assignee_user",
                "deadline_hours", "deadline_from", "escalate_role", "cond_step", "cond_field",
                "cond_op", "cond_value", "email_subject")  # fmt: skip

@@ -113,6 +113,12 @@ def _editor(request: HttpRequest, rule) -> HttpResponse:
         active = bool(form.cleaned_data.get("active"))
         conditions, actions = _rows(request.POST, form.counts(), errors)
         op = form.cleaned_data.get("op") or "save"
+        if op.startswith("resend-") and rule is not None:
+            delivery = selectors.delivery_get(rule=rule, delivery_id=int(op.split("-")[1]))
+            if delivery is None:
+                raise Http404("No such delivery of this rule.")
+            services.delivery_resend(delivery=delivery)
+            return saved_redirect(request, reverse("rule-edit", args=[rule.pk]))
         if op == "test" and not errors:
             start, end = _day_range(form.cleaned_data)
             try:
@@ -159,6 +165,8 @@ def _editor(request: HttpRequest, rule) -> HttpResponse:
         "templates": selectors.template_list(workspace=workspace), "roles": ROLES,
         "workers": [m for m in core_selectors.members(workspace=workspace) if m.role in ROLES],
         "firings": selectors.rule_firings(rule=rule) if rule else [],
+        "deliveries": selectors.rule_deliveries(rule=rule) if rule else [],
+        "has_webhook": any(a.get("type") == "webhook" for a in actions),
         "start": start.date(), "end": (end - timedelta(days=1)).date(), "tab": "rules",
     }  # fmt: skip
     return render(request, "workflows/rule_editor.html", context, status=status)
