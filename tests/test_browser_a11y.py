@@ -117,6 +117,7 @@ PAGES: dict[str, Callable[[Workspace], str]] = {
     "personas": lambda ws: "/segments/personas/",
     "workflows": lambda ws: "/workflows/",
     "workflow-editor": _workflow,
+    "workflow-process": lambda ws: f"{_workflow(ws)}process/",
     "runs-board": lambda ws: "/workflows/runs/",
     "runs-table": lambda ws: "/workflows/runs/?view=table",
     "run-detail": _run,

@@ -103,6 +103,7 @@ WEB = {
     "workflow-list": (WT, WT),
     "workflow-new": (MF, MF),
     "workflow-edit": (MF, MF),
+    "workflow-process": (WT, WT),
     "run-board": (WT, WT),
     "run-board-poll": (WT, WT),
     "run-detail": (WT, WT),

@@ -173,6 +173,46 @@ def delivery_get(*, rule: Rule, delivery_id: int) -> WebhookDelivery | None:
     )
 
 
+def step_stats(*, template: WorkflowTemplate) -> dict:
+    """What this template's runs show per step of its current version: done, skipped, open now,
+    median hours from opening to completion, the share done by the deadline (of those that
+    had one), and the step where most open runs wait."""
+    steps = template.current.steps if template.current else []
+    rows = StepInstance.objects.filter(run__template=template).values(
+        "key", "status", "opened_at", "completed_at", "due_at"
+    )
+    by_key: dict[str, dict] = {s["key"]: {"done": 0, "skipped": 0, "open": 0, "hours": [],
+                                         "due": 0, "in_time": 0} for s in steps}  # fmt: skip
+    for row in rows:
+        stat = by_key.get(row["key"])
+        if stat is None:
+            continue
+        if row["status"] == StepStatus.DONE:
+            stat["done"] += 1
+            if row["opened_at"] and row["completed_at"]:
+                hours = (row["completed_at"] - row["opened_at"]).total_seconds() / 3600
+                stat["hours"].append(hours)
+            if row["due_at"]:
+                stat["due"] += 1
+                done_at = row["completed_at"]
+                stat["in_time"] += bool(done_at is not None and done_at <= row["due_at"])
+        elif row["status"] == StepStatus.SKIPPED:
+            stat["skipped"] += 1
+        elif row["status"] == StepStatus.OPEN:
+            stat["open"] += 1
+    out = []
+    for step in steps:
+        stat = by_key[step["key"]]
+        out.append({
+            "key": step["key"], "title": step["title"], "done": stat["done"],
+            "skipped": stat["skipped"], "open": stat["open"],
+            "median_hours": statistics.median(stat["hours"]) if stat["hours"] else None,
+            "on_time": stat["in_time"] / stat["due"] if stat["due"] else None,
+        })  # fmt: skip
+    waiting = max(out, key=lambda r: r["open"], default=None)
+    return {"steps": out, "stall": waiting["title"] if waiting and waiting["open"] else ""}
+
+
 def customer_runs(*, customer) -> QuerySet[WorkflowRun]:
     return (
         WorkflowRun.objects.filter(customer=customer)

@@ -114,3 +114,7 @@ class StepWorkForm(forms.Form):
 class ReportForm(forms.Form):
     start = forms.DateField(required=False)
     end = forms.DateField(required=False)
+
+
+class ProcessForm(forms.Form):
+    format = forms.ChoiceField(choices=[("", "page"), ("md", "Markdown")], required=False)

@@ -10,6 +10,7 @@ urlpatterns: list = [
     path("workflows/", views.workflow_list, name="workflow-list"),
     path("workflows/new/", views.workflow_new, name="workflow-new"),
     path("workflows/<int:template_id>/", views.workflow_edit, name="workflow-edit"),
+    path("workflows/<int:template_id>/process/", views.workflow_process, name="workflow-process"),
     path("workflows/runs/", runs.run_board, name="run-board"),
     path("workflows/runs/poll/", runs.run_board_poll, name="run-board-poll"),
     path("workflows/runs/<int:run_id>/", runs.run_detail, name="run-detail"),

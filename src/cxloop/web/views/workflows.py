@@ -9,6 +9,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.text import slugify
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -16,9 +17,10 @@ from cxloop.core import selectors as core_selectors
 from cxloop.core import throttle
 from cxloop.core.permissions import Capability
 from cxloop.web.forms import error_lines
-from cxloop.web.forms.workflows import EditorForm, field_row, step_row
+from cxloop.web.forms.common import bad_params
+from cxloop.web.forms.workflows import EditorForm, ProcessForm, field_row, step_row
 from cxloop.web.workspace import active_workspace, capability_required
-from cxloop.workflows import selectors, services
+from cxloop.workflows import process, selectors, services
 from cxloop.workflows.definition import ASSIGNEE_KINDS, FIELD_TYPES, OPS, ROLES
 
 MAX_STEPS = 30
@@ -204,6 +206,41 @@ def _editor(request: HttpRequest, template) -> HttpResponse:
         "tab": "templates",
     }  # fmt: skip
     return render(request, "workflows/editor.html", context, status=status)
+
+
+@capability_required(Capability.WORK_TASKS)
+def workflow_process(request: HttpRequest, template_id: int) -> HttpResponse:
+    """The process in words, as a flowchart and in numbers from real runs; ``?format=md``
+    downloads it as Markdown."""
+    workspace = active_workspace(request)
+    template = selectors.template_get(workspace=workspace, template_id=template_id)
+    if template is None or template.current is None:
+        raise Http404("No such workflow in this workspace.")
+    form = ProcessForm(request.GET)
+    if not form.is_valid():
+        return bad_params(request, form)
+    names = {m.user.pk: m.user.get_username() for m in core_selectors.members(workspace=workspace)}
+    steps = template.current.steps
+    stats = selectors.step_stats(template=template)
+    if form.cleaned_data.get("format") == "md":
+        text = process.markdown(
+            name=template.name, description=template.description,
+            version=template.current.number, steps=steps, names=names, stats=stats,
+        )  # fmt: skip
+        response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
+        slug = slugify(template.name) or "workflow"
+        response["Content-Disposition"] = (
+            f'attachment; filename="{slug}-v{template.current.number}.md"'
+        )
+        return response
+    context = {
+        "template": template,
+        "steps": [{"step": s, "lines": process.step_sentences(s, names)} for s in steps],
+        "stats": stats,
+        "mermaid": process.mermaid(steps),
+        "tab": "templates",
+    }
+    return render(request, "workflows/process.html", context)
 
 
 # ------------------------------------------------------------------ public intake form
