@@ -275,3 +275,19 @@ def test_board_version_changes_with_every_change(workspace, template, customer, 
     services.step_extend(step=selectors.run_steps(run=run).first(), hours=1, at=T0)
 
     assert len({before, middle, selectors.board_version(workspace=workspace)}) == 3
+
+
+def test_the_customers_owner_gets_the_step_else_the_fallback_role(workspace, people):
+    owned = {"key": "call", "title": "Call", "assignee": {"kind": "owner", "role": "agent"}}
+    template = services.template_create(workspace=workspace, name="Owned", steps=[owned])
+    ingest(workspace, [identify("u-5", {"email": "x@example.com", "owner": "BO"}, T0),
+                       identify("u-6", {"email": "y@example.com", "owner": "someone-gone"}, T0)])  # fmt: skip
+    mine, orphan = (
+        workspace.customer_set.get(pk=customer_id(workspace, u)) for u in ("u-5", "u-6")
+    )
+
+    first = selectors.run_steps(run=services.run_start(template=template, customer=mine)).get()
+    second = selectors.run_steps(run=services.run_start(template=template, customer=orphan)).get()
+
+    assert (first.assignee, first.role) == (people["agents"][1], "")
+    assert (second.assignee, second.role) == (None, "agent")

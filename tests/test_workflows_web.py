@@ -235,3 +235,26 @@ def test_a_webhook_delivery_is_resent_from_the_rule_page(client, analyst, worksp
     assert resent.status_code == 302 and unknown.status_code == 404
     delivery.refresh_from_db()
     assert delivery.attempts == 1 and delivery.status == "pending" and delivery.last_error
+
+
+def test_the_board_filters_by_customer_segment(client, analyst, workspace, template):
+    from cxloop.segments import services as segment_services
+
+    ingest(workspace, [identify("u-1", {"email": "a@example.com", "tier": "gold"}, T0),
+                       identify("u-2", {"email": "b@example.com", "tier": "silver"}, T0)])  # fmt: skip
+    gold, silver = (
+        workspace.identity_set.get(kind="user_id", value=u).customer for u in ("u-1", "u-2")
+    )
+    golden = services.run_start(template=template, customer=gold)
+    services.run_start(template=template, customer=silver)
+    segment = segment_services.segment_create(
+        workspace=workspace,
+        name="Gold",
+        definition={"all": [{"trait": "tier", "op": "eq", "value": "gold"}]},
+    )
+
+    page = client.get(f"/workflows/runs/?segment={segment.pk}&view=table")
+
+    assert [r["run"] for r in page.context["rows"]] == [golden]
+    assert page.context["query"] == f"segment={segment.pk}&view=table"
+    assert client.get("/workflows/runs/?segment=999999").status_code == 404

@@ -21,7 +21,7 @@ from django.utils import timezone
 from cxloop.core import selectors as core_selectors
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import selectors as feedback_selectors
-from cxloop.workflows.definition import ROLES, fill, step_shown
+from cxloop.workflows.definition import OWNER_TRAIT, ROLES, fill, step_shown
 from cxloop.workflows.forms import answers_clean, answers_form_class, form_errors
 from cxloop.workflows.models import (
     HistoryEntry,
@@ -89,6 +89,16 @@ def _resolve_assignee(run: WorkflowRun, step: StepInstance, rule: Mapping[str, A
         by_id = {u.pk: u for u in _workers(run.workspace)}
         return by_id.get(rule.get("user_id")), ""
     if kind == "role":
+        return None, rule["role"]
+    if kind == "owner":  # the member the customer's owner trait names, else anyone with the role
+        traits = (
+            run.customer.traits if run.customer and isinstance(run.customer.traits, dict) else {}
+        )
+        owner = str(traits.get(OWNER_TRAIT) or "").strip().lower()
+        if owner:
+            for user in _workers(run.workspace):
+                if owner in (user.get_username().lower(), (user.email or "").lower()):
+                    return user, ""
         return None, rule["role"]
     if kind == "round_robin":
         workers = _workers(run.workspace, rule["role"])

@@ -16,7 +16,8 @@ MAX_ACTIONS = 10
 MAX_HOURS = 24 * 365
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 ROLES = ("admin", "analyst", "agent")  # roles that may work on tasks (viewers see aggregates)
-ASSIGNEE_KINDS = ("unassigned", "member", "role", "round_robin")
+ASSIGNEE_KINDS = ("unassigned", "member", "role", "round_robin", "owner")
+OWNER_TRAIT = "owner"  # the customer's trait naming their owner (a member's user name or email)
 FIELD_TYPES = ("text", "choice", "date", "rating")
 OPS = ("eq", "neq", "lt", "lte", "gt", "gte", "in", "contains", "exists")
 OP_WORDS = {
@@ -95,7 +96,7 @@ def assignee_validate(raw: Any, where: str, errors: list[str]) -> dict:
     if kind == "member":
         user_id = _int(raw.get("user_id"), f"{where}.user_id", 1, 2**63 - 1, errors)
         return {"kind": kind, "user_id": user_id}
-    if kind in ("role", "round_robin"):
+    if kind in ("role", "round_robin", "owner"):  # owner: the role is the fallback
         role = raw.get("role")
         if role not in ROLES:
             errors.append(f"{where}.role: {role!r} is not one of {', '.join(ROLES)}")

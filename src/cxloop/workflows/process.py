@@ -18,6 +18,8 @@ def _who(rule: Mapping[str, Any] | None, names: Mapping[int, str]) -> str:
         return f"anyone with the {rule['role']} role"  # type: ignore[index]
     if kind == "round_robin":
         return f"each {rule['role']} in turn"  # type: ignore[index]
+    if kind == "owner":
+        return f"the customer's owner (else anyone with the {rule['role']} role)"  # type: ignore[index]
     return "whoever takes it"
 
 

@@ -66,9 +66,11 @@ def run_list(
     template_id: int | None = None,
     assignee_id: int | None = None,
     customer_id: int | None = None,
+    customer_ids: QuerySet | None = None,
 ) -> QuerySet[WorkflowRun]:
     """Runs, newest first, with their template, version and customer; ``assignee_id`` keeps
-    runs whose open step is that member's."""
+    runs whose open step is that member's; ``customer_ids`` (a subquery, e.g. a segment's
+    members) keeps runs about those customers."""
     runs = WorkflowRun.objects.filter(workspace=workspace)
     if status:
         runs = runs.filter(status=status)
@@ -78,6 +80,8 @@ def run_list(
         runs = runs.filter(steps__status=StepStatus.OPEN, steps__assignee_id=assignee_id)
     if customer_id:
         runs = runs.filter(customer_id=customer_id)
+    if customer_ids is not None:
+        runs = runs.filter(customer_id__in=customer_ids)
     return runs.select_related("template", "version", "customer").order_by("-started_at", "-pk")
 
 

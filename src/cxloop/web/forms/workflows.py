@@ -88,6 +88,7 @@ def action_row(data, i: int) -> RowForm:
 
 class BoardForm(forms.Form):
     template = WholeNumberField(1, MAX_ID)
+    segment = WholeNumberField(1, MAX_ID)
     assignee = WholeNumberField(1, MAX_ID)
     status = forms.ChoiceField(
         choices=[("", "any"), ("open", "open"), ("done", "done"), ("cancelled", "cancelled")],

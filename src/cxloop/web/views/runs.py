@@ -5,6 +5,7 @@ run with its history and the open step's form, and each member's task inbox."""
 from __future__ import annotations
 
 from collections import defaultdict
+from urllib.parse import urlencode
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -12,6 +13,8 @@ from django.views.decorators.http import require_POST
 
 from cxloop.core import selectors as core_selectors
 from cxloop.core.permissions import Capability
+from cxloop.segments import selectors as segment_selectors
+from cxloop.segments.definition import SegmentDefinitionError
 from cxloop.web.forms import error_lines
 from cxloop.web.forms.common import bad_params
 from cxloop.web.forms.workflows import BoardForm, StepWorkForm
@@ -25,10 +28,22 @@ BOARD_LIMIT = 300
 def _board_context(request: HttpRequest, form: BoardForm) -> dict:
     workspace = active_workspace(request)
     params = form.cleaned_data
+    members = None
+    if params.get("segment"):
+        segment = segment_selectors.segment_get(workspace=workspace, segment_id=params["segment"])
+        if segment is None:
+            raise Http404("No such segment in this workspace.")
+        try:
+            members = segment_selectors.segment_customer_ids(
+                workspace=workspace, definition=segment.definition
+            )
+        except SegmentDefinitionError as exc:  # e.g. a journey stage deleted since
+            raise Http404(f"The segment needs fixing: {exc}") from None
     runs = list(
         selectors.run_list(
             workspace=workspace, status=params.get("status") or None,
             template_id=params.get("template"), assignee_id=params.get("assignee"),
+            customer_ids=members,
         )[:BOARD_LIMIT]
     )  # fmt: skip
     now = selectors.now()
@@ -43,21 +58,19 @@ def _board_context(request: HttpRequest, form: BoardForm) -> dict:
         columns[step.title if step else run.get_status_display()].append(row)
     order = [t for t in columns if t not in ("Done", "Cancelled")]
     order += [t for t in ("Done", "Cancelled") if t in columns]
-    query = {
-        k: v
-        for k, v in request.GET.items()
-        if k in ("template", "assignee", "status", "view") and v
-    }
+    shown = ("template", "assignee", "segment", "status", "view")
+    query = urlencode({k: params[k] for k in shown if params.get(k)})
     return {
         "rows": rows,
         "columns": [(title, columns[title]) for title in order],
         "view": params.get("view") or "board",
         "templates": selectors.template_list(workspace=workspace),
+        "segments": segment_selectors.segment_list(workspace=workspace),
         "workers": [m for m in core_selectors.members(workspace=workspace) if m.role in ROLES],
         "chosen": params,
         "version": selectors.board_version(workspace=workspace),
         "overdue": sum(1 for r in rows if r["timing"] == "overdue"),
-        "query": "&".join(f"{k}={v}" for k, v in query.items()),
+        "query": query,
         "limit": BOARD_LIMIT,
         "tab": "board",
     }

@@ -71,8 +71,8 @@ def _steps_from(data, count: int, errors: list[str]) -> list[dict[str, Any]]:
         assignee: dict[str, Any] = {"kind": kind}
         if kind == "member":
             assignee["user_id"] = c.get("assignee_user")
-        elif kind in ("role", "round_robin"):
-            assignee["role"] = c.get("assignee_role")
+        elif kind in ("role", "round_robin", "owner"):
+            assignee["role"] = c.get("assignee_role") or "agent"
         fields_count = int(c["fields"]) if str(c.get("fields", "")).isdigit() else 0
         step = {
             "key": c.get("key", ""), "title": c.get("title", ""), "assignee": assignee,
