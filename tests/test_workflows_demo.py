@@ -90,6 +90,42 @@ def test_the_loop_report_matches_numpy(workspace):
     )
     assert report.close_hours == pytest.approx((np.median([10, 20]), np.percentile([10, 20], 90)))
     assert report.outcomes == [("fixed", 2)]
+    assert (report.rescored, report.score_change, report.score_change_interval) == (0, None, None)
+
+
+def test_the_loop_report_says_how_far_the_next_score_moved(workspace):
+    from scipy import stats
+
+    ingest(workspace, [identify(f"u-{i}", {"email": f"c{i}@example.com"}, T0) for i in range(4)])
+    template = services.template_create(workspace=workspace, name="Loop",
+                                        steps=[{"key": "call", "title": "Call", "fields": []}])  # fmt: skip
+    services.rule_create(workspace=workspace, name="d", trigger="response_received",
+                         conditions=[{"field": "nps", "op": "lte", "value": 6}],
+                         actions=[{"type": "start_workflow", "template_id": template.pk}], active=True)  # fmt: skip
+    survey = survey_make(workspace)
+    # four detractors (2, 3, 5, 6); three answer again after their loop closed: 7, 9, 6
+    # (changes +5, +6, +1); the fourth answers only before the close
+    for i, (first, later) in enumerate(((2, 7), (3, 9), (5, 6), (6, None))):
+        customer = workspace.customer_set.get(pk=customer_id(workspace, f"u-{i}"))
+        response = response_make(workspace, survey, T0, nps=first, customer=customer)
+        services.rules_react_response(workspace_id=workspace.pk, response_id=response.pk, at=T0)
+        run = WorkflowRun.objects.get(customer=customer)
+        services.step_complete(step=run.steps.get(), answers={}, at=T0 + timedelta(hours=5))
+        response_make(workspace, survey, T0 + timedelta(hours=1), nps=0, customer=customer)
+        if later is not None:
+            response_make(workspace, survey, T0 + timedelta(days=3), nps=later, customer=customer)
+
+    report = selectors.loop_report(
+        workspace=workspace, start=T0 - timedelta(days=1), end=T0 + timedelta(days=1)
+    )
+
+    changes = [5, 6, 1]
+    low, high = stats.t.interval(
+        0.95, len(changes) - 1, loc=np.mean(changes), scale=stats.sem(changes)
+    )
+    assert report.rescored == 3
+    assert report.score_change == pytest.approx(4.0)
+    assert report.score_change_interval == pytest.approx((low, high))
 
 
 def test_the_360_page_lists_the_customers_loops(client, admin_member, workspace):

@@ -12,6 +12,8 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from cxloop.core.models import Workspace
+from cxloop.feedback import selectors as feedback_selectors
+from cxloop.metrics import definitions as metric_definitions
 from cxloop.workflows.models import (
     FiringStatus,
     HistoryEntry,
@@ -237,6 +239,11 @@ class LoopReport:
     first_contact_hours: tuple[float | None, float | None]  # median, p90
     close_hours: tuple[float | None, float | None]
     outcomes: list[tuple[str, int]]
+    # closed loops whose customer answered NPS again after the close: how many, the mean change
+    # of their score and its 95% Student's t interval (None below two)
+    rescored: int = 0
+    score_change: float | None = None
+    score_change_interval: tuple[float, float] | None = None
 
 
 def _median_p90(values: list[float]) -> tuple[float | None, float | None]:
@@ -256,7 +263,8 @@ def loop_report(*, workspace: Workspace, start: datetime, end: datetime) -> Loop
         WorkflowRun.objects.filter(
             workspace=workspace, source__startswith="rule:",
             started_at__gte=start, started_at__lt=end,
-        ).values("status", "started_at", "first_contact_at", "closed_at", "outcome")
+        ).values("status", "started_at", "first_contact_at", "closed_at", "outcome",
+                 "customer_id", "context")
     )  # fmt: skip
     fired = RuleFiring.objects.filter(
         workspace=workspace, rule__trigger=Trigger.RESPONSE_RECEIVED, at__gte=start, at__lt=end
@@ -268,7 +276,18 @@ def loop_report(*, workspace: Workspace, start: datetime, end: datetime) -> Loop
     outcomes: dict[str, int] = {}
     for r in done:
         outcomes[r["outcome"] or "(none)"] = outcomes.get(r["outcome"] or "(none)", 0) + 1
+    changes = _score_changes(workspace, done)
+    change = interval = None
+    if changes:
+        change = statistics.fmean(changes)
+    if len(changes) >= 2:
+        half = metric_definitions.t_quantile_975(len(changes) - 1) * statistics.stdev(changes)
+        half /= len(changes) ** 0.5
+        interval = (change - half, change + half)  # type: ignore[operator]
     return LoopReport(
+        rescored=len(changes),
+        score_change=change,
+        score_change_interval=interval,
         detractors=fired,
         loops=len(runs),
         closed=len(done),
@@ -277,6 +296,28 @@ def loop_report(*, workspace: Workspace, start: datetime, end: datetime) -> Loop
         close_hours=_median_p90(close),
         outcomes=sorted(outcomes.items(), key=lambda kv: -kv[1]),
     )
+
+
+def _score_changes(workspace: Workspace, done: list[dict]) -> list[float]:
+    """For closed loops started from an NPS answer: the customer's next NPS answer after the
+    close minus the one that started the loop."""
+    changes = []
+    responses = feedback_selectors.workspace_responses(workspace=workspace).filter(
+        completed=True, nps_score__isnull=False
+    )
+    for run in done:
+        before = run["context"].get("nps") if isinstance(run["context"], dict) else None
+        if not isinstance(before, int | float) or run["customer_id"] is None:
+            continue
+        after = (
+            responses.filter(customer_id=run["customer_id"], submitted_at__gt=run["closed_at"])
+            .order_by("submitted_at", "pk")
+            .values_list("nps_score", flat=True)
+            .first()
+        )
+        if after is not None:
+            changes.append(float(after - before))
+    return changes
 
 
 def now() -> datetime:
