@@ -4,9 +4,10 @@ the closed-loop report. Keyword-only, workspace first."""
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
@@ -283,7 +284,7 @@ def loop_report(*, workspace: Workspace, start: datetime, end: datetime) -> Loop
     if len(changes) >= 2:
         half = metric_definitions.t_quantile_975(len(changes) - 1) * statistics.stdev(changes)
         half /= len(changes) ** 0.5
-        interval = (change - half, change + half)  # type: ignore[operator]
+        interval = (change - half, change + half)
     return LoopReport(
         rescored=len(changes),
         score_change=change,
@@ -298,7 +299,7 @@ def loop_report(*, workspace: Workspace, start: datetime, end: datetime) -> Loop
     )
 
 
-def _score_changes(workspace: Workspace, done: list[dict]) -> list[float]:
+def _score_changes(workspace: Workspace, done: Sequence[Mapping[str, Any]]) -> list[float]:
     """For closed loops started from an NPS answer: the customer's next NPS answer after the
     close minus the one that started the loop."""
     changes = []
