@@ -381,3 +381,34 @@ def test_compare_numbers_as_numbers_and_the_rest_as_text(actual, op, expected, h
     from cxloop.workflows.definition import compare
 
     assert compare(actual, op, expected) is holds
+
+
+def test_a_delivery_whose_worker_died_after_its_claim_is_sent_again_once(
+    workspace, template, customer, receiver
+):
+    from django.db.models import F
+
+    from cxloop.workflows import _webhooks
+
+    _rule(workspace, "response_received", DETRACTOR,
+          [{"type": "webhook", "url": f"http://127.0.0.1:{receiver.server_port}/h"}])  # fmt: skip
+    response = response_make(workspace, survey_make(workspace), T0, nps=2, customer=customer)
+    _Receiver.status = 500
+    services.rules_react_response(workspace_id=workspace.pk, response_id=response.pk)
+    delivery = WebhookDelivery.objects.get()
+    due = delivery.next_attempt_at
+    # a worker claims the retry (as delivery_attempt does) and dies before sending
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        attempts=F("attempts") + 1, next_attempt_at=due + _webhooks.LEASE
+    )
+    _Receiver.status = 200
+
+    during = services.deliveries_retry_due(now=due + timedelta(seconds=30))
+    after = services.deliveries_retry_due(now=due + _webhooks.LEASE)
+    later = services.deliveries_retry_due(now=due + _webhooks.LEASE * 10)
+
+    assert (during, after, later) == (0, 1, 0)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("delivered", 3)
+    assert {h["Cxloop-Delivery"] for h, _ in _Receiver.raw} == {str(delivery.pk)}
+    assert len(_Receiver.raw) == 2  # the first (refused) and the one after the lease

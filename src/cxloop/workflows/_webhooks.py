@@ -3,7 +3,8 @@ HMAC-SHA256 of "<t>.<body>" with the rule's secret>``), one delivery row each, r
 backoff (1, 5, 30, 120, 360 minutes) until a 2xx answer, then marked failed; re-sendable.
 
 Each attempt is claimed first (a conditional update on the attempt count), so two workers never
-send the same attempt; ``Cxloop-Delivery: <id>`` lets a receiver drop a repeat.
+send the same attempt; a worker that dies after its claim leaves the attempt due again after
+``LEASE``; ``Cxloop-Delivery: <id>`` lets a receiver drop a repeat.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from cxloop.workflows.models import DeliveryStatus, RuleFiring, WebhookDelivery
 TIMEOUT = 5.0  # seconds per attempt
 BACKOFF_MINUTES = (1, 5, 30, 120, 360)  # waits after attempts 1–5; the 6th is the last
 MAX_ATTEMPTS = len(BACKOFF_MINUTES) + 1
+# A claimed attempt is due again after this if its worker never records the answer (it died):
+# the same delivery is sent again, with the same Cxloop-Delivery id for the receiver to drop.
+LEASE = timedelta(minutes=2)
 
 
 def signature(*, secret: str, timestamp: int, body: bytes) -> str:
@@ -43,7 +47,7 @@ def delivery_attempt(*, delivery: WebhookDelivery, now: datetime | None = None) 
     now = now or timezone.now()
     claimed = WebhookDelivery.objects.filter(
         pk=delivery.pk, status=DeliveryStatus.PENDING, attempts=delivery.attempts
-    ).update(attempts=F("attempts") + 1, next_attempt_at=None)
+    ).update(attempts=F("attempts") + 1, next_attempt_at=now + LEASE)
     if not claimed:
         delivery.refresh_from_db()
         return delivery
@@ -70,6 +74,7 @@ def delivery_attempt(*, delivery: WebhookDelivery, now: datetime | None = None) 
         error = str(getattr(exc, "reason", exc))[:300]
     delivery.last_ms = int((time.monotonic() - started) * 1000)
     delivery.last_status, delivery.last_error = status, error
+    delivery.next_attempt_at = None
     if status is not None and 200 <= status < 300:
         delivery.status, delivery.delivered_at = DeliveryStatus.DELIVERED, now
     elif delivery.attempts >= MAX_ATTEMPTS:
