@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -168,8 +169,6 @@ def _step_work(request: HttpRequest, run_id: int) -> tuple:
 
 def _done(request: HttpRequest, run, errors: list[str]) -> HttpResponse:
     if errors:
-        from django.contrib import messages
-
         for error in errors:
             messages.error(request, error)
     return redirect("run-detail", run_id=run.pk)
