@@ -34,6 +34,7 @@ from cxloop.feedback import services as feedback_services
 from cxloop.journeys import services as journey_services
 from cxloop.predict import services as predict_services
 from cxloop.segments import services as segment_services
+from cxloop.workflows import services as workflow_services
 from test_journeys_maps import SHOP, seed
 
 MAX_EXAMPLES = 12
@@ -92,9 +93,16 @@ def signed_in_admin(db, workspace, admin_member):
     )
     predict_services.predictions_run(workspace=workspace, interval_draws=0)
     customer = Customer.objects.filter(workspace=workspace).first()
+    template = workflow_services.template_create(
+        workspace=workspace, name="Call back",
+        steps=[{"key": "call", "title": "Call", "fields": [
+            {"key": "note", "label": "Note", "type": "text", "required": True}]}],
+    )  # fmt: skip
+    run = workflow_services.run_start(template=template, customer=customer)
     KNOWN_IDS.update(
-        journey_id=journey.pk, survey_id=survey.pk, segment_id=segment.pk, customer_id=customer.pk
-    )
+        journey_id=journey.pk, survey_id=survey.pk, segment_id=segment.pk, customer_id=customer.pk,
+        run_id=run.pk, step_id=run.steps.get().pk,
+    )  # fmt: skip
     signed_in = {
         SESSION_KEY: str(admin_member.pk),
         BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",

@@ -21,6 +21,7 @@ from cxloop.demo.generator import build_demo
 from cxloop.feedback.models import Question, Survey
 from cxloop.journeys.models import JourneyMap
 from cxloop.segments.models import Segment
+from cxloop.workflows.models import Rule, WorkflowRun, WorkflowTemplate
 from factories import member_make
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
@@ -68,6 +69,24 @@ def _segment(ws: Workspace) -> str:
     return f"/segments/{Segment.objects.filter(workspace=ws).order_by('pk')[0].pk}/"
 
 
+def _workflow(ws: Workspace) -> str:
+    return f"/workflows/{WorkflowTemplate.objects.filter(workspace=ws).order_by('pk')[0].pk}/"
+
+
+def _run(ws: Workspace) -> str:
+    """An open demo run (its step form and history)."""
+    run = WorkflowRun.objects.filter(workspace=ws, status="open").order_by("pk")[0]
+    return f"/workflows/runs/{run.pk}/"
+
+
+def _rule(ws: Workspace) -> str:
+    return f"/workflows/rules/{Rule.objects.filter(workspace=ws).order_by('pk')[0].pk}/"
+
+
+def _intake(ws: Workspace) -> str:
+    return f"/w/{WorkflowTemplate.objects.filter(workspace=ws).order_by('pk')[0].intake_token}/"
+
+
 def _public(ws: Workspace) -> str:
     survey = Survey.objects.filter(workspace=ws, status="active").order_by("pk")[0]
     return f"/s/{survey.public_token}/"
@@ -98,8 +117,21 @@ PAGES: dict[str, Callable[[Workspace], str]] = {
     "personas": lambda ws: "/segments/personas/",
     "value-at-risk": lambda ws: "/predictions/",
     "model-health": lambda ws: "/predictions/health/",
+    "workflows": lambda ws: "/workflows/",
+    "workflow-editor": _workflow,
+    "workflow-process": lambda ws: f"{_workflow(ws)}process/",
+    "runs-board": lambda ws: "/workflows/runs/",
+    "runs-table": lambda ws: "/workflows/runs/?view=table",
+    "run-detail": _run,
+    "my-tasks": lambda ws: "/workflows/tasks/",
+    "rules": lambda ws: "/workflows/rules/",
+    "rule-editor": _rule,
+    "loop-report": lambda ws: "/workflows/report/",
 }
-PUBLIC = ("login", "public-survey", "public-survey-errors", "thank-you", "survey-closed")
+PUBLIC = (
+    "login", "public-survey", "public-survey-errors", "thank-you", "survey-closed",
+    "intake-form", "intake-errors",
+)  # fmt: skip
 VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
 
 
@@ -149,6 +181,11 @@ def test_public_page_is_accessible(browser, live_server, demo, name, viewport, r
         Survey.objects.filter(pk=survey.pk).update(status="closed")
         page.goto(f"{live_server.url}/s/{survey.public_token}/")
         expect(page.get_by_role("heading")).to_be_visible()
+    elif name.startswith("intake"):
+        page.goto(f"{live_server.url}{_intake(demo)}")
+        if name == "intake-errors":
+            page.get_by_role("button", name="Send").click()
+            expect(page.get_by_role("alert")).to_be_visible()
     else:
         page.goto(f"{live_server.url}{_public(demo)}")
         if name == "public-survey-errors":  # sent with a required answer missing
@@ -195,6 +232,19 @@ def _builder_choice(page: Page, url: str, ws: Workspace) -> None:
     expect(page.get_by_role("alert")).to_contain_text(f"'{taken}' is used by another question")
 
 
+def _rule_tested(page: Page, url: str, ws: Workspace) -> None:
+    page.goto(f"{url}{_rule(ws)}")
+    page.get_by_label("From").fill("2000-01-01")
+    page.get_by_role("button", name="Test", exact=True).click()
+    expect(page.locator("#test-result")).to_contain_text("Would have fired")
+
+
+def _workflow_errors(page: Page, url: str, ws: Workspace) -> None:
+    page.goto(f"{url}/workflows/new/")
+    page.get_by_role("button", name="Save workflow").click()
+    expect(page.get_by_role("alert")).to_contain_text("name: required")
+
+
 def _go(path: str | Callable[[Workspace], str]) -> Callable[[Page, str, Workspace], None]:
     def visit(page: Page, url: str, ws: Workspace) -> None:
         page.goto(f"{url}{path if isinstance(path, str) else path(ws)}")
@@ -213,6 +263,8 @@ STATES: dict[str, Callable[[Page, str, Workspace], None]] = {
     "segment-builder-rows": _segment_rows,
     "survey-new-errors": _survey_errors,
     "survey-builder-errors": _builder_choice,
+    "rule-tested": _rule_tested,
+    "workflow-editor-errors": _workflow_errors,
 }
 
 

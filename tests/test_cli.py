@@ -300,6 +300,7 @@ def test_serve_on_a_fresh_home_answers_and_stops_with_its_worker(home):
             ("cxloop.feedback.tasks.feedback_cycle", 1),
             ("cxloop.journeys.tasks.journeys_cycle", 1),
             ("cxloop.predict.tasks.predictions_cycle", 1),
+            ("cxloop.workflows.tasks.workflows_cycle", 1),
         ],
     )
 

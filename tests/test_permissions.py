@@ -31,6 +31,8 @@ from cxloop.journeys.models import JourneyMap
 from cxloop.predict import services as predict_services
 from cxloop.segments import services as segment_services
 from cxloop.segments.models import Segment
+from cxloop.workflows import services as workflow_services
+from cxloop.workflows.models import Rule, StepInstance, WorkflowRun, WorkflowTemplate
 
 RA = Capability.READ_ANALYTICS
 RC = Capability.READ_CUSTOMERS
@@ -43,12 +45,14 @@ IM = Capability.IMPORT
 MW = Capability.MANAGE_WORKSPACE
 MC = Capability.MANAGE_CUSTOMERS
 DD = Capability.DELETE_DATA
+MF = Capability.MANAGE_WORKFLOWS
+WT = Capability.WORK_TASKS
 
 # roles x capabilities, as the docs state it (independent of core.permissions' own table)
 MODEL = {
     "admin": set(Capability),
-    "analyst": {RA, RC, RF, ES, EJ, EG, EX, IM},
-    "agent": {RA, RC, RF},
+    "analyst": {RA, RC, RF, ES, EJ, EG, EX, IM, MF, WT},
+    "agent": {RA, RC, RF, WT},
     "viewer": {RA},
 }
 
@@ -100,9 +104,26 @@ WEB = {
     "value-at-risk": (RC, RC),  # names customers
     "model-health": (RA, RA),  # aggregates only
     "prediction-settings": (EG, EG),  # what counts as a purchase and as churn; refits
+    "workflow-list": (WT, WT),
+    "workflow-new": (MF, MF),
+    "workflow-edit": (MF, MF),
+    "workflow-process": (WT, WT),
+    "run-board": (WT, WT),
+    "run-board-poll": (WT, WT),
+    "run-detail": (WT, WT),
+    "run-assign": (WT, WT),
+    "run-extend": (WT, WT),
+    "my-tasks": (WT, WT),
+    "rule-list": (MF, MF),
+    "rule-new": (MF, MF),
+    "rule-edit": (MF, MF),
+    "rule-delete": (MF, MF),
+    "loop-report": (RA, RA),
 }
 # no login: sign-in/out, the public survey pages and widget, the tracking API
-PUBLIC_WEB = {"login", "logout", "survey-answer", "survey-save", "survey-embed", "track"}
+PUBLIC_WEB = {
+    "login", "logout", "survey-answer", "survey-save", "survey-embed", "track", "workflow-intake",
+}  # fmt: skip
 # other permission systems: Django's admin (staff only) and the REST API (walked below)
 OTHER_NAMESPACES = {"admin", "api"}
 
@@ -156,6 +177,12 @@ API = {
     "customer_scores": RC,
     "value_at_risk": RC,
     "latest_run": RA,
+    "list_runs": WT,
+    "start_run": WT,
+    "get_run": WT,
+    "complete_step": WT,
+    "list_templates": WT,
+    "list_rules": MF,
 }
 PUBLIC_API = {"submit_public_response"}  # anyone with the survey's link
 
@@ -176,6 +203,8 @@ API_BODIES = {
     "add_member": {"username": "newbie", "role": "viewer", "password": "a long enough pass 42"},
     "set_member_role": {"role": "viewer"},
     "create_key": {"label": "walk", "kind": "server"},
+    "start_run": lambda ids: {"template_id": ids["template_id"], "customer_id": ids["customer_id"]},
+    "complete_step": {"answers": {"note": "called"}},
 }
 API_FILES = {"import_reviews": "rating,text\n5,Great\n"}
 
@@ -220,6 +249,17 @@ def world(db, workspace):
     staffer = core_services.user_create_or_reset(username="staffer", password="staffer-pass-1")
     core_services.membership_set(user=staffer, workspace=workspace, role="agent")
     key = core_services.write_key_create(workspace=workspace, label="extra")
+    template = workflow_services.template_create(
+        workspace=workspace, name="Follow-up",
+        steps=[{"key": "call", "title": "Call", "assignee": {"kind": "member", "user_id": staffer.pk},
+                "deadline_hours": 1, "fields": [{"key": "note", "label": "Note", "type": "text"}]}],
+    )  # fmt: skip
+    run = workflow_services.run_start(template=template, customer=merge.survivor)
+    rule = workflow_services.rule_create(
+        workspace=workspace, name="Detractors", trigger="response_received",
+        conditions=[{"field": "nps", "op": "lte", "value": 6}],
+        actions=[{"type": "start_workflow", "template_id": template.pk}],
+    )  # fmt: skip
     users = {}
     for role in ROLES:
         user = core_services.user_create_or_reset(username=f"{role}-u", password="walk-pass-123")
@@ -235,6 +275,10 @@ def world(db, workspace):
         "journey_id": journey.pk,
         "user_id": staffer.pk,
         "key_id": key.pk,
+        "template_id": template.pk,
+        "run_id": run.pk,
+        "rule_id": rule.pk,
+        "step_id": run.steps.get().pk,
     }
     return {"workspace": workspace, "users": users, "ids": ids}
 
@@ -262,6 +306,14 @@ def _state(workspace) -> tuple:
         ),
         sorted(Membership.objects.filter(workspace=workspace).values_list("user_id", "role")),
         list(WriteKey.objects.filter(workspace=workspace).values_list("pk", "revoked_at")),
+        list(WorkflowTemplate.objects.filter(workspace=workspace).values_list("pk", "current")),
+        list(WorkflowRun.objects.filter(workspace=workspace).values_list("pk", "status")),
+        list(
+            StepInstance.objects.filter(run__workspace=workspace).values_list(
+                "pk", "status", "assignee", "due_at", "role"
+            )
+        ),
+        list(Rule.objects.filter(workspace=workspace).values_list("pk", "name", "active")),
     )
 
 
@@ -368,7 +420,9 @@ def test_api_operation_for_every_role(world, name):
             kwargs = {"data": encode_multipart(BOUNDARY, {"file": upload})}
             kwargs["content_type"] = MULTIPART_CONTENT
         elif name in API_BODIES:
-            kwargs = {"data": orjson.dumps(API_BODIES[name]), "content_type": "application/json"}
+            body = API_BODIES[name]
+            body = body(world["ids"]) if callable(body) else body  # bodies naming world objects
+            kwargs = {"data": orjson.dumps(body), "content_type": "application/json"}
         else:
             kwargs = {}
         allowed = role != "outsider" and API[name] in MODEL[role]

@@ -163,6 +163,8 @@ def test_worker_runs_the_cycles_on_the_database_queue(tmp_path):
         ("cxloop.journeys.tasks.journeys_cycle", "SUCCESSFUL"),
         ("cxloop.predict.tasks.predictions_cycle", "READY"),
         ("cxloop.predict.tasks.predictions_cycle", "SUCCESSFUL"),
+        ("cxloop.workflows.tasks.workflows_cycle", "READY"),
+        ("cxloop.workflows.tasks.workflows_cycle", "SUCCESSFUL"),
     ]
 
 
@@ -176,6 +178,7 @@ def test_worker_runs_the_cycles_on_redis(tmp_path):
     # then: rq's worker (not the database worker, which exited at once before) ran both cycles
     log = first.stdout + first.stderr
     assert "feedback_cycle(repeat=True)" in log and "journeys_cycle(repeat=True)" in log
+    assert "workflows_cycle(repeat=True)" in log
     assert "Successfully completed cxloop.feedback.tasks.feedback_cycle" in log
     assert "is not a database backend" not in log
     # and each queued exactly one next run (scheduled), the second start adding none
@@ -187,6 +190,7 @@ def test_worker_runs_the_cycles_on_redis(tmp_path):
         "cxloop.feedback.tasks.feedback_cycle",
         "cxloop.journeys.tasks.journeys_cycle",
         "cxloop.predict.tasks.predictions_cycle",
+        "cxloop.workflows.tasks.workflows_cycle",
     ]
     connection.flushdb()
 

@@ -427,11 +427,13 @@ def _start_recurring() -> None:
     from cxloop.feedback.tasks import ensure_feedback_cycle
     from cxloop.journeys.tasks import ensure_journeys_cycle
     from cxloop.predict.tasks import ensure_predictions_cycle
+    from cxloop.workflows.tasks import ensure_workflows_cycle
 
     try:
         ensure_feedback_cycle()  # survey triggers and invitations, every minute
         ensure_journeys_cycle()  # journey stages and map metrics, every ten minutes
         ensure_predictions_cycle()  # CLV and churn scores, once a day
+        ensure_workflows_cycle()  # overdue steps and event rules, every minute
     except Exception as exc:  # Redis down, say: one line, not a traceback
         raise _fail(f"cannot queue the recurring tasks: {exc.__class__.__name__}: {exc}") from None
 

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "cxloop.metrics",
     "cxloop.predict",
     "cxloop.segments",
+    "cxloop.workflows",
     "cxloop.web",
 ]
 

@@ -15,7 +15,17 @@ from ninja.errors import HttpError, ValidationError
 from ninja.security import django_auth
 
 from cxloop.analytics.selectors import EngineUnavailable
-from cxloop.api import feedback, journeys, metrics, paths, predict, privacy, segments, team
+from cxloop.api import (
+    feedback,
+    journeys,
+    metrics,
+    paths,
+    predict,
+    privacy,
+    segments,
+    team,
+    workflows,
+)
 from cxloop.api.access import request_workspace
 from cxloop.api.errors import ERRORS, validation_error
 from cxloop.api.params import TextParser, id_param, limit_param, offset_param
@@ -51,6 +61,7 @@ api.add_router("/", segments.router)
 api.add_router("/", team.router)
 api.add_router("/", privacy.router)
 api.add_router("/", predict.router)
+api.add_router("/", workflows.router)
 
 
 class CustomerOut(Schema):

@@ -21,6 +21,8 @@ class Capability(StrEnum):
     MANAGE_WORKSPACE = "manage_workspace"  # users, roles, write keys, audit log
     MANAGE_CUSTOMERS = "manage_customers"  # merge, unmerge, erase, subject-access export
     DELETE_DATA = "delete_data"  # delete a survey with all its answers (cannot be undone)
+    MANAGE_WORKFLOWS = "manage_workflows"  # workflow templates, intake forms, rules
+    WORK_TASKS = "work_tasks"  # runs board, run detail, my tasks: complete, assign, extend
 
 
 class Role(StrEnum):
@@ -44,11 +46,18 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
             Capability.EDIT_SEGMENTS,
             Capability.EXPORT,
             Capability.IMPORT,
+            Capability.MANAGE_WORKFLOWS,
+            Capability.WORK_TASKS,
         }
     ),
     # support agents work with individual customers and their feedback; they change no setup
     Role.AGENT: frozenset(
-        {Capability.READ_ANALYTICS, Capability.READ_CUSTOMERS, Capability.READ_FEEDBACK}
+        {
+            Capability.READ_ANALYTICS,
+            Capability.READ_CUSTOMERS,
+            Capability.READ_FEEDBACK,
+            Capability.WORK_TASKS,
+        }
     ),
     # read-only: aggregates only, no personal data
     Role.VIEWER: frozenset({Capability.READ_ANALYTICS}),

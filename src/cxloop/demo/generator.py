@@ -37,6 +37,7 @@ from cxloop.demo import catalog
 from cxloop.demo.feedback import build_feedback_demo
 from cxloop.demo.journeys import build_journey_demo
 from cxloop.demo.segments import build_segments_demo
+from cxloop.demo.workflows import build_workflows_demo
 from cxloop.events.models import Event
 from cxloop.events.services import events_ingest
 from cxloop.predict import services as predict_services
@@ -126,6 +127,7 @@ def build_demo(
         build_segments_demo(workspace=workspace)
         # CLV, churn risk and value at risk ready on first run (the daily task refreshes them)
         predict_services.predictions_run(workspace=workspace)
+        build_workflows_demo(workspace=workspace, seed=seed, now=now)
         refresh_planner_statistics()  # PostgreSQL: plan the demo's queries with real statistics
         return DemoStats(
             customers=Customer.objects.filter(

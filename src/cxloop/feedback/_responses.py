@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from cxloop.core import services as core_services
 from cxloop.core.models import Workspace
+from cxloop.feedback import hooks
 from cxloop.feedback.logic import (
     AlreadyAnswered,
     AnswerInvalid,
@@ -84,16 +85,19 @@ def response_submit(
         channel = channel or invitation.channel
         touchpoint = touchpoint or invitation.touchpoint
     try:
-        return _submit(
+        result = _submit(
             survey, questions, rules, answers, response_key, complete, customer, language,
             source, channel, touchpoint, invitation, at or now, drop_hidden,
         )  # fmt: skip
     except IntegrityError:
         # a concurrent submission with the same key won the insert: add to (or return) it
-        return _submit(
+        result = _submit(
             survey, questions, rules, answers, response_key, complete, customer, language,
             source, channel, touchpoint, invitation, at or now, drop_hidden,
         )  # fmt: skip
+    if complete and not result.duplicate:  # rules (workflows) hear of it after commit
+        hooks.response_completed(workspace_id=survey.workspace_id, response_id=result.response.pk)
+    return result
 
 
 RESPONDENT_CLAIM = "cxloop:respondent:{survey}:{respondent}"

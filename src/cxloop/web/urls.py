@@ -10,6 +10,7 @@ from cxloop.web.routes import (
     privacy,
     segments,
     team,
+    workflows,
 )
 from cxloop.web.views import customers as views
 
@@ -34,4 +35,5 @@ urlpatterns = [
     *team.urlpatterns,
     *privacy.urlpatterns,
     *predict.urlpatterns,
+    *workflows.urlpatterns,
 ]

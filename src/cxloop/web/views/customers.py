@@ -26,6 +26,7 @@ from cxloop.web.forms.common import bad_params, error_list, page_number
 from cxloop.web.forms.customers import CustomerSearchForm, TimelineForm, WorkspaceSwitchForm
 from cxloop.web.views.team import NEW_KEY_SESSION
 from cxloop.web.workspace import SESSION_KEY, active_workspace, can, capability_required
+from cxloop.workflows import selectors as workflow_selectors
 
 CUSTOMERS_PER_PAGE = 25
 EVENTS_PER_PAGE = 50
@@ -122,6 +123,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         "prediction": predict_selectors.customer_score_latest(
             workspace=workspace, customer_id=customer.pk
         ),
+        "loops": list(workflow_selectors.customer_runs(customer=customer)[:20]),
         "can_manage": can(request, Capability.MANAGE_CUSTOMERS),
         "facets": facets,
         "event_total": sum(n for _, n in facets["type"]),

@@ -1,0 +1,121 @@
+"""The workflow pages' posts and query strings: the template and rule editors (rows posted as
+``s<i>-…``, ``s<i>f<j>-…``, ``c<i>-…``, ``a<i>-…``), board filters, step work. What the values
+mean (keys, roles, deadlines) is checked by the workflows domain, which names each field."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+
+from cxloop.web.forms import MAX_ID, WholeNumberField, text_field
+
+MAX_LONG = 5000
+OP = re.compile(r"^(save|test|refresh|add_step|add_intake|add_condition|add_action|"
+                r"(remove_step|up|down|add_field|remove_intake|remove_condition|remove_action)-\d{1,3}|"
+                r"remove_field-\d{1,3}-\d{1,3}|resend-\d{1,18})$")  # fmt: skip
+STEP_FIELDS = ("key", "title", "assignee_kind", "assignee_role", "assignee_user",
+               "deadline_hours", "deadline_from", "escalate_role", "cond_step", "cond_field",
+               "cond_op", "cond_value", "email_subject")  # fmt: skip
+FIELD_FIELDS = ("key", "label", "type", "choices", "max")
+ACTION_FIELDS = ("type", "template_id", "role", "user_id", "hours", "trait", "value", "to",
+                 "subject", "url", "text")  # fmt: skip
+
+
+def _count(value: Any, most: int) -> int:
+    text = str(value or "0").strip()
+    return min(int(text), most) if text.isascii() and text.isdigit() else 0
+
+
+class EditorForm(forms.Form):
+    """What every editor posts besides its rows: its name, the button pressed, row counts."""
+
+    name = text_field(strip=False)
+    description = text_field(strip=False)
+    intake_public = forms.BooleanField(required=False)
+    active = forms.BooleanField(required=False)
+    trigger = text_field()
+    op = text_field()
+    steps = text_field()
+    intakes = text_field()
+    conditions = text_field()
+    actions = text_field()
+    start = forms.DateField(required=False)
+    end = forms.DateField(required=False)
+
+    def clean_op(self) -> str:
+        op = self.cleaned_data["op"] or "save"
+        if not OP.match(op):
+            raise forms.ValidationError(f"{op[:40]!r} is not an editor action")
+        return op
+
+    def counts(self) -> dict[str, int]:
+        return {
+            k: _count(self.data.get(k), 30) for k in ("steps", "intakes", "conditions", "actions")
+        }
+
+
+class RowForm(forms.Form):
+    """One row of an editor: the named text fields, each at most MAX_LONG characters."""
+
+    def __init__(self, *args: Any, names: tuple[str, ...] = (), long: tuple[str, ...] = (),
+                 flags: tuple[str, ...] = (), **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(*args, **kwargs)
+        for name in names:
+            self.fields[name] = text_field()
+        for name in long:
+            self.fields[name] = text_field(max_length=MAX_LONG)
+        for name in flags:
+            self.fields[name] = forms.BooleanField(required=False)
+
+
+def step_row(data, i: int) -> RowForm:
+    return RowForm(data, prefix=f"s{i}", names=(*STEP_FIELDS, "fields"), long=("email_body",))
+
+
+def field_row(data, prefix: str) -> RowForm:
+    return RowForm(data, prefix=prefix, names=FIELD_FIELDS, flags=("required",))
+
+
+def condition_row(data, i: int) -> RowForm:
+    return RowForm(data, prefix=f"c{i}", names=("field", "op", "value"))
+
+
+def action_row(data, i: int) -> RowForm:
+    return RowForm(data, prefix=f"a{i}", names=ACTION_FIELDS, long=("body",))
+
+
+class BoardForm(forms.Form):
+    template = WholeNumberField(1, MAX_ID)
+    segment = WholeNumberField(1, MAX_ID)
+    assignee = WholeNumberField(1, MAX_ID)
+    status = forms.ChoiceField(
+        choices=[("", "any"), ("open", "open"), ("done", "done"), ("cancelled", "cancelled")],
+        required=False,
+    )
+    view = forms.ChoiceField(choices=[("", "board"), ("board", "board"), ("table", "table")],
+                             required=False)  # fmt: skip
+    v = text_field(max_length=64)
+
+
+class StepWorkForm(forms.Form):
+    """Assign or extend the open step (the answers are the step's own form)."""
+
+    step = WholeNumberField(1, MAX_ID, required=True)
+    user = WholeNumberField(1, MAX_ID)
+    role = forms.ChoiceField(
+        choices=[("", "—"), ("admin", "admin"), ("analyst", "analyst"), ("agent", "agent")],
+        required=False,
+    )
+    hours = WholeNumberField(1, 24 * 365)
+    reason = text_field(max_length=200)
+
+
+class ReportForm(forms.Form):
+    start = forms.DateField(required=False)
+    end = forms.DateField(required=False)
+
+
+class ProcessForm(forms.Form):
+    format = forms.ChoiceField(choices=[("", "page"), ("md", "Markdown")], required=False)

@@ -1,0 +1,472 @@
+"""Rules: WHEN a trigger happens, IF its conditions hold on the facts, THEN run the actions.
+
+Every firing is a :class:`RuleFiring` row holding why it fired and what each action did; the
+row is claimed before the actions run (unique per rule and subject), so a retried reaction never
+acts twice. A rule fired by the actions of a chain already ``MAX_DEPTH`` firings deep is stopped
+and logged (``loop_stopped``): two rules that keep starting each other's workflows end there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from cxloop.core import selectors as core_selectors
+from cxloop.core.models import Workspace
+from cxloop.customers import selectors as customer_selectors
+from cxloop.customers import services as customer_services
+from cxloop.events import selectors as event_selectors
+from cxloop.feedback import selectors as feedback_selectors
+from cxloop.workflows import _runs, _webhooks
+from cxloop.workflows.definition import DefinitionError, _text, fill
+from cxloop.workflows.models import (
+    FiringStatus,
+    Notice,
+    Rule,
+    RuleFiring,
+    StepInstance,
+    StepStatus,
+    Trigger,
+    WorkflowRun,
+    WorkflowTemplate,
+)
+from cxloop.workflows.ruledefs import (
+    actions_validate,
+    conditions_check,
+    conditions_validate,
+    describe_action,
+)
+
+log = logging.getLogger(__name__)
+MAX_DEPTH = 3  # a firing caused by a chain of this many firings is stopped as a loop
+EVENT_SCAN_BATCH = 1000
+
+
+# ------------------------------------------------------------------ rule writes
+
+
+def _clean(workspace: Workspace, name: Any, trigger: Any, conditions: Any, actions: Any):
+    errors: list[str] = []
+    name = _text(name, "name", errors, high=120)
+    if trigger not in Trigger.values:
+        errors.append(f"trigger: {trigger!r} is not one of {', '.join(Trigger.values)}")
+        raise DefinitionError(errors)
+    template_ids = set(
+        WorkflowTemplate.objects.filter(workspace=workspace).values_list("pk", flat=True)
+    )
+    for check in (
+        lambda: conditions_validate(trigger, conditions),
+        lambda: actions_validate(trigger, actions, template_ids=template_ids),
+    ):
+        try:
+            check()
+        except DefinitionError as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise DefinitionError(errors)
+    return (
+        name,
+        conditions_validate(trigger, conditions),
+        actions_validate(trigger, actions, template_ids=template_ids),
+    )
+
+
+def rule_create(
+    *, workspace: Workspace, name: str, trigger: str, conditions: Sequence[Any],
+    actions: Sequence[Any], active: bool = False,
+) -> Rule:  # fmt: skip
+    """A rule, validated (DefinitionError names each bad field). An event rule starts reading
+    events from now: the past is what "test against history" is for."""
+    name, conditions, actions = _clean(workspace, name, trigger, conditions, actions)
+    return Rule.objects.create(
+        workspace=workspace, name=name, trigger=trigger, conditions=conditions, actions=actions,
+        active=active, event_cursor=event_selectors.latest_event_id(workspace_id=workspace.pk),
+    )  # fmt: skip
+
+
+def rule_update(
+    *, rule: Rule, name: str, trigger: str, conditions: Sequence[Any], actions: Sequence[Any],
+    active: bool,
+) -> Rule:  # fmt: skip
+    name, conditions, actions = _clean(rule.workspace, name, trigger, conditions, actions)
+    if active and not rule.active:  # switched on: from now, not the events while it was off
+        rule.event_cursor = event_selectors.latest_event_id(workspace_id=rule.workspace_id)
+    rule.name, rule.trigger, rule.conditions, rule.actions = name, trigger, conditions, actions
+    rule.active = active
+    rule.save()
+    return rule
+
+
+def rule_delete(*, rule: Rule) -> None:
+    rule.delete()
+
+
+# ------------------------------------------------------------------ firing
+
+
+@dataclass
+class _Context:
+    workspace: Workspace
+    customer: Any
+    run: WorkflowRun | None
+    step: StepInstance | None
+    facts: dict[str, Any]
+    chain: list[int]
+    rule: Rule
+    at: datetime
+    firing: RuleFiring | None = None
+
+
+def rules_fire(
+    *, workspace_id: int, trigger: str, facts: Mapping[str, Any], subject: str, customer=None,
+    chain: Sequence[int] = (), run: WorkflowRun | None = None, step: StepInstance | None = None,
+    at: datetime | None = None, rules: Sequence[Rule] | None = None,
+) -> list[RuleFiring]:  # fmt: skip
+    """Fire every active rule of the workspace listening to ``trigger`` (or just ``rules``)
+    whose conditions hold."""
+    if rules is None:
+        rules = list(Rule.objects.filter(workspace_id=workspace_id, trigger=trigger, active=True))
+    if not rules:
+        return []
+    at = at or timezone.now()
+    workspace = rules[0].workspace
+    fired = []
+    for rule in rules:
+        held, why = conditions_check(rule.conditions, facts)
+        if not held:
+            continue
+        status = FiringStatus.FIRED
+        if len(chain) >= MAX_DEPTH:
+            status = FiringStatus.LOOP_STOPPED
+            names = dict(Rule.objects.filter(pk__in=chain).values_list("pk", "name"))
+            names[rule.pk] = rule.name
+            path = " → ".join(names.get(pk, f"#{pk}") for pk in [*chain, rule.pk])
+            why = (
+                f"{why}. Loop stopped: {path} is {len(chain) + 1} firings deep (limit {MAX_DEPTH})"
+            )
+        firing = RuleFiring(
+            workspace_id=workspace_id, rule=rule, subject=subject[:100], customer=customer,
+            status=status, why=why, chain=list(chain), at=at,
+        )  # fmt: skip
+        try:
+            with transaction.atomic():
+                firing.save()
+        except IntegrityError:  # fired for this subject already (a retry): never twice
+            continue
+        fired.append(firing)
+        if status == FiringStatus.LOOP_STOPPED:
+            log.warning("rule %s: %s", rule.pk, why)
+            continue
+        context = _Context(
+            workspace, customer, run, step, dict(facts), [*chain, rule.pk], rule, at, firing
+        )
+        outcomes = [_act(action, context) for action in rule.actions]
+        firing.outcomes = outcomes
+        if not all(o["ok"] for o in outcomes):
+            firing.status = FiringStatus.PARTIAL
+        firing.save(update_fields=["outcomes", "status"])
+    return fired
+
+
+def _act(action: Mapping[str, Any], c: _Context) -> dict:
+    what = describe_action(action)
+    try:
+        detail = _ACTIONS[action["type"]](action, c)
+    except (_runs.RunError, DefinitionError) as exc:
+        return {"action": what, "ok": False, "detail": "; ".join(exc.errors)}
+    except OSError as exc:  # SMTP or the network
+        return {"action": what, "ok": False, "detail": f"failed: {exc}"}
+    return {"action": what, "ok": not detail.startswith("not "), "detail": detail}
+
+
+def _start_workflow(action, c: _Context) -> str:
+    template = WorkflowTemplate.objects.filter(
+        workspace=c.workspace, pk=action["template_id"]
+    ).first()
+    if template is None:
+        return "not started: the template was deleted"
+    run = _runs.run_start(
+        template=template, customer=c.customer, source=f"rule:{c.rule.pk}",
+        context={k: v for k, v in c.facts.items() if k in _CONTEXT_FACTS},
+        actor=f"rule: {c.rule.name}", chain=c.chain, at=c.at,
+    )  # fmt: skip
+    c.run, c.step = run, run.steps.filter(status=StepStatus.OPEN).first()
+    return f"started run #{run.pk}"
+
+
+_CONTEXT_FACTS = {"nps", "csat", "ces", "survey", "survey_name", "response", "comment", "channel",
+                  "event", "event_id"}  # fmt: skip
+
+
+def _target_step(c: _Context) -> StepInstance:
+    step = c.step
+    if step is None and c.run is not None:
+        step = c.run.steps.filter(status=StepStatus.OPEN).first()
+    if step is None:
+        raise _runs.RunError(["no open step to act on (start a workflow first)"])
+    return step
+
+
+def _assign(action, c: _Context) -> str:
+    step = _target_step(c)
+    actor = f"rule: {c.rule.name}"
+    if action.get("user_id"):
+        user = core_selectors.member_get(workspace=c.workspace, user_id=action["user_id"])
+        _runs.step_assign(step=step, user=user.user if user else None, actor=actor, at=c.at)
+        return f"assigned {step.title!r} to {user.user.get_username() if user else '?'}"
+    _runs.step_assign_role(step=step, role=action["role"], actor=actor, at=c.at)
+    return f"assigned {step.title!r} to role {action['role']}"
+
+
+def _extend(action, c: _Context) -> str:
+    step = _target_step(c)
+    _runs.step_extend(step=step, hours=action["hours"], actor=f"rule: {c.rule.name}", at=c.at)
+    return f"extended {step.title!r} by {action['hours']} h"
+
+
+def _tag(action, c: _Context) -> str:
+    if c.customer is None:
+        return "not tagged: no customer"
+    identity = customer_selectors.customer_identities(customer=c.customer).first()
+    if identity is None:
+        return "not tagged: the customer has no identifier"
+    # stamped at the profile's last-seen time: a tag is not the customer's activity, so their
+    # first/last-seen span must not widen
+    update = customer_services.ProfileUpdate(
+        keys=((identity.kind, identity.value),), at=c.customer.last_seen_at or c.at,
+        traits={action["trait"]: action["value"]}, source="workflow rule",
+    )  # fmt: skip
+    with transaction.atomic():
+        customer_services.profiles_apply(workspace=c.workspace, updates=[update])
+    return f"set {action['trait']} = {action['value']}"
+
+
+def _email(action, c: _Context) -> str:
+    facts = {**(_runs.run_facts(c.run) if c.run else {}), **c.facts}
+    if c.customer is not None:
+        facts.setdefault("customer.name", str(c.customer))
+    subject = fill(action["subject"], facts).replace("\n", " ")[:200]
+    body = fill(action["body"], facts)
+    if action["to"] == "customer":
+        why_not = _runs.email_customer(customer=c.customer, subject=subject, body=body)
+        return f"not sent: {why_not}" if why_not else f"sent {subject!r} to the customer"
+    validate_email(action["to"])
+    from django.conf import settings
+    from django.core.mail import EmailMultiAlternatives
+
+    EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, [action["to"]]).send()
+    return f"sent {subject!r} to {action['to']}"
+
+
+def _webhook(action, c: _Context) -> str:
+    body = orjson.dumps(
+        {"rule": c.rule.pk, "rule_name": c.rule.name, "trigger": c.rule.trigger,
+         "run": c.run.pk if c.run else None, "facts": c.facts},
+        default=str,
+    )  # fmt: skip
+    if c.firing is None:
+        return "not sent: no firing to attach the delivery to"
+    delivery = _webhooks.delivery_create(firing=c.firing, url=action["url"], body=body, at=c.at)
+    delivery = _webhooks.delivery_attempt(delivery=delivery)
+    return _webhooks.delivery_outcome(delivery)
+
+
+def _notify(action, c: _Context) -> str:
+    if action.get("user_id"):
+        found = core_selectors.member_get(workspace=c.workspace, user_id=action["user_id"])
+        users = [found.user] if found else []
+    else:
+        users = [
+            m.user
+            for m in core_selectors.members(workspace=c.workspace).filter(role=action["role"])
+        ]
+    text = fill(action["text"], {**(_runs.run_facts(c.run) if c.run else {}), **c.facts})[:500]
+    Notice.objects.bulk_create(
+        Notice(workspace=c.workspace, user=u, text=text, run=c.run, created_at=c.at) for u in users
+    )
+    return f"notified {len(users)} member(s)" if users else "not notified: nobody matched"
+
+
+_ACTIONS = {
+    "start_workflow": _start_workflow,
+    "assign": _assign,
+    "extend_deadline": _extend,
+    "tag_customer": _tag,
+    "send_email": _email,
+    "webhook": _webhook,
+    "notify": _notify,
+}
+
+
+# ------------------------------------------------------------------ facts of each trigger
+
+
+def _traits(customer) -> dict[str, Any]:
+    traits = customer.traits if customer is not None and isinstance(customer.traits, dict) else {}
+    return {f"trait.{k}": v for k, v in traits.items() if not isinstance(v, dict | list)}
+
+
+def response_facts(response) -> dict[str, Any]:
+    return {
+        "nps": response.nps_score, "csat": response.csat_score, "ces": response.ces_score,
+        "survey": response.survey_id, "survey_name": response.survey.name,
+        "channel": response.channel, "source": response.source, "comment": response.comment,
+        "response": response.pk, **_traits(response.customer),
+    }  # fmt: skip
+
+
+def event_facts(event, customer) -> dict[str, Any]:
+    properties = event.properties if isinstance(event.properties, dict) else {}
+    return {
+        "event": event.name, "channel": event.channel, "event_id": event.pk,
+        **{f"property.{k}": v for k, v in properties.items() if not isinstance(v, dict | list)},
+        **_traits(customer),
+    }  # fmt: skip
+
+
+def rules_react_response(
+    *, workspace_id: int, response_id: int, at: datetime | None = None
+) -> list[RuleFiring]:
+    """Fire ``response_received`` rules for one completed response (idempotent); ``at``: when
+    (now by default; a history replay gives the response's time)."""
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    if workspace is None:
+        return []
+    response = (
+        feedback_selectors.workspace_responses(workspace=workspace)
+        .select_related("survey", "customer")
+        .filter(pk=response_id, completed=True)
+        .first()
+    )
+    if response is None:
+        return []
+    return rules_fire(
+        workspace_id=workspace_id, trigger=Trigger.RESPONSE_RECEIVED,
+        facts=response_facts(response), subject=f"response:{response.pk}",
+        customer=response.customer, at=at,
+    )  # fmt: skip
+
+
+def rules_scan_events(*, workspace: Workspace | None = None) -> int:
+    """Fire ``event_received`` rules for events stored since each rule's cursor (pull-based:
+    ingestion never waits for rules). Returns how many firings were made."""
+    rules = Rule.objects.filter(trigger=Trigger.EVENT_RECEIVED, active=True)
+    if workspace is not None:
+        rules = rules.filter(workspace=workspace)
+    made = 0
+    for rule in rules.order_by("pk"):
+        name = next(
+            c["value"] for c in rule.conditions if c["field"] == "event" and c["op"] == "eq"
+        )
+        up_to = event_selectors.latest_event_id(workspace_id=rule.workspace_id)
+        events = event_selectors.events_after(
+            workspace_id=rule.workspace_id, name=str(name), after_id=rule.event_cursor,
+            up_to_id=up_to, limit=EVENT_SCAN_BATCH,
+        )  # fmt: skip
+        customers = {
+            c.pk: c
+            for c in customer_selectors.customers_by_ids(
+                workspace=rule.workspace, ids={e.customer_id for e in events}
+            )
+        }
+        for event in events:
+            customer = customers.get(event.customer_id)
+            facts = event_facts(event, customer)
+            held, _ = conditions_check(rule.conditions, facts)
+            if held:  # fire this rule only: the others keep their own cursors
+                made += len(
+                    rules_fire(
+                        workspace_id=rule.workspace_id, trigger=rule.trigger, facts=facts,
+                        subject=f"event:{event.pk}", customer=customer, rules=[rule],
+                    )
+                )  # fmt: skip
+        cursor = events[-1].pk if len(events) == EVENT_SCAN_BATCH else up_to
+        Rule.objects.filter(pk=rule.pk).update(event_cursor=cursor)
+    return made
+
+
+# ------------------------------------------------------------------ test against history
+
+
+@dataclass
+class WouldFire:
+    subject: str
+    at: datetime
+    customer: Any
+    why: str
+
+
+def _history(workspace: Workspace, trigger: str, conditions, start, end) -> Iterator[tuple]:
+    """(subject, when, customer, facts) for each past occurrence of ``trigger`` in [start, end)."""
+    if trigger == Trigger.RESPONSE_RECEIVED:
+        responses = (
+            feedback_selectors.workspace_responses(workspace=workspace)
+            .filter(completed=True, submitted_at__gte=start, submitted_at__lt=end)
+            .select_related("survey", "customer")
+            .order_by("submitted_at", "pk")
+        )
+        for r in responses.iterator(chunk_size=2000):
+            yield f"response:{r.pk}", r.submitted_at, r.customer, response_facts(r)
+    elif trigger == Trigger.EVENT_RECEIVED:
+        names = [c["value"] for c in conditions if c["field"] == "event" and c["op"] == "eq"]
+        events = (
+            event_selectors.workspace_events(workspace=workspace)
+            .filter(name__in=[str(n) for n in names], occurred_at__gte=start, occurred_at__lt=end)
+            .select_related("customer")
+            .order_by("occurred_at", "pk")
+        )
+        for e in events.iterator(chunk_size=2000):
+            yield f"event:{e.pk}", e.occurred_at, e.customer, event_facts(e, e.customer)
+    elif trigger == Trigger.RUN_STARTED:
+        runs = WorkflowRun.objects.filter(
+            workspace=workspace, started_at__gte=start, started_at__lt=end
+        )
+        for run in runs.select_related("customer", "template").order_by("started_at"):
+            yield f"run:{run.pk}", run.started_at, run.customer, _runs.run_facts(run)
+    else:
+        field = "completed_at" if trigger == Trigger.STEP_COMPLETED else "overdue_at"
+        status = StepStatus.DONE if trigger == Trigger.STEP_COMPLETED else None
+        steps = StepInstance.objects.filter(
+            run__workspace=workspace, **{f"{field}__gte": start, f"{field}__lt": end}
+        ).select_related("run", "run__customer", "run__version")
+        if status:
+            steps = steps.filter(status=status)
+        for step in steps.order_by(field):
+            facts = {**_runs.run_facts(step.run), "step": step.key,
+                     **{f"answer.{k}": v for k, v in step.answers.items()}}  # fmt: skip
+            if step.due_at and step.overdue_at:
+                facts["hours_overdue"] = round(
+                    (step.overdue_at - step.due_at).total_seconds() / 3600, 1
+                )
+            yield f"{trigger}:{step.pk}", getattr(step, field), step.run.customer, facts
+
+
+def rule_test(
+    *, workspace: Workspace, trigger: str, conditions: Sequence[Any], start: datetime,
+    end: datetime, limit: int = 200,
+) -> tuple[int, int, list[WouldFire]]:  # fmt: skip
+    """Evaluate conditions over past occurrences in [start, end) without acting: (occurrences
+    looked at, how many would have fired, the first ``limit`` of those)."""
+    if trigger not in Trigger.values:
+        raise DefinitionError([f"trigger: {trigger!r} is not one of {', '.join(Trigger.values)}"])
+    conditions = conditions_validate(trigger, conditions)
+    if end <= start:
+        raise DefinitionError(["end: must be after start"])
+    seen = fired = 0
+    listed: list[WouldFire] = []
+    for subject, at, customer, facts in _history(workspace, trigger, conditions, start, end):
+        seen += 1
+        held, why = conditions_check(conditions, facts)
+        if held:
+            fired += 1
+            if len(listed) < limit:
+                listed.append(WouldFire(subject, at, customer, why))
+    return seen, fired, listed

@@ -1,0 +1,440 @@
+"""Run writes: start, complete a step, assign, extend a deadline, cancel, find overdue steps.
+
+Every change writes a :class:`HistoryEntry` (who, what, when). Steps run in their version's
+order; a step whose condition on earlier answers does not hold is skipped. Rules listening to
+``run_started``, ``step_completed`` and ``step_overdue`` fire after the change (``chain``: the
+rule ids whose actions led here, for loop detection).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.utils import timezone
+
+from cxloop.core import selectors as core_selectors
+from cxloop.customers import selectors as customer_selectors
+from cxloop.feedback import selectors as feedback_selectors
+from cxloop.workflows.definition import OWNER_TRAIT, ROLES, fill, step_shown
+from cxloop.workflows.forms import answers_clean, answers_form_class, form_errors
+from cxloop.workflows.models import (
+    HistoryEntry,
+    RunStatus,
+    StepInstance,
+    StepStatus,
+    WorkflowRun,
+    WorkflowTemplate,
+)
+
+log = logging.getLogger(__name__)
+
+
+class RunError(ValueError):
+    """A run change that cannot be made; ``errors`` name the field."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+def _label(actor) -> str:
+    if actor is None:
+        return "system"
+    if isinstance(actor, str):
+        return actor
+    return actor.get_username()
+
+
+def _user(actor):
+    return actor if getattr(actor, "pk", None) and not isinstance(actor, str) else None
+
+
+def history_add(
+    *, run: WorkflowRun, action: str, actor=None, step: StepInstance | None = None,
+    detail: Mapping[str, Any] | None = None, at: datetime | None = None,
+) -> HistoryEntry:  # fmt: skip
+    """Record one action on a run (services call this; nothing else writes history)."""
+    return HistoryEntry.objects.create(
+        run=run,
+        step=step,
+        actor=_user(actor),
+        actor_label=_label(actor)[:150],
+        action=action,
+        detail=dict(detail or {}),
+        at=at or timezone.now(),
+    )
+
+
+# ------------------------------------------------------------------ assignment
+
+
+def _workers(workspace, role: str | None = None) -> list:
+    """Members who may work on tasks (ordered by user id), optionally of one role."""
+    memberships = core_selectors.members(workspace=workspace).filter(role__in=ROLES)
+    if role:
+        memberships = memberships.filter(role=role)
+    return sorted((m.user for m in memberships), key=lambda u: u.pk)
+
+
+def _resolve_assignee(run: WorkflowRun, step: StepInstance, rule: Mapping[str, Any]):
+    """(user or None, role or '') for an assignee rule."""
+    kind = rule.get("kind", "unassigned")
+    if kind == "member":
+        by_id = {u.pk: u for u in _workers(run.workspace)}
+        return by_id.get(rule.get("user_id")), ""
+    if kind == "role":
+        return None, rule["role"]
+    if kind == "owner":  # the member the customer's owner trait names, else anyone with the role
+        traits = (
+            run.customer.traits if run.customer and isinstance(run.customer.traits, dict) else {}
+        )
+        owner = str(traits.get(OWNER_TRAIT) or "").strip().lower()
+        if owner:
+            for user in _workers(run.workspace):
+                if owner in (user.get_username().lower(), (user.email or "").lower()):
+                    return user, ""
+        return None, rule["role"]
+    if kind == "round_robin":
+        workers = _workers(run.workspace, rule["role"])
+        if not workers:
+            return None, rule["role"]
+        last = (
+            StepInstance.objects.filter(
+                run__template_id=run.template_id, key=step.key, assignee__in=workers
+            )
+            .exclude(pk=step.pk)
+            .order_by("-opened_at", "-pk")
+            .values_list("assignee_id", flat=True)
+            .first()
+        )
+        following = [u for u in workers if last is not None and u.pk > last]
+        return (following or workers)[0], ""
+    return None, ""
+
+
+# ------------------------------------------------------------------ start and advance
+
+
+def _answers_by_step(run: WorkflowRun) -> dict[str, dict]:
+    return {s.key: s.answers for s in run.steps.all() if s.status == StepStatus.DONE}
+
+
+def _advance(run: WorkflowRun, at: datetime, actor=None) -> None:
+    """Open the next step that applies (skipping those whose condition fails); close the run
+    when none is left."""
+    steps = list(run.steps.order_by("position"))
+    if any(s.status == StepStatus.OPEN for s in steps):
+        return
+    answers = {s.key: s.answers for s in steps if s.status == StepStatus.DONE}
+    definitions = {d["key"]: d for d in run.version.steps}
+    previous_end = run.started_at
+    for step in steps:
+        if step.status in (StepStatus.DONE, StepStatus.SKIPPED):
+            previous_end = step.completed_at or previous_end
+            continue
+        definition = definitions[step.key]
+        if not step_shown(definition.get("condition"), answers):
+            step.status = StepStatus.SKIPPED
+            step.completed_at = at
+            step.save(update_fields=["status", "completed_at"])
+            history_add(run=run, step=step, action="skipped", actor=actor, at=at,
+                        detail={"condition": definition.get("condition")})  # fmt: skip
+            continue
+        step.status = StepStatus.OPEN
+        step.opened_at = at
+        hours = definition.get("deadline_hours")
+        if hours is not None:
+            base = run.started_at if definition.get("deadline_from") == "start" else at
+            step.due_at = base + timedelta(hours=hours)
+        step.assignee, step.role = _resolve_assignee(run, step, definition["assignee"])
+        step.save(update_fields=["status", "opened_at", "due_at", "assignee", "role"])
+        history_add(run=run, step=step, action="opened", actor=actor, at=at, detail={
+            "assignee": step.assignee.get_username() if step.assignee else "",
+            "role": step.role, "due_at": step.due_at.isoformat() if step.due_at else None,
+        })  # fmt: skip
+        return
+    run.status = RunStatus.DONE
+    run.closed_at = at
+    run.save(update_fields=["status", "closed_at"])
+    history_add(run=run, action="closed", actor=actor, at=at)
+
+
+def run_start(
+    *,
+    template: WorkflowTemplate,
+    customer=None,
+    title: str = "",
+    source: str = "manual",
+    context: Mapping[str, Any] | None = None,
+    intake: Mapping[str, Any] | None = None,
+    actor=None,
+    at: datetime | None = None,
+    chain: Sequence[int] = (),
+) -> WorkflowRun:
+    """Start a run of the template's current version (tied to ``customer``, a profile of the
+    same workspace: a merged tombstone is followed to its survivor). Opens the first step."""
+    if template.archived:
+        raise RunError(["template: archived workflows start no runs"])
+    version = template.current
+    if version is None:
+        raise RunError(["template: has no version"])
+    if customer is not None:
+        if customer.workspace_id != template.workspace_id:
+            raise RunError(["customer: not in this workspace"])
+        while customer.merged_into_id:
+            customer = customer_selectors.customer_get(
+                workspace=template.workspace, customer_id=customer.merged_into_id
+            )
+    at = at or timezone.now()
+    who = str(customer) if customer is not None else ""
+    with transaction.atomic():
+        run = WorkflowRun.objects.create(
+            workspace_id=template.workspace_id,
+            template=template,
+            version=version,
+            customer=customer,
+            title=(title or (f"{template.name}: {who}" if who else template.name))[:200],
+            source=source[:64],
+            context=dict(context or {}),
+            intake=dict(intake or {}),
+            started_by=_user(actor),
+            started_at=at,
+        )
+        StepInstance.objects.bulk_create(
+            StepInstance(run=run, position=i, key=d["key"], title=d["title"])
+            for i, d in enumerate(version.steps)
+        )
+        history_add(run=run, action="started", actor=actor, at=at,
+                    detail={"version": version.number, "source": run.source})  # fmt: skip
+        _advance(run, at, actor)
+    _fire("run_started", run, None, chain, at=at)
+    return run
+
+
+# ------------------------------------------------------------------ step work
+
+
+def _open_step(step: StepInstance) -> StepInstance:
+    locked = StepInstance.objects.select_for_update().select_related("run").get(pk=step.pk)
+    if locked.status != StepStatus.OPEN or locked.run.status != RunStatus.OPEN:
+        raise RunError([f"step: {locked.title!r} is {locked.get_status_display().lower()}"])
+    return locked
+
+
+def step_form_class(step: StepInstance):
+    """The Django form for a step's fields (from its run's version)."""
+    definition = next(d for d in step.run.version.steps if d["key"] == step.key)
+    return answers_form_class(definition["fields"])
+
+
+def step_complete(
+    *,
+    step: StepInstance,
+    answers: Mapping[str, Any],
+    actor=None,
+    at: datetime | None = None,
+    chain: Sequence[int] = (),
+) -> StepInstance:
+    """Validate ``answers`` with the step's form, store them, mark the step done, send its email
+    (if it has one) and open the next step. Raises RunError naming each bad field."""
+    form = step_form_class(step)(data=answers)
+    if not form.is_valid():
+        raise RunError(form_errors(form))
+    cleaned = answers_clean(form)
+    at = at or timezone.now()
+    with transaction.atomic():
+        step = _open_step(step)
+        run = step.run
+        step.status = StepStatus.DONE
+        step.answers = cleaned
+        step.completed_at = at
+        step.completed_by = _user(actor)
+        step.save(update_fields=["status", "answers", "completed_at", "completed_by"])
+        history_add(run=run, step=step, action="completed", actor=actor, at=at,
+                    detail={"answers": cleaned})  # fmt: skip
+        if run.first_contact_at is None:
+            run.first_contact_at = at
+            run.save(update_fields=["first_contact_at"])
+        definition = next(d for d in run.version.steps if d["key"] == step.key)
+        if definition.get("email"):
+            _step_email(run, step, definition["email"], actor, at)
+        if outcome := cleaned.get("outcome"):
+            run.outcome = str(outcome)[:200]
+            run.save(update_fields=["outcome"])
+        _advance(run, at, actor)
+    _fire("step_completed", run, step, chain, at=at)
+    return step
+
+
+def run_facts(run: WorkflowRun) -> dict[str, Any]:
+    """What a run's email text and rule conditions may name: {customer.name}, {answer.x}, …"""
+    facts: dict[str, Any] = {f"context.{k}": v for k, v in run.context.items()}
+    facts.update({f"intake.{k}": v for k, v in run.intake.items()})
+    facts.update({"template": run.template_id, "source": run.source, "run.title": run.title})
+    for answers in _answers_by_step(run).values():
+        facts.update({f"answer.{k}": v for k, v in answers.items()})
+    if run.customer is not None:
+        facts["customer.name"] = str(run.customer)
+        facts["customer.email"] = feedback_selectors.customer_email(customer=run.customer)
+        traits = run.customer.traits if isinstance(run.customer.traits, dict) else {}
+        facts.update({f"trait.{k}": v for k, v in traits.items() if not isinstance(v, dict | list)})
+    return facts
+
+
+def email_customer(*, customer, subject: str, body: str) -> str:
+    """Send one plain-text email to the customer; '' when sent, else why not."""
+    if customer is None:
+        return "no customer"
+    consent = {c.channel: c.status for c in customer_selectors.customer_consents(customer=customer)}
+    if consent.get("email") == "withdrawn":
+        return "email consent withdrawn"
+    address = feedback_selectors.customer_email(customer=customer)
+    if not address:
+        return "no email address"
+    EmailMultiAlternatives(
+        subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=[address]
+    ).send()
+    return ""
+
+
+def _step_email(run: WorkflowRun, step: StepInstance, email: Mapping, actor, at) -> None:
+    facts = run_facts(run)
+    facts.update({f"answer.{k}": v for k, v in step.answers.items()})
+    subject = fill(email["subject"], facts).replace("\n", " ")[:200]
+    try:
+        why_not = email_customer(
+            customer=run.customer, subject=subject, body=fill(email["body"], facts)
+        )
+    except OSError as exc:  # SMTP down: the step is done, the failure is on the record
+        why_not = f"sending failed: {exc}"
+    history_add(run=run, step=step, actor=actor, at=at,
+                action="email_sent" if not why_not else "email_not_sent",
+                detail={"subject": subject, "reason": why_not})  # fmt: skip
+
+
+def step_assign(*, step: StepInstance, user, actor=None, at: datetime | None = None) -> None:
+    """Give an open step to ``user`` (a member who works on tasks)."""
+    with transaction.atomic():
+        step = _open_step(step)
+        workers = {u.pk for u in _workers(step.run.workspace)}
+        if user is None or user.pk not in workers:
+            raise RunError(["assignee: not a member who works on tasks here"])
+        before = step.assignee.get_username() if step.assignee else step.role
+        step.assignee, step.role = user, ""
+        step.save(update_fields=["assignee", "role"])
+        history_add(run=step.run, step=step, actor=actor, at=at, action="assigned",
+                    detail={"from": before, "to": user.get_username()})  # fmt: skip
+
+
+def step_assign_role(*, step: StepInstance, role: str, actor=None, at=None) -> None:
+    """Hand an open step to everyone with ``role`` (any of them may take it)."""
+    if role not in ROLES:
+        raise RunError([f"role: {role!r} is not one of {', '.join(ROLES)}"])
+    with transaction.atomic():
+        step = _open_step(step)
+        before = step.assignee.get_username() if step.assignee else step.role
+        step.assignee, step.role = None, role
+        step.save(update_fields=["assignee", "role"])
+        history_add(run=step.run, step=step, actor=actor, at=at, action="assigned",
+                    detail={"from": before, "to": f"role {role}"})  # fmt: skip
+
+
+def step_extend(
+    *, step: StepInstance, hours: int, actor=None, reason: str = "", at: datetime | None = None
+) -> None:
+    """Move an open step's deadline ``hours`` later (from now when it had none)."""
+    if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= 24 * 365:
+        raise RunError(["hours: a whole number in 1–8760"])
+    at = at or timezone.now()
+    with transaction.atomic():
+        step = _open_step(step)
+        before = step.due_at
+        step.due_at = (before or at) + timedelta(hours=hours)
+        if step.due_at > at:
+            step.overdue_at = None  # overdue again later is news again
+        step.save(update_fields=["due_at", "overdue_at"])
+        history_add(run=step.run, step=step, actor=actor, at=at, action="deadline_extended",
+                    detail={"from": before.isoformat() if before else None,
+                            "to": step.due_at.isoformat(), "reason": reason[:200]})  # fmt: skip
+
+
+def run_cancel(*, run: WorkflowRun, actor=None, reason: str = "", at=None) -> None:
+    at = at or timezone.now()
+    with transaction.atomic():
+        run = WorkflowRun.objects.select_for_update().get(pk=run.pk)
+        if run.status != RunStatus.OPEN:
+            raise RunError(["run: already closed"])
+        run.status, run.closed_at, run.outcome = (
+            RunStatus.CANCELLED,
+            at,
+            reason[:200] or "cancelled",
+        )
+        run.save(update_fields=["status", "closed_at", "outcome"])
+        run.steps.filter(status__in=[StepStatus.OPEN, StepStatus.WAITING]).update(
+            status=StepStatus.SKIPPED
+        )
+        history_add(
+            run=run, action="cancelled", actor=actor, at=at, detail={"reason": reason[:200]}
+        )
+
+
+# ------------------------------------------------------------------ deadlines
+
+
+def steps_mark_overdue(*, now: datetime | None = None, workspace=None) -> int:
+    """Find open steps past their deadline not yet marked: mark each once (a concurrent worker
+    cannot mark it again), record it, escalate it when its definition says so, and fire
+    ``step_overdue`` rules. Returns how many were marked."""
+    now = now or timezone.now()
+    due = StepInstance.objects.filter(
+        status=StepStatus.OPEN, due_at__lt=now, overdue_at__isnull=True, run__status=RunStatus.OPEN
+    )
+    if workspace is not None:
+        due = due.filter(run__workspace=workspace)
+    marked = 0
+    for step in due.select_related("run", "run__version").order_by("due_at")[:1000]:
+        with transaction.atomic():
+            claimed = StepInstance.objects.filter(pk=step.pk, overdue_at__isnull=True).update(
+                overdue_at=now
+            )
+            if not claimed:
+                continue
+            marked += 1
+            run = step.run
+            late = (now - step.due_at).total_seconds() / 3600 if step.due_at else 0
+            history_add(run=run, step=step, action="overdue", at=now,
+                        detail={"due_at": step.due_at.isoformat() if step.due_at else None})  # fmt: skip
+            definition: dict = next((d for d in run.version.steps if d["key"] == step.key), {})
+            if escalate := definition.get("escalate"):
+                user, role = _resolve_assignee(run, step, escalate)
+                before = step.assignee.get_username() if step.assignee else step.role
+                step.assignee, step.role = user, role
+                step.save(update_fields=["assignee", "role"])
+                history_add(run=run, step=step, action="escalated", at=now, detail={
+                    "from": before, "to": user.get_username() if user else f"role {role}"})  # fmt: skip
+        _fire("step_overdue", run, step, (), extra={"hours_overdue": round(late, 1)}, at=now)
+    return marked
+
+
+def _fire(
+    trigger: str, run: WorkflowRun, step: StepInstance | None, chain, extra=None, at=None
+) -> None:
+    from cxloop.workflows import _rules  # rules start runs; runs fire rules
+
+    facts = run_facts(run)
+    if step is not None:
+        facts.update({"step": step.key, **{f"answer.{k}": v for k, v in step.answers.items()}})
+    facts.update(extra or {})
+    subject = f"{trigger}:{step.pk if step else run.pk}"
+    if trigger == "step_overdue" and step is not None and step.overdue_at:
+        subject = f"{subject}:{step.overdue_at:%Y%m%d%H%M%S}"
+    _rules.rules_fire(
+        workspace_id=run.workspace_id, trigger=trigger, facts=facts, subject=subject,
+        customer=run.customer, chain=chain, run=run, step=step, at=at,
+    )  # fmt: skip

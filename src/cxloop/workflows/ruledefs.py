@@ -1,0 +1,201 @@
+"""Rule conditions (IF) and actions (THEN) as JSON data: what each trigger offers as facts,
+validation with errors naming the field, evaluation with the reason it held. Pure Python."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from cxloop.workflows.definition import (
+    MAX_ACTIONS,
+    MAX_CONDITIONS,
+    MAX_HOURS,
+    OP_WORDS,
+    OPS,
+    ROLES,
+    DefinitionError,
+    _int,
+    _text,
+    compare,
+)
+
+# the facts each trigger offers to conditions (besides trait.<name> of the customer)
+FACTS: dict[str, dict[str, str]] = {
+    "response_received": {
+        "nps": "NPS score (0–10)",
+        "csat": "CSAT score",
+        "ces": "CES score",
+        "survey": "survey id",
+        "survey_name": "survey name",
+        "channel": "channel",
+        "source": "source (link, email, api…)",
+        "comment": "comment text",
+    },
+    "event_received": {
+        "event": "event name",
+        "type": "message type (track, page…)",
+        "channel": "channel",
+    },
+    "run_started": {"template": "template id", "source": "what started it"},
+    "step_completed": {"template": "template id", "step": "step key"},
+    "step_overdue": {"template": "template id", "step": "step key", "hours_overdue": "hours"},
+}
+PREFIXES = {
+    "response_received": ("trait.",),
+    "event_received": ("trait.", "property."),
+    "run_started": ("trait.",),
+    "step_completed": ("trait.", "answer."),
+    "step_overdue": ("trait.",),
+}
+ACTIONS = {
+    "start_workflow": "start a workflow",
+    "assign": "assign the step",
+    "extend_deadline": "extend the deadline",
+    "tag_customer": "tag the customer (set a trait)",
+    "send_email": "send an email",
+    "webhook": "call a webhook",
+    "notify": "notify in the app",
+}
+NUMBER = re.compile(r"^-?\d{1,15}(\.\d{1,6})?$")
+FACT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}(\.[A-Za-z0-9_ $-]{1,80})?$")
+
+
+def conditions_validate(trigger: str, raw: Any) -> list[dict]:
+    errors: list[str] = []
+    if trigger not in FACTS:
+        raise DefinitionError([f"trigger: {trigger!r} is not one of {', '.join(FACTS)}"])
+    if raw in (None, ""):
+        raw = []
+    if not isinstance(raw, list) or len(raw) > MAX_CONDITIONS:
+        raise DefinitionError([f"conditions: a list of at most {MAX_CONDITIONS}"])
+    cleaned = []
+    for number, item in enumerate(raw, start=1):
+        where = f"condition {number}"
+        if not isinstance(item, Mapping):
+            errors.append(f"{where}: expected an object")
+            continue
+        field = _text(item.get("field"), f"{where}: field", errors, high=120)
+        if field and (
+            not FACT_NAME.match(field)
+            or (field not in FACTS[trigger] and not field.startswith(PREFIXES[trigger]))
+        ):
+            known = ", ".join([*FACTS[trigger], *(f"{p}<name>" for p in PREFIXES[trigger])])
+            errors.append(f"{where}: field: {field!r} is not one of {known}")
+        op = item.get("op", "eq")
+        if op not in OPS:
+            errors.append(f"{where}: op: {op!r} is not one of {', '.join(OPS)}")
+        value = item.get("value", "")
+        if isinstance(value, dict | list) and op != "in":
+            errors.append(f"{where}: value: expected a number or text")
+        if op in ("lt", "lte", "gt", "gte") and compare(value, "exists", True):
+            try:
+                float(str(value))
+            except ValueError:
+                errors.append(f"{where}: value: {str(value)[:20]!r} is not a number")
+        if isinstance(value, str) and NUMBER.match(value.strip()):
+            value = float(value) if "." in value else int(value)  # typed "6" means the number
+        cleaned.append({"field": field, "op": op, "value": value})
+    if trigger == "event_received" and not any(
+        c["field"] == "event" and c["op"] == "eq" for c in cleaned
+    ):
+        errors.append("conditions: an event rule names its event (event is …)")
+    if errors:
+        raise DefinitionError(errors)
+    return cleaned
+
+
+def _who(raw: Mapping, where: str, errors: list[str]) -> dict:
+    if raw.get("user_id") not in (None, ""):
+        return {"user_id": _int(raw.get("user_id"), f"{where}: user_id", 1, 2**63 - 1, errors)}
+    role = raw.get("role")
+    if role not in ROLES:
+        errors.append(f"{where}: give a user_id or a role ({', '.join(ROLES)})")
+    return {"role": role}
+
+
+def actions_validate(trigger: str, raw: Any, *, template_ids: set[int] | None = None) -> list[dict]:
+    errors: list[str] = []
+    if not isinstance(raw, list) or not raw:
+        raise DefinitionError(["actions: a rule needs at least one action"])
+    if len(raw) > MAX_ACTIONS:
+        raise DefinitionError([f"actions: at most {MAX_ACTIONS}"])
+    cleaned = []
+    for number, item in enumerate(raw, start=1):
+        where = f"action {number}"
+        if not isinstance(item, Mapping):
+            errors.append(f"{where}: expected an object")
+            continue
+        kind = item.get("type")
+        if kind not in ACTIONS:
+            errors.append(f"{where}: type: {kind!r} is not one of {', '.join(ACTIONS)}")
+            continue
+        action: dict[str, Any] = {"type": kind}
+        if kind == "start_workflow":
+            template_id = _int(
+                item.get("template_id"), f"{where}: template_id", 1, 2**63 - 1, errors
+            )
+            if template_id and template_ids is not None and template_id not in template_ids:
+                errors.append(f"{where}: template_id: no workflow template {template_id} here")
+            action["template_id"] = template_id
+        elif kind == "assign":
+            action.update(_who(item, where, errors))
+        elif kind == "extend_deadline":
+            action["hours"] = _int(item.get("hours"), f"{where}: hours", 1, MAX_HOURS, errors)
+        elif kind == "tag_customer":
+            action["trait"] = _text(item.get("trait"), f"{where}: trait", errors, high=80)
+            action["value"] = _text(item.get("value"), f"{where}: value", errors, high=200)
+        elif kind == "send_email":
+            to = _text(item.get("to") or "customer", f"{where}: to", errors, high=254)
+            if to != "customer" and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", to):
+                errors.append(f"{where}: to: {to[:40]!r} is not customer or an email address")
+            action["to"] = to
+            action["subject"] = _text(item.get("subject"), f"{where}: subject", errors, high=200)
+            action["body"] = _text(item.get("body"), f"{where}: body", errors, high=5000)
+        elif kind == "webhook":
+            url = _text(item.get("url"), f"{where}: url", errors, high=500)
+            parts = urlsplit(url)
+            if url and (parts.scheme not in ("http", "https") or not parts.netloc):
+                errors.append(f"{where}: url: {url[:60]!r} is not an http(s) address")
+            action["url"] = url
+        elif kind == "notify":
+            action.update(_who(item, where, errors))
+            action["text"] = _text(item.get("text"), f"{where}: text", errors, high=500)
+        cleaned.append(action)
+    if errors:
+        raise DefinitionError(errors)
+    return cleaned
+
+
+def conditions_check(conditions: list[dict], facts: Mapping[str, Any]) -> tuple[bool, str]:
+    """Whether every condition holds on ``facts`` and why ("nps = 3 ≤ 6; channel = 'email'
+    is 'email'"), or which one failed. The reason is written only for what held or the first
+    that failed (most facts fail a rule's first condition)."""
+    for condition in conditions:
+        if not compare(facts.get(condition["field"]), condition["op"], condition["value"]):
+            return False, f"not: {_reason(condition, facts)}"
+    return True, "; ".join(_reason(c, facts) for c in conditions) or "no conditions"
+
+
+def _reason(condition: Mapping[str, Any], facts: Mapping[str, Any]) -> str:
+    field, op, value = condition["field"], condition["op"], condition["value"]
+    actual = facts.get(field)
+    shown = "missing" if actual is None else repr(actual)
+    if op == "exists":
+        return f"{field} = {shown} {'is set' if compare('x', 'exists', value) else 'is not set'}"
+    return f"{field} = {shown} {OP_WORDS[op]} {value!r}"
+
+
+def describe_action(action: Mapping[str, Any]) -> str:
+    kind = action.get("type", "")
+    who = f"user #{action['user_id']}" if action.get("user_id") else f"role {action.get('role')}"
+    return {
+        "start_workflow": f"start workflow #{action.get('template_id')}",
+        "assign": f"assign to {who}",
+        "extend_deadline": f"extend the deadline by {action.get('hours')} h",
+        "tag_customer": f"set trait {action.get('trait')} = {action.get('value')}",
+        "send_email": f"email {action.get('to')}: {action.get('subject')}",
+        "webhook": f"POST to {action.get('url')}",
+        "notify": f"notify {who}",
+    }.get(kind, kind)

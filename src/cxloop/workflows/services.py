@@ -1,0 +1,73 @@
+"""Writes for workflows: templates and their versions, runs and steps, rules and their firings.
+
+The public interface other apps, the pages, the API and the CLI import. The work is done in
+private modules: ``_templates``, ``_runs`` (start, complete, assign, extend, overdue) and
+``_rules`` (WHEN → IF → THEN, test against history).
+"""
+
+from __future__ import annotations
+
+from cxloop.workflows._intake import intake_form_class, intake_submit
+from cxloop.workflows._rules import (
+    MAX_DEPTH,
+    WouldFire,
+    rule_create,
+    rule_delete,
+    rule_test,
+    rule_update,
+    rules_fire,
+    rules_react_response,
+    rules_scan_events,
+)
+from cxloop.workflows._runs import (
+    RunError,
+    email_customer,
+    history_add,
+    run_cancel,
+    run_start,
+    step_assign,
+    step_assign_role,
+    step_complete,
+    step_extend,
+    step_form_class,
+    steps_mark_overdue,
+)
+from cxloop.workflows._templates import template_archive, template_create, template_new_version
+from cxloop.workflows._webhooks import (
+    deliveries_retry_due,
+    delivery_resend,
+    signature,
+)
+from cxloop.workflows.definition import DefinitionError
+
+__all__ = [
+    "MAX_DEPTH",
+    "DefinitionError",
+    "RunError",
+    "WouldFire",
+    "deliveries_retry_due",
+    "delivery_resend",
+    "email_customer",
+    "history_add",
+    "intake_form_class",
+    "intake_submit",
+    "rule_create",
+    "rule_delete",
+    "rule_test",
+    "rule_update",
+    "rules_fire",
+    "rules_react_response",
+    "rules_scan_events",
+    "run_cancel",
+    "run_start",
+    "signature",
+    "step_assign",
+    "step_assign_role",
+    "step_complete",
+    "step_extend",
+    "step_form_class",
+    "steps_mark_overdue",
+    "template_archive",
+    "template_create",
+    "template_new_version",
+]

@@ -1,0 +1,111 @@
+"""Closing the loop in real headless Chromium: building a workflow in the editor, a customer
+submitting the public intake form, and a run moving on the board in a second browser context
+without a reload. Screenshots land in test-artifacts/ (also checked by axe-core)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from browser import log_in, shot
+from cxloop.workflows import selectors, services
+from cxloop.workflows.models import WorkflowRun, WorkflowTemplate
+from factories import member_make
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+expect.set_options(timeout=8_000)
+STEPS = [
+    {"key": "call", "title": "Call the customer", "assignee": {"kind": "role", "role": "agent"},
+     "deadline_hours": 48,
+     "fields": [{"key": "reached", "label": "Reached them?", "type": "choice",
+                 "choices": ["yes", "no"], "required": True}]},
+    {"key": "fix", "title": "Fix it", "fields": []},
+]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _live_setup(transactional_db, live_server):
+    """Committed data for the live server thread (started before the browser)."""
+
+
+def test_building_a_workflow_in_the_editor(page, live_server, workspace, screenshot):
+    log_in(page, live_server, member_make(workspace=workspace))
+    page.goto(f"{live_server.url}/workflows/new/")
+
+    page.get_by_label("Name", exact=True).fill("Callback")
+    page.get_by_label("Title").fill("Call back")
+    page.get_by_role("button", name="+ Step").click()  # htmx redraws the form with a second step
+    expect(page.get_by_role("heading", name="Step 2")).to_be_visible()
+    page.locator("#s1-title").fill("Write a summary")
+    page.get_by_role("button", name="Move step 2 up").click()
+    expect(page.get_by_role("heading", name="Step 1: Write a summary")).to_be_visible()
+    page.get_by_role("button", name="+ Field").first.click()
+    page.get_by_label("Step 1 field 1 label").fill("Summary")
+    page.get_by_label("Step 1 field 1 key").fill("summary")
+    page.locator("#s1-assignee_kind").select_option("round_robin")  # redraws: a role appears
+    expect(page.locator("#s1-assignee_role")).to_be_visible()
+    page.locator("#s1-deadline_hours").fill("48")
+    screenshot("editor")
+    page.get_by_role("button", name="Save workflow").click()
+
+    expect(page.get_by_role("heading", name="Callback v1")).to_be_visible()
+    template = WorkflowTemplate.objects.get()
+    steps = template.current.steps
+    assert [s["title"] for s in steps] == ["Write a summary", "Call back"]
+    assert steps[0]["fields"][0]["key"] == "summary"
+    assert steps[1]["assignee"] == {"kind": "round_robin", "role": "agent"}
+    assert steps[1]["deadline_hours"] == 48
+
+
+def test_a_customer_submits_the_intake_form(page, live_server, workspace, screenshot):
+    template = services.template_create(
+        workspace=workspace, name="Report a problem", steps=STEPS, intake_public=True,
+        intake_fields=[{"key": "issue", "label": "What went wrong?", "type": "text",
+                        "required": True}],
+    )  # fmt: skip
+    page.goto(f"{live_server.url}/w/{template.intake_token}/")
+
+    page.get_by_label("Email").fill("not-an-email")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("alert")).to_contain_text("Email: Enter a valid email address.")
+    screenshot("errors")
+    page.get_by_label("Email").fill("dan@example.com")
+    page.get_by_label("Name").fill("Dan")
+    page.get_by_label("What went wrong?").fill("The parcel never came")
+    page.get_by_role("button", name="Send").click()
+
+    expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
+    run = WorkflowRun.objects.get()
+    assert run.intake == {"issue": "The parcel never came"} and str(run.customer) == "Dan"
+
+
+def test_a_run_moves_on_the_board_seen_from_a_second_browser(
+    browser, page, live_server, workspace, request
+):
+    template = services.template_create(workspace=workspace, name="Follow-up", steps=STEPS)
+    run = services.run_start(template=template, title="Zoe's complaint")
+    agent = member_make(workspace=workspace, username="al", role="agent")
+    lead = member_make(workspace=workspace, username="lead", role="admin")
+    log_in(page, live_server, lead)
+    page.goto(f"{live_server.url}/workflows/runs/")
+    call_column = page.locator(".wf-column", has_text="Call the customer")
+    expect(call_column).to_contain_text("Zoe's complaint")
+
+    other = browser.new_context(viewport={"width": 1366, "height": 900})
+    worker = other.new_page()
+    log_in(worker, live_server, agent)
+    worker.goto(f"{live_server.url}/workflows/runs/{run.pk}/")
+    worker.get_by_label("Reached them?").select_option("yes")
+    worker.get_by_role("button", name="Complete step").click()
+    expect(worker.locator(".wf-history")).to_contain_text("al completed · Call the customer")
+    shot(worker, request, "run-detail")
+    other.close()
+
+    # the board polls and redraws by itself: no reload here
+    expect(page.locator(".wf-column", has_text="Fix it")).to_contain_text(
+        "Zoe's complaint", timeout=15_000
+    )
+    expect(page.locator(".wf-column", has_text="Call the customer")).to_have_count(0)
+    shot(page, request, "board")
+    assert selectors.run_steps(run=run)[1].status == "open"

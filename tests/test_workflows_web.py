@@ -1,0 +1,260 @@
+"""The workflow pages through Django's test client: the form-based template editor (add,
+reorder, remove, save as a version), completing a step, the board's poll answering 204 until
+something changes, the rule editor's test against history, and the public intake form."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from cxloop.workflows import selectors, services
+from cxloop.workflows.models import WorkflowRun, WorkflowTemplate
+from factories import identify, ingest, member_make, response_make, survey_make
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+STEPS = [
+    {"key": "call", "title": "Call", "assignee": {"kind": "role", "role": "agent"},
+     "deadline_hours": 48,
+     "fields": [{"key": "reached", "label": "Reached", "type": "choice", "choices": ["yes", "no"],
+                 "required": True}]},
+    {"key": "close", "title": "Close", "fields": [{"key": "outcome", "label": "Outcome",
+                                                    "type": "text"}]},
+]  # fmt: skip
+
+
+@pytest.fixture
+def analyst(client, member):
+    client.force_login(member)
+    return member
+
+
+@pytest.fixture
+def template(workspace):
+    return services.template_create(
+        workspace=workspace, name="Follow-up", steps=STEPS, intake_public=True,
+        intake_fields=[{"key": "issue", "label": "What went wrong?", "type": "text",
+                        "required": True}],
+    )  # fmt: skip
+
+
+def _editor_post(**extra) -> dict:
+    data = {
+        "name": "Callback", "steps": "2", "intakes": "0",
+        "s0-key": "first", "s0-title": "First", "s0-assignee_kind": "unassigned", "s0-fields": "1",
+        "s0f0-key": "note", "s0f0-label": "Note", "s0f0-type": "text",
+        "s1-key": "second", "s1-title": "Second", "s1-assignee_kind": "role",
+        "s1-assignee_role": "agent", "s1-deadline_hours": "24", "s1-fields": "0",
+    }  # fmt: skip
+    data.update(extra)
+    return data
+
+
+def test_the_editor_moves_and_adds_steps_without_saving(client, analyst, workspace):
+    moved = client.post("/workflows/new/", _editor_post(op="down-0"))
+    added = client.post("/workflows/new/", _editor_post(op="add_step"))
+
+    assert moved.status_code == 200 and added.status_code == 200
+    titles = [s["title"] for s in moved.context["steps"]]
+    assert titles == ["Second", "First"]
+    assert len(added.context["steps"]) == 3
+    assert WorkflowTemplate.objects.count() == 0
+
+
+def test_the_editor_saves_a_template_and_a_new_version(client, analyst, workspace):
+    created = client.post("/workflows/new/", _editor_post(op="save"))
+    template = WorkflowTemplate.objects.get()
+    assert created.status_code == 302 and created["Location"] == f"/workflows/{template.pk}/"
+    assert template.current.steps[1]["assignee"] == {"kind": "role", "role": "agent"}
+    assert template.current.steps[1]["deadline_hours"] == 24
+
+    saved = client.post(
+        f"/workflows/{template.pk}/", _editor_post(op="save", **{"s1-title": "2nd"})
+    )
+
+    assert saved.status_code == 302
+    template.refresh_from_db()
+    assert template.current.number == 2 and template.current.steps[1]["title"] == "2nd"
+
+
+def test_the_editor_names_what_is_wrong_with_a_422(client, analyst, workspace):
+    response = client.post(
+        "/workflows/new/", _editor_post(op="save", **{"s1-deadline_hours": "soon", "s0-key": "1x"})
+    )
+
+    assert response.status_code == 422
+    assert "step 1: key: &#x27;1x&#x27; must be lower-case letters" in response.text
+    assert (
+        "step 2 (second): deadline_hours: &#x27;soon&#x27; is not a whole number" in response.text
+    )
+
+
+def test_completing_the_open_step_on_the_run_page(client, analyst, workspace, template):
+    run = services.run_start(template=template)
+
+    refused = client.post(f"/workflows/runs/{run.pk}/", {"reached": "perhaps"})
+    done = client.post(f"/workflows/runs/{run.pk}/", {"reached": "no"})
+
+    assert refused.status_code == 422
+    assert "Reached: Select a valid choice." in refused.text
+    assert done.status_code == 302
+    assert [s.status for s in selectors.run_steps(run=run)] == ["done", "open"]
+    page = client.get(f"/workflows/runs/{run.pk}/")
+    assert "ana</strong> completed · Call" in page.text
+
+
+def test_the_board_poll_answers_204_until_a_run_changes(client, analyst, workspace, template):
+    run = services.run_start(template=template)
+    board = client.get("/workflows/runs/")
+    version = board.context["version"]
+
+    same = client.get(f"/workflows/runs/poll/?v={version}")
+    services.step_extend(step=selectors.run_steps(run=run).first(), hours=2)
+    changed = client.get(f"/workflows/runs/poll/?v={version}")
+
+    assert same.status_code == 204 and same["ETag"] == f'"{version}"'
+    assert changed.status_code == 200 and changed.context["version"] != version
+    assert 'id="board"' in changed.text
+
+
+def test_the_board_marks_overdue_runs_and_filters_by_assignee(client, analyst, workspace, template):
+    agent = member_make(workspace=workspace, username="al", role="agent")
+    late = services.run_start(template=template, at=timezone.now() - timedelta(hours=50))
+    services.step_assign(step=selectors.run_steps(run=late).first(), user=agent)
+    services.run_start(template=template)
+
+    everyone = client.get("/workflows/runs/?view=table")
+    als = client.get(f"/workflows/runs/?assignee={agent.pk}")
+
+    assert everyone.context["overdue"] == 1 and len(everyone.context["rows"]) == 2
+    assert [r["run"] for r in als.context["rows"]] == [late]
+    assert client.get("/workflows/runs/?assignee=x").status_code == 400
+
+
+def test_my_tasks_lists_mine_and_my_roles_unclaimed_steps(client, workspace, template):
+    agent = member_make(workspace=workspace, username="al", role="agent")
+    run = services.run_start(template=template)
+    client.force_login(agent)
+
+    page = client.get("/workflows/tasks/")
+
+    assert [t["step"].run for t in page.context["tasks"]] == [run]
+
+
+def test_the_rule_editor_tests_against_history_without_saving(client, analyst, workspace, template):
+    survey = survey_make(workspace)
+    for day, score in ((3, 1), (4, 6), (5, 9)):
+        response_make(workspace, survey, datetime(2026, 3, day, tzinfo=UTC), nps=score)
+
+    response = client.post("/workflows/rules/new/", {
+        "name": "Detractors", "trigger": "response_received", "conditions": "1", "actions": "1",
+        "c0-field": "nps", "c0-op": "lte", "c0-value": "6",
+        "a0-type": "start_workflow", "a0-template_id": str(template.pk),
+        "op": "test", "start": "2026-03-01", "end": "2026-03-31",
+    })  # fmt: skip
+
+    assert response.status_code == 200
+    assert response.context["tested"]["fired"] == 2 and response.context["tested"]["seen"] == 3
+    assert "Would have fired <strong>2</strong> times" in response.text
+    assert [w.why for w in response.context["tested"]["listed"]] == ["nps = 1 ≤ 6", "nps = 6 ≤ 6"]
+    assert not selectors.rule_list(workspace=workspace).exists()
+
+
+def test_the_rule_editor_saves_and_refuses_with_the_field(client, analyst, workspace, template):
+    base = {"name": "Detractors", "trigger": "response_received", "conditions": "1",
+            "actions": "1", "c0-field": "nps", "c0-op": "lte", "c0-value": "6",
+            "a0-type": "start_workflow", "op": "save", "active": "on"}  # fmt: skip
+
+    refused = client.post("/workflows/rules/new/", base)
+    saved = client.post("/workflows/rules/new/", {**base, "a0-template_id": str(template.pk)})
+
+    assert refused.status_code == 422 and "action 1: template_id: required" in refused.text
+    assert saved.status_code == 302
+    rule = selectors.rule_list(workspace=workspace).get()
+    assert rule.active and rule.actions == [{"type": "start_workflow", "template_id": template.pk}]
+
+
+def test_the_public_intake_form_starts_a_run_for_the_customer_by_email(client, workspace, template):
+    ingest(workspace, [identify("u-1", {"email": "zoe@example.com"}, T0)])
+    url = f"/w/{template.intake_token}/"
+
+    page = client.get(url)
+    bad = client.post(url, {"email": "not an email", "issue": ""})
+    good = client.post(url, {"email": "ZOE@example.com", "name": "Zoe", "issue": "Late parcel"})
+    new = client.post(url, {"email": "new@example.com", "issue": "Broken lid"})
+
+    assert page.status_code == 200 and 'name="issue"' in page.text
+    assert bad.status_code == 422
+    assert "Email: Enter a valid email address." in bad.text
+    assert "What went wrong?: This field is required." in bad.text
+    assert good.status_code == 200 and "Thank you" in good.text
+    runs = list(WorkflowRun.objects.order_by("pk"))
+    assert [r.intake for r in runs] == [{"issue": "Late parcel"}, {"issue": "Broken lid"}]
+    assert runs[0].customer == workspace.identity_set.get(value="zoe@example.com").customer
+    assert runs[1].customer == workspace.identity_set.get(value="new@example.com").customer
+    assert new.status_code == 200
+
+
+def test_a_private_or_unknown_intake_form_is_404(client, workspace, template):
+    services.template_new_version(template=template, steps=STEPS, intake_public=False)
+
+    assert client.get(f"/w/{template.intake_token}/").status_code == 404
+    assert client.post("/w/nope/", {"email": "a@b.co"}).status_code == 404
+
+
+def test_the_loop_report_page_reads_a_date_range(client, analyst, workspace):
+    assert client.get("/workflows/report/?start=2026-03-01&end=2026-03-31").status_code == 200
+    assert client.get("/workflows/report/?start=2026-04-01&end=2026-03-01").status_code == 400
+    assert client.get("/workflows/report/?start=yesterday").status_code == 400
+
+
+def test_a_webhook_delivery_is_resent_from_the_rule_page(client, analyst, workspace, template):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on: the attempt fails at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    rule = services.rule_create(
+        workspace=workspace, name="Hook", trigger="response_received", active=True,
+        conditions=[], actions=[{"type": "webhook", "url": f"http://127.0.0.1:{port}/h"}],
+    )  # fmt: skip
+    response = response_make(workspace, survey_make(workspace), T0, nps=3)
+    services.rules_react_response(workspace_id=workspace.pk, response_id=response.pk)
+    delivery = selectors.rule_deliveries(rule=rule)[0]
+    for _ in range(2):
+        services.deliveries_retry_due(now=delivery.next_attempt_at)
+        delivery.refresh_from_db()
+    assert delivery.attempts == 3
+
+    page = client.get(f"/workflows/rules/{rule.pk}/")
+    resent = client.post(f"/workflows/rules/{rule.pk}/", {"op": f"resend-{delivery.pk}"})
+    unknown = client.post(f"/workflows/rules/{rule.pk}/", {"op": "resend-999999"})
+
+    assert rule.webhook_secret in page.text and "Resend delivery" in page.text
+    assert resent.status_code == 302 and unknown.status_code == 404
+    delivery.refresh_from_db()
+    assert delivery.attempts == 1 and delivery.status == "pending" and delivery.last_error
+
+
+def test_the_board_filters_by_customer_segment(client, analyst, workspace, template):
+    from cxloop.segments import services as segment_services
+
+    ingest(workspace, [identify("u-1", {"email": "a@example.com", "tier": "gold"}, T0),
+                       identify("u-2", {"email": "b@example.com", "tier": "silver"}, T0)])  # fmt: skip
+    gold, silver = (
+        workspace.identity_set.get(kind="user_id", value=u).customer for u in ("u-1", "u-2")
+    )
+    golden = services.run_start(template=template, customer=gold)
+    services.run_start(template=template, customer=silver)
+    segment = segment_services.segment_create(
+        workspace=workspace,
+        name="Gold",
+        definition={"all": [{"trait": "tier", "op": "eq", "value": "gold"}]},
+    )
+
+    page = client.get(f"/workflows/runs/?segment={segment.pk}&view=table")
+
+    assert [r["run"] for r in page.context["rows"]] == [golden]
+    assert page.context["query"] == f"segment={segment.pk}&view=table"
+    assert client.get("/workflows/runs/?segment=999999").status_code == 404
