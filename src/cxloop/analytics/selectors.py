@@ -19,6 +19,7 @@ from cxloop.analytics.engine import (
     EngineUnavailable,
     ServerTransport,
 )
+from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity
 from cxloop.analytics.sqlengine import SqlEngine, event_rows
@@ -38,6 +39,7 @@ __all__ = [
     "event_rows",
     "funnel_run",
     "funnel_summary",
+    "journey_walk",
     "path_counts",
     "retention_counts",
 ]
@@ -111,6 +113,15 @@ def path_counts(
         workspace_id=workspace.pk, start=start, end=end, max_steps=max_steps, within=within,
         by_channel=by_channel, since=since, until=until, customer_ids=customer_ids, top=top,
     )  # fmt: skip
+
+
+def journey_walk(
+    *, workspace: Workspace, stages: int, touchpoints: Sequence[TouchpointRules]
+) -> JourneyResult:
+    """A journey map's metrics and each customer's furthest stage, where the events are."""
+    return current_engine().journey_walk(
+        workspace_id=workspace.pk, stages=stages, touchpoints=touchpoints
+    )
 
 
 def customers_with_event(
