@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
+from cxloop.analytics import selectors as analytics_selectors
 from cxloop.core import selectors as core_selectors
 from cxloop.core.forms import WriteKeyForm
 from cxloop.core.models import WriteKeyKind
@@ -210,5 +211,6 @@ def sources(request: HttpRequest) -> HttpResponse:
         "host": request.build_absolute_uri("/").rstrip("/"),
         "event_count": event_selectors.event_count(workspace=workspace),
         "by_channel": event_selectors.events_by_channel(workspace=workspace),
+        "engine": analytics_selectors.engine_status(),
     }
     return render(request, "web/sources.html", context)
