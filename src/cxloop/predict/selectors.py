@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from datetime import datetime
+
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from cxloop.core.models import Workspace
 from cxloop.predict.models import CustomerScore, PredictionRun
@@ -16,13 +18,38 @@ def prediction_runs(*, workspace: Workspace) -> QuerySet[PredictionRun]:
     return PredictionRun.objects.filter(workspace=workspace).order_by("-created_at", "-pk")
 
 
-def customer_score_latest(*, workspace: Workspace, customer_id: int) -> CustomerScore | None:
-    """The customer's scores from the newest run that scored them."""
-    return (
-        CustomerScore.objects.filter(workspace=workspace, customer_id=customer_id)
-        .select_related("run")
+def customer_score_latest(
+    *, workspace: Workspace, customer_id: int, at: datetime | None = None
+) -> CustomerScore | None:
+    """The customer's scores from the newest run that scored them (``at``: the newest stored by
+    then, e.g. when a rule is tested against history)."""
+    scores = CustomerScore.objects.filter(workspace=workspace, customer_id=customer_id)
+    if at is not None:
+        scores = scores.filter(created_at__lte=at)
+    return scores.select_related("run").order_by("-created_at", "-pk").first()
+
+
+# what a segment condition or a rule may compare: name → CustomerScore column
+SCORE_FIELDS = {
+    "clv": "clv",
+    "churn_risk": "churn_risk",
+    "p_alive": "p_alive",
+    "expected_purchases_30": "expected_30",
+    "expected_purchases_90": "expected_90",
+    "expected_purchases_365": "expected_365",
+    "value_at_risk": "value_at_risk",
+}
+
+
+def score_latest_value(*, workspace: Workspace, field: str, customer_ref: str = "pk") -> Subquery:
+    """A correlated subquery: the latest score's ``field`` (a key of SCORE_FIELDS) of the customer
+    whose id is the outer query's ``customer_ref``; NULL for a customer never scored. For
+    annotations and filters on customer querysets (list columns, segment conditions)."""
+    column = SCORE_FIELDS[field]
+    return Subquery(
+        CustomerScore.objects.filter(workspace=workspace, customer_id=OuterRef(customer_ref))
         .order_by("-created_at", "-pk")
-        .first()
+        .values(column)[:1]
     )
 
 
