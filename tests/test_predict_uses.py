@@ -10,6 +10,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from cxloop.segments import selectors as segment_selectors
+from cxloop.segments.definition import SegmentDefinitionError, definition_validate, describe
 from factories import customer_id, identify, ingest
 from predict_rows import run_make, score_make
 
@@ -57,3 +59,127 @@ def test_customer_list_shows_each_customers_latest_clv_and_churn_risk(client, me
     # one query for the page's rows, not one per row
     reading_scores = [q for q in queries.captured_queries if "predict_customerscore" in q["sql"]]
     assert len(reading_scores) == 1
+
+
+# ------------------------------------------------------------------ segment conditions
+
+
+def _members(workspace, *conditions, mode="all") -> set[int]:
+    definition = {mode: list(conditions)}
+    return set(segment_selectors.segment_customer_ids(workspace=workspace, definition=definition))
+
+
+@pytest.mark.django_db
+def test_segment_conditions_compare_the_latest_score(workspace, people):
+    ann, bob, cy = people["ann"], people["bob"], people["cy"]
+    # churn risk: Ann 0.35 (not her older 0.2), Bob 0.9; Cy has none, Dee no score: never match
+    assert _members(workspace, {"prediction": "churn_risk", "op": "gte", "value": 0.35}) == {
+        ann,
+        bob,
+    }
+    assert _members(workspace, {"prediction": "churn_risk", "op": "gt", "value": 0.35}) == {bob}
+    assert _members(workspace, {"prediction": "churn_risk", "op": "lt", "value": 0.3}) == set()
+    # CLV: 250.5, 50, 400 (Ann's older 100 does not count)
+    assert _members(workspace, {"prediction": "clv", "op": "lte", "value": 100}) == {bob}
+    assert _members(workspace, {"prediction": "clv", "op": "gt", "value": 200}) == {ann, cy}
+    # P(active) 0.8, 0.1, 0.6; expected purchases in 90 days 1.5, 0.1, 3.0
+    assert _members(workspace, {"prediction": "p_alive", "op": "lt", "value": 0.7}) == {bob, cy}
+    assert _members(
+        workspace, {"prediction": "expected_purchases_90", "op": "gte", "value": 1.5}
+    ) == {ann, cy}
+    # combined with another condition and in "any"
+    both = (
+        {"prediction": "churn_risk", "op": "gte", "value": 0.3},
+        {"prediction": "clv", "op": "gte", "value": 100},
+    )
+    assert _members(workspace, *both) == {ann}
+    assert _members(workspace, *both, mode="any") == {ann, bob, cy}
+
+
+@pytest.mark.django_db
+def test_prediction_conditions_read_only_their_own_workspace(workspace, other_workspace, people):
+    ingest(other_workspace, [identify("zed", {"name": "Zed"}, OLD)])
+    zed = customer_id(other_workspace, "zed")
+    score_make(run_make(other_workspace, created_at=NEW), zed, clv=999, churn_risk=0.99)
+    condition = {"prediction": "clv", "op": "gt", "value": 300}
+    assert _members(workspace, condition) == {people["cy"]}
+    assert _members(other_workspace, condition) == {zed}
+
+
+def test_prediction_conditions_are_validated_with_clear_errors():
+    cleaned = definition_validate(
+        {"all": [{"prediction": "churn_risk", "op": "gte", "value": "0.5"}]}
+    )
+    assert cleaned == {"all": [{"prediction": "churn_risk", "op": "gte", "value": 0.5}]}
+    with pytest.raises(SegmentDefinitionError) as caught:
+        definition_validate(
+            {
+                "any": [
+                    {"prediction": "ltv", "op": "gt", "value": 1},
+                    {"prediction": "clv", "op": "eq", "value": 1},
+                    {"prediction": "churn_risk", "op": "gt", "value": 50},
+                    {"prediction": "clv", "op": "gt", "value": "lots"},
+                    {"prediction": "clv", "op": "gt", "value": -1},
+                    {"prediction": "clv", "op": "gt", "value": 1, "days": 3},
+                ]
+            }
+        )
+    errors = caught.value.errors
+    assert errors[0].startswith("condition 1 (prediction): unknown prediction 'ltv'; use clv,")
+    assert errors[1] == (
+        "condition 2 (prediction): unknown operator 'eq' for clv; use gt, gte, lt or lte"
+    )
+    assert errors[2] == (
+        "condition 3 (prediction): churn_risk must be between 0 and 1 (a share: 0.5 means 50%),"
+        " got 50"
+    )
+    assert errors[3] == "condition 4 (prediction): clv needs a number, got 'lots'"
+    assert errors[4] == "condition 5 (prediction): clv must be at least 0, got -1"
+    assert errors[5] == 'condition 6 (prediction): unknown field "days"'
+
+
+def test_prediction_conditions_read_in_words():
+    definition = {
+        "all": [
+            {"prediction": "churn_risk", "op": "gte", "value": 0.5},
+            {"prediction": "clv", "op": "gt", "value": 100},
+            {"prediction": "expected_purchases_90", "op": "lt", "value": 0.25},
+        ]
+    }
+    assert describe(definition) == (
+        "churn risk ≥ 50% and CLV > 100 and expected purchases in 90 days < 0.25"
+    )
+
+
+@pytest.mark.django_db
+def test_api_and_builder_accept_a_prediction_condition(client, member, workspace, people):
+    client.force_login(member)
+    definition = {"all": [{"prediction": "churn_risk", "op": "gte", "value": 0.5}]}
+    # the API saves and counts it
+    made = client.post(
+        "/api/segments",
+        {"name": "Leaving", "definition": definition},
+        content_type="application/json",
+    )
+    assert made.status_code == 201, made.content
+    assert made.json()["count"] == 1 and made.json()["summary"] == "churn risk ≥ 50%"
+    bad = client.post(
+        "/api/segments",
+        {"name": "Bad", "definition": {"all": [{"prediction": "clv", "op": "gt", "value": "x"}]}},
+        content_type="application/json",
+    )
+    assert bad.status_code == 422
+    assert bad.json()["errors"] == ["condition 1 (prediction): clv needs a number, got 'x'"]
+    # the builder adds a prediction row and saves what it says
+    row = client.post("/segments/builder/", {"match": "all", "add": "prediction"})
+    assert 'name="c-0-prediction"' in row.content.decode()
+    saved = client.post(
+        "/segments/new/",
+        {"name": "Valuable", "match": "all", "mode": "builder", "row": ["0"],
+         "c-0-kind": "prediction", "c-0-prediction": "clv", "c-0-op": "gte", "c-0-value": "250"},
+    )  # fmt: skip
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    segment = segment_selectors.segment_list(workspace=workspace).get(name="Valuable")
+    assert segment.definition == {"all": [{"prediction": "clv", "op": "gte", "value": 250}]}
+    page = client.get(saved["Location"]).content.decode()
+    assert 'name="c-0-prediction"' in page and "Ann" in page and "Cy" in page
