@@ -4,7 +4,7 @@ conditions on the latest score, with values chosen by hand (tests/predict_rows.p
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -12,7 +12,9 @@ from django.test.utils import CaptureQueriesContext
 
 from cxloop.segments import selectors as segment_selectors
 from cxloop.segments.definition import SegmentDefinitionError, definition_validate, describe
-from factories import customer_id, identify, ingest
+from cxloop.workflows import services as workflow_services
+from cxloop.workflows.models import RuleFiring, WorkflowRun
+from factories import customer_id, identify, ingest, response_make, survey_make, track
 from predict_rows import run_make, score_make
 
 OLD = datetime(2025, 1, 1, tzinfo=UTC)
@@ -183,3 +185,87 @@ def test_api_and_builder_accept_a_prediction_condition(client, member, workspace
     assert segment.definition == {"all": [{"prediction": "clv", "op": "gte", "value": 250}]}
     page = client.get(saved["Location"]).content.decode()
     assert 'name="c-0-prediction"' in page and "Ann" in page and "Cy" in page
+
+
+# ------------------------------------------------------------------ rule conditions
+
+STEPS = [{"key": "call", "title": "Call the customer", "fields": []}]
+AT_RISK = [
+    {"field": "prediction.churn_risk", "op": "gte", "value": 0.3},
+    {"field": "prediction.clv", "op": "gt", "value": 100},
+]
+
+
+@pytest.mark.django_db
+def test_a_rule_on_churn_risk_and_clv_fires_on_the_latest_score(workspace, people):
+    template = workflow_services.template_create(workspace=workspace, name="Save", steps=STEPS)
+    rule = workflow_services.rule_create(
+        workspace=workspace, name="Valuable and leaving", trigger="response_received",
+        conditions=AT_RISK, actions=[{"type": "start_workflow", "template_id": template.pk}],
+        active=True,
+    )  # fmt: skip
+    survey = survey_make(workspace)
+    for name in ("ann", "bob", "cy", "dee"):
+        response = response_make(workspace, survey, NEW, nps=5, customer_id=people[name])
+        workflow_services.rules_react_response(workspace_id=workspace.pk, response_id=response.pk)
+    # then: only Ann (0.35 ≥ 0.3 and 250.5 > 100); Bob's CLV is 50, Cy has no churn risk, Dee
+    # was never scored
+    firing = RuleFiring.objects.get(rule=rule)
+    assert firing.customer_id == people["ann"]
+    assert firing.why == "prediction.churn_risk = 0.35 ≥ 0.3; prediction.clv = 250.5 > 100"
+    assert list(WorkflowRun.objects.values_list("customer_id", flat=True)) == [people["ann"]]
+
+
+@pytest.mark.django_db
+def test_rule_conditions_on_predictions_in_event_rules_and_history(workspace, people):
+    rule_conditions = [
+        {"field": "event", "op": "eq", "value": "Cart Abandoned"},
+        {"field": "prediction.p_alive", "op": "lt", "value": 0.7},
+    ]
+    template = workflow_services.template_create(workspace=workspace, name="Nudge", steps=STEPS)
+    workflow_services.rule_create(
+        workspace=workspace, name="Fading", trigger="event_received", conditions=rule_conditions,
+        actions=[{"type": "start_workflow", "template_id": template.pk}], active=True,
+    )  # fmt: skip
+    at = NEW + timedelta(days=1)
+    ingest(workspace, [track(n, "Cart Abandoned", at) for n in ("ann", "bob", "cy", "dee")])
+    # when: the event scan (P(alive): Ann 0.8, Bob 0.1, Cy 0.6, Dee none)
+    made = workflow_services.rules_scan_events()
+    # then
+    assert made == 2
+    started = set(WorkflowRun.objects.values_list("customer_id", flat=True))
+    assert started == {people["bob"], people["cy"]}
+    # and "test against history" agrees, without acting
+    seen, fired, listed = workflow_services.rule_test(
+        workspace=workspace, trigger="event_received", conditions=rule_conditions,
+        start=at - timedelta(days=1), end=at + timedelta(days=1),
+    )  # fmt: skip
+    assert (seen, fired) == (4, 2)
+    assert {w.customer.pk for w in listed} == {people["bob"], people["cy"]}
+    assert WorkflowRun.objects.count() == 2
+
+
+def test_rule_conditions_on_predictions_are_validated():
+    from cxloop.workflows.ruledefs import conditions_validate
+    from cxloop.workflows.services import DefinitionError
+
+    assert conditions_validate(
+        "step_overdue", [{"field": "prediction.clv", "op": "gte", "value": "100"}]
+    ) == [{"field": "prediction.clv", "op": "gte", "value": 100}]
+    with pytest.raises(DefinitionError) as caught:
+        conditions_validate(
+            "run_started",
+            [
+                {"field": "prediction.ltv", "op": "gt", "value": 1},
+                {"field": "prediction.churn_risk", "op": "contains", "value": "0.5"},
+                {"field": "prediction.clv", "op": "gt", "value": "lots"},
+            ],
+        )
+    errors = caught.value.errors
+    assert errors[0].startswith("condition 1: field: 'prediction.ltv' is not one of template, ")
+    assert errors[0].endswith("prediction.clv, prediction.churn_risk, prediction.p_alive, "
+                              "prediction.expected_purchases_90, prediction.value_at_risk")  # fmt: skip
+    assert errors[1] == (
+        "condition 2: op: a prediction compares with lt, lte, gt, gte, exists, not 'contains'"
+    )
+    assert errors[2] == "condition 3: value: 'lots' is not a number"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from cxloop.core.models import Workspace
@@ -18,15 +16,14 @@ def prediction_runs(*, workspace: Workspace) -> QuerySet[PredictionRun]:
     return PredictionRun.objects.filter(workspace=workspace).order_by("-created_at", "-pk")
 
 
-def customer_score_latest(
-    *, workspace: Workspace, customer_id: int, at: datetime | None = None
-) -> CustomerScore | None:
-    """The customer's scores from the newest run that scored them (``at``: the newest stored by
-    then, e.g. when a rule is tested against history)."""
-    scores = CustomerScore.objects.filter(workspace=workspace, customer_id=customer_id)
-    if at is not None:
-        scores = scores.filter(created_at__lte=at)
-    return scores.select_related("run").order_by("-created_at", "-pk").first()
+def customer_score_latest(*, workspace: Workspace, customer_id: int) -> CustomerScore | None:
+    """The customer's scores from the newest run that scored them."""
+    return (
+        CustomerScore.objects.filter(workspace=workspace, customer_id=customer_id)
+        .select_related("run")
+        .order_by("-created_at", "-pk")
+        .first()
+    )
 
 
 # what a segment condition or a rule may compare: name → CustomerScore column
@@ -39,6 +36,11 @@ SCORE_FIELDS = {
     "expected_purchases_365": "expected_365",
     "value_at_risk": "value_at_risk",
 }
+
+
+def score_values(score: CustomerScore | None) -> dict[str, float | None]:
+    """A score's values by their SCORE_FIELDS names (all None for no score)."""
+    return {name: getattr(score, column, None) for name, column in SCORE_FIELDS.items()}
 
 
 def score_latest_value(*, workspace: Workspace, field: str, customer_ref: str = "pk") -> Subquery:
