@@ -269,3 +269,92 @@ def test_rule_conditions_on_predictions_are_validated():
         "condition 2: op: a prediction compares with lt, lte, gt, gte, exists, not 'contains'"
     )
     assert errors[2] == "condition 3: value: 'lots' is not a number"
+
+
+# ------------------------------------------------------------------ value-at-risk actions
+
+
+@pytest.fixture
+def at_risk(workspace) -> dict[str, int]:
+    """One run (the latest): Ann 1000 × 0.6 = 600, Bob 300 × 0.8 = 240, Cy 2000 × 0.1 = 200,
+    Dee 50 × 0.9 = 45 at stake."""
+    names = ("ann", "bob", "cy", "dee")
+    ingest(workspace, [identify(n, {"name": n.title()}, OLD) for n in names])
+    ids = {n: customer_id(workspace, n) for n in names}
+    run = run_make(workspace, created_at=NEW)
+    for name, clv, risk in (("ann", 1000, 0.6), ("bob", 300, 0.8), ("cy", 2000, 0.1),
+                            ("dee", 50, 0.9)):  # fmt: skip
+        score_make(run, ids[name], clv=clv, churn_risk=risk)
+    return ids
+
+
+@pytest.mark.django_db
+def test_value_at_risk_filters_by_clv_too(client, member, at_risk):
+    client.force_login(member)
+    html = client.get("/predictions/?min_risk=50&min_clv=100").content.decode()
+    listed = re.findall(r'<th scope="row"><a href="/customers/(\d+)/"', html)
+    assert listed == [str(at_risk["ann"]), str(at_risk["bob"])]  # 600, 240; Cy 10 %, Dee 50
+    assert 'id="build-segment"' in html and 'id="start-workflow"' in html
+
+
+@pytest.mark.django_db
+def test_build_a_segment_saves_the_lists_filter(client, member, workspace, at_risk):
+    client.force_login(member)
+    # when
+    made = client.post("/predictions/segment/", {"min_risk": "50", "min_clv": "100"})
+    again = client.post("/predictions/segment/", {"min_risk": "50", "min_clv": "100"})
+    # then: a segment of prediction conditions, opened
+    segments = list(segment_selectors.segment_list(workspace=workspace).order_by("pk"))
+    assert [s.name for s in segments] == [
+        "At risk: churn risk ≥ 50%, CLV ≥ 100",
+        "At risk: churn risk ≥ 50%, CLV ≥ 100 (2)",
+    ]
+    assert made["Location"] == f"/segments/{segments[0].pk}/"
+    assert again["Location"] == f"/segments/{segments[1].pk}/"
+    assert segments[0].definition == {
+        "all": [
+            {"prediction": "churn_risk", "op": "gte", "value": 0.5},
+            {"prediction": "clv", "op": "gte", "value": 100},
+            {"prediction": "value_at_risk", "op": "gt", "value": 0},
+        ]
+    }
+    members = segment_selectors.segment_customer_ids(
+        workspace=workspace, definition=segments[0].definition
+    )
+    assert set(members) == {at_risk["ann"], at_risk["bob"]}
+    page = client.get(made["Location"]).content.decode()
+    assert "Saved the segment" in page
+    # bad input is named, never a 5xx, and saves nothing
+    bad = client.post("/predictions/segment/", {"min_risk": "150"})
+    assert bad.status_code == 400 and "min_risk" in bad.content.decode()
+    assert segment_selectors.segment_list(workspace=workspace).count() == 2
+
+
+@pytest.mark.django_db
+def test_start_a_workflow_for_the_listed_customers_skips_open_runs(
+    client, member, workspace, at_risk
+):
+    template = workflow_services.template_create(workspace=workspace, name="Save", steps=STEPS)
+    other = workflow_services.template_create(workspace=workspace, name="Other", steps=STEPS)
+    ann = workspace.customer_set.get(pk=at_risk["ann"])
+    workflow_services.run_start(template=template, customer=ann)  # open: Ann is skipped
+    workflow_services.run_start(template=other, customer=workspace.customer_set.get(
+        pk=at_risk["bob"]))  # fmt: skip
+    client.force_login(member)
+    # when: the list at 50 % or more (Ann, Bob, Dee) starts "Save"
+    started = client.post("/predictions/workflow/", {"min_risk": "50", "template": template.pk})
+    # then: Bob and Dee get a run (Bob's run of another workflow does not count); Ann is skipped
+    assert started.status_code == 302 and started["Location"] == "/predictions/?min_risk=50"
+    runs = WorkflowRun.objects.filter(template=template, source="value at risk")
+    assert set(runs.values_list("customer_id", flat=True)) == {at_risk["bob"], at_risk["dee"]}
+    assert all(r.started_by_id == member.pk for r in runs)
+    page = client.get(started["Location"]).content.decode()
+    assert "Started 2 runs of “Save”. 1 customer skipped: a run of it is still open." in page
+    # again: everyone listed has an open run now
+    client.post("/predictions/workflow/", {"min_risk": "50", "template": template.pk})
+    assert WorkflowRun.objects.filter(template=template).count() == 3
+    # no workflow chosen, or another workspace's: said, nothing started
+    none = client.post("/predictions/workflow/", {"min_risk": "50"}, follow=True)
+    assert "Choose a workflow to start" in none.content.decode()
+    assert client.post("/predictions/workflow/", {"template": "999999"}).status_code == 302
+    assert WorkflowRun.objects.count() == 4

@@ -67,15 +67,18 @@ def customer_score_history(
 
 
 def value_at_risk(
-    *, workspace: Workspace, limit: int = 100, min_risk: float = 0.0
+    *, workspace: Workspace, limit: int = 100, min_risk: float = 0.0, min_clv: float = 0.0
 ) -> tuple[PredictionRun | None, list[CustomerScore]]:
-    """The latest run's customers by money at stake (CLV × churn risk), highest first."""
+    """The latest run's customers by money at stake (CLV × churn risk), highest first; only
+    those with a churn risk of at least ``min_risk`` (0–1) and a CLV of at least ``min_clv``."""
     run = prediction_run_latest(workspace=workspace)
     if run is None:
         return None, []
     scores = CustomerScore.objects.filter(run=run, value_at_risk__gt=0)
     if min_risk > 0:
         scores = scores.filter(churn_risk__gte=min_risk)
+    if min_clv > 0:
+        scores = scores.filter(clv__gte=min_clv)
     return run, list(scores.order_by("-value_at_risk", "customer_id")[:limit])
 
 
