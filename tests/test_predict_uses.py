@@ -358,3 +358,23 @@ def test_start_a_workflow_for_the_listed_customers_skips_open_runs(
     assert "Choose a workflow to start" in none.content.decode()
     assert client.post("/predictions/workflow/", {"template": "999999"}).status_code == 302
     assert WorkflowRun.objects.count() == 4
+
+
+@pytest.mark.django_db
+def test_runs_for_customers_follow_merges_and_start_once_each(workspace):
+    # given a visitor who signed in as "max": the visitor's profile is merged into max's
+    ingest(workspace, [identify("max", {"name": "Max"}, OLD)])
+    ingest(workspace, [track("v-1", "Page Viewed", OLD, anonymous=True)])
+    visitor = workspace.identity_set.get(kind="anonymous_id", value="v-1").customer_id
+    ingest(workspace, [{"type": "identify", "anonymousId": "v-1", "userId": "max",
+                        "timestamp": NEW.isoformat()}])  # fmt: skip
+    survivor = customer_id(workspace, "max")
+    assert workspace.customer_set.get(pk=visitor).merged_into_id == survivor
+    template = workflow_services.template_create(workspace=workspace, name="Save", steps=STEPS)
+    # when: both ids are asked for, and an unknown id
+    started, skipped = workflow_services.runs_start_for_customers(
+        template=template, customer_ids=[visitor, survivor, 999_999]
+    )
+    # then: one run, for the survivor
+    assert [r.customer_id for r in started] == [survivor]
+    assert skipped == 2
