@@ -65,7 +65,9 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         except journey_selectors.StageChoiceError as exc:
             raise Http404(f"stage: {exc}") from exc
     customers = customer_selectors.customer_search(workspace=workspace, query=query, ids=ids)
-    page = Paginator(customers, CUSTOMERS_PER_PAGE).get_page(page_number(form))
+    page = Paginator(_with_scores(customers, workspace), CUSTOMERS_PER_PAGE).get_page(
+        page_number(form)
+    )
     context = {
         "page": page,
         "query": query,
@@ -82,6 +84,16 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     # the same URL serves a page or a fragment: caches (and the Back button) must tell them apart
     patch_vary_headers(response, ("HX-Request", "HX-Target"))
     return response
+
+
+def _with_scores(customers, workspace):
+    """Each profile with its latest CLV and churn risk (subqueries: one query for the page)."""
+    return customers.annotate(
+        score_clv=predict_selectors.score_latest_value(workspace=workspace, field="clv"),
+        score_churn_risk=predict_selectors.score_latest_value(
+            workspace=workspace, field="churn_risk"
+        ),
+    )
 
 
 def _search_refused(request: HttpRequest, workspace, form: CustomerSearchForm) -> HttpResponse:
