@@ -3,7 +3,9 @@ engine's status. Which engine answers is ``settings.CXLOOP_ANALYTICS`` (``curren
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -34,6 +36,7 @@ __all__ = [
     "cohort_counts",
     "current_engine",
     "customers_with_event",
+    "database_answers",
     "engine_status",
     "event_names",
     "event_rows",
@@ -58,9 +61,26 @@ def _engine_for(setting: str, owner_here: bool) -> AnalyticsEngine:
     return ClickHouseEngine(owner.OwnerClient(), label="embedded (chdb, via its owner)")
 
 
+_local = threading.local()
+
+
+@contextmanager
+def database_answers() -> Iterator[None]:
+    """Within the block, this thread's analytics questions go to the database: for work done
+    before the engine can hold its data, such as building the demo in one transaction (the
+    engine copies events only once they are committed)."""
+    previous = getattr(_local, "forced", None)
+    _local.forced = "sql"
+    try:
+        yield
+    finally:
+        _local.forced = previous
+
+
 def current_engine() -> AnalyticsEngine:
-    """The engine this process asks."""
-    return _engine_for(settings.CXLOOP_ANALYTICS, owner.is_owner())
+    """The engine this process (or, inside :func:`database_answers`, this thread) asks."""
+    forced = getattr(_local, "forced", None)
+    return _engine_for(forced or settings.CXLOOP_ANALYTICS, owner.is_owner())
 
 
 def event_names(*, workspace: Workspace, limit: int = 500) -> list[tuple[str, int]]:
