@@ -1,0 +1,56 @@
+"""One analysis per customer text: sentiment, sentences, drivers, emotions, PII found."""
+
+from django.db import models
+
+from cxloop.core.models import Workspace
+from cxloop.customers.models import Customer
+from cxloop.feedback.models import Response
+
+
+class Label(models.TextChoices):
+    POSITIVE = "positive"
+    NEUTRAL = "neutral"
+    NEGATIVE = "negative"
+
+
+class TextAnalysis(models.Model):
+    """A text as analysts see it (PII redacted) with its sentiment.
+
+    ``text`` is the redacted text; the original stays where it came from (a response's comment)
+    and is shown only to roles with ``read_pii``. Scores and channel are copied from the response
+    so search filters read one table.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
+    response = models.OneToOneField(
+        Response, null=True, blank=True, on_delete=models.CASCADE, related_name="text_analysis"
+    )
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="text_analyses"
+    )
+    source = models.CharField(max_length=16, help_text="survey, review, import, api, …")
+    channel = models.CharField(max_length=32, blank=True)
+    written_at = models.DateTimeField()
+    nps_score = models.SmallIntegerField(null=True, blank=True)
+    csat_score = models.SmallIntegerField(null=True, blank=True)
+    ces_score = models.SmallIntegerField(null=True, blank=True)
+    text = models.TextField(help_text="The text with personal data redacted.")
+    pii = models.JSONField(default=list, help_text='Kinds of personal data redacted: ["email"]')
+    score = models.FloatField(help_text="VADER compound, -1 (negative) to +1 (positive).")
+    label = models.CharField(max_length=8, choices=Label.choices)
+    sentences = models.JSONField(default=list)
+    drivers = models.JSONField(default=list, help_text='[{"word": "slow", "valence": -1.2}]')
+    emotions = models.JSONField(default=list)
+    english = models.BooleanField(default=True)
+    truncated = models.BooleanField(default=False)
+    version = models.CharField(max_length=32)
+    analysed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["workspace", "written_at"], name="text_workspace_time"),
+            models.Index(fields=["workspace", "label", "written_at"], name="text_workspace_label"),
+        ]
+
+    def __str__(self) -> str:
+        return f"text #{self.pk} ({self.label})"
