@@ -5,9 +5,9 @@ TextBlob in one run.
     PYTHONPATH=src .venv/bin/python bench/text.py [--data DIR] [--textblob-python PATH]
 
 For each corpus: Pearson r between a scorer's score and the mean human rating (−4…+4), and the
-3-class macro-F1 with labels from the sign: the human mean against 0 (positive > 0, negative < 0,
-neutral = 0) and a scorer's score against VADER's ±0.05 cut-off (TextBlob's polarity gets the
-same cut-off). Nothing is trained, so nothing is tested on what it learned from.
+3-class macro-F1 with labels from the sign against VADER's ±0.05 cut-off (≥ 0.05 positive,
+≤ −0.05 negative, else neutral), for the human mean and for each scorer's score alike (TextBlob's
+polarity gets the same cut-off). Nothing is trained, so nothing is tested on what it learned from.
 
 TextBlob is not a cxloop dependency: when it is not importable here, pass the python of a
 throwaway virtual environment that has it (``python -m venv /tmp/tb && /tmp/tb/bin/pip install
@@ -55,19 +55,13 @@ def read_corpus(path: Path) -> tuple[list[str], np.ndarray]:
     return texts, np.array(ratings)
 
 
-def classes(values: np.ndarray, cutoff: float) -> np.ndarray:
-    return (
-        np.where(values >= cutoff, 1, np.where(values <= -cutoff, -1, 0))
-        if cutoff
-        else np.sign(values).astype(int)
-    )
+def classes(values: np.ndarray, cutoff: float = 0.05) -> np.ndarray:
+    return np.where(values >= cutoff, 1, np.where(values <= -cutoff, -1, 0))
 
 
 def figures(scores: np.ndarray, human: np.ndarray) -> tuple[float, float]:
     r = float(pearsonr(scores, human)[0])
-    f1 = float(
-        f1_score(classes(human, 0), classes(scores, 0.05), average="macro", labels=[-1, 0, 1])
-    )
+    f1 = float(f1_score(classes(human), classes(scores), average="macro", labels=[-1, 0, 1]))
     return r, f1
 
 

@@ -47,12 +47,13 @@ MC = Capability.MANAGE_CUSTOMERS
 DD = Capability.DELETE_DATA
 MF = Capability.MANAGE_WORKFLOWS
 WT = Capability.WORK_TASKS
+RP = Capability.READ_PII
 
 # roles x capabilities, as the docs state it (independent of core.permissions' own table)
 MODEL = {
     "admin": set(Capability),
     "analyst": {RA, RC, RF, ES, EJ, EG, EX, IM, MF, WT},
-    "agent": {RA, RC, RF, WT},
+    "agent": {RA, RC, RF, WT, RP},
     "viewer": {RA},
 }
 

@@ -126,3 +126,18 @@ def test_analyses_follow_merges_and_go_with_erasure(workspace, customer):
 def test_a_missing_response_or_workspace_is_ignored(workspace):
     assert services.text_analyse_response(workspace_id=workspace.pk, response_id=999) is None
     assert services.text_analyse_response(workspace_id=999, response_id=1) is None
+
+
+def test_stored_text_sentences_and_drivers_hold_no_personal_data(workspace):
+    # given
+    survey = survey_make(workspace)
+    comment = "Terrible. Email me at ann@example.com or call +1 415 555 2671!"
+    response = response_make(workspace, survey, AT, comment=comment)
+    # when
+    services.text_analyse_responses(responses=[response])
+    # then
+    analysis = TextAnalysis.objects.get()
+    assert analysis.text == "Terrible. Email me at [email] or call [phone]!"
+    assert analysis.pii == ["email", "phone"]
+    assert "ann@" not in str(analysis.sentences)
+    assert analysis.label == "negative"

@@ -1,7 +1,8 @@
 """Writes of the text app: analyse one response's text, or a workspace's history in bulk.
 
 Analysis is idempotent: analysing a response again replaces its row (and its search entry).
-A response without text has no analysis (an existing one is removed).
+A response without text has no analysis (an existing one is removed). Personal data is
+redacted (``core.pii``) before analysis, so nothing stored here holds it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Callable, Iterable
 
 from django.db import transaction
 
+from cxloop.core import pii
 from cxloop.core.models import Workspace
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.text import sentiment
@@ -20,7 +22,10 @@ SOURCES = {"link": "survey", "embed": "survey", "email": "survey"}
 
 
 def _fields(response) -> dict:
-    result = sentiment.analyse(response.comment)
+    # redact first: the stored text, sentences and drivers never hold personal data
+    body, cut = sentiment.clean(response.comment)
+    redacted = pii.redact(body)
+    result = sentiment.analyse(redacted.text)
     return {
         "workspace_id": response.workspace_id,
         "customer_id": response.customer_id,
@@ -30,8 +35,8 @@ def _fields(response) -> dict:
         "nps_score": response.nps_score,
         "csat_score": response.csat_score,
         "ces_score": response.ces_score,
-        "text": sentiment.clean(response.comment)[0],
-        "pii": [],
+        "text": redacted.text,
+        "pii": list(redacted.kinds),
         "score": result.score,
         "label": result.label,
         "sentences": [
@@ -47,7 +52,7 @@ def _fields(response) -> dict:
         "drivers": [{"word": d.word, "valence": d.valence} for d in result.drivers],
         "emotions": list(result.emotions),
         "english": result.english,
-        "truncated": result.truncated,
+        "truncated": cut,
         "version": sentiment.VERSION,
     }
 
