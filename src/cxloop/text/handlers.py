@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import OuterRef, Subquery
 
 from cxloop.feedback import selectors as feedback_selectors
+from cxloop.text import search
 from cxloop.text.models import TextAnalysis
 
 EXPORTED = ("source", "channel", "text", "score", "label", "emotions", "drivers")
@@ -50,5 +51,7 @@ def text_customer_export(*, customer_ids: list[int]) -> dict[str, list[Mapping[s
 
 
 def text_customer_erase(*, customer_ids: list[int]) -> dict[str, int]:
-    deleted, _ = TextAnalysis.objects.filter(customer_id__in=customer_ids).delete()
+    rows = TextAnalysis.objects.filter(customer_id__in=customer_ids)
+    search.index_drop(rows.values_list("pk", flat=True))
+    deleted, _ = rows.delete()
     return {"text_analyses": deleted}

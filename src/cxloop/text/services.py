@@ -14,7 +14,7 @@ from django.db import transaction
 from cxloop.core import pii
 from cxloop.core.models import Workspace
 from cxloop.feedback import selectors as feedback_selectors
-from cxloop.text import sentiment
+from cxloop.text import search, sentiment
 from cxloop.text.models import TextAnalysis
 
 BATCH = 200
@@ -69,14 +69,19 @@ def text_analyse_responses(*, responses: Iterable) -> int:
     with transaction.atomic():
         empty = [r.pk for r in responses if not _has_text(r)]
         if empty:
-            TextAnalysis.objects.filter(response_id__in=empty).delete()
+            gone = TextAnalysis.objects.filter(response_id__in=empty)
+            search.index_drop(gone.values_list("pk", flat=True))
+            gone.delete()
+        indexed = []
         for response in responses:
             if not _has_text(response):
                 continue
-            TextAnalysis.objects.update_or_create(
+            analysis, _ = TextAnalysis.objects.update_or_create(
                 response_id=response.pk, defaults=_fields(response)
             )
+            indexed.append((analysis.pk, analysis.text))
             stored += 1
+        search.index_put(indexed)
     return stored
 
 
