@@ -1,7 +1,9 @@
 """Sentiment, sentences, drivers and emotions on small fixed texts with known answers.
 
 Expected scores come from the vaderSentiment library itself (``polarity_scores``), which our
-explaining loop must reproduce exactly; labels use VADER's published ±0.05 cut-off."""
+explaining loop must reproduce exactly on texts our three changes do not touch (no "support",
+"please", no CX_LEXICON word, no second sentiment word after a negation); labels use VADER's
+published ±0.05 cut-off."""
 
 import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -16,7 +18,7 @@ VADER = SentimentIntensityAnalyzer()
     [
         "The agent was not helpful at all.",
         "The product is great but the delivery was terrible.",
-        "VERY slow checkout!!! 😡",
+        "VERY good checkout!!! 😡",
         "Thanks, the agent sorted it out quickly :)",
         "",
         "I have no idea.",
@@ -119,3 +121,24 @@ def test_hostile_text_is_cleaned_and_cut():
     assert "\x00" not in result.sentences[0].text
     assert "\ud800" not in result.sentences[0].text
     assert len(sentiment.clean("y" * 30_000)[0]) == sentiment.MAX_CHARS
+
+
+def test_negation_reaches_only_the_first_sentiment_word_after_it():
+    # given: VADER flips both "solved" and "problem" (−1.7) after "never"
+    text = "Support never solved my problem"
+    vader_words = VADER.polarity_scores(text)["compound"]
+    # when
+    result = sentiment.analyse(text)
+    # then: "solved" (+1.1 in the lexicon) is negated, "problem" keeps its own −1.7
+    valences = {d.word: d.valence for d in result.drivers}
+    assert valences == {"solved": round(1.1 * -0.74, 3), "problem": -1.7}
+    assert result.label == "negative" and vader_words > 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Deliveries are always late", "The app is slow and unreliable", "I was overcharged"],
+)
+def test_customer_service_words_vader_lacks(text):
+    assert VADER.polarity_scores(text)["compound"] == 0
+    assert sentiment.analyse(text).label == "negative"

@@ -31,7 +31,7 @@ def test_a_completed_comment_is_analysed_in_the_background(
     # given
     settings.TASKS = IMMEDIATE
     survey = feedback_services.survey_create_from_template(workspace=workspace, template="nps")
-    text = "The courier was rude and the parcel arrived late."
+    text = "The courier was rude and the parcel arrived damaged."
     # when
     with django_capture_on_commit_callbacks(execute=True):
         result = feedback_services.response_submit(

@@ -9,7 +9,10 @@ word's final valence, so a page can show which words made a text negative.
 The text's score is VADER's compound (−1…+1) of the whole text; labels use VADER's published
 cut-off: ≥ 0.05 positive, ≤ −0.05 negative, else neutral. One change for customer-service text
 (``CX_NEUTRAL``): "support" and "please" carry no valence, since there they name a department
-("support never answered") or ask politely ("please fix this"), where VADER reads praise.
+("support never answered") or ask politely ("please fix this"), where VADER reads praise;
+a few words it lacks get a valence (``CX_LEXICON``: "late", "slow", "unreliable", …); and a
+negation reaches only the first sentiment word after it (VADER flips every one in the next
+three words: "never solved my problem" made "problem" positive).
 
 Emotions come from a small lexicon of our own (``EMOTION_WORDS``): a text carries an emotion when
 one of its words appears there and is not negated within the three words before it (VADER's
@@ -172,6 +175,14 @@ def label_of(score: float) -> str:
 
 # words VADER scores positive that, in customer-service text, name a team or ask politely
 CX_NEUTRAL = ("support", "please")
+# words VADER's lexicon lacks that customer-service text uses for what went wrong, on VADER's
+# −4…+4 scale, valued like their nearest VADER entries ("delay" −1.3, "missing" −1.2,
+# "crash" −1.7, "broken" −2.1)
+CX_LEXICON = {
+    "late": -1.3, "slow": -1.2, "slower": -1.2, "inconsistent": -1.2, "unreliable": -1.6,
+    "overcharged": -1.8, "unanswered": -1.3, "crashes": -1.7, "crashing": -1.7, "crashed": -1.7,
+    "unusable": -2.0, "unresponsive": -1.5, "rude": -2.0,
+}  # fmt: skip
 
 
 class _Explaining(SentimentIntensityAnalyzer):
@@ -181,6 +192,16 @@ class _Explaining(SentimentIntensityAnalyzer):
         super().__init__()
         for word in CX_NEUTRAL:
             self.lexicon.pop(word, None)
+        for word, valence in CX_LEXICON.items():
+            self.lexicon.setdefault(word, valence)
+
+    def _negation_check(self, valence, words_and_emoticons, start_i, i):
+        """VADER's check, but a negation reaches only the first sentiment word after it:
+        in "never solved my problem" it flips "solved", not "problem" as well."""
+        between = words_and_emoticons[i - start_i : i]
+        if any(w.lower() in self.lexicon for w in between):
+            return valence
+        return SentimentIntensityAnalyzer._negation_check(valence, words_and_emoticons, start_i, i)
 
     def explain(self, text: str) -> tuple[dict, list[Driver]]:
         text = self._demojize(text)
