@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from cxloop.customers.merging import customers_merge
+from cxloop.customers.merging import customers_merge, customers_unmerge
+from cxloop.customers.models import CustomerMerge
 from cxloop.customers.privacy import customer_erase
 from cxloop.feedback import services as feedback_services
 from cxloop.text import selectors, services
@@ -141,3 +142,19 @@ def test_stored_text_sentences_and_drivers_hold_no_personal_data(workspace):
     assert analysis.pii == ["email", "phone"]
     assert "ann@" not in str(analysis.sentences)
     assert analysis.label == "negative"
+
+
+def test_an_unmerge_gives_analyses_back_with_their_responses(workspace, customer):
+    # given: bob's comment, then bob merged into ann
+    ingest(workspace, [identify("u-2", {"email": "bob@example.com"}, AT)])
+    bob = workspace.customer_set.get(pk=customer_id(workspace, "u-2"))
+    survey = survey_make(workspace)
+    mine = response_make(workspace, survey, AT, comment="lovely", customer=customer)
+    his = response_make(workspace, survey, AT, comment="so slow", customer=bob)
+    services.text_analyse_responses(responses=[mine, his])
+    customers_merge(survivor_id=customer.pk, merged_ids=[bob.pk], reason="test")
+    # when
+    customers_unmerge(merge=CustomerMerge.objects.get(merged_id=bob.pk), unmerged_by="test")
+    # then
+    owners = dict(TextAnalysis.objects.values_list("response_id", "customer_id"))
+    assert owners == {mine.pk: customer.pk, his.pk: bob.pk}

@@ -1,8 +1,7 @@
 """What happens to a person's text analyses when profiles merge, unmerge, are exported or erased.
 
-Analyses follow their response: a merge moves them to the survivor; an unmerge copies the
-customer back from each response (feedback's handler, which runs first, has moved those back);
-erasure deletes them (the redacted text is still personal data).
+Analyses follow their response: a merge moves them to the survivor and records which; an
+unmerge gives those back; erasure deletes them (the redacted text is still personal data).
 """
 
 from __future__ import annotations
@@ -10,30 +9,35 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import OuterRef, Subquery
-
-from cxloop.feedback import selectors as feedback_selectors
 from cxloop.text import search
 from cxloop.text.models import TextAnalysis
 
+IN_CHUNK = 500  # ids per UPDATE (SQLite allows 999 parameters)
 EXPORTED = ("source", "channel", "text", "score", "label", "emotions", "drivers")
 
 
 def text_customer_merge(*, survivor_id: int, merged_id: int) -> tuple[int, dict]:
-    moved = TextAnalysis.objects.filter(customer_id=merged_id).update(customer_id=survivor_id)
-    return moved, {}
+    """Move the absorbed profile's analyses to the survivor (their ids kept for an unmerge)."""
+    ids = list(TextAnalysis.objects.filter(customer_id=merged_id).values_list("pk", flat=True))
+    moved = 0
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = ids[start : start + IN_CHUNK]
+        moved += TextAnalysis.objects.filter(pk__in=chunk).update(customer_id=survivor_id)
+    return moved, {"analyses": ids} if ids else {}
 
 
 def text_customer_unmerge(
     *, holder_id: int, restored_id: int, moved: dict, identities: set[tuple[str, str]]
 ) -> int:
-    rows = TextAnalysis.objects.filter(customer_id=holder_id, response__isnull=False)
-    first = rows.select_related("workspace").first()
-    if first is None:
-        return 0
-    responses = feedback_selectors.workspace_responses(workspace=first.workspace)
-    owner = responses.filter(pk=OuterRef("response_id")).values("customer_id")[:1]
-    return rows.update(customer_id=Subquery(owner))
+    """Give back the analyses the merge moved (those still on a profile)."""
+    ids = moved.get("analyses", [])
+    count = 0
+    for start in range(0, len(ids), IN_CHUNK):
+        chunk = ids[start : start + IN_CHUNK]
+        count += TextAnalysis.objects.filter(pk__in=chunk, customer__isnull=False).update(
+            customer_id=restored_id
+        )
+    return count
 
 
 def text_customer_export(*, customer_ids: list[int]) -> dict[str, list[Mapping[str, Any]]]:
