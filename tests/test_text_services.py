@@ -158,3 +158,14 @@ def test_an_unmerge_gives_analyses_back_with_their_responses(workspace, customer
     # then
     owners = dict(TextAnalysis.objects.values_list("response_id", "customer_id"))
     assert owners == {mine.pk: customer.pk, his.pk: bob.pk}
+
+
+def test_a_huge_odd_comment_is_analysed_on_its_first_20000_characters(workspace):
+    survey = survey_make(workspace)
+    comment = "Awful \u202e service 😠 e\u0301 " + "blah " * 40_000
+    response = response_make(workspace, survey, AT, comment=comment)
+    services.text_analyse_responses(responses=[response])
+    analysis = TextAnalysis.objects.get()
+    assert analysis.truncated is True
+    assert len(analysis.text) == 20_000
+    assert analysis.label == "negative"

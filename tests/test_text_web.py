@@ -130,3 +130,29 @@ def test_viewers_see_no_text(client, workspace, analysed):
     _login(client, workspace, "viewer")
     assert client.get(reverse("text-search")).status_code == 403
     assert client.get("/api/text/search").status_code == 403
+
+
+HOSTILE = ["9223372036854775808", "-1", "NaN", "0001-01-01", "9999-12-31", "x" * 5000, "a\x00b",
+           ["a", "b"], "\u202e😀", "e\u0301\u200b"]  # fmt: skip
+PARAMS = ("q", "label", "nps", "channel", "source", "emotion", "date_from", "date_to", "page")
+
+
+@pytest.mark.parametrize("name", PARAMS)
+def test_hostile_parameters_never_give_a_5xx(client, workspace, analysed, name):
+    _login(client, workspace, "admin")
+    for value in HOSTILE:
+        page = client.get(reverse("text-search"), {name: value})
+        api = client.get("/api/text/search", {name: value})
+        drivers = client.get("/api/text/drivers", {name: value})
+        assert page.status_code in (200, 400), (name, value)
+        assert api.status_code in (200, 422), (name, value)
+        assert drivers.status_code in (200, 422), (name, value)
+    for url, allowed in (("/text/", (200, 400)), ("/api/text/search", (200, 422))):
+        # bytes that are not UTF-8 (a lone surrogate's encoding, 0xFF)
+        assert client.get(f"{url}?{name}=%ED%A0%80%FF").status_code in allowed
+
+
+def test_huge_ids_are_not_found(client, workspace, analysed):
+    _login(client, workspace, "admin")
+    assert client.get("/text/9223372036854775808/").status_code == 404
+    assert client.get("/api/text/9223372036854775808").status_code == 422
