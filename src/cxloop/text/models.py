@@ -54,3 +54,34 @@ class TextAnalysis(models.Model):
 
     def __str__(self) -> str:
         return f"text #{self.pk} ({self.label})"
+
+
+class Theme(models.Model):
+    """A theme discovered in a workspace's texts (TF-IDF + NMF), then curated by people:
+    renamed, merged, hidden. ``curated`` themes survive a new discovery."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
+    name = models.CharField(max_length=120)
+    phrases = models.JSONField(default=list, help_text="Key phrases, most typical first.")
+    hidden = models.BooleanField(default=False)
+    curated = models.BooleanField(default=False, help_text="Renamed or merged by a person.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TextTheme(models.Model):
+    """A text carries a theme (several per text are allowed), with the strength of the link."""
+
+    analysis = models.ForeignKey(TextAnalysis, on_delete=models.CASCADE, related_name="themes")
+    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="texts")
+    weight = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["analysis", "theme"], name="text_theme_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"text {self.analysis_id} in theme {self.theme_id}"

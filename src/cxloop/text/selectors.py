@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Avg, Count, Max, Q, QuerySet
 
 from cxloop.core.models import Workspace
 from cxloop.text import drivers, search
-from cxloop.text.models import Label, TextAnalysis
+from cxloop.text.models import Label, TextAnalysis, TextTheme, Theme
 
 __all__ = [
     "Label",
@@ -22,6 +22,8 @@ __all__ = [
     "sentiment_by_day",
     "sentiment_counts",
     "texts_search",
+    "theme_get",
+    "themes_list",
     "workspace_texts",
 ]
 
@@ -139,3 +141,38 @@ def negative_drivers(
     )
     rows = drivers.compare(current, n_current, previous, n_previous, top=top)
     return rows, (previous_from, previous_to)
+
+
+# ---------------------------------------------------------------- themes
+
+
+@dataclass(frozen=True)
+class ThemeRow:
+    theme: Theme
+    texts: int
+    negative: int
+    mean_score: float | None
+    examples: list[TextAnalysis]
+
+
+def theme_get(*, workspace: Workspace, theme_id: int) -> Theme | None:
+    return Theme.objects.filter(workspace=workspace, pk=theme_id).first()
+
+
+def themes_list(*, workspace: Workspace, hidden: bool = True, examples: int = 3) -> list[ThemeRow]:
+    """The workspace's themes, most texts first, with counts, sentiment and example texts
+    (the most typical); ``hidden=False`` leaves hidden ones out."""
+    found = Theme.objects.filter(workspace=workspace)
+    if not hidden:
+        found = found.filter(hidden=False)
+    found = found.annotate(
+        n=Count("texts"),
+        negative=Count("texts", filter=Q(texts__analysis__label=Label.NEGATIVE)),
+        mean=Avg("texts__analysis__score"),
+    ).order_by("hidden", "-n", "name")
+    rows = []
+    for theme in found:
+        links = TextTheme.objects.filter(theme=theme).select_related("analysis")
+        top = [link.analysis for link in links.order_by("-weight", "pk")[:examples]]
+        rows.append(ThemeRow(theme, theme.n, theme.negative, theme.mean, top))
+    return rows

@@ -14,8 +14,8 @@ from django.db import transaction
 from cxloop.core import pii
 from cxloop.core.models import Workspace
 from cxloop.feedback import selectors as feedback_selectors
-from cxloop.text import search, sentiment
-from cxloop.text.models import TextAnalysis
+from cxloop.text import search, sentiment, themes
+from cxloop.text.models import TextAnalysis, TextTheme, Theme
 
 BATCH = 200
 SOURCES = {"link": "survey", "embed": "survey", "email": "survey"}
@@ -133,3 +133,70 @@ def texts_analyse_workspace(
         if on_progress:
             on_progress(min(start + BATCH, total), total)
     return stored
+
+
+# ---------------------------------------------------------------- themes
+
+
+class ThemeError(ValueError):
+    """A curation the themes do not allow (named field and reason in the message)."""
+
+
+def themes_discover(*, workspace: Workspace, k: int | None = None) -> list[Theme]:
+    """Discover themes in the workspace's analysed texts and tag each text. Themes people have
+    curated (renamed or merged) stay as they are; the others are replaced."""
+    rows = list(
+        TextAnalysis.objects.filter(workspace=workspace).order_by("pk").values_list("pk", "text")
+    )
+    found = themes.discover([text for _, text in rows], k=k)
+    with transaction.atomic():
+        Theme.objects.filter(workspace=workspace, curated=False).delete()
+        created = []
+        for item in found:
+            theme = Theme.objects.create(
+                workspace=workspace, name=item.name[:120], phrases=list(item.phrases)
+            )
+            TextTheme.objects.bulk_create(
+                TextTheme(analysis_id=rows[i][0], theme=theme, weight=weight)
+                for i, weight in item.members
+            )
+            created.append(theme)
+    return created
+
+
+def theme_rename(*, theme: Theme, name: str) -> Theme:
+    name = " ".join(name.split())
+    if not 1 <= len(name) <= 120 or "\x00" in name:
+        raise ThemeError("name: 1–120 characters, no NUL")
+    theme.name, theme.curated = name, True
+    theme.save(update_fields=["name", "curated"])
+    return theme
+
+
+def theme_set_hidden(*, theme: Theme, hidden: bool) -> Theme:
+    theme.hidden = hidden
+    theme.save(update_fields=["hidden"])
+    return theme
+
+
+def themes_merge(*, into: Theme, other: Theme) -> Theme:
+    """Fold ``other`` into ``into``: its texts (the stronger link kept where both had one) and
+    phrases move; ``other`` is deleted."""
+    if into.pk == other.pk or into.workspace_id != other.workspace_id:
+        raise ThemeError("into: choose another theme of this workspace")
+    with transaction.atomic():
+        have = dict(TextTheme.objects.filter(theme=into).values_list("analysis_id", "weight"))
+        for link in TextTheme.objects.filter(theme=other):
+            if link.analysis_id not in have:
+                TextTheme.objects.create(
+                    analysis_id=link.analysis_id, theme=into, weight=link.weight
+                )
+            elif link.weight > have[link.analysis_id]:
+                TextTheme.objects.filter(theme=into, analysis_id=link.analysis_id).update(
+                    weight=link.weight
+                )
+        into.phrases = list(dict.fromkeys([*into.phrases, *other.phrases]))
+        into.curated = True
+        into.save(update_fields=["phrases", "curated"])
+        other.delete()
+    return into
