@@ -135,6 +135,7 @@ PAGES: dict[str, Callable[[Workspace], str]] = {
     "loop-report": lambda ws: "/workflows/report/",
     "text": lambda ws: "/text/",
     "text-detail": lambda ws: f"/text/{_negative_text(ws)}/",
+    "text-themes": lambda ws: "/text/themes/",
 }
 PUBLIC = (
     "login", "public-survey", "public-survey-errors", "thank-you", "survey-closed",

@@ -97,3 +97,35 @@ def test_an_agent_sees_the_original_an_analyst_does_not(page: Page, live_server,
     log_in(page, live_server, agent)
     page.goto(f"{live_server.url}/text/{analysis.pk}/")
     expect(page.locator("#original")).to_have_text("Awful. Ring me on +44 20 7946 0958 now.")
+
+
+def test_themes_are_found_at_build_and_curated(page: Page, live_server, demo, screenshot):
+    # given an analyst; the demo found themes at build
+    rows = selectors.themes_list(workspace=demo)
+    assert len(rows) >= 2
+    analyst = member_make(workspace=demo, username="ana", role="analyst")
+    log_in(page, live_server, analyst)
+    page.goto(f"{live_server.url}/text/")
+    page.get_by_role("link", name="Themes", exact=True).click()
+    expect(page.get_by_role("heading", name="Themes", level=1)).to_be_visible()
+    first, second = rows[0].theme, rows[1].theme
+    card = page.locator(f"#theme-{first.pk}")
+    expect(card.locator(".theme-examples li").first).to_be_visible()
+    screenshot("themes")
+    # when: the biggest theme is renamed
+    card.get_by_label(f"New name for {first.name}").fill("Delivery trouble")
+    card.get_by_role("button", name="Rename").click()
+    # then
+    expect(page.locator(".messages")).to_contain_text("Renamed to Delivery trouble.")
+    expect(page.locator(f"#theme-{first.pk} h2")).to_have_text("Delivery trouble")
+    # when: the second is merged into it
+    other = page.locator(f"#theme-{second.pk}")
+    other.get_by_label(f"Merge {second.name} into").select_option(str(first.pk))
+    other.get_by_role("button", name="Merge into").click()
+    # then: one theme fewer, its texts counted in the first
+    expect(page.locator(f"#theme-{second.pk}")).to_have_count(0)
+    expect(page.locator(".messages")).to_contain_text("Merged into Delivery trouble.")
+    # when: it is hidden
+    page.locator(f"#theme-{first.pk}").get_by_role("button", name="Hide").click()
+    expect(page.locator(f"#theme-{first.pk} h2")).to_contain_text("(hidden)")
+    screenshot("themes-curated")

@@ -108,6 +108,7 @@ WEB = {
     "model-health": (RA, RA),  # aggregates only
     "text-search": (RF, RF),  # comment text (redacted without read_pii)
     "text-detail": (RF, RF),
+    "text-themes": (RF, EG),  # themes are curated like personas
     "prediction-settings": (EG, EG),  # what counts as a purchase and as churn; refits
     "workflow-list": (WT, WT),
     "workflow-new": (MF, MF),

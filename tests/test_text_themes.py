@@ -87,3 +87,29 @@ def test_rename_merge_hide_and_rediscovery_keeps_curated(workspace, discovered):
 def test_merge_refuses_the_same_theme(workspace, discovered):
     with pytest.raises(services.ThemeError):
         services.themes_merge(into=discovered[0], other=discovered[0])
+
+
+def test_themes_page_curates_for_analysts_and_shows_to_agents(client, workspace, discovered):
+    from django.urls import reverse
+
+    from factories import member_make
+
+    first, second = discovered
+    client.force_login(member_make(workspace=workspace, username="ana", role="analyst"))
+    url = reverse("text-themes")
+    assert (
+        client.post(url, {"op": "rename", "theme": first.pk, "name": "Parcels"}).status_code == 302
+    )
+    assert (
+        client.post(url, {"op": "merge", "theme": second.pk, "into": first.pk}).status_code == 302
+    )
+    html = client.get(url).content.decode()
+    assert "Parcels" in html and "12 texts" in html
+    # bad posts are named, never a 5xx
+    for data in ({"op": "merge", "theme": first.pk}, {"op": "rename", "theme": 99, "name": "x"},
+                 {"op": "explode"}, {"op": "rename", "theme": first.pk, "name": "a\x00"},
+                 {"op": "hide", "theme": "9223372036854775808"}):  # fmt: skip
+        assert client.post(url, data).status_code == 422, data
+    client.force_login(member_make(workspace=workspace, username="al", role="agent"))
+    assert "Parcels" in client.get(url).content.decode()
+    assert client.post(url, {"op": "hide", "theme": first.pk}).status_code == 403

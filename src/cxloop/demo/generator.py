@@ -128,8 +128,9 @@ def build_demo(
         build_segments_demo(workspace=workspace)
         # CLV, churn risk and value at risk ready on first run (the daily task refreshes them)
         predict_services.predictions_run(workspace=workspace)
-        # sentiment of every comment and review ready on first run (new ones: the feedback hook)
+        # sentiment and themes of the comments ready on first run (new ones: the feedback hook)
         text_services.texts_analyse_workspace(workspace=workspace)
+        text_services.themes_discover(workspace=workspace)
         build_workflows_demo(workspace=workspace, seed=seed, now=now)
         refresh_planner_statistics()  # PostgreSQL: plan the demo's queries with real statistics
         return DemoStats(

@@ -161,7 +161,7 @@ def theme_get(*, workspace: Workspace, theme_id: int) -> Theme | None:
 
 def themes_list(*, workspace: Workspace, hidden: bool = True, examples: int = 3) -> list[ThemeRow]:
     """The workspace's themes, most texts first, with counts, sentiment and example texts
-    (the most typical); ``hidden=False`` leaves hidden ones out."""
+    (the most typical, each wording once); ``hidden=False`` leaves hidden ones out."""
     found = Theme.objects.filter(workspace=workspace)
     if not hidden:
         found = found.filter(hidden=False)
@@ -173,6 +173,11 @@ def themes_list(*, workspace: Workspace, hidden: bool = True, examples: int = 3)
     rows = []
     for theme in found:
         links = TextTheme.objects.filter(theme=theme).select_related("analysis")
-        top = [link.analysis for link in links.order_by("-weight", "pk")[:examples]]
+        top: list[TextAnalysis] = []
+        for link in links.order_by("-weight", "pk")[: examples * 10]:
+            if link.analysis.text not in {t.text for t in top}:  # the same words once
+                top.append(link.analysis)
+            if len(top) == examples:
+                break
         rows.append(ThemeRow(theme, theme.n, theme.negative, theme.mean, top))
     return rows

@@ -6,7 +6,7 @@ from django import forms
 
 from cxloop.text.filters import MAX_NAME, MAX_QUERY, FilterInvalid, filters_parse
 from cxloop.text.selectors import TextFilters
-from cxloop.web.forms.common import MAX_PAGE
+from cxloop.web.forms.common import MAX_ID, MAX_PAGE
 
 FIELDS = ("q", "label", "nps", "channel", "source", "emotion", "date_from", "date_to")
 
@@ -36,3 +36,23 @@ class TextSearchForm(forms.Form):
     @property
     def filters(self) -> TextFilters:
         return self.cleaned_data["filters"]
+
+
+class ThemeActionForm(forms.Form):
+    """A post on the themes page: discover, rename, merge, hide or show."""
+
+    op = forms.ChoiceField(
+        choices=[(o, o) for o in ("discover", "rename", "merge", "hide", "show")]
+    )
+    theme = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    name = forms.CharField(max_length=120, required=False)
+    into = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        op = data.get("op")
+        if op and op != "discover" and not data.get("theme"):
+            self.add_error("theme", "choose a theme")
+        if op == "merge" and not data.get("into"):
+            self.add_error("into", "choose the theme to merge into")
+        return data

@@ -7,4 +7,5 @@ from cxloop.web.views import text as views
 urlpatterns: list = [
     path("text/", views.text_search, name="text-search"),
     path("text/<int:analysis_id>/", views.text_detail, name="text-detail"),
+    path("text/themes/", views.text_themes, name="text-themes"),
 ]

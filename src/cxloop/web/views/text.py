@@ -1,6 +1,6 @@
 """The Text page (search across customer text, sentiment per day, top negative drivers this
 period against the previous one) and one text's analysis (sentences with the words that drove
-them; the original only for roles with ``read_pii``)."""
+them; the original only for roles with ``read_pii``), and themes (discovered, then curated)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,21 @@ import re
 from dataclasses import replace
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from cxloop.core.permissions import Capability
 from cxloop.customers import selectors as customer_selectors
 from cxloop.text import selectors as text_selectors
+from cxloop.text import services as text_services
 from cxloop.text.selectors import EMOTIONS, NPS_GROUPS
 from cxloop.web.charts.embed import figure_json
 from cxloop.web.charts.text import sentiment_figure
+from cxloop.web.forms import error_lines
 from cxloop.web.forms.common import MAX_ID, bad_params
-from cxloop.web.forms.text import FIELDS, TextSearchForm
+from cxloop.web.forms.text import FIELDS, TextSearchForm, ThemeActionForm
 from cxloop.web.workspace import active_workspace, can, capability_required
 
 PER_PAGE = 25
@@ -124,3 +127,51 @@ def highlight(text: str, drivers: list[dict]) -> list[tuple[str, str]]:
     if position < len(text):
         parts.append((text[position:], ""))
     return parts
+
+
+@capability_required(Capability.READ_FEEDBACK, write=Capability.EDIT_SEGMENTS)
+def text_themes(request: HttpRequest) -> HttpResponse:
+    """Themes with counts, sentiment and examples; analysts discover and curate them."""
+    workspace = active_workspace(request)
+    errors: list[str] = []
+    if request.method == "POST":
+        form = ThemeActionForm(request.POST)
+        if form.is_valid():
+            try:
+                done = _theme_action(workspace, form.cleaned_data)
+            except text_services.ThemeError as refused:
+                errors.append(str(refused))
+            else:
+                messages.success(request, done)
+                return redirect("text-themes")
+        else:
+            errors = error_lines(form)
+    context = {
+        "rows": text_selectors.themes_list(workspace=workspace),
+        "errors": errors,
+        "texts": text_selectors.workspace_texts(workspace=workspace).count(),
+    }
+    return render(request, "text/themes.html", context, status=422 if errors else 200)
+
+
+def _theme_action(workspace, data: dict) -> str:
+    op = data["op"]
+    if op == "discover":
+        found = text_services.themes_discover(workspace=workspace)
+        if not found:
+            return "Not enough text to find themes yet (at least 10 texts with shared words)."
+        return f"Found {len(found)} themes."
+    theme = text_selectors.theme_get(workspace=workspace, theme_id=data["theme"])
+    if theme is None:
+        raise text_services.ThemeError("theme: no such theme in this workspace")
+    if op == "rename":
+        text_services.theme_rename(theme=theme, name=data.get("name") or "")
+        return f"Renamed to {theme.name}."
+    if op == "merge":
+        into = text_selectors.theme_get(workspace=workspace, theme_id=data["into"])
+        if into is None:
+            raise text_services.ThemeError("into: no such theme in this workspace")
+        text_services.themes_merge(into=into, other=theme)
+        return f"Merged into {into.name}."
+    text_services.theme_set_hidden(theme=theme, hidden=op == "hide")
+    return f"{theme.name} {'hidden' if op == 'hide' else 'shown'}."
