@@ -137,6 +137,7 @@ API = {
     "text_search": RF,
     "text_drivers": RF,
     "text_analysis": RF,
+    "text_themes": RF,
     "list_customers": RC,
     "get_customer": RC,
     "list_customer_events": RC,

@@ -113,3 +113,22 @@ def test_themes_page_curates_for_analysts_and_shows_to_agents(client, workspace,
     client.force_login(member_make(workspace=workspace, username="al", role="agent"))
     assert "Parcels" in client.get(url).content.decode()
     assert client.post(url, {"op": "hide", "theme": first.pk}).status_code == 403
+
+
+def test_search_by_theme_on_page_and_api(client, workspace, discovered):
+    from django.urls import reverse
+
+    from factories import member_make
+
+    client.force_login(member_make(workspace=workspace, username="ana", role="analyst"))
+    theme = Theme.objects.get(pk=discovered[0].pk)
+    members = set(TextTheme.objects.filter(theme=theme).values_list("analysis_id", flat=True))
+    found = client.get("/api/text/search", {"theme": theme.pk, "date_from": "2025-01-01"}).json()
+    assert {t["id"] for t in found} == members
+    listed = client.get("/api/text/themes").json()
+    assert sorted(t["texts"] for t in listed) == [6, 6]
+    themes_page = client.get(reverse("text-themes")).content.decode()
+    assert f"?theme={theme.pk}&amp;date_from=2025-03-10&amp;date_to=2025-03-10" in themes_page
+    page = client.get(reverse("text-search"), {"theme": theme.pk, "date_from": "2025-03-10"})
+    assert page.status_code == 200 and f'id="stat-total">{len(members)}<' in page.content.decode()
+    assert client.get("/api/text/search", {"theme": "x1"}).status_code == 422

@@ -134,7 +134,18 @@ def test_viewers_see_no_text(client, workspace, analysed):
 
 HOSTILE = ["9223372036854775808", "-1", "NaN", "0001-01-01", "9999-12-31", "x" * 5000, "a\x00b",
            ["a", "b"], "\u202e😀", "e\u0301\u200b"]  # fmt: skip
-PARAMS = ("q", "label", "nps", "channel", "source", "emotion", "date_from", "date_to", "page")
+PARAMS = (
+    "q",
+    "label",
+    "nps",
+    "channel",
+    "source",
+    "emotion",
+    "date_from",
+    "date_to",
+    "theme",
+    "page",
+)
 
 
 @pytest.mark.parametrize("name", PARAMS)

@@ -316,6 +316,29 @@ def text_analyse(
     console.print(f"{stored:,} texts analysed in workspace {escape(target.slug)}")
 
 
+@text_app.command("themes")
+def text_themes(
+    workspace: Annotated[str | None, typer.Option(help="Workspace slug.")] = None,
+    count: Annotated[
+        int | None, typer.Option(min=2, max=30, help="How many themes (default: from the data).")
+    ] = None,
+) -> None:
+    """Find themes in a workspace's analysed texts (curated themes are kept)."""
+    _django()
+    from cxloop.text import selectors, services
+
+    target = _workspace(workspace)
+    with console.status("finding themes..."):
+        found = services.themes_discover(workspace=target, k=count)
+    if not found:
+        console.print("not enough text for themes yet (at least 10 analysed texts sharing words)")
+        return
+    table = Table("theme", "texts", "negative")
+    for row in selectors.themes_list(workspace=target):
+        table.add_row(escape(row.theme.name), f"{row.texts:,}", f"{row.negative:,}")
+    console.print(table)
+
+
 @app.command()
 def predict(
     workspace: Annotated[str | None, typer.Option(help="Workspace slug.")] = None,

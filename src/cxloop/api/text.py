@@ -33,6 +33,7 @@ class TextParams(Schema):
     date_to: str = Query(
         "", description="Last day, inclusive, YYYY-MM-DD, 1971-01-01 to 2200-12-31"
     )
+    theme: str = Query("", description="Only texts carrying this theme (its id)")
     workspace: str = Query("", description="Workspace slug (default: your first)")
 
 
@@ -141,6 +142,38 @@ def text_drivers(request: HttpRequest, params: Query[TextParams]):
         "previous_to": previous[1],
         "drivers": [asdict(r) for r in rows],
     }
+
+
+class ThemeOut(Schema):
+    id: int
+    name: str
+    phrases: list[str]
+    hidden: bool
+    curated: bool
+    texts: int
+    negative: int
+    mean_score: float | None
+    example_ids: list[int]
+
+
+@router.get("/text/themes", response={200: list[ThemeOut], **ERRORS}, summary="Themes")
+def text_themes(request: HttpRequest, workspace: str = ""):
+    """The workspace's themes, most texts first, with counts, sentiment and example text ids."""
+    target = request_workspace(request, workspace or None, need=Capability.READ_FEEDBACK)
+    return [
+        {
+            "id": row.theme.pk,
+            "name": row.theme.name,
+            "phrases": row.theme.phrases,
+            "hidden": row.theme.hidden,
+            "curated": row.theme.curated,
+            "texts": row.texts,
+            "negative": row.negative,
+            "mean_score": row.mean_score,
+            "example_ids": [t.pk for t in row.examples],
+        }
+        for row in text_selectors.themes_list(workspace=target)
+    ]
 
 
 @router.get(

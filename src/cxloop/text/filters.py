@@ -13,6 +13,7 @@ MAX_QUERY = 200
 MAX_NAME = 32
 EARLIEST = date(1971, 1, 1)
 LATEST = date(2200, 12, 31)
+MAX_ID = 2**63 - 1
 MAX_DAYS = 3660  # ten years: the previous period must stay inside the calendar too
 CHOICES = {
     "label": tuple(Label.values),
@@ -45,7 +46,7 @@ def filters_parse(raw: Mapping[str, str]) -> TextFilters:
     """``TextFilters`` from strings (missing or empty: no filter). Raises FilterInvalid."""
     errors: list[tuple[str, str]] = []
     values = {k: str(raw.get(k) or "").strip() for k in (
-        "q", "label", "nps", "channel", "source", "emotion", "date_from", "date_to"
+        "q", "label", "nps", "channel", "source", "emotion", "date_from", "date_to", "theme"
     )}  # fmt: skip
     for name, value in values.items():
         if "\x00" in value:
@@ -59,6 +60,16 @@ def filters_parse(raw: Mapping[str, str]) -> TextFilters:
     for name, allowed in CHOICES.items():
         if values[name] and values[name] not in allowed:
             errors.append((name, f"{values[name][:40]!r} is not one of {', '.join(allowed)}"))
+    theme = None
+    if values["theme"]:
+        if (
+            values["theme"].isascii()
+            and values["theme"].isdigit()
+            and 1 <= int(values["theme"]) <= MAX_ID
+        ):
+            theme = int(values["theme"])
+        else:
+            errors.append(("theme", f"{values['theme'][:40]!r} is not a theme id"))
     start = _day("date_from", values["date_from"], errors)
     end = _day("date_to", values["date_to"], errors)
     if start and end:
@@ -75,6 +86,7 @@ def filters_parse(raw: Mapping[str, str]) -> TextFilters:
         channel=values["channel"],
         source=values["source"],
         emotion=values["emotion"],
+        theme=theme,
         date_from=start,
         date_to=end,
     )

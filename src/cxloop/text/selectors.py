@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Avg, Count, Max, Q, QuerySet
+from django.db.models import Avg, Count, Max, Min, Q, QuerySet
 
 from cxloop.core.models import Workspace
 from cxloop.text import drivers, search
@@ -18,10 +18,12 @@ __all__ = [
     "analysis_for_response",
     "analysis_get",
     "negative_drivers",
+    "period_all",
     "period_default",
     "sentiment_by_day",
     "sentiment_counts",
     "texts_search",
+    "theme_choices",
     "theme_get",
     "themes_list",
     "workspace_texts",
@@ -42,6 +44,7 @@ class TextFilters:
     channel: str = ""
     source: str = ""
     emotion: str = ""
+    theme: int | None = None  # a theme's id
     date_from: date | None = None
     date_to: date | None = None
 
@@ -77,6 +80,8 @@ def texts_filter(texts: QuerySet[TextAnalysis], filters: TextFilters) -> QuerySe
     if filters.emotion in EMOTIONS:
         # JSON lists are stored as text on both databases; the quotes make it a whole item
         texts = texts.filter(emotions__icontains=f'"{filters.emotion}"')
+    if filters.theme is not None:
+        texts = texts.filter(themes__theme_id=filters.theme)
     if filters.date_from:
         texts = texts.filter(written_at__gte=_start(filters.date_from))
     if filters.date_to:
@@ -121,6 +126,16 @@ def period_default(*, workspace: Workspace, now: datetime | None = None) -> tupl
     return end - timedelta(days=DEFAULT_DAYS - 1), end
 
 
+def period_all(*, workspace: Workspace, longest: int = 3660) -> tuple[date, date] | None:
+    """The days from the first text to the last (at most ``longest`` days, ending at the last);
+    None without texts."""
+    span = workspace_texts(workspace=workspace).aggregate(a=Min("written_at"), b=Max("written_at"))
+    if span["a"] is None:
+        return None
+    first, last = span["a"].astimezone(UTC).date(), span["b"].astimezone(UTC).date()
+    return max(first, last - timedelta(days=longest - 1)), last
+
+
 def negative_drivers(
     *, workspace: Workspace, filters: TextFilters, top: int = drivers.MAX_TESTED
 ) -> tuple[list[drivers.DriverChange], tuple[date, date] | None]:
@@ -153,6 +168,12 @@ class ThemeRow:
     negative: int
     mean_score: float | None
     examples: list[TextAnalysis]
+
+
+def theme_choices(*, workspace: Workspace) -> list[tuple[int, str]]:
+    """(id, name) of the visible themes, by name: a filter's options."""
+    visible = Theme.objects.filter(workspace=workspace, hidden=False).order_by("name", "pk")
+    return list(visible.values_list("pk", "name"))
 
 
 def theme_get(*, workspace: Workspace, theme_id: int) -> Theme | None:

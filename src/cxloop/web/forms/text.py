@@ -8,7 +8,7 @@ from cxloop.text.filters import MAX_NAME, MAX_QUERY, FilterInvalid, filters_pars
 from cxloop.text.selectors import TextFilters
 from cxloop.web.forms.common import MAX_ID, MAX_PAGE
 
-FIELDS = ("q", "label", "nps", "channel", "source", "emotion", "date_from", "date_to")
+FIELDS = ("q", "label", "nps", "channel", "source", "emotion", "date_from", "date_to", "theme")
 
 
 class TextSearchForm(forms.Form):
@@ -20,6 +20,7 @@ class TextSearchForm(forms.Form):
     emotion = forms.CharField(required=False, max_length=16)
     date_from = forms.CharField(required=False, max_length=10)
     date_to = forms.CharField(required=False, max_length=10)
+    theme = forms.CharField(required=False, max_length=20)
     page = forms.IntegerField(min_value=1, max_value=MAX_PAGE, required=False)
 
     def clean(self) -> dict:

@@ -67,6 +67,7 @@ def text_search(request: HttpRequest) -> HttpResponse:
         "labels": text_selectors.Label.values,
         "nps_groups": list(NPS_GROUPS),
         "emotions": EMOTIONS,
+        "themes": text_selectors.theme_choices(workspace=workspace),
         "query_string": urlencode({k: v for k, v in shown.items() if v}),
     }
     return render(request, "text/search.html", context)
@@ -150,6 +151,7 @@ def text_themes(request: HttpRequest) -> HttpResponse:
         "rows": text_selectors.themes_list(workspace=workspace),
         "errors": errors,
         "texts": text_selectors.workspace_texts(workspace=workspace).count(),
+        "span": text_selectors.period_all(workspace=workspace),
     }
     return render(request, "text/themes.html", context, status=422 if errors else 200)
 
