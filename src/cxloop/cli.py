@@ -307,7 +307,7 @@ def text_analyse(
         TimeRemainingColumn(),
         console=console,
     ) as bar:
-        task = bar.add_task("Analysing texts", total=None)
+        task = bar.add_task("Analysing texts", total=0)
         stored = services.texts_analyse_workspace(
             workspace=target,
             missing_only=missing_only,
