@@ -132,3 +132,22 @@ def test_search_by_theme_on_page_and_api(client, workspace, discovered):
     page = client.get(reverse("text-search"), {"theme": theme.pk, "date_from": "2025-03-10"})
     assert page.status_code == 200 and f'id="stat-total">{len(members)}<' in page.content.decode()
     assert client.get("/api/text/search", {"theme": "x1"}).status_code == 422
+
+
+def test_new_text_is_tagged_with_the_themes_whose_phrases_it_has(workspace, discovered):
+    # given: a theme's key phrases (hand-picked check: the text has the first one)
+    theme = Theme.objects.get(pk=discovered[0].pk)
+    survey = survey_make(workspace)
+    text = f"Again: {theme.phrases[0]}!"
+    response = response_make(workspace, survey, AT, comment=text)
+    # when
+    services.text_analyse_responses(responses=[response])
+    # then
+    links = TextTheme.objects.filter(analysis__response=response)
+    assert [(link.theme_id, link.weight) for link in links] == [(theme.pk, pytest.approx(1 / 3))]
+
+
+def test_match_is_whole_words_any_case():
+    known = [(1, ["password reset", "login", "account"]), (2, ["parcel", "courier", "late"])]
+    assert themes.match("My PASSWORD reset failed; login too", known) == [(1, 2 / 3)]
+    assert themes.match("Chocolate parcels", known) == []

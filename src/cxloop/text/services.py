@@ -82,7 +82,22 @@ def text_analyse_responses(*, responses: Iterable) -> int:
             indexed.append((analysis.pk, analysis.text))
             stored += 1
         search.index_put(indexed)
+        _tag_with_themes(indexed, {r.workspace_id for r in responses})
     return stored
+
+
+def _tag_with_themes(analyses: list[tuple[int, str]], workspace_ids: set[int]) -> None:
+    """Give new texts the workspace's current themes whose key phrases they contain (a text
+    already linked to a theme keeps its link)."""
+    known = list(Theme.objects.filter(workspace_id__in=workspace_ids).values_list("pk", "phrases"))
+    if not known or not analyses:
+        return
+    links = [
+        TextTheme(analysis_id=pk, theme_id=theme_id, weight=weight)
+        for pk, text in analyses
+        for theme_id, weight in themes.match(text, known)
+    ]
+    TextTheme.objects.bulk_create(links, ignore_conflicts=True)
 
 
 def text_analyse_response(*, workspace_id: int, response_id: int) -> TextAnalysis | None:

@@ -10,6 +10,7 @@ part of this slice.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,3 +70,18 @@ def discover(texts: list[str], *, k: int | None = None, seed: int = 0) -> list[D
         phrases = tuple(str(terms[t]) for t in np.argsort(-component)[:PHRASES])
         found.append(Discovered(phrases, tuple(sorted(members[j], key=lambda m: -m[1]))))
     return sorted(found, key=lambda d: -len(d.members))
+
+
+def match(
+    text: str, themes: list[tuple[int, list[str]]], *, top: int = 3
+) -> list[tuple[int, float]]:
+    """The themes a new text carries: those of whose first ``top`` key phrases it contains at
+    least one (as whole words, any case); the weight is the share of those phrases found."""
+    lowered = " ".join(re.findall(r"\w+", text.lower()))
+    found = []
+    for theme_id, phrases in themes:
+        wanted = [p.lower() for p in phrases[:top] if p]
+        hits = sum(1 for p in wanted if re.search(rf"(?<!\w){re.escape(p)}(?!\w)", lowered))
+        if hits:
+            found.append((theme_id, hits / len(wanted)))
+    return found
