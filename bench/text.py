@@ -12,7 +12,8 @@ polarity gets the same cut-off). Nothing is trained, so nothing is tested on wha
 TextBlob is not a cxloop dependency: when it is not importable here, pass the python of a
 throwaway virtual environment that has it (``python -m venv /tmp/tb && /tmp/tb/bin/pip install
 textblob``); its scores are computed there in a subprocess. Without either, its column says so.
-Also prints texts/s for ours and VADER on the same texts (ratio in the same run).
+Also prints texts/s for ours and VADER on the same texts (ratio in the same run), and how long
+theme discovery takes on all of them.
 """
 
 from __future__ import annotations
@@ -98,8 +99,10 @@ def main() -> int:
 
     vader = SentimentIntensityAnalyzer()
     rows, ours_time, vader_time, count = [], 0.0, 0.0, 0
+    every_text: list[str] = []
     for name, file in CORPORA.items():
         texts, human = read_corpus(args.data / file)
+        every_text += texts
         start = time.perf_counter()
         ours = np.array([sentiment.analyse(t).score for t in texts])
         ours_time += time.perf_counter() - start
@@ -129,6 +132,15 @@ def main() -> int:
         f"speed on {count:,} texts: ours {count / ours_time:,.0f} texts/s (full analysis: "
         f"sentences, drivers, emotions), VADER {count / vader_time:,.0f} texts/s, "
         f"ratio {vader_time / ours_time:.2f}"
+    )
+    from cxloop.text import themes
+
+    start = time.perf_counter()
+    found = themes.discover(every_text)
+    took = time.perf_counter() - start
+    print(
+        f"themes (TF-IDF + NMF) on all {len(every_text):,} texts: {len(found)} themes in "
+        f"{took:.1f}s, {len(every_text) / took:,.0f} texts/s"
     )
     return 0
 
