@@ -77,14 +77,34 @@ class _Draining:
         return call
 
 
-@pytest.fixture(params=["sql", "embedded"])
+CLICKHOUSE_URL = os.environ.get("CXLOOP_TEST_CLICKHOUSE_URL", "")
+
+
+@pytest.fixture
+def server_engine():
+    """The engine on a ClickHouse server (CXLOOP_TEST_CLICKHOUSE_URL, a database the tests may
+    empty), emptied; ClickHouse 24.3 or later (arrayFold, QUALIFY, lightweight DELETE)."""
+    from cxloop.analytics.clickhouse import TABLES
+    from cxloop.analytics.engine import ClickHouseEngine, ServerTransport
+
+    engine = ClickHouseEngine(ServerTransport(CLICKHOUSE_URL), label="ClickHouse server (test)")
+    engine.setup()
+    for table in TABLES:
+        if not table.endswith("_mv"):
+            engine.transport.command(f"TRUNCATE TABLE {table}")
+    return engine
+
+
+@pytest.fixture(params=["sql", "embedded", *(["server"] if CLICKHOUSE_URL else [])])
 def each_engine(request, monkeypatch):
-    """Runs the test once on the system of record and once on the embedded engine."""
+    """Runs the test on the system of record and on the embedded engine (and on a ClickHouse
+    server when CXLOOP_TEST_CLICKHOUSE_URL names one)."""
     if request.param == "sql":
         return "sql"
     from cxloop.analytics import selectors
 
-    engine = _Draining(request.getfixturevalue("chdb_engine"))
+    store = "server_engine" if request.param == "server" else "chdb_engine"
+    engine = _Draining(request.getfixturevalue(store))
     monkeypatch.setattr(selectors, "current_engine", lambda: engine)
     return engine
 

@@ -295,6 +295,43 @@ def test_random_histories_get_the_same_paths_from_both_engines(workspace, chdb_e
             assert expected.completed > 5 and len(expected.top) > 3  # a real comparison
 
 
+def test_random_histories_get_the_same_journey_maps_from_both_engines(workspace, chdb_engine):
+    from cxloop.analytics.journeywalk import TouchpointRules
+
+    rng = random.Random(11)
+    messages = []
+    for person in range(60):
+        at = rng.randrange(0, 60 * 24 * 30)
+        for _ in range(rng.randrange(1, 12)):
+            at += rng.choice([0, 0, 1, 30, 60 * 24])
+            name = rng.choice(["Ad", "Home", "Product", "Order", "Review", "Help"])
+            messages.append(
+                ev(f"p{person}", name, at, rng.choice(["web", "app", "store"]),
+                   total=rng.choice([5, 50, "120", None]))
+            )  # fmt: skip
+    ingest(workspace, messages)
+    drain_all(chdb_engine)
+    rule = RuleSpec
+    touchpoints = [
+        TouchpointRules("ad", 0, (rule("Ad"),)),
+        TouchpointRules("web", 0, (rule("Home", channel="web"), rule("Product", channel="web"))),
+        TouchpointRules("app", 1, (rule("Product", channel="app"), rule("Home", channel="app"))),
+        TouchpointRules("any", 1, (rule("Product"),)),  # shares events with the two above
+        TouchpointRules("big", 2, (rule("Order", conditions=(Condition("total", "gt", 20),)),)),
+        TouchpointRules("order", 2, (rule("Order"),)),
+        TouchpointRules("review", 3, (rule("Review"),)),
+        TouchpointRules("unused", 3, (rule("Nothing"),)),
+    ]
+    query = {"workspace_id": workspace.pk, "stages": 5, "touchpoints": touchpoints}
+
+    expected = SqlEngine().journey_walk(**query)
+    got = chdb_engine.journey_walk(**query)
+
+    assert got.metrics == expected.metrics
+    assert got.current == {c: (s, _aware(t)) for c, (s, t) in expected.current.items()}
+    assert expected.metrics["stages"][1]["converted"] > 3  # a real comparison
+
+
 CONDITION_VALUES = [
     None, True, False, 0, 5, 5.5, -2, 10**12, "5", " 5 ", "5.0", "abc", "ABC", "Leeds Briggate",
     "", "it's \\ odd", "ünïcode", [1, 2], ["a", "B"], ["5"], {"x": 1}, [],

@@ -95,3 +95,35 @@ def test_model_health_shows_the_fit_its_checks_and_warnings(
     # and the value-at-risk page is refused
     response = page.goto(f"{live_server.url}/predictions/")
     assert response is not None and response.status == 403
+
+
+def test_value_at_risk_builds_a_segment_and_starts_a_workflow(
+    page: Page, live_server, demo, screenshot
+):
+    # given an analyst of the demo workspace (its "Detractor follow-up" workflow exists)
+    analyst = member_make(workspace=demo, username="ana", role="analyst")
+    log_in(page, live_server, analyst)
+    page.goto(f"{live_server.url}/predictions/?min_risk=30")
+    table = page.locator("#at-risk-table")
+    listed = table.locator("tbody tr").count()
+    assert listed > 0
+    screenshot("value-at-risk-actions")
+    # when: they build a segment from the list's filter
+    page.get_by_role("button", name="Build a segment").click()
+    # then: the new segment opens, made of prediction conditions, with members
+    expect(page.get_by_role("heading", name="At risk: churn risk ≥ 30%", level=1)).to_be_visible()
+    expect(page.get_by_text("Saved the segment")).to_be_visible()
+    expect(page.get_by_label("Prediction").first).to_have_value("churn_risk")
+    screenshot("value-at-risk-segment")
+    # when: back on the list, they start the follow-up workflow for everyone listed
+    page.goto(f"{live_server.url}/predictions/?min_risk=30")
+    page.get_by_label("Workflow").select_option(label="Detractor follow-up")
+    page.get_by_role("button", name="Start a workflow").click()
+    # then: it says how many runs started (customers with one open are skipped)
+    message = page.get_by_role("status").filter(has_text="of “Detractor follow-up”")
+    expect(message).to_have_text(re.compile(r"Started \d+ runs? of “Detractor follow-up”\."
+                                            r"( \d+ customers? skipped: a run of it is still open\.)?"))  # fmt: skip
+    started = int(re.search(r"Started (\d+)", message.inner_text())[1])
+    skipped = re.search(r"(\d+) customers? skipped", message.inner_text())
+    assert started + (int(skipped[1]) if skipped else 0) == listed
+    screenshot("value-at-risk-workflow-started")

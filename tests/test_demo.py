@@ -286,3 +286,22 @@ def test_contact_details_are_fictional(db, demo):
     )
     assert emails
     assert all(email.endswith("@example.com") for email in emails)
+
+
+def test_demo_builds_with_the_embedded_engine_before_its_owner_runs(
+    db, settings, tmp_path, monkeypatch
+):
+    """`cxloop demo` builds before `serve` starts the engine's owner: the database answers."""
+    from cxloop.analytics import owner, selectors
+
+    settings.CXLOOP_ANALYTICS = "embedded"
+    monkeypatch.setattr(owner, "socket_path", lambda: tmp_path / "nobody.sock")
+    selectors._engine_for.cache_clear()
+    try:
+        stats = build_demo(slug="demo-engine", customers=40, seed=SEED, now=NOW)
+    finally:
+        selectors._engine_for.cache_clear()
+
+    assert stats.events > 0
+    with pytest.raises(selectors.EngineUnavailable):  # outside the build, the engine is asked
+        selectors.event_names(workspace=Workspace.objects.get(slug="demo-engine"))

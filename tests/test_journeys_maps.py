@@ -85,6 +85,7 @@ def seed(workspace) -> None:
     )  # fmt: skip
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_journey_metrics_and_current_stages_on_hand_built_events(workspace):
     # given
     seed(workspace)
@@ -142,6 +143,7 @@ def test_map_view_puts_touchpoints_under_their_stages(workspace):
     assert [tp.health for tp in views[0].touchpoints] == ["good", "good"]
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_definition_round_trips_and_update_recomputes(workspace):
     seed(workspace)
     journey = services.journey_create(workspace=workspace, definition=SHOP)
@@ -160,6 +162,7 @@ def test_definition_round_trips_and_update_recomputes(workspace):
     assert CustomerStage.objects.filter(journey=journey).count() == 5
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_merge_after_compute_keeps_the_furthest_stage(workspace):
     # given: two profiles at different stages, computed, then found to be one person
     ingest(
@@ -246,6 +249,7 @@ def test_more_definition_errors(workspace):
         services.journey_create(workspace=workspace, definition={**SHOP, "name": "shop"})
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_condition_operators(workspace):
     def matches(op, value, props):
         rule = parse_rule(
@@ -291,6 +295,7 @@ def test_stage_find_by_names(workspace, other_workspace):
     assert selectors.stage_find(workspace=other_workspace, journey="Shop", stage="Buy") is None
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_demo_retail_journey_maps_the_demos_real_events(db):
     # when: a small demo workspace is built (build_demo adds the retail journey map)
     build_demo(slug="demo", customers=300, seed=3, now=datetime(2025, 6, 1, tzinfo=UTC))

@@ -105,6 +105,8 @@ WEB = {
     "customer-erase": (MC, MC),
     "merge-unmerge": (MC, MC),
     "value-at-risk": (RC, RC),  # names customers
+    "value-at-risk-segment": (EG, EG),  # saves the list's filter as a segment
+    "value-at-risk-workflow": (WT, WT),  # starts a run per listed customer
     "model-health": (RA, RA),  # aggregates only
     "text-search": (RF, RF),  # comment text (redacted without read_pii)
     "text-detail": (RF, RF),

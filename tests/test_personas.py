@@ -8,7 +8,7 @@ import pytest
 
 import factories
 from cxloop.customers.models import Customer
-from cxloop.segments import selectors
+from cxloop.segments import personas, selectors
 from cxloop.segments.personas import PersonaError
 
 NOW = datetime(2025, 9, 1, tzinfo=UTC)
@@ -162,3 +162,23 @@ def test_personas_show_their_members_journey_stage(workspace, groups):
         ("Lapsed web browsers", [("Retail", "Discover", 1.0)]),
         ("Loyal store big spenders", [("Retail", "Buy", 1.0)]),
     ]
+
+
+def test_imported_history_is_measured_as_of_its_latest_event(workspace):
+    # an import of 1997 purchases: the last one on 1997-12-20, another customer's on 12-10
+    end = datetime(1997, 12, 20, 12, tzinfo=UTC)
+    factories.ingest(
+        workspace,
+        [
+            factories.track("late", "Order Completed", end, message_id="a", revenue=10),
+            factories.track("early", "Order Completed", end - timedelta(days=10), message_id="b"),
+        ],
+        received_at=datetime(2026, 11, 29, tzinfo=UTC),
+    )
+
+    features = personas.persona_features(workspace=workspace)
+
+    assert features.as_of == end
+    recency = dict(zip(features.customer_ids, features.column("recency_days"), strict=True))
+    assert recency[factories.customer_id(workspace, "late")] == pytest.approx(0.0)
+    assert recency[factories.customer_id(workspace, "early")] == pytest.approx(10.0)

@@ -72,8 +72,8 @@ def test_every_bad_condition_is_named():
         "condition 3 (event): within_days must not be negative (got -5)",
         "condition 4 (score): unknown score 'ces'; use nps or csat",
         "condition 5.1 (score): nps score must be between 0 and 10, got 11",
-        'condition 5.2: must have exactly one of "trait", "event", "score", "stage" '
-        "(got keys ['colour'])",
+        'condition 5.2: must have exactly one of "trait", "event", "score", "stage", '
+        "\"prediction\" (got keys ['colour'])",
         'condition 6 (event): unknown field "when"',
         "condition 6 (event): min_count must be a whole number of at least 1",
     ]
@@ -137,7 +137,8 @@ def test_every_bad_condition_is_named():
         ({"all": [{"stage": " ", "journey": 1}]}, "condition 1 (stage): stage name is empty"),
         (
             {"all": [{"trait": "a", "event": "b"}]},
-            'condition 1: must have exactly one of "trait", "event", "score", "stage" (got trait, event)',
+            'condition 1: must have exactly one of "trait", "event", "score", "stage", '
+            '"prediction" (got trait, event)',
         ),
         (
             {"all": [{"any": [{"all": [{"any": []}]}]}]},

@@ -729,3 +729,25 @@ def test_360_page_says_when_there_is_no_feedback(analyst_client, jane):
     page = analyst_client.get(f"/customers/{jane.pk}/").content.decode()
 
     assert "No survey answers or reviews yet." in page
+
+
+def test_sources_shows_the_analytics_engine_and_its_lag(
+    admin_client_ws, write_key, jane, settings, tmp_path, monkeypatch
+):
+    from cxloop.analytics import owner, selectors
+
+    # the database answering: nothing to copy
+    html = admin_client_ws.get("/sources/").content.decode()
+    assert "The database answers analytics itself" in html
+
+    # the embedded engine with its owner down, and jane's batch (one outbox entry) waiting
+    settings.CXLOOP_ANALYTICS = "embedded"
+    monkeypatch.setattr(owner, "socket_path", lambda: tmp_path / "down.sock")
+    selectors._engine_for.cache_clear()
+    try:
+        html = admin_client_ws.get("/sources/").content.decode()
+    finally:
+        selectors._engine_for.cache_clear()
+    assert "not answering" in html
+    assert "the analytics engine is not running" in html
+    assert '<strong class="ink">1</strong> batch of events waiting' in html

@@ -465,3 +465,82 @@ LIMIT {{top}}
 
 def path_started_sql(per_customer: str) -> str:
     return f"SELECT sum(started) FROM ({per_customer})"  # noqa: S608 (ours)
+
+
+def journey_sql(
+    touchpoints: Sequence[tuple[int, int, Sequence[Step]]],
+) -> tuple[str, str, dict]:
+    """A journey map's walk (``analytics.journeywalk``) as three result sets sharing one CTE:
+    per stage and per touchpoint (customers, events, converted, median gap in µs), and per
+    customer the furthest stage and when they first reached it.
+
+    ``touchpoints``: (index, stage position, rules). A hit is a (customer, time, touchpoint)
+    with any rule of the touchpoint matching an event; hits repeating (time, touchpoint) count
+    once, as in the walk. Conversion: the next stage has a hit strictly after the first hit of
+    this stage (or first use of this touchpoint); the gap runs to the first such hit.
+    """
+    params: dict[str, Any] = {}
+    names: set[str] = set()
+    matches = []
+    for index, _, rules in touchpoints:
+        alternatives = []
+        for r, rule in enumerate(rules):
+            key = f"t{index}_{r}"
+            names.add(rule.event)
+            params[f"{key}_e"] = rule.event
+            parts = [f"name = {{{key}_e}}"]
+            if rule.channel:
+                params[f"{key}_c"] = rule.channel
+                parts.append(f"channel = {{{key}_c}}")
+            for j, condition in enumerate(rule.conditions):
+                parts.append(condition_sql(condition, params, f"{key}_p{j}"))
+            alternatives.append("(" + " AND ".join(parts) + ")")
+        matches.append(f"if({' OR '.join(alternatives) or '0'}, {index}, -1)")
+    params["names"] = sorted(names) or [""]
+    params["tp_index"] = [index for index, _, _ in touchpoints]
+    params["tp_stage"] = [stage for _, stage, _ in touchpoints]
+    hits = f"""
+    hits AS (
+        SELECT DISTINCT customer_id, t, tp, transform(tp, {{tp_index}}, {{tp_stage}}, 0) AS stage
+        FROM (
+            SELECT customer_id, toUnixTimestamp64Micro(ts) AS t,
+                arrayFilter(x -> x >= 0, [{", ".join(matches) or "-1"}]) AS tps
+            FROM events WHERE workspace_id = {{workspace}} AND name IN {{names}}
+        ) ARRAY JOIN tps AS tp
+    ),
+    per_stage AS (
+        SELECT customer_id, stage, min(t) AS first, count() AS n, arraySort(groupArray(t)) AS times
+        FROM hits GROUP BY customer_id, stage
+    ),
+    per_tp AS (
+        SELECT customer_id, tp, any(stage) AS stage, min(t) AS first, count() AS n
+        FROM hits GROUP BY customer_id, tp
+    )"""  # noqa: S608 (structure is ours; every value is bound)
+    sql = f"""
+WITH {hits}
+SELECT 0 AS kind, key, customers, events, converted, gap FROM (
+    SELECT a.stage AS key, count() AS customers, sum(a.n) AS events,
+        countIf(j > 0) AS converted,
+        quantileExactInclusiveIf(0.5)(b.times[j] - a.first, j > 0) AS gap
+    FROM (SELECT *, stage + 1 AS next FROM per_stage) AS a
+    LEFT JOIN per_stage AS b ON b.customer_id = a.customer_id AND b.stage = a.next
+    ARRAY JOIN [arrayFirstIndex(x -> x > a.first, b.times)] AS j
+    GROUP BY a.stage
+)
+UNION ALL
+SELECT 1 AS kind, key, customers, events, converted, gap FROM (
+    SELECT a.tp AS key, count() AS customers, sum(a.n) AS events,
+        countIf(j > 0) AS converted,
+        quantileExactInclusiveIf(0.5)(b.times[j] - a.first, j > 0) AS gap
+    FROM (SELECT *, stage + 1 AS next FROM per_tp) AS a
+    LEFT JOIN per_stage AS b ON b.customer_id = a.customer_id AND b.stage = a.next
+    ARRAY JOIN [arrayFirstIndex(x -> x > a.first, b.times)] AS j
+    GROUP BY a.tp
+)
+"""  # noqa: S608 (structure is ours; every value is bound)
+    current = f"""
+WITH {hits}
+SELECT customer_id, max(stage) AS furthest, argMax(first, stage) AS reached
+FROM per_stage GROUP BY customer_id
+"""  # noqa: S608 (structure is ours; every value is bound)
+    return sql, current, params

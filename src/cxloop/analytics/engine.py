@@ -24,10 +24,11 @@ from typing import Any, Protocol
 import orjson
 
 from cxloop.analytics import clickhouse as ch
+from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules, tally_dict
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity
 from cxloop.analytics.steps import Step
-from cxloop.analytics.walk import FunnelRun, FunnelSummary
+from cxloop.analytics.walk import FunnelRun, FunnelSummary, Moment
 from cxloop.core.db import ids_in
 
 LOADING = "loading"  # engine_meta: the id range of a load in progress
@@ -92,6 +93,13 @@ class AnalyticsEngine(Protocol):
     ) -> PathCounts:
         """The top paths from ``start`` to ``end`` (``analytics.pathwalk.path_between``'s
         rules) and how many customers started and completed one."""
+        ...
+
+    def journey_walk(
+        self, *, workspace_id: int, stages: int, touchpoints: Sequence[TouchpointRules]
+    ) -> JourneyResult:
+        """A journey map's metrics and each customer's furthest stage
+        (``analytics.journeywalk``'s rules)."""
         ...
 
     def customers_with_event(
@@ -454,6 +462,43 @@ class ClickHouseEngine:
             )
         started = self.transport.query(ch.bind(ch.path_started_sql(per_customer), params))
         return PathCounts(started=int(started[0][0] or 0) if started else 0)
+
+    def journey_walk(
+        self, *, workspace_id: int, stages: int, touchpoints: Sequence[TouchpointRules]
+    ) -> JourneyResult:
+        metrics_sql, current_sql, params = ch.journey_sql(
+            [(i, tp.stage, tp.rules) for i, tp in enumerate(touchpoints)]
+        )
+        params["workspace"] = workspace_id
+        found: dict[tuple[int, int], dict] = {}
+        for kind, key, customers, events, converted, gap in self.transport.query(
+            ch.bind(metrics_sql, params)
+        ):
+            stage = key if kind == 0 else touchpoints[key].stage
+            found[(kind, key)] = tally_dict(
+                customers=int(customers),
+                events=int(events),
+                converted=int(converted),
+                median_seconds=gap / 10**6 if converted and gap is not None else None,
+                last=stage == stages - 1,
+            )
+        current: dict[int, tuple[int, Moment]] = {
+            int(customer): (int(stage), ch.from_micros(reached))
+            for customer, stage, reached in self.transport.query(ch.bind(current_sql, params))
+        }
+
+        def tally(kind: int, key: int, stage: int) -> dict:
+            empty = tally_dict(
+                customers=0, events=0, converted=0, median_seconds=None, last=stage == stages - 1
+            )
+            return found.get((kind, key), empty)
+
+        metrics = {
+            "customers": len(current),
+            "stages": [tally(0, s, s) for s in range(stages)],
+            "touchpoints": {tp.key: tally(1, i, tp.stage) for i, tp in enumerate(touchpoints)},
+        }
+        return JourneyResult(metrics=metrics, current=current)
 
     def customers_with_event(
         self,

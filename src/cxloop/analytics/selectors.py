@@ -3,7 +3,9 @@ engine's status. Which engine answers is ``settings.CXLOOP_ANALYTICS`` (``curren
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -19,6 +21,7 @@ from cxloop.analytics.engine import (
     EngineUnavailable,
     ServerTransport,
 )
+from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity
 from cxloop.analytics.sqlengine import SqlEngine, event_rows
@@ -33,11 +36,13 @@ __all__ = [
     "cohort_counts",
     "current_engine",
     "customers_with_event",
+    "database_answers",
     "engine_status",
     "event_names",
     "event_rows",
     "funnel_run",
     "funnel_summary",
+    "journey_walk",
     "path_counts",
     "retention_counts",
 ]
@@ -56,9 +61,26 @@ def _engine_for(setting: str, owner_here: bool) -> AnalyticsEngine:
     return ClickHouseEngine(owner.OwnerClient(), label="embedded (chdb, via its owner)")
 
 
+_local = threading.local()
+
+
+@contextmanager
+def database_answers() -> Iterator[None]:
+    """Within the block, this thread's analytics questions go to the database: for work done
+    before the engine can hold its data, such as building the demo in one transaction (the
+    engine copies events only once they are committed)."""
+    previous = getattr(_local, "forced", None)
+    _local.forced = "sql"
+    try:
+        yield
+    finally:
+        _local.forced = previous
+
+
 def current_engine() -> AnalyticsEngine:
-    """The engine this process asks."""
-    return _engine_for(settings.CXLOOP_ANALYTICS, owner.is_owner())
+    """The engine this process (or, inside :func:`database_answers`, this thread) asks."""
+    forced = getattr(_local, "forced", None)
+    return _engine_for(forced or settings.CXLOOP_ANALYTICS, owner.is_owner())
 
 
 def event_names(*, workspace: Workspace, limit: int = 500) -> list[tuple[str, int]]:
@@ -111,6 +133,15 @@ def path_counts(
         workspace_id=workspace.pk, start=start, end=end, max_steps=max_steps, within=within,
         by_channel=by_channel, since=since, until=until, customer_ids=customer_ids, top=top,
     )  # fmt: skip
+
+
+def journey_walk(
+    *, workspace: Workspace, stages: int, touchpoints: Sequence[TouchpointRules]
+) -> JourneyResult:
+    """A journey map's metrics and each customer's furthest stage, where the events are."""
+    return current_engine().journey_walk(
+        workspace_id=workspace.pk, stages=stages, touchpoints=touchpoints
+    )
 
 
 def customers_with_event(

@@ -15,7 +15,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, Min, QuerySet, Value
 
-from cxloop.analytics import pathwalk
+from cxloop.analytics import journeywalk, pathwalk
+from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity, PeriodStart, period_floor, period_next
 from cxloop.analytics.steps import Step
@@ -128,6 +129,16 @@ class SqlEngine:
             workspace_id=workspace_id, start=start, end=end, max_steps=max_steps, within=within,
             by_channel=by_channel, since=since, until=until, customer_ids=customer_ids, top=top,
         )  # fmt: skip
+
+    def journey_walk(
+        self, *, workspace_id: int, stages: int, touchpoints: Sequence[TouchpointRules]
+    ) -> JourneyResult:
+        names = {rule.event for tp in touchpoints for rule in tp.rules}
+        needs_properties = any(rule.conditions for tp in touchpoints for rule in tp.rules)
+        rows = event_rows(
+            workspace_id=workspace_id, names=sorted(names), properties=needs_properties
+        )
+        return journeywalk.journey_walk(rows, stages=stages, touchpoints=touchpoints)
 
     def customers_with_event(
         self,

@@ -30,6 +30,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from cxloop.analytics import selectors as analytics_selectors
 from cxloop.core import services as core_services
 from cxloop.core.db import refresh_planner_statistics
 from cxloop.customers.models import Customer, CustomerMerge
@@ -123,15 +124,18 @@ def build_demo(
             done += len(batch)
             if on_progress:
                 on_progress(customers * done // total)
-        build_feedback_demo(workspace=workspace, seed=seed, now=now)
-        build_journey_demo(workspace=workspace)
-        build_segments_demo(workspace=workspace)
-        # CLV, churn risk and value at risk ready on first run (the daily task refreshes them)
-        predict_services.predictions_run(workspace=workspace)
-        # sentiment and themes of the comments ready on first run (new ones: the feedback hook)
-        text_services.texts_analyse_workspace(workspace=workspace)
-        text_services.themes_discover(workspace=workspace)
-        build_workflows_demo(workspace=workspace, seed=seed, now=now)
+        # the engine copies events once this transaction commits: until then the database
+        # answers the journey maps, segments and predictions built from them
+        with analytics_selectors.database_answers():
+            build_feedback_demo(workspace=workspace, seed=seed, now=now)
+            build_journey_demo(workspace=workspace)
+            build_segments_demo(workspace=workspace)
+            # CLV, churn risk and value at risk ready on first run (the daily task refreshes them)
+            predict_services.predictions_run(workspace=workspace)
+            # sentiment and themes of the comments ready on first run (new ones: feedback hook)
+            text_services.texts_analyse_workspace(workspace=workspace)
+            text_services.themes_discover(workspace=workspace)
+            build_workflows_demo(workspace=workspace, seed=seed, now=now)
         refresh_planner_statistics()  # PostgreSQL: plan the demo's queries with real statistics
         return DemoStats(
             customers=Customer.objects.filter(

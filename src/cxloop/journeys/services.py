@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from cxloop.analytics import selectors as analytics_selectors
 from cxloop.analytics.walk import as_datetime
 from cxloop.core.models import Workspace
 from cxloop.journeys import selectors
 from cxloop.journeys.definitions import DefinitionError, JourneySpec, parse_journey
-from cxloop.journeys.mapping import TouchpointRules, journey_walk
+from cxloop.journeys.mapping import TouchpointRules
 from cxloop.journeys.models import CustomerStage, JourneyMap, Rule, Stage, Touchpoint
 
 __all__ = [
@@ -105,12 +106,9 @@ def journey_recompute(*, journey: JourneyMap) -> dict:
         TouchpointRules(key=str(tp.pk), stage=tp.stage.position, rules=tuple(rules))
         for tp, rules in selectors.journey_rules(journey=journey)
     ]
-    names = {rule.event for tp in touchpoints for rule in tp.rules}
-    needs_properties = any(rule.conditions for tp in touchpoints for rule in tp.rules)
-    rows = selectors.event_rows(
-        workspace=journey.workspace, names=sorted(names), properties=needs_properties
+    result = analytics_selectors.journey_walk(
+        workspace=journey.workspace, stages=len(stages), touchpoints=touchpoints
     )
-    result = journey_walk(rows, stages=len(stages), touchpoints=touchpoints)
     stage_at = {s.position: s for s in stages.values()}
     CustomerStage.objects.filter(journey=journey).delete()
     CustomerStage.objects.bulk_create(

@@ -9,7 +9,10 @@ least one holds). Items are conditions or nested groups:
   "min_count": 2}``; ``within_days`` (optional) counts back from now, ``min_count`` defaults to 1;
 * score: ``{"score": "nps", "op": "lte", "value": 6}``: the customer's latest survey score;
 * stage: ``{"stage": "Onboarding", "journey": 3}`` (journey id or name): the customer's current
-  stage in a journey map.
+  stage in a journey map;
+* prediction: ``{"prediction": "churn_risk", "op": "gte", "value": 0.5}``: the customer's latest
+  score (``clv``, ``churn_risk`` and ``p_alive`` as 0–1, ``expected_purchases_30/90/365``,
+  ``value_at_risk``); ops ``gt gte lt lte``; customers never scored do not match.
 
 :func:`definition_validate` returns a cleaned copy or raises :class:`SegmentDefinitionError` listing
 every problem with where it is ("condition 2: ...", nested: "condition 2.1: ...").
@@ -24,7 +27,18 @@ GROUPS = ("all", "any")
 TRAIT_OPS = ("eq", "neq", "gt", "gte", "lt", "lte", "contains", "exists")
 SCORE_OPS = ("eq", "neq", "gt", "gte", "lt", "lte")
 SCORES = {"nps": (0, 10), "csat": (0, 10)}
-KINDS = ("trait", "event", "score", "stage")
+# the latest prediction a condition may compare, with its bounds (None: unbounded) and its words
+PREDICTIONS = {
+    "clv": (0, None, "CLV"),
+    "churn_risk": (0, 1, "churn risk"),
+    "p_alive": (0, 1, "P(active)"),
+    "expected_purchases_30": (0, None, "expected purchases in 30 days"),
+    "expected_purchases_90": (0, None, "expected purchases in 90 days"),
+    "expected_purchases_365": (0, None, "expected purchases in 365 days"),
+    "value_at_risk": (0, None, "value at risk"),
+}
+PREDICTION_OPS = ("gt", "gte", "lt", "lte")
+KINDS = ("trait", "event", "score", "stage", "prediction")
 MAX_CONDITIONS = 50
 MAX_DEPTH = 3
 MAX_DAYS = 3650
@@ -34,6 +48,7 @@ _ALLOWED = {
     "event": {"event", "did", "within_days", "channel", "min_count"},
     "score": {"score", "op", "value"},
     "stage": {"stage", "journey"},
+    "prediction": {"prediction", "op", "value"},
 }
 
 
@@ -57,7 +72,8 @@ def definition_validate(definition: object) -> dict:
 
 
 def condition_kind(condition: dict) -> str | None:
-    """Which kind of condition (trait, event, score, stage) a dict is, or None for a group."""
+    """Which kind of condition (trait, event, score, stage, prediction) a dict is, or None for a
+    group."""
     return next((kind for kind in KINDS if kind in condition), None)
 
 
@@ -117,9 +133,14 @@ def _condition(item: object, where: str, errors: list[str]) -> dict:
             + ", ".join(f'"{key}"' for key in sorted(unknown))
         )
     before = len(errors)
-    cleaned = {"trait": _trait, "event": _event, "score": _score, "stage": _stage}[kind](
-        item, f"{where} ({kind})", errors
-    )
+    check = {
+        "trait": _trait,
+        "event": _event,
+        "score": _score,
+        "stage": _stage,
+        "prediction": _prediction,
+    }[kind]
+    cleaned = check(item, f"{where} ({kind})", errors)
     return cleaned if len(errors) == before else {}
 
 
@@ -233,6 +254,28 @@ def _stage(item: dict, where: str, errors: list[str]) -> dict:
     return {"stage": stage.strip(), "journey": journey}
 
 
+def _prediction(item: dict, where: str, errors: list[str]) -> dict:
+    name = item["prediction"]
+    if not isinstance(name, str) or name not in PREDICTIONS:
+        errors.append(f"{where}: unknown prediction {name!r}; use {_or(PREDICTIONS)}")
+        return {}
+    op = item.get("op", "gte")
+    if op not in PREDICTION_OPS:
+        errors.append(f"{where}: unknown operator {op!r} for {name}; use {_or(PREDICTION_OPS)}")
+        return {}
+    value = _maybe_number(item.get("value"))
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        errors.append(f"{where}: {name} needs a number, got {item.get('value')!r}")
+        return {}
+    low, high, _ = PREDICTIONS[name]
+    if value < low or (high is not None and value > high):
+        limits = f"between {low} and {high}" if high is not None else f"at least {low}"
+        hint = " (a share: 0.5 means 50%)" if high == 1 else ""
+        errors.append(f"{where}: {name} must be {limits}{hint}, got {value}")
+        return {}
+    return {"prediction": name, "op": op, "value": value}
+
+
 def _integer(value: object) -> int | None:
     if isinstance(value, bool):
         return None
@@ -305,4 +348,8 @@ def describe_condition(condition: dict) -> str:
         )
     if kind == "stage":
         return f"at stage {condition['stage']} of journey {condition['journey']}"
+    if kind == "prediction":
+        name, value = condition["prediction"], condition["value"]
+        shown = f"{value * 100:g}%" if PREDICTIONS[name][1] == 1 else f"{value:g}"
+        return f"{PREDICTIONS[name][2]} {_OP_WORDS[condition['op']]} {shown}"
     return "?"

@@ -47,6 +47,7 @@ class Features:
     values: np.ndarray  # shape (customers, columns)
     first_seen: dict[int, dict[str, datetime]] = field(default_factory=dict)  # event → first time
     channel_counts: dict[int, Counter] = field(default_factory=dict)  # channel → interactions
+    as_of: datetime | None = None  # recency and tenure are measured up to this time
 
     def column(self, name: str) -> np.ndarray:
         return self.values[:, self.columns.index(name)]
@@ -74,14 +75,19 @@ class PersonaResult:
     channels: list[str]
     personas: list[Persona]
     averages: dict[str, float]
+    as_of: datetime | None = None
 
 
 # ----------------------------------------------------------------------------------- features
 
 
 def persona_features(*, workspace: Workspace, now: datetime | None = None) -> Features:
-    """Behaviour features of every customer with at least one interaction."""
-    now = now or timezone.now()
+    """Behaviour features of every customer with at least one interaction.
+
+    Recency and tenure are measured as of ``now``, by default the workspace's latest event: the
+    present for live data (events keep arriving), the end of the history for an import (1997
+    purchases must not make every customer 30 years lapsed)."""
+    now = now or event_selectors.event_latest_at(workspace=workspace) or timezone.now()
     events = (
         event_selectors.workspace_events(workspace=workspace)
         .filter(type__in=STEP_TYPES)
@@ -142,7 +148,7 @@ def persona_features(*, workspace: Workspace, now: datetime | None = None) -> Fe
             else:
                 n = by_channel[channel]
             values[row, 7 + offset] = n / total
-    return Features(ids, columns, values, dict(first_seen), dict(counts))
+    return Features(ids, columns, values, dict(first_seen), dict(counts), as_of=now)
 
 
 def _number(value: object) -> float:
@@ -228,7 +234,12 @@ def cluster(features: Features, *, k: int) -> PersonaResult:
     personas.sort(key=lambda p: (-p.size, p.name))
     _deduplicate_names(personas)
     return PersonaResult(
-        k=len(personas), customers=n, channels=channels, personas=personas, averages=averages
+        k=len(personas),
+        customers=n,
+        channels=channels,
+        personas=personas,
+        averages=averages,
+        as_of=features.as_of,
     )
 
 

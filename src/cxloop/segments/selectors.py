@@ -23,6 +23,7 @@ from cxloop.analytics import selectors as analytics_selectors
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import selectors as feedback_selectors
+from cxloop.predict import selectors as predict_selectors
 from cxloop.segments import definition as definitions
 from cxloop.segments import personas, stages
 from cxloop.segments.models import Segment
@@ -103,6 +104,8 @@ def _condition_q(condition: dict, workspace: Workspace, now: datetime) -> Q:
         return _event_q(condition, workspace, now)
     if kind == "score":
         return _score_q(condition, workspace)
+    if kind == "prediction":
+        return _prediction_q(condition, workspace)
     return Q(pk__in=stages.stage_customer_ids(workspace=workspace, condition=condition))
 
 
@@ -178,6 +181,15 @@ def _score_q(condition: dict, workspace: Workspace) -> Q:
     if op == "neq":
         return Q(IsNull(latest, False)) & ~Q(Exact(latest, value))
     return Q(_LOOKUPS[op](latest, value))
+
+
+def _prediction_q(condition: dict, workspace: Workspace) -> Q:
+    """The customer's latest score compared with the value; never scored (or no churn risk in
+    that run): no match."""
+    latest = predict_selectors.score_latest_value(
+        workspace=workspace, field=condition["prediction"]
+    )
+    return Q(_LOOKUPS[condition["op"]](latest, condition["value"]))
 
 
 def personas_compute(

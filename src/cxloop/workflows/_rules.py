@@ -26,6 +26,7 @@ from cxloop.customers import services as customer_services
 from cxloop.events import selectors as event_selectors
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.workflows import _runs, _webhooks
+from cxloop.workflows._predictions import Predictions, wants_predictions
 from cxloop.workflows.definition import DefinitionError, _text, fill
 from cxloop.workflows.models import (
     FiringStatus,
@@ -138,6 +139,8 @@ def rules_fire(
         return []
     at = at or timezone.now()
     workspace = rules[0].workspace
+    if customer is not None and any(wants_predictions(rule.conditions) for rule in rules):
+        facts = {**facts, **Predictions(workspace).facts(customer)}
     fired = []
     for rule in rules:
         held, why = conditions_check(rule.conditions, facts)
@@ -377,9 +380,12 @@ def rules_scan_events(*, workspace: Workspace | None = None) -> int:
                 workspace=rule.workspace, ids={e.customer_id for e in events}
             )
         }
+        predictions = Predictions(rule.workspace) if wants_predictions(rule.conditions) else None
         for event in events:
             customer = customers.get(event.customer_id)
             facts = event_facts(event, customer)
+            if predictions is not None:
+                facts.update(predictions.facts(customer))
             held, _ = conditions_check(rule.conditions, facts)
             if held:  # fire this rule only: the others keep their own cursors
                 made += len(
@@ -462,8 +468,13 @@ def rule_test(
         raise DefinitionError(["end: must be after start"])
     seen = fired = 0
     listed: list[WouldFire] = []
+    # predictions: each customer's latest score (today's, not the one stored at the time: an
+    # imported history is scored once, after its last event)
+    predictions = Predictions(workspace) if wants_predictions(conditions) else None
     for subject, at, customer, facts in _history(workspace, trigger, conditions, start, end):
         seen += 1
+        if predictions is not None:
+            facts = {**facts, **predictions.facts(customer)}
         held, why = conditions_check(conditions, facts)
         if held:
             fired += 1

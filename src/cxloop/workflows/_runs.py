@@ -217,6 +217,41 @@ def run_start(
     return run
 
 
+def runs_start_for_customers(
+    *,
+    template: WorkflowTemplate,
+    customer_ids: Sequence[int],
+    source: str = "manual",
+    actor=None,
+    context: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+) -> tuple[list[WorkflowRun], int]:
+    """One run of ``template`` for each live customer of ``customer_ids`` (in that order) who has
+    no open run of it yet: (the runs started, how many were skipped). Merged profiles count as
+    their survivor, once."""
+    if template.archived or template.current is None:
+        raise RunError(["template: archived workflows start no runs"
+                        if template.archived else "template: has no version"])  # fmt: skip
+    survivors = customer_selectors.customer_survivor_ids(customer_ids=customer_ids)
+    wanted = list(dict.fromkeys(survivors.get(pk, pk) for pk in customer_ids))
+    busy = set(
+        WorkflowRun.objects.filter(
+            template=template, status=RunStatus.OPEN, customer_id__in=wanted
+        ).values_list("customer_id", flat=True)
+    )
+    live = {
+        c.pk: c
+        for c in customer_selectors.customers_by_ids(workspace=template.workspace, ids=wanted)
+        if c.merged_into_id is None
+    }
+    started = []
+    for pk in wanted:
+        if pk in live and pk not in busy:
+            started.append(run_start(template=template, customer=live[pk], source=source,
+                                     context=context, actor=actor, at=at))  # fmt: skip
+    return started, len(customer_ids) - len(started)
+
+
 # ------------------------------------------------------------------ step work
 
 

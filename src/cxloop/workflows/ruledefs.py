@@ -49,6 +49,15 @@ PREFIXES = {
     "step_completed": ("trait.", "answer."),
     "step_overdue": ("trait.",),
 }
+# the customer's latest prediction, offered to every trigger (read only when a rule names one)
+PREDICTION_FACTS = {
+    "prediction.clv": "customer's CLV",
+    "prediction.churn_risk": "churn risk, 0–1",
+    "prediction.p_alive": "P(still active), 0–1",
+    "prediction.expected_purchases_90": "expected purchases in 90 days",
+    "prediction.value_at_risk": "CLV × churn risk",
+}
+PREDICTION_OPS = ("lt", "lte", "gt", "gte", "exists")
 ACTIONS = {
     "start_workflow": "start a workflow",
     "assign": "assign the step",
@@ -79,13 +88,23 @@ def conditions_validate(trigger: str, raw: Any) -> list[dict]:
         field = _text(item.get("field"), f"{where}: field", errors, high=120)
         if field and (
             not FACT_NAME.match(field)
-            or (field not in FACTS[trigger] and not field.startswith(PREFIXES[trigger]))
+            or (
+                field not in FACTS[trigger]
+                and field not in PREDICTION_FACTS
+                and not field.startswith(PREFIXES[trigger])
+            )
         ):
-            known = ", ".join([*FACTS[trigger], *(f"{p}<name>" for p in PREFIXES[trigger])])
+            known = ", ".join(
+                [*FACTS[trigger], *(f"{p}<name>" for p in PREFIXES[trigger]), *PREDICTION_FACTS]
+            )
             errors.append(f"{where}: field: {field!r} is not one of {known}")
         op = item.get("op", "eq")
         if op not in OPS:
             errors.append(f"{where}: op: {op!r} is not one of {', '.join(OPS)}")
+        elif field in PREDICTION_FACTS and op not in PREDICTION_OPS:
+            errors.append(
+                f"{where}: op: a prediction compares with {', '.join(PREDICTION_OPS)}, not {op!r}"
+            )
         value = item.get("value", "")
         if isinstance(value, dict | list) and op != "in":
             errors.append(f"{where}: value: expected a number or text")

@@ -28,8 +28,11 @@ KINDS = (
     ("event", "Event"),
     ("score", "Survey score"),
     ("stage", "Journey stage"),
+    ("prediction", "Prediction"),
 )
-ROW_FIELDS = ("trait", "op", "value", "event", "did", "days", "channel", "min_count", "score")
+ROW_FIELDS = (
+    "trait", "op", "value", "event", "did", "days", "channel", "min_count", "score", "prediction",
+)  # fmt: skip
 
 
 class SegmentForm(forms.Form):

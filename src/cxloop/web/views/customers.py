@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
+from cxloop.analytics import selectors as analytics_selectors
 from cxloop.core import selectors as core_selectors
 from cxloop.core.forms import WriteKeyForm
 from cxloop.core.models import WriteKeyKind
@@ -64,7 +65,9 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         except journey_selectors.StageChoiceError as exc:
             raise Http404(f"stage: {exc}") from exc
     customers = customer_selectors.customer_search(workspace=workspace, query=query, ids=ids)
-    page = Paginator(customers, CUSTOMERS_PER_PAGE).get_page(page_number(form))
+    page = Paginator(_with_scores(customers, workspace), CUSTOMERS_PER_PAGE).get_page(
+        page_number(form)
+    )
     context = {
         "page": page,
         "query": query,
@@ -81,6 +84,16 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     # the same URL serves a page or a fragment: caches (and the Back button) must tell them apart
     patch_vary_headers(response, ("HX-Request", "HX-Target"))
     return response
+
+
+def _with_scores(customers, workspace):
+    """Each profile with its latest CLV and churn risk (subqueries: one query for the page)."""
+    return customers.annotate(
+        score_clv=predict_selectors.score_latest_value(workspace=workspace, field="clv"),
+        score_churn_risk=predict_selectors.score_latest_value(
+            workspace=workspace, field="churn_risk"
+        ),
+    )
 
 
 def _search_refused(request: HttpRequest, workspace, form: CustomerSearchForm) -> HttpResponse:
@@ -210,5 +223,6 @@ def sources(request: HttpRequest) -> HttpResponse:
         "host": request.build_absolute_uri("/").rstrip("/"),
         "event_count": event_selectors.event_count(workspace=workspace),
         "by_channel": event_selectors.events_by_channel(workspace=workspace),
+        "engine": analytics_selectors.engine_status(),
     }
     return render(request, "web/sources.html", context)

@@ -3,9 +3,13 @@ models were fitted, on what, and how well they forecast held-out data)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from cxloop.core.permissions import Capability
@@ -13,12 +17,16 @@ from cxloop.customers import selectors as customer_selectors
 from cxloop.predict import scoring
 from cxloop.predict import selectors as predict_selectors
 from cxloop.predict import services as predict_services
+from cxloop.segments import selectors as segment_selectors
+from cxloop.segments import services as segment_services
 from cxloop.web.charts.embed import figure_json
 from cxloop.web.charts.predict import calibration_figure, holdout_figure
 from cxloop.web.forms import error_lines
 from cxloop.web.forms.common import bad_params
-from cxloop.web.forms.predict import PredictionSettingsForm, ValueAtRiskForm
+from cxloop.web.forms.predict import PredictionSettingsForm, StartWorkflowForm, ValueAtRiskForm
 from cxloop.web.workspace import active_workspace, can, capability_required
+from cxloop.workflows import selectors as workflow_selectors
+from cxloop.workflows import services as workflow_services
 
 PARAMETER_LABELS = {
     "r": "r (purchase-rate shape)",
@@ -38,12 +46,8 @@ def value_at_risk(request: HttpRequest) -> HttpResponse:
     form = ValueAtRiskForm(request.GET)
     if not form.is_valid():
         return bad_params(request, form)
-    min_risk = form.cleaned_data.get("min_risk")
-    limit = form.cleaned_data.get("limit") or ValueAtRiskForm.defaults["limit"]
-    min_risk = ValueAtRiskForm.defaults["min_risk"] if min_risk is None else min_risk
-    run, scores = predict_selectors.value_at_risk(
-        workspace=workspace, limit=limit, min_risk=min_risk / 100
-    )
+    chosen = form.chosen()
+    run, scores = _listed(workspace, chosen)
     customers = {
         c.pk: c
         for c in customer_selectors.customers_by_ids(
@@ -67,16 +71,116 @@ def value_at_risk(request: HttpRequest) -> HttpResponse:
         )
         for s in scores
     ]
+    can_work = can(request, Capability.WORK_TASKS)
     context = {
         "tab": "at-risk",
         "run": run,
         "rows": rows,
         "total_at_risk": sum(s.value_at_risk for s in scores),
-        "min_risk": min_risk,
+        "min_risk": chosen["min_risk"],
+        "min_clv": chosen["min_clv"],
+        "limit": chosen["limit"],
         "risk_choices": [0, 30, 50, 70],
         "can_analytics": can(request, Capability.READ_ANALYTICS),
+        "can_build_segment": can(request, Capability.EDIT_SEGMENTS),
+        "can_start_workflow": can_work,
+        "templates": [
+            t
+            for t in workflow_selectors.template_list(workspace=workspace).order_by("name")
+            if not t.archived and t.current_id
+        ]
+        if can_work
+        else [],
     }
     return render(request, "predict/value_at_risk.html", context)
+
+
+def _listed(workspace, chosen: dict[str, int]):
+    return predict_selectors.value_at_risk(
+        workspace=workspace,
+        limit=chosen["limit"],
+        min_risk=chosen["min_risk"] / 100,
+        min_clv=chosen["min_clv"],
+    )
+
+
+def _back(chosen: dict[str, int]) -> HttpResponse:
+    """To the value-at-risk list with the same filter."""
+    shown = {k: v for k, v in chosen.items() if v != ValueAtRiskForm.defaults[k]}
+    query = f"?{urlencode(shown)}" if shown else ""
+    return redirect(reverse("value-at-risk") + query)
+
+
+@capability_required(Capability.EDIT_SEGMENTS)
+@require_POST
+def value_at_risk_segment(request: HttpRequest) -> HttpResponse:
+    """Save the list's filter as a segment of prediction conditions and open it."""
+    workspace = active_workspace(request)
+    form = ValueAtRiskForm(request.POST)
+    if not form.is_valid():
+        return bad_params(request, form)
+    chosen = form.chosen()
+    conditions: list[dict] = [
+        {"prediction": "churn_risk", "op": "gte", "value": chosen["min_risk"] / 100},
+        {"prediction": "value_at_risk", "op": "gt", "value": 0},
+    ]
+    if chosen["min_clv"]:
+        conditions.insert(1, {"prediction": "clv", "op": "gte", "value": chosen["min_clv"]})
+    name = f"At risk: churn risk ≥ {chosen['min_risk']}%"
+    if chosen["min_clv"]:
+        name += f", CLV ≥ {chosen['min_clv']:,}"
+    taken = {s.name.lower() for s in segment_selectors.segment_list(workspace=workspace)}
+    unique, number = name, 1
+    while unique.lower() in taken:
+        number += 1
+        unique = f"{name} ({number})"
+    segment = segment_services.segment_create(
+        workspace=workspace,
+        name=unique,
+        description="Built from the value-at-risk list (each customer's latest score).",
+        definition={"all": conditions},
+        created_by=request.user,
+    )
+    messages.success(request, f"Saved the segment “{segment.name}”.")
+    return redirect("segment-detail", segment_id=segment.pk)
+
+
+@capability_required(Capability.WORK_TASKS)
+@require_POST
+def value_at_risk_workflow(request: HttpRequest) -> HttpResponse:
+    """Start the chosen workflow for every customer the list shows (not for those with a run of
+    it still open) and say how many were started."""
+    workspace = active_workspace(request)
+    form = StartWorkflowForm(request.POST)
+    if not form.is_valid():
+        filters = ValueAtRiskForm(request.POST)
+        if not filters.is_valid():
+            return bad_params(request, filters)
+        messages.error(request, f"Choose a workflow to start ({error_lines(form)[0]}).")
+        return _back(filters.chosen())
+    chosen = form.chosen()
+    template = workflow_selectors.template_get(
+        workspace=workspace, template_id=form.cleaned_data["template"]
+    )
+    if template is None:
+        messages.error(request, "That workflow is not in this workspace.")
+        return _back(chosen)
+    _, scores = _listed(workspace, chosen)
+    try:
+        started, skipped = workflow_services.runs_start_for_customers(
+            template=template,
+            customer_ids=[s.customer_id for s in scores],
+            source="value at risk",
+            actor=request.user,
+        )
+    except workflow_services.RunError as exc:
+        messages.error(request, f"{template.name}: {'; '.join(exc.errors)}")
+        return _back(chosen)
+    text = f"Started {len(started)} run{pluralize(len(started))} of “{template.name}”."
+    if skipped:
+        text += f" {skipped} customer{pluralize(skipped)} skipped: a run of it is still open."
+    messages.success(request, text)
+    return _back(chosen)
 
 
 @capability_required(Capability.READ_ANALYTICS)

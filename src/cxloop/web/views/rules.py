@@ -19,7 +19,13 @@ from cxloop.web.views.workflows import saved_redirect
 from cxloop.web.workspace import active_workspace, capability_required
 from cxloop.workflows import selectors, services
 from cxloop.workflows.definition import OPS, ROLES
-from cxloop.workflows.ruledefs import ACTIONS, FACTS, PREFIXES, describe_action
+from cxloop.workflows.ruledefs import (
+    ACTIONS,
+    FACTS,
+    PREDICTION_FACTS,
+    PREFIXES,
+    describe_action,
+)
 
 TEST_DAYS = 30
 
@@ -160,7 +166,7 @@ def _editor(request: HttpRequest, rule) -> HttpResponse:
     context = {
         "rule": rule, "name": name, "trigger": trigger, "active": active,
         "conditions": conditions, "actions": actions, "errors": errors, "tested": tested,
-        "triggers": selectors.Trigger.choices, "facts": FACTS.get(trigger, {}),
+        "triggers": selectors.Trigger.choices, "facts": {**FACTS.get(trigger, {}), **PREDICTION_FACTS},
         "prefixes": PREFIXES.get(trigger, ()), "ops": OPS, "action_types": ACTIONS,
         "templates": selectors.template_list(workspace=workspace), "roles": ROLES,
         "workers": [m for m in core_selectors.members(workspace=workspace) if m.role in ROLES],

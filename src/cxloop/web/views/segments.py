@@ -23,6 +23,7 @@ from cxloop.segments import selectors as segment_selectors
 from cxloop.segments import services as segment_services
 from cxloop.segments import stages as segment_stages
 from cxloop.segments.definition import (
+    PREDICTIONS,
     SegmentDefinitionError,
     condition_kind,
     definition_validate,
@@ -59,6 +60,7 @@ SCORE_OPS = (
     ("lt", "less than"),
     ("gt", "greater than"),
 )
+PREDICTION_OPS = (("gte", "at least"), ("lte", "at most"), ("gt", "more than"), ("lt", "less than"))
 _CONDITION_REF = re.compile(r"^condition (\d+)")
 
 
@@ -334,6 +336,8 @@ def _choices(workspace) -> dict:
         "kinds": KINDS,
         "trait_ops": TRAIT_OPS,
         "score_ops": SCORE_OPS,
+        "predictions": [(key, words) for key, (_, _, words) in PREDICTIONS.items()],
+        "prediction_ops": PREDICTION_OPS,
         "channels": CHANNELS,
         "event_names": path_analysis.step_names(workspace=workspace),
         "journeys": segment_stages.stage_options(workspace=workspace),
@@ -351,6 +355,8 @@ def _blank_row(kind: str, index: int) -> dict:
         row.update(event="", did="did", days="", channel="", min_count="")
     elif kind == "score":
         row.update(score="nps", op="lte", value="")
+    elif kind == "prediction":
+        row.update(prediction="churn_risk", op="gte", value="")
     else:
         row.update(stage="")
     return row
@@ -412,6 +418,8 @@ def _condition_from_row(row: dict) -> dict:
         return condition
     if kind == "score":
         return {"score": row["score"], "op": row["op"], "value": row["value"]}
+    if kind == "prediction":
+        return {"prediction": row["prediction"], "op": row["op"], "value": row["value"]}
     journey, _, stage = row["stage"].partition("|")
     return {"stage": stage, "journey": int(journey) if journey.isdigit() else journey}
 
@@ -463,6 +471,8 @@ def _rows_from_definition(definition: dict) -> tuple[list[dict], str, str]:
             )
         elif kind == "score":
             row.update(score=item["score"], op=item["op"], value=_text(item["value"]))
+        elif kind == "prediction":
+            row.update(prediction=item["prediction"], op=item["op"], value=_text(item["value"]))
         else:
             row.update(stage=f"{item['journey']}|{item['stage']}")
         rows.append(row)

@@ -1,0 +1,167 @@
+"""Page benchmark: the analytics pages a person opens, p50/p95 and peak memory, on the embedded
+analytics engine against the database answering the same pages (``CXLOOP_ANALYTICS=sql``).
+
+    .venv/bin/python bench/pages.py                         # the demo at 25,000 customers (~1M events)
+    .venv/bin/python bench/pages.py --customers 250000      # ~10M events (long: builds the data first)
+
+Builds the demo workspace at ``--customers`` in a scratch CXLOOP_HOME (``cxloop demo --no-serve``,
+untimed), starts the engine's store owner (``cxloop engine serve``) and waits until it holds every
+event, then asks each page ``--repeat`` times (after one untimed request) through Django's test
+client in this process, once with the embedded engine (pages send their SQL to the owner over its
+socket, as a web process does) and once with the database answering. Every page must answer 200
+with the same numbers on both (the funnel's counts, the path report's totals are compared).
+Peak RSS: this process (the web side) and the owner process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FUNNEL = [
+    "Product Viewed",
+    "Product Added",
+    "Checkout Started",
+    "Payment Info Entered",
+    "Order Completed",
+]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", type=int, default=25_000, help="demo customers to build")
+    parser.add_argument("--repeat", type=int, default=20, help="timed requests per page")
+    parser.add_argument("--home", type=Path, default=None, help="reuse this CXLOOP_HOME")
+    return parser.parse_args(argv)
+
+
+def memory_kb(pid: int | str = "self", field: str = "VmHWM") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def cli(home: Path, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "CXLOOP_HOME": str(home), "CXLOOP_ANALYTICS": "embedded"}
+    env.pop("DATABASE_URL", None)
+    return subprocess.Popen([sys.executable, "-m", "cxloop", *args], env=env)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    home = args.home or Path(tempfile.mkdtemp(prefix="cxloop-pages-"))
+    print(f"CXLOOP_HOME={home}", flush=True)
+    if not (home / "cxloop.sqlite3").exists():
+        started = time.perf_counter()
+        print(f"Building the demo at {args.customers:,} customers (untimed) ...", flush=True)
+        if cli(home, "demo", "--customers", str(args.customers), "--no-serve").wait():
+            return 1
+        print(f"  built in {time.perf_counter() - started:.0f} s", flush=True)
+    os.environ.update(CXLOOP_HOME=str(home), CXLOOP_ANALYTICS="embedded")
+    os.environ.pop("DATABASE_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxloop.settings")
+    sys.path.insert(0, str(REPO / "src"))
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from cxloop.analytics import owner as engine_owner
+    from cxloop.analytics import selectors as analytics_selectors
+    from cxloop.events import selectors as event_selectors
+    from cxloop.events.models import Event
+
+    settings.ALLOWED_HOSTS = ["*"]
+    owner = cli(home, "engine", "serve")
+    try:
+        started = time.perf_counter()
+        engine_owner.wait_for_owner(120)
+        while (backlog := event_selectors.outbox_backlog()[0]) > 0:
+            print(f"  engine owner copying events: {backlog:,} outbox entries left", flush=True)
+            time.sleep(5)
+        events = Event.objects.count()
+        print(f"{events:,} events in the engine ({time.perf_counter() - started:.0f} s to copy)")
+        client = Client()
+        client.force_login(get_user_model().objects.get(username="admin"))
+        email = _some_email()
+        pages = {
+            "dashboard (retention, cohorts)": "/dashboard/",
+            "funnel, 5 steps": "/journeys/funnel/?"
+            + "&".join(f"step={s.replace(' ', '+')}" for s in FUNNEL)
+            + "&window=1&unit=days",
+            "paths Home -> Order Completed": "/paths/?start=Home&end=Order+Completed",
+            "segments list (live counts)": "/segments/",
+            "customer search by email": f"/customers/?q={email}",
+        }
+        results: dict[str, dict[str, list[float]]] = {}
+        bodies: dict[str, dict[str, str]] = {}
+        for engine in ("embedded", "sql"):
+            settings.CXLOOP_ANALYTICS = engine
+            analytics_selectors._engine_for.cache_clear()
+            for label, url in pages.items():
+                reply = client.get(url)
+                if reply.status_code != 200:
+                    raise SystemExit(f"{engine} {label}: HTTP {reply.status_code}")
+                bodies.setdefault(label, {})[engine] = _numbers(reply.content.decode())
+                times = []
+                for _ in range(args.repeat):
+                    begun = time.perf_counter()
+                    client.get(url)
+                    times.append(time.perf_counter() - begun)
+                results.setdefault(label, {})[engine] = times
+        print(f"\n{args.repeat} requests per page after one untimed; seconds")
+        print(
+            f"{'page':34} {'engine p50':>10} {'p95':>7} {'database p50':>12} {'p95':>7} {'ratio p95':>9}  same numbers"
+        )
+        for label, by_engine in results.items():
+            e, d = by_engine["embedded"], by_engine["sql"]
+            same = bodies[label]["embedded"] == bodies[label]["sql"]
+            print(
+                f"{label:34} {statistics.median(e):10.3f} {_p95(e):7.3f} "
+                f"{statistics.median(d):12.3f} {_p95(d):7.3f} {_p95(e) / _p95(d):9.2f}  {same}"
+            )
+        print(
+            f"\npeak RSS: web side (this process) {memory_kb() / 1024:.0f} MB; "
+            f"engine owner {memory_kb(owner.pid) / 1024:.0f} MB"
+        )
+    finally:
+        owner.terminate()
+        owner.wait(timeout=60)
+        if args.home is None:
+            shutil.rmtree(home, ignore_errors=True)
+    return 0
+
+
+def _p95(times: list[float]) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def _some_email() -> str:
+    from cxloop.customers.models import Identity
+
+    return Identity.objects.filter(kind="email").order_by("pk").values_list("value", flat=True)[0]
+
+
+_NUMBER = re.compile(r">\s*([\d,.]+%?)\s*<")
+
+
+def _numbers(html: str) -> str:
+    """The numbers a page shows between tags (what both engines must agree on)."""
+    return " ".join(_NUMBER.findall(html))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
