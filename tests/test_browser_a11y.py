@@ -21,6 +21,7 @@ from cxloop.demo.generator import build_demo
 from cxloop.feedback.models import Question, Survey
 from cxloop.journeys.models import JourneyMap
 from cxloop.segments.models import Segment
+from cxloop.text import selectors as text_selectors
 from cxloop.workflows.models import Rule, WorkflowRun, WorkflowTemplate
 from factories import member_make
 
@@ -83,6 +84,11 @@ def _rule(ws: Workspace) -> str:
     return f"/workflows/rules/{Rule.objects.filter(workspace=ws).order_by('pk')[0].pk}/"
 
 
+def _negative_text(ws: Workspace) -> int:
+    texts = text_selectors.workspace_texts(workspace=ws).filter(label="negative")
+    return texts.order_by("score", "pk")[0].pk
+
+
 def _intake(ws: Workspace) -> str:
     return f"/w/{WorkflowTemplate.objects.filter(workspace=ws).order_by('pk')[0].intake_token}/"
 
@@ -127,6 +133,9 @@ PAGES: dict[str, Callable[[Workspace], str]] = {
     "rules": lambda ws: "/workflows/rules/",
     "rule-editor": _rule,
     "loop-report": lambda ws: "/workflows/report/",
+    "text": lambda ws: "/text/",
+    "text-detail": lambda ws: f"/text/{_negative_text(ws)}/",
+    "text-themes": lambda ws: "/text/themes/",
 }
 PUBLIC = (
     "login", "public-survey", "public-survey-errors", "thank-you", "survey-closed",

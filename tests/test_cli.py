@@ -379,3 +379,27 @@ def test_serve_behind_a_tls_proxy_keeps_forwarded_headers(home):
         server.terminate()
         server.communicate(timeout=30)
     assert rows(home, "SELECT name FROM events_event") == [("Paid",)]
+
+
+def test_text_analyse_and_themes_on_imported_reviews(home, tmp_path):
+    # given: reviews imported from a file (the worker is not running, so nothing analysed yet)
+    cx(home, "workspace", "create", "Acme")
+    reviews = tmp_path / "reviews.csv"
+    lines = [f"1,Delivery late again and the parcel damaged {i},google,2024-05-0{i % 9 + 1}"
+             for i in range(8)]  # fmt: skip
+    lines += [f"5,Lovely staff and great service {i},google,2024-05-0{i % 9 + 1}" for i in range(8)]
+    reviews.write_text("rating,text,source,date\n" + "\n".join(lines) + "\n")
+    assert cx(home, "feedback", "import-reviews", str(reviews)).returncode == 0
+    # when
+    analysed = cx(home, "text", "analyse", "--workspace", "acme")
+    themes = cx(home, "text", "themes", "--workspace", "acme", "--count", "2")
+    # then
+    assert analysed.returncode == 0, analysed.stderr
+    assert "16 texts analysed in workspace acme" in analysed.stdout
+    assert rows(home, "SELECT label, count(*) FROM text_textanalysis GROUP BY label") == [
+        ("negative", 8),
+        ("positive", 8),
+    ]
+    assert themes.returncode == 0, themes.stderr
+    assert rows(home, "SELECT count(*) FROM text_theme") == [(2,)]
+    one_line_error(cx(home, "text", "analyse", "--workspace", "nosuch"), 2, "nosuch")

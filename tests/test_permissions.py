@@ -31,6 +31,8 @@ from cxloop.journeys.models import JourneyMap
 from cxloop.predict import services as predict_services
 from cxloop.segments import services as segment_services
 from cxloop.segments.models import Segment
+from cxloop.text import selectors as text_selectors
+from cxloop.text import services as text_services
 from cxloop.workflows import services as workflow_services
 from cxloop.workflows.models import Rule, StepInstance, WorkflowRun, WorkflowTemplate
 
@@ -47,12 +49,13 @@ MC = Capability.MANAGE_CUSTOMERS
 DD = Capability.DELETE_DATA
 MF = Capability.MANAGE_WORKFLOWS
 WT = Capability.WORK_TASKS
+RP = Capability.READ_PII
 
 # roles x capabilities, as the docs state it (independent of core.permissions' own table)
 MODEL = {
     "admin": set(Capability),
     "analyst": {RA, RC, RF, ES, EJ, EG, EX, IM, MF, WT},
-    "agent": {RA, RC, RF, WT},
+    "agent": {RA, RC, RF, WT, RP},
     "viewer": {RA},
 }
 
@@ -105,6 +108,9 @@ WEB = {
     "value-at-risk-segment": (EG, EG),  # saves the list's filter as a segment
     "value-at-risk-workflow": (WT, WT),  # starts a run per listed customer
     "model-health": (RA, RA),  # aggregates only
+    "text-search": (RF, RF),  # comment text (redacted without read_pii)
+    "text-detail": (RF, RF),
+    "text-themes": (RF, EG),  # themes are curated like personas
     "prediction-settings": (EG, EG),  # what counts as a purchase and as churn; refits
     "workflow-list": (WT, WT),
     "workflow-new": (MF, MF),
@@ -130,6 +136,10 @@ PUBLIC_WEB = {
 OTHER_NAMESPACES = {"admin", "api"}
 
 API = {
+    "text_search": RF,
+    "text_drivers": RF,
+    "text_analysis": RF,
+    "text_themes": RF,
     "list_customers": RC,
     "get_customer": RC,
     "list_customer_events": RC,
@@ -248,6 +258,11 @@ def world(db, workspace):
     )
     journey = journey_services.journey_create(workspace=workspace, definition=JOURNEY)
     predict_services.predictions_run(workspace=workspace)
+    commented = feedback_services.response_submit(
+        survey=survey, answers={"nps": 3, "why_detractor": "Slow. Call +44 20 7946 0958"},
+        response_key="walk-1",
+    ).response  # fmt: skip
+    text_services.text_analyse_responses(responses=[commented])
     staffer = core_services.user_create_or_reset(username="staffer", password="staffer-pass-1")
     core_services.membership_set(user=staffer, workspace=workspace, role="agent")
     key = core_services.write_key_create(workspace=workspace, label="extra")
@@ -281,6 +296,9 @@ def world(db, workspace):
         "run_id": run.pk,
         "rule_id": rule.pk,
         "step_id": run.steps.get().pk,
+        "analysis_id": text_selectors.analysis_for_response(
+            workspace=workspace, response_id=commented.pk
+        ).pk,
     }
     return {"workspace": workspace, "users": users, "ids": ids}
 

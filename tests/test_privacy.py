@@ -468,7 +468,7 @@ def test_every_app_with_rows_per_customer_registers_its_handlers():
         for relation in Customer._meta.related_objects
         if relation.related_model._meta.app_label != "customers"
     }
-    assert pointing == {"events", "feedback", "journeys", "workflows"}
+    assert pointing == {"events", "feedback", "journeys", "text", "workflows"}
     assert pointing <= {handlers.app_label for handlers in customer_handlers()}
 
 

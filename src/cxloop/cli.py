@@ -39,6 +39,10 @@ app.add_typer(workspace_app, name="workspace")
 feedback_app = typer.Typer(help="Surveys: send invitations, import reviews.", no_args_is_help=True)
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(engine_app, name="engine")
+text_app = typer.Typer(
+    help="Text analytics: sentiment of comments and reviews.", no_args_is_help=True
+)
+app.add_typer(text_app, name="text")
 console = Console(soft_wrap=True)  # paths and keys stay on one line, whatever the width
 err_console = Console(stderr=True)
 DEMO_SLUG = "demo"
@@ -282,6 +286,57 @@ def feedback_import_reviews(
         console.print(table)
     if report.errors and not report.imported and not report.duplicates:
         raise typer.Exit(1)
+
+
+@text_app.command("analyse")
+def text_analyse(
+    workspace: Annotated[str | None, typer.Option(help="Workspace slug.")] = None,
+    missing_only: Annotated[
+        bool, typer.Option("--missing-only", help="Skip texts this version analysed already.")
+    ] = False,
+) -> None:
+    """Analyse the sentiment of every comment and review in a workspace (history, in bulk)."""
+    _django()
+    from cxloop.text import services
+
+    target = _workspace(workspace)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        "{task.completed:,}/{task.total:,} texts",
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("Analysing texts", total=0)
+        stored = services.texts_analyse_workspace(
+            workspace=target,
+            missing_only=missing_only,
+            on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    console.print(f"{stored:,} texts analysed in workspace {escape(target.slug)}")
+
+
+@text_app.command("themes")
+def text_themes(
+    workspace: Annotated[str | None, typer.Option(help="Workspace slug.")] = None,
+    count: Annotated[
+        int | None, typer.Option(min=2, max=30, help="How many themes (default: from the data).")
+    ] = None,
+) -> None:
+    """Find themes in a workspace's analysed texts (curated themes are kept)."""
+    _django()
+    from cxloop.text import selectors, services
+
+    target = _workspace(workspace)
+    with console.status("finding themes..."):
+        found = services.themes_discover(workspace=target, k=count)
+    if not found:
+        console.print("not enough text for themes yet (at least 10 analysed texts sharing words)")
+        return
+    table = Table("theme", "texts", "negative")
+    for row in selectors.themes_list(workspace=target):
+        table.add_row(escape(row.theme.name), f"{row.texts:,}", f"{row.negative:,}")
+    console.print(table)
 
 
 @app.command()

@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "cxloop.predict",
     "cxloop.segments",
     "cxloop.workflows",
+    "cxloop.text",
     "cxloop.web",
 ]
 

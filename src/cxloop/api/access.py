@@ -23,3 +23,9 @@ def request_workspace(request: HttpRequest, slug: str | None, *, need: Capabilit
     if not role_can(role, need):
         raise HttpError(403, f"your role may not do this ({need.value})")
     return workspace
+
+
+def may(request: HttpRequest, workspace: Workspace, capability: Capability) -> bool:
+    """Whether the user's role in ``workspace`` holds ``capability`` (a check, not a refusal)."""
+    role = core_selectors.membership_role(user=request.user, workspace=workspace)
+    return role_can(role, capability)

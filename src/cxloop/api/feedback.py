@@ -17,7 +17,7 @@ from django.urls import reverse
 from ninja import Field, File, Form, Path, Router, Schema, Status, UploadedFile
 from ninja.errors import HttpError
 
-from cxloop.api.access import request_workspace
+from cxloop.api.access import may, request_workspace
 from cxloop.api.errors import BODY_ERRORS, ERRORS, FieldErrorOut, errors
 from cxloop.api.params import ObjectIn, id_param, limit_param, offset_param
 from cxloop.core import throttle
@@ -445,7 +445,8 @@ def export_responses(
     """Every response, oldest first, as the CSV export has them (answers as an object)."""
     survey = _survey(request, survey_id, workspace, Capability.EXPORT)
     services.responses_export_record(survey=survey, actor=request.user, fmt="json")
-    return list(selectors.responses_export(survey=survey))
+    redact = not may(request, survey.workspace, Capability.READ_PII)
+    return list(selectors.responses_export(survey=survey, redact=redact))
 
 
 class ImportReportOut(Schema):

@@ -14,9 +14,10 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
-from cxloop.api.access import request_workspace
+from cxloop.api.access import may, request_workspace
 from cxloop.api.errors import ERRORS
 from cxloop.api.params import limit_param
+from cxloop.core import pii
 from cxloop.core.models import Workspace
 from cxloop.core.permissions import Capability
 from cxloop.metrics import selectors as metric_selectors
@@ -293,7 +294,15 @@ def metrics_comments(
     comments = metric_selectors.comments_list(
         workspace=workspace, filters=query.filters, limit=limit
     )
-    return [{**asdict(c), "submitted_at": c.submitted_at.isoformat()} for c in comments]
+    redact = not may(request, workspace, Capability.READ_PII)
+    return [
+        {
+            **asdict(c),
+            "comment": pii.redact_text(c.comment) if redact else c.comment,
+            "submitted_at": c.submitted_at.isoformat(),
+        }
+        for c in comments
+    ]
 
 
 @router.get(

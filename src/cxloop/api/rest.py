@@ -24,6 +24,7 @@ from cxloop.api import (
     privacy,
     segments,
     team,
+    text,
     workflows,
 )
 from cxloop.api.access import request_workspace
@@ -62,6 +63,7 @@ api.add_router("/", team.router)
 api.add_router("/", privacy.router)
 api.add_router("/", predict.router)
 api.add_router("/", workflows.router)
+api.add_router("/", text.router)
 
 
 class CustomerOut(Schema):

@@ -23,6 +23,7 @@ class Capability(StrEnum):
     DELETE_DATA = "delete_data"  # delete a survey with all its answers (cannot be undone)
     MANAGE_WORKFLOWS = "manage_workflows"  # workflow templates, intake forms, rules
     WORK_TASKS = "work_tasks"  # runs board, run detail, my tasks: complete, assign, extend
+    READ_PII = "read_pii"  # free text as written: emails, phones, cards, addresses not redacted
 
 
 class Role(StrEnum):
@@ -57,6 +58,8 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
             Capability.READ_CUSTOMERS,
             Capability.READ_FEEDBACK,
             Capability.WORK_TASKS,
+            # an agent answers this customer: the phone number or address they wrote is the job
+            Capability.READ_PII,
         }
     ),
     # read-only: aggregates only, no personal data

@@ -42,6 +42,7 @@ from cxloop.demo.workflows import build_workflows_demo
 from cxloop.events.models import Event
 from cxloop.events.services import events_ingest
 from cxloop.predict import services as predict_services
+from cxloop.text import services as text_services
 
 WORKSPACE_NAME = "Northwind Outfitters"
 PHONE_REGION = "GB"
@@ -131,6 +132,9 @@ def build_demo(
             build_segments_demo(workspace=workspace)
             # CLV, churn risk and value at risk ready on first run (the daily task refreshes them)
             predict_services.predictions_run(workspace=workspace)
+            # sentiment and themes of the comments ready on first run (new ones: feedback hook)
+            text_services.texts_analyse_workspace(workspace=workspace)
+            text_services.themes_discover(workspace=workspace)
             build_workflows_demo(workspace=workspace, seed=seed, now=now)
         refresh_planner_statistics()  # PostgreSQL: plan the demo's queries with real statistics
         return DemoStats(

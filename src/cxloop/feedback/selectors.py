@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Avg, Count, Max, Q, QuerySet
 
-from cxloop.core import csvsafe
+from cxloop.core import csvsafe, pii
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback.logic import normalize_answer, rule_of
@@ -232,9 +232,14 @@ EXPORT_FIXED = (
 )  # fmt: skip
 
 
-def responses_export(*, survey: Survey, chunk: int = 1000) -> Iterator[dict]:
-    """Every response with its answers (keyed by question), oldest first, in bounded memory."""
+def responses_export(*, survey: Survey, chunk: int = 1000, redact: bool = False) -> Iterator[dict]:
+    """Every response with its answers (keyed by question), oldest first, in bounded memory.
+    ``redact``: free-text answers with personal data replaced (``core.pii``), for readers
+    without ``read_pii``."""
     keys = list(survey.questions.values_list("key", flat=True))
+    free_text = (
+        set(survey.questions.filter(type="text").values_list("key", flat=True)) if redact else set()
+    )
     last = 0
     while True:
         batch = list(Response.objects.filter(survey=survey, pk__gt=last).order_by("pk")[:chunk])
@@ -245,6 +250,8 @@ def responses_export(*, survey: Survey, chunk: int = 1000) -> Iterator[dict]:
         for response_id, key, value in Answer.objects.filter(response__in=batch).values_list(
             "response_id", "question__key", "value"
         ):
+            if key in free_text and isinstance(value, str):
+                value = pii.redact_text(value)
             answers[response_id][key] = value
         emails = _emails({r.customer_id for r in batch if r.customer_id})
         for r in batch:
@@ -267,11 +274,11 @@ def responses_export(*, survey: Survey, chunk: int = 1000) -> Iterator[dict]:
             }
 
 
-def responses_csv(*, survey: Survey) -> Iterator[str]:
+def responses_csv(*, survey: Survey, redact: bool = False) -> Iterator[str]:
     """The CSV export, line by line: fixed columns, then one column per question key.
 
     Text that a spreadsheet would run as a formula is escaped (``core.csvsafe``); numbers stay
-    numbers."""
+    numbers. ``redact`` as in ``responses_export``."""
     keys = list(survey.questions.values_list("key", flat=True))
     buffer = io.StringIO()
     writer = csvsafe.writer(buffer)
@@ -284,7 +291,7 @@ def responses_csv(*, survey: Survey) -> Iterator[str]:
 
     writer.writerow([*EXPORT_FIXED, *keys])
     yield flush()
-    for row in responses_export(survey=survey):
+    for row in responses_export(survey=survey, redact=redact):
         cells = [_cell(row[name]) for name in EXPORT_FIXED]
         cells += [_cell(row["answers"].get(key)) for key in keys]
         writer.writerow(cells)

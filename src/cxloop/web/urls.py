@@ -10,6 +10,7 @@ from cxloop.web.routes import (
     privacy,
     segments,
     team,
+    text,
     workflows,
 )
 from cxloop.web.views import customers as views
@@ -36,4 +37,5 @@ urlpatterns = [
     *privacy.urlpatterns,
     *predict.urlpatterns,
     *workflows.urlpatterns,
+    *text.urlpatterns,
 ]

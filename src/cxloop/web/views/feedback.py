@@ -26,7 +26,7 @@ from cxloop.feedback.logic import FeedbackError, SurveyUnavailable, describe_con
 from cxloop.feedback.templates import LANGUAGES, template_list
 from cxloop.web.forms import feedback as forms
 from cxloop.web.forms.common import PageForm, bad_params, error_list, page_number
-from cxloop.web.workspace import active_workspace, capability_required
+from cxloop.web.workspace import active_workspace, can, capability_required
 
 RESPONSES_PER_PAGE = 25
 LANGUAGE_NAMES = {"en": "English", "fr": "Français", "de": "Deutsch", "es": "Español"}
@@ -272,7 +272,8 @@ def survey_export(request: HttpRequest, survey_id: int) -> StreamingHttpResponse
     survey = _survey(request, survey_id)
     services.responses_export_record(survey=survey, actor=request.user, fmt="csv")
     response = StreamingHttpResponse(
-        selectors.responses_csv(survey=survey), content_type="text/csv; charset=utf-8"
+        selectors.responses_csv(survey=survey, redact=not can(request, Capability.READ_PII)),
+        content_type="text/csv; charset=utf-8",
     )
     name = f"survey-{survey.pk}-responses-{timezone.now():%Y%m%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'

@@ -19,6 +19,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 
+from cxloop.core import pii
 from cxloop.core.permissions import Capability
 from cxloop.metrics import filters as metric_filters
 from cxloop.metrics import selectors as metric_selectors
@@ -96,14 +97,18 @@ def _context(request: HttpRequest, workspace, form: DashboardForm) -> dict:
     if error is not None:
         return {**base, "error": error, "query": None, "metric_choices": _metric_choices()}
     comments = can(request, Capability.READ_FEEDBACK)  # a viewer sees no comment text
-    return {**base, **_numbers(workspace, query, split or DEFAULT_SPLIT, comments=comments)}
+    redact = not can(request, Capability.READ_PII)  # emails, phones, cards, addresses hidden
+    numbers = _numbers(workspace, query, split or DEFAULT_SPLIT, comments=comments, redact=redact)
+    return {**base, **numbers}
 
 
 def _metric_choices() -> list[tuple[str, str]]:
     return [(m.value, METRIC_LABELS[m]) for m in MetricName]
 
 
-def _numbers(workspace, query: MetricQuery, split: str, *, comments: bool = True) -> dict:
+def _numbers(
+    workspace, query: MetricQuery, split: str, *, comments: bool = True, redact: bool = True
+) -> dict:
     metric, filters = query.metric, query.filters
     by = query.by or Granularity.WEEK
     headlines = [
@@ -138,7 +143,7 @@ def _numbers(workspace, query: MetricQuery, split: str, *, comments: bool = True
         "comparisons": comparisons_tested([g.change for g in groups]),
         "breakdown_figure": figure_json(breakdown_figure(metric, groups)) if groups else None,
         "comments": [
-            _comment_row(c)
+            _comment_row(c, redact=redact)
             for c in metric_selectors.comments_list(
                 workspace=workspace, filters=filters, limit=COMMENTS_SHOWN
             )
@@ -234,7 +239,7 @@ def _group_row(metric: MetricName, group: metric_selectors.GroupComparison) -> d
     }
 
 
-def _comment_row(comment: metric_selectors.Comment) -> dict:
+def _comment_row(comment: metric_selectors.Comment, *, redact: bool) -> dict:
     """A comment with its score as shown (the NPS, else CSAT, else CES answer) and its tone."""
     score, scale, tone = None, "", "neutral"
     if comment.nps_score is not None:
@@ -246,4 +251,5 @@ def _comment_row(comment: metric_selectors.Comment) -> dict:
     elif comment.ces_score is not None:
         score, scale = comment.ces_score, "CES"
         tone = "good" if score >= 6 else "bad" if score <= 3 else "neutral"  # 7 = very easy
-    return {"c": comment, "score": score, "scale": scale, "tone": tone}
+    text = pii.redact_text(comment.comment) if redact else comment.comment
+    return {"c": comment, "text": text, "score": score, "scale": scale, "tone": tone}

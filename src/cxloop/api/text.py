@@ -1,0 +1,198 @@
+"""REST routes for text analytics (mounted under /api/ by cxloop.api.rest): search across
+customer text, one text's analysis, and the top negative drivers of a period."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from datetime import date, datetime
+
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+from ninja.errors import HttpError
+
+from cxloop.api.access import may, request_workspace
+from cxloop.api.errors import ERRORS
+from cxloop.api.params import id_param, limit_param, offset_param
+from cxloop.core.permissions import Capability
+from cxloop.text import selectors as text_selectors
+from cxloop.text.filters import FilterInvalid, filters_parse
+
+router = Router(tags=["text"])
+
+
+class TextParams(Schema):
+    """Search words and filters (all optional)."""
+
+    q: str = Query("", description="Words that must all occur (stemmed), at most 200 characters")
+    label: str = Query("", description="Sentiment: positive, neutral or negative")
+    nps: str = Query("", description="NPS group: detractor, passive or promoter")
+    channel: str = Query("", description="Only texts about this channel")
+    source: str = Query("", description="survey, review, import, api, …")
+    emotion: str = Query("", description="anger, frustration, disappointment, joy or gratitude")
+    date_from: str = Query("", description="First day, YYYY-MM-DD, 1971-01-01 to 2200-12-31")
+    date_to: str = Query(
+        "", description="Last day, inclusive, YYYY-MM-DD, 1971-01-01 to 2200-12-31"
+    )
+    theme: str = Query("", description="Only texts carrying this theme (its id)")
+    workspace: str = Query("", description="Workspace slug (default: your first)")
+
+
+class WordOut(Schema):
+    word: str
+    valence: float
+
+
+class SentenceOut(Schema):
+    text: str
+    start: int
+    score: float
+    label: str
+    drivers: list[WordOut]
+
+
+class TextOut(Schema):
+    id: int
+    response_id: int | None
+    customer_id: int | None
+    source: str
+    channel: str
+    written_at: datetime
+    nps_score: int | None
+    csat_score: int | None
+    ces_score: int | None
+    text: str
+    pii: list[str]
+    score: float
+    label: str
+    emotions: list[str]
+    english: bool
+    truncated: bool
+
+
+class TextAnalysisOut(TextOut):
+    sentences: list[SentenceOut]
+    drivers: list[WordOut]
+    original: str | None  # the text as written: only for roles with read_pii, else null
+
+
+class DriverChangeOut(Schema):
+    word: str
+    count: int
+    share: float
+    previous_count: int
+    previous_share: float
+    p_value: float
+    p_holm: float
+    rising: bool
+    falling: bool
+
+
+class TextDriversOut(Schema):
+    date_from: date
+    date_to: date
+    previous_from: date
+    previous_to: date
+    drivers: list[DriverChangeOut]
+
+
+def _filters(params: TextParams):
+    try:
+        return filters_parse(params.dict())
+    except FilterInvalid as invalid:
+        raise HttpError(422, str(invalid)) from None
+
+
+@router.get("/text/search", response={200: list[TextOut], **ERRORS}, summary="Search customer text")
+def text_search(
+    request: HttpRequest,
+    params: Query[TextParams],
+    limit: int = limit_param(50),
+    offset: int = offset_param(),
+):
+    """Analysed texts (PII redacted) with every word and filter, newest first."""
+    workspace = request_workspace(request, params.workspace, need=Capability.READ_FEEDBACK)
+    texts = text_selectors.texts_search(workspace=workspace, filters=_filters(params))
+    return list(texts[offset : offset + limit])
+
+
+@router.get(
+    "/text/drivers",
+    response={200: TextDriversOut, **ERRORS},
+    summary="Top negative drivers against the previous period",
+)
+def text_drivers(request: HttpRequest, params: Query[TextParams]):
+    """Words behind negative sentiment in the period (default: the last 30 days up to the
+    latest text) against the period of equal length before, Fisher's exact test with Holm."""
+    workspace = request_workspace(request, params.workspace, need=Capability.READ_FEEDBACK)
+    filters = _filters(params)
+    start, end = filters.date_from, filters.date_to
+    if start is None or end is None:
+        default_start, default_end = text_selectors.period_default(workspace=workspace)
+        start, end = start or default_start, end or default_end
+    if start > end:
+        raise HttpError(422, f"date_from: {start} is after date_to {end} (give both dates)")
+    filters = replace(filters, date_from=start, date_to=end)
+    rows, previous = text_selectors.negative_drivers(workspace=workspace, filters=filters)
+    if previous is None:
+        raise HttpError(422, "date_from, date_to: both are needed")
+    return {
+        "date_from": start,
+        "date_to": end,
+        "previous_from": previous[0],
+        "previous_to": previous[1],
+        "drivers": [asdict(r) for r in rows],
+    }
+
+
+class ThemeOut(Schema):
+    id: int
+    name: str
+    phrases: list[str]
+    hidden: bool
+    curated: bool
+    texts: int
+    negative: int
+    mean_score: float | None
+    example_ids: list[int]
+
+
+@router.get("/text/themes", response={200: list[ThemeOut], **ERRORS}, summary="Themes")
+def text_themes(request: HttpRequest, workspace: str = ""):
+    """The workspace's themes, most texts first, with counts, sentiment and example text ids."""
+    target = request_workspace(request, workspace or None, need=Capability.READ_FEEDBACK)
+    return [
+        {
+            "id": row.theme.pk,
+            "name": row.theme.name,
+            "phrases": row.theme.phrases,
+            "hidden": row.theme.hidden,
+            "curated": row.theme.curated,
+            "texts": row.texts,
+            "negative": row.negative,
+            "mean_score": row.mean_score,
+            "example_ids": [t.pk for t in row.examples],
+        }
+        for row in text_selectors.themes_list(workspace=target)
+    ]
+
+
+@router.get(
+    "/text/{analysis_id}",
+    response={200: TextAnalysisOut, **ERRORS},
+    summary="One text's analysis",
+)
+def text_analysis(request: HttpRequest, analysis_id: int = id_param(), workspace: str = ""):
+    """Sentiment per text and sentence with the words that drove it, emotions, PII found."""
+    target = request_workspace(request, workspace or None, need=Capability.READ_FEEDBACK)
+    analysis = text_selectors.analysis_get(workspace=target, analysis_id=analysis_id)
+    if analysis is None:
+        raise HttpError(404, f"no text {analysis_id} in this workspace")
+    original = None
+    if may(request, target, Capability.READ_PII) and analysis.response_id and analysis.response:
+        original = analysis.response.comment
+    return {
+        **{name: getattr(analysis, name) for name in TextOut.model_fields},
+        "sentences": analysis.sentences,
+        "drivers": analysis.drivers,
+        "original": original,
+    }

@@ -1,0 +1,87 @@
+"""One analysis per customer text: sentiment, sentences, drivers, emotions, PII found."""
+
+from django.db import models
+
+from cxloop.core.models import Workspace
+from cxloop.customers.models import Customer
+from cxloop.feedback.models import Response
+
+
+class Label(models.TextChoices):
+    POSITIVE = "positive"
+    NEUTRAL = "neutral"
+    NEGATIVE = "negative"
+
+
+class TextAnalysis(models.Model):
+    """A text as analysts see it (PII redacted) with its sentiment.
+
+    ``text`` is the redacted text; the original stays where it came from (a response's comment)
+    and is shown only to roles with ``read_pii``. Scores and channel are copied from the response
+    so search filters read one table.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
+    response = models.OneToOneField(
+        Response, null=True, blank=True, on_delete=models.CASCADE, related_name="text_analysis"
+    )
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="text_analyses"
+    )
+    source = models.CharField(max_length=16, help_text="survey, review, import, api, …")
+    channel = models.CharField(max_length=32, blank=True)
+    written_at = models.DateTimeField()
+    nps_score = models.SmallIntegerField(null=True, blank=True)
+    csat_score = models.SmallIntegerField(null=True, blank=True)
+    ces_score = models.SmallIntegerField(null=True, blank=True)
+    text = models.TextField(help_text="The text with personal data redacted.")
+    pii = models.JSONField(default=list, help_text='Kinds of personal data redacted: ["email"]')
+    score = models.FloatField(help_text="VADER compound, -1 (negative) to +1 (positive).")
+    label = models.CharField(max_length=8, choices=Label.choices)
+    sentences = models.JSONField(default=list)
+    drivers = models.JSONField(default=list, help_text='[{"word": "slow", "valence": -1.2}]')
+    emotions = models.JSONField(default=list)
+    english = models.BooleanField(default=True)
+    truncated = models.BooleanField(default=False)
+    version = models.CharField(max_length=32)
+    analysed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["workspace", "written_at"], name="text_workspace_time"),
+            models.Index(fields=["workspace", "label", "written_at"], name="text_workspace_label"),
+        ]
+
+    def __str__(self) -> str:
+        return f"text #{self.pk} ({self.label})"
+
+
+class Theme(models.Model):
+    """A theme discovered in a workspace's texts (TF-IDF + NMF), then curated by people:
+    renamed, merged, hidden. ``curated`` themes survive a new discovery."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
+    name = models.CharField(max_length=120)
+    phrases = models.JSONField(default=list, help_text="Key phrases, most typical first.")
+    hidden = models.BooleanField(default=False)
+    curated = models.BooleanField(default=False, help_text="Renamed or merged by a person.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TextTheme(models.Model):
+    """A text carries a theme (several per text are allowed), with the strength of the link."""
+
+    analysis = models.ForeignKey(TextAnalysis, on_delete=models.CASCADE, related_name="themes")
+    theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="texts")
+    weight = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["analysis", "theme"], name="text_theme_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"text {self.analysis_id} in theme {self.theme_id}"

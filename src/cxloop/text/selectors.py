@@ -1,0 +1,204 @@
+"""Reads of the text app: analyses of a workspace, search with filters, sentiment counts and the
+top negative drivers of a period against the previous one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+
+from django.db.models import Avg, Count, Max, Min, Q, QuerySet
+
+from cxloop.core.models import Workspace
+from cxloop.text import drivers, search
+from cxloop.text.models import Label, TextAnalysis, TextTheme, Theme
+
+__all__ = [
+    "Label",
+    "TextFilters",
+    "analysis_for_response",
+    "analysis_get",
+    "negative_drivers",
+    "period_all",
+    "period_default",
+    "sentiment_by_day",
+    "sentiment_counts",
+    "texts_search",
+    "theme_choices",
+    "theme_get",
+    "themes_list",
+    "workspace_texts",
+]
+
+NPS_GROUPS = {"detractor": (0, 6), "passive": (7, 8), "promoter": (9, 10)}
+EMOTIONS = ("anger", "frustration", "disappointment", "joy", "gratitude")
+DEFAULT_DAYS = 30
+
+
+@dataclass(frozen=True)
+class TextFilters:
+    """What a search asks for; empty values do not filter. Dates are inclusive days (UTC)."""
+
+    query: str = ""
+    label: str = ""  # positive, neutral, negative
+    nps: str = ""  # detractor, passive, promoter
+    channel: str = ""
+    source: str = ""
+    emotion: str = ""
+    theme: int | None = None  # a theme's id
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def workspace_texts(*, workspace: Workspace) -> QuerySet[TextAnalysis]:
+    """Every analysed text of ``workspace``, unordered: a base query."""
+    return TextAnalysis.objects.filter(workspace=workspace)
+
+
+def analysis_get(*, workspace: Workspace, analysis_id: int) -> TextAnalysis | None:
+    return workspace_texts(workspace=workspace).filter(pk=analysis_id).first()
+
+
+def analysis_for_response(*, workspace: Workspace, response_id: int) -> TextAnalysis | None:
+    return workspace_texts(workspace=workspace).filter(response_id=response_id).first()
+
+
+def _start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def texts_filter(texts: QuerySet[TextAnalysis], filters: TextFilters) -> QuerySet[TextAnalysis]:
+    """``texts`` narrowed by every filter but the search words."""
+    if filters.label:
+        texts = texts.filter(label=filters.label)
+    if filters.nps in NPS_GROUPS:
+        low, high = NPS_GROUPS[filters.nps]
+        texts = texts.filter(nps_score__gte=low, nps_score__lte=high)
+    if filters.channel:
+        texts = texts.filter(channel=filters.channel)
+    if filters.source:
+        texts = texts.filter(source=filters.source)
+    if filters.emotion in EMOTIONS:
+        # JSON lists are stored as text on both databases; the quotes make it a whole item
+        texts = texts.filter(emotions__icontains=f'"{filters.emotion}"')
+    if filters.theme is not None:
+        texts = texts.filter(themes__theme_id=filters.theme)
+    if filters.date_from:
+        texts = texts.filter(written_at__gte=_start(filters.date_from))
+    if filters.date_to:
+        texts = texts.filter(written_at__lt=_start(filters.date_to + timedelta(days=1)))
+    return texts
+
+
+def texts_search(*, workspace: Workspace, filters: TextFilters) -> QuerySet[TextAnalysis]:
+    """Analysed texts matching every search word (stemmed) and every filter, newest first."""
+    texts = texts_filter(workspace_texts(workspace=workspace), filters)
+    if filters.query.strip():
+        words = search.words(filters.query)
+        if not words:
+            return texts.none()
+        texts = texts.filter(pk__in=search.matching_ids(words))
+    return texts.order_by("-written_at", "-pk")
+
+
+def sentiment_counts(*, texts: QuerySet[TextAnalysis]) -> dict[str, int]:
+    """How many of ``texts`` are positive, neutral, negative (every label present, 0 if none)."""
+    counts = dict.fromkeys(Label.values, 0)
+    for row in texts.order_by().values("label").annotate(n=Count("pk")):
+        counts[row["label"]] = row["n"]
+    return counts
+
+
+def sentiment_by_day(*, texts: QuerySet[TextAnalysis]) -> list[tuple[date, dict[str, int]]]:
+    """Counts per label per day (UTC), oldest first, days without texts left out."""
+    days: dict[date, dict[str, int]] = {}
+    for written_at, label in texts.order_by().values_list("written_at", "label").iterator():
+        day = written_at.astimezone(UTC).date()
+        days.setdefault(day, dict.fromkeys(Label.values, 0))[label] += 1
+    return sorted(days.items())
+
+
+def period_default(*, workspace: Workspace, now: datetime | None = None) -> tuple[date, date]:
+    """The last ``DEFAULT_DAYS`` days up to the as-of day: the latest text's day when that is
+    earlier than today (imported history), else today (live data)."""
+    today = (now or datetime.now(UTC)).date()
+    latest = workspace_texts(workspace=workspace).aggregate(m=Max("written_at"))["m"]
+    end = min(today, latest.astimezone(UTC).date()) if latest else today
+    return end - timedelta(days=DEFAULT_DAYS - 1), end
+
+
+def period_all(*, workspace: Workspace, longest: int = 3660) -> tuple[date, date] | None:
+    """The days from the first text to the last (at most ``longest`` days, ending at the last);
+    None without texts."""
+    span = workspace_texts(workspace=workspace).aggregate(a=Min("written_at"), b=Max("written_at"))
+    if span["a"] is None:
+        return None
+    first, last = span["a"].astimezone(UTC).date(), span["b"].astimezone(UTC).date()
+    return max(first, last - timedelta(days=longest - 1)), last
+
+
+def negative_drivers(
+    *, workspace: Workspace, filters: TextFilters, top: int = drivers.MAX_TESTED
+) -> tuple[list[drivers.DriverChange], tuple[date, date] | None]:
+    """The words behind negative sentiment in ``filters``' period (its search words and other
+    filters apply) against the period of equal length just before; also that previous period.
+    Needs both dates."""
+    if filters.date_from is None or filters.date_to is None:
+        return [], None
+    length = (filters.date_to - filters.date_from).days + 1
+    previous_from = filters.date_from - timedelta(days=length)
+    previous_to = filters.date_from - timedelta(days=1)
+    before = replace(filters, date_from=previous_from, date_to=previous_to)
+    current, n_current = drivers.count_words(
+        texts_search(workspace=workspace, filters=filters).values_list("drivers", flat=True)
+    )
+    previous, n_previous = drivers.count_words(
+        texts_search(workspace=workspace, filters=before).values_list("drivers", flat=True)
+    )
+    rows = drivers.compare(current, n_current, previous, n_previous, top=top)
+    return rows, (previous_from, previous_to)
+
+
+# ---------------------------------------------------------------- themes
+
+
+@dataclass(frozen=True)
+class ThemeRow:
+    theme: Theme
+    texts: int
+    negative: int
+    mean_score: float | None
+    examples: list[TextAnalysis]
+
+
+def theme_choices(*, workspace: Workspace) -> list[tuple[int, str]]:
+    """(id, name) of the visible themes, by name: a filter's options."""
+    visible = Theme.objects.filter(workspace=workspace, hidden=False).order_by("name", "pk")
+    return list(visible.values_list("pk", "name"))
+
+
+def theme_get(*, workspace: Workspace, theme_id: int) -> Theme | None:
+    return Theme.objects.filter(workspace=workspace, pk=theme_id).first()
+
+
+def themes_list(*, workspace: Workspace, hidden: bool = True, examples: int = 3) -> list[ThemeRow]:
+    """The workspace's themes, most texts first, with counts, sentiment and example texts
+    (the most typical, each wording once); ``hidden=False`` leaves hidden ones out."""
+    found = Theme.objects.filter(workspace=workspace)
+    if not hidden:
+        found = found.filter(hidden=False)
+    found = found.annotate(
+        n=Count("texts"),
+        negative=Count("texts", filter=Q(texts__analysis__label=Label.NEGATIVE)),
+        mean=Avg("texts__analysis__score"),
+    ).order_by("hidden", "-n", "name")
+    rows = []
+    for theme in found:
+        links = TextTheme.objects.filter(theme=theme).select_related("analysis")
+        top: list[TextAnalysis] = []
+        for link in links.order_by("-weight", "pk")[: examples * 10]:
+            if link.analysis.text not in {t.text for t in top}:  # the same words once
+                top.append(link.analysis)
+            if len(top) == examples:
+                break
+        rows.append(ThemeRow(theme, theme.n, theme.negative, theme.mean, top))
+    return rows

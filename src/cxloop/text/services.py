@@ -1,0 +1,217 @@
+"""Writes of the text app: analyse one response's text, or a workspace's history in bulk.
+
+Analysis is idempotent: analysing a response again replaces its row (and its search entry).
+A response without text has no analysis (an existing one is removed). Personal data is
+redacted (``core.pii``) before analysis, so nothing stored here holds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from django.db import transaction
+
+from cxloop.core import pii
+from cxloop.core.models import Workspace
+from cxloop.feedback import selectors as feedback_selectors
+from cxloop.text import search, sentiment, themes
+from cxloop.text.models import TextAnalysis, TextTheme, Theme
+
+BATCH = 200
+SOURCES = {"link": "survey", "embed": "survey", "email": "survey"}
+
+
+def _fields(response) -> dict:
+    # redact first: the stored text, sentences and drivers never hold personal data
+    body, cut = sentiment.clean(response.comment)
+    redacted = pii.redact(body)
+    result = sentiment.analyse(redacted.text)
+    return {
+        "workspace_id": response.workspace_id,
+        "customer_id": response.customer_id,
+        "source": SOURCES.get(response.source, response.source)[:16],
+        "channel": response.channel[:32],
+        "written_at": response.submitted_at or response.started_at,
+        "nps_score": response.nps_score,
+        "csat_score": response.csat_score,
+        "ces_score": response.ces_score,
+        "text": redacted.text,
+        "pii": list(redacted.kinds),
+        "score": result.score,
+        "label": result.label,
+        "sentences": [
+            {
+                "text": s.text,
+                "start": s.start,
+                "score": s.score,
+                "label": s.label,
+                "drivers": [{"word": d.word, "valence": d.valence} for d in s.drivers],
+            }
+            for s in result.sentences
+        ],
+        "drivers": [{"word": d.word, "valence": d.valence} for d in result.drivers],
+        "emotions": list(result.emotions),
+        "english": result.english,
+        "truncated": cut,
+        "version": sentiment.VERSION,
+    }
+
+
+def _has_text(response) -> bool:
+    return bool(response.completed and response.comment and response.comment.strip())
+
+
+def text_analyse_responses(*, responses: Iterable) -> int:
+    """Analyse (or re-analyse) these responses' comments in one transaction; returns how many
+    analyses were stored. Responses without text lose any analysis they had."""
+    responses = list(responses)
+    stored = 0
+    with transaction.atomic():
+        empty = [r.pk for r in responses if not _has_text(r)]
+        if empty:
+            gone = TextAnalysis.objects.filter(response_id__in=empty)
+            search.index_drop(gone.values_list("pk", flat=True))
+            gone.delete()
+        indexed = []
+        for response in responses:
+            if not _has_text(response):
+                continue
+            analysis, _ = TextAnalysis.objects.update_or_create(
+                response_id=response.pk, defaults=_fields(response)
+            )
+            indexed.append((analysis.pk, analysis.text))
+            stored += 1
+        search.index_put(indexed)
+        _tag_with_themes(indexed, {r.workspace_id for r in responses})
+    return stored
+
+
+def _tag_with_themes(analyses: list[tuple[int, str]], workspace_ids: set[int]) -> None:
+    """Give new texts the workspace's current themes whose key phrases they contain (a text
+    already linked to a theme keeps its link)."""
+    known = list(Theme.objects.filter(workspace_id__in=workspace_ids).values_list("pk", "phrases"))
+    if not known or not analyses:
+        return
+    links = [
+        TextTheme(analysis_id=pk, theme_id=theme_id, weight=weight)
+        for pk, text in analyses
+        for theme_id, weight in themes.match(text, known)
+    ]
+    TextTheme.objects.bulk_create(links, ignore_conflicts=True)
+
+
+def text_analyse_response(*, workspace_id: int, response_id: int) -> TextAnalysis | None:
+    """Analyse one response's comment (the background task after a response completes)."""
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    if workspace is None:
+        return None
+    response = (
+        feedback_selectors.workspace_responses(workspace=workspace).filter(pk=response_id).first()
+    )
+    if response is None:
+        return None
+    text_analyse_responses(responses=[response])
+    return TextAnalysis.objects.filter(response_id=response_id).first()
+
+
+def texts_analyse_workspace(
+    *,
+    workspace: Workspace,
+    missing_only: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Analyse every completed response with text in ``workspace`` (history), in batches;
+    ``missing_only`` skips those analysed by this version already. Calls
+    ``on_progress(done, total)`` after each batch; returns how many were analysed."""
+    responses = (
+        feedback_selectors.workspace_responses(workspace=workspace)
+        .filter(completed=True)
+        .exclude(comment="")
+        .order_by("pk")
+    )
+    if missing_only:
+        done_ids = TextAnalysis.objects.filter(
+            workspace=workspace, version=sentiment.VERSION
+        ).values("response_id")
+        responses = responses.exclude(pk__in=done_ids)
+    ids = list(responses.values_list("pk", flat=True))
+    total, stored = len(ids), 0
+    if on_progress:
+        on_progress(0, total)
+    for start in range(0, total, BATCH):
+        chunk = ids[start : start + BATCH]
+        stored += text_analyse_responses(
+            responses=feedback_selectors.workspace_responses(workspace=workspace).filter(
+                pk__in=chunk
+            )
+        )
+        if on_progress:
+            on_progress(min(start + BATCH, total), total)
+    return stored
+
+
+# ---------------------------------------------------------------- themes
+
+
+class ThemeError(ValueError):
+    """A curation the themes do not allow (named field and reason in the message)."""
+
+
+def themes_discover(*, workspace: Workspace, k: int | None = None) -> list[Theme]:
+    """Discover themes in the workspace's analysed texts and tag each text. Themes people have
+    curated (renamed or merged) stay as they are; the others are replaced."""
+    rows = list(
+        TextAnalysis.objects.filter(workspace=workspace).order_by("pk").values_list("pk", "text")
+    )
+    found = themes.discover([text for _, text in rows], k=k)
+    with transaction.atomic():
+        Theme.objects.filter(workspace=workspace, curated=False).delete()
+        created = []
+        for item in found:
+            theme = Theme.objects.create(
+                workspace=workspace, name=item.name[:120], phrases=list(item.phrases)
+            )
+            TextTheme.objects.bulk_create(
+                TextTheme(analysis_id=rows[i][0], theme=theme, weight=weight)
+                for i, weight in item.members
+            )
+            created.append(theme)
+    return created
+
+
+def theme_rename(*, theme: Theme, name: str) -> Theme:
+    name = " ".join(name.split())
+    if not 1 <= len(name) <= 120 or "\x00" in name:
+        raise ThemeError("name: 1–120 characters, no NUL")
+    theme.name, theme.curated = name, True
+    theme.save(update_fields=["name", "curated"])
+    return theme
+
+
+def theme_set_hidden(*, theme: Theme, hidden: bool) -> Theme:
+    theme.hidden = hidden
+    theme.save(update_fields=["hidden"])
+    return theme
+
+
+def themes_merge(*, into: Theme, other: Theme) -> Theme:
+    """Fold ``other`` into ``into``: its texts (the stronger link kept where both had one) and
+    phrases move; ``other`` is deleted."""
+    if into.pk == other.pk or into.workspace_id != other.workspace_id:
+        raise ThemeError("into: choose another theme of this workspace")
+    with transaction.atomic():
+        have = dict(TextTheme.objects.filter(theme=into).values_list("analysis_id", "weight"))
+        for link in TextTheme.objects.filter(theme=other):
+            if link.analysis_id not in have:
+                TextTheme.objects.create(
+                    analysis_id=link.analysis_id, theme=into, weight=link.weight
+                )
+            elif link.weight > have[link.analysis_id]:
+                TextTheme.objects.filter(theme=into, analysis_id=link.analysis_id).update(
+                    weight=link.weight
+                )
+        into.phrases = list(dict.fromkeys([*into.phrases, *other.phrases]))
+        into.curated = True
+        into.save(update_fields=["phrases", "curated"])
+        other.delete()
+    return into

@@ -1,0 +1,59 @@
+"""The Text page's query string: the search words and filters (bounds in ``text.filters``)."""
+
+from __future__ import annotations
+
+from django import forms
+
+from cxloop.text.filters import MAX_NAME, MAX_QUERY, FilterInvalid, filters_parse
+from cxloop.text.selectors import TextFilters
+from cxloop.web.forms.common import MAX_ID, MAX_PAGE
+
+FIELDS = ("q", "label", "nps", "channel", "source", "emotion", "date_from", "date_to", "theme")
+
+
+class TextSearchForm(forms.Form):
+    q = forms.CharField(required=False, max_length=MAX_QUERY)
+    label = forms.CharField(required=False, max_length=16)
+    nps = forms.CharField(required=False, max_length=16)
+    channel = forms.CharField(required=False, max_length=MAX_NAME)
+    source = forms.CharField(required=False, max_length=MAX_NAME)
+    emotion = forms.CharField(required=False, max_length=16)
+    date_from = forms.CharField(required=False, max_length=10)
+    date_to = forms.CharField(required=False, max_length=10)
+    theme = forms.CharField(required=False, max_length=20)
+    page = forms.IntegerField(min_value=1, max_value=MAX_PAGE, required=False)
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        try:
+            data["filters"] = filters_parse({name: data.get(name, "") for name in FIELDS})
+        except FilterInvalid as invalid:
+            for field, message in invalid.errors:
+                self.add_error(field, message)
+        return data
+
+    @property
+    def filters(self) -> TextFilters:
+        return self.cleaned_data["filters"]
+
+
+class ThemeActionForm(forms.Form):
+    """A post on the themes page: discover, rename, merge, hide or show."""
+
+    op = forms.ChoiceField(
+        choices=[(o, o) for o in ("discover", "rename", "merge", "hide", "show")]
+    )
+    theme = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    name = forms.CharField(max_length=120, required=False)
+    into = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        op = data.get("op")
+        if op and op != "discover" and not data.get("theme"):
+            self.add_error("theme", "choose a theme")
+        if op == "merge" and not data.get("into"):
+            self.add_error("into", "choose the theme to merge into")
+        return data

@@ -1,0 +1,11 @@
+"""URL routes of the text analytics pages (views in cxloop.web.views.text)."""
+
+from django.urls import path
+
+from cxloop.web.views import text as views
+
+urlpatterns: list = [
+    path("text/", views.text_search, name="text-search"),
+    path("text/<int:analysis_id>/", views.text_detail, name="text-detail"),
+    path("text/themes/", views.text_themes, name="text-themes"),
+]

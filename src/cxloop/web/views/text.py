@@ -1,0 +1,179 @@
+"""The Text page (search across customer text, sentiment per day, top negative drivers this
+period against the previous one) and one text's analysis (sentences with the words that drove
+them; the original only for roles with ``read_pii``), and themes (discovered, then curated)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from cxloop.core.permissions import Capability
+from cxloop.customers import selectors as customer_selectors
+from cxloop.text import selectors as text_selectors
+from cxloop.text import services as text_services
+from cxloop.text.selectors import EMOTIONS, NPS_GROUPS
+from cxloop.web.charts.embed import figure_json
+from cxloop.web.charts.text import sentiment_figure
+from cxloop.web.forms import error_lines
+from cxloop.web.forms.common import MAX_ID, bad_params
+from cxloop.web.forms.text import FIELDS, TextSearchForm, ThemeActionForm
+from cxloop.web.workspace import active_workspace, can, capability_required
+
+PER_PAGE = 25
+
+
+@capability_required(Capability.READ_FEEDBACK)
+def text_search(request: HttpRequest) -> HttpResponse:
+    workspace = active_workspace(request)
+    form = TextSearchForm(request.GET)
+    if not form.is_valid():
+        return bad_params(request, form)
+    filters = form.filters
+    start, end = filters.date_from, filters.date_to
+    if start is None or end is None:
+        default_start, default_end = text_selectors.period_default(workspace=workspace)
+        start, end = start or default_start, end or default_end
+        if start > end:  # one date given, beyond the default period: that one day
+            start = end = filters.date_from or filters.date_to or end
+    filters = replace(filters, date_from=start, date_to=end)
+    texts = text_selectors.texts_search(workspace=workspace, filters=filters)
+    page = Paginator(texts, PER_PAGE).get_page(form.cleaned_data.get("page") or 1)
+    names = {}
+    if can(request, Capability.READ_CUSTOMERS):
+        ids = {t.customer_id for t in page.object_list if t.customer_id}
+        names = {
+            c.pk: str(c) for c in customer_selectors.customers_by_ids(workspace=workspace, ids=ids)
+        }
+    days = text_selectors.sentiment_by_day(texts=texts)
+    drivers, previous = text_selectors.negative_drivers(workspace=workspace, filters=filters)
+    shown = {name: form.cleaned_data.get(name) or "" for name in FIELDS}
+    shown.update(date_from=start.isoformat(), date_to=end.isoformat())
+    context = {
+        "filters": filters,
+        "shown": shown,
+        "page": page,
+        "total": page.paginator.count,
+        "counts": text_selectors.sentiment_counts(texts=texts),
+        "figure_json": figure_json(sentiment_figure(days)) if days else None,
+        "drivers": drivers,
+        "previous": previous,
+        "rows": [(t, names.get(t.customer_id)) for t in page.object_list],
+        "labels": text_selectors.Label.values,
+        "nps_groups": list(NPS_GROUPS),
+        "emotions": EMOTIONS,
+        "themes": text_selectors.theme_choices(workspace=workspace),
+        "query_string": urlencode({k: v for k, v in shown.items() if v}),
+    }
+    return render(request, "text/search.html", context)
+
+
+@capability_required(Capability.READ_FEEDBACK)
+def text_detail(request: HttpRequest, analysis_id: int) -> HttpResponse:
+    workspace = active_workspace(request)
+    analysis = (
+        text_selectors.analysis_get(workspace=workspace, analysis_id=analysis_id)
+        if analysis_id <= MAX_ID
+        else None
+    )
+    if analysis is None:
+        raise Http404("No such text.")
+    original = None
+    if can(request, Capability.READ_PII) and analysis.pii and analysis.response_id:
+        original = analysis.response.comment if analysis.response else None
+    customer = None
+    if analysis.customer_id and can(request, Capability.READ_CUSTOMERS):
+        customer = customer_selectors.customers_by_ids(
+            workspace=workspace, ids=[analysis.customer_id]
+        ).first()
+    context = {
+        "analysis": analysis,
+        "sentences": [
+            {**s, "parts": highlight(s.get("text", ""), s.get("drivers", []))}
+            for s in analysis.sentences
+        ],
+        "original": original,
+        "customer": customer,
+    }
+    return render(request, "text/detail.html", context)
+
+
+def highlight(text: str, drivers: list[dict]) -> list[tuple[str, str]]:
+    """``text`` cut into ``(piece, tone)``: tone ``neg``/``pos`` for a driver word, else ``""``."""
+    tones = {
+        str(d.get("word", "")).lower(): "neg" if d.get("valence", 0) < 0 else "pos"
+        for d in drivers
+        if isinstance(d, dict) and d.get("word")
+    }
+    if not tones:
+        return [(text, "")]
+    pattern = re.compile(
+        r"(?<![\w'])("
+        + "|".join(re.escape(w) for w in sorted(tones, key=len, reverse=True))
+        + r")(?![\w'])",
+        re.IGNORECASE,
+    )
+    parts: list[tuple[str, str]] = []
+    position = 0
+    for match in pattern.finditer(text):
+        if match.start() > position:
+            parts.append((text[position : match.start()], ""))
+        parts.append((match.group(), tones[match.group().lower()]))
+        position = match.end()
+    if position < len(text):
+        parts.append((text[position:], ""))
+    return parts
+
+
+@capability_required(Capability.READ_FEEDBACK, write=Capability.EDIT_SEGMENTS)
+def text_themes(request: HttpRequest) -> HttpResponse:
+    """Themes with counts, sentiment and examples; analysts discover and curate them."""
+    workspace = active_workspace(request)
+    errors: list[str] = []
+    if request.method == "POST":
+        form = ThemeActionForm(request.POST)
+        if form.is_valid():
+            try:
+                done = _theme_action(workspace, form.cleaned_data)
+            except text_services.ThemeError as refused:
+                errors.append(str(refused))
+            else:
+                messages.success(request, done)
+                return redirect("text-themes")
+        else:
+            errors = error_lines(form)
+    context = {
+        "rows": text_selectors.themes_list(workspace=workspace),
+        "errors": errors,
+        "texts": text_selectors.workspace_texts(workspace=workspace).count(),
+        "span": text_selectors.period_all(workspace=workspace),
+    }
+    return render(request, "text/themes.html", context, status=422 if errors else 200)
+
+
+def _theme_action(workspace, data: dict) -> str:
+    op = data["op"]
+    if op == "discover":
+        found = text_services.themes_discover(workspace=workspace)
+        if not found:
+            return "Not enough text to find themes yet (at least 10 texts with shared words)."
+        return f"Found {len(found)} themes."
+    theme = text_selectors.theme_get(workspace=workspace, theme_id=data["theme"])
+    if theme is None:
+        raise text_services.ThemeError("theme: no such theme in this workspace")
+    if op == "rename":
+        text_services.theme_rename(theme=theme, name=data.get("name") or "")
+        return f"Renamed to {theme.name}."
+    if op == "merge":
+        into = text_selectors.theme_get(workspace=workspace, theme_id=data["into"])
+        if into is None:
+            raise text_services.ThemeError("into: no such theme in this workspace")
+        text_services.themes_merge(into=into, other=theme)
+        return f"Merged into {into.name}."
+    text_services.theme_set_hidden(theme=theme, hidden=op == "hide")
+    return f"{theme.name} {'hidden' if op == 'hide' else 'shown'}."

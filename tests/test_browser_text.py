@@ -1,0 +1,131 @@
+"""Text analytics in real headless Chromium: search the demo's comments, follow a driver, open
+a text's explanation and its customer's 360 page; PII only for roles allowed to see it.
+
+Screenshots land in test-artifacts/ for people to look at; assertions never depend on them.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from browser import log_in
+from cxloop.core.models import Workspace
+from cxloop.demo.generator import build_demo
+from cxloop.feedback import services as feedback_services
+from cxloop.text import selectors, services
+from factories import member_make
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+expect.set_options(timeout=8_000)
+
+
+@pytest.fixture(autouse=True)
+def _live_setup(transactional_db, live_server):
+    """Committed data for the live server thread (the server starts before the browser)."""
+
+
+@pytest.fixture
+def demo(db) -> Workspace:
+    """The demo workspace: its build analyses every comment, so the Text page has data."""
+    build_demo(slug="demo", customers=120, seed=3, now=datetime.now(UTC))
+    return Workspace.objects.get(slug="demo")
+
+
+def test_search_a_driver_and_the_explanation(page: Page, live_server, demo, screenshot):
+    # given an analyst; the demo's comments were analysed at build
+    assert selectors.workspace_texts(workspace=demo).exists()
+    analyst = member_make(workspace=demo, username="ana", role="analyst")
+    log_in(page, live_server, analyst)
+    # when: they open Text from the main menu
+    page.goto(f"{live_server.url}/")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Text").click()
+    # then: counts, the chart and the top negative drivers
+    expect(page.get_by_role("heading", name="Text", level=1)).to_be_visible()
+    expect(page.locator("#sentiment-chart .main-svg").first).to_be_attached()
+    drivers = page.locator("#drivers-table tbody tr")
+    expect(drivers.first).to_be_visible()
+    screenshot("text")
+    # when: the top driver is followed
+    word = drivers.first.locator("th a").inner_text()
+    drivers.first.locator("th a").click()
+    # then: only texts with that word are listed
+    expect(page).to_have_url(re.compile(rf"q={re.escape(word)}"))
+    results = page.locator("#text-results > li")
+    expect(results.first).to_be_visible()
+    for body in page.locator("#text-results .text-body").all_inner_texts()[:5]:
+        assert word.lower() in body.lower()
+    # when: every negative text from a detractor in the last year is asked for
+    page.get_by_label("Words").fill("")
+    page.get_by_label("From").fill(f"{datetime.now(UTC).year - 1}-01-01")
+    page.get_by_label("Sentiment", exact=True).select_option("negative")
+    page.get_by_label("NPS", exact=True).select_option("detractor")
+    page.get_by_role("button", name="Search").click()
+    expect(page).to_have_url(re.compile(r"label=negative"))
+    labels = page.locator("#text-results .sentiment").all_inner_texts()
+    assert labels and all(label.startswith("negative") for label in labels)
+    # when: one text's explanation is opened
+    results.first.get_by_role("link", name=re.compile(r"^Why negative")).click()
+    # then: its sentences with the driving words marked
+    expect(page.locator("#text-label")).to_contain_text("negative")
+    expect(page.locator("#sentences mark.neg").first).to_be_visible()
+    screenshot("text-detail")
+
+
+def test_an_agent_sees_the_original_an_analyst_does_not(page: Page, live_server, demo):
+    # given a review with a phone number, analysed as it arrives
+    feedback_services.review_add(
+        workspace=demo, rating=1, text="Awful. Ring me on +44 20 7946 0958 now.",
+        site="trustpilot", review_id="pii-1", at=datetime.now(UTC),
+    )  # fmt: skip
+    services.texts_analyse_workspace(workspace=demo, missing_only=True)
+    analysis = selectors.texts_search(
+        workspace=demo, filters=selectors.TextFilters(query="ring")
+    ).first()
+    assert analysis is not None
+    analyst = member_make(workspace=demo, username="ana", role="analyst")
+    log_in(page, live_server, analyst)
+    page.goto(f"{live_server.url}/text/{analysis.pk}/")
+    expect(page.locator("#sentences")).to_contain_text("[phone]")
+    expect(page.locator("#original")).to_have_count(0)
+    page.context.clear_cookies()
+    agent = member_make(workspace=demo, username="al", role="agent")
+    log_in(page, live_server, agent)
+    page.goto(f"{live_server.url}/text/{analysis.pk}/")
+    expect(page.locator("#original")).to_have_text("Awful. Ring me on +44 20 7946 0958 now.")
+
+
+def test_themes_are_found_at_build_and_curated(page: Page, live_server, demo, screenshot):
+    # given an analyst; the demo found themes at build
+    rows = selectors.themes_list(workspace=demo)
+    assert len(rows) >= 2
+    analyst = member_make(workspace=demo, username="ana", role="analyst")
+    log_in(page, live_server, analyst)
+    page.goto(f"{live_server.url}/text/")
+    page.get_by_role("link", name="Themes", exact=True).click()
+    expect(page.get_by_role("heading", name="Themes", level=1)).to_be_visible()
+    first, second = rows[0].theme, rows[1].theme
+    card = page.locator(f"#theme-{first.pk}")
+    expect(card.locator(".theme-examples li").first).to_be_visible()
+    screenshot("themes")
+    # when: the biggest theme is renamed
+    card.get_by_label(f"New name for {first.name}").fill("Delivery trouble")
+    card.get_by_role("button", name="Rename").click()
+    # then
+    expect(page.locator(".messages")).to_contain_text("Renamed to Delivery trouble.")
+    expect(page.locator(f"#theme-{first.pk} h2")).to_have_text("Delivery trouble")
+    # when: the second is merged into it
+    other = page.locator(f"#theme-{second.pk}")
+    other.get_by_label(f"Merge {second.name} into").select_option(str(first.pk))
+    other.get_by_role("button", name="Merge into").click()
+    # then: one theme fewer, its texts counted in the first
+    expect(page.locator(f"#theme-{second.pk}")).to_have_count(0)
+    expect(page.locator(".messages")).to_contain_text("Merged into Delivery trouble.")
+    # when: it is hidden
+    page.locator(f"#theme-{first.pk}").get_by_role("button", name="Hide").click()
+    expect(page.locator(f"#theme-{first.pk} h2")).to_contain_text("(hidden)")
+    screenshot("themes-curated")

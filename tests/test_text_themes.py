@@ -1,0 +1,153 @@
+"""Themes: discovered with TF-IDF + NMF, then renamed, merged and hidden by people."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sklearn.metrics import normalized_mutual_info_score
+
+from cxloop.text import selectors, services, themes
+from cxloop.text.models import TextTheme, Theme
+from factories import response_make, survey_make
+
+AT = datetime(2025, 3, 10, 12, tzinfo=UTC)
+DELIVERY = [
+    "Delivery was late again and the parcel arrived damaged",
+    "My parcel delivery took two weeks, courier lost the parcel",
+    "Late delivery, the courier never came and the parcel is lost",
+    "Parcel delivery delayed, courier left the parcel outside",
+    "The courier delivery was late and the parcel was wet",
+    "Delivery slow, parcel arrived late, courier rude",
+]
+LOGIN = [
+    "Password reset email never arrived so I cannot log in",
+    "Cannot log in, the password reset link is broken",
+    "Login fails after password reset, account locked",
+    "I forgot my password and the reset email did not come, cannot log in",
+    "Account locked after login attempts, password reset broken",
+    "Log in keeps failing even with the new password",
+]
+
+
+def test_discover_separates_two_topics():
+    # when
+    found = themes.discover(DELIVERY + LOGIN, k=2)
+    # then: every text in exactly the theme of its topic (NMI computed by scikit-learn)
+    assignment = {}
+    for j, theme in enumerate(found):
+        for i, _ in theme.members:
+            assignment.setdefault(i, j)
+    truth = [0] * len(DELIVERY) + [1] * len(LOGIN)
+    predicted = [assignment[i] for i in range(len(truth))]
+    assert normalized_mutual_info_score(truth, predicted) == pytest.approx(1.0)
+    names = {t.name for t in found}
+    assert any("parcel" in n or "delivery" in n or "courier" in n for n in names)
+    assert any("password" in n or "log" in n for n in names)
+
+
+def test_too_few_texts_give_no_themes():
+    assert themes.discover(DELIVERY[:3]) == []
+    assert themes.discover(["a"] * 20) == []
+
+
+@pytest.fixture
+def discovered(workspace):
+    survey = survey_make(workspace)
+    responses = [response_make(workspace, survey, AT, comment=c) for c in DELIVERY + LOGIN]
+    services.text_analyse_responses(responses=responses)
+    return services.themes_discover(workspace=workspace, k=2)
+
+
+def test_discovered_themes_are_stored_with_counts_and_examples(workspace, discovered):
+    rows = selectors.themes_list(workspace=workspace)
+    assert sorted(r.texts for r in rows) == [6, 6]
+    for row in rows:
+        assert len(row.examples) == 3
+        assert row.negative <= row.texts
+
+
+def test_rename_merge_hide_and_rediscovery_keeps_curated(workspace, discovered):
+    first, second = discovered
+    services.theme_rename(theme=first, name="  Delivery   problems ")
+    assert Theme.objects.get(pk=first.pk).name == "Delivery problems"
+    with pytest.raises(services.ThemeError):
+        services.theme_rename(theme=first, name="")
+    merged = services.themes_merge(into=first, other=second)
+    assert TextTheme.objects.filter(theme=merged).count() == 12
+    assert not Theme.objects.filter(pk=second.pk).exists()
+    services.theme_set_hidden(theme=merged, hidden=True)
+    assert selectors.themes_list(workspace=workspace, hidden=False) == []
+    # when: themes are discovered again, the curated one stays
+    services.themes_discover(workspace=workspace, k=2)
+    assert Theme.objects.filter(pk=merged.pk, curated=True).exists()
+    assert Theme.objects.filter(workspace=workspace).count() == 3
+
+
+def test_merge_refuses_the_same_theme(workspace, discovered):
+    with pytest.raises(services.ThemeError):
+        services.themes_merge(into=discovered[0], other=discovered[0])
+
+
+def test_themes_page_curates_for_analysts_and_shows_to_agents(client, workspace, discovered):
+    from django.urls import reverse
+
+    from factories import member_make
+
+    first, second = discovered
+    client.force_login(member_make(workspace=workspace, username="ana", role="analyst"))
+    url = reverse("text-themes")
+    assert (
+        client.post(url, {"op": "rename", "theme": first.pk, "name": "Parcels"}).status_code == 302
+    )
+    assert (
+        client.post(url, {"op": "merge", "theme": second.pk, "into": first.pk}).status_code == 302
+    )
+    html = client.get(url).content.decode()
+    assert "Parcels" in html and "12 texts" in html
+    # bad posts are named, never a 5xx
+    for data in ({"op": "merge", "theme": first.pk}, {"op": "rename", "theme": 99, "name": "x"},
+                 {"op": "explode"}, {"op": "rename", "theme": first.pk, "name": "a\x00"},
+                 {"op": "hide", "theme": "9223372036854775808"}):  # fmt: skip
+        assert client.post(url, data).status_code == 422, data
+    client.force_login(member_make(workspace=workspace, username="al", role="agent"))
+    assert "Parcels" in client.get(url).content.decode()
+    assert client.post(url, {"op": "hide", "theme": first.pk}).status_code == 403
+
+
+def test_search_by_theme_on_page_and_api(client, workspace, discovered):
+    from django.urls import reverse
+
+    from factories import member_make
+
+    client.force_login(member_make(workspace=workspace, username="ana", role="analyst"))
+    theme = Theme.objects.get(pk=discovered[0].pk)
+    members = set(TextTheme.objects.filter(theme=theme).values_list("analysis_id", flat=True))
+    found = client.get("/api/text/search", {"theme": theme.pk, "date_from": "2025-01-01"}).json()
+    assert {t["id"] for t in found} == members
+    listed = client.get("/api/text/themes").json()
+    assert sorted(t["texts"] for t in listed) == [6, 6]
+    themes_page = client.get(reverse("text-themes")).content.decode()
+    assert f"?theme={theme.pk}&amp;date_from=2025-03-10&amp;date_to=2025-03-10" in themes_page
+    page = client.get(reverse("text-search"), {"theme": theme.pk, "date_from": "2025-03-10"})
+    assert page.status_code == 200 and f'id="stat-total">{len(members)}<' in page.content.decode()
+    assert client.get("/api/text/search", {"theme": "x1"}).status_code == 422
+
+
+def test_new_text_is_tagged_with_the_themes_whose_phrases_it_has(workspace, discovered):
+    # given: a theme's key phrases (hand-picked check: the text has the first one)
+    theme = Theme.objects.get(pk=discovered[0].pk)
+    survey = survey_make(workspace)
+    text = f"Again: {theme.phrases[0]}!"
+    response = response_make(workspace, survey, AT, comment=text)
+    # when
+    services.text_analyse_responses(responses=[response])
+    # then
+    links = TextTheme.objects.filter(analysis__response=response)
+    assert [(link.theme_id, link.weight) for link in links] == [(theme.pk, pytest.approx(1 / 3))]
+
+
+def test_match_is_whole_words_any_case():
+    known = [(1, ["password reset", "login", "account"]), (2, ["parcel", "courier", "late"])]
+    assert themes.match("My PASSWORD reset failed; login too", known) == [(1, 2 / 3)]
+    assert themes.match("Chocolate parcels", known) == []

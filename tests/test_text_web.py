@@ -1,0 +1,169 @@
+"""The Text page, one text's page and the text REST API: search, filters, drivers, PII shown
+only to roles with read_pii, and hostile input answered without a 5xx."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from django.urls import reverse
+
+from cxloop.text import services
+from cxloop.text.models import TextAnalysis
+from factories import customer_id, identify, ingest, member_make, response_make, survey_make
+
+AT = datetime(2025, 3, 10, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def analysed(workspace):
+    ingest(workspace, [identify("u-1", {"email": "ann@example.com", "name": "Ann Lee"}, AT)])
+    customer = workspace.customer_set.get(pk=customer_id(workspace, "u-1"))
+    survey = survey_make(workspace)
+    responses = [
+        response_make(
+            workspace, survey, AT, nps=2, channel="web", customer=customer,
+            comment="The agent was rude. Call me on +44 20 7946 0958!",
+        ),
+        response_make(workspace, survey, AT, nps=10, channel="app", comment="Great app, thanks"),
+    ]  # fmt: skip
+    services.text_analyse_responses(responses=responses)
+    return {r.comment: TextAnalysis.objects.get(response=r) for r in responses}
+
+
+def _login(client, workspace, role):
+    client.force_login(member_make(workspace=workspace, username=role, role=role))
+
+
+def test_text_page_searches_and_links_to_the_customer(client, workspace, analysed):
+    _login(client, workspace, "analyst")
+    page = client.get(reverse("text-search"), {"q": "rude"})
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "The agent was rude. Call me on [phone]!" in html
+    assert "Great app" not in html
+    rude = next(iter(analysed.values()))
+    assert reverse("customer-detail", args=[rude.customer_id]) in html
+    assert 'id="drivers-table"' in html and ">rude</a>" in html
+
+
+def test_text_page_defaults_to_the_30_days_up_to_the_latest_text(client, workspace, analysed):
+    _login(client, workspace, "agent")
+    html = client.get(reverse("text-search")).content.decode()
+    assert 'value="2025-02-09"' in html and 'value="2025-03-10"' in html
+    assert 'id="stat-total">2<' in html
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"label": "angry"}, "label"),
+        ({"date_from": "2025-13-01"}, "date_from"),
+        ({"date_from": "2025-03-02", "date_to": "2025-03-01"}, "date_from"),
+        ({"date_to": "9999-12-31"}, "date_to"),
+        ({"q": "x" * 300}, "q"),
+        ({"q": "bad\x00"}, "q"),
+        ({"page": "0"}, "page"),
+    ],
+)
+def test_bad_parameters_are_named(client, workspace, analysed, params, named):
+    _login(client, workspace, "analyst")
+    page = client.get(reverse("text-search"), params)
+    assert page.status_code == 400
+    assert named in page.content.decode()
+
+
+@pytest.mark.parametrize("query", ['"', "NEAR(", "*", "😀\u202e", "' OR 1=1 --", "ü" * 150])
+def test_odd_queries_never_fail(client, workspace, analysed, query):
+    _login(client, workspace, "analyst")
+    assert client.get(reverse("text-search"), {"q": query}).status_code == 200
+    assert client.get("/api/text/search", {"q": query}).status_code == 200
+
+
+def test_detail_highlights_drivers_and_hides_the_original_from_analysts(
+    client, workspace, analysed
+):
+    rude = next(iter(analysed.values()))
+    _login(client, workspace, "analyst")
+    html = client.get(reverse("text-detail", args=[rude.pk])).content.decode()
+    assert '<mark class="neg">rude</mark>' in html
+    assert "[phone]" in html and "7946" not in html
+    assert "Your role does not show the original." in html
+
+
+def test_agents_see_the_original(client, workspace, analysed):
+    rude = next(iter(analysed.values()))
+    _login(client, workspace, "agent")
+    html = client.get(reverse("text-detail", args=[rude.pk])).content.decode()
+    assert "+44 20 7946 0958" in html
+    api = client.get(f"/api/text/{rude.pk}").json()
+    assert api["original"] == "The agent was rude. Call me on +44 20 7946 0958!"
+
+
+def test_api_search_detail_and_drivers(client, workspace, analysed):
+    _login(client, workspace, "analyst")
+    found = client.get("/api/text/search", {"nps": "promoter"}).json()
+    assert [t["text"] for t in found] == ["Great app, thanks"]
+    rude = next(iter(analysed.values()))
+    detail = client.get(f"/api/text/{rude.pk}").json()
+    assert detail["original"] is None
+    assert detail["pii"] == ["phone"]
+    assert [s["label"] for s in detail["sentences"]] == ["negative", "neutral"]
+    assert detail["sentences"][0]["drivers"] == [{"word": "rude", "valence": -2.0}]
+    drivers = client.get("/api/text/drivers").json()
+    assert (drivers["date_from"], drivers["date_to"]) == ("2025-02-09", "2025-03-10")
+    assert (drivers["previous_from"], drivers["previous_to"]) == ("2025-01-10", "2025-02-08")
+    assert [(d["word"], d["count"], d["previous_count"]) for d in drivers["drivers"]] == [
+        ("rude", 1, 0)
+    ]
+
+
+def test_api_refuses_bad_filters_with_422(client, workspace, analysed):
+    _login(client, workspace, "analyst")
+    response = client.get("/api/text/search", {"emotion": "rage"})
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("emotion:")
+    assert client.get("/api/text/999999").status_code == 404
+
+
+def test_viewers_see_no_text(client, workspace, analysed):
+    _login(client, workspace, "viewer")
+    assert client.get(reverse("text-search")).status_code == 403
+    assert client.get("/api/text/search").status_code == 403
+
+
+HOSTILE = ["9223372036854775808", "-1", "NaN", "0001-01-01", "9999-12-31", "x" * 5000, "a\x00b",
+           ["a", "b"], "\u202e😀", "e\u0301\u200b"]  # fmt: skip
+PARAMS = (
+    "q",
+    "label",
+    "nps",
+    "channel",
+    "source",
+    "emotion",
+    "date_from",
+    "date_to",
+    "theme",
+    "page",
+)
+
+
+@pytest.mark.parametrize("name", PARAMS)
+def test_hostile_parameters_never_give_a_5xx(client, workspace, analysed, name):
+    _login(client, workspace, "admin")
+    for value in HOSTILE:
+        page = client.get(reverse("text-search"), {name: value})
+        api = client.get("/api/text/search", {name: value})
+        drivers = client.get("/api/text/drivers", {name: value})
+        assert page.status_code in (200, 400), (name, value)
+        assert api.status_code in (200, 422), (name, value)
+        assert drivers.status_code in (200, 422), (name, value)
+    for url, allowed in (("/text/", (200, 400)), ("/api/text/search", (200, 422))):
+        # bytes that are not UTF-8 (a lone surrogate's encoding, 0xFF)
+        assert client.get(f"{url}?{name}=%ED%A0%80%FF").status_code in allowed
+
+
+def test_huge_ids_are_not_found(client, workspace, analysed):
+    _login(client, workspace, "admin")
+    assert client.get("/text/9223372036854775808/").status_code == 404
+    assert client.get("/api/text/9223372036854775808").status_code == 422
