@@ -271,6 +271,9 @@ def test_random_histories_get_the_same_paths_from_both_engines(workspace, chdb_e
     ingest(workspace, messages)
     drain_all(chdb_engine)
     sql = SqlEngine()
+    names = chdb_engine.step_names(workspace_id=workspace.pk, limit=50)
+    assert names == sql.step_names(workspace_id=workspace.pk, limit=50)
+    assert names == ["Cart", "Help", "Home", "Order", "Product"]
     some = sorted({customer_id(workspace, f"p{i}") for i in range(0, 50, 3)})
     cases = [
         {"start": "Home", "end": "Order"},

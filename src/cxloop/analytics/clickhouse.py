@@ -153,6 +153,12 @@ WHERE workspace_id = {workspace} AND name != ''
 GROUP BY name ORDER BY n DESC, name LIMIT {limit}
 """
 
+STEP_NAMES = """
+SELECT DISTINCT toString(name) AS n FROM events
+WHERE workspace_id = {workspace} AND type IN {types} AND name != ''
+ORDER BY n LIMIT {limit}
+"""
+
 CUSTOMERS_WITH_EVENT = """
 SELECT customer_id FROM events
 WHERE workspace_id = {workspace} AND name = {name} AND (channel = {channel} OR {channel} = '')

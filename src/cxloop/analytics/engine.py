@@ -54,6 +54,10 @@ class AnalyticsEngine(Protocol):
         """Event names (not '') with their counts, most frequent first, then by name."""
         ...
 
+    def step_names(self, *, workspace_id: int, limit: int) -> list[str]:
+        """Names of track/page/screen events (path steps), alphabetically."""
+        ...
+
     def funnel(
         self,
         *,
@@ -369,6 +373,10 @@ class ClickHouseEngine:
     def event_names(self, *, workspace_id: int, limit: int) -> list[tuple[str, int]]:
         sql = ch.bind(ch.EVENT_NAMES, {"workspace": workspace_id, "limit": limit})
         return [(name, int(n)) for name, n in self.transport.query(sql)]
+
+    def step_names(self, *, workspace_id: int, limit: int) -> list[str]:
+        params = {"workspace": workspace_id, "types": list(ch.STEP_TYPES), "limit": limit}
+        return [row[0] for row in self.transport.query(ch.bind(ch.STEP_NAMES, params))]
 
     def funnel(
         self,

@@ -45,6 +45,7 @@ __all__ = [
     "journey_walk",
     "path_counts",
     "retention_counts",
+    "step_names",
 ]
 
 
@@ -86,6 +87,11 @@ def current_engine() -> AnalyticsEngine:
 def event_names(*, workspace: Workspace, limit: int = 500) -> list[tuple[str, int]]:
     """Event (and page/screen) names of a workspace with counts, most frequent first."""
     return current_engine().event_names(workspace_id=workspace.pk, limit=limit)
+
+
+def step_names(*, workspace: Workspace, limit: int = 200) -> list[str]:
+    """Event names that can be path steps (track, page, screen), alphabetically."""
+    return current_engine().step_names(workspace_id=workspace.pk, limit=limit)
 
 
 def funnel_run(

@@ -83,6 +83,17 @@ class SqlEngine:
         )
         return [(row["name"], row["n"]) for row in rows]
 
+    def step_names(self, *, workspace_id: int, limit: int) -> list[str]:
+        rows = (
+            _events(workspace_id)
+            .filter(type__in=pathwalk.STEP_TYPES)
+            .exclude(name="")
+            .values_list("name", flat=True)
+            .distinct()
+            .order_by("name")
+        )
+        return list(rows[:limit])
+
     def funnel(
         self,
         *,

@@ -141,15 +141,7 @@ def _from_end(back: int) -> str:
 
 def step_names(*, workspace: Workspace, limit: int = 200) -> list[str]:
     """Event names that can be path steps, alphabetically (for pickers)."""
-    rows = (
-        event_selectors.workspace_events(workspace=workspace)
-        .filter(type__in=STEP_TYPES)
-        .exclude(name="")
-        .values_list("name", flat=True)
-        .distinct()
-        .order_by("name")
-    )
-    return list(rows[:limit])
+    return analytics_selectors.step_names(workspace=workspace, limit=limit)
 
 
 def paths_between(
