@@ -30,7 +30,6 @@ import orjson
 from cxloop.analytics.periods import Granularity
 from cxloop.analytics.steps import Step, StepCondition
 
-SCHEMA_VERSION = 1
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2299, 12, 31, 23, 59, 59, tzinfo=UTC)
 FAR_FUTURE_MICROS = 253402300799 * 10**6  # 9999-12-31 23:59:59: no window

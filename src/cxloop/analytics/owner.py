@@ -127,7 +127,6 @@ def serve(
         listener = Listener(str(path), family="AF_UNIX", authkey=_authkey())
     finally:
         os.umask(old_mask)
-    drained = threading.Event()
     writing = threading.Lock()  # one writer: the drain rounds and a rebuild take turns
 
     def drain_loop() -> None:
@@ -147,9 +146,7 @@ def serve(
                     log.exception("analytics engine: draining the outbox failed; retrying")
                     failing_since = failing_since or now
                     last_report = now
-            drained.set()
             stop.wait(interval)
-        drained.set()
 
     def handle(connection: Any) -> None:
         with connection:
@@ -161,7 +158,7 @@ def serve(
                 with writing:
                     answer = _rebuild(engine)
             else:
-                answer = _answer(engine, request, drained)
+                answer = _answer(engine, request)
             connection.send(answer)
 
     drainer = threading.Thread(target=drain_loop, name="engine-drain", daemon=True)
@@ -209,17 +206,13 @@ def _rebuild(engine: ClickHouseEngine) -> tuple[str, Any]:
         return "error", str(exc)
 
 
-def _answer(engine: ClickHouseEngine, request: tuple, drained: threading.Event) -> tuple[str, Any]:
+def _answer(engine: ClickHouseEngine, request: tuple) -> tuple[str, Any]:
     kind = request[0] if isinstance(request, tuple) and request else None
     try:
         if kind == "query":
             return "ok", engine.transport.query(str(request[1]))
         if kind == "status":
             return "ok", {"events": engine.held_count()}
-        if kind == "wait":  # until a drain round has run after this request came
-            drained.clear()
-            drained.wait(float(request[1]) if len(request) > 1 else TIMEOUT)
-            return "ok", None
     except EngineUnavailable as exc:
         return "unavailable", str(exc)
     except EngineError as exc:
