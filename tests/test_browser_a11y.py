@@ -84,6 +84,11 @@ def _rule(ws: Workspace) -> str:
     return f"/workflows/rules/{Rule.objects.filter(workspace=ws).order_by('pk')[0].pk}/"
 
 
+def _all_texts(url: str, ws: Workspace) -> str:
+    first, last = text_selectors.period_all(workspace=ws)
+    return f"{url}&date_from={first}&date_to={last}"
+
+
 def _negative_text(ws: Workspace) -> int:
     texts = text_selectors.workspace_texts(workspace=ws).filter(label="negative")
     return texts.order_by("score", "pk")[0].pk
@@ -136,6 +141,7 @@ PAGES: dict[str, Callable[[Workspace], str]] = {
     "text": lambda ws: "/text/",
     "text-detail": lambda ws: f"/text/{_negative_text(ws)}/",
     "text-themes": lambda ws: "/text/themes/",
+    "text-key-drivers": lambda ws: _all_texts("/text/drivers/?metric=csat", ws),
 }
 PUBLIC = (
     "login", "public-survey", "public-survey-errors", "thank-you", "survey-closed",

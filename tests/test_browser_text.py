@@ -129,3 +129,32 @@ def test_themes_are_found_at_build_and_curated(page: Page, live_server, demo, sc
     page.locator(f"#theme-{first.pk}").get_by_role("button", name="Hide").click()
     expect(page.locator(f"#theme-{first.pk} h2")).to_contain_text("(hidden)")
     screenshot("themes-curated")
+
+
+def test_key_drivers_from_the_text_page(page: Page, live_server, demo, screenshot):
+    # given an analyst on the demo (themes found at build; few NPS texts in the last 90 days)
+    analyst = member_make(workspace=demo, username="ana", role="analyst")
+    log_in(page, live_server, analyst)
+    page.goto(f"{live_server.url}/text/")
+    # when: they open Key drivers
+    page.get_by_role("link", name="Key drivers").click()
+    expect(page.get_by_role("heading", name="Key drivers", level=1)).to_be_visible()
+    found = page.locator("#too-few")
+    if found.count():  # too few texts in the default period: the page offers every text
+        page.locator("#all-texts").click()
+    # when: CSAT is chosen
+    page.get_by_label("Score", exact=True).select_option("csat")
+    page.get_by_role("button", name="Show").click()
+    # then: the matrix and the table, every visible theme either compared or named as left out
+    expect(page.locator("#priority-matrix .main-svg").first).to_be_attached()
+    rows = page.locator("#key-drivers-table tbody tr")
+    expect(rows.first).to_be_visible()
+    shown = rows.count() + page.locator("#left-out li").count()
+    assert shown == len(selectors.theme_choices(workspace=demo))
+    screenshot("text-key-drivers")
+    # when: a theme is followed, its texts are listed
+    name = rows.first.locator("th a").inner_text()
+    rows.first.locator("th a").click()
+    expect(page).to_have_url(re.compile(r"theme=\d+"))
+    expect(page.locator("#text-results > li").first).to_be_visible()
+    assert name

@@ -111,6 +111,7 @@ WEB = {
     "text-search": (RF, RF),  # comment text (redacted without read_pii)
     "text-detail": (RF, RF),
     "text-themes": (RF, EG),  # themes are curated like personas
+    "text-key-drivers": (RF, RF),  # aggregates of comment themes
     "prediction-settings": (EG, EG),  # what counts as a purchase and as churn; refits
     "workflow-list": (WT, WT),
     "workflow-new": (MF, MF),
@@ -140,6 +141,7 @@ API = {
     "text_drivers": RF,
     "text_analysis": RF,
     "text_themes": RF,
+    "text_key_drivers": RF,
     "list_customers": RC,
     "get_customer": RC,
     "list_customer_events": RC,

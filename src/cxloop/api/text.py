@@ -144,6 +144,74 @@ def text_drivers(request: HttpRequest, params: Query[TextParams]):
     }
 
 
+class KeyDriverOut(Schema):
+    theme_id: int
+    name: str
+    mentions: int
+    share: float
+    performance: float
+    effect: float
+    effect_low: float
+    effect_high: float
+    impact: float
+    impact_low: float
+    impact_high: float
+    p_value: float
+    p_holm: float
+
+
+class KeyDriversOut(Schema):
+    metric: str
+    date_from: date
+    date_to: date
+    n: int
+    overall: float | None
+    drivers: list[KeyDriverOut]
+    left_out: list[str]
+    too_few: str
+
+
+KEY_DRIVER_DAYS = 90
+
+
+@router.get(
+    "/text/key-drivers",
+    response={200: KeyDriversOut, **ERRORS},
+    summary="Key drivers: which themes move NPS, CSAT or CES most",
+)
+def text_key_drivers(
+    request: HttpRequest,
+    params: Query[TextParams],
+    metric: str = Query("nps", description="nps, csat or ces"),
+):
+    """Each visible theme's effect on the score (least squares on all themes, HC3 errors, 95 %
+    intervals, Holm-corrected p) and its impact (effect × share of texts), among the texts the
+    filters find (default period: the 90 days up to the latest text)."""
+    workspace = request_workspace(request, params.workspace, need=Capability.READ_FEEDBACK)
+    if metric not in text_selectors.KEY_DRIVER_METRICS:
+        choices = ", ".join(text_selectors.KEY_DRIVER_METRICS)
+        raise HttpError(422, f"metric: {metric[:40]!r} is not one of {choices}")
+    filters = _filters(params)
+    start, end = filters.date_from, filters.date_to
+    if start is None or end is None:
+        default = text_selectors.period_default(workspace=workspace, days=KEY_DRIVER_DAYS)
+        start, end = start or default[0], end or default[1]
+    if start > end:
+        raise HttpError(422, f"date_from: {start} is after date_to {end} (give both dates)")
+    filters = replace(filters, date_from=start, date_to=end)
+    found = text_selectors.key_drivers(workspace=workspace, metric=metric, filters=filters)
+    return {
+        "metric": found.metric,
+        "date_from": start,
+        "date_to": end,
+        "n": found.n,
+        "overall": found.overall,
+        "drivers": [asdict(d) for d in found.drivers],
+        "left_out": found.left_out,
+        "too_few": found.too_few,
+    }
+
+
 class ThemeOut(Schema):
     id: int
     name: str

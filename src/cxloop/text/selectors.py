@@ -9,14 +9,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db.models import Avg, Count, Max, Min, Q, QuerySet
 
 from cxloop.core.models import Workspace
-from cxloop.text import drivers, search
+from cxloop.text import drivers, keydrivers, search
 from cxloop.text.models import Label, TextAnalysis, TextTheme, Theme
 
 __all__ = [
+    "KEY_DRIVER_METRICS",
     "Label",
     "TextFilters",
     "analysis_for_response",
     "analysis_get",
+    "key_drivers",
     "negative_drivers",
     "period_all",
     "period_default",
@@ -32,6 +34,7 @@ __all__ = [
 NPS_GROUPS = {"detractor": (0, 6), "passive": (7, 8), "promoter": (9, 10)}
 EMOTIONS = ("anger", "frustration", "disappointment", "joy", "gratitude")
 DEFAULT_DAYS = 30
+KEY_DRIVER_METRICS = keydrivers.METRICS
 
 
 @dataclass(frozen=True)
@@ -117,13 +120,15 @@ def sentiment_by_day(*, texts: QuerySet[TextAnalysis]) -> list[tuple[date, dict[
     return sorted(days.items())
 
 
-def period_default(*, workspace: Workspace, now: datetime | None = None) -> tuple[date, date]:
-    """The last ``DEFAULT_DAYS`` days up to the as-of day: the latest text's day when that is
+def period_default(
+    *, workspace: Workspace, now: datetime | None = None, days: int = DEFAULT_DAYS
+) -> tuple[date, date]:
+    """The last ``days`` days up to the as-of day: the latest text's day when that is
     earlier than today (imported history), else today (live data)."""
     today = (now or datetime.now(UTC)).date()
     latest = workspace_texts(workspace=workspace).aggregate(m=Max("written_at"))["m"]
     end = min(today, latest.astimezone(UTC).date()) if latest else today
-    return end - timedelta(days=DEFAULT_DAYS - 1), end
+    return end - timedelta(days=days - 1), end
 
 
 def period_all(*, workspace: Workspace, longest: int = 3660) -> tuple[date, date] | None:
@@ -156,6 +161,34 @@ def negative_drivers(
     )
     rows = drivers.compare(current, n_current, previous, n_previous, top=top)
     return rows, (previous_from, previous_to)
+
+
+def key_drivers(
+    *, workspace: Workspace, metric: str, filters: TextFilters
+) -> keydrivers.KeyDrivers:
+    """Which visible themes move ``metric`` (nps, csat or ces) most among the texts that
+    ``filters`` find and that carry that score (see ``text.keydrivers``)."""
+    column = f"{metric}_score"
+    if metric not in keydrivers.METRICS:
+        raise ValueError(f"metric: {metric!r} is not one of {', '.join(keydrivers.METRICS)}")
+    low, high = keydrivers.SCALES[metric]
+    texts = texts_search(workspace=workspace, filters=filters).filter(
+        **{f"{column}__gte": low, f"{column}__lte": high}
+    )
+    scores = dict(texts.order_by().values_list("pk", column))
+    names = dict(Theme.objects.filter(workspace=workspace, hidden=False).values_list("pk", "name"))
+    carried: dict[int, set[int]] = {pk: set() for pk in scores}
+    links = TextTheme.objects.filter(analysis__in=texts.order_by().values("pk"), theme__in=names)
+    for analysis_id, theme_id in links.values_list("analysis_id", "theme_id"):
+        if analysis_id in carried:
+            carried[analysis_id].add(theme_id)
+    order = sorted(scores)
+    return keydrivers.estimate(
+        metric=metric,
+        scores=[scores[pk] for pk in order],
+        themes=[carried[pk] for pk in order],
+        names=names,
+    )
 
 
 # ---------------------------------------------------------------- themes

@@ -37,3 +37,50 @@ def sentiment_figure(days: list[tuple[date, dict[str, int]]]) -> go.Figure:
         plot_bgcolor="rgba(0,0,0,0)",
     )
     return figure
+
+
+def priority_figure(found) -> go.Figure:
+    """The priority matrix of key drivers: importance (|impact|, points of the overall score) on
+    x, performance (the score among texts carrying the theme) on y; the overall score and the
+    median importance split it into four quadrants. Red themes lower the score, green raise it;
+    faded ones are not significant after Holm's correction."""
+    rows = found.drivers
+    importance = [abs(d.impact) for d in rows]
+    middle = sorted(importance)[len(importance) // 2] if importance else 0.0
+    colours = [
+        ("#b91c1c" if d.effect < 0 else "#15803d") if d.significant else "#9ca3af" for d in rows
+    ]
+    figure = go.Figure(
+        go.Scatter(
+            x=importance,
+            y=[d.performance for d in rows],
+            mode="markers+text",
+            text=[d.name for d in rows],
+            textposition="top center",
+            marker={"size": [8 + 24 * d.share for d in rows], "color": colours},
+            customdata=[[d.impact, d.mentions, d.p_holm] for d in rows],
+            hovertemplate=(
+                "%{text}<br>impact %{customdata[0]:+.1f} points · %{customdata[1]} texts"
+                "<br>score among them %{y:.1f} · p (Holm) %{customdata[2]:.3f}<extra></extra>"
+            ),
+        )
+    )
+    if found.overall is not None:
+        figure.add_hline(y=found.overall, line={"dash": "dot", "color": "#6b7280", "width": 1})
+    figure.add_vline(x=middle, line={"dash": "dot", "color": "#6b7280", "width": 1})
+    unit = {"nps": "NPS", "csat": "CSAT %", "ces": "CES"}[found.metric]
+    figure.update_layout(
+        margin={"l": 8, "r": 8, "t": 8, "b": 8},
+        height=380,
+        font={"family": _FONT, "size": 12},
+        showlegend=False,
+        xaxis={
+            "title": {"text": f"importance: {unit} points the theme moves overall"},
+            "rangemode": "tozero",
+            "automargin": True,
+        },
+        yaxis={"title": {"text": f"{unit} among its texts"}, "automargin": True},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
+    return figure

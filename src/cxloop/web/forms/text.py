@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from cxloop.text.filters import MAX_NAME, MAX_QUERY, FilterInvalid, filters_parse
+from cxloop.text.selectors import KEY_DRIVER_METRICS as METRICS
 from cxloop.text.selectors import TextFilters
 from cxloop.web.forms.common import MAX_ID, MAX_PAGE
 
@@ -56,4 +57,17 @@ class ThemeActionForm(forms.Form):
             self.add_error("theme", "choose a theme")
         if op == "merge" and not data.get("into"):
             self.add_error("into", "choose the theme to merge into")
+        return data
+
+
+class KeyDriversForm(TextSearchForm):
+    """The key drivers page: which score, and the Text page's filters."""
+
+    metric = forms.CharField(required=False, max_length=8)
+
+    def clean(self) -> dict:
+        data = super().clean()  # the filters, each bad one named
+        metric = data.get("metric") or ""
+        if metric and metric not in METRICS:
+            self.add_error("metric", f"{metric[:40]!r} is not one of {', '.join(METRICS)}")
         return data

@@ -8,4 +8,5 @@ urlpatterns: list = [
     path("text/", views.text_search, name="text-search"),
     path("text/<int:analysis_id>/", views.text_detail, name="text-detail"),
     path("text/themes/", views.text_themes, name="text-themes"),
+    path("text/drivers/", views.text_key_drivers, name="text-key-drivers"),
 ]

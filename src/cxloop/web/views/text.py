@@ -19,10 +19,10 @@ from cxloop.text import selectors as text_selectors
 from cxloop.text import services as text_services
 from cxloop.text.selectors import EMOTIONS, NPS_GROUPS
 from cxloop.web.charts.embed import figure_json
-from cxloop.web.charts.text import sentiment_figure
+from cxloop.web.charts.text import priority_figure, sentiment_figure
 from cxloop.web.forms import error_lines
 from cxloop.web.forms.common import MAX_ID, bad_params
-from cxloop.web.forms.text import FIELDS, TextSearchForm, ThemeActionForm
+from cxloop.web.forms.text import FIELDS, KeyDriversForm, TextSearchForm, ThemeActionForm
 from cxloop.web.workspace import active_workspace, can, capability_required
 
 PER_PAGE = 25
@@ -101,6 +101,45 @@ def text_detail(request: HttpRequest, analysis_id: int) -> HttpResponse:
         "customer": customer,
     }
     return render(request, "text/detail.html", context)
+
+
+KEY_DRIVER_DAYS = 90
+
+
+@capability_required(Capability.READ_FEEDBACK)
+def text_key_drivers(request: HttpRequest) -> HttpResponse:
+    """Which themes move NPS, CSAT or CES most: a priority matrix and the numbers behind it."""
+    workspace = active_workspace(request)
+    form = KeyDriversForm(request.GET)
+    if not form.is_valid():
+        return bad_params(request, form)
+    metric = form.cleaned_data.get("metric") or "nps"
+    filters = form.filters
+    if filters.date_from is None or filters.date_to is None:
+        start, end = text_selectors.period_default(workspace=workspace, days=KEY_DRIVER_DAYS)
+        start, end = filters.date_from or start, filters.date_to or end
+        if start > end:
+            start = end = filters.date_from or filters.date_to or end
+        filters = replace(filters, date_from=start, date_to=end)
+    found = text_selectors.key_drivers(workspace=workspace, metric=metric, filters=filters)
+    shown = {name: form.cleaned_data.get(name) or "" for name in FIELDS}
+    shown.update(
+        date_from=filters.date_from.isoformat() if filters.date_from else "",
+        date_to=filters.date_to.isoformat() if filters.date_to else "",
+    )
+    context = {
+        "found": found,
+        "filters": filters,
+        "metric": metric,
+        "shown": shown,
+        "metrics": [("nps", "NPS"), ("csat", "CSAT"), ("ces", "CES")],
+        "span": text_selectors.period_all(workspace=workspace) if found.too_few else None,
+        "figure_json": figure_json(priority_figure(found)) if found.drivers else None,
+        "query_string": urlencode(
+            {k: v for k, v in shown.items() if v and k in ("channel", "date_from", "date_to")}
+        ),
+    }
+    return render(request, "text/key_drivers.html", context)
 
 
 def highlight(text: str, drivers: list[dict]) -> list[tuple[str, str]]:
