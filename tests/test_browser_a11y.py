@@ -142,6 +142,7 @@ PAGES: dict[str, Callable[[Workspace], str]] = {
     "text-detail": lambda ws: f"/text/{_negative_text(ws)}/",
     "text-themes": lambda ws: "/text/themes/",
     "text-key-drivers": lambda ws: _all_texts("/text/drivers/?metric=csat", ws),
+    "text-roadblocks": lambda ws: _all_texts("/text/roadblocks/?channel=", ws),
 }
 PUBLIC = (
     "login", "public-survey", "public-survey-errors", "thank-you", "survey-closed",

@@ -158,3 +158,27 @@ def test_key_drivers_from_the_text_page(page: Page, live_server, demo, screensho
     expect(page).to_have_url(re.compile(r"theme=\d+"))
     expect(page.locator("#text-results > li").first).to_be_visible()
     assert name
+
+
+def test_top_roadblocks_lead_to_the_texts(page: Page, live_server, demo, screenshot):
+    # given an analyst; the demo's themes and negative comments
+    analyst = member_make(workspace=demo, username="ana", role="analyst")
+    log_in(page, live_server, analyst)
+    first, last = selectors.period_all(workspace=demo)
+    # when: Top roadblocks is opened from the Text page, over every text
+    page.goto(f"{live_server.url}/text/")
+    page.get_by_role("link", name="Top roadblocks").click()
+    expect(page.get_by_role("heading", name="Top roadblocks", level=1)).to_be_visible()
+    page.get_by_label("From").fill(first.isoformat())
+    page.get_by_label("To", exact=True).fill(last.isoformat())
+    page.get_by_role("button", name="Show").click()
+    # then: themes with negative examples
+    top = page.locator("#roadblocks > li").first
+    expect(top).to_be_visible()
+    expect(top.locator(".sentiment.negative").first).to_be_visible()
+    screenshot("text-roadblocks")
+    # when: the affected customers' texts are opened, all negative and of that theme
+    top.get_by_role("link", name=re.compile("affected")).click()
+    expect(page).to_have_url(re.compile(r"label=negative.*theme=\d+"))
+    labels = page.locator("#text-results .sentiment").all_inner_texts()
+    assert labels and all(label.startswith("negative") for label in labels)

@@ -112,6 +112,7 @@ WEB = {
     "text-detail": (RF, RF),
     "text-themes": (RF, EG),  # themes are curated like personas
     "text-key-drivers": (RF, RF),  # aggregates of comment themes
+    "text-roadblocks": (RF, RF),  # comment examples (redacted without read_pii)
     "prediction-settings": (EG, EG),  # what counts as a purchase and as churn; refits
     "workflow-list": (WT, WT),
     "workflow-new": (MF, MF),
@@ -142,6 +143,7 @@ API = {
     "text_analysis": RF,
     "text_themes": RF,
     "text_key_drivers": RF,
+    "text_roadblocks": RF,
     "list_customers": RC,
     "get_customer": RC,
     "list_customer_events": RC,

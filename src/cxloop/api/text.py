@@ -144,6 +144,75 @@ def text_drivers(request: HttpRequest, params: Query[TextParams]):
     }
 
 
+class RoadblockOut(Schema):
+    theme_id: int
+    name: str
+    negative_texts: int
+    share: float  # of all the period's texts
+    previous_negative_texts: int
+    previous_share: float
+    p_value: float
+    p_holm: float
+    rising: bool
+    falling: bool
+    customers: int
+    example_ids: list[int]
+
+
+class RoadblocksOut(Schema):
+    date_from: date
+    date_to: date
+    previous_from: date
+    previous_to: date
+    roadblocks: list[RoadblockOut]
+
+
+@router.get(
+    "/text/roadblocks",
+    response={200: RoadblocksOut, **ERRORS},
+    summary="Top roadblocks: themes behind negative texts against the previous period",
+)
+def text_roadblocks(request: HttpRequest, params: Query[TextParams]):
+    """The visible themes carried by the most negative texts in the period (default: the last
+    30 days up to the latest text) against the period of equal length before: Fisher's exact
+    test on each theme's share of all texts, Holm across the themes shown."""
+    workspace = request_workspace(request, params.workspace, need=Capability.READ_FEEDBACK)
+    filters = _filters(params)
+    start, end = filters.date_from, filters.date_to
+    if start is None or end is None:
+        default_start, default_end = text_selectors.period_default(workspace=workspace)
+        start, end = start or default_start, end or default_end
+    if start > end:
+        raise HttpError(422, f"date_from: {start} is after date_to {end} (give both dates)")
+    filters = replace(filters, date_from=start, date_to=end)
+    rows, previous = text_selectors.roadblocks(workspace=workspace, filters=filters)
+    if previous is None:
+        raise HttpError(422, "date_from, date_to: both are needed")
+    return {
+        "date_from": start,
+        "date_to": end,
+        "previous_from": previous[0],
+        "previous_to": previous[1],
+        "roadblocks": [
+            {
+                "theme_id": r.theme.pk,
+                "name": r.theme.name,
+                "negative_texts": r.change.count,
+                "share": r.change.share,
+                "previous_negative_texts": r.change.previous_count,
+                "previous_share": r.change.previous_share,
+                "p_value": r.change.p_value,
+                "p_holm": r.change.p_holm,
+                "rising": r.change.rising,
+                "falling": r.change.falling,
+                "customers": r.customers,
+                "example_ids": [t.pk for t in r.examples],
+            }
+            for r in rows
+        ],
+    }
+
+
 class KeyDriverOut(Schema):
     theme_id: int
     name: str

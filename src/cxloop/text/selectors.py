@@ -3,6 +3,7 @@ top negative drivers of a period against the previous one."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -22,6 +23,7 @@ __all__ = [
     "negative_drivers",
     "period_all",
     "period_default",
+    "roadblocks",
     "sentiment_by_day",
     "sentiment_counts",
     "texts_search",
@@ -189,6 +191,73 @@ def key_drivers(
         themes=[carried[pk] for pk in order],
         names=names,
     )
+
+
+@dataclass(frozen=True)
+class Roadblock:
+    """A theme behind negative texts: its change against the previous period (``change.word``
+    is the theme's id as text), how many customers wrote them, the most negative examples."""
+
+    theme: Theme
+    change: drivers.DriverChange
+    customers: int
+    examples: list[TextAnalysis]
+
+
+def _negative_by_theme(texts: QuerySet[TextAnalysis]) -> Counter[str]:
+    """How many negative texts of ``texts`` carry each visible theme (keyed by its id)."""
+    negative = texts.filter(label=Label.NEGATIVE).order_by().values("pk")
+    links = (
+        TextTheme.objects.filter(analysis__in=negative, theme__hidden=False)
+        .values("theme_id")
+        .annotate(n=Count("analysis", distinct=True))
+    )
+    return Counter({str(row["theme_id"]): row["n"] for row in links})
+
+
+def roadblocks(
+    *, workspace: Workspace, filters: TextFilters, top: int = drivers.MAX_TESTED, examples: int = 2
+) -> tuple[list[Roadblock], tuple[date, date] | None]:
+    """Top roadblocks: the visible themes carried by the most negative texts in ``filters``'
+    period, each with its share of all the period's texts against the period of equal length
+    just before (Fisher's exact test, Holm across the themes shown; rising ones flagged), the
+    customers who wrote them and the most negative examples. Needs both dates."""
+    if filters.date_from is None or filters.date_to is None:
+        return [], None
+    length = (filters.date_to - filters.date_from).days + 1
+    previous_from = filters.date_from - timedelta(days=length)
+    previous_to = filters.date_from - timedelta(days=1)
+    current_texts = texts_search(workspace=workspace, filters=filters)
+    previous_texts = texts_search(
+        workspace=workspace, filters=replace(filters, date_from=previous_from, date_to=previous_to)
+    )
+    rows = drivers.compare(
+        _negative_by_theme(current_texts),
+        current_texts.count(),
+        _negative_by_theme(previous_texts),
+        previous_texts.count(),
+        top=top,
+    )
+    themes = Theme.objects.in_bulk([int(r.word) for r in rows])
+    found = []
+    for row in rows:
+        theme = themes[int(row.word)]
+        negative = current_texts.filter(label=Label.NEGATIVE, themes__theme=theme)
+        customers = (
+            negative.exclude(customer__isnull=True)
+            .order_by()
+            .values("customer_id")
+            .distinct()
+            .count()
+        )
+        worst: list[TextAnalysis] = []
+        for text in negative.order_by("score", "pk")[: examples * 10]:
+            if text.text not in {t.text for t in worst}:  # the same words once
+                worst.append(text)
+            if len(worst) == examples:
+                break
+        found.append(Roadblock(theme, row, customers, worst))
+    return found, (previous_from, previous_to)
 
 
 # ---------------------------------------------------------------- themes

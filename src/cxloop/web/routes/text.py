@@ -9,4 +9,5 @@ urlpatterns: list = [
     path("text/<int:analysis_id>/", views.text_detail, name="text-detail"),
     path("text/themes/", views.text_themes, name="text-themes"),
     path("text/drivers/", views.text_key_drivers, name="text-key-drivers"),
+    path("text/roadblocks/", views.text_roadblocks, name="text-roadblocks"),
 ]

@@ -9,3 +9,11 @@ register = template.Library()
 def startswith(text: str, prefix: str) -> bool:
     """``{% if request.path|startswith:"/surveys/" %}``: highlight a nav section."""
     return bool(prefix) and str(text).startswith(prefix)
+
+
+@register.filter
+def percent(share: float | None, digits: int = 1) -> str:
+    """A share (0..1) as a percentage with ``digits`` decimals: ``0.0523`` → ``5.2 %``."""
+    if share is None:
+        return "–"
+    return f"{share * 100:.{int(digits)}f} %"

@@ -17,7 +17,7 @@ from cxloop.core.permissions import Capability
 from cxloop.customers import selectors as customer_selectors
 from cxloop.text import selectors as text_selectors
 from cxloop.text import services as text_services
-from cxloop.text.selectors import EMOTIONS, NPS_GROUPS
+from cxloop.text.selectors import EMOTIONS, NPS_GROUPS, TextFilters
 from cxloop.web.charts.embed import figure_json
 from cxloop.web.charts.text import priority_figure, sentiment_figure
 from cxloop.web.forms import error_lines
@@ -28,20 +28,25 @@ from cxloop.web.workspace import active_workspace, can, capability_required
 PER_PAGE = 25
 
 
+def _period(workspace, filters: TextFilters, *, days: int = text_selectors.DEFAULT_DAYS):
+    """``filters`` with both dates: a missing one from the default period of ``days`` up to
+    the workspace's as-of day (one date beyond that period alone: that one day)."""
+    start, end = filters.date_from, filters.date_to
+    if start is None or end is None:
+        default_start, default_end = text_selectors.period_default(workspace=workspace, days=days)
+        start, end = start or default_start, end or default_end
+        if start > end:
+            start = end = filters.date_from or filters.date_to or end
+    return replace(filters, date_from=start, date_to=end), start, end
+
+
 @capability_required(Capability.READ_FEEDBACK)
 def text_search(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
     form = TextSearchForm(request.GET)
     if not form.is_valid():
         return bad_params(request, form)
-    filters = form.filters
-    start, end = filters.date_from, filters.date_to
-    if start is None or end is None:
-        default_start, default_end = text_selectors.period_default(workspace=workspace)
-        start, end = start or default_start, end or default_end
-        if start > end:  # one date given, beyond the default period: that one day
-            start = end = filters.date_from or filters.date_to or end
-    filters = replace(filters, date_from=start, date_to=end)
+    filters, start, end = _period(workspace, form.filters)
     texts = text_selectors.texts_search(workspace=workspace, filters=filters)
     page = Paginator(texts, PER_PAGE).get_page(form.cleaned_data.get("page") or 1)
     names = {}
@@ -103,6 +108,29 @@ def text_detail(request: HttpRequest, analysis_id: int) -> HttpResponse:
     return render(request, "text/detail.html", context)
 
 
+@capability_required(Capability.READ_FEEDBACK)
+def text_roadblocks(request: HttpRequest) -> HttpResponse:
+    """Top roadblocks: the themes behind the most negative texts, this period against the one
+    before, rising ones flagged, with examples and the customers affected."""
+    workspace = active_workspace(request)
+    form = TextSearchForm(request.GET)
+    if not form.is_valid():
+        return bad_params(request, form)
+    filters, start, end = _period(workspace, form.filters)
+    rows, previous = text_selectors.roadblocks(workspace=workspace, filters=filters)
+    period = {"date_from": start.isoformat(), "date_to": end.isoformat()}
+    if filters.channel:
+        period["channel"] = filters.channel
+    context = {
+        "rows": rows,
+        "previous": previous,
+        "filters": filters,
+        "shown": {"channel": filters.channel, **period},
+        "negative_query": urlencode({**period, "label": "negative"}),
+    }
+    return render(request, "text/roadblocks.html", context)
+
+
 KEY_DRIVER_DAYS = 90
 
 
@@ -114,19 +142,10 @@ def text_key_drivers(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return bad_params(request, form)
     metric = form.cleaned_data.get("metric") or "nps"
-    filters = form.filters
-    if filters.date_from is None or filters.date_to is None:
-        start, end = text_selectors.period_default(workspace=workspace, days=KEY_DRIVER_DAYS)
-        start, end = filters.date_from or start, filters.date_to or end
-        if start > end:
-            start = end = filters.date_from or filters.date_to or end
-        filters = replace(filters, date_from=start, date_to=end)
+    filters, start, end = _period(workspace, form.filters, days=KEY_DRIVER_DAYS)
     found = text_selectors.key_drivers(workspace=workspace, metric=metric, filters=filters)
     shown = {name: form.cleaned_data.get(name) or "" for name in FIELDS}
-    shown.update(
-        date_from=filters.date_from.isoformat() if filters.date_from else "",
-        date_to=filters.date_to.isoformat() if filters.date_to else "",
-    )
+    shown.update(date_from=start.isoformat(), date_to=end.isoformat())
     context = {
         "found": found,
         "filters": filters,
