@@ -172,10 +172,12 @@ def test_import_reviews_through_the_api(api, workspace):
     }  # fmt: skip
     review = Response.objects.get()
     assert (review.csat_score, review.touchpoint, review.comment) == (4, "trustpilot", "Good fit")
-    missing = api.post("/api/reviews/import", {"file": SimpleUploadedFile("x.csv", b"score\n4\n")})
+    missing = api.post("/api/reviews/import", {"file": SimpleUploadedFile("x.csv", b"when\n4\n")})
     assert (missing.status_code, missing.json()["detail"]) == (
-        422, "line 1: missing column text (expected rating, text, source, date)",
-    )  # fmt: skip
+        422,
+        "line 1: missing column text (or rating); expected text, rating, source, date, email, "
+        "user_id, id",
+    )
 
 
 def test_import_reviews_with_a_tab_delimiter_through_the_api(api, workspace):

@@ -115,3 +115,48 @@ def test_an_unknown_delimiter_is_a_clear_error(workspace):
 
     with pytest.raises(ImportFileError, match="delimiter: choose one of comma, semicolon, tab"):
         reviews_import(workspace=workspace, text="rating,text\n5,ok\n", delimiter="pipe")
+
+
+def test_text_without_a_rating_is_feedback_matched_by_email_or_user_id(
+    workspace, settings, django_capture_on_commit_callbacks
+):
+    # given two known customers, one by email and one by the user id of our systems
+    from cxloop.text import selectors as text_selectors
+    from factories import customer_id, identify, ingest
+
+    at = "2025-03-01T10:00:00Z"
+    ingest(workspace, [identify("u-1", {"email": "ann@example.com"}, _when(at))])
+    ingest(workspace, [identify("u-2", {"name": "Bob"}, _when(at))])
+    tweets = (
+        "tweet,channel,created_at,author_email,customer_id,message_id\n"
+        "Your app keeps logging me out,twitter,2025-03-02,ann@example.com,,t1\n"
+        "Chat: the agent fixed it fast,chat,2025-03-03,,u-2,c9\n"
+        "Who are you people,twitter,2025-03-04,nobody@example.com,,t2\n"
+        ",twitter,2025-03-05,,,t3\n"
+    )
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        first = reviews_import(workspace=workspace, text=tweets)
+    again = reviews_import(workspace=workspace, text=tweets)
+    # then: three texts kept without a rating, the empty row named, nothing twice
+    assert (first.imported, first.duplicates, first.unmatched_customers) == (3, 0, 1)
+    assert [(e.field, e.message) for e in first.errors] == [
+        ("line 5", "text: give a text or a rating")
+    ]
+    assert (again.imported, again.duplicates) == (0, 3)
+    stored = {r.comment: r for r in Response.objects.filter(workspace=workspace)}
+    assert stored["Your app keeps logging me out"].customer_id == customer_id(workspace, "u-1")
+    assert stored["Chat: the agent fixed it fast"].customer_id == customer_id(workspace, "u-2")
+    assert stored["Who are you people"].customer_id is None
+    assert {r.csat_score for r in stored.values()} == {None}
+    assert {r.touchpoint for r in stored.values()} == {"twitter", "chat"}
+    # and every text is analysed as it arrives
+    texts = text_selectors.workspace_texts(workspace=workspace)
+    assert sorted(t.text for t in texts) == sorted(stored)
+
+
+def _when(text):
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

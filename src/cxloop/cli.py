@@ -265,7 +265,8 @@ def feedback_import_reviews(
     workspace: Annotated[str | None, typer.Option(help="Workspace slug.")] = None,
     source: Annotated[str, typer.Option(help="Review site for rows without a source.")] = "",
 ) -> None:
-    """Import reviews (rating 1–5, text, source, date, email, id) from a CSV file."""
+    """Import reviews and customer text (text and/or rating 1–5, source, date, email or user_id,
+    id) from a CSV file; text-only rows (tweets, transcripts, tickets) are feedback too."""
     _django()
     from cxloop.feedback.importing import ImportFileError, reviews_import
 

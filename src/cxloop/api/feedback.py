@@ -460,7 +460,7 @@ class ImportReportOut(Schema):
 @router.post(
     "/reviews/import",
     response={200: ImportReportOut, **BODY_ERRORS},
-    summary="Import reviews from a CSV file",
+    summary="Import reviews and customer text from a CSV file",
 )
 def import_reviews(
     request: HttpRequest,
@@ -469,8 +469,8 @@ def import_reviews(
     delimiter: Form[Literal["comma", "semicolon", "tab"]] = "comma",
     workspace: str | None = None,
 ):
-    """Columns ``rating`` (1–5) and ``text`` required; ``source``, ``date``, ``email``, ``id``,
-    ``title`` optional. RFC 4180 CSV (quotes doubled inside quoted text) with the chosen
+    """Columns ``text`` and/or ``rating`` (1–5; each row needs one), ``source``, ``date``,
+    ``email`` or ``user_id`` (the customer), ``id``, ``title``. RFC 4180 CSV (quotes doubled inside quoted text) with the chosen
     delimiter. Bad rows are reported by line; good ones kept; re-imports store nothing twice."""
     target = request_workspace(request, workspace, need=Capability.IMPORT)
     try:

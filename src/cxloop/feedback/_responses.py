@@ -256,7 +256,8 @@ def responses_bulk_add(
 
 
 def review_inbox(*, workspace: Workspace) -> Survey:
-    """The workspace's "Reviews" inbox: a closed survey holding imported reviews."""
+    """The workspace's "Reviews" inbox: a closed survey holding imported reviews and other
+    customer text (with or without a star rating)."""
     inbox = Survey.objects.filter(workspace=workspace, is_review_inbox=True).first()
     if inbox is not None:
         return inbox
@@ -270,7 +271,7 @@ def review_inbox(*, workspace: Workspace) -> Survey:
                 "key": "rating",
                 "type": "rating",
                 "metric": "csat",
-                "required": True,
+                "required": False,  # customer text without a rating is feedback too
                 "text": "Star rating",
             },
             {"key": "text", "type": "text", "text": "Review"},
@@ -291,12 +292,18 @@ def review_add(
     at: datetime,
     customer: Customer | None = None,
 ) -> SubmitResult:
-    """Store one review (stars 1–5, text, the site it came from) as feedback; idempotent on id."""
+    """Store one review or other customer text (stars 1–5 or none, text, the site or source it
+    came from) as feedback; idempotent on id. A row needs a rating or a text."""
     inbox = review_inbox(workspace=workspace)
     site = (site or "unknown").strip().lower()[:32]
+    answers: dict[str, object] = {"text": text}
+    if rating not in (None, ""):
+        answers["rating"] = rating
+    elif not str(text or "").strip():
+        raise AnswerInvalid([FieldError("answers.text", "give a text or a rating")])
     return response_submit(
         survey=inbox,
-        answers={"rating": rating, "text": text},
+        answers=answers,
         response_key=f"review:{site}:{review_id}"[:64],
         customer=customer,
         source="review",

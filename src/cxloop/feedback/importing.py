@@ -230,21 +230,26 @@ def responses_import(
 
 REVIEW_COLUMNS = {
     "rating": ("rating", "stars", "score"),
-    "text": ("text", "review", "body", "comment"),
-    "site": ("source", "site", "platform"),
-    "date": ("date", "submitted_at", "created_at", "published_at"),
+    "text": ("text", "review", "body", "comment", "message", "content", "tweet", "transcript"),
+    "site": ("source", "site", "platform", "channel"),
+    "date": ("date", "submitted_at", "created_at", "published_at", "timestamp"),
     "email": ("email", "customer_email", "author_email"),
-    "id": ("id", "review_id"),
-    "title": ("title", "headline"),
+    "user_id": ("user_id", "customer_id", "userid"),
+    "id": ("id", "review_id", "external_id", "message_id", "ticket_id"),
+    "title": ("title", "headline", "subject"),
 }
 
 
 def reviews_import(
     *, workspace: Workspace, text: str | bytes, default_site: str = "", delimiter: str = "comma"
 ) -> ImportReport:
-    """Import reviews: columns rating (1–5), text, source (site), date, email, id, title.
+    """Import reviews and other customer text (tweets, app-store reviews, chat transcripts,
+    ticket bodies): columns text, rating (1–5, optional), source (site), date, email, user_id
+    (the customer's id in your systems), id, title.
 
-    ``rating`` and ``text`` are required columns; a missing source uses ``default_site``.
+    A ``text`` or a ``rating`` column is required; a row needs a text or a rating (text-only rows
+    are valid feedback). A missing source uses ``default_site``. The customer is matched by
+    email, else by user id.
     """
     header, rows = read_csv(text, delimiter=delimiter)
     lower = [h.strip().lower() for h in header]
@@ -253,22 +258,25 @@ def reviews_import(
         found = next((lower.index(a) for a in aliases if a in lower), None)
         if found is not None:
             where[name] = found
-    missing = [name for name in ("rating", "text") if name not in where]
-    if missing:
+    if "rating" not in where and "text" not in where:
         raise ImportFileError(
-            f"line 1: missing column {', '.join(missing)} (expected rating, text, source, date)"
+            "line 1: missing column text (or rating); expected text, rating, source, date, "
+            "email, user_id, id"
         )
     report = ImportReport(rows=len(rows))
-    emails = [
-        cells[where["email"]]
-        for _, cells in rows
-        if "email" in where and where["email"] < len(cells)
-    ]
-    customer_ids = selectors.customer_ids_by_email(workspace=workspace, emails=emails)
+
+    def column(name: str) -> list[str]:
+        index = where.get(name)
+        return [c[index].strip() for _, c in rows if index is not None and index < len(c)]
+
+    customer_ids = selectors.customer_ids_by_email(workspace=workspace, emails=column("email"))
+    user_ids = customer_selectors.customer_ids_by_identity(
+        workspace=workspace, kind="user_id", values=[v for v in column("user_id") if v]
+    )
     customers = {
         c.pk: c
         for c in customer_selectors.customers_by_ids(
-            workspace=workspace, ids=set(customer_ids.values())
+            workspace=workspace, ids=set(customer_ids.values()) | set(user_ids.values())
         )
     }
     content_id = _ContentIds()
@@ -292,8 +300,10 @@ def reviews_import(
         if get("title"):
             body = f"{get('title')}\n\n{body}" if body else get("title")
         email = get("email").lower()
-        customer = customers.get(customer_ids.get(email, 0))
-        if email and customer is None:
+        customer = customers.get(customer_ids.get(email, 0)) or customers.get(
+            user_ids.get(get("user_id"), 0)
+        )
+        if (email or get("user_id")) and customer is None:
             report.unmatched_customers += 1
         try:
             result = services.review_add(
