@@ -126,8 +126,21 @@ def test_themes_are_found_at_build_and_curated(page: Page, live_server, demo, sc
     expect(page.locator(f"#theme-{second.pk}")).to_have_count(0)
     expect(page.locator(".messages")).to_contain_text("Merged into Delivery trouble.")
     # when: it is hidden
-    page.locator(f"#theme-{first.pk}").get_by_role("button", name="Hide").click()
-    expect(page.locator(f"#theme-{first.pk} h2")).to_contain_text("(hidden)")
+    # when: a keyword rule is added to the merged theme
+    card = page.locator(f"#theme-{first.pk}")
+    card.get_by_label("Keyword rules for Delivery trouble (comma-separated)").fill("refund, money")
+    card.get_by_role("button", name="Save rules").click()
+    expect(page.locator(".messages")).to_contain_text("Delivery trouble: rules saved;")
+    expect(page.locator(f"#theme-{first.pk}")).to_contain_text("Keyword rules: refund, money")
+    # when: it is split in two again
+    page.locator(f"#theme-{first.pk}").get_by_role("button", name="Split in two").click()
+    expect(page.locator(".messages")).to_contain_text("Split into")
+    expect(page.locator(f"#theme-{first.pk}")).to_have_count(0)
+    expect(page.locator("#theme-weeks .main-svg").first).to_be_attached()
+    # when: the busiest theme is hidden
+    busiest = page.locator("#themes > li").first
+    busiest.get_by_role("button", name="Hide").click()
+    expect(page.locator("#themes > li h2").filter(has_text="(hidden)")).to_have_count(1)
     screenshot("themes-curated")
 
 

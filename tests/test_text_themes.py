@@ -151,3 +151,77 @@ def test_match_is_whole_words_any_case():
     known = [(1, ["password reset", "login", "account"]), (2, ["parcel", "courier", "late"])]
     assert themes.match("My PASSWORD reset failed; login too", known) == [(1, 2 / 3)]
     assert themes.match("Chocolate parcels", known) == []
+
+
+def test_keyword_rules_tag_existing_and_new_texts(workspace, discovered):
+    # given: a theme, and texts (already analysed) that only a keyword rule finds
+    login = next(t for t in discovered if "password" in " ".join(t.phrases) or "log" in t.name)
+    survey = survey_make(workspace)
+    extra = [
+        response_make(workspace, survey, AT, comment=c)
+        for c in ("Two-factor code never arrives", "My 2FA code expired", "Lovely shop")
+    ]
+    services.text_analyse_responses(responses=extra)
+    before = TextTheme.objects.filter(theme=login).count()
+    # when: rules are set (any case, whole words, commas or duplicates tidied)
+    gained = services.theme_set_rules(theme=login, rules=["2FA", " two-factor  code", "2fa"])
+    # then: exactly the two texts with a rule word gained the theme
+    login.refresh_from_db()
+    assert login.rules == ["2FA", "two-factor code"] and login.curated
+    assert gained == 2
+    assert TextTheme.objects.filter(theme=login).count() == before + 2
+    # and a new text with a rule word is tagged as it is analysed (weight 1)
+    new = response_make(workspace, survey, AT, comment="Where is my 2fa SMS?")
+    services.text_analyse_responses(responses=[new])
+    link = TextTheme.objects.get(theme=login, analysis__response=new)
+    assert link.weight == 1.0
+    # bad rules are refused by name
+    with pytest.raises(services.ThemeError, match="rules"):
+        services.theme_set_rules(theme=login, rules=["!!!"])
+    with pytest.raises(services.ThemeError, match="at most 20"):
+        services.theme_set_rules(theme=login, rules=[f"w{i}" for i in range(21)])
+
+
+def test_split_makes_two_curated_themes_from_a_mixed_one(workspace, discovered):
+    # given: both topics merged into one theme
+    first, second = discovered
+    merged = services.themes_merge(into=first, other=second)
+    # when
+    parts = services.theme_split(theme=merged)
+    # then: two curated themes, the topics apart again (each text in its topic's theme)
+    assert len(parts) == 2 and all(p.curated for p in parts)
+    assert not Theme.objects.filter(pk=merged.pk).exists()
+    by_part = [
+        set(TextTheme.objects.filter(theme=p).values_list("analysis__text", flat=True))
+        for p in parts
+    ]
+    delivery, login = set(DELIVERY), set(LOGIN)
+    assert sorted([by_part[0] <= delivery, by_part[0] <= login]) == [False, True]
+    assert sorted([by_part[1] <= delivery, by_part[1] <= login]) == [False, True]
+    assert by_part[0] | by_part[1] == delivery | login
+    # a theme too small to split is refused by name
+    small = Theme.objects.create(workspace=workspace, name="Tiny")
+    with pytest.raises(services.ThemeError, match="do not fall into two"):
+        services.theme_split(theme=small)
+
+
+def test_theme_weeks_count_texts_per_monday_week(workspace):
+    # given: texts on known days; the as-of day is the latest text's (Wed 12 March 2025)
+    from datetime import timedelta
+
+    survey = survey_make(workspace)
+    theme = Theme.objects.create(workspace=workspace, name="Parcels")
+    hidden = Theme.objects.create(workspace=workspace, name="Gone", hidden=True)
+    days = [AT, AT, AT + timedelta(days=2), AT - timedelta(days=1), AT - timedelta(days=7)]
+    responses = [
+        response_make(workspace, survey, d, comment=f"text {i}") for i, d in enumerate(days)
+    ]
+    services.text_analyse_responses(responses=responses)
+    for analysis in selectors.workspace_texts(workspace=workspace):
+        TextTheme.objects.create(analysis=analysis, theme=theme, weight=1.0)
+        TextTheme.objects.create(analysis=analysis, theme=hidden, weight=1.0)
+    # when
+    weeks, series = selectors.theme_weeks(workspace=workspace, weeks=3, now=AT + timedelta(days=30))
+    # then: by hand. AT is Monday 10 March: weeks of 24 Feb, 3 Mar, 10 Mar
+    assert [w.isoformat() for w in weeks] == ["2025-02-24", "2025-03-03", "2025-03-10"]
+    assert series == [("Parcels", [0, 2, 3])]

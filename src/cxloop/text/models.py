@@ -58,13 +58,21 @@ class TextAnalysis(models.Model):
 
 class Theme(models.Model):
     """A theme discovered in a workspace's texts (TF-IDF + NMF), then curated by people:
-    renamed, merged, hidden. ``curated`` themes survive a new discovery."""
+    renamed, merged, split, given keyword rules, hidden. ``curated`` themes survive a new
+    discovery."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
     name = models.CharField(max_length=120)
     phrases = models.JSONField(default=list, help_text="Key phrases, most typical first.")
+    rules = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Words or phrases a person chose: a text containing any carries the theme.",
+    )
     hidden = models.BooleanField(default=False)
-    curated = models.BooleanField(default=False, help_text="Renamed or merged by a person.")
+    curated = models.BooleanField(
+        default=False, help_text="Renamed, merged, split or given rules by a person."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -29,6 +29,7 @@ __all__ = [
     "texts_search",
     "theme_choices",
     "theme_get",
+    "theme_weeks",
     "themes_list",
     "workspace_texts",
 ]
@@ -276,6 +277,32 @@ def theme_choices(*, workspace: Workspace) -> list[tuple[int, str]]:
     """(id, name) of the visible themes, by name: a filter's options."""
     visible = Theme.objects.filter(workspace=workspace, hidden=False).order_by("name", "pk")
     return list(visible.values_list("pk", "name"))
+
+
+def theme_weeks(
+    *, workspace: Workspace, weeks: int = 26, top: int = 8, now: datetime | None = None
+) -> tuple[list[date], list[tuple[str, list[int]]]]:
+    """Texts per week (Monday-based, UTC) of the ``top`` visible themes with the most texts, over
+    the ``weeks`` weeks up to the as-of day (the latest text's, or today when that is earlier):
+    the weeks, and (theme name, count per week) most texts first."""
+    _, end = period_default(workspace=workspace, now=now, days=1)
+    last_monday = end - timedelta(days=end.weekday())
+    first_monday = last_monday - timedelta(weeks=weeks - 1)
+    days = [first_monday + timedelta(weeks=i) for i in range(weeks)]
+    links = TextTheme.objects.filter(
+        theme__workspace=workspace,
+        theme__hidden=False,
+        analysis__written_at__gte=_start(first_monday),
+        analysis__written_at__lt=_start(end + timedelta(days=1)),
+    ).values_list("theme_id", "analysis__written_at")
+    counts: dict[int, list[int]] = {}
+    for theme_id, written in links.iterator(chunk_size=5000):
+        day = written.astimezone(UTC).date()
+        index = (day - first_monday).days // 7
+        counts.setdefault(theme_id, [0] * weeks)[index] += 1
+    names = dict(Theme.objects.filter(pk__in=counts).values_list("pk", "name"))
+    ranked = sorted(counts, key=lambda t: (-sum(counts[t]), names[t]))[:top]
+    return days, [(names[t], counts[t]) for t in ranked]
 
 
 def theme_get(*, workspace: Workspace, theme_id: int) -> Theme | None:

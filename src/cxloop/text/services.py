@@ -89,13 +89,17 @@ def text_analyse_responses(*, responses: Iterable) -> int:
 def _tag_with_themes(analyses: list[tuple[int, str]], workspace_ids: set[int]) -> None:
     """Give new texts the workspace's current themes whose key phrases they contain (a text
     already linked to a theme keeps its link)."""
-    known = list(Theme.objects.filter(workspace_id__in=workspace_ids).values_list("pk", "phrases"))
-    if not known or not analyses:
+    rows = list(
+        Theme.objects.filter(workspace_id__in=workspace_ids).values_list("pk", "phrases", "rules")
+    )
+    if not rows or not analyses:
         return
+    known = [(pk, phrases) for pk, phrases, _ in rows]
+    rules = {pk: chosen for pk, _, chosen in rows if chosen}
     links = [
         TextTheme(analysis_id=pk, theme_id=theme_id, weight=weight)
         for pk, text in analyses
-        for theme_id, weight in themes.match(text, known)
+        for theme_id, weight in themes.match(text, known, rules=rules)
     ]
     TextTheme.objects.bulk_create(links, ignore_conflicts=True)
 
@@ -215,3 +219,72 @@ def themes_merge(*, into: Theme, other: Theme) -> Theme:
         into.save(update_fields=["phrases", "curated"])
         other.delete()
     return into
+
+
+MAX_RULES = 20
+MAX_RULE = 80
+
+
+def theme_set_rules(*, theme: Theme, rules: Iterable[str]) -> int:
+    """Give ``theme`` keyword rules (words or phrases, whole words, any case): every text of the
+    workspace containing one carries the theme from now on, and so does each new text. Returns
+    how many texts gained the theme. An empty list removes the rules (links made stay)."""
+    tidy = [" ".join(r.split()) for r in rules if r and r.strip()]
+    chosen: list[str] = []
+    for rule in tidy:  # once each, any case; the first spelling kept
+        if rule.lower() not in {c.lower() for c in chosen}:
+            chosen.append(rule)
+    if len(chosen) > MAX_RULES:
+        raise ThemeError(f"rules: at most {MAX_RULES} words or phrases")
+    for rule in chosen:
+        if len(rule) > MAX_RULE or "\x00" in rule or not themes.words_of(rule):
+            raise ThemeError(f"rules: {rule[:40]!r} must be 1–{MAX_RULE} characters with a word")
+    with transaction.atomic():
+        theme.rules, theme.curated = chosen, True
+        theme.save(update_fields=["rules", "curated"])
+        if not chosen:
+            return 0
+        have = set(TextTheme.objects.filter(theme=theme).values_list("analysis_id", flat=True))
+        rows = TextAnalysis.objects.filter(workspace_id=theme.workspace_id).values_list(
+            "pk", "text"
+        )
+        new = [
+            TextTheme(analysis_id=pk, theme=theme, weight=1.0)
+            for pk, text in rows.iterator(chunk_size=2000)
+            if pk not in have and themes.match(text, [(theme.pk, [])], rules={theme.pk: chosen})
+        ]
+        TextTheme.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new)
+
+
+def theme_split(*, theme: Theme) -> list[Theme]:
+    """Split ``theme`` in two by finding two themes among its own texts (the same TF-IDF + NMF
+    as discovery): each new theme is named by its key phrases, curated, and takes its texts;
+    ``theme`` is deleted. Refused when its texts do not fall apart into two."""
+    links = list(
+        TextTheme.objects.filter(theme=theme)
+        .order_by("analysis_id")
+        .values_list("analysis_id", "analysis__text")
+    )
+    found = themes.discover([text for _, text in links], k=2)
+    if len(found) < 2:
+        raise ThemeError(
+            f"theme: its {len(links)} texts do not fall into two groups of their own words "
+            f"(at least {themes.MIN_TEXTS} texts with shared words are needed)"
+        )
+    with transaction.atomic():
+        created = []
+        for item in found[:2]:
+            part = Theme.objects.create(
+                workspace_id=theme.workspace_id,
+                name=item.name[:120],
+                phrases=list(item.phrases),
+                curated=True,
+            )
+            TextTheme.objects.bulk_create(
+                TextTheme(analysis_id=links[i][0], theme=part, weight=weight)
+                for i, weight in item.members
+            )
+            created.append(part)
+        theme.delete()
+    return created

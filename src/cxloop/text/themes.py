@@ -72,16 +72,36 @@ def discover(texts: list[str], *, k: int | None = None, seed: int = 0) -> list[D
     return sorted(found, key=lambda d: -len(d.members))
 
 
+def words_of(text: str) -> str:
+    """``text`` lower-cased, as its words separated by single spaces."""
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def _has(lowered: str, phrase: str) -> bool:
+    """Whether ``phrase`` occurs in the normalised text as whole words."""
+    wanted = words_of(phrase)
+    return bool(wanted) and re.search(rf"(?<!\w){re.escape(wanted)}(?!\w)", lowered) is not None
+
+
 def match(
-    text: str, themes: list[tuple[int, list[str]]], *, top: int = 3
+    text: str,
+    themes: list[tuple[int, list[str]]],
+    *,
+    top: int = 3,
+    rules: dict[int, list[str]] | None = None,
 ) -> list[tuple[int, float]]:
     """The themes a new text carries: those of whose first ``top`` key phrases it contains at
-    least one (as whole words, any case); the weight is the share of those phrases found."""
-    lowered = " ".join(re.findall(r"\w+", text.lower()))
+    least one (as whole words, any case; the weight is the share of those phrases found), and
+    those with a keyword rule it contains (weight 1: a person said so)."""
+    lowered = words_of(text)
+    rules = rules or {}
     found = []
     for theme_id, phrases in themes:
-        wanted = [p.lower() for p in phrases[:top] if p]
-        hits = sum(1 for p in wanted if re.search(rf"(?<!\w){re.escape(p)}(?!\w)", lowered))
+        if any(_has(lowered, rule) for rule in rules.get(theme_id, [])):
+            found.append((theme_id, 1.0))
+            continue
+        wanted = [p for p in phrases[:top] if p]
+        hits = sum(1 for p in wanted if _has(lowered, p))
         if hits:
             found.append((theme_id, hits / len(wanted)))
     return found

@@ -84,3 +84,31 @@ def priority_figure(found) -> go.Figure:
         plot_bgcolor="rgba(0,0,0,0)",
     )
     return figure
+
+
+def theme_weeks_figure(days: list[date], series: list[tuple[str, list[int]]]) -> go.Figure:
+    """Lines: texts per week of each theme (the busiest themes)."""
+    x = [day.isoformat() for day in days]
+    figure = go.Figure(
+        [
+            go.Scatter(
+                name=name,
+                x=x,
+                y=counts,
+                mode="lines+markers",
+                hovertemplate="week of %{x}: %{y} texts<extra>" + name + "</extra>",
+            )
+            for name, counts in series
+        ]
+    )
+    figure.update_layout(
+        margin={"l": 8, "r": 8, "t": 8, "b": 8},
+        height=300,
+        font={"family": _FONT, "size": 12},
+        legend={"orientation": "h", "y": -0.2, "x": 0},
+        xaxis={"type": "date", "automargin": True, "tickformat": "%-d %b"},
+        yaxis={"title": {"text": "texts per week"}, "automargin": True, "rangemode": "tozero"},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
+    return figure

@@ -44,10 +44,11 @@ class ThemeActionForm(forms.Form):
     """A post on the themes page: discover, rename, merge, hide or show."""
 
     op = forms.ChoiceField(
-        choices=[(o, o) for o in ("discover", "rename", "merge", "hide", "show")]
+        choices=[(o, o) for o in ("discover", "rename", "merge", "hide", "show", "rules", "split")]
     )
     theme = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     name = forms.CharField(max_length=120, required=False)
+    rules = forms.CharField(max_length=2000, required=False)
     into = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
 
     def clean(self) -> dict:
@@ -58,6 +59,12 @@ class ThemeActionForm(forms.Form):
         if op == "merge" and not data.get("into"):
             self.add_error("into", "choose the theme to merge into")
         return data
+
+    @property
+    def rule_list(self) -> list[str]:
+        """The rules field: words or phrases separated by commas or new lines."""
+        raw = self.cleaned_data.get("rules") or ""
+        return [part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()]
 
 
 class KeyDriversForm(TextSearchForm):

@@ -19,7 +19,7 @@ from cxloop.text import selectors as text_selectors
 from cxloop.text import services as text_services
 from cxloop.text.selectors import EMOTIONS, NPS_GROUPS, TextFilters
 from cxloop.web.charts.embed import figure_json
-from cxloop.web.charts.text import priority_figure, sentiment_figure
+from cxloop.web.charts.text import priority_figure, sentiment_figure, theme_weeks_figure
 from cxloop.web.forms import error_lines
 from cxloop.web.forms.common import MAX_ID, bad_params
 from cxloop.web.forms.text import FIELDS, KeyDriversForm, TextSearchForm, ThemeActionForm
@@ -197,7 +197,7 @@ def text_themes(request: HttpRequest) -> HttpResponse:
         form = ThemeActionForm(request.POST)
         if form.is_valid():
             try:
-                done = _theme_action(workspace, form.cleaned_data)
+                done = _theme_action(workspace, form.cleaned_data, form.rule_list)
             except text_services.ThemeError as refused:
                 errors.append(str(refused))
             else:
@@ -205,8 +205,11 @@ def text_themes(request: HttpRequest) -> HttpResponse:
                 return redirect("text-themes")
         else:
             errors = error_lines(form)
+    weeks, series = text_selectors.theme_weeks(workspace=workspace)
     context = {
         "rows": text_selectors.themes_list(workspace=workspace),
+        "weeks_json": figure_json(theme_weeks_figure(weeks, series)) if series else None,
+        "weeks": weeks,
         "errors": errors,
         "texts": text_selectors.workspace_texts(workspace=workspace).count(),
         "span": text_selectors.period_all(workspace=workspace),
@@ -214,7 +217,7 @@ def text_themes(request: HttpRequest) -> HttpResponse:
     return render(request, "text/themes.html", context, status=422 if errors else 200)
 
 
-def _theme_action(workspace, data: dict) -> str:
+def _theme_action(workspace, data: dict, rules: list[str]) -> str:
     op = data["op"]
     if op == "discover":
         found = text_services.themes_discover(workspace=workspace)
@@ -233,5 +236,15 @@ def _theme_action(workspace, data: dict) -> str:
             raise text_services.ThemeError("into: no such theme in this workspace")
         text_services.themes_merge(into=into, other=theme)
         return f"Merged into {into.name}."
+    if op == "rules":
+        gained = text_services.theme_set_rules(theme=theme, rules=rules)
+        if not theme.rules:
+            return f"{theme.name} has no keyword rules now."
+        return (
+            f"{theme.name}: rules saved; {gained} more text{'s' if gained != 1 else ''} carry it."
+        )
+    if op == "split":
+        parts = text_services.theme_split(theme=theme)
+        return f"Split into {' and '.join(p.name for p in parts)}."
     text_services.theme_set_hidden(theme=theme, hidden=op == "hide")
     return f"{theme.name} {'hidden' if op == 'hide' else 'shown'}."
