@@ -138,6 +138,7 @@ PAGES: dict[str, Callable[[Workspace], str]] = {
     "rules": lambda ws: "/workflows/rules/",
     "rule-editor": _rule,
     "loop-report": lambda ws: "/workflows/report/",
+    "workflow-calendar": lambda ws: "/workflows/calendar/",
     "text": lambda ws: "/text/",
     "text-detail": lambda ws: f"/text/{_negative_text(ws)}/",
     "text-themes": lambda ws: "/text/themes/",

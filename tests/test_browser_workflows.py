@@ -46,6 +46,7 @@ def test_building_a_workflow_in_the_editor(page, live_server, workspace, screens
     page.locator("#s1-assignee_kind").select_option("round_robin")  # redraws: a role appears
     expect(page.locator("#s1-assignee_role")).to_be_visible()
     page.locator("#s1-deadline_hours").fill("48")
+    page.locator("#s1-deadline_business").check()
     screenshot("editor")
     page.get_by_role("button", name="Save workflow").click()
 
@@ -56,6 +57,7 @@ def test_building_a_workflow_in_the_editor(page, live_server, workspace, screens
     assert steps[0]["fields"][0]["key"] == "summary"
     assert steps[1]["assignee"] == {"kind": "round_robin", "role": "agent"}
     assert steps[1]["deadline_hours"] == 48
+    assert steps[1]["deadline_business"] is True and steps[0]["deadline_business"] is False
 
 
 def test_a_customer_submits_the_intake_form(page, live_server, workspace, screenshot):
@@ -109,3 +111,37 @@ def test_a_run_moves_on_the_board_seen_from_a_second_browser(
     expect(page.locator(".wf-column", has_text="Call the customer")).to_have_count(0)
     shot(page, request, "board")
     assert selectors.run_steps(run=run)[1].status == "open"
+
+
+def test_business_hours_set_in_the_browser(page, live_server, screenshot):
+    # given an admin with no business hours yet
+    from cxloop.core.models import Workspace
+    from cxloop.workflows import selectors as wf_selectors
+
+    workspace = Workspace.objects.create(name="Hours Ltd", slug="hours")
+    admin = member_make(workspace=workspace, username="boss", role="admin")
+    log_in(page, live_server, admin)
+    page.goto(f"{live_server.url}/workflows/calendar/")
+    expect(page.get_by_role("heading", name="Business hours", level=1)).to_be_visible()
+    # when: a bad zone and closing before opening are sent
+    page.get_by_label("Time zone").fill("Europe/Londn")
+    page.get_by_label("Opens").fill("18:00")
+    page.get_by_label("Closes").fill("09:00")
+    page.get_by_role("button", name="Save business hours").click()
+    # then: each message sits at its field
+    expect(page.locator("#zone-error")).to_contain_text("is not a time zone")
+    expect(page.locator("#closes-error")).to_contain_text("is not after opens 18:00")
+    screenshot("business-hours-errors")
+    # when: fixed, with Saturday added and a holiday
+    page.get_by_label("Time zone").fill("Europe/London")
+    page.get_by_label("Opens").fill("08:00")
+    page.get_by_label("Closes").fill("16:30")
+    page.get_by_label("Saturday").check()
+    page.get_by_label("Holidays").fill("2026-12-25")
+    page.get_by_role("button", name="Save business hours").click()
+    # then
+    expect(page.locator(".messages")).to_contain_text("Business hours saved.")
+    saved = wf_selectors.calendar_definition(workspace_id=workspace.pk)
+    assert saved == {"zone": "Europe/London", "days": [0, 1, 2, 3, 4, 5], "opens": "08:00",
+                     "closes": "16:30", "holidays": ["2026-12-25"]}  # fmt: skip
+    screenshot("business-hours")

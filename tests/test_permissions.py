@@ -129,6 +129,7 @@ WEB = {
     "rule-edit": (MF, MF),
     "rule-delete": (MF, MF),
     "loop-report": (RA, RA),
+    "workflow-calendar": (MF, MF),  # business hours that deadlines count in
 }
 # no login: sign-in/out, the public survey pages and widget, the tracking API
 PUBLIC_WEB = {

@@ -291,3 +291,33 @@ def test_the_customers_owner_gets_the_step_else_the_fallback_role(workspace, peo
 
     assert (first.assignee, first.role) == (people["agents"][1], "")
     assert (second.assignee, second.role) == (None, "agent")
+
+
+def test_a_deadline_in_business_hours_skips_nights_weekends_and_holidays(
+    workspace, customer, people
+):
+    # given: business hours 09–17 London, Monday–Friday, Friday 6 March 2026 a holiday
+    services.calendar_set(workspace=workspace, raw={
+        "zone": "Europe/London", "days": [0, 1, 2, 3, 4], "opens": "09:00", "closes": "17:00",
+        "holidays": ["2026-03-06"],
+    })  # fmt: skip
+    business = {**CONTACT, "deadline_hours": 20, "deadline_business": True}
+    plain = {**CONTACT, "key": "plain", "deadline_hours": 20}
+    template = services.template_create(workspace=workspace, name="Hours", steps=[business, plain])
+    # when: a run starts Wednesday 4 March 16:00 UTC (= 16:00 London, GMT)
+    start = datetime(2026, 3, 4, 16, 0, tzinfo=UTC)
+    run = services.run_start(template=template, customer=customer, at=start)
+    # then: by hand, 1 h Wednesday + 8 h Thursday + (Friday holiday) + 8 h Monday + 3 h Tuesday
+    first = selectors.run_steps(run=run).first()
+    assert first.due_at == datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    # and without business hours the same 20 hours are plain hours
+    services.calendar_clear(workspace=workspace)
+    again = services.run_start(template=template, customer=customer, at=start)
+    assert selectors.run_steps(run=again).first().due_at == start + timedelta(hours=20)
+
+
+def test_deadline_business_must_be_a_flag(workspace):
+    with pytest.raises(services.DefinitionError, match="deadline_business: expected true or false"):
+        services.template_create(
+            workspace=workspace, name="X", steps=[{**TELL, "deadline_business": "sometimes"}]
+        )

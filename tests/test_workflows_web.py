@@ -258,3 +258,32 @@ def test_the_board_filters_by_customer_segment(client, analyst, workspace, templ
     assert [r["run"] for r in page.context["rows"]] == [golden]
     assert page.context["query"] == f"segment={segment.pk}&view=table"
     assert client.get("/workflows/runs/?segment=999999").status_code == 404
+
+
+def test_business_hours_page_saves_names_errors_and_clears(client, workspace):
+    from cxloop.workflows import selectors as wf_selectors
+    from factories import member_make
+
+    client.force_login(member_make(workspace=workspace, username="boss", role="admin"))
+    url = "/workflows/calendar/"
+    assert "None set yet" in client.get(url).content.decode()
+    # bad values are named by field, nothing saved
+    bad = client.post(url, {"zone": "Nowhere/City", "days": ["0"], "opens": "18:00",
+                            "closes": "09:00", "holidays": "2026-13-01"})  # fmt: skip
+    assert bad.status_code == 422
+    body = bad.content.decode()
+    assert "zone: &#x27;Nowhere/City&#x27;" in body and 'id="zone-error"' in body
+    assert "closes: 09:00 is not after opens 18:00" in body
+    assert "holidays: &#x27;2026-13-01&#x27;" in body
+    assert wf_selectors.calendar_definition(workspace_id=workspace.pk) is None
+    # good values are saved
+    good = client.post(url, {"zone": "Europe/Paris", "days": ["0", "1", "2"], "opens": "08:30",
+                             "closes": "16:00", "holidays": "2026-12-25\n2026-12-24"})  # fmt: skip
+    assert good.status_code == 302
+    assert wf_selectors.calendar_definition(workspace_id=workspace.pk) == {
+        "zone": "Europe/Paris", "days": [0, 1, 2], "opens": "08:30", "closes": "16:00",
+        "holidays": ["2026-12-24", "2026-12-25"],
+    }  # fmt: skip
+    assert client.post(url, {"days": ["9"]}).status_code == 422  # not a weekday: the form says so
+    assert client.post(url, {"op": "clear"}).status_code == 302
+    assert wf_selectors.calendar_definition(workspace_id=workspace.pk) is None

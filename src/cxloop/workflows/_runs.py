@@ -21,6 +21,7 @@ from django.utils import timezone
 from cxloop.core import selectors as core_selectors
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import selectors as feedback_selectors
+from cxloop.workflows._calendar import calendar_get
 from cxloop.workflows.definition import OWNER_TRAIT, ROLES, fill, step_shown
 from cxloop.workflows.forms import answers_clean, answers_form_class, form_errors
 from cxloop.workflows.models import (
@@ -151,7 +152,12 @@ def _advance(run: WorkflowRun, at: datetime, actor=None) -> None:
         hours = definition.get("deadline_hours")
         if hours is not None:
             base = run.started_at if definition.get("deadline_from") == "start" else at
-            step.due_at = base + timedelta(hours=hours)
+            calendar = (
+                calendar_get(workspace_id=run.workspace_id)
+                if definition.get("deadline_business")
+                else None
+            )
+            step.due_at = calendar.add(base, hours) if calendar else base + timedelta(hours=hours)
         step.assignee, step.role = _resolve_assignee(run, step, definition["assignee"])
         step.save(update_fields=["status", "opened_at", "due_at", "assignee", "role"])
         history_add(run=run, step=step, action="opened", actor=actor, at=at, detail={

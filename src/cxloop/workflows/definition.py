@@ -73,6 +73,15 @@ def _text(value: Any, where: str, errors: list[str], *, high: int, required: boo
     return value
 
 
+def _flag(value: Any, where: str, errors: list[str]) -> bool:
+    if value in (None, "", False, "false", "0", "off"):
+        return False
+    if value in (True, "true", "1", "on"):
+        return True
+    errors.append(f"{where}: expected true or false")
+    return False
+
+
 def _key(value: Any, where: str, errors: list[str]) -> str:
     text = _text(value, where, errors, high=64)
     if text and not KEY.match(text):
@@ -196,6 +205,10 @@ def steps_validate(raw: Any) -> list[dict]:
             "assignee": assignee_validate(item.get("assignee"), f"{where}: assignee", errors),
             "deadline_hours": hours,
             "deadline_from": deadline_from,
+            # counted in the workspace's business hours (plain hours when none are set)
+            "deadline_business": _flag(
+                item.get("deadline_business"), f"{where}: deadline_business", errors
+            ),
             "fields": fields,
             "condition": condition_validate(
                 item.get("condition"), f"{where}: condition", errors, fields=earlier

@@ -277,3 +277,18 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class BusinessCalendar(models.Model):
+    """A workspace's business hours (``workflows.calendar``): steps whose deadline is counted
+    in business hours use it; without one, their hours are plain hours."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE)
+    definition = models.JSONField(
+        help_text='{"zone": "Europe/London", "days": [0, 1, 2, 3, 4], "opens": "09:00", '
+        '"closes": "17:00", "holidays": ["2026-12-25"]}'
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"business hours of {self.workspace}"

@@ -36,7 +36,8 @@ def step_sentences(step: Mapping[str, Any], names: Mapping[int, str]) -> list[st
     hours = step.get("deadline_hours")
     if hours is not None:
         since = "the run's start" if step.get("deadline_from") == "start" else "the step opening"
-        lines.append(f"Due within {hours} hours of {since}.")
+        unit = "business hours" if step.get("deadline_business") else "hours"
+        lines.append(f"Due within {hours} {unit} of {since}.")
     if step.get("escalate"):
         lines.append(f"When late, it goes to {_who(step['escalate'], names)}.")
     if step.get("condition"):

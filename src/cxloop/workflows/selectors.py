@@ -15,6 +15,7 @@ from django.utils import timezone
 from cxloop.core.models import Workspace
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.metrics import definitions as metric_definitions
+from cxloop.workflows._calendar import calendar_definition, calendar_get
 from cxloop.workflows.models import (
     FiringStatus,
     HistoryEntry,
@@ -30,7 +31,14 @@ from cxloop.workflows.models import (
     WorkflowTemplate,
 )
 
-__all__ = ["FiringStatus", "RunStatus", "StepStatus", "Trigger"]
+__all__ = [
+    "FiringStatus",
+    "RunStatus",
+    "StepStatus",
+    "Trigger",
+    "calendar_definition",
+    "calendar_get",
+]
 
 AT_RISK_SHARE = 0.25  # an open step with less than a quarter of its time left is at risk
 

@@ -7,6 +7,7 @@ private modules: ``_templates``, ``_runs`` (start, complete, assign, extend, ove
 
 from __future__ import annotations
 
+from cxloop.workflows._calendar import calendar_clear, calendar_set
 from cxloop.workflows._intake import intake_form_class, intake_submit
 from cxloop.workflows._rules import (
     MAX_DEPTH,
@@ -39,13 +40,17 @@ from cxloop.workflows._webhooks import (
     delivery_resend,
     signature,
 )
+from cxloop.workflows.calendar import CalendarError
 from cxloop.workflows.definition import DefinitionError
 
 __all__ = [
     "MAX_DEPTH",
+    "CalendarError",
     "DefinitionError",
     "RunError",
     "WouldFire",
+    "calendar_clear",
+    "calendar_set",
     "deliveries_retry_due",
     "delivery_resend",
     "email_customer",

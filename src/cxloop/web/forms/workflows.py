@@ -71,7 +71,13 @@ class RowForm(forms.Form):
 
 
 def step_row(data, i: int) -> RowForm:
-    return RowForm(data, prefix=f"s{i}", names=(*STEP_FIELDS, "fields"), long=("email_body",))
+    return RowForm(
+        data,
+        prefix=f"s{i}",
+        names=(*STEP_FIELDS, "fields"),
+        long=("email_body",),
+        flags=("deadline_business",),
+    )
 
 
 def field_row(data, prefix: str) -> RowForm:
@@ -119,3 +125,18 @@ class ReportForm(forms.Form):
 
 class ProcessForm(forms.Form):
     format = forms.ChoiceField(choices=[("", "page"), ("md", "Markdown")], required=False)
+
+
+WEEKDAYS = [(str(i), name) for i, name in enumerate(
+    ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"))]  # fmt: skip
+
+
+class CalendarForm(forms.Form):
+    """The business hours page: what the workflows domain's calendar validates, by field."""
+
+    op = forms.ChoiceField(choices=[("save", "save"), ("clear", "clear")], required=False)
+    zone = text_field(max_length=64)
+    days = forms.MultipleChoiceField(choices=WEEKDAYS, required=False)
+    opens = text_field(max_length=8)
+    closes = text_field(max_length=8)
+    holidays = text_field(max_length=MAX_LONG)

@@ -3,7 +3,7 @@ and .loop_report); the public intake form is ``/w/<token>/``."""
 
 from django.urls import path
 
-from cxloop.web.views import loop_report, rules, runs
+from cxloop.web.views import loop_report, rules, runs, workflow_calendar
 from cxloop.web.views import workflows as views
 
 urlpatterns: list = [
@@ -22,5 +22,6 @@ urlpatterns: list = [
     path("workflows/rules/<int:rule_id>/", rules.rule_edit, name="rule-edit"),
     path("workflows/rules/<int:rule_id>/delete/", rules.rule_delete, name="rule-delete"),
     path("workflows/report/", loop_report.loop_report, name="loop-report"),
+    path("workflows/calendar/", workflow_calendar.workflow_calendar, name="workflow-calendar"),
     path("w/<str:token>/", views.workflow_intake, name="workflow-intake"),
 ]

@@ -78,6 +78,7 @@ def _steps_from(data, count: int, errors: list[str]) -> list[dict[str, Any]]:
             "key": c.get("key", ""), "title": c.get("title", ""), "assignee": assignee,
             "deadline_hours": c.get("deadline_hours") or None,
             "deadline_from": c.get("deadline_from") or "previous",
+            "deadline_business": bool(row.cleaned_data.get("deadline_business")),
             "fields": [_field_from(data, f"s{i}f{j}", errors, f"step {i + 1} field {j + 1}")
                        for j in range(min(fields_count, 20))],
             "condition": None, "escalate": None, "email": None,
