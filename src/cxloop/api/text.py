@@ -102,6 +102,18 @@ def _filters(params: TextParams):
         raise HttpError(422, str(invalid)) from None
 
 
+def _period(workspace, params: TextParams, *, days: int = text_selectors.DEFAULT_DAYS):
+    """The filters with both dates: a missing one from the ``days`` up to the latest text."""
+    filters = _filters(params)
+    start, end = filters.date_from, filters.date_to
+    if start is None or end is None:
+        default_start, default_end = text_selectors.period_default(workspace=workspace, days=days)
+        start, end = start or default_start, end or default_end
+    if start > end:
+        raise HttpError(422, f"date_from: {start} is after date_to {end} (give both dates)")
+    return replace(filters, date_from=start, date_to=end), start, end
+
+
 @router.get("/text/search", response={200: list[TextOut], **ERRORS}, summary="Search customer text")
 def text_search(
     request: HttpRequest,
@@ -124,14 +136,7 @@ def text_drivers(request: HttpRequest, params: Query[TextParams]):
     """Words behind negative sentiment in the period (default: the last 30 days up to the
     latest text) against the period of equal length before, Fisher's exact test with Holm."""
     workspace = request_workspace(request, params.workspace, need=Capability.READ_FEEDBACK)
-    filters = _filters(params)
-    start, end = filters.date_from, filters.date_to
-    if start is None or end is None:
-        default_start, default_end = text_selectors.period_default(workspace=workspace)
-        start, end = start or default_start, end or default_end
-    if start > end:
-        raise HttpError(422, f"date_from: {start} is after date_to {end} (give both dates)")
-    filters = replace(filters, date_from=start, date_to=end)
+    filters, start, end = _period(workspace, params)
     rows, previous = text_selectors.negative_drivers(workspace=workspace, filters=filters)
     if previous is None:
         raise HttpError(422, "date_from, date_to: both are needed")
@@ -177,14 +182,7 @@ def text_roadblocks(request: HttpRequest, params: Query[TextParams]):
     30 days up to the latest text) against the period of equal length before: Fisher's exact
     test on each theme's share of all texts, Holm across the themes shown."""
     workspace = request_workspace(request, params.workspace, need=Capability.READ_FEEDBACK)
-    filters = _filters(params)
-    start, end = filters.date_from, filters.date_to
-    if start is None or end is None:
-        default_start, default_end = text_selectors.period_default(workspace=workspace)
-        start, end = start or default_start, end or default_end
-    if start > end:
-        raise HttpError(422, f"date_from: {start} is after date_to {end} (give both dates)")
-    filters = replace(filters, date_from=start, date_to=end)
+    filters, start, end = _period(workspace, params)
     rows, previous = text_selectors.roadblocks(workspace=workspace, filters=filters)
     if previous is None:
         raise HttpError(422, "date_from, date_to: both are needed")
@@ -260,14 +258,7 @@ def text_key_drivers(
     if metric not in text_selectors.KEY_DRIVER_METRICS:
         choices = ", ".join(text_selectors.KEY_DRIVER_METRICS)
         raise HttpError(422, f"metric: {metric[:40]!r} is not one of {choices}")
-    filters = _filters(params)
-    start, end = filters.date_from, filters.date_to
-    if start is None or end is None:
-        default = text_selectors.period_default(workspace=workspace, days=KEY_DRIVER_DAYS)
-        start, end = start or default[0], end or default[1]
-    if start > end:
-        raise HttpError(422, f"date_from: {start} is after date_to {end} (give both dates)")
-    filters = replace(filters, date_from=start, date_to=end)
+    filters, start, end = _period(workspace, params, days=KEY_DRIVER_DAYS)
     found = text_selectors.key_drivers(workspace=workspace, metric=metric, filters=filters)
     return {
         "metric": found.metric,
