@@ -3,16 +3,19 @@ every engine (``each_engine``), with counts worked out by hand from the events b
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from statsmodels.stats.proportion import proportion_confint
 
 from cxloop.analytics import selectors as analytics
 from cxloop.analytics.trendwalk import OTHER
 from cxloop.journeys.definitions import Condition, RuleSpec
+from cxloop.metrics import trends
 from factories import ingest, track
 
-pytestmark = pytest.mark.usefixtures("each_engine")
+engines = pytest.mark.usefixtures("each_engine")  # the same counts from every engine
 
 CHECKOUT, ORDER = RuleSpec("Checkout Started"), RuleSpec("Order Completed")
 SINCE, UNTIL = datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 3, 15, tzinfo=UTC)
@@ -59,6 +62,7 @@ def counts(workspace, series, by, **options):
     return found.groups, dict(found.cells)
 
 
+@engines
 def test_daily_and_weekly_events_and_unique_customers(shop):
     groups, cells = counts(shop, [CHECKOUT, ORDER], "day")
 
@@ -84,6 +88,7 @@ def test_daily_and_weekly_events_and_unique_customers(shop):
     assert monthly == {(0, day(1), ""): (4, 4)}
 
 
+@engines
 def test_hourly_periods(shop):
     _, cells = counts(shop, [CHECKOUT], "hour")
 
@@ -92,6 +97,7 @@ def test_hourly_periods(shop):
     assert len(cells) == 5  # 3rd 10h, 3rd 11h, 4th 9h, 5th 0h, 10th 8h
 
 
+@engines
 def test_property_filter_and_channel(shop):
     big = RuleSpec("Order Completed", conditions=(Condition("amount", "gt", 20),))
     web_checkout = RuleSpec("Checkout Started", channel="app")
@@ -101,6 +107,7 @@ def test_property_filter_and_channel(shop):
     assert cells == {(0, day(3), ""): (2, 2), (1, day(3), ""): (2, 1)}
 
 
+@engines
 def test_breakdown_by_channel_keeps_the_top_and_counts_the_rest_as_other(shop):
     groups, cells = counts(shop, [CHECKOUT, ORDER], "week", breakdown="channel", top=1)
 
@@ -116,6 +123,7 @@ def test_breakdown_by_channel_keeps_the_top_and_counts_the_rest_as_other(shop):
     }
 
 
+@engines
 def test_breakdown_by_property_text(shop):
     groups, cells = counts(shop, [ORDER], "month", breakdown="property:plan", top=5)
 
@@ -130,6 +138,7 @@ def test_breakdown_by_property_text(shop):
     assert cells[(0, day(1), OTHER)] == (2, 2)
 
 
+@engines
 def test_no_events_in_range(shop):
     found = analytics.trend_counts(
         workspace=shop, series=[ORDER], by="day", since=day(20), until=day(25)
@@ -137,6 +146,7 @@ def test_no_events_in_range(shop):
     assert (found.groups, found.cells) == ([], {})
 
 
+@engines
 def test_funnel_conversion_per_period_of_entering(shop):
     daily = analytics.funnel_trend(
         workspace=shop, steps=[CHECKOUT, ORDER], window=timedelta(days=1), by="day",
@@ -153,3 +163,160 @@ def test_funnel_conversion_per_period_of_entering(shop):
     )  # fmt: skip
     # no window: u5 counts; as of 8:30 on the 10th u3 has not ordered yet
     assert weekly == {day(3): (3, 2), day(10): (1, 0)}
+
+
+# ---------------------------------------------------------------------------- the selectors
+
+NOW = at(20)
+
+
+@engines
+def test_report_fills_every_period_and_applies_formulas(shop):
+    report = trends.trend_report(
+        workspace=shop, series=[CHECKOUT, ORDER], unit="week", measure="customers",
+        date_from=SINCE.date(), date_to=date(2025, 3, 16), formulas=["B / A", "A - B"], now=NOW,
+    )  # fmt: skip
+
+    # weeks of 24 Feb (holding 1 March), 3 and 10 March
+    assert [p.date() for p in report.periods] == [date(2025, 2, 24), day(3).date(), day(10).date()]
+    assert [(x.key, x.customers, x.events) for x in report.lines] == [
+        ("A", [0, 3, 1], [0, 5, 1]),
+        ("B", [0, 2, 2], [0, 2, 2]),
+    ]
+    ratio, difference = report.formulas
+    assert ratio.values == [None, pytest.approx(2 / 3), 2.0]  # 0 / 0 is empty, not an error
+    assert difference.values == [0.0, 1.0, -1.0]
+    header, rows = trends.trend_table(report)
+    assert header == ["period", "A: Checkout Started", "B: Order Completed", "B / A", "A - B"]
+    assert rows[0] == ["2025-02-24", 0, 0, None, 0.0]
+
+
+@engines
+def test_report_breakdown_columns_and_formulas_per_group(shop):
+    report = trends.trend_report(
+        workspace=shop, series=[CHECKOUT, ORDER], unit="month", date_from=SINCE.date(),
+        date_to=UNTIL.date(), breakdown="channel", top=1, formulas=["B / A"], now=NOW,
+    )  # fmt: skip
+
+    header, rows = trends.trend_table(report)
+    assert header == [
+        "period",
+        "A: Checkout Started · web", "B: Order Completed · web", "B / A · web",
+        "A: Checkout Started · other", "B: Order Completed · other", "B / A · other",
+    ]  # fmt: skip
+    assert rows == [["2025-03", 4, 3, 0.75, 2, 1, 0.5]]
+
+
+@engines
+def test_default_range_is_the_last_90_days_as_of_the_latest_event_for_history(shop):
+    span = trends.trend_range(workspace=shop, now=datetime(2026, 1, 1, tzinfo=UTC))
+
+    assert span.as_of == at(11, 12)  # u4's order, the latest event: imported history
+    assert (span.first, span.last) == (date(2024, 12, 12), date(2025, 3, 11))
+    assert span.until == at(11, 12) + timedelta(microseconds=1)
+    live = trends.trend_range(workspace=shop, now=at(12))
+    assert live.as_of == at(12) and "live" in live.as_of_reason
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [("B / ", "ends too early"), ("C / A", "no series C"), ("A % 2", "unexpected '%'"),
+     ("(A + B", "missing ')'"), ("A B", "unexpected 'B'"), ("", "empty")],
+)  # fmt: skip
+def test_bad_formulas_say_what_is_wrong(text, problem):
+    with pytest.raises(trends.TrendQueryError, match=re.escape(problem)):
+        trends.formula_parse(text, "AB")
+
+
+def test_formula_arithmetic():
+    formula = trends.formula_parse("(a + B) * 100 / -C", "ABC")
+    assert formula({"A": 1.0, "B": 3.0, "C": 8.0}) == -50.0
+    assert formula({"A": 1.0, "B": 3.0, "C": 0.0}) is None
+
+
+@engines
+def test_conversion_trend_with_wilson_intervals(shop):
+    found = trends.conversion_trend(
+        workspace=shop, steps=[CHECKOUT, ORDER], window=timedelta(days=1), unit="week",
+        date_from=SINCE.date(), date_to=UNTIL.date(), now=NOW,
+    )  # fmt: skip
+
+    points = [(p.period.date(), p.entered, p.converted, p.complete) for p in found.points]
+    assert points == [
+        (date(2025, 2, 24), 0, 0, True),
+        (date(2025, 3, 3), 3, 1, True),  # u1 ordered; u2 and u5 (two days later) did not
+        (date(2025, 3, 10), 1, 1, False),  # its window ends after the latest event (the 11th)
+    ]
+    low, high = proportion_confint(1, 3, alpha=0.05, method="wilson")
+    rate = found.points[1].rate
+    assert rate.value == pytest.approx(100 / 3)
+    assert (rate.low, rate.high) == (pytest.approx(100 * low), pytest.approx(100 * high))
+    assert found.points[0].rate.value is None
+
+
+@engines
+def test_bad_ranges_are_refused(shop):
+    with pytest.raises(trends.TrendQueryError, match="after to"):
+        trends.trend_range(workspace=shop, date_from=day(5).date(), date_to=day(4).date())
+    with pytest.raises(trends.TrendQueryError, match="at most 1000"):
+        trends.trend_report(
+            workspace=shop, series=[ORDER], unit="hour", date_from=date(2025, 1, 1),
+            date_to=date(2025, 3, 1),
+        )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------- the API
+
+
+def test_api_trend_matches_the_selector(client, member, shop):
+    client.force_login(member)
+
+    response = client.post(
+        "/api/trends",
+        {"series": ["Checkout Started", {"event": "Order Completed", "label": "Orders"}],
+         "by": "week", "date_from": "2025-03-01", "date_to": "2025-03-16",
+         "formulas": ["B / A"], "measure": "customers"},
+        content_type="application/json",
+    )  # fmt: skip
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["periods"] == ["2025-02-24", "2025-03-03", "2025-03-10"]
+    assert [(x["series"], x["label"], x["customers"]) for x in body["lines"]] == [
+        ("A", "Checkout Started", [0, 3, 1]),
+        ("B", "Orders", [0, 2, 2]),
+    ]
+    assert body["formulas"][0]["values"] == [None, pytest.approx(2 / 3), 2.0]
+    assert body["range"]["as_of_reason"].startswith("the latest event")
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "says"),
+    [({"series": ["A"], "formulas": ["B / A"]}, 422, "no series B"),
+     ({"series": [""]}, 422, "series[0].event"),
+     ({"series": ["A"], "date_from": "2025-03-05", "date_to": "2025-03-01"}, 422, "after to"),
+     ({"series": ["A"], "breakdown": "city"}, 422, "breakdown"),
+     ({"series": ["A"], "top": 0}, 422, "top"),
+     ({"series": []}, 422, "series")],
+)  # fmt: skip
+def test_api_trend_bad_input_is_a_clear_4xx(client, member, shop, payload, status, says):
+    client.force_login(member)
+    response = client.post("/api/trends", payload, content_type="application/json")
+    assert response.status_code == status
+    assert says in response.content.decode()
+
+
+def test_api_conversion(client, member, shop):
+    client.force_login(member)
+    response = client.post(
+        "/api/trends/conversion",
+        {"steps": ["Checkout Started", "Order Completed"], "window_seconds": 86400,
+         "by": "week", "date_from": "2025-03-01", "date_to": "2025-03-15"},
+        content_type="application/json",
+    )  # fmt: skip
+    assert response.status_code == 200, response.content
+    points = response.json()["points"]
+    assert [(p["period"], p["entered"], p["converted"]) for p in points] == [
+        ("2025-02-24", 0, 0), ("2025-03-03", 3, 1), ("2025-03-10", 1, 1),
+    ]  # fmt: skip
+    assert points[1]["low"] == pytest.approx(100 * proportion_confint(1, 3, method="wilson")[0])
