@@ -320,3 +320,58 @@ def test_api_conversion(client, member, shop):
         ("2025-02-24", 0, 0), ("2025-03-03", 3, 1), ("2025-03-10", 1, 1),
     ]  # fmt: skip
     assert points[1]["low"] == pytest.approx(100 * proportion_confint(1, 3, method="wilson")[0])
+
+
+# ---------------------------------------------------------------------------- the pages
+
+PAGE = (
+    "/trends/?event=Checkout+Started&event=Order+Completed&by=week&measure=customers"
+    "&date_from=2025-03-01&date_to=2025-03-16&formula=B+%2F+A"
+)
+
+
+def test_page_shows_the_table_the_selector_gives_and_exports_it(client, member, shop):
+    client.force_login(member)
+
+    page = client.get(PAGE)
+    export = client.get(PAGE + "&format=csv")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "measured as of" in html and "the latest event (imported history)" in html
+    assert '<th scope="row" class="nowrap">2025-03-03</th><td class="num">3</td>' in html
+    assert export["Content-Type"].startswith("text/csv")
+    assert export.content.decode().splitlines() == [
+        "period,A: Checkout Started,B: Order Completed,B / A",
+        "2025-02-24,0,0,",
+        "2025-03-03,3,2,0.666667",
+        "2025-03-10,1,2,2.0",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [("event=A&formula=C*2", "no series C"), ("event=A&date_from=2025-13-01", "From: Enter a"),
+     ("event=A&by=year", "By: Select a valid choice"), ("event=A&breakdown=property", "name the"),
+     ("event=A&prop=plan&op=eq", "needs a value"), ("event=A&top=99", "Top: 99 is outside")],
+)  # fmt: skip
+def test_page_bad_input_is_a_clear_422(client, member, shop, query, says):
+    client.force_login(member)
+    response = client.get(f"/trends/?{query}")
+    assert response.status_code == 422
+    assert says in response.content.decode()
+
+
+def test_conversion_page(client, member, shop):
+    client.force_login(member)
+    response = client.get(
+        "/trends/conversion/?step=Checkout+Started&step=Order+Completed&window_days=1&by=week"
+        "&date_from=2025-03-01&date_to=2025-03-15"
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<td class="num">3</td><td class="num">1</td>' in html
+    assert "33.3%" in html
+    only_one = client.get("/trends/conversion/?step=Checkout+Started")
+    assert only_one.status_code == 422
+    assert "at least 2 steps" in only_one.content.decode()
