@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -14,7 +15,7 @@ from cxloop.core import csvsafe
 from cxloop.core.permissions import Capability
 from cxloop.events.channels import CHANNELS
 from cxloop.journeys import selectors as journey_selectors
-from cxloop.journeys.definitions import OPS, DefinitionError, parse_rule
+from cxloop.journeys.definitions import OPS, DefinitionError, RuleSpec, parse_rule
 from cxloop.metrics import trends
 from cxloop.web.charts.embed import figure_json
 from cxloop.web.charts.trends import conversion_figure, trend_figure
@@ -27,12 +28,14 @@ def _at(values: list[str], i: int) -> str:
     return values[i] if i < len(values) else ""
 
 
-def _series(data: dict) -> tuple[list, list[dict], list[str]]:
+def _series(data: dict) -> tuple[list[RuleSpec], list[dict], list[str]]:
     """(rules of the filled slots, every slot as shown, errors naming the series letter)."""
     events = data.get("event", [])
     channels, props, ops, values = (data.get(k, []) for k in ("channel", "prop", "op", "value"))
     count = min(max(SERIES_SLOTS, len(events)), trends.MAX_SERIES)
-    slots, rules, errors = [], [], []
+    slots: list[dict] = []
+    rules: list[RuleSpec] = []
+    errors: list[str] = []
     for i in range(count):
         slot = {
             "letter": trends.LETTERS[i], "event": _at(events, i), "channel": _at(channels, i),
@@ -81,7 +84,7 @@ def trends_page(request: HttpRequest) -> HttpResponse:
     breakdown = data.get("breakdown", raw(form, "breakdown"))
     prop = data.get("breakdown_property", "")
     formulas = [f for f in data.get("formula", []) if f]
-    context = {
+    context: dict[str, Any] = {
         "tab": "trends",
         "event_names": journey_selectors.event_names(workspace=workspace),
         "channels": CHANNELS,
@@ -151,7 +154,7 @@ def conversion_page(request: HttpRequest) -> HttpResponse:
         {"number": i + 1, "event": _at(names, i), "channel": _at(channels, i)} for i in range(count)
     ]
     window_days = data.get("window_days") or 7
-    context = {
+    context: dict[str, Any] = {
         "tab": "conversion",
         "event_names": journey_selectors.event_names(workspace=workspace),
         "channels": CHANNELS,
