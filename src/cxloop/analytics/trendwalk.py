@@ -9,7 +9,7 @@ Rules shared by both:
 * a trend counts the events matching a series' step (name, channel, property conditions) with
   ``since <= time < until``; an event matching two series counts in each;
 * a breakdown groups events by channel or by the text of one property (a JSON string's content,
-  any other value's JSON, '' when absent or null); the ``top`` values with most events (every
+  any other value's JSON, a whole number without its ``.0``, '' when absent or null); the ``top`` values with most events (every
   series together, an event once; ties by value) are kept, the rest fall into "other" (key
   ``None``), whose customers are counted distinct, not summed;
 * funnel conversion: per period P, the customers with a step-1 event in P (``since`` <= time <
@@ -83,6 +83,8 @@ def property_text(properties: object, path: str) -> str:
         return ""
     if isinstance(value, str):
         return value
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))  # 100000.0 reads back as 100000 in ClickHouse's JSON too
     return orjson.dumps(value).decode()
 
 
