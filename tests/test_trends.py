@@ -430,3 +430,57 @@ def test_random_histories_get_the_same_trends_from_both_engines(workspace, chdb_
                    "since": SINCE, "until": datetime(2025, 3, 20, tzinfo=UTC),
                    "as_of": datetime(2025, 3, 25, tzinfo=UTC)}  # fmt: skip
             assert chdb_engine.funnel_trend(**ask) == sql.funnel_trend(**ask), (by, window)
+
+
+# ---------------------------------------------------------------------------- hostile input
+
+HUGE = "9223372036854775808"
+HOSTILE = [HUGE, "-1", "NaN", "abc", "0001-01-01", "9999-12-31", "x" * 5000, "a\x00b", ["1", "2"]]
+HOSTILE_PAGES = {
+    "/trends/": (
+        {"event": ["Checkout Started"]},
+        {"event": "text", "channel": "text", "prop": "text", "op": "choice", "value": "text",
+         "formula": "text", "by": "choice", "measure": "choice", "chart": "choice",
+         "breakdown": "choice", "breakdown_property": "text", "top": "int", "date_from": "date",
+         "date_to": "date", "format": "choice"},
+    ),
+    "/trends/conversion/": (
+        {"step": ["Checkout Started", "Order Completed"]},
+        {"step": "text", "step_channel": "text", "window_days": "int", "by": "choice",
+         "date_from": "date", "date_to": "date"},
+    ),
+}  # fmt: skip
+
+
+def _refused(name: str, kind: str, value: str | list[str]) -> bool:
+    if isinstance(value, list):
+        return False
+    if kind == "text":
+        limit = 200 if name in ("formula", "breakdown_property") else 500
+        parses = name == "formula" and value in (HUGE, "-1", "0001-01-01", "9999-12-31")
+        return "\x00" in value or len(value) > limit or (name == "formula" and not parses)
+    return value not in (("-1",) if kind == "choice" and name == "op" else ())
+
+
+def _hostile_cases():
+    for url, (_, params) in HOSTILE_PAGES.items():
+        for name, kind in params.items():
+            for value in HOSTILE:
+                label = value if isinstance(value, list) else value[:20].replace("\x00", "NUL")
+                yield pytest.param(url, name, kind, value, id=f"{url}{name}={label}")
+
+
+@pytest.mark.parametrize(("url", "name", "kind", "value"), list(_hostile_cases()))
+def test_hostile_query_gives_no_5xx_and_names_the_bad_value(
+    client, member, shop, url, name, kind, value
+):
+    client.force_login(member)
+    response = client.get(url, {**HOSTILE_PAGES[url][0], name: value})
+
+    assert response.status_code < 500
+    html = response.content.decode()
+    if _refused(name, kind, value):
+        assert 'role="alert"' in html, f"no error shown for {name}={value!r}"
+        assert response.status_code == 422
+        if f'name="{name}"' in html:  # a field on the page (format is only in the CSV link)
+            assert 'aria-invalid="true"' in html, f"{name} not marked invalid"

@@ -119,6 +119,7 @@ def trends_page(request: HttpRequest) -> HttpResponse:
             )  # fmt: skip
         except trends.TrendQueryError as exc:
             errors.append(str(exc))
+            context["invalid"].add(_field_of(str(exc)))
         else:
             header, rows = trends.trend_table(report)
             context["form"].update(date_from=report.span.first, date_to=report.span.last)
@@ -133,6 +134,12 @@ def trends_page(request: HttpRequest) -> HttpResponse:
             )
     context["errors"] = [e[0].upper() + e[1:] for e in errors]
     return render(request, "trends/trends.html", context, status=422 if errors else 200)
+
+
+def _field_of(message: str) -> str:
+    """The form field a selector's error names first ("formula 'C / A': …" → formula)."""
+    word = message.split(" ", 1)[0].rstrip(":")
+    return {"from": "date_from", "to": "date_to"}.get(word, word)
 
 
 def _with_csv(request: HttpRequest) -> str:
@@ -188,6 +195,7 @@ def conversion_page(request: HttpRequest) -> HttpResponse:
             )  # fmt: skip
         except trends.TrendQueryError as exc:
             errors.append(str(exc))
+            context["invalid"].add(_field_of(str(exc)))
         else:
             context["form"].update(date_from=found.span.first, date_to=found.span.last)
             context.update(
