@@ -125,7 +125,7 @@ def _range(span: trends.Range) -> dict:
 
 
 @router.post("/trends", response={200: TrendOut, **BODY_ERRORS}, summary="Trends over time")
-def trend(request: HttpRequest, payload: TrendIn, workspace: str | None = None):
+def run_trend(request: HttpRequest, payload: TrendIn, workspace: str | None = None):
     """Events and unique customers per period for each series (an event name or
     ``{event, channel, conditions, label}``; series are lettered A, B, …), broken down by
     ``channel`` or ``property:<name>`` (the ``top`` values, the rest as group null = other),
@@ -172,7 +172,7 @@ def trend(request: HttpRequest, payload: TrendIn, workspace: str | None = None):
     response={200: ConversionOut, **BODY_ERRORS},
     summary="Funnel conversion per period",
 )
-def conversion(request: HttpRequest, payload: ConversionIn, workspace: str | None = None):
+def run_conversion_trend(request: HttpRequest, payload: ConversionIn, workspace: str | None = None):
     """Per period: customers entering step 1 in it, of them those completing the last step within
     ``window_seconds`` of that start by the as-of time, and the rate (%) with its Wilson 95 %
     interval; ``complete`` is false while some start's window is still open."""
