@@ -49,7 +49,8 @@ def trend_figure(report: TrendReport, *, chart: str = "line") -> go.Figure:
         showlegend=True,
         legend={"orientation": "h", "y": -0.2, "font": {"color": MUTED}},
         margin={"l": 48, "r": 48 if report.formulas else 16, "t": 8, "b": 40},
-        height=340,
+        # room for a legend of many traces (it wraps onto rows on a phone)
+        height=340 + 14 * max(0, len(report.lines) + len(report.formulas) - 3),
         barmode="group",
         xaxis=_axis(type="category" if report.unit == "hour" else "date"),
         yaxis=_axis(title={"text": report.measure, "font": FONT}, rangemode="tozero"),
