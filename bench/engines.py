@@ -24,6 +24,10 @@ are whole seconds and events in the same second are NOT ordered: none of them is
 
 Retention: a customer's cohort is the UTC day of their first event (any name); the table counts,
 per cohort day and offset n = 0..7, the customers of that cohort with any event on cohort + n.
+
+Trend: per series (the funnel's first and last step) and UTC day, events and unique customers,
+as the trends page asks (``analytics.trendwalk``'s rules): cxloop's engine through its
+``trend_counts`` against the same GROUP BY written directly for each engine.
 """
 
 from __future__ import annotations
@@ -68,7 +72,8 @@ ENGINES = {
     "cxloop-walk": "cxloop funnel_run (Python walk)",
 }
 BASELINES = ("sqlite-cte", "sqlite-window")
-QUERIES = ("funnel", "retention")
+QUERIES = ("funnel", "retention", "trend")
+TREND_SERIES = (STEPS[0], STEPS[-1])
 
 
 # ---------------------------------------------------------------------------- data
@@ -287,6 +292,22 @@ def retention_rows(rows) -> list[list]:
     return [[str(d0), int(n), int(customers)] for d0, n, customers in rows]
 
 
+def trend_sql(source: str, day: str, distinct: str) -> str:
+    """Per series name and day: events and unique customers (the same text for every engine
+    but the day and distinct-count functions)."""
+    names = ", ".join(f"'{n}'" for n in TREND_SERIES)
+    return (
+        f"SELECT name, {day} AS d, count(*) AS n, {distinct} AS c FROM {source} "
+        f"name IN ({names}) GROUP BY name, d"
+    )
+
+
+def trend_rows(rows) -> list[list]:
+    """Comparable trend rows: [series index, day, events, customers], sorted."""
+    index = {name: k for k, name in enumerate(TREND_SERIES)}
+    return sorted([index[name], str(d)[:10], int(n), int(c)] for name, d, n, c in rows)
+
+
 # ---------------------------------------------------------------------------- engines
 
 
@@ -303,6 +324,12 @@ def make_runner(engine: str, query: str, directory: Path):
             if query != "funnel":
                 return None
             return lambda: cxloop_funnel(db)
+        if query == "trend":
+            sql = trend_sql(
+                "events_event WHERE workspace_id = 1 AND", "date(occurred_at)",
+                "count(DISTINCT customer_id)",
+            )  # fmt: skip
+            return lambda: trend_rows(db.execute(sql).fetchall())
         if query == "funnel":
             sql = (
                 sqlite_funnel_cte()
@@ -323,6 +350,9 @@ def make_runner(engine: str, query: str, directory: Path):
 
         con = duckdb.connect()
         source = f"read_parquet('{parquet if engine == 'duckdb-parquet' else parts}')"
+        if query == "trend":
+            sql = trend_sql(f"{source} WHERE", "CAST(ts AS DATE)", "count(DISTINCT customer_id)")
+            return lambda: trend_rows(con.execute(sql).fetchall())
         if query == "funnel":
             sql = window_funnel_sql(
                 f"{source} WHERE",
@@ -345,6 +375,9 @@ def make_runner(engine: str, query: str, directory: Path):
             store = session.Session(str(directory / "chdb"))
             run_sql = store.query
             source = "events"
+        if query == "trend":
+            sql = trend_sql(f"{source} WHERE", "toDate(ts)", "uniqExact(customer_id)")
+            return lambda: trend_rows(csv_rows(str(run_sql(sql, "CSV"))))
         if query == "funnel":
             sql = chdb_funnel(source)
             return lambda: levels_to_counts(csv_rows(str(run_sql(sql, "CSV"))))
@@ -358,6 +391,9 @@ def _cxloop_imports() -> None:
     if str(REPO / "src") not in sys.path:
         sys.path.insert(0, str(REPO / "src"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxloop.settings")
+    import django
+
+    django.setup()  # analytics.pathwalk reads core.models: the app registry must be ready
 
 
 def cxloop_store(directory: Path) -> None:
@@ -402,6 +438,22 @@ def cxloop_engine_runner(query: str, directory: Path):
                 workspace_id=1, steps=steps, window=timedelta(seconds=WINDOW)
             ).counts
         )
+    if query == "trend":  # what the trends page asks, by day over all the data
+        from datetime import UTC, datetime
+
+        series = [RuleSpec(event=name) for name in TREND_SERIES]
+        since, until = datetime(1970, 1, 2, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+
+        def trend() -> list[list]:
+            found = engine.trend_counts(
+                workspace_id=1, series=series, by="day", since=since, until=until
+            )
+            return sorted(
+                [k, period.date().isoformat(), n, c]
+                for (k, period, _), (n, c) in found.cells.items()
+            )
+
+        return trend
     first, limit = date(1970, 1, 2), date(2200, 1, 1)
 
     def retention() -> list[list]:
@@ -564,6 +616,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--parts", type=int, default=PARTS, help="Parquet parts (default %(default)s)"
     )
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated subset")
+    parser.add_argument("--queries", default=",".join(QUERIES), help="comma-separated subset")
     parser.add_argument("--no-concurrency", action="store_true", help="skip the lock check")
     parser.add_argument("--dir", type=Path, default=None, help="scratch directory (default: tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
@@ -583,12 +636,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown engine(s): {', '.join(sorted(unknown))}; known: {', '.join(ENGINES)}")
         return 2
     import chdb
-    import duckdb
+
+    try:
+        import duckdb
+
+        duck = duckdb.__version__
+    except ImportError:  # only the DuckDB engines need it
+        if any(e.startswith("duckdb") for e in engines):
+            print("the DuckDB engines need duckdb (pip install duckdb), or leave them out")
+            return 2
+        duck = "not installed"
 
     directory = Path(tempfile.mkdtemp(prefix="cxloop-engines-", dir=args.dir))
     try:
         print(f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
-              f"DuckDB {duckdb.__version__}, chdb {chdb.__version__} "
+              f"DuckDB {duck}, chdb {chdb.__version__} "
               f"(ClickHouse {str(chdb.query('SELECT version()', 'CSV')).strip()}); "
               f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
         print(f"Generating {args.events:,} events from {args.customers:,} customers "
@@ -603,10 +665,10 @@ def main(argv: list[str] | None = None) -> int:
             f"offsets 0..{OFFSETS}. Median of {args.repeat} runs after 1 untimed.\n"
         )
         ok = True
-        for query in QUERIES:
+        for query in [q for q in args.queries.split(",") if q]:
             results = {}
             for engine in engines:
-                if query == "retention" and engine == "cxloop-walk":
+                if query != "funnel" and engine == "cxloop-walk":
                     continue
                 results[engine] = measure(engine, query, directory, args.repeat)
             ok = report(query, results) and ok

@@ -28,6 +28,7 @@ from factories import member_make
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 expect.set_options(timeout=8_000)
+TREND = "event=Checkout+Started&event=Order+Completed&formula=B+%2F+A&by=week&breakdown=channel"
 FUNNEL = "step=Product+Viewed&step=Product+Added&step=Checkout+Started&step=Order+Completed"
 
 
@@ -121,6 +122,8 @@ PAGES: dict[str, Callable[[Workspace], str]] = {
     "journey-editor": lambda ws: _journey(ws, "edit/"),
     "funnel": lambda ws: f"/journeys/funnel/?{FUNNEL}",
     "paths": lambda ws: "/paths/?start=Product+Viewed&end=Order+Completed",
+    "trends": lambda ws: f"/trends/?{TREND}",
+    "trends-conversion": lambda ws: f"/trends/conversion/?{FUNNEL}&by=week",
     "before-churn": lambda ws: "/paths/before/",
     "segments": lambda ws: "/segments/",
     "segment-new": lambda ws: "/segments/new/",

@@ -549,3 +549,114 @@ SELECT customer_id, max(stage) AS furthest, argMax(first, stage) AS reached
 FROM per_stage GROUP BY customer_id
 """  # noqa: S608 (structure is ours; every value is bound)
     return sql, current, params
+
+
+# ------------------------------------------------------------------ trends (analytics.trendwalk)
+
+
+def trend_period_sql(column: str, by: str) -> str:
+    """The start of the hour, day, ISO week or month holding ``column`` (a DateTime64)."""
+    return {
+        "hour": f"toStartOfHour({column})",
+        "day": f"toDate({column})",
+        "week": f"toMonday({column})",
+        "month": f"toStartOfMonth({column})",
+    }[by]
+
+
+def _series_matches(steps: Sequence[Step], params: dict[str, Any], prefix: str) -> list[str]:
+    """Per step, SQL true when an event matches it (name, channel, conditions)."""
+    found = []
+    for k, step in enumerate(steps):
+        params[f"{prefix}{k}_e"] = step.event
+        parts = [f"name = {{{prefix}{k}_e}}"]
+        if step.channel:
+            params[f"{prefix}{k}_c"] = step.channel
+            parts.append(f"channel = {{{prefix}{k}_c}}")
+        for j, condition in enumerate(step.conditions):
+            parts.append(condition_sql(condition, params, f"{prefix}{k}_p{j}"))
+        found.append("(" + " AND ".join(parts) + ")")
+    return found
+
+
+def trend_sql(
+    series: Sequence[Step], *, by: str, breakdown: tuple[str, str]
+) -> tuple[str, dict[str, Any]]:
+    """Per (series, period, kept group): events and unique customers; rows of the groups outside
+    the top ``{top}`` come back once per (series, period) with ``kept`` 0 (``analytics.trendwalk``'s
+    rules). Columns: series index, period text, kept, group, events, customers."""
+    params: dict[str, Any] = {"names": sorted({s.event for s in series})}
+    matches = _series_matches(series, params, "s")
+    kind, path = breakdown
+    if kind == "channel":
+        group = "toString(channel)"
+    elif kind == "property":
+        parts = path.split(".")
+        params["g_path"] = parts
+        args = ", ".join(f"{{g_path}}[{i + 1}]" for i in range(len(parts)))
+        raw = f"JSONExtractRaw(properties, {args})"
+        group = (
+            f"if(JSONType(properties, {args}) = 'String', JSONExtractString(properties, {args}), "
+            f"if({raw} IN ('', 'null'), '', {raw}))"
+        )
+    else:
+        group = "''"
+    listed = ", ".join(f"if({m}, {k}, -1)" for k, m in enumerate(matches))
+    period = trend_period_sql("ts", by)
+    kept = "g IN (SELECT g FROM ranked)" if kind else "1"
+    sql = f"""
+WITH base AS (
+    SELECT customer_id, ts, {group} AS g, arrayFilter(x -> x >= 0, [{listed}]) AS ss
+    FROM events
+    WHERE workspace_id = {{workspace}} AND name IN {{names}} AND ts >= {{since}} AND ts < {{until}}
+),
+ranked AS (
+    SELECT g FROM base WHERE notEmpty(ss) GROUP BY g ORDER BY count() DESC, g LIMIT {{top}}
+)
+SELECT s, toString({period}) AS p, toUInt8({kept}) AS kept, if(kept, g, '') AS grp,
+    count() AS n, uniqExact(customer_id) AS customers
+FROM base ARRAY JOIN ss AS s
+GROUP BY s, p, kept, grp
+UNION ALL
+SELECT -1, '', 1, g, count(), 0 FROM base WHERE notEmpty(ss) AND {kept} GROUP BY g
+"""  # noqa: S608 (structure is ours; every value is bound)
+    return sql, params
+
+
+def funnel_trend_sql(steps: Sequence[Step], *, by: str) -> tuple[str, dict[str, Any]]:
+    """Per period of a step-1 event in [since, until): customers entered and converted
+    (``analytics.trendwalk.funnel_trend``'s rules): from each start, the later steps' first
+    times strictly after the previous step, within the window and by ``{as_of}``."""
+    params: dict[str, Any] = {"names": sorted({s.event for s in steps})}
+    matches = _series_matches(steps, params, "f")
+    mask = " + ".join(f"if({m}, {1 << k}, 0)" for k, m in enumerate(matches))
+    later = ", ".join(
+        f"arraySort(groupArrayIf(t, bitTest(mask, {k})))" for k in range(1, len(steps))
+    )
+    sql = f"""
+SELECT toString(p) AS period, count() AS entered, sum(done) AS converted FROM (
+    SELECT customer_id, {trend_period_sql("fromUnixTimestamp64Micro(s, 'UTC')", by)} AS p,
+        max(done) AS done
+    FROM (
+        SELECT customer_id,
+            arraySort(groupArrayIf(t, bitTest(mask, 0) AND t < {{until_t}})) AS starts,
+            [{later}] AS later,
+            arrayMap(st -> toUInt8(arrayFold(
+                (acc, tk) -> if(acc.1 = 1,
+                    if((arrayFirstIndex(x -> x > acc.2 AND x - st <= {{window}}, tk) AS j) > 0,
+                       (toUInt8(1), tk[j]), (toUInt8(0), acc.2)),
+                    acc),
+                later, (toUInt8(1), st)).1), starts) AS dones
+        FROM (
+            SELECT customer_id, toUnixTimestamp64Micro(ts) AS t, toUInt16({mask}) AS mask
+            FROM events
+            WHERE workspace_id = {{workspace}} AND name IN {{names}}
+                AND ts >= {{since}} AND ts <= {{as_of}}
+        ) WHERE mask != 0
+        GROUP BY customer_id
+        HAVING length(starts) > 0
+    ) ARRAY JOIN starts AS s, dones AS done
+    GROUP BY customer_id, p
+) GROUP BY p
+"""  # noqa: S608 (structure is ours; every value is bound)
+    return sql, params

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,6 +28,7 @@ from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules, tally_d
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity
 from cxloop.analytics.steps import Step
+from cxloop.analytics.trendwalk import OTHER, TrendCounts, breakdown_key
 from cxloop.analytics.walk import FunnelRun, FunnelSummary, Moment
 from cxloop.core.db import ids_in
 
@@ -131,6 +132,36 @@ class AnalyticsEngine(Protocol):
     ) -> tuple[dict[date, int], dict[tuple[date, date], int]]:
         """Cohorts (period of a customer's first event ever) starting in [first, limit): their
         sizes, and per (cohort, period in [first, limit)) how many of them were active."""
+        ...
+
+    def trend_counts(
+        self,
+        *,
+        workspace_id: int,
+        series: Sequence[Step],
+        by: str,
+        since: datetime,
+        until: datetime,
+        breakdown: str = "",
+        top: int = 5,
+    ) -> TrendCounts:
+        """Events and unique customers per series, period and breakdown group, for events in
+        [since, until) (``analytics.trendwalk``'s rules)."""
+        ...
+
+    def funnel_trend(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        by: str,
+        since: datetime,
+        until: datetime,
+        as_of: datetime,
+    ) -> dict[datetime, tuple[int, int]]:
+        """Per period of entering step 1 in [since, until): (customers entered, converted by
+        ``as_of`` within the window), ``analytics.trendwalk.funnel_trend``'s rules."""
         ...
 
 
@@ -543,3 +574,53 @@ class ClickHouseEngine:
             else:
                 sizes[date.fromisoformat(cohort)] = int(n)
         return sizes, active
+
+    def trend_counts(
+        self,
+        *,
+        workspace_id: int,
+        series: Sequence[Step],
+        by: str,
+        since: datetime,
+        until: datetime,
+        breakdown: str = "",
+        top: int = 5,
+    ) -> TrendCounts:
+        sql, params = ch.trend_sql(series, by=by, breakdown=breakdown_key(breakdown))
+        params.update(workspace=workspace_id, since=since, until=until, top=top)
+        result = TrendCounts()
+        ranking: list[tuple[int, str]] = []
+        other = False
+        for k, period, kept, group, n, customers in self.transport.query(ch.bind(sql, params)):
+            if k < 0:
+                ranking.append((-int(n), group))
+                continue
+            key = group if kept else OTHER
+            other = other or not kept
+            start = datetime.fromisoformat(period).replace(tzinfo=UTC)
+            result.cells[(int(k), start, key)] = (int(n), int(customers))
+        result.groups = [group for _, group in sorted(ranking)]
+        if other:
+            result.groups.append(OTHER)
+        return result
+
+    def funnel_trend(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        by: str,
+        since: datetime,
+        until: datetime,
+        as_of: datetime,
+    ) -> dict[datetime, tuple[int, int]]:
+        sql, params = ch.funnel_trend_sql(steps, by=by)
+        params.update(
+            workspace=workspace_id, since=since, until_t=ch.to_micros(until), as_of=as_of,
+            window=int(window.total_seconds() * 10**6) if window else ch.FAR_FUTURE_MICROS,
+        )  # fmt: skip
+        return {
+            datetime.fromisoformat(period).replace(tzinfo=UTC): (int(entered), int(converted))
+            for period, entered, converted in self.transport.query(ch.bind(sql, params))
+        }

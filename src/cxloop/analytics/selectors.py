@@ -26,6 +26,7 @@ from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity
 from cxloop.analytics.sqlengine import SqlEngine, event_rows
 from cxloop.analytics.steps import Step
+from cxloop.analytics.trendwalk import TrendCounts
 from cxloop.analytics.walk import FunnelRun, FunnelSummary
 from cxloop.core.models import Workspace
 from cxloop.events import selectors as event_selectors
@@ -42,10 +43,13 @@ __all__ = [
     "event_rows",
     "funnel_run",
     "funnel_summary",
+    "funnel_trend",
     "journey_walk",
     "path_counts",
     "retention_counts",
     "step_names",
+    "trend_as_of",
+    "trend_counts",
 ]
 
 
@@ -179,6 +183,55 @@ def cohort_counts(
     return current_engine().cohort_counts(
         workspace_id=workspace.pk, by=by, first=first, limit=limit
     )
+
+
+def trend_counts(
+    *,
+    workspace: Workspace,
+    series: Sequence[Step],
+    by: str,
+    since: datetime,
+    until: datetime,
+    breakdown: str = "",
+    top: int = 5,
+) -> TrendCounts:
+    """Events and unique customers per series, period and breakdown group, in [since, until)."""
+    return current_engine().trend_counts(
+        workspace_id=workspace.pk, series=series, by=by, since=since, until=until,
+        breakdown=breakdown, top=top,
+    )  # fmt: skip
+
+
+def funnel_trend(
+    *,
+    workspace: Workspace,
+    steps: Sequence[Step],
+    window: timedelta | None,
+    by: str,
+    since: datetime,
+    until: datetime,
+    as_of: datetime,
+) -> dict[datetime, tuple[int, int]]:
+    """Per period of entering step 1: (customers entered, of them converted by ``as_of``)."""
+    return current_engine().funnel_trend(
+        workspace_id=workspace.pk, steps=steps, window=window, by=by, since=since, until=until,
+        as_of=as_of,
+    )  # fmt: skip
+
+
+LIVE_WITHIN = timedelta(days=2)  # a latest event this recent: live data, measured up to now
+
+
+def trend_as_of(*, workspace: Workspace, now: datetime | None = None) -> tuple[datetime, str]:
+    """The time an analysis is measured as of, and why: now for live data (an event in the last
+    two days), the latest event for imported history, now when there is none."""
+    now = now or datetime.now(UTC)
+    latest = event_selectors.event_latest_at(workspace=workspace)
+    if latest is None:
+        return now, "now (no events yet)"
+    if latest >= now - LIVE_WITHIN:
+        return now, "now (live data)"
+    return latest, "the latest event (imported history)"
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,12 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, Min, QuerySet, Value
 
-from cxloop.analytics import journeywalk, pathwalk
+from cxloop.analytics import journeywalk, pathwalk, trendwalk
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity, PeriodStart, period_floor, period_next
 from cxloop.analytics.steps import Step
+from cxloop.analytics.trendwalk import TrendCounts
 from cxloop.analytics.walk import FunnelRun, FunnelSummary, funnel_run, funnel_summary
 from cxloop.core.models import Workspace
 from cxloop.events import selectors as event_selectors
@@ -207,3 +208,58 @@ class SqlEngine:
             if people & members[cohort]
         }
         return sizes, counts
+
+    def trend_counts(
+        self,
+        *,
+        workspace_id: int,
+        series: Sequence[Step],
+        by: str,
+        since: datetime,
+        until: datetime,
+        breakdown: str = "",
+        top: int = 5,
+    ) -> TrendCounts:
+        kind, _ = trendwalk.breakdown_key(breakdown)
+        properties = kind == "property" or any(s.conditions for s in series)
+        rows = _range_rows(workspace_id, [s.event for s in series], since, until, properties)
+        return trendwalk.trend_counts(rows, series=series, by=by, breakdown=breakdown, top=top)
+
+    def funnel_trend(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        by: str,
+        since: datetime,
+        until: datetime,
+        as_of: datetime,
+    ) -> dict[datetime, tuple[int, int]]:
+        properties = any(s.conditions for s in steps)
+        rows = _range_rows(
+            workspace_id, [s.event for s in steps], since, as_of + timedelta(microseconds=1),
+            properties,
+        )  # fmt: skip
+        return trendwalk.funnel_trend(
+            rows, steps=steps, window=window, by=by, since=since, until=until, as_of=as_of
+        )
+
+
+def _range_rows(
+    workspace_id: int, names: Sequence[str], since: datetime, until: datetime, properties: bool
+) -> Iterator[tuple]:
+    """``event_rows`` limited to ``since <= occurred_at < until``."""
+    columns = ["customer_id", "occurred_at", "name", "channel"]
+    events = _events(workspace_id).filter(
+        name__in=sorted(set(names)), occurred_at__gte=since, occurred_at__lt=until
+    )
+    if properties:
+        events = events.values_list(*columns, "properties")
+    else:
+        events = events.annotate(no_properties=Value("")).values_list(*columns, "no_properties")
+    sql, params = events.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(FETCH):
+            yield from rows

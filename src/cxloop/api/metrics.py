@@ -117,6 +117,7 @@ class RetentionOut(Schema):
     by: str
     periods: list[RetentionRowOut]
     cohorts: list[CohortOut]
+    cohort_note: str = ""  # why there is no cohort in the range, in words ('' when there is)
 
 
 class CommentOut(Schema):
@@ -247,6 +248,12 @@ def metrics_retention(
     request: HttpRequest,
     params: Query[MetricParams],
     by: str = Query("month", description="week or month"),
+    horizon: int = Query(
+        metric_selectors.COHORT_HORIZON,
+        ge=1,
+        le=metric_selectors.COHORT_HORIZON_MAX,
+        description="cohort periods after the first one to report",
+    ),
 ):
     """From events: per period, customers active, retained (active again in the next period) and
     churned (not), with rates and 95% intervals; and the cohort retention table (cohort = period
@@ -263,7 +270,12 @@ def metrics_retention(
         workspace=workspace, start=start, end=end, by=granularity
     )
     cohorts = metric_selectors.cohort_retention(
-        workspace=workspace, start=start, end=end, by=granularity
+        workspace=workspace, start=start, end=end, by=granularity, max_offset=horizon
+    )
+    note = (
+        ""
+        if cohorts
+        else metric_selectors.cohort_note(workspace=workspace, start=start, end=end, by=granularity)
     )
     return {
         "by": granularity.value,
@@ -279,6 +291,7 @@ def metrics_retention(
             for row in periods
         ],
         "cohorts": [{"start": c.start, "size": c.size, "rates": c.rates} for c in cohorts],
+        "cohort_note": note,
     }
 
 

@@ -25,6 +25,7 @@ from cxloop.api import (
     segments,
     team,
     text,
+    trends,
     workflows,
 )
 from cxloop.api.access import request_workspace
@@ -64,6 +65,7 @@ api.add_router("/", privacy.router)
 api.add_router("/", predict.router)
 api.add_router("/", workflows.router)
 api.add_router("/", text.router)
+api.add_router("/", trends.router)
 
 
 class CustomerOut(Schema):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
+
+from django.db.models import Max, Min
 
 from cxloop.analytics import selectors as analytics_selectors
 from cxloop.core.models import Workspace
+from cxloop.events import selectors as event_selectors
 from cxloop.metrics import definitions as d
 from cxloop.metrics.definitions import Estimate
 from cxloop.metrics.filters import (
@@ -116,3 +119,52 @@ def cohort_retention(
             period = period_next(period, by)
         cohorts.append(Cohort(start=cohort, size=sizes[cohort], rates=rates))
     return cohorts
+
+
+COHORT_HORIZON = 12  # months of cohorts the dashboard shows unless asked for another number
+COHORT_HORIZON_MAX = 60
+
+
+def horizon_start(end: datetime, months: int) -> datetime:
+    """The first moment of the month ``months`` months before the month holding ``end``."""
+    end = end.astimezone(UTC)
+    index = end.year * 12 + end.month - 1 - months
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
+
+
+def cohort_note(
+    *,
+    workspace: Workspace,
+    start: datetime,
+    end: datetime,
+    by: Granularity = Granularity.MONTH,
+    now: datetime | None = None,
+) -> str:
+    """Why a cohort table over [start, end) is empty, in words ('' when it has a cohort): no
+    events yet, a range before the first event, or customers all first seen outside the range."""
+    by = Granularity(by)
+    first, limit = _window(start, end, by, now)
+    span = event_selectors.workspace_events(workspace=workspace).aggregate(
+        earliest=Min("occurred_at"), latest=Max("occurred_at")
+    )
+    earliest, latest = span["earliest"], span["latest"]
+    if earliest is None:
+        return "No events yet: cohorts appear once customers have been seen."
+    if cohort_retention(workspace=workspace, start=start, end=end, by=by, now=now, max_offset=0):
+        return ""
+    last_day = limit - timedelta(days=1)
+    shown = f"{first:%d %b %Y} – {last_day:%d %b %Y}"
+    if earliest.astimezone(UTC).date() >= limit:
+        return (
+            f"No cohorts in {shown}: the first event is from {earliest:%d %b %Y}. "
+            "Choose a later end date."
+        )
+    if latest.astimezone(UTC).date() < first:
+        return (
+            f"No cohorts in {shown}: the latest event is from {latest:%d %b %Y}, so every "
+            "cohort is outside the chosen range. Choose an earlier end date or a longer horizon."
+        )
+    return (
+        f"No customer was first seen in a complete {by.value} of {shown}: their cohorts start "
+        "outside the chosen range. Choose a longer horizon or a later end date."
+    )

@@ -41,7 +41,16 @@ from cxloop.analytics.periods import PeriodStart, period_floor, period_next
 from cxloop.core.models import Workspace
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.metrics import definitions as d
-from cxloop.metrics._retention import Cohort, RetentionRow, cohort_retention, retention_by_period
+from cxloop.metrics._retention import (  # cohort horizon (issue 10)
+    COHORT_HORIZON,
+    COHORT_HORIZON_MAX,
+    Cohort,
+    RetentionRow,
+    cohort_note,
+    cohort_retention,
+    horizon_start,
+    retention_by_period,
+)
 from cxloop.metrics.definitions import Estimate, MetricName
 from cxloop.metrics.filters import (
     TRAIT_KEY,
@@ -56,10 +65,14 @@ if TYPE_CHECKING:
 
 # periods and retention live in their own modules; callers keep importing them from here
 __all__ = [
+    "COHORT_HORIZON",
+    "COHORT_HORIZON_MAX",
     "Cohort",
     "PeriodStart",
     "RetentionRow",
+    "cohort_note",
     "cohort_retention",
+    "horizon_start",
     "period_floor",
     "period_next",
     "retention_by_period",

@@ -11,6 +11,7 @@ from cxloop.web.routes import (
     segments,
     team,
     text,
+    trends,
     workflows,
 )
 from cxloop.web.views import customers as views
@@ -38,4 +39,5 @@ urlpatterns = [
     *predict.urlpatterns,
     *workflows.urlpatterns,
     *text.urlpatterns,
+    *trends.urlpatterns,
 ]

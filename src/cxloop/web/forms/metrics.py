@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from django import forms
 
+from cxloop.metrics import selectors as metric_selectors
 from cxloop.metrics.filters import FilterError, parse_query, parse_split
 from cxloop.web.forms.common import MAX_TEXT
 
-FILTER_PARAMS = ("from", "to", "survey", "channel", "touchpoint", "trait", "by", "metric", "split")
+FILTER_PARAMS = (
+    *("from", "to", "survey", "channel", "touchpoint", "trait", "by", "metric", "split"),
+    "horizon",  # months of cohorts (issue 10)
+)
 DEFAULT_SPLIT = "channel"
 
 
@@ -38,6 +42,11 @@ class DashboardForm(forms.Form):
             )
         except FilterError as error:
             self.add_error(error.param if error.param in self.fields else None, error.message)
+        horizon = (data.get("horizon") or "").strip()
+        top = metric_selectors.COHORT_HORIZON_MAX
+        if horizon and not (horizon.isdigit() and 1 <= int(horizon) <= top):
+            self.add_error("horizon", f"expected 1–{top} months, got {horizon[:20]!r}")
+        data["horizon_months"] = int(horizon) if horizon.isdigit() else None
         return data
 
     def chosen(self) -> dict[str, str]:

@@ -11,7 +11,7 @@ and zoom — while nothing changed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
@@ -33,7 +33,7 @@ from cxloop.web.workspace import active_workspace, can, capability_required
 
 POLL_SECONDS = 10
 COMMENTS_SHOWN = 12
-RETENTION_MONTHS = 12
+RETENTION_MONTHS = 12  # the default cohort horizon (metric_selectors.COHORT_HORIZON)
 
 
 @capability_required(Capability.READ_ANALYTICS)
@@ -44,6 +44,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context["options"] = options
     context["granularities"] = [(g.value, g.value.capitalize()) for g in Granularity]
     context["date_min"], context["date_max"] = metric_filters.MIN_DATE, metric_filters.MAX_DATE
+    context["horizon_options"] = (3, 6, 12, 24, 36, metric_selectors.COHORT_HORIZON_MAX)
     context["split_choices"] = [
         ("channel", "Channel"),
         ("touchpoint", "Touchpoint"),
@@ -98,7 +99,8 @@ def _context(request: HttpRequest, workspace, form: DashboardForm) -> dict:
         return {**base, "error": error, "query": None, "metric_choices": _metric_choices()}
     comments = can(request, Capability.READ_FEEDBACK)  # a viewer sees no comment text
     redact = not can(request, Capability.READ_PII)  # emails, phones, cards, addresses hidden
-    numbers = _numbers(workspace, query, split or DEFAULT_SPLIT, comments=comments, redact=redact)
+    numbers = _numbers(workspace, query, split or DEFAULT_SPLIT, comments=comments, redact=redact,
+                       horizon=form.cleaned_data.get("horizon_months"))  # fmt: skip
     return {**base, **numbers}
 
 
@@ -107,7 +109,13 @@ def _metric_choices() -> list[tuple[str, str]]:
 
 
 def _numbers(
-    workspace, query: MetricQuery, split: str, *, comments: bool = True, redact: bool = True
+    workspace,
+    query: MetricQuery,
+    split: str,
+    *,
+    comments: bool = True,
+    redact: bool = True,
+    horizon: int | None = None,
 ) -> dict:
     metric, filters = query.metric, query.filters
     by = query.by or Granularity.WEEK
@@ -120,12 +128,21 @@ def _numbers(
         workspace=workspace, metric=metric, filters=filters, split=split
     )
     retention_end = filters.end or datetime.now(UTC)
-    retention_start = retention_end - timedelta(days=31 * RETENTION_MONTHS)
+    horizon = horizon or RETENTION_MONTHS
+    # whole months back from the month in progress (or the one after the range's last)
+    retention_start = metric_selectors.horizon_start(min(retention_end, datetime.now(UTC)), horizon)
     churn = metric_selectors.retention_by_period(
         workspace=workspace, start=retention_start, end=retention_end
     )
     cohorts = metric_selectors.cohort_retention(
-        workspace=workspace, start=retention_start, end=retention_end
+        workspace=workspace, start=retention_start, end=retention_end, max_offset=horizon
+    )
+    note = (
+        ""
+        if cohorts
+        else metric_selectors.cohort_note(
+            workspace=workspace, start=retention_start, end=retention_end
+        )
     )
     days = (query.date_to - query.date_from).days + 1 if query.date_to and query.date_from else 0
     return {
@@ -154,6 +171,8 @@ def _numbers(
         "churn_figure": figure_json(churn_figure(churn)) if churn else None,
         "cohorts": cohorts,
         "cohort_figure": figure_json(cohort_figure(cohorts)) if cohorts else None,
+        "horizon": horizon,
+        "cohort_note": note,
     }
 
 

@@ -1,0 +1,396 @@
+"""Trends: events and unique customers per hour/day/week/month for one or more series (an event
+with optional channel and property conditions), broken down by channel or a property, with
+formulas between series; and funnel conversion per period with Wilson intervals.
+
+One selector per question (:func:`trend_report`, :func:`conversion_trend`), used by the trends
+page and ``/api/trends``. Counting happens in the analytics engine
+(``analytics.selectors.trend_counts`` / ``funnel_trend``); this module fills the periods, applies
+formulas and states the range and the as-of time the numbers are measured at.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from cxloop.analytics import selectors as analytics_selectors
+from cxloop.analytics.steps import Step
+from cxloop.analytics.trendwalk import TrendUnit, breakdown_key, unit_floor, unit_next
+from cxloop.core.models import Workspace
+from cxloop.metrics import definitions as d
+from cxloop.metrics.definitions import Estimate
+
+LETTERS = "ABCDE"
+MAX_SERIES = len(LETTERS)
+MAX_FORMULAS = 3
+MAX_FORMULA_LENGTH = 200
+MAX_TOP = 20  # breakdown values kept (the rest is "other"), page and API alike
+MAX_PERIODS = 1_000  # e.g. 41 days by the hour: a chart and table still readable
+DEFAULT_DAYS = 90
+MEASURES = ("events", "customers")
+EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(2299, 12, 30)  # the engine's calendar
+OTHER_LABEL = "other"
+NONE_LABEL = "(none)"
+
+
+class TrendQueryError(ValueError):
+    """Bad trend parameters (what and where)."""
+
+
+# ---------------------------------------------------------------------------- range and as-of
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """Days ``first``..``last`` (inclusive), measured as of ``as_of``: events in [since, until)."""
+
+    first: date
+    last: date
+    as_of: datetime
+    as_of_reason: str
+    since: datetime
+    until: datetime
+
+
+def trend_range(
+    *,
+    workspace: Workspace,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    now: datetime | None = None,
+) -> Range:
+    """The range asked for, or the last 90 days of the workspace's data, up to its as-of time
+    (now for live data, the latest event for imported history)."""
+    as_of, reason = analytics_selectors.trend_as_of(workspace=workspace, now=now)
+    last = date_to or as_of.astimezone(UTC).date()
+    first = date_from or last - timedelta(days=DEFAULT_DAYS - 1)
+    for name, day in (("from", first), ("to", last)):
+        if not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise TrendQueryError(f"{name}: {day} is outside {EARLIEST_DAY}–{LATEST_DAY}")
+    if first > last:
+        raise TrendQueryError(f"from: {first} is after to: {last}")
+    since = datetime.combine(first, time(), tzinfo=UTC)
+    until = min(
+        datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC),
+        as_of + timedelta(microseconds=1),
+    )
+    return Range(first, last, as_of, reason, since, max(until, since))
+
+
+def periods_of(span: Range, unit: TrendUnit | str) -> list[datetime]:
+    """Every period from the one holding ``since`` to the one holding the range's last moment."""
+    periods: list[datetime] = []
+    period = unit_floor(span.since, unit)
+    while period < span.until:
+        periods.append(period)
+        if len(periods) > MAX_PERIODS:
+            raise TrendQueryError(
+                f"by: {len(periods)}+ {unit}s in this range (at most {MAX_PERIODS}); "
+                "choose a longer period or a shorter range"
+            )
+        period = unit_next(period, unit)
+    return periods
+
+
+# ---------------------------------------------------------------------------- formulas
+
+_TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?)|([A-Za-z])|(.))")
+Value = float | None
+Formula = Callable[[dict[str, Value]], Value]
+
+
+def formula_parse(text: str, letters: str) -> Formula:
+    """A formula over series letters (``B / A``, ``(A + B) * 100 / C``): + - * /, parentheses,
+    numbers. The result is None where a division is by zero or a series has no value."""
+    if len(text) > MAX_FORMULA_LENGTH:
+        raise TrendQueryError(f"formula: at most {MAX_FORMULA_LENGTH} characters")
+    tokens: list[tuple[str, str]] = []
+    for number, letter, other in _TOKEN.findall(text.strip()):
+        if number:
+            tokens.append(("num", number))
+        elif letter:
+            if letter.upper() not in letters:
+                raise TrendQueryError(
+                    f"formula {text!r}: no series {letter.upper()} (series: {', '.join(letters)})"
+                )
+            tokens.append(("ref", letter.upper()))
+        elif other.strip():
+            if other not in "+-*/()":
+                raise TrendQueryError(f"formula {text!r}: unexpected {other!r}")
+            tokens.append(("op", other))
+    if not tokens:
+        raise TrendQueryError("formula: empty (e.g. B / A)")
+    position = 0
+
+    def peek() -> str:
+        return tokens[position][1] if position < len(tokens) else ""
+
+    def take() -> tuple[str, str]:
+        nonlocal position
+        if position >= len(tokens):
+            raise TrendQueryError(f"formula {text!r}: ends too early")
+        position += 1
+        return tokens[position - 1]
+
+    def factor() -> Formula:
+        kind, symbol = take()
+        if kind == "num":
+            number = float(symbol)
+            return lambda values: number
+        if kind == "ref":
+            return lambda values: values.get(symbol)
+        if symbol == "-":
+            inner = factor()
+            return lambda values: None if (v := inner(values)) is None else -v
+        if symbol == "(":
+            inner = expression()
+            if peek() != ")":
+                raise TrendQueryError(f"formula {text!r}: missing ')'")
+            take()
+            return inner
+        raise TrendQueryError(f"formula {text!r}: unexpected {symbol!r}")
+
+    def term() -> Formula:
+        result = factor()
+        while peek() in ("*", "/"):
+            op, right, left = take()[1], factor(), result
+            result = _combine(left, right, op)
+        return result
+
+    def expression() -> Formula:
+        result = term()
+        while peek() in ("+", "-"):
+            op, right, left = take()[1], term(), result
+            result = _combine(left, right, op)
+        return result
+
+    parsed = expression()
+    if position != len(tokens):
+        raise TrendQueryError(f"formula {text!r}: unexpected {tokens[position][1]!r}")
+    return parsed
+
+
+def _combine(left: Formula, right: Formula, op: str) -> Formula:
+    def apply(values: dict[str, Value]) -> Value:
+        a, b = left(values), right(values)
+        if a is None or b is None:
+            return None
+        if op == "+":
+            return a + b
+        if op == "-":
+            return a - b
+        if op == "*":
+            return a * b
+        return None if b == 0 else a / b
+
+    return apply
+
+
+# ---------------------------------------------------------------------------- trends
+
+
+@dataclass(slots=True)
+class TrendLine:
+    """One series (letter ``key``) in one breakdown group ('' without a breakdown, None for
+    the values outside the top ones): events and unique customers per period."""
+
+    key: str
+    label: str
+    group: str | None
+    events: list[int]
+    customers: list[int]
+
+    def values(self, measure: str) -> list[int]:
+        return self.customers if measure == "customers" else self.events
+
+
+@dataclass(slots=True)
+class FormulaLine:
+    expression: str
+    group: str | None
+    values: list[float | None]
+
+
+@dataclass(slots=True)
+class TrendReport:
+    unit: str
+    measure: str
+    span: Range
+    breakdown: str
+    periods: list[datetime] = field(default_factory=list)
+    lines: list[TrendLine] = field(default_factory=list)
+    formulas: list[FormulaLine] = field(default_factory=list)
+
+
+def group_label(group: str | None) -> str:
+    if group is None:
+        return OTHER_LABEL
+    return group or NONE_LABEL
+
+
+def trend_report(
+    *,
+    workspace: Workspace,
+    series: Sequence[Step],
+    labels: Sequence[str] = (),
+    unit: TrendUnit | str = TrendUnit.DAY,
+    measure: str = "events",
+    date_from: date | None = None,
+    date_to: date | None = None,
+    breakdown: str = "",
+    top: int = 5,
+    formulas: Sequence[str] = (),
+    now: datetime | None = None,
+) -> TrendReport:
+    """Events and unique customers per period for each series (and breakdown group), with
+    ``formulas`` over the series letters in ``measure`` (events or customers)."""
+    if not series:
+        raise TrendQueryError("series: pick at least one event")
+    if len(series) > MAX_SERIES:
+        raise TrendQueryError(f"series: at most {MAX_SERIES} ({len(series)} given)")
+    if len(formulas) > MAX_FORMULAS:
+        raise TrendQueryError(f"formulas: at most {MAX_FORMULAS} ({len(formulas)} given)")
+    if measure not in MEASURES:
+        raise TrendQueryError(f"measure: expected events or customers, got {measure!r}")
+    if not 1 <= top <= MAX_TOP:
+        raise TrendQueryError(f"top: between 1 and {MAX_TOP}")
+    try:
+        unit = TrendUnit(unit)
+        breakdown_key(breakdown)
+    except ValueError as exc:
+        raise TrendQueryError(str(exc) if "breakdown" in str(exc) else f"by: {exc}") from exc
+    letters = LETTERS[: len(series)]
+    parsed = [(text.strip(), formula_parse(text, letters)) for text in formulas if text.strip()]
+    span = trend_range(workspace=workspace, date_from=date_from, date_to=date_to, now=now)
+    report = TrendReport(unit=unit.value, measure=measure, span=span, breakdown=breakdown)
+    report.periods = periods_of(span, unit)
+    found = analytics_selectors.trend_counts(
+        workspace=workspace, series=series, by=unit.value, since=span.since, until=span.until,
+        breakdown=breakdown, top=top,
+    )  # fmt: skip
+    groups = found.groups or [""]
+    for group in groups:
+        for k, step in enumerate(series):
+            cells = [found.cells.get((k, p, group), (0, 0)) for p in report.periods]
+            report.lines.append(
+                TrendLine(
+                    key=letters[k],
+                    label=labels[k] if k < len(labels) and labels[k] else step.event,
+                    group=group if breakdown else "",
+                    events=[c[0] for c in cells],
+                    customers=[c[1] for c in cells],
+                )
+            )
+        for expression, formula in parsed:
+            of_group = {
+                line.key: line.values(measure) for line in report.lines if line.group == group
+            }
+            report.formulas.append(
+                FormulaLine(
+                    expression=expression,
+                    group=group if breakdown else "",
+                    values=[
+                        formula({key: float(v[i]) for key, v in of_group.items()})
+                        for i in range(len(report.periods))
+                    ],
+                )
+            )
+    return report
+
+
+def trend_table(report: TrendReport) -> tuple[list[str], list[list[object]]]:
+    """The report as a table: a row per period; a column per series (in the report's measure)
+    and per formula, named with their group when broken down."""
+
+    def name(base: str, group: str | None) -> str:
+        return f"{base} · {group_label(group)}" if report.breakdown else base
+
+    header = ["period"]
+    columns: list[Sequence[object]] = []
+    for group in dict.fromkeys(line.group for line in report.lines):
+        for line in report.lines:
+            if line.group == group:
+                header.append(name(f"{line.key}: {line.label}", group))
+                columns.append(line.values(report.measure))
+        for formula in report.formulas:
+            if formula.group == group:
+                header.append(name(formula.expression, group))
+                columns.append([None if v is None else round(v, 6) for v in formula.values])
+    rows = [
+        [period_text(period, report.unit), *(column[i] for column in columns)]
+        for i, period in enumerate(report.periods)
+    ]
+    return header, rows
+
+
+def period_text(period: datetime, unit: str) -> str:
+    if unit == TrendUnit.HOUR:
+        return period.strftime("%Y-%m-%d %H:00")
+    if unit == TrendUnit.MONTH:
+        return period.strftime("%Y-%m")
+    return period.date().isoformat()
+
+
+# ---------------------------------------------------------------------------- funnel conversion
+
+
+@dataclass(frozen=True, slots=True)
+class ConversionPoint:
+    """Customers entering step 1 in ``period``; of them, those completing the last step within
+    the window; ``rate`` with its Wilson 95 % interval. ``complete``: the window of every start
+    in the period has ended by the as-of time (otherwise the rate can still rise)."""
+
+    period: datetime
+    entered: int
+    converted: int
+    rate: Estimate
+    complete: bool
+
+
+@dataclass(slots=True)
+class ConversionTrend:
+    unit: str
+    span: Range
+    window: timedelta | None
+    points: list[ConversionPoint] = field(default_factory=list)
+
+
+def conversion_trend(
+    *,
+    workspace: Workspace,
+    steps: Sequence[Step],
+    window: timedelta | None,
+    unit: TrendUnit | str = TrendUnit.WEEK,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    now: datetime | None = None,
+) -> ConversionTrend:
+    """Funnel conversion per period of entering step 1, each point with its Wilson interval."""
+    if len(steps) < 2:
+        raise TrendQueryError("steps: a funnel needs at least 2 steps")
+    try:
+        unit = TrendUnit(unit)
+    except ValueError as exc:
+        raise TrendQueryError(f"by: {exc}") from exc
+    span = trend_range(workspace=workspace, date_from=date_from, date_to=date_to, now=now)
+    result = ConversionTrend(unit=unit.value, span=span, window=window)
+    found = analytics_selectors.funnel_trend(
+        workspace=workspace, steps=steps, window=window, by=unit.value, since=span.since,
+        until=span.until, as_of=span.as_of,
+    )  # fmt: skip
+    for period in periods_of(span, unit):
+        entered, converted = found.get(period, (0, 0))
+        ends = min(unit_next(period, unit), span.until)
+        complete = window is not None and ends + window <= span.as_of
+        result.points.append(
+            ConversionPoint(
+                period=period,
+                entered=entered,
+                converted=converted,
+                rate=d.proportion(hits=converted, n=entered),
+                complete=complete,
+            )
+        )
+    return result

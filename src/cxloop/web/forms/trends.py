@@ -1,0 +1,70 @@
+"""The trends pages' query strings: series, breakdown, formulas and range; funnel conversion."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django import forms
+
+from cxloop.journeys.definitions import MAX_STEPS, OPS
+from cxloop.metrics import trends
+from cxloop.web.forms import TextListField, WholeNumberField, text_field
+
+UNITS = [(u, u) for u in ("hour", "day", "week", "month")]
+SERIES_SLOTS = 3
+
+
+class _RangeForm(forms.Form):
+    date_from = forms.DateField(required=False)
+    date_to = forms.DateField(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in ("date_from", "date_to"):
+            day: date | None = data.get(name)
+            if day is not None and not trends.EARLIEST_DAY <= day <= trends.LATEST_DAY:
+                self.add_error(name, f"{day} is outside {trends.EARLIEST_DAY}–{trends.LATEST_DAY}")
+        return data
+
+
+class TrendForm(_RangeForm):
+    event = TextListField(max_items=trends.MAX_SERIES)
+    channel = TextListField(max_items=trends.MAX_SERIES)
+    prop = TextListField(max_items=trends.MAX_SERIES)
+    op = TextListField(max_items=trends.MAX_SERIES)
+    value = TextListField(max_items=trends.MAX_SERIES)
+    formula = TextListField(max_items=trends.MAX_FORMULAS, max_length=trends.MAX_FORMULA_LENGTH)
+    by = forms.ChoiceField(choices=UNITS, required=False)
+    measure = forms.ChoiceField(choices=[(m, m) for m in trends.MEASURES], required=False)
+    chart = forms.ChoiceField(choices=[("line", "line"), ("bar", "bar")], required=False)
+    breakdown = forms.ChoiceField(
+        choices=[("", "nothing"), ("channel", "channel"), ("property", "property")],
+        required=False,
+    )
+    breakdown_property = text_field(max_length=200)
+    top = WholeNumberField(1, trends.MAX_TOP)
+    format = forms.ChoiceField(choices=[("", "page"), ("csv", "csv")], required=False)
+
+    labels = {
+        "date_from": "from",
+        "date_to": "to",
+        "prop": "property",
+        "breakdown_property": "breakdown property",
+    }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for op in data.get("op", []):
+            if op and op not in OPS:
+                self.add_error("op", f"unknown operator {op!r}; use one of {', '.join(OPS)}")
+        return data
+
+
+class ConversionForm(_RangeForm):
+    step = TextListField(max_items=MAX_STEPS)
+    step_channel = TextListField(max_items=MAX_STEPS)
+    window_days = WholeNumberField(1, 36_500)
+    by = forms.ChoiceField(choices=UNITS, required=False)
+
+    labels = {"date_from": "from", "date_to": "to", "window_days": "conversion window"}

@@ -1,0 +1,10 @@
+"""URL routes of the trends pages (views in cxloop.web.views.trends)."""
+
+from django.urls import path
+
+from cxloop.web.views import trends as views
+
+urlpatterns: list = [
+    path("trends/", views.trends_page, name="trends"),
+    path("trends/conversion/", views.conversion_page, name="trends-conversion"),
+]

@@ -1,0 +1,213 @@
+"""The trends pages: events and unique customers over time (with breakdown, formulas and a CSV of
+the table), and funnel conversion per period with its interval."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from cxloop.core import csvsafe
+from cxloop.core.permissions import Capability
+from cxloop.events.channels import CHANNELS
+from cxloop.journeys import selectors as journey_selectors
+from cxloop.journeys.definitions import OPS, DefinitionError, RuleSpec, parse_rule
+from cxloop.metrics import trends
+from cxloop.web.charts.embed import figure_json
+from cxloop.web.charts.trends import conversion_figure, trend_figure
+from cxloop.web.forms import error_lines, raw
+from cxloop.web.forms.trends import SERIES_SLOTS, UNITS, ConversionForm, TrendForm
+from cxloop.web.workspace import active_workspace, capability_required
+
+
+def _at(values: list[str], i: int) -> str:
+    return values[i] if i < len(values) else ""
+
+
+def _series(data: dict) -> tuple[list[RuleSpec], list[dict], list[str]]:
+    """(rules of the filled slots, every slot as shown, errors naming the series letter)."""
+    events = data.get("event", [])
+    channels, props, ops, values = (data.get(k, []) for k in ("channel", "prop", "op", "value"))
+    count = min(max(SERIES_SLOTS, len(events)), trends.MAX_SERIES)
+    slots: list[dict] = []
+    rules: list[RuleSpec] = []
+    errors: list[str] = []
+    for i in range(count):
+        slot = {
+            "letter": trends.LETTERS[i], "event": _at(events, i), "channel": _at(channels, i),
+            "prop": _at(props, i), "op": _at(ops, i) or "eq", "value": _at(values, i),
+        }  # fmt: skip
+        slots.append(slot)
+        if not slot["event"]:
+            continue
+        letter = trends.LETTERS[len(rules)]
+        conditions = []
+        if slot["prop"]:
+            conditions.append(
+                {"property": slot["prop"], "op": slot["op"], "value": slot["value"] or None}
+            )
+        try:
+            rules.append(
+                parse_rule(
+                    {"event": slot["event"], "channel": slot["channel"], "conditions": conditions},
+                    f"series {letter}",
+                )
+            )
+        except DefinitionError as exc:
+            errors.extend(exc.errors)
+    return rules, slots, errors
+
+
+def _csv(header: list[str], rows: list[list[object]], name: str) -> HttpResponse:
+    handle = io.StringIO()
+    writer = csvsafe.writer(handle, quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(header)
+    writer.writerows([["" if cell is None else cell for cell in row] for row in rows])
+    response = HttpResponse(handle.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@capability_required(Capability.READ_ANALYTICS)
+def trends_page(request: HttpRequest) -> HttpResponse:
+    workspace = active_workspace(request)
+    form = TrendForm(request.GET)
+    form.is_valid()
+    data = form.cleaned_data
+    errors = error_lines(form, TrendForm.labels)
+    rules, slots, problems = _series(data)
+    errors.extend(problems)
+    breakdown = data.get("breakdown", raw(form, "breakdown"))
+    prop = data.get("breakdown_property", "")
+    formulas = [f for f in data.get("formula", []) if f]
+    context: dict[str, Any] = {
+        "tab": "trends",
+        "event_names": journey_selectors.event_names(workspace=workspace),
+        "channels": CHANNELS,
+        "ops": OPS,
+        "units": [u for u, _ in UNITS],
+        "slots": slots,
+        "form": {
+            "by": data.get("by") or "day",
+            "measure": data.get("measure") or "events",
+            "chart": data.get("chart") or "line",
+            "breakdown": breakdown,
+            "breakdown_property": prop,
+            "top": data.get("top") or 5,
+            "formula": formulas[0] if formulas else raw(form, "formula"),
+            "date_from": data.get("date_from") or raw(form, "date_from"),
+            "date_to": data.get("date_to") or raw(form, "date_to"),
+        },
+        "invalid": set(form.errors),
+        "report": None,
+    }
+    if breakdown == "property" and not prop:
+        context["invalid"].add("breakdown_property")
+        errors.append("breakdown property: name the event property (e.g. plan)")
+    if rules and not errors:
+        try:
+            report = trends.trend_report(
+                workspace=workspace, series=rules, unit=context["form"]["by"],
+                measure=context["form"]["measure"], date_from=data.get("date_from"),
+                date_to=data.get("date_to"),
+                breakdown=f"property:{prop}" if breakdown == "property" else breakdown,
+                top=context["form"]["top"], formulas=formulas,
+            )  # fmt: skip
+        except trends.TrendQueryError as exc:
+            errors.append(str(exc))
+            context["invalid"].add(_field_of(str(exc)))
+        else:
+            header, rows = trends.trend_table(report)
+            context["form"].update(date_from=report.span.first, date_to=report.span.last)
+            if data.get("format") == "csv":
+                return _csv(header, rows, f"trend-{report.span.first}-{report.span.last}.csv")
+            context.update(
+                report=report,
+                header=header,
+                rows=rows,
+                figure=figure_json(trend_figure(report, chart=context["form"]["chart"])),
+                csv_query=_with_csv(request),
+            )
+    context["errors"] = [e[0].upper() + e[1:] for e in errors]
+    return render(request, "trends/trends.html", context, status=422 if errors else 200)
+
+
+def _field_of(message: str) -> str:
+    """The form field a selector's error names first ("formula 'C / A': …" → formula)."""
+    word = message.split(" ", 1)[0].rstrip(":")
+    return {"from": "date_from", "to": "date_to"}.get(word, word)
+
+
+def _with_csv(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query["format"] = "csv"
+    return query.urlencode()
+
+
+@capability_required(Capability.READ_ANALYTICS)
+def conversion_page(request: HttpRequest) -> HttpResponse:
+    workspace = active_workspace(request)
+    form = ConversionForm(request.GET)
+    form.is_valid()
+    data = form.cleaned_data
+    errors = error_lines(form, ConversionForm.labels)
+    names, channels = data.get("step", []), data.get("step_channel", [])
+    count = max(3, len(names))
+    slots = [
+        {"number": i + 1, "event": _at(names, i), "channel": _at(channels, i)} for i in range(count)
+    ]
+    window_days = data.get("window_days") or 7
+    context: dict[str, Any] = {
+        "tab": "conversion",
+        "event_names": journey_selectors.event_names(workspace=workspace),
+        "channels": CHANNELS,
+        "units": [u for u, _ in UNITS],
+        "slots": slots,
+        "form": {
+            "by": data.get("by") or "week",
+            "window_days": data.get("window_days") or raw(form, "window_days") or 7,
+            "date_from": data.get("date_from") or raw(form, "date_from"),
+            "date_to": data.get("date_to") or raw(form, "date_to"),
+        },
+        "invalid": set(form.errors),
+        "found": None,
+    }
+    steps = []
+    for i, slot in enumerate(s for s in slots if s["event"]):
+        try:
+            steps.append(
+                parse_rule({"event": slot["event"], "channel": slot["channel"]}, f"step {i + 1}")
+            )
+        except DefinitionError as exc:
+            errors.extend(exc.errors)
+    if len(steps) == 1:
+        errors.append("steps: a funnel needs at least 2 steps")
+    if len(steps) >= 2 and not errors:
+        try:
+            found = trends.conversion_trend(
+                workspace=workspace, steps=steps, window=timedelta(days=window_days),
+                unit=context["form"]["by"], date_from=data.get("date_from"),
+                date_to=data.get("date_to"),
+            )  # fmt: skip
+        except trends.TrendQueryError as exc:
+            errors.append(str(exc))
+            context["invalid"].add(_field_of(str(exc)))
+        else:
+            context["form"].update(date_from=found.span.first, date_to=found.span.last)
+            context.update(
+                found=found,
+                steps_label=" → ".join(s.label() for s in steps),
+                points=[
+                    {"period": trends.period_text(p.period, found.unit), "point": p}
+                    for p in found.points
+                ],
+                figure=figure_json(conversion_figure(found))
+                if any(p.entered for p in found.points)
+                else None,
+            )
+    context["errors"] = [e[0].upper() + e[1:] for e in errors]
+    return render(request, "trends/conversion.html", context, status=422 if errors else 200)
