@@ -27,7 +27,7 @@ from cxloop.analytics import clickhouse as ch
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules, tally_dict
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity
-from cxloop.analytics.steps import Step
+from cxloop.analytics.steps import ORDERED, Exclusion, Step
 from cxloop.analytics.walk import FunnelRun, FunnelSummary, Moment
 from cxloop.core.db import ids_in
 
@@ -65,6 +65,8 @@ class AnalyticsEngine(Protocol):
         steps: Sequence[Step],
         window: timedelta | None,
         only: set[int] | None = None,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
     ) -> FunnelRun:
         """How far each customer gets through ``steps`` (``analytics.walk``'s rules)."""
         ...
@@ -77,6 +79,8 @@ class AnalyticsEngine(Protocol):
         window: timedelta | None,
         only: set[int] | None = None,
         latest: int = 20,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
     ) -> FunnelSummary:
         """The funnel's counts, step medians, counts by start channel and latest drop-offs."""
         ...
@@ -385,8 +389,12 @@ class ClickHouseEngine:
         steps: Sequence[Step],
         window: timedelta | None,
         only: set[int] | None = None,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
     ) -> FunnelRun:
-        sql, params = ch.funnel_sql(steps, window=window, only=only is not None)
+        sql, params = ch.funnel_mode_sql(
+            steps, window=window, only=only is not None, mode=mode, exclusions=exclusions
+        )
         params["workspace"] = workspace_id
         if only is not None:
             params["only"] = sorted(only) or [0]
@@ -405,8 +413,12 @@ class ClickHouseEngine:
         window: timedelta | None,
         only: set[int] | None = None,
         latest: int = 20,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
     ) -> FunnelSummary:
-        chosen, params = ch.funnel_sql(steps, window=window, only=only is not None)
+        chosen, params = ch.funnel_mode_sql(
+            steps, window=window, only=only is not None, mode=mode, exclusions=exclusions
+        )
         params.update(workspace=workspace_id, latest=latest)
         if only is not None:
             params["only"] = sorted(only) or [0]

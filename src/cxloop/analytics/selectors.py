@@ -25,7 +25,7 @@ from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity
 from cxloop.analytics.sqlengine import SqlEngine, event_rows
-from cxloop.analytics.steps import Step
+from cxloop.analytics.steps import ORDERED, Exclusion, Step
 from cxloop.analytics.walk import FunnelRun, FunnelSummary
 from cxloop.core.models import Workspace
 from cxloop.events import selectors as event_selectors
@@ -100,9 +100,15 @@ def funnel_run(
     steps: Sequence[Step],
     window: timedelta | None,
     only: set[int] | None = None,
+    mode: str = ORDERED,
+    exclusions: Sequence[Exclusion] = (),
 ) -> FunnelRun:
-    """How far each customer of ``workspace`` (of ``only``, when given) gets through ``steps``."""
-    return current_engine().funnel(workspace_id=workspace.pk, steps=steps, window=window, only=only)
+    """How far each customer of ``workspace`` (of ``only``, when given) gets through ``steps``
+    (in ``mode``, without ``exclusions``: ``analytics.walk.funnel_walk``'s rules)."""
+    return current_engine().funnel(
+        workspace_id=workspace.pk, steps=steps, window=window, only=only, mode=mode,
+        exclusions=exclusions,
+    )  # fmt: skip
 
 
 def funnel_summary(
@@ -112,12 +118,15 @@ def funnel_summary(
     window: timedelta | None,
     only: set[int] | None = None,
     latest: int = 20,
+    mode: str = ORDERED,
+    exclusions: Sequence[Exclusion] = (),
 ) -> FunnelSummary:
     """A funnel's counts, step medians, counts by start channel and latest drop-offs, computed
     where the events are (no row per customer leaves the engine)."""
     return current_engine().funnel_summary(
-        workspace_id=workspace.pk, steps=steps, window=window, only=only, latest=latest
-    )
+        workspace_id=workspace.pk, steps=steps, window=window, only=only, latest=latest,
+        mode=mode, exclusions=exclusions,
+    )  # fmt: skip
 
 
 def path_counts(

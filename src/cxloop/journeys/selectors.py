@@ -14,7 +14,7 @@ from cxloop.analytics.walk import FunnelRun, FunnelSummary
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import selectors as feedback_selectors
-from cxloop.journeys.definitions import RuleSpec, parse_rule
+from cxloop.journeys.definitions import ExclusionSpec, RuleSpec, parse_rule
 from cxloop.journeys.models import CustomerStage, JourneyMap, Rule, Stage, Touchpoint
 
 OTHER = "(other)"
@@ -292,6 +292,8 @@ class FunnelReport:
     groups: list[tuple[str, list[int]]]
     split_by: str
     summary: FunnelSummary
+    mode: str = "ordered"
+    exclusions: list[ExclusionSpec] = field(default_factory=list)
 
     @property
     def conversion(self) -> list[float | None]:
@@ -316,21 +318,26 @@ def funnel(
     split_by: str = "",
     groups: Mapping[str, set[int]] | None = None,
     only: set[int] | None = None,
+    mode: str = "ordered",
+    exclusions: Sequence[ExclusionSpec] = (),
 ) -> FunnelReport:
-    """Customers reaching each of ``steps`` in order within ``window`` of the first step.
+    """Customers reaching each of ``steps`` in order within ``window`` of the first step
+    (``mode`` and ``exclusions``: ``analytics.walk.funnel_walk``'s rules).
 
     ``split_by``: ``channel`` (of the first step's event), ``trait:<name>`` or
     ``stage:<journey id>`` (current journey stage); ``groups`` gives named customer sets instead
     (e.g. segments). ``only`` restricts the funnel to those customers.
     """
     summary = analytics_selectors.funnel_summary(
-        workspace=workspace, steps=steps, window=window, only=only
-    )
+        workspace=workspace, steps=steps, window=window, only=only, mode=mode,
+        exclusions=exclusions,
+    )  # fmt: skip
     if groups is not None or split_by not in ("", "channel"):
         # a split by trait, stage or segment needs each customer's depth
         run = analytics_selectors.funnel_run(
-            workspace=workspace, steps=steps, window=window, only=only
-        )
+            workspace=workspace, steps=steps, window=window, only=only, mode=mode,
+            exclusions=exclusions,
+        )  # fmt: skip
         split = _split(workspace, run, split_by, groups)
     elif split_by == "channel":
         split = _top_groups(summary.by_channel)
@@ -344,6 +351,8 @@ def funnel(
         groups=split,
         split_by=split_by,
         summary=summary,
+        mode=mode,
+        exclusions=list(exclusions),
     )
 
 
