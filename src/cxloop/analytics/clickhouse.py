@@ -645,3 +645,24 @@ SELECT customer_id, max(stage) AS furthest, argMax(first, stage) AS reached
 FROM per_stage GROUP BY customer_id
 """  # noqa: S608 (structure is ours; every value is bound)
     return sql, current, params
+
+
+def funnel_correlation_sql(chosen: str) -> str:
+    """From the per-customer rows of a funnel query: a totals row (name '': converted, dropped
+    customers), then per event name (not a step's) the converted and dropped customers who did
+    it between their start and the end of its window (``analytics.correlation``'s rules)."""
+    return f"""
+WITH chosen AS ({chosen})
+SELECT '' AS event, countIf(depth = {{n}}) AS won, countIf(depth < {{n}}) AS lost FROM chosen
+UNION ALL
+SELECT event, countIf(depth = {{n}}) AS won, countIf(depth < {{n}}) AS lost FROM (
+    SELECT DISTINCT f.customer_id, f.depth, toString(e.name) AS event
+    FROM events AS e
+    INNER JOIN (SELECT customer_id, depth, times[1] AS start FROM chosen) AS f
+        ON e.customer_id = f.customer_id
+    WHERE e.workspace_id = {{workspace}} AND e.name != '' AND e.name NOT IN {{step_names}}
+        AND toUnixTimestamp64Micro(e.ts) >= f.start
+        AND toUnixTimestamp64Micro(e.ts) - f.start <= {{window}}
+)
+GROUP BY event
+"""  # noqa: S608 (structure is ours; every value is bound)

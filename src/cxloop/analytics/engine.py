@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import orjson
 
 from cxloop.analytics import clickhouse as ch
+from cxloop.analytics.correlation import FunnelCorrelation
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules, tally_dict
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity
@@ -83,6 +84,20 @@ class AnalyticsEngine(Protocol):
         exclusions: Sequence[Exclusion] = (),
     ) -> FunnelSummary:
         """The funnel's counts, step medians, counts by start channel and latest drop-offs."""
+        ...
+
+    def funnel_correlation(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        only: set[int] | None = None,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
+    ) -> FunnelCorrelation:
+        """Per event name, the converted and dropped customers of the funnel who did it within
+        their window (``analytics.correlation``'s rules), in one query."""
         ...
 
     def path_counts(
@@ -445,6 +460,34 @@ class ClickHouseEngine:
             pairs.sort(reverse=True)
             summary.latest[depth] = [(ch.from_micros(t), c) for t, c in pairs[:latest]]
         return summary
+
+    def funnel_correlation(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        only: set[int] | None = None,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
+    ) -> FunnelCorrelation:
+        chosen, params = ch.funnel_mode_sql(
+            steps, window=window, only=only is not None, mode=mode, exclusions=exclusions
+        )
+        params.update(
+            workspace=workspace_id, n=len(steps), step_names=sorted({s.event for s in steps})
+        )
+        if only is not None:
+            params["only"] = sorted(only) or [0]
+        found = FunnelCorrelation(entered=0, converted=0)
+        for name, won, lost in self.transport.query(
+            ch.bind(ch.funnel_correlation_sql(chosen), params)
+        ):
+            if name:
+                found.events[name] = (int(won), int(lost))
+            else:
+                found.entered, found.converted = int(won) + int(lost), int(won)
+        return found
 
     def path_counts(
         self,

@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 
 from cxloop.analytics import owner
+from cxloop.analytics.correlation import FunnelCorrelation
 from cxloop.analytics.engine import (
     AnalyticsEngine,
     ClickHouseEngine,
@@ -40,6 +41,7 @@ __all__ = [
     "engine_status",
     "event_names",
     "event_rows",
+    "funnel_correlation",
     "funnel_run",
     "funnel_summary",
     "journey_walk",
@@ -126,6 +128,23 @@ def funnel_summary(
     return current_engine().funnel_summary(
         workspace_id=workspace.pk, steps=steps, window=window, only=only, latest=latest,
         mode=mode, exclusions=exclusions,
+    )  # fmt: skip
+
+
+def funnel_correlation(
+    *,
+    workspace: Workspace,
+    steps: Sequence[Step],
+    window: timedelta | None,
+    only: set[int] | None = None,
+    mode: str = ORDERED,
+    exclusions: Sequence[Exclusion] = (),
+) -> FunnelCorrelation:
+    """Per event name, how many converted and dropped customers of the funnel did it between
+    their start and the end of their window (``analytics.correlation``)."""
+    return current_engine().funnel_correlation(
+        workspace_id=workspace.pk, steps=steps, window=window, only=only, mode=mode,
+        exclusions=exclusions,
     )  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.models import Count, Min, Q, QuerySet, Value
 
 from cxloop.analytics import journeywalk, pathwalk
+from cxloop.analytics.correlation import FunnelCorrelation, correlation_counts
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity, PeriodStart, period_floor, period_next
@@ -140,6 +141,35 @@ class SqlEngine:
             exclusions=exclusions,
         )  # fmt: skip
         return funnel_summary(run, latest=latest)
+
+    def funnel_correlation(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        only: set[int] | None = None,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
+    ) -> FunnelCorrelation:
+        run = self.funnel(
+            workspace_id=workspace_id, steps=steps, window=window, only=only, mode=mode,
+            exclusions=exclusions,
+        )  # fmt: skip
+        sql, params = (
+            _events(workspace_id)
+            .exclude(name="")
+            .values_list("customer_id", "occurred_at", "name")
+            .query.sql_with_params()
+        )
+
+        def rows() -> Iterator[tuple]:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                while batch := cursor.fetchmany(FETCH):
+                    yield from batch
+
+        return correlation_counts(run, rows(), window=window, steps={step.event for step in steps})
 
     def path_counts(
         self,

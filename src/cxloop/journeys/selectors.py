@@ -14,6 +14,7 @@ from cxloop.analytics.walk import FunnelRun, FunnelSummary
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import selectors as feedback_selectors
+from cxloop.journeys.correlation import EventCorrelation, correlate
 from cxloop.journeys.definitions import ExclusionSpec, RuleSpec, parse_rule
 from cxloop.journeys.models import CustomerStage, JourneyMap, Rule, Stage, Touchpoint
 
@@ -354,6 +355,34 @@ def funnel(
         mode=mode,
         exclusions=list(exclusions),
     )
+
+
+@dataclass
+class CorrelationReport:
+    entered: int
+    converted: int
+    rows: list[EventCorrelation]  # the shown ones (``top``), most telling first
+    tested: int  # candidates tested (the Holm family)
+
+
+def funnel_correlation(
+    *,
+    workspace: Workspace,
+    steps: Sequence[RuleSpec],
+    window: timedelta | None,
+    only: set[int] | None = None,
+    mode: str = "ordered",
+    exclusions: Sequence[ExclusionSpec] = (),
+    top: int = 20,
+) -> CorrelationReport:
+    """The events whose presence between entering the funnel and the end of the window most
+    raises or lowers the odds of converting (``journeys.correlation``'s statistics)."""
+    found = analytics_selectors.funnel_correlation(
+        workspace=workspace, steps=steps, window=window, only=only, mode=mode,
+        exclusions=exclusions,
+    )  # fmt: skip
+    rows = correlate(entered=found.entered, converted=found.converted, events=found.events)
+    return CorrelationReport(found.entered, found.converted, rows[:top], len(rows))
 
 
 def _top_groups(counts_of: Mapping[str, list[int]]) -> list[tuple[str, list[int]]]:
