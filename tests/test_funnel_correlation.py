@@ -105,3 +105,42 @@ def test_statistics_match_scipy_and_statsmodels():
 def test_a_zero_cell_gets_half_added_to_every_cell():
     assert odds_ratio(2, 0, 2, 7) == pytest.approx((2.5 * 7.5) / (0.5 * 2.5))
     assert math.isfinite(odds_ratio(0, 0, 3, 4))
+
+
+@pytest.mark.django_db
+def test_the_api_answers_what_the_selector_does(client, member, workspace):
+    history(workspace)
+    client.force_login(member)
+    body = {"steps": ["A", "B"], "window_seconds": 3600}
+    response = client.post("/api/funnels/correlation", body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    report = selectors.funnel_correlation(
+        workspace=workspace, steps=parse_steps(["A", "B"]), window=HOUR
+    )
+    assert (answer["entered"], answer["converted"], answer["tested"]) == (11, 4, 3)
+    assert [e["event"] for e in answer["events"]] == [r.event for r in report.rows]
+    assert answer["events"][0]["p_holm"] == pytest.approx(report.rows[0].p_holm)
+    # modes and exclusions through the funnel route
+    strict = client.post(
+        "/api/funnels",
+        {**body, "mode": "strict", "exclusions": [{"event": "Y", "after": 1}]},
+        content_type="application/json",
+    ).json()
+    # c1, c2 (X in between) and c4 (Y in between, and excluded) stop at A; c3 converts
+    assert strict["counts"] == [11, 1]
+    assert strict["exclusions"] == ["without Y between step 1 and 2"]
+    bad = client.post(
+        "/api/funnels",
+        {**body, "mode": "any", "steps": ["A", "A"]},
+        content_type="application/json",
+    )
+    assert bad.status_code == 422
+    assert "each step must differ" in bad.json()["errors"][0]
+    bad = client.post(
+        "/api/funnels/correlation",
+        {**body, "exclusions": [{"event": "Y", "after": 2}]},
+        content_type="application/json",
+    )
+    assert bad.status_code == 422
+    assert bad.json()["errors"] == ["exclusions[0].after: give a step number from 1 to 1"]

@@ -19,6 +19,7 @@ from scipy.stats import fisher_exact
 from cxloop.text.drivers import holm
 
 ALPHA = 0.05
+MAX_CORRELATED = 100  # most rows one report shows, page and API alike
 
 
 @dataclass(frozen=True)

@@ -201,7 +201,7 @@ def parse_exclusions(raw: object, *, steps: int) -> list[ExclusionSpec]:
         if isinstance(after, bool) or not isinstance(after, int) or not 1 <= after < steps:
             errors.append(f"{where}.after: give a step number from 1 to {steps - 1}")
         rule = _rule({k: v for k, v in item.items() if k != "after"}, where, errors)
-        if rule is not None and not errors:
+        if rule is not None and isinstance(after, int) and not errors:
             found.append(ExclusionSpec(rule, after))
     if errors:
         raise DefinitionError(errors)

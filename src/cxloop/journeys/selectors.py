@@ -16,7 +16,14 @@ from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.journeys.correlation import EventCorrelation, correlate
 from cxloop.journeys.definitions import ExclusionSpec, RuleSpec, parse_rule
-from cxloop.journeys.models import CustomerStage, JourneyMap, Rule, Stage, Touchpoint
+from cxloop.journeys.models import (
+    CustomerStage,
+    JourneyMap,
+    Rule,
+    SavedAnalysis,
+    Stage,
+    Touchpoint,
+)
 
 OTHER = "(other)"
 NONE = "(none)"
@@ -469,3 +476,34 @@ def funnel_dropoffs(
             )
         )
     return result
+
+
+def funnel_default_steps(*, workspace: Workspace, steps: int = 4) -> list[str]:
+    """The workspace's most common sequence of up to ``steps`` steps from its most frequent
+    step event (repeats collapsed), through the engine: what the funnel page opens with."""
+    candidates = set(analytics_selectors.step_names(workspace=workspace, limit=500))
+    first = next(
+        (name for name, _ in event_names(workspace=workspace, limit=50) if name in candidates),
+        "",
+    )
+    if not first:
+        return []
+    counts = analytics_selectors.path_counts(
+        workspace=workspace, start=first, end="", max_steps=steps, within=None,
+        by_channel=False, since=None, until=None, customer_ids=None, top=1,
+    )  # fmt: skip
+    path = list(counts.top[0][0]) if counts.top else []
+    return path if len(path) >= 2 else []
+
+
+# ------------------------------------------------------------------ saved analyses
+
+
+def saved_analysis_list(*, workspace: Workspace, kind: str = "") -> QuerySet[SavedAnalysis]:
+    """Saved analyses of a workspace (of one ``kind`` when given), pinned first, then by name."""
+    found = SavedAnalysis.objects.filter(workspace=workspace).select_related("created_by")
+    return found.filter(kind=kind) if kind else found
+
+
+def saved_analysis_get(*, workspace: Workspace, analysis_id: int) -> SavedAnalysis | None:
+    return SavedAnalysis.objects.filter(workspace=workspace, pk=analysis_id).first()
