@@ -479,8 +479,9 @@ def funnel_dropoffs(
 
 
 def funnel_default_steps(*, workspace: Workspace, steps: int = 4) -> list[str]:
-    """The workspace's most common sequence of up to ``steps`` steps from its most frequent
-    step event (repeats collapsed), through the engine: what the funnel page opens with."""
+    """The first ``steps`` distinct events of the workspace's most common path (of
+    ``steps`` + 2 steps, repeats collapsed) from its most frequent step event, through the
+    engine: what the funnel page opens with."""
     candidates = set(analytics_selectors.step_names(workspace=workspace, limit=500))
     first = next(
         (name for name, _ in event_names(workspace=workspace, limit=50) if name in candidates),
@@ -489,10 +490,10 @@ def funnel_default_steps(*, workspace: Workspace, steps: int = 4) -> list[str]:
     if not first:
         return []
     counts = analytics_selectors.path_counts(
-        workspace=workspace, start=first, end="", max_steps=steps, within=None,
+        workspace=workspace, start=first, end="", max_steps=steps + 2, within=None,
         by_channel=False, since=None, until=None, customer_ids=None, top=1,
     )  # fmt: skip
-    path = list(counts.top[0][0]) if counts.top else []
+    path = list(dict.fromkeys(counts.top[0][0]))[:steps] if counts.top else []
     return path if len(path) >= 2 else []
 
 
