@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import orjson
 
 from cxloop.analytics import clickhouse as ch
+from cxloop.analytics import funnelsql
 from cxloop.analytics.correlation import FunnelCorrelation
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules, tally_dict
 from cxloop.analytics.pathwalk import PathCounts
@@ -407,7 +408,7 @@ class ClickHouseEngine:
         mode: str = ORDERED,
         exclusions: Sequence[Exclusion] = (),
     ) -> FunnelRun:
-        sql, params = ch.funnel_mode_sql(
+        sql, params = funnelsql.funnel_mode_sql(
             steps, window=window, only=only is not None, mode=mode, exclusions=exclusions
         )
         params["workspace"] = workspace_id
@@ -431,7 +432,7 @@ class ClickHouseEngine:
         mode: str = ORDERED,
         exclusions: Sequence[Exclusion] = (),
     ) -> FunnelSummary:
-        chosen, params = ch.funnel_mode_sql(
+        chosen, params = funnelsql.funnel_mode_sql(
             steps, window=window, only=only is not None, mode=mode, exclusions=exclusions
         )
         params.update(workspace=workspace_id, latest=latest)
@@ -471,7 +472,7 @@ class ClickHouseEngine:
         mode: str = ORDERED,
         exclusions: Sequence[Exclusion] = (),
     ) -> FunnelCorrelation:
-        chosen, params = ch.funnel_mode_sql(
+        chosen, params = funnelsql.funnel_mode_sql(
             steps, window=window, only=only is not None, mode=mode, exclusions=exclusions
         )
         params.update(
@@ -481,7 +482,7 @@ class ClickHouseEngine:
             params["only"] = sorted(only) or [0]
         found = FunnelCorrelation(entered=0, converted=0)
         for name, won, lost in self.transport.query(
-            ch.bind(ch.funnel_correlation_sql(chosen), params)
+            ch.bind(funnelsql.funnel_correlation_sql(chosen), params)
         ):
             if name:
                 found.events[name] = (int(won), int(lost))
