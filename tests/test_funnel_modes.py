@@ -190,3 +190,11 @@ def test_random_histories_get_the_same_answers_in_every_mode(workspace, chdb_eng
         )  # fmt: skip
         assert y.median_seconds == pytest.approx(x.median_seconds)
     assert a.depth  # the histories reach the funnel
+    # an exclusion nobody does changes nothing: the query walking every start agrees with the
+    # grouped-start ordered query
+    never = parse_exclusions([{"event": "Never", "after": 1}], steps=4)
+    args = {"workspace_id": workspace.pk, "steps": steps, "window": timedelta(days=1), "mode": mode}
+    plain, walked = chdb_engine.funnel(**args), chdb_engine.funnel(**args, exclusions=never)
+    assert (walked.depth, walked.times, walked.start_channel) == (
+        plain.depth, plain.times, plain.start_channel
+    )  # fmt: skip
