@@ -121,6 +121,11 @@ PAGES: dict[str, Callable[[Workspace], str]] = {
     "journey-map": _journey,
     "journey-editor": lambda ws: _journey(ws, "edit/"),
     "funnel": lambda ws: f"/journeys/funnel/?{FUNNEL}",
+    "funnel-default": lambda ws: "/journeys/funnel/",
+    "funnel-strict": lambda ws: (
+        f"/journeys/funnel/?{FUNNEL}&mode=strict&exclude=Page+Viewed&exclude_after=1"
+    ),
+    "saved-analyses": lambda ws: "/journeys/saved/",
     "paths": lambda ws: "/paths/?start=Product+Viewed&end=Order+Completed",
     "trends": lambda ws: f"/trends/?{TREND}",
     "trends-conversion": lambda ws: f"/trends/conversion/?{FUNNEL}&by=week",

@@ -27,7 +27,7 @@ from cxloop.events.services import events_ingest
 from cxloop.feedback import services as feedback_services
 from cxloop.feedback.models import Question, Response, Survey, Trigger
 from cxloop.journeys import services as journey_services
-from cxloop.journeys.models import JourneyMap
+from cxloop.journeys.models import JourneyMap, SavedAnalysis
 from cxloop.predict import services as predict_services
 from cxloop.segments import services as segment_services
 from cxloop.segments.models import Segment
@@ -82,6 +82,9 @@ WEB = {
     "journey-list": (RA, RA),
     "journey-new": (EJ, EJ),
     "journey-funnel": (RA, RA),
+    "saved-analyses": (RA, EJ),
+    "saved-analysis-pin": (EJ, EJ),
+    "saved-analysis-delete": (EJ, EJ),
     "journey-detail": (RA, RA),
     "journey-edit": (EJ, EJ),
     "journey-recompute": (EJ, EJ),
@@ -172,6 +175,7 @@ API = {
     "delete_journey": EJ,
     "recompute_journey": EJ,
     "run_funnel": RA,
+    "funnel_correlation": RA,
     "paths_between": RA,
     "paths_before": RA,
     "run_trend": RA,
@@ -220,6 +224,7 @@ API_BODIES = {
     "run_funnel": {"steps": ["Home", "Order Completed"]},
     "run_trend": {"series": ["Home"]},
     "run_conversion_trend": {"steps": ["Home", "Order Completed"]},
+    "funnel_correlation": {"steps": ["Home", "Order Completed"]},
     "create_segment": {"name": "Walked", "definition": {"all": []}},
     "preview_segment": {"definition": {"all": []}},
     "update_segment": {"name": "Renamed"},
@@ -268,6 +273,9 @@ def world(db, workspace):
         workspace=workspace, name="Everyone", definition={"all": []}
     )
     journey = journey_services.journey_create(workspace=workspace, definition=JOURNEY)
+    saved = journey_services.saved_analysis_create(
+        workspace=workspace, name="Checkout", kind="funnel", query="step=Home&step=Order+Completed"
+    )
     predict_services.predictions_run(workspace=workspace)
     commented = feedback_services.response_submit(
         survey=survey, answers={"nps": 3, "why_detractor": "Slow. Call +44 20 7946 0958"},
@@ -301,6 +309,7 @@ def world(db, workspace):
         "trigger_id": trigger.pk,
         "segment_id": segment.pk,
         "journey_id": journey.pk,
+        "saved_id": saved.pk,
         "user_id": staffer.pk,
         "key_id": key.pk,
         "template_id": template.pk,
@@ -345,6 +354,7 @@ def _state(workspace) -> tuple:
             )
         ),
         list(Rule.objects.filter(workspace=workspace).values_list("pk", "name", "active")),
+        list(SavedAnalysis.objects.filter(workspace=workspace).values_list("pk", "name", "pinned")),
     )
 
 

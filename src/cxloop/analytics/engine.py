@@ -24,10 +24,12 @@ from typing import Any, Protocol
 import orjson
 
 from cxloop.analytics import clickhouse as ch
+from cxloop.analytics import funnelsql
+from cxloop.analytics.correlation import FunnelCorrelation
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules, tally_dict
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity
-from cxloop.analytics.steps import Step
+from cxloop.analytics.steps import ORDERED, Exclusion, Step
 from cxloop.analytics.trendwalk import OTHER, TrendCounts, breakdown_key
 from cxloop.analytics.walk import FunnelRun, FunnelSummary, Moment
 from cxloop.core.db import ids_in
@@ -66,6 +68,8 @@ class AnalyticsEngine(Protocol):
         steps: Sequence[Step],
         window: timedelta | None,
         only: set[int] | None = None,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
     ) -> FunnelRun:
         """How far each customer gets through ``steps`` (``analytics.walk``'s rules)."""
         ...
@@ -78,8 +82,24 @@ class AnalyticsEngine(Protocol):
         window: timedelta | None,
         only: set[int] | None = None,
         latest: int = 20,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
     ) -> FunnelSummary:
         """The funnel's counts, step medians, counts by start channel and latest drop-offs."""
+        ...
+
+    def funnel_correlation(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        only: set[int] | None = None,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
+    ) -> FunnelCorrelation:
+        """Per event name, the converted and dropped customers of the funnel who did it within
+        their window (``analytics.correlation``'s rules), in one query."""
         ...
 
     def path_counts(
@@ -416,8 +436,12 @@ class ClickHouseEngine:
         steps: Sequence[Step],
         window: timedelta | None,
         only: set[int] | None = None,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
     ) -> FunnelRun:
-        sql, params = ch.funnel_sql(steps, window=window, only=only is not None)
+        sql, params = funnelsql.funnel_mode_sql(
+            steps, window=window, only=only is not None, mode=mode, exclusions=exclusions
+        )
         params["workspace"] = workspace_id
         if only is not None:
             params["only"] = sorted(only) or [0]
@@ -436,8 +460,12 @@ class ClickHouseEngine:
         window: timedelta | None,
         only: set[int] | None = None,
         latest: int = 20,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
     ) -> FunnelSummary:
-        chosen, params = ch.funnel_sql(steps, window=window, only=only is not None)
+        chosen, params = funnelsql.funnel_mode_sql(
+            steps, window=window, only=only is not None, mode=mode, exclusions=exclusions
+        )
         params.update(workspace=workspace_id, latest=latest)
         if only is not None:
             params["only"] = sorted(only) or [0]
@@ -464,6 +492,34 @@ class ClickHouseEngine:
             pairs.sort(reverse=True)
             summary.latest[depth] = [(ch.from_micros(t), c) for t, c in pairs[:latest]]
         return summary
+
+    def funnel_correlation(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        only: set[int] | None = None,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
+    ) -> FunnelCorrelation:
+        chosen, params = funnelsql.funnel_mode_sql(
+            steps, window=window, only=only is not None, mode=mode, exclusions=exclusions
+        )
+        params.update(
+            workspace=workspace_id, n=len(steps), step_names=sorted({s.event for s in steps})
+        )
+        if only is not None:
+            params["only"] = sorted(only) or [0]
+        found = FunnelCorrelation(entered=0, converted=0)
+        for name, won, lost in self.transport.query(
+            ch.bind(funnelsql.funnel_correlation_sql(chosen), params)
+        ):
+            if name:
+                found.events[name] = (int(won), int(lost))
+            else:
+                found.entered, found.converted = int(won) + int(lost), int(won)
+        return found
 
     def path_counts(
         self,

@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 
 from cxloop.analytics import owner
+from cxloop.analytics.correlation import FunnelCorrelation
 from cxloop.analytics.engine import (
     AnalyticsEngine,
     ClickHouseEngine,
@@ -25,7 +26,7 @@ from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity
 from cxloop.analytics.sqlengine import SqlEngine, event_rows
-from cxloop.analytics.steps import Step
+from cxloop.analytics.steps import ORDERED, Exclusion, Step
 from cxloop.analytics.trendwalk import TrendCounts
 from cxloop.analytics.walk import FunnelRun, FunnelSummary
 from cxloop.core.models import Workspace
@@ -41,6 +42,7 @@ __all__ = [
     "engine_status",
     "event_names",
     "event_rows",
+    "funnel_correlation",
     "funnel_run",
     "funnel_summary",
     "funnel_trend",
@@ -104,9 +106,15 @@ def funnel_run(
     steps: Sequence[Step],
     window: timedelta | None,
     only: set[int] | None = None,
+    mode: str = ORDERED,
+    exclusions: Sequence[Exclusion] = (),
 ) -> FunnelRun:
-    """How far each customer of ``workspace`` (of ``only``, when given) gets through ``steps``."""
-    return current_engine().funnel(workspace_id=workspace.pk, steps=steps, window=window, only=only)
+    """How far each customer of ``workspace`` (of ``only``, when given) gets through ``steps``
+    (in ``mode``, without ``exclusions``: ``analytics.walk.funnel_walk``'s rules)."""
+    return current_engine().funnel(
+        workspace_id=workspace.pk, steps=steps, window=window, only=only, mode=mode,
+        exclusions=exclusions,
+    )  # fmt: skip
 
 
 def funnel_summary(
@@ -116,12 +124,32 @@ def funnel_summary(
     window: timedelta | None,
     only: set[int] | None = None,
     latest: int = 20,
+    mode: str = ORDERED,
+    exclusions: Sequence[Exclusion] = (),
 ) -> FunnelSummary:
     """A funnel's counts, step medians, counts by start channel and latest drop-offs, computed
     where the events are (no row per customer leaves the engine)."""
     return current_engine().funnel_summary(
-        workspace_id=workspace.pk, steps=steps, window=window, only=only, latest=latest
-    )
+        workspace_id=workspace.pk, steps=steps, window=window, only=only, latest=latest,
+        mode=mode, exclusions=exclusions,
+    )  # fmt: skip
+
+
+def funnel_correlation(
+    *,
+    workspace: Workspace,
+    steps: Sequence[Step],
+    window: timedelta | None,
+    only: set[int] | None = None,
+    mode: str = ORDERED,
+    exclusions: Sequence[Exclusion] = (),
+) -> FunnelCorrelation:
+    """Per event name, how many converted and dropped customers of the funnel did it between
+    their start and the end of their window (``analytics.correlation``)."""
+    return current_engine().funnel_correlation(
+        workspace_id=workspace.pk, steps=steps, window=window, only=only, mode=mode,
+        exclusions=exclusions,
+    )  # fmt: skip
 
 
 def path_counts(

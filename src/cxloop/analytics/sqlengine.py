@@ -13,15 +13,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Min, QuerySet, Value
+from django.db.models import Count, Min, Q, QuerySet, Value
 
 from cxloop.analytics import journeywalk, pathwalk, trendwalk
+from cxloop.analytics.correlation import FunnelCorrelation, correlation_counts
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity, PeriodStart, period_floor, period_next
-from cxloop.analytics.steps import Step
+from cxloop.analytics.steps import ORDERED, STRICT, Exclusion, Step
 from cxloop.analytics.trendwalk import TrendCounts
-from cxloop.analytics.walk import FunnelRun, FunnelSummary, funnel_run, funnel_summary
+from cxloop.analytics.walk import FunnelRun, FunnelSummary, funnel_run, funnel_summary, funnel_walk
 from cxloop.core.models import Workspace
 from cxloop.events import selectors as event_selectors
 
@@ -33,15 +34,23 @@ def _events(workspace_id: int):
 
 
 def event_rows(
-    *, workspace_id: int, names: Sequence[str], properties: bool = False
+    *,
+    workspace_id: int,
+    names: Sequence[str],
+    properties: bool = False,
+    every_step: bool = False,
 ) -> Iterator[tuple]:
-    """Stream ``(customer_id, occurred_at, name, channel, properties)`` of events with these names.
+    """Stream ``(customer_id, occurred_at, name, channel, properties)`` of events with these names
+    (and, with ``every_step``, every named track/page/screen event: a strict funnel's moments).
 
     Plain cursor rows (no model instances, no value conversion): ``occurred_at`` is a datetime on
     PostgreSQL and Django's naive-UTC text on SQLite; ``properties`` is '' unless asked for.
     """
     columns = ["customer_id", "occurred_at", "name", "channel"]
-    events = _events(workspace_id).filter(name__in=sorted(set(names)))
+    named = Q(name__in=sorted(set(names)))
+    if every_step:
+        named |= Q(type__in=pathwalk.STEP_TYPES) & ~Q(name="")
+    events = _events(workspace_id).filter(named)
     if properties:
         events = events.values_list(*columns, "properties")
     else:
@@ -102,14 +111,20 @@ class SqlEngine:
         steps: Sequence[Step],
         window: timedelta | None,
         only: set[int] | None = None,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
     ) -> FunnelRun:
-        needs_properties = any(step.conditions for step in steps)
+        matched = [*steps, *(x.step for x in exclusions)]
+        needs_properties = any(step.conditions for step in matched)
         rows: Iterator[tuple] = event_rows(
-            workspace_id=workspace_id, names=[s.event for s in steps], properties=needs_properties
+            workspace_id=workspace_id,
+            names=[s.event for s in matched],
+            properties=needs_properties,
+            every_step=mode == STRICT,
         )
         if only is not None:
             rows = (row for row in rows if row[0] in only)
-        return funnel_run(rows, steps=steps, window=window)
+        return funnel_walk(rows, steps=steps, window=window, mode=mode, exclusions=exclusions)
 
     def funnel_summary(
         self,
@@ -119,9 +134,43 @@ class SqlEngine:
         window: timedelta | None,
         only: set[int] | None = None,
         latest: int = 20,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
     ) -> FunnelSummary:
-        run = self.funnel(workspace_id=workspace_id, steps=steps, window=window, only=only)
+        run = self.funnel(
+            workspace_id=workspace_id, steps=steps, window=window, only=only, mode=mode,
+            exclusions=exclusions,
+        )  # fmt: skip
         return funnel_summary(run, latest=latest)
+
+    def funnel_correlation(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        only: set[int] | None = None,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
+    ) -> FunnelCorrelation:
+        run = self.funnel(
+            workspace_id=workspace_id, steps=steps, window=window, only=only, mode=mode,
+            exclusions=exclusions,
+        )  # fmt: skip
+        sql, params = (
+            _events(workspace_id)
+            .exclude(name="")
+            .values_list("customer_id", "occurred_at", "name")
+            .query.sql_with_params()
+        )
+
+        def rows() -> Iterator[tuple]:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                while batch := cursor.fetchmany(FETCH):
+                    yield from batch
+
+        return correlation_counts(run, rows(), window=window, steps={step.event for step in steps})
 
     def path_counts(
         self,

@@ -28,3 +28,21 @@ class Step(Protocol):
     def channel(self) -> str: ...
     @builtins.property
     def conditions(self) -> Sequence[StepCondition]: ...
+
+
+# ------------------------------------------------------------------ funnel modes and exclusions
+
+ORDERED = "ordered"  # each step after the previous one, other events allowed in between
+STRICT = "strict"  # each step at the customer's very next moment of activity after the previous
+ANY_ORDER = "any"  # the steps in any order: step k counts customers who did any k of them
+MODES = (ORDERED, STRICT, ANY_ORDER)
+
+
+class Exclusion(Protocol):
+    """An event that must not happen between steps ``after`` and ``after + 1`` (1-based): a
+    customer doing it strictly between those steps' times does not convert past step ``after``."""
+
+    @builtins.property
+    def step(self) -> Step: ...
+    @builtins.property
+    def after(self) -> int: ...

@@ -21,6 +21,7 @@ window bound of each start is computed, so the hot loop compares values and neve
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from cxloop.analytics.steps import Step
+from cxloop.analytics.steps import ANY_ORDER, MODES, ORDERED, STRICT, Exclusion, Step
 
 # an event's time as the database returns it: aware datetime (PostgreSQL) or naive-UTC text (SQLite)
 Moment = datetime | str
@@ -124,6 +125,114 @@ def funnel_run(
             times_of[customer] = best
             channel_of[customer] = best_channel
     return run
+
+
+def funnel_walk(
+    rows: Iterable[tuple],
+    *,
+    steps: Sequence[Step],
+    window: timedelta | None,
+    mode: str = ORDERED,
+    exclusions: Sequence[Exclusion] = (),
+) -> FunnelRun:
+    """:func:`funnel_run` in any mode, with exclusions (the reference of the engine's SQL).
+
+    * ``ordered``: :func:`funnel_run`'s rules (from each start, the earliest next step strictly
+      later and within the window);
+    * ``strict``: step k+1 must happen at the customer's very next *moment* after step k, a
+      moment being a time at which they did any track/page/screen event (``rows`` then holds
+      them all, matching a step or not); other events at the same moment as a step do not
+      break the chain (simultaneous is not "in between");
+    * ``any``: a start is any event matching any step; from it, each step's earliest event at
+      or after the start and within the window counts; the chain is those times sorted, so
+      step k counts customers who did any k of the steps;
+    * an exclusion after step a: an excluded event strictly between the chain's steps a and
+      a+1 stops that chain at step a (same-time events do not count as between).
+
+    Of a customer's starts (by time, then channel name) the first reaching furthest counts.
+    """
+    if mode not in MODES:
+        raise ValueError(f"funnel mode {mode!r}: use one of {', '.join(MODES)}")
+    if mode == ORDERED and not exclusions:
+        return funnel_run(rows, steps=steps, window=window)
+    masks = _masker(steps)
+    xmasks = _masker([x.step for x in exclusions]) if exclusions else None
+    strict = mode == STRICT
+    by_customer: dict[int, list[tuple]] = {}
+    for customer, at, name, channel, properties in rows:
+        mask = masks(name, channel, properties)
+        xmask = xmasks(name, channel, properties) if xmasks else 0
+        if mask or xmask or strict:
+            by_customer.setdefault(customer, []).append((at, channel, mask, xmask))
+    run = FunnelRun(steps=len(steps))
+    if not by_customer:
+        return run
+    bound = _bounder(next(iter(by_customer.values()))[0][0], window)
+    n = len(steps)
+    first_bit = 1 if mode != ANY_ORDER else (1 << n) - 1
+    for customer, events in by_customer.items():
+        events.sort(key=lambda e: (e[0], e[1]))
+        at_step = [[e[0] for e in events if e[2] >> k & 1] for k in range(n)]
+        at_excluded = [[e[0] for e in events if e[3] >> j & 1] for j in range(len(exclusions))]
+        moments = sorted({e[0] for e in events}) if strict else []
+        best: list | None = None
+        best_channel = ""
+        for start, channel, mask, _ in events:
+            if not mask & first_bit:
+                continue
+            limit = bound(start)
+            if mode == ANY_ORDER:
+                times = _any_order(start, limit, at_step)
+            else:
+                times = _chain(start, limit, at_step, moments if strict else None)
+            for x, excluded in zip(exclusions, at_excluded, strict=True):
+                a = x.after
+                if a < len(times):
+                    i = bisect_right(excluded, times[a - 1])
+                    if i < len(excluded) and excluded[i] < times[a]:
+                        times = times[:a]
+            if best is None or len(times) > len(best):
+                best, best_channel = times, channel
+                if len(best) == n:
+                    break
+        if best is not None:
+            run.depth[customer] = len(best)
+            run.times[customer] = best
+            run.start_channel[customer] = best_channel
+    return run
+
+
+def _chain(start: Moment, limit: Moment | None, at_step: list[list], moments: list | None) -> list:
+    """Ordered (``moments`` None) or strict chain of step times from ``start``."""
+    times, prev = [start], start
+    for later in at_step[1:]:
+        if moments is None:
+            i = bisect_right(later, prev)
+            if i == len(later):
+                break
+            at = later[i]
+        else:
+            i = bisect_right(moments, prev)
+            if i == len(moments):
+                break
+            at = moments[i]
+            j = bisect_left(later, at)
+            if j == len(later) or later[j] != at:
+                break
+        if limit is not None and at > limit:
+            break
+        times.append(at)
+        prev = at
+    return times
+
+
+def _any_order(start: Moment, limit: Moment | None, at_step: list[list]) -> list:
+    found = []
+    for times in at_step:
+        i = bisect_left(times, start)
+        if i < len(times) and (limit is None or times[i] <= limit):
+            found.append(times[i])
+    return sorted(found)
 
 
 def as_datetime(value: datetime | str) -> datetime:

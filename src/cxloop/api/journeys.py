@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from cxloop.analytics.walk import MAX_WINDOW_SECONDS  # longer windows mean "no window"
@@ -16,7 +16,14 @@ from cxloop.api.params import MAX_ID, ObjectIn, id_param
 from cxloop.core.permissions import Capability
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys import services as journey_services
-from cxloop.journeys.definitions import DefinitionError, parse_steps
+from cxloop.journeys.correlation import MAX_CORRELATED
+from cxloop.journeys.definitions import (
+    MAX_STEPS,
+    DefinitionError,
+    parse_exclusions,
+    parse_mode,
+    parse_steps,
+)
 from cxloop.segments import selectors as segment_selectors
 
 router = Router(tags=["journeys"])
@@ -64,8 +71,22 @@ class JourneySummary(Schema):
     customers: int
 
 
+class ExclusionIn(RuleIn):
+    after: int = Field(
+        ..., ge=1, le=MAX_STEPS - 1, description="the step after which (and before the next)"
+    )
+
+
 class FunnelIn(ObjectIn):
     steps: list[RuleIn | str]
+    mode: Literal["ordered", "strict", "any"] = Field(
+        "ordered",
+        description="ordered: steps in order, anything in between; strict: nothing in between; "
+        "any: any order (step k counts customers who did any k of the steps)",
+    )
+    exclusions: list[ExclusionIn] = Field(
+        [], max_length=MAX_STEPS, description="events that must not happen between two steps"
+    )
     window_seconds: float | None = Field(
         7 * 86400, gt=0, le=MAX_WINDOW_SECONDS, description="null: no window"
     )
@@ -82,6 +103,8 @@ class FunnelGroup(Schema):
 
 class FunnelOut(Schema):
     steps: list[str]
+    mode: str
+    exclusions: list[str]
     window_seconds: float | None
     counts: list[int]
     conversion: list[float | None]
@@ -214,19 +237,10 @@ def run_funnel(request: HttpRequest, payload: FunnelIn, workspace: str | None = 
     the first eight by name); ``stage_id`` keeps to customers now at that stage.
     """
     ws = request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
-    raw = [s if isinstance(s, str) else s.dict() for s in payload.steps]
-    try:
-        steps = parse_steps(raw)
-    except DefinitionError as exc:
-        return Status(422, {"detail": "invalid funnel steps", "errors": exc.errors})
-    window = None if payload.window_seconds is None else timedelta(seconds=payload.window_seconds)
-    only = None
-    if payload.stage_id is not None:
-        try:
-            _, ids = journey_selectors.stage_member_ids(workspace=ws, stage_id=payload.stage_id)
-        except journey_selectors.StageChoiceError as exc:
-            return Status(422, {"detail": "invalid stage", "errors": [f"stage_id: {exc}"]})
-        only = set(ids)
+    query = _funnel_query(ws, payload)
+    if isinstance(query, Status):
+        return query
+    steps, window, only, mode, exclusions = query
     groups = (
         segment_selectors.segment_groups(workspace=ws)
         if payload.split_by == segment_selectors.SPLIT_SEGMENTS
@@ -240,6 +254,8 @@ def run_funnel(request: HttpRequest, payload: FunnelIn, workspace: str | None = 
             split_by=payload.split_by,
             groups=groups,
             only=only,
+            mode=mode,
+            exclusions=exclusions,
         )
     except ValueError as exc:
         return Status(422, {"detail": "invalid split", "errors": [str(exc)]})
@@ -247,10 +263,97 @@ def run_funnel(request: HttpRequest, payload: FunnelIn, workspace: str | None = 
         200,
         {
             "steps": [s.label() for s in report.steps],
+            "mode": report.mode,
+            "exclusions": [x.label() for x in report.exclusions],
             "window_seconds": payload.window_seconds,
             "counts": report.counts,
             "conversion": report.conversion,
             "median_seconds": report.median_seconds,
             "groups": [{"label": label, "counts": counts} for label, counts in report.groups],
+        },
+    )
+
+
+def _funnel_query(ws, payload: FunnelIn) -> tuple | Status:
+    """(steps, window, only, mode, exclusions) of a funnel body, or its 422."""
+    raw = [s if isinstance(s, str) else s.dict() for s in payload.steps]
+    try:
+        steps = parse_steps(raw)
+        mode = parse_mode(payload.mode, steps)
+        exclusions = parse_exclusions([x.dict() for x in payload.exclusions], steps=len(steps))
+    except DefinitionError as exc:
+        return Status(422, {"detail": "invalid funnel steps", "errors": exc.errors})
+    window = None if payload.window_seconds is None else timedelta(seconds=payload.window_seconds)
+    only = None
+    if payload.stage_id is not None:
+        try:
+            _, ids = journey_selectors.stage_member_ids(workspace=ws, stage_id=payload.stage_id)
+        except journey_selectors.StageChoiceError as exc:
+            return Status(422, {"detail": "invalid stage", "errors": [f"stage_id: {exc}"]})
+        only = set(ids)
+    return steps, window, only, mode, exclusions
+
+
+class CorrelationRow(Schema):
+    event: str
+    converted_with: int
+    dropped_with: int
+    converted_without: int
+    dropped_without: int
+    odds_ratio: float
+    p_value: float
+    p_holm: float
+
+
+class CorrelationOut(Schema):
+    entered: int
+    converted: int
+    tested: int = Field(description="candidate events tested (the family Holm corrects over)")
+    events: list[CorrelationRow]
+
+
+@router.post(
+    "/funnels/correlation",
+    response={200: CorrelationOut, **BODY_ERRORS},
+    summary="Events that go with converting or dropping in a funnel",
+)
+def funnel_correlation(
+    request: HttpRequest,
+    payload: FunnelIn,
+    workspace: str | None = None,
+    top: int = Query(20, ge=1, le=MAX_CORRELATED),
+):
+    """For the customers who entered the funnel: each event they did between entering and the
+    end of their window, with the 2×2 counts (did it or not × converted or not), the odds ratio
+    (0.5 added to every cell when one is zero), Fisher's exact p and the Holm-adjusted p over
+    every candidate tested; most telling first. ``split_by`` is ignored."""
+    ws = request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
+    query = _funnel_query(ws, payload)
+    if isinstance(query, Status):
+        return query
+    steps, window, only, mode, exclusions = query
+    report = journey_selectors.funnel_correlation(
+        workspace=ws, steps=steps, window=window, only=only, mode=mode, exclusions=exclusions,
+        top=top,
+    )  # fmt: skip
+    return Status(
+        200,
+        {
+            "entered": report.entered,
+            "converted": report.converted,
+            "tested": report.tested,
+            "events": [
+                {
+                    "event": r.event,
+                    "converted_with": r.converted_with,
+                    "dropped_with": r.dropped_with,
+                    "converted_without": r.converted_without,
+                    "dropped_without": r.dropped_without,
+                    "odds_ratio": r.odds_ratio,
+                    "p_value": r.p_value,
+                    "p_holm": r.p_holm,
+                }
+                for r in report.rows
+            ],
         },
     )

@@ -150,6 +150,64 @@ def parse_steps(raw_steps: object) -> list[RuleSpec]:
     return steps
 
 
+FUNNEL_MODES = {
+    "ordered": "In order",
+    "strict": "In order, nothing in between",
+    "any": "In any order",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ExclusionSpec:
+    """Customers doing ``step`` strictly between funnel steps ``after`` and ``after + 1``
+    (1-based) do not convert past step ``after``."""
+
+    step: RuleSpec
+    after: int
+
+    def label(self) -> str:
+        return f"without {self.step.label()} between step {self.after} and {self.after + 1}"
+
+
+def parse_mode(raw: object, steps: list[RuleSpec]) -> str:
+    """A funnel mode (ordered, strict, any); in any order no two steps may be the same."""
+    mode = raw or "ordered"
+    if mode not in FUNNEL_MODES:
+        raise DefinitionError(
+            [f"mode: {mode!r} is not a mode; use one of {', '.join(FUNNEL_MODES)}"]
+        )
+    if mode == "any" and len(set(steps)) < len(steps):
+        raise DefinitionError(
+            ["mode: in any order each step must differ (the same step twice needs the order)"]
+        )
+    return str(mode)
+
+
+def parse_exclusions(raw: object, *, steps: int) -> list[ExclusionSpec]:
+    """Exclusion steps: a list of ``{event, channel, conditions, after}``, ``after`` being the
+    step (1..steps-1) after which, and before the next one, the event must not happen."""
+    if raw in (None, ""):
+        return []
+    if not isinstance(raw, list | tuple):
+        raise DefinitionError(["exclusions: expected a list of {event, after}"])
+    errors: list[str] = []
+    found = []
+    for index, item in enumerate(raw):
+        where = f"exclusions[{index}]"
+        if not isinstance(item, Mapping):
+            errors.append(f"{where}: expected {{event, channel, conditions, after}}")
+            continue
+        after = item.get("after")
+        if isinstance(after, bool) or not isinstance(after, int) or not 1 <= after < steps:
+            errors.append(f"{where}.after: give a step number from 1 to {steps - 1}")
+        rule = _rule({k: v for k, v in item.items() if k != "after"}, where, errors)
+        if rule is not None and isinstance(after, int) and not errors:
+            found.append(ExclusionSpec(rule, after))
+    if errors:
+        raise DefinitionError(errors)
+    return found
+
+
 def parse_journey(raw: object) -> JourneySpec:
     """Validate a whole journey definition; every problem is reported, each with its place."""
     if not isinstance(raw, Mapping):

@@ -6,6 +6,7 @@ furthest stage each customer has reached is stored in :class:`CustomerStage` by
 ``journeys.services.journey_recompute`` so the customer 360 page and filters read one small table.
 """
 
+from django.conf import settings
 from django.db import models
 
 from cxloop.core.models import Workspace
@@ -115,3 +116,35 @@ class CustomerStage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} at {self.stage_id}"
+
+
+class SavedAnalysis(models.Model):
+    """A funnel, path or trend view saved under a name: the query string of its page, opened again
+    by linking to the page with it. Pinned ones come first on the saved-analyses page, and a
+    pinned funnel is what the funnel page opens with."""
+
+    class Kind(models.TextChoices):
+        FUNNEL = "funnel", "Funnel"
+        PATH = "path", "Paths"
+        TREND = "trend", "Trend"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    query = models.TextField(blank=True, help_text="The page's query string, without '?'.")
+    pinned = models.BooleanField(default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-pinned", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "kind", "name"], name="savedanalysis_unique_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -14,8 +14,16 @@ from cxloop.analytics.walk import FunnelRun, FunnelSummary
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import selectors as feedback_selectors
-from cxloop.journeys.definitions import RuleSpec, parse_rule
-from cxloop.journeys.models import CustomerStage, JourneyMap, Rule, Stage, Touchpoint
+from cxloop.journeys.correlation import EventCorrelation, correlate
+from cxloop.journeys.definitions import ExclusionSpec, RuleSpec, parse_rule
+from cxloop.journeys.models import (
+    CustomerStage,
+    JourneyMap,
+    Rule,
+    SavedAnalysis,
+    Stage,
+    Touchpoint,
+)
 
 OTHER = "(other)"
 NONE = "(none)"
@@ -292,6 +300,8 @@ class FunnelReport:
     groups: list[tuple[str, list[int]]]
     split_by: str
     summary: FunnelSummary
+    mode: str = "ordered"
+    exclusions: list[ExclusionSpec] = field(default_factory=list)
 
     @property
     def conversion(self) -> list[float | None]:
@@ -316,21 +326,26 @@ def funnel(
     split_by: str = "",
     groups: Mapping[str, set[int]] | None = None,
     only: set[int] | None = None,
+    mode: str = "ordered",
+    exclusions: Sequence[ExclusionSpec] = (),
 ) -> FunnelReport:
-    """Customers reaching each of ``steps`` in order within ``window`` of the first step.
+    """Customers reaching each of ``steps`` in order within ``window`` of the first step
+    (``mode`` and ``exclusions``: ``analytics.walk.funnel_walk``'s rules).
 
     ``split_by``: ``channel`` (of the first step's event), ``trait:<name>`` or
     ``stage:<journey id>`` (current journey stage); ``groups`` gives named customer sets instead
     (e.g. segments). ``only`` restricts the funnel to those customers.
     """
     summary = analytics_selectors.funnel_summary(
-        workspace=workspace, steps=steps, window=window, only=only
-    )
+        workspace=workspace, steps=steps, window=window, only=only, mode=mode,
+        exclusions=exclusions,
+    )  # fmt: skip
     if groups is not None or split_by not in ("", "channel"):
         # a split by trait, stage or segment needs each customer's depth
         run = analytics_selectors.funnel_run(
-            workspace=workspace, steps=steps, window=window, only=only
-        )
+            workspace=workspace, steps=steps, window=window, only=only, mode=mode,
+            exclusions=exclusions,
+        )  # fmt: skip
         split = _split(workspace, run, split_by, groups)
     elif split_by == "channel":
         split = _top_groups(summary.by_channel)
@@ -344,7 +359,37 @@ def funnel(
         groups=split,
         split_by=split_by,
         summary=summary,
+        mode=mode,
+        exclusions=list(exclusions),
     )
+
+
+@dataclass
+class CorrelationReport:
+    entered: int
+    converted: int
+    rows: list[EventCorrelation]  # the shown ones (``top``), most telling first
+    tested: int  # candidates tested (the Holm family)
+
+
+def funnel_correlation(
+    *,
+    workspace: Workspace,
+    steps: Sequence[RuleSpec],
+    window: timedelta | None,
+    only: set[int] | None = None,
+    mode: str = "ordered",
+    exclusions: Sequence[ExclusionSpec] = (),
+    top: int = 20,
+) -> CorrelationReport:
+    """The events whose presence between entering the funnel and the end of the window most
+    raises or lowers the odds of converting (``journeys.correlation``'s statistics)."""
+    found = analytics_selectors.funnel_correlation(
+        workspace=workspace, steps=steps, window=window, only=only, mode=mode,
+        exclusions=exclusions,
+    )  # fmt: skip
+    rows = correlate(entered=found.entered, converted=found.converted, events=found.events)
+    return CorrelationReport(found.entered, found.converted, rows[:top], len(rows))
 
 
 def _top_groups(counts_of: Mapping[str, list[int]]) -> list[tuple[str, list[int]]]:
@@ -431,3 +476,35 @@ def funnel_dropoffs(
             )
         )
     return result
+
+
+def funnel_default_steps(*, workspace: Workspace, steps: int = 4) -> list[str]:
+    """The first ``steps`` distinct events of the workspace's most common path (of
+    ``steps`` + 2 steps, repeats collapsed) from its most frequent step event, through the
+    engine: what the funnel page opens with."""
+    candidates = set(analytics_selectors.step_names(workspace=workspace, limit=500))
+    first = next(
+        (name for name, _ in event_names(workspace=workspace, limit=50) if name in candidates),
+        "",
+    )
+    if not first:
+        return []
+    counts = analytics_selectors.path_counts(
+        workspace=workspace, start=first, end="", max_steps=steps + 2, within=None,
+        by_channel=False, since=None, until=None, customer_ids=None, top=1,
+    )  # fmt: skip
+    path = list(dict.fromkeys(counts.top[0][0]))[:steps] if counts.top else []
+    return path if len(path) >= 2 else []
+
+
+# ------------------------------------------------------------------ saved analyses
+
+
+def saved_analysis_list(*, workspace: Workspace, kind: str = "") -> QuerySet[SavedAnalysis]:
+    """Saved analyses of a workspace (of one ``kind`` when given), pinned first, then by name."""
+    found = SavedAnalysis.objects.filter(workspace=workspace).select_related("created_by")
+    return found.filter(kind=kind) if kind else found
+
+
+def saved_analysis_get(*, workspace: Workspace, analysis_id: int) -> SavedAnalysis | None:
+    return SavedAnalysis.objects.filter(workspace=workspace, pk=analysis_id).first()

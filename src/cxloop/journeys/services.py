@@ -11,7 +11,14 @@ from cxloop.core.models import Workspace
 from cxloop.journeys import selectors
 from cxloop.journeys.definitions import DefinitionError, JourneySpec, parse_journey
 from cxloop.journeys.mapping import TouchpointRules
-from cxloop.journeys.models import CustomerStage, JourneyMap, Rule, Stage, Touchpoint
+from cxloop.journeys.models import (
+    CustomerStage,
+    JourneyMap,
+    Rule,
+    SavedAnalysis,
+    Stage,
+    Touchpoint,
+)
 
 __all__ = [
     "DefinitionError",
@@ -19,6 +26,9 @@ __all__ = [
     "journey_delete",
     "journey_recompute",
     "journey_update",
+    "saved_analysis_create",
+    "saved_analysis_delete",
+    "saved_analysis_pin",
 ]
 
 
@@ -128,3 +138,44 @@ def journey_recompute(*, journey: JourneyMap) -> dict:
     journey.computed_at = timezone.now()
     journey.save(update_fields=["metrics", "computed_at"])
     return result.metrics
+
+
+# ------------------------------------------------------------------ saved analyses
+
+MAX_QUERY = 4000  # characters of a saved page's query string
+
+
+class SavedAnalysisError(ValueError):
+    """A saved analysis that cannot be stored; the message says what and where."""
+
+
+def saved_analysis_create(
+    *, workspace: Workspace, name: str, kind: str, query: str, pinned: bool = False,
+    created_by=None,
+) -> SavedAnalysis:  # fmt: skip
+    """Save a page's query string under ``name`` (unique per workspace and kind)."""
+    name, query = (name or "").strip(), (query or "").strip().lstrip("?")
+    if not name:
+        raise SavedAnalysisError("name: give the analysis a name")
+    if len(name) > 200:
+        raise SavedAnalysisError("name: at most 200 characters")
+    if kind not in SavedAnalysis.Kind.values:
+        raise SavedAnalysisError(f"kind: {kind!r} is not funnel, path or trend")
+    if len(query) > MAX_QUERY:
+        raise SavedAnalysisError(f"query: at most {MAX_QUERY} characters")
+    if SavedAnalysis.objects.filter(workspace=workspace, kind=kind, name__iexact=name).exists():
+        raise SavedAnalysisError(f"name: a saved {kind} is already called {name!r}")
+    return SavedAnalysis.objects.create(
+        workspace=workspace, name=name, kind=kind, query=query, pinned=pinned,
+        created_by=created_by,
+    )  # fmt: skip
+
+
+def saved_analysis_pin(*, analysis: SavedAnalysis, pinned: bool) -> SavedAnalysis:
+    analysis.pinned = pinned
+    analysis.save(update_fields=["pinned"])
+    return analysis
+
+
+def saved_analysis_delete(*, analysis: SavedAnalysis) -> None:
+    analysis.delete()

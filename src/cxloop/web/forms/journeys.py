@@ -9,22 +9,42 @@ from typing import Any
 from django import forms
 
 from cxloop.analytics.walk import MAX_WINDOW_SECONDS
+from cxloop.journeys.definitions import FUNNEL_MODES
 from cxloop.web.forms import MAX_ID, MAX_TEXT, TextListField, WholeNumberField, text_field
 
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
 STEP_SLOTS = 5
+EXCLUSION_SLOTS = 2
 
 
 class FunnelForm(forms.Form):
     step = TextListField()
     step_channel = TextListField()
+    # one property condition per step slot (blank property: none)
+    step_prop = TextListField()
+    step_op = TextListField()
+    step_value = TextListField()
+    mode = forms.ChoiceField(choices=[(m, m) for m in FUNNEL_MODES], required=False)
+    exclude = TextListField()
+    exclude_after = TextListField()
     window = text_field(max_length=40)
     unit = forms.ChoiceField(choices=[(u, u) for u in UNITS], required=False)
     split = text_field()
     trait = text_field()
     stage = WholeNumberField(1, MAX_ID)
 
-    labels = {"window": "conversion window", "unit": "window unit", "step_channel": "step channel"}
+    labels = {
+        "window": "conversion window",
+        "unit": "window unit",
+        "step_channel": "step channel",
+        "step_prop": "step property",
+        "step_op": "step operator",
+        "step_value": "step value",
+        "exclude_after": "exclusion step",
+    }
+
+    def clean_mode(self) -> str:
+        return self.cleaned_data["mode"] or "ordered"
 
     def clean_unit(self) -> str:
         return self.cleaned_data["unit"] or "days"

@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+import orjson
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from cxloop.core.permissions import Capability
 from cxloop.events.channels import CHANNELS
 from cxloop.journeys import selectors as journey_selectors
-from cxloop.journeys.definitions import DefinitionError, parse_steps
+from cxloop.journeys.definitions import (
+    FUNNEL_MODES,
+    OPS,
+    DefinitionError,
+    parse_exclusions,
+    parse_mode,
+    parse_steps,
+)
 from cxloop.segments import selectors as segment_selectors
 from cxloop.web.charts.journeys import funnel_chart
 from cxloop.web.forms import error_lines, raw
-from cxloop.web.forms.journeys import STEP_SLOTS, UNITS, FunnelForm
+from cxloop.web.forms.journeys import EXCLUSION_SLOTS, STEP_SLOTS, UNITS, FunnelForm
 from cxloop.web.views.journeys import human_duration
+from cxloop.web.views.saved import saved_links
 from cxloop.web.workspace import active_workspace, capability_required
 
 if TYPE_CHECKING:
@@ -25,14 +36,28 @@ if TYPE_CHECKING:
 @capability_required(Capability.READ_ANALYTICS)
 def funnel(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
-    form = FunnelForm(request.GET)
+    default_note = ""
+    if not request.GET:  # open with something useful: a pinned funnel, else the common path
+        pinned = journey_selectors.saved_analysis_list(workspace=workspace, kind="funnel")
+        first = pinned.filter(pinned=True).first()
+        if first is not None and first.query:
+            return redirect(f"{reverse('journey-funnel')}?{first.query}")
+        default = journey_selectors.funnel_default_steps(workspace=workspace)
+        if default:
+            default_note = "the most common sequence of this workspace's customers"
+        query = QueryDict(urlencode([("step", name) for name in default]))
+    else:
+        query = request.GET
+    form = FunnelForm(query)
     form.is_valid()
     data = form.cleaned_data
     names = data.get("step", [])
     channels = data.get("step_channel", [])
+    conditions = _conditions(data)
     chosen = [n for n in names if n]
     split = data.get("split", raw(form, "split"))
     trait = data.get("trait", "")
+    mode = data.get("mode", "ordered")
     stage, only, stage_error = _stage_filter(workspace, data.get("stage"), raw(form, "stage"))
     context = {
         "event_names": journey_selectors.event_names(workspace=workspace),
@@ -41,10 +66,14 @@ def funnel(request: HttpRequest) -> HttpResponse:
             (f"stage:{journey.pk}", f"Current stage in {journey.name}")
             for journey, _ in journey_selectors.stage_choices(workspace=workspace)
         ],
-        "slots": _slots(names, channels),
+        "slots": _slots(names, channels, conditions),
+        "exclusion_slots": _exclusion_slots(data),
         "window": data.get("window", raw(form, "window")),
         "unit": data.get("unit", "days"),
         "units": list(UNITS),
+        "mode": mode,
+        "modes": list(FUNNEL_MODES.items()),
+        "ops": list(OPS.items()),
         "split": split,
         "trait": trait,
         "channels": CHANNELS,
@@ -54,18 +83,29 @@ def funnel(request: HttpRequest) -> HttpResponse:
         "invalid": set(form.errors) | ({"stage"} if stage_error else set()),
         "errors": [],
         "report": None,
+        "default_note": default_note,
+        "saved": saved_links(
+            journey_selectors.saved_analysis_list(workspace=workspace, kind="funnel")[:12]
+        ),
+        "save_query": query.urlencode(),
     }
     errors = error_lines(form, FunnelForm.labels)
     if stage_error:
         errors.append(stage_error)
     if chosen:
         steps_raw = [
-            {"event": n, "channel": channels[i] if i < len(channels) else ""}
+            {
+                "event": n,
+                "channel": channels[i] if i < len(channels) else "",
+                "conditions": conditions[i] if i < len(conditions) else [],
+            }
             for i, n in enumerate(names)
             if n
         ]
         try:
             steps = parse_steps(steps_raw)
+            mode = parse_mode(mode, steps)
+            exclusions = parse_exclusions(_exclusions_raw(data), steps=len(steps))
         except DefinitionError as exc:
             errors.extend(exc.errors)
         split_by = f"trait:{trait}" if split == "trait" else split
@@ -86,6 +126,8 @@ def funnel(request: HttpRequest) -> HttpResponse:
                     split_by=split_by,
                     groups=groups,
                     only=only,
+                    mode=mode,
+                    exclusions=exclusions,
                 )
             except ValueError as exc:  # an unknown split (its message is shown as it is)
                 errors.append(str(exc))
@@ -93,9 +135,72 @@ def funnel(request: HttpRequest) -> HttpResponse:
                 return render(request, "journeys/funnel.html", context, status=422)
             else:
                 context.update(_funnel_context(workspace, report))
+                correlation = journey_selectors.funnel_correlation(
+                    workspace=workspace, steps=steps, window=data["window_delta"], only=only,
+                    mode=mode, exclusions=exclusions,
+                )  # fmt: skip
+                context["correlation"] = correlation
+                context["correlation_rows"] = _correlation_rows(correlation, report)
     context["errors"] = [e[0].upper() + e[1:] for e in errors]
     status = 422 if context["errors"] else 200
     return render(request, "journeys/funnel.html", context, status=status)
+
+
+def _conditions(data: dict) -> list[list[dict]]:
+    """Per step slot, its property condition (a list of none or one)."""
+    props, ops, values = (data.get(k, []) for k in ("step_prop", "step_op", "step_value"))
+    found = []
+    for i in range(max(len(props), len(ops), len(values))):
+        prop = props[i].strip() if i < len(props) else ""
+        op = (ops[i] if i < len(ops) else "") or "eq"
+        value = values[i] if i < len(values) else ""
+        found.append([{"property": prop, "op": op, "value": value}] if prop else [])
+    return found
+
+
+def _exclusions_raw(data: dict) -> list[dict]:
+    events, afters = data.get("exclude", []), data.get("exclude_after", [])
+    found = []
+    for i, event in enumerate(events):
+        if event.strip():
+            after = afters[i] if i < len(afters) else ""
+            found.append({"event": event, "after": int(after) if after.isdigit() else after})
+    return found
+
+
+def _exclusion_slots(data: dict) -> list[dict]:
+    events, afters = data.get("exclude", []), data.get("exclude_after", [])
+    count = max(EXCLUSION_SLOTS, len(events))
+    return [
+        {
+            "number": i + 1,
+            "event": events[i] if i < len(events) else "",
+            "after": afters[i] if i < len(afters) else "",
+        }
+        for i in range(count)
+    ]
+
+
+def _correlation_rows(correlation, report) -> list[dict]:
+    last = report.steps[-1].event
+    rows = []
+    for row in correlation.rows:
+        segment = {
+            "all": [
+                {"event": report.steps[0].event},
+                {"event": row.event},
+                {"event": last, "did": row.raises},
+            ]
+        }
+        rows.append(
+            {
+                "row": row,
+                "odds": f"{row.odds_ratio:.2f}",
+                "people": f"{reverse('segment-new')}?{urlencode({'definition': orjson.dumps(segment).decode()})}",
+                "people_label": f"did {row.event} and {'did not reach' if not row.raises else 'reached'} {last}",
+            }
+        )
+    return rows
 
 
 def _stage_filter(
@@ -111,16 +216,22 @@ def _stage_filter(
     return stage, set(ids), ""
 
 
-def _slots(names: list[str], channels: list[str]) -> list[dict]:
+def _slots(names: list[str], channels: list[str], conditions: list[list[dict]]) -> list[dict]:
     count = max(STEP_SLOTS, len(names))
-    return [
-        {
-            "number": i + 1,
-            "event": names[i] if i < len(names) else "",
-            "channel": channels[i] if i < len(channels) else "",
-        }
-        for i in range(count)
-    ]
+    slots = []
+    for i in range(count):
+        condition = conditions[i][0] if i < len(conditions) and conditions[i] else {}
+        slots.append(
+            {
+                "number": i + 1,
+                "event": names[i] if i < len(names) else "",
+                "channel": channels[i] if i < len(channels) else "",
+                "prop": condition.get("property", ""),
+                "op": condition.get("op", "eq"),
+                "value": condition.get("value", ""),
+            }
+        )
+    return slots
 
 
 def _funnel_context(workspace, report) -> dict:

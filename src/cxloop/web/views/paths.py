@@ -12,11 +12,13 @@ from django.shortcuts import render
 
 from cxloop.core.permissions import Capability
 from cxloop.journeys import paths as path_analysis
+from cxloop.journeys import selectors as journey_selectors
 from cxloop.segments import selectors as segment_selectors
 from cxloop.web.charts.embed import figure_json
 from cxloop.web.charts.paths import last_step_figure, sankey_figure
 from cxloop.web.forms import error_lines, raw
 from cxloop.web.forms.paths import BeforeForm, PathsForm
+from cxloop.web.views.saved import saved_links
 from cxloop.web.workspace import active_workspace, capability_required
 
 
@@ -70,6 +72,10 @@ def paths(request: HttpRequest) -> HttpResponse:
         "max_top": path_analysis.MAX_TOP,
         "errors": errors,
         "asked": bool(start or end),
+        "save_query": request.GET.urlencode(),
+        "saved": saved_links(
+            journey_selectors.saved_analysis_list(workspace=workspace, kind="path")[:12]
+        ),
     }
     if context["asked"] and not errors:
         try:

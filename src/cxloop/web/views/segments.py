@@ -256,6 +256,10 @@ def _editor(
         rows, match, mode = [], "all", "builder"
         name = description = ""
         json_text = '{\n  "all": []\n}'
+        prefill = _prefill(request.GET.get("definition", ""))
+        if prefill is not None:  # a link from another page ("segment of these people")
+            rows, match, mode = _rows_from_definition(prefill)
+            json_text = _json(prefill)
     definition, row_errors = _definition_from_post(posted) if posted is not None else (None, [])
     if definition is None and segment is not None:
         definition = segment.definition
@@ -282,6 +286,23 @@ def _editor(
     if segment is not None and posted is None and can(request, Capability.READ_CUSTOMERS):
         context.update(_members(request, workspace, segment.definition))
     return render(request, "segments/editor.html", context, status=status)
+
+
+def _prefill(text: str) -> dict | None:
+    """A flat definition given in the new-segment link, or None (anything else is ignored)."""
+    parsed, problems = _definition_from_json(text) if text else (None, [])
+    if problems or not isinstance(parsed, dict) or len(parsed) != 1:
+        return None
+    items = parsed.get("all", parsed.get("any"))
+    if not isinstance(items, list) or not all(
+        isinstance(item, dict) and condition_kind(item) for item in items
+    ):
+        return None
+    try:
+        _rows_from_definition(parsed)
+    except (KeyError, TypeError, AttributeError, StopIteration):
+        return None
+    return parsed
 
 
 def _condition_errors(errors: list[str] | None) -> list[str]:

@@ -1,0 +1,128 @@
+"""Funnels in any mode, with exclusions, and the funnel correlation counts, in ClickHouse's SQL
+(the default ordered funnel without exclusions is ``clickhouse.funnel_sql``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from cxloop.analytics.clickhouse import FAR_FUTURE_MICROS, STEP_TYPES, condition_sql, funnel_sql
+from cxloop.analytics.steps import ANY_ORDER, MODES, ORDERED, STRICT, Exclusion, Step
+
+
+def _match_sql(step: Step, params: dict[str, Any], key: str) -> str:
+    """SQL true when an event matches ``step`` (name, channel, property conditions)."""
+    params[f"{key}_e"] = step.event
+    parts = [f"name = {{{key}_e}}"]
+    if step.channel:
+        params[f"{key}_c"] = step.channel
+        parts.append(f"channel = {{{key}_c}}")
+    for j, condition in enumerate(step.conditions):
+        parts.append(condition_sql(condition, params, f"{key}_p{j}"))
+    return " AND ".join(parts)
+
+
+def funnel_mode_sql(
+    steps: Sequence[Step],
+    *,
+    window: timedelta | None,
+    only: bool,
+    mode: str = ORDERED,
+    exclusions: Sequence[Exclusion] = (),
+) -> tuple[str, dict]:
+    """:func:`funnel_sql`'s rows in any mode, with exclusions (``analytics.walk.funnel_walk``'s
+    rules): every start of a customer is walked (``arrayFold`` over the steps), each chain is cut
+    at the first exclusion it breaks, and the first start reaching furthest counts."""
+    if mode not in MODES:
+        raise ValueError(f"funnel mode {mode!r}: use one of {', '.join(MODES)}")
+    if mode == ORDERED and not exclusions:
+        return funnel_sql(steps, window=window, only=only)
+    params: dict[str, Any] = {
+        "names": sorted({s.event for s in steps} | {x.step.event for x in exclusions}),
+        "types": list(STEP_TYPES),
+        "window": int(window.total_seconds() * 10**6) if window is not None else FAR_FUTURE_MICROS,
+    }
+    n = len(steps)
+    masks = [f"if({_match_sql(s, params, f's{k}')}, {1 << k}, 0)" for k, s in enumerate(steps)]
+    xmasks = [
+        f"if({_match_sql(x.step, params, f'x{j}')}, {1 << j}, 0)" for j, x in enumerate(exclusions)
+    ]
+    where = "name IN {names}"
+    if mode == STRICT:  # every moment of activity matters
+        where = "(name IN {names} OR (type IN {types} AND name != ''))"
+    if only:
+        where += " AND customer_id IN {only}"
+    events = f"""
+        SELECT customer_id, toUnixTimestamp64Micro(ts) AS t, toString(channel) AS channel,
+            toUInt16({" + ".join(masks)}) AS mask, toUInt16({" + ".join(xmasks) or "0"}) AS xmask
+        FROM events WHERE workspace_id = {{workspace}} AND {where}"""  # noqa: S608
+    per_step = ", ".join(f"arraySort(groupArrayIf(t, bitTest(mask, {k})))" for k in range(n))
+    per_exclusion = ", ".join(
+        f"arraySort(groupArrayIf(t, bitTest(xmask, {j})))" for j in range(len(exclusions))
+    )
+    if mode == ANY_ORDER:
+        start_if = "mask != 0"
+        chain = """arraySort(arrayFlatten(arrayMap(tk -> if(
+            (arrayFirstIndex(x -> x >= s.1 AND x - s.1 <= {window}, tk) AS aj) > 0,
+            [tk[aj]], []), st)))"""
+    elif mode == STRICT:
+        start_if = "bitTest(mask, 0)"
+        chain = """arrayFold((acc, tk) -> if(acc.1
+                AND ((arrayFirstIndex(x -> x > acc.3, moments) AS sj) > 0)
+                AND moments[sj] - s.1 <= {window} AND has(tk, moments[sj]),
+            (toUInt8(1), arrayPushBack(acc.2, moments[sj]), moments[sj]),
+            (toUInt8(0), acc.2, acc.3)), arraySlice(st, 2), (toUInt8(1), [s.1], s.1)).2"""
+    else:
+        start_if = "bitTest(mask, 0)"
+        chain = """arrayFold((acc, tk) -> if(acc.1
+                AND ((arrayFirstIndex(x -> x > acc.3 AND x - s.1 <= {window}, tk) AS oj) > 0),
+            (toUInt8(1), arrayPushBack(acc.2, tk[oj]), tk[oj]),
+            (toUInt8(0), acc.2, acc.3)), arraySlice(st, 2), (toUInt8(1), [s.1], s.1)).2"""
+    caps = [
+        f"if(length(c) > {x.after} AND arrayExists(x -> x > c[{x.after}] "
+        f"AND x < c[{x.after + 1}], xt[{j + 1}]), {x.after}, 255)"
+        for j, x in enumerate(exclusions)
+    ]
+    capped = f"arraySlice(c, 1, least(length(c), {', '.join(caps) or '255'}))"
+    extra = ""
+    if exclusions:
+        extra += f"[{per_exclusion}] AS xt,\n        "
+    if mode == STRICT:
+        extra += "arraySort(groupUniqArray(t)) AS moments,\n        "
+    sql = f"""
+SELECT customer_id, toUInt8(length(chains[ci])) AS depth, chains[ci] AS times,
+    starts[ci].2 AS channel
+FROM (
+    SELECT customer_id,
+        arraySort(groupArrayIf((t, channel), {start_if})) AS starts,
+        [{per_step}] AS st,
+        {extra}arrayMap(c -> {capped}, arrayMap(s -> {chain}, starts)) AS chains,
+        arrayFirstIndex(c -> length(c) = arrayMax(c2 -> length(c2), chains), chains) AS ci
+    FROM ({events})
+    GROUP BY customer_id
+    HAVING length(starts) > 0
+)
+"""  # noqa: S608 (structure is ours; every value is bound)
+    return sql, params
+
+
+def funnel_correlation_sql(chosen: str) -> str:
+    """From the per-customer rows of a funnel query: a totals row (name '': converted, dropped
+    customers), then per event name (not a step's) the converted and dropped customers who did
+    it between their start and the end of its window (``analytics.correlation``'s rules)."""
+    return f"""
+WITH chosen AS ({chosen})
+SELECT '' AS event, countIf(depth = {{n}}) AS won, countIf(depth < {{n}}) AS lost FROM chosen
+UNION ALL
+SELECT event, countIf(depth = {{n}}) AS won, countIf(depth < {{n}}) AS lost FROM (
+    SELECT DISTINCT f.customer_id, f.depth, toString(e.name) AS event
+    FROM events AS e
+    INNER JOIN (SELECT customer_id, depth, times[1] AS start FROM chosen) AS f
+        ON e.customer_id = f.customer_id
+    WHERE e.workspace_id = {{workspace}} AND e.name != '' AND e.name NOT IN {{step_names}}
+        AND toUnixTimestamp64Micro(e.ts) >= f.start
+        AND toUnixTimestamp64Micro(e.ts) - f.start <= {{window}}
+)
+GROUP BY event
+"""  # noqa: S608 (structure is ours; every value is bound)
