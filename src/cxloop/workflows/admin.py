@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from cxloop.core.admin import ReadOnlyAdmin
 from cxloop.workflows.models import (
     HistoryEntry,
     Notice,
@@ -7,6 +8,7 @@ from cxloop.workflows.models import (
     RuleFiring,
     StepInstance,
     TemplateVersion,
+    WebhookDelivery,
     WorkflowRun,
     WorkflowTemplate,
 )
@@ -64,3 +66,9 @@ class RuleFiringAdmin(admin.ModelAdmin):
 @admin.register(Notice)
 class NoticeAdmin(admin.ModelAdmin):
     list_display = ("user", "text", "created_at", "read_at")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("url", "status", "attempts", "last_status", "created_at", "delivered_at")
+    list_filter = ("status", "workspace")
