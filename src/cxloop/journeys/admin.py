@@ -10,7 +10,7 @@ from cxloop.journeys.models import CustomerStage, JourneyMap, Rule, Stage, Touch
 class StageInline(admin.TabularInline):
     model = Stage
     extra = 0
-    fields = ("position", "name", "description")
+    fields = ("position", "name", "description", "feedback")
     show_change_link = True
 
 
