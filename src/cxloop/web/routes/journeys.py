@@ -8,6 +8,12 @@ from cxloop.web.views import journeys as views
 urlpatterns: list = [
     path("journeys/", views.journey_list, name="journey-list"),
     path("journeys/new/", views.journey_new, name="journey-new"),
+    path(
+        "journeys/editor/properties/",
+        views.journey_editor_properties,
+        name="journey-editor-properties",
+    ),
+    path("journeys/editor/count/", views.journey_editor_count, name="journey-editor-count"),
     path("journeys/funnel/", funnels.funnel, name="journey-funnel"),
     path("journeys/<int:journey_id>/", views.journey_detail, name="journey-detail"),
     path("journeys/<int:journey_id>/edit/", views.journey_edit, name="journey-edit"),
