@@ -17,7 +17,7 @@ on that channel when one is given, whose properties satisfy every condition.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,8 +151,8 @@ class JourneySpec:
 
 def parse_rule(raw: object, where: str) -> RuleSpec:
     """One rule from ``{"event", "channel", "conditions"}`` (or a bare event name)."""
-    errors: list[str] = []
-    rule = _rule(raw, where, errors)
+    errors: list[str] = list(_nul_errors(raw, where))
+    rule = None if errors else _rule(raw, where, errors)
     if errors or rule is None:
         raise DefinitionError(errors)
     return rule
@@ -181,6 +181,9 @@ def parse_journey(raw: object) -> JourneySpec:
     """Validate a whole journey definition; every problem is reported, each with its place."""
     if not isinstance(raw, Mapping):
         raise DefinitionError(["journey: expected an object with name, stages and touchpoints"])
+    nul = list(_nul_errors(raw, ""))
+    if nul:  # no database stores them; say where they are rather than fail later
+        raise DefinitionError(nul)
     errors: list[str] = []
     name = _text(raw.get("name"), "name", errors, required=True, limit=200)
     description = _text(raw.get("description"), "description", errors, limit=5000)
@@ -357,6 +360,25 @@ def _condition(raw: object, where: str, errors: list[str]) -> Condition | None:
         errors.append(f"{where}.value: expected text, a number or true/false")
         return None
     return Condition(prop.strip(), op, value)
+
+
+def _nul_errors(raw: object, where: str, depth: int = 0) -> Iterator[str]:
+    """``where: null characters are not allowed`` for each text holding one (keys included)."""
+    if depth > 20:
+        return
+    if isinstance(raw, str):
+        if "\x00" in raw:
+            yield f"{where or 'value'}: null characters are not allowed"
+    elif isinstance(raw, Mapping):
+        for key, value in raw.items():
+            place = f"{where}.{key}" if where else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                yield f"{where or 'value'}: null characters are not allowed"
+            else:
+                yield from _nul_errors(value, place, depth + 1)
+    elif isinstance(raw, list | tuple):
+        for index, item in enumerate(raw):
+            yield from _nul_errors(item, f"{where}[{index}]", depth + 1)
 
 
 def _text(value: object, where: str, errors: list[str], *, required=False, limit=200) -> str:
