@@ -286,7 +286,10 @@
 
   function touchpointCard(stage, tp, path, t) {
     var name = el("input", { value: tp.name, "data-path": path + ".name", "data-focus": tp.id + "-n", autocomplete: "off", maxlength: "100", placeholder: "e.g. Checkout" });
-    name.addEventListener("input", function () { tp.name = name.value; });
+    name.addEventListener("input", function () {
+      tp.name = name.value;
+      remove.setAttribute("aria-label", "Delete touchpoint " + (tp.name || String(t + 1)) + " of stage " + (stage.name || ""));
+    });
     var rules = el("div", { "class": "jrules", "data-path": path + ".rules" },
       tp.rules.map(function (rule, r) { return ruleBlock(stage, tp, rule, path + ".rules[" + r + "]", r); }));
     var more = el("button", { type: "button", "class": "link", text: "+ Or another event" });
@@ -330,8 +333,15 @@
     });
 
     var name = el("input", { value: stage.name, "data-path": path + ".name", "data-focus": stage.id + "-n", autocomplete: "off", maxlength: "100", placeholder: "e.g. Purchase" });
-    name.addEventListener("input", function () { stage.name = name.value; });
-    name.addEventListener("change", function () { render(); });
+    name.addEventListener("input", function () {
+      stage.name = name.value; // labels follow without a redraw (which would move the focus)
+      var now = stage.name || "Stage " + (s + 1);
+      left.setAttribute("aria-label", "Move stage " + now + " left");
+      right.setAttribute("aria-label", "Move stage " + now + " right");
+      remove.setAttribute("aria-label", "Delete stage " + now);
+      addTp.setAttribute("aria-label", "Add touchpoint to stage " + now);
+      column.setAttribute("aria-label", "Stage " + (s + 1) + ": " + now);
+    });
     var description = el("input", { value: stage.description, "data-path": path + ".description", "data-focus": stage.id + "-d", autocomplete: "off", maxlength: "500" });
     description.addEventListener("input", function () { stage.description = description.value; });
 
