@@ -9,7 +9,8 @@ from playwright.sync_api import Locator, Page, expect
 
 from browser import PHONE, axe_violations, shot, sideways_overflow
 from cxloop.journeys.models import JourneyMap
-from test_journeys_maps import seed
+from factories import ingest
+from test_journeys_maps import ev, seed
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -153,6 +154,41 @@ def test_build_a_journey_visually_and_see_the_map(
     assert axe_violations(small) == []
     shot(small, request, "editor-phone")
     phone.close()
+
+
+def test_condition_operators_follow_the_property_type(
+    page: Page, live_server, member, workspace, screenshot
+):
+    # given: deliveries with a flag, a text and a number
+    ingest(workspace, [
+        ev("ann", "Order Delivered", 1, late=True, carrier="DPD", days=3),
+        ev("bob", "Order Delivered", 2, late=False, carrier="DHL", days=1),
+        ev("cat", "Order Delivered", 3, late=True, carrier="DPD", days=5),
+    ])  # fmt: skip
+    login(page, live_server, member)
+    page.goto(f"{live_server.url}/journeys/new/")
+    card = add_touchpoint(page, add_stage(page, "Retention"), "Late delivery", "Order Delivered")
+    card.get_by_role("button", name="+ Condition").click()
+    property_ = card.get_by_label("Property", exact=True)
+    operator = card.get_by_label("Operator", exact=True)
+    # then: a flag is true or false, with no value to type
+    property_.select_option("late")
+    expect(operator.locator("option")).to_have_text(["is true", "is false"])
+    expect(card.get_by_label("Value", exact=True)).to_have_count(0)
+    expect(card.locator(".rule-count")).to_contain_text("2 matching events")
+    operator.select_option("is false")
+    expect(card.locator(".rule-count")).to_contain_text("1 matching event")
+    # text: equals, contains, is set, with the values seen offered
+    property_.select_option("carrier")
+    expect(operator.locator("option")).to_have_text(["equals", "contains", "is set"])
+    expect(card.locator("datalist option")).to_have_count(2)
+    card.get_by_label("Value", exact=True).fill("dp")
+    operator.select_option("contains")
+    expect(card.locator(".rule-count")).to_contain_text("2 matching events")
+    operator.select_option("is set")
+    expect(card.get_by_label("Value", exact=True)).to_have_count(0)
+    expect(card.locator(".rule-count")).to_contain_text("3 matching events")
+    screenshot("operators")
 
 
 def test_funnel_with_dropoffs_leads_to_the_customer(
