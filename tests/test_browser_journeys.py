@@ -69,6 +69,8 @@ def test_build_a_journey_visually_and_see_the_map(
 ):
     # given: the seed's events (Home, Email Opened, Order Completed, Repeat Order...)
     seed(workspace)
+    refused: list[str] = []  # what the Content Security Policy blocked (nothing, we expect)
+    page.on("console", lambda m: refused.append(m.text) if "Content Security" in m.text else None)
     login(page, live_server, member)
     page.get_by_role("link", name="Journeys", exact=True).click()
     expect(page.get_by_text("No journey maps yet.")).to_be_visible()
@@ -154,6 +156,7 @@ def test_build_a_journey_visually_and_see_the_map(
     assert axe_violations(small) == []
     shot(small, request, "editor-phone")
     phone.close()
+    assert refused == []
 
 
 def test_condition_operators_follow_the_property_type(
