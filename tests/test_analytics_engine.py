@@ -343,7 +343,7 @@ CONDITIONS = [
     Condition("v", "exists"),
     *[Condition("v", op, value) for op in ("eq", "neq", "contains")
       for value in (5, "5", "abc", "b", True, "true", "it's \\ odd", "ü", "", "leeds")],
-    *[Condition("v", op, value) for op in ("gt", "lt") for value in (0, 5, 5.5, -3)],
+    *[Condition("v", op, value) for op in ("gt", "gte", "lt", "lte") for value in (0, 5, 5.5, -3)],
     Condition("nested.deep", "eq", "yes"),
     Condition("nested.deep", "exists"),
 ]  # fmt: skip

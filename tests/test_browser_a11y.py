@@ -226,9 +226,10 @@ def test_public_page_is_accessible(browser, live_server, demo, name, viewport, r
 
 def _journey_errors(page: Page, url: str, ws: Workspace) -> None:
     page.goto(f"{url}/journeys/new/")
-    page.get_by_role("button", name="Add row").click()
+    page.get_by_role("button", name="+ Add stage").click()
+    page.get_by_role("button", name="Add touchpoint to stage Stage 1").click()
     page.get_by_role("button", name="Create journey map").click()
-    expect(page.locator(".errors, [role=alert]").first).to_be_visible()
+    expect(page.locator(".field-error").first).to_be_visible()
 
 
 def _segment_rows(page: Page, url: str, ws: Workspace) -> None:
@@ -351,7 +352,7 @@ def test_keyboard_focus_is_always_visible(browser, live_server, demo, name):
 
 # on a phone, what must keep a readable size (CSS px) rather than squeeze into 390 px
 READABLE = {
-    "journey-editor": (".rules-table input", "width", 120),
+    "journey-editor": (".jcard select", "width", 120),
     "survey-builder": (".qlist .qbody", "width", 250),
     "survey-results": ("#responses .comment-cell", "width", 200),
     "personas": ("#persona-chart", "width", 600),

@@ -128,3 +128,19 @@ def test_funnel_query_for_customers_at_a_stage(client, member, workspace):
     )
     assert missing.status_code == 422
     assert missing.json()["errors"] == ["stage_id: no stage 999999 in this workspace"]
+
+
+def test_a_stage_feedback_condition_goes_through_the_api(client, member):
+    client.force_login(member)
+    nps = {"metric": "nps", "op": "gte", "value": 7}
+    definition = {**SHOP, "stages": ["Discover", "Buy", {"name": "Return", "feedback": nps}]}
+    created = client.post("/api/journeys", definition, content_type="application/json")
+    assert created.status_code == 201, created.content
+    assert [s["feedback"] for s in created.json()["definition"]["stages"]] == [{}, {}, nps]
+    bad = {
+        **definition,
+        "stages": ["Discover", "Buy", {"name": "Return", "feedback": {"metric": "mood"}}],
+    }
+    refused = client.post("/api/journeys", bad, content_type="application/json")
+    assert refused.status_code == 422
+    assert any(e.startswith("stages[2].feedback.metric") for e in refused.json()["errors"])

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 import html
+import json
 import re
 
 import pytest
 
-from cxloop.journeys import services
+from cxloop.journeys import selectors, services
+from cxloop.journeys.definitions import parse_journey
 from cxloop.journeys.models import JourneyMap
-from factories import customer_id
-from test_journeys_maps import SHOP, seed
+from factories import customer_id, ingest
+from test_journeys_maps import SHOP, ev, seed
 
 pytestmark = pytest.mark.django_db
 
-FORM = {
-    "name": "Shop",
-    "description": "Browse and buy",
-    "stages": "Discover: first visits\nBuy\nReturn",
-    "row-stage": ["Discover", "Discover", "Buy", "Buy", "Return", ""],
-    "row-touchpoint": ["Site", "Mail", "Order", "Order", "Big repeat order", ""],
-    "row-event": ["Home", "Email Opened", "Order Completed", "Order Completed", "Repeat Order", ""],
-    "row-channel": ["", "email", "web", "store", "", ""],
-    "row-conditions": ["", "", "", "", "revenue gt 100", ""],
-}
+
+def post_editor(client, url: str, definition: dict):
+    """What the visual editor posts: the whole definition as JSON."""
+    return client.post(url, {"definition": json.dumps(definition)})
 
 
 def text(response) -> str:
@@ -42,59 +39,130 @@ def test_empty_list_explains_what_a_journey_is(client, member):
     assert "No journey maps yet." in page
 
 
-def test_define_a_journey_in_the_form(client, member, workspace):
+def test_define_a_journey_in_the_editor(client, member, workspace):
     # given
     seed(workspace)
     client.force_login(member)
     assert client.get("/journeys/new/").status_code == 200
     # when
-    response = client.post("/journeys/new/", FORM)
-    # then: the same journey as the API definition, computed
+    response = post_editor(client, "/journeys/new/", SHOP)
+    # then: the journey is stored and computed
     journey = JourneyMap.objects.get(workspace=workspace)
     assert response.status_code == 302
     assert response["Location"] == f"/journeys/{journey.pk}/"
     assert [s["customers"] for s in journey.metrics["stages"]] == [4, 4, 1]
-    assert journey.stages.get(name="Discover").description == "first visits"
+    assert journey.stages.get(name="Buy").description == "Orders"
     order = journey.stages.get(name="Buy").touchpoints.get()
     assert list(order.rules.values_list("event", "channel")) == [
         ("Order Completed", "web"),
         ("Order Completed", "store"),
     ]
     page = text(client.get(f"/journeys/{journey.pk}/"))
-    assert "Discover" in page
     assert "Big repeat order" in page
     assert "Repeat Order where revenue greater than 100" in page
     assert "Reached 4 Next stage 50% Median time 3.0 h" in page
-    # the editor shows it back, one row per rule
-    edit = client.get(f"/journeys/{journey.pk}/edit/").content.decode()
-    assert 'value="revenue gt 100"' in edit
-    assert edit.count('name="row-event"') == 5 + 3  # five rules and three blank rows
+    # the editor gets it back in the same definition format
+    edit = client.get(f"/journeys/{journey.pk}/edit/")
+    shown = edit.context["editor"]["definition"]
+    assert shown == selectors.journey_definition(journey=journey)
+    assert parse_journey(shown).touchpoints[3].rules[0].conditions[0].value == 100
 
 
-def test_form_errors_name_the_row(client, member, workspace):
+@pytest.mark.parametrize(
+    ("change", "path", "message"),
+    [
+        (lambda d: d["stages"].__setitem__(1, {"name": " "}), "stages[1].name", "Required"),
+        (
+            lambda d: d["stages"].__setitem__(2, "discover"),
+            "stages[2]",
+            "Stage 'discover' is already stage 1",
+        ),
+        (
+            lambda d: d["touchpoints"][3]["rules"][0]["conditions"][0].__setitem__("op", "bigger"),
+            "touchpoints[3].rules[0].conditions[0].op",
+            "Unknown operator 'bigger'",
+        ),
+        (lambda d: d.__setitem__("name", ""), "name", "Required"),
+        (
+            lambda d: d["touchpoints"][0]["rules"][0].__setitem__("event", ""),
+            "touchpoints[0].rules[0].event",
+            "Empty rule",
+        ),
+    ],
+)
+def test_editor_errors_are_keyed_by_the_field_they_are_about(
+    client, member, workspace, change, path, message
+):
     client.force_login(member)
-    form = {
-        **FORM,
-        "stages": "Discover\nBuy\nDiscover",
-        "row-stage": ["Discover", "Buyy", "Buy"],
-        "row-touchpoint": ["Site", "Order", "Order 2"],
-        "row-event": ["Home", "Order Completed", ""],
-        "row-channel": ["", "", ""],
-        "row-conditions": ["", "", "revenue bigger 3"],
-    }
-    response = client.post("/journeys/new/", form)
+    definition = copy.deepcopy(SHOP)
+    change(definition)
+    response = post_editor(client, "/journeys/new/", definition)
     assert response.status_code == 422
-    page = text(response)
-    assert "Row 3, conditions: cannot read 'revenue bigger 3'" in page
-    client_errors = client.post("/journeys/new/", {**form, "row-conditions": ["", "", ""]})
-    page = text(client_errors)
-    assert (
-        "Stage line 3: stage 'Discover' is already stage 1; stages are ordered, so a journey "
-        "cannot go back to an earlier stage (cycle)" in page
-    )
-    assert "Row 2, stage: unknown stage 'Buyy' (stages: Discover, Buy)" in page
-    assert "Row 3, event: empty rule" in page
+    errors = response.context["editor"]["errors"]
+    assert any(e["path"] == path and e["message"].startswith(message) for e in errors), errors
+    assert message in text(response)  # also in the summary at the top
+    assert response.context["editor"]["definition"] == definition  # nothing typed is lost
     assert not JourneyMap.objects.exists()
+
+
+@pytest.mark.parametrize("posted", [{"definition": "{not json"}, {"definition": "[1, 2]"}, {}])
+def test_an_unreadable_post_is_refused_with_a_message(client, member, posted):
+    client.force_login(member)
+    response = client.post("/journeys/new/", posted)
+    assert response.status_code == 422
+    assert "The journey was not saved" in text(response)
+
+
+def test_a_stage_without_touchpoints_is_shown_on_its_column(client, member, workspace):
+    client.force_login(member)
+    definition = copy.deepcopy(SHOP)
+    definition["stages"].append("Advocacy")
+    response = post_editor(client, "/journeys/new/", definition)
+    errors = response.context["editor"]["errors"]
+    assert {"path": "stages[3]", "message": "Stage 'Advocacy' has no touchpoints: add one with "
+            "a rule, or nobody can ever reach it"} in errors  # fmt: skip
+
+
+def test_the_rule_picker_lists_properties_seen_with_their_types(client, member, workspace):
+    # given events whose properties are a number, text, a flag and a nested object
+    seed(workspace)
+    ingest(workspace, [
+        ev("ann", "Order Delivered", 40, late=True, days=3, carrier={"name": "DPD"}),
+        ev("bob", "Order Delivered", 41, late=False, days=1.5, carrier={"name": "DHL"}),
+        ev("cat", "Order Delivered", 42, late=True, days=4, carrier={"name": "DPD"}),
+    ])  # fmt: skip
+    client.force_login(member)
+    # when
+    answer = client.get("/journeys/editor/properties/", {"event": "Order Delivered"}).json()
+    # then
+    seen = {p["name"]: p for p in answer["properties"]}
+    assert seen["late"]["type"] == "boolean"
+    assert seen["days"]["type"] == "number"
+    assert seen["carrier.name"]["type"] == "string"
+    assert seen["carrier.name"]["examples"] == ["DPD", "DHL"]  # most common first
+    assert client.get("/journeys/editor/properties/").status_code == 422
+
+
+def test_the_live_count_counts_events_the_rule_matches(client, member, workspace):
+    # given: the seed's Repeat Order events: ann's revenue 150, bob's 20
+    seed(workspace)
+    client.force_login(member)
+
+    def count(rule) -> str:
+        return text(client.get("/journeys/editor/count/", {"rule": json.dumps(rule)}))
+
+    # then: with and without a condition, on each number operator
+    assert count({"event": "Repeat Order"}).startswith(" 2 matching events")
+    gt = {"property": "revenue", "op": "gte", "value": 150}
+    assert count({"event": "Repeat Order", "conditions": [gt]}).startswith(" 1 matching event ")
+    lt = {"property": "revenue", "op": "lt", "value": 20}
+    assert count({"event": "Repeat Order", "conditions": [lt]}).startswith(" 0 matching events")
+    assert count({"event": "Order Completed", "channel": "store"}).startswith(" 2 matching")
+    # and a half-made rule says what is missing, never a 5xx
+    assert "Choose an event" in count({"event": ""})
+    bad = {"event": "Repeat Order", "conditions": [{"property": "revenue", "op": "bigger"}]}
+    assert "unknown operator 'bigger'" in count(bad)
+    assert client.get("/journeys/editor/count/", {"rule": "{"}).status_code == 200
 
 
 @pytest.mark.usefixtures("each_engine")

@@ -89,6 +89,8 @@ WEB = {
     "journey-edit": (EJ, EJ),
     "journey-recompute": (EJ, EJ),
     "journey-delete": (EJ, EJ),
+    "journey-editor-properties": (EJ, EJ),  # the editor's rule picker
+    "journey-editor-count": (EJ, EJ),
     "paths": (RA, RA),
     "paths-before": (RA, RA),
     "trends": (RA, RA),

@@ -3,6 +3,7 @@ page cannot use is named in a visible error (issue #8, section 6)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -147,12 +148,41 @@ def test_segment_partials_survive_hostile_posts(client, admin_member, seeded, da
         assert client.post(url, data).status_code < 500, url
 
 
+def _journey(**change) -> str:
+    definition = {
+        "name": "J",
+        "stages": ["A"],
+        "touchpoints": [{"stage": "A", "name": "t", "rules": [{"event": "x"}]}],
+    }
+    return json.dumps({**definition, **change})
+
+
 @pytest.mark.parametrize(
     "data",
     [
-        {"name": "a\x00b", "stages": "A\nB", "row-stage": ["A"], "row-event": ["x"]},
-        {"name": LONG, "stages": LONG, "row-conditions": ["late eq " + HUGE]},
-        {"name": "J", "stages": "A", "row-stage": ["A", "B"], "row-touchpoint": ["t"]},
+        {"definition": _journey(name="a\x00b")},
+        {"definition": _journey(name=LONG, stages=[LONG])},
+        {"definition": _journey(stages=["A", "B"], touchpoints=[{"stage": "A\x00"}])},
+        {
+            "definition": _journey(
+                touchpoints=[
+                    {
+                        "rules": [
+                            {
+                                "event": "x",
+                                "conditions": [
+                                    {"property": "late", "op": "eq", "value": HUGE},
+                                    {"property": "a\x00", "op": "gt"},
+                                ],
+                            }
+                        ]
+                    }
+                ]
+            )
+        },
+        {"definition": _journey(stages=[{"name": "A", "feedback": {"metric": "nps\x00"}}])},
+        {"definition": "[" * 100_000},
+        {"definition": HUGE},
     ],
 )
 def test_journey_editor_survives_hostile_posts(client, admin_member, seeded, data):
@@ -160,19 +190,34 @@ def test_journey_editor_survives_hostile_posts(client, admin_member, seeded, dat
     assert client.post("/journeys/new/", data).status_code < 500
 
 
-def test_journey_editor_names_a_refused_field_and_keeps_the_rows(client, admin_member, seeded):
+@pytest.mark.parametrize(
+    "rule",
+    [
+        '{"event": "x\\u0000"}',
+        '{"event": "x", "channel": "web\\u0000"}',
+        '{"event": "x", "conditions": [{"property": "p", "op": "eq", "value": "\\u0000"}]}',
+        "[" * 100_000,
+        HUGE,
+    ],
+)
+def test_journey_live_count_survives_hostile_rules(client, admin_member, seeded, rule):
     client.force_login(admin_member)
-    response = client.post(
-        "/journeys/new/",
-        {"name": "Shop\x00", "stages": "Browse\nBuy", "row-stage": ["Buy"], "row-event": ["Order"]},
-    )
-    html = response.content.decode()
+    assert client.get("/journeys/editor/count/", {"rule": rule}).status_code < 500
+    properties = client.get("/journeys/editor/properties/", {"event": "x\x00" + HUGE})
+    assert properties.status_code < 500
+
+
+def test_journey_editor_names_a_refused_field_and_keeps_what_was_typed(
+    client, admin_member, seeded
+):
+    client.force_login(admin_member)
+    response = client.post("/journeys/new/", {"definition": _journey(name="Shop\x00")})
 
     assert response.status_code == 422
-    assert "Name: Null characters are not allowed." in html
-    assert 'id="j-name" name="name" value="Shop"' in html  # NUL dropped, the rest kept
-    assert 'aria-invalid="true" aria-describedby="form-errors"' in html
-    assert 'name="row-event" value="Order"' in html
+    assert response.context["editor"]["errors"] == [
+        {"path": "name", "message": "Null characters are not allowed"}
+    ]
+    assert response.context["editor"]["definition"]["touchpoints"][0]["name"] == "t"
 
 
 def test_segment_editor_names_a_refused_name_next_to_the_field(client, admin_member, seeded):

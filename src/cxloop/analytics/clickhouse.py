@@ -313,6 +313,9 @@ GROUP BY GROUPING SETS ((depth, channel), (k))
 """  # noqa: S608 (structure is ours; every value is bound)
 
 
+_COMPARE = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
 def condition_sql(condition: StepCondition, params: dict[str, Any], key: str) -> str:
     """SQL true exactly when ``journeys.definitions.Condition.test`` is, on the JSON text.
 
@@ -337,11 +340,11 @@ def condition_sql(condition: StepCondition, params: dict[str, Any], key: str) ->
     value = condition.value
     wanted = _number(value)
     params[f"{key}_v"] = str(value) if not isinstance(value, bool) else str(value).lower()
-    if op in ("gt", "lt"):
+    if op in _COMPARE:
         if wanted is None:
             return "0"
         params[f"{key}_n"] = wanted
-        return f"ifNull({number} {'>' if op == 'gt' else '<'} {{{key}_n}}, 0)"
+        return f"ifNull({number} {_COMPARE[op]} {{{key}_n}}, 0)"
     if wanted is not None:
         params[f"{key}_n"] = wanted
         equal = f"(ifNull({number} = {{{key}_n}}, 0) OR lowerUTF8({text}) = lowerUTF8({{{key}_v}}))"

@@ -22,7 +22,7 @@ from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity, PeriodStart, period_floor, period_next
 from cxloop.analytics.steps import ORDERED, STRICT, Exclusion, Step
 from cxloop.analytics.trendwalk import TrendCounts
-from cxloop.analytics.walk import FunnelRun, FunnelSummary, funnel_run, funnel_summary, funnel_walk
+from cxloop.analytics.walk import FunnelRun, FunnelSummary, funnel_summary, funnel_walk
 from cxloop.core.models import Workspace
 from cxloop.events import selectors as event_selectors
 

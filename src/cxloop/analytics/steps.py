@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 
 class StepCondition(Protocol):
-    """``property`` (dotted path) ``op`` (eq, neq, gt, lt, contains, exists) ``value``."""
+    """``property`` (dotted path) ``op`` (eq, neq, gt, gte, lt, lte, contains, exists) ``value``."""
 
     @builtins.property
     def property(self) -> str: ...

@@ -38,6 +38,11 @@ class RuleIn(ObjectIn):
 class StageIn(ObjectIn):
     name: str = ""
     description: str = ""
+    feedback: dict[str, Any] | None = Field(
+        None,
+        description='Optional: {"metric": "nps"|"csat"|"ces", "op": "gte"|"lte", "value": 0-10}; '
+        "a customer whose latest score of that metric fails it is not placed at this stage.",
+    )
 
 
 class TouchpointIn(ObjectIn):

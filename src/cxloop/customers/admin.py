@@ -1,7 +1,8 @@
 from django.contrib import admin
 
+from cxloop.core.admin import ReadOnlyAdmin
 from cxloop.customers import privacy
-from cxloop.customers.models import Consent, Customer, CustomerMerge, Identity
+from cxloop.customers.models import Consent, Customer, CustomerMerge, Identity, Suppression
 
 
 class IdentityInline(admin.TabularInline):
@@ -67,3 +68,12 @@ class CustomerMergeAdmin(admin.ModelAdmin):
     list_display = ("survivor", "merged", "reason", "merged_by", "merged_at", "rows_moved")
     list_filter = ("workspace",)
     raw_id_fields = ("survivor", "merged")
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(ReadOnlyAdmin):
+    """Digests of erased identifiers (never the identifiers). Their salt (SuppressionSalt) is a
+    secret and stays out of the admin."""
+
+    list_display = ("digest", "workspace", "created_at")
+    list_filter = ("workspace",)

@@ -13,7 +13,12 @@ RETAIL_JOURNEY = {
         {"name": "Consideration", "description": "Looking at products, online or in a shop."},
         {"name": "Purchase", "description": "Checkout and orders on any channel."},
         {"name": "Retention", "description": "Delivery, returns and support after buying."},
-        {"name": "Advocacy", "description": "Happy customers who say so."},
+        {
+            "name": "Advocacy",
+            "description": "Happy customers who say so.",
+            # a detractor is not an advocate, whatever their social posts say
+            "feedback": {"metric": "nps", "op": "gte", "value": 7},
+        },
     ],
     "touchpoints": [
         {

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from cxloop.events.models import Event
+from cxloop.core.admin import ReadOnlyAdmin
+from cxloop.events.models import Event, EventOutbox
 
 
 @admin.register(Event)
@@ -11,3 +12,11 @@ class EventAdmin(admin.ModelAdmin):
     raw_id_fields = ("customer",)
     date_hierarchy = "occurred_at"
     show_full_result_count = False
+
+
+@admin.register(EventOutbox)
+class EventOutboxAdmin(ReadOnlyAdmin):
+    """Event batches the analytics engine has not copied yet (written and drained by the system)."""
+
+    list_display = ("workspace", "first_event_id", "last_event_id", "created_at")
+    list_filter = ("workspace",)

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from cxloop.feedback.models import Invitation, Question, Response, Survey, Trigger
+from cxloop.core.admin import ReadOnlyInline
+from cxloop.feedback.models import Answer, Invitation, Question, Response, Survey, Trigger
 
 
 class QuestionInline(admin.TabularInline):
@@ -17,12 +18,19 @@ class SurveyAdmin(admin.ModelAdmin):
     inlines = [QuestionInline]
 
 
+class AnswerInline(ReadOnlyInline):
+    model = Answer
+    fields = ("question", "value")
+    readonly_fields = fields
+
+
 @admin.register(Response)
 class ResponseAdmin(admin.ModelAdmin):
     list_display = ("survey", "customer", "completed", "submitted_at", "source", "channel")
     list_filter = ("completed", "source", "channel")
     raw_id_fields = ("customer", "invitation")
     search_fields = ("response_key", "comment")
+    inlines = [AnswerInline]
 
 
 @admin.register(Trigger)

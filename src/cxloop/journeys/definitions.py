@@ -8,13 +8,16 @@ Pure helpers (no database). A journey definition, as the API takes it and the we
                       "rules": [{"event": "Home", "channel": "web",
                                  "conditions": [{"property": "path", "op": "eq", "value": "/"}]}]}]}
 
-Stages are ordered as listed. A rule matches an event with that name (page/screen name for views),
+Stages are ordered as listed. A stage may carry a feedback condition,
+``{"name": "Advocacy", "feedback": {"metric": "nps", "op": "gte", "value": 7}}``: a customer whose
+latest score of that metric fails it is not placed at the stage (see ``journeys.stagerule``).
+A rule matches an event with that name (page/screen name for views),
 on that channel when one is given, whose properties satisfy every condition.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,10 +25,15 @@ OPS = {
     "eq": "equals",
     "neq": "does not equal",
     "gt": "greater than",
+    "gte": "at least",
     "lt": "less than",
+    "lte": "at most",
     "contains": "contains",
     "exists": "is present",
 }
+NUMBER_OPS = ("gt", "gte", "lt", "lte")
+FEEDBACK_METRICS = {"nps": "NPS", "csat": "CSAT", "ces": "CES"}
+FEEDBACK_OPS = {"gte": "≥", "lte": "≤"}
 MAX_STAGES = 20
 MAX_STEPS = 10
 
@@ -55,11 +63,11 @@ class Condition:
             return False
         if op == "eq":
             return _equal(actual, self.value)
-        if op in ("gt", "lt"):
+        if op in NUMBER_OPS:
             number = _as_number(actual)
             if number is None:
                 return False
-            return number > self.value if op == "gt" else number < self.value
+            return _compare(number, op, self.value)
         # contains: substring of text (case-insensitive), or an item of a list
         if isinstance(actual, list):
             return any(_equal(item, self.value) for item in actual)
@@ -108,10 +116,29 @@ class TouchpointSpec:
     rules: list[RuleSpec] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class FeedbackCondition:
+    """What a customer's latest score of ``metric`` must satisfy to be placed at a stage."""
+
+    metric: str  # nps | csat | ces
+    op: str  # gte | lte
+    value: int
+
+    def holds(self, score: float) -> bool:
+        return _compare(score, self.op, self.value)
+
+    def label(self) -> str:
+        return f"latest {FEEDBACK_METRICS[self.metric]} {FEEDBACK_OPS[self.op]} {self.value}"
+
+    def as_dict(self) -> dict:
+        return {"metric": self.metric, "op": self.op, "value": self.value}
+
+
 @dataclass(slots=True)
 class StageSpec:
     name: str
     description: str = ""
+    feedback: FeedbackCondition | None = None
 
 
 @dataclass(slots=True)
@@ -124,8 +151,8 @@ class JourneySpec:
 
 def parse_rule(raw: object, where: str) -> RuleSpec:
     """One rule from ``{"event", "channel", "conditions"}`` (or a bare event name)."""
-    errors: list[str] = []
-    rule = _rule(raw, where, errors)
+    errors: list[str] = list(_nul_errors(raw, where))
+    rule = None if errors else _rule(raw, where, errors)
     if errors or rule is None:
         raise DefinitionError(errors)
     return rule
@@ -212,6 +239,9 @@ def parse_journey(raw: object) -> JourneySpec:
     """Validate a whole journey definition; every problem is reported, each with its place."""
     if not isinstance(raw, Mapping):
         raise DefinitionError(["journey: expected an object with name, stages and touchpoints"])
+    nul = list(_nul_errors(raw, ""))
+    if nul:  # no database stores them; say where they are rather than fail later
+        raise DefinitionError(nul)
     errors: list[str] = []
     name = _text(raw.get("name"), "name", errors, required=True, limit=200)
     description = _text(raw.get("description"), "description", errors, limit=5000)
@@ -243,7 +273,8 @@ def parse_journey(raw: object) -> JourneySpec:
             continue
         first_at[key] = index
         desc = _text(item.get("description"), f"{where}.description", errors, limit=500)
-        stages.append(StageSpec(name=stage_name, description=desc))
+        feedback = parse_feedback(item.get("feedback"), f"{where}.feedback", errors)
+        stages.append(StageSpec(name=stage_name, description=desc, feedback=feedback))
 
     by_key = {s.name.casefold(): s.name for s in stages}
     touchpoints: list[TouchpointSpec] = []
@@ -298,6 +329,37 @@ def parse_journey(raw: object) -> JourneySpec:
     return JourneySpec(name, description, stages, touchpoints)
 
 
+def parse_feedback(raw: object, where: str, errors: list[str]) -> FeedbackCondition | None:
+    """A stage's feedback condition (``None``/``{}``: none); problems go to ``errors``."""
+    if raw is None or raw == {}:
+        return None
+    if not isinstance(raw, Mapping):
+        errors.append(f"{where}: expected {{metric, op, value}}")
+        return None
+    metric, op, value = raw.get("metric"), raw.get("op", "gte"), raw.get("value")
+    problems = len(errors)
+    if metric not in FEEDBACK_METRICS:
+        errors.append(f"{where}.metric: unknown metric {metric!r}; use one of nps, csat, ces")
+    if op not in FEEDBACK_OPS:
+        errors.append(f"{where}.op: unknown operator {op!r}; use gte (at least) or lte (at most)")
+    number = _as_number(value)
+    if number is None or not number.is_integer() or not 0 <= number <= 10:
+        errors.append(f"{where}.value: give a whole score from 0 to 10, not {value!r}")
+    if len(errors) > problems:
+        return None
+    return FeedbackCondition(str(metric), str(op), int(number or 0))
+
+
+def _compare(number: float, op: str, value: float) -> bool:
+    if op == "gt":
+        return number > value
+    if op == "gte":
+        return number >= value
+    if op == "lt":
+        return number < value
+    return number <= value
+
+
 def _rule(raw: object, where: str, errors: list[str]) -> RuleSpec | None:
     if isinstance(raw, str):
         raw = {"event": raw}
@@ -346,7 +408,7 @@ def _condition(raw: object, where: str, errors: list[str]) -> Condition | None:
     if value is None or value == "":
         errors.append(f"{where}.value: operator {op!r} needs a value")
         return None
-    if op in ("gt", "lt"):
+    if op in NUMBER_OPS:
         number = _as_number(value)
         if number is None:
             errors.append(f"{where}.value: operator {op!r} needs a number, not {value!r}")
@@ -356,6 +418,25 @@ def _condition(raw: object, where: str, errors: list[str]) -> Condition | None:
         errors.append(f"{where}.value: expected text, a number or true/false")
         return None
     return Condition(prop.strip(), op, value)
+
+
+def _nul_errors(raw: object, where: str, depth: int = 0) -> Iterator[str]:
+    """``where: null characters are not allowed`` for each text holding one (keys included)."""
+    if depth > 20:
+        return
+    if isinstance(raw, str):
+        if "\x00" in raw:
+            yield f"{where or 'value'}: null characters are not allowed"
+    elif isinstance(raw, Mapping):
+        for key, value in raw.items():
+            place = f"{where}.{key}" if where else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                yield f"{where or 'value'}: null characters are not allowed"
+            else:
+                yield from _nul_errors(value, place, depth + 1)
+    elif isinstance(raw, list | tuple):
+        for index, item in enumerate(raw):
+            yield from _nul_errors(item, f"{where}[{index}]", depth + 1)
 
 
 def _text(value: object, where: str, errors: list[str], *, required=False, limit=200) -> str:

@@ -42,6 +42,12 @@ class Stage(models.Model):
     position = models.PositiveSmallIntegerField()
     name = models.CharField(max_length=100)
     description = models.CharField(max_length=500, blank=True)
+    feedback = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Optional: {"metric": "nps"|"csat"|"ces", "op": "gte"|"lte", "value": n}. '
+        "A customer whose latest score of that metric fails it is not placed at this stage.",
+    )
 
     class Meta:
         ordering = ["position"]

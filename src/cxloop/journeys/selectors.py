@@ -13,6 +13,7 @@ from cxloop.analytics import selectors as analytics_selectors
 from cxloop.analytics.walk import FunnelRun, FunnelSummary
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
+from cxloop.events import selectors as event_selectors
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.journeys.correlation import EventCorrelation, correlate
 from cxloop.journeys.definitions import ExclusionSpec, RuleSpec, parse_rule
@@ -57,7 +58,9 @@ def journey_definition(*, journey: JourneyMap) -> dict:
     return {
         "name": journey.name,
         "description": journey.description,
-        "stages": [{"name": s.name, "description": s.description} for s in stages],
+        "stages": [
+            {"name": s.name, "description": s.description, "feedback": s.feedback} for s in stages
+        ],
         "touchpoints": [
             {
                 "stage": tp.stage.name,
@@ -216,6 +219,42 @@ def stage_choices(*, workspace: Workspace) -> list[tuple[JourneyMap, list[Stage]
     """Journeys with their stages, for stage filter menus."""
     journeys = JourneyMap.objects.filter(workspace=workspace).order_by("name")
     return [(j, list(j.stages.all())) for j in journeys.prefetch_related("stages")]
+
+
+def latest_scores(
+    *, workspace: Workspace, metrics: Sequence[str], customer_ids: set[int]
+) -> dict[int, dict[str, float]]:
+    """Each of ``customer_ids``' latest score of each of ``metrics`` (nps, csat, ces), from
+    completed responses by submission time: customer → {metric: score}."""
+    fields = [f"{m}_score" for m in metrics]
+    rows = (
+        feedback_selectors.workspace_responses(workspace=workspace)
+        .filter(completed=True, customer__isnull=False, submitted_at__isnull=False)
+        .order_by("submitted_at", "pk")
+        .values_list("customer_id", *fields)
+    )
+    latest: dict[int, dict[str, float]] = {}
+    for customer_id, *values in rows.iterator(chunk_size=5000):
+        if customer_id not in customer_ids:
+            continue
+        for metric, value in zip(metrics, values, strict=True):
+            if value is not None:
+                latest.setdefault(customer_id, {})[metric] = value
+    return latest
+
+
+def customer_event_rows(
+    *, workspace: Workspace, customer_ids: Sequence[int], names: set[str], batch: int = 500
+) -> Iterator[tuple]:
+    """``(customer_id, occurred_at, name, channel, properties)`` of these customers' events
+    with these names, in batches of customers."""
+    events = event_selectors.workspace_events(workspace=workspace)
+    ids = sorted(customer_ids)
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        yield from events.filter(customer_id__in=chunk, name__in=names).values_list(
+            "customer_id", "occurred_at", "name", "channel", "properties"
+        )
 
 
 def stage_get(*, workspace: Workspace, stage_id: int) -> Stage | None:

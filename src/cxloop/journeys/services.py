@@ -8,8 +8,14 @@ from django.utils import timezone
 from cxloop.analytics import selectors as analytics_selectors
 from cxloop.analytics.walk import as_datetime
 from cxloop.core.models import Workspace
-from cxloop.journeys import selectors
-from cxloop.journeys.definitions import DefinitionError, JourneySpec, parse_journey
+from cxloop.journeys import selectors, stagerule
+from cxloop.journeys.definitions import (
+    DefinitionError,
+    FeedbackCondition,
+    JourneySpec,
+    RuleSpec,
+    parse_journey,
+)
 from cxloop.journeys.mapping import TouchpointRules
 from cxloop.journeys.models import (
     CustomerStage,
@@ -83,7 +89,13 @@ def _check_name_free(workspace: Workspace, name: str, journey_id: int | None) ->
 
 def _write_structure(journey: JourneyMap, spec: JourneySpec) -> None:
     stages = Stage.objects.bulk_create(
-        Stage(journey=journey, position=i, name=s.name, description=s.description)
+        Stage(
+            journey=journey,
+            position=i,
+            name=s.name,
+            description=s.description,
+            feedback=s.feedback.as_dict() if s.feedback else {},
+        )
         for i, s in enumerate(spec.stages)
     )
     by_name = {s.name: s for s in stages}
@@ -110,16 +122,25 @@ def _write_structure(journey: JourneyMap, spec: JourneySpec) -> None:
 
 @transaction.atomic
 def journey_recompute(*, journey: JourneyMap) -> dict:
-    """Recompute a journey's metrics and every customer's current stage from all events."""
+    """Recompute a journey's metrics and every customer's current stage from all events.
+
+    The map's volumes count who reached each stage; the current stage also obeys the stages'
+    feedback conditions (``journeys.stagerule``)."""
     stages = {s.pk: s for s in journey.stages.all()}
+    rules = selectors.journey_rules(journey=journey)
     touchpoints = [
-        TouchpointRules(key=str(tp.pk), stage=tp.stage.position, rules=tuple(rules))
-        for tp, rules in selectors.journey_rules(journey=journey)
+        TouchpointRules(key=str(tp.pk), stage=tp.stage.position, rules=tuple(tp_rules))
+        for tp, tp_rules in rules
     ]
     result = analytics_selectors.journey_walk(
         workspace=journey.workspace, stages=len(stages), touchpoints=touchpoints
     )
     stage_at = {s.position: s for s in stages.values()}
+    conditions = {
+        s.position: FeedbackCondition(**s.feedback) for s in stages.values() if s.feedback
+    }
+    if conditions:
+        _apply_feedback_rule(journey, result.current, conditions, rules)
     CustomerStage.objects.filter(journey=journey).delete()
     CustomerStage.objects.bulk_create(
         (
@@ -138,6 +159,43 @@ def journey_recompute(*, journey: JourneyMap) -> dict:
     journey.computed_at = timezone.now()
     journey.save(update_fields=["metrics", "computed_at"])
     return result.metrics
+
+
+def _apply_feedback_rule(
+    journey: JourneyMap,
+    current: dict,
+    conditions: dict[int, FeedbackCondition],
+    rules: list[tuple[Touchpoint, list[RuleSpec]]],
+) -> None:
+    """Move back (in ``current``) each customer whose latest feedback contradicts the condition
+    of the stage the walk put them at: to the furthest stage they reached whose condition holds,
+    or out of the journey when there is none."""
+    at_conditioned = {c for c, (position, _) in current.items() if position in conditions}
+    if not at_conditioned:
+        return
+    metrics = sorted({c.metric for c in conditions.values()})
+    scores = selectors.latest_scores(
+        workspace=journey.workspace, metrics=metrics, customer_ids=at_conditioned
+    )
+    moved = [
+        c
+        for c in at_conditioned
+        if stagerule.contradicted(conditions[current[c][0]], scores.get(c))
+    ]
+    if not moved:
+        return
+    by_stage = [(tp.stage.position, tp_rules) for tp, tp_rules in rules]
+    names = {rule.event for _, tp_rules in by_stage for rule in tp_rules}
+    rows = selectors.customer_event_rows(
+        workspace=journey.workspace, customer_ids=moved, names=names
+    )
+    firsts = stagerule.stage_firsts(rows, by_stage)
+    for customer in moved:
+        placed = stagerule.place(firsts.get(customer, {}), conditions, scores.get(customer))
+        if placed is None:
+            del current[customer]
+        else:
+            current[customer] = placed
 
 
 # ------------------------------------------------------------------ saved analyses

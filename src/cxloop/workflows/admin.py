@@ -1,12 +1,15 @@
 from django.contrib import admin
 
+from cxloop.core.admin import ReadOnlyAdmin
 from cxloop.workflows.models import (
+    BusinessCalendar,
     HistoryEntry,
     Notice,
     Rule,
     RuleFiring,
     StepInstance,
     TemplateVersion,
+    WebhookDelivery,
     WorkflowRun,
     WorkflowTemplate,
 )
@@ -64,3 +67,14 @@ class RuleFiringAdmin(admin.ModelAdmin):
 @admin.register(Notice)
 class NoticeAdmin(admin.ModelAdmin):
     list_display = ("user", "text", "created_at", "read_at")
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("url", "status", "attempts", "last_status", "created_at", "delivered_at")
+    list_filter = ("status", "workspace")
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(admin.ModelAdmin):
+    list_display = ("workspace", "updated_at")

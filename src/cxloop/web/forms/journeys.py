@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from math import isfinite
 from typing import Any
@@ -10,7 +11,7 @@ from django import forms
 
 from cxloop.analytics.walk import MAX_WINDOW_SECONDS
 from cxloop.journeys.definitions import FUNNEL_MODES
-from cxloop.web.forms import MAX_ID, MAX_TEXT, TextListField, WholeNumberField, text_field
+from cxloop.web.forms import MAX_ID, TextListField, WholeNumberField, text_field
 
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
 STEP_SLOTS = 5
@@ -68,22 +69,24 @@ class FunnelForm(forms.Form):
         return data
 
 
-ROW_COLUMNS = ("stage", "touchpoint", "event", "channel", "conditions")
-MAX_ROWS = 500  # rules one journey form may post (a map has at most MAX_STAGES stages)
+MAX_DEFINITION = 500_000  # characters of JSON one journey editor may post
 
 
-class JourneyForm(forms.Form):
-    """The journey editor's post: name, description, stages one per line, and one rule per row
-    (``row-stage``, ``row-touchpoint``… repeated once per row). The definition's own rules
-    (required name, known channels…) are checked by the journeys domain."""
+class JourneyEditorForm(forms.Form):
+    """The journey editor's post: the whole definition as JSON (``journeys.definitions``); its
+    own rules (required names, known stages, operators...) are checked by the journeys domain."""
 
-    name = forms.CharField(required=False, strip=False, max_length=MAX_TEXT)
-    description = forms.CharField(required=False, strip=False, max_length=10 * MAX_TEXT)
-    stages = forms.CharField(required=False, strip=False, max_length=10 * MAX_TEXT)
+    definition = forms.CharField(required=False, strip=False, max_length=MAX_DEFINITION)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for column in ROW_COLUMNS:
-            self.fields[f"row-{column}"] = TextListField(max_items=MAX_ROWS)
-
-    labels = {f"row-{c}": f"rows, {c}" for c in ROW_COLUMNS}
+    def parsed(self) -> tuple[dict[str, Any], str]:
+        """(the posted definition, "") or (an empty one, what is wrong with the post)."""
+        empty: dict[str, Any] = {"name": "", "description": "", "stages": [], "touchpoints": []}
+        if not self.is_valid():
+            return empty, f"The journey is too large to save (over {MAX_DEFINITION:,} characters)."
+        try:
+            value = json.loads(self.cleaned_data["definition"] or "{}")
+        except (ValueError, RecursionError):
+            return empty, "The editor sent something unreadable; reload the page and try again."
+        if not isinstance(value, dict):
+            return empty, "The editor sent something unreadable; reload the page and try again."
+        return value, ""

@@ -8,6 +8,12 @@ from cxloop.web.views import journeys as views
 urlpatterns: list = [
     path("journeys/", views.journey_list, name="journey-list"),
     path("journeys/new/", views.journey_new, name="journey-new"),
+    path(
+        "journeys/editor/properties/",
+        views.journey_editor_properties,
+        name="journey-editor-properties",
+    ),
+    path("journeys/editor/count/", views.journey_editor_count, name="journey-editor-count"),
     path("journeys/funnel/", funnels.funnel, name="journey-funnel"),
     path("journeys/saved/", saved.saved_analyses, name="saved-analyses"),
     path("journeys/saved/<int:saved_id>/pin/", saved.saved_analysis_pin, name="saved-analysis-pin"),

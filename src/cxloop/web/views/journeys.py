@@ -3,24 +3,30 @@ are in cxloop.web.views.funnels)."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from cxloop.core.permissions import Capability
 from cxloop.events.channels import CHANNELS
+from cxloop.journeys import picker
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys import services as journey_services
-from cxloop.journeys.definitions import DefinitionError, show_value
+from cxloop.journeys.definitions import (
+    FEEDBACK_METRICS,
+    DefinitionError,
+    FeedbackCondition,
+    parse_rule,
+)
 from cxloop.web.charts.journeys import stage_chart
-from cxloop.web.forms import MAX_TEXT, error_lines
-from cxloop.web.forms.journeys import MAX_ROWS, ROW_COLUMNS, JourneyForm
+from cxloop.web.forms import MAX_TEXT
+from cxloop.web.forms.journeys import JourneyEditorForm
 from cxloop.web.workspace import active_workspace, capability_required
-
-BLANK_ROWS = 3
 
 
 def human_duration(seconds: float | None) -> str:
@@ -63,6 +69,8 @@ def journey_detail(request: HttpRequest, journey_id: int) -> HttpResponse:
     for view in stages:  # the template shows each stage's and touchpoint's median as text
         shown: Any = view
         shown.median = human_duration(view.metrics.get("median_seconds"))
+        feedback = view.stage.feedback
+        shown.placed_when = FeedbackCondition(**feedback).label() if feedback else ""
         for tp in view.touchpoints:
             shown = tp
             shown.median = human_duration(tp.metrics.get("median_seconds"))
@@ -103,19 +111,18 @@ def journey_edit(request: HttpRequest, journey_id: int) -> HttpResponse:
 
 
 def _journey_form(request: HttpRequest, journey) -> HttpResponse:
+    """The visual editor (``static/journeys/editor.js``) posts the whole definition as JSON in
+    ``definition``; refused ones come back with each error keyed by the definition path it is
+    about, which the editor shows next to that field."""
     workspace = active_workspace(request)
-    errors: list[str] = []
-    form: dict[str, Any]
+    errors: list[dict[str, str]] = []
+    definition: dict[str, Any]
     if request.method == "POST":
-        posted = JourneyForm(request.POST)
-        shown = _trimmed(request.POST)  # what the editor shows back: no NUL, bounded lengths
-        if posted.is_valid():
-            definition, rows, row_errors = _definition_from_form(posted.cleaned_data)
-            errors.extend(row_errors)
-        else:  # show the rows back (trimmed), with what is wrong
-            definition, rows, _ = _definition_from_form(shown)
-            errors.extend(e[0].upper() + e[1:] for e in error_lines(posted, JourneyForm.labels))
-        if not errors:
+        form = JourneyEditorForm(request.POST)
+        definition, problem = form.parsed()
+        if problem:
+            errors.append({"path": "", "message": problem})
+        else:
             try:
                 if journey is None:
                     journey = journey_services.journey_create(
@@ -125,176 +132,92 @@ def _journey_form(request: HttpRequest, journey) -> HttpResponse:
                     journey_services.journey_update(journey=journey, definition=definition)
                 return redirect("journey-detail", journey_id=journey.pk)
             except DefinitionError as exc:
-                errors.extend(_row_errors(exc.errors, rows))
-        form = {
-            **{k: v for k, v in shown.items() if not k.startswith("row-")},
-            "rows": rows,
-        }
+                errors = [_placed(error, definition) for error in exc.errors]
     elif journey is not None:
-        form = _form_from_definition(journey_selectors.journey_definition(journey=journey))
+        definition = journey_selectors.journey_definition(journey=journey)
     else:
-        form = {"name": "", "description": "", "stages": "", "rows": []}
-    form["rows"] = form["rows"] + [_blank_row() for _ in range(BLANK_ROWS)]
+        definition = {"name": "", "description": "", "stages": [], "touchpoints": []}
+    window = picker.picker_window(workspace=workspace)
     context = {
         "journey": journey,
-        "form": form,
         "errors": errors,
-        "invalid": {f for f in ("name", "description", "stages") if _names(errors, f)},
-        "channels": CHANNELS,
-        "event_names": journey_selectors.event_names(workspace=workspace),
-        "ops": "eq, neq, gt, lt, contains, exists",
+        "editor": {
+            "definition": definition,
+            "errors": errors,
+            "channels": list(CHANNELS),
+            "events": [name for name, _ in journey_selectors.event_names(workspace=workspace)],
+            "urls": {
+                "properties": reverse("journey-editor-properties"),
+                "count": reverse("journey-editor-count"),
+            },
+        },
+        "window": window,
+        "metrics": FEEDBACK_METRICS,
     }
     status = 422 if errors else 200
     return render(request, "journeys/journey_form.html", context, status=status)
 
 
-def _trimmed(post: QueryDict) -> dict[str, Any]:
-    """A refused post cut to what the editor can show back: no NUL, bounded lengths."""
-
-    def clean(value: object, limit: int) -> str:
-        return str(value).replace("\x00", "")[:limit]
-
-    data: dict[str, Any] = {
-        name: clean(post.get(name, ""), 10 * MAX_TEXT) for name in ("name", "description", "stages")
-    }
-    for column in ROW_COLUMNS:
-        values = post.getlist(f"row-{column}")[:MAX_ROWS]
-        data[f"row-{column}"] = [clean(v, MAX_TEXT).strip() for v in values]
-    return data
+_PATH = re.compile(
+    r"^((?:name|description|stages|touchpoints)(?:\[\d+\])?(?:\.[a-z_]+(?:\[\d+\])?)*):\s*"
+)
+_STAGE_NAMED = re.compile(r"^stage '(.+?)' ")
 
 
-def _names(errors: list[str], field: str) -> bool:
-    return any(e.casefold().startswith(field) for e in errors)
+def _placed(error: str, definition: dict) -> dict[str, str]:
+    """``{"path", "message"}`` from a definition error (``stages[1].name: required``): the
+    editor puts the message next to the field at ``path`` (all of them also in the summary)."""
+    match = _PATH.match(error)
+    if match:
+        message = error[match.end() :]
+        return {"path": match[1], "message": message[:1].upper() + message[1:]}
+    named = _STAGE_NAMED.match(error)
+    if named:  # "stage 'Buy' has no touchpoints": about that stage's column
+        stages = definition.get("stages") or []
+        for index, stage in enumerate(stages):
+            name = stage.get("name") if isinstance(stage, dict) else stage
+            if isinstance(name, str) and name.strip().casefold() == named[1].casefold():
+                return {"path": f"stages[{index}]", "message": error[:1].upper() + error[1:]}
+    return {"path": "", "message": error[:1].upper() + error[1:]}
 
 
-def _blank_row() -> dict:
-    return {"stage": "", "touchpoint": "", "event": "", "channel": "", "conditions": "", "tp": -1}
+# ------------------------------------------------------------------ the editor's rule picker
 
 
-def _definition_from_form(data: dict[str, Any]) -> tuple[dict, list[dict], list[str]]:
-    """The definition the form describes: stages one per line (``Name: description``), one row
-    per rule; rows with the same stage and touchpoint name are one touchpoint."""
-    stages = []
-    for line in data["stages"].splitlines():
-        name, _, description = line.partition(":")
-        if name.strip():
-            stages.append({"name": name.strip(), "description": description.strip()})
-    columns = ROW_COLUMNS
-    values = {c: data[f"row-{c}"] for c in columns}
-    count = max((len(v) for v in values.values()), default=0)
-    rows: list[dict] = []
-    errors: list[str] = []
-    touchpoints: list[dict] = []
-    index_of: dict[tuple[str, str], int] = {}
-    for r in range(count):
-        row = {c: (values[c][r] if r < len(values[c]) else "").strip() for c in columns}
-        if not any(row.values()):
-            continue
-        row["number"] = len(rows) + 1
-        rows.append(row)
-        conditions, problem = _parse_conditions(row["conditions"])
-        if problem:
-            errors.append(f"Row {row['number']}, conditions: {problem}")
-        key = (row["stage"].casefold(), row["touchpoint"].casefold())
-        if key not in index_of:
-            index_of[key] = len(touchpoints)
-            touchpoints.append(
-                {"stage": row["stage"], "name": row["touchpoint"], "channel": "", "rules": []}
-            )
-        tp = touchpoints[index_of[key]]
-        tp.setdefault("channels", set()).add(row["channel"])
-        row["tp"], row["rule"] = index_of[key], len(tp["rules"])
-        tp["rules"].append(
-            {"event": row["event"], "channel": row["channel"], "conditions": conditions}
-        )
-    for tp in touchpoints:  # shown on the map when all its rules name the same channel
-        channels = tp.pop("channels")
-        tp["channel"] = channels.pop() if len(channels) == 1 else ""
-    definition = {
-        "name": data["name"],
-        "description": data["description"],
-        "stages": stages,
-        "touchpoints": touchpoints,
-    }
-    return definition, rows, errors
-
-
-_CONDITION = re.compile(r"^\s*([\w.\-]+)\s+(eq|neq|gt|lt|contains|exists)\b\s*(.*?)\s*$")
-
-
-def _parse_conditions(text: str) -> tuple[list[dict], str | None]:
-    """``late eq true; revenue gt 100`` → condition objects (values typed: bool, number, text)."""
-    conditions = []
-    for part in filter(None, (p.strip() for p in re.split(r"[;\n]", text))):
-        match = _CONDITION.match(part)
-        if not match:
-            return [], (
-                f"cannot read {part!r}: write 'property op value' with op one of "
-                "eq, neq, gt, lt, contains, exists (e.g. 'sentiment eq positive')"
-            )
-        prop, op, raw = match.groups()
-        conditions.append({"property": prop, "op": op, "value": _typed(raw.strip("\"'"))})
-    return conditions, None
-
-
-def _typed(raw: str) -> object:
-    if raw.lower() in ("true", "false"):
-        return raw.lower() == "true"
-    try:
-        return int(raw)
-    except ValueError:
-        try:
-            return float(raw)
-        except ValueError:
-            return raw
-
-
-def _row_errors(errors: list[str], rows: list[dict]) -> list[str]:
-    """Say "Row 3" instead of "touchpoints[1].rules[0]" for errors about form rows."""
-
-    def row_of(tp: int, rule: int | None) -> str:
-        for row in rows:
-            if row["tp"] == tp and (rule is None or row["rule"] == rule):
-                return f"Row {row['number']}"
-        return f"Touchpoint {tp + 1}"
-
-    def replace(match: re.Match) -> str:
-        rule = int(match[2]) if match[2] is not None else None
-        return row_of(int(match[1]), rule) + (", " if match[3] else "")
-
-    result = []
-    for error in errors:
-        error = re.sub(r"touchpoints\[(\d+)\](?:\.rules\[(\d+)\])?(\.)?", replace, error)
-        error = re.sub(r"stages\[(\d+)\]", lambda m: f"Stage line {int(m[1]) + 1}", error)
-        result.append(error[0].upper() + error[1:] if error else error)
-    return result
-
-
-def _form_from_definition(definition: dict) -> dict:
-    rows = []
-    for tp in definition["touchpoints"]:
-        for rule in tp["rules"]:
-            conditions = "; ".join(
-                f"{c['property']} {c['op']}"
-                + ("" if c["op"] == "exists" else f" {show_value(c['value'])}")
-                for c in rule["conditions"]
-            )
-            rows.append(
-                {
-                    "stage": tp["stage"],
-                    "touchpoint": tp["name"],
-                    "event": rule["event"],
-                    "channel": rule["channel"],
-                    "conditions": conditions,
-                }
-            )
-    stages = "\n".join(
-        s["name"] + (f": {s['description']}" if s["description"] else "")
-        for s in definition["stages"]
+@capability_required(Capability.EDIT_JOURNEYS)
+def journey_editor_properties(request: HttpRequest) -> HttpResponse:
+    """The properties seen on events named ``event``, with their types (JSON for the editor)."""
+    event = str(request.GET.get("event", "")).replace("\x00", "").strip()[:MAX_TEXT]
+    if not event:
+        return JsonResponse({"error": "event: choose an event first"}, status=422)
+    workspace = active_workspace(request)
+    window = picker.picker_window(workspace=workspace)
+    seen = picker.event_properties(workspace=workspace, event=event, window=window)
+    return JsonResponse(
+        {
+            "event": event,
+            "properties": [
+                {"name": p.name, "type": p.kind, "seen": p.seen, "examples": list(p.examples)}
+                for p in seen
+            ],
+        }
     )
-    return {
-        "name": definition["name"],
-        "description": definition["description"],
-        "stages": stages,
-        "rows": rows,
-    }
+
+
+@capability_required(Capability.EDIT_JOURNEYS)
+def journey_editor_count(request: HttpRequest) -> HttpResponse:
+    """How many events one rule matches over the picker's window (an htmx fragment)."""
+    workspace = active_workspace(request)
+    window = picker.picker_window(workspace=workspace)
+    context: dict[str, Any] = {"window": window}
+    raw = str(request.GET.get("rule", ""))[: 10 * MAX_TEXT]
+    try:
+        rule = parse_rule(json.loads(raw), "rule")
+    except (ValueError, RecursionError) as exc:  # DefinitionError is a ValueError
+        errors = exc.errors if isinstance(exc, DefinitionError) else ["not a rule"]
+        context["problem"] = _PATH.sub("", errors[0].replace("rule.", "", 1))
+        if not raw or '"event": ""' in raw or '"event":""' in raw:
+            context["problem"] = "Choose an event to see how many match."
+    else:
+        context["count"] = picker.rule_event_count(workspace=workspace, rule=rule, window=window)
+    return render(request, "journeys/_rule_count.html", context)
