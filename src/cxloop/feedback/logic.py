@@ -244,6 +244,18 @@ def clean_question(
     return errors or out
 
 
+def resolve_auto_metric(spec: Mapping, taken: Iterable[str]) -> dict:
+    """``metric: "auto"`` → ``"nps"`` for a 0–10 rating when no other question measures NPS
+    (a 0–10 "how likely to recommend" scale is NPS unless said otherwise), else no metric."""
+    out = dict(spec)
+    if out.get("metric") != "auto":
+        return out
+    scale = (out.get("scale_min"), out.get("scale_max"))
+    nps = out.get("type") == "rating" and scale == METRIC_SCALES["nps"] and "nps" not in taken
+    out["metric"] = "nps" if nps else ""
+    return out
+
+
 def _clean_condition(raw: object, earlier: Sequence[dict], field: str, errors: list) -> dict | None:
     if not isinstance(raw, Mapping):
         errors.append(FieldError(field, 'expected {"question": key, "op": "lte", "value": 6}'))

@@ -13,7 +13,8 @@ from cxloop.web.forms.common import MAX_TEXT
 
 SCALES = {"0-10": (0, 10), "1-5": (1, 5), "1-7": (1, 7)}
 OPS = ("lte", "gte", "eq", "ne")
-METRICS = ("", "nps", "csat", "ces")
+METRICS = ("auto", "", "nps", "csat", "ces")
+MAX_EDIT_CHOICES = 60
 MAX_CHOICES_TEXT = 5_000
 MAX_DELAY_DAYS = 365
 MAX_CAP_DAYS = 3_650
@@ -55,9 +56,13 @@ class SurveyStatusForm(forms.Form):
 
 
 class QuestionActionForm(forms.Form):
-    """The builder's row buttons: ``delete=<key>`` or ``move=<key>:up|down``."""
+    """The builder's actions: ``delete=<key>``, ``move=<key>:up|down``, ``order=k1,k2,…``
+    (dragged), ``edit=<key>`` (with a :class:`QuestionEditForm`) or ``name`` (rename)."""
 
     delete = forms.CharField(max_length=64, required=False)
+    edit = forms.CharField(max_length=64, required=False)
+    order = forms.CharField(max_length=MAX_TEXT, required=False)
+    name = forms.CharField(max_length=200, required=False, strip=False)
     move = forms.RegexField(regex=r"^.{1,64}:(up|down)$", max_length=70, required=False)
 
     def clean_move(self) -> tuple[str, int] | None:
@@ -66,6 +71,9 @@ class QuestionActionForm(forms.Form):
             return None
         key, _, direction = move.rpartition(":")
         return key, -1 if direction == "up" else 1
+
+    def clean_order(self) -> list[str]:
+        return [k.strip() for k in (self.cleaned_data.get("order") or "").split(",") if k.strip()]
 
 
 class QuestionForm(forms.Form):
@@ -125,6 +133,40 @@ class QuestionForm(forms.Form):
                 "op": data["show_if_op"] or "eq",
                 "value": value,
             }
+        return spec
+
+
+class QuestionEditForm(QuestionForm):
+    """One existing question edited in place. Choices come as rows (``choice_value_<i>`` kept
+    from the stored choice, ``choice_<i>_<lang>`` its labels) so a label can change while the
+    stored value, which answers use, stays; a row with an empty label is a removed choice."""
+
+    choice_count = forms.IntegerField(min_value=0, max_value=MAX_EDIT_CHOICES, required=False)
+
+    def __init__(self, *args, languages: list[str], **kwargs) -> None:
+        super().__init__(*args, languages=languages, **kwargs)
+        try:
+            count = min(int(self.data.get("choice_count") or 0), MAX_EDIT_CHOICES)
+        except (TypeError, ValueError):
+            count = 0
+        self.choice_rows = max(count, 0)
+        for i in range(self.choice_rows):
+            self.fields[f"choice_value_{i}"] = forms.CharField(max_length=64, required=False)
+            for lang in languages:
+                self.fields[f"choice_{i}_{lang}"] = forms.CharField(max_length=1000, required=False)
+
+    def spec(self) -> dict:
+        spec = super().spec()
+        if spec["type"] in ("single_choice", "multiple_choice") and self.choice_rows:
+            data, languages = self.cleaned_data, self.languages
+            choices = []
+            for i in range(self.choice_rows):
+                labels = {lang: data[f"choice_{i}_{lang}"] for lang in languages}
+                if not labels[languages[0]].strip():
+                    continue
+                value = data[f"choice_value_{i}"] or _slug(labels[languages[0]])
+                choices.append({"value": value, "label": labels})
+            spec["choices"] = choices
         return spec
 
 

@@ -191,15 +191,7 @@ def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
         "language": language,
         "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in survey.languages],
         "intro": selectors.survey_intro(survey=survey, language=language),
-        "questions": [
-            {
-                "q": q,
-                "value": values.get(q.key),
-                "error": errors.get(q.key, ""),
-                "show_if": orjson.dumps(q.show_if).decode() if q.show_if else "",
-            }
-            for q in questions
-        ],
+        "questions": question_items(questions, values, errors),
         "errors": errors,
         "response_key": key.removeprefix(WEB_KEY_PREFIX),
         "invitation": invitation,
@@ -299,6 +291,24 @@ _LABELS = {
            "confirm": "Ihre Antwort ist ausgewählt. Ergänzen Sie gern etwas und tippen Sie dann auf „Antworten senden“.",
            "slow_down": "Gerade kamen zu viele Antworten aus Ihrem Netzwerk. Bitte warten Sie eine Minute und senden Sie dann erneut."},
 }  # fmt: skip
+
+
+def question_items(questions, values: dict, errors: dict[str, str]) -> list[dict]:
+    """The public template's question rows: the question, its value, error and skip logic."""
+    return [
+        {
+            "q": q,
+            "value": values.get(q.key),
+            "error": errors.get(q.key, ""),
+            "show_if": orjson.dumps(q.show_if).decode() if q.show_if else "",
+        }
+        for q in questions
+    ]
+
+
+def labels_for(language: str) -> dict:
+    """The public page's own words in ``language`` (English when we have none)."""
+    return _labels(language)
 
 
 def _labels(language: str) -> dict:
