@@ -105,6 +105,13 @@ def test_build_preview_publish_answer_on_a_phone_and_edit_safely(
     _clean(page)
     assert Response.objects.count() == 0  # the preview saves nothing
 
+    # a brand colour (dark enough for white text) restyles the preview
+    page.get_by_text("Look of the public page").click()
+    page.get_by_label("Brand colour").fill("#0a7d55")
+    page.get_by_role("button", name="Save look").click()
+    send = page.frame_locator("#preview").get_by_role("button", name="Send my answers")
+    expect(send).to_have_css("background-color", "rgb(10, 125, 85)")
+
     # then: published, it can be answered on a phone, following the logic
     page.get_by_role("button", name="Publish").click()
     expect(page.locator("#survey-status")).to_have_text("Active")
@@ -189,4 +196,41 @@ def test_editor_on_a_phone_fits_and_is_accessible(browser, live_server, workspac
     )
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, wide
     _clean(page)
+    context.close()
+
+
+def test_surveys_list_explains_counts_and_copies_links(
+    browser, live_server, workspace, member, request
+):
+    # given: a live survey with one complete and one partial response, asked after an event
+    survey = services.survey_create_from_template(
+        workspace=workspace, template="nps", languages=["en"]
+    )
+    services.trigger_create(survey=survey, event_name="Order Completed")
+    services.response_submit(survey=survey, answers={"nps": 9}, response_key="a", complete=True)
+    services.response_submit(survey=survey, answers={"nps": 3}, response_key="b", complete=False)
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    log_in(page, live_server, member)
+    # when
+    page.goto(f"{live_server.url}/surveys/")
+    row = page.get_by_role("row", name=survey.name)
+    # then: complete and partial side by side, explained; the touchpoint; a working copy button
+    expect(page.locator("#count-help")).to_contain_text("Partial: started and saved")
+    expect(row.get_by_role("cell").nth(3)).to_have_text("1")
+    expect(row.get_by_role("cell").nth(4)).to_have_text("1")
+    expect(row).to_contain_text("Order Completed")
+    row.get_by_role("button", name=f"Copy the public link of {survey.name}").click()
+    expect(row.get_by_role("button", name=f"Copy the public link of {survey.name}")).to_have_text(
+        "Copied"
+    )
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied == f"{live_server.url}/s/{survey.public_token}/"
+    shot(page, request, "list")
+    _clean(page)
+    page.goto(f"{live_server.url}/surveys/{survey.pk}/")
+    expect(page.locator("#stat-partial")).to_have_text("1")
+    expect(page.locator("#r-help")).to_have_text("all started: 1 complete, 1 partial")
+    shot(page, request, "detail")
     context.close()

@@ -212,3 +212,32 @@ def test_the_preview_renders_a_draft_and_saves_nothing(app, workspace):
     assert "Preview: answers given here are not saved." in html
     assert "data-save-url" not in html and 'lang="fr"' in html
     assert public.status_code == 404  # a draft is not answerable publicly
+
+
+def test_a_theme_colours_the_public_page_and_shows_its_logo(app, store):
+    # when: a colour too light for white text, then a dark one with a logo
+    pale = app.post(f"/surveys/{store.pk}/questions/",
+                    {"theme": "1", "color": "#ffcc00", "logo": ""}, HTTP_HX_REQUEST="true")  # fmt: skip
+    app.post(f"/surveys/{store.pk}/questions/", {"theme": "1", "color": "#0A7D55",
+             "logo": "https://cdn.example.com/logo.png"}, HTTP_HX_REQUEST="true")  # fmt: skip
+    public = Client().get(f"/s/{store.public_token}/")
+    html = public.content.decode()
+    # then: the pale one is refused by its contrast (white on #ffcc00 is 1.5:1); the page
+    # takes the dark one and may load the logo from its site, and only from there
+    assert pale.status_code == 422
+    assert "white text on #ffcc00 has a contrast of 1.5:1, under 4.5:1" in pale.content.decode()
+    assert Survey.objects.get(pk=store.pk).theme == {
+        "color": "#0a7d55", "logo": "https://cdn.example.com/logo.png",
+    }  # fmt: skip
+    assert ":root { --brand: #0a7d55;" in html
+    assert '<img class="logo" src="https://cdn.example.com/logo.png"' in html
+    img_src = next(
+        part for part in public["Content-Security-Policy"].split(";") if "img-src" in part
+    )
+    assert "https://cdn.example.com" in img_src
+
+
+def test_a_theme_logo_must_be_an_https_address(store):
+    with pytest.raises(SurveyInvalid) as refused:
+        services.survey_update(survey=store, theme={"logo": "javascript:alert(1)"})
+    assert messages(refused) == ["a logo is an https:// address of an image"]

@@ -19,6 +19,7 @@ from cxloop.feedback.logic import (
     clean_languages,
     clean_question,
     clean_questions,
+    clean_theme,
     resolve_auto_metric,
 )
 from cxloop.feedback.models import (
@@ -156,6 +157,7 @@ def survey_update(
     intro: object = _UNSET,
     languages: object = _UNSET,
     questions: object = _UNSET,
+    theme: object = _UNSET,
 ) -> Survey:
     """Change a survey; questions (and languages) can be replaced only while it has no responses."""
     errors = _clean_header(
@@ -188,6 +190,8 @@ def survey_update(
         Question.objects.bulk_create(Question(survey=survey, **q) for q in cleaned)
     if intro is not _UNSET:
         survey.intro = _intro(intro, survey.languages)
+    if theme is not _UNSET:
+        survey.theme = clean_theme(theme)
     survey.save()
     return survey
 

@@ -170,6 +170,13 @@ class QuestionEditForm(QuestionForm):
         return spec
 
 
+class ThemeForm(forms.Form):
+    """The public page's look; ``services.survey_update`` checks the colour and the address."""
+
+    color = forms.CharField(max_length=7, required=False)
+    logo = forms.CharField(max_length=500, required=False)
+
+
 class TriggerForm(forms.Form):
     event_name = forms.CharField(max_length=200)
     condition_key = forms.CharField(max_length=64, required=False)

@@ -20,7 +20,7 @@ from cxloop.feedback.logic import FeedbackError, describe_condition
 from cxloop.web.forms import feedback as forms
 from cxloop.web.forms.common import error_list
 from cxloop.web.views.feedback import LANGUAGE_NAMES, _invalid, _public_url, _survey
-from cxloop.web.views.public_survey import labels_for, question_items
+from cxloop.web.views.public_survey import allow_logo, labels_for, question_items
 from cxloop.web.workspace import capability_required
 
 TYPES = [("rating", "Rating scale"), ("single_choice", "Single choice"),
@@ -146,6 +146,11 @@ def _act(survey, post) -> None:
         _do(key, services.question_move, survey=survey, key=key, offset=offset)
     elif data["order"]:
         _do("order", services.questions_reorder, survey=survey, keys=data["order"])
+    elif "theme" in post:
+        theme = forms.ThemeForm(post)
+        if not theme.is_valid():
+            raise Refused(error_list(theme), "theme")
+        _do("theme", services.survey_update, survey=survey, theme=theme.cleaned_data)
     elif "name" in post:
         _do("name", services.survey_update, {"name": post.get("name", "")[:200]},
             survey=survey, name=data["name"])  # fmt: skip
@@ -211,4 +216,4 @@ def survey_preview(request: HttpRequest, survey_id: int) -> HttpResponse:
         "prefilled": False,
         "preview": True,
     }
-    return render(request, "feedback/public_survey.html", context)
+    return allow_logo(render(request, "feedback/public_survey.html", context), survey)
