@@ -23,22 +23,20 @@
     frame.addEventListener("load", function () {
       fitPreview();
       var doc = frame.contentDocument;
-      if (doc && window.ResizeObserver) new ResizeObserver(fitPreview).observe(doc.body);
+      if (!doc) return;
+      if (window.ResizeObserver) new ResizeObserver(fitPreview).observe(doc.body);
+      doc.addEventListener("focusin", function () { markFocus(true); });
+      frame.contentWindow.addEventListener("blur", function () { markFocus(false); });
     });
     fitPreview();
   }
 
   // focus inside the frame is invisible to this page's :focus: mark the frame while it has it
-  window.addEventListener("blur", function () {
-    setTimeout(function () {
-      var frame = document.getElementById("preview");
-      if (frame) frame.classList.toggle("focused", document.activeElement === frame);
-    }, 0);
-  });
-  window.addEventListener("focus", function () {
+  function markFocus(on) {
     var frame = document.getElementById("preview");
-    if (frame) frame.classList.remove("focused");
-  });
+    if (frame) frame.classList.toggle("focused", on);
+  }
+  window.addEventListener("focus", function () { markFocus(false); });
 
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-preview-width]");
