@@ -241,3 +241,19 @@ def test_a_theme_logo_must_be_an_https_address(store):
     with pytest.raises(SurveyInvalid) as refused:
         services.survey_update(survey=store, theme={"logo": "javascript:alert(1)"})
     assert messages(refused) == ["a logo is an https:// address of an image"]
+
+
+def test_translations_of_text_and_scale_ends_are_edited_in_place(app, workspace):
+    survey = services.survey_create_from_template(
+        workspace=workspace, template="nps", status="draft", languages=["en", "fr"]
+    )
+    answer = app.post(f"/surveys/{survey.pk}/questions/", {
+        "edit": "nps", "key": "nps", "type": "rating", "scale": "0-10", "metric": "nps",
+        "required": "on", "text_en": "Recommend us?", "text_fr": "Nous recommanderiez-vous ?",
+        "low_label": "Never", "high_label": "Surely",
+        "low_label_fr": "Jamais", "high_label_fr": "Certainement",
+    }, HTTP_HX_REQUEST="true")  # fmt: skip
+    nps = spec_of(survey, "nps")
+    assert answer.status_code == 200
+    assert nps["text"] == {"en": "Recommend us?", "fr": "Nous recommanderiez-vous ?"}
+    assert nps["scale_labels"] == {"en": ["Never", "Surely"], "fr": ["Jamais", "Certainement"]}

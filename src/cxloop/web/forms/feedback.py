@@ -99,6 +99,9 @@ class QuestionForm(forms.Form):
             self.fields[f"text_{lang}"] = forms.CharField(
                 max_length=1000, required=False, strip=False
             )
+        for lang in languages[1:]:  # the default language's ends are low_label / high_label
+            self.fields[f"low_label_{lang}"] = forms.CharField(max_length=MAX_TEXT, required=False)
+            self.fields[f"high_label_{lang}"] = forms.CharField(max_length=MAX_TEXT, required=False)
 
     def spec(self) -> dict:
         data, languages = self.cleaned_data, self.languages
@@ -112,9 +115,12 @@ class QuestionForm(forms.Form):
         if qtype == "rating":
             spec["scale_min"], spec["scale_max"] = SCALES[data["scale"] or "1-5"]
             spec["metric"] = data["metric"]
-            low_label, high_label = data["low_label"], data["high_label"]
-            if low_label or high_label:
-                spec["scale_labels"] = {languages[0]: [low_label, high_label]}
+            ends = {languages[0]: [data["low_label"], data["high_label"]]}
+            for lang in languages[1:]:
+                ends[lang] = [data[f"low_label_{lang}"], data[f"high_label_{lang}"]]
+            given = {lang: pair for lang, pair in ends.items() if any(pair)}
+            if given:
+                spec["scale_labels"] = given
         if qtype in ("single_choice", "multiple_choice"):
             choices = []
             for line in data["choices"].splitlines():

@@ -57,6 +57,9 @@ def _rows(survey) -> list[dict]:
     for index, question in enumerate(questions):
         local = selectors.localized_question(question, default)
         labels = question.scale_labels.get(default) or ["", ""]
+        ends = [
+            (lang, *(question.scale_labels.get(lang) or ["", ""])) for lang in survey.languages[1:]
+        ]
         choices = [
             {
                 "value": c["value"],
@@ -79,6 +82,7 @@ def _rows(survey) -> list[dict]:
                 "scale": f"{question.scale_min}-{question.scale_max}" if question.scale_min is not None else "",
                 "low": labels[0],
                 "high": labels[1],
+                "ends": ends,
                 "choice_rows": choices,
                 "sources": _logic_sources(questions[:index], default),
             }
@@ -103,19 +107,6 @@ def _context(request: HttpRequest, survey, *, errors: list, error_at: str, value
         "sources": _logic_sources([row["q"] for row in rows], survey.default_language),
         "public_url": _public_url(request, survey),
     }
-
-
-def _edit_spec(survey, key: str, form: forms.QuestionEditForm) -> dict:
-    """The edited question's spec; scale labels of other languages are kept as they were."""
-    spec = form.spec()
-    question = survey.questions.filter(key=key).first()
-    if question is not None and spec["type"] == "rating":
-        labels = dict(question.scale_labels)
-        labels.update(spec.get("scale_labels") or {})
-        if not any(spec.get("scale_labels", {}).get(survey.default_language, ["", ""])):
-            labels.pop(survey.default_language, None)
-        spec["scale_labels"] = labels
-    return spec
 
 
 class Refused(Exception):
@@ -159,7 +150,7 @@ def _act(survey, post) -> None:
         edit = forms.QuestionEditForm(post, languages=survey.languages)
         if not edit.is_valid():
             raise Refused(error_list(edit), key, {"edit": key})
-        spec = _edit_spec(survey, key, edit)
+        spec = edit.spec()
         _do(key, services.question_update, {"edit": key}, survey=survey, key=key, spec=spec)
     else:
         values = {k: str(v)[:200] for k, v in post.items() if k != "csrfmiddlewaretoken"}
