@@ -257,3 +257,16 @@ def test_translations_of_text_and_scale_ends_are_edited_in_place(app, workspace)
     assert answer.status_code == 200
     assert nps["text"] == {"en": "Recommend us?", "fr": "Nous recommanderiez-vous ?"}
     assert nps["scale_labels"] == {"en": ["Never", "Surely"], "fr": ["Jamais", "Certainement"]}
+
+
+def test_an_unanswered_rating_becomes_a_choice_question_in_the_editor(app, workspace):
+    survey = services.survey_create(workspace=workspace, name="Draft", questions=[
+        {"key": "q", "type": "rating", "scale_min": 1, "scale_max": 5, "text": "How?"}])  # fmt: skip
+    page = app.get(f"/surveys/{survey.pk}/questions/").content.decode()
+    answer = app.post(f"/surveys/{survey.pk}/questions/", {
+        "edit": "q", "key": "q", "type": "single_choice", "text_en": "Which?",
+        "choice_count": "3", "choice_0_en": "Red", "choice_1_en": "Blue", "choice_2_en": "",
+    }, HTTP_HX_REQUEST="true")  # fmt: skip
+    assert 'name="choice_count" value="3"' in page  # rows to fill when switching the type
+    assert answer.status_code == 200
+    assert [c["value"] for c in spec_of(survey, "q")["choices"]] == ["red", "blue"]

@@ -67,17 +67,15 @@ def _rows(survey) -> list[dict]:
             }
             for c in question.choices
         ]
-        if question.type in ("single_choice", "multiple_choice"):
-            choices += [
-                {"value": "", "labels": [(lang, "") for lang in survey.languages]}
-            ] * BLANK_CHOICES
+        # blank rows to add choices (enough for two when the type is switched to a choice)
+        blank = {"value": "", "labels": [(lang, "") for lang in survey.languages]}
+        choices += [blank] * (BLANK_CHOICES if choices else BLANK_CHOICES + 1)
         rows.append(
             {
                 "q": question,
                 "local": local,
                 "condition": describe_condition(question.show_if) if question.show_if else "",
                 "texts": [(lang, question.text.get(lang, "")) for lang in survey.languages],
-                "translations": [(lang, question.text.get(lang, "")) for lang in survey.languages[1:]],
                 "answers": answers.get(question.key, 0),
                 "scale": f"{question.scale_min}-{question.scale_max}" if question.scale_min is not None else "",
                 "low": labels[0],
