@@ -114,6 +114,7 @@ PAGES: dict[str, Callable[[Workspace], str]] = {
     "survey-new": lambda ws: "/surveys/new/",
     "survey-results": _survey,
     "survey-builder": lambda ws: _survey(ws, "questions/"),
+    "survey-preview": lambda ws: _survey(ws, "preview/"),
     "survey-import": lambda ws: _survey(ws, "import/"),
     "reviews-import": lambda ws: "/surveys/reviews/import/",
     "journeys": lambda ws: "/journeys/",
@@ -249,13 +250,31 @@ def _survey_errors(page: Page, url: str, ws: Workspace) -> None:
 
 def _builder_choice(page: Page, url: str, ws: Workspace) -> None:
     page.goto(f"{url}{_survey(ws, 'questions/')}")
-    page.get_by_label("Type").select_option("single_choice")
+    form = page.locator("#add-question")
+    form.get_by_label("Type").select_option("single_choice")
     taken = Question.objects.filter(survey_id=_survey_pk(ws)).order_by("pk")[0].key
-    page.get_by_label("Key").fill(taken)
-    page.get_by_label("Question text (en), default").fill("Which one?")
-    page.get_by_role("button", name="Add question").click()  # a taken key, no choices: errors
+    form.get_by_label("Key").fill(taken)
+    form.get_by_label("Question text (en), default").fill("Which one?")
+    form.get_by_role("button", name="Add question").click()  # a taken key, no choices: errors
     # htmx shows the 422 answer (it drops 4xx answers unless told otherwise)
     expect(page.get_by_role("alert")).to_contain_text(f"'{taken}' is used by another question")
+
+
+def _editor_refused_remove(page: Page, url: str, ws: Workspace) -> None:
+    """Remove on an answered question: refused, the reason shown on that question."""
+    page.goto(f"{url}{_survey(ws, 'questions/')}")
+    first = page.locator("#qlist > li").first
+    first.get_by_role("button", name="Remove").click()
+    expect(first.get_by_role("alert")).to_contain_text("removing it would lose them")
+
+
+def _editor_question_open(page: Page, url: str, ws: Workspace) -> None:
+    """A question's edit form opened, skip logic and choices included."""
+    page.goto(f"{url}{_survey(ws, 'questions/')}")
+    page.locator("#qlist > li").last.locator("summary").click()
+    expect(
+        page.locator("#qlist > li").last.get_by_role("button", name="Save question")
+    ).to_be_visible()
 
 
 def _rule_tested(page: Page, url: str, ws: Workspace) -> None:
@@ -289,6 +308,8 @@ STATES: dict[str, Callable[[Page, str, Workspace], None]] = {
     "segment-builder-rows": _segment_rows,
     "survey-new-errors": _survey_errors,
     "survey-builder-errors": _builder_choice,
+    "survey-editor-refused-remove": _editor_refused_remove,
+    "survey-editor-question-open": _editor_question_open,
     "rule-tested": _rule_tested,
     "workflow-editor-errors": _workflow_errors,
 }

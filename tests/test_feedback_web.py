@@ -33,13 +33,32 @@ def test_survey_list_and_create_from_template(app, workspace):
     survey = Survey.objects.get()
     page = app.get("/surveys/")
     assert "No surveys yet" in empty.content.decode()
-    assert created.status_code == 302 and created["Location"] == f"/surveys/{survey.pk}/"
+    assert created.status_code == 302
+    assert created["Location"] == f"/surveys/{survey.pk}/questions/"
     assert (survey.name, survey.languages, survey.status) == (
         "Post-support survey",
         ["fr", "en"],
-        "active",
+        "draft",
     )
     assert "Post-support survey" in page.content.decode()
+
+
+def test_a_template_used_twice_gets_a_unique_name_and_starts_as_a_draft(app, workspace):
+    services.survey_create_from_template(workspace=workspace, template="nps")
+    app.post("/surveys/new/", {"template": "nps", "languages": ["en"]})
+    app.post("/surveys/new/", {"template": "nps", "languages": ["en"]})
+    taken = app.post("/surveys/new/", {"name": "relationship nps", "kind": "nps"})
+    names = list(Survey.objects.order_by("pk").values_list("name", "status"))
+    assert names == [
+        ("Relationship NPS", "active"),
+        ("Relationship NPS (2)", "draft"),
+        ("Relationship NPS (3)", "draft"),
+    ]
+    assert taken.status_code == 422
+    assert (
+        "another survey is called &#x27;relationship nps&#x27;: try &#x27;relationship nps (4)&#x27;"
+        in (taken.content.decode())
+    )
 
 
 def test_build_a_survey_from_scratch_with_skip_logic(app, workspace):
@@ -53,10 +72,10 @@ def test_build_a_survey_from_scratch_with_skip_logic(app, workspace):
                             "text_en": "What went wrong?", "choices": "Long queue | Lange Schlange\nRude staff",
                             "show_if_question": "score", "show_if_op": "lte", "show_if_value": "2"})  # fmt: skip
     bad = app.post(url, {"key": "score", "type": "text", "scale": "1-5", "text_en": ""})
-    assert first.status_code == 200 and '<div id="builder">' in first.content.decode()
+    assert first.status_code == 200 and '<div id="builder"' in first.content.decode()
     assert second.status_code == 200
     assert bad.status_code == 422
-    assert "question.key: &#x27;score&#x27; is used by another question" in bad.content.decode()
+    assert "&#x27;score&#x27; is used by another question" in bad.content.decode()
     spec = selectors.survey_spec(survey)["questions"]
     assert [(q["key"], q["metric"], q["required"]) for q in spec] == [
         ("score", "csat", True), ("what", "", False),

@@ -72,6 +72,7 @@ WEB = {
     "review-import": (IM, IM),
     "survey-detail": (RA, RA),
     "survey-build": (ES, ES),
+    "survey-preview": (ES, ES),  # the editor's preview of a draft; stores nothing
     "survey-status": (ES, ES),
     "trigger-add": (ES, ES),
     "trigger-toggle": (ES, ES),

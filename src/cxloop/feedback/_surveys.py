@@ -19,6 +19,8 @@ from cxloop.feedback.logic import (
     clean_languages,
     clean_question,
     clean_questions,
+    clean_theme,
+    resolve_auto_metric,
 )
 from cxloop.feedback.models import (
     Answer,
@@ -56,10 +58,22 @@ def _intro(raw: object, languages: list[str]) -> dict:
     return {lang: text.strip() for lang, text in raw.items() if lang in languages and text.strip()}
 
 
-def _clean_header(name: object, kind: object, status: object) -> list[FieldError]:
+def _clean_header(
+    name: object,
+    kind: object,
+    status: object,
+    *,
+    workspace: Workspace,
+    survey_id: int | None = None,
+) -> list[FieldError]:
     errors = []
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         errors.append(FieldError("name", "a survey needs a name of 1–200 characters"))
+    elif selectors.survey_name_taken(workspace=workspace, name=name, exclude_id=survey_id):
+        free = selectors.survey_name_free(workspace=workspace, name=name)
+        errors.append(
+            FieldError("name", f"another survey is called {name.strip()!r}: try {free!r}")
+        )
     if kind not in SurveyKind.values:
         errors.append(FieldError("kind", f"expected one of {', '.join(SurveyKind.values)}"))
     if status not in SurveyStatus.values:
@@ -80,7 +94,7 @@ def survey_create(
     closes_at: datetime | None = None,
 ) -> Survey:
     """Create a survey with its questions; raises SurveyInvalid naming every bad field."""
-    errors = _clean_header(name, kind, status)
+    errors = _clean_header(name, kind, status, workspace=workspace)
     langs = clean_languages(languages)
     try:
         cleaned = clean_questions(
@@ -113,14 +127,18 @@ def survey_create_from_template(
     name: str | None = None,
     status: str = SurveyStatus.ACTIVE,
 ) -> Survey:
-    """A survey copied from a ready template (see ``cxloop.feedback.templates``)."""
+    """A survey copied from a ready template (see ``cxloop.feedback.templates``).
+
+    Without ``name`` it takes the template's, made unique in the workspace ("Relationship NPS
+    (2)"); the web page creates it as a draft to edit and publish.
+    """
     try:
         spec = template_spec(template, languages=languages)
     except KeyError as exc:
         raise SurveyInvalid([FieldError("template", exc.args[0])]) from None
     return survey_create(
         workspace=workspace,
-        name=name or spec["name"],
+        name=name or selectors.survey_name_free(workspace=workspace, name=spec["name"]),
         kind=spec["kind"],
         languages=spec["languages"],
         questions=spec["questions"],
@@ -139,12 +157,15 @@ def survey_update(
     intro: object = _UNSET,
     languages: object = _UNSET,
     questions: object = _UNSET,
+    theme: object = _UNSET,
 ) -> Survey:
     """Change a survey; questions (and languages) can be replaced only while it has no responses."""
     errors = _clean_header(
         survey.name if name is _UNSET else name,
         survey.kind,
         survey.status if status is _UNSET else status,
+        workspace=survey.workspace,
+        survey_id=survey.pk,
     )
     if errors:
         raise SurveyInvalid(errors)
@@ -169,6 +190,8 @@ def survey_update(
         Question.objects.bulk_create(Question(survey=survey, **q) for q in cleaned)
     if intro is not _UNSET:
         survey.intro = _intro(intro, survey.languages)
+    if theme is not _UNSET:
+        survey.theme = clean_theme(theme)
     survey.save()
     return survey
 
@@ -177,6 +200,7 @@ def survey_update(
 def question_add(*, survey: Survey, spec: Mapping) -> Question:
     """Append one question (the web builder); skip logic may use any earlier question."""
     earlier = [{"key": q.key, "type": q.type, "metric": q.metric} for q in survey.questions.all()]
+    spec = resolve_auto_metric(spec, {q["metric"] for q in earlier if q["metric"]})
     cleaned = clean_question(spec, survey.languages, earlier=earlier, field="question")
     if isinstance(cleaned, list):
         raise SurveyInvalid(cleaned)
@@ -185,6 +209,17 @@ def question_add(*, survey: Survey, spec: Mapping) -> Question:
             [
                 FieldError(
                     "question.metric", f"another question already measures {cleaned['metric']}"
+                )
+            ]
+        )
+    responses = survey.responses.count()
+    if responses and cleaned["required"]:
+        raise SurveyInvalid(
+            [
+                FieldError(
+                    "question.required",
+                    f"the survey already has {responses:,} responses: a new question must be "
+                    "optional (earlier respondents never saw it). Untick “Answer required”.",
                 )
             ]
         )
@@ -200,8 +235,18 @@ def question_delete(*, survey: Survey, key: str) -> None:
     question = survey.questions.filter(key=key).first()
     if question is None:
         raise SurveyInvalid([FieldError("question", f"no question {key!r}")])
-    if Answer.objects.filter(question=question).exists():
-        raise SurveyInvalid([FieldError("question", f"{key!r} has answers and cannot be removed")])
+    answers = Answer.objects.filter(question=question).count()
+    if answers:
+        raise SurveyInvalid(
+            [
+                FieldError(
+                    "question",
+                    f"{key!r} has {answers:,} answer{'' if answers == 1 else 's'}: removing it "
+                    "would lose them. Make it optional or reword it instead, or close the survey "
+                    "and start a new one.",
+                )
+            ]
+        )
     dependants = [q.key for q in survey.questions.all() if (q.show_if or {}).get("question") == key]
     if dependants:
         raise SurveyInvalid(

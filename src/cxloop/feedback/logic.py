@@ -244,6 +244,73 @@ def clean_question(
     return errors or out
 
 
+COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+MIN_CONTRAST = 4.5  # WCAG AA for text: white text on the brand colour (buttons, chosen scores)
+
+
+def _luminance(color: str) -> float:
+    def channel(hex2: str) -> float:
+        c = int(hex2, 16) / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(color[i : i + 2]) for i in (1, 3, 5))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast_with_white(color: str) -> float:
+    """WCAG contrast ratio of white on ``#rrggbb``."""
+    return 1.05 / (_luminance(color) + 0.05)
+
+
+def clean_theme(raw: object) -> dict:
+    """``{"color": "#rrggbb", "logo": "https://…"}`` (either may be empty); raises SurveyInvalid.
+
+    The colour carries white text on the public page, so it must be dark enough to read.
+    """
+    if raw in (None, ""):
+        return {}
+    if not isinstance(raw, Mapping):
+        raise SurveyInvalid(
+            [FieldError("theme", 'expected {"color": "#rrggbb", "logo": "https://…"}')]
+        )
+    errors, out = [], {}
+    color = str(raw.get("color") or "").strip()
+    if color:
+        if not COLOR_RE.match(color):
+            errors.append(FieldError("theme.color", "a colour is written #rrggbb, e.g. #0a7d55"))
+        elif (ratio := contrast_with_white(color)) < MIN_CONTRAST:
+            errors.append(
+                FieldError(
+                    "theme.color",
+                    f"white text on {color} has a contrast of {ratio:.1f}:1, under "
+                    f"{MIN_CONTRAST}:1: pick a darker colour so buttons stay readable",
+                )
+            )
+        else:
+            out["color"] = color.lower()
+    logo = str(raw.get("logo") or "").strip()
+    if logo:
+        if len(logo) > 500 or not re.fullmatch(r"https://[^\s\"'<>]+", logo):
+            errors.append(FieldError("theme.logo", "a logo is an https:// address of an image"))
+        else:
+            out["logo"] = logo
+    if errors:
+        raise SurveyInvalid(errors)
+    return out
+
+
+def resolve_auto_metric(spec: Mapping, taken: Iterable[str]) -> dict:
+    """``metric: "auto"`` → ``"nps"`` for a 0–10 rating when no other question measures NPS
+    (a 0–10 "how likely to recommend" scale is NPS unless said otherwise), else no metric."""
+    out = dict(spec)
+    if out.get("metric") != "auto":
+        return out
+    scale = (out.get("scale_min"), out.get("scale_max"))
+    nps = out.get("type") == "rating" and scale == METRIC_SCALES["nps"] and "nps" not in taken
+    out["metric"] = "nps" if nps else ""
+    return out
+
+
 def _clean_condition(raw: object, earlier: Sequence[dict], field: str, errors: list) -> dict | None:
     if not isinstance(raw, Mapping):
         errors.append(FieldError(field, 'expected {"question": key, "op": "lte", "value": 6}'))

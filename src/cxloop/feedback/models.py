@@ -35,6 +35,11 @@ class Survey(models.Model):
     csat_top_box = models.PositiveSmallIntegerField(
         default=4, help_text="CSAT counts answers at or above this value (4 on a 1–5 scale)."
     )
+    theme = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Public page look: {"color": "#0a7d55", "logo": "https://…/logo.png"}',
+    )
     is_review_inbox = models.BooleanField(
         default=False, help_text="Holds imported reviews (rating + text + source), not a survey."
     )

@@ -63,6 +63,49 @@ def survey_list(*, workspace: Workspace) -> QuerySet[Survey]:
     )
 
 
+def survey_name_taken(*, workspace: Workspace, name: str, exclude_id: int | None = None) -> bool:
+    """Whether another survey of ``workspace`` has this name (case and outer spaces ignored)."""
+    rows = Survey.objects.filter(workspace=workspace, name__iexact=name.strip())
+    return rows.exclude(pk=exclude_id).exists() if exclude_id else rows.exists()
+
+
+def survey_name_free(*, workspace: Workspace, name: str) -> str:
+    """``name`` if no survey of ``workspace`` has it, else the first free "name (2)", "(3)"…"""
+    base = name.strip()
+    taken = {
+        n.casefold()
+        for n in Survey.objects.filter(workspace=workspace, name__istartswith=base).values_list(
+            "name", flat=True
+        )
+    }
+    if base.casefold() not in taken:
+        return base
+    number = 2
+    while f"{base} ({number})".casefold() in taken:
+        number += 1
+    return f"{base} ({number})"[:200] if len(base) < 190 else f"{base[:190]} ({number})"
+
+
+def survey_touchpoints(*, survey_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Survey id → the touchpoints it asks about: its triggers' events, else those its
+    responses name (imports, the API), sorted."""
+    found: dict[int, set[str]] = {}
+    for survey_id, event in Trigger.objects.filter(survey_id__in=survey_ids).values_list(
+        "survey_id", "event_name"
+    ):
+        found.setdefault(survey_id, set()).add(event)
+    rest = [pk for pk in survey_ids if pk not in found]
+    answered = (
+        Response.objects.filter(survey_id__in=rest)
+        .exclude(touchpoint="")
+        .values_list("survey_id", "touchpoint")
+        .distinct()
+    )
+    for survey_id, touchpoint in answered:
+        found.setdefault(survey_id, set()).add(touchpoint)
+    return {pk: sorted(names)[:5] for pk, names in found.items()}
+
+
 def survey_get(*, workspace: Workspace, survey_id: int) -> Survey | None:
     return Survey.objects.filter(workspace=workspace, pk=survey_id).first()
 
@@ -191,6 +234,17 @@ def response_answers(*, response: Response) -> dict[str, object]:
     """Question key → answer, in question order (uses prefetched answers when present)."""
     answers = sorted(response.answers.all(), key=lambda a: (a.question.position, a.question_id))
     return {a.question.key: a.value for a in answers}
+
+
+def question_answer_counts(*, survey: Survey) -> dict[str, int]:
+    """Question key → how many stored answers it has (answered questions only)."""
+    rows = (
+        Answer.objects.filter(question__survey=survey)
+        .values("question__key")
+        .annotate(n=Count("pk"))
+        .values_list("question__key", "n")
+    )
+    return dict(rows)
 
 
 def response_stats(*, survey: Survey) -> dict:

@@ -7,6 +7,7 @@ private modules, one per seam: ``_surveys`` (surveys and their questions), ``_re
 
 from __future__ import annotations
 
+from cxloop.feedback._editing import question_update, questions_reorder
 from cxloop.feedback._invitations import (
     SendReport,
     feedback_cycle,
@@ -67,6 +68,8 @@ __all__ = [
     "question_add",
     "question_delete",
     "question_move",
+    "question_update",
+    "questions_reorder",
     "response_submit",
     "response_submit_anonymous",
     "responses_bulk_add",

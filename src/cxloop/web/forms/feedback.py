@@ -13,7 +13,8 @@ from cxloop.web.forms.common import MAX_TEXT
 
 SCALES = {"0-10": (0, 10), "1-5": (1, 5), "1-7": (1, 7)}
 OPS = ("lte", "gte", "eq", "ne")
-METRICS = ("", "nps", "csat", "ces")
+METRICS = ("auto", "", "nps", "csat", "ces")
+MAX_EDIT_CHOICES = 60
 MAX_CHOICES_TEXT = 5_000
 MAX_DELAY_DAYS = 365
 MAX_CAP_DAYS = 3_650
@@ -55,9 +56,13 @@ class SurveyStatusForm(forms.Form):
 
 
 class QuestionActionForm(forms.Form):
-    """The builder's row buttons: ``delete=<key>`` or ``move=<key>:up|down``."""
+    """The builder's actions: ``delete=<key>``, ``move=<key>:up|down``, ``order=k1,k2,…``
+    (dragged), ``edit=<key>`` (with a :class:`QuestionEditForm`) or ``name`` (rename)."""
 
     delete = forms.CharField(max_length=64, required=False)
+    edit = forms.CharField(max_length=64, required=False)
+    order = forms.CharField(max_length=MAX_TEXT, required=False)
+    name = forms.CharField(max_length=200, required=False, strip=False)
     move = forms.RegexField(regex=r"^.{1,64}:(up|down)$", max_length=70, required=False)
 
     def clean_move(self) -> tuple[str, int] | None:
@@ -66,6 +71,9 @@ class QuestionActionForm(forms.Form):
             return None
         key, _, direction = move.rpartition(":")
         return key, -1 if direction == "up" else 1
+
+    def clean_order(self) -> list[str]:
+        return [k.strip() for k in (self.cleaned_data.get("order") or "").split(",") if k.strip()]
 
 
 class QuestionForm(forms.Form):
@@ -91,6 +99,9 @@ class QuestionForm(forms.Form):
             self.fields[f"text_{lang}"] = forms.CharField(
                 max_length=1000, required=False, strip=False
             )
+        for lang in languages[1:]:  # the default language's ends are low_label / high_label
+            self.fields[f"low_label_{lang}"] = forms.CharField(max_length=MAX_TEXT, required=False)
+            self.fields[f"high_label_{lang}"] = forms.CharField(max_length=MAX_TEXT, required=False)
 
     def spec(self) -> dict:
         data, languages = self.cleaned_data, self.languages
@@ -104,9 +115,12 @@ class QuestionForm(forms.Form):
         if qtype == "rating":
             spec["scale_min"], spec["scale_max"] = SCALES[data["scale"] or "1-5"]
             spec["metric"] = data["metric"]
-            low_label, high_label = data["low_label"], data["high_label"]
-            if low_label or high_label:
-                spec["scale_labels"] = {languages[0]: [low_label, high_label]}
+            ends = {languages[0]: [data["low_label"], data["high_label"]]}
+            for lang in languages[1:]:
+                ends[lang] = [data[f"low_label_{lang}"], data[f"high_label_{lang}"]]
+            given = {lang: pair for lang, pair in ends.items() if any(pair)}
+            if given:
+                spec["scale_labels"] = given
         if qtype in ("single_choice", "multiple_choice"):
             choices = []
             for line in data["choices"].splitlines():
@@ -126,6 +140,47 @@ class QuestionForm(forms.Form):
                 "value": value,
             }
         return spec
+
+
+class QuestionEditForm(QuestionForm):
+    """One existing question edited in place. Choices come as rows (``choice_value_<i>`` kept
+    from the stored choice, ``choice_<i>_<lang>`` its labels) so a label can change while the
+    stored value, which answers use, stays; a row with an empty label is a removed choice."""
+
+    choice_count = forms.IntegerField(min_value=0, max_value=MAX_EDIT_CHOICES, required=False)
+
+    def __init__(self, *args, languages: list[str], **kwargs) -> None:
+        super().__init__(*args, languages=languages, **kwargs)
+        try:
+            count = min(int(self.data.get("choice_count") or 0), MAX_EDIT_CHOICES)
+        except (TypeError, ValueError):
+            count = 0
+        self.choice_rows = max(count, 0)
+        for i in range(self.choice_rows):
+            self.fields[f"choice_value_{i}"] = forms.CharField(max_length=64, required=False)
+            for lang in languages:
+                self.fields[f"choice_{i}_{lang}"] = forms.CharField(max_length=1000, required=False)
+
+    def spec(self) -> dict:
+        spec = super().spec()
+        if spec["type"] in ("single_choice", "multiple_choice") and self.choice_rows:
+            data, languages = self.cleaned_data, self.languages
+            choices = []
+            for i in range(self.choice_rows):
+                labels = {lang: data[f"choice_{i}_{lang}"] for lang in languages}
+                if not labels[languages[0]].strip():
+                    continue
+                value = data[f"choice_value_{i}"] or _slug(labels[languages[0]])
+                choices.append({"value": value, "label": labels})
+            spec["choices"] = choices
+        return spec
+
+
+class ThemeForm(forms.Form):
+    """The public page's look; ``services.survey_update`` checks the colour and the address."""
+
+    color = forms.CharField(max_length=7, required=False)
+    logo = forms.CharField(max_length=500, required=False)
 
 
 class TriggerForm(forms.Form):

@@ -4,14 +4,15 @@ pages, no login, in cxloop.web.views.public_survey)."""
 from django.urls import path
 
 from cxloop.web.views import feedback as views
-from cxloop.web.views import public_survey
+from cxloop.web.views import public_survey, survey_editor
 
 urlpatterns: list = [
     path("surveys/", views.survey_list, name="survey-list"),
     path("surveys/new/", views.survey_new, name="survey-new"),
     path("surveys/reviews/import/", views.review_import, name="review-import"),
     path("surveys/<int:survey_id>/", views.survey_detail, name="survey-detail"),
-    path("surveys/<int:survey_id>/questions/", views.survey_build, name="survey-build"),
+    path("surveys/<int:survey_id>/questions/", survey_editor.survey_build, name="survey-build"),
+    path("surveys/<int:survey_id>/preview/", survey_editor.survey_preview, name="survey-preview"),
     path("surveys/<int:survey_id>/status/", views.survey_status, name="survey-status"),
     path("surveys/<int:survey_id>/triggers/", views.trigger_add, name="trigger-add"),
     path(

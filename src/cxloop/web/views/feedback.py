@@ -48,8 +48,19 @@ def _public_url(request: HttpRequest, survey) -> str:
 
 @capability_required(Capability.READ_ANALYTICS)
 def survey_list(request: HttpRequest) -> HttpResponse:
-    surveys = selectors.survey_list(workspace=active_workspace(request))
-    return render(request, "feedback/survey_list.html", {"surveys": surveys})
+    surveys = list(selectors.survey_list(workspace=active_workspace(request)))
+    touchpoints = selectors.survey_touchpoints(survey_ids=[s.pk for s in surveys])
+    rows = [
+        {
+            "survey": survey,
+            "touchpoints": touchpoints.get(survey.pk, []),
+            "public_url": _public_url(request, survey)
+            if survey.status == selectors.SurveyStatus.ACTIVE and not survey.is_review_inbox
+            else "",
+        }
+        for survey in surveys
+    ]
+    return render(request, "feedback/survey_list.html", {"surveys": rows})
 
 
 @capability_required(Capability.EDIT_SURVEYS)
@@ -70,9 +81,9 @@ def survey_new(request: HttpRequest) -> HttpResponse:
                 if data["template"]:
                     survey = services.survey_create_from_template(
                         workspace=workspace, template=data["template"],
-                        languages=data["languages"] or ["en"],
+                        languages=data["languages"] or ["en"], status=selectors.SurveyStatus.DRAFT,
                     )  # fmt: skip
-                    return redirect("survey-detail", survey_id=survey.pk)
+                    return redirect("survey-build", survey_id=survey.pk)
                 values = {"name": data["name"], "kind": data["kind"],
                           "languages": data["all_languages"]}  # fmt: skip
                 survey = services.survey_create(
@@ -136,13 +147,15 @@ def _detail_context(
     """The survey page; ``errors``: ``status_errors`` or ``trigger_errors`` of a refused form."""
     responses = selectors.response_list(survey=survey)
     page = Paginator(responses, RESPONSES_PER_PAGE).get_page(page_no)
+    stats = _stats(survey)
     public = _public_url(request, survey)
     embed = request.build_absolute_uri(reverse("survey-embed", args=[survey.public_token]))
     context = {
         "survey": survey,
         "questions": _question_rows(survey),
-        "stats": _stats(survey),
+        "stats": stats,
         "page": page,
+        "partial": page.paginator.count - stats["responses"],
         "public_url": public,
         "embed_snippet": f'<script src="{embed}" async></script>',
         "triggers": selectors.trigger_list(survey=survey),
@@ -193,53 +206,6 @@ def survey_status(request: HttpRequest, survey_id: int) -> HttpResponse:
     except FeedbackError as exc:
         return _refused(request, survey, status_errors=exc.errors)
     return redirect("survey-detail", survey_id=survey.pk)
-
-
-@capability_required(Capability.EDIT_SURVEYS)
-@require_http_methods(["GET", "POST"])
-def survey_build(request: HttpRequest, survey_id: int) -> HttpResponse:
-    """Add questions one by one (htmx swaps the list and the form), remove unanswered ones."""
-    survey = _survey(request, survey_id)
-    errors: list = []
-    values: dict = {}
-    status = 200
-    if request.method == "POST":
-        action = forms.QuestionActionForm(request.POST)
-        question = forms.QuestionForm(request.POST, languages=survey.languages)
-        try:
-            if not action.is_valid():
-                errors = error_list(action)
-            elif action.cleaned_data["delete"]:
-                services.question_delete(survey=survey, key=action.cleaned_data["delete"])
-            elif action.cleaned_data["move"]:
-                key, offset = action.cleaned_data["move"]
-                services.question_move(survey=survey, key=key, offset=offset)
-            elif not question.is_valid():
-                errors = error_list(question)
-                values = {k: str(v)[:200] for k, v in question.data.items()}
-            else:
-                values = question.cleaned_data
-                services.question_add(survey=survey, spec=question.spec())
-                values = {}
-        except FeedbackError as exc:
-            errors = exc.errors
-        status = 422 if errors else 200
-    context = {
-        "survey": survey,
-        "questions": _question_rows(survey),
-        "errors": errors,
-        "invalid": _invalid(errors),
-        "values": values,
-        "types": [("rating", "Rating scale"), ("single_choice", "Single choice"),
-                  ("multiple_choice", "Multiple choice"), ("text", "Free text")],
-        "scales": [("0-10", "0–10 (NPS)"), ("1-5", "1–5 (CSAT)"), ("1-7", "1–7 (CES)")],
-        "ops": [("lte", "≤"), ("gte", "≥"), ("eq", "="), ("ne", "≠")],
-        "public_url": _public_url(request, survey),
-    }  # fmt: skip
-    template = "feedback/survey_build.html"
-    if request.headers.get("HX-Request"):
-        template = "feedback/_builder.html"
-    return render(request, template, context, status=status)
 
 
 @capability_required(Capability.EDIT_SURVEYS)

@@ -15,6 +15,7 @@ import re
 import uuid
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from django.conf import settings
@@ -191,15 +192,7 @@ def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
         "language": language,
         "languages": [(code, LANGUAGE_NAMES.get(code, code)) for code in survey.languages],
         "intro": selectors.survey_intro(survey=survey, language=language),
-        "questions": [
-            {
-                "q": q,
-                "value": values.get(q.key),
-                "error": errors.get(q.key, ""),
-                "show_if": orjson.dumps(q.show_if).decode() if q.show_if else "",
-            }
-            for q in questions
-        ],
+        "questions": question_items(questions, values, errors),
         "errors": errors,
         "response_key": key.removeprefix(WEB_KEY_PREFIX),
         "invitation": invitation,
@@ -208,7 +201,9 @@ def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
         "labels": _labels(language),
         "prefilled": prefilled,
     }
-    page = render(request, "feedback/public_survey.html", context, status=status)
+    page = allow_logo(
+        render(request, "feedback/public_survey.html", context, status=status), survey
+    )
     return page if invitation else _keep_key(request, page, token, key)
 
 
@@ -254,7 +249,7 @@ def survey_save(request: HttpRequest, token: str) -> JsonResponse:
 def _thanks(request, survey, language: str, *, already: bool = False, embed: bool = False):
     context = {"survey": survey, "language": language, "labels": _labels(language),
                "already": already, "embed": embed}  # fmt: skip
-    return render(request, "feedback/public_thanks.html", context)
+    return allow_logo(render(request, "feedback/public_thanks.html", context), survey)
 
 
 def survey_embed(request: HttpRequest, token: str) -> HttpResponse:
@@ -299,6 +294,33 @@ _LABELS = {
            "confirm": "Ihre Antwort ist ausgewählt. Ergänzen Sie gern etwas und tippen Sie dann auf „Antworten senden“.",
            "slow_down": "Gerade kamen zu viele Antworten aus Ihrem Netzwerk. Bitte warten Sie eine Minute und senden Sie dann erneut."},
 }  # fmt: skip
+
+
+def allow_logo(response: HttpResponse, survey) -> HttpResponse:
+    """Let this page load the survey's logo from its own site (CSP img-src, this page only)."""
+    logo = (survey.theme or {}).get("logo", "") if survey is not None else ""
+    if logo:
+        parts = urlsplit(logo)
+        response._csp_update = {"img-src": [f"{parts.scheme}://{parts.netloc}"]}  # type: ignore[attr-defined]
+    return response
+
+
+def question_items(questions, values: dict, errors: dict[str, str]) -> list[dict]:
+    """The public template's question rows: the question, its value, error and skip logic."""
+    return [
+        {
+            "q": q,
+            "value": values.get(q.key),
+            "error": errors.get(q.key, ""),
+            "show_if": orjson.dumps(q.show_if).decode() if q.show_if else "",
+        }
+        for q in questions
+    ]
+
+
+def labels_for(language: str) -> dict:
+    """The public page's own words in ``language`` (English when we have none)."""
+    return _labels(language)
 
 
 def _labels(language: str) -> dict:
