@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('feedback', '0002_surveys_distribution'),
+        ('feedback', '0003_review_rating_optional'),
     ]
 
     operations = [
