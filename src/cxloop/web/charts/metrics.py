@@ -259,7 +259,8 @@ def breakdown_figure(metric: MetricName, groups: list, split: str = "") -> go.Fi
         **_layout(
             height=max(180, 36 * len(shown) + 60),
             margin={"l": 120, "r": 16, "t": 8, "b": 36},
-            xaxis=_axis(range=[low, high]),
+            # 5% of room past the scale's ends, so a point at −100 or 100 is drawn whole
+            xaxis=_axis(range=[low - (high - low) * 0.05, high + (high - low) * 0.05]),
             yaxis=_axis(
                 showgrid=False, automargin=True, categoryorder="array", categoryarray=labels
             ),

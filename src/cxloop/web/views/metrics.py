@@ -190,9 +190,7 @@ def _pair(workspace, query: MetricQuery, split: str, chosen: dict) -> dict | Non
         "interval": interval,
         "verdict": pair.change.verdict,
         "significant": pair.change.significant,
-        "p": f"p = {pair.change.p_value:.3f} ({pair.change.test})"
-        if pair.change.p_value is not None
-        else "",
+        "p": _p_alone(pair.change),
     }
 
 
@@ -243,6 +241,14 @@ def _numbers(
         "cohorts": cohorts,
         "cohort_figure": figure_json(cohort_figure(cohorts)) if cohorts else None,
     }
+
+
+def _p_alone(change) -> str:
+    """A single test's p-value and test, as shown beside a two-group comparison."""
+    if change.p_value is None:
+        return ""
+    shown = "p < 0.001" if change.p_value < 0.001 else f"p = {change.p_value:.3f}"
+    return f"{shown} ({change.test})"
 
 
 def _split_label(split: str) -> str:
