@@ -10,6 +10,7 @@ and the public survey's fetch autosave.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from itertools import count
 
@@ -151,4 +152,24 @@ def test_public_survey_autosave_failure_is_said(browser, live_server, demo, requ
     # then
     expect(page.locator(".saved")).to_contain_text("Not saved yet")
     shot(page, request, "unsaved")
+    context.close()
+
+
+def test_an_ended_session_goes_to_the_login_page_and_back(browser, live_server, demo):  # noqa: F811
+    # given: the dashboard, whose session then ends (logged out elsewhere, or expired)
+    admin = member_make(workspace=demo, username="boss", role="admin")
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    log_in(page, live_server, admin)
+    page.goto(f"{live_server.url}/dashboard/")
+    page.wait_for_load_state("networkidle")
+    context.clear_cookies()
+
+    # when: a filter changes (the server answers with a redirect to the login page)
+    page.get_by_label("Channel", exact=True).select_option(index=1)
+
+    # then: the whole page is the login page, which comes back to the dashboard after
+    expect(page).to_have_url(re.compile(r"/login/\?next=%2Fdashboard%2F"))
+    expect(page.get_by_label("User name")).to_be_visible()
+    expect(page.locator("#dashboard")).to_have_count(0)
     context.close()

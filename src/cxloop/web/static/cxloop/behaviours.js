@@ -80,6 +80,18 @@
     showError(event.detail.requestConfig ? event.detail.requestConfig.elt : event.detail.elt,
       xhr.status, xhr.responseText);
   });
+  // A session that ended answers a partial request with the login page (after a redirect):
+  // log in again from the page itself, and come back to it, instead of a login form in a box.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    var login = document.body.getAttribute("data-login-url");
+    if (!login || !xhr.responseURL) return;
+    var answered = new URL(xhr.responseURL, window.location.href);
+    if (answered.pathname === login && window.location.pathname !== login) {
+      event.detail.shouldSwap = false;
+      window.location.assign(login + "?next=" + encodeURIComponent(window.location.pathname + window.location.search));
+    }
+  });
   document.addEventListener("htmx:sendError", function (event) {
     showError(event.detail.requestConfig ? event.detail.requestConfig.elt : event.detail.elt, 0, "");
   });
