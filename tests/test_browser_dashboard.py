@@ -247,7 +247,7 @@ def test_typing_a_date_waits_and_a_half_typed_year_is_explained_at_the_field(
 
     # and: a whole date clears it
     field.fill((datetime.now(UTC) - timedelta(days=60)).date().isoformat())
-    expect(page.locator("#field-error")).to_have_count(0)
+    expect(page.locator("#field-error")).to_have_count(0, timeout=15_000)
     expect(page.locator("#kpi-nps .value")).not_to_have_text("—")
 
 
