@@ -302,6 +302,8 @@ STATES: dict[str, Callable[[Page, str, Workspace], None]] = {
     "customer-search-no-match": _go("/customers/?q=nobody-like-this"),
     "timeline-filtered": _go(lambda ws: f"{_customer(ws)}?channel=email&type=page"),
     "dashboard-filtered": _go("/dashboard/?channel=web&by=month&split=touchpoint"),
+    "dashboard-compared": _go("/dashboard/?split=channel&a=web&b=app&tone=bad&older=12"),
+    "dashboard-bad-date": _go("/dashboard/?from=0202-05-01"),
     "journey-form-errors": _journey_errors,
     "funnel-errors": _go("/journeys/funnel/?step=Product+Viewed&window=abc"),
     "paths-errors": _go("/paths/?start=Home&max_steps=abc"),

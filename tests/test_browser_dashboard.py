@@ -214,5 +214,99 @@ def test_dashboard_date_out_of_range_marks_the_field(page: Page, live_server, wo
     alert = page.get_by_role("alert")
     expect(alert).to_contain_text("from: expected a date from 1900-01-01 to 2200-12-31")
     expect(page.get_by_label("From")).to_have_attribute("aria-invalid", "true")
-    expect(page.get_by_label("From")).to_have_accessible_description(alert.inner_text())
+    # the message also sits next to the field, which it describes
+    expect(page.get_by_label("From")).to_have_accessible_description(
+        "expected a date from 1900-01-01 to 2200-12-31, got '0001-01-01'"
+    )
     expect(page.get_by_label("To", exact=True)).to_have_attribute("max", "2200-12-31")
+
+
+def test_typing_a_date_waits_and_a_half_typed_year_is_explained_at_the_field(
+    page: Page, live_server, workspace, member, screenshot
+):
+    seed(workspace)
+    log_in(page, live_server, member)
+    page.goto(f"{live_server.url}/dashboard/")
+    expect(page.locator("#chart-trend .main-svg").first).to_be_visible()
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "/dashboard/panel/" in r.url else None)
+
+    # when: a year typed digit by digit, quickly, in the From field
+    field = page.get_by_label("From")
+    field.click()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")  # the year part
+    page.keyboard.type("0202", delay=60)  # a change event at every digit
+
+    # then: one request once typing stopped (not one a digit), refused next to the field
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#field-error")).to_contain_text("expected a date from 1900-01-01")
+    expect(field).to_have_accessible_description(re.compile("expected a date from 1900-01-01"))
+    assert len([url for url in sent if "since=" not in url]) == 1, sent
+    screenshot("half-typed-year")
+
+    # and: a whole date clears it
+    field.fill((datetime.now(UTC) - timedelta(days=60)).date().isoformat())
+    expect(page.locator("#field-error")).to_have_count(0, timeout=15_000)
+    expect(page.locator("#kpi-nps .value")).not_to_have_text("—")
+
+
+def test_one_answer_is_drawn_honestly_and_two_groups_compared(
+    page: Page, live_server, workspace, member, screenshot
+):
+    # given: the seeded channels, plus one single detractor on the "chat" channel yesterday
+    seed(workspace)
+    on = Survey.objects.get(workspace=workspace, name="Post-purchase NPS")
+    response_make(workspace, on, datetime.now(UTC) - timedelta(days=1), channel="chat", nps=0)
+    log_in(page, live_server, member)
+
+    # when: chat alone, by day
+    page.goto(f"{live_server.url}/dashboard/?channel=chat&by=day")
+
+    # then: the point sits inside a readable axis, with one tick and no "±0.0"
+    expect(page.locator("#kpi-nps .value")).to_have_text("−100")
+    expect(page.locator("#kpi-nps")).not_to_contain_text("±0")
+    ticks = page.locator("#chart-trend .xtick text").all_text_contents()
+    assert len(ticks) == len(set(ticks)) == 1, ticks
+    y_ticks = [float(t.replace("−", "-")) for t in page.locator("#chart-trend .ytick text").all_text_contents()]  # fmt: skip
+    assert max(y_ticks) - min(y_ticks) >= 50, y_ticks
+    screenshot("one-answer")
+
+    # when: every channel, and web compared with app directly
+    page.goto(f"{live_server.url}/dashboard/")
+    page.get_by_label("First group").select_option("web")
+    page.get_by_label("Second group").select_option("app")
+    page.get_by_role("button", name="Compare").click()
+
+    # then: the difference with its interval and test, and the chat point faded, not a bar
+    result = page.locator("#compare-result")
+    expect(result).to_contain_text("web")
+    expect(result).to_contain_text("95% CI")
+    expect(page).to_have_url(re.compile(r"a=web&b=app"))
+    bars = page.locator("#chart-breakdown .bars .point")
+    expect(bars).to_have_count(3)  # web, app, store; email (n = 12) and chat (n = 1) are points
+    expect(page.locator("#chart-breakdown .scatterlayer .point")).to_have_count(2)
+    colours = page.locator("#breakdown-table .dot").evaluate_all(
+        "dots => dots.map(d => d.dataset.colour)"
+    )
+    assert len(set(colours)) == len(colours), colours  # one colour a channel
+    screenshot("compared")
+
+
+def test_comments_filter_and_page(page: Page, live_server, workspace, member, screenshot):
+    on = survey_make(workspace, name="Notes", kind="nps", public_token="bnotes")
+    now = datetime.now(UTC)
+    for index in range(20):
+        response_make(workspace, on, now - timedelta(hours=index + 1), nps=(2, 10)[index % 2], comment=f"Note {index:02d}")  # fmt: skip
+    log_in(page, live_server, member)
+    page.goto(f"{live_server.url}/dashboard/")
+
+    expect(page.locator("#comments li")).to_have_count(12)
+    page.get_by_role("button", name="Older →").click()
+    expect(page.locator("#comments li")).to_have_count(8)
+    expect(page.locator("#comments")).to_contain_text("Note 19")
+
+    page.get_by_label("Score").select_option("bad")
+    expect(page.locator("#comments li")).to_have_count(10)
+    expect(page.locator("#comments")).not_to_contain_text("Note 01")
+    screenshot("negative-comments")

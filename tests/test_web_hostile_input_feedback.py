@@ -231,7 +231,8 @@ def test_the_public_page_takes_hostile_link_parameters_as_absent(world):
     assert problems == []
     assert answered.status_code == 200
     stored = Response.objects.filter(completed=True, nps_score=8).get()
-    assert (stored.channel, stored.source, stored.language) == ("", "link", "en")
+    # a hostile channel is taken as absent: the answer is on the public link's own channel
+    assert (stored.channel, stored.source, stored.language) == ("link", "link", "en")
 
 
 def test_hostile_team_and_key_posts_write_nothing(admin, workspace):

@@ -49,6 +49,12 @@ class SubmitResult:
     duplicate: bool  # the response was already complete: nothing changed
 
 
+# Answers from a public link or an embed, with no channel or touchpoint given, are counted on
+# the "link"/"embed" channel at these touchpoints (not in "(none)"); migration 0003 did the same
+# for the answers stored before.
+PUBLIC_TOUCHPOINTS = {"link": "Public survey link", "embed": "Website embed"}
+
+
 def response_submit(
     *,
     survey: Survey,
@@ -84,6 +90,9 @@ def response_submit(
         customer = customer or invitation.customer
         channel = channel or invitation.channel
         touchpoint = touchpoint or invitation.touchpoint
+    elif source in PUBLIC_TOUCHPOINTS:  # a public link or embed names where it was answered
+        channel = channel or source
+        touchpoint = touchpoint or PUBLIC_TOUCHPOINTS[source]
     try:
         result = _submit(
             survey, questions, rules, answers, response_key, complete, customer, language,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
@@ -45,6 +45,8 @@ class ResponseFilters:
     touchpoint: str = ""
     trait: tuple[str, str] | None = None  # (key, value) of a customer trait
     csat_top_box: int | None = None  # None: each survey's own ``csat_top_box``
+    # only these customers (a subquery of ids, e.g. a saved segment's members); None: everyone
+    customer_ids: object | None = field(default=None, compare=False)
 
     def previous(self) -> ResponseFilters | None:
         """The same filters over the equally long window just before this one (None: no window)."""

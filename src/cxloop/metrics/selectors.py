@@ -18,8 +18,9 @@ What is counted:
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING
 
 from django.db.models import (
@@ -41,6 +42,7 @@ from cxloop.analytics.periods import PeriodStart, period_floor, period_next
 from cxloop.core.models import Workspace
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.metrics import definitions as d
+from cxloop.metrics._comments import Comment, Tone, comments_page
 from cxloop.metrics._retention import (  # cohort horizon (issue 10)
     COHORT_HORIZON,
     COHORT_HORIZON_MAX,
@@ -59,6 +61,7 @@ from cxloop.metrics.filters import (
     MetricQuery,
     ResponseFilters,
 )
+from cxloop.text import selectors as text_selectors
 
 if TYPE_CHECKING:
     from cxloop.feedback.models import Invitation, Response
@@ -68,8 +71,10 @@ __all__ = [
     "COHORT_HORIZON",
     "COHORT_HORIZON_MAX",
     "Cohort",
+    "Comment",
     "PeriodStart",
     "RetentionRow",
+    "Tone",
     "cohort_note",
     "cohort_retention",
     "horizon_start",
@@ -128,6 +133,8 @@ def _filtered(rows: QuerySet, filters: ResponseFilters, when: str) -> QuerySet:
         rows = rows.filter(channel=filters.channel)
     if filters.touchpoint:
         rows = rows.filter(touchpoint=filters.touchpoint)
+    if filters.customer_ids is not None:
+        rows = rows.filter(customer_id__in=filters.customer_ids)
     if filters.trait is not None:
         key, value = filters.trait
         rows = rows.alias(_trait=KeyTextTransform(key, "customer__traits")).filter(
@@ -276,7 +283,7 @@ def _row(metric: MetricName, split: str | None, names: dict, row: dict) -> Metri
     if split is not None:
         raw = row.get(GROUP)
         group = "" if raw is None else str(raw)
-        label = names.get(group, group) if split == "survey" else (group or NONE_LABEL)
+        label = names.get(group, group if split == "survey" else (group or NONE_LABEL))
     return MetricRow(
         period=row.get(PERIOD), group=group, label=label, estimate=estimate_from(metric, row)
     )
@@ -340,20 +347,42 @@ class GroupComparison:
     change: d.Comparison
 
 
+OTHER_GROUP = "__other__"  # the key of the row that gathers the groups past ``limit``
+
+
+def _other_label(count: int) -> str:
+    return f"Other ({count} groups)"
+
+
 def metric_groups_vs_rest(
-    *, workspace: Workspace, metric: MetricName, filters: ResponseFilters, split: str
+    *,
+    workspace: Workspace,
+    metric: MetricName,
+    filters: ResponseFilters,
+    split: str,
+    limit: int | None = None,
 ) -> list[GroupComparison]:
     """Each group of ``split`` tested against everyone else, largest groups first.
 
     The rest's counts are the total minus the group's, so this is the same single query. The
     table tests every group, so its p-values are Holm-adjusted together (``change.p_adjusted``,
     which ``change.significant`` reads; :func:`cxloop.metrics.definitions.adjust_holm`).
+    With ``limit``: the ``limit`` largest groups, and the others summed into one last row
+    (group ``OTHER_GROUP``, label "Other (k groups)"), so a split with many values stays short.
     """
     metric = MetricName(metric)
     rows = [row for row in _counts(workspace, metric, filters, None, split) if row.get("n")]
     keys = [k for k in ("n", "a", "b") if rows and k in rows[0]]
     totals = {k: sum((row[k] or 0) for row in rows) for k in keys}
     names = _labels(workspace, split, rows)
+    other: dict | None = None
+    if limit is not None and len(rows) > limit:
+        rows.sort(key=lambda row: (-row["n"], str(row.get(GROUP))))
+        rows, rest_rows = rows[:limit], rows[limit:]
+        other = {k: sum((row[k] or 0) for row in rest_rows) for k in keys}
+        other[GROUP] = OTHER_GROUP
+        names = {**names, OTHER_GROUP: _other_label(len(rest_rows))}
+        rows.append(other)
     shown = [_row(metric, split, names, row) for row in rows]
     rests = [estimate_from(metric, {k: totals[k] - (row[k] or 0) for k in keys}) for row in rows]
     changes = d.adjust_holm([d.compare(s.estimate, r) for s, r in zip(shown, rests, strict=True)])
@@ -361,53 +390,71 @@ def metric_groups_vs_rest(
         GroupComparison(row=s, rest=r, change=c)
         for s, r, c in zip(shown, rests, changes, strict=True)
     ]
-    result.sort(key=lambda c: (-c.row.estimate.n, c.row.label or ""))
+    result.sort(key=lambda c: (c.row.group == OTHER_GROUP, -c.row.estimate.n, c.row.label or ""))
     return result
 
 
 @dataclass(frozen=True, slots=True)
-class Comment:
-    id: int
-    submitted_at: datetime
-    comment: str
-    survey: str
-    customer_id: int | None
-    customer_name: str
-    channel: str
-    touchpoint: str
-    nps_score: int | None
-    csat_score: int | None
-    ces_score: int | None
+class TwoGroups:
+    """Two chosen groups of one split side by side: ``first − second`` with its 95% interval
+    and test (:func:`cxloop.metrics.definitions.difference_interval`, ``compare``)."""
+
+    first: MetricRow
+    second: MetricRow
+    change: d.Comparison
+    low: float | None
+    high: float | None
+
+
+def metric_two_groups(
+    *,
+    workspace: Workspace,
+    metric: MetricName,
+    filters: ResponseFilters,
+    split: str,
+    first: str,
+    second: str,
+) -> TwoGroups:
+    """Group ``first`` against group ``second`` of ``split`` (raw keys as :class:`MetricRow`
+    ``group`` gives them; ``""`` is "(none)"). A group with no answers counts as empty.
+    One ``GROUP BY`` query, as :func:`metric_rows`."""
+    metric = MetricName(metric)
+    rows = _counts(workspace, metric, filters, None, split)
+    names = _labels(workspace, split, rows)
+    shown = {r.group: r for r in (_row(metric, split, names, row) for row in rows)}
+
+    def pick(key: str) -> MetricRow:
+        if key in shown:
+            return shown[key]
+        empty = estimate_from(metric, {"n": 0, "a": 0, "b": 0})
+        label = names.get(key, key) if split == "survey" else (key or NONE_LABEL)
+        return MetricRow(period=None, group=key, label=label, estimate=empty)
+
+    a, b = pick(first), pick(second)
+    low, high = d.difference_interval(a.estimate, b.estimate)
+    return TwoGroups(
+        first=a, second=b, change=d.compare(a.estimate, b.estimate), low=low, high=high
+    )
 
 
 def comments_list(
-    *, workspace: Workspace, filters: ResponseFilters, limit: int = 20
+    *,
+    workspace: Workspace,
+    filters: ResponseFilters,
+    limit: int = 20,
+    offset: int = 0,
+    tone: Tone | None = None,
+    theme_id: int | None = None,
 ) -> list[Comment]:
-    """The latest completed responses with a comment, filtered like the metrics."""
+    """The latest completed responses with a comment, filtered like the metrics; ``tone``
+    keeps one band of scores, ``theme_id`` the comments the text analysis gave that theme.
+    ``offset`` pages back (ask for ``limit + 1`` to learn whether there is more)."""
     responses = _filtered(
         feedback_selectors.workspace_responses(workspace=workspace), filters, "submitted_at"
     ).filter(completed=True)
-    rows = (
-        responses.exclude(comment="")
-        .select_related("survey", "customer")
-        .order_by("-submitted_at", "-pk")[:limit]
+    return comments_page(
+        responses, workspace=workspace, limit=limit, offset=offset, tone=tone, theme_id=theme_id
     )
-    return [
-        Comment(
-            id=r.pk,
-            submitted_at=r.submitted_at,
-            comment=r.comment,
-            survey=r.survey.name,
-            customer_id=r.customer_id,
-            customer_name=str(r.customer) if r.customer_id else "",
-            channel=r.channel,
-            touchpoint=r.touchpoint,
-            nps_score=r.nps_score,
-            csat_score=r.csat_score,
-            ces_score=r.ces_score,
-        )
-        for r in rows
-    ]
 
 
 def responses_fingerprint(*, workspace: Workspace) -> str:
@@ -432,16 +479,33 @@ class FilterOptions:
     channels: list[str]
     touchpoints: list[str]
     trait_keys: list[str]
+    breakdown_keys: list[str]  # trait keys a breakdown may offer (see filter_options)
+    themes: list[tuple[int, str]]
 
 
 TRAIT_SAMPLE = 2_000
+BREAKDOWN_MAX_VALUES = 20  # a trait with more distinct values is too fine to break down by
+# trait keys that hold personal data (names, contact details, identifiers, dates of birth):
+# never offered as a breakdown, whatever their values
+PERSONAL_KEY = re.compile(
+    r"(^|[_.\-])(e-?mail|surname|phone|mobile|tel|address|street|postcode|post_?code|zip"
+    r"|birth|birthday|dob|ssn|passport|iban|card|ip|id)($|[_.\-])",
+    re.IGNORECASE,
+)
+
+
+def trait_key_personal(key: str) -> bool:
+    """True when a trait's name says it holds personal data (``email``, ``first_name``...)."""
+    return PERSONAL_KEY.search(key) is not None or "name" in key.lower()
 
 
 def filter_options(*, workspace: Workspace) -> FilterOptions:
     """Values offered in the dashboard's filter menus.
 
     Trait keys come from the customers who answered most recently (a sample of
-    ``TRAIT_SAMPLE``), so the menu stays quick on large workspaces.
+    ``TRAIT_SAMPLE``), so the menu stays quick on large workspaces. A breakdown offers only
+    traits that are not personal (:func:`trait_key_personal`) and have at most
+    ``BREAKDOWN_MAX_VALUES`` values in that sample: a split by email made one row per person.
     """
     responses = feedback_selectors.workspace_responses(workspace=workspace)
     recent = (
@@ -450,9 +514,15 @@ def filter_options(*, workspace: Workspace) -> FilterOptions:
         .values_list("customer__traits", flat=True)[:TRAIT_SAMPLE]
     )
     keys: set[str] = set()
+    values: dict[str, set[str]] = {}
     for traits in recent:
         if isinstance(traits, dict):
-            keys.update(k for k in traits if isinstance(k, str) and TRAIT_KEY.fullmatch(k))
+            for k, v in traits.items():
+                if isinstance(k, str) and TRAIT_KEY.fullmatch(k):
+                    keys.add(k)
+                    seen = values.setdefault(k, set())
+                    if len(seen) <= BREAKDOWN_MAX_VALUES:
+                        seen.add(str(v) if not isinstance(v, dict | list) else "\x00")
     pairs = set(responses.values_list("channel", "touchpoint").distinct())
     return FilterOptions(
         surveys=list(
@@ -463,4 +533,12 @@ def filter_options(*, workspace: Workspace) -> FilterOptions:
         channels=sorted({channel for channel, _ in pairs if channel}),
         touchpoints=sorted({touchpoint for _, touchpoint in pairs if touchpoint})[:200],
         trait_keys=sorted(keys),
+        breakdown_keys=sorted(
+            k
+            for k in keys
+            if not trait_key_personal(k)
+            and "\x00" not in values[k]
+            and len(values[k]) <= BREAKDOWN_MAX_VALUES
+        ),
+        themes=text_selectors.theme_choices(workspace=workspace),
     )

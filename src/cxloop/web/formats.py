@@ -22,9 +22,10 @@ def fmt_moe(metric: MetricName, estimate: Estimate) -> str:
     if estimate.moe is None:
         return ""
     if metric is MetricName.CES:
-        return f"±{estimate.moe:.2f}"
+        return f"±{estimate.moe:.2f}" if estimate.moe >= 0.005 else "±<0.01"
     unit = "" if metric is MetricName.NPS else " pts"
-    return f"±{estimate.moe:.1f}{unit}"
+    # an interval is never zero-wide (definitions.py); one that rounds to 0.0 is not shown as "±0.0"
+    return f"±{estimate.moe:.1f}{unit}" if estimate.moe >= 0.05 else f"±<0.1{unit}"
 
 
 def fmt_change(metric: MetricName, change: Comparison) -> str:
@@ -33,6 +34,13 @@ def fmt_change(metric: MetricName, change: Comparison) -> str:
     digits = 2 if metric is MetricName.CES else 1
     unit = "" if metric in (MetricName.NPS, MetricName.CES) else " pts"
     return f"{change.difference:+.{digits}f}{unit}".replace("-", "−")
+
+
+def fmt_diff(metric: MetricName, difference: float) -> str:
+    """A signed difference (an interval's end), in the metric's units."""
+    digits = 2 if metric is MetricName.CES else 1
+    unit = "" if metric in (MetricName.NPS, MetricName.CES) else " pts"
+    return f"{difference:+.{digits}f}{unit}".replace("-", "−")
 
 
 def fmt_p(change: Comparison) -> str:

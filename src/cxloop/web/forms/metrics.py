@@ -7,13 +7,24 @@ from django import forms
 
 from cxloop.metrics import selectors as metric_selectors
 from cxloop.metrics.filters import FilterError, parse_query, parse_split
+from cxloop.metrics.selectors import Tone
 from cxloop.web.forms.common import MAX_TEXT
 
 FILTER_PARAMS = (
-    *("from", "to", "survey", "channel", "touchpoint", "trait", "by", "metric", "split"),
-    "horizon",  # months of cohorts (issue 10)
-)
+    "from", "to", "survey", "channel", "touchpoint", "segment", "trait", "by", "metric", "split",
+    "tone", "theme", "older", "a", "b", "horizon",  # horizon: months of cohorts (issue 10)
+)  # fmt: skip
 DEFAULT_SPLIT = "channel"
+MAX_OLDER = 10_000  # comments paged back at most this far
+
+
+def _whole(params: dict, name: str, *, most: int) -> int | None:
+    text = params.get(name, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) > most:
+        raise FilterError(name, f"expected a whole number 0–{most}, got {text[:40]!r}")
+    return int(text)
 
 
 class DashboardForm(forms.Form):
@@ -40,6 +51,14 @@ class DashboardForm(forms.Form):
             data["split_to_show"] = (
                 parse_split(params.get("split") or DEFAULT_SPLIT) or DEFAULT_SPLIT
             )
+            data["segment_id"] = _whole(params, "segment", most=2**31 - 1)
+            data["theme_id"] = _whole(params, "theme", most=2**31 - 1)
+            data["older_by"] = _whole(params, "older", most=MAX_OLDER) or 0
+            tone = params.get("tone", "").strip()
+            if tone and tone not in {t.value for t in Tone}:
+                allowed = ", ".join(t.value for t in Tone)
+                raise FilterError("tone", f"expected one of {allowed}, got {tone[:40]!r}")
+            data["tone_to_show"] = Tone(tone) if tone else None
         except FilterError as error:
             self.add_error(error.param if error.param in self.fields else None, error.message)
         horizon = (data.get("horizon") or "").strip()

@@ -10,7 +10,7 @@ and zoom — while nothing changed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
@@ -25,14 +25,23 @@ from cxloop.metrics import filters as metric_filters
 from cxloop.metrics import selectors as metric_selectors
 from cxloop.metrics.definitions import METRIC_LABELS, MIN_SAMPLE, MetricName, comparisons_tested
 from cxloop.metrics.filters import Granularity, MetricQuery
+from cxloop.segments import selectors as segment_selectors
 from cxloop.web.charts.embed import figure_json
-from cxloop.web.charts.metrics import breakdown_figure, churn_figure, cohort_figure, trend_figure
-from cxloop.web.formats import fmt_change, fmt_moe, fmt_p, fmt_value
+from cxloop.web.charts.metrics import (
+    breakdown_figure,
+    churn_figure,
+    cohort_figure,
+    group_colour,
+    trend_figure,
+)
+from cxloop.web.formats import fmt_change, fmt_diff, fmt_moe, fmt_p, fmt_value
 from cxloop.web.forms.metrics import DEFAULT_SPLIT, DashboardForm
 from cxloop.web.workspace import active_workspace, can, capability_required
 
 POLL_SECONDS = 10
 COMMENTS_SHOWN = 12
+GROUPS_SHOWN = 12  # breakdown rows; the smaller groups are summed into "Other (k groups)"
+NONE_KEY = "(none)"  # how a comparison form names the group without a value
 RETENTION_MONTHS = 12  # the default cohort horizon (metric_selectors.COHORT_HORIZON)
 
 
@@ -40,17 +49,12 @@ RETENTION_MONTHS = 12  # the default cohort horizon (metric_selectors.COHORT_HOR
 def dashboard(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
     context = _context(request, workspace, DashboardForm(request.GET))
-    options = metric_selectors.filter_options(workspace=workspace)
-    context["options"] = options
     context["granularities"] = [(g.value, g.value.capitalize()) for g in Granularity]
     context["date_min"], context["date_max"] = metric_filters.MIN_DATE, metric_filters.MAX_DATE
     context["horizon_options"] = (3, 6, 12, 24, 36, metric_selectors.COHORT_HORIZON_MAX)
-    context["split_choices"] = [
-        ("channel", "Channel"),
-        ("touchpoint", "Touchpoint"),
-        ("survey", "Survey"),
-        *((f"trait:{key}", f"Trait: {key}") for key in options.trait_keys),
-    ]
+    context["segments"] = list(
+        segment_selectors.segment_list(workspace=workspace).values_list("pk", "name")
+    )
     status = 400 if context.get("error") else 200
     return render(request, "metrics/dashboard.html", context, status=status)
 
@@ -75,10 +79,24 @@ def dashboard_panel(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _split_choices(options: metric_selectors.FilterOptions) -> list[tuple[str, str]]:
+    """What "Break down by" offers: never a personal or near-unique trait (one row a person)."""
+    return [
+        ("channel", "Channel"),
+        ("touchpoint", "Touchpoint"),
+        ("survey", "Survey"),
+        *((f"trait:{key}", f"Trait: {key}") for key in options.breakdown_keys),
+    ]
+
+
 def _context(request: HttpRequest, workspace, form: DashboardForm) -> dict:
     valid = form.is_valid()
     chosen = form.chosen()
+    options = metric_selectors.filter_options(workspace=workspace)
+    split_choices = _split_choices(options)
     base = {
+        "options": options,
+        "split_choices": split_choices,
         "chosen": chosen,
         "poll_seconds": POLL_SECONDS,
         "fingerprint": metric_selectors.responses_fingerprint(workspace=workspace),
@@ -93,6 +111,13 @@ def _context(request: HttpRequest, workspace, form: DashboardForm) -> dict:
         query, split = form.cleaned_data["query"], form.cleaned_data["split_to_show"]
         try:
             metric_selectors.metric_query_check(workspace=workspace, query=query)
+            if split not in {value for value, _ in split_choices} and chosen.get("split"):
+                raise metric_filters.FilterError(
+                    "split",
+                    f"{split!r} cannot be broken down by: personal data, or too many values to "
+                    "compare (pick one offered)",
+                )
+            query = _with_segment(workspace, query, form.cleaned_data["segment_id"])
         except metric_filters.FilterError as refused:
             error = refused
     if error is not None:
@@ -101,7 +126,74 @@ def _context(request: HttpRequest, workspace, form: DashboardForm) -> dict:
     redact = not can(request, Capability.READ_PII)  # emails, phones, cards, addresses hidden
     numbers = _numbers(workspace, query, split or DEFAULT_SPLIT, comments=comments, redact=redact,
                        horizon=form.cleaned_data.get("horizon_months"))  # fmt: skip
+    numbers.update(_comments(workspace, query, form.cleaned_data, shown=comments, redact=redact))
+    numbers["pair"] = _pair(workspace, query, split or DEFAULT_SPLIT, chosen)
     return {**base, **numbers}
+
+
+def _with_segment(workspace, query: MetricQuery, segment_id: int | None) -> MetricQuery:
+    """The query narrowed to a saved segment's members (a subquery), or as it was."""
+    if segment_id is None:
+        return query
+    try:
+        members = segment_selectors.segment_member_ids(workspace=workspace, segment_id=segment_id)
+    except segment_selectors.SegmentChoiceError as exc:
+        raise metric_filters.FilterError("segment", str(exc)) from None
+    return replace(query, filters=replace(query.filters, customer_ids=members))
+
+
+def _comments(workspace, query: MetricQuery, data: dict, *, shown: bool, redact: bool) -> dict:
+    """One page of comments (newest first), narrowed by score band and theme."""
+    if not shown:
+        return {"comments": [], "comments_more": False}
+    older_by = data["older_by"]
+    rows = metric_selectors.comments_list(
+        workspace=workspace,
+        filters=query.filters,
+        limit=COMMENTS_SHOWN + 1,
+        offset=older_by,
+        tone=data["tone_to_show"],
+        theme_id=data["theme_id"],
+    )
+    return {
+        "comments": [_comment_row(c, redact=redact) for c in rows[:COMMENTS_SHOWN]],
+        "comments_more": len(rows) > COMMENTS_SHOWN,
+        "comments_from": older_by + 1,
+        "comments_to": older_by + min(len(rows), COMMENTS_SHOWN),
+        "comments_older": older_by + COMMENTS_SHOWN,
+        "comments_newer": max(0, older_by - COMMENTS_SHOWN) if older_by else None,
+        "tones": [("bad", "Negative"), ("neutral", "Neutral"), ("good", "Positive")],
+    }
+
+
+def _pair(workspace, query: MetricQuery, split: str, chosen: dict) -> dict | None:
+    """Group ``a`` against group ``b`` of the breakdown, when both are chosen and differ."""
+    first, second = chosen.get("a"), chosen.get("b")
+    if not first or not second or first == second:
+        return None
+    metric = query.metric
+    pair = metric_selectors.metric_two_groups(
+        workspace=workspace,
+        metric=metric,
+        filters=query.filters,
+        split=split,
+        first="" if first == NONE_KEY else first,
+        second="" if second == NONE_KEY else second,
+    )
+    interval = ""
+    if pair.low is not None and pair.high is not None:
+        interval = f"95% CI {fmt_diff(metric, pair.low)} to {fmt_diff(metric, pair.high)}"
+    return {
+        "first": pair.first,
+        "second": pair.second,
+        "first_value": fmt_value(metric, pair.first.estimate.value),
+        "second_value": fmt_value(metric, pair.second.estimate.value),
+        "difference": fmt_change(metric, pair.change) or "—",
+        "interval": interval,
+        "verdict": pair.change.verdict,
+        "significant": pair.change.significant,
+        "p": _p_alone(pair.change),
+    }
 
 
 def _metric_choices() -> list[tuple[str, str]]:
@@ -125,7 +217,7 @@ def _numbers(
     ]
     trend = metric_selectors.metric_rows(workspace=workspace, metric=metric, filters=filters, by=by)
     groups = metric_selectors.metric_groups_vs_rest(
-        workspace=workspace, metric=metric, filters=filters, split=split
+        workspace=workspace, metric=metric, filters=filters, split=split, limit=GROUPS_SHOWN
     )
     retention_end = filters.end or datetime.now(UTC)
     horizon = horizon or RETENTION_MONTHS
@@ -156,17 +248,11 @@ def _numbers(
         "headlines": headlines,
         "trend_points": len(trend),
         "trend_figure": figure_json(trend_figure(metric, trend, by)),
-        "groups": [_group_row(metric, g) for g in groups],
+        "groups": [_group_row(metric, g, split) for g in groups],
         "comparisons": comparisons_tested([g.change for g in groups]),
-        "breakdown_figure": figure_json(breakdown_figure(metric, groups)) if groups else None,
-        "comments": [
-            _comment_row(c, redact=redact)
-            for c in metric_selectors.comments_list(
-                workspace=workspace, filters=filters, limit=COMMENTS_SHOWN
-            )
-        ]
-        if comments
-        else [],
+        "breakdown_figure": figure_json(breakdown_figure(metric, groups, split))
+        if groups
+        else None,
         "churn": churn,
         "churn_figure": figure_json(churn_figure(churn)) if churn else None,
         "cohorts": cohorts,
@@ -174,6 +260,14 @@ def _numbers(
         "horizon": horizon,
         "cohort_note": note,
     }
+
+
+def _p_alone(change) -> str:
+    """A single test's p-value and test, as shown beside a two-group comparison."""
+    if change.p_value is None:
+        return ""
+    shown = "p < 0.001" if change.p_value < 0.001 else f"p = {change.p_value:.3f}"
+    return f"{shown} ({change.test})"
 
 
 def _split_label(split: str) -> str:
@@ -241,11 +335,15 @@ def _card(headline: metric_selectors.Headline) -> Card:
     )
 
 
-def _group_row(metric: MetricName, group: metric_selectors.GroupComparison) -> dict:
+def _group_row(metric: MetricName, group: metric_selectors.GroupComparison, split: str) -> dict:
     estimate = group.row.estimate
+    key = group.row.group
     return {
         "label": group.row.label,
-        "group": group.row.group,
+        "group": key,
+        "key": NONE_KEY if key == "" else key,  # as the comparison form names it
+        "other": key == metric_selectors.OTHER_GROUP,
+        "colour": group_colour(split, key),
         "value": fmt_value(metric, estimate.value),
         "moe": fmt_moe(metric, estimate),
         "n": estimate.n,

@@ -54,9 +54,11 @@
     if (!url || !window.fetch) return;
     fetch(url, { method: "POST", body: new FormData(form), credentials: "omit" })
       .then(function (r) {
-        if (r.ok && status) status.textContent = status.getAttribute("data-saved-text");
+        if (status) status.textContent = status.getAttribute(r.ok ? "data-saved-text" : "data-unsaved-text");
       })
-      .catch(function () {});
+      .catch(function () {
+        if (status) status.textContent = status.getAttribute("data-unsaved-text");
+      });
   }
   function changed() {
     applySkipLogic();
