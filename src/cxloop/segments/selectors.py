@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -259,3 +260,30 @@ def segment_groups(*, workspace: Workspace, now: datetime | None = None) -> dict
             continue
         groups[segment.name] = set(ids)
     return groups
+
+
+MAX_MEMBERSHIP_SEGMENTS = 20
+
+
+def segment_memberships(
+    *, workspace: Workspace, customer_ids: Sequence[int], now: datetime | None = None
+) -> dict[int, list[str]]:
+    """Which saved segments (the first twenty by name) each of ``customer_ids`` is in, e.g. for
+    a page of the customer list: one query per segment, limited to those customers. Segments
+    that no longer make sense are left out."""
+    ids = list(customer_ids)
+    out: dict[int, list[str]] = {pk: [] for pk in ids}
+    if not ids:
+        return out
+    now = now or segment_as_of(workspace=workspace)
+    for segment in segment_list(workspace=workspace)[:MAX_MEMBERSHIP_SEGMENTS]:
+        try:
+            members = segment_customer_ids(
+                workspace=workspace, definition=segment.definition, now=now
+            ).filter(pk__in=ids)
+            found = list(members)
+        except definitions.SegmentDefinitionError:
+            continue
+        for pk in found:
+            out[pk].append(segment.name)
+    return out
