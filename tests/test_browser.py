@@ -237,7 +237,7 @@ def test_customer_360(page: Page, live_server, member, workspace, screenshot):
     expect(page.locator("#customer-name")).to_have_text("Max Power")
 
     traits = page.locator("#traits")
-    for text in ("city", "Bristol", "tier", "gold", "max@example.com"):
+    for text in ("City", "Bristol", "Tier", "gold", "max@example.com"):
         expect(traits).to_contain_text(text)
     identities = page.locator("#identities")
     for value in ("u-max", "max@example.com", "+442079460958", "anon-max-web", "anon-max-phone"):

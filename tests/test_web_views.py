@@ -470,7 +470,7 @@ def test_360_shows_traits_identities_and_consent(analyst_client, jane):
         "orders": 3,
     }
     for key, value in [("city", "Leeds"), ("tier", "gold"), ("orders", "3")]:
-        assert f"<dt>{key}</dt><dd>{value}</dd>" in html
+        assert f'<dt title="{key}">{key.capitalize()}</dt><dd>{value}</dd>' in html
 
     identities = {(i.kind, i.value) for i in response.context["identities"]}
     assert identities == {
@@ -507,7 +507,7 @@ def test_360_shows_timeline_with_channels(analyst_client, jane):
     assert html.count('class="event ch-') == 7
     assert 'data-channel="web" data-type="page"' in html
     assert "Profile updated" in html  # identify calls get a readable label
-    assert "<dt>campaign</dt><dd>spring-sale</dd>" in html
+    assert '<p class="props-line">campaign spring-sale</p>' in html
     assert "Wednesday 5 March 2025" in html  # grouped by day
     channels = dict(response.context["facets"]["channel"])
     assert channels == {"web": 2, "app": 1, "chat": 1, "email": 1, "store": 1, "other": 1}

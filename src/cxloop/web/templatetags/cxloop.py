@@ -2,6 +2,8 @@
 
 from django import template
 
+from cxloop.web.readable import trait_label
+
 register = template.Library()
 
 
@@ -9,3 +11,9 @@ register = template.Library()
 def startswith(text: str, prefix: str) -> bool:
     """``{% if request.path|startswith:"/surveys/" %}``: highlight a nav section."""
     return bool(prefix) and str(text).startswith(prefix)
+
+
+@register.filter
+def label(key: str) -> str:
+    """``{{ "loyalty_tier"|label }}`` → ``Loyalty tier``: a trait name as words."""
+    return trait_label(str(key))

@@ -25,6 +25,7 @@ from cxloop.feedback import selectors as feedback_selectors
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.predict import selectors as predict_selectors
 from cxloop.segments import selectors as segment_selectors
+from cxloop.web import readable
 from cxloop.web.forms.common import bad_params, error_list, page_number
 from cxloop.web.forms.customers import (
     DEFAULT_CUSTOMER_SORT,
@@ -234,7 +235,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         "can_manage": can(request, Capability.MANAGE_CUSTOMERS),
         "facets": facets,
         "event_total": sum(n for _, n in facets["type"]),
-        **_timeline_context(timeline, customer.pk),
+        **_timeline_context(timeline, customer),
     }
     return render(request, "web/customer_detail.html", context)
 
@@ -249,7 +250,7 @@ def customer_timeline(request: HttpRequest, customer_id: int) -> HttpResponse:
     timeline = TimelineForm(request.GET)
     if not timeline.is_valid():
         return bad_params(request, timeline)
-    response = render(request, "web/_timeline.html", _timeline_context(timeline, customer.pk))
+    response = render(request, "web/_timeline.html", _timeline_context(timeline, customer))
     # keep the chosen filters in the address bar, so a reload or a shared link shows the same
     chosen = {k: v for k, v in timeline.cleaned_data.items() if v}
     detail = reverse("customer-detail", args=[customer.pk])
@@ -257,14 +258,74 @@ def customer_timeline(request: HttpRequest, customer_id: int) -> HttpResponse:
     return response
 
 
-def _timeline_context(form: TimelineForm, customer_id: int) -> dict:
+def _timeline_context(form: TimelineForm, customer) -> dict:
+    """One page of the timeline: events, with the survey answers given in the same stretch of
+    time merged in (newest first), each with its properties as one readable line."""
     data = form.cleaned_data
     filters = {"channel": data["channel"], "event_type": data["type"], "name": data["name"]}
-    events = event_selectors.customer_timeline(customer_id=customer_id, **filters)
+    events = event_selectors.customer_timeline(customer_id=customer.pk, **filters)
     page = Paginator(events, EVENTS_PER_PAGE).get_page(page_number(form))
-    for event in page:
-        event.details = _details(event.properties)  # type: ignore[attr-defined]
-    return {"events": page, "filters": filters, "customer_id": customer_id}
+    entries = [_event_entry(event) for event in page]
+    if not filters["event_type"] and not filters["name"]:  # answers are no event type or name
+        entries = _with_answers(entries, page, events, customer, filters["channel"])
+    return {"events": page, "entries": entries, "filters": filters, "customer_id": customer.pk}
+
+
+def _event_entry(event) -> dict:
+    if event.name:
+        title = event.name
+    elif event.type == "identify":
+        title = "Profile updated"
+    else:
+        title = event.get_type_display()
+    return {
+        "kind": "event",
+        "at": event.occurred_at,
+        "channel": event.channel,
+        "type": event.type,
+        "title": title,
+        "line": readable.properties_line(event.properties),
+        "details": _details(event.properties) if readable.has_nested(event.properties) else [],
+    }
+
+
+def _with_answers(entries: list[dict], page, events, customer, channel: str) -> list[dict]:
+    """``entries`` with the customer's survey answers from the page's stretch of time: after
+    its oldest event (the first page: up to now; the last: from the start) and up to the
+    oldest event of the page before."""
+    after = entries[-1]["at"] if page.has_next() and entries else None
+    until = None
+    if page.number > 1:
+        until = events[page.start_index() - 2].occurred_at  # the previous page's last event
+    answers = feedback_selectors.customer_responses_between(
+        customer=customer, after=after, until=until
+    )
+    added = [_answer_entry(r) for r in answers if not channel or r.channel == channel]
+    if not added:
+        return entries
+    return sorted(entries + added, key=lambda entry: entry["at"], reverse=True)
+
+
+def _answer_entry(response) -> dict:
+    parts = []
+    for metric in ("nps", "csat", "ces"):
+        score = getattr(response, f"{metric}_score")
+        if score is not None:
+            parts.append(f"{metric.upper()} {score}")
+    if response.comment:
+        comment = " ".join(response.comment.split())
+        parts.append(f"“{comment[:117] + '…' if len(comment) > 120 else comment}”")
+    if not response.completed:
+        parts.append("partial")
+    return {
+        "kind": "answer",
+        "at": response.answered_at,
+        "channel": response.channel or "other",
+        "type": "survey",
+        "title": f"Answered {response.survey.name}",
+        "line": " · ".join(parts),
+        "details": [],
+    }
 
 
 def _details(properties: dict) -> list[tuple[str, str]]:
@@ -273,7 +334,7 @@ def _details(properties: dict) -> list[tuple[str, str]]:
         if key == "channel":
             continue
         text = value if isinstance(value, str) else orjson.dumps(value).decode()
-        shown.append((key, text if len(text) <= 80 else text[:77] + "…"))
+        shown.append((key, text if len(text) <= 200 else text[:197] + "…"))
     return shown[:8]
 
 
