@@ -236,7 +236,7 @@ def customer_search_examples(
             values[value] = values.get(value, 0) + 1
     shared = []
     for key, values in counts.items():
-        value, holders = max(values.items(), key=lambda item: (item[1], item[0]))
+        value, holders = min(values.items(), key=lambda item: (-item[1], item[0]))
         if holders >= 2 and len(values) < sum(values.values()):
             shared.append((sum(values.values()), key, value))
     shared.sort(key=lambda item: (-item[0], item[1]))
