@@ -79,15 +79,31 @@ def _part(key: str, value: object) -> str | None:
     return f"{name} {_text(str(value))}"
 
 
+def _rank(value: object) -> int:
+    if isinstance(value, list):
+        return 0
+    if isinstance(value, bool):
+        return 3
+    if isinstance(value, int | float):
+        return 1
+    if isinstance(value, str):
+        return 2
+    return 4
+
+
 def properties_line(properties: object, *, skip: tuple[str, ...] = ("channel",)) -> str:
     """An event's properties as one short line, e.g. ``3 products · total 59.90 · coupon
     SPRING`` for ``{"products": [...], "total": 59.9, "coupon": "SPRING"}``: lists become
-    counts, numbers keep two decimals at most, long texts are cut, empty values left out."""
+    counts, numbers keep two decimals at most, long texts are cut, empty values left out; in the
+    same order on every database."""
     if not isinstance(properties, dict):
         return ""
+    # an order of its own (PostgreSQL's jsonb does not keep the sender's): counts, numbers,
+    # texts, flags, objects; by name within each
+    items = sorted(properties.items(), key=lambda item: (_rank(item[1]), str(item[0])))
     parts = [
         part
-        for key, value in properties.items()
+        for key, value in items
         if key not in skip and (part := _part(str(key), value)) is not None
     ]
     more = len(parts) - MAX_PARTS
