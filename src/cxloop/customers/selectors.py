@@ -200,12 +200,6 @@ def customer_merge_get(*, workspace: Workspace, merge_id: int) -> CustomerMerge 
     return CustomerMerge.objects.filter(workspace=workspace, pk=merge_id).first()
 
 
-def customer_anonymous_count(*, workspace: Workspace) -> int:
-    """How many live profiles are anonymous visitors (no identifier naming a person)."""
-    live = Customer.objects.filter(workspace=workspace, merged_into__isnull=True)
-    return live.exclude(customer_is_known()).count()
-
-
 # traits never offered as search examples: personal, or one value per person
 _NOT_EXAMPLES = frozenset({"name", "first_name", "last_name", "email", "phone", "mobile"})
 

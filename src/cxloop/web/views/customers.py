@@ -93,9 +93,7 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "params": urlencode(
             {k: v for k, v in {**chosen, "sort": sort}.items() if v and v != DEFAULT_CUSTOMER_SORT}
         ),
-        "anonymous_hidden": 0
-        if anon
-        else customer_selectors.customer_anonymous_count(workspace=workspace),
+        "anonymous_hidden": 0 if anon else _anonymous_matches(workspace, query, ids, page),
     }
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "results":
         response = render(request, "web/_customer_rows.html", {**context, "partial": True})
@@ -105,6 +103,12 @@ def customer_list(request: HttpRequest) -> HttpResponse:
     # the same URL serves a page or a fragment: caches (and the Back button) must tell them apart
     patch_vary_headers(response, ("HX-Request", "HX-Target"))
     return response
+
+
+def _anonymous_matches(workspace, query: str, ids, page) -> int:
+    """How many anonymous visitors the same search (and stage) would add."""
+    everyone = customer_selectors.customer_search(workspace=workspace, query=query, ids=ids)
+    return everyone.count() - page.paginator.count
 
 
 def _page_context(workspace) -> dict:
