@@ -136,6 +136,38 @@ def test_build_a_segment_and_watch_the_count(
     screenshot("list")
 
 
+def test_quick_clicks_keep_every_condition(page: Page, live_server, member, workspace, screenshot):
+    shop(workspace)
+    log_in(page, live_server, member)
+    # slow each answer down, so the four clicks land while the first is still on its way
+    page.route(
+        "**/segments/builder/", lambda route: (page.wait_for_timeout(150), route.continue_())
+    )
+    page.goto(f"{live_server.url}/segments/new/")
+    add_trait = page.get_by_role("button", name="+ Trait")
+    for _ in range(3):
+        add_trait.click()
+    page.get_by_role("button", name="+ Survey score").click()
+
+    expect(page.locator(".cond-row")).to_have_count(4)
+    expect(page.locator(".cond-row.kind-score")).to_have_count(1)
+    # nothing typed yet: no row is marked wrong, and the count waits for them
+    expect(page.locator(".row-error:not(:empty)")).to_have_count(0)
+    expect(page.locator("#preview [role=alert]")).to_have_count(0)
+    expect(page.locator("#live-count")).to_have_text("4")
+    expect(page.locator("#preview-waiting")).to_have_text(
+        "4 new conditions not counted until filled in."
+    )
+    score = page.locator(".cond-row.kind-score")
+    expect(score.get_by_label("Score", exact=True)).to_contain_text("CES (1–7)")
+    score.get_by_label("Score value").fill("6")
+    score.get_by_label("in the last").fill("90")
+    expect(page.locator("#preview")).to_contain_text("latest NPS ≤ 6 in the last 90 days")
+    screenshot("desktop")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot("phone")
+
+
 def test_paths_show_a_sankey(page: Page, live_server, member, workspace, screenshot):
     shop(workspace)
     log_in(page, live_server, member)

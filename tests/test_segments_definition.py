@@ -58,7 +58,7 @@ def test_every_bad_condition_is_named():
                 {"trait": "tier", "op": "like", "value": "gold"},
                 {"event": "  ", "did": True},
                 {"event": "Order Completed", "within_days": -5},
-                {"score": "ces", "op": "lt", "value": 3},
+                {"score": "effort", "op": "lt", "value": 3},
                 {"any": [{"score": "nps", "op": "gte", "value": 11}, {"colour": "red"}]},
                 {"event": "Store Visit", "min_count": 0, "when": "today"},
             ]
@@ -70,7 +70,7 @@ def test_every_bad_condition_is_named():
         "lte, contains or exists",
         "condition 2 (event): event name is empty",
         "condition 3 (event): within_days must not be negative (got -5)",
-        "condition 4 (score): unknown score 'ces'; use nps or csat",
+        "condition 4 (score): unknown score 'effort'; use nps, csat or ces",
         "condition 5.1 (score): nps score must be between 0 and 10, got 11",
         'condition 5.2: must have exactly one of "trait", "event", "score", "stage", '
         "\"prediction\" (got keys ['colour'])",
@@ -159,3 +159,28 @@ def test_too_many_conditions():
 def test_empty_groups_read_as_everyone_or_nobody():
     assert describe(definition_validate({"all": []})) == "every customer"
     assert describe(definition_validate({"any": []})) == "nobody"
+
+
+def test_score_conditions_take_ces_and_a_window():
+    cleaned = definition_validate(
+        {
+            "all": [
+                {"score": "ces", "op": "lte", "value": "3"},
+                {"score": "nps", "op": "lte", "value": 6, "within_days": "90"},
+            ]
+        }
+    )
+
+    assert cleaned == {
+        "all": [
+            {"score": "ces", "op": "lte", "value": 3},
+            {"score": "nps", "op": "lte", "value": 6, "within_days": 90},
+        ]
+    }
+    assert describe(cleaned) == "latest CES ≤ 3 and latest NPS ≤ 6 in the last 90 days"
+    assert errors_of({"all": [{"score": "ces", "op": "eq", "value": 0}]}) == [
+        "condition 1 (score): ces score must be between 1 and 7, got 0"
+    ]
+    assert errors_of({"all": [{"score": "nps", "op": "eq", "value": 0, "within_days": -1}]}) == [
+        "condition 1 (score): within_days must not be negative (got -1)"
+    ]

@@ -156,6 +156,9 @@ def scores(workspace, people) -> None:
     factories.response_make(workspace, nps, ago(5), customer_id=people["bob"])  # no score: ignored
     factories.response_make(workspace, csat, ago(15), customer_id=people["cara"], csat=5)
     factories.response_make(workspace, csat, ago(2), customer_id=people["dan"], csat=2)
+    ces = factories.survey_make(workspace, name="Checkout effort", kind="ces")
+    factories.response_make(workspace, ces, ago(20), customer_id=people["cara"], ces=2)
+    factories.response_make(workspace, ces, ago(200), customer_id=people["dan"], ces=6)
 
 
 @pytest.mark.parametrize(
@@ -169,6 +172,14 @@ def scores(workspace, people) -> None:
         ({"score": "nps", "op": "gt", "value": 3}, {"bob"}),
         ({"score": "csat", "op": "eq", "value": 5}, {"cara"}),
         ({"score": "csat", "op": "lte", "value": 2}, {"dan"}),
+        ({"score": "ces", "op": "lte", "value": 3}, {"cara"}),
+        ({"score": "ces", "op": "gte", "value": 5}, {"dan"}),
+        # a window keeps the latest answer given in the last N days before the as-of time
+        ({"score": "ces", "op": "gte", "value": 5, "within_days": 100}, set()),
+        ({"score": "nps", "op": "lte", "value": 6, "within_days": 30}, {"alice"}),
+        ({"score": "nps", "op": "gte", "value": 9, "within_days": 30}, set()),
+        ({"score": "nps", "op": "gte", "value": 9, "within_days": 60}, {"bob"}),
+        ({"score": "nps", "op": "gte", "value": 9, "within_days": 100}, {"bob"}),
     ],
 )
 def test_latest_score_conditions(workspace, people, scores, condition, expected):
@@ -325,3 +336,13 @@ def test_is_not_includes_a_null_trait_on_every_database(workspace):
     people = {c.display_name.lower(): c.pk for c in Customer.objects.filter(workspace=workspace)}
 
     assert members(workspace, people, cond(trait="tier", op="neq", value="gold")) == {"ann"}
+
+
+def test_score_windows_end_at_the_as_of_time(workspace, people):
+    nps = factories.survey_make(workspace, name="Relationship NPS")
+    factories.response_make(workspace, nps, ago(20), customer_id=people["alice"], nps=2)
+    factories.response_make(workspace, nps, ago(-3), customer_id=people["alice"], nps=10)
+
+    # as of NOW, the answer three days later is not yet known: the latest is the detractor
+    window = cond(score="nps", op="lte", value=6, within_days=30)
+    assert members(workspace, people, window) == {"alice"}

@@ -270,3 +270,50 @@ def test_pages_need_a_login(db):
     for url in ("/segments/", "/segments/personas/", "/paths/", "/paths/before/"):
         assert anonymous.get(url).status_code == 302
     assert anonymous.get("/api/segments").status_code == 401
+
+
+def test_a_new_empty_condition_waits_without_an_error(client, shop):
+    added = client.post("/segments/builder/", {**GOLD_LAPSED, "add": "trait"}).content.decode()
+
+    assert 'name="c-2-trait"' in added
+    assert 'id="row-error-2"></p>' in added  # nothing red under the new row
+    assert 'data-count="1"' in added  # the two filled-in rows still count: Ann
+    assert "1 new condition not counted until filled in." in added
+    assert 'role="alert"' not in added
+
+    # typed into, it counts (and is checked) like any other row
+    typed = {**GOLD_LAPSED, "row": ["0", "1", "2"], "c-2-kind": "trait", "c-2-trait": "x"}
+    preview = client.post("/segments/preview/", {**typed, "c-2-op": "gt", "c-2-value": ""})
+    assert "condition 3 (trait):" in preview.content.decode()
+
+    # saving still refuses a row left empty
+    empty_score = {"row": ["0", "1", "2"], "c-2-kind": "score", "c-2-score": "nps", "c-2-op": "lte"}
+    saved = client.post("/segments/new/", {**GOLD_LAPSED, **empty_score})
+    assert saved.status_code == 422
+    assert "condition 3 (score): nps score needs a number" in saved.content.decode()
+
+
+def test_score_rows_offer_ces_and_a_window(client, shop, workspace):
+    added = client.post("/segments/builder/", {"match": "all", "add": "score"}).content.decode()
+    assert '<option value="ces">CES (1–7)</option>' in added
+    assert 'name="c-0-days"' in added
+
+    posted = {
+        "name": "Recent detractors",
+        "match": "all",
+        "row": ["0"],
+        "c-0-kind": "score",
+        "c-0-score": "nps",
+        "c-0-op": "lte",
+        "c-0-value": "6",
+        "c-0-days": "90",
+    }
+    response = client.post("/segments/new/", posted)
+    assert response.status_code == 302
+    segment = Segment.objects.get(workspace=workspace, name="Recent detractors")
+    assert segment.definition == {
+        "all": [{"score": "nps", "op": "lte", "value": 6, "within_days": 90}]
+    }
+    page = client.get(f"/segments/{segment.pk}/").content.decode()
+    assert 'name="c-0-days" value="90"' in page
+    assert "latest NPS ≤ 6 in the last 90 days" in page

@@ -390,7 +390,7 @@ def test_pagination(analyst_client, workspace):
     assert names(first)[0] == "Shopper 30"
     html = first.content.decode()
     assert "Page 1 of 2" in html
-    assert 'href="?q=&amp;page=2"' in html
+    assert 'href="?page=2"' in html
 
     second = analyst_client.get("/customers/", {"page": 2})
     assert names(second) == [f"Shopper {n:02d}" for n in range(5, 0, -1)]
@@ -422,7 +422,8 @@ def test_htmx_search_returns_only_the_rows(analyst_client, workspace, jane):
         "/customers/", {"q": "max"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results"
     )
     assert response.status_code == 200
-    assert [t.name for t in response.templates] == ["web/_customer_rows.html"]
+    assert response.templates[0].name == "web/_customer_rows.html"
+    assert "web/customer_list.html" not in [t.name for t in response.templates]
     html = response.content.decode()
     assert "<html" not in html
     assert "<header" not in html
@@ -436,7 +437,8 @@ def test_htmx_page_link_returns_only_the_rows(analyst_client, workspace):
     response = analyst_client.get(
         "/customers/", {"page": 2}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results"
     )
-    assert [t.name for t in response.templates] == ["web/_customer_rows.html"]
+    assert response.templates[0].name == "web/_customer_rows.html"
+    assert "web/customer_list.html" not in [t.name for t in response.templates]
     assert names(response) == ["Shopper 02", "Shopper 01"]
 
 
@@ -464,7 +466,7 @@ def test_360_shows_traits_identities_and_consent(analyst_client, jane):
         "orders": 3,
     }
     for key, value in [("city", "Leeds"), ("tier", "gold"), ("orders", "3")]:
-        assert f"<dt>{key}</dt><dd>{value}</dd>" in html
+        assert f'<dt title="{key}">{key.capitalize()}</dt><dd>{value}</dd>' in html
 
     identities = {(i.kind, i.value) for i in response.context["identities"]}
     assert identities == {
@@ -501,7 +503,7 @@ def test_360_shows_timeline_with_channels(analyst_client, jane):
     assert html.count('class="event ch-') == 7
     assert 'data-channel="web" data-type="page"' in html
     assert "Profile updated" in html  # identify calls get a readable label
-    assert "<dt>campaign</dt><dd>spring-sale</dd>" in html
+    assert '<p class="props-line">campaign spring-sale</p>' in html
     assert "Wednesday 5 March 2025" in html  # grouped by day
     channels = dict(response.context["facets"]["channel"])
     assert channels == {"web": 2, "app": 1, "chat": 1, "email": 1, "store": 1, "other": 1}

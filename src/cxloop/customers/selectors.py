@@ -5,10 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from cxloop.core.models import Workspace
-from cxloop.customers.identifiers import EMAIL, PHONE, normalize_email, normalize_phone
+from cxloop.customers.identifiers import (
+    EMAIL,
+    EXTERNAL,
+    PHONE,
+    SOCIAL,
+    USER_ID,
+    normalize_email,
+    normalize_phone,
+)
 from cxloop.customers.models import Consent, Customer, CustomerMerge, Identity
 
 
@@ -52,21 +60,39 @@ def customer_first_identities(*, customer_ids: Iterable[int], kind: str) -> dict
     return out
 
 
+# identifiers that name a person; a profile with none of them (only anonymous or device ids)
+# is an anonymous visitor
+KNOWN_KINDS = (USER_ID, EMAIL, PHONE, EXTERNAL, SOCIAL)
+
+
+def customer_is_known() -> Exists:
+    """An ``Exists`` for filters and annotations: the profile holds an identifier naming a
+    person (user id, email, phone, CRM id or social handle)."""
+    return Exists(Identity.objects.filter(customer_id=OuterRef("pk"), kind__in=KNOWN_KINDS))
+
+
 def customer_search(
-    *, workspace: Workspace, query: str = "", ids: Iterable[int] | QuerySet | None = None
+    *,
+    workspace: Workspace,
+    query: str = "",
+    ids: Iterable[int] | QuerySet | None = None,
+    known_only: bool = False,
 ) -> QuerySet[Customer]:
     """Live profiles matching ``query``, most recently seen first.
 
     ``ids`` (a list or a ``values("customer_id")`` subquery) keeps only those profiles: other
-    apps filter by their own data this way (e.g. customers at a journey stage).
+    apps filter by their own data this way (e.g. customers at a journey stage). ``known_only``
+    leaves anonymous visitors out (see :func:`customer_is_known`).
 
     Plain words match names, identifiers and trait values (all words must match);
-    ``trait:value`` matches one trait exactly (e.g. ``city:Leeds`` or ``tier:gold``); a query that
+    ``trait:value`` matches one trait exactly (e.g. ``city:Leeds`` or ``loyalty_tier:gold``); a query that
     is a phone number in any format matches that number (``(415) 555-0123`` finds +14155550123).
     """
     customers = Customer.objects.filter(workspace=workspace, merged_into__isnull=True)
     if ids is not None:
         customers = customers.filter(pk__in=ids)
+    if known_only:
+        customers = customers.filter(customer_is_known())
     exact = _identity_match(workspace, query.strip())
     if exact is not None:
         # an email or phone that is someone's identifier: the identity index finds it at once
@@ -172,3 +198,102 @@ def customer_ids_by_identity(
 
 def customer_merge_get(*, workspace: Workspace, merge_id: int) -> CustomerMerge | None:
     return CustomerMerge.objects.filter(workspace=workspace, pk=merge_id).first()
+
+
+# traits never offered as search examples: personal, or one value per person
+_NOT_EXAMPLES = frozenset({"name", "first_name", "last_name", "email", "phone", "mobile"})
+
+
+def customer_search_examples(
+    *, workspace: Workspace, limit: int = 2, sample: int = 500
+) -> list[str]:
+    """``trait:value`` queries that find someone in this workspace, for the search help.
+
+    Among the latest ``sample`` profiles, the text traits whose one-word values are shared by
+    several people (a tier, a city), the most widely held first, each with its commonest value.
+    """
+    rows = (
+        Customer.objects.filter(workspace=workspace, merged_into__isnull=True)
+        .order_by("-last_seen_at", "-pk")
+        .values_list("traits", flat=True)[:sample]
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for traits in rows:
+        if not isinstance(traits, dict):
+            continue
+        for key, value in traits.items():
+            if key in _NOT_EXAMPLES or not key.isidentifier() or not isinstance(value, str):
+                continue
+            if not value or len(value) > 30 or value.split() != [value] or ":" in value:
+                continue
+            values = counts.setdefault(key, {})
+            values[value] = values.get(value, 0) + 1
+    shared = []
+    for key, values in counts.items():
+        value, holders = min(values.items(), key=lambda item: (-item[1], item[0]))
+        if holders >= 2 and len(values) < sum(values.values()):
+            shared.append((sum(values.values()), key, value))
+    shared.sort(key=lambda item: (-item[0], item[1]))
+    return [f"{key}:{value}" for _, key, value in shared[:limit]]
+
+
+_KIND_WORDS = {USER_ID: "user id", EMAIL: "email", PHONE: "phone", EXTERNAL: "CRM id"}
+
+
+def customer_match_reasons(
+    *, workspace: Workspace, customers: Iterable[Customer], query: str
+) -> dict[int, list[str]]:
+    """Why each of ``customers`` (a page of :func:`customer_search` results) matched ``query``:
+    ``["preferred_store: Leeds Briggate"]``, ``["email"]``, ``["name", "city: Leeds"]``. One
+    query for the identities of the whole page."""
+    customers = list(customers)
+    text = query.strip()
+    if not text or not customers:
+        return {}
+    identities: dict[int, list[tuple[str, str]]] = {}
+    rows = Identity.objects.filter(customer_id__in=[c.pk for c in customers])
+    for customer_id, kind, value in rows.values_list("customer_id", "kind", "value"):
+        identities.setdefault(customer_id, []).append((kind, value.lower()))
+    exact = _identity_match(workspace, text)
+    phone = ""
+    if exact is None and _PHONE_LIKE.fullmatch(text):
+        phone = (normalize_phone(text, workspace.default_phone_region) or "").lower()
+    reasons = {}
+    for customer in customers:
+        found: list[str] = []
+        owned = identities.get(customer.pk, [])
+        if exact is not None and customer.pk in exact:
+            kind = EMAIL if _EMAIL_LIKE.fullmatch(text) else PHONE
+            found.append(_KIND_WORDS[kind])
+        elif phone:
+            found.append("phone" if any(v == phone for _, v in owned) else "phone trait")
+        else:
+            for term in text.split():
+                found.extend(_term_reasons(customer, owned, term))
+        unique = list(dict.fromkeys(found))
+        reasons[customer.pk] = unique[:4]
+    return reasons
+
+
+def _term_reasons(customer: Customer, owned: list[tuple[str, str]], term: str) -> list[str]:
+    name, colon, wanted = term.partition(":")
+    traits = customer.traits if isinstance(customer.traits, dict) else {}
+    if colon and name.isidentifier() and wanted:
+        return [f"{name}: {traits.get(name)}"] if name in traits else []
+    needle = term.lower()
+    if needle in (customer.display_name or "").lower():
+        return ["name"]
+    for kind, value in owned:
+        if needle in value and kind in _KIND_WORDS:
+            return [_KIND_WORDS[kind]]
+    for key, value in traits.items():
+        if key in ("name", "first_name", "last_name") and needle in str(value).lower():
+            return ["name"]
+    for key, value in traits.items():
+        shown = value if isinstance(value, str) else str(value)
+        if needle in shown.lower():
+            return [f"{key}: {shown[:60]}"]
+    for kind, value in owned:
+        if needle in value:
+            return ["anonymous id" if kind == "anonymous_id" else kind.replace("_", " ")]
+    return []

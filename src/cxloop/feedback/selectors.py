@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from django.db.models import Avg, Count, Max, Q, QuerySet
+from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from cxloop.core import csvsafe, pii
 from cxloop.core.models import Workspace
@@ -391,6 +392,43 @@ def customer_responses(*, customer: Customer) -> QuerySet[Response]:
         .select_related("survey")
         .order_by("-submitted_at")
     )
+
+
+SCORE_METRICS = ("nps", "csat", "ces")
+
+
+def response_latest_score(
+    *, workspace: Workspace, metric: str, customer_ref: str = "pk"
+) -> Subquery:
+    """A correlated subquery: the latest ``metric`` score (nps, csat or ces) the customer whose
+    id is the outer query's ``customer_ref`` gave; NULL for one who never gave it. For
+    annotations and sorting on customer querysets (the customer list)."""
+    if metric not in SCORE_METRICS:
+        raise ValueError(f"metric: use one of {', '.join(SCORE_METRICS)}, got {metric!r}")
+    column = f"{metric}_score"
+    return Subquery(
+        Response.objects.filter(
+            workspace=workspace, customer_id=OuterRef(customer_ref), **{f"{column}__isnull": False}
+        )
+        .annotate(answered_at=Coalesce("submitted_at", "started_at"))
+        .order_by("-answered_at", "-pk")
+        .values(column)[:1]
+    )
+
+
+def customer_responses_between(
+    *, customer: Customer, after: datetime | None, until: datetime | None
+) -> list[Response]:
+    """The customer's survey answers and reviews given after ``after`` and up to ``until``
+    (None: no bound), newest first (at most 200): entries of the 360 timeline."""
+    rows = Response.objects.filter(customer=customer).annotate(
+        answered_at=Coalesce("submitted_at", "started_at")
+    )
+    if after is not None:
+        rows = rows.filter(answered_at__gt=after)
+    if until is not None:
+        rows = rows.filter(answered_at__lte=until)
+    return list(rows.select_related("survey").order_by("-answered_at", "-pk")[:200])
 
 
 def nps_answers(*, workspace: Workspace, until: datetime) -> list[tuple[int, datetime, int]]:

@@ -215,6 +215,22 @@ def customer_journey_stages(*, customer_id: int) -> list[dict]:
     ]
 
 
+def customers_stages(*, customer_ids: Sequence[int]) -> dict[int, list[dict]]:
+    """Current stages of many customers at once (one query, e.g. a page of the customer list):
+    customer id -> ``[{"journey": name, "stage": name, "stage_id": id}]``, by journey name."""
+    rows = (
+        CustomerStage.objects.filter(customer_id__in=list(customer_ids))
+        .order_by("journey__name", "journey_id")
+        .values_list("customer_id", "journey__name", "stage__name", "stage_id")
+    )
+    out: dict[int, list[dict]] = {}
+    for customer_id, journey, stage, stage_id in rows:
+        out.setdefault(customer_id, []).append(
+            {"journey": journey, "stage": stage, "stage_id": stage_id}
+        )
+    return out
+
+
 def stage_choices(*, workspace: Workspace) -> list[tuple[JourneyMap, list[Stage]]]:
     """Journeys with their stages, for stage filter menus."""
     journeys = JourneyMap.objects.filter(workspace=workspace).order_by("name")

@@ -6,8 +6,11 @@ least one holds). Items are conditions or nested groups:
 * trait: ``{"trait": "loyalty_tier", "op": "eq", "value": "gold"}``; ops ``eq neq gt gte lt lte
   contains exists`` (``exists`` takes an optional boolean value, default true);
 * event: ``{"event": "Order Completed", "did": false, "within_days": 60, "channel": "web",
-  "min_count": 2}``; ``within_days`` (optional) counts back from now, ``min_count`` defaults to 1;
-* score: ``{"score": "nps", "op": "lte", "value": 6}``: the customer's latest survey score;
+  "min_count": 2}``; ``within_days`` (optional) counts back from the as-of time (the workspace's
+  latest event, else now), ``min_count`` defaults to 1;
+* score: ``{"score": "nps", "op": "lte", "value": 6, "within_days": 90}``: the customer's latest
+  survey score (``nps`` 0–10, ``csat`` 0–10, ``ces`` 1–7), with ``within_days`` the latest one
+  answered in that window;
 * stage: ``{"stage": "Onboarding", "journey": 3}`` (journey id or name): the customer's current
   stage in a journey map;
 * prediction: ``{"prediction": "churn_risk", "op": "gte", "value": 0.5}``: the customer's latest
@@ -26,7 +29,7 @@ from typing import Any
 GROUPS = ("all", "any")
 TRAIT_OPS = ("eq", "neq", "gt", "gte", "lt", "lte", "contains", "exists")
 SCORE_OPS = ("eq", "neq", "gt", "gte", "lt", "lte")
-SCORES = {"nps": (0, 10), "csat": (0, 10)}
+SCORES = {"nps": (0, 10), "csat": (0, 10), "ces": (1, 7)}
 # the latest prediction a condition may compare, with its bounds (None: unbounded) and its words
 PREDICTIONS = {
     "clv": (0, None, "CLV"),
@@ -46,7 +49,7 @@ _TRAIT_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\- .]{0,99}")
 _ALLOWED = {
     "trait": {"trait", "op", "value"},
     "event": {"event", "did", "within_days", "channel", "min_count"},
-    "score": {"score", "op", "value"},
+    "score": {"score", "op", "value", "within_days"},
     "stage": {"stage", "journey"},
     "prediction": {"prediction", "op", "value"},
 }
@@ -191,17 +194,7 @@ def _event(item: dict, where: str, errors: list[str]) -> dict:
     if not isinstance(did, bool):
         errors.append(f"{where}: 'did' must be true or false, got {did!r}")
     cleaned: dict[str, Any] = {"event": name, "did": did}
-    days = item.get("within_days")
-    if days not in (None, ""):
-        days = _integer(days)
-        if days is None:
-            errors.append(f"{where}: within_days must be a whole number of days")
-        elif days < 0:
-            errors.append(f"{where}: within_days must not be negative (got {days})")
-        elif days > MAX_DAYS:
-            errors.append(f"{where}: within_days must be at most {MAX_DAYS}")
-        else:
-            cleaned["within_days"] = days
+    _within_days(item, where, errors, cleaned)
     channel = item.get("channel")
     if channel not in (None, ""):
         if not isinstance(channel, str) or len(channel.strip()) > 32:
@@ -216,6 +209,22 @@ def _event(item: dict, where: str, errors: list[str]) -> dict:
         else:
             cleaned["min_count"] = count
     return cleaned
+
+
+def _within_days(item: dict, where: str, errors: list[str], cleaned: dict) -> None:
+    """Check an optional ``within_days`` (a window counted back from the as-of time)."""
+    days = item.get("within_days")
+    if days in (None, ""):
+        return
+    days = _integer(days)
+    if days is None:
+        errors.append(f"{where}: within_days must be a whole number of days")
+    elif days < 0:
+        errors.append(f"{where}: within_days must not be negative (got {days})")
+    elif days > MAX_DAYS:
+        errors.append(f"{where}: within_days must be at most {MAX_DAYS}")
+    else:
+        cleaned["within_days"] = days
 
 
 def _score(item: dict, where: str, errors: list[str]) -> dict:
@@ -235,7 +244,9 @@ def _score(item: dict, where: str, errors: list[str]) -> dict:
     if not low <= value <= high:
         errors.append(f"{where}: {score} score must be between {low} and {high}, got {value}")
         return {}
-    return {"score": score, "op": op, "value": value}
+    cleaned = {"score": score, "op": op, "value": value}
+    _within_days(item, where, errors, cleaned)
+    return cleaned
 
 
 def _stage(item: dict, where: str, errors: list[str]) -> dict:
@@ -343,9 +354,9 @@ def describe_condition(condition: dict) -> str:
         verb = "did" if condition["did"] else "did not do"
         return f"{verb} {condition['event']}{times}{where}{when}"
     if kind == "score":
-        return (
-            f"latest {condition['score'].upper()} {_OP_WORDS[condition['op']]} {condition['value']}"
-        )
+        when = f" in the last {condition['within_days']} days" if "within_days" in condition else ""
+        words = _OP_WORDS[condition["op"]]
+        return f"latest {condition['score'].upper()} {words} {condition['value']}{when}"
     if kind == "stage":
         return f"at stage {condition['stage']} of journey {condition['journey']}"
     if kind == "prediction":

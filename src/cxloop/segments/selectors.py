@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ from django.utils import timezone
 from cxloop.analytics import selectors as analytics_selectors
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
+from cxloop.events import selectors as event_selectors
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.predict import selectors as predict_selectors
 from cxloop.segments import definition as definitions
@@ -53,17 +55,25 @@ def segment_customers(
 ) -> QuerySet[Customer]:
     """Live profiles of ``workspace`` matching ``definition`` (validated first), recent first.
 
-    ``now`` anchors "within N days" (default: the current time). One SQL query: conditions become
-    ``EXISTS``/``IN`` subqueries, so it runs on SQLite and PostgreSQL alike.
+    ``now`` anchors "within N days" (default: :func:`segment_as_of`). One SQL query: conditions
+    become ``EXISTS``/``IN`` subqueries, so it runs on SQLite and PostgreSQL alike.
     """
     cleaned = definitions.definition_validate(definition)
-    now = now or timezone.now()
+    now = now or segment_as_of(workspace=workspace)
     condition = _group_q(cleaned, workspace, now)
     return (
         customer_selectors.live_customers(workspace=workspace)
         .filter(condition)
         .order_by("-last_seen_at", "-pk")
     )
+
+
+def segment_as_of(*, workspace: Workspace) -> datetime:
+    """The time segment windows ("in the last N days") count back from: the workspace's latest
+    event (so imported history works), else now; never later than now."""
+    latest = event_selectors.event_latest_at(workspace=workspace)
+    current = timezone.now()
+    return min(latest, current) if latest else current
 
 
 def segment_customer_ids(
@@ -103,7 +113,7 @@ def _condition_q(condition: dict, workspace: Workspace, now: datetime) -> Q:
     if kind == "event":
         return _event_q(condition, workspace, now)
     if kind == "score":
-        return _score_q(condition, workspace)
+        return _score_q(condition, workspace, now)
     if kind == "prediction":
         return _prediction_q(condition, workspace)
     return Q(pk__in=stages.stage_customer_ids(workspace=workspace, condition=condition))
@@ -169,14 +179,19 @@ def _event_q(condition: dict, workspace: Workspace, now: datetime) -> Q:
     return matched if condition["did"] else ~matched
 
 
-def _score_q(condition: dict, workspace: Workspace) -> Q:
+def _score_q(condition: dict, workspace: Workspace, now: datetime) -> Q:
+    """The customer's latest answer of that score (the latest in the window, with
+    ``within_days``: answered after ``now`` minus the days and not after ``now``)."""
     column = f"{condition['score']}_score"
-    latest = Subquery(
+    answers = (
         feedback_selectors.workspace_responses(workspace=workspace)
         .filter(customer_id=OuterRef("pk"), **{f"{column}__isnull": False})
-        .order_by(Coalesce("submitted_at", "started_at").desc(), "-pk")
-        .values(column)[:1]
+        .annotate(answered_at=Coalesce("submitted_at", "started_at"))
     )
+    if "within_days" in condition:
+        since = now - timedelta(days=condition["within_days"])
+        answers = answers.filter(answered_at__gte=since, answered_at__lte=now)
+    latest = Subquery(answers.order_by("-answered_at", "-pk").values(column)[:1])
     op, value = condition["op"], condition["value"]
     if op == "neq":
         return Q(IsNull(latest, False)) & ~Q(Exact(latest, value))
@@ -245,3 +260,30 @@ def segment_groups(*, workspace: Workspace, now: datetime | None = None) -> dict
             continue
         groups[segment.name] = set(ids)
     return groups
+
+
+MAX_MEMBERSHIP_SEGMENTS = 20
+
+
+def segment_memberships(
+    *, workspace: Workspace, customer_ids: Sequence[int], now: datetime | None = None
+) -> dict[int, list[str]]:
+    """Which saved segments (the first twenty by name) each of ``customer_ids`` is in, e.g. for
+    a page of the customer list: one query per segment, limited to those customers. Segments
+    that no longer make sense are left out."""
+    ids = list(customer_ids)
+    out: dict[int, list[str]] = {pk: [] for pk in ids}
+    if not ids:
+        return out
+    now = now or segment_as_of(workspace=workspace)
+    for segment in segment_list(workspace=workspace)[:MAX_MEMBERSHIP_SEGMENTS]:
+        try:
+            members = segment_customer_ids(
+                workspace=workspace, definition=segment.definition, now=now
+            ).filter(pk__in=ids)
+            found = list(members)
+        except definitions.SegmentDefinitionError:
+            continue
+        for pk in found:
+            out[pk].append(segment.name)
+    return out

@@ -2,6 +2,8 @@
 
 from django import template
 
+from cxloop.web.readable import trait_label
+
 register = template.Library()
 
 
@@ -17,3 +19,9 @@ def percent(share: float | None, digits: int = 1) -> str:
     if share is None:
         return "–"
     return f"{share * 100:.{int(digits)}f} %"
+
+
+@register.filter
+def label(key: str) -> str:
+    """``{{ "loyalty_tier"|label }}`` → ``Loyalty tier``: a trait name as words."""
+    return trait_label(str(key))

@@ -60,6 +60,7 @@ SCORE_OPS = (
     ("lt", "less than"),
     ("gt", "greater than"),
 )
+SCORE_CHOICES = (("nps", "NPS (0–10)"), ("csat", "CSAT"), ("ces", "CES (1–7)"))
 PREDICTION_OPS = (("gte", "at least"), ("lte", "at most"), ("gt", "more than"), ("lt", "less than"))
 _CONDITION_REF = re.compile(r"^condition (\d+)")
 
@@ -170,7 +171,11 @@ def segment_preview(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
     posted = _read_post(request.POST)
     definition, errors = _definition_from_post(posted)
-    context = _preview(workspace, definition, errors)
+    positions = None
+    if not errors and posted.data["mode"] != "json":  # rows not filled in yet wait quietly
+        definition, positions = _draft_definition(posted.data["match"], posted.rows)
+    context = _preview(workspace, definition, errors, positions)
+    context["waiting"] = len(posted.rows) - len(positions) if positions is not None else 0
     if posted.data["mode"] != "json":  # refresh the message under every row
         rows = posted.rows
         _attach_errors(rows, context.get("row_errors", {}))
@@ -208,7 +213,9 @@ def segment_builder(request: HttpRequest) -> HttpResponse:
     if (remove := posted.data["remove"]) is not None:
         rows = [row for row in rows if row["index"] != remove]
     definition, _ = _definition_from_rows(match, rows)
-    preview = _preview(workspace, definition, posted.errors)
+    draft, positions = _draft_definition(match, rows)
+    preview = _preview(workspace, draft, posted.errors, positions)
+    preview["waiting"] = len(rows) - len(positions)
     _attach_errors(rows, preview.get("row_errors", {}))
     context = {
         **_choices(workspace),
@@ -320,18 +327,32 @@ def _members(request: HttpRequest, workspace, definition: dict) -> dict:
     return {"members": page, "members_errors": error_lines(form)}
 
 
-def _preview(workspace, definition: dict | None, errors: list[str]) -> dict:
+def _preview(
+    workspace, definition: dict | None, errors: list[str], positions: list[int] | None = None
+) -> dict:
+    """The live count of ``definition``; ``positions`` (from :func:`_draft_definition`) numbers
+    its conditions as the editor's rows, some of which were left out as not filled in yet."""
     total = customer_selectors.customer_count(workspace=workspace)
-    context = {"customer_total": total, "errors": errors, "count": None, "sample": []}
+    as_of = segment_selectors.segment_as_of(workspace=workspace)
+    context = {
+        "customer_total": total,
+        "errors": errors,
+        "count": None,
+        "sample": [],
+        "as_of": as_of,
+    }
     if errors or definition is None:
         context["row_errors"] = _row_errors(errors)
         return context
     try:
-        customers = segment_selectors.segment_customers(workspace=workspace, definition=definition)
+        customers = segment_selectors.segment_customers(
+            workspace=workspace, definition=definition, now=as_of
+        )
         count = customers.count()
     except SegmentDefinitionError as exc:
-        context["errors"] = exc.errors
-        context["row_errors"] = _row_errors(exc.errors)
+        renumbered = [_renumber(error, positions) for error in exc.errors]
+        context["errors"] = renumbered
+        context["row_errors"] = _row_errors(renumbered)
         return context
     context.update(
         count=count,
@@ -341,6 +362,14 @@ def _preview(workspace, definition: dict | None, errors: list[str]) -> dict:
         row_errors={},
     )
     return context
+
+
+def _renumber(error: str, positions: list[int] | None) -> str:
+    """``condition N ...`` of a draft definition, with N its row's number in the editor."""
+    found = _CONDITION_REF.match(error)
+    if not positions or not found or int(found.group(1)) > len(positions):
+        return error
+    return f"condition {positions[int(found.group(1)) - 1]}{error[found.end() :]}"
 
 
 def _row_errors(errors: list[str]) -> dict[int, list[str]]:
@@ -357,6 +386,7 @@ def _choices(workspace) -> dict:
         "kinds": KINDS,
         "trait_ops": TRAIT_OPS,
         "score_ops": SCORE_OPS,
+        "scores": SCORE_CHOICES,
         "predictions": [(key, words) for key, (_, _, words) in PREDICTIONS.items()],
         "prediction_ops": PREDICTION_OPS,
         "channels": CHANNELS,
@@ -375,7 +405,7 @@ def _blank_row(kind: str, index: int) -> dict:
     elif kind == "event":
         row.update(event="", did="did", days="", channel="", min_count="")
     elif kind == "score":
-        row.update(score="nps", op="lte", value="")
+        row.update(score="nps", op="lte", value="", days="")
     elif kind == "prediction":
         row.update(prediction="churn_risk", op="gte", value="")
     else:
@@ -438,7 +468,10 @@ def _condition_from_row(row: dict) -> dict:
                 condition[key] = row[field]
         return condition
     if kind == "score":
-        return {"score": row["score"], "op": row["op"], "value": row["value"]}
+        condition = {"score": row["score"], "op": row["op"], "value": row["value"]}
+        if row["days"]:
+            condition["within_days"] = row["days"]
+        return condition
     if kind == "prediction":
         return {"prediction": row["prediction"], "op": row["op"], "value": row["value"]}
     journey, _, stage = row["stage"].partition("|")
@@ -448,6 +481,29 @@ def _condition_from_row(row: dict) -> dict:
 def _definition_from_rows(match: str, rows: list[dict]) -> tuple[dict, list[str]]:
     mode = match if match in ("all", "any") else "all"
     return {mode: [_condition_from_row(row) for row in rows]}, []
+
+
+# the fields a person types in, per kind of row: a row with all of them empty is not filled in
+_TYPED_FIELDS = {
+    "trait": ("trait", "value"),
+    "event": ("event", "days", "min_count"),
+    "score": ("value", "days"),
+    "prediction": ("value",),
+    "stage": ("stage",),
+}
+
+
+def _draft_definition(match: str, rows: list[dict]) -> tuple[dict, list[int]]:
+    """The definition of the rows filled in so far, and each condition's row number: a row just
+    added and still empty is not counted (nor marked wrong) until the person types in it.
+    Saving still checks every row."""
+    kept = [
+        (position, row)
+        for position, row in enumerate(rows, start=1)
+        if any(row.get(field) for field in _TYPED_FIELDS.get(row["kind"], ("value",)))
+    ]
+    definition, _ = _definition_from_rows(match, [row for _, row in kept])
+    return definition, [position for position, _ in kept]
 
 
 def _definition_from_post(posted: _Posted) -> tuple[dict | None, list[str]]:
@@ -491,7 +547,12 @@ def _rows_from_definition(definition: dict) -> tuple[list[dict], str, str]:
                 min_count=_text(item.get("min_count")),
             )
         elif kind == "score":
-            row.update(score=item["score"], op=item["op"], value=_text(item["value"]))
+            row.update(
+                score=item["score"],
+                op=item["op"],
+                value=_text(item["value"]),
+                days=_text(item.get("within_days")),
+            )
         elif kind == "prediction":
             row.update(prediction=item["prediction"], op=item["op"], value=_text(item["value"]))
         else:
