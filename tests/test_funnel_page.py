@@ -190,3 +190,18 @@ def test_the_paths_page_saves_too(client, member, workspace):
     page = client.get("/paths/", {"start": "Home", "end": "Order"}).content.decode()
     assert "Save this analysis" in page
     assert 'name="query" value="start=Home&amp;end=Order"' in page
+
+
+def test_the_trends_page_saves_too(client, member, workspace):
+    # given a trend shown on the page
+    history(workspace, SHOP)
+    client.force_login(member)
+    query = "event=Home&by=day"
+    page = client.get(f"/trends/?{query}").content.decode()
+    assert "Save this analysis" in page
+    assert f'name="query" value="{html.escape(query)}"' in page
+    # when it is saved, the saved list links back to the trends page with its query
+    saved = client.post("/journeys/saved/", {"name": "Daily home", "kind": "trend", "query": query})
+    assert saved.status_code == 302 and saved["Location"] == f"/trends/?{query}"
+    listing = client.get("/journeys/saved/").content.decode()
+    assert f'href="/trends/?{html.escape(query)}"' in listing

@@ -131,6 +131,7 @@ def trends_page(request: HttpRequest) -> HttpResponse:
                 rows=rows,
                 figure=figure_json(trend_figure(report, chart=context["form"]["chart"])),
                 csv_query=_with_csv(request),
+                save_query=request.GET.urlencode(),
             )
     context["errors"] = [e[0].upper() + e[1:] for e in errors]
     return render(request, "trends/trends.html", context, status=422 if errors else 200)
