@@ -172,7 +172,14 @@ def test_paths_show_a_sankey(page: Page, live_server, member, workspace, screens
     shop(workspace)
     log_in(page, live_server, member)
     page.goto(f"{live_server.url}/paths/")
-    expect(page.get_by_text("Pick a start event, an end event, or both.")).to_be_visible()
+    # the bare page opens from the commonest start, and Journeys is Paths' one home
+    expect(page.locator(".default-note")).to_contain_text("Showing paths from Home")
+    expect(
+        page.get_by_role("navigation", name="Journeys").get_by_role("link", name="Paths")
+    ).to_have_attribute("aria-current", "page")
+    expect(
+        page.get_by_role("navigation", name="Audience analysis").get_by_role("link", name="Paths")
+    ).to_have_count(0)
 
     page.get_by_label("From", exact=True).select_option("Home")
     page.get_by_label("To", exact=True).select_option("Order Completed")

@@ -205,3 +205,21 @@ def test_the_trends_page_saves_too(client, member, workspace):
     assert saved.status_code == 302 and saved["Location"] == f"/trends/?{query}"
     listing = client.get("/journeys/saved/").content.decode()
     assert f'href="/trends/?{html.escape(query)}"' in listing
+
+
+def test_trends_and_paths_open_with_the_common_sequence_or_a_pinned_view(client, member, workspace):
+    # given: every customer starts at Home, and the commonest sequence is Home → Cart → Pay → Order
+    history(workspace, SHOP)
+    client.force_login(member)
+    # when the bare pages are opened
+    trend = client.get("/trends/").content.decode()
+    paths = client.get("/paths/").content.decode()
+    # then: a trend of the sequence's first and last events, paths from its start
+    assert "Showing the first and last events of this workspace" in trend
+    assert 'value="Home"' in trend and 'value="Order"' in trend and 'id="trend-chart"' in trend
+    assert "Showing paths from Home" in paths and 'id="table-title"' in paths
+    # when a trend is saved and pinned, the bare page opens with it
+    client.post("/journeys/saved/", {"name": "Carts", "kind": "trend", "query": "event=Cart",
+                                     "pinned": "1"})  # fmt: skip
+    opened = client.get("/trends/")
+    assert opened.status_code == 302 and opened["Location"] == "/trends/?event=Cart"

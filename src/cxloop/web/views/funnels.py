@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import orjson
 from django.http import HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.urls import reverse
 
 from cxloop.core.permissions import Capability
@@ -26,7 +26,7 @@ from cxloop.web.charts.journeys import funnel_chart
 from cxloop.web.forms import error_lines, raw
 from cxloop.web.forms.journeys import EXCLUSION_SLOTS, STEP_SLOTS, UNITS, FunnelForm
 from cxloop.web.views.journeys import human_duration
-from cxloop.web.views.saved import saved_links
+from cxloop.web.views.saved import pinned_redirect, saved_links
 from cxloop.web.workspace import active_workspace, capability_required
 
 if TYPE_CHECKING:
@@ -38,10 +38,9 @@ def funnel(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
     default_note = ""
     if not request.GET:  # open with something useful: a pinned funnel, else the common path
-        pinned = journey_selectors.saved_analysis_list(workspace=workspace, kind="funnel")
-        first = pinned.filter(pinned=True).first()
-        if first is not None and first.query:
-            return redirect(f"{reverse('journey-funnel')}?{first.query}")
+        pinned = pinned_redirect(workspace, "funnel")
+        if pinned is not None:
+            return pinned
         default = journey_selectors.funnel_default_steps(workspace=workspace)
         if default:
             default_note = "the most common sequence of this workspace's customers"

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 
 from cxloop.core.permissions import Capability
@@ -18,7 +19,7 @@ from cxloop.web.charts.embed import figure_json
 from cxloop.web.charts.paths import last_step_figure, sankey_figure
 from cxloop.web.forms import error_lines, raw
 from cxloop.web.forms.paths import BeforeForm, PathsForm
-from cxloop.web.views.saved import saved_links
+from cxloop.web.views.saved import pinned_redirect, saved_links
 from cxloop.web.workspace import active_workspace, capability_required
 
 
@@ -53,7 +54,16 @@ def _read(form: PathsForm | BeforeForm) -> dict:
 def paths(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
     names = path_analysis.step_names(workspace=workspace)
-    form = PathsForm(request.GET)
+    query, default_note = request.GET, ""
+    if not query:  # open with something useful: a pinned view, else from the commonest start
+        pinned = pinned_redirect(workspace, "path")
+        if pinned is not None:
+            return pinned
+        common = journey_selectors.funnel_default_steps(workspace=workspace)
+        if common:
+            query = QueryDict(urlencode([("start", common[0])]))
+            default_note = f"paths from {common[0]}, where most of this workspace's journeys start"
+    form = PathsForm(query)
     values = _read(form)
     errors = error_lines(form)
     segments, member_ids, problems = _segment_filter(workspace, form.cleaned_data.get("segment"))
@@ -72,7 +82,8 @@ def paths(request: HttpRequest) -> HttpResponse:
         "max_top": path_analysis.MAX_TOP,
         "errors": errors,
         "asked": bool(start or end),
-        "save_query": request.GET.urlencode(),
+        "save_query": query.urlencode(),
+        "default_note": default_note,
         "saved": saved_links(
             journey_selectors.saved_analysis_list(workspace=workspace, kind="path")[:12]
         ),

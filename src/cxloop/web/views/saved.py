@@ -109,3 +109,16 @@ def saved_analysis_delete(request: HttpRequest, saved_id: int) -> HttpResponse:
     journey_services.saved_analysis_delete(analysis=analysis)
     messages.success(request, f"Deleted “{analysis.name}”.")
     return redirect("saved-analyses")
+
+
+def pinned_redirect(workspace, kind: str) -> HttpResponse | None:
+    """Where a bare analysis page (no query string) opens: its first pinned saved analysis of
+    ``kind``, or None to let the page choose its own default."""
+    first = (
+        journey_selectors.saved_analysis_list(workspace=workspace, kind=kind)
+        .filter(pinned=True)
+        .exclude(query="")
+        .first()
+    )
+    url = page_url(kind, first.query) if first is not None else None
+    return redirect(url) if url else None

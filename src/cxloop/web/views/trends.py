@@ -7,8 +7,9 @@ import csv
 import io
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 
 from cxloop.core import csvsafe
@@ -21,6 +22,7 @@ from cxloop.web.charts.embed import figure_json
 from cxloop.web.charts.trends import conversion_figure, trend_figure
 from cxloop.web.forms import error_lines, raw
 from cxloop.web.forms.trends import SERIES_SLOTS, UNITS, ConversionForm, TrendForm
+from cxloop.web.views.saved import pinned_redirect
 from cxloop.web.workspace import active_workspace, capability_required
 
 
@@ -75,7 +77,16 @@ def _csv(header: list[str], rows: list[list[object]], name: str) -> HttpResponse
 @capability_required(Capability.READ_ANALYTICS)
 def trends_page(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
-    form = TrendForm(request.GET)
+    query, default_note = request.GET, ""
+    if not query:  # open with something useful: a pinned trend, else the common sequence's ends
+        pinned = pinned_redirect(workspace, "trend")
+        if pinned is not None:
+            return pinned
+        common = journey_selectors.funnel_default_steps(workspace=workspace)
+        if common:
+            query = QueryDict(urlencode([("event", common[0]), ("event", common[-1])]))
+            default_note = "the first and last events of this workspace's most common sequence"
+    form = TrendForm(query)
     form.is_valid()
     data = form.cleaned_data
     errors = error_lines(form, TrendForm.labels)
@@ -104,6 +115,7 @@ def trends_page(request: HttpRequest) -> HttpResponse:
         },
         "invalid": set(form.errors),
         "report": None,
+        "default_note": default_note,
     }
     if breakdown == "property" and not prop:
         context["invalid"].add("breakdown_property")
@@ -131,7 +143,7 @@ def trends_page(request: HttpRequest) -> HttpResponse:
                 rows=rows,
                 figure=figure_json(trend_figure(report, chart=context["form"]["chart"])),
                 csv_query=_with_csv(request),
-                save_query=request.GET.urlencode(),
+                save_query=query.urlencode(),
             )
     context["errors"] = [e[0].upper() + e[1:] for e in errors]
     return render(request, "trends/trends.html", context, status=422 if errors else 200)
