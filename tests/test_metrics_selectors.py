@@ -418,9 +418,10 @@ def test_filter_menus_offer_what_the_data_has(workspace):
     odd = Customer.objects.create(workspace=workspace, traits={"plan": "pro", "bad key!": 1})
     on = survey_make(workspace, name="Onboarding")
     response_make(workspace, on, at(3), nps=9, channel="chat", touchpoint="Signup", customer=odd)
+    survey_make(workspace, name="Not yet published", status="draft")  # no answers
 
     options = s.filter_options(workspace=workspace)
 
-    assert options.surveys == [(on.pk, "Onboarding")]
+    assert options.surveys == [(on.pk, "Onboarding")]  # the draft is not offered
     assert (options.channels, options.touchpoints) == (["chat"], ["Signup"])
     assert options.trait_keys == ["plan"]  # keys a split or filter cannot name are left out

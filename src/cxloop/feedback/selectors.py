@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from django.db.models import Avg, Count, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Avg, Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from cxloop.core import csvsafe, pii
@@ -30,6 +30,15 @@ if TYPE_CHECKING:
 def workspace_surveys(*, workspace: Workspace) -> QuerySet[Survey]:
     """Every survey of ``workspace`` (review inboxes included), unordered: a base query."""
     return Survey.objects.filter(workspace=workspace)
+
+
+def published_surveys(*, workspace: Workspace) -> QuerySet[Survey]:
+    """The surveys of ``workspace`` that are live or closed, or hold answers (imported into a
+    draft), unordered: what reports offer to filter by. A draft nobody answered is left out."""
+    answered = Response.objects.filter(survey=OuterRef("pk"))
+    return workspace_surveys(workspace=workspace).filter(
+        ~Q(status=SurveyStatus.DRAFT) | Exists(answered)
+    )
 
 
 def workspace_responses(*, workspace: Workspace) -> QuerySet[Response]:

@@ -526,7 +526,7 @@ def filter_options(*, workspace: Workspace) -> FilterOptions:
     pairs = set(responses.values_list("channel", "touchpoint").distinct())
     return FilterOptions(
         surveys=list(
-            feedback_selectors.workspace_surveys(workspace=workspace)
+            feedback_selectors.published_surveys(workspace=workspace)
             .order_by("name")
             .values_list("pk", "name")
         ),
