@@ -56,3 +56,30 @@ def test_journey_and_segment_admin_pages_open(client, workspace):
     assert page.status_code == 200 and b"Buy" in page.content
     page = client.get(reverse("admin:segments_segment_changelist"))
     assert page.status_code == 200 and b"Everyone" in page.content
+
+
+def test_admin_dates_follow_the_browsers_locale(client, workspace):
+    # given a staff user and a row with a known date
+    from datetime import UTC, datetime
+
+    from cxloop.text.models import TextAnalysis
+
+    staff = get_user_model().objects.create_superuser("root", "root@example.com", "pw-123456789")
+    TextAnalysis.objects.create(
+        workspace=workspace, source="survey", written_at=datetime(2026, 12, 3, 9, 5, tzinfo=UTC),
+        text="x", score=0.0, label="neutral", version="t",
+    )  # fmt: skip
+    client.force_login(staff)
+    url = "/admin/text/textanalysis/"
+    # when the same list is asked for in German, French and (US) English
+    german = client.get(url, headers={"accept-language": "de-DE,de;q=0.9"})
+    french = client.get(url, headers={"accept-language": "fr"})
+    english = client.get(url, headers={"accept-language": "en-US"})
+    # then each shows the date the way its locale writes it (Django's de/fr/en formats)
+    assert "3. Dezember 2026 09:05" in german.content.decode()
+    assert "3 décembre 2026 09:05" in french.content.decode()
+    assert "Dec. 3, 2026, 9:05 a.m." in english.content.decode()
+    assert german["Content-Language"] == "de"
+    # the product's own pages stay in English whatever the browser asks
+    page = client.get("/dashboard/", headers={"accept-language": "de"})
+    assert "Content-Language" not in page or page["Content-Language"] != "de"

@@ -110,6 +110,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "cxloop.web.middleware.EngineUnavailableMiddleware",
+    "cxloop.web.middleware.AdminLocaleMiddleware",
     # last, as django-axes asks: it turns a locked-out login into the lockout page
     "axes.middleware.AxesMiddleware",
 ]
@@ -224,6 +225,8 @@ LOGIN_REDIRECT_URL = "home"  # customers, or the dashboard for a viewer
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
+# the admin follows the browser among these (web.middleware.AdminLocaleMiddleware)
+LANGUAGES = [("en", "English"), ("en-gb", "British English"), ("fr", "French"), ("de", "German")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 
 from cxloop.analytics.selectors import EngineUnavailable
 
@@ -29,4 +31,23 @@ class EngineUnavailableMiddleware:
             request, "web/engine_unavailable.html", {"problem": str(exception)}, status=503
         )
         response["Retry-After"] = str(RETRY_SECONDS)
+        return response
+
+
+class AdminLocaleMiddleware:
+    """Django's admin in the language and date formats the person's browser asks for (of
+    ``settings.LANGUAGES``): its rows span every workspace, so the browser's locale is the one
+    that fits. The product's own pages keep their explicit formats and words."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith("/admin/"):
+            return self.get_response(request)
+        language = translation.get_language_from_request(request)
+        with translation.override(language):
+            response = self.get_response(request)
+            response.headers.setdefault("Content-Language", language)
+        patch_vary_headers(response, ("Accept-Language",))
         return response
