@@ -136,6 +136,23 @@ def test_default_period_is_the_last_28_days_to_the_as_of_time(shop):
     assert (found.before, found.after) == (0, 35 + 13 + 2)
 
 
+@engines
+def test_one_channel_and_an_event_never_seen(shop):
+    web = changes.volume_change(
+        workspace=shop, step=RuleSpec("Order Completed", channel="web"),
+        date_from=date(2025, 3, 8), date_to=date(2025, 3, 14),
+    )  # fmt: skip
+    assert (web.before, web.after) == (30, 6)
+    assert [(c.channel, c.before, c.after) for c in web.channels] == [("web", 30, 6)]
+
+    none = changes.volume_change(
+        workspace=shop, step=RuleSpec("Refund Issued"), date_from=date(2025, 3, 8),
+        date_to=date(2025, 3, 14),
+    )  # fmt: skip
+    assert (none.before, none.after, none.p_value, none.channels) == (0, 0, 1.0, [])
+    assert none.sentences == ["Refund Issued: 0 → 0 (p = 1.000), no significant change."]
+
+
 def test_bad_input_names_the_field(shop):
     with pytest.raises(TrendQueryError, match="from: no previous"):
         changes.volume_change(
@@ -164,6 +181,14 @@ def test_api_matches_the_selector(client, member, shop):
         ("email", 0, 1, False),
     ]
     assert body["sentences"][0].startswith("Order Completed fell from 35 to 13")
+
+    on_app = client.post(
+        "/api/trends/changes",
+        {"event": {"event": "Order Completed", "channel": "app"}, "date_from": "2025-03-08"},
+        content_type="application/json",
+    )
+    assert on_app.status_code == 200, on_app.content
+    assert on_app.json()["label"] == "Order Completed on app"
 
     bad = client.post(
         "/api/trends/changes",

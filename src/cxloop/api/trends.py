@@ -257,7 +257,7 @@ def run_volume_change(request: HttpRequest, payload: ChangeIn, workspace: str | 
         return Status(422, {"detail": "invalid event", "errors": errors})
     try:
         found = changes.volume_change(
-            workspace=ws, step=steps[0], label=labels[0], date_from=payload.date_from,
+            workspace=ws, step=steps[0], label=labels[0] or steps[0].label(), date_from=payload.date_from,
             date_to=payload.date_to, alpha=payload.alpha,
         )  # fmt: skip
     except trends.TrendQueryError as exc:

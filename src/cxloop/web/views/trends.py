@@ -239,7 +239,7 @@ def changes_page(request: HttpRequest) -> HttpResponse:
         try:
             step = parse_rule({"event": event, "channel": data.get("channel", "")}, "event")
             found = changes.volume_change(
-                workspace=workspace, step=step, date_from=data.get("date_from"),
+                workspace=workspace, step=step, label=step.label(), date_from=data.get("date_from"),
                 date_to=data.get("date_to"),
             )  # fmt: skip
         except DefinitionError as exc:
