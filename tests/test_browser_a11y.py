@@ -130,6 +130,7 @@ PAGES: dict[str, Callable[[Workspace], str]] = {
     "paths": lambda ws: "/paths/?start=Product+Viewed&end=Order+Completed",
     "trends": lambda ws: f"/trends/?{TREND}",
     "trends-conversion": lambda ws: f"/trends/conversion/?{FUNNEL}&by=week",
+    "trends-changes": lambda ws: "/trends/changes/?event=Order+Completed",
     "before-churn": lambda ws: "/paths/before/",
     "segments": lambda ws: "/segments/",
     "segment-new": lambda ws: "/segments/new/",

@@ -96,3 +96,51 @@ def test_trend_with_a_formula_and_csv(browser, live_server, member, workspace, v
         problems.append(f"the page scrolls {overflow}px sideways on a phone")
     assert not problems, "\n".join(problems)
     context.close()
+
+
+def _orders(workspace) -> None:
+    """Orders 1–7 March: web 20, app 2; 8–14 March: web 1, app 2; a page view on the 20th."""
+    at = lambda d, m=0: datetime(2025, 3, d, 12, m, tzinfo=UTC)  # noqa: E731
+    counts = (((1, "web"), 20), ((1, "app"), 2), ((8, "web"), 1), ((8, "app"), 2))
+    messages = [
+        track(f"{channel}-{first}-{i}", "Order Completed", at(first + i % 7, i), channel=channel)
+        for (first, channel), n in counts
+        for i in range(n)
+    ]
+    messages.append(track("v", "Page Viewed", at(20)))
+    ingest(workspace, messages, received_at=datetime(2025, 3, 21, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_what_changed_names_the_channel(browser, live_server, member, workspace, viewport, request):
+    # given
+    _orders(workspace)
+    size = DESKTOP if viewport == "desktop" else PHONE
+    context = browser.new_context(viewport=size, is_mobile=viewport == "phone")
+    page = context.new_page()
+    log_in(page, live_server, member)
+    page.goto(f"{live_server.url}/trends/")
+    page.get_by_role("link", name="What changed").click()
+    expect(page.get_by_role("heading", name="What changed", exact=True)).to_be_visible()
+
+    # when
+    page.get_by_label("Event", exact=True).fill("Order Completed")
+    page.get_by_label("From", exact=True).fill("2025-03-08")
+    page.get_by_label("To", exact=True).fill("2025-03-14")
+    page.get_by_role("button", name="Compare").click()
+
+    # then: 22 → 3 orders; web 20 → 1 carries the drop
+    expect(page.locator(".change-sentences li").first).to_contain_text(
+        "Order Completed fell from 22 to 3"
+    )
+    expect(page.locator(".change-sentences li").first).to_contain_text("channel web (−19)")
+    rows = page.locator(".trend-table tbody tr")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(1).locator("th")).to_have_text("web")
+    expect(rows.nth(1).locator("td").nth(0)).to_have_text("20")
+    expect(page.locator("#as-of")).to_contain_text("imported history")
+    shot(page, request, "what-changed")
+    problems = axe_violations(page)
+    if viewport == "phone" and (overflow := sideways_overflow(page)):
+        problems.append(f"the page scrolls {overflow}px sideways on a phone")
+    assert not problems, "\n".join(problems)

@@ -96,6 +96,7 @@ WEB = {
     "paths-before": (RA, RA),
     "trends": (RA, RA),
     "trends-conversion": (RA, RA),
+    "trends-changes": (RA, RA),
     "segment-list": (RA, RA),
     "segment-new": (EG, EG),
     "segment-preview": (RA, RA),  # counts a draft definition; stores nothing
@@ -183,6 +184,7 @@ API = {
     "paths_before": RA,
     "run_trend": RA,
     "run_conversion_trend": RA,
+    "run_volume_change": RA,
     "list_segments": RA,
     "create_segment": EG,
     "preview_segment": RA,
@@ -227,6 +229,7 @@ API_BODIES = {
     "run_funnel": {"steps": ["Home", "Order Completed"]},
     "run_trend": {"series": ["Home"]},
     "run_conversion_trend": {"steps": ["Home", "Order Completed"]},
+    "run_volume_change": {"event": "Home"},
     "funnel_correlation": {"steps": ["Home", "Order Completed"]},
     "create_segment": {"name": "Walked", "definition": {"all": []}},
     "preview_segment": {"definition": {"all": []}},

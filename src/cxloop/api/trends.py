@@ -15,7 +15,7 @@ from cxloop.api.errors import BODY_ERRORS
 from cxloop.api.params import ObjectIn
 from cxloop.core.permissions import Capability
 from cxloop.journeys.definitions import MAX_STEPS, DefinitionError, parse_rule
-from cxloop.metrics import trends
+from cxloop.metrics import changes, trends
 
 router = Router(tags=["trends"])
 Unit = Literal["hour", "day", "week", "month"]
@@ -54,6 +54,11 @@ class ConversionIn(_RangeIn):
         7 * 86400, gt=0, le=MAX_WINDOW_SECONDS, description="null: no window"
     )
     by: Unit = "week"
+
+
+class ChangeIn(_RangeIn):
+    event: SeriesIn | str
+    alpha: float = Field(changes.ALPHA, gt=0, lt=1, description="significance level")
 
 
 class LineOut(Schema):
@@ -206,5 +211,83 @@ def run_conversion_trend(request: HttpRequest, payload: ConversionIn, workspace:
                 }
                 for p in found.points
             ],
+        },
+    )
+
+
+class ChannelChangeOut(Schema):
+    channel: str
+    before: int
+    after: int
+    change_pct: float | None
+    contribution: float
+    p_value: float
+    p_adjusted: float
+    significant: bool
+
+
+class ChangeOut(Schema):
+    label: str
+    range: RangeOut
+    previous_from: date
+    previous_to: date
+    length_ratio: float
+    before: int
+    after: int
+    change_pct: float | None
+    p_value: float
+    significant: bool
+    channels: list[ChannelChangeOut]
+    sentences: list[str]
+
+
+@router.post(
+    "/trends/changes",
+    response={200: ChangeOut, **BODY_ERRORS},
+    summary="What changed in an event's volume",
+)
+def run_volume_change(request: HttpRequest, payload: ChangeIn, workspace: str | None = None):
+    """The count of ``event`` in the range (default: the last 28 days to the as-of time) against
+    the previous period as many days long: an exact binomial test of the two counts (weighted by
+    the periods' lengths), then per channel the same test with Holm-adjusted p-values and each
+    channel's contribution to the change, and the result in plain sentences."""
+    ws = request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
+    steps, labels, errors = _rules([payload.event], "event")
+    if errors:
+        return Status(422, {"detail": "invalid event", "errors": errors})
+    try:
+        found = changes.volume_change(
+            workspace=ws, step=steps[0], label=labels[0] or steps[0].label(), date_from=payload.date_from,
+            date_to=payload.date_to, alpha=payload.alpha,
+        )  # fmt: skip
+    except trends.TrendQueryError as exc:
+        return Status(422, {"detail": "invalid change query", "errors": [str(exc)]})
+    return Status(
+        200,
+        {
+            "label": found.label,
+            "range": _range(found.span),
+            "previous_from": found.previous_first,
+            "previous_to": found.previous_last,
+            "length_ratio": found.ratio,
+            "before": found.before,
+            "after": found.after,
+            "change_pct": found.change_pct,
+            "p_value": found.p_value,
+            "significant": found.significant,
+            "channels": [
+                {
+                    "channel": c.channel,
+                    "before": c.before,
+                    "after": c.after,
+                    "change_pct": c.change_pct,
+                    "contribution": c.contribution,
+                    "p_value": c.p_value,
+                    "p_adjusted": c.p_adjusted,
+                    "significant": c.significant,
+                }
+                for c in found.channels
+            ],
+            "sentences": found.sentences,
         },
     )

@@ -68,3 +68,10 @@ class ConversionForm(_RangeForm):
     by = forms.ChoiceField(choices=UNITS, required=False)
 
     labels = {"date_from": "from", "date_to": "to", "window_days": "conversion window"}
+
+
+class ChangeForm(_RangeForm):
+    event = text_field(max_length=200)
+    channel = text_field(max_length=32)
+
+    labels = {"date_from": "from", "date_to": "to"}

@@ -7,4 +7,5 @@ from cxloop.web.views import trends as views
 urlpatterns: list = [
     path("trends/", views.trends_page, name="trends"),
     path("trends/conversion/", views.conversion_page, name="trends-conversion"),
+    path("trends/changes/", views.changes_page, name="trends-changes"),
 ]

@@ -17,11 +17,11 @@ from cxloop.core.permissions import Capability
 from cxloop.events.channels import CHANNELS
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys.definitions import OPS, DefinitionError, RuleSpec, parse_rule
-from cxloop.metrics import trends
+from cxloop.metrics import changes, trends
 from cxloop.web.charts.embed import figure_json
 from cxloop.web.charts.trends import conversion_figure, trend_figure
 from cxloop.web.forms import error_lines, raw
-from cxloop.web.forms.trends import SERIES_SLOTS, UNITS, ConversionForm, TrendForm
+from cxloop.web.forms.trends import SERIES_SLOTS, UNITS, ChangeForm, ConversionForm, TrendForm
 from cxloop.web.views.saved import pinned_redirect
 from cxloop.web.workspace import active_workspace, capability_required
 
@@ -224,3 +224,45 @@ def conversion_page(request: HttpRequest) -> HttpResponse:
             )
     context["errors"] = [e[0].upper() + e[1:] for e in errors]
     return render(request, "trends/conversion.html", context, status=422 if errors else 200)
+
+
+@capability_required(Capability.READ_ANALYTICS)
+def changes_page(request: HttpRequest) -> HttpResponse:
+    """What changed: an event's volume against the previous period, decomposed by channel."""
+    workspace = active_workspace(request)
+    form = ChangeForm(request.GET)
+    form.is_valid()
+    data = form.cleaned_data
+    errors = error_lines(form, ChangeForm.labels)
+    event = data.get("event", raw(form, "event"))
+    context: dict[str, Any] = {
+        "tab": "changes",
+        "event_names": journey_selectors.event_names(workspace=workspace),
+        "channels": CHANNELS,
+        "form": {
+            "event": event,
+            "channel": data.get("channel", ""),
+            "date_from": data.get("date_from") or raw(form, "date_from"),
+            "date_to": data.get("date_to") or raw(form, "date_to"),
+        },
+        "invalid": set(form.errors),
+        "found": None,
+    }
+    if event and not errors:
+        try:
+            step = parse_rule({"event": event, "channel": data.get("channel", "")}, "event")
+            found = changes.volume_change(
+                workspace=workspace, step=step, label=step.label(), date_from=data.get("date_from"),
+                date_to=data.get("date_to"),
+            )  # fmt: skip
+        except DefinitionError as exc:
+            errors.extend(exc.errors)
+            context["invalid"].add("event")
+        except trends.TrendQueryError as exc:
+            errors.append(str(exc))
+            context["invalid"].add(_field_of(str(exc)))
+        else:
+            context["form"].update(date_from=found.span.first, date_to=found.span.last)
+            context["found"] = found
+    context["errors"] = [e[0].upper() + e[1:] for e in errors]
+    return render(request, "trends/changes.html", context, status=422 if errors else 200)
