@@ -15,7 +15,9 @@ UNITS = [(u, u) for u in ("hour", "day", "week", "month")]
 SERIES_SLOTS = 3
 
 
-class _RangeForm(forms.Form):
+class RangeForm(forms.Form):
+    """``date_from``/``date_to``: an analysis's range (``metrics.trends.trend_range``)."""
+
     date_from = forms.DateField(required=False)
     date_to = forms.DateField(required=False)
 
@@ -28,7 +30,7 @@ class _RangeForm(forms.Form):
         return data
 
 
-class TrendForm(_RangeForm):
+class TrendForm(RangeForm):
     event = TextListField(max_items=trends.MAX_SERIES)
     channel = TextListField(max_items=trends.MAX_SERIES)
     prop = TextListField(max_items=trends.MAX_SERIES)
@@ -61,7 +63,7 @@ class TrendForm(_RangeForm):
         return data
 
 
-class ConversionForm(_RangeForm):
+class ConversionForm(RangeForm):
     step = TextListField(max_items=MAX_STEPS)
     step_channel = TextListField(max_items=MAX_STEPS)
     window_days = WholeNumberField(1, 36_500)

@@ -21,6 +21,7 @@ from cxloop.journeys.definitions import (
     parse_mode,
     parse_steps,
 )
+from cxloop.metrics import trends
 from cxloop.segments import selectors as segment_selectors
 from cxloop.web.charts.journeys import funnel_chart
 from cxloop.web.forms import error_lines, raw
@@ -88,11 +89,15 @@ def funnel(request: HttpRequest) -> HttpResponse:
             journey_selectors.saved_analysis_list(workspace=workspace, kind="funnel")[:12]
         ),
         "save_query": query.urlencode(),
+        "date_from": data.get("date_from") or raw(form, "date_from"),
+        "date_to": data.get("date_to") or raw(form, "date_to"),
+        "span": None,
     }
     errors = error_lines(form, FunnelForm.labels)
     if stage_error:
         errors.append(stage_error)
-    if chosen:
+    span = _span(workspace, data, context, errors)
+    if chosen and span is not None:
         steps_raw = [
             {
                 "event": n,
@@ -128,6 +133,8 @@ def funnel(request: HttpRequest) -> HttpResponse:
                     only=only,
                     mode=mode,
                     exclusions=exclusions,
+                    since=span.since,
+                    until=span.until,
                 )
             except ValueError as exc:  # an unknown split (its message is shown as it is)
                 errors.append(str(exc))
@@ -137,13 +144,30 @@ def funnel(request: HttpRequest) -> HttpResponse:
                 context.update(_funnel_context(workspace, report))
                 correlation = journey_selectors.funnel_correlation(
                     workspace=workspace, steps=steps, window=data["window_delta"], only=only,
-                    mode=mode, exclusions=exclusions,
+                    mode=mode, exclusions=exclusions, since=span.since, until=span.until,
                 )  # fmt: skip
                 context["correlation"] = correlation
                 context["correlation_rows"] = _correlation_rows(correlation, report)
     context["errors"] = [e[0].upper() + e[1:] for e in errors]
     status = 422 if context["errors"] else 200
     return render(request, "journeys/funnel.html", context, status=status)
+
+
+def _span(workspace, data: dict, context: dict, errors: list[str]) -> trends.Range | None:
+    """The funnel's range (the trends' rule: default the last 90 days up to the as-of time), or
+    None with its error added when the dates are bad."""
+    if {"date_from", "date_to"} & context["invalid"]:
+        return None
+    try:
+        span = trends.trend_range(
+            workspace=workspace, date_from=data.get("date_from"), date_to=data.get("date_to")
+        )
+    except trends.TrendQueryError as exc:
+        errors.append(str(exc))
+        context["invalid"].add("date_to" if str(exc).startswith("to") else "date_from")
+        return None
+    context.update(span=span, date_from=span.first, date_to=span.last)
+    return span
 
 
 def _conditions(data: dict) -> list[list[dict]]:
