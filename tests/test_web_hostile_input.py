@@ -27,6 +27,8 @@ PAGES = {
         "top": "int",
         "segment": "int",
         "by_channel": "flag",
+        "date_from": "date",
+        "date_to": "date",
     },
     "/paths/before/": {
         "kind": "choice",
@@ -36,6 +38,8 @@ PAGES = {
         "topics": "text",
         "segment": "int",
         "by_channel": "flag",
+        "date_from": "date",
+        "date_to": "date",
     },
     "/journeys/funnel/": {
         "step": "text",

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 
+from cxloop.core.models import Workspace
 from cxloop.journeys.definitions import MAX_STEPS, OPS
 from cxloop.metrics import trends
 from cxloop.web.forms import TextListField, WholeNumberField, text_field
@@ -28,6 +29,23 @@ class RangeForm(forms.Form):
             if day is not None and not trends.EARLIEST_DAY <= day <= trends.LATEST_DAY:
                 self.add_error(name, f"{day} is outside {trends.EARLIEST_DAY}–{trends.LATEST_DAY}")
         return data
+
+
+def range_of(
+    workspace: Workspace, data: dict[str, Any], invalid: set[str], errors: list[str]
+) -> trends.Range | None:
+    """A page's range from a valid :class:`RangeForm`'s data (the trends' rule: by default the
+    last 90 days up to the as-of time), or None with its error added and its field marked."""
+    if {"date_from", "date_to"} & invalid:
+        return None
+    try:
+        return trends.trend_range(
+            workspace=workspace, date_from=data.get("date_from"), date_to=data.get("date_to")
+        )
+    except trends.TrendQueryError as exc:
+        errors.append(str(exc))
+        invalid.add("date_to" if str(exc).startswith("to") else "date_from")
+        return None
 
 
 class TrendForm(RangeForm):

@@ -21,11 +21,11 @@ from cxloop.journeys.definitions import (
     parse_mode,
     parse_steps,
 )
-from cxloop.metrics import trends
 from cxloop.segments import selectors as segment_selectors
 from cxloop.web.charts.journeys import funnel_chart
 from cxloop.web.forms import error_lines, raw
 from cxloop.web.forms.journeys import EXCLUSION_SLOTS, STEP_SLOTS, UNITS, FunnelForm
+from cxloop.web.forms.trends import range_of
 from cxloop.web.views.journeys import human_duration
 from cxloop.web.views.saved import saved_links
 from cxloop.web.workspace import active_workspace, capability_required
@@ -96,7 +96,9 @@ def funnel(request: HttpRequest) -> HttpResponse:
     errors = error_lines(form, FunnelForm.labels)
     if stage_error:
         errors.append(stage_error)
-    span = _span(workspace, data, context, errors)
+    span = range_of(workspace, data, context["invalid"], errors)
+    if span is not None:
+        context.update(span=span, date_from=span.first, date_to=span.last)
     if chosen and span is not None:
         steps_raw = [
             {
@@ -151,23 +153,6 @@ def funnel(request: HttpRequest) -> HttpResponse:
     context["errors"] = [e[0].upper() + e[1:] for e in errors]
     status = 422 if context["errors"] else 200
     return render(request, "journeys/funnel.html", context, status=status)
-
-
-def _span(workspace, data: dict, context: dict, errors: list[str]) -> trends.Range | None:
-    """The funnel's range (the trends' rule: default the last 90 days up to the as-of time), or
-    None with its error added when the dates are bad."""
-    if {"date_from", "date_to"} & context["invalid"]:
-        return None
-    try:
-        span = trends.trend_range(
-            workspace=workspace, date_from=data.get("date_from"), date_to=data.get("date_to")
-        )
-    except trends.TrendQueryError as exc:
-        errors.append(str(exc))
-        context["invalid"].add("date_to" if str(exc).startswith("to") else "date_from")
-        return None
-    context.update(span=span, date_from=span.first, date_to=span.last)
-    return span
 
 
 def _conditions(data: dict) -> list[list[dict]]:
