@@ -86,3 +86,27 @@ def test_bad_dates_are_named_next_to_the_field(client, member, history):
     assert "from: 2025-03-05 is after to: 2025-03-01" in html
     assert 'id="r-from" name="date_from" type="date" aria-invalid="true"' in html
     assert 'id="stat-started"' not in html
+
+
+def test_api_gives_the_page_numbers_and_its_range(client, member, history):
+    client.force_login(member)
+
+    between = client.get("/api/paths", {"start": "Home", "end": "Order"})
+    churn = client.get("/api/paths/before", {"kind": "churn", "inactive_days": 90})
+    complaint = client.get(
+        "/api/paths/before",
+        {"kind": "complaint", "complaint_events": "Complaint", "date_from": "2024-01-01"},
+    )
+    reversed_ = client.get("/api/paths", {"start": "Home", "date_from": "2025-03-05"})
+    typo = client.get("/api/paths", {"start": "Home", "date_from": "0"})
+
+    assert between.status_code == 200, between.content
+    assert between.json()["started"] == 1
+    assert between.json()["range"]["date_from"] == "2024-12-02"
+    assert between.json()["range"]["as_of_reason"] == "the latest event (imported history)"
+    assert churn.json()["customers"] == 1
+    assert complaint.json()["customers"] == 2
+    assert reversed_.status_code == 422
+    assert "from: 2025-03-05 is after to: 2025-03-01" in reversed_.content.decode()
+    assert typo.status_code == 422
+    assert "date_from: '0' is not a day (YYYY-MM-DD)" in typo.content.decode()
