@@ -27,6 +27,8 @@ PAGES = {
         "top": "int",
         "segment": "int",
         "by_channel": "flag",
+        "date_from": "date",
+        "date_to": "date",
     },
     "/paths/before/": {
         "kind": "choice",
@@ -36,6 +38,8 @@ PAGES = {
         "topics": "text",
         "segment": "int",
         "by_channel": "flag",
+        "date_from": "date",
+        "date_to": "date",
     },
     "/journeys/funnel/": {
         "step": "text",
@@ -45,6 +49,8 @@ PAGES = {
         "split": "text",
         "trait": "text",
         "stage": "int",
+        "date_from": "date",
+        "date_to": "date",
     },
     "/segments/personas/": {"k": "int"},
     "/segments/{segment}/": {"page": "int"},
@@ -59,6 +65,8 @@ def _invalid(kind: str, value: str | list[str]) -> bool:
     """Whether the page must refuse ``value`` for a parameter of ``kind`` with an error."""
     if isinstance(value, list):
         return False  # the last one counts: "2" suits every parameter here
+    if kind == "date":
+        return True  # none is a day in the analyses' calendar (1970-2299)
     if kind in ("int", "number", "choice"):
         return not (kind == "number" and value == "9999-12-31") and value not in ("2",)
     if kind == "text":

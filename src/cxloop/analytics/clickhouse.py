@@ -221,7 +221,9 @@ GROUP BY f.cohort, a.p
 """  # noqa: S608 (periods are fixed SQL)
 
 
-def funnel_sql(steps: Sequence[Step], *, window: timedelta | None, only: bool) -> tuple[str, dict]:
+def funnel_sql(
+    steps: Sequence[Step], *, window: timedelta | None, only: bool, bounded: bool = False
+) -> tuple[str, dict]:
     """Per customer who did step 1: (customer, steps reached, their times in µs, start channel),
     by ``analytics.walk``'s rules, computed in the engine.
 
@@ -252,6 +254,8 @@ def funnel_sql(steps: Sequence[Step], *, window: timedelta | None, only: bool) -
         int(window.total_seconds() * 10**6) if window is not None else FAR_FUTURE_MICROS
     )
     where_only = "AND customer_id IN {only}" if only else ""
+    if bounded:  # only events in [since, until) count
+        where_only += " AND ts >= {since} AND ts < {until}"
     events = f"""
         SELECT customer_id, toUnixTimestamp64Micro(ts) AS t, toString(channel) AS channel,
             toUInt16({" + ".join(masks)}) AS mask

@@ -70,8 +70,12 @@ class AnalyticsEngine(Protocol):
         only: set[int] | None = None,
         mode: str = ORDERED,
         exclusions: Sequence[Exclusion] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> FunnelRun:
-        """How far each customer gets through ``steps`` (``analytics.walk``'s rules)."""
+        """How far each customer gets through ``steps`` (``analytics.walk``'s rules), counting
+        only events in [``since``, ``until``) when given (the same for the funnel's summary and
+        correlation)."""
         ...
 
     def funnel_summary(
@@ -84,6 +88,8 @@ class AnalyticsEngine(Protocol):
         latest: int = 20,
         mode: str = ORDERED,
         exclusions: Sequence[Exclusion] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> FunnelSummary:
         """The funnel's counts, step medians, counts by start channel and latest drop-offs."""
         ...
@@ -97,6 +103,8 @@ class AnalyticsEngine(Protocol):
         only: set[int] | None = None,
         mode: str = ORDERED,
         exclusions: Sequence[Exclusion] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> FunnelCorrelation:
         """Per event name, the converted and dropped customers of the funnel who did it within
         their window (``analytics.correlation``'s rules), in one query."""
@@ -205,6 +213,14 @@ def id_list(ids: Iterable[Any] | None) -> list[int]:
             item = item[0]
         result.append(int(item))
     return result
+
+
+def _bounds(since: datetime | None, until: datetime | None) -> dict[str, datetime]:
+    """A funnel query's ``since``/``until`` parameters: none when unbounded, else both (an
+    open side is the engine's calendar edge)."""
+    if since is None and until is None:
+        return {}
+    return {"since": since or ch.EARLIEST, "until": until or ch.LATEST}
 
 
 def _rows(payload: bytes) -> list[list[Any]]:
@@ -438,10 +454,19 @@ class ClickHouseEngine:
         only: set[int] | None = None,
         mode: str = ORDERED,
         exclusions: Sequence[Exclusion] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> FunnelRun:
+        bounds = _bounds(since, until)
         sql, params = funnelsql.funnel_mode_sql(
-            steps, window=window, only=only is not None, mode=mode, exclusions=exclusions
+            steps,
+            window=window,
+            only=only is not None,
+            mode=mode,
+            exclusions=exclusions,
+            bounded=bool(bounds),
         )
+        params.update(bounds)
         params["workspace"] = workspace_id
         if only is not None:
             params["only"] = sorted(only) or [0]
@@ -462,10 +487,19 @@ class ClickHouseEngine:
         latest: int = 20,
         mode: str = ORDERED,
         exclusions: Sequence[Exclusion] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> FunnelSummary:
+        bounds = _bounds(since, until)
         chosen, params = funnelsql.funnel_mode_sql(
-            steps, window=window, only=only is not None, mode=mode, exclusions=exclusions
+            steps,
+            window=window,
+            only=only is not None,
+            mode=mode,
+            exclusions=exclusions,
+            bounded=bool(bounds),
         )
+        params.update(bounds)
         params.update(workspace=workspace_id, latest=latest)
         if only is not None:
             params["only"] = sorted(only) or [0]
@@ -502,10 +536,19 @@ class ClickHouseEngine:
         only: set[int] | None = None,
         mode: str = ORDERED,
         exclusions: Sequence[Exclusion] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> FunnelCorrelation:
+        bounds = _bounds(since, until)
         chosen, params = funnelsql.funnel_mode_sql(
-            steps, window=window, only=only is not None, mode=mode, exclusions=exclusions
+            steps,
+            window=window,
+            only=only is not None,
+            mode=mode,
+            exclusions=exclusions,
+            bounded=bool(bounds),
         )
+        params.update(bounds)
         params.update(
             workspace=workspace_id, n=len(steps), step_names=sorted({s.event for s in steps})
         )
@@ -513,7 +556,7 @@ class ClickHouseEngine:
             params["only"] = sorted(only) or [0]
         found = FunnelCorrelation(entered=0, converted=0)
         for name, won, lost in self.transport.query(
-            ch.bind(funnelsql.funnel_correlation_sql(chosen), params)
+            ch.bind(funnelsql.funnel_correlation_sql(chosen, bounded=bool(bounds)), params)
         ):
             if name:
                 found.events[name] = (int(won), int(lost))

@@ -30,14 +30,16 @@ def funnel_mode_sql(
     only: bool,
     mode: str = ORDERED,
     exclusions: Sequence[Exclusion] = (),
+    bounded: bool = False,
 ) -> tuple[str, dict]:
     """:func:`funnel_sql`'s rows in any mode, with exclusions (``analytics.walk.funnel_walk``'s
     rules): every start of a customer is walked (``arrayFold`` over the steps), each chain is cut
-    at the first exclusion it breaks, and the first start reaching furthest counts."""
+    at the first exclusion it breaks, and the first start reaching furthest counts.
+    ``bounded``: only events in [``since``, ``until``) count."""
     if mode not in MODES:
         raise ValueError(f"funnel mode {mode!r}: use one of {', '.join(MODES)}")
     if mode == ORDERED and not exclusions:
-        return funnel_sql(steps, window=window, only=only)
+        return funnel_sql(steps, window=window, only=only, bounded=bounded)
     params: dict[str, Any] = {
         "names": sorted({s.event for s in steps} | {x.step.event for x in exclusions}),
         "types": list(STEP_TYPES),
@@ -53,6 +55,8 @@ def funnel_mode_sql(
         where = "(name IN {names} OR (type IN {types} AND name != ''))"
     if only:
         where += " AND customer_id IN {only}"
+    if bounded:
+        where += " AND ts >= {since} AND ts < {until}"
     events = f"""
         SELECT customer_id, toUnixTimestamp64Micro(ts) AS t, toString(channel) AS channel,
             toUInt16({" + ".join(masks)}) AS mask, toUInt16({" + ".join(xmasks) or "0"}) AS xmask
@@ -107,10 +111,12 @@ FROM (
     return sql, params
 
 
-def funnel_correlation_sql(chosen: str) -> str:
+def funnel_correlation_sql(chosen: str, *, bounded: bool = False) -> str:
     """From the per-customer rows of a funnel query: a totals row (name '': converted, dropped
     customers), then per event name (not a step's) the converted and dropped customers who did
-    it between their start and the end of its window (``analytics.correlation``'s rules)."""
+    it between their start and the end of its window (``analytics.correlation``'s rules);
+    ``bounded``: and before ``until``."""
+    before = "AND e.ts < {until}" if bounded else ""
     return f"""
 WITH chosen AS ({chosen})
 SELECT '' AS event, countIf(depth = {{n}}) AS won, countIf(depth < {{n}}) AS lost FROM chosen
@@ -122,7 +128,7 @@ SELECT event, countIf(depth = {{n}}) AS won, countIf(depth < {{n}}) AS lost FROM
         ON e.customer_id = f.customer_id
     WHERE e.workspace_id = {{workspace}} AND e.name != '' AND e.name NOT IN {{step_names}}
         AND toUnixTimestamp64Micro(e.ts) >= f.start
-        AND toUnixTimestamp64Micro(e.ts) - f.start <= {{window}}
+        AND toUnixTimestamp64Micro(e.ts) - f.start <= {{window}} {before}
 )
 GROUP BY event
 """  # noqa: S608 (structure is ours; every value is bound)

@@ -108,12 +108,15 @@ def funnel_run(
     only: set[int] | None = None,
     mode: str = ORDERED,
     exclusions: Sequence[Exclusion] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> FunnelRun:
     """How far each customer of ``workspace`` (of ``only``, when given) gets through ``steps``
-    (in ``mode``, without ``exclusions``: ``analytics.walk.funnel_walk``'s rules)."""
+    (in ``mode``, without ``exclusions``: ``analytics.walk.funnel_walk``'s rules), counting only
+    events in [``since``, ``until``) when given."""
     return current_engine().funnel(
         workspace_id=workspace.pk, steps=steps, window=window, only=only, mode=mode,
-        exclusions=exclusions,
+        exclusions=exclusions, since=since, until=until,
     )  # fmt: skip
 
 
@@ -126,12 +129,14 @@ def funnel_summary(
     latest: int = 20,
     mode: str = ORDERED,
     exclusions: Sequence[Exclusion] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> FunnelSummary:
     """A funnel's counts, step medians, counts by start channel and latest drop-offs, computed
     where the events are (no row per customer leaves the engine)."""
     return current_engine().funnel_summary(
         workspace_id=workspace.pk, steps=steps, window=window, only=only, latest=latest,
-        mode=mode, exclusions=exclusions,
+        mode=mode, exclusions=exclusions, since=since, until=until,
     )  # fmt: skip
 
 
@@ -143,12 +148,14 @@ def funnel_correlation(
     only: set[int] | None = None,
     mode: str = ORDERED,
     exclusions: Sequence[Exclusion] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> FunnelCorrelation:
     """Per event name, how many converted and dropped customers of the funnel did it between
     their start and the end of their window (``analytics.correlation``)."""
     return current_engine().funnel_correlation(
         workspace_id=workspace.pk, steps=steps, window=window, only=only, mode=mode,
-        exclusions=exclusions,
+        exclusions=exclusions, since=since, until=until,
     )  # fmt: skip
 
 

@@ -39,9 +39,12 @@ def event_rows(
     names: Sequence[str],
     properties: bool = False,
     every_step: bool = False,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> Iterator[tuple]:
     """Stream ``(customer_id, occurred_at, name, channel, properties)`` of events with these names
-    (and, with ``every_step``, every named track/page/screen event: a strict funnel's moments).
+    (and, with ``every_step``, every named track/page/screen event: a strict funnel's moments),
+    in [``since``, ``until``) when given.
 
     Plain cursor rows (no model instances, no value conversion): ``occurred_at`` is a datetime on
     PostgreSQL and Django's naive-UTC text on SQLite; ``properties`` is '' unless asked for.
@@ -50,7 +53,7 @@ def event_rows(
     named = Q(name__in=sorted(set(names)))
     if every_step:
         named |= Q(type__in=pathwalk.STEP_TYPES) & ~Q(name="")
-    events = _events(workspace_id).filter(named)
+    events = _bounded(_events(workspace_id).filter(named), since, until)
     if properties:
         events = events.values_list(*columns, "properties")
     else:
@@ -60,6 +63,14 @@ def event_rows(
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(FETCH):
             yield from rows
+
+
+def _bounded(events: QuerySet, since: datetime | None, until: datetime | None) -> QuerySet:
+    if since is not None:
+        events = events.filter(occurred_at__gte=since)
+    if until is not None:
+        events = events.filter(occurred_at__lt=until)
+    return events
 
 
 def _activity(workspace_id: int, by: Granularity, first: date, limit: date) -> dict[date, set[int]]:
@@ -113,6 +124,8 @@ class SqlEngine:
         only: set[int] | None = None,
         mode: str = ORDERED,
         exclusions: Sequence[Exclusion] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> FunnelRun:
         matched = [*steps, *(x.step for x in exclusions)]
         needs_properties = any(step.conditions for step in matched)
@@ -121,6 +134,8 @@ class SqlEngine:
             names=[s.event for s in matched],
             properties=needs_properties,
             every_step=mode == STRICT,
+            since=since,
+            until=until,
         )
         if only is not None:
             rows = (row for row in rows if row[0] in only)
@@ -136,10 +151,12 @@ class SqlEngine:
         latest: int = 20,
         mode: str = ORDERED,
         exclusions: Sequence[Exclusion] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> FunnelSummary:
         run = self.funnel(
             workspace_id=workspace_id, steps=steps, window=window, only=only, mode=mode,
-            exclusions=exclusions,
+            exclusions=exclusions, since=since, until=until,
         )  # fmt: skip
         return funnel_summary(run, latest=latest)
 
@@ -152,13 +169,15 @@ class SqlEngine:
         only: set[int] | None = None,
         mode: str = ORDERED,
         exclusions: Sequence[Exclusion] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> FunnelCorrelation:
         run = self.funnel(
             workspace_id=workspace_id, steps=steps, window=window, only=only, mode=mode,
-            exclusions=exclusions,
+            exclusions=exclusions, since=since, until=until,
         )  # fmt: skip
         sql, params = (
-            _events(workspace_id)
+            _bounded(_events(workspace_id), since, until)
             .exclude(name="")
             .values_list("customer_id", "occurred_at", "name")
             .query.sql_with_params()

@@ -13,6 +13,7 @@ from cxloop.analytics.walk import MAX_WINDOW_SECONDS  # longer windows mean "no 
 from cxloop.api.access import request_workspace
 from cxloop.api.errors import BODY_ERRORS, ERRORS
 from cxloop.api.params import MAX_ID, ObjectIn, id_param
+from cxloop.api.trends import RangeIn, RangeOut, range_out
 from cxloop.core.permissions import Capability
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys import services as journey_services
@@ -24,6 +25,7 @@ from cxloop.journeys.definitions import (
     parse_mode,
     parse_steps,
 )
+from cxloop.metrics import trends
 from cxloop.segments import selectors as segment_selectors
 
 router = Router(tags=["journeys"])
@@ -82,7 +84,7 @@ class ExclusionIn(RuleIn):
     )
 
 
-class FunnelIn(ObjectIn):
+class FunnelIn(RangeIn):
     steps: list[RuleIn | str]
     mode: Literal["ordered", "strict", "any"] = Field(
         "ordered",
@@ -115,6 +117,7 @@ class FunnelOut(Schema):
     conversion: list[float | None]
     median_seconds: list[float | None]
     groups: list[FunnelGroup]
+    range: RangeOut = Field(description="customers entering step 1 in it, as of its as_of")
 
 
 def _journey(request: HttpRequest, journey_id: int, slug: str | None, need: Capability):
@@ -245,7 +248,7 @@ def run_funnel(request: HttpRequest, payload: FunnelIn, workspace: str | None = 
     query = _funnel_query(ws, payload)
     if isinstance(query, Status):
         return query
-    steps, window, only, mode, exclusions = query
+    steps, window, only, mode, exclusions, span = query
     groups = (
         segment_selectors.segment_groups(workspace=ws)
         if payload.split_by == segment_selectors.SPLIT_SEGMENTS
@@ -261,6 +264,8 @@ def run_funnel(request: HttpRequest, payload: FunnelIn, workspace: str | None = 
             only=only,
             mode=mode,
             exclusions=exclusions,
+            since=span.since,
+            until=span.until,
         )
     except ValueError as exc:
         return Status(422, {"detail": "invalid split", "errors": [str(exc)]})
@@ -275,12 +280,13 @@ def run_funnel(request: HttpRequest, payload: FunnelIn, workspace: str | None = 
             "conversion": report.conversion,
             "median_seconds": report.median_seconds,
             "groups": [{"label": label, "counts": counts} for label, counts in report.groups],
+            "range": range_out(span),
         },
     )
 
 
 def _funnel_query(ws, payload: FunnelIn) -> tuple | Status:
-    """(steps, window, only, mode, exclusions) of a funnel body, or its 422."""
+    """(steps, window, only, mode, exclusions, range) of a funnel body, or its 422."""
     raw = [s if isinstance(s, str) else s.dict() for s in payload.steps]
     try:
         steps = parse_steps(raw)
@@ -296,7 +302,13 @@ def _funnel_query(ws, payload: FunnelIn) -> tuple | Status:
         except journey_selectors.StageChoiceError as exc:
             return Status(422, {"detail": "invalid stage", "errors": [f"stage_id: {exc}"]})
         only = set(ids)
-    return steps, window, only, mode, exclusions
+    try:
+        span = trends.trend_range(
+            workspace=ws, date_from=payload.date_from, date_to=payload.date_to
+        )
+    except trends.TrendQueryError as exc:
+        return Status(422, {"detail": "invalid range", "errors": [str(exc)]})
+    return steps, window, only, mode, exclusions, span
 
 
 class CorrelationRow(Schema):
@@ -336,10 +348,10 @@ def funnel_correlation(
     query = _funnel_query(ws, payload)
     if isinstance(query, Status):
         return query
-    steps, window, only, mode, exclusions = query
+    steps, window, only, mode, exclusions, span = query
     report = journey_selectors.funnel_correlation(
         workspace=ws, steps=steps, window=window, only=only, mode=mode, exclusions=exclusions,
-        top=top,
+        top=top, since=span.since, until=span.until,
     )  # fmt: skip
     return Status(
         200,

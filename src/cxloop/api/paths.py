@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.http import HttpRequest
@@ -12,9 +12,11 @@ from ninja.errors import HttpError
 from cxloop.api.access import request_workspace
 from cxloop.api.errors import ERRORS
 from cxloop.api.params import MAX_ID
+from cxloop.api.trends import RangeOut, range_out
 from cxloop.core.models import Workspace
 from cxloop.core.permissions import Capability
 from cxloop.journeys import paths as path_analysis
+from cxloop.metrics import trends
 from cxloop.segments import selectors as segment_selectors
 
 router = Router(tags=["paths"])
@@ -29,6 +31,25 @@ def _top() -> Any:
 
 def _segment() -> Any:
     return Query(None, ge=1, le=MAX_ID, description="Only this segment's members (segment id)")
+
+
+# as text, read by :func:`_range` (a typed date would take "0" as 1970-01-01)
+DATE_FROM = Query("", description="First day, YYYY-MM-DD (default: 90 days before `date_to`)")
+DATE_TO = Query("", description="Last day, inclusive, YYYY-MM-DD (default: the as-of day)")
+
+
+def _range(ws: Workspace, date_from: str, date_to: str) -> trends.Range:
+    """The range asked for (default: the last 90 days up to the as-of time), or a 422."""
+    days: list[date | None] = []
+    for name, text in (("date_from", date_from), ("date_to", date_to)):
+        try:
+            days.append(date.fromisoformat(text) if text else None)
+        except ValueError as exc:
+            raise HttpError(422, f"{name}: {text[:40]!r} is not a day (YYYY-MM-DD)") from exc
+    try:
+        return trends.trend_range(workspace=ws, date_from=days[0], date_to=days[1])
+    except trends.TrendQueryError as exc:
+        raise HttpError(422, str(exc)) from exc
 
 
 class PathOut(Schema):
@@ -46,6 +67,7 @@ class PathReportOut(Schema):
     conversion: float
     other_paths: int
     paths: list[PathOut]
+    range: RangeOut
 
 
 class Tally(Schema):
@@ -60,6 +82,7 @@ class BeforeReportOut(Schema):
     paths: list[PathOut]
     last_step: list[Tally]
     anywhere: list[Tally]
+    range: RangeOut
 
 
 def _members(workspace: Workspace, segment: int | None):
@@ -89,10 +112,14 @@ def paths_between(
     by_channel: bool = False,
     top: int = _top(),
     segment: int | None = _segment(),
+    date_from: str = DATE_FROM,
+    date_to: str = DATE_TO,
     workspace: str | None = None,
 ):
-    """Per customer: the collapsed steps from ``start`` to the next ``end`` (either may be empty)."""
+    """Per customer: the collapsed steps from ``start`` to the next ``end`` (either may be empty),
+    over the events in the range."""
     ws = request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
+    span = _range(ws, date_from, date_to)
     try:
         report = path_analysis.paths_between(
             workspace=ws,
@@ -102,6 +129,8 @@ def paths_between(
             within=timedelta(days=within_days) if within_days else None,
             by_channel=by_channel,
             top=top,
+            since=span.since,
+            until=span.until,
             customer_ids=_members(ws, segment),
         )
     except path_analysis.PathQueryError as exc:
@@ -115,6 +144,7 @@ def paths_between(
         "conversion": report.conversion,
         "other_paths": report.other_paths,
         "paths": _paths(report.paths),
+        "range": range_out(span),
     }
 
 
@@ -133,11 +163,15 @@ def paths_before(
     by_channel: bool = False,
     top: int = _top(),
     segment: int | None = _segment(),
+    date_from: str = DATE_FROM,
+    date_to: str = DATE_TO,
     workspace: str | None = None,
 ):
-    """``kind=churn``: inactive for ``inactive_days``; ``kind=complaint``: one of the
-    comma-separated ``complaint_events`` or an event whose ``properties.topic`` is in ``topics``."""
+    """``kind=churn``: inactive for ``inactive_days`` as of the as-of time; ``kind=complaint``:
+    one of the comma-separated ``complaint_events`` or an event whose ``properties.topic`` is in
+    ``topics``, in the range."""
     ws = request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
+    span = _range(ws, date_from, date_to)
     members = _members(ws, segment)
     try:
         if kind == "churn":
@@ -147,6 +181,7 @@ def paths_before(
                 steps=steps,
                 by_channel=by_channel,
                 top=top,
+                now=span.as_of,
                 customer_ids=members,
             )
         elif kind == "complaint":
@@ -157,6 +192,8 @@ def paths_before(
                 complaint_topics=[t for t in topics.split(",") if t.strip()],
                 by_channel=by_channel,
                 top=top,
+                since=span.since,
+                until=span.until,
                 customer_ids=members,
             )
         else:
@@ -170,4 +207,5 @@ def paths_before(
         "paths": _paths(report.paths),
         "last_step": [{"step": s, "customers": n} for s, n in report.last_step],
         "anywhere": [{"step": s, "customers": n} for s, n in report.anywhere],
+        "range": range_out(span),
     }

@@ -28,7 +28,7 @@ class SeriesIn(ObjectIn):
     label: str = Field("", max_length=200)
 
 
-class _RangeIn(ObjectIn):
+class RangeIn(ObjectIn):
     date_from: date | None = Field(
         None, ge=trends.EARLIEST_DAY, le=trends.LATEST_DAY, description="default: 90 days to `to`"
     )
@@ -37,7 +37,7 @@ class _RangeIn(ObjectIn):
     )
 
 
-class TrendIn(_RangeIn):
+class TrendIn(RangeIn):
     series: list[SeriesIn | str] = Field(..., min_length=1, max_length=trends.MAX_SERIES)
     by: Unit = "day"
     measure: Literal["events", "customers"] = "events"
@@ -48,7 +48,7 @@ class TrendIn(_RangeIn):
     )
 
 
-class ConversionIn(_RangeIn):
+class ConversionIn(RangeIn):
     steps: list[SeriesIn | str] = Field(..., min_length=2, max_length=MAX_STEPS)
     window_seconds: float | None = Field(
         7 * 86400, gt=0, le=MAX_WINDOW_SECONDS, description="null: no window"
@@ -56,7 +56,7 @@ class ConversionIn(_RangeIn):
     by: Unit = "week"
 
 
-class ChangeIn(_RangeIn):
+class ChangeIn(RangeIn):
     event: SeriesIn | str
     alpha: float = Field(changes.ALPHA, gt=0, lt=1, description="significance level")
 
@@ -120,7 +120,7 @@ def _rules(raw: list, where: str) -> tuple[list, list[str], list[str]]:
     return rules, labels, errors
 
 
-def _range(span: trends.Range) -> dict:
+def range_out(span: trends.Range) -> dict:
     return {
         "date_from": span.first,
         "date_to": span.last,
@@ -152,7 +152,7 @@ def run_trend(request: HttpRequest, payload: TrendIn, workspace: str | None = No
         {
             "by": report.unit,
             "measure": report.measure,
-            "range": _range(report.span),
+            "range": range_out(report.span),
             "periods": [trends.period_text(p, report.unit) for p in report.periods],
             "lines": [
                 {
@@ -198,7 +198,7 @@ def run_conversion_trend(request: HttpRequest, payload: ConversionIn, workspace:
         {
             "by": found.unit,
             "window_seconds": payload.window_seconds,
-            "range": _range(found.span),
+            "range": range_out(found.span),
             "points": [
                 {
                     "period": trends.period_text(p.period, found.unit),
@@ -266,7 +266,7 @@ def run_volume_change(request: HttpRequest, payload: ChangeIn, workspace: str | 
         200,
         {
             "label": found.label,
-            "range": _range(found.span),
+            "range": range_out(found.span),
             "previous_from": found.previous_first,
             "previous_to": found.previous_last,
             "length_ratio": found.ratio,

@@ -230,9 +230,11 @@ def paths_before_complaint(
     by_channel: bool = False,
     top: int = 10,
     since: datetime | None = None,
+    until: datetime | None = None,
     customer_ids: Iterable[int] | None = None,
 ) -> BeforeReport:
-    """The last ``steps`` steps before each customer's first complaint.
+    """The last ``steps`` steps before each customer's first complaint (in [``since``,
+    ``until``) when given).
 
     A complaint is an event named in ``complaint_events`` or any event whose ``properties.topic``
     is one of ``complaint_topics`` (e.g. "late delivery", "damaged item").
@@ -249,6 +251,8 @@ def paths_before_complaint(
     complaints = event_selectors.workspace_events(workspace=workspace).filter(match)
     if since is not None:
         complaints = complaints.filter(occurred_at__gte=since)
+    if until is not None:
+        complaints = complaints.filter(occurred_at__lt=until)
     if customer_ids is not None:
         complaints = complaints.filter(customer_id__in=customer_ids)
     first_complaint = dict(

@@ -383,23 +383,26 @@ def funnel(
     only: set[int] | None = None,
     mode: str = "ordered",
     exclusions: Sequence[ExclusionSpec] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> FunnelReport:
     """Customers reaching each of ``steps`` in order within ``window`` of the first step
     (``mode`` and ``exclusions``: ``analytics.walk.funnel_walk``'s rules).
 
     ``split_by``: ``channel`` (of the first step's event), ``trait:<name>`` or
     ``stage:<journey id>`` (current journey stage); ``groups`` gives named customer sets instead
-    (e.g. segments). ``only`` restricts the funnel to those customers.
+    (e.g. segments). ``only`` restricts the funnel to those customers; ``since``/``until``
+    to its events in [since, until) (a range: customers entering step 1 in it).
     """
     summary = analytics_selectors.funnel_summary(
         workspace=workspace, steps=steps, window=window, only=only, mode=mode,
-        exclusions=exclusions,
+        exclusions=exclusions, since=since, until=until,
     )  # fmt: skip
     if groups is not None or split_by not in ("", "channel"):
         # a split by trait, stage or segment needs each customer's depth
         run = analytics_selectors.funnel_run(
             workspace=workspace, steps=steps, window=window, only=only, mode=mode,
-            exclusions=exclusions,
+            exclusions=exclusions, since=since, until=until,
         )  # fmt: skip
         split = _split(workspace, run, split_by, groups)
     elif split_by == "channel":
@@ -436,12 +439,14 @@ def funnel_correlation(
     mode: str = "ordered",
     exclusions: Sequence[ExclusionSpec] = (),
     top: int = 20,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> CorrelationReport:
     """The events whose presence between entering the funnel and the end of the window most
     raises or lowers the odds of converting (``journeys.correlation``'s statistics)."""
     found = analytics_selectors.funnel_correlation(
         workspace=workspace, steps=steps, window=window, only=only, mode=mode,
-        exclusions=exclusions,
+        exclusions=exclusions, since=since, until=until,
     )  # fmt: skip
     rows = correlate(entered=found.entered, converted=found.converted, events=found.events)
     return CorrelationReport(found.entered, found.converted, rows[:top], len(rows))

@@ -12,13 +12,14 @@ from django import forms
 from cxloop.analytics.walk import MAX_WINDOW_SECONDS
 from cxloop.journeys.definitions import FUNNEL_MODES
 from cxloop.web.forms import MAX_ID, TextListField, WholeNumberField, text_field
+from cxloop.web.forms.trends import RangeForm
 
 UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
 STEP_SLOTS = 5
 EXCLUSION_SLOTS = 2
 
 
-class FunnelForm(forms.Form):
+class FunnelForm(RangeForm):
     step = TextListField()
     step_channel = TextListField()
     # one property condition per step slot (blank property: none)
@@ -42,6 +43,8 @@ class FunnelForm(forms.Form):
         "step_op": "step operator",
         "step_value": "step value",
         "exclude_after": "exclusion step",
+        "date_from": "from",
+        "date_to": "to",
     }
 
     def clean_mode(self) -> str:
@@ -54,7 +57,7 @@ class FunnelForm(forms.Form):
         return self.cleaned_data["window"] or "7"
 
     def clean(self) -> dict[str, Any]:
-        data = self.cleaned_data
+        data = super().clean()
         if "window" in data and "unit" in data:
             try:
                 amount = float(data["window"])

@@ -6,11 +6,14 @@ from django import forms
 
 from cxloop.journeys import paths as path_analysis
 from cxloop.web.forms import MAX_ID, WholeNumberField, text_field
+from cxloop.web.forms.trends import RangeForm
 
 
-class _PathsBase(forms.Form):
+class _PathsBase(RangeForm):
     by_channel = forms.BooleanField(required=False)
     segment = WholeNumberField(1, MAX_ID)
+
+    labels = {"date_from": "from", "date_to": "to"}
 
 
 class PathsForm(_PathsBase):

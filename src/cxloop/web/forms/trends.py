@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 
+from cxloop.core.models import Workspace
 from cxloop.journeys.definitions import MAX_STEPS, OPS
 from cxloop.metrics import trends
 from cxloop.web.forms import TextListField, WholeNumberField, text_field
@@ -15,7 +16,9 @@ UNITS = [(u, u) for u in ("hour", "day", "week", "month")]
 SERIES_SLOTS = 3
 
 
-class _RangeForm(forms.Form):
+class RangeForm(forms.Form):
+    """``date_from``/``date_to``: an analysis's range (``metrics.trends.trend_range``)."""
+
     date_from = forms.DateField(required=False)
     date_to = forms.DateField(required=False)
 
@@ -28,7 +31,24 @@ class _RangeForm(forms.Form):
         return data
 
 
-class TrendForm(_RangeForm):
+def range_of(
+    workspace: Workspace, data: dict[str, Any], invalid: set[str], errors: list[str]
+) -> trends.Range | None:
+    """A page's range from a valid :class:`RangeForm`'s data (the trends' rule: by default the
+    last 90 days up to the as-of time), or None with its error added and its field marked."""
+    if {"date_from", "date_to"} & invalid:
+        return None
+    try:
+        return trends.trend_range(
+            workspace=workspace, date_from=data.get("date_from"), date_to=data.get("date_to")
+        )
+    except trends.TrendQueryError as exc:
+        errors.append(str(exc))
+        invalid.add("date_to" if str(exc).startswith("to") else "date_from")
+        return None
+
+
+class TrendForm(RangeForm):
     event = TextListField(max_items=trends.MAX_SERIES)
     channel = TextListField(max_items=trends.MAX_SERIES)
     prop = TextListField(max_items=trends.MAX_SERIES)
@@ -61,7 +81,7 @@ class TrendForm(_RangeForm):
         return data
 
 
-class ConversionForm(_RangeForm):
+class ConversionForm(RangeForm):
     step = TextListField(max_items=MAX_STEPS)
     step_channel = TextListField(max_items=MAX_STEPS)
     window_days = WholeNumberField(1, 36_500)
@@ -70,7 +90,7 @@ class ConversionForm(_RangeForm):
     labels = {"date_from": "from", "date_to": "to", "window_days": "conversion window"}
 
 
-class ChangeForm(_RangeForm):
+class ChangeForm(RangeForm):
     event = text_field(max_length=200)
     channel = text_field(max_length=32)
 

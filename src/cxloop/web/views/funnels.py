@@ -25,6 +25,7 @@ from cxloop.segments import selectors as segment_selectors
 from cxloop.web.charts.journeys import funnel_chart
 from cxloop.web.forms import error_lines, raw
 from cxloop.web.forms.journeys import EXCLUSION_SLOTS, STEP_SLOTS, UNITS, FunnelForm
+from cxloop.web.forms.trends import range_of
 from cxloop.web.views.journeys import human_duration
 from cxloop.web.views.saved import pinned_redirect, saved_links
 from cxloop.web.workspace import active_workspace, capability_required
@@ -87,11 +88,17 @@ def funnel(request: HttpRequest) -> HttpResponse:
             journey_selectors.saved_analysis_list(workspace=workspace, kind="funnel")[:12]
         ),
         "save_query": query.urlencode(),
+        "date_from": data.get("date_from") or raw(form, "date_from"),
+        "date_to": data.get("date_to") or raw(form, "date_to"),
+        "span": None,
     }
     errors = error_lines(form, FunnelForm.labels)
     if stage_error:
         errors.append(stage_error)
-    if chosen:
+    span = range_of(workspace, data, context["invalid"], errors)
+    if span is not None:
+        context.update(span=span, date_from=span.first, date_to=span.last)
+    if chosen and span is not None:
         steps_raw = [
             {
                 "event": n,
@@ -127,6 +134,8 @@ def funnel(request: HttpRequest) -> HttpResponse:
                     only=only,
                     mode=mode,
                     exclusions=exclusions,
+                    since=span.since,
+                    until=span.until,
                 )
             except ValueError as exc:  # an unknown split (its message is shown as it is)
                 errors.append(str(exc))
@@ -136,7 +145,7 @@ def funnel(request: HttpRequest) -> HttpResponse:
                 context.update(_funnel_context(workspace, report))
                 correlation = journey_selectors.funnel_correlation(
                     workspace=workspace, steps=steps, window=data["window_delta"], only=only,
-                    mode=mode, exclusions=exclusions,
+                    mode=mode, exclusions=exclusions, since=span.since, until=span.until,
                 )  # fmt: skip
                 context["correlation"] = correlation
                 context["correlation_rows"] = _correlation_rows(correlation, report)

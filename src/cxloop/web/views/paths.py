@@ -14,11 +14,13 @@ from django.shortcuts import render
 from cxloop.core.permissions import Capability
 from cxloop.journeys import paths as path_analysis
 from cxloop.journeys import selectors as journey_selectors
+from cxloop.metrics.trends import Range
 from cxloop.segments import selectors as segment_selectors
 from cxloop.web.charts.embed import figure_json
 from cxloop.web.charts.paths import last_step_figure, sankey_figure
 from cxloop.web.forms import error_lines, raw
 from cxloop.web.forms.paths import BeforeForm, PathsForm
+from cxloop.web.forms.trends import range_of
 from cxloop.web.views.saved import pinned_redirect, saved_links
 from cxloop.web.workspace import active_workspace, capability_required
 
@@ -65,7 +67,7 @@ def paths(request: HttpRequest) -> HttpResponse:
             default_note = f"paths from {common[0]}, where most of this workspace's journeys start"
     form = PathsForm(query)
     values = _read(form)
-    errors = error_lines(form)
+    errors = error_lines(form, form.labels)
     segments, member_ids, problems = _segment_filter(workspace, form.cleaned_data.get("segment"))
     errors.extend(problems)
     start, end = values["start"] or "", values["end"] or ""
@@ -88,7 +90,8 @@ def paths(request: HttpRequest) -> HttpResponse:
             journey_selectors.saved_analysis_list(workspace=workspace, kind="path")[:12]
         ),
     }
-    if context["asked"] and not errors:
+    span = _range(workspace, form, context)
+    if context["asked"] and span is not None and not errors:
         try:
             report = path_analysis.paths_between(
                 workspace=workspace,
@@ -98,6 +101,8 @@ def paths(request: HttpRequest) -> HttpResponse:
                 within=timedelta(days=within_days) if within_days else None,
                 by_channel=by_channel,
                 top=top,
+                since=span.since,
+                until=span.until,
                 customer_ids=member_ids,
             )
         except path_analysis.PathQueryError as exc:
@@ -115,7 +120,7 @@ def paths_before(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
     form = BeforeForm(request.GET)
     values = _read(form)
-    errors = error_lines(form)
+    errors = error_lines(form, form.labels)
     segments, member_ids, problems = _segment_filter(workspace, form.cleaned_data.get("segment"))
     errors.extend(problems)
     kind = values["kind"] if values["kind"] in ("churn", "complaint") else "churn"
@@ -131,14 +136,16 @@ def paths_before(request: HttpRequest) -> HttpResponse:
         "max_steps": path_analysis.MAX_STEPS,
         "errors": errors,
     }
-    if not errors:
+    span = _range(workspace, form, context)
+    if span is not None and not errors:
         try:
-            if kind == "churn":
+            if kind == "churn":  # inactive for N days as of the as-of time, not today
                 report = path_analysis.paths_before_churn(
                     workspace=workspace,
                     inactive_days=days,
                     steps=steps,
                     by_channel=by_channel,
+                    now=span.as_of,
                     customer_ids=member_ids,
                 )
             else:
@@ -148,6 +155,8 @@ def paths_before(request: HttpRequest) -> HttpResponse:
                     complaint_events=_split(complaint_events),
                     complaint_topics=_split(topics),
                     by_channel=by_channel,
+                    since=span.since,
+                    until=span.until,
                     customer_ids=member_ids,
                 )
         except path_analysis.PathQueryError as exc:
@@ -166,6 +175,17 @@ def paths_before(request: HttpRequest) -> HttpResponse:
                 context["chart_json"] = figure_json(sankey_figure(report.paths, align_end=True))
                 context["bar_json"] = figure_json(last_step_figure(report))
     return render(request, "paths/before.html", context)
+
+
+def _range(workspace, form: PathsForm | BeforeForm, context: dict) -> Range | None:
+    """The page's range and as-of time (the trends' rule), shown back in its fields."""
+    span = range_of(workspace, form.cleaned_data, context["invalid"], context["errors"])
+    if span is None:
+        context["form"].update(date_from=raw(form, "date_from"), date_to=raw(form, "date_to"))
+    else:
+        context.update(span=span)
+        context["form"].update(date_from=span.first, date_to=span.last)
+    return span
 
 
 def _split(text: str) -> list[str]:
