@@ -58,15 +58,16 @@ def _timeline(page: Page, ws: Workspace) -> str:
 
 
 def _builder(page: Page, ws: Workspace) -> str:
-    page.get_by_label("Key").fill("new_question")
-    page.get_by_label("Question text (en), default").fill("Anything else?")
-    page.get_by_role("button", name="Add question").click()
+    form = page.locator("#add-question")  # the editor's questions have the same labels
+    form.get_by_label("Key").fill("new_question")
+    form.get_by_label("Question text (en), default").fill("Anything else?")
+    form.get_by_role("button", name="Add question").click()
     return "#add-question"
 
 
 def _segment(page: Page, ws: Workspace) -> str:
     page.get_by_role("button", name="+ Trait", exact=True).click()
-    return "#conditions .add-line"
+    return "#add-line"
 
 
 def _rule_editor(page: Page, ws: Workspace) -> str:
@@ -110,7 +111,7 @@ def test_failed_request_is_shown_where_the_person_acted(browser, live_server, de
     # and: once the server answers again, the next success there clears it
     page.unroute("**/*")
     if name == "survey-builder":
-        page.get_by_role("button", name="Add question").click()  # the form was not swapped
+        page.locator("#add-question").get_by_role("button", name="Add question").click()
     else:
         act(page, demo)
     expect(page.locator("[data-request-error]")).to_have_count(0)
@@ -133,7 +134,7 @@ def test_a_real_refusal_is_shown_too(browser, live_server, demo, request):  # no
     page.get_by_role("button", name="+ Trait", exact=True).click()
 
     # then: Django's 403 is not swallowed
-    message = page.locator("#conditions .add-line + [data-request-error]")
+    message = page.locator("#add-line + [data-request-error]")
     expect(message).to_contain_text("The server answered 403")
     shot(page, request, "phone")
     context.close()
