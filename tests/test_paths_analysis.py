@@ -338,3 +338,49 @@ def test_last_steps_before_first_complaint(workspace):
         paths.paths_before_complaint(workspace=workspace, complaint_events=[" "])
     with pytest.raises(PathQueryError, match="steps must be between 1 and 12"):
         paths.paths_before_complaint(workspace=workspace, steps=0)
+
+
+def test_lift_sets_an_event_against_everyone_elses_last_steps():
+    # given: by hand. Group of 10: 8 did Home, 4 did Card Declined. Others (20): 18 did Home,
+    # 0 did Card Declined. Card Declined once in the group only: below the minimum.
+    from scipy.stats import fisher_exact
+    from statsmodels.stats.multitest import multipletests
+
+    from cxloop.journeys.lift import lifts
+
+    group = [{"Home"}] * 4 + [{"Home", "Card Declined"}] * 4 + [{"Product"}, {"Rare"}]
+    others = [{"Home"}] * 18 + [{"Product"}] * 2
+    # when
+    rows, n_others = lifts(group, others)
+    # then
+    assert n_others == 20
+    by = {r.event: r for r in rows}
+    assert set(by) == {"Home", "Card Declined"}  # Product and Rare: one group customer each
+    declined, home = by["Card Declined"], by["Home"]
+    assert (declined.customers, declined.base_customers, declined.lift) == (4, 0, None)
+    assert home.share == pytest.approx(0.8) and home.base_share == pytest.approx(0.9)
+    assert home.lift == pytest.approx(0.8 / 0.9)
+    raw = [fisher_exact([[8, 2], [18, 2]])[1], fisher_exact([[4, 6], [0, 20]])[1]]
+    assert home.p_value == pytest.approx(raw[0]) and declined.p_value == pytest.approx(raw[1])
+    adjusted = multipletests(raw, method="holm")[1]
+    assert (home.p_holm, declined.p_holm) == pytest.approx(tuple(adjusted))
+    # the rare but telling event ranks above what everyone does
+    assert [r.event for r in rows] == ["Card Declined", "Home"]
+    assert declined.significant and not home.significant
+
+
+def test_before_churn_reports_lift_against_the_active(workspace):
+    day = 60 * 24
+    ingest(
+        workspace,
+        journey("gone1", ("Home", 0), ("Card Declined", 1)),
+        journey("gone2", ("Home", 0), ("Card Declined", 2)),
+        journey("here1", ("Home", 0), ("Order Completed", 165 * day)),
+        journey("here2", ("Product", 0), ("Order Completed", 166 * day)),
+    )
+    report = paths.paths_before_churn(workspace=workspace, inactive_days=90, steps=3, now=NOW)
+    assert (report.customers, report.others) == (2, 2)
+    by = {r.event: r for r in report.lifts}
+    assert (by["Card Declined"].customers, by["Card Declined"].base_customers) == (2, 0)
+    assert (by["Home"].customers, by["Home"].base_customers) == (2, 1)
+    assert by["Home"].lift == pytest.approx(1.0 / 0.5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date, timedelta
 from typing import Any
 
@@ -75,6 +76,17 @@ class Tally(Schema):
     customers: int
 
 
+class LiftOut(Schema):
+    event: str
+    customers: int
+    share: float
+    base_customers: int
+    base_share: float
+    lift: float | None  # null: nobody else did it
+    p_value: float
+    p_holm: float
+
+
 class BeforeReportOut(Schema):
     kind: str
     steps: int
@@ -82,6 +94,8 @@ class BeforeReportOut(Schema):
     paths: list[PathOut]
     last_step: list[Tally]
     anywhere: list[Tally]
+    lifts: list[LiftOut]  # against everyone else's last steps
+    others: int
     range: RangeOut
 
 
@@ -207,5 +221,7 @@ def paths_before(
         "paths": _paths(report.paths),
         "last_step": [{"step": s, "customers": n} for s, n in report.last_step],
         "anywhere": [{"step": s, "customers": n} for s, n in report.anywhere],
+        "lifts": [asdict(r) for r in report.lifts],
+        "others": report.others,
         "range": range_out(span),
     }

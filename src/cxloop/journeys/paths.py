@@ -28,6 +28,7 @@ from cxloop.analytics.pathwalk import (
 )
 from cxloop.core.models import Workspace
 from cxloop.events import selectors as event_selectors
+from cxloop.journeys.lift import EventLift, lifts
 
 DEFAULT_COMPLAINT_EVENTS = ("Support Ticket Opened",)
 MAX_STEPS = 12
@@ -74,6 +75,8 @@ class BeforeReport:
     paths: list[PathCount] = field(default_factory=list)
     last_step: list[tuple[str, int]] = field(default_factory=list)  # their very last step
     anywhere: list[tuple[str, int]] = field(default_factory=list)  # in any of the last steps
+    lifts: list[EventLift] = field(default_factory=list)  # against everyone else's last steps
+    others: int = 0  # customers outside the group (the base rate's denominator)
 
 
 # ---------------------------------------------------------------------------------------- pure
@@ -212,13 +215,15 @@ def paths_before_churn(
         .values("customer_id")
     )
     events = _step_events(workspace, None, None).filter(customer_id__in=churned)
+    rest = _step_events(workspace, None, now).exclude(customer_id__in=churned)
     if customer_ids is not None:
         events = events.filter(customer_id__in=customer_ids)
+        rest = rest.filter(customer_id__in=customer_ids)
     sequences = (
         last_steps(history, before=None, count=steps)
         for _, history in _steps_by_customer(events, by_channel=by_channel)
     )
-    return _before_report("churn", steps, sequences, top)
+    return _before_report("churn", steps, sequences, top, others=_last_of(rest, steps, by_channel))
 
 
 def paths_before_complaint(
@@ -263,12 +268,18 @@ def paths_before_complaint(
     events = _step_events(workspace, None, None).filter(
         customer_id__in=complaints.values("customer_id")
     )
+    rest = _step_events(workspace, None, until).exclude(
+        customer_id__in=complaints.values("customer_id")
+    )
+    if customer_ids is not None:
+        rest = rest.filter(customer_id__in=customer_ids)
     sequences = (
         last_steps(history, before=first_complaint[customer_id], count=steps)
         for customer_id, history in _steps_by_customer(events, by_channel=by_channel)
         if customer_id in first_complaint
     )
-    return _before_report("complaint", steps, sequences, top)
+    others = _last_of(rest, steps, by_channel)
+    return _before_report("complaint", steps, sequences, top, others=others)
 
 
 def _check_steps(steps: int) -> None:
@@ -281,8 +292,21 @@ def _check_top(top: int) -> None:
         raise PathQueryError(f"top must be between 1 and {MAX_TOP}")
 
 
+def _last_of(events, steps: int, by_channel: bool) -> Iterable[tuple[str, ...]]:
+    """Each customer's last ``steps`` collapsed steps among ``events`` (lazily)."""
+    return (
+        last_steps(history, before=None, count=steps)
+        for _, history in _steps_by_customer(events, by_channel=by_channel)
+    )
+
+
 def _before_report(
-    kind: str, steps: int, sequences: Iterable[tuple[str, ...]], top: int
+    kind: str,
+    steps: int,
+    sequences: Iterable[tuple[str, ...]],
+    top: int,
+    *,
+    others: Iterable[tuple[str, ...]] = (),
 ) -> BeforeReport:
     found = [s for s in sequences if s]
     report = BeforeReport(kind=kind, steps=steps, customers=len(found))
@@ -291,4 +315,5 @@ def _before_report(
     anywhere = Counter(label for s in found for label in set(s))
     report.last_step = sorted(last.items(), key=lambda item: (-item[1], item[0]))[:top]
     report.anywhere = sorted(anywhere.items(), key=lambda item: (-item[1], item[0]))[:top]
+    report.lifts, report.others = lifts(found, (s for s in others if s))
     return report
