@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from browser import log_in, shot
+from browser import PHONE, log_in, shot, sideways_overflow
 from cxloop.workflows import selectors, services
 from cxloop.workflows.models import WorkflowRun, WorkflowTemplate
 from factories import member_make
@@ -111,6 +111,51 @@ def test_a_run_moves_on_the_board_seen_from_a_second_browser(
     expect(page.locator(".wf-column", has_text="Call the customer")).to_have_count(0)
     shot(page, request, "board")
     assert selectors.run_steps(run=run)[1].status == "open"
+
+
+def test_the_process_page_shows_the_flow_and_downloads(page, live_server, workspace, screenshot):
+    # given a workflow with two versions and a run of the first
+    template = services.template_create(
+        workspace=workspace, name="Follow-up: “detractors”", steps=STEPS
+    )
+    services.run_start(template=template, title="Zoe's complaint")
+    services.template_new_version(
+        template=template, steps=[*STEPS, {"key": "close", "title": "Close"}]
+    )
+    log_in(page, live_server, member_make(workspace=workspace, username="al", role="agent"))
+    # when
+    page.goto(f"{live_server.url}/workflows/{template.pk}/process/")
+    # then: the current version, its flowchart and a link per format
+    expect(page.get_by_role("heading", level=1)).to_contain_text("v2")
+    expect(page.get_by_role("img", name="Flow of Follow-up: “detractors”")).to_be_visible()
+    downloads = page.locator("#downloads")
+    for name in ("HTML", "Markdown", "PDF"):
+        expect(downloads.get_by_role("link", name=name, exact=True)).to_be_visible()
+    with page.expect_download() as pdf:
+        downloads.get_by_role("link", name="PDF", exact=True).click()
+    assert pdf.value.suggested_filename == "follow-up-detractors-v2.pdf"
+    assert pdf.value.path().read_bytes()[:5] == b"%PDF-"
+    screenshot("process")
+    # when: the first version is chosen
+    page.get_by_label("Version").select_option("1")
+    page.get_by_role("button", name="Show").click()
+    # then: its steps and its one run, and downloads of that version
+    expect(page.get_by_role("heading", level=1)).to_contain_text("v1")
+    expect(page.locator(".wf-findings")).to_contain_text("1 run of version 1: 1 open")
+    with page.expect_download() as md:
+        downloads.get_by_role("link", name="Markdown", exact=True).click()
+    assert md.value.suggested_filename == "follow-up-detractors-v1.md"
+    page.set_viewport_size(PHONE)
+    assert sideways_overflow(page) == 0
+    screenshot("process-phone")
+    # the HTML download opened on its own: drawn, accessible, and asking nothing of the network
+    html = page.request.get(f"{live_server.url}/workflows/{template.pk}/process/?format=html")
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.set_content(html.text())
+    expect(page.get_by_role("img", name="Flow of Follow-up: “detractors”")).to_be_visible()
+    assert requests == [] and sideways_overflow(page) == 0
+    screenshot("process-html-file-phone")
 
 
 def test_business_hours_set_in_the_browser(page, live_server, screenshot):

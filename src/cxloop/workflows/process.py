@@ -1,11 +1,17 @@
-"""Process documentation from a template version: each step as plain sentences, a Mermaid
-flowchart, and Markdown; the numbers of real runs come from ``selectors.step_stats``."""
+"""Process documentation from a template version: each step as plain sentences, a flowchart
+(our own SVG, and Mermaid text for Markdown), what real runs show (``selectors.step_stats``),
+and the whole as one :class:`Document` written out as Markdown, PDF (``_process_pdf``, fpdf2)
+or, by the web layer's template, a standalone HTML file."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+from cxloop.workflows import _diagram
 from cxloop.workflows.definition import describe_condition
 
 
@@ -49,8 +55,61 @@ def step_sentences(step: Mapping[str, Any], names: Mapping[int, str]) -> list[st
     return lines
 
 
+def _who_short(rule: Mapping[str, Any] | None, names: Mapping[int, str]) -> str:
+    kind = (rule or {}).get("kind", "unassigned")
+    role = (rule or {}).get("role") or ""
+    if kind == "member":
+        user_id = int(rule.get("user_id") or 0)  # type: ignore[union-attr]
+        return names.get(user_id, f"member #{user_id}")
+    return {"role": f"any {role}", "round_robin": f"{role}s in turn",
+            "owner": "customer's owner"}.get(kind, "anyone")  # fmt: skip
+
+
+def _when_short(step: Mapping[str, Any]) -> str:
+    hours = step.get("deadline_hours")
+    if hours is None:
+        return "no deadline"
+    unit = "business h" if step.get("deadline_business") else "h"
+    since = "of start" if step.get("deadline_from") == "start" else ""
+    return f"due in {hours} {unit} {since}".strip()
+
+
+def step_boxes(steps: Sequence[Mapping[str, Any]], names: Mapping[int, str]) -> list:
+    """What the flowchart shows of each step (keys it does not know are ignored)."""
+    return [
+        _diagram.StepBox(
+            key=str(step.get("key", "")),
+            title=str(step.get("title", "")),
+            sub=f"{_who_short(step.get('assignee'), names)} · {_when_short(step)}",
+            condition=describe_condition(step["condition"]) if step.get("condition") else "",
+        )
+        for step in steps
+    ]
+
+
+def diagram(steps: Sequence[Mapping[str, Any]], names: Mapping[int, str]) -> _diagram.Layout:
+    return _diagram.layout(step_boxes(steps, names))
+
+
+def diagram_svg(
+    steps: Sequence[Mapping[str, Any]], names: Mapping[int, str], *, title: str,
+    element_id: str = "flow",
+) -> str:  # fmt: skip
+    """The flowchart as an inline SVG element; its description lists the steps in order."""
+    order = "; ".join(
+        f"{n}. {s.get('title', '')}" + (f" (only when {describe_condition(s['condition'])})"
+                                        if s.get("condition") else "")
+        for n, s in enumerate(steps, start=1)
+    )  # fmt: skip
+    return _diagram.svg(
+        diagram(steps, names), title=f"Flow of {title}",
+        description=f"Run starts; {order}; run closed.", element_id=element_id,
+    )  # fmt: skip
+
+
 def _label(text: str) -> str:
-    return text.replace('"', "'").replace("|", "/")
+    """Text safe inside a Mermaid label: no quotes or bars, angle brackets as entity codes."""
+    return text.replace('"', "'").replace("|", "/").replace("<", "#lt;").replace(">", "#gt;")
 
 
 def mermaid(steps: Sequence[Mapping[str, Any]]) -> str:
@@ -71,26 +130,126 @@ def mermaid(steps: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def markdown(*, name: str, description: str, version: int, steps: Sequence[Mapping[str, Any]],
-             names: Mapping[int, str], stats: Mapping[str, Any] | None = None) -> str:  # fmt: skip
-    """The whole process as a Markdown document."""
-    out = [f"# {name} (version {version})", ""]
-    if description:
-        out += [description, ""]
+# ------------------------------------------------------------------ what real runs show
+
+STATS_HEADER = ("Step", "Done", "Skipped", "Taken", "Open now", "Overdue now",
+                "Median hours", "p90 hours", "On time")  # fmt: skip
+
+
+def _hours(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def stats_rows(stats: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """One row of text per step, in the order of :data:`STATS_HEADER`."""
+    return [
+        (
+            row["title"],
+            str(row["done"]),
+            str(row["skipped"]),
+            _share(row["taken"]),
+            str(row["open"]),
+            str(row["overdue"]),
+            _hours(row["median_hours"]),
+            _hours(row["p90_hours"]),
+            _share(row["on_time"]),
+        )
+        for row in stats["steps"]
+    ]
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
+
+
+def findings(stats: Mapping[str, Any], version: int) -> list[str]:
+    """The numbers in sentences: how many runs, where they stall, how often each branch."""
+    out = [
+        f"{_runs(stats['runs']).capitalize()} of version {version}: {stats['runs_open']} open, "
+        f"{stats['runs_done']} closed, {stats['runs_cancelled']} cancelled."
+    ]
+    if stats["stall"]:
+        overdue = f" ({stats['stall_overdue']} overdue)" if stats["stall_overdue"] else ""
+        longest = (f", the longest for {stats['stall_hours']:.1f} hours"
+                   if stats["stall_hours"] is not None else "")  # fmt: skip
+        out.append(f"Runs stall most at “{stats['stall']}”: {_runs(stats['stall_open'])} "
+                   f"waiting there{overdue}{longest}.")  # fmt: skip
+    for row in stats["steps"]:
+        if row["conditional"] and row["taken"] is not None:
+            ran = row["done"] + row["open"]
+            out.append(f"“{row['title']}” ran in {ran} of {ran + row['skipped']} runs that "
+                       f"reached it ({row['taken']:.0%}); skipped in {row['skipped']}.")  # fmt: skip
+    return out
+
+
+# ------------------------------------------------------------------ the document
+
+
+@dataclass(frozen=True)
+class Document:
+    """Everything the downloads print, prepared once."""
+
+    name: str
+    description: str
+    version: int
+    steps: tuple[tuple[str, tuple[str, ...]], ...]  # (title, sentences)
+    mermaid: str
+    svg: str
+    layout: _diagram.Layout
+    stats_rows: tuple[tuple[str, ...], ...]
+    findings: tuple[str, ...]
+
+
+def document(*, name: str, description: str, version: int,
+             steps: Sequence[Mapping[str, Any]], names: Mapping[int, str],
+             stats: Mapping[str, Any]) -> Document:  # fmt: skip
+    return Document(
+        name=name, description=description, version=version,
+        steps=tuple((str(s.get("title", "")), tuple(step_sentences(s, names))) for s in steps),
+        mermaid=mermaid(steps), svg=diagram_svg(steps, names, title=name),
+        layout=diagram(steps, names), stats_rows=tuple(stats_rows(stats)),
+        findings=tuple(findings(stats, version)),
+    )  # fmt: skip
+
+
+def _cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def markdown(doc: Document) -> str:
+    """The whole process as a Markdown document (the flowchart as a Mermaid block)."""
+    out = [f"# {doc.name} (version {doc.version})", ""]
+    if doc.description:
+        out += [doc.description, ""]
     out += ["## Steps", ""]
-    for n, step in enumerate(steps, start=1):
-        out.append(f"{n}. **{step['title']}**. " + " ".join(step_sentences(step, names)))
-    out += ["", "## Flow", "", "```mermaid", mermaid(steps), "```", ""]
-    if stats:
-        out += ["## What real runs show", "",
-                "| step | done | skipped | open now | median hours | on time |",
-                "| --- | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
-        for row in stats["steps"]:
-            median = "—" if row["median_hours"] is None else f"{row['median_hours']:.1f}"
-            on_time = "—" if row["on_time"] is None else f"{row['on_time']:.0%}"
-            out.append(f"| {row['title']} | {row['done']} | {row['skipped']} | {row['open']} | "
-                       f"{median} | {on_time} |")  # fmt: skip
-        if stats.get("stall"):
-            out += ["", f"Runs stall most at **{stats['stall']}**."]
-        out.append("")
+    for n, (title, lines) in enumerate(doc.steps, start=1):
+        out.append(f"{n}. **{title}**. " + " ".join(lines))
+    out += ["", "## Flow", "", "```mermaid", doc.mermaid, "```", ""]
+    out += ["## What real runs show", ""]
+    out += [f"- {line}" for line in doc.findings]
+    out += ["", "| " + " | ".join(STATS_HEADER) + " |",
+            "| --- |" + " ---: |" * (len(STATS_HEADER) - 1)]  # fmt: skip
+    out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in doc.stats_rows]
+    out += ["", "Hours run from a step opening to it being done; p90: 90th percentile. Taken: "
+            "of the runs that reached a conditional step, the share in which it ran. On time: "
+            "of the steps with a deadline done or past it, the share done by it.", ""]  # fmt: skip
     return "\n".join(out)
+
+
+def pdf(doc: Document) -> bytes:
+    """The document as a PDF (fpdf2, imported here: only this download needs it)."""
+    from cxloop.workflows import _process_pdf
+
+    return _process_pdf.render(doc)
+
+
+def filename(name: str, version: int, extension: str) -> str:
+    """A download's file name from the template's name: ASCII letters, digits and hyphens only
+    (nothing a browser or a shell could read as a path, a quote or a header break)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:60].strip("-")
+    return f"{slug or 'workflow'}-v{int(version)}.{extension}"

@@ -16,6 +16,7 @@ from cxloop.core.models import Workspace
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.metrics import definitions as metric_definitions
 from cxloop.workflows._calendar import calendar_definition, calendar_get
+from cxloop.workflows._process_stats import median_p90, step_stats
 from cxloop.workflows.models import (
     FiringStatus,
     HistoryEntry,
@@ -25,6 +26,7 @@ from cxloop.workflows.models import (
     RunStatus,
     StepInstance,
     StepStatus,
+    TemplateVersion,
     Trigger,
     WebhookDelivery,
     WorkflowRun,
@@ -38,6 +40,8 @@ __all__ = [
     "Trigger",
     "calendar_definition",
     "calendar_get",
+    "median_p90",
+    "step_stats",
 ]
 
 AT_RISK_SHARE = 0.25  # an open step with less than a quarter of its time left is at risk
@@ -60,6 +64,15 @@ def template_get(*, workspace: Workspace, template_id: int) -> WorkflowTemplate 
         .select_related("current")
         .first()
     )
+
+
+def template_versions(*, template: WorkflowTemplate) -> QuerySet[TemplateVersion]:
+    """A template's versions, newest first."""
+    return template.versions.order_by("-number")
+
+
+def template_version_get(*, template: WorkflowTemplate, number: int) -> TemplateVersion | None:
+    return template.versions.filter(number=number).first()
 
 
 def template_by_intake_token(*, token: str) -> WorkflowTemplate | None:
@@ -188,46 +201,6 @@ def delivery_get(*, rule: Rule, delivery_id: int) -> WebhookDelivery | None:
     )
 
 
-def step_stats(*, template: WorkflowTemplate) -> dict:
-    """What this template's runs show per step of its current version: done, skipped, open now,
-    median hours from opening to completion, the share done by the deadline (of those that
-    had one), and the step where most open runs wait."""
-    steps = template.current.steps if template.current else []
-    rows = StepInstance.objects.filter(run__template=template).values(
-        "key", "status", "opened_at", "completed_at", "due_at"
-    )
-    by_key: dict[str, dict] = {s["key"]: {"done": 0, "skipped": 0, "open": 0, "hours": [],
-                                         "due": 0, "in_time": 0} for s in steps}  # fmt: skip
-    for row in rows:
-        stat = by_key.get(row["key"])
-        if stat is None:
-            continue
-        if row["status"] == StepStatus.DONE:
-            stat["done"] += 1
-            if row["opened_at"] and row["completed_at"]:
-                hours = (row["completed_at"] - row["opened_at"]).total_seconds() / 3600
-                stat["hours"].append(hours)
-            if row["due_at"]:
-                stat["due"] += 1
-                done_at = row["completed_at"]
-                stat["in_time"] += bool(done_at is not None and done_at <= row["due_at"])
-        elif row["status"] == StepStatus.SKIPPED:
-            stat["skipped"] += 1
-        elif row["status"] == StepStatus.OPEN:
-            stat["open"] += 1
-    out = []
-    for step in steps:
-        stat = by_key[step["key"]]
-        out.append({
-            "key": step["key"], "title": step["title"], "done": stat["done"],
-            "skipped": stat["skipped"], "open": stat["open"],
-            "median_hours": statistics.median(stat["hours"]) if stat["hours"] else None,
-            "on_time": stat["in_time"] / stat["due"] if stat["due"] else None,
-        })  # fmt: skip
-    waiting = max(out, key=lambda r: r["open"], default=None)
-    return {"steps": out, "stall": waiting["title"] if waiting and waiting["open"] else ""}
-
-
 def customer_runs(*, customer) -> QuerySet[WorkflowRun]:
     return (
         WorkflowRun.objects.filter(customer=customer)
@@ -253,16 +226,6 @@ class LoopReport:
     rescored: int = 0
     score_change: float | None = None
     score_change_interval: tuple[float, float] | None = None
-
-
-def _median_p90(values: list[float]) -> tuple[float | None, float | None]:
-    if not values:
-        return None, None
-    values = sorted(values)
-    if len(values) == 1:
-        return values[0], values[0]
-    p90 = statistics.quantiles(values, n=10, method="inclusive")[-1]
-    return statistics.median(values), p90
 
 
 def loop_report(*, workspace: Workspace, start: datetime, end: datetime) -> LoopReport:
@@ -301,8 +264,8 @@ def loop_report(*, workspace: Workspace, start: datetime, end: datetime) -> Loop
         loops=len(runs),
         closed=len(done),
         loop_rate=len(done) / len(runs) if runs else None,
-        first_contact_hours=_median_p90(contact),
-        close_hours=_median_p90(close),
+        first_contact_hours=median_p90(contact),
+        close_hours=median_p90(close),
         outcomes=sorted(outcomes.items(), key=lambda kv: -kv[1]),
     )
 

@@ -124,7 +124,14 @@ class ReportForm(forms.Form):
 
 
 class ProcessForm(forms.Form):
-    format = forms.ChoiceField(choices=[("", "page"), ("md", "Markdown")], required=False)
+    """The process page: which version it describes (default the current one) and whether it is
+    downloaded, as a standalone HTML file, Markdown or PDF."""
+
+    format = forms.ChoiceField(
+        choices=[("", "page"), ("html", "HTML"), ("md", "Markdown"), ("pdf", "PDF")],
+        required=False,
+    )
+    version = WholeNumberField(1, 100_000)
 
 
 WEEKDAYS = [(str(i), name) for i, name in enumerate(

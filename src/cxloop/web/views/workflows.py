@@ -4,12 +4,12 @@ intake form that starts a run (``/w/<token>/``, no login, like public survey pag
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.text import slugify
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -22,6 +22,9 @@ from cxloop.web.forms.workflows import EditorForm, ProcessForm, field_row, step_
 from cxloop.web.workspace import active_workspace, capability_required
 from cxloop.workflows import process, selectors, services
 from cxloop.workflows.definition import ASSIGNEE_KINDS, FIELD_TYPES, OPS, ROLES
+
+if TYPE_CHECKING:
+    from cxloop.workflows.models import TemplateVersion
 
 MAX_STEPS = 30
 
@@ -209,38 +212,58 @@ def _editor(request: HttpRequest, template) -> HttpResponse:
     return render(request, "workflows/editor.html", context, status=status)
 
 
+DOWNLOADS = {
+    "html": ("html", "text/html; charset=utf-8"),
+    "md": ("md", "text/markdown; charset=utf-8"),
+    "pdf": ("pdf", "application/pdf"),
+}
+
+
 @capability_required(Capability.WORK_TASKS)
 def workflow_process(request: HttpRequest, template_id: int) -> HttpResponse:
-    """The process in words, as a flowchart and in numbers from real runs; ``?format=md``
-    downloads it as Markdown."""
+    """The process of one version (``?version=``, default the current one) in words, as a
+    flowchart and in numbers from that version's runs; ``?format=html|md|pdf`` downloads it."""
     workspace = active_workspace(request)
     template = selectors.template_get(workspace=workspace, template_id=template_id)
     if template is None or template.current is None:
         raise Http404("No such workflow in this workspace.")
     form = ProcessForm(request.GET)
-    if not form.is_valid():
+    version: TemplateVersion | None = template.current
+    if form.is_valid() and form.cleaned_data.get("version"):
+        number = form.cleaned_data["version"]
+        version = selectors.template_version_get(template=template, number=number)
+        if version is None:
+            form.add_error("version", f"this workflow has no version {number}")
+    if not form.is_valid() or version is None:
         return bad_params(request, form)
     names = {m.user.pk: m.user.get_username() for m in core_selectors.members(workspace=workspace)}
-    steps = template.current.steps
-    stats = selectors.step_stats(template=template)
-    if form.cleaned_data.get("format") == "md":
-        text = process.markdown(
-            name=template.name, description=template.description,
-            version=template.current.number, steps=steps, names=names, stats=stats,
-        )  # fmt: skip
-        response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
-        slug = slugify(template.name) or "workflow"
-        response["Content-Disposition"] = (
-            f'attachment; filename="{slug}-v{template.current.number}.md"'
-        )
+    stats = selectors.step_stats(version=version)
+    doc = process.document(
+        name=template.name, description=template.description, version=version.number,
+        steps=version.steps, names=names, stats=stats,
+    )  # fmt: skip
+    kind = form.cleaned_data.get("format")
+    if kind:
+        extension, content_type = DOWNLOADS[kind]
+        if kind == "md":
+            body: str | bytes = process.markdown(doc)
+        elif kind == "pdf":
+            body = process.pdf(doc)
+        else:
+            body = render_to_string(
+                "workflows/process_document.html", {"doc": doc, "header": process.STATS_HEADER}
+            )
+        response = HttpResponse(body, content_type=content_type)
+        name = process.filename(template.name, version.number, extension)
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["X-Content-Type-Options"] = "nosniff"
         return response
     context = {
-        "template": template,
-        "steps": [{"step": s, "lines": process.step_sentences(s, names)} for s in steps],
-        "stats": stats,
-        "mermaid": process.mermaid(steps),
+        "template": template, "version": version, "doc": doc, "header": process.STATS_HEADER,
+        "versions": selectors.template_versions(template=template).values_list("number", flat=True),
+        "query": "" if version == template.current else f"version={version.number}&",
         "tab": "templates",
-    }
+    }  # fmt: skip
     return render(request, "workflows/process.html", context)
 
 
