@@ -272,3 +272,9 @@ def test_the_diagram_tolerates_keys_it_does_not_know():
 
     assert svg.count("<rect ") == 5  # start, three steps, end
     assert svg.count("stroke-dasharray") == 1  # the one "otherwise" line past "Write instead"
+
+
+def test_mermaid_labels_cannot_break_out_of_their_node_or_the_fence():
+    steps = [{"key": "x", "title": 'a "b" | ```c``` <d>'}]
+
+    assert process.mermaid(steps).splitlines()[2] == """  s_x["a 'b' / '''c''' #lt;d#gt;"]"""

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db.models import Count
 from django.utils import timezone
 
 from cxloop.workflows.models import RunStatus, StepInstance, StepStatus, TemplateVersion
@@ -62,7 +63,9 @@ def step_stats(*, version: TemplateVersion, now: datetime | None = None) -> dict
     rows = StepInstance.objects.filter(run__version=version).values_list(
         "key", "status", "opened_at", "completed_at", "due_at", "run__status"
     )
-    runs = version.runs.values_list("status", flat=True)
+    runs = dict(
+        version.runs.values_list("status").annotate(n=Count("pk")).values_list("status", "n")
+    )
     for key, status, opened_at, completed_at, due_at, run_status in rows:
         tally = tallies.get(key)
         if tally is None:
@@ -100,7 +103,6 @@ def step_stats(*, version: TemplateVersion, now: datetime | None = None) -> dict
             "open_hours_max": max(tally.waiting) if tally.waiting else None,
             "_waited": sum(tally.waiting),
         })  # fmt: skip
-    statuses = list(runs)
     stall = max(
         (row for row in out if row["open"]),
         key=lambda row: (row["overdue"], row["_waited"]),
@@ -109,10 +111,10 @@ def step_stats(*, version: TemplateVersion, now: datetime | None = None) -> dict
     for row in out:
         row.pop("_waited")
     return {
-        "runs": len(statuses),
-        "runs_open": statuses.count(RunStatus.OPEN),
-        "runs_done": statuses.count(RunStatus.DONE),
-        "runs_cancelled": statuses.count(RunStatus.CANCELLED),
+        "runs": sum(runs.values()),
+        "runs_open": runs.get(RunStatus.OPEN, 0),
+        "runs_done": runs.get(RunStatus.DONE, 0),
+        "runs_cancelled": runs.get(RunStatus.CANCELLED, 0),
         "steps": out,
         "stall": stall["title"] if stall else "",
         "stall_open": stall["open"] if stall else 0,

@@ -108,8 +108,11 @@ def diagram_svg(
 
 
 def _label(text: str) -> str:
-    """Text safe inside a Mermaid label: no quotes or bars, angle brackets as entity codes."""
-    return text.replace('"', "'").replace("|", "/").replace("<", "#lt;").replace(">", "#gt;")
+    """Text safe inside a Mermaid label (and its Markdown fence): no quotes, bars or
+    backticks, angle brackets as Mermaid's entity codes."""
+    for bad, good in (('"', "'"), ("`", "'"), ("|", "/"), ("<", "#lt;"), (">", "#gt;")):
+        text = text.replace(bad, good)
+    return text
 
 
 def mermaid(steps: Sequence[Mapping[str, Any]]) -> str:
