@@ -123,7 +123,7 @@ def test_real_runs_give_each_steps_times_branches_sla_and_where_runs_stall(works
     assert process.findings(stats, 1) == [
         "6 runs of version 1: 3 open, 2 closed, 1 cancelled.",
         "Runs stall most at “Call the customer”: 1 run waiting there (1 overdue), the longest "
-        "for 100.0 hours.",
+        "for 4.2 days.",  # 100 h / 24
         "“Write instead” ran in 2 of 4 runs that reached it (50%); skipped in 2.",
     ]
     later = selectors.step_stats(version=template.current, now=NOW)

@@ -165,6 +165,11 @@ def stats_rows(stats: Mapping[str, Any]) -> list[tuple[str, ...]]:
     ]
 
 
+def _duration(hours: float) -> str:
+    """Hours up to two days, days after."""
+    return f"{hours:.1f} hours" if hours <= 48 else f"{hours / 24:.1f} days"
+
+
 def _runs(n: int) -> str:
     return f"{n} run" if n == 1 else f"{n} runs"
 
@@ -177,7 +182,7 @@ def findings(stats: Mapping[str, Any], version: int) -> list[str]:
     ]
     if stats["stall"]:
         overdue = f" ({stats['stall_overdue']} overdue)" if stats["stall_overdue"] else ""
-        longest = (f", the longest for {stats['stall_hours']:.1f} hours"
+        longest = (f", the longest for {_duration(stats['stall_hours'])}"
                    if stats["stall_hours"] is not None else "")  # fmt: skip
         out.append(f"Runs stall most at “{stats['stall']}”: {_runs(stats['stall_open'])} "
                    f"waiting there{overdue}{longest}.")  # fmt: skip
