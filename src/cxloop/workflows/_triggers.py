@@ -263,7 +263,7 @@ def occurrences(
                 customer__isnull=False,
                 submitted_at__gt=after - delta,
                 submitted_at__lte=until - delta,
-            )  # fmt: skip
+            )
             .exclude(Exists(_newer_reply(workspace, "customer", "submitted_at", delta)))
             .select_related("customer", "survey")
             .order_by("submitted_at", "pk")
@@ -281,7 +281,7 @@ def occurrences(
             run__customer__isnull=False,
             completed_at__gt=after - delta,
             completed_at__lte=until - delta,
-        )  # fmt: skip
+        )
         .exclude(Exists(_newer_reply(workspace, "run__customer", "completed_at", delta)))
         .select_related("run", "run__customer")
         .order_by("completed_at", "pk")
