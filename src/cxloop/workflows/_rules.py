@@ -100,22 +100,24 @@ def _fresh_state(at: datetime) -> dict:
 def rule_create(
     *, workspace: Workspace, name: str, trigger: str, conditions: Sequence[Any],
     actions: Sequence[Any], active: bool = False, params: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> Rule:  # fmt: skip
     """A rule, validated (DefinitionError names each bad field). An event rule starts reading
-    events from now: the past is what "test against history" is for."""
+    events from now, a schedule counts what falls due from ``at`` (now): the past is what "test
+    against history" is for."""
     name, conditions, actions, params = _clean(
         workspace, name, trigger, conditions, actions, params
     )
     return Rule.objects.create(
         workspace=workspace, name=name, trigger=trigger, conditions=conditions, actions=actions,
         active=active, event_cursor=event_selectors.latest_event_id(workspace_id=workspace.pk),
-        params=params, state=_fresh_state(timezone.now()),
+        params=params, state=_fresh_state(at or timezone.now()),
     )  # fmt: skip
 
 
 def rule_update(
     *, rule: Rule, name: str, trigger: str, conditions: Sequence[Any], actions: Sequence[Any],
-    active: bool, params: Mapping[str, Any] | None = None,
+    active: bool, params: Mapping[str, Any] | None = None, at: datetime | None = None,
 ) -> Rule:  # fmt: skip
     name, conditions, actions, params = _clean(
         rule.workspace, name, trigger, conditions, actions, params
@@ -125,7 +127,7 @@ def rule_update(
         rule.event_cursor = event_selectors.latest_event_id(workspace_id=rule.workspace_id)
     if switched_on or trigger != rule.trigger or params != rule.params:
         # what the cycle remembered was about another segment, metric or schedule
-        rule.state = _fresh_state(timezone.now())
+        rule.state = _fresh_state(at or timezone.now())
         RuleMember.objects.filter(rule=rule).delete()
     rule.name, rule.trigger, rule.conditions, rule.actions = name, trigger, conditions, actions
     rule.active, rule.params = active, params
