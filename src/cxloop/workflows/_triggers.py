@@ -47,7 +47,7 @@ SEGMENT_TRIGGERS = (Trigger.SEGMENT_ENTERED, Trigger.SEGMENT_LEFT)
 SCAN_BATCH = 1000  # schedule occurrences per rule per round; the rest wait for the next
 MAX_REPLAY_DAYS = 92  # a segment replay computes one membership per day
 # what "test against history" can and cannot rebuild, shown next to its result
-REPLAY_NOTES = {
+REPLAY_NOTES: dict[str, str] = {
     Trigger.SEGMENT_ENTERED: "Replayed day by day: who matched the segment at the end of each "
     "day. Trait conditions use today's traits (their past values are not kept), so a segment "
     "defined only by traits shows no past changes.",
@@ -269,10 +269,11 @@ def occurrences(
             .order_by("submitted_at", "pk")
         )
         for reply in replies[:SCAN_BATCH]:
+            replied = reply.submitted_at or after  # completed replies have a time
             facts = {"schedule": kind, "days": params["days"], "survey": reply.survey_id,
-                     "nps": reply.nps_score, "reply_at": reply.submitted_at.isoformat(),
+                     "nps": reply.nps_score, "reply_at": replied.isoformat(),
                      **_rules._traits(reply.customer)}  # fmt: skip
-            yield f"after_reply:{reply.pk}", reply.submitted_at + delta, reply.customer, facts
+            yield f"after_reply:{reply.pk}", replied + delta, reply.customer, facts
         return
     steps = (
         StepInstance.objects.filter(
