@@ -25,7 +25,6 @@ from cxloop.customers import selectors as customer_selectors
 from cxloop.customers import services as customer_services
 from cxloop.events import selectors as event_selectors
 from cxloop.feedback import selectors as feedback_selectors
-from cxloop.segments import selectors as segment_selectors
 from cxloop.workflows import _runs, _webhooks
 from cxloop.workflows._predictions import Predictions, wants_predictions
 from cxloop.workflows.definition import DefinitionError, _text, fill
@@ -70,6 +69,8 @@ def _clean(
     template_ids = set(
         WorkflowTemplate.objects.filter(workspace=workspace).values_list("pk", flat=True)
     )
+    from cxloop.segments import selectors as segment_selectors  # heavy: only when saving a rule
+
     segments = set(segment_selectors.segment_list(workspace=workspace).values_list("pk", flat=True))
     surveys = set(
         feedback_selectors.workspace_surveys(workspace=workspace).values_list("pk", flat=True)

@@ -26,8 +26,6 @@ from django.utils import timezone
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import selectors as feedback_selectors
-from cxloop.metrics import selectors as metric_selectors
-from cxloop.segments import selectors as segment_selectors
 from cxloop.workflows import _rules
 from cxloop.workflows._calendar import calendar_definition
 from cxloop.workflows._predictions import Predictions, wants_predictions
@@ -40,7 +38,7 @@ from cxloop.workflows.models import (
     StepStatus,
     Trigger,
 )
-from cxloop.workflows.ruledefs import DIRECTIONS, METRICS, conditions_check, describe_params
+from cxloop.workflows.ruledefs import DIRECTIONS, METRICS, conditions_check
 
 log = logging.getLogger(__name__)
 SEGMENT_TRIGGERS = (Trigger.SEGMENT_ENTERED, Trigger.SEGMENT_LEFT)
@@ -59,6 +57,14 @@ REPLAY_NOTES: dict[str, str] = {
     Trigger.SCHEDULE: "Replayed from the stored replies and steps: each occurrence that fell due "
     "in the window.",
 }
+
+
+def _segments():
+    """The segments app's selectors, imported when first needed: they load journeys and their
+    statistics, which a worker's start (every process loading this app) need not pay for."""
+    from cxloop.segments import selectors
+
+    return selectors
 
 
 def _live_rules(*triggers: str):
@@ -81,9 +87,7 @@ def _carry_out(rule: Rule, firing, customer, facts: Mapping[str, Any], at: datet
 
 
 def _members(workspace: Workspace, segment_id: int, now: datetime | None) -> set[int]:
-    return set(
-        segment_selectors.segment_member_ids(workspace=workspace, segment_id=segment_id, now=now)
-    )
+    return set(_segments().segment_member_ids(workspace=workspace, segment_id=segment_id, now=now))
 
 
 def _segment_facts(segment, customer, predictions) -> dict[str, Any]:
@@ -110,14 +114,14 @@ def rules_scan_segments(*, now: datetime | None = None) -> int:
     made = 0
     for rule in _live_rules(*SEGMENT_TRIGGERS):
         workspace = rule.workspace
-        segment = segment_selectors.segment_get(
+        segment = _segments().segment_get(
             workspace=workspace, segment_id=int(rule.params.get("segment_id") or 0)
         )
         if segment is None:
             continue
         try:
             current = _members(workspace, segment.pk, now)
-        except segment_selectors.SegmentChoiceError as exc:
+        except _segments().SegmentChoiceError as exc:
             log.warning("rule %s: %s", rule.pk, exc)
             continue
         known = {m.customer_id: m for m in RuleMember.objects.filter(rule=rule)}
@@ -168,6 +172,10 @@ def metric_value(
     workspace: Workspace, params: Mapping[str, Any], end: datetime
 ) -> tuple[float | None, int]:
     """The rule's metric over the ``days`` before ``end``."""
+    # imported here: the metrics selectors pull in text analytics, which every process that
+    # loads the workflows app (each worker's start) need not pay for
+    from cxloop.metrics import selectors as metric_selectors
+
     return metric_selectors.metric_window(
         workspace=workspace, metric=params["metric"], start=end - timedelta(days=params["days"]),
         end=end, survey_id=params.get("survey_id"), event=params.get("event", ""),
@@ -363,14 +371,14 @@ def _replay_segment(workspace, trigger, params, start, end):
         raise DefinitionError(
             [f"end: a segment rule replays at most {MAX_REPLAY_DAYS} days (one membership a day)"]
         )
-    segment = segment_selectors.segment_get(
+    segment = _segments().segment_get(
         workspace=workspace, segment_id=int(params.get("segment_id") or 0)
     )
     if segment is None:
         raise DefinitionError([f"segment: no saved segment {params.get('segment_id')} here"])
     try:
         before = _members(workspace, segment.pk, start)
-    except segment_selectors.SegmentChoiceError as exc:
+    except _segments().SegmentChoiceError as exc:
         raise DefinitionError([f"segment: {exc}"]) from exc
     verb = "entered" if trigger == Trigger.SEGMENT_ENTERED else "left"
     for moment in _days(start, end):
@@ -381,9 +389,3 @@ def _replay_segment(workspace, trigger, params, start, end):
             facts = _segment_facts(segment, customer, None)
             yield f"{verb}:{segment.pk}:{customer.pk}", moment, customer, facts
         before = after
-
-
-def trigger_summary(rule: Rule) -> str:
-    """The rule's trigger with what it watches, for lists."""
-    names = {str(s.pk): s.name for s in segment_selectors.segment_list(workspace=rule.workspace)}
-    return describe_params(rule.trigger, rule.params, names)
