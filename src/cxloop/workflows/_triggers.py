@@ -45,13 +45,15 @@ SEGMENT_TRIGGERS = (Trigger.SEGMENT_ENTERED, Trigger.SEGMENT_LEFT)
 SCAN_BATCH = 1000  # schedule occurrences per rule per round; the rest wait for the next
 MAX_REPLAY_DAYS = 92  # a segment replay computes one membership per day
 # what "test against history" can and cannot rebuild, shown next to its result
+_SEGMENT_NOTE = (
+    "Replayed day by day: who matched the segment at the end of each day. Trait conditions use "
+    "today's traits (their past values are not kept), stage and prediction conditions today's "
+    "stage and score, and event conditions count events up to today, so a segment defined by "
+    "them shows fewer changes than really happened; score conditions replay as they were."
+)
 REPLAY_NOTES: dict[str, str] = {
-    Trigger.SEGMENT_ENTERED: "Replayed day by day: who matched the segment at the end of each "
-    "day. Trait conditions use today's traits (their past values are not kept), so a segment "
-    "defined only by traits shows no past changes.",
-    Trigger.SEGMENT_LEFT: "Replayed day by day: who matched the segment at the end of each day. "
-    "Trait conditions use today's traits (their past values are not kept), so a segment defined "
-    "only by traits shows no past changes.",
+    Trigger.SEGMENT_ENTERED: _SEGMENT_NOTE,
+    Trigger.SEGMENT_LEFT: _SEGMENT_NOTE,
     Trigger.METRIC_CROSSED: "Replayed at the end of each day: the metric over the trailing "
     "window then, starting from whether it was out of range at the start.",
     Trigger.SCHEDULE: "Replayed from the stored replies and steps: each occurrence that fell due "
