@@ -363,3 +363,46 @@ def test_schedule_occurrences_replay_from_history(workspace):
 
     assert (seen, fired) == (2, 1)
     assert [(w.customer.pk, w.at) for w in listed] == [(ids["b"], _day(6, 9))]
+
+
+# ------------------------------------------------------------------ each action once
+
+
+def test_a_firing_cut_short_is_resumed_after_its_lease_without_redoing_an_action(
+    workspace, agent, monkeypatch
+):
+    from cxloop.workflows import _rules
+    from cxloop.workflows.models import WorkflowRun
+
+    ids = _people(workspace, {"c": "gold"}, T0)
+    template = services.template_create(
+        workspace=workspace, name="Fix", steps=[{"key": "fix", "title": "Fix it", "fields": []}]
+    )
+    rule = _rule(workspace, "response_received", None,
+                 conditions=[{"field": "nps", "op": "lte", "value": 6}],
+                 actions=[{"type": "start_workflow", "template_id": template.pk},
+                          {"type": "notify", "role": "agent", "text": "run {template}"}])  # fmt: skip
+    reply = response_make(workspace, survey_make(workspace), T0, nps=2, customer_id=ids["c"])
+
+    def dies(action, c):  # the worker dies during the second action
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(_rules._ACTIONS, "notify", dies)
+    with pytest.raises(KeyboardInterrupt):
+        services.rules_react_response(workspace_id=workspace.pk, response_id=reply.pk)
+    monkeypatch.undo()
+    firing = RuleFiring.objects.get(rule=rule)
+    assert (firing.status, len(firing.outcomes)) == ("acting", 1)
+    # a retry of the reaction does nothing: the firing is claimed
+    assert services.rules_react_response(workspace_id=workspace.pk, response_id=reply.pk) == []
+    # within its lease nobody takes it over; after it, the remaining action runs once
+    assert services.firings_resume(now=firing.lease_until - timedelta(seconds=1)) == 0
+    assert services.firings_resume(now=firing.lease_until + timedelta(seconds=1)) == 1
+    assert services.firings_resume(now=firing.lease_until + timedelta(minutes=10)) == 0
+
+    firing.refresh_from_db()
+    run = WorkflowRun.objects.get()
+    assert firing.status == "fired" and firing.context["run"] == run.pk
+    assert [o["detail"] for o in firing.outcomes] == [
+        f"started run #{run.pk}", "notified 1 member(s)"]  # fmt: skip
+    assert list(Notice.objects.values_list("text", "run")) == [(f"run {template.pk}", run.pk)]

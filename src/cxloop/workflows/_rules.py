@@ -278,7 +278,15 @@ def firings_resume(*, now: datetime | None = None) -> int:
             [*firing.chain, firing.rule_id], firing.rule, firing.at, firing,
         )  # fmt: skip
         log.warning("rule %s: resuming firing %s on %s", firing.rule_id, firing.pk, firing.subject)
-        firing_carry_out(firing=firing, context=context)
+        try:
+            firing_carry_out(firing=firing, context=context)
+        except Exception as exc:  # a bug, not a dead worker: stop, never retry it every lease
+            log.exception("rule %s: firing %s failed on resume", firing.rule_id, firing.pk)
+            RuleFiring.objects.filter(pk=firing.pk).update(
+                status=FiringStatus.PARTIAL, lease_until=None,
+                outcomes=[*firing.outcomes, {"action": "resume", "ok": False,
+                                             "detail": f"failed: {exc}"[:300]}],
+            )  # fmt: skip
         resumed += 1
     return resumed
 

@@ -114,6 +114,7 @@ def rules_scan_segments(*, now: datetime | None = None) -> int:
     first round notes who is in without firing (they did not just enter). Returns firings."""
     at = now or timezone.now()
     made = 0
+    memberships: dict[int, set[int]] = {}  # rules watching one segment share its membership
     for rule in _live_rules(*SEGMENT_TRIGGERS):
         workspace = rule.workspace
         segment = _segments().segment_get(
@@ -122,7 +123,9 @@ def rules_scan_segments(*, now: datetime | None = None) -> int:
         if segment is None:
             continue
         try:
-            current = _members(workspace, segment.pk, now)
+            if segment.pk not in memberships:
+                memberships[segment.pk] = _members(workspace, segment.pk, now)
+            current = memberships[segment.pk]
         except _segments().SegmentChoiceError as exc:
             log.warning("rule %s: %s", rule.pk, exc)
             continue
@@ -151,6 +154,8 @@ def rules_scan_segments(*, now: datetime | None = None) -> int:
         verb = "entered" if rule.trigger == Trigger.SEGMENT_ENTERED else "left"
         for cid in watched:
             customer = customers.get(cid)
+            if customer is not None and customer.merged_into_id is not None:
+                customer = None  # merged into another profile: it left as a tombstone, no one left
             facts = _segment_facts(segment, customer, predictions)
             held, why = conditions_check(rule.conditions, facts)
             firing = None

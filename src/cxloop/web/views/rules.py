@@ -146,7 +146,9 @@ def _editor(request: HttpRequest, rule) -> HttpResponse:
             if trigger in PARAM_FIELDS and not pform.is_valid():
                 errors.extend(error_lines(pform, PARAM_LABELS))
         else:
-            pform = TriggerParamsForm(initial=_typed_params(request.POST), trigger=trigger)
+            typed = {"days": 30 if trigger == "metric_crossed" else 3, "direction": "below",
+                     "time": "09:00", **_typed_params(request.POST)}  # fmt: skip
+            pform = TriggerParamsForm(initial=typed, trigger=trigger)
         params = pform.params() if pform.is_bound else {}
         if op.startswith("resend-") and rule is not None:
             delivery = selectors.delivery_get(rule=rule, delivery_id=int(op.split("-")[1]))
