@@ -52,7 +52,7 @@ def _env(home: Path) -> dict[str, str]:
 
 def _app(home: Path, *args: str) -> None:
     done = subprocess.run([sys.executable, str(ROOT / "tests" / "worker_kill_app.py"), *args],
-                          env=_env(home), capture_output=True, text=True, timeout=60)  # fmt: skip
+                          env=_env(home), capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
 
 
@@ -78,7 +78,7 @@ def test_a_worker_killed_mid_webhook_leaves_every_action_done_once(tmp_path):
         _app(tmp_path, "setup", f"http://127.0.0.1:{server.server_address[1]}/hook")
         first = _worker(tmp_path)
         try:
-            assert _SlowReceiver.arrived.wait(25), "the webhook never arrived"
+            assert _SlowReceiver.arrived.wait(90), "the webhook never arrived"
         finally:
             # when: the worker is killed while the webhook is under way
             first.send_signal(signal.SIGKILL)
@@ -93,7 +93,7 @@ def test_a_worker_killed_mid_webhook_leaves_every_action_done_once(tmp_path):
         # and: the lost reaction is queued again, and a new worker runs it and a cycle
         _app(tmp_path, "requeue")
         second = _worker(tmp_path, "--batch")
-        output, _ = second.communicate(timeout=60)
+        output, _ = second.communicate(timeout=120)
         assert second.returncode == 0, output.decode()[-2000:]
     finally:
         _SlowReceiver.release.set()
