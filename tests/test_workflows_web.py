@@ -351,3 +351,20 @@ def test_the_rule_editor_saves_segment_and_schedule_triggers(client, analyst, wo
         "op": "test", "start": "2026-03-01", "end": "2026-03-10"})  # fmt: skip
     assert tested.status_code == 200 and tested.context["tested"]["fired"] == 0
     assert "Trait conditions use today&#x27;s traits" in tested.text
+
+
+@pytest.mark.parametrize("trigger", ["segment_entered", "metric_crossed", "schedule"])
+def test_hostile_trigger_fields_are_refused_at_the_field_never_a_500(
+    client, analyst, workspace, trigger
+):
+    hostile = ["\x00", "9" * 40, "-1", "nan", "inf", "<script>", "1e999", " ", "0x10", "２"]
+    for value in hostile:
+        data = {"name": "x", "trigger": trigger, "conditions": "0", "actions": "1",
+                "a0-type": "notify", "a0-role": "agent", "a0-text": "x", "op": "save",
+                **{f"p-{name}": value for name in ("segment_id", "metric", "survey_id", "event",
+                                                  "days", "direction", "threshold", "schedule",
+                                                  "time", "template_id", "step")}}  # fmt: skip
+        for op in ("save", "test", "refresh"):
+            response = client.post("/workflows/rules/new/", {**data, "op": op})
+            assert response.status_code in (200, 422), (value, op, response.status_code)
+    assert not selectors.rule_list(workspace=workspace).exists()
