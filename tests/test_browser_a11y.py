@@ -285,6 +285,15 @@ def _rule_tested(page: Page, url: str, ws: Workspace) -> None:
     expect(page.locator("#test-result")).to_contain_text("Would have fired")
 
 
+def _rule_metric_errors(page: Page, url: str, ws: Workspace) -> None:
+    page.goto(f"{url}/workflows/rules/new/")
+    page.get_by_label("Trigger").select_option("metric_crossed")
+    expect(page.get_by_label("Threshold")).to_be_visible()
+    page.get_by_label("Over the last (days)").fill("0")
+    page.get_by_role("button", name="Save rule").click()
+    expect(page.locator("#p-days-error")).to_contain_text("0 is outside 1–365")
+
+
 def _workflow_errors(page: Page, url: str, ws: Workspace) -> None:
     page.goto(f"{url}/workflows/new/")
     page.get_by_role("button", name="Save workflow").click()
@@ -314,6 +323,7 @@ STATES: dict[str, Callable[[Page, str, Workspace], None]] = {
     "survey-editor-refused-remove": _editor_refused_remove,
     "survey-editor-question-open": _editor_question_open,
     "rule-tested": _rule_tested,
+    "rule-metric-errors": _rule_metric_errors,
     "workflow-editor-errors": _workflow_errors,
 }
 

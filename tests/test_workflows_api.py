@@ -84,3 +84,18 @@ def test_list_runs_filters_and_rules_need_manage_workflows(client, agent, worksp
     assert everything["count"] == 2
     assert client.get("/api/workflows/templates").json()[0]["steps"][0]["key"] == "call"
     assert client.get("/api/workflows/rules").status_code == 403  # agents work tasks only
+
+
+def test_listed_rules_say_what_their_trigger_watches(client, workspace):
+    admin = member_make(workspace=workspace, username="boss", role="admin")
+    client.force_login(admin)
+    services.rule_create(
+        workspace=workspace, name="NPS alert", trigger="metric_crossed",
+        params={"metric": "nps", "days": "30", "direction": "below", "threshold": "20"},
+        conditions=[], actions=[{"type": "notify", "role": "admin", "text": "NPS {value}"}],
+    )  # fmt: skip
+
+    rules = client.get("/api/workflows/rules").json()
+
+    assert rules[0]["params"] == {"metric": "nps", "days": 30, "direction": "below",
+                                  "threshold": 20.0}  # fmt: skip

@@ -365,7 +365,10 @@ def test_the_worker_cycle_marks_overdue_steps(workspace, template, customer, set
 
     result = workflows_cycle.enqueue(repeat=False)
 
-    assert result.return_value == {"overdue": 1, "event_firings": 0, "webhook_retries": 0}
+    assert result.return_value == {
+        "overdue": 1, "event_firings": 0, "segment_firings": 0, "metric_firings": 0,
+        "schedule_firings": 0, "resumed": 0, "webhook_retries": 0,
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(

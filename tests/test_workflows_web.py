@@ -287,3 +287,84 @@ def test_business_hours_page_saves_names_errors_and_clears(client, workspace):
     assert client.post(url, {"days": ["9"]}).status_code == 422  # not a weekday: the form says so
     assert client.post(url, {"op": "clear"}).status_code == 302
     assert wf_selectors.calendar_definition(workspace_id=workspace.pk) is None
+
+
+def test_the_rule_editor_offers_a_metric_trigger_with_errors_at_the_field(
+    client, analyst, workspace
+):
+    base = {"name": "NPS alert", "trigger": "metric_crossed", "conditions": "0", "actions": "1",
+            "a0-type": "notify", "a0-role": "agent", "a0-text": "NPS is {value}",
+            "p-metric": "nps", "p-direction": "below", "op": "save", "active": "on"}  # fmt: skip
+
+    redraw = client.post("/workflows/rules/new/", {**base, "op": "refresh", "p-days": "x"})
+    refused = client.post("/workflows/rules/new/", {**base, "p-days": "0", "p-threshold": "low"})
+    saved = client.post("/workflows/rules/new/", {**base, "p-days": "30", "p-threshold": "20"})
+
+    # a redraw shows the fields back without judging them
+    assert redraw.status_code == 200 and 'id="p-days" name="p-days" value="x"' in redraw.text
+    assert 'aria-invalid="true"' not in redraw.text
+    assert refused.status_code == 422
+    assert '<p class="field-error" id="p-days-error">0 is outside 1–365</p>' in refused.text
+    assert '<p class="field-error" id="p-threshold-error">Enter a number.</p>' in refused.text
+    assert saved.status_code == 302
+    rule = selectors.rule_list(workspace=workspace).get()
+    assert rule.params == {"metric": "nps", "days": 30, "direction": "below", "threshold": 20.0}
+    page = client.get(f"/workflows/rules/{rule.pk}/")
+    assert 'id="p-threshold" name="p-threshold" value="20.0"' in page.text
+    assert "Replayed at the end of each day" in page.text
+    listing = client.get("/workflows/rules/")
+    assert "NPS (−100 to 100) over the last 30 days falls below 20.0" in listing.text
+
+
+def test_the_rule_editor_saves_segment_and_schedule_triggers(client, analyst, workspace):
+    from cxloop.segments import services as segment_services
+
+    gold = segment_services.segment_create(
+        workspace=workspace, name="Gold", definition={"all": [
+            {"trait": "tier", "op": "eq", "value": "gold"}]})  # fmt: skip
+    base = {"conditions": "0", "actions": "1", "a0-type": "notify", "a0-role": "agent",
+            "a0-text": "hi", "op": "save"}  # fmt: skip
+
+    missing = client.post(
+        "/workflows/rules/new/", {**base, "name": "In", "trigger": "segment_entered"}
+    )
+    entered = client.post("/workflows/rules/new/", {**base, "name": "In", "trigger": "segment_entered",
+                                                    "p-segment_id": str(gold.pk)})  # fmt: skip
+    bad_time = client.post("/workflows/rules/new/", {**base, "name": "Daily", "trigger": "schedule",
+                                                     "p-schedule": "daily", "p-time": "9am"})  # fmt: skip
+    daily = client.post("/workflows/rules/new/", {**base, "name": "Daily", "trigger": "schedule",
+                                                  "p-schedule": "daily", "p-time": "09:00",
+                                                  "p-days": "5"})  # fmt: skip
+
+    assert missing.status_code == 422
+    assert '<p class="field-error" id="p-segment_id-error">required</p>' in missing.text
+    assert entered.status_code == 302
+    assert bad_time.status_code == 422
+    assert "&#x27;9am&#x27; is not a time like 09:00" in bad_time.text
+    assert daily.status_code == 302
+    rules = {r.name: r for r in selectors.rule_list(workspace=workspace)}
+    assert rules["In"].params == {"segment_id": gold.pk}
+    assert rules["Daily"].params == {"schedule": "daily", "time": "09:00"}
+    # test against history says what a segment replay can rebuild
+    tested = client.post(f"/workflows/rules/{rules['In'].pk}/", {
+        **base, "name": "In", "trigger": "segment_entered", "p-segment_id": str(gold.pk),
+        "op": "test", "start": "2026-03-01", "end": "2026-03-10"})  # fmt: skip
+    assert tested.status_code == 200 and tested.context["tested"]["fired"] == 0
+    assert "Trait conditions use today&#x27;s traits" in tested.text
+
+
+@pytest.mark.parametrize("trigger", ["segment_entered", "metric_crossed", "schedule"])
+def test_hostile_trigger_fields_are_refused_at_the_field_never_a_500(
+    client, analyst, workspace, trigger
+):
+    hostile = ["\x00", "9" * 40, "-1", "nan", "inf", "<script>", "1e999", " ", "0x10", "２"]
+    for value in hostile:
+        data = {"name": "x", "trigger": trigger, "conditions": "0", "actions": "1",
+                "a0-type": "notify", "a0-role": "agent", "a0-text": "x", "op": "save",
+                **{f"p-{name}": value for name in ("segment_id", "metric", "survey_id", "event",
+                                                  "days", "direction", "threshold", "schedule",
+                                                  "time", "template_id", "step")}}  # fmt: skip
+        for op in ("save", "test", "refresh"):
+            response = client.post("/workflows/rules/new/", {**data, "op": op})
+            assert response.status_code in (200, 422), (value, op, response.status_code)
+    assert not selectors.rule_list(workspace=workspace).exists()

@@ -100,6 +100,7 @@ class WorkflowRuleOut(Schema):
     name: str
     active: bool
     trigger: str
+    params: dict = {}  # what a segment, metric or schedule trigger watches
     conditions: list[dict]
     actions: list[dict]
     fired: int
@@ -247,7 +248,7 @@ def list_rules(request: HttpRequest, workspace: str | None = None):
     ws = request_workspace(request, workspace, need=Capability.MANAGE_WORKFLOWS)
     return [
         {"id": r.pk, "name": r.name, "active": r.active, "trigger": r.trigger,
-         "conditions": r.conditions, "actions": r.actions,
+         "params": r.params, "conditions": r.conditions, "actions": r.actions,
          "fired": getattr(r, "fired", 0), "last_fired": getattr(r, "last_fired", None)}
         for r in selectors.rule_list(workspace=ws)
     ]  # fmt: skip

@@ -53,6 +53,7 @@ from cxloop.metrics._retention import (  # cohort horizon (issue 10)
     horizon_start,
     retention_by_period,
 )
+from cxloop.metrics._window import WINDOW_METRICS, metric_window
 from cxloop.metrics.definitions import Estimate, MetricName
 from cxloop.metrics.filters import (
     TRAIT_KEY,
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COHORT_HORIZON",
     "COHORT_HORIZON_MAX",
+    "WINDOW_METRICS",
     "Cohort",
     "Comment",
     "PeriodStart",
@@ -78,6 +80,7 @@ __all__ = [
     "cohort_note",
     "cohort_retention",
     "horizon_start",
+    "metric_window",
     "period_floor",
     "period_next",
     "retention_by_period",

@@ -9,9 +9,9 @@ and logged (``loop_stopped``): two rules that keep starting each other's workflo
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -33,6 +33,7 @@ from cxloop.workflows.models import (
     Notice,
     Rule,
     RuleFiring,
+    RuleMember,
     StepInstance,
     StepStatus,
     Trigger,
@@ -44,17 +45,22 @@ from cxloop.workflows.ruledefs import (
     conditions_check,
     conditions_validate,
     describe_action,
+    params_validate,
 )
 
 log = logging.getLogger(__name__)
 MAX_DEPTH = 3  # a firing caused by a chain of this many firings is stopped as a loop
+# a firing still acting this long after its last action is taken as lost (its worker died)
+LEASE = timedelta(minutes=2)
 EVENT_SCAN_BATCH = 1000
 
 
 # ------------------------------------------------------------------ rule writes
 
 
-def _clean(workspace: Workspace, name: Any, trigger: Any, conditions: Any, actions: Any):
+def _clean(
+    workspace: Workspace, name: Any, trigger: Any, conditions: Any, actions: Any, params: Any
+):
     errors: list[str] = []
     name = _text(name, "name", errors, high=120)
     if trigger not in Trigger.values:
@@ -63,45 +69,69 @@ def _clean(workspace: Workspace, name: Any, trigger: Any, conditions: Any, actio
     template_ids = set(
         WorkflowTemplate.objects.filter(workspace=workspace).values_list("pk", flat=True)
     )
+    from cxloop.segments import selectors as segment_selectors  # heavy: only when saving a rule
+
+    segments = set(segment_selectors.segment_list(workspace=workspace).values_list("pk", flat=True))
+    surveys = set(
+        feedback_selectors.workspace_surveys(workspace=workspace).values_list("pk", flat=True)
+    )
+    cleaned: list[Any] = []
     for check in (
         lambda: conditions_validate(trigger, conditions),
         lambda: actions_validate(trigger, actions, template_ids=template_ids),
+        lambda: params_validate(
+            trigger, params, template_ids=template_ids, segment_ids=segments, survey_ids=surveys
+        ),
     ):
         try:
-            check()
+            cleaned.append(check())
         except DefinitionError as exc:
             errors.extend(exc.errors)
     if errors:
         raise DefinitionError(errors)
-    return (
-        name,
-        conditions_validate(trigger, conditions),
-        actions_validate(trigger, actions, template_ids=template_ids),
-    )
+    return name, *cleaned
+
+
+def _fresh_state(at: datetime) -> dict:
+    """A cycle-evaluated trigger starts from here: a schedule counts occurrences due after
+    ``at``; a segment rule's first round only notes who is in; a metric starts in range."""
+    return {"cursor": at.isoformat()}
 
 
 def rule_create(
     *, workspace: Workspace, name: str, trigger: str, conditions: Sequence[Any],
-    actions: Sequence[Any], active: bool = False,
+    actions: Sequence[Any], active: bool = False, params: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
 ) -> Rule:  # fmt: skip
     """A rule, validated (DefinitionError names each bad field). An event rule starts reading
-    events from now: the past is what "test against history" is for."""
-    name, conditions, actions = _clean(workspace, name, trigger, conditions, actions)
+    events from now, a schedule counts what falls due from ``at`` (now): the past is what "test
+    against history" is for."""
+    name, conditions, actions, params = _clean(
+        workspace, name, trigger, conditions, actions, params
+    )
     return Rule.objects.create(
         workspace=workspace, name=name, trigger=trigger, conditions=conditions, actions=actions,
         active=active, event_cursor=event_selectors.latest_event_id(workspace_id=workspace.pk),
+        params=params, state=_fresh_state(at or timezone.now()),
     )  # fmt: skip
 
 
 def rule_update(
     *, rule: Rule, name: str, trigger: str, conditions: Sequence[Any], actions: Sequence[Any],
-    active: bool,
+    active: bool, params: Mapping[str, Any] | None = None, at: datetime | None = None,
 ) -> Rule:  # fmt: skip
-    name, conditions, actions = _clean(rule.workspace, name, trigger, conditions, actions)
-    if active and not rule.active:  # switched on: from now, not the events while it was off
+    name, conditions, actions, params = _clean(
+        rule.workspace, name, trigger, conditions, actions, params
+    )
+    switched_on = active and not rule.active
+    if switched_on:  # from now, not the events while it was off
         rule.event_cursor = event_selectors.latest_event_id(workspace_id=rule.workspace_id)
+    if switched_on or trigger != rule.trigger or params != rule.params:
+        # what the cycle remembered was about another segment, metric or schedule
+        rule.state = _fresh_state(at or timezone.now())
+        RuleMember.objects.filter(rule=rule).delete()
     rule.name, rule.trigger, rule.conditions, rule.actions = name, trigger, conditions, actions
-    rule.active = active
+    rule.active, rule.params = active, params
     rule.save()
     return rule
 
@@ -124,6 +154,7 @@ class _Context:
     rule: Rule
     at: datetime
     firing: RuleFiring | None = None
+    delivery: Any = None  # a webhook delivery to send once its row is committed
 
 
 def rules_fire(
@@ -146,45 +177,124 @@ def rules_fire(
         held, why = conditions_check(rule.conditions, facts)
         if not held:
             continue
-        status = FiringStatus.FIRED
-        if len(chain) >= MAX_DEPTH:
-            status = FiringStatus.LOOP_STOPPED
-            names = dict(Rule.objects.filter(pk__in=chain).values_list("pk", "name"))
-            names[rule.pk] = rule.name
-            path = " → ".join(names.get(pk, f"#{pk}") for pk in [*chain, rule.pk])
-            why = (
-                f"{why}. Loop stopped: {path} is {len(chain) + 1} firings deep (limit {MAX_DEPTH})"
-            )
-        firing = RuleFiring(
-            workspace_id=workspace_id, rule=rule, subject=subject[:100], customer=customer,
-            status=status, why=why, chain=list(chain), at=at,
+        firing = firing_claim(
+            rule=rule, subject=subject, why=why, facts=facts, customer=customer, chain=chain,
+            run=run, step=step, at=at,
         )  # fmt: skip
-        try:
-            with transaction.atomic():
-                firing.save()
-        except IntegrityError:  # fired for this subject already (a retry): never twice
+        if firing is None:  # fired for this subject already (a retry): never twice
             continue
         fired.append(firing)
-        if status == FiringStatus.LOOP_STOPPED:
-            log.warning("rule %s: %s", rule.pk, why)
-            continue
-        context = _Context(
-            workspace, customer, run, step, dict(facts), [*chain, rule.pk], rule, at, firing
-        )
-        outcomes = [_act(action, context) for action in rule.actions]
-        firing.outcomes = outcomes
-        if not all(o["ok"] for o in outcomes):
-            firing.status = FiringStatus.PARTIAL
-        firing.save(update_fields=["outcomes", "status"])
+        if firing.status == FiringStatus.ACTING:
+            context = _Context(
+                workspace, customer, run, step, dict(facts), [*chain, rule.pk], rule, at, firing
+            )
+            firing_carry_out(firing=firing, context=context)
     return fired
+
+
+def firing_claim(
+    *, rule: Rule, subject: str, why: str, facts: Mapping[str, Any], customer=None,
+    chain: Sequence[int] = (), run: WorkflowRun | None = None, step: StepInstance | None = None,
+    at: datetime,
+) -> RuleFiring | None:  # fmt: skip
+    """Claim the firing of ``rule`` on ``subject`` (None when it was claimed before): the row,
+    with what its actions need, exists before any action runs, so a retry never acts twice and
+    a worker dying mid-way leaves it for :func:`firings_resume`."""
+    status = FiringStatus.ACTING
+    if len(chain) >= MAX_DEPTH:
+        status = FiringStatus.LOOP_STOPPED
+        names = dict(Rule.objects.filter(pk__in=chain).values_list("pk", "name"))
+        names[rule.pk] = rule.name
+        path = " → ".join(names.get(pk, f"#{pk}") for pk in [*chain, rule.pk])
+        why = f"{why}. Loop stopped: {path} is {len(chain) + 1} firings deep (limit {MAX_DEPTH})"
+    firing = RuleFiring(
+        workspace_id=rule.workspace_id, rule=rule, subject=subject[:100], customer=customer,
+        status=status, why=why, chain=list(chain), at=at,
+        context={"facts": orjson.loads(orjson.dumps(dict(facts), default=str)),
+                 "run": run.pk if run else None, "step": step.pk if step else None},
+        lease_until=timezone.now() + LEASE if status == FiringStatus.ACTING else None,
+    )  # fmt: skip
+    try:
+        with transaction.atomic():
+            firing.save()
+    except IntegrityError:
+        return None
+    if status == FiringStatus.LOOP_STOPPED:
+        log.warning("rule %s: %s", rule.pk, why)
+    return firing
+
+
+def firing_carry_out(*, firing: RuleFiring, context: _Context) -> None:
+    """Run the actions not yet done (all of them, or those after the last one a dead worker
+    recorded). Each action's writes and its outcome commit together, so none runs twice; a
+    webhook's delivery row commits with it and is sent after (its retries keep its id)."""
+    actions = context.rule.actions
+    for index in range(len(firing.outcomes), len(actions)):
+        action = actions[index]
+        context.delivery = None
+        try:
+            with transaction.atomic():
+                outcome = _act(action, context)
+                firing.outcomes = [*firing.outcomes, outcome]
+                firing.lease_until = timezone.now() + LEASE
+                if context.run is not None:  # the later actions (after a resume) act on it
+                    firing.context = {**(firing.context or {}), "run": context.run.pk}
+                firing.save(update_fields=["outcomes", "lease_until", "context"])
+        except (_runs.RunError, DefinitionError) as exc:
+            outcome = {"action": describe_action(action), "ok": False,
+                       "detail": "; ".join(exc.errors)}  # fmt: skip
+            firing.outcomes = [*firing.outcomes, outcome]
+            firing.save(update_fields=["outcomes"])
+        if context.delivery is not None:  # sent once the delivery row is committed
+            delivery = _webhooks.delivery_attempt(delivery=context.delivery)
+            detail = _webhooks.delivery_outcome(delivery)
+            firing.outcomes[-1] = {**firing.outcomes[-1], "detail": detail,
+                                   "ok": not detail.startswith("not ")}  # fmt: skip
+            firing.save(update_fields=["outcomes"])
+    firing.status = (
+        FiringStatus.FIRED if all(o["ok"] for o in firing.outcomes) else FiringStatus.PARTIAL
+    )
+    firing.lease_until = None
+    firing.save(update_fields=["status", "lease_until"])
+
+
+def firings_resume(*, now: datetime | None = None) -> int:
+    """Finish the firings whose worker died mid-way (still acting after their lease): each is
+    claimed by moving its lease, then its remaining actions run. Returns how many."""
+    now = now or timezone.now()
+    resumed = 0
+    stale = RuleFiring.objects.filter(status=FiringStatus.ACTING, lease_until__lt=now)
+    for firing in stale.select_related("rule", "rule__workspace", "customer")[:200]:
+        claimed = RuleFiring.objects.filter(
+            pk=firing.pk, status=FiringStatus.ACTING, lease_until=firing.lease_until
+        ).update(lease_until=now + LEASE)
+        if not claimed:
+            continue
+        saved = firing.context or {}
+        run = WorkflowRun.objects.filter(pk=saved["run"]).first() if saved.get("run") else None
+        step = StepInstance.objects.filter(pk=saved["step"]).first() if saved.get("step") else None
+        context = _Context(
+            firing.rule.workspace, firing.customer, run, step, dict(saved.get("facts") or {}),
+            [*firing.chain, firing.rule_id], firing.rule, firing.at, firing,
+        )  # fmt: skip
+        log.warning("rule %s: resuming firing %s on %s", firing.rule_id, firing.pk, firing.subject)
+        try:
+            firing_carry_out(firing=firing, context=context)
+        except Exception as exc:  # a bug, not a dead worker: stop, never retry it every lease
+            log.exception("rule %s: firing %s failed on resume", firing.rule_id, firing.pk)
+            RuleFiring.objects.filter(pk=firing.pk).update(
+                status=FiringStatus.PARTIAL, lease_until=None,
+                outcomes=[*firing.outcomes, {"action": "resume", "ok": False,
+                                             "detail": f"failed: {exc}"[:300]}],
+            )  # fmt: skip
+        resumed += 1
+    return resumed
 
 
 def _act(action: Mapping[str, Any], c: _Context) -> dict:
     what = describe_action(action)
     try:
         detail = _ACTIONS[action["type"]](action, c)
-    except (_runs.RunError, DefinitionError) as exc:
-        return {"action": what, "ok": False, "detail": "; ".join(exc.errors)}
     except OSError as exc:  # SMTP or the network
         return {"action": what, "ok": False, "detail": f"failed: {exc}"}
     return {"action": what, "ok": not detail.startswith("not "), "detail": detail}
@@ -277,9 +387,8 @@ def _webhook(action, c: _Context) -> str:
     )  # fmt: skip
     if c.firing is None:
         return "not sent: no firing to attach the delivery to"
-    delivery = _webhooks.delivery_create(firing=c.firing, url=action["url"], body=body, at=c.at)
-    delivery = _webhooks.delivery_attempt(delivery=delivery)
-    return _webhooks.delivery_outcome(delivery)
+    c.delivery = _webhooks.delivery_create(firing=c.firing, url=action["url"], body=body, at=c.at)
+    return f"queued (delivery #{c.delivery.pk})"
 
 
 def _notify(action, c: _Context) -> str:
@@ -397,87 +506,3 @@ def rules_scan_events(*, workspace: Workspace | None = None) -> int:
         cursor = events[-1].pk if len(events) == EVENT_SCAN_BATCH else up_to
         Rule.objects.filter(pk=rule.pk).update(event_cursor=cursor)
     return made
-
-
-# ------------------------------------------------------------------ test against history
-
-
-@dataclass
-class WouldFire:
-    subject: str
-    at: datetime
-    customer: Any
-    why: str
-
-
-def _history(workspace: Workspace, trigger: str, conditions, start, end) -> Iterator[tuple]:
-    """(subject, when, customer, facts) for each past occurrence of ``trigger`` in [start, end)."""
-    if trigger == Trigger.RESPONSE_RECEIVED:
-        responses = (
-            feedback_selectors.workspace_responses(workspace=workspace)
-            .filter(completed=True, submitted_at__gte=start, submitted_at__lt=end)
-            .select_related("survey", "customer")
-            .order_by("submitted_at", "pk")
-        )
-        for r in responses.iterator(chunk_size=2000):
-            yield f"response:{r.pk}", r.submitted_at, r.customer, response_facts(r)
-    elif trigger == Trigger.EVENT_RECEIVED:
-        names = [c["value"] for c in conditions if c["field"] == "event" and c["op"] == "eq"]
-        events = (
-            event_selectors.workspace_events(workspace=workspace)
-            .filter(name__in=[str(n) for n in names], occurred_at__gte=start, occurred_at__lt=end)
-            .select_related("customer")
-            .order_by("occurred_at", "pk")
-        )
-        for e in events.iterator(chunk_size=2000):
-            yield f"event:{e.pk}", e.occurred_at, e.customer, event_facts(e, e.customer)
-    elif trigger == Trigger.RUN_STARTED:
-        runs = WorkflowRun.objects.filter(
-            workspace=workspace, started_at__gte=start, started_at__lt=end
-        )
-        for run in runs.select_related("customer", "template").order_by("started_at"):
-            yield f"run:{run.pk}", run.started_at, run.customer, _runs.run_facts(run)
-    else:
-        field = "completed_at" if trigger == Trigger.STEP_COMPLETED else "overdue_at"
-        status = StepStatus.DONE if trigger == Trigger.STEP_COMPLETED else None
-        steps = StepInstance.objects.filter(
-            run__workspace=workspace, **{f"{field}__gte": start, f"{field}__lt": end}
-        ).select_related("run", "run__customer", "run__version")
-        if status:
-            steps = steps.filter(status=status)
-        for step in steps.order_by(field):
-            facts = {**_runs.run_facts(step.run), "step": step.key,
-                     **{f"answer.{k}": v for k, v in step.answers.items()}}  # fmt: skip
-            if step.due_at and step.overdue_at:
-                facts["hours_overdue"] = round(
-                    (step.overdue_at - step.due_at).total_seconds() / 3600, 1
-                )
-            yield f"{trigger}:{step.pk}", getattr(step, field), step.run.customer, facts
-
-
-def rule_test(
-    *, workspace: Workspace, trigger: str, conditions: Sequence[Any], start: datetime,
-    end: datetime, limit: int = 200,
-) -> tuple[int, int, list[WouldFire]]:  # fmt: skip
-    """Evaluate conditions over past occurrences in [start, end) without acting: (occurrences
-    looked at, how many would have fired, the first ``limit`` of those)."""
-    if trigger not in Trigger.values:
-        raise DefinitionError([f"trigger: {trigger!r} is not one of {', '.join(Trigger.values)}"])
-    conditions = conditions_validate(trigger, conditions)
-    if end <= start:
-        raise DefinitionError(["end: must be after start"])
-    seen = fired = 0
-    listed: list[WouldFire] = []
-    # predictions: each customer's latest score (today's, not the one stored at the time: an
-    # imported history is scored once, after its last event)
-    predictions = Predictions(workspace) if wants_predictions(conditions) else None
-    for subject, at, customer, facts in _history(workspace, trigger, conditions, start, end):
-        seen += 1
-        if predictions is not None:
-            facts = {**facts, **predictions.facts(customer)}
-        held, why = conditions_check(conditions, facts)
-        if held:
-            fired += 1
-            if len(listed) < limit:
-                listed.append(WouldFire(subject, at, customer, why))
-    return seen, fired, listed

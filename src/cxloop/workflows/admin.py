@@ -7,6 +7,7 @@ from cxloop.workflows.models import (
     Notice,
     Rule,
     RuleFiring,
+    RuleMember,
     StepInstance,
     TemplateVersion,
     WebhookDelivery,
@@ -55,6 +56,15 @@ class HistoryEntryAdmin(admin.ModelAdmin):
 class RuleAdmin(admin.ModelAdmin):
     list_display = ("name", "workspace", "trigger", "active", "updated_at")
     list_filter = ("trigger", "active")
+
+
+@admin.register(RuleMember)
+class RuleMemberAdmin(ReadOnlyAdmin):
+    """Who a segment rule last saw inside or outside its segment (the cycle's memory)."""
+
+    list_display = ("rule", "customer", "inside", "changes", "changed_at")
+    list_filter = ("inside",)
+    raw_id_fields = ("rule", "customer")
 
 
 @admin.register(RuleFiring)

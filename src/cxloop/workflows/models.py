@@ -168,6 +168,10 @@ class Trigger(models.TextChoices):
     RUN_STARTED = "run_started", "a workflow run starts"
     STEP_COMPLETED = "step_completed", "a workflow step is completed"
     STEP_OVERDUE = "step_overdue", "a workflow step is overdue"
+    SEGMENT_ENTERED = "segment_entered", "a customer enters a segment"
+    SEGMENT_LEFT = "segment_left", "a customer leaves a segment"
+    METRIC_CROSSED = "metric_crossed", "a metric crosses a threshold"
+    SCHEDULE = "schedule", "on a schedule"
 
 
 def new_webhook_secret() -> str:
@@ -185,6 +189,11 @@ class Rule(models.Model):
     conditions = models.JSONField(default=list, blank=True)
     actions = models.JSONField(default=list)
     event_cursor = models.BigIntegerField(default=0, help_text="Last event id scanned.")
+    # what the trigger watches (segment, metric and window, schedule), validated by ruledefs
+    params = models.JSONField(default=dict, blank=True)
+    # what the worker's cycle remembers between rounds: since when the rule listens (schedule),
+    # whether the metric is out of range and how often it crossed; reset when the trigger changes
+    state = models.JSONField(default=dict, blank=True)
     webhook_secret = models.CharField(
         max_length=64, default=new_webhook_secret, help_text="Signs this rule's webhooks."
     )
@@ -199,6 +208,7 @@ class Rule(models.Model):
 
 
 class FiringStatus(models.TextChoices):
+    ACTING = "acting", "Acting"  # claimed, its actions under way (resumed if its worker died)
     FIRED = "fired", "Fired"
     PARTIAL = "partial", "Fired, an action failed"
     LOOP_STOPPED = "loop_stopped", "Stopped: loop"
@@ -218,6 +228,11 @@ class RuleFiring(models.Model):
     why = models.TextField()
     chain = models.JSONField(default=list, blank=True, help_text="Rule ids that led here.")
     outcomes = models.JSONField(default=list, blank=True)
+    # what the remaining actions need if a worker dies mid-way: the facts, the run and step
+    context = models.JSONField(default=dict, blank=True)
+    lease_until = models.DateTimeField(
+        null=True, blank=True, help_text="While acting: another worker resumes it after this."
+    )
     at = models.DateTimeField()
 
     class Meta:
@@ -227,6 +242,25 @@ class RuleFiring(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} on {self.subject}"
+
+
+class RuleMember(models.Model):
+    """A customer a segment rule last saw inside (``inside``) or outside its segment, and how
+    often that changed: an enter or leave fires once per change, whatever happens to the worker."""
+
+    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="members")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    inside = models.BooleanField(default=True)
+    changes = models.PositiveIntegerField(default=0)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "customer"], name="rule_member_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} · {self.customer_id} {'in' if self.inside else 'out'}"
 
 
 class DeliveryStatus(models.TextChoices):

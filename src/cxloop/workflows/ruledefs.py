@@ -41,6 +41,24 @@ FACTS: dict[str, dict[str, str]] = {
     "run_started": {"template": "template id", "source": "what started it"},
     "step_completed": {"template": "template id", "step": "step key"},
     "step_overdue": {"template": "template id", "step": "step key", "hours_overdue": "hours"},
+    "segment_entered": {"segment": "segment id", "segment_name": "segment name"},
+    "segment_left": {"segment": "segment id", "segment_name": "segment name"},
+    "metric_crossed": {
+        "metric": "metric (nps, csat, csat_mean, responses, event_count)",
+        "value": "its value over the window",
+        "threshold": "the threshold crossed",
+        "window": "window in days",
+        "n": "answers or events it rests on",
+    },
+    "schedule": {
+        "schedule": "after_reply, after_step or daily",
+        "days": "days after",
+        "survey": "survey id of the last reply",
+        "nps": "NPS of the last reply",
+        "template": "template id",
+        "step": "step key",
+        "date": "the day (daily)",
+    },
 }
 PREFIXES = {
     "response_received": ("trait.",),
@@ -48,6 +66,10 @@ PREFIXES = {
     "run_started": ("trait.",),
     "step_completed": ("trait.", "answer."),
     "step_overdue": ("trait.",),
+    "segment_entered": ("trait.",),
+    "segment_left": ("trait.",),
+    "metric_crossed": (),
+    "schedule": ("trait.",),
 }
 # the customer's latest prediction, offered to every trigger (read only when a rule names one)
 PREDICTION_FACTS = {
@@ -67,6 +89,23 @@ ACTIONS = {
     "webhook": "call a webhook",
     "notify": "notify in the app",
 }
+# what each trigger the worker's cycle evaluates watches (``Rule.params``)
+PARAM_TRIGGERS = ("segment_entered", "segment_left", "metric_crossed", "schedule")
+METRICS = {
+    "nps": "NPS (−100 to 100)",
+    "csat": "CSAT (% satisfied)",
+    "csat_mean": "CSAT mean score",
+    "responses": "completed responses",
+    "event_count": "count of an event",
+}
+DIRECTIONS = {"below": "falls below", "above": "rises above"}
+SCHEDULES = {
+    "after_reply": "N days after the customer's last survey reply",
+    "after_step": "N days after a workflow step was completed, with no newer reply",
+    "daily": "every day at a time (in the business calendar's zone)",
+}
+MAX_WINDOW_DAYS = 365
+TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 NUMBER = re.compile(r"^-?\d{1,15}(\.\d{1,6})?$")
 FACT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}(\.[A-Za-z0-9_ $-]{1,80})?$")
 
@@ -123,6 +162,96 @@ def conditions_validate(trigger: str, raw: Any) -> list[dict]:
     if errors:
         raise DefinitionError(errors)
     return cleaned
+
+
+def params_validate(
+    trigger: str, raw: Any, *, segment_ids: set[int] | None = None,
+    survey_ids: set[int] | None = None, template_ids: set[int] | None = None,
+) -> dict:  # fmt: skip
+    """What the trigger watches, cleaned; DefinitionError naming each field (``segment: …``,
+    ``metric: …``, ``days: …``). Triggers that watch nothing in particular take ``{}``."""
+    if trigger not in PARAM_TRIGGERS:
+        return {}
+    raw = raw if isinstance(raw, Mapping) else {}
+    errors: list[str] = []
+    cleaned: dict[str, Any] = {}
+    if trigger in ("segment_entered", "segment_left"):
+        segment = _int(raw.get("segment_id"), "segment", 1, 2**63 - 1, errors)
+        if segment and segment_ids is not None and segment not in segment_ids:
+            errors.append(f"segment: no saved segment {segment} here")
+        cleaned["segment_id"] = segment
+    elif trigger == "metric_crossed":
+        metric = raw.get("metric")
+        if metric not in METRICS:
+            errors.append(f"metric: {str(metric)[:30]!r} is not one of {', '.join(METRICS)}")
+        cleaned["metric"] = metric
+        cleaned["days"] = _int(raw.get("days"), "days", 1, MAX_WINDOW_DAYS, errors)
+        direction = raw.get("direction") or "below"
+        if direction not in DIRECTIONS:
+            errors.append(f"direction: {str(direction)[:20]!r} is not below or above")
+        cleaned["direction"] = direction
+        threshold = str(raw.get("threshold", "")).strip()
+        if not threshold:
+            errors.append("threshold: required")
+        elif not NUMBER.match(threshold):
+            errors.append(f"threshold: {threshold[:20]!r} is not a number")
+        else:
+            cleaned["threshold"] = float(threshold)
+        if metric == "event_count":
+            cleaned["event"] = _text(raw.get("event"), "event", errors, high=200)
+        elif raw.get("survey_id") not in (None, ""):
+            survey = _int(raw.get("survey_id"), "survey", 1, 2**63 - 1, errors)
+            if survey and survey_ids is not None and survey not in survey_ids:
+                errors.append(f"survey: no survey {survey} here")
+            cleaned["survey_id"] = survey
+    else:
+        kind = raw.get("schedule")
+        if kind not in SCHEDULES:
+            errors.append(f"schedule: {str(kind)[:30]!r} is not one of {', '.join(SCHEDULES)}")
+        cleaned["schedule"] = kind
+        if kind == "daily":
+            at = str(raw.get("time") or "").strip()
+            if not TIME.match(at):
+                errors.append(f"time: {at[:10]!r} is not a time like 09:00")
+            cleaned["time"] = at
+        else:
+            cleaned["days"] = _int(raw.get("days"), "days", 1, MAX_WINDOW_DAYS, errors)
+        if kind == "after_step":
+            if raw.get("template_id") not in (None, ""):
+                template = _int(raw.get("template_id"), "template", 1, 2**63 - 1, errors)
+                if template and template_ids is not None and template not in template_ids:
+                    errors.append(f"template: no workflow template {template} here")
+                cleaned["template_id"] = template
+            step = _text(raw.get("step"), "step", errors, high=64, required=False)
+            if step:
+                cleaned["step"] = step
+    if errors:
+        raise DefinitionError(errors)
+    return cleaned
+
+
+def describe_params(trigger: str, params: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    """The trigger in words ("NPS over the last 30 days falls below 20"); ``names`` gives
+    segment names by id."""
+    if trigger in ("segment_entered", "segment_left"):
+        name = names.get(str(params.get("segment_id")), f"#{params.get('segment_id')}")
+        return f"{'enters' if trigger == 'segment_entered' else 'leaves'} segment {name}"
+    if trigger == "metric_crossed":
+        what = METRICS.get(str(params.get("metric")), "?")
+        if params.get("metric") == "event_count":
+            what = f"count of {params.get('event')!r}"
+        elif params.get("survey_id"):
+            what = f"{what} of survey #{params['survey_id']}"
+        return (f"{what} over the last {params.get('days')} days "
+                f"{DIRECTIONS.get(str(params.get('direction')), '?')} {params.get('threshold')}")  # fmt: skip
+    if trigger == "schedule":
+        kind = params.get("schedule")
+        if kind == "daily":
+            return f"every day at {params.get('time')}"
+        if kind == "after_reply":
+            return f"{params.get('days')} days after the customer's last reply"
+        return f"{params.get('days')} days after a step was completed with no newer reply"
+    return ""
 
 
 def _who(raw: Mapping, where: str, errors: list[str]) -> dict:

@@ -2,19 +2,20 @@
 
 The public interface other apps, the pages, the API and the CLI import. The work is done in
 private modules: ``_templates``, ``_runs`` (start, complete, assign, extend, overdue) and
-``_rules`` (WHEN → IF → THEN, test against history).
+``_rules`` (WHEN → IF → THEN, each action once), ``_triggers`` (segment, metric and schedule
+triggers the worker's cycle evaluates) and ``_replay`` (test against history).
 """
 
 from __future__ import annotations
 
 from cxloop.workflows._calendar import calendar_clear, calendar_set
 from cxloop.workflows._intake import intake_form_class, intake_submit
+from cxloop.workflows._replay import WouldFire, rule_test
 from cxloop.workflows._rules import (
     MAX_DEPTH,
-    WouldFire,
+    firings_resume,
     rule_create,
     rule_delete,
-    rule_test,
     rule_update,
     rules_fire,
     rules_react_response,
@@ -35,6 +36,12 @@ from cxloop.workflows._runs import (
     steps_mark_overdue,
 )
 from cxloop.workflows._templates import template_archive, template_create, template_new_version
+from cxloop.workflows._triggers import (
+    REPLAY_NOTES,
+    rules_scan_metrics,
+    rules_scan_schedules,
+    rules_scan_segments,
+)
 from cxloop.workflows._webhooks import (
     deliveries_retry_due,
     delivery_resend,
@@ -45,6 +52,7 @@ from cxloop.workflows.definition import DefinitionError
 
 __all__ = [
     "MAX_DEPTH",
+    "REPLAY_NOTES",
     "CalendarError",
     "DefinitionError",
     "RunError",
@@ -54,6 +62,7 @@ __all__ = [
     "deliveries_retry_due",
     "delivery_resend",
     "email_customer",
+    "firings_resume",
     "history_add",
     "intake_form_class",
     "intake_submit",
@@ -64,6 +73,9 @@ __all__ = [
     "rules_fire",
     "rules_react_response",
     "rules_scan_events",
+    "rules_scan_metrics",
+    "rules_scan_schedules",
+    "rules_scan_segments",
     "run_cancel",
     "run_start",
     "runs_start_for_customers",

@@ -2,8 +2,10 @@
 
 ``react_to_response`` fires the rules for one completed response (enqueued after the response's
 transaction commits, so a survey page never waits for a rule's webhook). ``workflows_cycle``
-runs every minute: overdue steps (marked once, escalated, ``step_overdue`` rules) and new events
-for ``event_received`` rules (each rule keeps its cursor).
+runs every minute: overdue steps (marked once, escalated, ``step_overdue`` rules), new events for
+``event_received`` rules (each rule keeps its cursor), segment entries and exits, metric
+crossings and schedules (their state in the database), firings whose worker died mid-way
+(resumed after their lease) and webhook retries.
 """
 
 from __future__ import annotations
@@ -32,18 +34,24 @@ def response_received(*, workspace_id: int, response_id: int) -> None:
 
 @task()
 def workflows_cycle(*, repeat: bool = True) -> dict:
-    """One round: overdue steps, new events, webhook retries. Re-enqueues itself when ``repeat``."""
+    """One round: overdue steps, new events, segments, metrics, schedules, unfinished firings,
+    webhook retries. Re-enqueues itself when ``repeat``."""
     try:
-        overdue = services.steps_mark_overdue()
-        fired = services.rules_scan_events()
-        resent = services.deliveries_retry_due()
+        done = {
+            "overdue": services.steps_mark_overdue(),
+            "event_firings": services.rules_scan_events(),
+            "segment_firings": services.rules_scan_segments(),
+            "metric_firings": services.rules_scan_metrics(),
+            "schedule_firings": services.rules_scan_schedules(),
+            "resumed": services.firings_resume(),
+            "webhook_retries": services.deliveries_retry_due(),
+        }
     finally:
         if repeat:
             enqueue_next(workflows_cycle, seconds=CYCLE_SECONDS, repeat=True)
-    if overdue or fired or resent:
-        log.info("workflows: %s steps overdue, %s event rule firings, %s webhook retries",
-                 overdue, fired, resent)  # fmt: skip
-    return {"overdue": overdue, "event_firings": fired, "webhook_retries": resent}
+    if any(done.values()):
+        log.info("workflows: %s", ", ".join(f"{v} {k}" for k, v in done.items() if v))
+    return done
 
 
 def ensure_workflows_cycle() -> bool:

@@ -10,6 +10,7 @@ from typing import Any
 from django import forms
 
 from cxloop.web.forms import MAX_ID, WholeNumberField, text_field
+from cxloop.workflows.ruledefs import DIRECTIONS, MAX_WINDOW_DAYS, METRICS, SCHEDULES, TIME
 
 MAX_LONG = 5000
 OP = re.compile(r"^(save|test|refresh|add_step|add_intake|add_condition|add_action|"
@@ -90,6 +91,84 @@ def condition_row(data, i: int) -> RowForm:
 
 def action_row(data, i: int) -> RowForm:
     return RowForm(data, prefix=f"a{i}", names=ACTION_FIELDS, long=("body",))
+
+
+# the fields each trigger the cycle evaluates asks for (the rest are ignored for it)
+PARAM_FIELDS = {
+    "segment_entered": ("segment_id",),
+    "segment_left": ("segment_id",),
+    "metric_crossed": ("metric", "survey_id", "event", "days", "direction", "threshold"),
+    "schedule": ("schedule", "days", "time", "template_id", "step"),
+}
+# the domain's error names ("segment: …") and the field each belongs to
+PARAM_ERROR_FIELDS = {"segment": "segment_id", "survey": "survey_id", "template": "template_id",
+                      **{k: k for k in ("metric", "event", "days", "direction", "threshold",
+                                        "schedule", "time", "step")}}  # fmt: skip
+
+
+class TriggerParamsForm(forms.Form):
+    """What a segment, metric or schedule trigger watches (posted as ``p-…``). Which fields a
+    trigger needs is checked here, each error at its field; the domain checks the rest."""
+
+    segment_id = WholeNumberField(1, MAX_ID, label="Segment")
+    metric = forms.ChoiceField(choices=[("", "choose…"), *METRICS.items()], required=False)
+    survey_id = WholeNumberField(1, MAX_ID, label="Survey")
+    event = text_field(max_length=200, label="Event name")
+    days = WholeNumberField(1, MAX_WINDOW_DAYS, label="Days")
+    direction = forms.ChoiceField(choices=list(DIRECTIONS.items()), required=False)
+    threshold = forms.FloatField(required=False)
+    schedule = forms.ChoiceField(choices=[("", "choose…"), *SCHEDULES.items()], required=False)
+    time = text_field(max_length=5, label="Time of day")
+    template_id = WholeNumberField(1, MAX_ID, label="Workflow")
+    step = text_field(max_length=64, label="Step key")
+
+    def __init__(self, *args: Any, trigger: str = "", **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "p")
+        super().__init__(*args, **kwargs)
+        self.trigger = trigger
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        needed = {
+            "segment_entered": ("segment_id",),
+            "segment_left": ("segment_id",),
+            "metric_crossed": ("metric", "days", "threshold"),
+            "schedule": ("schedule",),
+        }.get(self.trigger, ())
+        kind = data.get("schedule")
+        if self.trigger == "schedule":
+            needed = (*needed, "time") if kind == "daily" else (*needed, "days")
+        if self.trigger == "metric_crossed" and data.get("metric") == "event_count":
+            needed = (*needed, "event")
+        for name in needed:
+            if data.get(name) in (None, "") and name not in self.errors:
+                self.add_error(name, "required")
+        if (self.trigger == "schedule" and kind == "daily" and data.get("time")
+                and not TIME.match(data["time"])):  # fmt: skip
+            self.add_error("time", f"{data['time']!r} is not a time like 09:00")
+        return data
+
+    def params(self) -> dict[str, Any]:
+        """The posted values this trigger uses (empty ones left out), for the domain."""
+        data = self.cleaned_data if self.is_bound and hasattr(self, "cleaned_data") else {}
+        out = {}
+        for name in PARAM_FIELDS.get(self.trigger, ()):
+            value = data.get(name)
+            if value not in (None, ""):
+                out[name] = value
+        return out
+
+    def add_domain_errors(self, lines: list[str]) -> list[str]:
+        """Put the domain's ``name: message`` lines at their field; returns the others."""
+        rest = []
+        for line in lines:
+            name, _, message = line.partition(": ")
+            field = PARAM_ERROR_FIELDS.get(name)
+            if field and field in PARAM_FIELDS.get(self.trigger, ()) and field not in self.errors:
+                self.add_error(field, message)
+            else:
+                rest.append(line)
+        return rest
 
 
 class BoardForm(forms.Form):

@@ -13,8 +13,17 @@ from django.views.decorators.http import require_POST
 
 from cxloop.core import selectors as core_selectors
 from cxloop.core.permissions import Capability
+from cxloop.feedback import selectors as feedback_selectors
+from cxloop.segments import selectors as segment_selectors
 from cxloop.web.forms import error_lines
-from cxloop.web.forms.workflows import ACTION_FIELDS, EditorForm, action_row, condition_row
+from cxloop.web.forms.workflows import (
+    ACTION_FIELDS,
+    PARAM_FIELDS,
+    EditorForm,
+    TriggerParamsForm,
+    action_row,
+    condition_row,
+)
 from cxloop.web.views.workflows import saved_redirect
 from cxloop.web.workspace import active_workspace, capability_required
 from cxloop.workflows import selectors, services
@@ -25,17 +34,21 @@ from cxloop.workflows.ruledefs import (
     PREDICTION_FACTS,
     PREFIXES,
     describe_action,
+    describe_params,
 )
 
 TEST_DAYS = 30
+PARAM_LABELS = {"segment_id": "segment", "survey_id": "survey", "template_id": "template"}
 
 
 @capability_required(Capability.MANAGE_WORKFLOWS)
 def rule_list(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
+    names = {str(s.pk): s.name for s in segment_selectors.segment_list(workspace=workspace)}
     rules = [
         {"rule": r, "actions": [describe_action(a) for a in r.actions],
-         "trigger": selectors.Trigger(r.trigger).label}
+         "trigger": selectors.Trigger(r.trigger).label,
+         "watches": describe_params(r.trigger, r.params, names)}
         for r in selectors.rule_list(workspace=workspace)
     ]  # fmt: skip
     return render(request, "workflows/rules.html", {"rules": rules, "tab": "rules"})
@@ -105,6 +118,15 @@ def _day_range(chosen: dict) -> tuple[datetime, datetime]:
             datetime.combine(end_day, time(), UTC) + timedelta(days=1))  # fmt: skip
 
 
+def _typed_params(data) -> dict[str, str]:
+    """The trigger fields as posted (a redraw shows them back unchecked)."""
+    return {
+        name: str(data.get(f"p-{name}", ""))[:200]
+        for name in TriggerParamsForm.base_fields
+        if data.get(f"p-{name}") not in (None, "")
+    }
+
+
 def _editor(request: HttpRequest, rule) -> HttpResponse:
     workspace = active_workspace(request)
     errors: list[str] = []
@@ -119,6 +141,15 @@ def _editor(request: HttpRequest, rule) -> HttpResponse:
         active = bool(form.cleaned_data.get("active"))
         conditions, actions = _rows(request.POST, form.counts(), errors)
         op = form.cleaned_data.get("op") or "save"
+        if op in ("save", "test"):  # checked when it counts; a redraw shows what was typed
+            pform = TriggerParamsForm(request.POST, trigger=trigger)
+            if trigger in PARAM_FIELDS and not pform.is_valid():
+                errors.extend(error_lines(pform, PARAM_LABELS))
+        else:
+            typed = {"days": 30 if trigger == "metric_crossed" else 3, "direction": "below",
+                     "time": "09:00", **_typed_params(request.POST)}  # fmt: skip
+            pform = TriggerParamsForm(initial=typed, trigger=trigger)
+        params = pform.params() if pform.is_bound else {}
         if op.startswith("resend-") and rule is not None:
             delivery = selectors.delivery_get(rule=rule, delivery_id=int(op.split("-")[1]))
             if delivery is None:
@@ -130,10 +161,11 @@ def _editor(request: HttpRequest, rule) -> HttpResponse:
             try:
                 seen, fired, listed = services.rule_test(
                     workspace=workspace, trigger=trigger, conditions=conditions,
-                    start=start, end=end,
+                    start=start, end=end, params=params,
                 )  # fmt: skip
             except services.DefinitionError as exc:
                 errors, status = exc.errors, 422
+                pform.add_domain_errors(exc.errors)
             else:
                 tested = {"seen": seen, "fired": fired, "listed": listed,
                           "start": start.date(), "end": (end - timedelta(days=1)).date()}  # fmt: skip
@@ -142,13 +174,14 @@ def _editor(request: HttpRequest, rule) -> HttpResponse:
                 if rule is None:
                     rule = services.rule_create(
                         workspace=workspace, name=name, trigger=trigger, conditions=conditions,
-                        actions=actions, active=active,
+                        actions=actions, active=active, params=params,
                     )  # fmt: skip
                 else:
-                    services.rule_update(rule=rule, name=name, trigger=trigger,
+                    services.rule_update(rule=rule, name=name, trigger=trigger, params=params,
                                          conditions=conditions, actions=actions, active=active)  # fmt: skip
             except services.DefinitionError as exc:
                 errors = exc.errors
+                pform.add_domain_errors(exc.errors)
             else:
                 return saved_redirect(request, reverse("rule-edit", args=[rule.pk]))
         elif op not in ("save", "test"):
@@ -158,7 +191,9 @@ def _editor(request: HttpRequest, rule) -> HttpResponse:
     elif rule is not None:
         name, trigger, active = rule.name, rule.trigger, rule.active
         conditions, actions = [dict(c) for c in rule.conditions], [dict(a) for a in rule.actions]
+        pform = TriggerParamsForm(initial=dict(rule.params), trigger=trigger)
     else:
+        pform = TriggerParamsForm(initial={"days": 30, "direction": "below"}, trigger="")
         name, trigger, active = "", "response_received", False
         conditions = [{"field": "nps", "op": "lte", "value": 6}]
         actions = [{"type": "notify", "role": "agent", "text": ""}]
@@ -174,5 +209,9 @@ def _editor(request: HttpRequest, rule) -> HttpResponse:
         "deliveries": selectors.rule_deliveries(rule=rule) if rule else [],
         "has_webhook": any(a.get("type") == "webhook" for a in actions),
         "start": start.date(), "end": (end - timedelta(days=1)).date(), "tab": "rules",
+        "pform": pform, "param_fields": PARAM_FIELDS.get(trigger, ()),
+        "segments": segment_selectors.segment_list(workspace=workspace),
+        "surveys": feedback_selectors.workspace_surveys(workspace=workspace),
+        "replay_note": services.REPLAY_NOTES.get(trigger, ""),
     }  # fmt: skip
     return render(request, "workflows/rule_editor.html", context, status=status)
