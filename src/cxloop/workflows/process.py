@@ -26,6 +26,7 @@ def _who(rule: Mapping[str, Any] | None, names: Mapping[int, str]) -> str:
 def _field(field: Mapping[str, Any]) -> str:
     kind = field["type"]
     what = {"text": "text", "date": "a date", "rating": f"a rating 1–{field.get('max', 5)}",
+            "file": "a file",
             "choice": " / ".join(field.get("choices", []))}.get(kind, kind)  # fmt: skip
     return f"{field['label']} ({what}{', required' if field.get('required') else ''})"
 
@@ -33,6 +34,12 @@ def _field(field: Mapping[str, Any]) -> str:
 def step_sentences(step: Mapping[str, Any], names: Mapping[int, str]) -> list[str]:
     """A step in words: who, by when, only when, what they record, what follows."""
     lines = [f"Done by {_who(step.get('assignee'), names)}."]
+    if step.get("parallel"):
+        lines.insert(
+            0,
+            "Runs at the same time as the step before it; the run goes on once every "
+            "step of the group is done or skipped.",
+        )
     hours = step.get("deadline_hours")
     if hours is not None:
         since = "the run's start" if step.get("deadline_from") == "start" else "the step opening"
