@@ -36,7 +36,7 @@ def intake_submit(
 ) -> WorkflowRun:  # fmt: skip
     """Validate an intake form (with its uploaded ``files``) and start its run; the customer is
     matched by email (or created, named). Raises RunError naming each bad field."""
-    form = intake_form_class(template)(data=data, files=files)
+    form = intake_form_class(template)(data=data, files=files)  # type: ignore[arg-type]
     if not form.is_valid():
         raise RunError(form_errors(form))
     answers = answers_clean(form)

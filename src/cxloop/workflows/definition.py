@@ -207,6 +207,9 @@ def steps_validate(raw: Any) -> list[dict]:
         deadline_from = item.get("deadline_from") or "previous"
         if deadline_from not in DEADLINE_FROM:
             errors.append(f"{where}: deadline_from: {deadline_from!r} is not start or previous")
+        condition = condition_validate(
+            item.get("condition"), f"{where}: condition", errors, fields=earlier
+        )
         step = {
             "key": key,
             "title": _text(item.get("title"), f"{where}: title", errors, high=200),
@@ -218,13 +221,11 @@ def steps_validate(raw: Any) -> list[dict]:
                 item.get("deadline_business"), f"{where}: deadline_business", errors
             ),
             "fields": fields,
-            "condition": condition_validate(
-                item.get("condition"), f"{where}: condition", errors, fields=earlier
-            ),
+            "condition": condition,
             "escalate": None,
             "email": None,
         }
-        cond = step["condition"]
+        cond = condition
         if cond and cond["step"] in group:  # open at the same time: its answers are not there yet
             errors.remove(f"{where}: condition.step: {cond['step']!r} is not an earlier step")
             errors.append(f"{where}: condition.step: {cond['step']!r} runs at the same time "

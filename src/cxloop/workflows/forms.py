@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from django import forms
+from django.core.files.uploadedfile import UploadedFile
 
 from cxloop.workflows._files import allowed_extensions, upload_problem
 
@@ -21,8 +22,8 @@ class UploadField(forms.FileField):
 
     def to_python(self, data: Any) -> Any:
         upload = super().to_python(data)
-        if upload is not None and (problem := upload_problem(upload)):
-            raise forms.ValidationError(problem.capitalize() + ".", code="bad_file")
+        if isinstance(upload, UploadedFile) and (problem := upload_problem(upload)):
+            raise forms.ValidationError(problem[0].upper() + problem[1:] + ".", code="bad_file")
         return upload
 
 

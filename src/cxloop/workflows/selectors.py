@@ -133,7 +133,7 @@ def run_file(*, run: WorkflowRun, field: str, step_id: int | None = None) -> dic
         step = run.steps.filter(pk=step_id).first()
         answers = step.answers if step is not None else {}
     value = answers.get(field) if isinstance(answers, dict) else None
-    return dict(value) if is_file(value) else None
+    return dict(value) if value is not None and is_file(value) else None
 
 
 def step_get(*, workspace: Workspace, step_id: int) -> StepInstance | None:

@@ -6,6 +6,7 @@ the run), and each member's task inbox."""
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -54,7 +55,8 @@ def _board_context(request: HttpRequest, form: BoardForm) -> dict:
     columns: dict[str, list] = defaultdict(list)
     rows = []
     for run in runs:  # a run in a group of parallel steps shows once per open step
-        for step in open_steps.get(run.pk) or [None]:
+        steps: list[Any] = list(open_steps.get(run.pk, [])) or [None]
+        for step in steps:
             timing = selectors.step_timing(step, now) if step else ""
             row = {"run": run, "step": step, "timing": timing}
             rows.append(row)
@@ -126,7 +128,7 @@ def _answers(run, answers: dict, step_id: int | None = None) -> list[dict]:
     return shown
 
 
-def _chosen(request: HttpRequest, steps: list, open_steps: list) -> tuple:
+def _chosen(request: HttpRequest, steps: list, open_steps: list) -> tuple[Any, str]:
     """(the open step a completing POST is for, or None; why not)."""
     wanted = request.POST.get("_step", "")
     if not wanted:
@@ -204,7 +206,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 @capability_required(Capability.WORK_TASKS)
 def run_file(
     request: HttpRequest, run_id: int, field: str, step_id: int | None = None
-) -> HttpResponse:
+) -> FileResponse:
     """A file answered in a run (its intake form's, or a step's), for members who may read the
     run: always as a download, never shown inline."""
     run = _run_or_404(request, run_id)
