@@ -13,6 +13,8 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.views.decorators.http import require_POST
 
 from cxloop.core import selectors as core_selectors
@@ -128,6 +130,22 @@ def _answers(run, answers: dict, step_id: int | None = None) -> list[dict]:
     return shown
 
 
+def _about(step, definition: dict) -> list[str]:
+    """A step's line under its title: who, by when, whether it runs with the one before."""
+    about = []
+    if step.assignee:
+        about.append(step.assignee.get_username())
+    elif step.role:
+        about.append(f"any {step.role}")
+    if step.due_at:
+        about.append(f"due {date_format(localtime(step.due_at), 'j M Y H:i')}")
+    if definition.get("parallel"):
+        about.append("at the same time as the step before")
+    if definition.get("condition"):
+        about.append(f"only when {describe_condition(definition['condition'])}")
+    return about
+
+
 def _chosen(request: HttpRequest, steps: list, open_steps: list) -> tuple[Any, str]:
     """(the open step a completing POST is for, or None; why not)."""
     wanted = request.POST.get("_step", "")
@@ -182,11 +200,8 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
             {
                 "step": s,
                 "timing": selectors.step_timing(s, now),
-                "parallel": bool(definitions.get(s.key, {}).get("parallel")),
+                "about": _about(s, definitions.get(s.key, {})),
                 "answers": _answers(run, s.answers, s.pk),
-                "condition": describe_condition(definitions[s.key]["condition"])
-                if definitions.get(s.key, {}).get("condition")
-                else "",
             }
             for s in steps
         ],
