@@ -245,3 +245,21 @@ def test_file_facts_are_their_names_in_emails_and_rules(run):
     run.refresh_from_db()
 
     assert run_facts(run)["answer.receipt"] == "r.pdf"
+
+
+def test_erasing_the_customer_deletes_the_files_of_their_runs(
+    client, template, workflow_files_in_tmp, django_capture_on_commit_callbacks
+):
+    from cxloop.customers.privacy import customer_erase
+
+    client.post(f"/w/{template.intake_token}/", {
+        "email": "dan@example.com", "issue": "Broken", "photo": _upload("p.png", PNG)})  # fmt: skip
+    run = WorkflowRun.objects.get()
+    services.step_complete(step=run.steps.get(key="collect"), answers={"note": "x"},
+                           files={"receipt": _upload("r.pdf", PDF)})  # fmt: skip
+    assert len([p for p in workflow_files_in_tmp.rglob("*") if p.is_file()]) == 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_erase(customer=run.customer, actor="test")
+
+    assert [p for p in workflow_files_in_tmp.rglob("*") if p.is_file()] == []
