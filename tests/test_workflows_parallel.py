@@ -261,3 +261,28 @@ def test_the_editor_saves_a_step_that_runs_with_the_one_before(client, workspace
     assert saved.status_code == 302
     steps = WorkflowTemplate.objects.get().current.steps
     assert [s.get("parallel", False) for s in steps] == [False, True]
+
+
+def test_the_flowchart_forks_and_joins_around_a_group():
+    chart = process.mermaid([TRIAGE, CALL, REFUND, CLOSE])
+
+    assert chart.splitlines() == [
+        "flowchart TD",
+        "  start([Run starts])",
+        '  s_triage["Triage"]',
+        '  fork_2{{"at the same time"}}',
+        '  s_call["Call the customer"]',
+        '  s_refund["Refund the order"]',
+        '  join_2{{"all done"}}',
+        '  s_close["Close"]',
+        "  done([Run closed])",
+        "  start --> s_triage",
+        "  s_triage --> fork_2",
+        "  fork_2 --> s_call",
+        "  s_call --> join_2",
+        "  fork_2 -->|triage.refund is yes| s_refund",
+        "  fork_2 -.->|otherwise| join_2",
+        "  s_refund --> join_2",
+        "  join_2 --> s_close",
+        "  s_close --> done",
+    ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cxloop.workflows.definition import describe_condition
+from cxloop.workflows.definition import describe_condition, step_groups
 
 
 def _who(rule: Mapping[str, Any] | None, names: Mapping[int, str]) -> str:
@@ -62,19 +62,37 @@ def _label(text: str) -> str:
 
 def mermaid(steps: Sequence[Mapping[str, Any]]) -> str:
     """A Mermaid flowchart of the steps; a conditional step has a dotted "otherwise" edge past
-    it."""
-    nodes = ["start", *(f"s_{step['key']}" for step in steps), "done"]
+    it; steps that run at the same time fork from one node and join at another."""
+    groups = step_groups(steps)
+    ends = []  # (entry, exit) node of each group
     lines = ["flowchart TD", "  start([Run starts])"]
-    lines += [f'  s_{step["key"]}["{_label(step["title"])}"]' for step in steps]
-    lines.append("  done([Run closed])")
-    for i, step in enumerate(steps):
-        before, here, after = nodes[i], nodes[i + 1], nodes[i + 2]
-        if step.get("condition"):
-            lines.append(f"  {before} -->|{_label(describe_condition(step['condition']))}| {here}")
-            lines.append(f"  {before} -.->|otherwise| {after}")
+    for g, members in enumerate(groups, start=1):
+        if len(members) > 1:
+            lines.append(f'  fork_{g}{{{{"at the same time"}}}}')
+        lines += [f'  s_{steps[i]["key"]}["{_label(steps[i]["title"])}"]' for i in members]
+        if len(members) > 1:
+            lines.append(f'  join_{g}{{{{"all done"}}}}')
+            ends.append((f"fork_{g}", f"join_{g}"))
         else:
-            lines.append(f"  {before} --> {here}")
-    lines.append(f"  {nodes[-2]} --> done")
+            ends.append((f"s_{steps[members[0]]['key']}",) * 2)
+    lines.append("  done([Run closed])")
+    exits = ["start", *(end for _, end in ends)]
+    entries = [*(entry for entry, _ in ends), "done"]
+    for g, members in enumerate(groups):
+        before, after = exits[g], entries[g + 1]
+        if len(members) > 1:
+            lines.append(f"  {before} --> {entries[g]}")
+            before, after = entries[g], exits[g + 1]
+        for i in members:
+            here, condition = f"s_{steps[i]['key']}", steps[i].get("condition")
+            if condition:
+                lines.append(f"  {before} -->|{_label(describe_condition(condition))}| {here}")
+                lines.append(f"  {before} -.->|otherwise| {after}")
+            else:
+                lines.append(f"  {before} --> {here}")
+            if len(members) > 1:
+                lines.append(f"  {here} --> {after}")
+    lines.append(f"  {exits[-1]} --> done")
     return "\n".join(lines)
 
 
