@@ -84,3 +84,28 @@ def test_list_runs_filters_and_rules_need_manage_workflows(client, agent, worksp
     assert everything["count"] == 2
     assert client.get("/api/workflows/templates").json()[0]["steps"][0]["key"] == "call"
     assert client.get("/api/workflows/rules").status_code == 403  # agents work tasks only
+
+
+def test_each_open_step_of_a_parallel_group_is_completed_on_its_own(client, agent, workspace):
+    steps = [
+        {"key": "call", "title": "Call"},
+        {"key": "refund", "title": "Refund", "parallel": True,
+         "fields": [{"key": "receipt", "label": "Receipt", "type": "file", "required": True}]},
+    ]  # fmt: skip
+    template = services.template_create(workspace=workspace, name="Both", steps=steps)
+    run = services.run_start(template=template, at=T0)
+
+    shown = client.get(f"/api/workflows/runs/{run.pk}").json()
+    assert [(s["key"], s["status"]) for s in shown["steps"]] == [
+        ("call", "open"),
+        ("refund", "open"),
+    ]
+    call, refund = (s["id"] for s in shown["steps"])
+    done = client.post(f"/api/workflows/runs/{run.pk}/steps/{call}/complete", {"answers": {}},
+                       content_type="application/json")  # fmt: skip
+    no_file = client.post(f"/api/workflows/runs/{run.pk}/steps/{refund}/complete",
+                          {"answers": {"receipt": "r.pdf"}}, content_type="application/json")  # fmt: skip
+
+    assert done.status_code == 200 and done.json()["status"] == "open"
+    assert no_file.status_code == 422
+    assert "Receipt: This field is required." in no_file.content.decode()
