@@ -35,6 +35,19 @@ def analytics_on_database(settings):
     settings.CXLOOP_ANALYTICS = "sql"
 
 
+@pytest.fixture(autouse=True)
+def workflow_files_in_tmp(settings, tmp_path):
+    """Files uploaded to workflow forms go to the test's own folder, never the checkout's."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "workflow_files": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": tmp_path / "workflow-files", "base_url": None},
+        },
+    }
+    return tmp_path / "workflow-files"
+
+
 @pytest.fixture(scope="session")
 def engine_store(tmp_path_factory):
     """The embedded store of this test process (chdb opens one store per process)."""

@@ -1,13 +1,13 @@
-"""Closing the loop in real headless Chromium: building a workflow in the editor, a customer
-submitting the public intake form, and a run moving on the board in a second browser context
-without a reload. Screenshots land in test-artifacts/ (also checked by axe-core)."""
+"""Closing the loop in real headless Chromium: building a workflow in the editor (two steps at
+once among them), a customer submitting the public intake form (with a file), and a run moving
+on the board in a second browser context without a reload. Screenshots land in test-artifacts/ (also checked by axe-core)."""
 
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
 
-from browser import PHONE, log_in, shot, sideways_overflow
+from browser import DESKTOP, PHONE, log_in, shot, sideways_overflow
 from cxloop.workflows import selectors, services
 from cxloop.workflows.models import WorkflowRun, WorkflowTemplate
 from factories import member_make
@@ -15,6 +15,7 @@ from factories import member_make
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 expect.set_options(timeout=8_000)
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 STEPS = [
     {"key": "call", "title": "Call the customer", "assignee": {"kind": "role", "role": "agent"},
      "deadline_hours": 48,
@@ -190,3 +191,77 @@ def test_business_hours_set_in_the_browser(page, live_server, screenshot):
     assert saved == {"zone": "Europe/London", "days": [0, 1, 2, 3, 4, 5], "opens": "08:00",
                      "closes": "16:30", "holidays": ["2026-12-25"]}  # fmt: skip
     screenshot("business-hours")
+
+
+def test_building_two_parallel_steps_and_working_on_both(page, live_server, workspace, request):
+    from browser import PHONE, axe_violations, sideways_overflow
+
+    def look(name: str) -> None:  # desktop and phone, each checked by axe-core
+        for size, suffix in ((DESKTOP, ""), (PHONE, "-phone")):
+            page.set_viewport_size(size)
+            shot(page, request, name + suffix)
+            assert not axe_violations(page), f"{name}{suffix}: {axe_violations(page)}"
+            assert sideways_overflow(page) == 0, f"{name}{suffix} scrolls sideways"
+        page.set_viewport_size(DESKTOP)
+
+    admin = member_make(workspace=workspace, username="boss", role="admin")
+    log_in(page, live_server, admin)
+    page.goto(f"{live_server.url}/workflows/new/")
+    page.get_by_label("Name", exact=True).fill("Refund")
+    page.get_by_label("Title").fill("Call the customer")
+    page.get_by_role("button", name="+ Step").click()
+    expect(page.get_by_role("heading", name="Step 2")).to_be_visible()
+    page.locator("#s1-title").fill("Refund the order")
+    page.get_by_label("Runs at the same time as step 1").check()  # redraws: marked "with step 1"
+    expect(page.get_by_role("heading", name="Step 2: Refund the order with step 1")).to_be_visible()
+    look("editor-parallel")
+    page.get_by_role("button", name="Save workflow").click()
+
+    expect(page.get_by_role("heading", name="Refund v1")).to_be_visible()
+    template = WorkflowTemplate.objects.get()
+    assert [s.get("parallel", False) for s in template.current.steps] == [False, True]
+
+    run = services.run_start(template=template, title="Zoe's refund")
+    page.goto(f"{live_server.url}/workflows/runs/{run.pk}/")
+    expect(page.get_by_role("heading", name="Call the customer", level=2)).to_be_visible()
+    expect(page.get_by_role("heading", name="Refund the order", level=2)).to_be_visible()
+    look("run-parallel")
+    page.get_by_role("button", name="Complete step: Refund the order").click()
+    expect(page.locator(".wf-history")).to_contain_text("boss completed · Refund the order")
+    assert WorkflowRun.objects.get().status == "open"  # the call is still open
+    page.get_by_role("button", name="Complete step").click()
+    expect(page.locator(".wf-history")).to_contain_text("boss closed")
+
+
+def test_a_customer_uploads_a_file_on_the_intake_form(page, live_server, workspace, screenshot):
+    from browser import PHONE
+
+    template = services.template_create(
+        workspace=workspace, name="Report damage", steps=STEPS, intake_public=True,
+        intake_fields=[{"key": "issue", "label": "What went wrong?", "type": "text",
+                        "required": True},
+                       {"key": "photo", "label": "A photo of it", "type": "file"}],
+    )  # fmt: skip
+    page.goto(f"{live_server.url}/w/{template.intake_token}/")
+    page.get_by_label("Email").fill("dan@example.com")
+    page.get_by_label("What went wrong?").fill("The box was crushed")
+    page.get_by_label("A photo of it").set_input_files(
+        {"name": "box.png", "mimeType": "image/png", "buffer": b"%PDF-1.4 not a picture"}
+    )
+    page.get_by_role("button", name="Send").click()
+
+    expect(page.locator("#id_photo-error")).to_contain_text(
+        "The content is not a PNG image, as the name .png says."
+    )
+    expect(page.get_by_label("What went wrong?")).to_have_value("The box was crushed")
+    screenshot("intake-file-error")
+    page.set_viewport_size(PHONE)
+    screenshot("intake-file-error-phone")
+    page.get_by_label("A photo of it").set_input_files(
+        {"name": "../box (1).png", "mimeType": "image/png", "buffer": PNG_BYTES}
+    )
+    page.get_by_role("button", name="Send").click()
+
+    expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
+    run = WorkflowRun.objects.get()
+    assert (run.intake["photo"]["name"], run.intake["photo"]["size"]) == ("box__1.png", 24)

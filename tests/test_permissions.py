@@ -34,6 +34,7 @@ from cxloop.segments.models import Segment
 from cxloop.text import selectors as text_selectors
 from cxloop.text import services as text_services
 from cxloop.workflows import services as workflow_services
+from cxloop.workflows._files import files_store
 from cxloop.workflows.models import Rule, StepInstance, WorkflowRun, WorkflowTemplate
 
 RA = Capability.READ_ANALYTICS
@@ -131,6 +132,8 @@ WEB = {
     "run-board-poll": (WT, WT),
     "run-detail": (WT, WT),
     "run-assign": (WT, WT),
+    "run-file": (WT, WT),  # a file answered on the intake form: as reading the run
+    "run-step-file": (WT, WT),  # a file answered in a step
     "run-extend": (WT, WT),
     "my-tasks": (WT, WT),
     "rule-list": (MF, MF),
@@ -297,6 +300,10 @@ def world(db, workspace):
                 "deadline_hours": 1, "fields": [{"key": "note", "label": "Note", "type": "text"}]}],
     )  # fmt: skip
     run = workflow_services.run_start(template=template, customer=merge.survivor)
+    upload = {"doc": SimpleUploadedFile("doc.pdf", b"%PDF-1.4 walk")}
+    files_store(upload, workspace_id=workspace.pk)  # a file answered on intake and in the step
+    WorkflowRun.objects.filter(pk=run.pk).update(intake=upload)
+    StepInstance.objects.filter(run=run).update(answers=upload)
     rule = workflow_services.rule_create(
         workspace=workspace, name="Detractors", trigger="response_received",
         conditions=[{"field": "nps", "op": "lte", "value": 6}],
@@ -322,6 +329,7 @@ def world(db, workspace):
         "run_id": run.pk,
         "rule_id": rule.pk,
         "step_id": run.steps.get().pk,
+        "field": "doc",
         "analysis_id": text_selectors.analysis_for_response(
             workspace=workspace, response_id=commented.pk
         ).pk,

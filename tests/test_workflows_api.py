@@ -99,3 +99,28 @@ def test_listed_rules_say_what_their_trigger_watches(client, workspace):
 
     assert rules[0]["params"] == {"metric": "nps", "days": 30, "direction": "below",
                                   "threshold": 20.0}  # fmt: skip
+
+
+def test_each_open_step_of_a_parallel_group_is_completed_on_its_own(client, agent, workspace):
+    steps = [
+        {"key": "call", "title": "Call"},
+        {"key": "refund", "title": "Refund", "parallel": True,
+         "fields": [{"key": "receipt", "label": "Receipt", "type": "file", "required": True}]},
+    ]  # fmt: skip
+    template = services.template_create(workspace=workspace, name="Both", steps=steps)
+    run = services.run_start(template=template, at=T0)
+
+    shown = client.get(f"/api/workflows/runs/{run.pk}").json()
+    assert [(s["key"], s["status"]) for s in shown["steps"]] == [
+        ("call", "open"),
+        ("refund", "open"),
+    ]
+    call, refund = (s["id"] for s in shown["steps"])
+    done = client.post(f"/api/workflows/runs/{run.pk}/steps/{call}/complete", {"answers": {}},
+                       content_type="application/json")  # fmt: skip
+    no_file = client.post(f"/api/workflows/runs/{run.pk}/steps/{refund}/complete",
+                          {"answers": {"receipt": "r.pdf"}}, content_type="application/json")  # fmt: skip
+
+    assert done.status_code == 200 and done.json()["status"] == "open"
+    assert no_file.status_code == 422
+    assert "Receipt: This field is required." in no_file.content.decode()

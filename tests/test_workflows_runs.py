@@ -65,7 +65,7 @@ def test_a_bad_template_names_every_field_at_fault(workspace):
     bad = [
         {"key": "Contact", "title": "", "deadline_hours": -1,
          "assignee": {"kind": "round_robin", "role": "boss"},
-         "fields": [{"key": "x", "label": "X", "type": "file"}]},
+         "fields": [{"key": "x", "label": "X", "type": "video"}]},
         {"key": "two", "title": "Two",
          "condition": {"step": "contact", "field": "reached", "op": "eq", "value": "no"}},
     ]  # fmt: skip
@@ -75,7 +75,7 @@ def test_a_bad_template_names_every_field_at_fault(workspace):
 
     assert caught.value.errors == [
         "step 1: key: 'Contact' must be lower-case letters, digits and _",
-        "step 1 (Contact): field 1.type: 'file' is not one of text, choice, date, rating",
+        "step 1 (Contact): field 1.type: 'video' is not one of text, choice, date, rating, file",
         "step 1 (Contact): deadline_hours: -1 is outside 0–8760",
         "step 1 (Contact): title: required",
         "step 1 (Contact): assignee.role: 'boss' is not one of admin, analyst, agent",

@@ -234,10 +234,23 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = CXLOOP_HOME / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Uploaded files (workflow file fields) live under MEDIA_ROOT and are never served from a URL of
+# their own: only a view that checks the reader's permission sends them, as attachments. Replace
+# the "workflow_files" storage (e.g. with an S3 one) to keep them elsewhere.
+MEDIA_ROOT = Path(os.environ.get("CXLOOP_MEDIA_ROOT") or CXLOOP_HOME / "media").resolve()
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "workflow_files": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT / "workflow-files", "base_url": None},
+    },
 }
+# the largest file a workflow form accepts, and the kinds it accepts (by extension, each checked
+# against the file's first bytes)
+WORKFLOW_FILE_MAX_BYTES = int(os.environ.get("CXLOOP_WORKFLOW_FILE_MAX_MB", "10")) * 1024 * 1024
+WORKFLOW_FILE_TYPES = ("pdf", "png", "jpg", "jpeg", "gif", "webp", "txt", "csv", "docx", "xlsx",
+                       "pptx", "odt", "ods")  # fmt: skip
 WHITENOISE_USE_FINDERS = True
 # plotly.js ships inside the plotly package: served as static/plotly/plotly.min.js
 STATICFILES_DIRS = [("plotly", Path(plotly.__file__).parent / "package_data")]

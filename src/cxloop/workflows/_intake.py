@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from cxloop.customers import selectors as customer_selectors
 from cxloop.customers import services as customer_services
-from cxloop.workflows._runs import RunError, run_start
+from cxloop.workflows._files import files_discard, files_store
+from cxloop.workflows._runs import RunError, files_record, run_start
 from cxloop.workflows.forms import answers_clean, answers_form_class, form_errors
 from cxloop.workflows.models import WorkflowRun, WorkflowTemplate
 
@@ -30,14 +31,24 @@ def intake_form_class(template: WorkflowTemplate) -> type[forms.Form]:
 
 
 def intake_submit(
-    *, template: WorkflowTemplate, data: Mapping[str, Any], at: datetime | None = None
-) -> WorkflowRun:
-    """Validate an intake form and start its run; the customer is matched by email (or
-    created, named). Raises RunError naming each bad field."""
-    form = intake_form_class(template)(data=data)
+    *, template: WorkflowTemplate, data: Mapping[str, Any], files: Mapping[str, Any] | None = None,
+    at: datetime | None = None,
+) -> WorkflowRun:  # fmt: skip
+    """Validate an intake form (with its uploaded ``files``) and start its run; the customer is
+    matched by email (or created, named). Raises RunError naming each bad field."""
+    form = intake_form_class(template)(data=data, files=files)  # type: ignore[arg-type]
     if not form.is_valid():
         raise RunError(form_errors(form))
     answers = answers_clean(form)
+    stored = files_store(answers, workspace_id=template.workspace_id)
+    try:
+        return _start(template, answers, at)
+    except BaseException:
+        files_discard(stored)
+        raise
+
+
+def _start(template: WorkflowTemplate, answers: dict[str, Any], at: datetime | None):
     email, name = answers.pop("email"), answers.pop("name", "")
     at = at or timezone.now()
     traits = {"email": email, **({"name": name} if name else {})}
@@ -54,7 +65,9 @@ def intake_submit(
     customer = customer_selectors.customer_get(
         workspace=template.workspace, customer_id=customer_id
     )
-    return run_start(
+    run = run_start(
         template=template, customer=customer, source="intake", intake=answers,
         actor="intake form", at=at,
     )  # fmt: skip
+    files_record(run=run, answers=answers, actor="intake form", at=at)
+    return run

@@ -1,7 +1,8 @@
 """Run writes: start, complete a step, assign, extend a deadline, cancel, find overdue steps.
 
 Every change writes a :class:`HistoryEntry` (who, what, when). Steps run in their version's
-order; a step whose condition on earlier answers does not hold is skipped. Rules listening to
+order, a group of parallel steps all at once (the run moves on when each of them is done or
+skipped); a step whose condition on earlier answers does not hold is skipped. Rules listening to
 ``run_started``, ``step_completed`` and ``step_overdue`` fire after the change (``chain``: the
 rule ids whose actions led here, for loop detection).
 """
@@ -22,7 +23,8 @@ from cxloop.core import selectors as core_selectors
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.workflows._calendar import calendar_get
-from cxloop.workflows.definition import OWNER_TRAIT, ROLES, fill, step_shown
+from cxloop.workflows._files import file_records, files_discard, files_store, is_file
+from cxloop.workflows.definition import OWNER_TRAIT, ROLES, fill, step_groups, step_shown
 from cxloop.workflows.forms import answers_clean, answers_form_class, form_errors
 from cxloop.workflows.models import (
     HistoryEntry,
@@ -127,48 +129,56 @@ def _answers_by_step(run: WorkflowRun) -> dict[str, dict]:
 
 
 def _advance(run: WorkflowRun, at: datetime, actor=None) -> None:
-    """Open the next step that applies (skipping those whose condition fails); close the run
-    when none is left."""
+    """Open the next group of steps (one step, or the steps marked to run in parallel with it):
+    every step of it whose condition holds opens at once, the others are skipped. While any
+    step is open the run stays where it is; when no step is left it closes."""
     steps = list(run.steps.order_by("position"))
     if any(s.status == StepStatus.OPEN for s in steps):
         return
     answers = {s.key: s.answers for s in steps if s.status == StepStatus.DONE}
-    definitions = {d["key"]: d for d in run.version.steps}
-    previous_end = run.started_at
-    for step in steps:
-        if step.status in (StepStatus.DONE, StepStatus.SKIPPED):
-            previous_end = step.completed_at or previous_end
-            continue
-        definition = definitions[step.key]
-        if not step_shown(definition.get("condition"), answers):
-            step.status = StepStatus.SKIPPED
-            step.completed_at = at
-            step.save(update_fields=["status", "completed_at"])
-            history_add(run=run, step=step, action="skipped", actor=actor, at=at,
-                        detail={"condition": definition.get("condition")})  # fmt: skip
-            continue
-        step.status = StepStatus.OPEN
-        step.opened_at = at
-        hours = definition.get("deadline_hours")
-        if hours is not None:
-            base = run.started_at if definition.get("deadline_from") == "start" else at
-            calendar = (
-                calendar_get(workspace_id=run.workspace_id)
-                if definition.get("deadline_business")
-                else None
-            )
-            step.due_at = calendar.add(base, hours) if calendar else base + timedelta(hours=hours)
-        step.assignee, step.role = _resolve_assignee(run, step, definition["assignee"])
-        step.save(update_fields=["status", "opened_at", "due_at", "assignee", "role"])
-        history_add(run=run, step=step, action="opened", actor=actor, at=at, detail={
-            "assignee": step.assignee.get_username() if step.assignee else "",
-            "role": step.role, "due_at": step.due_at.isoformat() if step.due_at else None,
-        })  # fmt: skip
-        return
+    definitions = run.version.steps
+    for group in step_groups(definitions):
+        waiting = [steps[i] for i in group if steps[i].status == StepStatus.WAITING]
+        opened = 0
+        for step in waiting:
+            definition = definitions[step.position]
+            if step_shown(definition.get("condition"), answers):
+                _open(run, step, definition, at, actor)
+                opened += 1
+            else:
+                step.status = StepStatus.SKIPPED
+                step.completed_at = at
+                step.save(update_fields=["status", "completed_at"])
+                history_add(run=run, step=step, action="skipped", actor=actor, at=at,
+                            detail={"condition": definition.get("condition")})  # fmt: skip
+        if opened:
+            return
     run.status = RunStatus.DONE
     run.closed_at = at
     run.save(update_fields=["status", "closed_at"])
     history_add(run=run, action="closed", actor=actor, at=at)
+
+
+def _open(run: WorkflowRun, step: StepInstance, definition: Mapping, at: datetime, actor) -> None:
+    """Open one step: its assignee, and its deadline (``previous``: counted from ``at``, when
+    its group opened)."""
+    step.status = StepStatus.OPEN
+    step.opened_at = at
+    hours = definition.get("deadline_hours")
+    if hours is not None:
+        base = run.started_at if definition.get("deadline_from") == "start" else at
+        calendar = (
+            calendar_get(workspace_id=run.workspace_id)
+            if definition.get("deadline_business")
+            else None
+        )
+        step.due_at = calendar.add(base, hours) if calendar else base + timedelta(hours=hours)
+    step.assignee, step.role = _resolve_assignee(run, step, definition["assignee"])
+    step.save(update_fields=["status", "opened_at", "due_at", "assignee", "role"])
+    history_add(run=run, step=step, action="opened", actor=actor, at=at, detail={
+        "assignee": step.assignee.get_username() if step.assignee else "",
+        "role": step.role, "due_at": step.due_at.isoformat() if step.due_at else None,
+    })  # fmt: skip
 
 
 def run_start(
@@ -274,21 +284,42 @@ def step_form_class(step: StepInstance):
     return answers_form_class(definition["fields"])
 
 
+def files_record(*, run: WorkflowRun, answers: Mapping[str, Any], step=None, actor=None,
+                 at: datetime | None = None) -> None:  # fmt: skip
+    """One history line per file among ``answers`` (its field, name and size)."""
+    for key, record in file_records(answers):
+        history_add(run=run, step=step, actor=actor, at=at, action="file_uploaded",
+                    detail={"field": key, "name": record["name"], "size": record["size"]})  # fmt: skip
+
+
 def step_complete(
     *,
     step: StepInstance,
     answers: Mapping[str, Any],
+    files: Mapping[str, Any] | None = None,
     actor=None,
     at: datetime | None = None,
     chain: Sequence[int] = (),
 ) -> StepInstance:
-    """Validate ``answers`` with the step's form, store them, mark the step done, send its email
-    (if it has one) and open the next step. Raises RunError naming each bad field."""
-    form = step_form_class(step)(data=answers)
+    """Validate ``answers`` (and uploaded ``files``) with the step's form, store them, mark the
+    step done, send its email (if it has one) and open the next step (or, in a parallel group,
+    wait for the others). Raises RunError naming each bad field."""
+    form = step_form_class(step)(data=answers, files=files)
     if not form.is_valid():
         raise RunError(form_errors(form))
     cleaned = answers_clean(form)
     at = at or timezone.now()
+    stored = files_store(cleaned, workspace_id=step.run.workspace_id)
+    try:
+        step = _step_done(step, cleaned, actor, at)
+    except BaseException:
+        files_discard(stored)
+        raise
+    _fire("step_completed", step.run, step, chain, at=at)
+    return step
+
+
+def _step_done(step: StepInstance, cleaned: dict[str, Any], actor, at: datetime) -> StepInstance:
     with transaction.atomic():
         step = _open_step(step)
         run = step.run
@@ -299,6 +330,7 @@ def step_complete(
         step.save(update_fields=["status", "answers", "completed_at", "completed_by"])
         history_add(run=run, step=step, action="completed", actor=actor, at=at,
                     detail={"answers": cleaned})  # fmt: skip
+        files_record(run=run, answers=cleaned, step=step, actor=actor, at=at)
         if run.first_contact_at is None:
             run.first_contact_at = at
             run.save(update_fields=["first_contact_at"])
@@ -309,23 +341,27 @@ def step_complete(
             run.outcome = str(outcome)[:200]
             run.save(update_fields=["outcome"])
         _advance(run, at, actor)
-    _fire("step_completed", run, step, chain, at=at)
     return step
 
 
 def run_facts(run: WorkflowRun) -> dict[str, Any]:
     """What a run's email text and rule conditions may name: {customer.name}, {answer.x}, …"""
     facts: dict[str, Any] = {f"context.{k}": v for k, v in run.context.items()}
-    facts.update({f"intake.{k}": v for k, v in run.intake.items()})
+    facts.update({f"intake.{k}": _fact(v) for k, v in run.intake.items()})
     facts.update({"template": run.template_id, "source": run.source, "run.title": run.title})
     for answers in _answers_by_step(run).values():
-        facts.update({f"answer.{k}": v for k, v in answers.items()})
+        facts.update({f"answer.{k}": _fact(v) for k, v in answers.items()})
     if run.customer is not None:
         facts["customer.name"] = str(run.customer)
         facts["customer.email"] = feedback_selectors.customer_email(customer=run.customer)
         traits = run.customer.traits if isinstance(run.customer.traits, dict) else {}
         facts.update({f"trait.{k}": v for k, v in traits.items() if not isinstance(v, dict | list)})
     return facts
+
+
+def _fact(value: Any) -> Any:
+    """An answer as a fact: a file is its name."""
+    return value["name"] if is_file(value) else value
 
 
 def email_customer(*, customer, subject: str, body: str) -> str:
@@ -346,7 +382,7 @@ def email_customer(*, customer, subject: str, body: str) -> str:
 
 def _step_email(run: WorkflowRun, step: StepInstance, email: Mapping, actor, at) -> None:
     facts = run_facts(run)
-    facts.update({f"answer.{k}": v for k, v in step.answers.items()})
+    facts.update({f"answer.{k}": _fact(v) for k, v in step.answers.items()})
     subject = fill(email["subject"], facts).replace("\n", " ")[:200]
     try:
         why_not = email_customer(
@@ -470,7 +506,9 @@ def _fire(
 
     facts = run_facts(run)
     if step is not None:
-        facts.update({"step": step.key, **{f"answer.{k}": v for k, v in step.answers.items()}})
+        facts.update(
+            {"step": step.key, **{f"answer.{k}": _fact(v) for k, v in step.answers.items()}}
+        )
     facts.update(extra or {})
     subject = f"{trigger}:{step.pk if step else run.pk}"
     if trigger == "step_overdue" and step is not None and step.overdue_at:

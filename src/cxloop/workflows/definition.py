@@ -5,7 +5,7 @@ database: nothing a user writes is ever evaluated as code."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -18,7 +18,7 @@ KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 ROLES = ("admin", "analyst", "agent")  # roles that may work on tasks (viewers see aggregates)
 ASSIGNEE_KINDS = ("unassigned", "member", "role", "round_robin", "owner")
 OWNER_TRAIT = "owner"  # the customer's trait naming their owner (a member's user name or email)
-FIELD_TYPES = ("text", "choice", "date", "rating")
+FIELD_TYPES = ("text", "choice", "date", "rating", "file")
 OPS = ("eq", "neq", "lt", "lte", "gt", "gte", "in", "contains", "exists")
 OP_WORDS = {
     "eq": "is", "neq": "is not", "lt": "<", "lte": "≤", "gt": ">", "gte": "≥",
@@ -170,16 +170,24 @@ def steps_validate(raw: Any) -> list[dict]:
     if len(raw) > MAX_STEPS:
         raise DefinitionError([f"steps: at most {MAX_STEPS}"])
     steps: list[dict] = []
-    earlier: dict[str, set[str]] = {}
+    earlier: dict[str, set[str]] = {}  # steps done before this one's group opens
+    group: dict[str, set[str]] = {}  # the steps of the group this one joins
     for number, item in enumerate(raw, start=1):
         if not isinstance(item, Mapping):
             errors.append(f"step {number}: expected an object")
             continue
         where = f"step {number}"
         key = _key(item.get("key"), f"{where}: key", errors)
-        if key in earlier:
+        if key in earlier or key in group:
             errors.append(f"{where}: key: {key!r} is used by an earlier step")
         where = f"step {number} ({key})" if key else where
+        parallel = _flag(item.get("parallel"), f"{where}: parallel", errors)
+        if parallel and number == 1:
+            errors.append(f"{where}: parallel: the first step has no step before it to run with")
+            parallel = False
+        if not parallel:  # a new group: the steps before it are done by the time it opens
+            earlier.update(group)
+            group = {}
         fields_raw = item.get("fields") or []
         if not isinstance(fields_raw, list) or len(fields_raw) > MAX_FIELDS:
             errors.append(f"{where}: fields: at most {MAX_FIELDS}")
@@ -199,6 +207,9 @@ def steps_validate(raw: Any) -> list[dict]:
         deadline_from = item.get("deadline_from") or "previous"
         if deadline_from not in DEADLINE_FROM:
             errors.append(f"{where}: deadline_from: {deadline_from!r} is not start or previous")
+        condition = condition_validate(
+            item.get("condition"), f"{where}: condition", errors, fields=earlier
+        )
         step = {
             "key": key,
             "title": _text(item.get("title"), f"{where}: title", errors, high=200),
@@ -210,12 +221,17 @@ def steps_validate(raw: Any) -> list[dict]:
                 item.get("deadline_business"), f"{where}: deadline_business", errors
             ),
             "fields": fields,
-            "condition": condition_validate(
-                item.get("condition"), f"{where}: condition", errors, fields=earlier
-            ),
+            "condition": condition,
             "escalate": None,
             "email": None,
         }
+        cond = condition
+        if cond and cond["step"] in group:  # open at the same time: its answers are not there yet
+            errors.remove(f"{where}: condition.step: {cond['step']!r} is not an earlier step")
+            errors.append(f"{where}: condition.step: {cond['step']!r} runs at the same time "
+                          "as this step, not before it")  # fmt: skip
+        if parallel:  # only written when set: versions saved before it read as sequential
+            step["parallel"] = True
         if item.get("escalate"):
             step["escalate"] = assignee_validate(item["escalate"], f"{where}: escalate", errors)
         email = item.get("email")
@@ -229,10 +245,23 @@ def steps_validate(raw: Any) -> list[dict]:
                 }  # fmt: skip
         steps.append(step)
         if key:
-            earlier[key] = {k for k in field_keys if k}
+            group[key] = {k for k in field_keys if k}
     if errors:
         raise DefinitionError(errors)
     return steps
+
+
+def step_groups(steps: Sequence[Mapping[str, Any]]) -> list[list[int]]:
+    """The positions of the steps, grouped: a step marked ``parallel`` joins the group of the
+    step before it (all of a group open at once); any other step starts a new group. Versions
+    saved before parallel steps existed have no such key: one step per group, in order."""
+    groups: list[list[int]] = []
+    for i, step in enumerate(steps):
+        if step.get("parallel") and groups:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
 
 
 def intake_fields_validate(raw: Any) -> list[dict]:

@@ -8,12 +8,27 @@ from datetime import date
 from typing import Any
 
 from django import forms
+from django.core.files.uploadedfile import UploadedFile
+
+from cxloop.workflows._files import allowed_extensions, upload_problem
 
 MAX_ANSWER = 5000
 
 
+class UploadField(forms.FileField):
+    """A file answer: refused at the field when empty, too big or not an accepted kind."""
+
+    widget = forms.FileInput
+
+    def to_python(self, data: Any) -> Any:
+        upload = super().to_python(data)
+        if isinstance(upload, UploadedFile) and (problem := upload_problem(upload)):
+            raise forms.ValidationError(problem[0].upper() + problem[1:] + ".", code="bad_file")
+        return upload
+
+
 def answers_form_class(fields: Sequence[Mapping[str, Any]]) -> type[forms.Form]:
-    """A form class with one Django field per definition (text, choice, date, rating)."""
+    """A form class with one Django field per definition (text, choice, date, rating, file)."""
     attrs: dict[str, forms.Field] = {}
     for field in fields:
         common = {"label": field["label"], "required": bool(field.get("required"))}
@@ -24,6 +39,13 @@ def answers_form_class(fields: Sequence[Mapping[str, Any]]) -> type[forms.Form]:
         elif kind == "date":
             attrs[field["key"]] = forms.DateField(
                 widget=forms.DateInput(attrs={"type": "date"}), **common
+            )
+        elif kind == "file":
+            accepted = ",".join(f".{e}" for e in allowed_extensions())
+            attrs[field["key"]] = UploadField(
+                widget=forms.FileInput(attrs={"accept": accepted}),
+                allow_empty_file=True,  # upload_problem says "empty" in its own words
+                **common,
             )
         elif kind == "rating":
             high = int(field.get("max", 5))
@@ -41,7 +63,8 @@ def answers_form_class(fields: Sequence[Mapping[str, Any]]) -> type[forms.Form]:
 
 
 def answers_clean(form: forms.Form) -> dict[str, Any]:
-    """Cleaned answers as JSON-able values (dates as ISO text); empty answers left out."""
+    """Cleaned answers as JSON-able values (dates as ISO text); empty answers left out. Uploads
+    stay as they are, for ``files_store`` to keep."""
     cleaned = {}
     for key, value in form.cleaned_data.items():
         if value in (None, ""):

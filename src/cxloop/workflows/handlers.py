@@ -1,13 +1,16 @@
 """What happens to a person's workflow runs and rule firings when profiles merge, unmerge, are
 exported or erased. Registered with ``customers.handlers`` in ``WorkflowsConfig.ready()``.
 
-Erasure deletes the person's runs (their answers, intake and history quote the person) and the
-rule firings about them (their "why" may name a trait): what is left counts nothing personal.
+Erasure deletes the person's runs (their answers, intake and history quote the person; the
+files answered in them go too) and the rule firings about them (their "why" may name a trait): what is left counts nothing personal.
 """
 
 from __future__ import annotations
 
+from django.db import transaction
+
 from cxloop.core.db import IN_CHUNK, chunked
+from cxloop.workflows._files import file_records, files_discard
 from cxloop.workflows.models import RuleFiring, StepInstance, WebhookDelivery, WorkflowRun
 
 _RUN = (
@@ -59,8 +62,15 @@ def workflows_customer_export(*, customer_ids: list[int]) -> dict[str, list[dict
 
 
 def workflows_customer_erase(*, customer_ids: list[int]) -> dict[str, int]:
+    """Delete the person's runs and firings, and the files answered in those runs (once the
+    deletion is committed)."""
     firings, _ = RuleFiring.objects.filter(customer_id__in=customer_ids).delete()
     runs = WorkflowRun.objects.filter(customer_id__in=customer_ids)
+    answered = [*runs.values_list("intake", flat=True),
+                *StepInstance.objects.filter(run__in=runs).values_list("answers", flat=True)]  # fmt: skip
+    files = [r["file"] for answers in answered for _, r in file_records(answers or {})]
     count = runs.count()
     runs.delete()
+    if files:
+        transaction.on_commit(lambda: files_discard(files))
     return {"workflow_runs": count, "rule_firings": firings}

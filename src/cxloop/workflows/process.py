@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cxloop.workflows import _diagram
-from cxloop.workflows.definition import describe_condition
+from cxloop.workflows.definition import describe_condition, step_groups
 
 
 def _who(rule: Mapping[str, Any] | None, names: Mapping[int, str]) -> str:
@@ -32,6 +32,7 @@ def _who(rule: Mapping[str, Any] | None, names: Mapping[int, str]) -> str:
 def _field(field: Mapping[str, Any]) -> str:
     kind = field["type"]
     what = {"text": "text", "date": "a date", "rating": f"a rating 1–{field.get('max', 5)}",
+            "file": "a file",
             "choice": " / ".join(field.get("choices", []))}.get(kind, kind)  # fmt: skip
     return f"{field['label']} ({what}{', required' if field.get('required') else ''})"
 
@@ -39,6 +40,12 @@ def _field(field: Mapping[str, Any]) -> str:
 def step_sentences(step: Mapping[str, Any], names: Mapping[int, str]) -> list[str]:
     """A step in words: who, by when, only when, what they record, what follows."""
     lines = [f"Done by {_who(step.get('assignee'), names)}."]
+    if step.get("parallel"):
+        lines.insert(
+            0,
+            "Runs at the same time as the step before it; the run goes on once every "
+            "step of the group is done or skipped.",
+        )
     hours = step.get("deadline_hours")
     if hours is not None:
         since = "the run's start" if step.get("deadline_from") == "start" else "the step opening"
@@ -117,19 +124,37 @@ def _label(text: str) -> str:
 
 def mermaid(steps: Sequence[Mapping[str, Any]]) -> str:
     """A Mermaid flowchart of the steps; a conditional step has a dotted "otherwise" edge past
-    it."""
-    nodes = ["start", *(f"s_{step['key']}" for step in steps), "done"]
+    it; steps that run at the same time fork from one node and join at another."""
+    groups = step_groups(steps)
+    ends = []  # (entry, exit) node of each group
     lines = ["flowchart TD", "  start([Run starts])"]
-    lines += [f'  s_{step["key"]}["{_label(step["title"])}"]' for step in steps]
-    lines.append("  done([Run closed])")
-    for i, step in enumerate(steps):
-        before, here, after = nodes[i], nodes[i + 1], nodes[i + 2]
-        if step.get("condition"):
-            lines.append(f"  {before} -->|{_label(describe_condition(step['condition']))}| {here}")
-            lines.append(f"  {before} -.->|otherwise| {after}")
+    for g, members in enumerate(groups, start=1):
+        if len(members) > 1:
+            lines.append(f'  fork_{g}{{{{"at the same time"}}}}')
+        lines += [f'  s_{steps[i]["key"]}["{_label(steps[i]["title"])}"]' for i in members]
+        if len(members) > 1:
+            lines.append(f'  join_{g}{{{{"all done"}}}}')
+            ends.append((f"fork_{g}", f"join_{g}"))
         else:
-            lines.append(f"  {before} --> {here}")
-    lines.append(f"  {nodes[-2]} --> done")
+            ends.append((f"s_{steps[members[0]]['key']}",) * 2)
+    lines.append("  done([Run closed])")
+    exits = ["start", *(end for _, end in ends)]
+    entries = [*(entry for entry, _ in ends), "done"]
+    for g, members in enumerate(groups):
+        before, after = exits[g], entries[g + 1]
+        if len(members) > 1:
+            lines.append(f"  {before} --> {entries[g]}")
+            before, after = entries[g], exits[g + 1]
+        for i in members:
+            here, condition = f"s_{steps[i]['key']}", steps[i].get("condition")
+            if condition:
+                lines.append(f"  {before} -->|{_label(describe_condition(condition))}| {here}")
+                lines.append(f"  {before} -.->|otherwise| {after}")
+            else:
+                lines.append(f"  {before} --> {here}")
+            if len(members) > 1:
+                lines.append(f"  {here} --> {after}")
+    lines.append(f"  {exits[-1]} --> done")
     return "\n".join(lines)
 
 

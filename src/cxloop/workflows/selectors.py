@@ -16,6 +16,7 @@ from cxloop.core.models import Workspace
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.metrics import definitions as metric_definitions
 from cxloop.workflows._calendar import calendar_definition, calendar_get
+from cxloop.workflows._files import file_open, is_file
 from cxloop.workflows._process_stats import median_p90, step_stats
 from cxloop.workflows.models import (
     FiringStatus,
@@ -40,6 +41,8 @@ __all__ = [
     "Trigger",
     "calendar_definition",
     "calendar_get",
+    "file_open",
+    "is_file",
     "median_p90",
     "step_stats",
 ]
@@ -125,10 +128,25 @@ def run_history(*, run: WorkflowRun) -> QuerySet[HistoryEntry]:
     return run.history.select_related("step").order_by("at", "pk")
 
 
-def open_steps(*, run_ids: Sequence[int]) -> dict[int, StepInstance]:
-    """The open step of each run (a run has at most one)."""
+def open_steps(*, run_ids: Sequence[int]) -> dict[int, list[StepInstance]]:
+    """The open steps of each run, in order (several while a group of parallel steps runs)."""
     steps = StepInstance.objects.filter(run_id__in=run_ids, status=StepStatus.OPEN)
-    return {s.run_id: s for s in steps.select_related("assignee")}
+    found: dict[int, list[StepInstance]] = {}
+    for step in steps.select_related("assignee").order_by("run_id", "position"):
+        found.setdefault(step.run_id, []).append(step)
+    return found
+
+
+def run_file(*, run: WorkflowRun, field: str, step_id: int | None = None) -> dict | None:
+    """The record of a file answered in ``run`` (its intake form's, or step ``step_id``'s
+    field ``field``), or None."""
+    if step_id is None:
+        answers = run.intake
+    else:
+        step = run.steps.filter(pk=step_id).first()
+        answers = step.answers if step is not None else {}
+    value = answers.get(field) if isinstance(answers, dict) else None
+    return dict(value) if value is not None and is_file(value) else None
 
 
 def step_get(*, workspace: Workspace, step_id: int) -> StepInstance | None:

@@ -77,7 +77,7 @@ def step_row(data, i: int) -> RowForm:
         prefix=f"s{i}",
         names=(*STEP_FIELDS, "fields"),
         long=("email_body",),
-        flags=("deadline_business",),
+        flags=("deadline_business", "parallel"),
     )
 
 

@@ -14,6 +14,12 @@ urlpatterns: list = [
     path("workflows/runs/", runs.run_board, name="run-board"),
     path("workflows/runs/poll/", runs.run_board_poll, name="run-board-poll"),
     path("workflows/runs/<int:run_id>/", runs.run_detail, name="run-detail"),
+    path("workflows/runs/<int:run_id>/files/<str:field>/", runs.run_file, name="run-file"),
+    path(
+        "workflows/runs/<int:run_id>/steps/<int:step_id>/files/<str:field>/",
+        runs.run_file,
+        name="run-step-file",
+    ),
     path("workflows/runs/<int:run_id>/assign/", runs.run_assign, name="run-assign"),
     path("workflows/runs/<int:run_id>/extend/", runs.run_extend, name="run-extend"),
     path("workflows/tasks/", runs.my_tasks, name="my-tasks"),

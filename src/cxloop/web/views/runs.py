@@ -1,15 +1,20 @@
 """Run pages: the board (kanban by status and step, or a table; overdue and at-risk marked;
 filters by template and assignee; htmx polls it and redraws only when something changed), one
-run with its history and the open step's form, and each member's task inbox."""
+run with its history and a form for each open step, its files (sent only to members who may read
+the run), and each member's task inbox."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.views.decorators.http import require_POST
 
 from cxloop.core import selectors as core_selectors
@@ -51,12 +56,13 @@ def _board_context(request: HttpRequest, form: BoardForm) -> dict:
     open_steps = selectors.open_steps(run_ids=[r.pk for r in runs])
     columns: dict[str, list] = defaultdict(list)
     rows = []
-    for run in runs:
-        step = open_steps.get(run.pk)
-        timing = selectors.step_timing(step, now) if step else ""
-        row = {"run": run, "step": step, "timing": timing}
-        rows.append(row)
-        columns[step.title if step else run.get_status_display()].append(row)
+    for run in runs:  # a run in a group of parallel steps shows once per open step
+        steps: list[Any] = list(open_steps.get(run.pk, [])) or [None]
+        for step in steps:
+            timing = selectors.step_timing(step, now) if step else ""
+            row = {"run": run, "step": step, "timing": timing}
+            rows.append(row)
+            columns[step.title if step else run.get_status_display()].append(row)
     order = [t for t in columns if t not in ("Done", "Cancelled")]
     order += [t for t in ("Done", "Cancelled") if t in columns]
     shown = ("template", "assignee", "segment", "status", "view")
@@ -70,7 +76,8 @@ def _board_context(request: HttpRequest, form: BoardForm) -> dict:
         "workers": [m for m in core_selectors.members(workspace=workspace) if m.role in ROLES],
         "chosen": params,
         "version": selectors.board_version(workspace=workspace),
-        "overdue": sum(1 for r in rows if r["timing"] == "overdue"),
+        "runs": len(runs),
+        "overdue": len({r["run"].pk for r in rows if r["timing"] == "overdue"}),
         "query": query,
         "limit": BOARD_LIMIT,
         "tab": "board",
@@ -110,25 +117,79 @@ def _run_or_404(request: HttpRequest, run_id: int):
     return run
 
 
+def _answers(run, answers: dict, step_id: int | None = None) -> list[dict]:
+    """Answers to show: a file as a link to its download (never to the storage itself)."""
+    shown = []
+    for key, value in answers.items():
+        if selectors.is_file(value):
+            args = [run.pk, step_id, key] if step_id else [run.pk, key]
+            url = reverse("run-step-file" if step_id else "run-file", args=args)
+            shown.append({"key": key, "file": value, "url": url})
+        else:
+            shown.append({"key": key, "value": value})
+    return shown
+
+
+def _about(step, definition: dict) -> list[str]:
+    """A step's line under its title: who, by when, whether it runs with the one before."""
+    about = []
+    if step.assignee:
+        about.append(step.assignee.get_username())
+    elif step.role:
+        about.append(f"any {step.role}")
+    if step.due_at:
+        about.append(f"due {date_format(localtime(step.due_at), 'j M Y H:i')}")
+    if definition.get("parallel"):
+        about.append("at the same time as the step before")
+    if definition.get("condition"):
+        about.append(f"only when {describe_condition(definition['condition'])}")
+    return about
+
+
+def _chosen(request: HttpRequest, steps: list, open_steps: list) -> tuple[Any, str]:
+    """(the open step a completing POST is for, or None; why not)."""
+    wanted = request.POST.get("_step", "")
+    if not wanted:
+        if len(open_steps) == 1:
+            return open_steps[0], ""
+        return None, "This run has no open step." if not open_steps else "step: which one?"
+    chosen = next((s for s in steps if str(s.pk) == wanted), None)
+    if chosen is None:
+        return None, "step: not a step of this run"
+    if chosen not in open_steps:
+        return None, f"step: {chosen.title!r} is {chosen.get_status_display().lower()}"
+    return chosen, ""
+
+
 @capability_required(Capability.WORK_TASKS)
 def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
-    """One run: its steps, history and the open step's form (POST completes the step)."""
+    """One run: its steps, intake answers, history and a form for each open step (several
+    while a group of parallel steps runs; POST with ``_step`` completes one of them)."""
     run = _run_or_404(request, run_id)
     steps = list(selectors.run_steps(run=run))
-    step = next((s for s in steps if s.status == "open"), None)
-    errors: list[str] = []
+    open_steps = [s for s in steps if s.status == "open"]
+
+    def form_for(step, data=None, files=None):  # ids unique when several forms share the page
+        auto_id = f"id_s{step.pk}_%s" if len(open_steps) > 1 else "id_%s"
+        return services.step_form_class(step)(data, files, auto_id=auto_id)
+
+    forms = {s.pk: form_for(s) for s in open_steps}
+    errors: dict[int, list[str]] = {}
+    page_errors: list[str] = []
     status = 200
-    form = services.step_form_class(step)() if step else None
     if request.method == "POST":
+        step, why_not = _chosen(request, steps, open_steps)
         if step is None:
-            errors, status = ["This run has no open step."], 409
+            page_errors, status = [why_not], 409
         else:
-            form = services.step_form_class(step)(request.POST)
+            forms[step.pk] = form_for(step, request.POST, request.FILES)
             try:
-                services.step_complete(step=step, answers=request.POST, actor=request.user)
+                services.step_complete(
+                    step=step, answers=request.POST, files=request.FILES, actor=request.user
+                )
             except services.RunError as exc:
-                errors, status = exc.errors, 422
-                form.is_valid()
+                errors[step.pk], status = exc.errors, 422
+                forms[step.pk].is_valid()
             else:
                 return redirect("run-detail", run_id=run.pk)
     definitions = {d["key"]: d for d in run.version.steps}
@@ -139,21 +200,44 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
             {
                 "step": s,
                 "timing": selectors.step_timing(s, now),
-                "condition": describe_condition(definitions[s.key]["condition"])
-                if definitions.get(s.key, {}).get("condition")
-                else "",
+                "about": _about(s, definitions.get(s.key, {})),
+                "answers": _answers(run, s.answers, s.pk),
             }
             for s in steps
         ],
-        "open_step": step,
-        "form": form,
-        "errors": errors,
+        "intake": _answers(run, run.intake if isinstance(run.intake, dict) else {}),
+        "work": [
+            {"step": s, "form": forms[s.pk], "errors": errors.get(s.pk, [])} for s in open_steps
+        ],
+        "errors": page_errors,
         "history": [(h, h.action.replace("_", " ")) for h in selectors.run_history(run=run)],
         "workers": [m for m in core_selectors.members(workspace=run.workspace) if m.role in ROLES],
         "roles": ROLES,
         "tab": "board",
     }
     return render(request, "workflows/run_detail.html", context, status=status)
+
+
+@capability_required(Capability.WORK_TASKS)
+def run_file(
+    request: HttpRequest, run_id: int, field: str, step_id: int | None = None
+) -> FileResponse:
+    """A file answered in a run (its intake form's, or a step's), for members who may read the
+    run: always as a download, never shown inline."""
+    run = _run_or_404(request, run_id)
+    record = selectors.run_file(run=run, field=field, step_id=step_id)
+    if record is None:
+        raise Http404("No such file in this run.")
+    try:
+        handle = selectors.file_open(record)
+    except (FileNotFoundError, OSError):
+        raise Http404("The file is no longer kept.") from None
+    response = FileResponse(
+        handle, as_attachment=True, filename=record["name"], content_type="application/octet-stream"
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _step_work(request: HttpRequest, run_id: int) -> tuple:

@@ -82,6 +82,7 @@ def _steps_from(data, count: int, errors: list[str]) -> list[dict[str, Any]]:
             "deadline_hours": c.get("deadline_hours") or None,
             "deadline_from": c.get("deadline_from") or "previous",
             "deadline_business": bool(row.cleaned_data.get("deadline_business")),
+            "parallel": bool(row.cleaned_data.get("parallel")) and i > 0,
             "fields": [_field_from(data, f"s{i}f{j}", errors, f"step {i + 1} field {j + 1}")
                        for j in range(min(fields_count, 20))],
             "condition": None, "escalate": None, "email": None,
@@ -288,9 +289,9 @@ def workflow_intake(request: HttpRequest, token: str) -> HttpResponse:
             response = render(request, "workflows/intake_closed.html", {"wait": wait}, status=429)
             response["Retry-After"] = str(wait)
             return response
-        form = form_class(request.POST)
+        form = form_class(request.POST, request.FILES)
         try:
-            services.intake_submit(template=template, data=request.POST)
+            services.intake_submit(template=template, data=request.POST, files=request.FILES)
         except services.RunError as exc:
             errors, status = exc.errors, 422
             form.is_valid()
