@@ -29,6 +29,8 @@ from cxloop.analytics.correlation import FunnelCorrelation
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules, tally_dict
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity
+from cxloop.analytics.sessions import SessionPeriod, SessionRules
+from cxloop.analytics.sessionsql import ClickHouseSessions
 from cxloop.analytics.steps import ORDERED, Exclusion, Step
 from cxloop.analytics.trendwalk import OTHER, TrendCounts, breakdown_key
 from cxloop.analytics.walk import FunnelRun, FunnelSummary, Moment
@@ -192,6 +194,20 @@ class AnalyticsEngine(Protocol):
         ``as_of`` within the window), ``analytics.trendwalk.funnel_trend``'s rules."""
         ...
 
+    def session_trend(
+        self, *, workspace_id: int, rules: SessionRules, by: str, since: datetime, until: datetime
+    ) -> dict[datetime, SessionPeriod]:
+        """Per period of a session's start in [since, until): sessions and their median and
+        mean duration (``analytics.sessions``'s rules)."""
+        ...
+
+    def per_session(
+        self, *, workspace_id: int, rules: SessionRules, only: Sequence[int] | None = None
+    ) -> Any:
+        """The funnel, correlation and path questions of ``workspace_id`` (of ``only``'s
+        customers) with sessions as the units (``sessions.unit_of``)."""
+        ...
+
 
 # ------------------------------------------------------------------ transports
 
@@ -335,7 +351,7 @@ class ServerTransport:
 # ------------------------------------------------------------------ the engine
 
 
-class ClickHouseEngine:
+class ClickHouseEngine(ClickHouseSessions):
     """The behavioural queries in ClickHouse's SQL, over any transport."""
 
     kind = "clickhouse"
