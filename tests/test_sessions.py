@@ -64,7 +64,7 @@ def test_sessions_started_and_their_durations(visits):
     # u1 [0, 30] and [61]; u2 [0, 120] and [125, 126]; u3 [0, 20, 50]; u4 [0] and [100]
     durations = sorted([1800, 0, 7200, 60, 3000, 0, 0])
     assert list(found) == [DAY]
-    assert found[DAY].sessions == 7
+    assert (found[DAY].sessions, found[DAY].customers) == (7, 4)
     assert found[DAY].median_seconds == 60
     assert found[DAY].mean_seconds == pytest.approx(sum(durations) / 7)
 
@@ -78,7 +78,7 @@ def test_a_longer_timeout_joins_the_gaps(visits):
 
     # u1 one session [0, 61]; u4 still two (100 > 45); u2 as before
     assert found[DAY] == SessionPeriod(
-        sessions=6, median_seconds=pytest.approx(1530), mean_seconds=pytest.approx(
+        sessions=6, customers=4, median_seconds=pytest.approx(1530), mean_seconds=pytest.approx(
             (3660 + 7200 + 60 + 3000 + 0 + 0) / 6)
     )  # fmt: skip
 
@@ -103,7 +103,7 @@ def test_sessions_outside_the_range_are_not_counted(visits):
     )
 
     # sessions starting at 61 (u1), 100 (u4)
-    assert found == {T0 + timedelta(hours=1): SessionPeriod(2, 0.0, 0.0)}
+    assert found == {T0 + timedelta(hours=1): SessionPeriod(2, 2, 0.0, 0.0)}
 
 
 @engines
@@ -177,7 +177,7 @@ def test_random_histories_get_the_same_sessions_from_both_engines(workspace, chd
         b = chdb_engine.session_trend(workspace_id=workspace.pk, rules=rules, **span)
         assert a.keys() == b.keys()
         for period, found in a.items():
-            assert b[period].sessions == found.sessions
+            assert (b[period].sessions, b[period].customers) == (found.sessions, found.customers)
             assert b[period].median_seconds == pytest.approx(found.median_seconds)
             assert b[period].mean_seconds == pytest.approx(found.mean_seconds)
     assert sum(p.sessions for p in a.values()) > 60  # a real comparison
@@ -197,3 +197,77 @@ def test_random_histories_get_the_same_sessions_from_both_engines(workspace, chd
     for start, end in (("Home", "Order"), ("Home", ""), ("", "Order")):
         p1 = x.path_counts(start=start, end=end, **paths)
         assert y.path_counts(start=start, end=end, **paths) == p1, (start, end)
+
+
+# ------------------------------------------------------------------ trends, page and API
+
+RANGE = {"date_from": "2025-03-02", "date_to": "2025-03-03"}
+
+
+def test_api_trend_with_session_series(client, member, visits):
+    client.force_login(member)
+
+    response = client.post(
+        "/api/trends",
+        {"series": ["A", "$sessions", "$session_duration"], "by": "day", "formulas": ["A / B"],
+         **RANGE},
+        content_type="application/json",
+    )  # fmt: skip
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["periods"] == ["2025-03-02", "2025-03-03"]
+    a, b, c = body["lines"]
+    assert (a["events"], b["events"], b["customers"]) == ([0, 5], [0, 7], [0, 4])
+    assert (b["label"], c["label"]) == ("Sessions", "Session duration (s)")
+    assert c["median_seconds"] == [None, 60]
+    assert c["mean_seconds"][0] is None
+    assert c["mean_seconds"][1] == pytest.approx(12060 / 7)
+    assert b["median_seconds"] is None
+    assert body["formulas"][0]["values"] == [None, pytest.approx(5 / 7)]
+
+
+@pytest.mark.parametrize(
+    ("payload", "says"),
+    [
+        ({"series": [{"event": "$sessions", "channel": "web"}]}, "take no channel"),
+        ({"series": ["$sessions"], "breakdown": "channel"}, "cannot be broken down"),
+    ],
+)
+def test_api_session_series_refuse_what_they_cannot_do(client, member, visits, payload, says):
+    client.force_login(member)
+    response = client.post("/api/trends", payload, content_type="application/json")
+    assert response.status_code == 422
+    assert says in response.content.decode()
+
+
+def test_trends_page_shows_session_series(client, member, visits):
+    client.force_login(member)
+
+    response = client.get(
+        "/trends/", {"event": ["$sessions", "$session_duration"], "by": "day", **RANGE}
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "B: Session duration (s) (median)" in page
+    assert "B: Session duration (s) (mean)" in page
+    csv = client.get(
+        "/trends/", {"event": ["$sessions", "$session_duration"], "format": "csv", **RANGE}
+    ).content.decode()
+    assert csv.splitlines()[-1].startswith("2025-03-03,7,60")
+
+
+def test_session_settings_page_saves_and_refuses_bad_input(client, member, visits):
+    client.force_login(member)
+    assert client.get("/trends/sessions/").status_code == 200
+
+    saved = client.post("/trends/sessions/", {"timeout_minutes": "45", "session_property": "sid"})
+    bad = client.post("/trends/sessions/", {"timeout_minutes": "0", "session_property": "a b"})
+
+    assert saved.status_code == 302
+    visits.refresh_from_db()
+    assert (visits.session_timeout_minutes, visits.session_property) == (45, "sid")
+    assert bad.status_code == 422
+    assert "inactivity timeout: 0 is outside 1–1440" in bad.content.decode()
+    assert "session id property:" in bad.content.decode()

@@ -82,6 +82,7 @@ def session_numbers(rows: Iterable[tuple], *, rules: SessionRules) -> Iterator[t
 @dataclass(frozen=True, slots=True)
 class SessionPeriod:
     sessions: int
+    customers: int  # customers who started one
     median_seconds: float
     mean_seconds: float
 
@@ -94,8 +95,9 @@ def session_trend(
     since: datetime,
     until: datetime,
 ) -> dict[datetime, SessionPeriod]:
-    """Per period of a session's first event in [since, until): how many sessions started, and
-    the median and mean of their durations in seconds. ``rows`` as :func:`session_numbers`."""
+    """Per period of a session's first event in [since, until): how many sessions started, by
+    how many customers, and the median and mean of their durations in seconds. ``rows`` as
+    :func:`session_numbers`."""
     spans: dict[tuple[object, int], list[datetime]] = {}
     for number, row in session_numbers(rows, rules=rules):
         at = as_datetime(row[1])
@@ -105,12 +107,15 @@ def session_trend(
         else:
             span[1] = at
     durations: dict[datetime, list[float]] = defaultdict(list)
-    for first, last in spans.values():
+    people: dict[datetime, set[object]] = defaultdict(set)
+    for (customer, _), (first, last) in spans.items():
         if since <= first < until:
             durations[unit_floor(first, by)].append((last - first).total_seconds())
+            people[unit_floor(first, by)].add(customer)
     return {
         period: SessionPeriod(
             sessions=len(found),
+            customers=len(people[period]),
             median_seconds=statistics.median(found),
             mean_seconds=statistics.fmean(found),
         )

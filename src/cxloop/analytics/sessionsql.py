@@ -113,10 +113,10 @@ def session_trend_sql(
     duration in µs (bound text)."""
     period = ch.trend_period_sql("first", by)
     outer = f"""
-SELECT toString({period}) AS p, count() AS sessions,
+SELECT toString({period}) AS p, count() AS sessions, uniqExact(cust) AS customers,
     quantileExactInclusive(0.5)(duration) AS median, avg(duration) AS mean
 FROM (
-    SELECT min(ts) AS first,
+    SELECT cust, min(ts) AS first,
         toUnixTimestamp64Micro(max(ts)) - toUnixTimestamp64Micro(min(ts)) AS duration
     FROM (INNER)
     GROUP BY cust, session
@@ -146,9 +146,12 @@ class ClickHouseSessions:
         sql = session_trend_sql(rules, workspace_id=workspace_id, by=by, since=since, until=until)
         return {
             datetime.fromisoformat(period).replace(tzinfo=UTC): SessionPeriod(
-                sessions=int(n), median_seconds=median / 10**6, mean_seconds=mean / 10**6
+                sessions=int(n),
+                customers=int(people),
+                median_seconds=median / 10**6,
+                mean_seconds=mean / 10**6,
             )
-            for period, n, median, mean in self.transport.query(sql)
+            for period, n, people, median, mean in self.transport.query(sql)
         }
 
     def per_session(
