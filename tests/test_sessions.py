@@ -271,3 +271,62 @@ def test_session_settings_page_saves_and_refuses_bad_input(client, member, visit
     assert bad.status_code == 422
     assert "inactivity timeout: 0 is outside 1–1440" in bad.content.decode()
     assert "session id property:" in bad.content.decode()
+
+
+# ------------------------------------------------------------------ funnels and paths, both ways
+
+
+@pytest.mark.parametrize(("per", "counts"), [("customer", [4, 4]), ("session", [4, 3])])
+def test_api_funnel_counts_per_customer_or_session(client, member, visits, per, counts):
+    client.force_login(member)
+    body = {"steps": ["A", "B"], "window_seconds": None, "per": per, **RANGE}
+
+    funnel = client.post("/api/funnels", body, content_type="application/json")
+    correlation = client.post("/api/funnels/correlation", body, content_type="application/json")
+
+    assert funnel.status_code == 200, funnel.content
+    assert (funnel.json()["per"], funnel.json()["counts"]) == (per, counts)
+    found = correlation.json()
+    assert (found["entered"], found["converted"]) == (4, counts[1])
+    # per customer, u1 and u2 went on to C (and u2 to D) after converting; in their sessions
+    # that converted, nobody did anything else
+    events = {e["event"]: (e["converted_with"], e["dropped_with"]) for e in found["events"]}
+    assert events == ({"C": (2, 0), "D": (1, 0)} if per == "customer" else {})
+
+
+def test_api_funnel_refuses_an_unknown_count_per(client, member, visits):
+    client.force_login(member)
+    response = client.post(
+        "/api/funnels", {"steps": ["A", "B"], "per": "visit"}, content_type="application/json"
+    )
+    assert response.status_code == 422
+    assert "per" in response.content.decode()
+
+
+@pytest.mark.parametrize(("per", "started", "completed"), [("customer", 4, 4), ("session", 4, 3)])
+def test_api_paths_per_customer_or_session(client, member, visits, per, started, completed):
+    client.force_login(member)
+
+    response = client.get("/api/paths", {"start": "A", "end": "B", "per": per, **RANGE})
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["per"], body["started"], body["completed"]) == (per, started, completed)
+    assert body["paths"][0]["steps"] == ["A", "B"]
+    assert body["paths"][0]["customers"] == completed
+
+
+def test_funnel_and_paths_pages_count_per_session(client, member, visits):
+    client.force_login(member)
+
+    funnel = client.get(
+        "/journeys/funnel/", {"step": ["A", "B"], "per": "session", "window": "", **RANGE}
+    )
+    paths = client.get("/paths/", {"start": "A", "end": "B", "per": "session", **RANGE})
+
+    assert funnel.status_code == 200
+    assert "4 sessions started · 3 finished" in funnel.content.decode()
+    assert paths.status_code == 200
+    page = paths.content.decode()
+    assert "Paths by sessions" in page
+    assert 'id="stat-completed">3<' in page
