@@ -466,7 +466,8 @@ def cxloop_store(directory: Path) -> None:
 
 def _cxloop_fill(directory: str) -> None:
     _cxloop_imports()
-    from cxloop.analytics.engine import ChdbTransport, ClickHouseEngine
+    from cxloop.analytics.engine import ClickHouseEngine
+    from cxloop.analytics.transports import ChdbTransport
 
     engine = ClickHouseEngine(ChdbTransport(Path(directory) / "cxloop"))
     engine.setup()
@@ -484,8 +485,9 @@ def _cxloop_fill(directory: str) -> None:
 
 def cxloop_engine_runner(query: str, directory: Path):
     _cxloop_imports()
-    from cxloop.analytics.engine import ChdbTransport, ClickHouseEngine
+    from cxloop.analytics.engine import ClickHouseEngine
     from cxloop.analytics.periods import Granularity
+    from cxloop.analytics.transports import ChdbTransport
     from cxloop.journeys.definitions import RuleSpec
 
     engine = ClickHouseEngine(ChdbTransport(directory / "cxloop"))

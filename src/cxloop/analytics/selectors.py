@@ -15,14 +15,7 @@ from django.conf import settings
 
 from cxloop.analytics import owner
 from cxloop.analytics.correlation import FunnelCorrelation
-from cxloop.analytics.engine import (
-    AnalyticsEngine,
-    ClickHouseEngine,
-    EngineError,
-    EngineUnavailable,
-    ServerTransport,
-    id_list,
-)
+from cxloop.analytics.engine import AnalyticsEngine, ClickHouseEngine, id_list
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity
@@ -36,6 +29,7 @@ from cxloop.analytics.sessions import (
 )
 from cxloop.analytics.sqlengine import SqlEngine, event_rows
 from cxloop.analytics.steps import ORDERED, Exclusion, Step
+from cxloop.analytics.transports import EngineError, EngineUnavailable, ServerTransport
 from cxloop.analytics.trendwalk import TrendCounts
 from cxloop.analytics.walk import FunnelRun, FunnelSummary
 from cxloop.core.models import Workspace
