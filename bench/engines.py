@@ -28,6 +28,11 @@ per cohort day and offset n = 0..7, the customers of that cohort with any event 
 Trend: per series (the funnel's first and last step) and UTC day, events and unique customers,
 as the trends page asks (``analytics.trendwalk``'s rules): cxloop's engine through its
 ``trend_counts`` against the same GROUP BY written directly for each engine.
+
+Sessions: per UTC day of a session's first event, sessions started and the median and mean of
+their durations (``analytics.sessions``' rules: a gap over 30 minutes starts a session; the data
+has no session ids): cxloop's ``session_trend`` against SQLite window functions (LAG, a running
+SUM, ROW_NUMBER for the median) and chdb arrays per customer, written directly.
 """
 
 from __future__ import annotations
@@ -72,8 +77,10 @@ ENGINES = {
     "cxloop-walk": "cxloop funnel_run (Python walk)",
 }
 BASELINES = ("sqlite-cte", "sqlite-window")
-QUERIES = ("funnel", "retention", "trend")
+QUERIES = ("funnel", "retention", "trend", "sessions")
 TREND_SERIES = (STEPS[0], STEPS[-1])
+SESSION_GAP = 1800  # seconds: cxloop's default session timeout
+SESSION_ENGINES = ("sqlite-window", "chdb-mergetree", "cxloop-engine")
 
 
 # ---------------------------------------------------------------------------- data
@@ -308,6 +315,53 @@ def trend_rows(rows) -> list[list]:
     return sorted([index[name], str(d)[:10], int(n), int(c)] for name, d, n, c in rows)
 
 
+SQLITE_SESSIONS = f"""
+WITH g AS (
+    SELECT customer_id AS c, id, CAST(strftime('%s', occurred_at) AS INTEGER) AS t,
+        CASE WHEN LAG(occurred_at) OVER w IS NULL OR CAST(strftime('%s', occurred_at) AS INTEGER)
+            - CAST(strftime('%s', LAG(occurred_at) OVER w) AS INTEGER) > {SESSION_GAP}
+        THEN 1 ELSE 0 END AS opens
+    FROM events_event WHERE workspace_id = 1
+    WINDOW w AS (PARTITION BY customer_id ORDER BY occurred_at, id)
+),
+numbered AS (
+    SELECT c, t, SUM(opens) OVER (PARTITION BY c ORDER BY t, id ROWS UNBOUNDED PRECEDING) AS s
+    FROM g
+),
+spans AS (
+    SELECT date(MIN(t), 'unixepoch') AS d, MAX(t) - MIN(t) AS dur FROM numbered GROUP BY c, s
+),
+ranked AS (
+    SELECT d, dur, ROW_NUMBER() OVER (PARTITION BY d ORDER BY dur) AS r,
+        COUNT(*) OVER (PARTITION BY d) AS n
+    FROM spans
+)
+SELECT d, MAX(n), AVG(CASE WHEN r IN ((n + 1) / 2, (n + 2) / 2) THEN dur END), AVG(dur)
+FROM ranked GROUP BY d
+"""
+CHDB_SESSIONS = f"""
+SELECT toString(toDate(toDateTime(x.1, 'UTC'))) AS d, count(), quantileExactInclusive(0.5)(x.2),
+    avg(x.2)
+FROM (
+    SELECT arraySort(groupArray(toInt64(toUnixTimestamp(ts)))) AS t,
+        arrayFilter(i -> i = 1 OR t[i] - t[i - 1] > {SESSION_GAP}, arrayEnumerate(t)) AS starts,
+        arrayMap(j -> (t[starts[j]],
+            t[if(j = length(starts), length(t), starts[j + 1] - 1)] - t[starts[j]]),
+            arrayEnumerate(starts)) AS sessions
+    FROM events GROUP BY customer_id
+) ARRAY JOIN sessions AS x
+GROUP BY d
+"""
+
+
+def session_rows(rows) -> list[list]:
+    """Comparable session rows: [day, sessions, median s, mean s], sorted."""
+    return sorted(
+        [str(d)[:10], int(n), round(float(median), 3), round(float(mean), 3)]
+        for d, n, median, mean in rows
+    )
+
+
 # ---------------------------------------------------------------------------- engines
 
 
@@ -324,6 +378,8 @@ def make_runner(engine: str, query: str, directory: Path):
             if query != "funnel":
                 return None
             return lambda: cxloop_funnel(db)
+        if query == "sessions":
+            return lambda: session_rows(db.execute(SQLITE_SESSIONS).fetchall())
         if query == "trend":
             sql = trend_sql(
                 "events_event WHERE workspace_id = 1 AND", "date(occurred_at)",
@@ -375,6 +431,8 @@ def make_runner(engine: str, query: str, directory: Path):
             store = session.Session(str(directory / "chdb"))
             run_sql = store.query
             source = "events"
+        if query == "sessions":
+            return lambda: session_rows(csv_rows(str(run_sql(CHDB_SESSIONS, "CSV"))))
         if query == "trend":
             sql = trend_sql(f"{source} WHERE", "toDate(ts)", "uniqExact(customer_id)")
             return lambda: trend_rows(csv_rows(str(run_sql(sql, "CSV"))))
@@ -408,7 +466,8 @@ def cxloop_store(directory: Path) -> None:
 
 def _cxloop_fill(directory: str) -> None:
     _cxloop_imports()
-    from cxloop.analytics.engine import ChdbTransport, ClickHouseEngine
+    from cxloop.analytics.engine import ClickHouseEngine
+    from cxloop.analytics.transports import ChdbTransport
 
     engine = ClickHouseEngine(ChdbTransport(Path(directory) / "cxloop"))
     engine.setup()
@@ -426,8 +485,9 @@ def _cxloop_fill(directory: str) -> None:
 
 def cxloop_engine_runner(query: str, directory: Path):
     _cxloop_imports()
-    from cxloop.analytics.engine import ChdbTransport, ClickHouseEngine
+    from cxloop.analytics.engine import ClickHouseEngine
     from cxloop.analytics.periods import Granularity
+    from cxloop.analytics.transports import ChdbTransport
     from cxloop.journeys.definitions import RuleSpec
 
     engine = ClickHouseEngine(ChdbTransport(directory / "cxloop"))
@@ -454,6 +514,22 @@ def cxloop_engine_runner(query: str, directory: Path):
             )
 
         return trend
+    if query == "sessions":  # the trends page's $sessions and $session_duration series
+        from datetime import UTC, datetime
+
+        from cxloop.analytics.sessions import SessionRules
+
+        since, until = datetime(1970, 1, 2, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+
+        def sessions() -> list[list]:
+            found = engine.session_trend(
+                workspace_id=1, rules=SessionRules(), by="day", since=since, until=until
+            )
+            return session_rows(
+                (p.date(), s.sessions, s.median_seconds, s.mean_seconds) for p, s in found.items()
+            )
+
+        return sessions
     first, limit = date(1970, 1, 2), date(2200, 1, 1)
 
     def retention() -> list[list]:
@@ -669,6 +745,8 @@ def main(argv: list[str] | None = None) -> int:
             results = {}
             for engine in engines:
                 if query != "funnel" and engine == "cxloop-walk":
+                    continue
+                if query == "sessions" and engine not in SESSION_ENGINES:
                     continue
                 results[engine] = measure(engine, query, directory, args.repeat)
             ok = report(query, results) and ok

@@ -49,7 +49,8 @@ def timings(directory: Path, repeat: int) -> int:
 
     django.setup()
     engines._cxloop_fill(str(directory))
-    from cxloop.analytics.engine import ChdbTransport, ClickHouseEngine
+    from cxloop.analytics.engine import ClickHouseEngine
+    from cxloop.analytics.transports import ChdbTransport
     from cxloop.journeys.definitions import ExclusionSpec, RuleSpec
 
     engine = ClickHouseEngine(ChdbTransport(directory / "cxloop"))

@@ -58,7 +58,8 @@ def engine_store(tmp_path_factory):
 def chdb_engine(engine_store, settings):
     """The embedded engine on an emptied store."""
     from cxloop.analytics.clickhouse import TABLES
-    from cxloop.analytics.engine import ChdbTransport, ClickHouseEngine
+    from cxloop.analytics.engine import ClickHouseEngine
+    from cxloop.analytics.transports import ChdbTransport
 
     engine = ClickHouseEngine(ChdbTransport(engine_store), label="embedded (test)")
     engine.setup()
@@ -98,7 +99,8 @@ def server_engine():
     """The engine on a ClickHouse server (CXLOOP_TEST_CLICKHOUSE_URL, a database the tests may
     empty), emptied; ClickHouse 24.3 or later (arrayFold, QUALIFY, lightweight DELETE)."""
     from cxloop.analytics.clickhouse import TABLES
-    from cxloop.analytics.engine import ClickHouseEngine, ServerTransport
+    from cxloop.analytics.engine import ClickHouseEngine
+    from cxloop.analytics.transports import ServerTransport
 
     engine = ClickHouseEngine(ServerTransport(CLICKHOUSE_URL), label="ClickHouse server (test)")
     engine.setup()

@@ -20,11 +20,12 @@ import orjson
 import pytest
 
 from cxloop.analytics import clickhouse as ch
-from cxloop.analytics.engine import ClickHouseEngine, EngineUnavailable
+from cxloop.analytics.engine import ClickHouseEngine
 from cxloop.analytics.owner import OwnerClient
 from cxloop.analytics.periods import Granularity
 from cxloop.analytics.services import engine_drain, engine_rebuild
 from cxloop.analytics.sqlengine import SqlEngine
+from cxloop.analytics.transports import EngineUnavailable
 from cxloop.customers.models import Customer
 from cxloop.customers.privacy import customer_erase
 from cxloop.events.models import Event, EventOutbox

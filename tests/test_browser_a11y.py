@@ -131,6 +131,7 @@ PAGES: dict[str, Callable[[Workspace], str]] = {
     "trends": lambda ws: f"/trends/?{TREND}",
     "trends-conversion": lambda ws: f"/trends/conversion/?{FUNNEL}&by=week",
     "trends-changes": lambda ws: "/trends/changes/?event=Order+Completed",
+    "session-settings": lambda ws: "/trends/sessions/",
     "before-churn": lambda ws: "/paths/before/",
     "segments": lambda ws: "/segments/",
     "segment-new": lambda ws: "/segments/new/",

@@ -98,6 +98,7 @@ WEB = {
     "trends": (RA, RA),
     "trends-conversion": (RA, RA),
     "trends-changes": (RA, RA),
+    "session-settings": (RA, EJ),
     "segment-list": (RA, RA),
     "segment-new": (EG, EG),
     "segment-preview": (RA, RA),  # counts a draft definition; stores nothing

@@ -3,8 +3,8 @@
 Every behavioural question goes through an :class:`AnalyticsEngine`:
 
 * :class:`ClickHouseEngine` answers in the engine's own store, the same SQL (``clickhouse``)
-  over one of three transports: :class:`ChdbTransport` (the embedded store, chdb in-process;
-  only the store's owner process opens it), :class:`OwnerClient` (any other process of an
+  over one of three transports (``analytics.transports``): :class:`ChdbTransport` (the
+  embedded store, chdb in-process; only the store's owner process opens it), :class:`OwnerClient` (any other process of an
   embedded install, talking to the owner over a local socket, ``analytics.owner``) and
   :class:`ServerTransport` (a ClickHouse server or cluster, clickhouse-connect over HTTP);
 * ``analytics.sqlengine.SqlEngine`` answers from the system of record (SQLite/PostgreSQL): the
@@ -15,13 +15,9 @@ Which one a process uses is ``analytics.selectors.current_engine``.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any, Protocol
-
-import orjson
 
 from cxloop.analytics import clickhouse as ch
 from cxloop.analytics import funnelsql
@@ -29,21 +25,15 @@ from cxloop.analytics.correlation import FunnelCorrelation
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules, tally_dict
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity
+from cxloop.analytics.sessions import SessionPeriod, SessionRules
+from cxloop.analytics.sessionsql import ClickHouseSessions
 from cxloop.analytics.steps import ORDERED, Exclusion, Step
+from cxloop.analytics.transports import Transport
 from cxloop.analytics.trendwalk import OTHER, TrendCounts, breakdown_key
 from cxloop.analytics.walk import FunnelRun, FunnelSummary, Moment
 from cxloop.core.db import ids_in
 
 LOADING = "loading"  # engine_meta: the id range of a load in progress
-QUERY_SETTINGS = " SETTINGS output_format_json_quote_64bit_integers = 0"
-
-
-class EngineUnavailable(RuntimeError):
-    """The engine cannot be reached (its owner process is not running, the server is down)."""
-
-
-class EngineError(RuntimeError):
-    """The engine refused a query or a write; the message is the engine's."""
 
 
 class AnalyticsEngine(Protocol):
@@ -192,14 +182,22 @@ class AnalyticsEngine(Protocol):
         ``as_of`` within the window), ``analytics.trendwalk.funnel_trend``'s rules."""
         ...
 
+    def session_trend(
+        self, *, workspace_id: int, rules: SessionRules, by: str, since: datetime, until: datetime
+    ) -> dict[datetime, SessionPeriod]:
+        """Per period of a session's start in [since, until): sessions and their median and
+        mean duration (``analytics.sessions``'s rules)."""
+        ...
 
-# ------------------------------------------------------------------ transports
+    def per_session(
+        self, *, workspace_id: int, rules: SessionRules, only: Sequence[int] | None = None
+    ) -> Any:
+        """The funnel, correlation and path questions of ``workspace_id`` (of ``only``'s
+        customers) with sessions as the units (``sessions.unit_of``)."""
+        ...
 
 
-class Transport(Protocol):
-    def query(self, sql: str) -> list[list[Any]]: ...
-    def command(self, sql: str) -> None: ...
-    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None: ...
+# ------------------------------------------------------------------ helpers
 
 
 def id_list(ids: Iterable[Any] | None) -> list[int]:
@@ -223,119 +221,10 @@ def _bounds(since: datetime | None, until: datetime | None) -> dict[str, datetim
     return {"since": since or ch.EARLIEST, "until": until or ch.LATEST}
 
 
-def _rows(payload: bytes) -> list[list[Any]]:
-    return orjson.loads(payload)["data"] if payload else []
-
-
-class ChdbTransport:
-    """The embedded store: chdb's MergeTree tables in a folder, opened by one process only
-    (chdb allows one store per process, and one process per store)."""
-
-    _lock = threading.Lock()
-    _session: Any = None
-    _path: Path | None = None
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-
-    def _open(self) -> Any:
-        cls = type(self)
-        with cls._lock:
-            if cls._session is None or cls._path != self.path:
-                if cls._session is not None:
-                    cls._session.close()
-                from chdb import session  # a 200 MB library: loaded when used
-
-                self.path.mkdir(parents=True, exist_ok=True)
-                try:
-                    cls._session = session.Session(str(self.path))
-                except Exception as exc:  # chdb raises plain RuntimeError subclasses
-                    raise EngineUnavailable(f"cannot open the engine store: {exc}") from exc
-                cls._path = self.path
-            return cls._session
-
-    def query(self, sql: str) -> list[list[Any]]:
-        try:
-            return _rows(self._open().query(sql + QUERY_SETTINGS, "JSONCompact").bytes())
-        except RuntimeError as exc:
-            if isinstance(exc, EngineUnavailable):
-                raise
-            raise EngineError(str(exc)) from exc
-
-    def command(self, sql: str) -> None:
-        try:
-            self._open().query(sql)
-        except RuntimeError as exc:
-            if isinstance(exc, EngineUnavailable):
-                raise
-            raise EngineError(str(exc)) from exc
-
-    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
-        body = b"\n".join(orjson.dumps(list(row)) for row in rows).decode()
-        self.command(
-            f"INSERT INTO {table} ({', '.join(columns)}) FORMAT JSONCompactEachRow\n{body}"
-        )
-
-    @classmethod
-    def close(cls) -> None:
-        with cls._lock:
-            if cls._session is not None:
-                cls._session.close()
-            cls._session, cls._path = None, None
-
-
-class ServerTransport:
-    """A ClickHouse server (or a cluster's entry point) through clickhouse-connect."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._client: Any = None
-
-    def _connect(self) -> Any:
-        if self._client is None:
-            try:
-                import clickhouse_connect  # only server installs have it
-
-                self._client = clickhouse_connect.get_client(dsn=self.url)
-            except Exception as exc:  # any failure to connect: unavailable
-                raise EngineUnavailable(
-                    f"cannot reach ClickHouse at {self._safe_url}: {exc}"
-                ) from exc
-        return self._client
-
-    @property
-    def _safe_url(self) -> str:
-        return self.url.split("@")[-1]
-
-    def _call(self, fn_name: str, *args: Any, **kwargs: Any) -> Any:
-        client = self._connect()
-        try:
-            return getattr(client, fn_name)(*args, **kwargs)
-        except Exception as exc:  # the driver raises many kinds
-            raise EngineError(str(exc)) from exc
-
-    def query(self, sql: str) -> list[list[Any]]:
-        return _rows(
-            self._call(
-                "raw_query",
-                sql,
-                fmt="JSONCompact",
-                settings={"output_format_json_quote_64bit_integers": 0},
-            )
-        )
-
-    def command(self, sql: str) -> None:
-        self._call("command", sql)
-
-    def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
-        body = b"\n".join(orjson.dumps(list(row)) for row in rows)
-        self._call("raw_insert", table, list(columns), insert_block=body, fmt="JSONCompactEachRow")
-
-
 # ------------------------------------------------------------------ the engine
 
 
-class ClickHouseEngine:
+class ClickHouseEngine(ClickHouseSessions):
     """The behavioural queries in ClickHouse's SQL, over any transport."""
 
     kind = "clickhouse"

@@ -26,7 +26,8 @@ from typing import Any
 
 from django.conf import settings
 
-from cxloop.analytics.engine import ChdbTransport, ClickHouseEngine, EngineError, EngineUnavailable
+from cxloop.analytics.engine import ClickHouseEngine
+from cxloop.analytics.transports import ChdbTransport, EngineError, EngineUnavailable
 
 log = logging.getLogger(__name__)
 TIMEOUT = 60.0  # seconds a query may take before the caller gives up

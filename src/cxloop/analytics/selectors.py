@@ -15,18 +15,21 @@ from django.conf import settings
 
 from cxloop.analytics import owner
 from cxloop.analytics.correlation import FunnelCorrelation
-from cxloop.analytics.engine import (
-    AnalyticsEngine,
-    ClickHouseEngine,
-    EngineError,
-    EngineUnavailable,
-    ServerTransport,
-)
+from cxloop.analytics.engine import AnalyticsEngine, ClickHouseEngine, id_list
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity
+from cxloop.analytics.sessions import (
+    CUSTOMER,
+    DEFAULT_PROPERTIES,
+    SESSION,
+    SessionPeriod,
+    SessionRules,
+    customer_of,
+)
 from cxloop.analytics.sqlengine import SqlEngine, event_rows
 from cxloop.analytics.steps import ORDERED, Exclusion, Step
+from cxloop.analytics.transports import EngineError, EngineUnavailable, ServerTransport
 from cxloop.analytics.trendwalk import TrendCounts
 from cxloop.analytics.walk import FunnelRun, FunnelSummary
 from cxloop.core.models import Workspace
@@ -49,6 +52,8 @@ __all__ = [
     "journey_walk",
     "path_counts",
     "retention_counts",
+    "session_rules",
+    "session_trend",
     "step_names",
     "trend_as_of",
     "trend_counts",
@@ -110,11 +115,14 @@ def funnel_run(
     exclusions: Sequence[Exclusion] = (),
     since: datetime | None = None,
     until: datetime | None = None,
+    per: str = CUSTOMER,
 ) -> FunnelRun:
     """How far each customer of ``workspace`` (of ``only``, when given) gets through ``steps``
     (in ``mode``, without ``exclusions``: ``analytics.walk.funnel_walk``'s rules), counting only
-    events in [``since``, ``until``) when given."""
-    return current_engine().funnel(
+    events in [``since``, ``until``) when given. ``per`` session: the run's keys are sessions
+    (``sessions.unit_of``), each walked on its own."""
+    engine, only = _counting(workspace, per, only)
+    return engine.funnel(
         workspace_id=workspace.pk, steps=steps, window=window, only=only, mode=mode,
         exclusions=exclusions, since=since, until=until,
     )  # fmt: skip
@@ -131,13 +139,22 @@ def funnel_summary(
     exclusions: Sequence[Exclusion] = (),
     since: datetime | None = None,
     until: datetime | None = None,
+    per: str = CUSTOMER,
 ) -> FunnelSummary:
     """A funnel's counts, step medians, counts by start channel and latest drop-offs, computed
-    where the events are (no row per customer leaves the engine)."""
-    return current_engine().funnel_summary(
+    where the events are (no row per customer leaves the engine). ``per`` session: counts
+    sessions; the latest drop-offs still name their customers."""
+    engine, only = _counting(workspace, per, only)
+    summary = engine.funnel_summary(
         workspace_id=workspace.pk, steps=steps, window=window, only=only, latest=latest,
         mode=mode, exclusions=exclusions, since=since, until=until,
     )  # fmt: skip
+    if per == SESSION:
+        summary.latest = {
+            depth: [(at, customer_of(unit)) for at, unit in pairs]
+            for depth, pairs in summary.latest.items()
+        }
+    return summary
 
 
 def funnel_correlation(
@@ -150,10 +167,13 @@ def funnel_correlation(
     exclusions: Sequence[Exclusion] = (),
     since: datetime | None = None,
     until: datetime | None = None,
+    per: str = CUSTOMER,
 ) -> FunnelCorrelation:
     """Per event name, how many converted and dropped customers of the funnel did it between
-    their start and the end of their window (``analytics.correlation``)."""
-    return current_engine().funnel_correlation(
+    their start and the end of their window (``analytics.correlation``); sessions with
+    ``per`` session."""
+    engine, only = _counting(workspace, per, only)
+    return engine.funnel_correlation(
         workspace_id=workspace.pk, steps=steps, window=window, only=only, mode=mode,
         exclusions=exclusions, since=since, until=until,
     )  # fmt: skip
@@ -171,13 +191,55 @@ def path_counts(
     until: datetime | None,
     customer_ids: Iterable[Any] | None,
     top: int,
+    per: str = CUSTOMER,
 ) -> PathCounts:
-    """The ``top`` paths from ``start`` to ``end``, and how many customers started and completed
-    one, computed where the events are."""
-    return current_engine().path_counts(
+    """The ``top`` paths from ``start`` to ``end``, and how many customers (sessions, ``per``
+    session: each walked on its own) started and completed one, computed where the events
+    are."""
+    engine: Any = current_engine()
+    if per == SESSION:
+        engine = _per_session(workspace, customer_ids)
+        customer_ids = None
+    return engine.path_counts(
         workspace_id=workspace.pk, start=start, end=end, max_steps=max_steps, within=within,
         by_channel=by_channel, since=since, until=until, customer_ids=customer_ids, top=top,
     )  # fmt: skip
+
+
+def session_rules(*, workspace: Workspace) -> SessionRules:
+    """The workspace's session settings (``core.Workspace.session_*``)."""
+    name = workspace.session_property.strip()
+    return SessionRules(
+        timeout=timedelta(minutes=workspace.session_timeout_minutes),
+        properties=(name,) if name else DEFAULT_PROPERTIES,
+    )
+
+
+def session_trend(
+    *, workspace: Workspace, by: str, since: datetime, until: datetime
+) -> dict[datetime, SessionPeriod]:
+    """Per period of a session's start in [since, until): sessions, median and mean duration."""
+    return current_engine().session_trend(
+        workspace_id=workspace.pk, rules=session_rules(workspace=workspace), by=by, since=since,
+        until=until,
+    )  # fmt: skip
+
+
+def _per_session(workspace: Workspace, customers: Iterable[Any] | None) -> Any:
+    only = None if customers is None else sorted(set(id_list(customers)))
+    return current_engine().per_session(
+        workspace_id=workspace.pk, rules=session_rules(workspace=workspace), only=only
+    )
+
+
+def _counting(workspace: Workspace, per: str, only: set[int] | None) -> tuple[Any, Any]:
+    """The engine to ask and its ``only``: per customer as given; per session, an engine whose
+    units are the sessions of ``only``'s customers."""
+    if per == CUSTOMER:
+        return current_engine(), only
+    if per != SESSION:
+        raise ValueError(f"count per {per!r}: use customer or session")
+    return _per_session(workspace, only), None
 
 
 def journey_walk(

@@ -20,6 +20,7 @@ from cxloop.analytics.correlation import FunnelCorrelation, correlation_counts
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity, PeriodStart, period_floor, period_next
+from cxloop.analytics.sqlsessions import SqlSessions
 from cxloop.analytics.steps import ORDERED, STRICT, Exclusion, Step
 from cxloop.analytics.trendwalk import TrendCounts
 from cxloop.analytics.walk import FunnelRun, FunnelSummary, funnel_summary, funnel_walk
@@ -90,7 +91,7 @@ def _activity(workspace_id: int, by: Granularity, first: date, limit: date) -> d
     return active
 
 
-class SqlEngine:
+class SqlEngine(SqlSessions):
     kind = "sql"
     label = "system of record"
 

@@ -101,6 +101,11 @@ class FunnelIn(RangeIn):
     stage_id: int | None = Field(
         None, ge=1, le=MAX_ID, description="only customers whose current stage is this one"
     )
+    per: Literal["customer", "session"] = Field(
+        "customer",
+        description="count customers, or sessions (each a funnel of its own: it must complete "
+        "within one session; the workspace's session settings)",
+    )
 
 
 class FunnelGroup(Schema):
@@ -111,6 +116,7 @@ class FunnelGroup(Schema):
 class FunnelOut(Schema):
     steps: list[str]
     mode: str
+    per: str
     exclusions: list[str]
     window_seconds: float | None
     counts: list[int]
@@ -266,6 +272,7 @@ def run_funnel(request: HttpRequest, payload: FunnelIn, workspace: str | None = 
             exclusions=exclusions,
             since=span.since,
             until=span.until,
+            per=payload.per,
         )
     except ValueError as exc:
         return Status(422, {"detail": "invalid split", "errors": [str(exc)]})
@@ -274,6 +281,7 @@ def run_funnel(request: HttpRequest, payload: FunnelIn, workspace: str | None = 
         {
             "steps": [s.label() for s in report.steps],
             "mode": report.mode,
+            "per": report.per,
             "exclusions": [x.label() for x in report.exclusions],
             "window_seconds": payload.window_seconds,
             "counts": report.counts,
@@ -351,7 +359,7 @@ def funnel_correlation(
     steps, window, only, mode, exclusions, span = query
     report = journey_selectors.funnel_correlation(
         workspace=ws, steps=steps, window=window, only=only, mode=mode, exclusions=exclusions,
-        top=top, since=span.since, until=span.until,
+        top=top, since=span.since, until=span.until, per=payload.per,
     )  # fmt: skip
     return Status(
         200,

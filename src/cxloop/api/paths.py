@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
@@ -60,6 +60,7 @@ class PathOut(Schema):
 
 
 class PathReportOut(Schema):
+    per: str = "customer"
     start: str
     end: str
     max_steps: int
@@ -128,10 +129,14 @@ def paths_between(
     segment: int | None = _segment(),
     date_from: str = DATE_FROM,
     date_to: str = DATE_TO,
+    per: Literal["customer", "session"] = Query(
+        "customer", description="count customers, or sessions (paths within one session)"
+    ),
     workspace: str | None = None,
 ):
-    """Per customer: the collapsed steps from ``start`` to the next ``end`` (either may be empty),
-    over the events in the range."""
+    """Per customer (or per session, with ``per=session``: the workspace's session settings):
+    the collapsed steps from ``start`` to the next ``end`` (either may be empty), over the
+    events in the range; ``customers`` in the result then counts sessions."""
     ws = request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
     span = _range(ws, date_from, date_to)
     try:
@@ -146,10 +151,12 @@ def paths_between(
             since=span.since,
             until=span.until,
             customer_ids=_members(ws, segment),
+            per=per,
         )
     except path_analysis.PathQueryError as exc:
         raise HttpError(422, str(exc)) from exc
     return {
+        "per": report.per,
         "start": report.start,
         "end": report.end,
         "max_steps": report.max_steps,

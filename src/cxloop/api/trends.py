@@ -67,6 +67,12 @@ class LineOut(Schema):
     group: str | None
     events: list[int]
     customers: list[int]
+    median_seconds: list[float | None] | None = Field(
+        None, description="series $session_duration: median seconds per period"
+    )
+    mean_seconds: list[float | None] | None = Field(
+        None, description="series $session_duration: mean seconds per period"
+    )
 
 
 class FormulaOut(Schema):
@@ -134,7 +140,13 @@ def run_trend(request: HttpRequest, payload: TrendIn, workspace: str | None = No
     """Events and unique customers per period for each series (an event name or
     ``{event, channel, conditions, label}``; series are lettered A, B, …), broken down by
     ``channel`` or ``property:<name>`` (the ``top`` values, the rest as group null = other),
-    with ``formulas`` between series in ``measure`` (a division by zero gives null)."""
+    with ``formulas`` between series in ``measure`` (a division by zero gives null).
+
+    Session series (``analytics.sessions``, the workspace's session settings): ``$sessions``
+    counts the sessions started per period (``customers``: who started one);
+    ``$session_duration`` also gives their ``median_seconds`` and ``mean_seconds`` (a one-event
+    session lasts 0 s; null where none started), and formulas read it as the median. Neither
+    takes a channel, conditions or a breakdown."""
     ws = request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
     series, labels, errors = _rules(payload.series, "series")
     if errors:
@@ -161,6 +173,8 @@ def run_trend(request: HttpRequest, payload: TrendIn, workspace: str | None = No
                     "group": line.group,
                     "events": line.events,
                     "customers": line.customers,
+                    "median_seconds": line.median_seconds,
+                    "mean_seconds": line.mean_seconds,
                 }
                 for line in report.lines
             ],

@@ -16,6 +16,10 @@ class Workspace(models.Model):
         default="US",
         help_text="ISO country used to read phone numbers without +code.",
     )
+    # sessions (analytics.sessions): a new session after this much inactivity, unless the
+    # tracker's session id property (blank: sessionId, then session_id) says otherwise
+    session_timeout_minutes = models.PositiveIntegerField(default=30)
+    session_property = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -1,5 +1,6 @@
 """Writes for workspaces, members and write keys."""
 
+import re
 import secrets
 
 from django.contrib.auth import get_user_model
@@ -178,3 +179,35 @@ def audit_record(
         target=str(target)[:200],
         detail=detail or {},
     )
+
+
+MAX_SESSION_MINUTES = 24 * 60
+SESSION_PROPERTY = r"^[A-Za-z_$][\w$-]*(\.[A-Za-z_$][\w$-]*)*$"  # a property name or dotted path
+
+
+@transaction.atomic
+def workspace_sessions_set(
+    *, workspace: Workspace, timeout_minutes: int, session_property: str, actor: Actor = None
+) -> Workspace:
+    """How the workspace's events form sessions (``analytics.sessions``): the inactivity that
+    ends one, and the property carrying the tracker's session id ('' for sessionId, then
+    session_id). Raises ValueError naming the field."""
+    if not 1 <= timeout_minutes <= MAX_SESSION_MINUTES:
+        raise ValueError(f"timeout_minutes: between 1 and {MAX_SESSION_MINUTES}")
+    session_property = session_property.strip()
+    if session_property and (
+        len(session_property) > 100 or not re.match(SESSION_PROPERTY, session_property)
+    ):
+        raise ValueError(
+            "session_property: a property name such as sessionId (letters, digits, _ and $; "
+            "dots for nested properties), at most 100 characters"
+        )
+    before = {"timeout": workspace.session_timeout_minutes, "property": workspace.session_property}
+    workspace.session_timeout_minutes = timeout_minutes
+    workspace.session_property = session_property
+    workspace.save(update_fields=["session_timeout_minutes", "session_property"])
+    audit_record(
+        workspace=workspace, action="sessions.settings", actor=actor, target=workspace.slug,
+        detail={"before": before, "after": {"timeout": timeout_minutes, "property": session_property}},
+    )  # fmt: skip
+    return workspace

@@ -26,6 +26,7 @@ from cxloop.analytics.pathwalk import (
     _steps_by_customer,
     collapse_steps,
 )
+from cxloop.analytics.sessions import CUSTOMER
 from cxloop.core.models import Workspace
 from cxloop.events import selectors as event_selectors
 from cxloop.journeys.lift import EventLift, lifts
@@ -59,6 +60,7 @@ class PathReport:
     completed: int = 0  # of those, customers who reached the end within the limits
     paths: list[PathCount] = field(default_factory=list)
     other_paths: int = 0  # completed customers whose path is not in the top list
+    per: str = CUSTOMER  # customers, or sessions (then every count above is of sessions)
 
     @property
     def conversion(self) -> float:
@@ -159,8 +161,10 @@ def paths_between(
     since: datetime | None = None,
     until: datetime | None = None,
     customer_ids: Iterable[int] | None = None,
+    per: str = CUSTOMER,
 ) -> PathReport:
-    """The ``top`` most common paths from ``start`` to ``end`` over the workspace's customers.
+    """The ``top`` most common paths from ``start`` to ``end`` over the workspace's customers
+    (``per`` session: over their sessions, each walked on its own).
 
     ``start``/``end`` are event names (with ``by_channel``: "name · channel" labels also match,
     a bare name matches it on any channel). ``since``/``until`` limit the events considered;
@@ -177,9 +181,9 @@ def paths_between(
     counts = analytics_selectors.path_counts(
         workspace=workspace, start=start, end=end, max_steps=max_steps, within=within,
         by_channel=by_channel, since=since, until=until, top=top,
-        customer_ids=customer_ids,
+        customer_ids=customer_ids, per=per,
     )  # fmt: skip
-    report = PathReport(start=start, end=end, max_steps=max_steps)
+    report = PathReport(start=start, end=end, max_steps=max_steps, per=per)
     report.started, report.completed = counts.started, counts.completed
     report.paths = [
         PathCount(steps, n, n / counts.completed if counts.completed else 0.0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -10,6 +10,8 @@ from typing import NamedTuple
 from django.db.models import Count, QuerySet
 
 from cxloop.analytics import selectors as analytics_selectors
+from cxloop.analytics.sessions import CUSTOMER, SESSION
+from cxloop.analytics.sessions import customer_of as session_customer
 from cxloop.analytics.walk import FunnelRun, FunnelSummary
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
@@ -357,6 +359,7 @@ class FunnelReport:
     summary: FunnelSummary
     mode: str = "ordered"
     exclusions: list[ExclusionSpec] = field(default_factory=list)
+    per: str = CUSTOMER  # what is counted: customers, or sessions (each walked on its own)
 
     @property
     def conversion(self) -> list[float | None]:
@@ -385,6 +388,7 @@ def funnel(
     exclusions: Sequence[ExclusionSpec] = (),
     since: datetime | None = None,
     until: datetime | None = None,
+    per: str = CUSTOMER,
 ) -> FunnelReport:
     """Customers reaching each of ``steps`` in order within ``window`` of the first step
     (``mode`` and ``exclusions``: ``analytics.walk.funnel_walk``'s rules).
@@ -392,19 +396,22 @@ def funnel(
     ``split_by``: ``channel`` (of the first step's event), ``trait:<name>`` or
     ``stage:<journey id>`` (current journey stage); ``groups`` gives named customer sets instead
     (e.g. segments). ``only`` restricts the funnel to those customers; ``since``/``until``
-    to its events in [since, until) (a range: customers entering step 1 in it).
+    to its events in [since, until) (a range: customers entering step 1 in it). ``per``
+    session: sessions are counted, each a funnel of its own (``analytics.sessions``); a split
+    puts a session in its customer's group.
     """
     summary = analytics_selectors.funnel_summary(
         workspace=workspace, steps=steps, window=window, only=only, mode=mode,
-        exclusions=exclusions, since=since, until=until,
+        exclusions=exclusions, since=since, until=until, per=per,
     )  # fmt: skip
     if groups is not None or split_by not in ("", "channel"):
         # a split by trait, stage or segment needs each customer's depth
         run = analytics_selectors.funnel_run(
             workspace=workspace, steps=steps, window=window, only=only, mode=mode,
-            exclusions=exclusions, since=since, until=until,
+            exclusions=exclusions, since=since, until=until, per=per,
         )  # fmt: skip
-        split = _split(workspace, run, split_by, groups)
+        who = session_customer if per == SESSION else int
+        split = _split(workspace, run, split_by, groups, who)
     elif split_by == "channel":
         split = _top_groups(summary.by_channel)
     else:
@@ -419,6 +426,7 @@ def funnel(
         summary=summary,
         mode=mode,
         exclusions=list(exclusions),
+        per=per,
     )
 
 
@@ -441,12 +449,14 @@ def funnel_correlation(
     top: int = 20,
     since: datetime | None = None,
     until: datetime | None = None,
+    per: str = CUSTOMER,
 ) -> CorrelationReport:
     """The events whose presence between entering the funnel and the end of the window most
-    raises or lowers the odds of converting (``journeys.correlation``'s statistics)."""
+    raises or lowers the odds of converting (``journeys.correlation``'s statistics); of
+    sessions with ``per`` session."""
     found = analytics_selectors.funnel_correlation(
         workspace=workspace, steps=steps, window=window, only=only, mode=mode,
-        exclusions=exclusions, since=since, until=until,
+        exclusions=exclusions, since=since, until=until, per=per,
     )  # fmt: skip
     rows = correlate(entered=found.entered, converted=found.converted, events=found.events)
     return CorrelationReport(found.entered, found.converted, rows[:top], len(rows))
@@ -463,11 +473,16 @@ def _top_groups(counts_of: Mapping[str, list[int]]) -> list[tuple[str, list[int]
 
 
 def _split(
-    workspace: Workspace, run: FunnelRun, split_by: str, groups: Mapping[str, set[int]] | None
+    workspace: Workspace,
+    run: FunnelRun,
+    split_by: str,
+    groups: Mapping[str, set[int]] | None,
+    who: Callable[[int], int] = int,
 ) -> list[tuple[str, list[int]]]:
+    """Counts per group; ``who`` gives the customer of one of the run's keys."""
     if groups is not None:
         return [
-            (label, run.counts(c for c in members if c in run.depth))
+            (label, run.counts(c for c in run.depth if who(c) in members))
             for label, members in groups.items()
         ]
     if not split_by:
@@ -483,7 +498,7 @@ def _split(
         )
     members: dict[str, list[int]] = {}
     for customer in run.depth:
-        members.setdefault(label_of.get(customer, NONE), []).append(customer)
+        members.setdefault(label_of.get(who(customer), NONE), []).append(customer)
     ranked = sorted(members.items(), key=lambda item: (-len(item[1]), item[0]))
     shown = ranked[:MAX_GROUPS]
     rest = [c for _, cs in ranked[MAX_GROUPS:] for c in cs]

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from cxloop.analytics import selectors as analytics_selectors
 from cxloop.analytics.steps import Step
-from cxloop.analytics.trendwalk import TrendUnit, breakdown_key, unit_floor, unit_next
+from cxloop.analytics.trendwalk import TrendCounts, TrendUnit, breakdown_key, unit_floor, unit_next
 from cxloop.core.models import Workspace
 from cxloop.metrics import definitions as d
 from cxloop.metrics.definitions import Estimate
@@ -33,6 +33,10 @@ MEASURES = ("events", "customers")
 EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(2299, 12, 30)  # the engine's calendar
 OTHER_LABEL = "other"
 NONE_LABEL = "(none)"
+# series that count sessions (``analytics.sessions``) instead of events: sessions started per
+# period (customers: who started one), and their duration in seconds (median; mean beside it)
+SESSIONS, SESSION_DURATION = "$sessions", "$session_duration"
+SESSION_SERIES = {SESSIONS: "Sessions", SESSION_DURATION: "Session duration (s)"}
 
 
 class TrendQueryError(ValueError):
@@ -201,8 +205,13 @@ class TrendLine:
     group: str | None
     events: list[int]
     customers: list[int]
+    # a session duration series: seconds per period (None: no session started in it)
+    median_seconds: list[float | None] | None = None
+    mean_seconds: list[float | None] | None = None
 
-    def values(self, measure: str) -> list[int]:
+    def values(self, measure: str) -> Sequence[float | None]:
+        if self.median_seconds is not None:
+            return self.median_seconds
         return self.customers if measure == "customers" else self.events
 
 
@@ -262,22 +271,35 @@ def trend_report(
     except ValueError as exc:
         raise TrendQueryError(str(exc) if "breakdown" in str(exc) else f"by: {exc}") from exc
     letters = LETTERS[: len(series)]
+    _check_session_series(series, letters, breakdown)
     parsed = [(text.strip(), formula_parse(text, letters)) for text in formulas if text.strip()]
     span = trend_range(workspace=workspace, date_from=date_from, date_to=date_to, now=now)
     report = TrendReport(unit=unit.value, measure=measure, span=span, breakdown=breakdown)
     report.periods = periods_of(span, unit)
-    found = analytics_selectors.trend_counts(
-        workspace=workspace, series=series, by=unit.value, since=span.since, until=span.until,
-        breakdown=breakdown, top=top,
-    )  # fmt: skip
+    counted = [k for k, step in enumerate(series) if step.event not in SESSION_SERIES]
+    found = TrendCounts()
+    if counted:
+        found = analytics_selectors.trend_counts(
+            workspace=workspace, series=[series[k] for k in counted], by=unit.value,
+            since=span.since, until=span.until, breakdown=breakdown, top=top,
+        )  # fmt: skip
+    sessions: dict = {}
+    if len(counted) < len(series):
+        sessions = analytics_selectors.session_trend(
+            workspace=workspace, by=unit.value, since=span.since, until=span.until
+        )
     groups = found.groups or [""]
     for group in groups:
         for k, step in enumerate(series):
-            cells = [found.cells.get((k, p, group), (0, 0)) for p in report.periods]
+            label = labels[k] if k < len(labels) and labels[k] else None
+            if step.event in SESSION_SERIES:
+                report.lines.append(_session_line(step.event, letters[k], label, sessions, report))
+                continue
+            cells = [found.cells.get((counted.index(k), p, group), (0, 0)) for p in report.periods]
             report.lines.append(
                 TrendLine(
                     key=letters[k],
-                    label=labels[k] if k < len(labels) and labels[k] else step.event,
+                    label=label or step.event,
                     group=group if breakdown else "",
                     events=[c[0] for c in cells],
                     customers=[c[1] for c in cells],
@@ -292,12 +314,46 @@ def trend_report(
                     expression=expression,
                     group=group if breakdown else "",
                     values=[
-                        formula({key: float(v[i]) for key, v in of_group.items()})
+                        formula(
+                            {
+                                key: None if v[i] is None else float(v[i])  # type: ignore[arg-type]
+                                for key, v in of_group.items()
+                            }
+                        )
                         for i in range(len(report.periods))
                     ],
                 )
             )
     return report
+
+
+def _check_session_series(series: Sequence[Step], letters: str, breakdown: str) -> None:
+    for letter, step in zip(letters, series, strict=True):
+        if step.event not in SESSION_SERIES:
+            continue
+        if step.channel or step.conditions:
+            raise TrendQueryError(f"series {letter}: sessions take no channel or conditions")
+        if breakdown:
+            raise TrendQueryError(f"breakdown: series {letter} (sessions) cannot be broken down")
+
+
+def _session_line(
+    kind: str, key: str, label: str | None, found: dict, report: TrendReport
+) -> TrendLine:
+    """A session series: sessions started (customers: who started one) per period; for the
+    duration, the median and mean seconds too (a one-event session lasts 0 s)."""
+    cells = [found.get(period) for period in report.periods]
+    line = TrendLine(
+        key=key,
+        label=label or SESSION_SERIES[kind],
+        group="",
+        events=[c.sessions if c else 0 for c in cells],
+        customers=[c.customers if c else 0 for c in cells],
+    )
+    if kind == SESSION_DURATION:
+        line.median_seconds = [c.median_seconds if c else None for c in cells]
+        line.mean_seconds = [c.mean_seconds if c else None for c in cells]
+    return line
 
 
 def trend_table(report: TrendReport) -> tuple[list[str], list[list[object]]]:
@@ -314,6 +370,10 @@ def trend_table(report: TrendReport) -> tuple[list[str], list[list[object]]]:
             if line.group == group:
                 header.append(name(f"{line.key}: {line.label}", group))
                 columns.append(line.values(report.measure))
+                if line.mean_seconds is not None:
+                    header[-1] += " (median)"
+                    header.append(f"{line.key}: {line.label} (mean)")
+                    columns.append(line.mean_seconds)
         for formula in report.formulas:
             if formula.group == group:
                 header.append(name(formula.expression, group))

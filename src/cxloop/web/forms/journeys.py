@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 
+from cxloop.analytics.sessions import COUNT_PER, CUSTOMER
 from cxloop.analytics.walk import MAX_WINDOW_SECONDS
 from cxloop.journeys.definitions import FUNNEL_MODES
 from cxloop.web.forms import MAX_ID, TextListField, WholeNumberField, text_field
@@ -27,6 +28,7 @@ class FunnelForm(RangeForm):
     step_op = TextListField()
     step_value = TextListField()
     mode = forms.ChoiceField(choices=[(m, m) for m in FUNNEL_MODES], required=False)
+    per = forms.ChoiceField(choices=[(p, p) for p in COUNT_PER], required=False)
     exclude = TextListField()
     exclude_after = TextListField()
     window = text_field(max_length=40)
@@ -49,6 +51,9 @@ class FunnelForm(RangeForm):
 
     def clean_mode(self) -> str:
         return self.cleaned_data["mode"] or "ordered"
+
+    def clean_per(self) -> str:
+        return self.cleaned_data["per"] or CUSTOMER
 
     def clean_unit(self) -> str:
         return self.cleaned_data["unit"] or "days"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
+from cxloop.analytics.sessions import COUNT_PER, CUSTOMER
 from cxloop.journeys import paths as path_analysis
 from cxloop.web.forms import MAX_ID, WholeNumberField, text_field
 from cxloop.web.forms.trends import RangeForm
@@ -22,8 +23,9 @@ class PathsForm(_PathsBase):
     max_steps = WholeNumberField(2, path_analysis.MAX_STEPS)
     within_days = WholeNumberField(1, path_analysis.MAX_DAYS)
     top = WholeNumberField(1, path_analysis.MAX_TOP)
+    per = forms.ChoiceField(choices=[(p, p) for p in COUNT_PER], required=False)
 
-    defaults = {"max_steps": 6, "within_days": None, "top": 10}
+    defaults = {"max_steps": 6, "within_days": None, "top": 10, "per": CUSTOMER}
 
 
 class BeforeForm(_PathsBase):

@@ -2,10 +2,12 @@
 
 from django.urls import path
 
+from cxloop.web.views import sessions
 from cxloop.web.views import trends as views
 
 urlpatterns: list = [
     path("trends/", views.trends_page, name="trends"),
     path("trends/conversion/", views.conversion_page, name="trends-conversion"),
     path("trends/changes/", views.changes_page, name="trends-changes"),
+    path("trends/sessions/", sessions.session_settings, name="session-settings"),
 ]

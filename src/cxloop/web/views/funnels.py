@@ -58,6 +58,7 @@ def funnel(request: HttpRequest) -> HttpResponse:
     split = data.get("split", raw(form, "split"))
     trait = data.get("trait", "")
     mode = data.get("mode", "ordered")
+    per = data.get("per") or "customer"
     stage, only, stage_error = _stage_filter(workspace, data.get("stage"), raw(form, "stage"))
     context = {
         "event_names": journey_selectors.event_names(workspace=workspace),
@@ -73,6 +74,7 @@ def funnel(request: HttpRequest) -> HttpResponse:
         "units": list(UNITS),
         "mode": mode,
         "modes": list(FUNNEL_MODES.items()),
+        "per": per,
         "ops": list(OPS.items()),
         "split": split,
         "trait": trait,
@@ -136,6 +138,7 @@ def funnel(request: HttpRequest) -> HttpResponse:
                     exclusions=exclusions,
                     since=span.since,
                     until=span.until,
+                    per=per,
                 )
             except ValueError as exc:  # an unknown split (its message is shown as it is)
                 errors.append(str(exc))
@@ -146,6 +149,7 @@ def funnel(request: HttpRequest) -> HttpResponse:
                 correlation = journey_selectors.funnel_correlation(
                     workspace=workspace, steps=steps, window=data["window_delta"], only=only,
                     mode=mode, exclusions=exclusions, since=span.since, until=span.until,
+                    per=per,
                 )  # fmt: skip
                 context["correlation"] = correlation
                 context["correlation_rows"] = _correlation_rows(correlation, report)

@@ -104,6 +104,7 @@ def paths(request: HttpRequest) -> HttpResponse:
                 since=span.since,
                 until=span.until,
                 customer_ids=member_ids,
+                per=values["per"] or "customer",
             )
         except path_analysis.PathQueryError as exc:
             errors.append(str(exc))
