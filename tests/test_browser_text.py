@@ -195,3 +195,37 @@ def test_top_roadblocks_lead_to_the_texts(page: Page, live_server, demo, screens
     expect(page).to_have_url(re.compile(r"label=negative.*theme=\d+"))
     labels = page.locator("#text-results .sentiment").all_inner_texts()
     assert labels and all(label.startswith("negative") for label in labels)
+
+
+def test_theme_trend_per_channel_for_a_segment(page: Page, live_server, demo, screenshot):
+    # given an analyst; the demo's themes and saved segments
+    from cxloop.segments import selectors as segment_selectors
+
+    segment = segment_selectors.segment_list(workspace=demo).first()
+    assert segment is not None
+    analyst = member_make(workspace=demo, username="ana", role="analyst")
+    log_in(page, live_server, analyst)
+    # when: a theme's trend is opened from the Themes page
+    page.goto(f"{live_server.url}/text/themes/")
+    page.get_by_role("link", name="Per channel and segment, with intervals").click()
+    # then: the busiest theme, per channel, with the chart and intervals
+    expect(page.get_by_role("heading", name=re.compile("^Theme trends: "), level=1)).to_be_visible()
+    channels = page.locator("#trend-channels tbody tr")
+    expect(channels.first.locator("th")).to_have_text("all channels")
+    expect(page.locator("#theme-trend .main-svg").first).to_be_attached()
+    screenshot("text-theme-trends")
+    # when: narrowed to a saved segment over a year
+    page.get_by_label("Segment").select_option(str(segment.pk))
+    page.get_by_label("Weeks").fill("52")
+    page.get_by_role("button", name="Show").click()
+    # then: the segment stays chosen and counts only its customers' texts
+    expect(page).to_have_url(re.compile(rf"segment={segment.pk}"))
+    expect(page.get_by_label("Segment")).to_have_value(str(segment.pk))
+    members = segment_selectors.segment_member_ids(workspace=demo, segment_id=segment.pk)
+    theme = selectors.theme_busiest(workspace=demo)
+    want = selectors.theme_trend(workspace=demo, theme=theme, weeks=52, customer_ids=members)
+    if want.channels:
+        cell = page.locator("#trend-channels tbody tr").first.locator("td").nth(1)
+        expect(cell).to_have_text(f"{want.channels[0].overall.total:,}")
+    else:
+        expect(page.locator(".empty-title")).to_contain_text("from this segment's customers")

@@ -12,8 +12,9 @@ from ninja.errors import HttpError
 
 from cxloop.api.access import may, request_workspace
 from cxloop.api.errors import ERRORS
-from cxloop.api.params import id_param, limit_param, offset_param
+from cxloop.api.params import MAX_ID, id_param, limit_param, offset_param
 from cxloop.core.permissions import Capability
+from cxloop.segments import selectors as segment_selectors
 from cxloop.text import selectors as text_selectors
 from cxloop.text.filters import FilterInvalid, filters_parse
 
@@ -302,6 +303,77 @@ def text_themes(request: HttpRequest, workspace: str = ""):
         }
         for row in text_selectors.themes_list(workspace=target)
     ]
+
+
+class ShareOut(Schema):
+    count: int  # texts carrying the theme
+    total: int  # all texts
+    share: float | None  # count / total, null without texts
+    low: float | None  # Wilson 95 % interval
+    high: float | None
+
+
+class ChannelTrendOut(Schema):
+    channel: str
+    overall: ShareOut
+    weeks: list[ShareOut]
+
+
+class ThemeTrendOut(Schema):
+    theme_id: int | None  # null: the workspace has no visible themes yet
+    name: str | None
+    segment_id: int | None
+    weeks: list[date]  # Mondays, oldest first
+    channels: list[ChannelTrendOut]
+
+
+TREND_WEEKS = (4, 104)
+
+
+@router.get(
+    "/text/theme-trends",
+    response={200: ThemeTrendOut, **ERRORS},
+    summary="One theme per week and channel, optionally for a saved segment",
+)
+def text_theme_trends(
+    request: HttpRequest,
+    theme: int | None = Query(
+        None, ge=1, le=MAX_ID, description="A theme's id (default: the busiest visible one)"
+    ),
+    segment: int | None = Query(
+        None, ge=1, le=MAX_ID, description="Only this saved segment's customers (its id)"
+    ),
+    weeks: int = Query(26, ge=TREND_WEEKS[0], le=TREND_WEEKS[1], description="Weeks shown"),
+    workspace: str = "",
+):
+    """Texts per week carrying the theme against all texts, per channel (all channels first,
+    the six busiest, the rest together), with each share's Wilson 95 % interval. Without any
+    visible theme (and none asked for): no weeks and no channels."""
+    target = request_workspace(request, workspace or None, need=Capability.READ_FEEDBACK)
+    members = None
+    if segment is not None:
+        try:
+            members = segment_selectors.segment_member_ids(workspace=target, segment_id=segment)
+        except segment_selectors.SegmentChoiceError as exc:
+            raise HttpError(404 if exc.missing else 422, f"segment: {exc}") from exc
+    if theme is None:
+        chosen = text_selectors.theme_busiest(workspace=target)
+        if chosen is None:  # nothing to show yet: an empty answer, not an error
+            return {
+                "theme_id": None,
+                "name": None,
+                "segment_id": segment,
+                "weeks": [],
+                "channels": [],
+            }
+    else:
+        chosen = text_selectors.theme_get(workspace=target, theme_id=theme)
+        if chosen is None:
+            raise HttpError(404, f"theme: no theme {theme} in this workspace")
+    found = text_selectors.theme_trend(
+        workspace=target, theme=chosen, weeks=weeks, customer_ids=members
+    )
+    return {**asdict(found), "segment_id": segment}
 
 
 @router.get(

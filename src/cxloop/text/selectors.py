@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db.models import Avg, Count, Max, Min, Q, QuerySet
 
 from cxloop.core.models import Workspace
-from cxloop.text import drivers, keydrivers, search
+from cxloop.text import drivers, keydrivers, search, trends
 from cxloop.text.models import Label, TextAnalysis, TextTheme, Theme
 
 __all__ = [
@@ -27,8 +27,10 @@ __all__ = [
     "sentiment_by_day",
     "sentiment_counts",
     "texts_search",
+    "theme_busiest",
     "theme_choices",
     "theme_get",
+    "theme_trend",
     "theme_weeks",
     "themes_list",
     "workspace_texts",
@@ -303,6 +305,51 @@ def theme_weeks(
     names = dict(Theme.objects.filter(pk__in=counts).values_list("pk", "name"))
     ranked = sorted(counts, key=lambda t: (-sum(counts[t]), names[t]))[:top]
     return days, [(names[t], counts[t]) for t in ranked]
+
+
+def theme_busiest(*, workspace: Workspace) -> Theme | None:
+    """The visible theme carried by the most texts (by name on a tie), or None."""
+    visible = Theme.objects.filter(workspace=workspace, hidden=False)
+    return visible.annotate(n=Count("texts")).order_by("-n", "name", "pk").first()
+
+
+def theme_trend(
+    *,
+    workspace: Workspace,
+    theme: Theme,
+    weeks: int = 26,
+    customer_ids: QuerySet | None = None,
+    now: datetime | None = None,
+) -> trends.ThemeTrend:
+    """``theme`` over the ``weeks`` weeks (Monday-based, UTC) up to the as-of day (as in
+    :func:`theme_weeks`), per channel: each week's texts carrying it, all texts, and the share
+    with its Wilson 95 % interval (see ``text.trends``). ``customer_ids`` (e.g. a saved
+    segment's members, from the segments app) keeps only those customers' texts."""
+    _, end = period_default(workspace=workspace, now=now, days=1)
+    last_monday = end - timedelta(days=end.weekday())
+    first_monday = last_monday - timedelta(weeks=weeks - 1)
+    texts = workspace_texts(workspace=workspace).filter(
+        written_at__gte=_start(first_monday), written_at__lt=_start(end + timedelta(days=1))
+    )
+    if customer_ids is not None:
+        texts = texts.filter(customer_id__in=customer_ids)
+    carrying = set(
+        TextTheme.objects.filter(theme=theme, analysis__in=texts.order_by().values("pk"))
+        .values_list("analysis_id", flat=True)
+        .iterator(chunk_size=5000)
+    )
+    rows = (
+        (channel, (written.astimezone(UTC).date() - first_monday).days // 7, pk in carrying)
+        for pk, channel, written in texts.order_by()
+        .values_list("pk", "channel", "written_at")
+        .iterator(chunk_size=5000)
+    )
+    return trends.ThemeTrend(
+        theme_id=theme.pk,
+        name=theme.name,
+        weeks=[first_monday + timedelta(weeks=i) for i in range(weeks)],
+        channels=trends.channel_trends(rows, weeks=weeks),
+    )
 
 
 def theme_get(*, workspace: Workspace, theme_id: int) -> Theme | None:

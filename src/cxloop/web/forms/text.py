@@ -78,3 +78,12 @@ class KeyDriversForm(TextSearchForm):
         if metric and metric not in METRICS:
             self.add_error("metric", f"{metric[:40]!r} is not one of {', '.join(METRICS)}")
         return data
+
+
+class ThemeTrendForm(forms.Form):
+    """The theme trends page: which theme (default: the busiest), which saved segment, how many
+    weeks."""
+
+    theme = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    segment = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    weeks = forms.IntegerField(min_value=4, max_value=104, required=False)

@@ -15,14 +15,26 @@ from django.shortcuts import redirect, render
 
 from cxloop.core.permissions import Capability
 from cxloop.customers import selectors as customer_selectors
+from cxloop.segments import selectors as segment_selectors
 from cxloop.text import selectors as text_selectors
 from cxloop.text import services as text_services
 from cxloop.text.selectors import EMOTIONS, NPS_GROUPS, TextFilters
 from cxloop.web.charts.embed import figure_json
-from cxloop.web.charts.text import priority_figure, sentiment_figure, theme_weeks_figure
+from cxloop.web.charts.text import (
+    priority_figure,
+    sentiment_figure,
+    theme_trend_figure,
+    theme_weeks_figure,
+)
 from cxloop.web.forms import error_lines
 from cxloop.web.forms.common import MAX_ID, bad_params
-from cxloop.web.forms.text import FIELDS, KeyDriversForm, TextSearchForm, ThemeActionForm
+from cxloop.web.forms.text import (
+    FIELDS,
+    KeyDriversForm,
+    TextSearchForm,
+    ThemeActionForm,
+    ThemeTrendForm,
+)
 from cxloop.web.workspace import active_workspace, can, capability_required
 
 PER_PAGE = 25
@@ -215,6 +227,53 @@ def text_themes(request: HttpRequest) -> HttpResponse:
         "span": text_selectors.period_all(workspace=workspace),
     }
     return render(request, "text/themes.html", context, status=422 if errors else 200)
+
+
+@capability_required(Capability.READ_FEEDBACK)
+def text_theme_trends(request: HttpRequest) -> HttpResponse:
+    """One theme per week, per channel, optionally for a saved segment's customers: counts and
+    shares with Wilson intervals (the same selector as ``/api/text/theme-trends``)."""
+    workspace = active_workspace(request)
+    form = ThemeTrendForm(request.GET)
+    if not form.is_valid():
+        return bad_params(request, form)
+    errors: list[str] = []
+    theme_id, segment_id = form.cleaned_data.get("theme"), form.cleaned_data.get("segment")
+    weeks = form.cleaned_data.get("weeks") or 26
+    theme = (
+        text_selectors.theme_get(workspace=workspace, theme_id=theme_id)
+        if theme_id
+        else text_selectors.theme_busiest(workspace=workspace)
+    )
+    if theme_id and theme is None:
+        errors.append(f"theme: no theme {theme_id} in this workspace")
+    members = None
+    if segment_id:
+        try:
+            members = segment_selectors.segment_member_ids(
+                workspace=workspace, segment_id=segment_id
+            )
+        except segment_selectors.SegmentChoiceError as exc:
+            errors.append(f"segment: {exc}")
+    trend = None
+    if theme is not None and not errors:
+        trend = text_selectors.theme_trend(
+            workspace=workspace, theme=theme, weeks=weeks, customer_ids=members
+        )
+    context = {
+        "trend": trend,
+        "theme": theme,
+        "errors": errors,
+        "weeks": weeks,
+        "segment_id": segment_id,
+        "themes": text_selectors.theme_choices(workspace=workspace),
+        "segments": list(segment_selectors.segment_list(workspace=workspace)),
+        "figure_json": figure_json(theme_trend_figure(trend)) if trend and trend.channels else None,
+        "rows": list(zip(trend.weeks, *[c.weeks for c in trend.channels], strict=True))[::-1]
+        if trend and trend.channels
+        else [],
+    }
+    return render(request, "text/theme_trends.html", context, status=422 if errors else 200)
 
 
 def _theme_action(workspace, data: dict, rules: list[str]) -> str:
