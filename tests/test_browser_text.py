@@ -229,3 +229,30 @@ def test_theme_trend_per_channel_for_a_segment(page: Page, live_server, demo, sc
         expect(cell).to_have_text(f"{want.channels[0].overall.total:,}")
     else:
         expect(page.locator(".empty-title")).to_contain_text("from this segment's customers")
+
+
+def test_a_roadblocks_customers_become_a_segment(page: Page, live_server, demo, screenshot):
+    # given an analyst on Top roadblocks over every text
+    from cxloop.segments import selectors as segment_selectors
+
+    analyst = member_make(workspace=demo, username="ana", role="analyst")
+    log_in(page, live_server, analyst)
+    first, last = selectors.period_all(workspace=demo)
+    page.goto(f"{live_server.url}/text/roadblocks/?date_from={first}&date_to={last}")
+    top = page.locator("#roadblocks > li").first
+    name = top.locator("h2").inner_text().split(". ", 1)[1].removesuffix(" rising")
+    affected = int(
+        re.match(r"[\d,]+", top.get_by_role("link", name=re.compile("affected")).inner_text())[
+            0
+        ].replace(",", "")
+    )
+    # when: one click saves its customers
+    top.get_by_role("button", name=re.compile("Save these customers as a segment")).click()
+    # then: the new segment's page, holding exactly the customers counted on the roadblock
+    expect(page.locator(".messages")).to_contain_text("Saved the segment “Roadblock: ")
+    segment = segment_selectors.segment_list(workspace=demo).get(name__startswith="Roadblock: ")
+    assert name.startswith(segment.name.removeprefix("Roadblock: ").split(",")[0][:20])
+    assert (
+        segment_selectors.segment_count(workspace=demo, definition=segment.definition) == affected
+    )
+    screenshot("text-roadblock-segment")

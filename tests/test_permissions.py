@@ -123,6 +123,7 @@ WEB = {
     "text-key-drivers": (RF, RF),  # aggregates of comment themes
     "text-roadblocks": (RF, RF),  # comment examples (redacted without read_pii)
     "text-theme-trends": (RF, RF),  # aggregates of comment themes
+    "text-roadblock-segment": (EG, EG),  # saves a roadblock's customers as a segment
     "prediction-settings": (EG, EG),  # what counts as a purchase and as churn; refits
     "workflow-list": (WT, WT),
     "workflow-new": (MF, MF),

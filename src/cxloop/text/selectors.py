@@ -29,6 +29,7 @@ __all__ = [
     "texts_search",
     "theme_busiest",
     "theme_choices",
+    "theme_customer_ids",
     "theme_get",
     "theme_trend",
     "theme_weeks",
@@ -349,6 +350,28 @@ def theme_trend(
         name=theme.name,
         weeks=[first_monday + timedelta(weeks=i) for i in range(weeks)],
         channels=trends.channel_trends(rows, weeks=weeks),
+    )
+
+
+def theme_customer_ids(
+    *,
+    workspace: Workspace,
+    theme_id: int,
+    label: str = "",
+    channel: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet:
+    """Ids of the customers who wrote a text carrying theme ``theme_id`` (with ``label`` and on
+    ``channel`` when given) between the days given (inclusive, UTC): a subquery, e.g. for a
+    segment condition. Texts without a known customer count for nobody."""
+    filters = TextFilters(label=label, channel=channel, date_from=date_from, date_to=date_to)
+    texts = texts_filter(workspace_texts(workspace=workspace), filters)
+    return (
+        texts.filter(themes__theme_id=theme_id, customer__isnull=False)
+        .order_by()
+        .values("customer_id")
+        .distinct()
     )
 
 

@@ -87,3 +87,19 @@ class ThemeTrendForm(forms.Form):
     theme = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     segment = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     weeks = forms.IntegerField(min_value=4, max_value=104, required=False)
+
+
+class RoadblockSegmentForm(forms.Form):
+    """Save a roadblock's customers as a segment: the theme, the period shown and its channel."""
+
+    theme = forms.IntegerField(min_value=1, max_value=MAX_ID)
+    date_from = forms.DateField()
+    date_to = forms.DateField()
+    channel = forms.CharField(required=False, max_length=MAX_NAME)
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_from", f"{start} is after date_to {end}")
+        return data

@@ -11,4 +11,5 @@ urlpatterns: list = [
     path("text/themes/trends/", views.text_theme_trends, name="text-theme-trends"),
     path("text/drivers/", views.text_key_drivers, name="text-key-drivers"),
     path("text/roadblocks/", views.text_roadblocks, name="text-roadblocks"),
+    path("text/roadblocks/segment/", views.text_roadblock_segment, name="text-roadblock-segment"),
 ]

@@ -12,10 +12,12 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from cxloop.core.permissions import Capability
 from cxloop.customers import selectors as customer_selectors
 from cxloop.segments import selectors as segment_selectors
+from cxloop.segments import services as segment_services
 from cxloop.text import selectors as text_selectors
 from cxloop.text import services as text_services
 from cxloop.text.selectors import EMOTIONS, NPS_GROUPS, TextFilters
@@ -31,6 +33,7 @@ from cxloop.web.forms.common import MAX_ID, bad_params
 from cxloop.web.forms.text import (
     FIELDS,
     KeyDriversForm,
+    RoadblockSegmentForm,
     TextSearchForm,
     ThemeActionForm,
     ThemeTrendForm,
@@ -141,6 +144,51 @@ def text_roadblocks(request: HttpRequest) -> HttpResponse:
         "negative_query": urlencode({**period, "label": "negative"}),
     }
     return render(request, "text/roadblocks.html", context)
+
+
+@capability_required(Capability.EDIT_SEGMENTS)
+@require_POST
+def text_roadblock_segment(request: HttpRequest) -> HttpResponse:
+    """Save the customers behind one roadblock (a negative text on its theme in the period and
+    channel shown) as a live segment, and open it."""
+    workspace = active_workspace(request)
+    form = RoadblockSegmentForm(request.POST)
+    if not form.is_valid():
+        return bad_params(request, form)
+    data = form.cleaned_data
+    theme = text_selectors.theme_get(workspace=workspace, theme_id=data["theme"])
+    if theme is None:
+        raise Http404("No such theme.")
+    start, end, channel = data["date_from"], data["date_to"], data.get("channel") or ""
+    condition = {
+        "theme": theme.pk,
+        "sentiment": "negative",
+        "date_from": start.isoformat(),
+        "date_to": end.isoformat(),
+    }
+    if channel:
+        condition["channel"] = channel
+    span = f"{start:%-d %b %Y}–{end:%-d %b %Y}"
+    period = f"from {start:%-d %b %Y} to {end:%-d %b %Y}"
+    name = f"Roadblock: {theme.name[:60]}, {span}" + (f" ({channel})" if channel else "")
+    taken = {s.name.lower() for s in segment_selectors.segment_list(workspace=workspace)}
+    unique, number = name, 1
+    while unique.lower() in taken:
+        number += 1
+        unique = f"{name} #{number}"
+    segment = segment_services.segment_create(
+        workspace=workspace,
+        name=unique,
+        description=(
+            f"Customers who wrote a negative text on the theme “{theme.name}” {period}"
+            + (f" on channel {channel}" if channel else "")
+            + " (saved from Top roadblocks; the list stays live)."
+        )[:500],
+        definition={"all": [condition]},
+        created_by=request.user,
+    )
+    messages.success(request, f"Saved the segment “{segment.name}”.")
+    return redirect("segment-detail", segment_id=segment.pk)
 
 
 KEY_DRIVER_DAYS = 90
