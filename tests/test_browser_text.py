@@ -256,3 +256,37 @@ def test_a_roadblocks_customers_become_a_segment(page: Page, live_server, demo, 
         segment_selectors.segment_count(workspace=demo, definition=segment.definition) == affected
     )
     screenshot("text-roadblock-segment")
+
+
+def test_key_drivers_for_one_journey_touchpoint(page: Page, live_server, demo, screenshot):
+    # given an analyst; the demo's journey maps and every text
+    from cxloop.journeys import selectors as journey_selectors
+
+    groups = journey_selectors.touchpoint_choices(workspace=demo)
+    assert groups
+    analyst = member_make(workspace=demo, username="ana", role="analyst")
+    log_in(page, live_server, analyst)
+    first, last = selectors.period_all(workspace=demo)
+    page.goto(f"{live_server.url}/text/drivers/?metric=csat&date_from={first}&date_to={last}")
+    # when: the touchpoint with the most CSAT texts (the demo asks CSAT after orders) is chosen
+    best, best_n = None, -1
+    for _, points in groups:
+        for pk, _name in points:
+            ids = journey_selectors.touchpoint_response_ids(workspace=demo, touchpoint_id=pk)
+            n = selectors.key_drivers(
+                workspace=demo,
+                metric="csat",
+                filters=selectors.TextFilters(date_from=first, date_to=last),
+                response_ids=ids.response_ids,
+            ).n
+            if n > best_n:
+                best, best_n = (pk, ids.touchpoint.name), n
+    assert best is not None and best_n > 0
+    page.get_by_label("Journey touchpoint").select_option(str(best[0]))
+    page.get_by_role("button", name="Show").click()
+    # then: the page says which touchpoint, over that many texts, and keeps the choice
+    expect(page).to_have_url(re.compile(rf"touchpoint={best[0]}"))
+    expect(page.locator(".page-head")).to_contain_text(f"at the touchpoint {best[1]}")
+    expect(page.get_by_label("Journey touchpoint")).to_have_value(str(best[0]))
+    expect(page.locator(".page-head")).to_contain_text(f"from {best_n:,} texts with a CSAT")
+    screenshot("text-key-drivers-touchpoint")

@@ -14,6 +14,7 @@ from cxloop.api.access import may, request_workspace
 from cxloop.api.errors import ERRORS
 from cxloop.api.params import MAX_ID, id_param, limit_param, offset_param
 from cxloop.core.permissions import Capability
+from cxloop.journeys import selectors as journey_selectors
 from cxloop.segments import selectors as segment_selectors
 from cxloop.text import selectors as text_selectors
 from cxloop.text.filters import FilterInvalid, filters_parse
@@ -230,6 +231,8 @@ class KeyDriverOut(Schema):
 
 class KeyDriversOut(Schema):
     metric: str
+    touchpoint_id: int | None
+    stage_id: int | None
     date_from: date
     date_to: date
     n: int
@@ -251,18 +254,47 @@ def text_key_drivers(
     request: HttpRequest,
     params: Query[TextParams],
     metric: str = Query("nps", description="nps, csat or ces"),
+    touchpoint: int | None = Query(
+        None, ge=1, le=MAX_ID, description="Only responses tied to this journey touchpoint (id)"
+    ),
+    stage: int | None = Query(
+        None, ge=1, le=MAX_ID, description="Only customers now at this journey stage (id)"
+    ),
 ):
     """Each visible theme's effect on the score (least squares on all themes, HC3 errors, 95 %
     intervals, Holm-corrected p) and its impact (effect × share of texts), among the texts the
-    filters find (default period: the 90 days up to the latest text)."""
+    filters find (default period: the 90 days up to the latest text); ``touchpoint`` keeps the
+    responses tied to one journey touchpoint, ``stage`` the customers now at one stage."""
     workspace = request_workspace(request, params.workspace, need=Capability.READ_FEEDBACK)
     if metric not in text_selectors.KEY_DRIVER_METRICS:
         choices = ", ".join(text_selectors.KEY_DRIVER_METRICS)
         raise HttpError(422, f"metric: {metric[:40]!r} is not one of {choices}")
     filters, start, end = _period(workspace, params, days=KEY_DRIVER_DAYS)
-    found = text_selectors.key_drivers(workspace=workspace, metric=metric, filters=filters)
+    response_ids = customer_ids = None
+    try:
+        if touchpoint is not None:
+            response_ids = journey_selectors.touchpoint_response_ids(
+                workspace=workspace, touchpoint_id=touchpoint
+            ).response_ids
+        if stage is not None:
+            customer_ids = journey_selectors.stage_member_ids(
+                workspace=workspace, stage_id=stage
+            ).customer_ids
+    except journey_selectors.TouchpointChoiceError as exc:
+        raise HttpError(404, f"touchpoint: {exc}") from exc
+    except journey_selectors.StageChoiceError as exc:
+        raise HttpError(404, f"stage: {exc}") from exc
+    found = text_selectors.key_drivers(
+        workspace=workspace,
+        metric=metric,
+        filters=filters,
+        response_ids=response_ids,
+        customer_ids=customer_ids,
+    )
     return {
         "metric": found.metric,
+        "touchpoint_id": touchpoint,
+        "stage_id": stage,
         "date_from": start,
         "date_to": end,
         "n": found.n,

@@ -170,10 +170,17 @@ def negative_drivers(
 
 
 def key_drivers(
-    *, workspace: Workspace, metric: str, filters: TextFilters
+    *,
+    workspace: Workspace,
+    metric: str,
+    filters: TextFilters,
+    response_ids: QuerySet | None = None,
+    customer_ids: QuerySet | None = None,
 ) -> keydrivers.KeyDrivers:
     """Which visible themes move ``metric`` (nps, csat or ces) most among the texts that
-    ``filters`` find and that carry that score (see ``text.keydrivers``)."""
+    ``filters`` find and that carry that score (see ``text.keydrivers``); only the texts of
+    ``response_ids`` (e.g. a journey touchpoint's responses) and of ``customer_ids`` (e.g. the
+    customers now at a journey stage) when given: the journeys app answers those."""
     column = f"{metric}_score"
     if metric not in keydrivers.METRICS:
         raise ValueError(f"metric: {metric!r} is not one of {', '.join(keydrivers.METRICS)}")
@@ -181,6 +188,10 @@ def key_drivers(
     texts = texts_search(workspace=workspace, filters=filters).filter(
         **{f"{column}__gte": low, f"{column}__lte": high}
     )
+    if response_ids is not None:
+        texts = texts.filter(response_id__in=response_ids)
+    if customer_ids is not None:
+        texts = texts.filter(customer_id__in=customer_ids)
     scores = dict(texts.order_by().values_list("pk", column))
     names = dict(Theme.objects.filter(workspace=workspace, hidden=False).values_list("pk", "name"))
     carried: dict[int, set[int]] = {pk: set() for pk in scores}

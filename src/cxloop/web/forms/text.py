@@ -71,6 +71,8 @@ class KeyDriversForm(TextSearchForm):
     """The key drivers page: which score, and the Text page's filters."""
 
     metric = forms.CharField(required=False, max_length=8)
+    touchpoint = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    stage = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
 
     def clean(self) -> dict:
         data = super().clean()  # the filters, each bad one named

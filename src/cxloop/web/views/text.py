@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from cxloop.core.permissions import Capability
 from cxloop.customers import selectors as customer_selectors
+from cxloop.journeys import selectors as journey_selectors
 from cxloop.segments import selectors as segment_selectors
 from cxloop.segments import services as segment_services
 from cxloop.text import selectors as text_selectors
@@ -203,10 +204,24 @@ def text_key_drivers(request: HttpRequest) -> HttpResponse:
         return bad_params(request, form)
     metric = form.cleaned_data.get("metric") or "nps"
     filters, start, end = _period(workspace, form.filters, days=KEY_DRIVER_DAYS)
-    found = text_selectors.key_drivers(workspace=workspace, metric=metric, filters=filters)
+    journey, errors = _journey_filter(
+        workspace, form.cleaned_data.get("touchpoint"), form.cleaned_data.get("stage")
+    )
+    found = text_selectors.key_drivers(
+        workspace=workspace,
+        metric=metric,
+        filters=filters,
+        response_ids=journey.get("response_ids"),
+        customer_ids=journey.get("customer_ids"),
+    )
     shown = {name: form.cleaned_data.get(name) or "" for name in FIELDS}
     shown.update(date_from=start.isoformat(), date_to=end.isoformat())
     context = {
+        "errors": errors,
+        "touchpoint": journey.get("touchpoint"),
+        "stage": journey.get("stage"),
+        "touchpoints": journey_selectors.touchpoint_choices(workspace=workspace),
+        "stages": journey_selectors.stage_choices(workspace=workspace),
         "found": found,
         "filters": filters,
         "metric": metric,
@@ -218,7 +233,35 @@ def text_key_drivers(request: HttpRequest) -> HttpResponse:
             {k: v for k, v in shown.items() if v and k in ("channel", "date_from", "date_to")}
         ),
     }
-    return render(request, "text/key_drivers.html", context)
+    return render(request, "text/key_drivers.html", context, status=422 if errors else 200)
+
+
+def _journey_filter(
+    workspace, touchpoint_id: int | None, stage_id: int | None
+) -> tuple[dict, list[str]]:
+    """The chosen touchpoint's responses and the chosen stage's customers (journeys' selectors
+    answer both), and what was wrong with the choice."""
+    chosen: dict = {}
+    errors = []
+    if touchpoint_id:
+        try:
+            point, ids = journey_selectors.touchpoint_response_ids(
+                workspace=workspace, touchpoint_id=touchpoint_id
+            )
+        except journey_selectors.TouchpointChoiceError as exc:
+            errors.append(f"touchpoint: {exc}")
+        else:
+            chosen.update(touchpoint=point, response_ids=ids)
+    if stage_id:
+        try:
+            stage, members = journey_selectors.stage_member_ids(
+                workspace=workspace, stage_id=stage_id
+            )
+        except journey_selectors.StageChoiceError as exc:
+            errors.append(f"stage: {exc}")
+        else:
+            chosen.update(stage=stage, customer_ids=members)
+    return chosen, errors
 
 
 def highlight(text: str, drivers: list[dict]) -> list[tuple[str, str]]:
