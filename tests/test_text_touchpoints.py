@@ -148,3 +148,34 @@ def test_page_and_api_filter_by_touchpoint(client, workspace, world):
     missing = client.get("/text/drivers/", {**query, "touchpoint": 999999})
     assert missing.status_code == 422
     assert "touchpoint: no touchpoint 999999" in missing.content.decode()
+
+
+def test_the_journey_map_shows_each_touchpoints_top_negative_theme(client, workspace, world):
+    journey, touchpoints, _, _, _ = world
+    # given: some of the order texts negative; Late on 3 of them, Price on 2 (one has both);
+    # a negative Price text at the site, which is not the order touchpoint's
+    late, price = Theme.objects.get(name="Late"), Theme.objects.get(name="Price")
+    order_ids = journey_selectors.touchpoint_response_ids(
+        workspace=workspace, touchpoint_id=touchpoints["Order"].pk
+    ).response_ids
+    texts = list(TextAnalysis.objects.filter(response_id__in=order_ids).order_by("pk")[:4])
+    TextTheme.objects.filter(analysis__in=texts).delete()
+    for text, themes in zip(texts, [(late,), (late, price), (late,), (price,)], strict=True):
+        text.label = "negative"
+        text.save()
+        for theme in themes:
+            TextTheme.objects.create(analysis=text, theme=theme, weight=1.0)
+    site = TextAnalysis.objects.filter(response__touchpoint="Home").first()
+    site.label = "negative"
+    site.save()
+    TextTheme.objects.get_or_create(analysis=site, theme=price, defaults={"weight": 1.0})
+    # when / then: by hand, Late 3 at the order touchpoint; at the site, Price alone
+    assert selectors.top_negative_theme(workspace=workspace, response_ids=order_ids) == (late, 3)
+    client.force_login(member_make(workspace=workspace, username="an", role="analyst"))
+    html = client.get(f"/journeys/{journey.pk}/").content.decode()
+    assert "Top negative theme: <a" in html and ">Late</a> (3 texts)" in html
+    assert ">Price</a> (1 text)" in html
+    # a viewer reads the map but not customers' words
+    client.force_login(member_make(workspace=workspace, username="vi", role="viewer"))
+    page = client.get(f"/journeys/{journey.pk}/")
+    assert page.status_code == 200 and "Top negative theme" not in page.content.decode()

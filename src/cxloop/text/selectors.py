@@ -34,6 +34,7 @@ __all__ = [
     "theme_trend",
     "theme_weeks",
     "themes_list",
+    "top_negative_theme",
     "workspace_texts",
 ]
 
@@ -273,6 +274,24 @@ def roadblocks(
                 break
         found.append(Roadblock(theme, row, customers, worst))
     return found, (previous_from, previous_to)
+
+
+def top_negative_theme(*, workspace: Workspace, response_ids: QuerySet) -> tuple[Theme, int] | None:
+    """The visible theme carried by the most negative texts of ``response_ids`` (e.g. a journey
+    touchpoint's responses, from the journeys app) and how many; None without any."""
+    negative = workspace_texts(workspace=workspace).filter(
+        label=Label.NEGATIVE, response_id__in=response_ids
+    )
+    row = (
+        TextTheme.objects.filter(analysis__in=negative.order_by().values("pk"), theme__hidden=False)
+        .values("theme_id")
+        .annotate(n=Count("analysis", distinct=True))
+        .order_by("-n", "theme_id")
+        .first()
+    )
+    if row is None:
+        return None
+    return Theme.objects.get(pk=row["theme_id"]), row["n"]
 
 
 # ---------------------------------------------------------------- themes
