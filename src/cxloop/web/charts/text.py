@@ -45,7 +45,8 @@ def priority_figure(found) -> go.Figure:
     median importance split it into four quadrants. Red themes lower the score, green raise it;
     faded ones are not significant after Holm's correction."""
     rows = found.drivers
-    importance = [abs(d.impact) for d in rows]
+    # rounded: an impact of 1e-15 (floating-point noise around zero) would give femto ticks
+    importance = [round(abs(d.impact), 6) for d in rows]
     middle = sorted(importance)[len(importance) // 2] if importance else 0.0
     colours = [
         ("#b91c1c" if d.effect < 0 else "#15803d") if d.significant else "#9ca3af" for d in rows
