@@ -155,6 +155,7 @@ PAGES: dict[str, Callable[[Workspace], str]] = {
     "text-themes": lambda ws: "/text/themes/",
     "text-key-drivers": lambda ws: _all_texts("/text/drivers/?metric=csat", ws),
     "text-roadblocks": lambda ws: _all_texts("/text/roadblocks/?channel=", ws),
+    "text-theme-trends": lambda ws: "/text/themes/trends/?weeks=52",
 }
 PUBLIC = (
     "login", "public-survey", "public-survey-errors", "thank-you", "survey-closed",

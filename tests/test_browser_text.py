@@ -195,3 +195,98 @@ def test_top_roadblocks_lead_to_the_texts(page: Page, live_server, demo, screens
     expect(page).to_have_url(re.compile(r"label=negative.*theme=\d+"))
     labels = page.locator("#text-results .sentiment").all_inner_texts()
     assert labels and all(label.startswith("negative") for label in labels)
+
+
+def test_theme_trend_per_channel_for_a_segment(page: Page, live_server, demo, screenshot):
+    # given an analyst; the demo's themes and saved segments
+    from cxloop.segments import selectors as segment_selectors
+
+    segment = segment_selectors.segment_list(workspace=demo).first()
+    assert segment is not None
+    analyst = member_make(workspace=demo, username="ana", role="analyst")
+    log_in(page, live_server, analyst)
+    # when: a theme's trend is opened from the Themes page
+    page.goto(f"{live_server.url}/text/themes/")
+    page.get_by_role("link", name="Per channel and segment, with intervals").click()
+    # then: the busiest theme, per channel, with the chart and intervals
+    expect(page.get_by_role("heading", name=re.compile("^Theme trends: "), level=1)).to_be_visible()
+    channels = page.locator("#trend-channels tbody tr")
+    expect(channels.first.locator("th")).to_have_text("all channels")
+    expect(page.locator("#theme-trend .main-svg").first).to_be_attached()
+    screenshot("text-theme-trends")
+    # when: narrowed to a saved segment over a year
+    page.get_by_label("Segment").select_option(str(segment.pk))
+    page.get_by_label("Weeks").fill("52")
+    page.get_by_role("button", name="Show").click()
+    # then: the segment stays chosen and counts only its customers' texts
+    expect(page).to_have_url(re.compile(rf"segment={segment.pk}"))
+    expect(page.get_by_label("Segment")).to_have_value(str(segment.pk))
+    members = segment_selectors.segment_member_ids(workspace=demo, segment_id=segment.pk)
+    theme = selectors.theme_busiest(workspace=demo)
+    want = selectors.theme_trend(workspace=demo, theme=theme, weeks=52, customer_ids=members)
+    if want.channels:
+        cell = page.locator("#trend-channels tbody tr").first.locator("td").nth(1)
+        expect(cell).to_have_text(f"{want.channels[0].overall.total:,}")
+    else:
+        expect(page.locator(".empty-title")).to_contain_text("from this segment's customers")
+
+
+def test_a_roadblocks_customers_become_a_segment(page: Page, live_server, demo, screenshot):
+    # given an analyst on Top roadblocks over every text
+    from cxloop.segments import selectors as segment_selectors
+
+    analyst = member_make(workspace=demo, username="ana", role="analyst")
+    log_in(page, live_server, analyst)
+    first, last = selectors.period_all(workspace=demo)
+    page.goto(f"{live_server.url}/text/roadblocks/?date_from={first}&date_to={last}")
+    top = page.locator("#roadblocks > li").first
+    name = top.locator("h2").inner_text().split(". ", 1)[1].removesuffix(" rising")
+    affected = int(
+        re.match(r"[\d,]+", top.get_by_role("link", name=re.compile("affected")).inner_text())[
+            0
+        ].replace(",", "")
+    )
+    # when: one click saves its customers
+    top.get_by_role("button", name=re.compile("Save these customers as a segment")).click()
+    # then: the new segment's page, holding exactly the customers counted on the roadblock
+    expect(page.locator(".messages")).to_contain_text("Saved the segment “Roadblock: ")
+    segment = segment_selectors.segment_list(workspace=demo).get(name__startswith="Roadblock: ")
+    assert name.startswith(segment.name.removeprefix("Roadblock: ").split(",")[0][:20])
+    assert (
+        segment_selectors.segment_count(workspace=demo, definition=segment.definition) == affected
+    )
+    screenshot("text-roadblock-segment")
+
+
+def test_key_drivers_for_one_journey_touchpoint(page: Page, live_server, demo, screenshot):
+    # given an analyst; the demo's journey maps and every text
+    from cxloop.journeys import selectors as journey_selectors
+
+    groups = journey_selectors.touchpoint_choices(workspace=demo)
+    assert groups
+    analyst = member_make(workspace=demo, username="ana", role="analyst")
+    log_in(page, live_server, analyst)
+    first, last = selectors.period_all(workspace=demo)
+    page.goto(f"{live_server.url}/text/drivers/?metric=csat&date_from={first}&date_to={last}")
+    # when: the touchpoint with the most CSAT texts (the demo asks CSAT after orders) is chosen
+    best, best_n = None, -1
+    for _, points in groups:
+        for pk, _name in points:
+            ids = journey_selectors.touchpoint_response_ids(workspace=demo, touchpoint_id=pk)
+            n = selectors.key_drivers(
+                workspace=demo,
+                metric="csat",
+                filters=selectors.TextFilters(date_from=first, date_to=last),
+                response_ids=ids.response_ids,
+            ).n
+            if n > best_n:
+                best, best_n = (pk, ids.touchpoint.name), n
+    assert best is not None and best_n > 0
+    page.get_by_label("Journey touchpoint").select_option(str(best[0]))
+    page.get_by_role("button", name="Show").click()
+    # then: the page says which touchpoint, over that many texts, and keeps the choice
+    expect(page).to_have_url(re.compile(rf"touchpoint={best[0]}"))
+    expect(page.locator(".page-head")).to_contain_text(f"at the touchpoint {best[1]}")
+    expect(page.get_by_label("Journey touchpoint")).to_have_value(str(best[0]))
+    expect(page.locator(".page-head")).to_contain_text(f"from {best_n:,} texts with a CSAT")
+    screenshot("text-key-drivers-touchpoint")

@@ -124,6 +124,8 @@ WEB = {
     "text-themes": (RF, EG),  # themes are curated like personas
     "text-key-drivers": (RF, RF),  # aggregates of comment themes
     "text-roadblocks": (RF, RF),  # comment examples (redacted without read_pii)
+    "text-theme-trends": (RF, RF),  # aggregates of comment themes
+    "text-roadblock-segment": (EG, EG),  # saves a roadblock's customers as a segment
     "prediction-settings": (EG, EG),  # what counts as a purchase and as churn; refits
     "workflow-list": (WT, WT),
     "workflow-new": (MF, MF),
@@ -158,6 +160,7 @@ API = {
     "text_themes": RF,
     "text_key_drivers": RF,
     "text_roadblocks": RF,
+    "text_theme_trends": RF,
     "list_customers": RC,
     "get_customer": RC,
     "list_customer_events": RC,

@@ -73,7 +73,7 @@ def test_every_bad_condition_is_named():
         "condition 4 (score): unknown score 'effort'; use nps, csat or ces",
         "condition 5.1 (score): nps score must be between 0 and 10, got 11",
         'condition 5.2: must have exactly one of "trait", "event", "score", "stage", '
-        "\"prediction\" (got keys ['colour'])",
+        '"prediction", "theme" (got keys [\'colour\'])',
         'condition 6 (event): unknown field "when"',
         "condition 6 (event): min_count must be a whole number of at least 1",
     ]
@@ -138,7 +138,7 @@ def test_every_bad_condition_is_named():
         (
             {"all": [{"trait": "a", "event": "b"}]},
             'condition 1: must have exactly one of "trait", "event", "score", "stage", '
-            '"prediction" (got trait, event)',
+            '"prediction", "theme" (got trait, event)',
         ),
         (
             {"all": [{"any": [{"all": [{"any": []}]}]}]},

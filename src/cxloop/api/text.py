@@ -12,8 +12,10 @@ from ninja.errors import HttpError
 
 from cxloop.api.access import may, request_workspace
 from cxloop.api.errors import ERRORS
-from cxloop.api.params import id_param, limit_param, offset_param
+from cxloop.api.params import MAX_ID, id_param, limit_param, offset_param
 from cxloop.core.permissions import Capability
+from cxloop.journeys import selectors as journey_selectors
+from cxloop.segments import selectors as segment_selectors
 from cxloop.text import selectors as text_selectors
 from cxloop.text.filters import FilterInvalid, filters_parse
 
@@ -229,6 +231,8 @@ class KeyDriverOut(Schema):
 
 class KeyDriversOut(Schema):
     metric: str
+    touchpoint_id: int | None
+    stage_id: int | None
     date_from: date
     date_to: date
     n: int
@@ -250,18 +254,47 @@ def text_key_drivers(
     request: HttpRequest,
     params: Query[TextParams],
     metric: str = Query("nps", description="nps, csat or ces"),
+    touchpoint: int | None = Query(
+        None, ge=1, le=MAX_ID, description="Only responses tied to this journey touchpoint (id)"
+    ),
+    stage: int | None = Query(
+        None, ge=1, le=MAX_ID, description="Only customers now at this journey stage (id)"
+    ),
 ):
     """Each visible theme's effect on the score (least squares on all themes, HC3 errors, 95 %
     intervals, Holm-corrected p) and its impact (effect × share of texts), among the texts the
-    filters find (default period: the 90 days up to the latest text)."""
+    filters find (default period: the 90 days up to the latest text); ``touchpoint`` keeps the
+    responses tied to one journey touchpoint, ``stage`` the customers now at one stage."""
     workspace = request_workspace(request, params.workspace, need=Capability.READ_FEEDBACK)
     if metric not in text_selectors.KEY_DRIVER_METRICS:
         choices = ", ".join(text_selectors.KEY_DRIVER_METRICS)
         raise HttpError(422, f"metric: {metric[:40]!r} is not one of {choices}")
     filters, start, end = _period(workspace, params, days=KEY_DRIVER_DAYS)
-    found = text_selectors.key_drivers(workspace=workspace, metric=metric, filters=filters)
+    response_ids = customer_ids = None
+    try:
+        if touchpoint is not None:
+            response_ids = journey_selectors.touchpoint_response_ids(
+                workspace=workspace, touchpoint_id=touchpoint
+            ).response_ids
+        if stage is not None:
+            customer_ids = journey_selectors.stage_member_ids(
+                workspace=workspace, stage_id=stage
+            ).customer_ids
+    except journey_selectors.TouchpointChoiceError as exc:
+        raise HttpError(404, f"touchpoint: {exc}") from exc
+    except journey_selectors.StageChoiceError as exc:
+        raise HttpError(404, f"stage: {exc}") from exc
+    found = text_selectors.key_drivers(
+        workspace=workspace,
+        metric=metric,
+        filters=filters,
+        response_ids=response_ids,
+        customer_ids=customer_ids,
+    )
     return {
         "metric": found.metric,
+        "touchpoint_id": touchpoint,
+        "stage_id": stage,
         "date_from": start,
         "date_to": end,
         "n": found.n,
@@ -302,6 +335,77 @@ def text_themes(request: HttpRequest, workspace: str = ""):
         }
         for row in text_selectors.themes_list(workspace=target)
     ]
+
+
+class ShareOut(Schema):
+    count: int  # texts carrying the theme
+    total: int  # all texts
+    share: float | None  # count / total, null without texts
+    low: float | None  # Wilson 95 % interval
+    high: float | None
+
+
+class ChannelTrendOut(Schema):
+    channel: str
+    overall: ShareOut
+    weeks: list[ShareOut]
+
+
+class ThemeTrendOut(Schema):
+    theme_id: int | None  # null: the workspace has no visible themes yet
+    name: str | None
+    segment_id: int | None
+    weeks: list[date]  # Mondays, oldest first
+    channels: list[ChannelTrendOut]
+
+
+TREND_WEEKS = (4, 104)
+
+
+@router.get(
+    "/text/theme-trends",
+    response={200: ThemeTrendOut, **ERRORS},
+    summary="One theme per week and channel, optionally for a saved segment",
+)
+def text_theme_trends(
+    request: HttpRequest,
+    theme: int | None = Query(
+        None, ge=1, le=MAX_ID, description="A theme's id (default: the busiest visible one)"
+    ),
+    segment: int | None = Query(
+        None, ge=1, le=MAX_ID, description="Only this saved segment's customers (its id)"
+    ),
+    weeks: int = Query(26, ge=TREND_WEEKS[0], le=TREND_WEEKS[1], description="Weeks shown"),
+    workspace: str = "",
+):
+    """Texts per week carrying the theme against all texts, per channel (all channels first,
+    the six busiest, the rest together), with each share's Wilson 95 % interval. Without any
+    visible theme (and none asked for): no weeks and no channels."""
+    target = request_workspace(request, workspace or None, need=Capability.READ_FEEDBACK)
+    members = None
+    if segment is not None:
+        try:
+            members = segment_selectors.segment_member_ids(workspace=target, segment_id=segment)
+        except segment_selectors.SegmentChoiceError as exc:
+            raise HttpError(404 if exc.missing else 422, f"segment: {exc}") from exc
+    if theme is None:
+        chosen = text_selectors.theme_busiest(workspace=target)
+        if chosen is None:  # nothing to show yet: an empty answer, not an error
+            return {
+                "theme_id": None,
+                "name": None,
+                "segment_id": segment,
+                "weeks": [],
+                "channels": [],
+            }
+    else:
+        chosen = text_selectors.theme_get(workspace=target, theme_id=theme)
+        if chosen is None:
+            raise HttpError(404, f"theme: no theme {theme} in this workspace")
+    found = text_selectors.theme_trend(
+        workspace=target, theme=chosen, weeks=weeks, customer_ids=members
+    )
+    return {**asdict(found), "segment_id": segment}
 
 
 @router.get(

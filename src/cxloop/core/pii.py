@@ -12,8 +12,8 @@ looked at again):
 - ``[address]``: a house number followed by up to four capitalised words and a street word (Street, St, Road,
   Rd, Avenue, Ave, Lane, Drive, Boulevard, Way, Court, Place, Close, Crescent, Terrace, …).
 
-Names of people are not detected (no reliable offline detector without a model); say so where
-it matters.
+- ``[name]``: people's names, found with evidence (a cue such as "my name is", the writer's own
+  profile name, a known customer's name away from a sentence's start): see ``core.names``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 
 import phonenumbers
+
+from cxloop.core import names as people
 
 DEFAULT_REGION = "US"
 # bounded and anchored at the start of a run, so a long run of letters is not rescanned from
@@ -74,14 +76,23 @@ def _phones(text: str, region: str) -> list[tuple[int, int]]:
     return [(m.start, m.end) for m in matcher]
 
 
-def redact(text: str, *, region: str = DEFAULT_REGION) -> Redacted:
-    """``text`` with emails, card numbers, phone numbers and street addresses replaced."""
+def redact(
+    text: str,
+    *,
+    region: str = DEFAULT_REGION,
+    own_names: frozenset[str] = frozenset(),
+    known_names: frozenset[str] = frozenset(),
+) -> Redacted:
+    """``text`` with emails, card numbers, phone numbers, street addresses and names replaced.
+    ``own_names`` and ``known_names``: the writer's and the workspace's customers' name words
+    (``core.names.name_tokens``)."""
     kinds: list[str] = []
     for kind, find in (
         ("email", lambda t: [m.span() for m in _EMAIL.finditer(t)]),
         ("card", _cards),
         ("phone", lambda t: _phones(t, region)),
         ("address", lambda t: [m.span() for m in _ADDRESS.finditer(t)]),
+        ("name", lambda t: people.name_spans(t, own=own_names, known=known_names)),
     ):
         spans = find(text)
         if not spans:

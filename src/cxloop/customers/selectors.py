@@ -188,6 +188,23 @@ def customer_trait_values(
     return values
 
 
+NAME_TRAITS = ("name", "first_name", "last_name", "firstName", "lastName")
+
+
+def customer_person_names(*, workspace: Workspace) -> dict[int, list[str]]:
+    """The name traits (``name``, ``first_name``, ``last_name``, ``firstName``, ``lastName``) of
+    every profile of ``workspace`` that has one, merged tombstones included (an old response
+    may still point at one): e.g. for finding people's names in free text."""
+    fields = [f"traits__{key}" for key in NAME_TRAITS]
+    rows = Customer.objects.filter(workspace=workspace).values_list("pk", *fields)
+    found: dict[int, list[str]] = {}
+    for pk, *values in rows.iterator(chunk_size=5000):
+        names = [v for v in values if isinstance(v, str) and v.strip()]
+        if names:
+            found[pk] = names
+    return found
+
+
 def customer_ids_by_identity(
     *, workspace: Workspace, kind: str, values: list[str]
 ) -> dict[str, int]:

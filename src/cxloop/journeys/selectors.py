@@ -17,6 +17,12 @@ from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
 from cxloop.events import selectors as event_selectors
 from cxloop.feedback import selectors as feedback_selectors
+from cxloop.journeys._touchpoints import (  # re-exported: part of this public interface
+    TouchpointChoiceError as TouchpointChoiceError,
+)
+from cxloop.journeys._touchpoints import TouchpointResponses as TouchpointResponses
+from cxloop.journeys._touchpoints import touchpoint_choices as touchpoint_choices
+from cxloop.journeys._touchpoints import touchpoint_response_ids as touchpoint_response_ids
 from cxloop.journeys.correlation import EventCorrelation, correlate
 from cxloop.journeys.definitions import ExclusionSpec, RuleSpec, parse_rule
 from cxloop.journeys.models import (

@@ -16,6 +16,10 @@ least one holds). Items are conditions or nested groups:
 * prediction: ``{"prediction": "churn_risk", "op": "gte", "value": 0.5}``: the customer's latest
   score (``clv``, ``churn_risk`` and ``p_alive`` as 0–1, ``expected_purchases_30/90/365``,
   ``value_at_risk``); ops ``gt gte lt lte``; customers never scored do not match.
+* theme: ``{"theme": 12, "sentiment": "negative", "date_from": "2025-03-01", "date_to":
+  "2025-03-31", "channel": "web"}``: the customer wrote a text carrying text theme 12 (its id)
+  in those days (inclusive, UTC; either end optional), with that sentiment and on that channel
+  when given; answered by the text app (``segments/texts.py``).
 
 :func:`definition_validate` returns a cleaned copy or raises :class:`SegmentDefinitionError` listing
 every problem with where it is ("condition 2: ...", nested: "condition 2.1: ...").
@@ -24,6 +28,7 @@ every problem with where it is ("condition 2: ...", nested: "condition 2.1: ..."
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 GROUPS = ("all", "any")
@@ -41,10 +46,12 @@ PREDICTIONS = {
     "value_at_risk": (0, None, "value at risk"),
 }
 PREDICTION_OPS = ("gt", "gte", "lt", "lte")
-KINDS = ("trait", "event", "score", "stage", "prediction")
+KINDS = ("trait", "event", "score", "stage", "prediction", "theme")
+SENTIMENTS = ("positive", "neutral", "negative")
 MAX_CONDITIONS = 50
 MAX_DEPTH = 3
 MAX_DAYS = 3650
+EARLIEST, LATEST = date(1971, 1, 1), date(2200, 12, 31)
 _TRAIT_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\- .]{0,99}")
 _ALLOWED = {
     "trait": {"trait", "op", "value"},
@@ -52,6 +59,7 @@ _ALLOWED = {
     "score": {"score", "op", "value", "within_days"},
     "stage": {"stage", "journey"},
     "prediction": {"prediction", "op", "value"},
+    "theme": {"theme", "sentiment", "date_from", "date_to", "channel"},
 }
 
 
@@ -75,8 +83,8 @@ def definition_validate(definition: object) -> dict:
 
 
 def condition_kind(condition: dict) -> str | None:
-    """Which kind of condition (trait, event, score, stage, prediction) a dict is, or None for a
-    group."""
+    """Which kind of condition (trait, event, score, stage, prediction, theme) a dict is, or
+    None for a group."""
     return next((kind for kind in KINDS if kind in condition), None)
 
 
@@ -142,6 +150,7 @@ def _condition(item: object, where: str, errors: list[str]) -> dict:
         "score": _score,
         "stage": _stage,
         "prediction": _prediction,
+        "theme": _theme,
     }[kind]
     cleaned = check(item, f"{where} ({kind})", errors)
     return cleaned if len(errors) == before else {}
@@ -287,6 +296,46 @@ def _prediction(item: dict, where: str, errors: list[str]) -> dict:
     return {"prediction": name, "op": op, "value": value}
 
 
+def _theme(item: dict, where: str, errors: list[str]) -> dict:
+    theme = _integer(item["theme"])
+    if theme is None or theme < 1 or theme > 2**63 - 1:
+        errors.append(
+            f"{where}: theme must be a theme's id (a whole number), got {item['theme']!r}"
+        )
+        return {}
+    cleaned: dict[str, Any] = {"theme": theme}
+    sentiment = item.get("sentiment")
+    if sentiment not in (None, ""):
+        if sentiment not in SENTIMENTS:
+            errors.append(f"{where}: sentiment must be {_or(SENTIMENTS)}, got {sentiment!r}")
+            return {}
+        cleaned["sentiment"] = sentiment
+    days = {}
+    for name in ("date_from", "date_to"):
+        value = item.get(name)
+        if value in (None, ""):
+            continue
+        try:
+            day = date.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            day = None
+        if day is None or not EARLIEST <= day <= LATEST:
+            errors.append(f"{where}: {name} must be a day like 2025-03-31 ({EARLIEST}–{LATEST})")
+            return {}
+        days[name] = day
+        cleaned[name] = day.isoformat()
+    if len(days) == 2 and days["date_from"] > days["date_to"]:
+        errors.append(f"{where}: date_from {days['date_from']} is after date_to {days['date_to']}")
+        return {}
+    channel = item.get("channel")
+    if channel not in (None, ""):
+        if not isinstance(channel, str) or len(channel.strip()) > 32:
+            errors.append(f"{where}: channel must be a channel name such as 'web' or 'store'")
+            return {}
+        cleaned["channel"] = channel.strip()
+    return cleaned
+
+
 def _integer(value: object) -> int | None:
     if isinstance(value, bool):
         return None
@@ -363,4 +412,18 @@ def describe_condition(condition: dict) -> str:
         name, value = condition["prediction"], condition["value"]
         shown = f"{value * 100:g}%" if PREDICTIONS[name][1] == 1 else f"{value:g}"
         return f"{PREDICTIONS[name][2]} {_OP_WORDS[condition['op']]} {shown}"
+    if kind == "theme":
+        mood = f"a {condition['sentiment']} text" if "sentiment" in condition else "a text"
+        where = f" on {condition['channel']}" if condition.get("channel") else ""
+        start, end = condition.get("date_from"), condition.get("date_to")
+        when = (
+            f" from {start} to {end}"
+            if start and end
+            else f" from {start}"
+            if start
+            else f" until {end}"
+            if end
+            else ""
+        )
+        return f"wrote {mood} on theme {condition['theme']}{where}{when}"
     return "?"

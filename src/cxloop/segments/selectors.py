@@ -27,7 +27,7 @@ from cxloop.events import selectors as event_selectors
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.predict import selectors as predict_selectors
 from cxloop.segments import definition as definitions
-from cxloop.segments import personas, stages
+from cxloop.segments import personas, stages, texts
 from cxloop.segments.models import Segment
 
 if TYPE_CHECKING:
@@ -116,6 +116,8 @@ def _condition_q(condition: dict, workspace: Workspace, now: datetime) -> Q:
         return _score_q(condition, workspace, now)
     if kind == "prediction":
         return _prediction_q(condition, workspace)
+    if kind == "theme":
+        return Q(pk__in=texts.theme_customer_ids(workspace=workspace, condition=condition))
     return Q(pk__in=stages.stage_customer_ids(workspace=workspace, condition=condition))
 
 

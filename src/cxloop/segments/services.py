@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from cxloop.core.models import Workspace
-from cxloop.segments import stages
+from cxloop.segments import stages, texts
 from cxloop.segments.definition import (
     SegmentDefinitionError,
     condition_kind,
@@ -65,6 +65,10 @@ def _stage_problems(workspace: Workspace, group: dict, where: str) -> list[str]:
             problem = stages.stage_problem(workspace=workspace, condition=item)
             if problem:
                 problems.append(f"{here} (stage): {problem}")
+        elif kind == "theme":
+            problem = texts.theme_problem(workspace=workspace, condition=item)
+            if problem:
+                problems.append(f"{here} (theme): {problem}")
     return problems
 
 

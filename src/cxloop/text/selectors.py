@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db.models import Avg, Count, Max, Min, Q, QuerySet
 
 from cxloop.core.models import Workspace
-from cxloop.text import drivers, keydrivers, search
+from cxloop.text import drivers, keydrivers, search, trends
 from cxloop.text.models import Label, TextAnalysis, TextTheme, Theme
 
 __all__ = [
@@ -27,10 +27,14 @@ __all__ = [
     "sentiment_by_day",
     "sentiment_counts",
     "texts_search",
+    "theme_busiest",
     "theme_choices",
+    "theme_customer_ids",
     "theme_get",
+    "theme_trend",
     "theme_weeks",
     "themes_list",
+    "top_negative_theme",
     "workspace_texts",
 ]
 
@@ -167,10 +171,17 @@ def negative_drivers(
 
 
 def key_drivers(
-    *, workspace: Workspace, metric: str, filters: TextFilters
+    *,
+    workspace: Workspace,
+    metric: str,
+    filters: TextFilters,
+    response_ids: QuerySet | None = None,
+    customer_ids: QuerySet | None = None,
 ) -> keydrivers.KeyDrivers:
     """Which visible themes move ``metric`` (nps, csat or ces) most among the texts that
-    ``filters`` find and that carry that score (see ``text.keydrivers``)."""
+    ``filters`` find and that carry that score (see ``text.keydrivers``); only the texts of
+    ``response_ids`` (e.g. a journey touchpoint's responses) and of ``customer_ids`` (e.g. the
+    customers now at a journey stage) when given: the journeys app answers those."""
     column = f"{metric}_score"
     if metric not in keydrivers.METRICS:
         raise ValueError(f"metric: {metric!r} is not one of {', '.join(keydrivers.METRICS)}")
@@ -178,6 +189,10 @@ def key_drivers(
     texts = texts_search(workspace=workspace, filters=filters).filter(
         **{f"{column}__gte": low, f"{column}__lte": high}
     )
+    if response_ids is not None:
+        texts = texts.filter(response_id__in=response_ids)
+    if customer_ids is not None:
+        texts = texts.filter(customer_id__in=customer_ids)
     scores = dict(texts.order_by().values_list("pk", column))
     names = dict(Theme.objects.filter(workspace=workspace, hidden=False).values_list("pk", "name"))
     carried: dict[int, set[int]] = {pk: set() for pk in scores}
@@ -261,6 +276,24 @@ def roadblocks(
     return found, (previous_from, previous_to)
 
 
+def top_negative_theme(*, workspace: Workspace, response_ids: QuerySet) -> tuple[Theme, int] | None:
+    """The visible theme carried by the most negative texts of ``response_ids`` (e.g. a journey
+    touchpoint's responses, from the journeys app) and how many; None without any."""
+    negative = workspace_texts(workspace=workspace).filter(
+        label=Label.NEGATIVE, response_id__in=response_ids
+    )
+    row = (
+        TextTheme.objects.filter(analysis__in=negative.order_by().values("pk"), theme__hidden=False)
+        .values("theme_id")
+        .annotate(n=Count("analysis", distinct=True))
+        .order_by("-n", "theme_id")
+        .first()
+    )
+    if row is None:
+        return None
+    return Theme.objects.get(pk=row["theme_id"]), row["n"]
+
+
 # ---------------------------------------------------------------- themes
 
 
@@ -303,6 +336,73 @@ def theme_weeks(
     names = dict(Theme.objects.filter(pk__in=counts).values_list("pk", "name"))
     ranked = sorted(counts, key=lambda t: (-sum(counts[t]), names[t]))[:top]
     return days, [(names[t], counts[t]) for t in ranked]
+
+
+def theme_busiest(*, workspace: Workspace) -> Theme | None:
+    """The visible theme carried by the most texts (by name on a tie), or None."""
+    visible = Theme.objects.filter(workspace=workspace, hidden=False)
+    return visible.annotate(n=Count("texts")).order_by("-n", "name", "pk").first()
+
+
+def theme_trend(
+    *,
+    workspace: Workspace,
+    theme: Theme,
+    weeks: int = 26,
+    customer_ids: QuerySet | None = None,
+    now: datetime | None = None,
+) -> trends.ThemeTrend:
+    """``theme`` over the ``weeks`` weeks (Monday-based, UTC) up to the as-of day (as in
+    :func:`theme_weeks`), per channel: each week's texts carrying it, all texts, and the share
+    with its Wilson 95 % interval (see ``text.trends``). ``customer_ids`` (e.g. a saved
+    segment's members, from the segments app) keeps only those customers' texts."""
+    _, end = period_default(workspace=workspace, now=now, days=1)
+    last_monday = end - timedelta(days=end.weekday())
+    first_monday = last_monday - timedelta(weeks=weeks - 1)
+    texts = workspace_texts(workspace=workspace).filter(
+        written_at__gte=_start(first_monday), written_at__lt=_start(end + timedelta(days=1))
+    )
+    if customer_ids is not None:
+        texts = texts.filter(customer_id__in=customer_ids)
+    carrying = set(
+        TextTheme.objects.filter(theme=theme, analysis__in=texts.order_by().values("pk"))
+        .values_list("analysis_id", flat=True)
+        .iterator(chunk_size=5000)
+    )
+    rows = (
+        (channel, (written.astimezone(UTC).date() - first_monday).days // 7, pk in carrying)
+        for pk, channel, written in texts.order_by()
+        .values_list("pk", "channel", "written_at")
+        .iterator(chunk_size=5000)
+    )
+    return trends.ThemeTrend(
+        theme_id=theme.pk,
+        name=theme.name,
+        weeks=[first_monday + timedelta(weeks=i) for i in range(weeks)],
+        channels=trends.channel_trends(rows, weeks=weeks),
+    )
+
+
+def theme_customer_ids(
+    *,
+    workspace: Workspace,
+    theme_id: int,
+    label: str = "",
+    channel: str = "",
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet:
+    """Ids of the customers who wrote a text carrying theme ``theme_id`` (with ``label`` and on
+    ``channel`` when given) between the days given (inclusive, UTC): a subquery, e.g. for a
+    segment condition. Texts without a known customer count for nobody."""
+    filters = TextFilters(label=label, channel=channel, date_from=date_from, date_to=date_to)
+    texts = texts_filter(workspace_texts(workspace=workspace), filters)
+    return (
+        texts.filter(themes__theme_id=theme_id, customer__isnull=False)
+        .order_by()
+        .values("customer_id")
+        .distinct()
+    )
 
 
 def theme_get(*, workspace: Workspace, theme_id: int) -> Theme | None:

@@ -36,7 +36,7 @@ POSITIVE_CUTOFF = 0.05
 NEGATIVE_CUTOFF = -0.05
 MAX_CHARS = 20_000  # longer texts are analysed on their first 20,000 characters
 MAX_DRIVERS = 8
-VERSION = "vader-3.3.2+cx1"
+VERSION = "vader-3.3.2+cx2"  # cx2: names redacted before analysis
 
 # A small, documented emotion lexicon (lower-case words or word stems; a stem ends in "*").
 # Chosen for customer-service text: each word names the emotion or is its usual expression.

@@ -8,11 +8,13 @@ redacted (``core.pii``) before analysis, so nothing stored here holds it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from django.db import transaction
 
-from cxloop.core import pii
+from cxloop.core import names, pii
 from cxloop.core.models import Workspace
+from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.text import search, sentiment, themes
 from cxloop.text.models import TextAnalysis, TextTheme, Theme
@@ -21,10 +23,31 @@ BATCH = 200
 SOURCES = {"link": "survey", "embed": "survey", "email": "survey"}
 
 
-def _fields(response) -> dict:
+@dataclass(frozen=True)
+class NameBook:
+    """People's names known in a workspace, as name words: each customer's own, and everyone's
+    (for ``core.names``)."""
+
+    own: dict[int, frozenset[str]]
+    known: frozenset[str]
+
+
+def name_book(*, workspace_id: int) -> NameBook:
+    """The name words of the workspace's customers (their name traits)."""
+    workspace = Workspace(pk=workspace_id)
+    found = customer_selectors.customer_person_names(workspace=workspace)
+    own = {pk: names.name_tokens(parts) for pk, parts in found.items()}
+    return NameBook(own, frozenset().union(*own.values()))
+
+
+def _fields(response, book: NameBook | None = None) -> dict:
     # redact first: the stored text, sentences and drivers never hold personal data
     body, cut = sentiment.clean(response.comment)
-    redacted = pii.redact(body)
+    redacted = pii.redact(
+        body,
+        own_names=book.own.get(response.customer_id, frozenset()) if book else frozenset(),
+        known_names=book.known if book else frozenset(),
+    )
     result = sentiment.analyse(redacted.text)
     return {
         "workspace_id": response.workspace_id,
@@ -61,10 +84,14 @@ def _has_text(response) -> bool:
     return bool(response.completed and response.comment and response.comment.strip())
 
 
-def text_analyse_responses(*, responses: Iterable) -> int:
+def text_analyse_responses(*, responses: Iterable, books: dict[int, NameBook] | None = None) -> int:
     """Analyse (or re-analyse) these responses' comments in one transaction; returns how many
-    analyses were stored. Responses without text lose any analysis they had."""
+    analyses were stored. Responses without text lose any analysis they had. ``books``: each
+    workspace's :func:`name_book` when the caller has it already (read here otherwise)."""
     responses = list(responses)
+    books = dict(books or {})
+    for workspace_id in {r.workspace_id for r in responses if _has_text(r)} - set(books):
+        books[workspace_id] = name_book(workspace_id=workspace_id)
     stored = 0
     with transaction.atomic():
         empty = [r.pk for r in responses if not _has_text(r)]
@@ -77,7 +104,7 @@ def text_analyse_responses(*, responses: Iterable) -> int:
             if not _has_text(response):
                 continue
             analysis, _ = TextAnalysis.objects.update_or_create(
-                response_id=response.pk, defaults=_fields(response)
+                response_id=response.pk, defaults=_fields(response, books[response.workspace_id])
             )
             indexed.append((analysis.pk, analysis.text))
             stored += 1
@@ -140,6 +167,7 @@ def texts_analyse_workspace(
         responses = responses.exclude(pk__in=done_ids)
     ids = list(responses.values_list("pk", flat=True))
     total, stored = len(ids), 0
+    books = {workspace.pk: name_book(workspace_id=workspace.pk)} if ids else {}
     if on_progress:
         on_progress(0, total)
     for start in range(0, total, BATCH):
@@ -147,7 +175,8 @@ def texts_analyse_workspace(
         stored += text_analyse_responses(
             responses=feedback_selectors.workspace_responses(workspace=workspace).filter(
                 pk__in=chunk
-            )
+            ),
+            books=books,
         )
         if on_progress:
             on_progress(min(start + BATCH, total), total)

@@ -45,7 +45,8 @@ def priority_figure(found) -> go.Figure:
     median importance split it into four quadrants. Red themes lower the score, green raise it;
     faded ones are not significant after Holm's correction."""
     rows = found.drivers
-    importance = [abs(d.impact) for d in rows]
+    # rounded: an impact of 1e-15 (floating-point noise around zero) would give femto ticks
+    importance = [round(abs(d.impact), 6) for d in rows]
     middle = sorted(importance)[len(importance) // 2] if importance else 0.0
     colours = [
         ("#b91c1c" if d.effect < 0 else "#15803d") if d.significant else "#9ca3af" for d in rows
@@ -108,6 +109,60 @@ def theme_weeks_figure(days: list[date], series: list[tuple[str, list[int]]]) ->
         legend={"orientation": "h", "y": -0.2, "x": 0},
         xaxis={"type": "date", "automargin": True, "tickformat": "%-d %b"},
         yaxis={"title": {"text": "texts per week"}, "automargin": True, "rangemode": "tozero"},
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
+    return figure
+
+
+def theme_trend_figure(trend) -> go.Figure:
+    """Lines: each channel's weekly share of texts carrying the theme, with its Wilson 95 %
+    interval as error bars; weeks without texts on a channel are gaps."""
+    x = [day.isoformat() for day in trend.weeks]
+    traces = []
+    for position, row in enumerate(trend.channels):
+        shares = [w.share for w in row.weeks]
+        traces.append(
+            go.Scatter(
+                name=row.channel,
+                x=x,
+                y=[None if s is None else 100 * s for s in shares],
+                mode="lines+markers",
+                connectgaps=False,
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [
+                        None if w.share is None else 100 * (w.high - w.share) for w in row.weeks
+                    ],
+                    "arrayminus": [
+                        None if w.share is None else 100 * (w.share - w.low) for w in row.weeks
+                    ],
+                    "thickness": 1,
+                    "width": 2,
+                },
+                customdata=[[w.count, w.total] for w in row.weeks],
+                hovertemplate=(
+                    "week of %{x}: %{y:.1f} % (%{customdata[0]} of %{customdata[1]} texts)"
+                    "<extra>" + row.channel + "</extra>"
+                ),
+                line={"width": 3 if position == 0 else 1.5},
+                # all channels and the two busiest drawn; the rest a legend click away
+                visible=True if position < 3 else "legendonly",
+            )
+        )
+    figure = go.Figure(traces)
+    figure.update_layout(
+        margin={"l": 8, "r": 8, "t": 8, "b": 8},
+        height=320,
+        font={"family": _FONT, "size": 12},
+        legend={"orientation": "h", "y": -0.2, "x": 0},
+        xaxis={"type": "date", "automargin": True, "tickformat": "%-d %b"},
+        yaxis={
+            "title": {"text": "% of texts with the theme"},
+            "automargin": True,
+            "rangemode": "tozero",
+        },
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
     )

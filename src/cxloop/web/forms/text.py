@@ -71,10 +71,37 @@ class KeyDriversForm(TextSearchForm):
     """The key drivers page: which score, and the Text page's filters."""
 
     metric = forms.CharField(required=False, max_length=8)
+    touchpoint = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    stage = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
 
     def clean(self) -> dict:
         data = super().clean()  # the filters, each bad one named
         metric = data.get("metric") or ""
         if metric and metric not in METRICS:
             self.add_error("metric", f"{metric[:40]!r} is not one of {', '.join(METRICS)}")
+        return data
+
+
+class ThemeTrendForm(forms.Form):
+    """The theme trends page: which theme (default: the busiest), which saved segment, how many
+    weeks."""
+
+    theme = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    segment = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    weeks = forms.IntegerField(min_value=4, max_value=104, required=False)
+
+
+class RoadblockSegmentForm(forms.Form):
+    """Save a roadblock's customers as a segment: the theme, the period shown and its channel."""
+
+    theme = forms.IntegerField(min_value=1, max_value=MAX_ID)
+    date_from = forms.DateField()
+    date_to = forms.DateField()
+    channel = forms.CharField(required=False, max_length=MAX_NAME)
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_from", f"{start} is after date_to {end}")
         return data

@@ -8,6 +8,8 @@ urlpatterns: list = [
     path("text/", views.text_search, name="text-search"),
     path("text/<int:analysis_id>/", views.text_detail, name="text-detail"),
     path("text/themes/", views.text_themes, name="text-themes"),
+    path("text/themes/trends/", views.text_theme_trends, name="text-theme-trends"),
     path("text/drivers/", views.text_key_drivers, name="text-key-drivers"),
     path("text/roadblocks/", views.text_roadblocks, name="text-roadblocks"),
+    path("text/roadblocks/segment/", views.text_roadblock_segment, name="text-roadblock-segment"),
 ]

@@ -23,10 +23,11 @@ from cxloop.journeys.definitions import (
     FeedbackCondition,
     parse_rule,
 )
+from cxloop.text import selectors as text_selectors
 from cxloop.web.charts.journeys import stage_chart
 from cxloop.web.forms import MAX_TEXT
 from cxloop.web.forms.journeys import JourneyEditorForm
-from cxloop.web.workspace import active_workspace, capability_required
+from cxloop.web.workspace import active_workspace, can, capability_required
 
 
 def human_duration(seconds: float | None) -> str:
@@ -74,14 +75,27 @@ def journey_detail(request: HttpRequest, journey_id: int) -> HttpResponse:
         for tp in view.touchpoints:
             shown = tp
             shown.median = human_duration(tp.metrics.get("median_seconds"))
+            shown.top_negative = _top_negative(request, journey.workspace, tp.touchpoint.pk)
     context = {
         "journey": journey,
         "stages": stages,
         "total": (journey.metrics or {}).get("customers", 0),
         "chart": stage_chart(stages),
         "rated": any(tp.feedback for view in stages for tp in view.touchpoints),
+        "text_span": text_selectors.period_all(workspace=journey.workspace),
     }
     return render(request, "journeys/journey_detail.html", context)
+
+
+def _top_negative(request: HttpRequest, workspace, touchpoint_id: int) -> tuple | None:
+    """The touchpoint's top negative theme (theme, negative texts) for roles that read
+    feedback, else None: theme names come from customers' words."""
+    if not can(request, Capability.READ_FEEDBACK):
+        return None
+    ids = journey_selectors.touchpoint_response_ids(
+        workspace=workspace, touchpoint_id=touchpoint_id
+    ).response_ids
+    return text_selectors.top_negative_theme(workspace=workspace, response_ids=ids)
 
 
 @capability_required(Capability.EDIT_JOURNEYS)

@@ -526,7 +526,7 @@ def _rows_from_definition(definition: dict) -> tuple[list[dict], str, str]:
     """Builder rows for a flat definition; nested groups open in the JSON editor instead."""
     mode, items = next(iter(definition.items()))
     kinds = [condition_kind(item) for item in items]
-    if None in kinds:
+    if None in kinds or "theme" in kinds:  # the builder has no row for text themes
         return [], mode, "json"
     rows = []
     for index, (item, kind) in enumerate(zip(items, kinds, strict=True)):

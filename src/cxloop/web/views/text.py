@@ -12,17 +12,33 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from cxloop.core.permissions import Capability
 from cxloop.customers import selectors as customer_selectors
+from cxloop.journeys import selectors as journey_selectors
+from cxloop.segments import selectors as segment_selectors
+from cxloop.segments import services as segment_services
 from cxloop.text import selectors as text_selectors
 from cxloop.text import services as text_services
 from cxloop.text.selectors import EMOTIONS, NPS_GROUPS, TextFilters
 from cxloop.web.charts.embed import figure_json
-from cxloop.web.charts.text import priority_figure, sentiment_figure, theme_weeks_figure
+from cxloop.web.charts.text import (
+    priority_figure,
+    sentiment_figure,
+    theme_trend_figure,
+    theme_weeks_figure,
+)
 from cxloop.web.forms import error_lines
 from cxloop.web.forms.common import MAX_ID, bad_params
-from cxloop.web.forms.text import FIELDS, KeyDriversForm, TextSearchForm, ThemeActionForm
+from cxloop.web.forms.text import (
+    FIELDS,
+    KeyDriversForm,
+    RoadblockSegmentForm,
+    TextSearchForm,
+    ThemeActionForm,
+    ThemeTrendForm,
+)
 from cxloop.web.workspace import active_workspace, can, capability_required
 
 PER_PAGE = 25
@@ -131,6 +147,51 @@ def text_roadblocks(request: HttpRequest) -> HttpResponse:
     return render(request, "text/roadblocks.html", context)
 
 
+@capability_required(Capability.EDIT_SEGMENTS)
+@require_POST
+def text_roadblock_segment(request: HttpRequest) -> HttpResponse:
+    """Save the customers behind one roadblock (a negative text on its theme in the period and
+    channel shown) as a live segment, and open it."""
+    workspace = active_workspace(request)
+    form = RoadblockSegmentForm(request.POST)
+    if not form.is_valid():
+        return bad_params(request, form)
+    data = form.cleaned_data
+    theme = text_selectors.theme_get(workspace=workspace, theme_id=data["theme"])
+    if theme is None:
+        raise Http404("No such theme.")
+    start, end, channel = data["date_from"], data["date_to"], data.get("channel") or ""
+    condition = {
+        "theme": theme.pk,
+        "sentiment": "negative",
+        "date_from": start.isoformat(),
+        "date_to": end.isoformat(),
+    }
+    if channel:
+        condition["channel"] = channel
+    span = f"{start:%-d %b %Y}–{end:%-d %b %Y}"
+    period = f"from {start:%-d %b %Y} to {end:%-d %b %Y}"
+    name = f"Roadblock: {theme.name[:60]}, {span}" + (f" ({channel})" if channel else "")
+    taken = {s.name.lower() for s in segment_selectors.segment_list(workspace=workspace)}
+    unique, number = name, 1
+    while unique.lower() in taken:
+        number += 1
+        unique = f"{name} #{number}"
+    segment = segment_services.segment_create(
+        workspace=workspace,
+        name=unique,
+        description=(
+            f"Customers who wrote a negative text on the theme “{theme.name}” {period}"
+            + (f" on channel {channel}" if channel else "")
+            + " (saved from Top roadblocks; the list stays live)."
+        )[:500],
+        definition={"all": [condition]},
+        created_by=request.user,
+    )
+    messages.success(request, f"Saved the segment “{segment.name}”.")
+    return redirect("segment-detail", segment_id=segment.pk)
+
+
 KEY_DRIVER_DAYS = 90
 
 
@@ -143,10 +204,24 @@ def text_key_drivers(request: HttpRequest) -> HttpResponse:
         return bad_params(request, form)
     metric = form.cleaned_data.get("metric") or "nps"
     filters, start, end = _period(workspace, form.filters, days=KEY_DRIVER_DAYS)
-    found = text_selectors.key_drivers(workspace=workspace, metric=metric, filters=filters)
+    journey, errors = _journey_filter(
+        workspace, form.cleaned_data.get("touchpoint"), form.cleaned_data.get("stage")
+    )
+    found = text_selectors.key_drivers(
+        workspace=workspace,
+        metric=metric,
+        filters=filters,
+        response_ids=journey.get("response_ids"),
+        customer_ids=journey.get("customer_ids"),
+    )
     shown = {name: form.cleaned_data.get(name) or "" for name in FIELDS}
     shown.update(date_from=start.isoformat(), date_to=end.isoformat())
     context = {
+        "errors": errors,
+        "touchpoint": journey.get("touchpoint"),
+        "stage": journey.get("stage"),
+        "touchpoints": journey_selectors.touchpoint_choices(workspace=workspace),
+        "stages": journey_selectors.stage_choices(workspace=workspace),
         "found": found,
         "filters": filters,
         "metric": metric,
@@ -158,7 +233,35 @@ def text_key_drivers(request: HttpRequest) -> HttpResponse:
             {k: v for k, v in shown.items() if v and k in ("channel", "date_from", "date_to")}
         ),
     }
-    return render(request, "text/key_drivers.html", context)
+    return render(request, "text/key_drivers.html", context, status=422 if errors else 200)
+
+
+def _journey_filter(
+    workspace, touchpoint_id: int | None, stage_id: int | None
+) -> tuple[dict, list[str]]:
+    """The chosen touchpoint's responses and the chosen stage's customers (journeys' selectors
+    answer both), and what was wrong with the choice."""
+    chosen: dict = {}
+    errors = []
+    if touchpoint_id:
+        try:
+            point, ids = journey_selectors.touchpoint_response_ids(
+                workspace=workspace, touchpoint_id=touchpoint_id
+            )
+        except journey_selectors.TouchpointChoiceError as exc:
+            errors.append(f"touchpoint: {exc}")
+        else:
+            chosen.update(touchpoint=point, response_ids=ids)
+    if stage_id:
+        try:
+            stage, members = journey_selectors.stage_member_ids(
+                workspace=workspace, stage_id=stage_id
+            )
+        except journey_selectors.StageChoiceError as exc:
+            errors.append(f"stage: {exc}")
+        else:
+            chosen.update(stage=stage, customer_ids=members)
+    return chosen, errors
 
 
 def highlight(text: str, drivers: list[dict]) -> list[tuple[str, str]]:
@@ -215,6 +318,53 @@ def text_themes(request: HttpRequest) -> HttpResponse:
         "span": text_selectors.period_all(workspace=workspace),
     }
     return render(request, "text/themes.html", context, status=422 if errors else 200)
+
+
+@capability_required(Capability.READ_FEEDBACK)
+def text_theme_trends(request: HttpRequest) -> HttpResponse:
+    """One theme per week, per channel, optionally for a saved segment's customers: counts and
+    shares with Wilson intervals (the same selector as ``/api/text/theme-trends``)."""
+    workspace = active_workspace(request)
+    form = ThemeTrendForm(request.GET)
+    if not form.is_valid():
+        return bad_params(request, form)
+    errors: list[str] = []
+    theme_id, segment_id = form.cleaned_data.get("theme"), form.cleaned_data.get("segment")
+    weeks = form.cleaned_data.get("weeks") or 26
+    theme = (
+        text_selectors.theme_get(workspace=workspace, theme_id=theme_id)
+        if theme_id
+        else text_selectors.theme_busiest(workspace=workspace)
+    )
+    if theme_id and theme is None:
+        errors.append(f"theme: no theme {theme_id} in this workspace")
+    members = None
+    if segment_id:
+        try:
+            members = segment_selectors.segment_member_ids(
+                workspace=workspace, segment_id=segment_id
+            )
+        except segment_selectors.SegmentChoiceError as exc:
+            errors.append(f"segment: {exc}")
+    trend = None
+    if theme is not None and not errors:
+        trend = text_selectors.theme_trend(
+            workspace=workspace, theme=theme, weeks=weeks, customer_ids=members
+        )
+    context = {
+        "trend": trend,
+        "theme": theme,
+        "errors": errors,
+        "weeks": weeks,
+        "segment_id": segment_id,
+        "themes": text_selectors.theme_choices(workspace=workspace),
+        "segments": list(segment_selectors.segment_list(workspace=workspace)),
+        "figure_json": figure_json(theme_trend_figure(trend)) if trend and trend.channels else None,
+        "rows": list(zip(trend.weeks, *[c.weeks for c in trend.channels], strict=True))[::-1]
+        if trend and trend.channels
+        else [],
+    }
+    return render(request, "text/theme_trends.html", context, status=422 if errors else 200)
 
 
 def _theme_action(workspace, data: dict, rules: list[str]) -> str:

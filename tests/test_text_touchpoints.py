@@ -1,0 +1,181 @@
+"""Key drivers per journey touchpoint and stage: the texts of the responses tied to one
+touchpoint (the journeys app's rule: event name and channel), or of the customers now at one
+stage, compared with the pure estimate on the same texts picked by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from cxloop.customers.models import Customer
+from cxloop.journeys import selectors as journey_selectors
+from cxloop.journeys import services as journey_services
+from cxloop.journeys.models import CustomerStage
+from cxloop.text import keydrivers, selectors
+from cxloop.text.models import TextAnalysis, TextTheme, Theme
+from cxloop.text.selectors import TextFilters
+from factories import member_make, response_make, survey_make
+
+AT = datetime(2025, 3, 10, 12, tzinfo=UTC)
+PERIOD = TextFilters(date_from=date(2025, 1, 1), date_to=AT.date())
+SHOP = {
+    "name": "Shop",
+    "stages": ["Discover", "Buy"],
+    "touchpoints": [
+        {"stage": "Discover", "name": "Site", "rules": [{"event": "Home"}]},
+        {
+            "stage": "Buy",
+            "name": "Order",
+            "rules": [
+                {"event": "Order Completed", "channel": "web"},
+                {"event": "Order Completed", "channel": "store"},
+            ],
+        },
+    ],
+}
+
+
+@pytest.fixture
+def world(workspace):
+    """60 texts answered at "Order Completed" on web or store (Late drags NPS there), 60 at
+    "Home" (Late does nothing), 20 at "Order Completed" in the app (not the touchpoint's
+    channels); each by its own customer."""
+    journey = journey_services.journey_create(workspace=workspace, definition=SHOP, recompute=False)
+    survey = survey_make(workspace)
+    late = Theme.objects.create(workspace=workspace, name="Late")
+    price = Theme.objects.create(workspace=workspace, name="Price")
+    rng = np.random.default_rng(5)
+    order: list[tuple[int, set[int]]] = []
+    customers: list[Customer] = []
+    groups = [("Order Completed", "web", 30), ("Order Completed", "store", 30)]
+    groups += [("Home", "web", 60), ("Order Completed", "app", 20)]
+    rows = [(event, channel) for event, channel, n in groups for _ in range(n)]
+    for i, (event, channel) in enumerate(rows):
+        is_late, is_price = bool(rng.random() < 0.4), bool(rng.random() < 0.3)
+        tied = event == "Order Completed" and channel != "app"
+        score = int(rng.integers(6, 11)) - (5 if (is_late and tied) else 0)
+        customer = Customer.objects.create(workspace=workspace)
+        response = response_make(
+            workspace, survey, AT - timedelta(hours=i), nps=score, touchpoint=event,
+            channel=channel, customer=customer,
+        )  # fmt: skip
+        text = TextAnalysis.objects.create(
+            workspace=workspace, response=response, customer=customer, source="survey",
+            channel=channel, written_at=AT - timedelta(hours=i), nps_score=score, text="w",
+            score=0.0, label="neutral", version="t",
+        )  # fmt: skip
+        carried = {t for t, on in ((late.pk, is_late), (price.pk, is_price)) if on}
+        for theme in carried:
+            TextTheme.objects.create(analysis=text, theme_id=theme, weight=1.0)
+        if tied:
+            order.append((score, carried))
+            customers.append(customer)
+    touchpoints = {t.name: t for t in journey.stages.get(name="Buy").touchpoints.all()}
+    touchpoints.update({t.name: t for t in journey.stages.get(name="Discover").touchpoints.all()})
+    return journey, touchpoints, order, customers, {late.pk: "Late", price.pk: "Price"}
+
+
+def test_key_drivers_of_one_touchpoint_use_only_its_responses(workspace, world):
+    _, touchpoints, order, _, names = world
+    ids = journey_selectors.touchpoint_response_ids(
+        workspace=workspace, touchpoint_id=touchpoints["Order"].pk
+    ).response_ids
+    # when
+    found = selectors.key_drivers(
+        workspace=workspace, metric="nps", filters=PERIOD, response_ids=ids
+    )
+    # then: the 60 web and store order texts, and the estimate on exactly those
+    expected = keydrivers.estimate(
+        metric="nps", scores=[s for s, _ in order], themes=[t for _, t in order], names=names
+    )
+    assert found.n == 60
+    assert [(d.name, d.effect) for d in found.drivers] == [
+        (d.name, pytest.approx(d.effect)) for d in expected.drivers
+    ]
+    late = next(d for d in found.drivers if d.name == "Late")
+    assert late.effect < -100 * 0.5 and late.significant
+    # the site's touchpoint: Late makes no difference there
+    site = journey_selectors.touchpoint_response_ids(
+        workspace=workspace, touchpoint_id=touchpoints["Site"].pk
+    ).response_ids
+    at_site = selectors.key_drivers(
+        workspace=workspace, metric="nps", filters=PERIOD, response_ids=site
+    )
+    assert at_site.n == 60
+    assert not next(d for d in at_site.drivers if d.name == "Late").significant
+
+
+def test_key_drivers_of_customers_now_at_a_stage(workspace, world):
+    journey, _, order, customers, names = world
+    buy = journey.stages.get(name="Buy")
+    for customer in customers[:40]:
+        CustomerStage.objects.create(
+            workspace=workspace, journey=journey, stage=buy, customer=customer, reached_at=AT
+        )
+    members = journey_selectors.stage_member_ids(workspace=workspace, stage_id=buy.pk)
+    found = selectors.key_drivers(
+        workspace=workspace, metric="nps", filters=PERIOD, customer_ids=members.customer_ids
+    )
+    expected = keydrivers.estimate(
+        metric="nps",
+        scores=[s for s, _ in order[:40]],
+        themes=[t for _, t in order[:40]],
+        names=names,
+    )
+    assert found.n == 40
+    assert [d.effect for d in found.drivers] == pytest.approx([d.effect for d in expected.drivers])
+
+
+def test_page_and_api_filter_by_touchpoint(client, workspace, world):
+    _, touchpoints, _, _, _ = world
+    client.force_login(member_make(workspace=workspace, username="an", role="analyst"))
+    query = {"metric": "nps", "date_from": "2025-01-01", "date_to": "2025-03-10"}
+    point = touchpoints["Order"].pk
+    answer = client.get("/api/text/key-drivers", {**query, "touchpoint": point})
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["n"] == 60 and answer.json()["touchpoint_id"] == point
+    assert client.get("/api/text/key-drivers", {**query, "touchpoint": 999999}).status_code == 404
+    assert client.get("/api/text/key-drivers", {**query, "stage": 999999}).status_code == 404
+    assert client.get("/api/text/key-drivers", {**query, "touchpoint": "x"}).status_code == 422
+    page = client.get("/text/drivers/", {**query, "touchpoint": point})
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "from 60 texts with a NPS answer" in html
+    assert "at the touchpoint Order (Shop · Buy)" in html
+    assert f'<option value="{point}" selected>Order</option>' in html
+    missing = client.get("/text/drivers/", {**query, "touchpoint": 999999})
+    assert missing.status_code == 422
+    assert "touchpoint: no touchpoint 999999" in missing.content.decode()
+
+
+def test_the_journey_map_shows_each_touchpoints_top_negative_theme(client, workspace, world):
+    journey, touchpoints, _, _, _ = world
+    # given: some of the order texts negative; Late on 3 of them, Price on 2 (one has both);
+    # a negative Price text at the site, which is not the order touchpoint's
+    late, price = Theme.objects.get(name="Late"), Theme.objects.get(name="Price")
+    order_ids = journey_selectors.touchpoint_response_ids(
+        workspace=workspace, touchpoint_id=touchpoints["Order"].pk
+    ).response_ids
+    texts = list(TextAnalysis.objects.filter(response_id__in=order_ids).order_by("pk")[:4])
+    TextTheme.objects.filter(analysis__in=texts).delete()
+    for text, themes in zip(texts, [(late,), (late, price), (late,), (price,)], strict=True):
+        text.label = "negative"
+        text.save()
+        for theme in themes:
+            TextTheme.objects.create(analysis=text, theme=theme, weight=1.0)
+    site = TextAnalysis.objects.filter(response__touchpoint="Home").first()
+    site.label = "negative"
+    site.save()
+    TextTheme.objects.get_or_create(analysis=site, theme=price, defaults={"weight": 1.0})
+    # when / then: by hand, Late 3 at the order touchpoint; at the site, Price alone
+    assert selectors.top_negative_theme(workspace=workspace, response_ids=order_ids) == (late, 3)
+    client.force_login(member_make(workspace=workspace, username="an", role="analyst"))
+    html = client.get(f"/journeys/{journey.pk}/").content.decode()
+    assert "Top negative theme: <a" in html and ">Late</a> (3 texts)" in html
+    assert ">Price</a> (1 text)" in html
+    # a viewer reads the map but not customers' words
+    client.force_login(member_make(workspace=workspace, username="vi", role="viewer"))
+    page = client.get(f"/journeys/{journey.pk}/")
+    assert page.status_code == 200 and "Top negative theme" not in page.content.decode()
