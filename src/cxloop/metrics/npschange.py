@@ -26,7 +26,13 @@ from cxloop.metrics import definitions as d
 from cxloop.metrics.changes import ALPHA, p_text
 from cxloop.metrics.definitions import Estimate, MetricName
 from cxloop.metrics.filters import ResponseFilters
-from cxloop.metrics.funnelchange import MAX_SENTENCES, MAX_VALUES, Periods, change_periods
+from cxloop.metrics.funnelchange import (
+    MAX_SENTENCES,
+    MAX_VALUES,
+    Periods,
+    change_periods,
+    plus_minus,
+)
 from cxloop.metrics.selectors import metric_rows
 from cxloop.metrics.trends import OTHER_LABEL, TrendQueryError
 
@@ -209,7 +215,7 @@ def nps_change(
 
 
 def _score(value: float | None) -> str:
-    return "—" if value is None else f"{value:+.0f}"
+    return "—" if value is None else plus_minus(value, 0)
 
 
 def nps_sentences(change: NpsChange) -> list[str]:
@@ -222,7 +228,7 @@ def nps_sentences(change: NpsChange) -> list[str]:
     interval = (
         ""
         if change.low is None or change.high is None
-        else f", 95 % interval of the change {change.low:+.1f} to {change.high:+.1f}"
+        else f", 95 % interval of the change {plus_minus(change.low)} to {plus_minus(change.high)}"
     )
     p = "no test: too few answers" if change.p_value is None else p_text(change.p_value)
     if not change.significant:
