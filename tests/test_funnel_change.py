@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from django.utils.html import escape
 from scipy.stats import fisher_exact
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
@@ -198,3 +199,48 @@ def test_an_empty_period_says_so(workspace):
         "Conversion from Checkout Started to Order Completed: no customer entered the funnel in "
         "the compared period, nothing to compare."
     ]
+
+
+def test_page_and_api_give_the_same_sentences(client, member, shop):
+    client.force_login(member)
+    expected = funnelchange.funnel_change(
+        workspace=shop, steps=STEPS, window=WINDOW, trait="tier", **PERIOD
+    ).sentences
+
+    response = client.post(
+        "/api/trends/changes/funnel",
+        {
+            "steps": ["Checkout Started", "Order Completed"], "window_seconds": 86400,
+            "trait": "tier", "date_from": "2025-03-08", "date_to": "2025-03-14",
+        },
+        content_type="application/json",
+    )  # fmt: skip
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["sentences"] == expected
+    assert (body["before_entered"], body["after_converted"]) == (120, 70)
+    assert body["periods"]["compare_from"] == "2025-03-01"
+    [event] = [g for g in body["groups"] if g["dimension"] == "event"]
+    assert (event["label"], event["new_since"]) == ("Card Declined", "2025-03-08")
+
+    page = client.get(
+        "/trends/changes/funnel/?step=Checkout+Started&step=Order+Completed&window_days=1"
+        "&trait=tier&date_from=2025-03-08&date_to=2025-03-14"
+    )
+    text = page.content.decode()
+    assert page.status_code == 200
+    for sentence in expected:
+        assert escape(sentence) in text
+    assert "new since 8 Mar" in text
+    assert "/segments/new/?definition=" in text
+
+    bad = client.post(
+        "/api/trends/changes/funnel",
+        {"steps": ["Checkout Started", "Order Completed"], "trait": "email"},
+        content_type="application/json",
+    )
+    assert bad.status_code == 422
+    assert bad.json()["errors"] == ["trait: 'email' holds personal data; pick a grouping trait"]
+    wrong = client.get("/trends/changes/funnel/?step=Checkout+Started&compare_from=2025-03-01")
+    assert wrong.status_code == 422
+    assert "Steps: a funnel needs at least 2 steps" in wrong.content.decode()

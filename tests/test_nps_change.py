@@ -9,9 +9,11 @@ import random
 from datetime import UTC, date, datetime
 
 import pytest
+from django.utils.html import escape
 from statsmodels.stats.multitest import multipletests
 
 from cxloop.metrics import npschange
+from cxloop.metrics.trends import TrendQueryError
 from factories import customer_id, identify, ingest, response_make, survey_make, track
 
 PERIOD = {"date_from": date(2025, 3, 8), "date_to": date(2025, 3, 14)}
@@ -56,9 +58,8 @@ def _adjusted(promoters: int, detractors: int, n: int) -> tuple[float, float]:
 
 def test_the_change_is_tested_from_the_variance_of_the_score_and_matches_a_bootstrap(answered):
     workspace, survey = answered
-    found = npschange.nps_change(
-        workspace=workspace, survey_id=survey.pk, survey_name=survey.name, **PERIOD
-    )
+    found = npschange.nps_change(workspace=workspace, survey_id=survey.pk, **PERIOD)
+    assert found.label == "NPS of Relationship NPS"
 
     assert (found.before.n, found.after.n) == (70, 70)
     assert found.before.value == pytest.approx(100 * (35 - 15) / 70)
@@ -116,9 +117,17 @@ def test_channels_trait_and_segments_explain_the_fall(answered):
     tested = [g for g in found.groups if g.p_value is not None]
     expected = multipletests([g.p_value for g in tested], method="holm")[1]
     assert [g.p_adjusted for g in tested] == pytest.approx(list(expected))
-    assert found.sentences[0].startswith("NPS (all surveys) fell from +29 to −7 (p ")
+    assert found.sentences[0].startswith("NPS of Relationship NPS fell from +29 to −7 (p ")
     assert any(s.startswith("Channel app: +33 → −50 (p ") for s in found.sentences[1:])
     assert any(s.startswith("Segment App users: +33 → −50") for s in found.sentences[1:])
+
+
+def test_bad_survey_and_trait_name_the_field(answered):
+    workspace, _ = answered
+    with pytest.raises(TrendQueryError, match=r"^survey: no survey 999999 in this workspace"):
+        npschange.nps_change(workspace=workspace, survey_id=999999, **PERIOD)
+    with pytest.raises(TrendQueryError, match=r"^trait: 'email' holds personal data"):
+        npschange.nps_change(workspace=workspace, trait="email", **PERIOD)
 
 
 def test_no_answers_before_says_so(workspace):
@@ -128,3 +137,30 @@ def test_no_answers_before_says_so(workspace):
     assert found.sentences == [
         "NPS (all surveys): no answers in the compared period, nothing to compare."
     ]
+
+
+def test_page_and_api_give_the_same_sentences(client, member, answered):
+    workspace, survey = answered
+    client.force_login(member)
+    expected = npschange.nps_change(workspace=workspace, survey_id=survey.pk, **PERIOD).sentences
+
+    response = client.post(
+        "/api/trends/changes/nps",
+        {"survey_id": survey.pk, "date_from": "2025-03-08", "date_to": "2025-03-14"},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["sentences"] == expected
+    assert (body["before"]["n"], body["after"]["n"]) == (70, 70)
+
+    page = client.get(
+        f"/trends/changes/nps/?survey={survey.pk}&date_from=2025-03-08&date_to=2025-03-14"
+    )
+    assert page.status_code == 200
+    text = page.content.decode()
+    for sentence in expected:
+        assert escape(sentence) in text
+    bad = client.get("/trends/changes/nps/?survey=999999&date_from=2025-03-08")
+    assert bad.status_code == 422
+    assert "Survey: no survey 999999 in this workspace" in bad.content.decode()

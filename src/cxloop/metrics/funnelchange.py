@@ -38,6 +38,8 @@ from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
 from cxloop.metrics import definitions as d
 from cxloop.metrics.changes import ALPHA, DEFAULT_DAYS, p_text
+from cxloop.metrics.filters import TRAIT_KEY
+from cxloop.metrics.selectors import trait_key_personal
 from cxloop.metrics.trends import (
     EARLIEST_DAY,
     NONE_LABEL,
@@ -97,6 +99,14 @@ def change_periods(
     if previous.since < current.until and current.since < previous.until:
         raise TrendQueryError("compare_from: the compared range overlaps the period")
     return Periods(current, previous, chosen)
+
+
+def check_trait(trait: str) -> None:
+    """A trait to split by: a plain key that does not hold personal data."""
+    if trait and not TRAIT_KEY.fullmatch(trait):
+        raise TrendQueryError(f"trait: {trait!r} is not a trait key (letters, digits, _ . -)")
+    if trait and trait_key_personal(trait):
+        raise TrendQueryError(f"trait: {trait!r} holds personal data; pick a grouping trait")
 
 
 @dataclass(slots=True)
@@ -285,18 +295,23 @@ def funnel_change(
         raise TrendQueryError("steps: a funnel needs at least 2 steps")
     if not 0 < alpha < 1:
         raise TrendQueryError(f"alpha: expected between 0 and 1, got {alpha}")
+    check_trait(trait)
     periods = change_periods(
         workspace=workspace, date_from=date_from, date_to=date_to, compare_from=compare_from,
         compare_to=compare_to, now=now,
     )  # fmt: skip
-    funnel = {"workspace": workspace, "steps": steps, "window": window, "mode": mode}
-    funnel["exclusions"] = exclusions
     runs, found = [], []
     for span in (periods.previous, periods.current):
-        runs.append(analytics_selectors.funnel_run(**funnel, since=span.since, until=span.until))
-        found.append(
-            analytics_selectors.funnel_correlation(**funnel, since=span.since, until=span.until)
-        )
+        run = analytics_selectors.funnel_run(
+            workspace=workspace, steps=steps, window=window, mode=mode, exclusions=exclusions,
+            since=span.since, until=span.until,
+        )  # fmt: skip
+        counts = analytics_selectors.funnel_correlation(
+            workspace=workspace, steps=steps, window=window, mode=mode, exclusions=exclusions,
+            since=span.since, until=span.until,
+        )  # fmt: skip
+        runs.append(run)
+        found.append(counts)
     before, after = _outcomes(runs[0]), _outcomes(runs[1])
     overall = d.compare(
         d.proportion(hits=sum(after.values()), n=len(after)),

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from cxloop.core.models import Workspace
+from cxloop.feedback import selectors as feedback_selectors
 from cxloop.metrics import definitions as d
 from cxloop.metrics.changes import ALPHA, p_text
 from cxloop.metrics.definitions import Estimate, MetricName
@@ -31,6 +32,7 @@ from cxloop.metrics.funnelchange import (
     MAX_VALUES,
     Periods,
     change_periods,
+    check_trait,
     plus_minus,
 )
 from cxloop.metrics.selectors import metric_rows
@@ -151,7 +153,6 @@ def nps_change(
     *,
     workspace: Workspace,
     survey_id: int | None = None,
-    survey_name: str = "",
     trait: str = "",
     segments: Mapping[str, object] | None = None,
     date_from: date | None = None,
@@ -166,6 +167,13 @@ def nps_change(
     a set or a subquery; the caller picks them)."""
     if not 0 < alpha < 1:
         raise TrendQueryError(f"alpha: expected between 0 and 1, got {alpha}")
+    check_trait(trait)
+    survey_name = ""
+    if survey_id is not None:
+        survey = feedback_selectors.survey_get(workspace=workspace, survey_id=survey_id)
+        if survey is None:
+            raise TrendQueryError(f"survey: no survey {survey_id} in this workspace")
+        survey_name = survey.name
     periods = change_periods(
         workspace=workspace, date_from=date_from, date_to=date_to, compare_from=compare_from,
         compare_to=compare_to, now=now,

@@ -2,10 +2,13 @@
 
 from django.urls import path
 
+from cxloop.web.views import changes
 from cxloop.web.views import trends as views
 
 urlpatterns: list = [
     path("trends/", views.trends_page, name="trends"),
     path("trends/conversion/", views.conversion_page, name="trends-conversion"),
     path("trends/changes/", views.changes_page, name="trends-changes"),
+    path("trends/changes/funnel/", changes.funnel_change_page, name="trends-changes-funnel"),
+    path("trends/changes/nps/", changes.nps_change_page, name="trends-changes-nps"),
 ]
