@@ -18,7 +18,9 @@ seen, alike in both periods). Statistics (``metrics.definitions``):
   gap it makes moved: a gap is share-with-X · (rate without X − rate with X), the points the
   overall rate loses to those customers converting worse, and the contribution is
   −(gap now − gap before). An event first seen after the start of the previous period is
-  "new since" its first day (``analytics.selectors.event_first_seen``);
+  "new since" its first day (``analytics.selectors.event_first_seen``). Events only converted
+  customers did (an order's delivery, its survey) are outcomes of converting, not candidates;
+  nor are events fewer than ``MIN_CUSTOMERS`` entrants did;
 * every group and event tested is one family: p-values Holm-adjusted together.
 
 One selector (:func:`funnel_change`) for the page and ``/api/trends/changes/funnel``.
@@ -240,7 +242,7 @@ def _event_groups(
         (
             (name, won, lost)
             for name, (won, lost) in found_after.events.items()
-            if won + lost >= MIN_CUSTOMERS and won + lost < n1
+            if won + lost >= MIN_CUSTOMERS and won + lost < n1 and lost > 0
         ),
         key=lambda item: (-(item[1] + item[2]), item[0]),
     )[:MAX_EVENTS]
@@ -366,15 +368,29 @@ def _points(value: float) -> str:
     return f"{abs(value):.1f} point{'' if abs(value) == 1 else 's'}"
 
 
+def _same_way(group: GroupChange, delta: float) -> bool:
+    """An event explains a fall only when its customers convert worse than the others (a rise:
+    better); one that goes with converting (an order's delivery) moves with it, as an outcome."""
+    if group.after_rate is None or group.others_rate is None:
+        return False
+    return (group.after_rate - group.others_rate) * delta > 0
+
+
 def explaining(change: FunnelChange) -> list[GroupChange]:
-    """Significant groups that moved the rate the way it went, most first."""
+    """Significant groups that moved the rate the way it went: events first (they say what
+    happened), then channels and trait values (to whom), each the largest first."""
     delta = change.change or 0.0
     moved = [
         g
         for g in change.groups
-        if g.significant and g.contribution * delta > 0 and abs(g.contribution) >= 0.1
+        if g.significant
+        and g.contribution * delta > 0
+        and abs(g.contribution) >= 0.1
+        and (g.dimension != "event" or _same_way(g, delta))
     ]
-    return sorted(moved, key=lambda g: (-abs(g.contribution), g.dimension, g.label))
+    return sorted(
+        moved, key=lambda g: (g.dimension != "event", -abs(g.contribution), g.dimension, g.label)
+    )
 
 
 def funnel_sentences(change: FunnelChange) -> list[str]:
