@@ -53,8 +53,7 @@ def _customers(messages, prefix, channel, days, count, converting, *, declined=0
             )
 
 
-@pytest.fixture
-def shop(workspace):
+def incident_messages() -> list[dict]:
     """1–7 March: web 80 entrants (60 order), app 40 (30). 8–14 March: web 80, of whom 30 see
     Card Declined (first ever on 8 March; 2 of them order) and 38 of the other 50 order; app 40
     (30). A page view on the 20th puts the as-of time after the range."""
@@ -65,7 +64,12 @@ def shop(workspace):
     _customers(messages, "wa", "web", after, 80, 38, declined=30, won=2)
     _customers(messages, "aa", "app", after, 40, 30)
     messages.append(track("late", "Page Viewed", at(20)))
-    ingest(workspace, messages, received_at=at(21))
+    return messages
+
+
+@pytest.fixture
+def shop(workspace):
+    ingest(workspace, incident_messages(), received_at=at(21))
     return workspace
 
 
