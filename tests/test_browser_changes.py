@@ -31,13 +31,16 @@ def test_what_changed_leads_from_the_fall_to_the_incident_and_its_people(
     context = browser.new_context(viewport=size, is_mobile=viewport == "phone")
     page = context.new_page()
     log_in(page, live_server, member)
-    page.goto(f"{live_server.url}/trends/changes/")
-    page.get_by_role("link", name="Funnel conversion", exact=True).click()
+    page.goto(f"{live_server.url}/journeys/funnel/?step=Checkout+Started&step=Order+Completed")
+    page.get_by_role("link", name="What changed?").click()
     expect(page.get_by_role("heading", name="What changed: funnel conversion")).to_be_visible()
+    expect(page.get_by_label("Step 1 event")).to_have_value("Checkout Started")
+    expect(page.get_by_label("Step 2 event")).to_have_value("Order Completed")
+    page.get_by_role("link", name="NPS", exact=True).click()
+    expect(page.get_by_role("heading", name="What changed: NPS")).to_be_visible()
+    page.go_back()
 
-    # when
-    page.get_by_label("Step 1 event").fill("Checkout Started")
-    page.get_by_label("Step 2 event").fill("Order Completed")
+    # when: the week of the incident against the week before, a one-day window
     page.get_by_label("From", exact=True).fill("2025-03-08")
     page.get_by_label("To", exact=True).fill("2025-03-14")
     page.get_by_label("Window (days)").fill("1")
