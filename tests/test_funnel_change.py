@@ -248,3 +248,39 @@ def test_page_and_api_give_the_same_sentences(client, member, shop):
     wrong = client.get("/trends/changes/funnel/?step=Checkout+Started&compare_from=2025-03-01")
     assert wrong.status_code == 422
     assert "Steps: a funnel needs at least 2 steps" in wrong.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("step=A&step=B&window_days=abc", "Conversion window: "),
+        ("step=A&step=B&compare_from=2025-13-40", "Compare from: "),
+        (
+            "step=A&step=B&trait=%3Cscript%3E",
+            "Trait: &#x27;&lt;script&gt;&#x27; is not a trait key",
+        ),
+        (
+            "step=A&step=B&date_from=2025-03-08&date_to=2025-03-14&compare_from=2025-03-01",
+            "Compare_from: give both",
+        ),
+    ],
+)
+def test_funnel_page_names_the_bad_field(client, member, shop, query, message):
+    client.force_login(member)
+    page = client.get(f"/trends/changes/funnel/?{query}")
+    assert page.status_code == 422
+    assert message in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("survey=abc", "Survey: "),
+        ("date_from=1970-01-02&date_to=1970-01-05", "From: no previous 4 days"),
+    ],
+)
+def test_nps_page_names_the_bad_field(client, member, shop, query, message):
+    client.force_login(member)
+    page = client.get(f"/trends/changes/nps/?{query}")
+    assert page.status_code == 422
+    assert message in page.content.decode()
