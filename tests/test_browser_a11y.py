@@ -132,6 +132,8 @@ PAGES: dict[str, Callable[[Workspace], str]] = {
     "trends-conversion": lambda ws: f"/trends/conversion/?{FUNNEL}&by=week",
     "trends-changes": lambda ws: "/trends/changes/?event=Order+Completed",
     "session-settings": lambda ws: "/trends/sessions/",
+    "trends-changes-funnel": lambda ws: f"/trends/changes/funnel/?{FUNNEL}&trait=loyalty_tier",
+    "trends-changes-nps": lambda ws: "/trends/changes/nps/?segments=1&trait=loyalty_tier",
     "before-churn": lambda ws: "/paths/before/",
     "segments": lambda ws: "/segments/",
     "segment-new": lambda ws: "/segments/new/",

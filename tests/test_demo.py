@@ -11,7 +11,7 @@ from django.db.models import Count
 from cxloop.core.models import Workspace
 from cxloop.customers.identifiers import normalize_phone
 from cxloop.customers.models import Consent, Customer, CustomerMerge, Identity
-from cxloop.demo import catalog
+from cxloop.demo import catalog, generator
 from cxloop.demo.generator import DemoStats, Story, build_demo
 from cxloop.events.channels import CHANNELS
 from cxloop.events.models import Event
@@ -305,3 +305,52 @@ def test_demo_builds_with_the_embedded_engine_before_its_owner_runs(
     assert stats.events > 0
     with pytest.raises(selectors.EngineUnavailable):  # outside the build, the engine is asked
         selectors.event_names(workspace=Workspace.objects.get(slug="demo-engine"))
+
+
+def _messages(people: int = 1500) -> list[dict]:
+    return [m for _, batch in Story(seed=SEED, people=people, now=NOW).batches() for m in batch]
+
+
+def _days_before_now(message: dict) -> float:
+    when = datetime.fromisoformat(message["timestamp"].replace("Z", "+00:00"))
+    return (NOW - when).total_seconds() / 86400
+
+
+def test_the_payment_outage_declines_cards_and_loses_orders_for_three_weeks():
+    messages = _messages()
+    first, last = generator.PAYMENT_OUTAGE_DAYS
+    declined = [m for m in messages if m.get("event") == "Card Declined"]
+    assert declined
+    assert all(last <= _days_before_now(m) <= first + 0.01 for m in declined)
+    assert {m["properties"]["channel"] for m in declined} <= {"web", "app"}
+    ordered = {m["properties"]["order_id"] for m in messages if m.get("event") == "Order Completed"}
+
+    def conversion(low: float, high: float) -> float:
+        started = [
+            m for m in messages
+            if m.get("event") == "Checkout Started" and low <= _days_before_now(m) < high
+        ]  # fmt: skip
+        return sum(m["properties"]["order_id"] in ordered for m in started) / len(started)
+
+    during, before = conversion(last, first), conversion(first + 28, first + 56)
+    assert during < before - 0.1  # checkout to order falls while cards are declined
+    lost = [m["properties"]["order_id"] in ordered for m in declined]
+    assert sum(lost) / len(lost) < 0.3  # most who are declined give up
+
+
+def test_the_carrier_backlog_makes_web_deliveries_late():
+    messages = _messages()
+    first, last = generator.DELIVERY_DELAY_DAYS
+    delivered = [m for m in messages if m.get("event") == "Order Delivered"]
+
+    def late_share(channel: str, inside: bool) -> float:
+        # delivered 2-4 days after the order (plus any delay): roughly the orders placed inside
+        rows = [
+            m for m in delivered
+            if m["properties"]["channel"] == channel
+            and (last - 2 <= _days_before_now(m) <= first - 12) == inside
+        ]  # fmt: skip
+        return sum(m["properties"]["late"] for m in rows) / len(rows)
+
+    assert late_share("web", inside=True) > 0.5
+    assert late_share("web", inside=False) < 0.25

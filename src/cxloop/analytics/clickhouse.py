@@ -152,6 +152,12 @@ WHERE workspace_id = {workspace} AND name != ''
 GROUP BY name ORDER BY n DESC, name LIMIT {limit}
 """
 
+EVENT_FIRST_SEEN = """
+SELECT toString(name) AS n, toUnixTimestamp64Micro(min(ts)) FROM events
+WHERE workspace_id = {workspace} AND name IN {names}
+GROUP BY n
+"""
+
 STEP_NAMES = """
 SELECT DISTINCT toString(name) AS n FROM events
 WHERE workspace_id = {workspace} AND type IN {types} AND name != ''

@@ -51,6 +51,11 @@ class AnalyticsEngine(Protocol):
         """Names of track/page/screen events (path steps), alphabetically."""
         ...
 
+    def event_first_seen(self, *, workspace_id: int, names: Sequence[str]) -> dict[str, datetime]:
+        """When each of ``names`` first happened in the workspace (aware UTC; names never seen
+        are left out): how "new since" is told."""
+        ...
+
     def funnel(
         self,
         *,
@@ -329,6 +334,13 @@ class ClickHouseEngine(ClickHouseSessions):
     def event_names(self, *, workspace_id: int, limit: int) -> list[tuple[str, int]]:
         sql = ch.bind(ch.EVENT_NAMES, {"workspace": workspace_id, "limit": limit})
         return [(name, int(n)) for name, n in self.transport.query(sql)]
+
+    def event_first_seen(self, *, workspace_id: int, names: Sequence[str]) -> dict[str, datetime]:
+        if not names:
+            return {}
+        params = {"workspace": workspace_id, "names": sorted(set(names))}
+        rows = self.transport.query(ch.bind(ch.EVENT_FIRST_SEEN, params))
+        return {name: ch.from_micros(int(micros)) for name, micros in rows}
 
     def step_names(self, *, workspace_id: int, limit: int) -> list[str]:
         params = {"workspace": workspace_id, "types": list(ch.STEP_TYPES), "limit": limit}

@@ -43,6 +43,7 @@ __all__ = [
     "customers_with_event",
     "database_answers",
     "engine_status",
+    "event_first_seen",
     "event_names",
     "event_rows",
     "funnel_correlation",
@@ -98,6 +99,11 @@ def current_engine() -> AnalyticsEngine:
 def event_names(*, workspace: Workspace, limit: int = 500) -> list[tuple[str, int]]:
     """Event (and page/screen) names of a workspace with counts, most frequent first."""
     return current_engine().event_names(workspace_id=workspace.pk, limit=limit)
+
+
+def event_first_seen(*, workspace: Workspace, names: Sequence[str]) -> dict[str, datetime]:
+    """When each of ``names`` first happened in the workspace (names never seen left out)."""
+    return current_engine().event_first_seen(workspace_id=workspace.pk, names=names)
 
 
 def step_names(*, workspace: Workspace, limit: int = 200) -> list[str]:

@@ -34,6 +34,12 @@ def _events(workspace_id: int):
     return event_selectors.workspace_events(workspace=Workspace(pk=workspace_id))
 
 
+def _utc(value: datetime | str) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def event_rows(
     *,
     workspace_id: int,
@@ -104,6 +110,17 @@ class SqlEngine(SqlSessions):
             .order_by("-n", "name")[:limit]
         )
         return [(row["name"], row["n"]) for row in rows]
+
+    def event_first_seen(self, *, workspace_id: int, names: Sequence[str]) -> dict[str, datetime]:
+        if not names:
+            return {}
+        rows = (
+            _events(workspace_id)
+            .filter(name__in=sorted(set(names)))
+            .values("name")
+            .annotate(first=Min("occurred_at"))
+        )
+        return {row["name"]: _utc(row["first"]) for row in rows}
 
     def step_names(self, *, workspace_id: int, limit: int) -> list[str]:
         rows = (

@@ -16,6 +16,7 @@ from ninja.security import django_auth
 
 from cxloop.analytics.selectors import EngineUnavailable
 from cxloop.api import (
+    changes,
     feedback,
     journeys,
     metrics,
@@ -66,6 +67,7 @@ api.add_router("/", predict.router)
 api.add_router("/", workflows.router)
 api.add_router("/", text.router)
 api.add_router("/", trends.router)
+api.add_router("/", changes.router)
 
 
 class CustomerOut(Schema):

@@ -10,7 +10,9 @@ transactional ones, and answers written through :func:`cxloop.feedback.services.
 * post-support CES a day after ``Ticket Closed``: the ticket's own satisfaction and topic drive the
   effort score, whether it was solved, and the comment (slow replies, repeating the order number);
 * relationship NPS a few times a year: recent late deliveries, damaged items, poor support and
-  abandoned checkouts make detractors; loyal shop customers and repeat buyers make promoters.
+  abandoned checkouts make detractors; loyal shop customers and repeat buyers make promoters;
+* the same NPS a few days after online deliveries of the last ten weeks (a delivery pulse), so
+  the generator's carrier backlog (late web deliveries) shows as web customers' NPS falling.
 
 Everything is drawn from ``random.Random(seed)`` over events ordered by id: the same demo and seed
 give the same answers.
@@ -34,6 +36,10 @@ POST_SUPPORT_RATE = 0.6
 NPS_RATE = 0.55  # of customers with an email, each quarter
 NPS_WAVES = 4  # a rolling sample every quarter
 PARTIAL_SHARE = 0.04  # started, never finished
+# the NPS survey is also sent after online deliveries of the last weeks (a delivery pulse), so
+# the generator's carrier backlog shows in NPS: its own random stream, after every other answer
+DELIVERY_PULSE_DAYS = 70
+DELIVERY_PULSE_RATE = 0.35
 
 LATE = (
     "Parcel turned up {days} days late and nobody told me why.",
@@ -240,6 +246,7 @@ def build_feedback_demo(*, workspace: Workspace, seed: int, now: datetime) -> in
     _post_purchase(ask, purchase, orders)
     _post_support(ask, support, tickets)
     _relationship_nps(ask, nps, histories)
+    _delivery_pulse(ask, nps, histories, orders, random.Random(seed * 7919 + 2))
     return ask.store([nps, purchase, support])
 
 
@@ -387,6 +394,26 @@ def _relationship_nps(ask: _Asker, survey, histories: dict[int, History]) -> int
                 survey, f"demo-nps-{wave}-{customer_id}", answers, at,
                 customer_id=customer_id, channel=channel, touchpoint="Relationship NPS",
             )  # fmt: skip
+    return made
+
+
+def _delivery_pulse(
+    ask: _Asker, survey, histories: dict[int, History], orders: list[Order], rng: random.Random
+) -> int:
+    """NPS a day or three after online deliveries of the last ``DELIVERY_PULSE_DAYS``."""
+    made = 0
+    since = ask.now - timedelta(days=DELIVERY_PULSE_DAYS)
+    for order in orders:
+        if order.channel not in ("web", "app") or order.at < since:
+            continue
+        if rng.random() >= DELIVERY_PULSE_RATE:
+            continue
+        at = order.at + timedelta(days=3 + order.late_days + rng.uniform(1, 3))
+        answers = _nps_answer(rng, histories[order.customer_id], at)
+        made += ask(
+            survey, f"demo-nps-delivery-{order.order_id}", answers, at,
+            customer_id=order.customer_id, channel=order.channel, touchpoint="Order Delivered",
+        )  # fmt: skip
     return made
 
 

@@ -71,6 +71,17 @@ LATE_DELIVERY_SHARE = 0.12
 RETURN_SHARE = 0.16
 DAMAGED_SHARE = 0.03
 
+# Incidents for "What changed" to find on first run, in days before "now" (first, last):
+# a payment provider outage declines a share of web and app card payments at checkout, and most
+# of those customers give up; then a carrier's backlog makes web orders' deliveries late, which
+# shows in the relationship NPS of web customers. Drawn from their own random stream.
+PAYMENT_OUTAGE_DAYS = (26, 5)
+PAYMENT_DECLINED_SHARE = 0.6
+DECLINED_GIVE_UP_SHARE = 0.9
+DELIVERY_DELAY_DAYS = (34, 8)
+DELIVERY_DELAY_CHANNEL = "web"
+DELIVERY_DELAY_SHARE = 0.85
+
 # Local hour of day that sessions start, weighted towards lunchtime and evenings.
 _HOURS = tuple(range(24))
 _HOUR_CUM = tuple(
@@ -181,6 +192,7 @@ class Story:
     def __init__(self, *, seed: int, people: int, now: datetime) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
+        self.incidents = random.Random(seed * 7919 + 1)  # the incidents' own stream
         self.people = people
         self.origin = now - timedelta(days=365)
         self._out: list[tuple[float, int, dict]] = []
@@ -484,7 +496,7 @@ class Story:
         t += rng.uniform(20, 120)
         order = {"order_id": order_id, "revenue": revenue, "currency": CURRENCY}
         self._track(t, ids, "Checkout Started", channel, {**order, "products": lines})
-        if depth == 3:
+        if self._payment_declined(t, ids, channel, order) or depth == 3:
             return t
         t += rng.uniform(60, 400)
         payment = rng.choice(("card", "card", "card", "paypal", "apple_pay", "klarna"))
@@ -494,6 +506,27 @@ class Story:
         )  # fmt: skip
         self._order_aftermath(p, t, order, lines, channel)
         return t
+
+    def _payment_declined(self, t: float, ids: dict, channel: str, order: dict) -> bool:
+        """During the payment outage some card payments are declined; True when the customer
+        then gives up (no order)."""
+        first, last = (YEAR - days * DAY for days in PAYMENT_OUTAGE_DAYS)
+        chance = self.incidents
+        if not first <= t < last or chance.random() >= PAYMENT_DECLINED_SHARE:
+            return False
+        declined = {"order_id": order["order_id"], "payment_method": "card", "reason": "gateway"}
+        self._track(t + chance.uniform(20, 90), ids, "Card Declined", channel, declined)
+        return chance.random() < DECLINED_GIVE_UP_SHARE
+
+    def _delivery_delay(self, t: float, channel: str, days_late: int) -> int:
+        """Days late after the carrier's backlog: web orders placed in it are mostly late."""
+        first, last = (YEAR - days * DAY for days in DELIVERY_DELAY_DAYS)
+        chance = self.incidents
+        if channel != DELIVERY_DELAY_CHANNEL or not first <= t < last:
+            return days_late
+        if chance.random() >= DELIVERY_DELAY_SHARE:
+            return days_late
+        return max(days_late, chance.randint(4, 9))
 
     def _order_aftermath(
         self, p: Person, t: float, order: dict, lines: list[dict], channel: str
@@ -508,6 +541,8 @@ class Story:
         days_late = (
             rng.choices((1, 2, 3, 4, 5, 7), weights=(30, 25, 18, 12, 9, 6))[0] if late else 0
         )
+        days_late = self._delivery_delay(t, channel, days_late)
+        late = days_late > 0
         delivered = self._daytime(promised + days_late * DAY, shop=True)
         carrier = rng.choice(("Royal Mail", "DPD", "Evri"))
         delivery = {"order_id": order["order_id"], "carrier": carrier, "late": late}

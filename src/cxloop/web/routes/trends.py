@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from cxloop.web.views import sessions
+from cxloop.web.views import changes, sessions
 from cxloop.web.views import trends as views
 
 urlpatterns: list = [
@@ -10,4 +10,6 @@ urlpatterns: list = [
     path("trends/conversion/", views.conversion_page, name="trends-conversion"),
     path("trends/changes/", views.changes_page, name="trends-changes"),
     path("trends/sessions/", sessions.session_settings, name="session-settings"),
+    path("trends/changes/funnel/", changes.funnel_change_page, name="trends-changes-funnel"),
+    path("trends/changes/nps/", changes.nps_change_page, name="trends-changes-nps"),
 ]

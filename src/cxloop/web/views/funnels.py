@@ -274,4 +274,9 @@ def _funnel_context(workspace, report) -> dict:
         "step_labels": labels,
         "chart": funnel_chart(labels, report.counts, report.groups),
         "dropoffs": journey_selectors.funnel_dropoffs(workspace=workspace, report=report),
+        # the same steps on "What changed": this period's conversion against the previous one
+        "changes_query": urlencode(
+            [("step", s.event) for s in report.steps]
+            + [("step_channel", s.channel) for s in report.steps]
+        ),
     }
