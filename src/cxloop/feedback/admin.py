@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from cxloop.core.admin import ReadOnlyInline
+from cxloop.feedback import _responses, _rollup
 from cxloop.feedback.models import Answer, Invitation, Question, Response, Survey, Trigger
 
 
@@ -17,6 +18,11 @@ class SurveyAdmin(admin.ModelAdmin):
     search_fields = ("name", "public_token")
     inlines = [QuestionInline]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "csat_top_box" in form.changed_data:  # the rollup counts "satisfied"
+            _rollup.score_days_for_survey(survey=obj)
+
 
 class AnswerInline(ReadOnlyInline):
     model = Answer
@@ -31,6 +37,16 @@ class ResponseAdmin(admin.ModelAdmin):
     raw_id_fields = ("customer", "invitation")
     search_fields = ("response_key", "comment")
     inlines = [AnswerInline]
+
+    # corrections go through the services, which keep the daily score rollup in step
+    def save_model(self, request, obj, form, change):
+        _responses.response_save(response=obj)
+
+    def delete_model(self, request, obj):
+        _responses.responses_delete(responses=[obj])
+
+    def delete_queryset(self, request, queryset):
+        _responses.responses_delete(responses=list(queryset))
 
 
 @admin.register(Trigger)
