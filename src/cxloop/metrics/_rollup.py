@@ -8,7 +8,8 @@ the survey's own top box, the sum and the sum of squares of the scores. So it an
 * the window starts and ends at UTC midnight (the dashboard's and the API's ``from``/``to``
   always do) or is open;
 * filters by survey and channel only; a split by channel or survey, or none;
-* periods by day, ISO week or month (days folded into periods in Python).
+* periods by day, ISO week or month (the day column truncated in SQL, as the raw query
+  truncates ``submitted_at``).
 
 A touchpoint or trait filter, a segment (``customer_ids``), a CSAT top box other than each
 survey's own, a touchpoint or trait split, and the response rate read the raw rows.
@@ -18,9 +19,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time
 
-from django.db.models import Sum
+from django.db.models import F, Sum
 
-from cxloop.analytics.periods import Granularity, period_floor
+from cxloop.analytics.periods import Granularity, PeriodStart
 from cxloop.core.models import Workspace
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.metrics.definitions import MetricName
@@ -67,7 +68,7 @@ def rollup_counts(
     group_key: str,
 ) -> list[dict]:
     """Aggregate rows shaped like the raw ``_counts``: ``n``, ``a`` (``b``) and, when grouped,
-    ``period_key``/``group_key``; one ``GROUP BY`` (day, group) over the rollup."""
+    ``period_key``/``group_key``; one ``GROUP BY`` (period, group) over the rollup."""
     rows = feedback_selectors.score_days(workspace=workspace, metric=metric.value)
     if filters.start is not None:
         rows = rows.filter(day__gte=filters.start.astimezone(UTC).date())
@@ -79,22 +80,14 @@ def rollup_counts(
         rows = rows.filter(channel=filters.channel)
     columns = _SUMS[metric]
     sums = {key: Sum(column) for key, column in columns.items()}
-    field = "survey_id" if split == "survey" else split
-    keys = [k for k in ("day" if by is not None else None, field) if k is not None]
+    keys = []
+    if by is not None:
+        rows = rows.annotate(**{period_key: PeriodStart("day", by)})
+        keys.append(period_key)
+    if split is not None:
+        rows = rows.annotate(**{group_key: F("survey_id" if split == "survey" else split)})
+        keys.append(group_key)
     if not keys:
         total = rows.aggregate(**sums)
         return [{key: total[key] or 0 for key in columns}]
-    merged: dict[tuple, dict] = {}
-    for row in rows.values(*keys).annotate(**sums).order_by():
-        period = period_floor(row["day"], by) if by is not None else None
-        group = row[field] if field is not None else None
-        into = merged.get((period, group))
-        if into is None:
-            into = merged[(period, group)] = dict.fromkeys(columns, 0)
-            if by is not None:
-                into[period_key] = period
-            if field is not None:
-                into[group_key] = group
-        for key in columns:
-            into[key] += row[key] or 0
-    return sorted(merged.values(), key=lambda r: (r.get(period_key), str(r.get(group_key))))
+    return list(rows.values(*keys).annotate(**sums).order_by(*keys))
