@@ -73,8 +73,9 @@ def indexed_sql(workspace, metric, filters, by, split) -> list[tuple]:
     keys = [k for k in (period, group) if k]
     select = ", ".join([*(keys or []), AGGREGATES_SQL[metric.value]])
     sql = (
-        f"SELECT {select} FROM feedback_response r JOIN feedback_survey s ON s.id = r.survey_id "
-        f"WHERE r.workspace_id = %s AND r.completed AND r.{metric.value}_score IS NOT NULL "
+        f"SELECT {select} FROM feedback_response r "
+        + ("JOIN feedback_survey s ON s.id = r.survey_id " if metric.value == "csat" else "")
+        + f"WHERE r.workspace_id = %s AND r.completed AND r.{metric.value}_score IS NOT NULL "
         "AND r.submitted_at >= %s AND r.submitted_at < %s"
         + (f" GROUP BY {', '.join(keys)}" if keys else "")
     )

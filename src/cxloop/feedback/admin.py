@@ -1,8 +1,16 @@
 from django.contrib import admin
 
-from cxloop.core.admin import ReadOnlyInline
+from cxloop.core.admin import ReadOnlyAdmin, ReadOnlyInline
 from cxloop.feedback import _responses, _rollup
-from cxloop.feedback.models import Answer, Invitation, Question, Response, Survey, Trigger
+from cxloop.feedback.models import (
+    Answer,
+    Invitation,
+    Question,
+    Response,
+    ScoreDay,
+    Survey,
+    Trigger,
+)
 
 
 class QuestionInline(admin.TabularInline):
@@ -59,3 +67,11 @@ class InvitationAdmin(admin.ModelAdmin):
     list_display = ("survey", "customer", "status", "due_at", "sent_at", "reason")
     list_filter = ("status",)
     raw_id_fields = ("customer",)
+
+
+@admin.register(ScoreDay)
+class ScoreDayAdmin(ReadOnlyAdmin):
+    """The daily score rollup, kept from the responses (``cxloop rollups rebuild`` repairs it)."""
+
+    list_display = ("survey", "metric", "day", "channel", "n", "total")
+    list_filter = ("metric", "workspace")
