@@ -157,18 +157,30 @@ def main(argv: list[str] | None = None) -> int:
         failed = False
         print(f"{'query':<34}{'rollup ms':>11}{'raw ms':>10}{'SQL ms':>10}{'raw/rollup':>12}{'SQL/rollup':>12}")  # fmt: skip
         for label, metric, filters, by, split in queries:
-            rolled_s, rolled = median_of(
-                args.repeat, selector, workspace, metric, filters, by, split, True
-            )
-            raw_s, raw = median_of(
-                args.repeat, selector, workspace, metric, filters, by, split, False
-            )
+            contenders = {
+                "rollup": lambda m=metric, f=filters, b=by, sp=split: selector(
+                    workspace, m, f, b, sp, True
+                ),
+                "raw": lambda m=metric, f=filters, b=by, sp=split: selector(
+                    workspace, m, f, b, sp, False
+                ),
+                "sql": lambda m=metric, f=filters, b=by, sp=split: indexed_sql(
+                    workspace, m, f, b, sp
+                ),
+            }
+            found, times = {}, {name: [] for name in contenders}
+            for name, run in contenders.items():  # warm-up
+                found[name] = run()
+            for _ in range(args.repeat):  # alternate, so drift in machine load hits all alike
+                for name, run in contenders.items():
+                    started = time.perf_counter()
+                    found[name] = run()
+                    times[name].append(time.perf_counter() - started)
+            rolled, raw, sql_rows = found["rollup"], found["raw"], found["sql"]
+            rolled_s, raw_s, sql_s = (statistics.median(times[n]) for n in ("rollup", "raw", "sql"))
             if rolled != raw:
                 print(f"FAIL: {label}: the rollup's rows differ from the raw rows")
                 failed = True
-            sql_s, sql_rows = median_of(
-                args.repeat, indexed_sql, workspace, metric, filters, by, split
-            )
             if sql_rows != rolled:
                 print(f"FAIL: {label}: the rollup's rows differ from the indexed SQL's")
                 for a, b in zip(rolled, sql_rows, strict=False):
