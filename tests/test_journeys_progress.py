@@ -184,7 +184,8 @@ def test_merges_and_unmerges_are_walked_again(workspace):
     assert not JourneyRewalk.objects.exists()
 
 
-def test_progress_metrics_equal_the_engines_walk(workspace):
+def test_progress_metrics_equal_the_engines_walk(workspace, each_engine):
+    # the full walk that fills the progress rows gives the engines' metrics and stages
     rng = random.Random(5)
     ingest(workspace, random_batch(rng, [0], 150))
     journey = services.journey_create(workspace=workspace, definition=MAP)
@@ -199,3 +200,10 @@ def test_progress_metrics_equal_the_engines_walk(workspace):
     )
     journey.refresh_from_db()
     assert journey.metrics == engine.metrics
+    walked = {c: position for c, (position, _) in engine.current.items()}
+    stored = {
+        row.customer_id: row.stage.position
+        for row in CustomerStage.objects.filter(journey=journey).select_related("stage")
+    }
+    # the feedback rule only moves customers back (nobody answered here: nothing moves)
+    assert stored == walked
