@@ -15,8 +15,8 @@ ClickHouse store in this process (chdb), then times, per cycle over every map (m
   customer's stage row rewritten;
 * **after, full**: ``journey_recompute`` (a changed map, or ``cxloop rollups rebuild``);
 * **after, nothing new**: ``journey_advance`` with no new events;
-* **after, a batch**: ``journey_advance`` after ``--batch`` new events of the maps' names from
-  random customers, then asserts the maps equal a full walk.
+* **after, a batch**: ``journey_advance`` after each of ``--batches`` new events of the maps'
+  names from random customers (ingestion not timed), then asserts the maps equal a full walk.
 """
 
 from __future__ import annotations
@@ -45,7 +45,10 @@ def timed(repeat: int, function) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--customers", type=int, default=5000)
-    parser.add_argument("--batch", type=int, default=500, help="new events per batch")
+    parser.add_argument(
+        "--batches", default="50,500", help="new events per batch, comma-separated sizes"
+    )
+    parser.add_argument("--profile", action="store_true", help="profile a run after a batch")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
     home = Path(tempfile.mkdtemp(prefix="cxloop-bench-journeys-"))
@@ -134,9 +137,9 @@ def main(argv: list[str] | None = None) -> int:
         latest = event_selectors.event_latest_at(workspace=workspace) or datetime.now(UTC)
         serial = [0]
 
-        def batch() -> None:
+        def batch(size: int) -> None:
             messages = []
-            for _ in range(args.batch):
+            for _ in range(size):
                 serial[0] += 1
                 at = latest - timedelta(minutes=rng.randrange(0, 60 * 24 * 60))
                 messages.append(
@@ -153,15 +156,24 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(("before: engine walk (SQL ref.) + all stages", timed(args.repeat, lambda: previous_cycle(sql_engine))))  # fmt: skip
         rows.append(("after: full walk (changed map, rebuild)", timed(args.repeat, full)))
         rows.append(("after: cycle, nothing new", timed(args.repeat, advance)))
-        times = []
-        batch()
-        advance()  # steady state: each run also re-reads the batch before it (late commits)
-        for _ in range(args.repeat):
-            batch()  # ingestion is not timed: only the job's run that follows it
-            started = time.perf_counter()
-            advance()
-            times.append(time.perf_counter() - started)
-        rows.append((f"after: cycle after {args.batch} new events", statistics.median(times)))
+        for size in (int(n) for n in args.batches.split(",")):
+            times = []
+            batch(size)
+            advance()  # steady state: each run also re-reads the batch before it (late commits)
+            for _ in range(args.repeat):
+                batch(size)  # ingestion is not timed: only the job's run that follows it
+                started = time.perf_counter()
+                advance()
+                times.append(time.perf_counter() - started)
+            rows.append((f"after: cycle after {size} new events", statistics.median(times)))
+        if args.profile:
+            import cProfile
+            import pstats
+
+            batch(int(args.batches.split(",")[-1]))
+            profiler = cProfile.Profile()
+            profiler.runcall(advance)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(18)
         kept = {j.pk: JourneyMap.objects.get(pk=j.pk).metrics for j in maps}
         stages = set(CustomerStage.objects.values_list("journey_id", "customer_id", "stage_id"))
         full()

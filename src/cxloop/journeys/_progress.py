@@ -42,14 +42,13 @@ from cxloop.analytics.walk import Moment, as_datetime
 from cxloop.core.db import IN_CHUNK, chunked
 from cxloop.events import selectors as event_selectors
 from cxloop.journeys import selectors, stagerule
-from cxloop.journeys.definitions import FeedbackCondition, RuleSpec
+from cxloop.journeys.definitions import FeedbackCondition
 from cxloop.journeys.models import (
     CustomerStage,
     JourneyMap,
     JourneyProgress,
     JourneyRewalk,
     Stage,
-    Touchpoint,
 )
 
 STAGE, TOUCHPOINT = "s", "t"
@@ -137,7 +136,7 @@ def journey_recompute(*, journey: JourneyMap) -> dict:
     JourneyProgress.objects.bulk_create(shape.rows(walked), batch_size=2000)
     current = {c: p.current for c, p in walked.items() if p.current is not None}
     if shape.conditions:
-        _apply_feedback_rule(journey, current, shape.conditions, shape.rules)
+        _apply_feedback_rule(journey, current, shape.conditions, walked)
     CustomerStage.objects.filter(journey=journey).delete()
     CustomerStage.objects.bulk_create(
         (
@@ -193,7 +192,7 @@ def journey_advance(*, journey: JourneyMap) -> dict:
             if customer not in touched:
                 current[customer] = reached
         scope |= set(held)
-        _apply_feedback_rule(journey, current, shape.conditions, shape.rules)
+        _apply_feedback_rule(journey, current, shape.conditions, walked)
     _write_stages(journey, shape, scope, current)
     return _finish(journey, shape, journey.event_position, event_position, rewalk_position)
 
@@ -342,11 +341,12 @@ def _apply_feedback_rule(
     journey: JourneyMap,
     current: dict,
     conditions: dict[int, FeedbackCondition],
-    rules: list[tuple[Touchpoint, list[RuleSpec]]],
+    walked: dict[int, CustomerProgress],
 ) -> None:
     """Move back (in ``current``) each customer whose latest feedback contradicts the condition
     of the stage the walk put them at: to the furthest stage they reached whose condition holds,
-    or out of the journey when there is none."""
+    or out of the journey when there is none. When each stage was first reached comes from
+    ``walked`` (customers walked in this run) or their stored progress rows (the others)."""
     at_conditioned = {c for c, (position, _) in current.items() if position in conditions}
     if not at_conditioned:
         return
@@ -361,12 +361,16 @@ def _apply_feedback_rule(
     ]
     if not moved:
         return
-    by_stage = [(tp.stage.position, tp_rules) for tp, tp_rules in rules]
-    names = {rule.event for _, tp_rules in by_stage for rule in tp_rules}
-    rows = selectors.customer_event_rows(
-        workspace=journey.workspace, customer_ids=moved, names=names
-    )
-    firsts = stagerule.stage_firsts(rows, by_stage)
+    firsts: dict[int, dict[int, Moment]] = {
+        c: {s: unit.first for s, unit in walked[c].stages.items()} for c in moved if c in walked
+    }
+    stored = sorted(c for c in moved if c not in walked)
+    for chunk in chunked(stored, IN_CHUNK):
+        rows = JourneyProgress.objects.filter(
+            journey=journey, kind=STAGE, customer_id__in=chunk
+        ).values_list("customer_id", "ref", "first_at")
+        for customer, ref, first_at in rows:
+            firsts.setdefault(customer, {})[int(ref)] = first_at
     for customer in moved:
         placed = stagerule.place(firsts.get(customer, {}), conditions, scores.get(customer))
         if placed is None:
