@@ -209,6 +209,7 @@ def run_selector(workspace, start: datetime, end: datetime) -> list[tuple]:
         filters=ResponseFilters(start=start, end=end),
         by=Granularity.WEEK,
         split="channel",
+        rollup=False,  # the raw GROUP BY; bench/rollups.py times the daily rollup
     )
     return [
         (

@@ -14,7 +14,9 @@ from typing import Any
 
 from cxloop.core import services as core_services
 from cxloop.events.services import events_ingest
+from cxloop.feedback._rollup import response_bucket
 from cxloop.feedback.models import Response, Survey
+from cxloop.feedback.services import score_days_refresh
 
 _keys = count(1)
 
@@ -103,7 +105,9 @@ def response_make(
     **fields: Any,
 ) -> Response:
     """A completed response submitted at ``submitted_at`` (started a few minutes before) with
-    the given scores; ``save=False`` leaves it unsaved, for ``bulk_create``."""
+    the given scores; ``save=False`` leaves it unsaved, for ``bulk_create`` (then call
+    ``score_days_refresh`` with their buckets, as the services do, or the dashboard's rollup
+    misses them)."""
     fields.setdefault("completed", True)
     for metric, score in (("nps", nps), ("csat", csat), ("ces", ces)):
         if score is not None:
@@ -118,4 +122,5 @@ def response_make(
     )
     if save:
         response.save()
+        score_days_refresh(buckets=[response_bucket(response)])
     return response

@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 from cxloop.customers.models import Customer
 from cxloop.events.models import Event
+from cxloop.feedback import services as feedback_services
 from cxloop.feedback.models import Response, Survey
 from cxloop.web.views import metrics as metric_views
 from factories import response_make, survey_make
@@ -115,6 +116,7 @@ def seed(workspace) -> tuple[Survey, Customer]:
             )
         )
     Response.objects.bulk_create(rows)
+    feedback_services.score_days_rebuild(workspace=workspace)
     events = []
     for index, person in enumerate(people):
         first = 11 - index % 12
@@ -172,18 +174,20 @@ def test_dashboard_filters_and_live_update(page: Page, live_server, workspace, m
     screenshot("email")
 
     # a new answer arrives: 4 promoters, 6 detractors of 13 → 100·(4 − 6)/13 = −15.4 → "−15"
-    Response.objects.create(
-        workspace=workspace,
-        survey=nps,
-        customer=jane,
-        response_key="live-1",
-        channel="email",
-        touchpoint="Newsletter",
-        started_at=datetime.now(UTC) - timedelta(minutes=1),
-        submitted_at=datetime.now(UTC),
-        completed=True,
-        nps_score=10,
-        comment="Support sorted my double emails in minutes",
+    feedback_services.response_save(
+        response=Response(
+            workspace=workspace,
+            survey=nps,
+            customer=jane,
+            response_key="live-1",
+            channel="email",
+            touchpoint="Newsletter",
+            started_at=datetime.now(UTC) - timedelta(minutes=1),
+            submitted_at=datetime.now(UTC),
+            completed=True,
+            nps_score=10,
+            comment="Support sorted my double emails in minutes",
+        )
     )
 
     expect(page.locator("#kpi-nps .value")).to_have_text("−15")

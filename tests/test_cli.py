@@ -175,6 +175,23 @@ def test_feedback_commands_on_a_fresh_home_and_bad_arguments(home, tmp_path):
     assert "1 imported" in done.stdout
 
 
+def test_rollups_rebuild_recounts_scores_and_maps(home, tmp_path):
+    one_line_error(cx(home, "rollups", "rebuild", "--workspace", "nosuch"), 2, "nosuch")
+    cx(home, "workspace", "create", "Acme")
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("rating,text,source,date\n5,Great,google,2024-05-01\n")
+    assert cx(home, "feedback", "import-reviews", str(reviews)).returncode == 0
+    with sqlite3.connect(home / "cxloop.sqlite3") as conn:
+        conn.execute("DELETE FROM feedback_scoreday")  # a lost rollup
+    done = cx(home, "rollups", "rebuild")
+    assert done.returncode == 0, done.stderr
+    assert "Survey scores: 1 daily rows recounted" in done.stdout
+    assert "Journeys: 0 maps recomputed" in done.stdout
+    assert rows(home, "SELECT metric, day, n, satisfied, total FROM feedback_scoreday") == [
+        ("csat", "2024-05-01", 1, 1, 5)
+    ]
+
+
 def test_usage_mistakes_are_one_line(home):
     one_line_error(cx(home, "workspace", "create"), 2, "Missing argument")
     one_line_error(cx(home, "migrate", "--bogus"), 2, "No such option: --bogus")

@@ -39,6 +39,10 @@ app.add_typer(workspace_app, name="workspace")
 feedback_app = typer.Typer(help="Surveys: send invitations, import reviews.", no_args_is_help=True)
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(engine_app, name="engine")
+rollups_app = typer.Typer(
+    help="Rollups the pages read: daily survey scores, journey progress.", no_args_is_help=True
+)
+app.add_typer(rollups_app, name="rollups")
 text_app = typer.Typer(
     help="Text analytics: sentiment of comments and reviews.", no_args_is_help=True
 )
@@ -257,6 +261,23 @@ def feedback_send(
     )
     if report.failed:
         raise typer.Exit(1)
+
+
+@rollups_app.command("rebuild")
+def rollups_rebuild(
+    workspace: Annotated[str | None, typer.Option(help="Workspace slug (default: all).")] = None,
+) -> None:
+    """Recount the daily survey score rollup from the responses and recompute every journey
+    map from all its events (the repair path; both are kept up to date as data arrives)."""
+    _django()
+    from cxloop.feedback import services as feedback_services
+    from cxloop.journeys import services as journey_services
+
+    target = _workspace(workspace) if workspace else None
+    rows = feedback_services.score_days_rebuild(workspace=target)
+    console.print(f"Survey scores: {rows:,} daily rows recounted.")
+    maps = journey_services.journeys_rebuild(workspace=target)
+    console.print(f"Journeys: {maps:,} maps recomputed from all events.")
 
 
 @feedback_app.command("import-reviews")

@@ -54,10 +54,35 @@ class JourneyResult:
     current: dict[int, tuple[int, Moment]]  # customer → (stage position, first reached at)
 
 
-def journey_walk(
-    rows: Iterable[tuple], *, stages: int, touchpoints: Sequence[TouchpointRules]
-) -> JourneyResult:
-    """Metrics of one journey map from ``(customer, occurred_at, name, channel, properties)``."""
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """One customer's use of one stage or touchpoint: how many matching events, the first one,
+    and the seconds from it to the next stage's first event after it (None: not converted)."""
+
+    events: int
+    first: Moment
+    gap: float | None
+
+
+@dataclass(slots=True)
+class CustomerProgress:
+    stages: dict[int, Progress]  # stage position → progress
+    touchpoints: dict[int, Progress]  # index in the map's touchpoints → progress
+
+    @property
+    def current(self) -> tuple[int, Moment] | None:
+        """The furthest stage reached and when it was first reached."""
+        if not self.stages:
+            return None
+        furthest = max(self.stages)
+        return furthest, self.stages[furthest].first
+
+
+def matching_hits(
+    rows: Iterable[tuple], touchpoints: Sequence[TouchpointRules]
+) -> dict[int, list[tuple[Moment, int]]]:
+    """Per customer, ``(occurred_at, touchpoint index)`` of every event matching a rule, from
+    ``(customer, occurred_at, name, channel, properties)`` rows."""
     by_name: dict[str, list[tuple[int, Step]]] = {}
     for index, tp in enumerate(touchpoints):
         for rule in tp.rules:
@@ -77,40 +102,57 @@ def journey_walk(
                 if not all(c.test(props) for c in rule.conditions):
                     continue
             per_customer.setdefault(customer, []).append((at, index))
+    return per_customer
 
+
+def customer_progress(
+    hits: list[tuple[Moment, int]], *, stages: int, touchpoints: Sequence[TouchpointRules]
+) -> CustomerProgress:
+    """One customer's progress through a map from their matching hits (any order)."""
+    hits.sort(key=lambda hit: hit[0])
+    stage_times: list[list[Moment]] = [[] for _ in range(stages)]
+    tp_first: dict[int, Moment] = {}
+    tp_events: dict[int, int] = {}
+    seen_at: set[tuple[Moment, int]] = set()  # one event matching two rules counts once
+    for at, index in hits:
+        if (at, index) in seen_at:
+            continue
+        seen_at.add((at, index))
+        tp_first.setdefault(index, at)
+        tp_events[index] = tp_events.get(index, 0) + 1
+        stage_times[touchpoints[index].stage].append(at)
+    last_stage = stages - 1
+    stage_progress = {
+        s: Progress(
+            len(times), times[0], _gap(times[0], stage_times[s + 1]) if s < last_stage else None
+        )
+        for s, times in enumerate(stage_times)
+        if times
+    }
+    tp_progress = {}
+    for index, first in tp_first.items():
+        s = touchpoints[index].stage
+        gap = _gap(first, stage_times[s + 1]) if s < last_stage else None
+        tp_progress[index] = Progress(tp_events[index], first, gap)
+    return CustomerProgress(stages=stage_progress, touchpoints=tp_progress)
+
+
+def journey_walk(
+    rows: Iterable[tuple], *, stages: int, touchpoints: Sequence[TouchpointRules]
+) -> JourneyResult:
+    """Metrics of one journey map from ``(customer, occurred_at, name, channel, properties)``."""
     stage_tally = [_Tally() for _ in range(stages)]
     tp_tally = [_Tally() for _ in touchpoints]
     current: dict[int, tuple[int, Moment]] = {}
     last_stage = stages - 1
-    for customer, hits in per_customer.items():
-        hits.sort(key=lambda hit: hit[0])
-        stage_times: list[list[Moment]] = [[] for _ in range(stages)]
-        tp_first: dict[int, Moment] = {}
-        tp_events: dict[int, int] = {}
-        seen_at: set[tuple[Moment, int]] = set()  # one event matching two rules counts once
-        for at, index in hits:
-            if (at, index) in seen_at:
-                continue
-            seen_at.add((at, index))
-            tp_first.setdefault(index, at)
-            tp_events[index] = tp_events.get(index, 0) + 1
-            stage_times[touchpoints[index].stage].append(at)
-        for s, times in enumerate(stage_times):
-            if not times:
-                continue
-            tally = stage_tally[s]
-            tally.customers += 1
-            tally.events += len(times)
-            if s < last_stage:
-                _convert(tally, times[0], stage_times[s + 1])
-            current[customer] = (s, times[0])
-        for index, first in tp_first.items():
-            tally = tp_tally[index]
-            tally.customers += 1
-            tally.events += tp_events[index]
-            s = touchpoints[index].stage
-            if s < last_stage:
-                _convert(tally, first, stage_times[s + 1])
+    for customer, hits in matching_hits(rows, touchpoints).items():
+        progress = customer_progress(hits, stages=stages, touchpoints=touchpoints)
+        for s, p in progress.stages.items():
+            _count(stage_tally[s], p)
+        for index, p in progress.touchpoints.items():
+            _count(tp_tally[index], p)
+        if (reached := progress.current) is not None:
+            current[customer] = reached
     metrics = {
         "customers": len(current),
         "stages": [t.as_dict(s == last_stage) for s, t in enumerate(stage_tally)],
@@ -119,6 +161,14 @@ def journey_walk(
         },
     }
     return JourneyResult(metrics=metrics, current=current)
+
+
+def _count(tally: _Tally, progress: Progress) -> None:
+    tally.customers += 1
+    tally.events += progress.events
+    if progress.gap is not None:
+        tally.converted += 1
+        tally.gaps.append(progress.gap)
 
 
 def tally_dict(
@@ -134,11 +184,9 @@ def tally_dict(
     }
 
 
-def _convert(tally: _Tally, since: Moment, next_times: list[Moment]) -> None:
-    """Count a conversion when the next stage happens strictly after ``since``."""
-    if not next_times:
-        return
+def _gap(since: Moment, next_times: list[Moment]) -> float | None:
+    """Seconds from ``since`` to the next stage's first event strictly after it (None: none)."""
     i = bisect_right(next_times, since)
-    if i < len(next_times):
-        tally.converted += 1
-        tally.gaps.append((as_datetime(next_times[i]) - as_datetime(since)).total_seconds())
+    if i == len(next_times):
+        return None
+    return (as_datetime(next_times[i]) - as_datetime(since)).total_seconds()

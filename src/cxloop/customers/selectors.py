@@ -49,6 +49,12 @@ def customer_survivor_ids(*, customer_ids: Iterable[int]) -> dict[int, int]:
     return out
 
 
+def customer_workspace_ids(*, customer_ids: Iterable[int]) -> set[int]:
+    """The workspaces these customers belong to."""
+    rows = Customer.objects.filter(pk__in=set(customer_ids)).values_list("workspace_id", flat=True)
+    return set(rows)
+
+
 def customer_first_identities(*, customer_ids: Iterable[int], kind: str) -> dict[int, str]:
     """Each customer's first-seen identifier of ``kind`` (e.g. ``"email"``), for those having one."""
     rows = Identity.objects.filter(customer_id__in=customer_ids, kind=kind).order_by(

@@ -60,6 +60,24 @@ def latest_event_id(*, workspace_id: int) -> int:
     return Event.objects.filter(workspace_id=workspace_id).aggregate(m=Max("pk"))["m"] or 0
 
 
+def event_max_id() -> int:
+    """The highest event id in the whole table (0 when empty): a position in the event stream
+    for jobs that read what arrived since (one index lookup; it tells nothing about anyone)."""
+    return Event.objects.aggregate(m=Max("pk"))["m"] or 0
+
+
+def customers_with_events_after(
+    *, workspace_id: int, after_id: int, names: Sequence[str]
+) -> set[int]:
+    """Who has an event named one of ``names`` with an id above ``after_id`` in the workspace.
+    Reads the id range (the primary key) and keeps the workspace's rows in Python, so the
+    planner never trades the range for a scan of the workspace's whole index."""
+    rows = Event.objects.filter(pk__gt=after_id, name__in=sorted(set(names))).values_list(
+        "workspace_id", "customer_id"
+    )
+    return {customer for workspace, customer in rows.iterator(5000) if workspace == workspace_id}
+
+
 def events_after(
     *, workspace_id: int, name: str, after_id: int, up_to_id: int, limit: int
 ) -> list[Event]:

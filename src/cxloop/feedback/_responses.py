@@ -15,6 +15,7 @@ from django.utils import timezone
 from cxloop.core import services as core_services
 from cxloop.core.models import Workspace
 from cxloop.feedback import hooks
+from cxloop.feedback._rollup import response_bucket, score_days_refresh
 from cxloop.feedback.logic import (
     AlreadyAnswered,
     AnswerInvalid,
@@ -153,6 +154,7 @@ def _submit(
     )
     if existing is not None and existing.completed:
         return SubmitResult(existing, created=False, duplicate=True)
+    before = response_bucket(existing) if existing is not None else None
     prior = {}
     if existing is not None:
         prior = {a.question.key: a.value for a in existing.answers.select_related("question")}
@@ -183,6 +185,7 @@ def _submit(
         Answer(response=response, question=by_key[key], value=value)
         for key, value in merged.items()
     )
+    score_days_refresh(buckets=[before, response_bucket(response)])
     return SubmitResult(response, created=existing is None, duplicate=False)
 
 
@@ -215,6 +218,7 @@ def responses_bulk_add(
     by_key = {q.key: q for q in questions}
     errors: list[FieldError] = []
     stored = 0
+    buckets: set = set()
     for start in range(0, len(items), chunk):
         part = items[start : start + chunk]
         taken = set(
@@ -244,6 +248,7 @@ def responses_bulk_add(
             rows.append(response)
             answers_of[item.response_key] = merged
         Response.objects.bulk_create(rows, batch_size=500)
+        buckets.update(response_bucket(row) for row in rows)
         ids = dict(
             Response.objects.filter(survey=survey, response_key__in=list(answers_of)).values_list(
                 "response_key", "pk"
@@ -258,7 +263,31 @@ def responses_bulk_add(
             batch_size=1000,
         )
         stored += len(rows)
+    score_days_refresh(buckets=buckets)
     return stored, errors
+
+
+@transaction.atomic
+def response_save(*, response: Response) -> Response:
+    """Store a response changed outside the survey flow (a correction in the admin: a score,
+    the channel, the submission time) and recount the days it counted in before and after."""
+    before = None
+    if response.pk is not None:
+        old = Response.objects.filter(pk=response.pk).first()
+        before = response_bucket(old) if old is not None else None
+    response.save()
+    score_days_refresh(buckets=[before, response_bucket(response)])
+    return response
+
+
+@transaction.atomic
+def responses_delete(*, responses: Sequence[Response]) -> int:
+    """Delete responses (their answers go with them) and recount the days they counted in."""
+    ids = [r.pk for r in responses]
+    buckets = [response_bucket(r) for r in Response.objects.filter(pk__in=ids)]
+    deleted = Response.objects.filter(pk__in=ids).delete()[1].get("feedback.Response", 0)
+    score_days_refresh(buckets=buckets)
+    return deleted
 
 
 # ---------------------------------------------------------------- reviews

@@ -1,7 +1,16 @@
 from django.contrib import admin
 
-from cxloop.core.admin import ReadOnlyInline
-from cxloop.feedback.models import Answer, Invitation, Question, Response, Survey, Trigger
+from cxloop.core.admin import ReadOnlyAdmin, ReadOnlyInline
+from cxloop.feedback import _responses, _rollup
+from cxloop.feedback.models import (
+    Answer,
+    Invitation,
+    Question,
+    Response,
+    ScoreDay,
+    Survey,
+    Trigger,
+)
 
 
 class QuestionInline(admin.TabularInline):
@@ -16,6 +25,11 @@ class SurveyAdmin(admin.ModelAdmin):
     list_filter = ("kind", "status", "workspace")
     search_fields = ("name", "public_token")
     inlines = [QuestionInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "csat_top_box" in form.changed_data:  # the rollup counts "satisfied"
+            _rollup.score_days_for_survey(survey=obj)
 
 
 class AnswerInline(ReadOnlyInline):
@@ -32,6 +46,16 @@ class ResponseAdmin(admin.ModelAdmin):
     search_fields = ("response_key", "comment")
     inlines = [AnswerInline]
 
+    # corrections go through the services, which keep the daily score rollup in step
+    def save_model(self, request, obj, form, change):
+        _responses.response_save(response=obj)
+
+    def delete_model(self, request, obj):
+        _responses.responses_delete(responses=[obj])
+
+    def delete_queryset(self, request, queryset):
+        _responses.responses_delete(responses=list(queryset))
+
 
 @admin.register(Trigger)
 class TriggerAdmin(admin.ModelAdmin):
@@ -43,3 +67,11 @@ class InvitationAdmin(admin.ModelAdmin):
     list_display = ("survey", "customer", "status", "due_at", "sent_at", "reason")
     list_filter = ("status",)
     raw_id_fields = ("customer",)
+
+
+@admin.register(ScoreDay)
+class ScoreDayAdmin(ReadOnlyAdmin):
+    """The daily score rollup, kept from the responses (``cxloop rollups rebuild`` repairs it)."""
+
+    list_display = ("survey", "metric", "day", "channel", "n", "total")
+    list_filter = ("metric", "workspace")

@@ -142,6 +142,8 @@ class Response(models.Model):
         ]
         indexes = [
             models.Index(fields=["workspace", "submitted_at"], name="response_workspace_time"),
+            # the rollup recounts one survey's day (feedback._rollup)
+            models.Index(fields=["survey", "submitted_at"], name="response_survey_time"),
         ]
 
     def __str__(self) -> str:
@@ -233,3 +235,41 @@ class Invitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.survey} → {self.customer_id} ({self.status})"
+
+
+class ScoreDay(models.Model):
+    """Daily sums of one score metric for one survey and channel: the dashboard's trend rollup.
+
+    Counts completed responses with that score by the UTC day of ``submitted_at``. NPS keeps
+    promoters, passives and detractors; CSAT the answers at or above the survey's top box;
+    every metric the sum and the sum of squares of its scores, so means and their intervals
+    come out exactly as from the raw rows. Kept by ``feedback._rollup`` in the transaction that
+    writes the responses (a touched day is recounted from the raw rows: idempotent), rebuilt by
+    ``cxloop rollups rebuild``.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
+    survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="+")
+    metric = models.CharField(max_length=8, choices=Metric.choices)
+    day = models.DateField()
+    channel = models.CharField(max_length=32, blank=True)
+    n = models.PositiveIntegerField(default=0)
+    promoters = models.PositiveIntegerField(default=0)
+    passives = models.PositiveIntegerField(default=0)
+    detractors = models.PositiveIntegerField(default=0)
+    satisfied = models.PositiveIntegerField(default=0)
+    total = models.BigIntegerField(default=0)
+    total_sq = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["survey", "day", "channel", "metric"], name="scoreday_unique_key"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "metric", "day"], name="scoreday_workspace_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey_id} {self.metric} {self.day} {self.channel or '-'}: {self.n}"

@@ -15,7 +15,7 @@ from cxloop.core import csvsafe, pii
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback.logic import normalize_answer, rule_of
-from cxloop.feedback.models import Answer, Invitation, Response, Survey, Trigger
+from cxloop.feedback.models import Answer, Invitation, Response, ScoreDay, Survey, Trigger
 
 # Choice values other apps and the web layer need (statuses, kinds), re-exported here so they
 # never import ``cxloop.feedback.models``.
@@ -45,6 +45,13 @@ def workspace_responses(*, workspace: Workspace) -> QuerySet[Response]:
     """Every response of ``workspace`` (partial ones included), unordered: a base query other
     apps keep filtering, aggregating or correlating (``OuterRef``)."""
     return Response.objects.filter(workspace=workspace)
+
+
+def score_days(*, workspace: Workspace, metric: str) -> QuerySet[ScoreDay]:
+    """The daily score rollup of one metric (``nps``, ``csat``, ``ces``) in ``workspace``:
+    rows of (survey, UTC day, channel) with n, the NPS bands, CSAT's satisfied count (at the
+    survey's top box), the sum and the sum of squares of the scores. Unordered: a base query."""
+    return ScoreDay.objects.filter(workspace=workspace, metric=metric)
 
 
 def workspace_invitations(*, workspace: Workspace) -> QuerySet[Invitation]:

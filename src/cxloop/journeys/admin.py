@@ -7,6 +7,8 @@ from cxloop.core.admin import ReadOnlyAdmin
 from cxloop.journeys.models import (
     CustomerStage,
     JourneyMap,
+    JourneyProgress,
+    JourneyRewalk,
     Rule,
     SavedAnalysis,
     Stage,
@@ -26,7 +28,10 @@ class JourneyMapAdmin(admin.ModelAdmin):
     list_display = ("name", "workspace", "computed_at", "updated_at")
     list_filter = ("workspace",)
     search_fields = ("name",)
-    readonly_fields = ("created_at", "updated_at", "computed_at", "metrics")
+    readonly_fields = (
+        "created_at", "updated_at", "computed_at", "metrics", "definition_key",
+        "event_position", "event_position_before", "rewalk_position",
+    )  # fmt: skip
     inlines = [StageInline]
 
 
@@ -66,12 +71,28 @@ class RuleAdmin(admin.ModelAdmin):
 
 @admin.register(CustomerStage)
 class CustomerStageAdmin(ReadOnlyAdmin):
-    """Computed by ``journey_recompute``; edits would be overwritten."""
+    """Computed by the journey job (``journeys._progress``); edits would be overwritten."""
 
     list_display = ("customer", "journey", "stage", "reached_at")
     list_filter = ("journey",)
     raw_id_fields = ("customer",)
     list_select_related = ("journey", "stage", "customer")
+
+
+@admin.register(JourneyProgress)
+class JourneyProgressAdmin(ReadOnlyAdmin):
+    """Each customer's progress through a map, kept by the journey job (read-only)."""
+
+    list_display = ("customer", "journey", "kind", "ref", "events", "first_at", "gap_seconds")
+    list_filter = ("journey", "kind")
+    raw_id_fields = ("customer",)
+
+
+@admin.register(JourneyRewalk)
+class JourneyRewalkAdmin(ReadOnlyAdmin):
+    """Customers the journey job walks again at its next run (after merges and erasures)."""
+
+    list_display = ("customer_id", "workspace")
 
 
 @admin.register(SavedAnalysis)

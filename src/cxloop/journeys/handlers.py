@@ -10,7 +10,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from cxloop.journeys.models import CustomerStage, Stage
+from cxloop.customers import selectors as customer_selectors
+from cxloop.journeys._progress import rewalk_note
+from cxloop.journeys.models import CustomerStage, JourneyProgress, Stage
 
 
 def _further(row: CustomerStage, than: CustomerStage) -> bool:
@@ -25,7 +27,9 @@ def _entry(row: CustomerStage) -> list:
 
 
 def stages_customer_merge(*, survivor_id: int, merged_id: int) -> tuple[int, dict]:
-    """The survivor keeps, per journey, the furthest stage either profile reached."""
+    """The survivor keeps, per journey, the furthest stage either profile reached (the journey
+    job then walks both again from their events)."""
+    _rewalk(survivor_id, merged_id)
     theirs = list(CustomerStage.objects.filter(customer_id=merged_id).select_related("stage"))
     if not theirs:
         return 0, {}
@@ -54,6 +58,7 @@ def stages_customer_unmerge(
 ) -> int:
     """The restored profile gets its stages back; the holder's row that came from it (unchanged
     since) goes back to what the survivor had (the next recompute refines both)."""
+    _rewalk(holder_id, restored_id)
     absorbed, survivor = moved.get("absorbed", {}), moved.get("survivor", {})
     if not absorbed:
         return 0
@@ -101,4 +106,11 @@ def stages_customer_export(*, customer_ids: list[int]) -> dict[str, list[Mapping
 
 def stages_customer_erase(*, customer_ids: list[int]) -> dict[str, int]:
     deleted, _ = CustomerStage.objects.filter(customer_id__in=customer_ids).delete()
+    JourneyProgress.objects.filter(customer_id__in=customer_ids).delete()
     return {"journey_stages": deleted}
+
+
+def _rewalk(*customer_ids: int) -> None:
+    """Have the journey job walk these customers again (their events moved)."""
+    for workspace_id in customer_selectors.customer_workspace_ids(customer_ids=customer_ids):
+        rewalk_note(workspace_id=workspace_id, customer_ids=customer_ids)

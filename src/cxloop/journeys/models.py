@@ -25,6 +25,12 @@ class JourneyMap(models.Model):
     metrics = models.JSONField(
         default=dict, blank=True, help_text="Volumes, conversion and times of the last recompute."
     )
+    # where the journey job stands (journeys._progress): the definition its progress rows were
+    # walked under, the event ids it had seen at its last two runs, the last re-walk entry read
+    definition_key = models.CharField(max_length=32, blank=True)
+    event_position = models.BigIntegerField(default=0)
+    event_position_before = models.BigIntegerField(default=0)
+    rewalk_position = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -122,6 +128,50 @@ class CustomerStage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} at {self.stage_id}"
+
+
+class JourneyProgress(models.Model):
+    """One customer's use of one stage (``kind`` s, ``ref`` its position) or touchpoint (``kind``
+    t, ``ref`` its id) of a map: matching events, the first one, and the seconds from it to the
+    next stage's first event after it (null: not converted). The journey job keeps these per
+    customer from the events that arrive, and sums them into the map's metrics."""
+
+    journey = models.ForeignKey(JourneyMap, on_delete=models.CASCADE, db_index=False)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    kind = models.CharField(max_length=1)
+    ref = models.BigIntegerField()
+    events = models.PositiveIntegerField()
+    first_at = models.DateTimeField()
+    gap_seconds = models.FloatField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["journey", "customer", "kind", "ref"], name="journeyprogress_unique"
+            )
+        ]
+        indexes = [  # sums per stage/touchpoint, and the median gap read in index order
+            models.Index(fields=["journey", "kind", "ref", "gap_seconds"], name="progress_gap"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} at {self.kind}{self.ref} of {self.journey_id}"
+
+
+class JourneyRewalk(models.Model):
+    """Customers whose events moved or went (merge, unmerge, erasure) since the journey job last
+    ran: it walks them again from their own events. Entries go once every map has read them."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
+    customer_id = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["workspace", "id"], name="rewalk_workspace")]
+
+    def __str__(self) -> str:
+        return f"walk {self.customer_id} again"
 
 
 class SavedAnalysis(models.Model):

@@ -281,6 +281,15 @@ def customer_event_rows(
         )
 
 
+def customer_event_rows_all(*, workspace: Workspace, names: set[str]) -> Iterator[tuple]:
+    """``(customer_id, occurred_at, name, channel, properties)`` of every event of the workspace
+    with these names (a map's full walk), streamed."""
+    events = event_selectors.workspace_events(workspace=workspace).filter(name__in=sorted(names))
+    return events.values_list(
+        "customer_id", "occurred_at", "name", "channel", "properties"
+    ).iterator(chunk_size=5000)
+
+
 def stage_get(*, workspace: Workspace, stage_id: int) -> Stage | None:
     return (
         Stage.objects.filter(journey__workspace=workspace, pk=stage_id)

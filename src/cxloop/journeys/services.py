@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import timezone
 
-from cxloop.analytics import selectors as analytics_selectors
-from cxloop.analytics.walk import as_datetime
 from cxloop.core.models import Workspace
-from cxloop.journeys import selectors, stagerule
+from cxloop.journeys._progress import journey_advance, journey_recompute, rewalk_prune
 from cxloop.journeys.definitions import (
     DefinitionError,
-    FeedbackCondition,
     JourneySpec,
-    RuleSpec,
     parse_journey,
 )
-from cxloop.journeys.mapping import TouchpointRules
 from cxloop.journeys.models import (
     CustomerStage,
     JourneyMap,
@@ -28,10 +22,13 @@ from cxloop.journeys.models import (
 
 __all__ = [
     "DefinitionError",
+    "journey_advance",
     "journey_create",
     "journey_delete",
     "journey_recompute",
     "journey_update",
+    "journeys_rebuild",
+    "rewalk_prune",
     "saved_analysis_create",
     "saved_analysis_delete",
     "saved_analysis_pin",
@@ -120,82 +117,18 @@ def _write_structure(journey: JourneyMap, spec: JourneySpec) -> None:
     )
 
 
-@transaction.atomic
-def journey_recompute(*, journey: JourneyMap) -> dict:
-    """Recompute a journey's metrics and every customer's current stage from all events.
-
-    The map's volumes count who reached each stage; the current stage also obeys the stages'
-    feedback conditions (``journeys.stagerule``)."""
-    stages = {s.pk: s for s in journey.stages.all()}
-    rules = selectors.journey_rules(journey=journey)
-    touchpoints = [
-        TouchpointRules(key=str(tp.pk), stage=tp.stage.position, rules=tuple(tp_rules))
-        for tp, tp_rules in rules
-    ]
-    result = analytics_selectors.journey_walk(
-        workspace=journey.workspace, stages=len(stages), touchpoints=touchpoints
-    )
-    stage_at = {s.position: s for s in stages.values()}
-    conditions = {
-        s.position: FeedbackCondition(**s.feedback) for s in stages.values() if s.feedback
-    }
-    if conditions:
-        _apply_feedback_rule(journey, result.current, conditions, rules)
-    CustomerStage.objects.filter(journey=journey).delete()
-    CustomerStage.objects.bulk_create(
-        (
-            CustomerStage(
-                workspace_id=journey.workspace_id,
-                journey=journey,
-                stage=stage_at[position],
-                customer_id=customer_id,
-                reached_at=as_datetime(reached_at),
-            )
-            for customer_id, (position, reached_at) in result.current.items()
-        ),
-        batch_size=2000,
-    )
-    journey.metrics = result.metrics
-    journey.computed_at = timezone.now()
-    journey.save(update_fields=["metrics", "computed_at"])
-    return result.metrics
-
-
-def _apply_feedback_rule(
-    journey: JourneyMap,
-    current: dict,
-    conditions: dict[int, FeedbackCondition],
-    rules: list[tuple[Touchpoint, list[RuleSpec]]],
-) -> None:
-    """Move back (in ``current``) each customer whose latest feedback contradicts the condition
-    of the stage the walk put them at: to the furthest stage they reached whose condition holds,
-    or out of the journey when there is none."""
-    at_conditioned = {c for c, (position, _) in current.items() if position in conditions}
-    if not at_conditioned:
-        return
-    metrics = sorted({c.metric for c in conditions.values()})
-    scores = selectors.latest_scores(
-        workspace=journey.workspace, metrics=metrics, customer_ids=at_conditioned
-    )
-    moved = [
-        c
-        for c in at_conditioned
-        if stagerule.contradicted(conditions[current[c][0]], scores.get(c))
-    ]
-    if not moved:
-        return
-    by_stage = [(tp.stage.position, tp_rules) for tp, tp_rules in rules]
-    names = {rule.event for _, tp_rules in by_stage for rule in tp_rules}
-    rows = selectors.customer_event_rows(
-        workspace=journey.workspace, customer_ids=moved, names=names
-    )
-    firsts = stagerule.stage_firsts(rows, by_stage)
-    for customer in moved:
-        placed = stagerule.place(firsts.get(customer, {}), conditions, scores.get(customer))
-        if placed is None:
-            del current[customer]
-        else:
-            current[customer] = placed
+def journeys_rebuild(*, workspace: Workspace | None = None) -> int:
+    """Walk every map (of ``workspace``, or of all) again from all its events; returns how many.
+    The repair path (``cxloop rollups rebuild``): the journey job keeps maps current from a
+    saved position."""
+    maps = JourneyMap.objects.order_by("pk")
+    if workspace is not None:
+        maps = maps.filter(workspace=workspace)
+    done = 0
+    for journey in maps:
+        journey_recompute(journey=journey)
+        done += 1
+    return done
 
 
 # ------------------------------------------------------------------ saved analyses

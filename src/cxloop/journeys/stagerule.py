@@ -7,16 +7,16 @@ the customer's latest score of its metric satisfies it, or when they have no sco
 (no feedback contradicts nothing). A customer who reached only stages whose conditions fail has
 no current stage. The reached-at time is when they first reached the stage they are placed at.
 
-Pure functions; ``journeys.services.journey_recompute`` feeds them the walk's result, the latest
-scores and, for the few customers it moves back, their matching events.
+Pure functions; ``journeys._progress`` feeds them the walk's result, the latest
+scores and, for the customers it moves back, when they first reached each stage.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 
 from cxloop.analytics.walk import Moment
-from cxloop.journeys.definitions import FeedbackCondition, RuleSpec
+from cxloop.journeys.definitions import FeedbackCondition
 
 
 def contradicted(condition: FeedbackCondition | None, scores: Mapping[str, float] | None) -> bool:
@@ -24,21 +24,6 @@ def contradicted(condition: FeedbackCondition | None, scores: Mapping[str, float
     if condition is None or not scores or condition.metric not in scores:
         return False
     return not condition.holds(scores[condition.metric])
-
-
-def stage_firsts(
-    rows: Iterable[tuple], touchpoints: Sequence[tuple[int, Sequence[RuleSpec]]]
-) -> dict[int, dict[int, Moment]]:
-    """Per customer, when they first reached each stage, from ``(customer, occurred_at, name,
-    channel, properties)`` rows; ``touchpoints``: (stage position, rules)."""
-    firsts: dict[int, dict[int, Moment]] = {}
-    for customer, at, name, channel, properties in rows:
-        for stage, rules in touchpoints:
-            if any(rule.matches(name, channel, properties) for rule in rules):
-                reached = firsts.setdefault(customer, {})
-                if stage not in reached or at < reached[stage]:
-                    reached[stage] = at
-    return firsts
 
 
 def place(

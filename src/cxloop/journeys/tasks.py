@@ -1,7 +1,9 @@
 """Background work for journeys: keep every map's stages and metrics current.
 
-``journeys_cycle`` recomputes each journey map (stage per customer, map metrics) and enqueues its
-next run ``CYCLE_SECONDS`` later; ``cxloop serve`` starts the chain with ``ensure_journeys_cycle``.
+``journeys_cycle`` brings each journey map up to date from its saved position in the event
+stream (``journeys._progress``: only customers with new events, or whose events a merge moved,
+are walked again; a changed map is walked in full) and enqueues its next run ``CYCLE_SECONDS``
+later; ``cxloop serve`` starts the chain with ``ensure_journeys_cycle``.
 """
 
 from __future__ import annotations
@@ -20,16 +22,21 @@ log = logging.getLogger(__name__)
 
 @task()
 def journeys_cycle(*, repeat: bool = True) -> int:
-    """Recompute every journey map; returns how many. Re-enqueues itself when ``repeat``."""
+    """Bring every journey map up to date; returns how many. Re-enqueues itself when
+    ``repeat``."""
     done = 0
     try:
+        workspaces = set()
         for journey in JourneyMap.objects.order_by("pk"):
-            services.journey_recompute(journey=journey)
+            services.journey_advance(journey=journey)
+            workspaces.add(journey.workspace_id)
             done += 1
+        for workspace_id in sorted(workspaces):
+            services.rewalk_prune(workspace_id=workspace_id)
     finally:
         if repeat:
             enqueue_next(journeys_cycle, seconds=CYCLE_SECONDS, repeat=True)
-    log.info("journeys: %s maps recomputed", done)
+    log.info("journeys: %s maps brought up to date", done)
     return done
 
 

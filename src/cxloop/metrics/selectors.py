@@ -53,6 +53,7 @@ from cxloop.metrics._retention import (  # cohort horizon (issue 10)
     horizon_start,
     retention_by_period,
 )
+from cxloop.metrics._rollup import rollup_answers, rollup_counts
 from cxloop.metrics._window import WINDOW_METRICS, metric_window
 from cxloop.metrics.definitions import Estimate, MetricName
 from cxloop.metrics.filters import (
@@ -227,12 +228,20 @@ def _counts(
     filters: ResponseFilters,
     by: Granularity | None,
     split: str | None,
+    rollup: bool = True,
 ) -> list[dict]:
-    """Aggregate rows for one metric. The response rate adds invitations to responses:
+    """Aggregate rows for one metric. NPS, CSAT and CES come from the daily rollup when it
+    answers the query exactly (``metrics._rollup``; ``rollup=False`` forces the raw rows).
+    The response rate adds invitations to responses:
 
     base = invitations sent + responses started without an invitation; answered = invitations
     with a completed response + uninvited responses completed.
     """
+    if rollup and rollup_answers(metric, filters, split):
+        return rollup_counts(
+            workspace=workspace, metric=metric, filters=filters, by=by, split=split,
+            period_key=PERIOD, group_key=GROUP,
+        )  # fmt: skip
     responses = responses_filtered(workspace=workspace, filters=filters, metric=metric)
     if metric is not MetricName.RESPONSE_RATE:
         return _grouped(responses, "submitted_at", by, split, _aggregates(metric, filters))
@@ -299,16 +308,18 @@ def metric_rows(
     filters: ResponseFilters,
     by: Granularity | None = None,
     split: str | None = None,
+    rollup: bool = True,
 ) -> list[MetricRow]:
     """The metric per period (``by``) and/or group (``split``), ordered by period then group.
 
     ``split`` is ``channel``, ``touchpoint``, ``survey`` or ``trait:<key>`` (a customer trait;
     responses without a customer or that trait fall in ``(none)``). One ``GROUP BY`` query
     (two for the response rate: responses and invitations). Without ``by`` and ``split``: one
-    row, the total.
+    row, the total. NPS, CSAT and CES read the daily rollup when it gives the same numbers
+    (``rollup=False``: always the raw responses).
     """
     metric = MetricName(metric)
-    rows = _counts(workspace, metric, filters, by, split)
+    rows = _counts(workspace, metric, filters, by, split, rollup)
     names = _labels(workspace, split, rows)
     result = [_row(metric, split, names, row) for row in rows]
     # the same order on every backend (they sort NULL groups differently)
@@ -364,6 +375,7 @@ def metric_groups_vs_rest(
     filters: ResponseFilters,
     split: str,
     limit: int | None = None,
+    rollup: bool = True,
 ) -> list[GroupComparison]:
     """Each group of ``split`` tested against everyone else, largest groups first.
 
@@ -374,7 +386,7 @@ def metric_groups_vs_rest(
     (group ``OTHER_GROUP``, label "Other (k groups)"), so a split with many values stays short.
     """
     metric = MetricName(metric)
-    rows = [row for row in _counts(workspace, metric, filters, None, split) if row.get("n")]
+    rows = [row for row in _counts(workspace, metric, filters, None, split, rollup) if row.get("n")]
     keys = [k for k in ("n", "a", "b") if rows and k in rows[0]]
     totals = {k: sum((row[k] or 0) for row in rows) for k in keys}
     names = _labels(workspace, split, rows)
