@@ -297,7 +297,7 @@ def _rule_metric_errors(page: Page, url: str, ws: Workspace) -> None:
 
 def _rule_segment_errors(page: Page, url: str, ws: Workspace) -> None:
     page.goto(f"{url}/workflows/rules/new/")
-    page.get_by_label("Condition 1 field").fill("segment")
+    page.get_by_label("Condition 1 field").fill("in_segment")
     page.get_by_label("Condition 1 field").press("Tab")  # the change redraws: a segment select
     expect(page.locator("select#c0-value")).to_be_visible()
     page.get_by_label("Condition 1 value").select_option("")

@@ -54,7 +54,7 @@ def _fired(workspace, response) -> bool:
 
 
 def test_a_segment_condition_fires_for_members_only(workspace, people, gold):
-    _rule(workspace, [{"field": "segment", "op": "eq", "value": gold.pk}])
+    _rule(workspace, [{"field": "in_segment", "op": "eq", "value": gold.pk}])
     survey = survey_make(workspace)
 
     assert _fired(workspace, _reply(workspace, survey, people["ann"])) is True
@@ -66,7 +66,7 @@ def test_a_segment_condition_fires_for_members_only(workspace, people, gold):
 
 
 def test_not_in_a_segment_fires_for_the_others(workspace, people, gold):
-    _rule(workspace, [{"field": "segment", "op": "neq", "value": str(gold.pk)}])
+    _rule(workspace, [{"field": "in_segment", "op": "neq", "value": str(gold.pk)}])
     survey = survey_make(workspace)
 
     assert _fired(workspace, _reply(workspace, survey, people["ann"])) is False
@@ -208,14 +208,14 @@ def test_bad_segment_stage_sentiment_and_theme_conditions_name_the_field(
     journey, stages = shop
     with pytest.raises(services.DefinitionError) as caught:
         _rule(workspace, [
-            {"field": "segment", "op": "eq", "value": 999999},
-            {"field": "segment", "op": "lt", "value": gold.pk},
+            {"field": "in_segment", "op": "eq", "value": 999999},
+            {"field": "in_segment", "op": "lt", "value": gold.pk},
             {"field": f"stage.{journey.pk}", "op": "eq", "value": "x"},
             {"field": "stage.999999", "op": "eq", "value": stages[0].pk},
             {"field": "sentiment", "op": "eq", "value": "furious"},
             {"field": "sentiment_score", "op": "gte", "value": "2"},
             {"field": "theme", "op": "eq", "value": 999999},
-            {"field": "segment", "op": "eq", "value": {"$ne": 1}},
+            {"field": "in_segment", "op": "eq", "value": {"$ne": 1}},
         ], actions=[{"type": "add_to_segment", "segment_id": 999999},
                     {"type": "add_to_segment"}])  # fmt: skip
     assert caught.value.errors == [
@@ -243,7 +243,7 @@ def test_history_replay_uses_todays_membership_and_says_so(workspace, people, go
     survey = survey_make(workspace)
     for who, nps in (("ann", 3), ("bob", 2), ("cat", 9)):
         _reply(workspace, survey, people[who], nps=nps)
-    conditions = [{"field": "segment", "op": "eq", "value": gold.pk},
+    conditions = [{"field": "in_segment", "op": "eq", "value": gold.pk},
                   {"field": "nps", "op": "lte", "value": 6}]  # fmt: skip
     seen, fired, listed = services.rule_test(
         workspace=workspace, trigger="response_received", conditions=conditions,
@@ -266,3 +266,37 @@ def test_history_replay_reads_sentiment(workspace, people):
         start=T0 - timedelta(days=1), end=T0 + timedelta(days=1),
     )  # fmt: skip
     assert (seen, fired) == (2, 1)
+
+
+def test_a_segment_trigger_reads_another_segment_and_a_stage(workspace, people, gold, shop):
+    """Entering "Gold" fires only for whoever is also in "North" and has reached Buy. Cat is
+    gold from the first round (no entry); Bob enters at Browse (no firing), then, once at Buy,
+    leaves and enters again (fires)."""
+    journey, (_browse, buy, _back) = shop
+    CustomerStage.objects.filter(customer=people["bob"]).update(stage=_browse)
+    CustomerStage.objects.create(workspace=workspace, journey=journey, stage=buy,
+                                 customer=people["cat"], reached_at=T0)  # fmt: skip
+    north = segment_services.segment_create(
+        workspace=workspace, name="North", definition={"all": [
+            {"trait": "region", "op": "eq", "value": "north"}]})  # fmt: skip
+    ingest(workspace, [identify("bob", {"region": "north"}, T0),
+                       identify("cat", {"region": "north"}, T0)])  # fmt: skip
+    rule = services.rule_create(
+        workspace=workspace, name="g", trigger="segment_entered", params={"segment_id": gold.pk},
+        conditions=[{"field": "in_segment", "op": "eq", "value": north.pk},
+                    {"field": f"reached.{journey.pk}", "op": "eq", "value": buy.pk}],
+        actions=NOTIFY, active=True, at=T0,
+    )  # fmt: skip
+    services.rules_scan_segments(now=T0)
+    ingest(workspace, [identify("bob", {"tier": "gold"}, T0 + timedelta(hours=1)),
+                       identify("cat", {"tier": "gold"}, T0 + timedelta(hours=1))])  # fmt: skip
+    assert services.rules_scan_segments(now=T0 + timedelta(hours=2)) == 0  # Bob: not at Buy
+    CustomerStage.objects.filter(customer=people["bob"]).update(stage=buy)
+    ingest(workspace, [identify("bob", {"tier": "silver"}, T0 + timedelta(hours=3))])
+    services.rules_scan_segments(now=T0 + timedelta(hours=3))
+    ingest(workspace, [identify("bob", {"tier": "gold"}, T0 + timedelta(hours=4))])
+    assert services.rules_scan_segments(now=T0 + timedelta(hours=4)) == 1
+    firing = RuleFiring.objects.get(rule=rule)
+    assert firing.customer == people["bob"]
+    assert firing.why == (f"entered segment 'Gold'; in segment #{north.pk}; "
+                          f"reached stage #{buy.pk} of journey map #{journey.pk}")  # fmt: skip

@@ -65,7 +65,7 @@ def test_a_bad_rule_names_every_field_at_fault(workspace, template):
         "name: required",
         "condition 1: value: 'six' is not a number",
         "condition 2: field: 'mood' is not one of nps, csat, ces, survey, survey_name, channel, "
-        "source, comment, trait.<name>, segment, stage.<map>, reached.<map>, sentiment, "
+        "source, comment, trait.<name>, in_segment, stage.<map>, reached.<map>, sentiment, "
         "sentiment_score, theme, prediction.clv, prediction.churn_risk, "
         "prediction.p_alive, prediction.expected_purchases_90, prediction.value_at_risk",
         "action 1: template_id: no workflow template 999999 here",

@@ -384,7 +384,7 @@ def test_the_rule_editor_offers_segment_stage_and_text_conditions_with_selects(
     buy = Stage.objects.create(journey=shop, position=0, name="Buy")
     late = Theme.objects.create(workspace=workspace, name="Late delivery", rules=["late"])
     base = {"name": "Angry gold buyers", "trigger": "response_received", "conditions": "4",
-            "actions": "1", "c0-field": "segment", "c0-op": "eq", "c0-value": str(gold.pk),
+            "actions": "1", "c0-field": "in_segment", "c0-op": "eq", "c0-value": str(gold.pk),
             "c1-field": f"stage.{shop.pk}", "c1-op": "eq", "c1-value": str(buy.pk),
             "c2-field": "sentiment", "c2-op": "eq", "c2-value": "negative",
             "c3-field": "theme", "c3-op": "neq", "c3-value": str(late.pk),
@@ -429,7 +429,7 @@ def test_the_rule_editor_offers_segment_stage_and_text_conditions_with_selects(
     assert saved.status_code == 302
     rule = selectors.rule_list(workspace=workspace).get()
     assert rule.conditions == [
-        {"field": "segment", "op": "eq", "value": gold.pk},
+        {"field": "in_segment", "op": "eq", "value": gold.pk},
         {"field": f"stage.{shop.pk}", "op": "eq", "value": buy.pk},
         {"field": "sentiment", "op": "eq", "value": "negative"},
         {"field": "theme", "op": "neq", "value": late.pk},
@@ -441,8 +441,8 @@ def test_the_rule_editor_offers_segment_stage_and_text_conditions_with_selects(
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("segment", "1e9"), ("stage.x", "1"), ("reached.99999999999999999999", "1"),
-     ("sentiment_score", "nan"), ("theme", "-1"), ("segment", "9" * 40), ("sentiment", "\x00")],
+    [("in_segment", "1e9"), ("stage.x", "1"), ("reached.99999999999999999999", "1"),
+     ("sentiment_score", "nan"), ("theme", "-1"), ("in_segment", "9" * 40), ("sentiment", "\x00")],
 )  # fmt: skip
 def test_hostile_condition_values_never_5xx(client, analyst, workspace, field, value):
     for op in ("refresh", "save", "test"):

@@ -1,5 +1,5 @@
 """Rule facts read from other apps only when a rule names them: the customer's saved segments
-and journey stages (``segment``, ``stage.<map>``, ``reached.<map>``) and a response's text
+and journey stages (``in_segment``, ``stage.<map>``, ``reached.<map>``) and a response's text
 analytics (``sentiment``, ``sentiment_score``, ``theme``).
 
 The segments, journeys and text apps are imported when first needed: they load statistics
@@ -47,7 +47,7 @@ class ExtraFacts:
     ) -> None:
         self.workspace = workspace
         self.segment_ids = sorted(
-            {int(c["value"]) for c in conditions if c.get("field") == "segment"}
+            {int(c["value"]) for c in conditions if c.get("field") == "in_segment"}
         )
         self.journeys = sorted(
             {int(str(c["field"]).partition(".")[2]) for c in conditions
@@ -71,7 +71,7 @@ class ExtraFacts:
     def _customer(self, customer_id: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if self.segment_ids:
-            out["segment"] = frozenset(self._segments(customer_id))
+            out["in_segment"] = frozenset(self._segments(customer_id))
         if self.journeys:
             from cxloop.journeys import selectors as journey_selectors
 

@@ -86,7 +86,7 @@ PREDICTION_OPS = ("lt", "lte", "gt", "gte", "exists")
 # is / is not <stage id> (the furthest stage reached in that map); ``reached.<map id>`` is / is
 # not <stage id> (that stage or a later one reached)
 CUSTOMER_FACTS = {
-    "segment": "customer is / is not in a saved segment",
+    "in_segment": "customer is / is not in a saved segment",
     "stage.<map>": "customer's stage in a journey map",
     "reached.<map>": "customer reached a stage of a journey map (or a later one)",
 }
@@ -101,7 +101,7 @@ SENTIMENT_LABELS = ("negative", "neutral", "positive")
 SCORE_OPS = ("lt", "lte", "gt", "gte")
 MEMBER_OPS = ("eq", "neq")  # is / is not (in the segment, at the stage, mentions the theme)
 # facts holding a set: "is X" holds when X is in it
-SET_FACTS = ("segment", "theme")
+SET_FACTS = ("in_segment", "theme")
 ACTIONS = {
     "start_workflow": "start a workflow",
     "assign": "assign the step",
@@ -145,7 +145,7 @@ class Choices:
 
 
 def is_customer_fact(field: str) -> bool:
-    return field == "segment" or field.startswith(CUSTOMER_PREFIXES)
+    return field == "in_segment" or field.startswith(CUSTOMER_PREFIXES)
 
 
 def _id(value: Any) -> int | None:
@@ -161,7 +161,7 @@ def _known_field(trigger: str, field: str) -> bool:
     if field in FACTS[trigger] or field in PREDICTION_FACTS or field.startswith(PREFIXES[trigger]):
         return True
     if trigger not in NO_CUSTOMER and is_customer_fact(field):
-        return field == "segment" or _id(field.partition(".")[2]) is not None
+        return field == "in_segment" or _id(field.partition(".")[2]) is not None
     return trigger == "response_received" and field in TEXT_FACTS
 
 
@@ -190,11 +190,11 @@ def _check_special(
                           f"{', '.join(SENTIMENT_LABELS)}")  # fmt: skip
         return label
     number = _id(value)
-    kind = {"segment": "saved segment", "theme": "theme"}.get(field, "stage")
+    kind = {"in_segment": "saved segment", "theme": "theme"}.get(field, "stage")
     if number is None:
         errors.append(f"{where}: value: choose a {kind}")
         return value
-    if field == "segment" and choices.segments is not None and number not in choices.segments:
+    if field == "in_segment" and choices.segments is not None and number not in choices.segments:
         errors.append(f"{where}: value: no saved segment {number} here")
     elif field == "theme" and choices.themes is not None and number not in choices.themes:
         errors.append(f"{where}: value: no theme {number} here")
@@ -445,7 +445,7 @@ def _holds(condition: Mapping[str, Any], actual: Any) -> bool:
     return compare(actual, op, value)
 
 
-_SET_WORDS = {"segment": ("in segment", "not in segment"),
+_SET_WORDS = {"in_segment": ("in segment", "not in segment"),
               "theme": ("mentions theme", "does not mention theme"),
               "reached": ("reached stage", "has not reached stage")}  # fmt: skip
 
@@ -455,7 +455,7 @@ def _reason(condition: Mapping[str, Any], facts: Mapping[str, Any]) -> str:
     actual = facts.get(field)
     kind, _, journey = field.partition(".")
     if kind in _SET_WORDS:
-        if actual is None:
+        if not isinstance(actual, frozenset | set):
             return f"{field} missing (no customer)"
         inside = value in actual
         where = f" of journey map #{journey}" if journey else ""

@@ -24,7 +24,7 @@ from cxloop.workflows.ruledefs import (
 
 ROW_ERROR = re.compile(r"^(condition|action) (\d+): ([a-z_]+): (.+)$")
 MEMBER_WORDS = {
-    "segment": (("eq", "is in"), ("neq", "is not in")),
+    "in_segment": (("eq", "is in"), ("neq", "is not in")),
     "stage": (("eq", "is"), ("neq", "is not")),
     "reached": (("eq", "has reached"), ("neq", "has not reached")),
     "sentiment": (("eq", "is"), ("neq", "is not")),
@@ -48,7 +48,7 @@ def editor_choices(workspace, trigger: str) -> EditorChoices:
     )
     facts = list(FACTS.get(trigger, {}).items())
     if trigger not in NO_CUSTOMER:
-        facts.append(("segment", "customer is in a saved segment"))
+        facts.append(("in_segment", "customer is in a saved segment"))
         for journey, _ in maps:
             facts.append((f"stage.{journey.pk}", f"stage in {journey.name}"))
             facts.append((f"reached.{journey.pk}", f"reached a stage of {journey.name}"))
@@ -64,7 +64,7 @@ def editor_choices(workspace, trigger: str) -> EditorChoices:
 
 def _value_choices(name: str, choices: EditorChoices) -> list[tuple[Any, str]] | None:
     kind, _, journey = name.partition(".")
-    if name == "segment":
+    if name == "in_segment":
         return choices.segments
     if name == "theme":
         return choices.themes
