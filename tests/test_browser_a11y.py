@@ -298,6 +298,19 @@ def _rule_metric_errors(page: Page, url: str, ws: Workspace) -> None:
     expect(page.locator("#p-days-error")).to_contain_text("0 is outside 1–365")
 
 
+def _rule_segment_errors(page: Page, url: str, ws: Workspace) -> None:
+    page.goto(f"{url}/workflows/rules/new/")
+    page.get_by_label("Condition 1 field").fill("in_segment")
+    page.get_by_label("Condition 1 field").press("Tab")  # the change redraws: a segment select
+    expect(page.locator("select#c0-value")).to_be_visible()
+    page.get_by_label("Condition 1 value").select_option("")
+    page.get_by_label("Action 1", exact=True).select_option("add_to_segment")
+    expect(page.get_by_label("Action 1 segment")).to_be_visible()
+    page.get_by_role("button", name="Save rule").click()
+    expect(page.locator("#c0-value-error")).to_contain_text("choose a saved segment")
+    expect(page.locator("#a0-segment_id-error")).to_contain_text("required")
+
+
 def _workflow_errors(page: Page, url: str, ws: Workspace) -> None:
     page.goto(f"{url}/workflows/new/")
     page.get_by_role("button", name="Save workflow").click()
@@ -328,6 +341,7 @@ STATES: dict[str, Callable[[Page, str, Workspace], None]] = {
     "survey-editor-question-open": _editor_question_open,
     "rule-tested": _rule_tested,
     "rule-metric-errors": _rule_metric_errors,
+    "rule-segment-errors": _rule_segment_errors,
     "workflow-editor-errors": _workflow_errors,
 }
 

@@ -317,3 +317,29 @@ def test_score_rows_offer_ces_and_a_window(client, shop, workspace):
     page = client.get(f"/segments/{segment.pk}/").content.decode()
     assert 'name="c-0-days" value="90"' in page
     assert "latest NPS ≤ 6 in the last 90 days" in page
+
+
+def test_an_added_customer_shows_in_the_members_and_counts(workspace, shop, client):
+    """Cat (silver) added to "Gold" by hand or by a rule: three members on the page, in the
+    list's count and through the API; adding again changes nothing; taking her back, two."""
+    segment = services.segment_create(
+        workspace=workspace, name="Gold",
+        definition={"all": [{"trait": "loyalty_tier", "op": "eq", "value": "gold"}]},
+    )  # fmt: skip
+    cat = workspace.customer_set.get(display_name="Cat Silver")
+
+    assert services.segment_member_add(segment=segment, customer_id=cat.pk, source="test")
+    assert not services.segment_member_add(segment=segment, customer_id=cat.pk)
+
+    members = client.get(f"/api/segments/{segment.pk}/customers").json()
+    assert members["count"] == 3
+    assert sorted(m["display_name"] for m in members["items"]) == [
+        "Ann Gold", "Ben Gold", "Cat Silver"
+    ]  # fmt: skip
+    assert client.get(f"/api/segments/{segment.pk}").json()["count"] == 3
+    page = client.get(f"/segments/{segment.pk}/").content.decode()
+    assert "Cat Silver" in page
+    assert selectors.segment_count(workspace=workspace, definition=segment.definition) == 2
+
+    assert services.segment_member_remove(segment=segment, customer_id=cat.pk)
+    assert client.get(f"/api/segments/{segment.pk}").json()["count"] == 2

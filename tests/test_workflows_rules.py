@@ -65,13 +65,14 @@ def test_a_bad_rule_names_every_field_at_fault(workspace, template):
         "name: required",
         "condition 1: value: 'six' is not a number",
         "condition 2: field: 'mood' is not one of nps, csat, ces, survey, survey_name, channel, "
-        "source, comment, trait.<name>, prediction.clv, prediction.churn_risk, "
+        "source, comment, trait.<name>, in_segment, stage.<map>, reached.<map>, sentiment, "
+        "sentiment_score, theme, prediction.clv, prediction.churn_risk, "
         "prediction.p_alive, prediction.expected_purchases_90, prediction.value_at_risk",
         "action 1: template_id: no workflow template 999999 here",
         "action 2: url: 'ftp://example.com' is not an http(s) address",
         "action 3: to: 'nobody' is not customer or an email address",
         "action 4: type: 'launch' is not one of start_workflow, assign, extend_deadline, "
-        "tag_customer, send_email, webhook, notify",
+        "tag_customer, add_to_segment, send_email, webhook, notify",
     ]
     with pytest.raises(services.DefinitionError, match="an event rule names its event"):
         services.rule_create(workspace=workspace, name="e", trigger="event_received",

@@ -368,3 +368,87 @@ def test_hostile_trigger_fields_are_refused_at_the_field_never_a_500(
             response = client.post("/workflows/rules/new/", {**data, "op": op})
             assert response.status_code in (200, 422), (value, op, response.status_code)
     assert not selectors.rule_list(workspace=workspace).exists()
+
+
+def test_the_rule_editor_offers_segment_stage_and_text_conditions_with_selects(
+    client, analyst, workspace
+):
+    from cxloop.journeys.models import JourneyMap, Stage
+    from cxloop.segments import services as segment_services
+    from cxloop.text.models import Theme
+
+    gold = segment_services.segment_create(
+        workspace=workspace, name="Gold", definition={"all": [{"trait": "tier", "op": "eq", "value": "gold"}]}
+    )  # fmt: skip
+    shop = JourneyMap.objects.create(workspace=workspace, name="Shop")
+    buy = Stage.objects.create(journey=shop, position=0, name="Buy")
+    late = Theme.objects.create(workspace=workspace, name="Late delivery", rules=["late"])
+    base = {"name": "Angry gold buyers", "trigger": "response_received", "conditions": "4",
+            "actions": "1", "c0-field": "in_segment", "c0-op": "eq", "c0-value": str(gold.pk),
+            "c1-field": f"stage.{shop.pk}", "c1-op": "eq", "c1-value": str(buy.pk),
+            "c2-field": "sentiment", "c2-op": "eq", "c2-value": "negative",
+            "c3-field": "theme", "c3-op": "neq", "c3-value": str(late.pk),
+            "a0-type": "add_to_segment", "a0-segment_id": str(gold.pk), "op": "refresh"}  # fmt: skip
+
+    redraw = client.post("/workflows/rules/new/", base)
+    assert redraw.status_code == 200
+    html = redraw.text
+    assert f'<option value="{gold.pk}" selected>Gold</option>' in html
+    assert f'<option value="{buy.pk}" selected>Buy</option>' in html
+    assert '<option value="negative" selected>negative</option>' in html
+    assert f'<option value="{late.pk}" selected>Late delivery</option>' in html
+    assert '<option value="neq" selected>does not mention</option>' in html
+    assert '<option value="eq" selected>is in</option>' in html
+    assert f'<option value="stage.{shop.pk}">stage in Shop</option>' in html
+    assert 'id="a0-segment_id"' in html
+    assert "today&#x27;s membership" in html or "today's membership" in html
+
+    refused = client.post("/workflows/rules/new/", {
+        **base, "op": "save", "c0-value": "999999", "c2-value": "<script>", "c1-op": "gt",
+        "a0-segment_id": "nope",
+    })  # fmt: skip
+    assert refused.status_code == 422
+    assert (
+        '<p class="field-error" id="c0-value-error">no saved segment 999999 here</p>'
+        in refused.text
+    )
+    assert (
+        '<p class="field-error" id="c1-op-error">&#x27;gt&#x27; here is eq (is) or neq (is not)</p>'
+        in refused.text
+    )
+    assert (
+        'id="c2-value-error">&#x27;&lt;script&gt;&#x27; is not one of negative, neutral, positive'
+        in refused.text
+    )
+    assert (
+        '<p class="field-error" id="a0-segment_id-error">&#x27;nope&#x27; is not a whole number</p>'
+        in refused.text
+    )
+
+    saved = client.post("/workflows/rules/new/", {**base, "op": "save"})
+    assert saved.status_code == 302
+    rule = selectors.rule_list(workspace=workspace).get()
+    assert rule.conditions == [
+        {"field": "in_segment", "op": "eq", "value": gold.pk},
+        {"field": f"stage.{shop.pk}", "op": "eq", "value": buy.pk},
+        {"field": "sentiment", "op": "eq", "value": "negative"},
+        {"field": "theme", "op": "neq", "value": late.pk},
+    ]
+    assert rule.actions == [{"type": "add_to_segment", "segment_id": gold.pk}]
+    tested = client.post(f"/workflows/rules/{rule.pk}/", {**base, "op": "test"})
+    assert tested.status_code == 200 and tested.context["tested"]["seen"] == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("in_segment", "1e9"), ("stage.x", "1"), ("reached.99999999999999999999", "1"),
+     ("sentiment_score", "nan"), ("theme", "-1"), ("in_segment", "9" * 40), ("sentiment", "\x00")],
+)  # fmt: skip
+def test_hostile_condition_values_never_5xx(client, analyst, workspace, field, value):
+    for op in ("refresh", "save", "test"):
+        response = client.post("/workflows/rules/new/", {
+            "name": "x", "trigger": "response_received", "conditions": "1", "actions": "1",
+            "c0-field": field, "c0-op": "eq", "c0-value": value, "a0-type": "notify",
+            "a0-role": "agent", "a0-text": "x", "op": op,
+        })  # fmt: skip
+        assert response.status_code in (200, 422), (op, response.status_code)

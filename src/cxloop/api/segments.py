@@ -98,7 +98,7 @@ def _out(segment) -> dict:
         "definition": segment.definition,
         "summary": describe(segment.definition),
         "count": segment_selectors.segment_count(
-            workspace=segment.workspace, definition=segment.definition
+            workspace=segment.workspace, definition=segment.definition, segment_id=segment.pk
         ),
         "created_at": segment.created_at,
         "updated_at": segment.updated_at,
@@ -216,7 +216,7 @@ def segment_members(
     segment = _get(request, segment_id, workspace, Capability.READ_CUSTOMERS)
     try:
         customers = segment_selectors.segment_customers(
-            workspace=segment.workspace, definition=segment.definition
+            workspace=segment.workspace, definition=segment.definition, segment_id=segment.pk
         )
         count = customers.count()
     except SegmentDefinitionError as exc:

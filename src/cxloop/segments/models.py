@@ -28,3 +28,23 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SegmentMember(models.Model):
+    """A customer added to a saved segment by hand or by a workflow rule ("add to segment"):
+    a member besides those its definition matches, for as long as the row exists."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="added")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    source = models.CharField(max_length=120, blank=True)
+    added_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "segment"], name="segment_member_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} in {self.segment_id}"

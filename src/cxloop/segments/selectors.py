@@ -28,7 +28,7 @@ from cxloop.feedback import selectors as feedback_selectors
 from cxloop.predict import selectors as predict_selectors
 from cxloop.segments import definition as definitions
 from cxloop.segments import personas, stages, texts
-from cxloop.segments.models import Segment
+from cxloop.segments.models import Segment, SegmentMember
 
 if TYPE_CHECKING:
     from cxloop.customers.models import Customer
@@ -51,16 +51,22 @@ def segment_get(*, workspace: Workspace, segment_id: int) -> Segment | None:
 
 
 def segment_customers(
-    *, workspace: Workspace, definition: dict, now: datetime | None = None
-) -> QuerySet[Customer]:
+    *, workspace: Workspace, definition: dict, now: datetime | None = None,
+    segment_id: int | None = None,
+) -> QuerySet[Customer]:  # fmt: skip
     """Live profiles of ``workspace`` matching ``definition`` (validated first), recent first.
 
-    ``now`` anchors "within N days" (default: :func:`segment_as_of`). One SQL query: conditions
-    become ``EXISTS``/``IN`` subqueries, so it runs on SQLite and PostgreSQL alike.
+    ``now`` anchors "within N days" (default: :func:`segment_as_of`). ``segment_id``: the saved
+    segment the definition is of, whose added members (``segment_member_add``) count too. One
+    SQL query: conditions become ``EXISTS``/``IN`` subqueries, so it runs on SQLite and
+    PostgreSQL alike.
     """
     cleaned = definitions.definition_validate(definition)
     now = now or segment_as_of(workspace=workspace)
     condition = _group_q(cleaned, workspace, now)
+    if segment_id is not None:
+        added = SegmentMember.objects.filter(segment_id=segment_id).values("customer_id")
+        condition = condition | Q(pk__in=added)
     return (
         customer_selectors.live_customers(workspace=workspace)
         .filter(condition)
@@ -77,17 +83,23 @@ def segment_as_of(*, workspace: Workspace) -> datetime:
 
 
 def segment_customer_ids(
-    *, workspace: Workspace, definition: dict, now: datetime | None = None
-) -> QuerySet:
+    *, workspace: Workspace, definition: dict, now: datetime | None = None,
+    segment_id: int | None = None,
+) -> QuerySet:  # fmt: skip
     """The ids of :func:`segment_customers` (for ``pk__in`` subqueries and exports)."""
-    return segment_customers(workspace=workspace, definition=definition, now=now).values_list(
-        "pk", flat=True
-    )
+    return segment_customers(
+        workspace=workspace, definition=definition, now=now, segment_id=segment_id
+    ).values_list("pk", flat=True)
 
 
-def segment_count(*, workspace: Workspace, definition: dict, now: datetime | None = None) -> int:
-    """How many live profiles match ``definition`` right now."""
-    return segment_customers(workspace=workspace, definition=definition, now=now).count()
+def segment_count(
+    *, workspace: Workspace, definition: dict, now: datetime | None = None,
+    segment_id: int | None = None,
+) -> int:  # fmt: skip
+    """How many live profiles match ``definition`` (or were added to ``segment_id``) now."""
+    return segment_customers(
+        workspace=workspace, definition=definition, now=now, segment_id=segment_id
+    ).count()
 
 
 def _group_q(group: dict, workspace: Workspace, now: datetime) -> Q:
@@ -240,7 +252,9 @@ def segment_member_ids(
     if segment is None:
         raise SegmentChoiceError(f"no segment {segment_id} in this workspace", missing=True)
     try:
-        return segment_customer_ids(workspace=workspace, definition=segment.definition, now=now)
+        return segment_customer_ids(
+            workspace=workspace, definition=segment.definition, now=now, segment_id=segment.pk
+        )
     except definitions.SegmentDefinitionError as exc:
         raise SegmentChoiceError(f"segment {segment.name!r}: {exc}", missing=False) from exc
 
@@ -257,7 +271,9 @@ def segment_groups(*, workspace: Workspace, now: datetime | None = None) -> dict
     groups = {}
     for segment in segment_list(workspace=workspace)[:MAX_SEGMENT_GROUPS]:
         try:
-            ids = segment_customer_ids(workspace=workspace, definition=segment.definition, now=now)
+            ids = segment_customer_ids(
+                workspace=workspace, definition=segment.definition, now=now, segment_id=segment.pk
+            )
         except definitions.SegmentDefinitionError:
             continue
         groups[segment.name] = set(ids)
@@ -281,7 +297,7 @@ def segment_memberships(
     for segment in segment_list(workspace=workspace)[:MAX_MEMBERSHIP_SEGMENTS]:
         try:
             members = segment_customer_ids(
-                workspace=workspace, definition=segment.definition, now=now
+                workspace=workspace, definition=segment.definition, now=now, segment_id=segment.pk
             ).filter(pk__in=ids)
             found = list(members)
         except definitions.SegmentDefinitionError:
@@ -289,3 +305,27 @@ def segment_memberships(
         for pk in found:
             out[pk].append(segment.name)
     return out
+
+
+def customer_segment_ids(
+    *, workspace: Workspace, customer_id: int, segment_ids: Sequence[int],
+    now: datetime | None = None,
+) -> set[int]:  # fmt: skip
+    """Which of the saved segments ``segment_ids`` one customer is in now (matched by the
+    definition or added): one query per segment, limited to that customer. A segment that no
+    longer makes sense (or is not in the workspace) counts as not containing them."""
+    found: set[int] = set()
+    wanted = list(dict.fromkeys(segment_ids))
+    if not wanted:
+        return found
+    now = now or segment_as_of(workspace=workspace)
+    for segment in segment_list(workspace=workspace).filter(pk__in=wanted):
+        try:
+            ids = segment_customer_ids(
+                workspace=workspace, definition=segment.definition, now=now, segment_id=segment.pk
+            )
+            if ids.filter(pk=customer_id).exists():
+                found.add(segment.pk)
+        except definitions.SegmentDefinitionError:
+            continue
+    return found

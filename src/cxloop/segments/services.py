@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from cxloop.core.models import Workspace
 from cxloop.segments import stages, texts
@@ -11,7 +14,7 @@ from cxloop.segments.definition import (
     condition_kind,
     definition_validate,
 )
-from cxloop.segments.models import Segment
+from cxloop.segments.models import Segment, SegmentMember
 
 MAX_NAME = 120
 MAX_DESCRIPTION = 500
@@ -117,3 +120,27 @@ def segment_update(
 
 def segment_delete(*, segment: Segment) -> None:
     segment.delete()
+
+
+def segment_member_add(
+    *, segment: Segment, customer_id: int, source: str = "", at: datetime | None = None
+) -> bool:
+    """Add a customer to ``segment`` besides those its definition matches (e.g. a workflow
+    rule's "add to segment"): from now on it is in the segment's members and count. Idempotent:
+    False when the customer was added before."""
+    if SegmentMember.objects.filter(segment=segment, customer_id=customer_id).exists():
+        return False
+    try:
+        with transaction.atomic():
+            SegmentMember.objects.create(
+                segment=segment, customer_id=customer_id, source=source[:120],
+                added_at=at or timezone.now(),
+            )  # fmt: skip
+    except IntegrityError:  # added at the same moment by another worker
+        return False
+    return True
+
+
+def segment_member_remove(*, segment: Segment, customer_id: int) -> bool:
+    """Take back a customer added to ``segment`` (its definition may still match them)."""
+    return SegmentMember.objects.filter(segment=segment, customer_id=customer_id).delete()[0] > 0

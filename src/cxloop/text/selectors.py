@@ -11,11 +11,13 @@ from django.db.models import Avg, Count, Max, Min, Q, QuerySet
 
 from cxloop.core.models import Workspace
 from cxloop.text import drivers, keydrivers, search, trends
+from cxloop.text._facts import ResponseText, response_text
 from cxloop.text.models import Label, TextAnalysis, TextTheme, Theme
 
 __all__ = [
     "KEY_DRIVER_METRICS",
     "Label",
+    "ResponseText",
     "TextFilters",
     "analysis_for_response",
     "analysis_get",
@@ -23,6 +25,7 @@ __all__ = [
     "negative_drivers",
     "period_all",
     "period_default",
+    "response_text",
     "roadblocks",
     "sentiment_by_day",
     "sentiment_counts",

@@ -17,6 +17,7 @@ from cxloop.core.models import Workspace
 from cxloop.events import selectors as event_selectors
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.workflows import _runs, _triggers
+from cxloop.workflows._facts import ExtraFacts, rule_choices, wants_customer, wants_extra
 from cxloop.workflows._predictions import Predictions, wants_predictions
 from cxloop.workflows._rules import event_facts, response_facts
 from cxloop.workflows.definition import DefinitionError
@@ -91,7 +92,9 @@ def rule_test(
     segment, metric or schedule rule watches."""
     if trigger not in Trigger.values:
         raise DefinitionError([f"trigger: {trigger!r} is not one of {', '.join(Trigger.values)}"])
-    conditions = conditions_validate(trigger, conditions)
+    named = [c for c in conditions if isinstance(c, dict)] if isinstance(conditions, list) else []
+    choices = rule_choices(workspace) if wants_extra(named) else None
+    conditions = conditions_validate(trigger, conditions, choices=choices)
     if end <= start:
         raise DefinitionError(["end: must be after start"])
     seen = fired = 0
@@ -99,6 +102,9 @@ def rule_test(
     # predictions: each customer's latest score (today's, not the one stored at the time: an
     # imported history is scored once, after its last event)
     predictions = Predictions(workspace) if wants_predictions(conditions) else None
+    # segments and stages: today's membership (neither keeps its history); text analytics:
+    # each response's stored analysis, or worked out now when it has none
+    extra = ExtraFacts(workspace, conditions, bulk=True) if wants_extra(conditions) else None
     if trigger in PARAM_TRIGGERS:
         params = params_validate(trigger, params or {})
         occurrences = _triggers.replay(workspace, trigger, params, start, end)
@@ -108,9 +114,23 @@ def rule_test(
         seen += 1
         if predictions is not None:
             facts = {**facts, **predictions.facts(customer)}
+        if extra is not None:
+            facts = {**facts, **extra.facts(customer, facts)}
         held, why = conditions_check(conditions, facts)
         if held:
             fired += 1
             if len(listed) < limit:
                 listed.append(WouldFire(subject, at, customer, why))
     return seen, fired, listed
+
+
+CUSTOMER_NOTE = ("Segment and stage conditions are checked against today's membership and "
+                 "stages: neither keeps its history.")  # fmt: skip
+
+
+def replay_note(trigger: str, conditions: Sequence[Mapping[str, Any]]) -> str:
+    """What a test against history cannot rebuild, in words, for the editor."""
+    note = _triggers.REPLAY_NOTES.get(trigger, "")
+    if wants_customer([c for c in conditions if isinstance(c, Mapping)]):
+        note = f"{note} {CUSTOMER_NOTE}".strip()
+    return note

@@ -26,6 +26,7 @@ from cxloop.customers import services as customer_services
 from cxloop.events import selectors as event_selectors
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.workflows import _runs, _webhooks
+from cxloop.workflows._facts import ExtraFacts, rule_choices, wants_extra
 from cxloop.workflows._predictions import Predictions, wants_predictions
 from cxloop.workflows.definition import DefinitionError, _text, fill
 from cxloop.workflows.models import (
@@ -75,10 +76,14 @@ def _clean(
     surveys = set(
         feedback_selectors.workspace_surveys(workspace=workspace).values_list("pk", flat=True)
     )
+    named = conditions if isinstance(conditions, list) else []
+    choices = (
+        rule_choices(workspace) if wants_extra([c for c in named if isinstance(c, dict)]) else None
+    )
     cleaned: list[Any] = []
     for check in (
-        lambda: conditions_validate(trigger, conditions),
-        lambda: actions_validate(trigger, actions, template_ids=template_ids),
+        lambda: conditions_validate(trigger, conditions, choices=choices),
+        lambda: actions_validate(trigger, actions, template_ids=template_ids, segment_ids=segments),
         lambda: params_validate(
             trigger, params, template_ids=template_ids, segment_ids=segments, survey_ids=surveys
         ),
@@ -172,6 +177,9 @@ def rules_fire(
     workspace = rules[0].workspace
     if customer is not None and any(wants_predictions(rule.conditions) for rule in rules):
         facts = {**facts, **Predictions(workspace).facts(customer)}
+    named = [c for rule in rules for c in rule.conditions]
+    if wants_extra(named):  # segments, stages, text analytics: read only when named
+        facts = {**facts, **ExtraFacts(workspace, named).facts(customer, facts)}
     fired = []
     for rule in rules:
         held, why = conditions_check(rule.conditions, facts)
@@ -362,6 +370,21 @@ def _tag(action, c: _Context) -> str:
     return f"set {action['trait']} = {action['value']}"
 
 
+def _add_to_segment(action, c: _Context) -> str:
+    if c.customer is None:
+        return "not added: no customer"
+    from cxloop.segments import selectors as segment_selectors
+    from cxloop.segments import services as segment_services
+
+    segment = segment_selectors.segment_get(workspace=c.workspace, segment_id=action["segment_id"])
+    if segment is None:
+        return "not added: the segment was deleted"
+    added = segment_services.segment_member_add(
+        segment=segment, customer_id=c.customer.pk, source=f"rule: {c.rule.name}", at=c.at
+    )
+    return f"added to {segment.name!r}" if added else f"already added to {segment.name!r}"
+
+
 def _email(action, c: _Context) -> str:
     facts = {**(_runs.run_facts(c.run) if c.run else {}), **c.facts}
     if c.customer is not None:
@@ -412,6 +435,7 @@ _ACTIONS = {
     "assign": _assign,
     "extend_deadline": _extend,
     "tag_customer": _tag,
+    "add_to_segment": _add_to_segment,
     "send_email": _email,
     "webhook": _webhook,
     "notify": _notify,
@@ -490,11 +514,16 @@ def rules_scan_events(*, workspace: Workspace | None = None) -> int:
             )
         }
         predictions = Predictions(rule.workspace) if wants_predictions(rule.conditions) else None
+        extra = (
+            ExtraFacts(rule.workspace, rule.conditions) if wants_extra(rule.conditions) else None
+        )
         for event in events:
             customer = customers.get(event.customer_id)
             facts = event_facts(event, customer)
             if predictions is not None:
                 facts.update(predictions.facts(customer))
+            if extra is not None:
+                facts.update(extra.facts(customer, facts))
             held, _ = conditions_check(rule.conditions, facts)
             if held:  # fire this rule only: the others keep their own cursors
                 made += len(

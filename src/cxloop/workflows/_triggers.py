@@ -28,6 +28,7 @@ from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.workflows import _rules
 from cxloop.workflows._calendar import calendar_definition
+from cxloop.workflows._facts import ExtraFacts, wants_extra
 from cxloop.workflows._predictions import Predictions, wants_predictions
 from cxloop.workflows.definition import DefinitionError
 from cxloop.workflows.models import (
@@ -92,10 +93,12 @@ def _members(workspace: Workspace, segment_id: int, now: datetime | None) -> set
     return set(_segments().segment_member_ids(workspace=workspace, segment_id=segment_id, now=now))
 
 
-def _segment_facts(segment, customer, predictions) -> dict[str, Any]:
+def _segment_facts(segment, customer, predictions, extra=None) -> dict[str, Any]:
     facts = {"segment": segment.pk, "segment_name": segment.name, **_rules._traits(customer)}
     if predictions is not None and customer is not None:
         facts.update(predictions.facts(customer))
+    if extra is not None:  # the customer's segments and stages, when the rule names them
+        facts.update(extra.facts(customer, facts))
     return facts
 
 
@@ -151,12 +154,13 @@ def rules_scan_segments(*, now: datetime | None = None) -> int:
             for c in customer_selectors.customers_by_ids(workspace=workspace, ids=set(watched))
         }
         predictions = Predictions(workspace) if wants_predictions(rule.conditions) else None
+        extra = ExtraFacts(workspace, rule.conditions) if wants_extra(rule.conditions) else None
         verb = "entered" if rule.trigger == Trigger.SEGMENT_ENTERED else "left"
         for cid in watched:
             customer = customers.get(cid)
             if customer is not None and customer.merged_into_id is not None:
                 customer = None  # merged into another profile: it left as a tombstone, no one left
-            facts = _segment_facts(segment, customer, predictions)
+            facts = _segment_facts(segment, customer, predictions, extra)
             held, why = conditions_check(rule.conditions, facts)
             firing = None
             with transaction.atomic():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -80,11 +81,33 @@ PREDICTION_FACTS = {
     "prediction.value_at_risk": "CLV × churn risk",
 }
 PREDICTION_OPS = ("lt", "lte", "gt", "gte", "exists")
+# the customer's saved segments and journey stages, offered to every trigger with a customer
+# (read only when a rule names one): ``segment`` is / is not <segment id>; ``stage.<map id>``
+# is / is not <stage id> (the furthest stage reached in that map); ``reached.<map id>`` is / is
+# not <stage id> (that stage or a later one reached)
+CUSTOMER_FACTS = {
+    "in_segment": "customer is / is not in a saved segment",
+    "stage.<map>": "customer's stage in a journey map",
+    "reached.<map>": "customer reached a stage of a journey map (or a later one)",
+}
+CUSTOMER_PREFIXES = ("stage.", "reached.")
+# the response's text analytics (response_received only)
+TEXT_FACTS = {
+    "sentiment": "comment's sentiment (negative, neutral, positive)",
+    "sentiment_score": "comment's sentiment score, −1 to 1",
+    "theme": "comment mentions a theme / does not",
+}
+SENTIMENT_LABELS = ("negative", "neutral", "positive")
+SCORE_OPS = ("lt", "lte", "gt", "gte")
+MEMBER_OPS = ("eq", "neq")  # is / is not (in the segment, at the stage, mentions the theme)
+# facts holding a set: "is X" holds when X is in it
+SET_FACTS = ("in_segment", "theme")
 ACTIONS = {
     "start_workflow": "start a workflow",
     "assign": "assign the step",
     "extend_deadline": "extend the deadline",
     "tag_customer": "tag the customer (set a trait)",
+    "add_to_segment": "add the customer to a segment",
     "send_email": "send an email",
     "webhook": "call a webhook",
     "notify": "notify in the app",
@@ -108,9 +131,86 @@ MAX_WINDOW_DAYS = 365
 TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 NUMBER = re.compile(r"^-?\d{1,15}(\.\d{1,6})?$")
 FACT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}(\.[A-Za-z0-9_ $-]{1,80})?$")
+NO_CUSTOMER = ("metric_crossed",)  # triggers without a customer to read segments or stages of
 
 
-def conditions_validate(trigger: str, raw: Any) -> list[dict]:
+@dataclass(frozen=True)
+class Choices:
+    """What a rule's conditions and actions may name in this workspace (ids): saved segments,
+    themes, and each journey map's stages. None: not checked (a pure validation)."""
+
+    segments: set[int] | None = None
+    themes: set[int] | None = None
+    stages: Mapping[int, set[int]] | None = None  # map id -> its stage ids
+
+
+def is_customer_fact(field: str) -> bool:
+    return field == "in_segment" or field.startswith(CUSTOMER_PREFIXES)
+
+
+def _id(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 < value < 2**63 else None
+    text = str(value).strip()
+    return int(text) if text.isascii() and text.isdigit() and 0 < len(text) < 19 else None
+
+
+def _known_field(trigger: str, field: str) -> bool:
+    if field in FACTS[trigger] or field in PREDICTION_FACTS or field.startswith(PREFIXES[trigger]):
+        return True
+    if trigger not in NO_CUSTOMER and is_customer_fact(field):
+        return field == "in_segment" or _id(field.partition(".")[2]) is not None
+    return trigger == "response_received" and field in TEXT_FACTS
+
+
+def _check_special(
+    field: str, op: str, value: Any, where: str, errors: list[str], choices: Choices
+) -> Any:
+    """A segment, stage, sentiment or theme condition's op and value, checked (each error
+    names ``op`` or ``value``); returns the value as stored (an id, a label, a number)."""
+    if field == "sentiment_score":
+        if op not in SCORE_OPS:
+            errors.append(f"{where}: op: a sentiment score compares with {', '.join(SCORE_OPS)}")
+        try:
+            score = float(str(value))
+        except ValueError:
+            score = float("nan")
+        if not -1 <= score <= 1:
+            errors.append(f"{where}: value: {str(value)[:20]!r} is not a score from -1 to 1")
+            return value
+        return score
+    if op not in MEMBER_OPS:
+        errors.append(f"{where}: op: {op!r} here is eq (is) or neq (is not)")
+    if field == "sentiment":
+        label = str(value).strip().lower()
+        if label not in SENTIMENT_LABELS:
+            errors.append(f"{where}: value: {str(value)[:20]!r} is not one of "
+                          f"{', '.join(SENTIMENT_LABELS)}")  # fmt: skip
+        return label
+    number = _id(value)
+    kind = {"in_segment": "saved segment", "theme": "theme"}.get(field, "stage")
+    if number is None:
+        errors.append(f"{where}: value: choose a {kind}")
+        return value
+    if field == "in_segment" and choices.segments is not None and number not in choices.segments:
+        errors.append(f"{where}: value: no saved segment {number} here")
+    elif field == "theme" and choices.themes is not None and number not in choices.themes:
+        errors.append(f"{where}: value: no theme {number} here")
+    elif field.startswith(CUSTOMER_PREFIXES) and choices.stages is not None:
+        journey = _id(field.partition(".")[2])
+        if journey is None or journey not in choices.stages:
+            errors.append(f"{where}: field: no journey map {journey} here")
+        elif number not in choices.stages[journey]:
+            errors.append(f"{where}: value: no stage {number} in journey map {journey}")
+    return number
+
+
+def conditions_validate(trigger: str, raw: Any, *, choices: Choices | None = None) -> list[dict]:
+    """The cleaned conditions, or DefinitionError naming each bad field. ``choices``: the
+    workspace's segments, themes and stages a condition may name (unchecked when None)."""
+    choices = choices or Choices()
     errors: list[str] = []
     if trigger not in FACTS:
         raise DefinitionError([f"trigger: {trigger!r} is not one of {', '.join(FACTS)}"])
@@ -125,19 +225,19 @@ def conditions_validate(trigger: str, raw: Any) -> list[dict]:
             errors.append(f"{where}: expected an object")
             continue
         field = _text(item.get("field"), f"{where}: field", errors, high=120)
-        if field and (
-            not FACT_NAME.match(field)
-            or (
-                field not in FACTS[trigger]
-                and field not in PREDICTION_FACTS
-                and not field.startswith(PREFIXES[trigger])
-            )
-        ):
+        if field and (not FACT_NAME.match(field) or not _known_field(trigger, field)):
             known = ", ".join(
-                [*FACTS[trigger], *(f"{p}<name>" for p in PREFIXES[trigger]), *PREDICTION_FACTS]
-            )
-            errors.append(f"{where}: field: {field!r} is not one of {known}")
+                [*FACTS[trigger], *(f"{p}<name>" for p in PREFIXES[trigger]),
+                 *([] if trigger in NO_CUSTOMER else CUSTOMER_FACTS),
+                 *(TEXT_FACTS if trigger == "response_received" else []), *PREDICTION_FACTS]
+            )  # fmt: skip
+            errors.append(f"{where}: field: {field[:60]!r} is not one of {known}")
+            field = ""
         op = item.get("op", "eq")
+        if field and (is_customer_fact(field) or field in TEXT_FACTS):
+            value = _check_special(field, str(op), item.get("value", ""), where, errors, choices)
+            cleaned.append({"field": field, "op": op, "value": value})
+            continue
         if op not in OPS:
             errors.append(f"{where}: op: {op!r} is not one of {', '.join(OPS)}")
         elif field in PREDICTION_FACTS and op not in PREDICTION_OPS:
@@ -263,7 +363,10 @@ def _who(raw: Mapping, where: str, errors: list[str]) -> dict:
     return {"role": role}
 
 
-def actions_validate(trigger: str, raw: Any, *, template_ids: set[int] | None = None) -> list[dict]:
+def actions_validate(
+    trigger: str, raw: Any, *, template_ids: set[int] | None = None,
+    segment_ids: set[int] | None = None,
+) -> list[dict]:  # fmt: skip
     errors: list[str] = []
     if not isinstance(raw, list) or not raw:
         raise DefinitionError(["actions: a rule needs at least one action"])
@@ -294,6 +397,13 @@ def actions_validate(trigger: str, raw: Any, *, template_ids: set[int] | None = 
         elif kind == "tag_customer":
             action["trait"] = _text(item.get("trait"), f"{where}: trait", errors, high=80)
             action["value"] = _text(item.get("value"), f"{where}: value", errors, high=200)
+        elif kind == "add_to_segment":
+            segment = _int(item.get("segment_id"), f"{where}: segment_id", 1, 2**63 - 1, errors)
+            if segment and segment_ids is not None and segment not in segment_ids:
+                errors.append(f"{where}: segment_id: no saved segment {segment} here")
+            if trigger in NO_CUSTOMER:
+                errors.append(f"{where}: type: a {trigger} rule has no customer to add")
+            action["segment_id"] = segment
         elif kind == "send_email":
             to = _text(item.get("to") or "customer", f"{where}: to", errors, high=254)
             if to != "customer" and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", to):
@@ -321,14 +431,35 @@ def conditions_check(conditions: list[dict], facts: Mapping[str, Any]) -> tuple[
     is 'email'"), or which one failed. The reason is written only for what held or the first
     that failed (most facts fail a rule's first condition)."""
     for condition in conditions:
-        if not compare(facts.get(condition["field"]), condition["op"], condition["value"]):
+        if not _holds(condition, facts.get(condition["field"])):
             return False, f"not: {_reason(condition, facts)}"
     return True, "; ".join(_reason(c, facts) for c in conditions) or "no conditions"
+
+
+def _holds(condition: Mapping[str, Any], actual: Any) -> bool:
+    op, value = condition["op"], condition["value"]
+    if isinstance(actual, frozenset | set):  # a segment, theme or reached-stage fact
+        return (value in actual) == (op == "eq")
+    if actual is None and is_customer_fact(condition["field"]):
+        return False  # no customer: neither in nor out of a segment or stage
+    return compare(actual, op, value)
+
+
+_SET_WORDS = {"in_segment": ("in segment", "not in segment"),
+              "theme": ("mentions theme", "does not mention theme"),
+              "reached": ("reached stage", "has not reached stage")}  # fmt: skip
 
 
 def _reason(condition: Mapping[str, Any], facts: Mapping[str, Any]) -> str:
     field, op, value = condition["field"], condition["op"], condition["value"]
     actual = facts.get(field)
+    kind, _, journey = field.partition(".")
+    if kind in _SET_WORDS:
+        if not isinstance(actual, frozenset | set):
+            return f"{field} missing (no customer)"
+        inside = value in actual
+        where = f" of journey map #{journey}" if journey else ""
+        return f"{_SET_WORDS[kind][0 if inside else 1]} #{value}{where}"
     shown = "missing" if actual is None else repr(actual)
     if op == "exists":
         return f"{field} = {shown} {'is set' if compare('x', 'exists', value) else 'is not set'}"
@@ -343,6 +474,7 @@ def describe_action(action: Mapping[str, Any]) -> str:
         "assign": f"assign to {who}",
         "extend_deadline": f"extend the deadline by {action.get('hours')} h",
         "tag_customer": f"set trait {action.get('trait')} = {action.get('value')}",
+        "add_to_segment": f"add to segment #{action.get('segment_id')}",
         "send_email": f"email {action.get('to')}: {action.get('subject')}",
         "webhook": f"POST to {action.get('url')}",
         "notify": f"notify {who}",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from cxloop.workflows._calendar import calendar_clear, calendar_set
 from cxloop.workflows._intake import intake_form_class, intake_submit
-from cxloop.workflows._replay import WouldFire, rule_test
+from cxloop.workflows._replay import WouldFire, replay_note, rule_test
 from cxloop.workflows._rules import (
     MAX_DEPTH,
     firings_resume,
@@ -66,6 +66,7 @@ __all__ = [
     "history_add",
     "intake_form_class",
     "intake_submit",
+    "replay_note",
     "rule_create",
     "rule_delete",
     "rule_test",

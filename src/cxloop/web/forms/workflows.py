@@ -21,7 +21,7 @@ STEP_FIELDS = ("key", "title", "assignee_kind", "assignee_role", "assignee_user"
                "cond_op", "cond_value", "email_subject")  # fmt: skip
 FIELD_FIELDS = ("key", "label", "type", "choices", "max")
 ACTION_FIELDS = ("type", "template_id", "role", "user_id", "hours", "trait", "value", "to",
-                 "subject", "url", "text")  # fmt: skip
+                 "subject", "url", "text", "segment_id")  # fmt: skip
 
 
 def _count(value: Any, most: int) -> int:

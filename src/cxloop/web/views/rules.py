@@ -24,6 +24,7 @@ from cxloop.web.forms.workflows import (
     action_row,
     condition_row,
 )
+from cxloop.web.views._rule_choices import action_rows, condition_rows, editor_choices
 from cxloop.web.views.workflows import saved_redirect
 from cxloop.web.workspace import active_workspace, capability_required
 from cxloop.workflows import selectors, services
@@ -31,7 +32,6 @@ from cxloop.workflows.definition import OPS, ROLES
 from cxloop.workflows.ruledefs import (
     ACTIONS,
     FACTS,
-    PREDICTION_FACTS,
     PREFIXES,
     describe_action,
     describe_params,
@@ -198,10 +198,13 @@ def _editor(request: HttpRequest, rule) -> HttpResponse:
         conditions = [{"field": "nps", "op": "lte", "value": 6}]
         actions = [{"type": "notify", "role": "agent", "text": ""}]
     start, end = _day_range(form.cleaned_data if form.is_bound else {})
+    choices = editor_choices(workspace, trigger)
     context = {
         "rule": rule, "name": name, "trigger": trigger, "active": active,
-        "conditions": conditions, "actions": actions, "errors": errors, "tested": tested,
-        "triggers": selectors.Trigger.choices, "facts": {**FACTS.get(trigger, {}), **PREDICTION_FACTS},
+        "conditions": condition_rows(conditions, choices, errors),
+        "actions": action_rows(actions, errors), "errors": errors, "tested": tested,
+        "triggers": selectors.Trigger.choices, "facts": choices.facts,
+        "rule_segments": choices.segments,
         "prefixes": PREFIXES.get(trigger, ()), "ops": OPS, "action_types": ACTIONS,
         "templates": selectors.template_list(workspace=workspace), "roles": ROLES,
         "workers": [m for m in core_selectors.members(workspace=workspace) if m.role in ROLES],
@@ -212,6 +215,6 @@ def _editor(request: HttpRequest, rule) -> HttpResponse:
         "pform": pform, "param_fields": PARAM_FIELDS.get(trigger, ()),
         "segments": segment_selectors.segment_list(workspace=workspace),
         "surveys": feedback_selectors.workspace_surveys(workspace=workspace),
-        "replay_note": services.REPLAY_NOTES.get(trigger, ""),
+        "replay_note": services.replay_note(trigger, conditions),
     }  # fmt: skip
     return render(request, "workflows/rule_editor.html", context, status=status)

@@ -41,7 +41,7 @@ def _board_context(request: HttpRequest, form: BoardForm) -> dict:
             raise Http404("No such segment in this workspace.")
         try:
             members = segment_selectors.segment_customer_ids(
-                workspace=workspace, definition=segment.definition
+                workspace=workspace, definition=segment.definition, segment_id=segment.pk
             )
         except SegmentDefinitionError as exc:  # e.g. a journey stage deleted since
             raise Http404(f"The segment needs fixing: {exc}") from None

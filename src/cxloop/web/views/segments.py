@@ -76,7 +76,7 @@ def segment_list(request: HttpRequest) -> HttpResponse:
     for segment in segment_selectors.segment_list(workspace=workspace):
         try:
             count = segment_selectors.segment_count(
-                workspace=workspace, definition=segment.definition
+                workspace=workspace, definition=segment.definition, segment_id=segment.pk
             )
             problem = ""
         except SegmentDefinitionError as exc:  # e.g. a journey stage that was since deleted
@@ -291,7 +291,7 @@ def _editor(
     }
     _attach_errors(rows, context.get("row_errors", {}))
     if segment is not None and posted is None and can(request, Capability.READ_CUSTOMERS):
-        context.update(_members(request, workspace, segment.definition))
+        context.update(_members(request, workspace, segment.definition, segment.pk))
     return render(request, "segments/editor.html", context, status=status)
 
 
@@ -316,9 +316,11 @@ def _condition_errors(errors: list[str] | None) -> list[str]:
     return [e for e in errors or [] if not e.startswith(("name:", "description:"))]
 
 
-def _members(request: HttpRequest, workspace, definition: dict) -> dict:
+def _members(request: HttpRequest, workspace, definition: dict, segment_id: int) -> dict:
     try:
-        customers = segment_selectors.segment_customers(workspace=workspace, definition=definition)
+        customers = segment_selectors.segment_customers(
+            workspace=workspace, definition=definition, segment_id=segment_id
+        )
     except SegmentDefinitionError:
         return {"members": None}
     form = MembersPageForm(request.GET)
