@@ -278,3 +278,29 @@ def test_mermaid_labels_cannot_break_out_of_their_node_or_the_fence():
     steps = [{"key": "x", "title": 'a "b" | ```c``` <d>'}]
 
     assert process.mermaid(steps).splitlines()[2] == """  s_x["a 'b' / '''c''' #lt;d#gt;"]"""
+
+
+def test_a_parallel_group_is_drawn_side_by_side_between_a_fork_and_a_join():
+    steps = [
+        {"key": "call", "title": "Call"},
+        {"key": "refund", "title": "Refund", "parallel": True},
+        {"key": "close", "title": "Close"},
+    ]
+
+    plan = process.diagram(steps, {})
+
+    nodes = {node.key: node for node in plan.nodes}
+    assert nodes["call"].y == nodes["refund"].y  # one row
+    assert nodes["call"].x + nodes["call"].w < nodes["refund"].x  # side by side, apart
+    assert nodes["close"].y > nodes["call"].y + nodes["call"].h
+    arrows = [edge for edge in plan.edges if edge.head]
+    bars = [edge for edge in plan.edges if not edge.head]
+    # an arrow into each box of the group, one from the join into Close, one into Run closed
+    assert len(arrows) == 4
+    # fork: a stem from Run starts and a bar; join: a stem from each box and a bar
+    assert len(bars) == 5
+    tips = sorted(edge.head[0] for edge in arrows)
+    centres = sorted((n.x + n.w / 2, n.y) for n in plan.nodes if n.key != "start")
+    assert tips == sorted(centres)
+    svg = process.diagram_svg(steps, {}, title="Both")
+    assert svg.count("<polygon") == 4 and svg.count("<polyline") == 9

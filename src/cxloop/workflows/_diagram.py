@@ -5,7 +5,9 @@ renderer to install, no request to anything outside the document.
 Top to bottom: "Run starts", each step in order, "Run closed". A step with a condition is
 entered by an arrow labelled with it, and a dashed "otherwise" line goes round it on the
 right, from the node before it to the node after it (alternating between two lanes, so two
-conditional steps in a row keep their lines apart)."""
+conditional steps in a row keep their lines apart). A parallel group's steps stand side by side
+between a fork bar and a join bar; a conditional step in a group is entered by an arrow labelled
+with its condition (when it does not hold, the step is skipped and the group goes on without it)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ LANES = (BOX_X + BOX_W + 28, BOX_X + BOX_W + 56)
 TITLE_CHARS = 38  # per title line at 14 px in a 320 px box
 LABEL_CHARS = 36  # a condition label left of the arrow, 12 px
 HEAD = 7  # arrowhead length
+GROUP_GAP = 84  # above and below a parallel group: room for its fork or join bar
+GROUP_LEFT, GROUP_RIGHT, GROUP_SPACE = 16.0, LANES[0] - 14.0, 12.0  # a group's boxes, side by side
+GROUP_LABEL_CHARS = 22
 
 
 @dataclass(frozen=True)
@@ -70,50 +75,97 @@ class StepBox:
     title: str
     sub: str
     condition: str
+    parallel: bool = False  # runs at the same time as the step before it (drawn beside it)
 
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
-def _wrap(title: str) -> tuple[str, ...]:
-    lines = textwrap.wrap(title, TITLE_CHARS, break_long_words=True) or [""]
+def _wrap(title: str, chars: int = TITLE_CHARS) -> tuple[str, ...]:
+    lines = textwrap.wrap(title, chars, break_long_words=True) or [""]
     if len(lines) > 2:
-        lines = [lines[0], _clip(" ".join(lines[1:]), TITLE_CHARS)]
+        lines = [lines[0], _clip(" ".join(lines[1:]), chars)]
     return tuple(lines)
 
 
-def _down(x: float, y0: float, y1: float, label: str = "", dashed: bool = False) -> Edge:
+def _arrow(x: float, y0: float, y1: float, label: str = "", anchor: str = "end") -> Edge:
     head = ((x, y1), (x - HEAD / 2 - 1, y1 - HEAD), (x + HEAD / 2 + 1, y1 - HEAD))
-    return Edge(((x, y0), (x, y1 - HEAD)), head, label, (x - 8, (y0 + y1) / 2 + 4), "end", dashed)
+    at = (x - 8, (y0 + y1) / 2 + 4) if anchor == "end" else (x + 6, (y0 + y1) / 2 + 4)
+    return Edge(((x, y0), (x, y1 - HEAD)), head, label, at, anchor, False)
+
+
+def _line(*points: tuple[float, float]) -> Edge:
+    """A plain line (no arrowhead): the stems and bars of a fork or a join."""
+    return Edge(tuple(points), (), "", points[0], "start", False)
+
+
+def _rows(boxes: Sequence[StepBox]) -> list[list[int]]:
+    rows: list[list[int]] = []
+    for i, box in enumerate(boxes):
+        if box.parallel and rows:
+            rows[-1].append(i)
+        else:
+            rows.append([i])
+    return rows
 
 
 def layout(boxes: Sequence[StepBox]) -> Layout:
-    """Where everything goes, for the steps in order."""
-    nodes: list[Node] = []
+    """Where everything goes, for the steps in order; a parallel group side by side."""
+    rows = _rows(boxes)
+    placed: list[list[Node]] = []
     y = float(TOP)
+    grouped = [len(row) > 1 for row in rows]
 
-    def add(key: str, lines: tuple[str, ...], sub: str, terminal: bool) -> None:
-        nonlocal y
-        w, h = (END_W, END_H) if terminal else (BOX_W, BOX_H)
-        nodes.append(Node(key, CENTRE - w / 2, y, w, h, lines, sub, terminal))
-        y += h + GAP
+    def gap_after(r: int) -> float:  # r: index into [start, *rows, done]
+        around = (r >= 1 and grouped[r - 1]) or (r < len(rows) and grouped[r])
+        return GROUP_GAP if around else GAP
 
-    add("start", ("Run starts",), "", True)
-    for box in boxes:
-        add(box.key, _wrap(box.title), _clip(box.sub, 48), False)
-    add("done", ("Run closed",), "", True)
+    placed.append([Node("start", CENTRE - END_W / 2, y, END_W, END_H, ("Run starts",), "", True)])
+    y += END_H + gap_after(0)
+    for r, row in enumerate(rows, start=1):
+        if len(row) == 1:
+            box = boxes[row[0]]
+            nodes = [Node(box.key, BOX_X, y, BOX_W, BOX_H, _wrap(box.title),
+                          _clip(box.sub, 48), False)]  # fmt: skip
+        else:
+            width = (GROUP_RIGHT - GROUP_LEFT - (len(row) - 1) * GROUP_SPACE) / len(row)
+            chars = max(8, int(width / 9.4))  # bold 14 px: about 9 px a character
+            nodes = [
+                Node(boxes[i].key, GROUP_LEFT + k * (width + GROUP_SPACE), y, width, BOX_H,
+                     _wrap(boxes[i].title, chars), _clip(boxes[i].sub, chars + 10), False)
+                for k, i in enumerate(row)
+            ]  # fmt: skip
+        placed.append(nodes)
+        y += BOX_H + gap_after(r)
+    placed.append([Node("done", CENTRE - END_W / 2, y, END_W, END_H, ("Run closed",), "", True)])
+    y += END_H + GAP
+
     edges: list[Edge] = []
-    for i in range(len(nodes) - 1):
-        upper, lower = nodes[i], nodes[i + 1]
-        condition = boxes[i].condition if i < len(boxes) else ""
-        label = _clip(f"if {condition}", LABEL_CHARS) if condition else ""
-        edges.append(_down(CENTRE, upper.y + upper.h, lower.y, label))
-    for i, box in enumerate(boxes):
-        if not box.condition:
+    conditions = [""] + [boxes[row[0]].condition if len(row) == 1 else "" for row in rows] + [""]
+    for r in range(len(placed) - 1):
+        upper, lower = placed[r], placed[r + 1]
+        top = upper[0].y + upper[0].h
+        bottom = lower[0].y
+        if len(upper) == 1 and len(lower) == 1:
+            label = _clip(f"if {conditions[r + 1]}", LABEL_CHARS) if conditions[r + 1] else ""
+            edges.append(_arrow(CENTRE, top, bottom, label))
             continue
-        before, after = nodes[i], nodes[i + 2]
-        lane = LANES[i % 2]
+        bar = top + (bottom - top) * 0.4
+        xs = [n.x + n.w / 2 for n in (*upper, *lower)]
+        for node in upper:
+            edges.append(_line((node.x + node.w / 2, top), (node.x + node.w / 2, bar)))
+        edges.append(_line((min(xs), bar), (max(xs), bar)))
+        members = rows[r] if r < len(rows) and len(lower) > 1 else []
+        for k, node in enumerate(lower):
+            condition = boxes[members[k]].condition if members else conditions[r + 1]
+            label = _clip(f"if {condition}", GROUP_LABEL_CHARS) if condition else ""
+            edges.append(_arrow(node.x + node.w / 2, bar, bottom, label, "start"))
+    for r, row in enumerate(rows, start=1):  # "otherwise" round a conditional single step
+        if len(row) > 1 or not boxes[row[0]].condition:
+            continue
+        before, after = placed[r - 1][-1], placed[r + 1][-1]
+        lane = LANES[row[0] % 2]
         x_in = after.x + after.w
         points = ((before.x + before.w, before.cy), (lane, before.cy), (lane, after.cy),
                   (x_in + HEAD, after.cy))  # fmt: skip
@@ -121,8 +173,9 @@ def layout(boxes: Sequence[StepBox]) -> Layout:
                 (x_in + HEAD, after.cy + HEAD / 2 + 1))  # fmt: skip
         label_y = (before.cy + after.cy) / 2 + 4
         edges.append(Edge(points, head, "otherwise", (lane + 6, label_y), "start", True))
-    breaks = tuple(n.y + n.h + 3 for n in nodes[:-1])  # labels sit lower, mid-gap
-    return Layout(WIDTH, y - GAP + TOP, tuple(nodes), tuple(edges), breaks)
+    every = tuple(n for row_nodes in placed for n in row_nodes)
+    breaks = tuple(row_nodes[0].y + row_nodes[0].h + 3 for row_nodes in placed[:-1])
+    return Layout(WIDTH, y - GAP + TOP, every, tuple(edges), breaks)
 
 
 # ------------------------------------------------------------------ SVG
@@ -146,8 +199,9 @@ def svg(plan: Layout, *, title: str, description: str = "", element_id: str = "f
         dash = ' stroke-dasharray="6 4"' if edge.dashed else ""
         out.append(f'<polyline points="{points}" fill="none" stroke="{LINE}" '
                    f'stroke-width="1.5"{dash}/>')  # fmt: skip
-        head = " ".join(f"{x:g},{y:g}" for x, y in edge.head)
-        out.append(f'<polygon points="{head}" fill="{LINE}"/>')
+        if edge.head:
+            head = " ".join(f"{x:g},{y:g}" for x, y in edge.head)
+            out.append(f'<polygon points="{head}" fill="{LINE}"/>')
         if edge.label:
             x, y = edge.label_at
             out.append(f'<text x="{x:g}" y="{y:g}" font-size="12" fill="{MUTED}" '
@@ -158,7 +212,7 @@ def svg(plan: Layout, *, title: str, description: str = "", element_id: str = "f
         out.append(f'<rect x="{node.x:g}" y="{node.y:g}" width="{node.w:g}" height="{node.h:g}" '
                    f'rx="{radius:g}" fill="{fill}" stroke="{INK}" stroke-width="1.5"/>')  # fmt: skip
         for text, y, size, weight in node_lines(node):
-            out.append(f'<text x="{CENTRE:g}" y="{y:g}" font-size="{size}" '
+            out.append(f'<text x="{node.x + node.w / 2:g}" y="{y:g}" font-size="{size}" '
                        f'font-weight="{weight}" fill="{INK if weight == 600 else MUTED}" '
                        f'text-anchor="middle">{escape(text)}</text>')  # fmt: skip
     out.append("</svg>")

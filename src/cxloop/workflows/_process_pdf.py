@@ -152,7 +152,8 @@ def _draw(pdf: FPDF, plan: Layout, at: Callable[[float, float], tuple[float, flo
             pdf.set_dash_pattern(dash=1.8, gap=1.2)
         pdf.polyline([at(x, y) for x, y in edge.points], style="D")
         pdf.set_dash_pattern()
-        pdf.polygon([at(x, y) for x, y in edge.head], style="F")
+        if edge.head:
+            pdf.polygon([at(x, y) for x, y in edge.head], style="F")
         if edge.label:
             pdf.set_font("helvetica", "", 12 * scale / PT)
             pdf.set_text_color(*_rgb(MUTED))

@@ -89,6 +89,7 @@ def step_boxes(steps: Sequence[Mapping[str, Any]], names: Mapping[int, str]) -> 
             title=str(step.get("title", "")),
             sub=f"{_who_short(step.get('assignee'), names)} · {_when_short(step)}",
             condition=describe_condition(step["condition"]) if step.get("condition") else "",
+            parallel=step.get("parallel") is True,
         )
         for step in steps
     ]
