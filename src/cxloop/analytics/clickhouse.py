@@ -593,15 +593,39 @@ def _series_matches(steps: Sequence[Step], params: dict[str, Any], prefix: str) 
 
 
 def trend_sql(
-    series: Sequence[Step], *, by: str, breakdown: tuple[str, str]
+    series: Sequence[Step],
+    *,
+    by: str,
+    breakdown: tuple[str, str],
+    customer_groups: Mapping[int, Sequence[str]] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Per (series, period, kept group): events and unique customers; rows of the groups outside
     the top ``{top}`` come back once per (series, period) with ``kept`` 0 (``analytics.trendwalk``'s
-    rules). Columns: series index, period text, kept, group, events, customers."""
+    rules). Columns: series index, period text, kept, group, events, customers.
+
+    A breakdown by customer joins each event to its customer's groups (one row per group; a
+    customer absent from ``customer_groups`` is in ''), bound as two arrays: customer ids and,
+    per customer, the indexes of its group names."""
     params: dict[str, Any] = {"names": sorted({s.event for s in series})}
     matches = _series_matches(series, params, "s")
     kind, path = breakdown
-    if kind == "channel":
+    joined = ""
+    if kind == "customer" and customer_groups:
+        names = sorted({g for groups in customer_groups.values() for g in groups})
+        index = {name: i + 1 for i, name in enumerate(names)}
+        ids = sorted(customer_groups)
+        params.update(
+            m_names=names, m_ids=ids, m_groups=[[index[g] for g in customer_groups[c]] for c in ids]
+        )
+        joined = """
+    LEFT JOIN (
+        SELECT pair.1 AS map_c, arrayJoin(pair.2) AS map_i
+        FROM (SELECT arrayJoin(arrayZip(CAST({m_ids} AS Array(UInt64)),
+            CAST({m_groups} AS Array(Array(UInt32))))) AS pair)
+    ) AS customer_map ON customer_id = customer_map.map_c"""
+    if kind == "customer":
+        group = "if(map_i = 0, '', {m_names}[map_i])" if customer_groups else "''"
+    elif kind == "channel":
         group = "toString(channel)"
     elif kind == "property":
         parts = path.split(".")
@@ -620,7 +644,7 @@ def trend_sql(
     sql = f"""
 WITH base AS (
     SELECT customer_id, ts, {group} AS g, arrayFilter(x -> x >= 0, [{listed}]) AS ss
-    FROM events
+    FROM events{joined}
     WHERE workspace_id = {{workspace}} AND name IN {{names}} AND ts >= {{since}} AND ts < {{until}}
 ),
 ranked AS (
