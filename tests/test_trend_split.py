@@ -253,3 +253,33 @@ def test_page_bad_breakdown_is_a_422_marking_its_field(client, member, history, 
     assert f'id="{field}" name' in html
     tag = html.split(f'id="{field}"', 1)[1].split(">", 1)[0]
     assert 'aria-invalid="true"' in tag
+
+
+HOSTILE = ["9223372036854775808", "-1", "²", "abc", "0", "x" * 5000, "a\x00b", ["1", "2"]]
+
+
+@pytest.mark.parametrize("value", HOSTILE, ids=lambda v: str(v)[:12].replace("\x00", "NUL"))
+@pytest.mark.parametrize(
+    ("kind", "field"),
+    [("trait", "breakdown_trait"), ("segment", "breakdown_segment"),
+     ("segments", "breakdown_segment"), ("stage", "breakdown_journey")],
+)  # fmt: skip
+def test_hostile_breakdown_values_give_no_5xx(client, member, history, kind, field, value):
+    client.force_login(member)
+
+    response = client.get(
+        "/trends/", {"event": "Checkout Started", "breakdown": kind, field: value}
+    )
+    api = client.post(
+        "/api/trends",
+        {"series": ["Checkout Started"], "breakdown": f"{kind}:{value}"},
+        content_type="application/json",
+    )
+
+    assert response.status_code in (200, 422)
+    assert api.status_code in (200, 422)
+    if response.status_code == 422:
+        assert 'role="alert"' in response.content.decode()
+        assert 'aria-invalid="true"' in response.content.decode()
+    if api.status_code == 422:
+        assert "breakdown" in api.text or "string_too_long" in api.text or "type" in api.text

@@ -45,7 +45,7 @@ class CustomerSplit:
 
 def _ids(text: str, what: str) -> list[int]:
     parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not parts or not all(p.isdigit() for p in parts):
+    if not parts or not all(p.isascii() and p.isdigit() and len(p) <= 18 for p in parts):
         raise trends.TrendQueryError(f"breakdown: {what} takes ids, e.g. {what}:3, got {text!r}")
     return list(dict.fromkeys(int(p) for p in parts))
 
