@@ -604,25 +604,24 @@ def trend_sql(
     rules). Columns: series index, period text, kept, group, events, customers.
 
     A breakdown by customer joins each event to its customer's groups (one row per group; a
-    customer absent from ``customer_groups`` is in ''), bound as two arrays: customer ids and,
-    per customer, the indexes of its group names."""
+    customer absent from ``customer_groups`` is in ''): the pairs (customer, group number) are
+    bound as one CSV text read by ``format()`` (a text literal parses in one step, an array of
+    numbers element by element), and the query raises its own ``max_query_size`` to fit."""
     params: dict[str, Any] = {"names": sorted({s.event for s in series})}
     matches = _series_matches(series, params, "s")
     kind, path = breakdown
-    joined = ""
+    joined, settings = "", ""
     if kind == "customer" and customer_groups:
         names = sorted({g for groups in customer_groups.values() for g in groups})
         index = {name: i + 1 for i, name in enumerate(names)}
-        ids = sorted(customer_groups)
-        params.update(
-            m_names=names, m_ids=ids, m_groups=[[index[g] for g in customer_groups[c]] for c in ids]
+        pairs = "\n".join(
+            f"{int(c)},{index[g]}" for c, groups in customer_groups.items() for g in groups
         )
+        params.update(m_names=names, m_pairs=pairs)
         joined = """
-    LEFT JOIN (
-        SELECT pair.1 AS map_c, arrayJoin(pair.2) AS map_i
-        FROM (SELECT arrayJoin(arrayZip(CAST({m_ids} AS Array(UInt64)),
-            CAST({m_groups} AS Array(Array(UInt32))))) AS pair)
-    ) AS customer_map ON customer_id = customer_map.map_c"""
+    LEFT JOIN format(CSV, 'map_c UInt64, map_i UInt32', {m_pairs}) AS customer_map
+        ON customer_id = customer_map.map_c"""
+        settings = f"\nSETTINGS max_query_size = {max(262_144, 2 * len(pairs) + 65_536)}"
     if kind == "customer":
         group = "if(map_i = 0, '', {m_names}[map_i])" if customer_groups else "''"
     elif kind == "channel":
@@ -655,7 +654,7 @@ SELECT s, toString({period}) AS p, toUInt8({kept}) AS kept, if(kept, g, '') AS g
 FROM base ARRAY JOIN ss AS s
 GROUP BY s, p, kept, grp
 UNION ALL
-SELECT -1, '', 1, g, count(), 0 FROM base WHERE notEmpty(ss) AND {kept} GROUP BY g
+SELECT -1, '', 1, g, count(), 0 FROM base WHERE notEmpty(ss) AND {kept} GROUP BY g{settings}
 """  # noqa: S608 (structure is ours; every value is bound)
     return sql, params
 
