@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from cxloop.analytics.steps import Step
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
 from cxloop.journeys import selectors as journey_selectors
@@ -105,7 +106,7 @@ def customer_split(*, workspace: Workspace, breakdown: str) -> CustomerSplit | N
 def trend_split_report(
     *,
     workspace: Workspace,
-    series: Sequence[Any],
+    series: Sequence[Step],
     breakdown: str = "",
     top: int = 5,
     **options: Any,
