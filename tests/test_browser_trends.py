@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from browser import DESKTOP, PHONE, axe_violations, log_in, shot, sideways_overflow
-from factories import ingest, track
+from factories import identify, ingest, track
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -91,6 +91,49 @@ def test_trend_with_a_formula_and_csv(browser, live_server, member, workspace, v
     expect(week.locator("td")).to_have_text(["3", "2", "66.7%", "20.8–93.9%", "yes"])
     expect(page.locator("#conversion-chart .main-svg").first).to_be_attached()
     shot(page, request, "conversion")
+    problems = axe_violations(page)
+    if viewport == "phone" and (overflow := sideways_overflow(page)):
+        problems.append(f"the page scrolls {overflow}px sideways on a phone")
+    assert not problems, "\n".join(problems)
+    context.close()
+
+
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_trend_by_customer_trait(browser, live_server, member, workspace, viewport, request):
+    # given: u1 and u3 are gold, u2 silver, u4 has no tier
+    _shop(workspace)
+    ingest(
+        workspace,
+        [identify(user, {"tier": tier}, datetime(2025, 3, 1, tzinfo=UTC))
+         for user, tier in (("u1", "gold"), ("u2", "silver"), ("u3", "gold"))],
+        received_at=datetime(2025, 3, 20, tzinfo=UTC),
+    )  # fmt: skip
+    size = DESKTOP if viewport == "desktop" else PHONE
+    context = browser.new_context(viewport=size, is_mobile=viewport == "phone")
+    page = context.new_page()
+    log_in(page, live_server, member)
+    page.goto(f"{live_server.url}/trends/")
+
+    # when
+    page.get_by_label("Series A event").fill("Checkout Started")
+    page.get_by_label("Series B event").fill("")
+    page.get_by_label("Per", exact=True).select_option("week")
+    page.get_by_label("From", exact=True).fill("2025-03-01")
+    page.get_by_label("To", exact=True).fill("2025-03-16")
+    page.get_by_label("Break down by").select_option("trait")
+    page.get_by_label("Trait", exact=True).select_option("tier")
+    page.get_by_role("button", name="Show trend").click()
+
+    # then: week of 3 March: gold 2 checkouts (u1, u3), silver 1; week of 10 March: u4, no tier
+    # (groups by checkouts, ties by value: "" before "silver")
+    header = page.locator(".trend-table thead th")
+    expect(header).to_have_text(
+        ["period", "A: Checkout Started · gold", "A: Checkout Started · (none)",
+         "A: Checkout Started · silver"]
+    )  # fmt: skip
+    expect(page.locator(".trend-table tbody tr").nth(1).locator("td")).to_have_text(["2", "0", "1"])
+    expect(page.locator(".trend-table tbody tr").nth(2).locator("td")).to_have_text(["0", "1", "0"])
+    shot(page, request, "trend-trait")
     problems = axe_violations(page)
     if viewport == "phone" and (overflow := sideways_overflow(page)):
         problems.append(f"the page scrolls {overflow}px sideways on a phone")

@@ -14,7 +14,7 @@ from cxloop.analytics import selectors as analytics
 from cxloop.analytics.trendwalk import OTHER
 from cxloop.journeys.definitions import Condition, RuleSpec
 from cxloop.metrics import trends
-from factories import ingest, track
+from factories import customer_id, ingest, track
 
 engines = pytest.mark.usefixtures("each_engine")  # the same counts from every engine
 
@@ -425,6 +425,15 @@ def test_random_histories_get_the_same_trends_from_both_engines(workspace, chdb_
                    "until": datetime(2025, 3, 20, tzinfo=UTC), "breakdown": breakdown, "top": top}  # fmt: skip
             a, b = sql.trend_counts(**ask), chdb_engine.trend_counts(**ask)
             assert (b.groups, b.cells) == (a.groups, a.cells), (by, breakdown)
+        # by customer: some in no group, some in one, some in two (as with several segments)
+        people = [customer_id(workspace, f"p{n}") for n in range(50)]
+        mapping = {c: rng.choice([(), ("x",), ("y",), ("x", "y"), ("z",)]) for c in people}
+        for top in (1, 5):
+            ask = {"workspace_id": workspace.pk, "series": series, "by": by, "since": SINCE,
+                   "until": datetime(2025, 3, 20, tzinfo=UTC), "breakdown": "segments:1",
+                   "top": top, "customer_groups": mapping}  # fmt: skip
+            a, b = sql.trend_counts(**ask), chdb_engine.trend_counts(**ask)
+            assert (b.groups, b.cells) == (a.groups, a.cells), (by, "customer", top)
         for window in (timedelta(hours=2), None):
             ask = {"workspace_id": workspace.pk, "steps": series[:2], "window": window, "by": by,
                    "since": SINCE, "until": datetime(2025, 3, 20, tzinfo=UTC),

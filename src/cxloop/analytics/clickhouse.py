@@ -593,15 +593,38 @@ def _series_matches(steps: Sequence[Step], params: dict[str, Any], prefix: str) 
 
 
 def trend_sql(
-    series: Sequence[Step], *, by: str, breakdown: tuple[str, str]
+    series: Sequence[Step],
+    *,
+    by: str,
+    breakdown: tuple[str, str],
+    customer_groups: Mapping[int, Sequence[str]] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Per (series, period, kept group): events and unique customers; rows of the groups outside
     the top ``{top}`` come back once per (series, period) with ``kept`` 0 (``analytics.trendwalk``'s
-    rules). Columns: series index, period text, kept, group, events, customers."""
+    rules). Columns: series index, period text, kept, group, events, customers.
+
+    A breakdown by customer joins each event to its customer's groups (one row per group; a
+    customer absent from ``customer_groups`` is in ''): the pairs (customer, group number) are
+    bound as one CSV text read by ``format()`` (a text literal parses in one step, an array of
+    numbers element by element), and the query raises its own ``max_query_size`` to fit."""
     params: dict[str, Any] = {"names": sorted({s.event for s in series})}
     matches = _series_matches(series, params, "s")
     kind, path = breakdown
-    if kind == "channel":
+    joined, settings = "", ""
+    if kind == "customer" and customer_groups:
+        names = sorted({g for groups in customer_groups.values() for g in groups})
+        index = {name: i + 1 for i, name in enumerate(names)}
+        pairs = "\n".join(
+            f"{int(c)},{index[g]}" for c, groups in customer_groups.items() for g in groups
+        )
+        params.update(m_names=names, m_pairs=pairs)
+        joined = """
+    LEFT JOIN format(CSV, 'map_c UInt64, map_i UInt32', {m_pairs}) AS customer_map
+        ON customer_id = customer_map.map_c"""
+        settings = f"\nSETTINGS max_query_size = {max(262_144, 2 * len(pairs) + 65_536)}"
+    if kind == "customer":
+        group = "if(map_i = 0, '', {m_names}[map_i])" if customer_groups else "''"
+    elif kind == "channel":
         group = "toString(channel)"
     elif kind == "property":
         parts = path.split(".")
@@ -620,7 +643,7 @@ def trend_sql(
     sql = f"""
 WITH base AS (
     SELECT customer_id, ts, {group} AS g, arrayFilter(x -> x >= 0, [{listed}]) AS ss
-    FROM events
+    FROM events{joined}
     WHERE workspace_id = {{workspace}} AND name IN {{names}} AND ts >= {{since}} AND ts < {{until}}
 ),
 ranked AS (
@@ -631,7 +654,7 @@ SELECT s, toString({period}) AS p, toUInt8({kept}) AS kept, if(kept, g, '') AS g
 FROM base ARRAY JOIN ss AS s
 GROUP BY s, p, kept, grp
 UNION ALL
-SELECT -1, '', 1, g, count(), 0 FROM base WHERE notEmpty(ss) AND {kept} GROUP BY g
+SELECT -1, '', 1, g, count(), 0 FROM base WHERE notEmpty(ss) AND {kept} GROUP BY g{settings}
 """  # noqa: S608 (structure is ours; every value is bound)
     return sql, params
 

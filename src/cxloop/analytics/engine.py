@@ -29,7 +29,7 @@ from cxloop.analytics.sessions import SessionPeriod, SessionRules
 from cxloop.analytics.sessionsql import ClickHouseSessions
 from cxloop.analytics.steps import ORDERED, Exclusion, Step
 from cxloop.analytics.transports import Transport
-from cxloop.analytics.trendwalk import OTHER, TrendCounts, breakdown_key
+from cxloop.analytics.trendwalk import OTHER, CustomerGroups, TrendCounts, breakdown_key
 from cxloop.analytics.walk import FunnelRun, FunnelSummary, Moment
 from cxloop.core.db import ids_in
 
@@ -167,9 +167,11 @@ class AnalyticsEngine(Protocol):
         until: datetime,
         breakdown: str = "",
         top: int = 5,
+        customer_groups: CustomerGroups | None = None,
     ) -> TrendCounts:
         """Events and unique customers per series, period and breakdown group, for events in
-        [since, until) (``analytics.trendwalk``'s rules)."""
+        [since, until) (``analytics.trendwalk``'s rules; ``customer_groups``: the groups of each
+        customer for a breakdown by customer)."""
         ...
 
     def funnel_trend(
@@ -585,8 +587,12 @@ class ClickHouseEngine(ClickHouseSessions):
         until: datetime,
         breakdown: str = "",
         top: int = 5,
+        customer_groups: CustomerGroups | None = None,
     ) -> TrendCounts:
-        sql, params = ch.trend_sql(series, by=by, breakdown=breakdown_key(breakdown))
+        kind = breakdown_key(breakdown)
+        if kind[0] == "customer" and customer_groups is None:
+            raise ValueError(f"breakdown: {breakdown!r} needs each customer's groups")
+        sql, params = ch.trend_sql(series, by=by, breakdown=kind, customer_groups=customer_groups)
         params.update(workspace=workspace_id, since=since, until=until, top=top)
         result = TrendCounts()
         ranking: list[tuple[int, str]] = []

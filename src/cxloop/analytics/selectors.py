@@ -30,7 +30,7 @@ from cxloop.analytics.sessions import (
 from cxloop.analytics.sqlengine import SqlEngine, event_rows
 from cxloop.analytics.steps import ORDERED, Exclusion, Step
 from cxloop.analytics.transports import EngineError, EngineUnavailable, ServerTransport
-from cxloop.analytics.trendwalk import TrendCounts
+from cxloop.analytics.trendwalk import CustomerGroups, TrendCounts
 from cxloop.analytics.walk import FunnelRun, FunnelSummary
 from cxloop.core.models import Workspace
 from cxloop.events import selectors as event_selectors
@@ -297,11 +297,14 @@ def trend_counts(
     until: datetime,
     breakdown: str = "",
     top: int = 5,
+    customer_groups: CustomerGroups | None = None,
 ) -> TrendCounts:
-    """Events and unique customers per series, period and breakdown group, in [since, until)."""
+    """Events and unique customers per series, period and breakdown group, in [since, until);
+    a breakdown by customer (``trait:``, ``segment:``, ``segments:``, ``stage:``) takes each
+    customer's groups, resolved by the caller in the system of record."""
     return current_engine().trend_counts(
         workspace_id=workspace.pk, series=series, by=by, since=since, until=until,
-        breakdown=breakdown, top=top,
+        breakdown=breakdown, top=top, customer_groups=customer_groups,
     )  # fmt: skip
 
 

@@ -22,7 +22,7 @@ from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity, PeriodStart, period_floor, period_next
 from cxloop.analytics.sqlsessions import SqlSessions
 from cxloop.analytics.steps import ORDERED, STRICT, Exclusion, Step
-from cxloop.analytics.trendwalk import TrendCounts
+from cxloop.analytics.trendwalk import CustomerGroups, TrendCounts
 from cxloop.analytics.walk import FunnelRun, FunnelSummary, funnel_summary, funnel_walk
 from cxloop.core.models import Workspace
 from cxloop.events import selectors as event_selectors
@@ -305,11 +305,15 @@ class SqlEngine(SqlSessions):
         until: datetime,
         breakdown: str = "",
         top: int = 5,
+        customer_groups: CustomerGroups | None = None,
     ) -> TrendCounts:
         kind, _ = trendwalk.breakdown_key(breakdown)
         properties = kind == "property" or any(s.conditions for s in series)
         rows = _range_rows(workspace_id, [s.event for s in series], since, until, properties)
-        return trendwalk.trend_counts(rows, series=series, by=by, breakdown=breakdown, top=top)
+        return trendwalk.trend_counts(
+            rows, series=series, by=by, breakdown=breakdown, top=top,
+            customer_groups=customer_groups,
+        )  # fmt: skip
 
     def funnel_trend(
         self,

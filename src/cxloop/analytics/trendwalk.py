@@ -12,6 +12,10 @@ Rules shared by both:
   any other value's JSON, a whole number without its ``.0``, '' when absent or null); the ``top`` values with most events (every
   series together, an event once; ties by value) are kept, the rest fall into "other" (key
   ``None``), whose customers are counted distinct, not summed;
+* a breakdown by customer (``trait:``, ``segment:``, ``segments:``, ``stage:``) is resolved by
+  the caller into ``customer_groups``: the groups of each customer (a customer absent from it is
+  in ''); an event counts once in each group of its customer (in the ranking too), and a
+  customer once per group and period;
 * funnel conversion: per period P, the customers with a step-1 event in P (``since`` <= time <
   ``until``) *entered*; of them, those for whom some such start completes every later step, each
   strictly after the previous one, within the window of the start and by ``as_of``, *converted*.
@@ -20,7 +24,7 @@ Rules shared by both:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
@@ -88,15 +92,27 @@ def property_text(properties: object, path: str) -> str:
     return orjson.dumps(value).decode()
 
 
+CUSTOMER_BREAKDOWNS = ("trait", "segment", "segments", "stage")
+CustomerGroups = Mapping[int, Sequence[str]]  # customer id -> the breakdown groups they are in
+
+
 def breakdown_key(breakdown: str) -> tuple[str, str]:
-    """('', '') for none, ('channel', '') or ('property', dotted path)."""
+    """('', '') for none, ('channel', ''), ('property', dotted path) or ('customer', what) for
+    a breakdown by customer (trait:<name>, segment:<id>, segments:<id>,<id>, stage:<map id>),
+    whose groups the caller resolves."""
     if not breakdown:
         return "", ""
     if breakdown == "channel":
         return "channel", ""
-    if breakdown.startswith("property:") and breakdown.removeprefix("property:").strip():
-        return "property", breakdown.removeprefix("property:").strip()
-    raise ValueError(f"breakdown: expected channel or property:<name>, got {breakdown!r}")
+    kind, _, rest = breakdown.partition(":")
+    if kind == "property" and rest.strip():
+        return "property", rest.strip()
+    if kind in CUSTOMER_BREAKDOWNS and rest.strip():
+        return "customer", breakdown
+    raise ValueError(
+        "breakdown: expected channel, property:<name>, trait:<name>, segment:<id>, "
+        f"segments:<id>,<id>… or stage:<journey map id>, got {breakdown!r}"
+    )
 
 
 def trend_counts(
@@ -106,10 +122,16 @@ def trend_counts(
     by: TrendUnit | str,
     breakdown: str = "",
     top: int = 5,
+    customer_groups: CustomerGroups | None = None,
 ) -> TrendCounts:
     """Count ``rows`` of ``(customer_id, occurred_at, name, channel, properties)`` (already
-    limited to the range) per series, period and group."""
+    limited to the range) per series, period and group (``customer_groups``: see the module's
+    rules)."""
     kind, path = breakdown_key(breakdown)
+    if kind == "customer" and customer_groups is None:
+        raise ValueError(f"breakdown: {breakdown!r} needs each customer's groups")
+    groups_of: CustomerGroups = customer_groups or {}
+    unplaced: Sequence[str] = ("",)
     masks = _masker(series)
     events: dict[tuple[int, datetime, str], int] = defaultdict(int)
     people: dict[tuple[int, datetime, str], set[int]] = defaultdict(set)
@@ -118,13 +140,19 @@ def trend_counts(
         mask = masks(name, channel, properties)
         if not mask:
             continue
-        group = channel if kind == "channel" else property_text(properties, path) if kind else ""
-        ranking[group] += 1
+        if kind == "customer":
+            groups = groups_of.get(customer) or unplaced
+        elif kind:
+            groups = (channel if kind == "channel" else property_text(properties, path),)
+        else:
+            groups = unplaced
         period = unit_floor(as_datetime(at), by)
-        for k in range(len(series)):
-            if mask & (1 << k):
-                events[(k, period, group)] += 1
-                people[(k, period, group)].add(customer)
+        for group in groups:
+            ranking[group] += 1
+            for k in range(len(series)):
+                if mask & (1 << k):
+                    events[(k, period, group)] += 1
+                    people[(k, period, group)].add(customer)
     ordered = sorted(ranking, key=lambda g: (-ranking[g], g))
     kept = set(ordered[:top]) if kind else set(ordered)
     result = TrendCounts(groups=[g for g in ordered if g in kept])

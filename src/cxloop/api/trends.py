@@ -16,6 +16,7 @@ from cxloop.api.params import ObjectIn
 from cxloop.core.permissions import Capability
 from cxloop.journeys.definitions import MAX_STEPS, DefinitionError, parse_rule
 from cxloop.metrics import changes, trends
+from cxloop.segments import trendsplit
 
 router = Router(tags=["trends"])
 Unit = Literal["hour", "day", "week", "month"]
@@ -41,7 +42,12 @@ class TrendIn(RangeIn):
     series: list[SeriesIn | str] = Field(..., min_length=1, max_length=trends.MAX_SERIES)
     by: Unit = "day"
     measure: Literal["events", "customers"] = "events"
-    breakdown: str = Field("", max_length=200, description="'', channel or property:<name>")
+    breakdown: str = Field(
+        "",
+        max_length=200,
+        description="'', channel, property:<name>, trait:<name>, segment:<id> (members against "
+        "the rest), segments:<id>,<id>… (a group per segment) or stage:<journey map id>",
+    )
     top: int = Field(5, ge=1, le=trends.MAX_TOP, description="breakdown values kept")
     formulas: list[str] = Field(
         [], max_length=trends.MAX_FORMULAS, description="over series letters, e.g. B / A"
@@ -139,8 +145,12 @@ def range_out(span: trends.Range) -> dict:
 def run_trend(request: HttpRequest, payload: TrendIn, workspace: str | None = None):
     """Events and unique customers per period for each series (an event name or
     ``{event, channel, conditions, label}``; series are lettered A, B, …), broken down by
-    ``channel`` or ``property:<name>`` (the ``top`` values, the rest as group null = other),
-    with ``formulas`` between series in ``measure`` (a division by zero gives null).
+    ``channel``, ``property:<name>``, a customer ``trait:<name>`` or the current
+    ``stage:<journey map id>`` (the ``top`` values, the rest as group null = other), or saved
+    segments: ``segment:<id>`` (members against "not in <name>") or ``segments:<id>,<id>…``
+    (a group per segment, a customer in several counted in each); customers without a value are
+    in "" (shown as "(none)"). Each group counts its events and its unique customers, with
+    ``formulas`` between series in ``measure`` (a division by zero gives null).
 
     Session series (``analytics.sessions``, the workspace's session settings): ``$sessions``
     counts the sessions started per period (``customers``: who started one);
@@ -152,7 +162,7 @@ def run_trend(request: HttpRequest, payload: TrendIn, workspace: str | None = No
     if errors:
         return Status(422, {"detail": "invalid series", "errors": errors})
     try:
-        report = trends.trend_report(
+        report = trendsplit.trend_split_report(
             workspace=ws, series=series, labels=labels, unit=payload.by, measure=payload.measure,
             date_from=payload.date_from, date_to=payload.date_to, breakdown=payload.breakdown,
             top=payload.top, formulas=payload.formulas,

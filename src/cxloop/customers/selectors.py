@@ -194,6 +194,25 @@ def customer_trait_values(
     return values
 
 
+def customer_trait_names(
+    *, workspace: Workspace, sample: int = 2000, limit: int = 200
+) -> list[str]:
+    """The trait names of the ``sample`` most recently seen live profiles whose value is text, a
+    number or a yes/no (what a breakdown can group by), by name."""
+    names: set[str] = set()
+    rows = (
+        Customer.objects.filter(workspace=workspace, merged_into__isnull=True)
+        .order_by("-last_seen_at", "-pk")
+        .values_list("traits", flat=True)[:sample]
+    )
+    for traits in rows:
+        if isinstance(traits, dict):
+            names.update(
+                key for key, value in traits.items() if isinstance(value, str | int | float | bool)
+            )
+    return sorted(names)[:limit]
+
+
 NAME_TRAITS = ("name", "first_name", "last_name", "firstName", "lastName")
 
 

@@ -1,5 +1,6 @@
 """Trends: events and unique customers per hour/day/week/month for one or more series (an event
-with optional channel and property conditions), broken down by channel or a property, with
+with optional channel and property conditions), broken down by channel, a property or the
+customer (a trait, saved segments, a journey stage: groups resolved by the caller), with
 formulas between series; and funnel conversion per period with Wilson intervals.
 
 One selector per question (:func:`trend_report`, :func:`conversion_trend`), used by the trends
@@ -17,7 +18,14 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from cxloop.analytics import selectors as analytics_selectors
 from cxloop.analytics.steps import Step
-from cxloop.analytics.trendwalk import TrendCounts, TrendUnit, breakdown_key, unit_floor, unit_next
+from cxloop.analytics.trendwalk import (
+    CustomerGroups,
+    TrendCounts,
+    TrendUnit,
+    breakdown_key,
+    unit_floor,
+    unit_next,
+)
 from cxloop.core.models import Workspace
 from cxloop.metrics import definitions as d
 from cxloop.metrics.definitions import Estimate
@@ -252,9 +260,16 @@ def trend_report(
     top: int = 5,
     formulas: Sequence[str] = (),
     now: datetime | None = None,
+    customer_groups: CustomerGroups | None = None,
+    unplaced: str = "",
 ) -> TrendReport:
     """Events and unique customers per period for each series (and breakdown group), with
-    ``formulas`` over the series letters in ``measure`` (events or customers)."""
+    ``formulas`` over the series letters in ``measure`` (events or customers).
+
+    A breakdown by customer (``trait:``, ``segment:``, ``segments:``, ``stage:``) needs
+    ``customer_groups``, each customer's groups as resolved in the system of record (see
+    ``segments.selectors.trend_split_report``, the page's and the API's one way in); the
+    customers in none are shown as ``unplaced`` (default "(none)")."""
     if not series:
         raise TrendQueryError("series: pick at least one event")
     if len(series) > MAX_SERIES:
@@ -267,9 +282,11 @@ def trend_report(
         raise TrendQueryError(f"top: between 1 and {MAX_TOP}")
     try:
         unit = TrendUnit(unit)
-        breakdown_key(breakdown)
+        kind, _ = breakdown_key(breakdown)
     except ValueError as exc:
         raise TrendQueryError(str(exc) if "breakdown" in str(exc) else f"by: {exc}") from exc
+    if kind == "customer" and customer_groups is None:
+        raise TrendQueryError(f"breakdown: {breakdown!r} needs each customer's groups")
     letters = LETTERS[: len(series)]
     _check_session_series(series, letters, breakdown)
     parsed = [(text.strip(), formula_parse(text, letters)) for text in formulas if text.strip()]
@@ -282,6 +299,7 @@ def trend_report(
         found = analytics_selectors.trend_counts(
             workspace=workspace, series=[series[k] for k in counted], by=unit.value,
             since=span.since, until=span.until, breakdown=breakdown, top=top,
+            customer_groups=customer_groups,
         )  # fmt: skip
     sessions: dict = {}
     if len(counted) < len(series):
@@ -290,6 +308,7 @@ def trend_report(
         )
     groups = found.groups or [""]
     for group in groups:
+        shown = unplaced if group == "" and unplaced else group
         for k, step in enumerate(series):
             label = labels[k] if k < len(labels) and labels[k] else None
             if step.event in SESSION_SERIES:
@@ -300,19 +319,21 @@ def trend_report(
                 TrendLine(
                     key=letters[k],
                     label=label or step.event,
-                    group=group if breakdown else "",
+                    group=shown if breakdown else "",
                     events=[c[0] for c in cells],
                     customers=[c[1] for c in cells],
                 )
             )
         for expression, formula in parsed:
             of_group = {
-                line.key: line.values(measure) for line in report.lines if line.group == group
+                line.key: line.values(measure)
+                for line in report.lines
+                if line.group == (shown if breakdown else "")
             }
             report.formulas.append(
                 FormulaLine(
                     expression=expression,
-                    group=group if breakdown else "",
+                    group=shown if breakdown else "",
                     values=[
                         formula(
                             {

@@ -10,10 +10,14 @@ from django import forms
 from cxloop.core.models import Workspace
 from cxloop.journeys.definitions import MAX_STEPS, OPS
 from cxloop.metrics import trends
+from cxloop.segments.trendsplit import MAX_SPLIT_SEGMENTS
 from cxloop.web.forms import TextListField, WholeNumberField, text_field
 
 UNITS = [(u, u) for u in ("hour", "day", "week", "month")]
 SERIES_SLOTS = 3
+# the page's breakdown menu: by nothing, channel, an event property, a customer trait, one saved
+# segment (members against the rest), each of several segments, or the stage in a journey map
+BREAKDOWNS = ("", "channel", "property", "trait", "segment", "segments", "stage")
 
 
 class RangeForm(forms.Form):
@@ -58,11 +62,11 @@ class TrendForm(RangeForm):
     by = forms.ChoiceField(choices=UNITS, required=False)
     measure = forms.ChoiceField(choices=[(m, m) for m in trends.MEASURES], required=False)
     chart = forms.ChoiceField(choices=[("line", "line"), ("bar", "bar")], required=False)
-    breakdown = forms.ChoiceField(
-        choices=[("", "nothing"), ("channel", "channel"), ("property", "property")],
-        required=False,
-    )
+    breakdown = forms.ChoiceField(choices=[(b, b) for b in BREAKDOWNS], required=False)
     breakdown_property = text_field(max_length=200)
+    breakdown_trait = text_field(max_length=200)
+    breakdown_segment = TextListField(max_items=MAX_SPLIT_SEGMENTS, max_length=20)
+    breakdown_journey = text_field(max_length=20)
     top = WholeNumberField(1, trends.MAX_TOP)
     format = forms.ChoiceField(choices=[("", "page"), ("csv", "csv")], required=False)
 
@@ -71,6 +75,9 @@ class TrendForm(RangeForm):
         "date_to": "to",
         "prop": "property",
         "breakdown_property": "breakdown property",
+        "breakdown_trait": "breakdown trait",
+        "breakdown_segment": "breakdown segment",
+        "breakdown_journey": "breakdown journey map",
     }
 
     def clean(self) -> dict[str, Any]:

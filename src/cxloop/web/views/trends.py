@@ -14,10 +14,13 @@ from django.shortcuts import render
 
 from cxloop.core import csvsafe
 from cxloop.core.permissions import Capability
+from cxloop.customers import selectors as customer_selectors
 from cxloop.events.channels import CHANNELS
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys.definitions import OPS, DefinitionError, RuleSpec, parse_rule
 from cxloop.metrics import changes, trends
+from cxloop.segments import selectors as segment_selectors
+from cxloop.segments import trendsplit
 from cxloop.web.charts.embed import figure_json
 from cxloop.web.charts.trends import conversion_figure, trend_figure
 from cxloop.web.forms import error_lines, raw
@@ -94,6 +97,10 @@ def trends_page(request: HttpRequest) -> HttpResponse:
     errors.extend(problems)
     breakdown = data.get("breakdown", raw(form, "breakdown"))
     prop = data.get("breakdown_property", "")
+    trait = data.get("breakdown_trait", "")
+    chosen_segments = [s for s in data.get("breakdown_segment", []) if s]
+    journey = data.get("breakdown_journey", "")
+    trait_names = customer_selectors.customer_trait_names(workspace=workspace)
     formulas = [f for f in data.get("formula", []) if f]
     context: dict[str, Any] = {
         "tab": "trends",
@@ -108,6 +115,9 @@ def trends_page(request: HttpRequest) -> HttpResponse:
             "chart": data.get("chart") or "line",
             "breakdown": breakdown,
             "breakdown_property": prop,
+            "breakdown_trait": trait,
+            "breakdown_segment": chosen_segments,
+            "breakdown_journey": journey,
             "top": data.get("top") or 5,
             "formula": formulas[0] if formulas else raw(form, "formula"),
             "date_from": data.get("date_from") or raw(form, "date_from"),
@@ -116,22 +126,29 @@ def trends_page(request: HttpRequest) -> HttpResponse:
         "invalid": set(form.errors),
         "report": None,
         "default_note": default_note,
+        "trait_names": trait_names if not trait or trait in trait_names else [trait, *trait_names],
+        "segments": list(
+            segment_selectors.segment_list(workspace=workspace).values_list("pk", "name")
+        ),
+        "journeys": list(
+            journey_selectors.journey_list(workspace=workspace).values_list("pk", "name")
+        ),
     }
-    if breakdown == "property" and not prop:
-        context["invalid"].add("breakdown_property")
-        errors.append("breakdown property: name the event property (e.g. plan)")
+    split = _breakdown(breakdown, prop, trait, chosen_segments, journey, context["invalid"], errors)
     if rules and not errors:
         try:
-            report = trends.trend_report(
+            report = trendsplit.trend_split_report(
                 workspace=workspace, series=rules, unit=context["form"]["by"],
                 measure=context["form"]["measure"], date_from=data.get("date_from"),
-                date_to=data.get("date_to"),
-                breakdown=f"property:{prop}" if breakdown == "property" else breakdown,
-                top=context["form"]["top"], formulas=formulas,
+                date_to=data.get("date_to"), breakdown=split, top=context["form"]["top"],
+                formulas=formulas,
             )  # fmt: skip
         except trends.TrendQueryError as exc:
             errors.append(str(exc))
-            context["invalid"].add(_field_of(str(exc)))
+            field = _field_of(str(exc))
+            if field == "breakdown" and breakdown in _BREAKDOWN_FIELDS:
+                field = _BREAKDOWN_FIELDS[breakdown]
+            context["invalid"].add(field)
         else:
             header, rows = trends.trend_table(report)
             context["form"].update(date_from=report.span.first, date_to=report.span.last)
@@ -147,6 +164,53 @@ def trends_page(request: HttpRequest) -> HttpResponse:
             )
     context["errors"] = [e[0].upper() + e[1:] for e in errors]
     return render(request, "trends/trends.html", context, status=422 if errors else 200)
+
+
+_BREAKDOWN_FIELDS = {
+    "property": "breakdown_property",
+    "trait": "breakdown_trait",
+    "segment": "breakdown_segment",
+    "segments": "breakdown_segment",
+    "stage": "breakdown_journey",
+}
+
+
+def _breakdown(
+    kind: str,
+    prop: str,
+    trait: str,
+    segments: list[str],
+    journey: str,
+    invalid: set[str],
+    errors: list[str],
+) -> str:
+    """The selector's breakdown text from the page's fields, or '' with the missing one named."""
+    missing = {
+        "property": (prop, "breakdown property: name the event property (e.g. plan)"),
+        "trait": (trait, "breakdown trait: choose a customer trait"),
+        "segment": (segments, "breakdown segment: choose a saved segment"),
+        "segments": (segments, "breakdown segment: choose one or more saved segments"),
+        "stage": (journey, "breakdown journey map: choose a journey map"),
+    }
+    if kind in missing and not missing[kind][0]:
+        invalid.add(_BREAKDOWN_FIELDS[kind])
+        errors.append(missing[kind][1])
+        return ""
+    if kind == "segment" and len(segments) > 1:
+        invalid.add("breakdown_segment")
+        errors.append(
+            "breakdown segment: choose one segment to compare its members with everyone else, "
+            "or break down by each of several segments"
+        )
+        return ""
+    value = {
+        "property": prop,
+        "trait": trait,
+        "segment": ",".join(segments),
+        "segments": ",".join(segments),
+        "stage": journey,
+    }
+    return f"{kind}:{value[kind]}" if kind in value else kind
 
 
 def _field_of(message: str) -> str:
