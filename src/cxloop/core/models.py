@@ -18,8 +18,8 @@ class Workspace(models.Model):
     )
     # sessions (analytics.sessions): a new session after this much inactivity, unless the
     # tracker's session id property (blank: sessionId, then session_id) says otherwise
-    session_timeout_minutes = models.PositiveIntegerField(default=30)
-    session_property = models.CharField(max_length=100, blank=True, default="")
+    session_timeout_minutes = models.PositiveIntegerField(default=30, db_default=30)
+    session_property = models.CharField(max_length=100, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -13,11 +13,11 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='workspace',
             name='session_property',
-            field=models.CharField(blank=True, default='', max_length=100),
+            field=models.CharField(blank=True, db_default='', default='', max_length=100),
         ),
         migrations.AddField(
             model_name='workspace',
             name='session_timeout_minutes',
-            field=models.PositiveIntegerField(default=30),
+            field=models.PositiveIntegerField(db_default=30, default=30),
         ),
     ]
