@@ -9,7 +9,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from browser import DESKTOP, PHONE, log_in, sideways_overflow
-from test_funnel_page import SHOP, history
+from factories import identify, ingest
+from test_funnel_page import DAY, SHOP, T0, history
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -26,6 +27,8 @@ def test_a_strict_funnel_with_an_exclusion_is_explained_and_saved(
 ):
     # given: the shop's customers (Error shows up among those who drop)
     history(workspace, SHOP | {"gus": SHOP["ann"], "hal": SHOP["ann"]})
+    gold = ["ann", "bob", "cat", "dan", "eve"]
+    ingest(workspace, [identify(who, {"loyalty_tier": "gold"}, T0 - DAY) for who in gold])
     page.set_viewport_size(DESKTOP)
     log_in(page, live_server, member)
     # when: the page opens with the commonest sequence
@@ -46,6 +49,7 @@ def test_a_strict_funnel_with_an_exclusion_is_explained_and_saved(
     expect(page.get_by_text("Without Error between step 3 and 4.")).to_be_visible()
     why = page.locator(".correlation-table tbody tr")
     expect(why.filter(has_text="Error")).to_contain_text("0 of 3 3 of 5")
+    expect(why.filter(has_text="loyalty_tier = gold")).to_contain_text("trait")
     screenshot("strict-with-exclusion")
     # when: saved and pinned
     page.get_by_label("Name").fill("Card checkout, strict")

@@ -12,9 +12,9 @@ from scipy.stats.contingency import odds_ratio as scipy_odds_ratio
 from statsmodels.stats.multitest import multipletests
 
 from cxloop.journeys import selectors
-from cxloop.journeys.correlation import correlate, odds_ratio
+from cxloop.journeys.correlation import correlate, odds_ratio, trait_counts
 from cxloop.journeys.definitions import parse_steps
-from factories import ingest, track
+from factories import identify, ingest, track
 
 T0 = datetime(2025, 3, 1, 12, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -77,6 +77,74 @@ def test_counts_follow_the_funnel_mode(workspace):
     assert counts["X"] == (2, 0)
 
 
+# entrants c1..c4 converted, d1..d7 dropped; n1 never entered
+TRAITS = {
+    "c1": {"loyalty_tier": "gold", "plan": "pro", "vip": True},
+    "c2": {"loyalty_tier": "gold", "plan": "pro", "vip": True},
+    "c3": {"loyalty_tier": "gold", "plan": "pro", "vip": True},
+    "c4": {"loyalty_tier": "silver", "vip": True},
+    "d1": {"loyalty_tier": "gold", "vip": True},
+    "d2": {"loyalty_tier": "gold", "vip": True},
+    "d3": {"loyalty_tier": "silver", "vip": True},
+    "d4": {"loyalty_tier": "silver", "vip": True},
+    "d5": {"loyalty_tier": "silver", "vip": True},
+    "d6": {"loyalty_tier": "silver", "vip": True},
+    "d7": {"vip": True},
+    "n1": {"loyalty_tier": "gold"},
+}
+
+
+def trait_history(workspace) -> None:
+    history(workspace)
+    before = T0 - timedelta(days=1)  # before anyone enters
+    ingest(workspace, [identify(who, traits, before) for who, traits in TRAITS.items()])
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("each_engine")
+def test_trait_values_are_candidates_in_one_holm_family(workspace):
+    trait_history(workspace)
+    report = selectors.funnel_correlation(
+        workspace=workspace, steps=parse_steps(["A", "B"]), window=HOUR
+    )
+    # plan = pro has 3 entrants (< 5) and vip = true all 11: neither is a candidate
+    assert report.tested == 5
+    tables = {
+        r.label: (r.kind, r.converted_with, r.dropped_with, r.converted_without, r.dropped_without)
+        for r in report.rows
+    }
+    assert tables["loyalty_tier = gold"] == ("trait", 3, 2, 1, 5)
+    assert tables["loyalty_tier = silver"] == ("trait", 1, 4, 3, 3)
+    assert tables["X"] == ("event", 2, 0, 2, 7)
+    names = sorted(tables)
+    expected = {
+        name: fisher_exact([[t[1], t[2]], [t[3], t[4]]], alternative="two-sided")[1]
+        for name, t in tables.items()
+    }
+    holm = multipletests([expected[n] for n in names], method="holm")[1]
+    by_label = {r.label: r for r in report.rows}
+    for name, q in zip(names, holm, strict=True):
+        assert by_label[name].p_value == pytest.approx(expected[name], rel=1e-12)
+        assert by_label[name].p_holm == pytest.approx(q, rel=1e-12)
+    gold = by_label["loyalty_tier = gold"]
+    assert (gold.trait, gold.value) == ("loyalty_tier", "gold")
+    assert gold.odds_ratio == pytest.approx(
+        scipy_odds_ratio([[3, 2], [1, 5]], kind="sample").statistic
+    )
+
+
+def test_trait_counts_skip_many_valued_traits_and_rare_values():
+    converted = {i: i < 30 for i in range(60)}
+    traits = {
+        i: {"city": f"c{i % 21}", "tier": "gold" if i < 40 else "bronze" if i < 57 else "tin"}
+        for i in range(60)
+    }
+    traits[0]["note"] = {"a": 1}  # not a scalar: ignored
+    found = trait_counts(converted, traits)
+    # city has 21 values (> 20): skipped; tin has 3 holders (< 5): skipped
+    assert found == {("tier", "gold"): (30, 10), ("tier", "bronze"): (0, 17)}
+
+
 def test_statistics_match_scipy_and_statsmodels():
     events = {"X": (30, 5), "Y": (12, 40), "Z": (20, 22), "W": (0, 9)}
     rows = correlate(entered=200, converted=80, events=events)
@@ -120,6 +188,7 @@ def test_the_api_answers_what_the_selector_does(client, member, workspace):
     )
     assert (answer["entered"], answer["converted"], answer["tested"]) == (11, 4, 3)
     assert [e["event"] for e in answer["events"]] == [r.event for r in report.rows]
+    assert {e["kind"] for e in answer["events"]} == {"event"}
     assert answer["events"][0]["p_holm"] == pytest.approx(report.rows[0].p_holm)
     # modes and exclusions through the funnel route
     strict = client.post(
@@ -144,3 +213,20 @@ def test_the_api_answers_what_the_selector_does(client, member, workspace):
     )
     assert bad.status_code == 422
     assert bad.json()["errors"] == ["exclusions[0].after: give a step number from 1 to 1"]
+
+
+@pytest.mark.django_db
+def test_the_api_returns_trait_rows(client, member, workspace):
+    trait_history(workspace)
+    client.force_login(member)
+    body = {"steps": ["A", "B"], "window_seconds": 3600}
+    answer = client.post("/api/funnels/correlation", body, content_type="application/json").json()
+    assert answer["tested"] == 5
+    gold = next(e for e in answer["events"] if e["label"] == "loyalty_tier = gold")
+    assert gold["kind"] == "trait" and gold["event"] is None
+    assert (gold["trait"], gold["value"]) == ("loyalty_tier", "gold")
+    assert [gold[k] for k in ("converted_with", "dropped_with")] == [3, 2]
+    assert [gold[k] for k in ("converted_without", "dropped_without")] == [1, 5]
+    assert gold["p_value"] == pytest.approx(fisher_exact([[3, 2], [1, 5]])[1])
+    x = next(e for e in answer["events"] if e["label"] == "X")
+    assert (x["kind"], x["event"], x["trait"]) == ("event", "X", None)

@@ -13,11 +13,12 @@ import pytest
 
 from cxloop.journeys import services
 from cxloop.journeys.models import SavedAnalysis
-from factories import ingest, member_make, track
+from factories import identify, ingest, member_make, track
 
 pytestmark = pytest.mark.django_db
 
 T0 = datetime(2025, 3, 1, 12, tzinfo=UTC)
+DAY = timedelta(days=1)
 
 
 def text(response) -> str:
@@ -87,7 +88,7 @@ def test_correlation_lists_what_the_dropped_did_with_a_link_to_them(client, memb
     assert "Why they dropped" in page
     # Error: converted with it 1 (bob) of 3, dropped with it 2 (dan, eve) of 3
     assert re.search(r"Error 1 of 3 2 of 3 33% / 67% ", page)
-    assert "over all 2 events tested" in page  # Error and Help
+    assert "over all 2 candidates tested" in page  # Error and Help
     links = [
         html.unescape(link)
         for link in re.findall(
@@ -104,6 +105,33 @@ def test_correlation_lists_what_the_dropped_did_with_a_link_to_them(client, memb
     editor = client.get(links[error])
     assert editor.status_code == 200
     assert 'value="Error"' in editor.content.decode()
+
+
+def test_correlation_lists_trait_values_with_a_segment_of_them(client, member, workspace):
+    history(workspace, SHOP)
+    gold = ["ann", "bob", "cat", "dan", "eve"]  # fay has no tier
+    ingest(workspace, [identify(who, {"loyalty_tier": "gold"}, T0 - DAY) for who in gold])
+    client.force_login(member)
+    response = client.get("/journeys/funnel/", {"step": STEPS, "window": "1", "unit": "days"})
+    page = text(response)
+    # gold: converted ann, bob, cat (3 of 3); dropped dan, eve (2 of 3; fay the other)
+    assert re.search(r"trait loyalty_tier = gold 3 of 3 2 of 3 60% / 0% ", page)
+    assert "over all 3 candidates tested" in page  # Error, Help and the tier
+    links = [
+        html.unescape(link)
+        for link in re.findall(
+            r'href="(/segments/new/\?definition=[^"]+)"', response.content.decode()
+        )
+    ]
+    definitions = [orjson.loads(parse_qs(urlparse(link).query)["definition"][0]) for link in links]
+    # gold raises conversion: the segment is who entered, is gold and ordered
+    assert {
+        "all": [
+            {"event": "Home"},
+            {"trait": "loyalty_tier", "op": "eq", "value": "gold"},
+            {"event": "Order", "did": True},
+        ]
+    } in definitions
 
 
 def test_bad_mode_input_is_a_422_naming_it(client, member, workspace):

@@ -320,7 +320,11 @@ def _funnel_query(ws, payload: FunnelIn) -> tuple | Status:
 
 
 class CorrelationRow(Schema):
-    event: str
+    kind: str = Field(description='"event" or "trait"')
+    label: str = Field(description='the event\'s name, or "trait = value"')
+    event: str | None = Field(None, description="the event (event rows)")
+    trait: str | None = Field(None, description="the trait's name (trait rows)")
+    value: str | int | float | bool | None = Field(None, description="the trait's value")
     converted_with: int
     dropped_with: int
     converted_without: int
@@ -333,8 +337,12 @@ class CorrelationRow(Schema):
 class CorrelationOut(Schema):
     entered: int
     converted: int
-    tested: int = Field(description="candidate events tested (the family Holm corrects over)")
-    events: list[CorrelationRow]
+    tested: int = Field(
+        description="candidates tested, events and trait values (the family Holm corrects over)"
+    )
+    events: list[CorrelationRow] = Field(
+        description="the most telling candidates, events and trait values (see kind)"
+    )
 
 
 @router.post(
@@ -351,7 +359,9 @@ def funnel_correlation(
     """For the customers who entered the funnel: each event they did between entering and the
     end of their window, with the 2×2 counts (did it or not × converted or not), the odds ratio
     (0.5 added to every cell when one is zero), Fisher's exact p and the Holm-adjusted p over
-    every candidate tested; most telling first. ``split_by`` is ignored."""
+    every candidate tested; most telling first. Trait values are candidates too (kind
+    "trait"): of a trait with at most 20 distinct values among the entrants, each value that at
+    least 5 of them (and not all) hold. ``split_by`` is ignored."""
     ws = request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
     query = _funnel_query(ws, payload)
     if isinstance(query, Status):
@@ -369,7 +379,11 @@ def funnel_correlation(
             "tested": report.tested,
             "events": [
                 {
-                    "event": r.event,
+                    "kind": r.kind,
+                    "label": r.label,
+                    "event": r.event if r.kind == "event" else None,
+                    "trait": r.trait or None,
+                    "value": r.value,
                     "converted_with": r.converted_with,
                     "dropped_with": r.dropped_with,
                     "converted_without": r.converted_without,

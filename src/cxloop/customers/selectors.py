@@ -194,6 +194,18 @@ def customer_trait_values(
     return values
 
 
+def customer_traits(*, workspace: Workspace, ids: Iterable[int]) -> dict[int, dict]:
+    """The traits of the live profiles among ``ids`` (read in chunks, for long lists)."""
+    wanted = sorted(set(ids))
+    found: dict[int, dict] = {}
+    for start in range(0, len(wanted), 5000):
+        rows = Customer.objects.filter(
+            workspace=workspace, merged_into__isnull=True, pk__in=wanted[start : start + 5000]
+        ).values_list("pk", "traits")
+        found.update((pk, traits) for pk, traits in rows if isinstance(traits, dict))
+    return found
+
+
 def customer_trait_names(
     *, workspace: Workspace, sample: int = 2000, limit: int = 200
 ) -> list[str]:

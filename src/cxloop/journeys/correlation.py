@@ -7,6 +7,11 @@ cell when one is zero (Haldane–Anscombe) so that it stays finite; the p-value 
 test (two-sided, scipy) on the raw table, and Holm's step-down correction over every candidate
 tested keeps the family-wise error at 5 %. Rows are sorted by adjusted p, then by the size of the
 effect (|log odds ratio|), then by name.
+
+Trait values are candidates too: for a trait with at most ``MAX_TRAIT_VALUES`` distinct values
+among the entrants, each value held by at least ``MIN_TRAIT_CUSTOMERS`` of them (and not by all)
+makes the table "has loyalty_tier = gold or not" × converted or not (:func:`trait_counts`); events
+and trait values are one Holm family.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from cxloop.text.drivers import holm
 
 ALPHA = 0.05
 MAX_CORRELATED = 100  # most rows one report shows, page and API alike
+MAX_TRAIT_VALUES = 20  # a trait with more distinct values among the entrants is not a candidate
+MIN_TRAIT_CUSTOMERS = 5  # a trait value held by fewer entrants is not a candidate
+EVENT = "event"
+TRAIT = "trait"
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,13 @@ class EventCorrelation:
     odds_ratio: float
     p_value: float
     p_holm: float
+    kind: str = EVENT  # "event" or "trait"
+    trait: str = ""  # for a trait row: its name and value (``event`` is then "trait = value")
+    value: object = None
+
+    @property
+    def label(self) -> str:
+        return self.event
 
     @property
     def customers(self) -> int:
@@ -64,23 +80,67 @@ def odds_ratio(a: int, b: int, c: int, d: int) -> float:
     return (a * d) / (b * c)
 
 
+def trait_counts(
+    converted: dict[int, bool], traits: dict[int, dict]
+) -> dict[tuple[str, object], tuple[int, int]]:
+    """(trait, value) → (converted with it, dropped with it) over the entrants ``converted``
+    (entrant → reached the last step), ``traits`` being each entrant's traits. Only text,
+    number and yes/no values count; a trait qualifies with at most ``MAX_TRAIT_VALUES``
+    distinct values among the entrants, a value with at least ``MIN_TRAIT_CUSTOMERS`` entrants
+    and not every one of them."""
+    holders: dict[str, dict[tuple[str, object], list[int]]] = {}
+    for who in converted:
+        for key, value in (traits.get(who) or {}).items():
+            if isinstance(value, str | int | float | bool) and value != "":
+                # 1 and True are equal as keys: keep them apart by type
+                holders.setdefault(key, {}).setdefault((type(value).__name__, value), []).append(
+                    who
+                )
+    found: dict[tuple[str, object], tuple[int, int]] = {}
+    everyone = len(converted)
+    for key, values in holders.items():
+        if len(values) > MAX_TRAIT_VALUES:
+            continue
+        for (_, value), people in values.items():
+            if MIN_TRAIT_CUSTOMERS <= len(people) < everyone:
+                won = sum(1 for who in people if converted[who])
+                found[(key, value)] = (won, len(people) - won)
+    return found
+
+
+def trait_label(trait: str, value: object) -> str:
+    shown = str(value).lower() if isinstance(value, bool) else str(value)
+    return f"{trait} = {shown}"
+
+
 def correlate(
-    *, entered: int, converted: int, events: dict[str, tuple[int, int]]
+    *,
+    entered: int,
+    converted: int,
+    events: dict[str, tuple[int, int]],
+    traits: dict[tuple[str, object], tuple[int, int]] | None = None,
 ) -> list[EventCorrelation]:
-    """Every candidate's table, odds ratio, Fisher p and Holm-adjusted p, most telling first."""
+    """Every candidate's table, odds ratio, Fisher p and Holm-adjusted p, most telling first;
+    events and trait values (``traits``, :func:`trait_counts`) corrected as one family."""
     dropped = entered - converted
-    names = sorted(events)
+    candidates: list[tuple[str, tuple[int, int], dict]] = [
+        (name, events[name], {}) for name in sorted(events)
+    ]
+    for (key, value), counts in sorted((traits or {}).items(), key=lambda i: trait_label(*i[0])):
+        extra = {"kind": TRAIT, "trait": key, "value": value}
+        candidates.append((trait_label(key, value), counts, extra))
     tables = []
     p_values = []
-    for name in names:
-        a, b = events[name]
+    for _, (a, b), _ in candidates:
         c, d = converted - a, dropped - b
         tables.append((a, b, c, d))
         p_values.append(float(fisher_exact([[a, b], [c, d]], alternative="two-sided")[1]))
     adjusted = holm(p_values)
     rows = [
-        EventCorrelation(name, a, b, c, d, odds_ratio(a, b, c, d), p, q)
-        for name, (a, b, c, d), p, q in zip(names, tables, p_values, adjusted, strict=True)
+        EventCorrelation(name, a, b, c, d, odds_ratio(a, b, c, d), p, q, **extra)
+        for (name, _, extra), (a, b, c, d), p, q in zip(
+            candidates, tables, p_values, adjusted, strict=True
+        )
     ]
     rows.sort(key=lambda r: (r.p_holm, -abs(math.log(r.odds_ratio)), r.event))
     return rows

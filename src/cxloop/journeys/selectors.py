@@ -23,7 +23,7 @@ from cxloop.journeys._touchpoints import (  # re-exported: part of this public i
 from cxloop.journeys._touchpoints import TouchpointResponses as TouchpointResponses
 from cxloop.journeys._touchpoints import touchpoint_choices as touchpoint_choices
 from cxloop.journeys._touchpoints import touchpoint_response_ids as touchpoint_response_ids
-from cxloop.journeys.correlation import EventCorrelation, correlate
+from cxloop.journeys.correlation import EventCorrelation, correlate, trait_counts
 from cxloop.journeys.definitions import ExclusionSpec, RuleSpec, parse_rule
 from cxloop.journeys.models import (
     CustomerStage,
@@ -466,14 +466,27 @@ def funnel_correlation(
     until: datetime | None = None,
     per: str = CUSTOMER,
 ) -> CorrelationReport:
-    """The events whose presence between entering the funnel and the end of the window most
-    raises or lowers the odds of converting (``journeys.correlation``'s statistics); of
-    sessions with ``per`` session."""
+    """The events whose presence between entering the funnel and the end of the window, and
+    the (low-cardinality) trait values, that most raise or lower the odds of converting
+    (``journeys.correlation``'s statistics); of sessions with ``per`` session (a session
+    having its customer's traits)."""
     found = analytics_selectors.funnel_correlation(
         workspace=workspace, steps=steps, window=window, only=only, mode=mode,
         exclusions=exclusions, since=since, until=until, per=per,
     )  # fmt: skip
-    rows = correlate(entered=found.entered, converted=found.converted, events=found.events)
+    run = analytics_selectors.funnel_run(
+        workspace=workspace, steps=steps, window=window, only=only, mode=mode,
+        exclusions=exclusions, since=since, until=until, per=per,
+    )  # fmt: skip
+    who = session_customer if per == SESSION else int
+    converted = {key: depth == run.steps for key, depth in run.depth.items()}
+    held = customer_selectors.customer_traits(
+        workspace=workspace, ids={who(key) for key in converted}
+    )
+    traits = trait_counts(converted, {key: held.get(who(key), {}) for key in converted})
+    rows = correlate(
+        entered=found.entered, converted=found.converted, events=found.events, traits=traits
+    )
     return CorrelationReport(found.entered, found.converted, rows[:top], len(rows))
 
 

@@ -197,10 +197,16 @@ def _correlation_rows(correlation, report) -> list[dict]:
     last = report.steps[-1].event
     rows = []
     for row in correlation.rows:
+        if row.kind == "trait":
+            condition = {"trait": row.trait, "op": "eq", "value": row.value}
+            having = f"have {row.label}"
+        else:
+            condition = {"event": row.event}
+            having = f"did {row.event}"
         segment = {
             "all": [
                 {"event": report.steps[0].event},
-                {"event": row.event},
+                condition,
                 {"event": last, "did": row.raises},
             ]
         }
@@ -209,7 +215,7 @@ def _correlation_rows(correlation, report) -> list[dict]:
                 "row": row,
                 "odds": f"{row.odds_ratio:.2f}",
                 "people": f"{reverse('segment-new')}?{urlencode({'definition': orjson.dumps(segment).decode()})}",
-                "people_label": f"did {row.event} and {'did not reach' if not row.raises else 'reached'} {last}",
+                "people_label": f"{having} and {'did not reach' if not row.raises else 'reached'} {last}",
             }
         )
     return rows
