@@ -91,6 +91,12 @@ def _load(path: Path) -> Any:
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     from sentence_transformers import SentenceTransformer
 
+    try:  # no progress bar in the server's log while the weights load
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+    except ImportError:
+        pass
     return SentenceTransformer(str(path), local_files_only=True)
 
 
