@@ -203,6 +203,17 @@ def test_themes_fall_back_to_nmf_without_the_extra(workspace, no_extra):
     assert expected == [d.name for d in nmf]
 
 
+def test_pages_name_the_fallback_engine(client, workspace, no_extra):
+    _analyse(workspace, [(t, 2, "web") for t in LOGIN_TEXTS + DELIVERY_TEXTS])
+    client.force_login(member_make(workspace=workspace, username="analyst", role="analyst"))
+    html = client.get(
+        reverse("text-search"), {"q": "password", "mode": "semantic"}
+    ).content.decode()
+    assert "Engine: LSA fallback" in html and LOGIN_TEXTS[0] in html
+    themes_page = client.get(reverse("text-themes")).content.decode()
+    assert "install the <code>embeddings</code> extra" in themes_page
+
+
 # ---------------------------------------------------------------- clustering on given vectors
 
 
@@ -213,8 +224,8 @@ def test_clusters_follow_the_vectors_and_are_named_by_c_tf_idf():
     vectors = np.array([[1.0, 0.0]] * 5 + [[0.0, 1.0]] * 5)
     # when
     found = themes.discover(texts, k=2, vectors=vectors)
-    # then: one theme per direction, each named by its own words (c-TF-IDF: a word only in its
-    # cluster has tf 1/8 there — 4 unigrams + 4 bigrams... per text — and idf log(1 + A/5))
+    # then: one theme per direction, each named by its own words (the counter "i" is in one
+    # text each, under min_df 2, so only the shared words name a cluster)
     by_first = {d.members[0][0] // 5: d for d in found}
     assert sorted(i for i, _ in by_first[0].members) == [0, 1, 2, 3, 4]
     assert sorted(i for i, _ in by_first[1].members) == [5, 6, 7, 8, 9]
@@ -356,6 +367,10 @@ def test_page_and_api_search_by_meaning(client, workspace, model, texts):
     ).json()
     assert {row["text"] for row in api[:2]} == set(LOGIN_TEXTS)
     assert api[0]["similarity"] >= api[1]["similarity"]
+    assert (
+        "clustering their sentence embeddings"
+        in client.get(reverse("text-themes")).content.decode()
+    )
     assert client.get("/api/text/search", {"mode": "vibes"}).status_code == 422
     assert client.get(reverse("text-search"), {"mode": "vibes"}).status_code == 400
 

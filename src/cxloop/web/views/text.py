@@ -336,6 +336,8 @@ def text_themes(request: HttpRequest) -> HttpResponse:
         "errors": errors,
         "texts": text_selectors.workspace_texts(workspace=workspace).count(),
         "span": text_selectors.period_all(workspace=workspace),
+        "embedded": text_selectors.embedding_model_installed(),
+        "engine": text_selectors.embedding_engine(),
     }
     return render(request, "text/themes.html", context, status=422 if errors else 200)
 
