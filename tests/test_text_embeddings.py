@@ -349,8 +349,14 @@ def test_erasure_forgets_the_persons_embeddings(workspace, model):
     assert Embedding.objects.filter(digest=key).exists()
     from cxloop.text import handlers
 
+    shared = embeddings.digest(LOGIN_TEXTS[0])
+    other = response_make(workspace, survey, AT, nps=1, customer=customer, comment=LOGIN_TEXTS[0])
+    somebody = response_make(workspace, survey, AT, nps=1, comment=LOGIN_TEXTS[0])
+    services.text_analyse_responses(responses=[other, somebody])
     handlers.text_customer_erase(customer_ids=[customer.pk])
     assert not Embedding.objects.filter(digest=key).exists()
+    # the same words written by somebody else keep their vector
+    assert Embedding.objects.filter(digest=shared).exists()
 
 
 def test_page_and_api_search_by_meaning(client, workspace, model, texts):

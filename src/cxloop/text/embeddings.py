@@ -134,7 +134,7 @@ def engine_label() -> str:
     return chosen.label if chosen else LSA_LABEL
 
 
-def _unpack(raw: bytes | memoryview, dims: int) -> np.ndarray:
+def unpack(raw: bytes | memoryview, dims: int) -> np.ndarray:
     return np.frombuffer(bytes(raw), dtype="<f4", count=dims)
 
 
@@ -146,7 +146,7 @@ def cached(model: str, digests: Sequence[str]) -> dict[str, np.ndarray]:
         rows = Embedding.objects.filter(
             model=model, digest__in=wanted[start : start + IN_CHUNK]
         ).values_list("digest", "dims", "vector")
-        found.update((key, _unpack(raw, dims)) for key, dims, raw in rows)
+        found.update((key, unpack(raw, dims)) for key, dims, raw in rows)
     return found
 
 
@@ -207,10 +207,13 @@ def embed(texts: Sequence[str], *, model: Engine) -> np.ndarray:
 
 
 def forget(digests: Sequence[str]) -> int:
-    """Drop cached vectors of these texts (every model): an erased person's texts. A text
-    somebody else also wrote is simply embedded again when needed."""
+    """Drop the cached vectors of these texts (every model, and this process's memory): an
+    erased person's texts. The caller leaves out texts somebody else also wrote."""
     dropped = 0
     wanted = list(dict.fromkeys(d for d in digests if d))
+    gone = set(wanted)
+    for key in [k for k in _MEMORY if k[1] in gone]:
+        del _MEMORY[key]
     for start in range(0, len(wanted), IN_CHUNK):
         dropped += Embedding.objects.filter(digest__in=wanted[start : start + IN_CHUNK]).delete()[0]
     return dropped

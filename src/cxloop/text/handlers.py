@@ -58,6 +58,20 @@ def text_customer_export(*, customer_ids: list[int]) -> dict[str, list[Mapping[s
 def text_customer_erase(*, customer_ids: list[int]) -> dict[str, int]:
     rows = TextAnalysis.objects.filter(customer_id__in=customer_ids)
     search.index_drop(rows.values_list("pk", flat=True))
-    embeddings.forget(list(rows.values_list("digest", flat=True)))
+    digests = set(rows.values_list("digest", flat=True))
     deleted, _ = rows.delete()
+    # their texts' vectors too, unless somebody else wrote the same words
+    embeddings.forget(sorted(digests - _still_used(digests)))
     return {"text_analyses": deleted}
+
+
+def _still_used(digests: set[str]) -> set[str]:
+    """Which of these text digests some remaining analysis still has."""
+    ordered, used = sorted(digests), set[str]()
+    for start in range(0, len(ordered), IN_CHUNK):
+        used.update(
+            TextAnalysis.objects.filter(digest__in=ordered[start : start + IN_CHUNK]).values_list(
+                "digest", flat=True
+            )
+        )
+    return used

@@ -66,7 +66,7 @@ def _with_model(
 ) -> SemanticHits:
     rows = list(texts.values_list("pk", "digest"))
     vectors = {
-        key: embeddings._unpack(raw, dims)
+        key: embeddings.unpack(raw, dims)
         for key, dims, raw in Embedding.objects.filter(
             model=model.name, digest__in=texts.values("digest")
         ).values_list("digest", "dims", "vector")
