@@ -153,6 +153,7 @@ PAGES: dict[str, Callable[[Workspace], str]] = {
     "loop-report": lambda ws: "/workflows/report/",
     "workflow-calendar": lambda ws: "/workflows/calendar/",
     "text": lambda ws: "/text/",
+    "text-semantic": lambda ws: _all_texts("/text/?q=my+order+never+came&mode=semantic", ws),
     "text-detail": lambda ws: f"/text/{_negative_text(ws)}/",
     "text-themes": lambda ws: "/text/themes/",
     "text-key-drivers": lambda ws: _all_texts("/text/drivers/?metric=csat", ws),

@@ -420,3 +420,29 @@ def test_text_analyse_and_themes_on_imported_reviews(home, tmp_path):
     assert themes.returncode == 0, themes.stderr
     assert rows(home, "SELECT count(*) FROM text_theme") == [(2,)]
     one_line_error(cx(home, "text", "analyse", "--workspace", "nosuch"), 2, "nosuch")
+
+
+def test_text_embed_fills_the_cache_for_history(home, tmp_path):
+    pytest.importorskip(
+        "sentence_transformers", reason="the optional extra `embeddings` is not installed"
+    )
+    # given: texts analysed with embeddings switched off (history from before the extra)
+    cx(home, "workspace", "create", "Acme")
+    reviews = tmp_path / "reviews.csv"
+    lines = [f"1,The parcel came late {i},google,2024-05-01" for i in range(3)]
+    lines += ["5,Lovely staff,google,2024-05-02", "5,Lovely staff,google,2024-05-03"]
+    reviews.write_text("rating,text,source,date\n" + "\n".join(lines) + "\n")
+    assert cx(home, "feedback", "import-reviews", str(reviews)).returncode == 0
+    lsa = cx(home, "text", "analyse", "--workspace", "acme", CXLOOP_TEXT_EMBEDDINGS="lsa")
+    assert lsa.returncode == 0, lsa.stderr
+    assert rows(home, "SELECT count(*) FROM text_embedding") == [(0,)]
+    off = cx(home, "text", "embed", "--workspace", "acme", CXLOOP_TEXT_EMBEDDINGS="lsa")
+    assert off.returncode == 0 and "LSA fallback" in off.stdout, off.stderr
+    # when: history is embedded
+    embedded = cx(home, "text", "embed", "--workspace", "acme")
+    again = cx(home, "text", "embed", "--workspace", "acme")
+    # then: four distinct texts, one vector each (384 float32 = 1,536 bytes); none twice
+    assert embedded.returncode == 0, embedded.stderr
+    assert "4 texts embedded in workspace acme" in embedded.stdout
+    assert rows(home, "SELECT count(*), min(length(vector)) FROM text_embedding") == [(4, 1536)]
+    assert "0 texts embedded" in again.stdout

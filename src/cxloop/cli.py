@@ -338,6 +338,38 @@ def text_analyse(
     console.print(f"{stored:,} texts analysed in workspace {escape(target.slug)}")
 
 
+@text_app.command("embed")
+def text_embed(
+    workspace: Annotated[str | None, typer.Option(help="Workspace slug.")] = None,
+) -> None:
+    """Embed a workspace's analysed texts for semantic search and themes (history, in bulk;
+    texts embedded already are skipped). Needs the optional extra: pip install "cxloop[embeddings]"."""
+    _django()
+    from cxloop.text import selectors, services
+
+    target = _workspace(workspace)
+    console.print(f"engine: {escape(selectors.embedding_engine())}")
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        "{task.completed:,}/{task.total:,} texts",
+        TimeRemainingColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("Embedding texts", total=0)
+        done = services.texts_embed_workspace(
+            workspace=target,
+            on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    if not selectors.embedding_model_installed():
+        console.print(
+            "the embeddings extra is not installed: semantic search uses the LSA fallback, "
+            "which needs no stored vectors"
+        )
+        return
+    console.print(f"{done:,} texts embedded in workspace {escape(target.slug)}")
+
+
 @text_app.command("themes")
 def text_themes(
     workspace: Annotated[str | None, typer.Option(help="Workspace slug.")] = None,

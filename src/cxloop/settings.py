@@ -178,6 +178,13 @@ elif _task_backend == "db":
 else:
     raise ImproperlyConfigured(f"CXLOOP_TASKS={_task_backend!r}: expected db, rq or immediate")
 
+# Sentence embeddings for semantic search and themes (cxloop.text.embeddings): "auto" uses
+# all-MiniLM-L6-v2 when the optional extra `embeddings` is installed, "lsa" always the light
+# fallback (TF-IDF + TruncatedSVD over the workspace's texts).
+TEXT_EMBEDDINGS = os.environ.get("CXLOOP_TEXT_EMBEDDINGS", "auto")
+if TEXT_EMBEDDINGS not in ("auto", "lsa"):
+    raise ImproperlyConfigured(f"CXLOOP_TEXT_EMBEDDINGS={TEXT_EMBEDDINGS!r}: expected auto or lsa")
+
 # One cache for the whole site. Rate limits (django-ratelimit) and the write-key cache need every
 # process to see the same counts: Redis when REDIS_URL is set or Redis is the task queue
 # (production), else this process's memory, enough for the embedded single-process server.

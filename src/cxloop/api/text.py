@@ -116,17 +116,48 @@ def _period(workspace, params: TextParams, *, days: int = text_selectors.DEFAULT
     return replace(filters, date_from=start, date_to=end), start, end
 
 
-@router.get("/text/search", response={200: list[TextOut], **ERRORS}, summary="Search customer text")
+class TextHitOut(TextOut):
+    similarity: float | None  # cosine to the query in semantic mode, else null
+
+
+@router.get(
+    "/text/search", response={200: list[TextHitOut], **ERRORS}, summary="Search customer text"
+)
 def text_search(
     request: HttpRequest,
     params: Query[TextParams],
     limit: int = limit_param(50),
     offset: int = offset_param(),
+    mode: str = Query(
+        "words",
+        description="words: every word must occur (stemmed), newest first; semantic: the "
+        f"{text_selectors.SEMANTIC_LIMIT} texts closest in meaning to q, closest first",
+    ),
 ):
-    """Analysed texts (PII redacted) with every word and filter, newest first."""
+    """Analysed texts (PII redacted) with every word and filter, newest first; or, with
+    ``mode=semantic``, ranked by closeness in meaning to ``q`` (sentence embeddings, or the LSA
+    fallback when the embeddings extra is not installed)."""
     workspace = request_workspace(request, params.workspace, need=Capability.READ_FEEDBACK)
-    texts = text_selectors.texts_search(workspace=workspace, filters=_filters(params))
-    return list(texts[offset : offset + limit])
+    if mode not in text_selectors.SEARCH_MODES:
+        raise HttpError(
+            422, f"mode: {mode[:40]!r} is not one of {', '.join(text_selectors.SEARCH_MODES)}"
+        )
+    filters = _filters(params)
+    if mode == "semantic" and filters.query.strip():
+        found = text_selectors.texts_semantic(workspace=workspace, filters=filters)
+        chosen = found.hits[offset : offset + limit]
+        similarity = dict(chosen)
+        ranked = text_selectors.texts_by_ids(workspace=workspace, ids=[pk for pk, _ in chosen])
+        return [_hit(t, similarity[t.pk]) for t in ranked]
+    texts = text_selectors.texts_search(workspace=workspace, filters=filters)
+    return [_hit(t, None) for t in texts[offset : offset + limit]]
+
+
+def _hit(analysis, similarity: float | None) -> dict:
+    return {
+        **{name: getattr(analysis, name) for name in TextOut.model_fields},
+        "similarity": similarity,
+    }
 
 
 @router.get(

@@ -1,7 +1,8 @@
 """What happens to a person's text analyses when profiles merge, unmerge, are exported or erased.
 
 Analyses follow their response: a merge moves them to the survivor and records which; an
-unmerge gives those back; erasure deletes them (the redacted text is still personal data).
+unmerge gives those back; erasure deletes them (the redacted text is still personal data), and
+their cached embeddings with them.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cxloop.text import search
+from cxloop.text import embeddings, search
 from cxloop.text.models import TextAnalysis
 
 IN_CHUNK = 500  # ids per UPDATE (SQLite allows 999 parameters)
@@ -57,5 +58,20 @@ def text_customer_export(*, customer_ids: list[int]) -> dict[str, list[Mapping[s
 def text_customer_erase(*, customer_ids: list[int]) -> dict[str, int]:
     rows = TextAnalysis.objects.filter(customer_id__in=customer_ids)
     search.index_drop(rows.values_list("pk", flat=True))
+    digests = set(rows.values_list("digest", flat=True))
     deleted, _ = rows.delete()
+    # their texts' vectors too, unless somebody else wrote the same words
+    embeddings.forget(sorted(digests - _still_used(digests)))
     return {"text_analyses": deleted}
+
+
+def _still_used(digests: set[str]) -> set[str]:
+    """Which of these text digests some remaining analysis still has."""
+    ordered, used = sorted(digests), set[str]()
+    for start in range(0, len(ordered), IN_CHUNK):
+        used.update(
+            TextAnalysis.objects.filter(digest__in=ordered[start : start + IN_CHUNK]).values_list(
+                "digest", flat=True
+            )
+        )
+    return used

@@ -44,6 +44,11 @@ class TextAnalysis(models.Model):
     english = models.BooleanField(default=True)
     truncated = models.BooleanField(default=False)
     version = models.CharField(max_length=32)
+    digest = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="sha256 of the normalised text: the key of its cached embedding (Embedding).",
+    )
     analysed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -93,3 +98,23 @@ class TextTheme(models.Model):
 
     def __str__(self) -> str:
         return f"text {self.analysis_id} in theme {self.theme_id}"
+
+
+class Embedding(models.Model):
+    """A text's sentence embedding, cached so no text is embedded twice: one row per model and
+    text (sha256 of the normalised text), the vector as little-endian float32 bytes. Not tied to
+    a workspace: the same words give the same vector wherever they were written."""
+
+    model = models.CharField(max_length=64)
+    digest = models.CharField(max_length=64)
+    dims = models.PositiveSmallIntegerField()
+    vector = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model", "digest"], name="text_embedding_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.digest[:12]}"

@@ -10,17 +10,22 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db.models import Avg, Count, Max, Min, Q, QuerySet
 
 from cxloop.core.models import Workspace
-from cxloop.text import drivers, keydrivers, search, trends
+from cxloop.text import drivers, keydrivers, search, semantic, trends
 from cxloop.text._facts import ResponseText, response_text
 from cxloop.text.models import Label, TextAnalysis, TextTheme, Theme
 
 __all__ = [
     "KEY_DRIVER_METRICS",
+    "SEARCH_MODES",
+    "SEMANTIC_LIMIT",
     "Label",
     "ResponseText",
+    "SemanticHits",
     "TextFilters",
     "analysis_for_response",
     "analysis_get",
+    "embedding_engine",
+    "embedding_model_installed",
     "key_drivers",
     "negative_drivers",
     "period_all",
@@ -29,7 +34,9 @@ __all__ = [
     "roadblocks",
     "sentiment_by_day",
     "sentiment_counts",
+    "texts_by_ids",
     "texts_search",
+    "texts_semantic",
     "theme_busiest",
     "theme_choices",
     "theme_customer_ids",
@@ -45,6 +52,9 @@ NPS_GROUPS = {"detractor": (0, 6), "passive": (7, 8), "promoter": (9, 10)}
 EMOTIONS = ("anger", "frustration", "disappointment", "joy", "gratitude")
 DEFAULT_DAYS = 30
 KEY_DRIVER_METRICS = keydrivers.METRICS
+SEARCH_MODES = ("words", "semantic")
+SEMANTIC_LIMIT = semantic.LIMIT
+SemanticHits = semantic.SemanticHits
 
 
 @dataclass(frozen=True)
@@ -111,6 +121,31 @@ def texts_search(*, workspace: Workspace, filters: TextFilters) -> QuerySet[Text
             return texts.none()
         texts = texts.filter(pk__in=search.matching_ids(words))
     return texts.order_by("-written_at", "-pk")
+
+
+def texts_semantic(
+    *, workspace: Workspace, filters: TextFilters, limit: int = SEMANTIC_LIMIT
+) -> SemanticHits:
+    """The ``limit`` texts under every filter closest in meaning to the search words (cosine of
+    sentence embeddings, or of the LSA fallback's vectors), closest first."""
+    texts = texts_filter(workspace_texts(workspace=workspace), filters)
+    return semantic.rank(workspace=workspace, texts=texts, query=filters.query, limit=limit)
+
+
+def embedding_engine() -> str:
+    """Which engine semantic search and themes use, in words (the model, or the fallback)."""
+    return semantic.engine_label()
+
+
+def embedding_model_installed() -> bool:
+    """Whether sentence embeddings are in use (else the LSA fallback)."""
+    return semantic.model_installed()
+
+
+def texts_by_ids(*, workspace: Workspace, ids: list[int]) -> list[TextAnalysis]:
+    """These analyses of ``workspace`` in the order of ``ids`` (ids not found left out)."""
+    found = workspace_texts(workspace=workspace).in_bulk(ids)
+    return [found[pk] for pk in ids if pk in found]
 
 
 def sentiment_counts(*, texts: QuerySet[TextAnalysis]) -> dict[str, int]:

@@ -7,18 +7,21 @@ redacted (``core.pii``) before analysis, so nothing stored here holds it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from django.db import transaction
+import numpy as np
+from django.db import DatabaseError, transaction
 
 from cxloop.core import names, pii
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import selectors as feedback_selectors
-from cxloop.text import search, sentiment, themes
-from cxloop.text.models import TextAnalysis, TextTheme, Theme
+from cxloop.text import embeddings, search, sentiment, themes
+from cxloop.text.models import Embedding, TextAnalysis, TextTheme, Theme
 
+log = logging.getLogger(__name__)
 BATCH = 200
 SOURCES = {"link": "survey", "embed": "survey", "email": "survey"}
 
@@ -59,6 +62,7 @@ def _fields(response, book: NameBook | None = None) -> dict:
         "csat_score": response.csat_score,
         "ces_score": response.ces_score,
         "text": redacted.text,
+        "digest": embeddings.digest(redacted.text),
         "pii": list(redacted.kinds),
         "score": result.score,
         "label": result.label,
@@ -110,7 +114,59 @@ def text_analyse_responses(*, responses: Iterable, books: dict[int, NameBook] | 
             stored += 1
         search.index_put(indexed)
         _tag_with_themes(indexed, {r.workspace_id for r in responses})
+    _embed_quietly([text for _, text in indexed])
     return stored
+
+
+def _embed_quietly(texts: list[str]) -> None:
+    """Cache the embeddings of newly analysed texts when the model is installed. A failure is
+    logged, not raised: the analysis is stored already, and ``cxloop text embed`` catches up."""
+    model = embeddings.engine()
+    if model is None or not texts:
+        return
+    try:
+        embeddings.embed(texts, model=model)
+    except (RuntimeError, OSError, ValueError, DatabaseError):
+        log.exception(
+            "embedding %d new texts failed; `cxloop text embed` will catch up", len(texts)
+        )
+
+
+def texts_embed(*, texts: Sequence[str], corpus: Sequence[str] | None = None) -> np.ndarray:
+    """The text-model interface for any app: ``texts`` as unit-length float32 rows.
+
+    With the embedding model (the ``embeddings`` extra) each distinct text is embedded once and
+    cached in the database, batched; without it, the LSA fallback fitted on ``corpus`` (default:
+    ``texts`` themselves), not cached. ``embeddings.engine_label()`` says which is in use."""
+    model = embeddings.engine()
+    if model is not None:
+        return embeddings.embed(texts, model=model)
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    return embeddings.Lsa(corpus if corpus is not None else texts).encode(texts)
+
+
+def texts_embed_workspace(
+    *, workspace: Workspace, on_progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Embed the workspace's analysed texts that are not cached yet (history), in batches;
+    ``on_progress(done, total)`` after each. Returns how many texts were embedded; 0 without
+    the embedding model (the LSA fallback needs no cache)."""
+    model = embeddings.engine()
+    if model is None:
+        return 0
+    rows = TextAnalysis.objects.filter(workspace=workspace).order_by("pk")
+    done_digests = Embedding.objects.filter(model=model.name).values("digest")
+    todo = dict(rows.exclude(digest__in=done_digests).values_list("digest", "text"))
+    keys, total = list(todo), len(todo)
+    if on_progress:
+        on_progress(0, total)
+    for start in range(0, total, BATCH):
+        chunk = keys[start : start + BATCH]
+        embeddings.embed([todo[key] for key in chunk], model=model)
+        if on_progress:
+            on_progress(min(start + BATCH, total), total)
+    return total
 
 
 def _tag_with_themes(analyses: list[tuple[int, str]], workspace_ids: set[int]) -> None:
@@ -191,12 +247,13 @@ class ThemeError(ValueError):
 
 
 def themes_discover(*, workspace: Workspace, k: int | None = None) -> list[Theme]:
-    """Discover themes in the workspace's analysed texts and tag each text. Themes people have
-    curated (renamed or merged) stay as they are; the others are replaced."""
+    """Discover themes in the workspace's analysed texts and tag each text: clusters of sentence
+    embeddings when the model is installed, else TF-IDF + NMF. Themes people have curated (renamed or merged) stay as they are; the others are replaced."""
     rows = list(
         TextAnalysis.objects.filter(workspace=workspace).order_by("pk").values_list("pk", "text")
     )
-    found = themes.discover([text for _, text in rows], k=k)
+    texts = [text for _, text in rows]
+    found = themes.discover(texts, k=k, vectors=_theme_vectors(texts))
     with transaction.atomic():
         Theme.objects.filter(workspace=workspace, curated=False).delete()
         created = []
@@ -210,6 +267,15 @@ def themes_discover(*, workspace: Workspace, k: int | None = None) -> list[Theme
             )
             created.append(theme)
     return created
+
+
+def _theme_vectors(texts: list[str]) -> np.ndarray | None:
+    """Sentence embeddings to cluster into themes when the model is installed (cached), else
+    None: themes then come from TF-IDF + NMF."""
+    model = embeddings.engine()
+    if model is None or len(texts) < themes.MIN_TEXTS:
+        return None
+    return embeddings.embed(texts, model=model)
 
 
 def theme_rename(*, theme: Theme, name: str) -> Theme:
@@ -287,15 +353,16 @@ def theme_set_rules(*, theme: Theme, rules: Iterable[str]) -> int:
 
 
 def theme_split(*, theme: Theme) -> list[Theme]:
-    """Split ``theme`` in two by finding two themes among its own texts (the same TF-IDF + NMF
-    as discovery): each new theme is named by its key phrases, curated, and takes its texts;
+    """Split ``theme`` in two by finding two themes among its own texts (the same way as
+    discovery: embeddings + k-means, or TF-IDF + NMF): each new theme is named by its key phrases, curated, and takes its texts;
     ``theme`` is deleted. Refused when its texts do not fall apart into two."""
     links = list(
         TextTheme.objects.filter(theme=theme)
         .order_by("analysis_id")
         .values_list("analysis_id", "analysis__text")
     )
-    found = themes.discover([text for _, text in links], k=2)
+    texts = [text for _, text in links]
+    found = themes.discover(texts, k=2, vectors=_theme_vectors(texts))
     if len(found) < 2:
         raise ThemeError(
             f"theme: its {len(links)} texts do not fall into two groups of their own words "

@@ -1,10 +1,17 @@
-"""Themes discovered in texts: TF-IDF over words and two-word phrases, then non-negative matrix
-factorisation (scikit-learn's ``TfidfVectorizer`` and ``NMF``). Pure: texts in, themes out.
+"""Themes discovered in texts. Pure: texts (and their vectors) in, themes out. Two ways:
 
-Each theme is named by its three heaviest phrases; a text belongs to every theme whose weight in
-it is at least half its strongest (at most ``MAX_PER_TEXT``), so a text can carry several.
-Deterministic (``random_state``). The embedding path (sentence embeddings with torch) is not
-part of this slice.
+- **Sentence embeddings** (when the caller passes ``vectors``: the ``embeddings`` extra is
+  installed): k-means over the unit vectors (scikit-learn's ``KMeans``), each cluster named by
+  its class-based TF-IDF key phrases (c-TF-IDF as BERTopic defines it: a cluster's texts read as
+  one document; a phrase weighs its frequency in the cluster × log(1 + average words per cluster
+  / its frequency over all clusters)). A text belongs to its nearest cluster, and also to the
+  second nearest when that one is almost as close (``SECOND``).
+- **TF-IDF + NMF** otherwise: TF-IDF over words and two-word phrases, then non-negative matrix
+  factorisation (scikit-learn's ``TfidfVectorizer`` and ``NMF``); a text belongs to every theme
+  whose weight in it is at least half its strongest.
+
+Each theme is named by its three heaviest phrases; a text carries at most ``MAX_PER_TEXT``.
+Deterministic (``random_state``).
 """
 
 from __future__ import annotations
@@ -14,13 +21,15 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.cluster import KMeans
 from sklearn.decomposition import NMF
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
 MIN_TEXTS = 10
 MAX_THEMES = 12
 MAX_PER_TEXT = 2
 PHRASES = 6
+SECOND = 0.9  # a second theme when its centre is at least this share as close as the first
 
 
 @dataclass(frozen=True)
@@ -38,10 +47,15 @@ def theme_count(n_texts: int) -> int:
     return max(2, min(MAX_THEMES, round(math.sqrt(n_texts / 2))))
 
 
-def discover(texts: list[str], *, k: int | None = None, seed: int = 0) -> list[Discovered]:
-    """Themes of ``texts`` (empty when there are fewer than ``MIN_TEXTS`` or too few words)."""
+def discover(
+    texts: list[str], *, k: int | None = None, seed: int = 0, vectors: np.ndarray | None = None
+) -> list[Discovered]:
+    """Themes of ``texts`` (empty when there are fewer than ``MIN_TEXTS`` or too few words):
+    clusters of ``vectors`` (one unit row per text) when given, else TF-IDF + NMF."""
     if len(texts) < MIN_TEXTS:
         return []
+    if vectors is not None:
+        return _clusters(texts, vectors, k=k, seed=seed)
     vectorizer = TfidfVectorizer(
         stop_words="english", ngram_range=(1, 2), min_df=2, max_df=0.5, sublinear_tf=True
     )
@@ -69,6 +83,60 @@ def discover(texts: list[str], *, k: int | None = None, seed: int = 0) -> list[D
             continue
         phrases = tuple(str(terms[t]) for t in np.argsort(-component)[:PHRASES])
         found.append(Discovered(phrases, tuple(sorted(members[j], key=lambda m: -m[1]))))
+    return sorted(found, key=lambda d: -len(d.members))
+
+
+def key_phrases(texts: list[str], labels: np.ndarray, k: int) -> list[tuple[str, ...]]:
+    """Each cluster's ``PHRASES`` heaviest words and two-word phrases by c-TF-IDF (BERTopic's
+    class-based TF-IDF): the frequency of a phrase in the cluster, normalised by the cluster's
+    length, × log(1 + A / its frequency over all clusters), A the average words per cluster."""
+    counter = CountVectorizer(stop_words="english", ngram_range=(1, 2), min_df=2)
+    try:
+        counts = counter.fit_transform(texts)
+    except ValueError:  # no word left after stop words
+        return [() for _ in range(k)]
+    per_cluster = np.vstack(
+        [np.asarray(counts[labels == c].sum(axis=0)).ravel() for c in range(k)]
+    ).astype(float)
+    lengths = per_cluster.sum(axis=1, keepdims=True)
+    tf = per_cluster / np.where(lengths > 0, lengths, 1.0)
+    average = per_cluster.sum() / k
+    idf = np.log(1 + average / np.maximum(per_cluster.sum(axis=0), 1.0))
+    weights = tf * idf
+    terms = counter.get_feature_names_out()
+    return [
+        tuple(str(terms[t]) for t in np.argsort(-row, kind="stable")[:PHRASES] if row[t] > 0)
+        for row in weights
+    ]
+
+
+def _clusters(
+    texts: list[str], vectors: np.ndarray, *, k: int | None, seed: int
+) -> list[Discovered]:
+    distinct = len({row.tobytes() for row in np.asarray(vectors, dtype=np.float32)})
+    k = min(k or theme_count(len(texts)), distinct, len(texts) - 1)
+    if k < 2:
+        return []
+    model = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(vectors)
+    centres = model.cluster_centers_ / np.maximum(
+        np.linalg.norm(model.cluster_centers_, axis=1, keepdims=True), 1e-12
+    )
+    closeness = np.asarray(vectors) @ centres.T  # cosine to each centre
+    labels = model.labels_
+    phrases = key_phrases(texts, labels, k)
+    members: list[list[tuple[int, float]]] = [[] for _ in range(k)]
+    for i, row in enumerate(closeness):
+        first = int(labels[i])
+        members[first].append((i, float(row[first])))
+        others = [c for c in np.argsort(-row) if c != first][: MAX_PER_TEXT - 1]
+        for c in others:
+            if row[first] > 0 and row[c] >= SECOND * row[first]:
+                members[int(c)].append((i, float(row[c])))
+    found = [
+        Discovered(phrases[c], tuple(sorted(members[c], key=lambda m: -m[1])))
+        for c in range(k)
+        if members[c] and phrases[c]
+    ]
     return sorted(found, key=lambda d: -len(d.members))
 
 

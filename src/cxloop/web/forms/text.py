@@ -6,7 +6,7 @@ from django import forms
 
 from cxloop.text.filters import MAX_NAME, MAX_QUERY, FilterInvalid, filters_parse
 from cxloop.text.selectors import KEY_DRIVER_METRICS as METRICS
-from cxloop.text.selectors import TextFilters
+from cxloop.text.selectors import SEARCH_MODES, TextFilters
 from cxloop.web.forms.common import MAX_ID, MAX_PAGE
 
 FIELDS = ("q", "label", "nps", "channel", "source", "emotion", "date_from", "date_to", "theme")
@@ -23,9 +23,13 @@ class TextSearchForm(forms.Form):
     date_to = forms.CharField(required=False, max_length=10)
     theme = forms.CharField(required=False, max_length=20)
     page = forms.IntegerField(min_value=1, max_value=MAX_PAGE, required=False)
+    mode = forms.CharField(required=False, max_length=16)
 
     def clean(self) -> dict:
         data = super().clean() or {}
+        mode = data.get("mode") or ""
+        if mode and mode not in SEARCH_MODES:
+            self.add_error("mode", f"{mode[:40]!r} is not one of {', '.join(SEARCH_MODES)}")
         if self.errors:
             return data
         try:

@@ -9,7 +9,7 @@ from dataclasses import replace
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -63,17 +63,34 @@ def text_search(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return bad_params(request, form)
     filters, start, end = _period(workspace, form.filters)
-    texts = text_selectors.texts_search(workspace=workspace, filters=filters)
-    page = Paginator(texts, PER_PAGE).get_page(form.cleaned_data.get("page") or 1)
+    semantic = form.cleaned_data.get("mode") == "semantic"
+    found = None
+    if semantic and filters.query.strip():
+        found = text_selectors.texts_semantic(workspace=workspace, filters=filters)
+        ids = [pk for pk, _ in found.hits]
+        texts = text_selectors.workspace_texts(workspace=workspace).filter(pk__in=ids)
+        page: Page = Paginator(found.hits, PER_PAGE).get_page(form.cleaned_data.get("page") or 1)
+        shown_texts = text_selectors.texts_by_ids(
+            workspace=workspace, ids=[pk for pk, _ in page.object_list]
+        )
+        similarity = dict(found.hits)
+    else:
+        texts = text_selectors.texts_search(workspace=workspace, filters=filters)
+        page = Paginator(texts, PER_PAGE).get_page(form.cleaned_data.get("page") or 1)
+        shown_texts, similarity = list(page.object_list), {}
     names = {}
     if can(request, Capability.READ_CUSTOMERS):
-        ids = {t.customer_id for t in page.object_list if t.customer_id}
+        customer_ids = {t.customer_id for t in shown_texts if t.customer_id}
         names = {
-            c.pk: str(c) for c in customer_selectors.customers_by_ids(workspace=workspace, ids=ids)
+            c.pk: str(c)
+            for c in customer_selectors.customers_by_ids(workspace=workspace, ids=customer_ids)
         }
     days = text_selectors.sentiment_by_day(texts=texts)
-    drivers, previous = text_selectors.negative_drivers(workspace=workspace, filters=filters)
-    shown = {name: form.cleaned_data.get(name) or "" for name in FIELDS}
+    # semantic words rank texts rather than select them: drivers count the other filters' texts
+    drivers, previous = text_selectors.negative_drivers(
+        workspace=workspace, filters=replace(filters, query="") if semantic else filters
+    )
+    shown = {name: form.cleaned_data.get(name) or "" for name in (*FIELDS, "mode")}
     shown.update(date_from=start.isoformat(), date_to=end.isoformat())
     context = {
         "filters": filters,
@@ -84,7 +101,10 @@ def text_search(request: HttpRequest) -> HttpResponse:
         "figure_json": figure_json(sentiment_figure(days)) if days else None,
         "drivers": drivers,
         "previous": previous,
-        "rows": [(t, names.get(t.customer_id)) for t in page.object_list],
+        "rows": [(t, names.get(t.customer_id or 0), similarity.get(t.pk)) for t in shown_texts],
+        "semantic": semantic,
+        "found": found,
+        "engine": text_selectors.embedding_engine() if semantic else "",
         "labels": text_selectors.Label.values,
         "nps_groups": list(NPS_GROUPS),
         "emotions": EMOTIONS,
@@ -214,7 +234,7 @@ def text_key_drivers(request: HttpRequest) -> HttpResponse:
         response_ids=journey.get("response_ids"),
         customer_ids=journey.get("customer_ids"),
     )
-    shown = {name: form.cleaned_data.get(name) or "" for name in FIELDS}
+    shown = {name: form.cleaned_data.get(name) or "" for name in (*FIELDS, "mode")}
     shown.update(date_from=start.isoformat(), date_to=end.isoformat())
     context = {
         "errors": errors,
@@ -316,6 +336,8 @@ def text_themes(request: HttpRequest) -> HttpResponse:
         "errors": errors,
         "texts": text_selectors.workspace_texts(workspace=workspace).count(),
         "span": text_selectors.period_all(workspace=workspace),
+        "embedded": text_selectors.embedding_model_installed(),
+        "engine": text_selectors.embedding_engine(),
     }
     return render(request, "text/themes.html", context, status=422 if errors else 200)
 
