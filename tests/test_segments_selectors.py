@@ -346,3 +346,26 @@ def test_score_windows_end_at_the_as_of_time(workspace, people):
     # as of NOW, the answer three days later is not yet known: the latest is the detractor
     window = cond(score="nps", op="lte", value=6, within_days=30)
     assert members(workspace, people, window) == {"alice"}
+
+
+def test_an_empty_definition_with_added_members_still_holds_everyone(workspace, people, member):
+    everyone = services.segment_create(
+        workspace=workspace, name="Everyone", definition={"all": []}, created_by=member
+    )
+    gold = services.segment_create(
+        workspace=workspace, name="Gold", definition=cond(trait="tier", op="eq", value="gold"),
+        created_by=member,
+    )  # fmt: skip
+    services.segment_member_add(segment=gold, customer_id=people["bob"])  # silver, added by hand
+
+    every = selectors.segment_count(workspace=workspace, definition={"all": []}, now=NOW)
+    counted = selectors.segment_count(
+        workspace=workspace, definition=everyone.definition, now=NOW, segment_id=everyone.pk
+    )
+    golds = selectors.segment_customers(
+        workspace=workspace, definition=gold.definition, now=NOW, segment_id=gold.pk
+    )
+
+    assert every == len(people) and counted == len(people)
+    names = {pk: name for name, pk in people.items()}
+    assert {names[pk] for pk in golds.values_list("pk", flat=True)} == {"alice", "cara", "bob"}

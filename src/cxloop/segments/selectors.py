@@ -64,7 +64,8 @@ def segment_customers(
     cleaned = definitions.definition_validate(definition)
     now = now or segment_as_of(workspace=workspace)
     condition = _group_q(cleaned, workspace, now)
-    if segment_id is not None:
+    if segment_id is not None and condition:  # an empty Q matches everyone already; OR-ing
+        # into it would keep only the added members
         added = SegmentMember.objects.filter(segment_id=segment_id).values("customer_id")
         condition = condition | Q(pk__in=added)
     return (
