@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from cxloop.segments.models import Segment
+from cxloop.segments.models import Segment, SegmentMember
 
 
 @admin.register(Segment)
@@ -11,3 +11,18 @@ class SegmentAdmin(admin.ModelAdmin):
     list_filter = ("workspace",)
     search_fields = ("name", "description")
     readonly_fields = ("created_at", "updated_at")
+
+
+@admin.register(SegmentMember)
+class SegmentMemberAdmin(admin.ModelAdmin):
+    """Customers added to a segment besides its definition (by a rule or by hand). Added
+    through ``segments.services.segment_member_add``; deleting a row here takes them out."""
+
+    list_display = ("segment", "customer", "source", "added_at")
+    list_filter = ("segment__workspace",)
+    search_fields = ("segment__name", "source")
+    raw_id_fields = ("segment", "customer")
+    readonly_fields = ("segment", "customer", "source", "added_at")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
