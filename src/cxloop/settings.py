@@ -255,7 +255,12 @@ STORAGES = {
 }
 # the largest file a workflow form accepts, and the kinds it accepts (by extension, each checked
 # against the file's first bytes)
-WORKFLOW_FILE_MAX_BYTES = int(os.environ.get("CXLOOP_WORKFLOW_FILE_MAX_MB", "10")) * 1024 * 1024
+_FILE_MAX_MB = os.environ.get("CXLOOP_WORKFLOW_FILE_MAX_MB", "10").strip()
+if not _FILE_MAX_MB.isdigit() or not 1 <= int(_FILE_MAX_MB) <= 1024:
+    raise ImproperlyConfigured(
+        f"CXLOOP_WORKFLOW_FILE_MAX_MB={_FILE_MAX_MB[:20]!r}: expected a whole number of MB, 1–1024"
+    )
+WORKFLOW_FILE_MAX_BYTES = int(_FILE_MAX_MB) * 1024 * 1024
 WORKFLOW_FILE_TYPES = ("pdf", "png", "jpg", "jpeg", "gif", "webp", "txt", "csv", "docx", "xlsx",
                        "pptx", "odt", "ods")  # fmt: skip
 WHITENOISE_USE_FINDERS = True
