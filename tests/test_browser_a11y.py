@@ -120,6 +120,7 @@ PAGES: dict[str, Callable[[Workspace], str]] = {
     "journeys": lambda ws: "/journeys/",
     "journey-new": lambda ws: "/journeys/new/",
     "journey-map": _journey,
+    "journey-map-compare": lambda ws: _journey(ws, "?compare=1"),
     "journey-editor": lambda ws: _journey(ws, "edit/"),
     "funnel": lambda ws: f"/journeys/funnel/?{FUNNEL}",
     "funnel-default": lambda ws: "/journeys/funnel/",

@@ -220,3 +220,36 @@ def test_funnel_with_dropoffs_leads_to_the_customer(
     dropped.get_by_role("link").first.click()
     expect(page).to_have_url(re.compile(r"/customers/\d+/$"))
     expect(page.locator("#customer-name")).to_be_visible()
+
+
+def test_the_map_over_a_chosen_range_against_the_period_before(
+    page: Page, live_server, member, workspace, screenshot
+):
+    # given: the seed (1–2 Mar 2025) and one customer 40 days earlier who browsed then bought
+    from cxloop.journeys import services
+    from test_journeys_maps import SHOP
+
+    seed(workspace)
+    ingest(workspace, [ev("old", "Home", -40 * 24), ev("old", "Order Completed", -40 * 24 + 2)])
+    journey = services.journey_create(workspace=workspace, definition=SHOP)
+    login(page, live_server, member)
+    page.goto(f"{live_server.url}/journeys/{journey.pk}/")
+    # the default: 90 days to the latest event, which includes "old"
+    expect(page.get_by_label("From", exact=True)).to_have_value("2024-12-03")
+    expect(page.get_by_label("To", exact=True)).to_have_value("2025-03-02")
+    expect(page.locator("#as-of")).to_contain_text("the latest event (imported history)")
+    expect(page.locator(".stage-volume")).to_have_text(["5", "5", "1"])
+
+    # when: February on, against the 29 days before
+    page.get_by_label("From", exact=True).fill("2025-02-01")
+    page.get_by_label("Compare with the period before").check()
+    page.get_by_role("button", name="Show", exact=True).click()
+
+    # then: "old" is only in the period before: 1 browsed and bought 2 h later
+    expect(page.locator(".stage-volume")).to_have_text(["4", "4", "1"])
+    expect(page.locator("#map-total-before")).to_have_text("1")
+    expect(page.locator(".stage-before").first).to_have_text(
+        "Before: 1 reached (+3), 100% (-50 pts) to next stage, median 2.0 h"
+    )
+    assert axe_violations(page) == []
+    screenshot("map-range")

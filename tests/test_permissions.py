@@ -184,6 +184,7 @@ API = {
     "list_journeys": RA,
     "create_journey": EJ,
     "get_journey": RA,
+    "journey_map_range": RA,
     "update_journey": EJ,
     "delete_journey": EJ,
     "recompute_journey": EJ,

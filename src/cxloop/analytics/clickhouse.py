@@ -524,6 +524,7 @@ def journey_sql(
             SELECT customer_id, toUnixTimestamp64Micro(ts) AS t,
                 arrayFilter(x -> x >= 0, [{", ".join(matches) or "-1"}]) AS tps
             FROM events WHERE workspace_id = {{workspace}} AND name IN {{names}}
+                AND ts >= {{since}} AND ts < {{until}}
         ) ARRAY JOIN tps AS tp
     ),
     per_stage AS (

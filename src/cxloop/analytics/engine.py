@@ -124,10 +124,16 @@ class AnalyticsEngine(Protocol):
         ...
 
     def journey_walk(
-        self, *, workspace_id: int, stages: int, touchpoints: Sequence[TouchpointRules]
+        self,
+        *,
+        workspace_id: int,
+        stages: int,
+        touchpoints: Sequence[TouchpointRules],
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> JourneyResult:
         """A journey map's metrics and each customer's furthest stage
-        (``analytics.journeywalk``'s rules)."""
+        (``analytics.journeywalk``'s rules), from the events in [since, until) when given."""
         ...
 
     def customers_with_event(
@@ -505,12 +511,19 @@ class ClickHouseEngine(ClickHouseSessions):
         return PathCounts(started=int(started[0][0] or 0) if started else 0)
 
     def journey_walk(
-        self, *, workspace_id: int, stages: int, touchpoints: Sequence[TouchpointRules]
+        self,
+        *,
+        workspace_id: int,
+        stages: int,
+        touchpoints: Sequence[TouchpointRules],
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> JourneyResult:
         metrics_sql, current_sql, params = ch.journey_sql(
             [(i, tp.stage, tp.rules) for i, tp in enumerate(touchpoints)]
         )
         params["workspace"] = workspace_id
+        params["since"], params["until"] = since or ch.EARLIEST, until or ch.LATEST
         found: dict[tuple[int, int], dict] = {}
         for kind, key, customers, events, converted, gap in self.transport.query(
             ch.bind(metrics_sql, params)

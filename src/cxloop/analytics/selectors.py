@@ -249,11 +249,17 @@ def _counting(workspace: Workspace, per: str, only: set[int] | None) -> tuple[An
 
 
 def journey_walk(
-    *, workspace: Workspace, stages: int, touchpoints: Sequence[TouchpointRules]
+    *,
+    workspace: Workspace,
+    stages: int,
+    touchpoints: Sequence[TouchpointRules],
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> JourneyResult:
-    """A journey map's metrics and each customer's furthest stage, where the events are."""
+    """A journey map's metrics and each customer's furthest stage, where the events are (only
+    the events in [since, until) when given)."""
     return current_engine().journey_walk(
-        workspace_id=workspace.pk, stages=stages, touchpoints=touchpoints
+        workspace_id=workspace.pk, stages=stages, touchpoints=touchpoints, since=since, until=until
     )
 
 

@@ -229,13 +229,20 @@ class SqlEngine(SqlSessions):
         )  # fmt: skip
 
     def journey_walk(
-        self, *, workspace_id: int, stages: int, touchpoints: Sequence[TouchpointRules]
+        self,
+        *,
+        workspace_id: int,
+        stages: int,
+        touchpoints: Sequence[TouchpointRules],
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> JourneyResult:
         names = {rule.event for tp in touchpoints for rule in tp.rules}
         needs_properties = any(rule.conditions for tp in touchpoints for rule in tp.rules)
         rows = event_rows(
-            workspace_id=workspace_id, names=sorted(names), properties=needs_properties
-        )
+            workspace_id=workspace_id, names=sorted(names), properties=needs_properties,
+            since=since, until=until,
+        )  # fmt: skip
         return journeywalk.journey_walk(rows, stages=stages, touchpoints=touchpoints)
 
     def customers_with_event(

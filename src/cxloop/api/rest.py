@@ -18,6 +18,7 @@ from cxloop.analytics.selectors import EngineUnavailable
 from cxloop.api import (
     changes,
     feedback,
+    journeymap,
     journeys,
     metrics,
     paths,
@@ -59,6 +60,7 @@ api.add_exception_handler(EngineUnavailable, _engine_unavailable)
 api.add_router("/", feedback.router)
 api.add_router("/", metrics.router)
 api.add_router("/", journeys.router)
+api.add_router("/", journeymap.router)
 api.add_router("/", paths.router)
 api.add_router("/", segments.router)
 api.add_router("/", team.router)

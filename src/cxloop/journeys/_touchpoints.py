@@ -7,6 +7,7 @@ the same rule as the map's per-touchpoint CSAT and NPS (``touchpoint_feedback``)
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import NamedTuple
 
 from django.db.models import Q, QuerySet
@@ -42,10 +43,16 @@ def touchpoint_choices(*, workspace: Workspace) -> list[tuple[str, list[tuple[in
     return found
 
 
-def touchpoint_response_ids(*, workspace: Workspace, touchpoint_id: int) -> TouchpointResponses:
+def touchpoint_response_ids(
+    *,
+    workspace: Workspace,
+    touchpoint_id: int,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> TouchpointResponses:
     """The touchpoint ``touchpoint_id`` and the ids of the completed responses tied to it (none
-    when it has no rules). Raises :class:`TouchpointChoiceError` when the workspace has no such
-    touchpoint."""
+    when it has no rules; submitted in [since, until) when given). Raises
+    :class:`TouchpointChoiceError` when the workspace has no such touchpoint."""
     touchpoint = (
         Touchpoint.objects.filter(stage__journey__workspace=workspace, pk=touchpoint_id)
         .select_related("stage__journey")
@@ -62,4 +69,8 @@ def touchpoint_response_ids(*, workspace: Workspace, touchpoint_id: int) -> Touc
     responses = feedback_selectors.workspace_responses(workspace=workspace).filter(
         tied, completed=True
     )
+    if since is not None:
+        responses = responses.filter(submitted_at__gte=since)
+    if until is not None:
+        responses = responses.filter(submitted_at__lt=until)
     return TouchpointResponses(touchpoint, responses.values_list("pk", flat=True))

@@ -89,6 +89,8 @@ class TouchpointView:
     feedback: dict
     health: str  # good | fair | weak | none (colour on the map)
     health_reason: str
+    previous: dict = field(default_factory=dict)  # metrics of the compared period
+    previous_feedback: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -97,16 +99,22 @@ class StageView:
     metrics: dict
     touchpoints: list[TouchpointView] = field(default_factory=list)
     share: float | None = None  # of the journey's customers
+    previous: dict = field(default_factory=dict)  # metrics of the compared period
 
 
-def journey_map(*, journey: JourneyMap) -> list[StageView]:
-    """Stages in order with their touchpoints, last computed metrics and live feedback scores."""
-    metrics = journey.metrics or {}
+def journey_map(
+    *, journey: JourneyMap, metrics: dict | None = None, feedback: dict[int, dict] | None = None
+) -> list[StageView]:
+    """Stages in order with their touchpoints, last computed metrics and live feedback scores
+    (or the ``metrics`` and ``feedback`` given: a period's, ``journeys.mapperiod``)."""
+    if metrics is None:
+        metrics = journey.metrics or {}
     stage_metrics = metrics.get("stages", [])
     tp_metrics = metrics.get("touchpoints", {})
     total = metrics.get("customers") or 0
     stages = list(journey.stages.prefetch_related("touchpoints__rules"))
-    feedback = touchpoint_feedback(journey=journey)
+    if feedback is None:
+        feedback = touchpoint_feedback(journey=journey)
     views = []
     for stage in stages:
         m = stage_metrics[stage.position] if stage.position < len(stage_metrics) else {}
@@ -141,8 +149,11 @@ def _health(tp: dict, stage: dict, feedback: dict) -> tuple[str, str]:
     return level, f"converts at {ratio:.0%} of the stage's rate"
 
 
-def touchpoint_feedback(*, journey: JourneyMap) -> dict[int, dict]:
-    """CSAT (share of top-box answers), NPS and counts of survey responses per touchpoint.
+def touchpoint_feedback(
+    *, journey: JourneyMap, since: datetime | None = None, until: datetime | None = None
+) -> dict[int, dict]:
+    """CSAT (share of top-box answers), NPS and counts of survey responses per touchpoint
+    (submitted in [since, until) when given).
 
     A response belongs to a touchpoint when its ``touchpoint`` is one of the touchpoint's rule
     events (or the touchpoint's own name) and, when the rule names a channel, its channel matches.
@@ -153,9 +164,13 @@ def touchpoint_feedback(*, journey: JourneyMap) -> dict[int, dict]:
     if not rules:
         return {}
     names = {r.event for r in rules} | {r.touchpoint.name for r in rules}
+    responses = feedback_selectors.workspace_responses(workspace=journey.workspace)
+    if since is not None:
+        responses = responses.filter(submitted_at__gte=since)
+    if until is not None:
+        responses = responses.filter(submitted_at__lt=until)
     rows = (
-        feedback_selectors.workspace_responses(workspace=journey.workspace)
-        .filter(completed=True, touchpoint__in=names)
+        responses.filter(completed=True, touchpoint__in=names)
         .values_list("touchpoint", "channel", "csat_score", "nps_score", "survey__csat_top_box")
         .iterator(chunk_size=5000)
     )

@@ -20,6 +20,15 @@ STEP_SLOTS = 5
 EXCLUSION_SLOTS = 2
 
 
+class JourneyMapForm(RangeForm):
+    """A journey map's range (default: the last 90 days) and whether to compare it with the
+    as many days just before."""
+
+    compare = forms.BooleanField(required=False)
+
+    labels = {"date_from": "from", "date_to": "to"}
+
+
 class FunnelForm(RangeForm):
     step = TextListField()
     step_channel = TextListField()

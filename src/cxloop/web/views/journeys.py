@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from cxloop.core.permissions import Capability
 from cxloop.events.channels import CHANNELS
-from cxloop.journeys import picker
+from cxloop.journeys import mapperiod, picker
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys import services as journey_services
 from cxloop.journeys.definitions import (
@@ -23,10 +23,13 @@ from cxloop.journeys.definitions import (
     FeedbackCondition,
     parse_rule,
 )
+from cxloop.metrics.funnelchange import change_periods
+from cxloop.metrics.trends import TrendQueryError
 from cxloop.text import selectors as text_selectors
 from cxloop.web.charts.journeys import stage_chart
-from cxloop.web.forms import MAX_TEXT
-from cxloop.web.forms.journeys import JourneyEditorForm
+from cxloop.web.forms import MAX_TEXT, error_lines, raw
+from cxloop.web.forms.journeys import JourneyEditorForm, JourneyMapForm
+from cxloop.web.forms.trends import range_of
 from cxloop.web.workspace import active_workspace, can, capability_required
 
 
@@ -65,35 +68,100 @@ def journey_list(request: HttpRequest) -> HttpResponse:
 
 @capability_required(Capability.READ_ANALYTICS)
 def journey_detail(request: HttpRequest, journey_id: int) -> HttpResponse:
+    """The map over a date range (default: the last 90 days to the as-of time), optionally
+    against the as many days before it (``journeys.mapperiod``)."""
     journey = _journey_or_404(request, journey_id)
-    stages = journey_selectors.journey_map(journey=journey)
-    for view in stages:  # the template shows each stage's and touchpoint's median as text
+    form = JourneyMapForm(request.GET)
+    form.is_valid()
+    data = form.cleaned_data
+    invalid = set(form.errors)
+    errors = error_lines(form, JourneyMapForm.labels)
+    context: dict[str, Any] = {
+        "journey": journey,
+        "invalid": invalid,
+        "errors": errors,
+        "form": {
+            "date_from": data.get("date_from") or raw(form, "date_from"),
+            "date_to": data.get("date_to") or raw(form, "date_to"),
+            "compare": bool(data.get("compare")),
+        },
+        "span": None,
+        "previous": None,
+        "stages": [],
+        "chart": None,
+    }
+    span = range_of(journey.workspace, data, invalid, errors)
+    previous = None
+    if span is not None and data.get("compare"):
+        try:
+            previous = change_periods(
+                workspace=journey.workspace, date_from=span.first, date_to=span.last
+            ).previous
+        except TrendQueryError as exc:
+            errors.append(f"compare: {exc}")
+    if span is None:
+        return render(request, "journeys/journey_detail.html", context, status=422)
+    context["form"].update(date_from=span.first, date_to=span.last)
+    period = mapperiod.journey_map_period(
+        journey=journey, since=span.since, until=span.until,
+        previous=(previous.since, previous.until) if previous else None,
+    )  # fmt: skip
+    for view in period.stages:  # the template shows each stage's and touchpoint's median as text
         shown: Any = view
         shown.median = human_duration(view.metrics.get("median_seconds"))
+        shown.before = _before(view.metrics, view.previous, "reached") if previous else ""
         feedback = view.stage.feedback
         shown.placed_when = FeedbackCondition(**feedback).label() if feedback else ""
         for tp in view.touchpoints:
             shown = tp
             shown.median = human_duration(tp.metrics.get("median_seconds"))
-            shown.top_negative = _top_negative(request, journey.workspace, tp.touchpoint.pk)
-    context = {
-        "journey": journey,
-        "stages": stages,
-        "total": (journey.metrics or {}).get("customers", 0),
-        "chart": stage_chart(stages),
-        "rated": any(tp.feedback for view in stages for tp in view.touchpoints),
-        "text_span": text_selectors.period_all(workspace=journey.workspace),
-    }
-    return render(request, "journeys/journey_detail.html", context)
+            shown.before = _before(tp.metrics, tp.previous, "used it") if previous else ""
+            if previous:
+                shown.before += _scores_before(tp.feedback, tp.previous_feedback)
+            shown.top_negative = _top_negative(request, journey.workspace, tp.touchpoint.pk, span)
+    context.update(
+        span=span,
+        previous=previous,
+        stages=period.stages,
+        total=period.customers,
+        total_before=period.previous_customers,
+        chart=stage_chart(period.stages),
+        rated=any(tp.feedback for view in period.stages for tp in view.touchpoints),
+    )
+    return render(request, "journeys/journey_detail.html", context, status=422 if errors else 200)
 
 
-def _top_negative(request: HttpRequest, workspace, touchpoint_id: int) -> tuple | None:
-    """The touchpoint's top negative theme (theme, negative texts) for roles that read
-    feedback, else None: theme names come from customers' words."""
+def _before(now: dict, then: dict, verb: str) -> str:
+    """The compared period in words: "Before: 40 reached (+10), 25% to next stage (+5 pts),
+    median 2.0 days"."""
+    count, was = now.get("customers") or 0, then.get("customers") or 0
+    parts = [f"{was:,} {verb} ({count - was:+,})"]
+    if then.get("conversion") is not None or now.get("conversion") is not None:
+        rate = then.get("conversion")
+        text = "—" if rate is None else f"{rate:.0%}"
+        if rate is not None and now.get("conversion") is not None:
+            text += f" ({100 * (now['conversion'] - rate):+.0f} pts)"
+        parts.append(f"{text} to next stage")
+        parts.append(f"median {human_duration(then.get('median_seconds'))}")
+    return "Before: " + ", ".join(parts)
+
+
+def _scores_before(now: dict, then: dict) -> str:
+    parts = []
+    if then.get("csat") is not None:
+        parts.append(f"CSAT {then['csat']:.0%}")
+    if then.get("nps") is not None:
+        parts.append(f"NPS {then['nps']:+.0f}")
+    return ("; " + ", ".join(parts)) if parts else ""
+
+
+def _top_negative(request: HttpRequest, workspace, touchpoint_id: int, span) -> tuple | None:
+    """The touchpoint's top negative theme (theme, negative texts) in the range, for roles that
+    read feedback, else None: theme names come from customers' words."""
     if not can(request, Capability.READ_FEEDBACK):
         return None
     ids = journey_selectors.touchpoint_response_ids(
-        workspace=workspace, touchpoint_id=touchpoint_id
+        workspace=workspace, touchpoint_id=touchpoint_id, since=span.since, until=span.until
     ).response_ids
     return text_selectors.top_negative_theme(workspace=workspace, response_ids=ids)
 

@@ -1,0 +1,106 @@
+"""Journey map over a date range: how long the map page's query takes at the demo's size.
+
+Run from the repository root::
+
+    .venv/bin/python bench/journeymap.py                  # the demo (5,000 customers)
+
+Builds the demo in a scratch ``CXLOOP_HOME`` (SQLite), copies its events into an embedded
+ClickHouse store in this process (chdb), then times ``journeys.mapperiod.journey_map_period``
+for every map (median of ``--repeat``), on chdb and on the SQL reference engine: the default
+range (the last 90 days to the as-of time), the same against the 90 days before, and all time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+
+def timed(repeat: int, function) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--customers", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    home = Path(tempfile.mkdtemp(prefix="cxloop-bench-journeymap-"))
+    os.environ.update(
+        CXLOOP_HOME=str(home), CXLOOP_ANALYTICS="sql", DJANGO_SETTINGS_MODULE="cxloop.settings"
+    )
+    os.environ.pop("DATABASE_URL", None)
+    try:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", interactive=False, verbosity=0)
+        from cxloop.analytics import selectors as analytics_selectors
+        from cxloop.analytics import services as analytics_services
+        from cxloop.analytics.engine import ChdbTransport, ClickHouseEngine
+        from cxloop.demo.generator import build_demo
+        from cxloop.events import selectors as event_selectors
+        from cxloop.journeys import mapperiod
+        from cxloop.journeys.models import JourneyMap
+        from cxloop.metrics.funnelchange import change_periods
+        from cxloop.metrics.trends import trend_range
+
+        started = time.perf_counter()
+        build_demo(slug="demo", customers=args.customers)
+        maps = list(JourneyMap.objects.order_by("pk"))
+        workspace = maps[0].workspace
+        events = event_selectors.event_count(workspace=workspace)
+        print(
+            f"journey map range benchmark: demo of {args.customers:,} customers, {events:,} "
+            f"events, {len(maps)} maps (built in {time.perf_counter() - started:.0f} s) · SQLite · "
+            f"{os.cpu_count()} CPUs · load {os.getloadavg()[0]:.2f}"
+        )
+        chdb = ClickHouseEngine(ChdbTransport(home / "engine"), label="embedded (bench)")
+        chdb.setup()
+        analytics_services.engine_rebuild(engine=chdb)
+        sql_engine = analytics_selectors.current_engine()
+        span = trend_range(workspace=workspace)
+        before = change_periods(workspace=workspace, date_from=span.first, date_to=span.last)
+        every = trend_range(workspace=workspace, date_from=date(1970, 1, 1))
+        cases = {
+            "last 90 days": (span, None),
+            "last 90 days, compared": (span, before.previous),
+            "all time": (every, None),
+        }
+        print("| range | chdb (s) | SQL reference (s) |")
+        print("|---|---:|---:|")
+        for label, (current, previous) in cases.items():
+            row = []
+            for engine in (chdb, sql_engine):
+                analytics_selectors.current_engine = lambda e=engine: e  # type: ignore[assignment]
+
+                def draw(current=current, previous=previous) -> None:
+                    for journey in maps:
+                        mapperiod.journey_map_period(
+                            journey=journey, since=current.since, until=current.until,
+                            previous=(previous.since, previous.until) if previous else None,
+                        )  # fmt: skip
+
+                row.append(timed(args.repeat, draw))
+            print(f"| {label} | {row[0]:.2f} | {row[1]:.2f} |")
+        return 0
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
