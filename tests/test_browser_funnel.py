@@ -50,6 +50,8 @@ def test_a_strict_funnel_with_an_exclusion_is_explained_and_saved(
     why = page.locator(".correlation-table tbody tr")
     expect(why.filter(has_text="Error")).to_contain_text("0 of 3 3 of 5")
     expect(why.filter(has_text="loyalty_tier = gold")).to_contain_text("trait")
+    # an event property value: 5 of the 8 paid by card (ann, bob, fay, gus, hal)
+    expect(why.filter(has_text="Pay with method = card")).to_contain_text("property")
     screenshot("strict-with-exclusion")
     # when: saved and pinned
     page.get_by_label("Name").fill("Card checkout, strict")

@@ -21,13 +21,18 @@ from typing import Any, Protocol
 
 from cxloop.analytics import clickhouse as ch
 from cxloop.analytics import funnelsql
-from cxloop.analytics.correlation import FunnelCorrelation
+from cxloop.analytics.correlation import (
+    MAX_PROPERTY_VALUES,
+    FunnelCorrelation,
+    PropertyCounts,
+    property_row,
+)
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules, tally_dict
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity
 from cxloop.analytics.sessions import SessionPeriod, SessionRules
 from cxloop.analytics.sessionsql import ClickHouseSessions
-from cxloop.analytics.steps import ORDERED, Exclusion, Step
+from cxloop.analytics.steps import ORDERED, Exclusion, Step, StepCondition
 from cxloop.analytics.transports import Transport
 from cxloop.analytics.trendwalk import OTHER, CustomerGroups, TrendCounts, breakdown_key
 from cxloop.analytics.walk import FunnelRun, FunnelSummary, Moment
@@ -144,9 +149,11 @@ class AnalyticsEngine(Protocol):
         channel: str = "",
         since: datetime | None = None,
         min_count: int = 1,
+        conditions: Sequence[StepCondition] = (),
     ) -> Any:
         """The customers with at least ``min_count`` events named ``event`` (on ``channel``,
-        since ``since``): anything ``pk__in=`` takes (a subquery or a list of ids)."""
+        since ``since``, meeting every property condition): anything ``pk__in=`` takes (a
+        subquery or a list of ids)."""
         ...
 
     def retention_counts(
@@ -207,6 +214,24 @@ class AnalyticsEngine(Protocol):
     ) -> Any:
         """The funnel, correlation and path questions of ``workspace_id`` (of ``only``'s
         customers) with sessions as the units (``sessions.unit_of``)."""
+        ...
+
+    def funnel_property_correlation(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        only: set[int] | None = None,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        max_values: int = MAX_PROPERTY_VALUES,
+    ) -> PropertyCounts:
+        """Per (event, top-level property, value), the converted and dropped customers of the
+        funnel whose events in their window carried it (``analytics.correlation``'s
+        ``property_counts`` rules), in one query."""
         ...
 
 
@@ -562,12 +587,17 @@ class ClickHouseEngine(ClickHouseSessions):
         channel: str = "",
         since: datetime | None = None,
         min_count: int = 1,
+        conditions: Sequence[StepCondition] = (),
     ) -> Any:
         params = {
             "workspace": workspace_id, "name": event, "channel": channel,
             "since": since or ch.EARLIEST, "min_count": min_count,
         }  # fmt: skip
-        rows = self.transport.query(ch.bind(ch.CUSTOMERS_WITH_EVENT, params))
+        sql = ch.CUSTOMERS_WITH_EVENT
+        if conditions:  # the property tests join the WHERE clause, before GROUP BY
+            tests = [ch.condition_sql(c, params, f"w{i}") for i, c in enumerate(conditions)]
+            sql = sql.replace("\nGROUP BY", "".join(f" AND {t}" for t in tests) + "\nGROUP BY")
+        rows = self.transport.query(ch.bind(sql, params))
         return ids_in([row[0] for row in rows])
 
     def retention_counts(
@@ -643,3 +673,30 @@ class ClickHouseEngine(ClickHouseSessions):
             datetime.fromisoformat(period).replace(tzinfo=UTC): (int(entered), int(converted))
             for period, entered, converted in self.transport.query(ch.bind(sql, params))
         }
+
+    def funnel_property_correlation(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        only: set[int] | None = None,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        max_values: int = MAX_PROPERTY_VALUES,
+    ) -> PropertyCounts:
+        bounds = _bounds(since, until)
+        chosen, params = funnelsql.funnel_mode_sql(
+            steps, window=window, only=only is not None, mode=mode, exclusions=exclusions,
+            bounded=bool(bounds),
+        )  # fmt: skip
+        params.update(bounds)
+        params.update(
+            workspace=workspace_id, n=len(steps), last_step=steps[-1].event, max_values=max_values
+        )
+        if only is not None:
+            params["only"] = sorted(only) or [0]
+        sql = funnelsql.property_correlation_sql(chosen, bounded=bool(bounds))
+        return dict(property_row(row) for row in self.transport.query(ch.bind(sql, params)))

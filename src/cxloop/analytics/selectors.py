@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 
 from cxloop.analytics import owner
-from cxloop.analytics.correlation import FunnelCorrelation
+from cxloop.analytics.correlation import FunnelCorrelation, PropertyCounts
 from cxloop.analytics.engine import AnalyticsEngine, ClickHouseEngine, id_list
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules
 from cxloop.analytics.pathwalk import PathCounts
@@ -28,7 +28,7 @@ from cxloop.analytics.sessions import (
     customer_of,
 )
 from cxloop.analytics.sqlengine import SqlEngine, event_rows
-from cxloop.analytics.steps import ORDERED, Exclusion, Step
+from cxloop.analytics.steps import ORDERED, Exclusion, Step, StepCondition
 from cxloop.analytics.transports import EngineError, EngineUnavailable, ServerTransport
 from cxloop.analytics.trendwalk import CustomerGroups, TrendCounts
 from cxloop.analytics.walk import FunnelRun, FunnelSummary
@@ -47,6 +47,7 @@ __all__ = [
     "event_names",
     "event_rows",
     "funnel_correlation",
+    "funnel_property_correlation",
     "funnel_run",
     "funnel_summary",
     "funnel_trend",
@@ -270,12 +271,15 @@ def customers_with_event(
     channel: str = "",
     since: datetime | None = None,
     min_count: int = 1,
+    conditions: Sequence[StepCondition] = (),
 ) -> Any:
-    """Who has at least ``min_count`` events named ``event`` (on ``channel``, since ``since``),
-    as something ``pk__in=`` takes: a subquery, whichever engine answers."""
+    """Who has at least ``min_count`` events named ``event`` (on ``channel``, since ``since``,
+    meeting every property condition), as something ``pk__in=`` takes: a subquery or a list,
+    whichever engine answers."""
     return current_engine().customers_with_event(
-        workspace_id=workspace.pk, event=event, channel=channel, since=since, min_count=min_count
-    )
+        workspace_id=workspace.pk, event=event, channel=channel, since=since, min_count=min_count,
+        conditions=conditions,
+    )  # fmt: skip
 
 
 def retention_counts(
@@ -371,3 +375,23 @@ def engine_status(*, now: datetime | None = None) -> EngineStatus:
     if engine.kind == "sql":
         backlog, lag = 0, None  # the database is the engine: nothing to copy
     return EngineStatus(engine.kind, engine.label, reachable, problem, backlog, lag)
+
+
+def funnel_property_correlation(
+    *,
+    workspace: Workspace,
+    steps: Sequence[Step],
+    window: timedelta | None,
+    only: set[int] | None = None,
+    mode: str = ORDERED,
+    exclusions: Sequence[Exclusion] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> PropertyCounts:
+    """Per (event, top-level property, value), how many converted and dropped customers of the
+    funnel did an event carrying it between their start and the end of their window
+    (``analytics.correlation.property_counts``; keys with few distinct values only)."""
+    return current_engine().funnel_property_correlation(
+        workspace_id=workspace.pk, steps=steps, window=window, only=only, mode=mode,
+        exclusions=exclusions, since=since, until=until,
+    )  # fmt: skip

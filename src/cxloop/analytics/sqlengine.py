@@ -16,14 +16,27 @@ from django.db import connection
 from django.db.models import Count, Min, Q, QuerySet, Value
 
 from cxloop.analytics import journeywalk, pathwalk, trendwalk
-from cxloop.analytics.correlation import FunnelCorrelation, correlation_counts
+from cxloop.analytics.correlation import (
+    MAX_PROPERTY_VALUES,
+    FunnelCorrelation,
+    PropertyCounts,
+    correlation_counts,
+    property_counts,
+)
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity, PeriodStart, period_floor, period_next
 from cxloop.analytics.sqlsessions import SqlSessions
-from cxloop.analytics.steps import ORDERED, STRICT, Exclusion, Step
+from cxloop.analytics.steps import ORDERED, STRICT, Exclusion, Step, StepCondition
 from cxloop.analytics.trendwalk import CustomerGroups, TrendCounts
-from cxloop.analytics.walk import FunnelRun, FunnelSummary, funnel_summary, funnel_walk
+from cxloop.analytics.walk import (
+    FunnelRun,
+    FunnelSummary,
+    funnel_summary,
+    funnel_walk,
+    properties_of,
+)
+from cxloop.core.db import ids_in
 from cxloop.core.models import Workspace
 from cxloop.events import selectors as event_selectors
 
@@ -253,7 +266,8 @@ class SqlEngine(SqlSessions):
         channel: str = "",
         since: datetime | None = None,
         min_count: int = 1,
-    ) -> QuerySet:
+        conditions: Sequence[StepCondition] = (),
+    ) -> Any:
         # IN (subquery) rather than a correlated EXISTS: one pass over the workspace's events
         # whatever the number of customers (SQLite otherwise rescans per customer)
         events = _events(workspace_id).filter(name=event)
@@ -261,6 +275,15 @@ class SqlEngine(SqlSessions):
             events = events.filter(channel=channel)
         if since is not None:
             events = events.filter(occurred_at__gte=since)
+        if conditions:  # the conditions' own test (``Condition.test``) on each event
+            matches: dict[int, int] = defaultdict(int)
+            for customer, properties in events.values_list("customer_id", "properties").iterator(
+                chunk_size=FETCH
+            ):
+                props = properties_of(properties)
+                if all(c.test(props) for c in conditions):
+                    matches[customer] += 1
+            return ids_in([c for c, n in matches.items() if n >= max(min_count, 1)])
         if min_count <= 1:
             return events.values("customer_id")
         return (
@@ -340,6 +363,41 @@ class SqlEngine(SqlSessions):
         )  # fmt: skip
         return trendwalk.funnel_trend(
             rows, steps=steps, window=window, by=by, since=since, until=until, as_of=as_of
+        )
+
+    def funnel_property_correlation(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        only: set[int] | None = None,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        max_values: int = MAX_PROPERTY_VALUES,
+    ) -> PropertyCounts:
+        run = self.funnel(
+            workspace_id=workspace_id, steps=steps, window=window, only=only, mode=mode,
+            exclusions=exclusions, since=since, until=until,
+        )  # fmt: skip
+        sql, params = (
+            _bounded(_events(workspace_id), since, until)
+            .exclude(name="")
+            .exclude(name=steps[-1].event)
+            .values_list("customer_id", "occurred_at", "name", "properties")
+            .query.sql_with_params()
+        )
+
+        def rows() -> Iterator[tuple]:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                while batch := cursor.fetchmany(FETCH):
+                    yield from batch
+
+        return property_counts(
+            run, rows(), window=window, last_step=steps[-1].event, max_values=max_values
         )
 
 

@@ -320,11 +320,16 @@ def _funnel_query(ws, payload: FunnelIn) -> tuple | Status:
 
 
 class CorrelationRow(Schema):
-    kind: str = Field(description='"event" or "trait"')
-    label: str = Field(description='the event\'s name, or "trait = value"')
-    event: str | None = Field(None, description="the event (event rows)")
+    kind: str = Field(description='"event", "trait" or "property"')
+    label: str = Field(
+        description='the event\'s name, "trait = value" or "event with property = value"'
+    )
+    event: str | None = Field(None, description="the event (event and property rows)")
     trait: str | None = Field(None, description="the trait's name (trait rows)")
-    value: str | int | float | bool | None = Field(None, description="the trait's value")
+    property: str | None = Field(None, description="the event property's name (property rows)")
+    value: str | int | float | bool | None = Field(
+        None, description="the trait's or property's value"
+    )
     converted_with: int
     dropped_with: int
     converted_without: int
@@ -338,10 +343,11 @@ class CorrelationOut(Schema):
     entered: int
     converted: int
     tested: int = Field(
-        description="candidates tested, events and trait values (the family Holm corrects over)"
+        description="candidates tested, events, trait and property values (the family Holm "
+        "corrects over)"
     )
     events: list[CorrelationRow] = Field(
-        description="the most telling candidates, events and trait values (see kind)"
+        description="the most telling candidates, events, trait and property values (see kind)"
     )
 
 
@@ -361,7 +367,11 @@ def funnel_correlation(
     (0.5 added to every cell when one is zero), Fisher's exact p and the Holm-adjusted p over
     every candidate tested; most telling first. Trait values are candidates too (kind
     "trait"): of a trait with at most 20 distinct values among the entrants, each value that at
-    least 5 of them (and not all) hold. ``split_by`` is ignored."""
+    least 5 of them (and not all) hold. So are event property values (kind "property", per
+    customer only): top-level properties (not channel) of the entrants' events in their window
+    (not the last step's), of keys with at most 20 distinct values there, the 30 (event,
+    property) pairs the most entrants carry, values held by at least 5 entrants and not all.
+    ``split_by`` is ignored."""
     ws = request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
     query = _funnel_query(ws, payload)
     if isinstance(query, Status):
@@ -381,8 +391,9 @@ def funnel_correlation(
                 {
                     "kind": r.kind,
                     "label": r.label,
-                    "event": r.event if r.kind == "event" else None,
-                    "trait": r.trait or None,
+                    "event": r.event if r.kind == "event" else (r.source or None),
+                    "trait": r.trait if r.kind == "trait" else None,
+                    "property": r.trait if r.kind == "property" else None,
                     "value": r.value,
                     "converted_with": r.converted_with,
                     "dropped_with": r.dropped_with,

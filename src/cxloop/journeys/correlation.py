@@ -10,25 +10,36 @@ effect (|log odds ratio|), then by name.
 
 Trait values are candidates too: for a trait with at most ``MAX_TRAIT_VALUES`` distinct values
 among the entrants, each value held by at least ``MIN_TRAIT_CUSTOMERS`` of them (and not by all)
-makes the table "has loyalty_tier = gold or not" × converted or not (:func:`trait_counts`); events
-and trait values are one Holm family.
+makes the table "has loyalty_tier = gold or not" × converted or not (:func:`trait_counts`).
+
+Event property values are candidates as well ("Card Declined with reason = insufficient_funds"):
+the top-level properties (not ``channel``) of the entrants' events in their window (the last
+step's event left out; text, number or yes/no values), counted by the analytics engine
+(``analytics.correlation.property_counts``), of keys with at most ``MAX_PROPERTY_VALUES``
+distinct values there; of those, the ``MAX_PROPERTY_KEYS`` (event, key) pairs carried by the
+most entrants, and values held by at least ``MIN_TRAIT_CUSTOMERS`` entrants and not by all
+(:func:`property_candidates`). Events, trait values and property values are one Holm family.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from scipy.stats import fisher_exact
 
+from cxloop.analytics.correlation import MAX_PROPERTY_VALUES as MAX_PROPERTY_VALUES
 from cxloop.text.drivers import holm
 
 ALPHA = 0.05
 MAX_CORRELATED = 100  # most rows one report shows, page and API alike
 MAX_TRAIT_VALUES = 20  # a trait with more distinct values among the entrants is not a candidate
 MIN_TRAIT_CUSTOMERS = 5  # a trait value held by fewer entrants is not a candidate
+MAX_PROPERTY_KEYS = 30  # (event, property) pairs considered, those most entrants' events carry
 EVENT = "event"
 TRAIT = "trait"
+PROPERTY = "property"
 
 
 @dataclass(frozen=True)
@@ -41,9 +52,10 @@ class EventCorrelation:
     odds_ratio: float
     p_value: float
     p_holm: float
-    kind: str = EVENT  # "event" or "trait"
+    kind: str = EVENT  # "event", "trait" or "property"
     trait: str = ""  # for a trait row: its name and value (``event`` is then "trait = value")
     value: object = None
+    source: str = ""  # for a property row: the event carrying it (``trait`` is the property)
 
     @property
     def label(self) -> str:
@@ -113,15 +125,39 @@ def trait_label(trait: str, value: object) -> str:
     return f"{trait} = {shown}"
 
 
+def property_label(event: str, key: str, value: object) -> str:
+    return f"{event} with {trait_label(key, value)}"
+
+
+def property_candidates(
+    counts: Mapping[tuple[str, str, str, object], tuple[int, int]], *, entered: int
+) -> dict[tuple[str, str, object], tuple[int, int]]:
+    """(event, property, value) → (converted, dropped) of the values that are candidates: of the
+    ``MAX_PROPERTY_KEYS`` (event, property) pairs whose values the most entrants carry (ties by
+    name), the values held by at least ``MIN_TRAIT_CUSTOMERS`` entrants and not by all."""
+    reach: dict[tuple[str, str], int] = {}
+    for (event, key, _, _), (won, lost) in counts.items():
+        reach[(event, key)] = reach.get((event, key), 0) + won + lost
+    ranked = sorted(reach, key=lambda pair: (-reach[pair], pair))[:MAX_PROPERTY_KEYS]
+    kept = set(ranked)
+    return {
+        (event, key, value): (won, lost)
+        for (event, key, _, value), (won, lost) in counts.items()
+        if (event, key) in kept and MIN_TRAIT_CUSTOMERS <= won + lost < entered
+    }
+
+
 def correlate(
     *,
     entered: int,
     converted: int,
     events: dict[str, tuple[int, int]],
     traits: dict[tuple[str, object], tuple[int, int]] | None = None,
+    properties: dict[tuple[str, str, object], tuple[int, int]] | None = None,
 ) -> list[EventCorrelation]:
     """Every candidate's table, odds ratio, Fisher p and Holm-adjusted p, most telling first;
-    events and trait values (``traits``, :func:`trait_counts`) corrected as one family."""
+    events, trait values (``traits``, :func:`trait_counts`) and event property values
+    (``properties``, :func:`property_candidates`) corrected as one family."""
     dropped = entered - converted
     candidates: list[tuple[str, tuple[int, int], dict]] = [
         (name, events[name], {}) for name in sorted(events)
@@ -129,6 +165,11 @@ def correlate(
     for (key, value), counts in sorted((traits or {}).items(), key=lambda i: trait_label(*i[0])):
         extra = {"kind": TRAIT, "trait": key, "value": value}
         candidates.append((trait_label(key, value), counts, extra))
+    for (event, key, value), counts in sorted(
+        (properties or {}).items(), key=lambda i: property_label(*i[0])
+    ):
+        extra = {"kind": PROPERTY, "trait": key, "value": value, "source": event}
+        candidates.append((property_label(event, key, value), counts, extra))
     tables = []
     p_values = []
     for _, (a, b), _ in candidates:

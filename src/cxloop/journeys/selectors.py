@@ -23,7 +23,12 @@ from cxloop.journeys._touchpoints import (  # re-exported: part of this public i
 from cxloop.journeys._touchpoints import TouchpointResponses as TouchpointResponses
 from cxloop.journeys._touchpoints import touchpoint_choices as touchpoint_choices
 from cxloop.journeys._touchpoints import touchpoint_response_ids as touchpoint_response_ids
-from cxloop.journeys.correlation import EventCorrelation, correlate, trait_counts
+from cxloop.journeys.correlation import (
+    EventCorrelation,
+    correlate,
+    property_candidates,
+    trait_counts,
+)
 from cxloop.journeys.definitions import ExclusionSpec, RuleSpec, parse_rule
 from cxloop.journeys.models import (
     CustomerStage,
@@ -499,9 +504,17 @@ def funnel_correlation(
         workspace=workspace, ids={who(key) for key in converted}
     )
     traits = trait_counts(converted, {key: held.get(who(key), {}) for key in converted})
+    properties = None
+    if per == CUSTOMER:  # event property values: per customer only
+        counts = analytics_selectors.funnel_property_correlation(
+            workspace=workspace, steps=steps, window=window, only=only, mode=mode,
+            exclusions=exclusions, since=since, until=until,
+        )  # fmt: skip
+        properties = property_candidates(counts, entered=found.entered)
     rows = correlate(
-        entered=found.entered, converted=found.converted, events=found.events, traits=traits
-    )
+        entered=found.entered, converted=found.converted, events=found.events, traits=traits,
+        properties=properties,
+    )  # fmt: skip
     return CorrelationReport(found.entered, found.converted, rows[:top], len(rows))
 
 

@@ -6,8 +6,10 @@ least one holds). Items are conditions or nested groups:
 * trait: ``{"trait": "loyalty_tier", "op": "eq", "value": "gold"}``; ops ``eq neq gt gte lt lte
   contains exists`` (``exists`` takes an optional boolean value, default true);
 * event: ``{"event": "Order Completed", "did": false, "within_days": 60, "channel": "web",
-  "min_count": 2}``; ``within_days`` (optional) counts back from the as-of time (the workspace's
-  latest event, else now), ``min_count`` defaults to 1;
+  "min_count": 2, "where": {"property": "reason", "op": "eq", "value": "expired"}}``;
+  ``within_days`` (optional) counts back from the as-of time (the workspace's latest event, else
+  now), ``min_count`` defaults to 1, ``where`` (optional) is one property condition the events
+  must meet (the journey rules' conditions, ``journeys.definitions``);
 * score: ``{"score": "nps", "op": "lte", "value": 6, "within_days": 90}``: the customer's latest
   survey score (``nps`` 0–10, ``csat`` 0–10, ``ces`` 1–7), with ``within_days`` the latest one
   answered in that window;
@@ -30,6 +32,8 @@ from __future__ import annotations
 import re
 from datetime import date
 from typing import Any
+
+from cxloop.journeys.definitions import Condition, DefinitionError, parse_rule
 
 GROUPS = ("all", "any")
 TRAIT_OPS = ("eq", "neq", "gt", "gte", "lt", "lte", "contains", "exists")
@@ -55,7 +59,7 @@ EARLIEST, LATEST = date(1971, 1, 1), date(2200, 12, 31)
 _TRAIT_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\- .]{0,99}")
 _ALLOWED = {
     "trait": {"trait", "op", "value"},
-    "event": {"event", "did", "within_days", "channel", "min_count"},
+    "event": {"event", "did", "within_days", "channel", "min_count", "where"},
     "score": {"score", "op", "value", "within_days"},
     "stage": {"stage", "journey"},
     "prediction": {"prediction", "op", "value"},
@@ -217,6 +221,16 @@ def _event(item: dict, where: str, errors: list[str]) -> dict:
             errors.append(f"{where}: min_count must be a whole number of at least 1")
         else:
             cleaned["min_count"] = count
+    if item.get("where") not in (None, {}):
+        try:
+            rule = parse_rule({"event": name, "conditions": [item["where"]]}, where)
+        except DefinitionError as exc:
+            errors.extend(e.replace(f"{where}.conditions[0]", f"{where}.where") for e in exc.errors)
+        else:
+            condition = rule.conditions[0]
+            cleaned["where"] = {"property": condition.property, "op": condition.op}
+            if condition.op != "exists":
+                cleaned["where"]["value"] = condition.value
     return cleaned
 
 
@@ -401,6 +415,9 @@ def describe_condition(condition: dict) -> str:
         where = f" on {condition['channel']}" if condition.get("channel") else ""
         when = f" in the last {condition['within_days']} days" if "within_days" in condition else ""
         verb = "did" if condition["did"] else "did not do"
+        if "where" in condition:
+            test = condition["where"]
+            where += " with " + Condition(test["property"], test["op"], test.get("value")).label()
         return f"{verb} {condition['event']}{times}{where}{when}"
     if kind == "score":
         when = f" in the last {condition['within_days']} days" if "within_days" in condition else ""

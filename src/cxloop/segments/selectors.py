@@ -25,6 +25,7 @@ from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
 from cxloop.events import selectors as event_selectors
 from cxloop.feedback import selectors as feedback_selectors
+from cxloop.journeys.definitions import Condition
 from cxloop.predict import selectors as predict_selectors
 from cxloop.segments import definition as definitions
 from cxloop.segments import personas, stages, texts
@@ -189,6 +190,7 @@ def _event_q(condition: dict, workspace: Workspace, now: datetime) -> Q:
         channel=condition.get("channel", ""),
         since=since,
         min_count=condition.get("min_count", 1),
+        conditions=[Condition(**condition["where"])] if "where" in condition else (),
     )
     matched = Q(pk__in=customers)
     return matched if condition["did"] else ~matched

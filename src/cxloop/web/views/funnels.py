@@ -13,6 +13,7 @@ from django.urls import reverse
 from cxloop.core.permissions import Capability
 from cxloop.events.channels import CHANNELS
 from cxloop.journeys import selectors as journey_selectors
+from cxloop.journeys.correlation import MAX_PROPERTY_KEYS, MAX_PROPERTY_VALUES
 from cxloop.journeys.definitions import (
     FUNNEL_MODES,
     OPS,
@@ -152,6 +153,8 @@ def funnel(request: HttpRequest) -> HttpResponse:
                     per=per,
                 )  # fmt: skip
                 context["correlation"] = correlation
+                context["property_keys"] = MAX_PROPERTY_KEYS
+                context["property_values"] = MAX_PROPERTY_VALUES
                 context["correlation_rows"] = _correlation_rows(correlation, report)
     context["errors"] = [e[0].upper() + e[1:] for e in errors]
     status = 422 if context["errors"] else 200
@@ -200,6 +203,12 @@ def _correlation_rows(correlation, report) -> list[dict]:
         if row.kind == "trait":
             condition = {"trait": row.trait, "op": "eq", "value": row.value}
             having = f"have {row.label}"
+        elif row.kind == "property":
+            condition = {
+                "event": row.source,
+                "where": {"property": row.trait, "op": "eq", "value": row.value},
+            }
+            having = f"did {row.label}"
         else:
             condition = {"event": row.event}
             having = f"did {row.event}"
