@@ -265,3 +265,21 @@ def test_a_customer_uploads_a_file_on_the_intake_form(page, live_server, workspa
     expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
     run = WorkflowRun.objects.get()
     assert (run.intake["photo"]["name"], run.intake["photo"]["size"]) == ("box__1.png", 24)
+
+
+def test_a_metric_rule_against_its_usual_range_in_the_editor(page, live_server, workspace):
+    from browser import axe_violations
+
+    log_in(page, live_server, member_make(workspace=workspace, username="boss", role="admin"))
+    page.goto(f"{live_server.url}/workflows/rules/new/")
+    # when: a metric trigger, compared with its usual range
+    page.get_by_label("Trigger").select_option("metric_crossed")
+    expect(page.get_by_label("Threshold")).to_be_visible()
+    page.get_by_label("Compared with").select_option("usual")
+    # then: the threshold gives way to k, the earlier windows and the kind of range
+    expect(page.get_by_label("k (spreads from the centre)")).to_have_value("2")
+    expect(page.get_by_label("Earlier windows")).to_have_value("8")
+    expect(page.get_by_label("Range", exact=True)).to_have_value("sd")
+    expect(page.get_by_label("Threshold")).to_have_count(0)
+    expect(page.get_by_text("The notification names the value and the range.")).to_be_visible()
+    assert axe_violations(page) == []

@@ -201,7 +201,7 @@ def test_bad_metric_parameters_name_their_field(workspace):
     assert caught.value.errors == [
         "metric: 'mood' is not one of nps, csat, csat_mean, responses, event_count",
         "days: 0 is outside 1–365",
-        "direction: 'sideways' is not below or above",
+        "direction: 'sideways' is not below, above or outside",
         "threshold: 'low' is not a number",
         "survey: no survey 5 here",
     ]

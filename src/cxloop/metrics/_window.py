@@ -4,7 +4,9 @@ often a named event happened. Each is one aggregate query."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
+from statistics import mean, median, stdev
 
 from django.db.models import Avg, Count
 
@@ -54,3 +56,25 @@ def metric_window(
     filters = ResponseFilters(start=start, end=end, survey_id=survey_id)
     estimate = metric_rows(workspace=workspace, metric=MetricName(metric), filters=filters)[0]
     return estimate.estimate.value, estimate.estimate.n
+
+
+MIN_USUAL_PERIODS = 3  # fewer earlier windows with a value: no usual range yet
+MAD_SCALE = 1.4826  # MAD × this estimates the standard deviation of normal data
+
+
+def usual_range(
+    values: list[float], *, k: float, method: str = "sd"
+) -> tuple[float, float, float, float] | None:
+    """The usual range of a metric from its values in earlier windows: ``(centre, spread, low,
+    high)`` with ``low``/``high`` = centre ∓ k·spread; ``sd``: the mean and the sample standard
+    deviation, ``mad``: the median and 1.4826 × the median absolute deviation (robust to one
+    odd window). None with fewer than ``MIN_USUAL_PERIODS`` values."""
+    kept = [v for v in values if v is not None and math.isfinite(v)]
+    if len(kept) < MIN_USUAL_PERIODS:
+        return None
+    if method == "mad":
+        centre = median(kept)
+        spread = MAD_SCALE * median(abs(v - centre) for v in kept)
+    else:
+        centre, spread = mean(kept), stdev(kept)
+    return centre, spread, centre - k * spread, centre + k * spread

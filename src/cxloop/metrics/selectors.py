@@ -54,7 +54,7 @@ from cxloop.metrics._retention import (  # cohort horizon (issue 10)
     retention_by_period,
 )
 from cxloop.metrics._rollup import rollup_answers, rollup_counts
-from cxloop.metrics._window import WINDOW_METRICS, metric_window
+from cxloop.metrics._window import WINDOW_METRICS, metric_window, usual_range
 from cxloop.metrics.definitions import Estimate, MetricName
 from cxloop.metrics.filters import (
     TRAIT_KEY,
@@ -85,6 +85,7 @@ __all__ = [
     "period_floor",
     "period_next",
     "retention_by_period",
+    "usual_range",
 ]
 
 NONE_LABEL = "(none)"

@@ -193,20 +193,60 @@ def metric_value(
     )  # fmt: skip
 
 
-def _outside(params: Mapping[str, Any], value: float) -> bool:
-    threshold = float(params["threshold"])
-    return value < threshold if params["direction"] == "below" else value > threshold
+Band = tuple[float, float, float, float] | None  # usual range: centre, spread, low, high
 
 
-def _metric_facts(params: Mapping[str, Any], value: float, n: int) -> dict[str, Any]:
-    return {"metric": params["metric"], "value": round(value, 2), "threshold": params["threshold"],
-            "window": params["days"], "n": n, "survey": params.get("survey_id")}  # fmt: skip
+def metric_band(workspace: Workspace, params: Mapping[str, Any], end: datetime) -> Band:
+    """The usual range of a rule's metric at ``end`` (``bound`` "usual"): from its values over
+    the ``periods`` windows of ``days`` just before the current one (``[end − (i+1)·days,
+    end − i·days)``, i = 1…periods); None for a fixed bound or too little history."""
+    if params.get("bound") != "usual":
+        return None
+    from cxloop.metrics import selectors as metric_selectors
+
+    days = timedelta(days=params["days"])
+    earlier = [metric_value(workspace, params, end - i * days)[0]
+               for i in range(1, int(params["periods"]) + 1)]  # fmt: skip
+    return metric_selectors.usual_range(
+        [v for v in earlier if v is not None], k=float(params["k"]), method=params["method"]
+    )
 
 
-def _metric_why(params: Mapping[str, Any], value: float, n: int) -> str:
+def _outside(params: Mapping[str, Any], value: float, band: Band = None) -> bool:
+    if params.get("bound") == "usual":
+        if band is None:
+            return False
+        low, high = band[2], band[3]
+    else:
+        low = high = float(params["threshold"])
+    if params["direction"] == "below":
+        return value < low
+    if params["direction"] == "above":
+        return value > high
+    return value < low or value > high
+
+
+def _metric_facts(params: Mapping[str, Any], value: float, n: int, band: Band = None) -> dict:
+    facts = {"metric": params["metric"], "value": round(value, 2),
+             "threshold": params.get("threshold"), "window": params["days"], "n": n,
+             "survey": params.get("survey_id")}  # fmt: skip
+    if band is not None:
+        facts.update(low=round(band[2], 2), high=round(band[3], 2))
+    return facts
+
+
+def _metric_why(params: Mapping[str, Any], value: float, n: int, band: Band = None) -> str:
     what = METRICS.get(params["metric"], params["metric"])
-    return (f"{what} over the last {params['days']} days = {value:.1f} (n = {n}) "
-            f"{DIRECTIONS[params['direction']]} {params['threshold']:g}")  # fmt: skip
+    now = f"{what} over the last {params['days']} days = {value:.1f} (n = {n})"
+    if band is None:
+        return f"{now} {DIRECTIONS[params['direction']]} {params['threshold']:g}"
+    centre, spread, low, high = band
+    side = "below" if value < low else "above"
+    how = "mean" if params.get("method") != "mad" else "median"
+    unit = "sd" if params.get("method") != "mad" else "× 1.4826 MAD"
+    return (f"{now} is {side} its usual range {low:.1f} to {high:.1f} ({how} {centre:.1f} "
+            f"± {params['k']:g} {unit} {spread:.1f}, from the {params['periods']} windows of "
+            f"{params['days']} days before)")  # fmt: skip
 
 
 def rules_scan_metrics(*, now: datetime | None = None) -> int:
@@ -218,12 +258,15 @@ def rules_scan_metrics(*, now: datetime | None = None) -> int:
         value, n = metric_value(rule.workspace, rule.params, at)
         if value is None:  # nothing to measure in the window: no change of state
             continue
-        outside = _outside(rule.params, value)
+        band = metric_band(rule.workspace, rule.params, at)
+        if rule.params.get("bound") == "usual" and band is None:
+            continue  # too little history for a usual range yet
+        outside = _outside(rule.params, value, band)
         state = dict(rule.state)
         if outside == bool(state.get("outside")):
             continue
         state.update(outside=outside, value=value, changed_at=at.isoformat())
-        facts = _metric_facts(rule.params, value, n)
+        facts = _metric_facts(rule.params, value, n, band)
         firing = None
         with transaction.atomic():
             if outside:
@@ -233,7 +276,7 @@ def rules_scan_metrics(*, now: datetime | None = None) -> int:
             if outside and held:
                 firing = _rules.firing_claim(
                     rule=rule, subject=f"metric:{state['crossings']}", facts=facts, at=at,
-                    why=f"{_metric_why(rule.params, value, n)}; {why}",
+                    why=f"{_metric_why(rule.params, value, n, band)}; {why}",
                 )  # fmt: skip
         made += firing is not None
         _carry_out(rule, firing, None, facts, at)
@@ -366,11 +409,15 @@ def replay(
             value, n = metric_value(workspace, params, moment)
             if value is None:
                 continue
-            now_outside = _outside(params, value)
+            band = metric_band(workspace, params, moment)
+            if params.get("bound") == "usual" and band is None:
+                continue
+            now_outside = _outside(params, value, band)
             if outside is not None and now_outside and not outside:
                 crossings += 1
-                facts = _metric_facts(params, value, n)
-                yield f"metric:{crossings} ({_metric_why(params, value, n)})", moment, None, facts
+                facts = _metric_facts(params, value, n, band)
+                why = _metric_why(params, value, n, band)
+                yield f"metric:{crossings} ({why})", moment, None, facts
             outside = now_outside
     else:
         tick = timedelta(microseconds=1)

@@ -47,7 +47,9 @@ FACTS: dict[str, dict[str, str]] = {
     "metric_crossed": {
         "metric": "metric (nps, csat, csat_mean, responses, event_count)",
         "value": "its value over the window",
-        "threshold": "the threshold crossed",
+        "threshold": "the threshold crossed (fixed bound)",
+        "low": "the usual range's low end (usual bound)",
+        "high": "the usual range's high end (usual bound)",
         "window": "window in days",
         "n": "answers or events it rests on",
     },
@@ -121,7 +123,12 @@ METRICS = {
     "responses": "completed responses",
     "event_count": "count of an event",
 }
-DIRECTIONS = {"below": "falls below", "above": "rises above"}
+DIRECTIONS = {"below": "falls below", "above": "rises above", "outside": "leaves"}
+# a metric rule's bound: a fixed threshold, or the metric's usual range over earlier windows
+BOUNDS = {"fixed": "a fixed threshold", "usual": "its usual range"}
+USUAL_METHODS = {"sd": "mean ± k standard deviations", "mad": "median ± k robust deviations (MAD)"}
+USUAL_K = (0.5, 10.0)  # bounds of k
+USUAL_PERIODS = (3, 52)  # bounds of the number of earlier windows
 SCHEDULES = {
     "after_reply": "N days after the customer's last survey reply",
     "after_step": "N days after a workflow step was completed, with no newer reply",
@@ -288,15 +295,23 @@ def params_validate(
         cleaned["days"] = _int(raw.get("days"), "days", 1, MAX_WINDOW_DAYS, errors)
         direction = raw.get("direction") or "below"
         if direction not in DIRECTIONS:
-            errors.append(f"direction: {str(direction)[:20]!r} is not below or above")
+            errors.append(f"direction: {str(direction)[:20]!r} is not below, above or outside")
         cleaned["direction"] = direction
-        threshold = str(raw.get("threshold", "")).strip()
-        if not threshold:
-            errors.append("threshold: required")
-        elif not NUMBER.match(threshold):
-            errors.append(f"threshold: {threshold[:20]!r} is not a number")
+        bound = raw.get("bound") or "fixed"
+        if bound not in BOUNDS:
+            errors.append(f"bound: {str(bound)[:20]!r} is not fixed or usual")
+        if bound == "usual":
+            cleaned.update(_usual(raw, errors))
         else:
-            cleaned["threshold"] = float(threshold)
+            if direction == "outside":
+                errors.append("direction: outside needs the usual range as the bound")
+            threshold = str(raw.get("threshold", "")).strip()
+            if not threshold:
+                errors.append("threshold: required")
+            elif not NUMBER.match(threshold):
+                errors.append(f"threshold: {threshold[:20]!r} is not a number")
+            else:
+                cleaned["threshold"] = float(threshold)
         if metric == "event_count":
             cleaned["event"] = _text(raw.get("event"), "event", errors, high=200)
         elif raw.get("survey_id") not in (None, ""):
@@ -330,6 +345,24 @@ def params_validate(
     return cleaned
 
 
+def _usual(raw: Mapping, errors: list[str]) -> dict[str, Any]:
+    """A usual-range bound: ``k`` (default 2), ``periods`` (earlier windows, default 8) and
+    ``method`` (sd or mad)."""
+    out: dict[str, Any] = {"bound": "usual"}
+    k = str(raw.get("k") if raw.get("k") not in (None, "") else 2).strip()
+    if not NUMBER.match(k) or not USUAL_K[0] <= float(k) <= USUAL_K[1]:
+        errors.append(f"k: {k[:20]!r} is not a number from {USUAL_K[0]:g} to {USUAL_K[1]:g}")
+    else:
+        out["k"] = float(k)
+    periods = raw.get("periods") if raw.get("periods") not in (None, "") else 8
+    out["periods"] = _int(periods, "periods", *USUAL_PERIODS, errors)
+    method = raw.get("method") or "sd"
+    if method not in USUAL_METHODS:
+        errors.append(f"method: {str(method)[:20]!r} is not sd or mad")
+    out["method"] = method
+    return out
+
+
 def describe_params(trigger: str, params: Mapping[str, Any], names: Mapping[str, str]) -> str:
     """The trigger in words ("NPS over the last 30 days falls below 20"); ``names`` gives
     segment names by id."""
@@ -342,8 +375,14 @@ def describe_params(trigger: str, params: Mapping[str, Any], names: Mapping[str,
             what = f"count of {params.get('event')!r}"
         elif params.get("survey_id"):
             what = f"{what} of survey #{params['survey_id']}"
+        moves = DIRECTIONS.get(str(params.get("direction")), "?")
+        if params.get("bound") == "usual":
+            spread = "sd" if params.get("method") != "mad" else "MAD"
+            return (f"{what} over the last {params.get('days')} days {moves} its usual range "
+                    f"(± {params.get('k'):g} {spread} of the {params.get('periods')} windows "
+                    "before)")  # fmt: skip
         return (f"{what} over the last {params.get('days')} days "
-                f"{DIRECTIONS.get(str(params.get('direction')), '?')} {params.get('threshold')}")  # fmt: skip
+                f"{moves} {params.get('threshold')}")  # fmt: skip
     if trigger == "schedule":
         kind = params.get("schedule")
         if kind == "daily":

@@ -10,7 +10,17 @@ from typing import Any
 from django import forms
 
 from cxloop.web.forms import MAX_ID, WholeNumberField, text_field
-from cxloop.workflows.ruledefs import DIRECTIONS, MAX_WINDOW_DAYS, METRICS, SCHEDULES, TIME
+from cxloop.workflows.ruledefs import (
+    BOUNDS,
+    DIRECTIONS,
+    MAX_WINDOW_DAYS,
+    METRICS,
+    SCHEDULES,
+    TIME,
+    USUAL_K,
+    USUAL_METHODS,
+    USUAL_PERIODS,
+)
 
 MAX_LONG = 5000
 OP = re.compile(r"^(save|test|refresh|add_step|add_intake|add_condition|add_action|"
@@ -97,13 +107,25 @@ def action_row(data, i: int) -> RowForm:
 PARAM_FIELDS = {
     "segment_entered": ("segment_id",),
     "segment_left": ("segment_id",),
-    "metric_crossed": ("metric", "survey_id", "event", "days", "direction", "threshold"),
+    "metric_crossed": (
+        "metric",
+        "survey_id",
+        "event",
+        "days",
+        "direction",
+        "bound",
+        "threshold",
+        "k",
+        "periods",
+        "method",
+    ),
     "schedule": ("schedule", "days", "time", "template_id", "step"),
 }
 # the domain's error names ("segment: …") and the field each belongs to
 PARAM_ERROR_FIELDS = {"segment": "segment_id", "survey": "survey_id", "template": "template_id",
                       **{k: k for k in ("metric", "event", "days", "direction", "threshold",
-                                        "schedule", "time", "step")}}  # fmt: skip
+                                        "schedule", "time", "step", "bound", "k", "periods",
+                                        "method")}}  # fmt: skip
 
 
 class TriggerParamsForm(forms.Form):
@@ -117,6 +139,10 @@ class TriggerParamsForm(forms.Form):
     days = WholeNumberField(1, MAX_WINDOW_DAYS, label="Days")
     direction = forms.ChoiceField(choices=list(DIRECTIONS.items()), required=False)
     threshold = forms.FloatField(required=False)
+    bound = forms.ChoiceField(choices=list(BOUNDS.items()), required=False)
+    k = forms.FloatField(required=False, min_value=USUAL_K[0], max_value=USUAL_K[1])
+    periods = WholeNumberField(*USUAL_PERIODS, label="Earlier windows")
+    method = forms.ChoiceField(choices=list(USUAL_METHODS.items()), required=False)
     schedule = forms.ChoiceField(choices=[("", "choose…"), *SCHEDULES.items()], required=False)
     time = text_field(max_length=5, label="Time of day")
     template_id = WholeNumberField(1, MAX_ID, label="Workflow")
@@ -132,7 +158,7 @@ class TriggerParamsForm(forms.Form):
         needed = {
             "segment_entered": ("segment_id",),
             "segment_left": ("segment_id",),
-            "metric_crossed": ("metric", "days", "threshold"),
+            "metric_crossed": ("metric", "days"),
             "schedule": ("schedule",),
         }.get(self.trigger, ())
         kind = data.get("schedule")
@@ -140,6 +166,8 @@ class TriggerParamsForm(forms.Form):
             needed = (*needed, "time") if kind == "daily" else (*needed, "days")
         if self.trigger == "metric_crossed" and data.get("metric") == "event_count":
             needed = (*needed, "event")
+        if self.trigger == "metric_crossed" and data.get("bound", "fixed") != "usual":
+            needed = (*needed, "threshold")
         for name in needed:
             if data.get(name) in (None, "") and name not in self.errors:
                 self.add_error(name, "required")
