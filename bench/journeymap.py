@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         call_command("migrate", interactive=False, verbosity=0)
         from cxloop.analytics import selectors as analytics_selectors
         from cxloop.analytics import services as analytics_services
-        from cxloop.analytics.engine import ChdbTransport, ClickHouseEngine
+        from cxloop.analytics.engine import ClickHouseEngine
+        from cxloop.analytics.transports import ChdbTransport
         from cxloop.demo.generator import build_demo
         from cxloop.events import selectors as event_selectors
         from cxloop.journeys import mapperiod
