@@ -150,10 +150,11 @@ class AnalyticsEngine(Protocol):
         since: datetime | None = None,
         min_count: int = 1,
         conditions: Sequence[StepCondition] = (),
+        until: datetime | None = None,
     ) -> Any:
         """The customers with at least ``min_count`` events named ``event`` (on ``channel``,
-        since ``since``, meeting every property condition): anything ``pk__in=`` takes (a
-        subquery or a list of ids)."""
+        in [``since``, ``until``), meeting every property condition): anything ``pk__in=``
+        takes (a subquery or a list of ids)."""
         ...
 
     def retention_counts(
@@ -588,12 +589,16 @@ class ClickHouseEngine(ClickHouseSessions):
         since: datetime | None = None,
         min_count: int = 1,
         conditions: Sequence[StepCondition] = (),
+        until: datetime | None = None,
     ) -> Any:
         params = {
             "workspace": workspace_id, "name": event, "channel": channel,
             "since": since or ch.EARLIEST, "min_count": min_count,
         }  # fmt: skip
         sql = ch.CUSTOMERS_WITH_EVENT
+        if until is not None:
+            params["until"] = until
+            sql = sql.replace("\nGROUP BY", " AND ts < {until}\nGROUP BY")
         if conditions:  # the property tests join the WHERE clause, before GROUP BY
             tests = [ch.condition_sql(c, params, f"w{i}") for i, c in enumerate(conditions)]
             sql = sql.replace("\nGROUP BY", "".join(f" AND {t}" for t in tests) + "\nGROUP BY")

@@ -267,14 +267,13 @@ class SqlEngine(SqlSessions):
         since: datetime | None = None,
         min_count: int = 1,
         conditions: Sequence[StepCondition] = (),
+        until: datetime | None = None,
     ) -> Any:
         # IN (subquery) rather than a correlated EXISTS: one pass over the workspace's events
         # whatever the number of customers (SQLite otherwise rescans per customer)
-        events = _events(workspace_id).filter(name=event)
+        events = _bounded(_events(workspace_id).filter(name=event), since, until)
         if channel:
             events = events.filter(channel=channel)
-        if since is not None:
-            events = events.filter(occurred_at__gte=since)
         if conditions:  # the conditions' own test (``Condition.test``) on each event
             matches: dict[int, int] = defaultdict(int)
             for customer, properties in events.values_list("customer_id", "properties").iterator(

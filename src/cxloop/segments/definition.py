@@ -8,7 +8,8 @@ least one holds). Items are conditions or nested groups:
 * event: ``{"event": "Order Completed", "did": false, "within_days": 60, "channel": "web",
   "min_count": 2, "where": {"property": "reason", "op": "eq", "value": "expired"}}``;
   ``within_days`` (optional) counts back from the as-of time (the workspace's latest event, else
-  now), ``min_count`` defaults to 1, ``where`` (optional) is one property condition the events
+  now), or ``date_from``/``date_to`` (optional, inclusive UTC days) bound the events instead;
+  ``min_count`` defaults to 1, ``where`` (optional) is one property condition the events
   must meet (the journey rules' conditions, ``journeys.definitions``);
 * score: ``{"score": "nps", "op": "lte", "value": 6, "within_days": 90}``: the customer's latest
   survey score (``nps`` 0–10, ``csat`` 0–10, ``ces`` 1–7), with ``within_days`` the latest one
@@ -59,7 +60,16 @@ EARLIEST, LATEST = date(1971, 1, 1), date(2200, 12, 31)
 _TRAIT_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\- .]{0,99}")
 _ALLOWED = {
     "trait": {"trait", "op", "value"},
-    "event": {"event", "did", "within_days", "channel", "min_count", "where"},
+    "event": {
+        "event",
+        "did",
+        "within_days",
+        "date_from",
+        "date_to",
+        "channel",
+        "min_count",
+        "where",
+    },
     "score": {"score", "op", "value", "within_days"},
     "stage": {"stage", "journey"},
     "prediction": {"prediction", "op", "value"},
@@ -208,6 +218,12 @@ def _event(item: dict, where: str, errors: list[str]) -> dict:
         errors.append(f"{where}: 'did' must be true or false, got {did!r}")
     cleaned: dict[str, Any] = {"event": name, "did": did}
     _within_days(item, where, errors, cleaned)
+    if (
+        _day_range(item, where, errors, cleaned)
+        and "within_days" in cleaned
+        and ("date_from" in cleaned or "date_to" in cleaned)
+    ):
+        errors.append(f"{where}: use within_days or date_from/date_to, not both")
     channel = item.get("channel")
     if channel not in (None, ""):
         if not isinstance(channel, str) or len(channel.strip()) > 32:
@@ -324,6 +340,20 @@ def _theme(item: dict, where: str, errors: list[str]) -> dict:
             errors.append(f"{where}: sentiment must be {_or(SENTIMENTS)}, got {sentiment!r}")
             return {}
         cleaned["sentiment"] = sentiment
+    if not _day_range(item, where, errors, cleaned):
+        return {}
+    channel = item.get("channel")
+    if channel not in (None, ""):
+        if not isinstance(channel, str) or len(channel.strip()) > 32:
+            errors.append(f"{where}: channel must be a channel name such as 'web' or 'store'")
+            return {}
+        cleaned["channel"] = channel.strip()
+    return cleaned
+
+
+def _day_range(item: dict, where: str, errors: list[str], cleaned: dict) -> bool:
+    """Check optional ``date_from``/``date_to`` (inclusive UTC days) into ``cleaned``; False
+    (with the error added) when one is not a day or they are the wrong way round."""
     days = {}
     for name in ("date_from", "date_to"):
         value = item.get(name)
@@ -335,19 +365,13 @@ def _theme(item: dict, where: str, errors: list[str]) -> dict:
             day = None
         if day is None or not EARLIEST <= day <= LATEST:
             errors.append(f"{where}: {name} must be a day like 2025-03-31 ({EARLIEST}–{LATEST})")
-            return {}
+            return False
         days[name] = day
         cleaned[name] = day.isoformat()
     if len(days) == 2 and days["date_from"] > days["date_to"]:
         errors.append(f"{where}: date_from {days['date_from']} is after date_to {days['date_to']}")
-        return {}
-    channel = item.get("channel")
-    if channel not in (None, ""):
-        if not isinstance(channel, str) or len(channel.strip()) > 32:
-            errors.append(f"{where}: channel must be a channel name such as 'web' or 'store'")
-            return {}
-        cleaned["channel"] = channel.strip()
-    return cleaned
+        return False
+    return True
 
 
 def _integer(value: object) -> int | None:
@@ -414,6 +438,8 @@ def describe_condition(condition: dict) -> str:
         times = f" at least {count} times" if count > 1 else ""
         where = f" on {condition['channel']}" if condition.get("channel") else ""
         when = f" in the last {condition['within_days']} days" if "within_days" in condition else ""
+        if "date_from" in condition or "date_to" in condition:
+            when = f" from {condition.get('date_from', 'the start')} to {condition.get('date_to', 'now')}"
         verb = "did" if condition["did"] else "did not do"
         if "where" in condition:
             test = condition["where"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from django.db.models import Case, FloatField, OuterRef, Q, QuerySet, Subquery, When
@@ -184,11 +184,18 @@ def _customers_with_number(workspace: Workspace, key: str, op: str, value: float
 
 def _event_q(condition: dict, workspace: Workspace, now: datetime) -> Q:
     since = now - timedelta(days=condition["within_days"]) if "within_days" in condition else None
+    until = None
+    if "date_from" in condition:  # inclusive UTC days
+        since = datetime.combine(date.fromisoformat(condition["date_from"]), time(), tzinfo=UTC)
+    if "date_to" in condition:
+        last = date.fromisoformat(condition["date_to"]) + timedelta(days=1)
+        until = datetime.combine(last, time(), tzinfo=UTC)
     customers = analytics_selectors.customers_with_event(
         workspace=workspace,
         event=condition["event"],
         channel=condition.get("channel", ""),
         since=since,
+        until=until,
         min_count=condition.get("min_count", 1),
         conditions=[Condition(**condition["where"])] if "where" in condition else (),
     )

@@ -530,7 +530,10 @@ def _rows_from_definition(definition: dict) -> tuple[list[dict], str, str]:
     kinds = [condition_kind(item) for item in items]
     if None in kinds or "theme" in kinds:  # the builder has no row for text themes
         return [], mode, "json"
-    if any("where" in item for item in items):  # nor for an event's property condition
+    if any(
+        kind == "event" and {"where", "date_from", "date_to"} & set(item)
+        for item, kind in zip(items, kinds, strict=True)
+    ):  # nor for an event's property condition or its fixed days
         return [], mode, "json"
     rows = []
     for index, (item, kind) in enumerate(zip(items, kinds, strict=True)):
