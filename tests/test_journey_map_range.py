@@ -139,3 +139,18 @@ def test_the_page_names_a_bad_date(client, member, journey):
     assert page.status_code == 422
     assert 'id="r-from" name="date_from" type="date" aria-invalid="true"' in page.content.decode()
     assert "from: " in page.content.decode()
+
+
+def test_hostile_input_is_refused_not_crashed(client, member, journey):
+    client.force_login(member)
+    odd = {"date_from": "\x00", "date_to": "9" * 5000, "compare": "maybe"}
+
+    page = client.get(f"/journeys/{journey.pk}/", odd)
+    answer = client.get(f"/api/journeys/{journey.pk}/map", odd)
+    reversed_page = client.get(
+        f"/journeys/{journey.pk}/", {"date_from": "2025-03-01", "date_to": "2025-02-01"}
+    )
+
+    assert page.status_code == 422 and answer.status_code == 422
+    assert reversed_page.status_code == 422
+    assert "is after to: 2025-02-01" in reversed_page.content.decode()
