@@ -21,6 +21,10 @@ from typing import Any, Protocol
 
 from cxloop.analytics import clickhouse as ch
 from cxloop.analytics import funnelsql
+from cxloop.analytics.before import BeforeQuery, LastSteps
+from cxloop.analytics.beforesql import ClickHouseBefore
+from cxloop.analytics.behaviour import BehaviourCounts
+from cxloop.analytics.behavioursql import ClickHouseBehaviour
 from cxloop.analytics.correlation import FunnelCorrelation
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules, tally_dict
 from cxloop.analytics.pathwalk import PathCounts
@@ -203,6 +207,17 @@ class AnalyticsEngine(Protocol):
         customers) with sessions as the units (``sessions.unit_of``)."""
         ...
 
+    def last_steps_before(self, *, workspace_id: int, query: BeforeQuery) -> LastSteps:
+        """What the group of ``query`` (churned, or who complained) did in their last steps, and
+        everyone else in theirs (``analytics.before``'s rules)."""
+        ...
+
+    def behaviour_counts(self, *, workspace_id: int, order_event: str) -> BehaviourCounts:
+        """Each customer's step events per channel and name, first and last time, first time of
+        each track event and orders' revenue (``analytics.behaviour``'s rules): personas'
+        features."""
+        ...
+
 
 # ------------------------------------------------------------------ helpers
 
@@ -231,7 +246,7 @@ def _bounds(since: datetime | None, until: datetime | None) -> dict[str, datetim
 # ------------------------------------------------------------------ the engine
 
 
-class ClickHouseEngine(ClickHouseSessions):
+class ClickHouseEngine(ClickHouseSessions, ClickHouseBefore, ClickHouseBehaviour):
     """The behavioural queries in ClickHouse's SQL, over any transport."""
 
     kind = "clickhouse"
