@@ -1,9 +1,9 @@
 """Path analysis: the most common routes customers take between two events, and what they did
 just before they churned or complained.
 
-The pure part works on one customer's chronological steps (label, time) at a time; the query part
-streams a workspace's events ordered by customer and time, so memory stays flat. A step is a named
-track/page/screen event; consecutive repeats collapse into one step (three Product views in a row
+The analytics engine walks the events (``analytics.selectors.path_counts`` and
+``last_steps_before``); this module checks the parameters, ranks what comes back, computes
+lifts and lays paths out as Sankey flows. A step is a named track/page/screen event; consecutive repeats collapse into one step (three Product views in a row
 are one "Product" step). With ``by_channel`` a step is "name · channel".
 """
 
