@@ -264,6 +264,7 @@ def test_random_histories_get_the_same_last_steps_and_behaviour(workspace, chdb_
     sql = SqlEngine()
     middle = T0 + timedelta(days=75)
     some = tuple(sorted({customer_id(workspace, f"p{i}") for i in range(0, 60, 3)}))
+    many = tuple(range(10**7, 10**7 + 60_000))
     queries = [
         BeforeQuery(kind=CHURN, steps=3, cutoff=middle),
         BeforeQuery(kind=CHURN, steps=2, cutoff=middle, until=middle + timedelta(days=30)),
@@ -272,6 +273,9 @@ def test_random_histories_get_the_same_last_steps_and_behaviour(workspace, chdb_
         BeforeQuery(kind=COMPLAINT, steps=2, names=(STO, "Help"), since=middle),
         BeforeQuery(kind=COMPLAINT, steps=3, topics=("late delivery",), until=middle),
         BeforeQuery(kind=COMPLAINT, steps=1, names=(STO,), by_channel=True, customer_ids=some),
+        # a large segment: 60,000 ids are over ClickHouse's default 256 KiB query size
+        BeforeQuery(kind=CHURN, steps=2, cutoff=middle, customer_ids=some + many),
+        BeforeQuery(kind=COMPLAINT, steps=2, names=(STO,), customer_ids=some + many),
     ]
     for query in queries:
         expected = sql.last_steps_before(workspace_id=workspace.pk, query=query)

@@ -19,10 +19,17 @@ def last_steps_sql(query: BeforeQuery) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {
         "types": list(ch.STEP_TYPES), "steps": query.steps, "cutoff": query.cutoff,
         "names": list(query.names), "topics": list(query.topics), "since": query.since,
-        "until": query.until, "only": list(query.customer_ids or ()) or [0],
-        "no_stop": ch.FAR_FUTURE_MICROS,
+        "until": query.until, "no_stop": ch.FAR_FUTURE_MICROS,
+        # one CSV text, not an array literal: a segment's ids parse in one step (an array is
+        # parsed element by element and overflows the query size past ~20,000 customers)
+        "only": "\n".join(str(int(i)) for i in query.customer_ids or (0,)),
     }  # fmt: skip
-    only = "AND customer_id IN {only}" if query.customer_ids is not None else ""
+    only = ""
+    settings = ""
+    if query.customer_ids is not None:
+        only = "AND customer_id IN (SELECT c FROM format(CSV, 'c UInt64', {only}))"
+        size = 2 * len(ch.quote(params["only"])) + 65_536  # the ids are named twice
+        settings = f"SETTINGS max_query_size = {max(262_144, size)}"
     if query.kind == CHURN:
         grouped = f"""
         SELECT customer_id, {{no_stop}} AS stop, 1 AS hit FROM events
@@ -68,6 +75,7 @@ FROM (
     GROUP BY customer_id, in_group
 )
 GROUP BY in_group, path
+{settings}
 """  # noqa: S608 (structure is ours; every value is bound)
     return sql, params
 
