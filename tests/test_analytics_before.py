@@ -288,3 +288,19 @@ def test_random_histories_get_the_same_last_steps_and_behaviour(workspace, chdb_
     assert (b.names, b.first_track) == (a.names, a.first_track)
     assert b.revenue == pytest.approx(a.revenue)
     assert len(a.revenue) > 10
+
+
+@pytest.mark.usefixtures("each_engine", "complainers")
+def test_paths_take_a_large_segments_ids(workspace):
+    # given: a segment of 60,000 ids (over ClickHouse's default 256 KiB query size as an array)
+    from cxloop.journeys import paths
+
+    members = [customer_id(workspace, "c1"), customer_id(workspace, "h2")]
+    many = [*members, *range(10**7, 10**7 + 60_000)]
+    # when
+    report = paths.paths_between(
+        workspace=workspace, start="Home", end="Product", customer_ids=many
+    )
+    # then: c1 and h2 went Home → Product; h1 and t1 are not members
+    assert (report.started, report.completed) == (2, 2)
+    assert [(p.steps, p.customers) for p in report.paths] == [(("Home", "Product"), 2)]

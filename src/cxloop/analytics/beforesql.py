@@ -12,6 +12,7 @@ from typing import Any
 
 from cxloop.analytics import clickhouse as ch
 from cxloop.analytics.before import CHURN, BeforeQuery, LastSteps
+from cxloop.analytics.pathsql import BIG_QUERY, ONLY, id_csv
 
 
 def last_steps_sql(query: BeforeQuery) -> tuple[str, dict[str, Any]]:
@@ -20,16 +21,9 @@ def last_steps_sql(query: BeforeQuery) -> tuple[str, dict[str, Any]]:
         "types": list(ch.STEP_TYPES), "steps": query.steps, "cutoff": query.cutoff,
         "names": list(query.names), "topics": list(query.topics), "since": query.since,
         "until": query.until, "no_stop": ch.FAR_FUTURE_MICROS,
-        # one CSV text, not an array literal: a segment's ids parse in one step (an array is
-        # parsed element by element and overflows the query size past ~20,000 customers)
-        "only": "\n".join(str(int(i)) for i in query.customer_ids or (0,)),
+        "only": id_csv(query.customer_ids or ()),
     }  # fmt: skip
-    only = ""
-    settings = ""
-    if query.customer_ids is not None:
-        only = "AND customer_id IN (SELECT c FROM format(CSV, 'c UInt64', {only}))"
-        size = 2 * len(ch.quote(params["only"])) + 65_536  # the ids are named twice
-        settings = f"SETTINGS max_query_size = {max(262_144, size)}"
+    only = f"AND {ONLY}" if query.customer_ids is not None else ""
     if query.kind == CHURN:
         grouped = f"""
         SELECT customer_id, {{no_stop}} AS stop, 1 AS hit FROM events
@@ -75,7 +69,7 @@ FROM (
     GROUP BY customer_id, in_group
 )
 GROUP BY in_group, path
-{settings}
+{BIG_QUERY}
 """  # noqa: S608 (structure is ours; every value is bound)
     return sql, params
 

@@ -422,7 +422,7 @@ class ClickHouseEngine(
             "workspace": workspace_id, "start": start, "end": end, "max_steps": max_steps,
             "within": int(within.total_seconds() * 10**6) if within else ch.FAR_FUTURE_MICROS,
             "types": list(ch.STEP_TYPES), "anchor": (start or end).split(" · ")[0],
-            "since": since, "until": until, "only": id_list(customer_ids) or [0], "top": top,
+            "since": since, "until": until, "only": pathsql.id_csv(id_list(customer_ids)), "top": top,
         }  # fmt: skip
         rows = self.transport.query(ch.bind(pathsql.path_top_sql(per_customer), params))
         if rows:
