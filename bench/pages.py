@@ -40,6 +40,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=25_000, help="demo customers to build")
     parser.add_argument("--repeat", type=int, default=20, help="timed requests per page")
+    parser.add_argument(
+        "--database-repeat",
+        type=int,
+        default=None,
+        help="timed requests per page with the database answering (default: --repeat; at 10M "
+        "events the database takes tens of seconds a page)",
+    )
     parser.add_argument("--home", type=Path, default=None, help="reuse this CXLOOP_HOME")
     return parser.parse_args(argv)
 
@@ -98,10 +105,14 @@ def main(argv: list[str] | None = None) -> int:
         email = _some_email()
         pages = {
             "dashboard (retention, cohorts)": "/dashboard/",
-            "funnel, 5 steps": "/journeys/funnel/?"
+            "funnel, 5 steps, why they dropped": "/journeys/funnel/?"
             + "&".join(f"step={s.replace(' ', '+')}" for s in FUNNEL)
             + "&window=1&unit=days",
             "paths Home -> Order Completed": "/paths/?start=Home&end=Order+Completed",
+            "paths before churn": "/paths/before/?kind=churn",
+            "trend B / A by channel, by day": "/trends/?event=Checkout+Started"
+            "&event=Order+Completed&by=day&breakdown=channel&formula=B+%2F+A",
+            "journey map": f"/journeys/{_first_journey()}/",
             "segments list (live counts)": "/segments/",
             "customer search by email": f"/customers/?q={email}",
         }
@@ -116,12 +127,16 @@ def main(argv: list[str] | None = None) -> int:
                     raise SystemExit(f"{engine} {label}: HTTP {reply.status_code}")
                 bodies.setdefault(label, {})[engine] = _numbers(reply.content.decode())
                 times = []
-                for _ in range(args.repeat):
+                repeat = args.repeat if engine == "embedded" else args.database_repeat
+                for _ in range(repeat or args.repeat):
                     begun = time.perf_counter()
                     client.get(url)
                     times.append(time.perf_counter() - begun)
                 results.setdefault(label, {})[engine] = times
-        print(f"\n{args.repeat} requests per page after one untimed; seconds")
+        print(
+            f"\n{args.repeat} requests per page with the engine, "
+            f"{args.database_repeat or args.repeat} with the database, after one untimed; seconds"
+        )
         print(
             f"{'page':34} {'engine p50':>10} {'p95':>7} {'database p50':>12} {'p95':>7} {'ratio p95':>9}  same numbers"
         )
@@ -147,6 +162,12 @@ def main(argv: list[str] | None = None) -> int:
 def _p95(times: list[float]) -> float:
     ordered = sorted(times)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def _first_journey() -> int:
+    from cxloop.journeys.models import JourneyMap
+
+    return JourneyMap.objects.order_by("pk").values_list("pk", flat=True)[0]
 
 
 def _some_email() -> str:
