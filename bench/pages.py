@@ -48,6 +48,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "events the database takes tens of seconds a page)",
     )
     parser.add_argument("--home", type=Path, default=None, help="reuse this CXLOOP_HOME")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=1,
+        help="grow the built demo to this many copies of its customers and their events "
+        "(untimed; 10 copies of the 25,000-customer demo is issue 9's 10M events)",
+    )
     return parser.parse_args(argv)
 
 
@@ -74,6 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         if cli(home, "demo", "--customers", str(args.customers), "--no-serve").wait():
             return 1
         print(f"  built in {time.perf_counter() - started:.0f} s", flush=True)
+    if cli(home, "migrate").wait():  # a home built by older code: bring its schema up to date
+        return 1
+    if args.copies > 1:
+        started = time.perf_counter()
+        print(f"Copying the demo's customers and events to {args.copies} copies ...", flush=True)
+        copy_demo(home / "cxloop.sqlite3", args.copies)
+        print(f"  copied in {time.perf_counter() - started:.0f} s", flush=True)
     os.environ.update(CXLOOP_HOME=str(home), CXLOOP_ANALYTICS="embedded")
     os.environ.pop("DATABASE_URL", None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxloop.settings")
@@ -157,6 +171,69 @@ def main(argv: list[str] | None = None) -> int:
         if args.home is None:
             shutil.rmtree(home, ignore_errors=True)
     return 0
+
+
+def copy_demo(database: Path, copies: int, *, outbox_span: int = 20_000) -> None:
+    """Grow the demo workspace to ``copies`` copies of its profiles and their events, in SQL
+    (untimed): copy c of a row gets id + c × (largest id), a profile's events go to its copy,
+    message ids gain ``~c``, and the engine's outbox gets the new id ranges to copy. Identities,
+    surveys and other per-profile tables are not copied: searches still find one person, and
+    the survey figures stay those of the original customers. Idempotent: a grown home is kept.
+    """
+    import sqlite3
+
+    db = sqlite3.connect(database)
+    try:
+        (workspace,) = db.execute("SELECT id FROM core_workspace WHERE slug = 'demo'").fetchone()
+        (have,) = db.execute(
+            "SELECT count(*) FROM events_event WHERE message_id LIKE '%~%'"
+        ).fetchone()
+        if have:
+            return
+        (top_customer,) = db.execute("SELECT max(id) FROM customers_customer").fetchone()
+        (top_event,) = db.execute("SELECT max(id) FROM events_event").fetchone()
+        customer_columns = [row[1] for row in db.execute("PRAGMA table_info(customers_customer)")]
+        event_columns = [row[1] for row in db.execute("PRAGMA table_info(events_event)")]
+        shifted = {
+            "id": "id + {cs}",
+            "merged_into_id": "merged_into_id + {cs}",
+            "customer_id": "customer_id + {cs}",
+        }
+        for copy in range(1, copies):
+            cs, es = copy * top_customer, copy * top_event
+            for table, columns, shift in (
+                ("customers_customer", customer_columns, cs),
+                ("events_event", event_columns, es),
+            ):
+                values = []
+                for column in columns:
+                    if column == "id":
+                        values.append(f"id + {shift}")
+                    elif column == "message_id":
+                        values.append(f"message_id || '~{copy}'")
+                    else:
+                        values.append(shifted.get(column, column).format(cs=cs))
+                db.execute(
+                    f"INSERT INTO {table} ({', '.join(columns)}) "
+                    f"SELECT {', '.join(values)} FROM {table} "
+                    f"WHERE workspace_id = ? AND id <= ?",
+                    (workspace, top_customer if table == "customers_customer" else top_event),
+                )
+            db.executemany(
+                "INSERT INTO events_eventoutbox "
+                "(workspace_id, first_event_id, last_event_id, customer_ids, created_at) "
+                "VALUES (?, ?, ?, '[]', datetime('now'))",
+                [
+                    (workspace, first, min(first + outbox_span - 1, es + top_event))
+                    for first in range(es + 1, es + top_event + 1, outbox_span)
+                ],
+            )
+            db.commit()
+            print(f"  copy {copy + 1} of {copies} written", flush=True)
+        db.execute("ANALYZE")
+        db.commit()
+    finally:
+        db.close()
 
 
 def _p95(times: list[float]) -> float:
