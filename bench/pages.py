@@ -147,6 +147,11 @@ def main(argv: list[str] | None = None) -> int:
                     client.get(url)
                     times.append(time.perf_counter() - begun)
                 results.setdefault(label, {})[engine] = times
+                print(
+                    f"  {engine:8} {label:34} p50 {statistics.median(times):.3f} s, "
+                    f"max {max(times):.3f} s",
+                    flush=True,
+                )
         print(
             f"\n{args.repeat} requests per page with the engine, "
             f"{args.database_repeat or args.repeat} with the database, after one untimed; seconds"

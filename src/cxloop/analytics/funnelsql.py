@@ -142,31 +142,37 @@ def property_correlation_sql(chosen: str, *, bounded: bool = False) -> str:
     other than ``channel`` (the event's own channel) with at most ``{max_values}`` distinct values among those events. ``bounded``: and before
     ``until``."""
     before = "AND e.ts < {until}" if bounded else ""
+    # one pass: the events in each customer's window first (only theirs have their properties
+    # parsed), then one row per (event, key, value) with its own count of values per key
     return f"""
-WITH chosen AS ({chosen}),
-hits AS (
-    SELECT DISTINCT customer_id, depth, event, key, kind, text, number FROM (
-        SELECT f.customer_id AS customer_id, f.depth AS depth, toString(e.name) AS event,
-            kv.1 AS key, JSONType(kv.2) AS type,
-            multiIf(type = 'String', 's', type = 'Bool', 'b',
-                type IN ('Int64', 'UInt64', 'Double'), 'n', '') AS kind,
-            multiIf(kind = 's', JSONExtractString(kv.2), kind = 'b', kv.2, '') AS text,
-            if(kind = 'n', toFloat64OrZero(kv.2), 0) AS number
-        FROM events AS e
-        INNER JOIN (SELECT customer_id, depth, times[1] AS start FROM chosen) AS f
-            ON e.customer_id = f.customer_id
-        ARRAY JOIN JSONExtractKeysAndValuesRaw(e.properties) AS kv
-        WHERE e.workspace_id = {{workspace}} AND e.name != '' AND e.name != {{last_step}}
-            AND toUnixTimestamp64Micro(e.ts) >= f.start
-            AND toUnixTimestamp64Micro(e.ts) - f.start <= {{window}} {before}
+WITH chosen AS ({chosen})
+SELECT event, key, kind, text, number, won, lost FROM (
+    SELECT event, key, kind, text, number,
+        countIf(depth = {{n}}) AS won, countIf(depth < {{n}}) AS lost,
+        count() OVER (PARTITION BY event, key) AS key_values
+    FROM (
+        SELECT DISTINCT customer_id, depth, event, key, kind, text, number FROM (
+            SELECT customer_id, depth, event, kv.1 AS key, JSONType(kv.2) AS type,
+                multiIf(type = 'String', 's', type = 'Bool', 'b',
+                    type IN ('Int64', 'UInt64', 'Double'), 'n', '') AS kind,
+                multiIf(kind = 's', JSONExtractString(kv.2), kind = 'b', kv.2, '') AS text,
+                if(kind = 'n', toFloat64OrZero(kv.2), 0) AS number
+            FROM (
+                SELECT f.customer_id AS customer_id, f.depth AS depth,
+                    toString(e.name) AS event, e.properties AS properties
+                FROM events AS e
+                INNER JOIN (SELECT customer_id, depth, times[1] AS start FROM chosen) AS f
+                    ON e.customer_id = f.customer_id
+                WHERE e.workspace_id = {{workspace}} AND e.name != '' AND e.name != {{last_step}}
+                    AND toUnixTimestamp64Micro(e.ts) >= f.start
+                    AND toUnixTimestamp64Micro(e.ts) - f.start <= {{window}} {before}
+            )
+            ARRAY JOIN JSONExtractKeysAndValuesRaw(properties) AS kv
+        )
+        WHERE kind != '' AND NOT (kind = 's' AND text = '') AND isFinite(number)
+            AND key != 'channel'
     )
-    WHERE kind != '' AND NOT (kind = 's' AND text = '') AND isFinite(number) AND key != 'channel'
+    GROUP BY event, key, kind, text, number
 )
-SELECT event, key, kind, text, number, countIf(depth = {{n}}) AS won, countIf(depth < {{n}}) AS lost
-FROM hits
-WHERE (event, key) IN (
-    SELECT event, key FROM hits GROUP BY event, key
-    HAVING uniqExact(kind, text, number) <= {{max_values}}
-)
-GROUP BY event, key, kind, text, number
+WHERE key_values <= {{max_values}}
 """  # noqa: S608 (structure is ours; every value is bound)
