@@ -38,7 +38,7 @@ from cxloop.analytics.periods import Granularity
 from cxloop.analytics.sessions import SessionPeriod, SessionRules
 from cxloop.analytics.sessionsql import ClickHouseSessions
 from cxloop.analytics.steps import ORDERED, Exclusion, Step, StepCondition
-from cxloop.analytics.transports import Transport
+from cxloop.analytics.transports import ServerTransport, Transport
 from cxloop.analytics.trendsql import ClickHouseTrends
 from cxloop.analytics.trendwalk import CustomerGroups, TrendCounts
 from cxloop.analytics.walk import FunnelRun, FunnelSummary, Moment
@@ -292,6 +292,9 @@ class ClickHouseEngine(
     def __init__(self, transport: Transport, *, label: str = "") -> None:
         self.transport = transport
         self.label = label or type(transport).__name__
+        # the embedded engine (chdb, a known ClickHouse) computes a CTE used several times once;
+        # a server may predate the setting, so it gets plain (inlined) CTEs
+        self.materialized_ctes = not isinstance(transport, ServerTransport)
 
     # ---- questions
 
@@ -476,7 +479,8 @@ class ClickHouseEngine(
         until: datetime | None = None,
     ) -> JourneyResult:
         metrics_sql, current_sql, params = ch.journey_sql(
-            [(i, tp.stage, tp.rules) for i, tp in enumerate(touchpoints)]
+            [(i, tp.stage, tp.rules) for i, tp in enumerate(touchpoints)],
+            materialize=self.materialized_ctes,
         )
         params["workspace"] = workspace_id
         params["since"], params["until"] = since or ch.EARLIEST, until or ch.LATEST
