@@ -203,6 +203,8 @@ def test_analysis_stores_the_head_score_and_caches_the_embedding_once(model, wor
     client.force_login(member_make(workspace=workspace, username="analyst", role="analyst"))
     html = client.get(reverse("text-detail", args=[analysis.pk])).content.decode()
     assert "learned head (all-MiniLM-L6-v2" in html
+    api = client.get(f"/api/text/{analysis.pk}").json()
+    assert api["sentiment_model"].startswith("the text's score: learned head")
 
 
 def test_the_lexicon_version_is_named_on_the_page(no_extra, workspace, client):
