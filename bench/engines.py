@@ -33,6 +33,12 @@ Sessions: per UTC day of a session's first event, sessions started and the media
 their durations (``analytics.sessions``' rules: a gap over 30 minutes starts a session; the data
 has no session ids): cxloop's ``session_trend`` against SQLite window functions (LAG, a running
 SUM, ROW_NUMBER for the median) and chdb arrays per customer, written directly.
+
+Before and personas (cxloop's engine only, no baselines; their parity with the database's walk
+is tested in tests/test_analytics_before.py): "before churn" (``last_steps_before``: the last 3
+steps of customers with no event since day 20, and of everyone else) and personas' aggregates
+(``behaviour_counts``: a row per customer and channel, per customer and event name, and per
+customer's orders, all brought into Python).
 """
 
 from __future__ import annotations
@@ -77,10 +83,12 @@ ENGINES = {
     "cxloop-walk": "cxloop funnel_run (Python walk)",
 }
 BASELINES = ("sqlite-cte", "sqlite-window")
-QUERIES = ("funnel", "retention", "trend", "sessions")
+QUERIES = ("funnel", "retention", "trend", "sessions", "before", "personas")
 TREND_SERIES = (STEPS[0], STEPS[-1])
 SESSION_GAP = 1800  # seconds: cxloop's default session timeout
 SESSION_ENGINES = ("sqlite-window", "chdb-mergetree", "cxloop-engine")
+ENGINE_ONLY = ("before", "personas")  # cxloop's engine only: its own speed, no baselines
+CHURN_DAY = 20  # "before churn": customers with no event since START + 20 days
 
 
 # ---------------------------------------------------------------------------- data
@@ -530,6 +538,8 @@ def cxloop_engine_runner(query: str, directory: Path):
             )
 
         return sessions
+    if query in ENGINE_ONLY:
+        return cxloop_engine_only(engine, query)
     first, limit = date(1970, 1, 2), date(2200, 1, 1)
 
     def retention() -> list[list]:
@@ -544,6 +554,32 @@ def cxloop_engine_runner(query: str, directory: Path):
         return sorted(rows)
 
     return retention
+
+
+def cxloop_engine_only(engine, query: str):
+    """ "Before churn" (last 3 steps of customers gone since START + CHURN_DAY days, and everyone
+    else's, as ``journeys.paths`` asks) and personas' per-customer aggregates."""
+    from datetime import UTC, datetime
+
+    from cxloop.analytics.before import CHURN, BeforeQuery
+
+    if query == "before":
+        cutoff = datetime.fromtimestamp(START + CHURN_DAY * 86400, tz=UTC)
+        asked = BeforeQuery(kind=CHURN, steps=3, cutoff=cutoff)
+
+        def before() -> list:
+            found = engine.last_steps_before(workspace_id=1, query=asked)
+            top = sorted(found.group.items(), key=lambda item: (-item[1], item[0]))[:3]
+            return [found.group.total(), found.others.total(), [[list(p), n] for p, n in top]]
+
+        return before
+
+    def personas() -> list:
+        found = engine.behaviour_counts(workspace_id=1, order_event=STEPS[-1])
+        return [len(found.channels), sum(c.total() for c in found.names.values()),
+                len(found.first_track), len(found.revenue)]  # fmt: skip
+
+    return personas
 
 
 def cxloop_funnel(db: sqlite3.Connection) -> list[int]:
@@ -747,6 +783,8 @@ def main(argv: list[str] | None = None) -> int:
                 if query != "funnel" and engine == "cxloop-walk":
                     continue
                 if query == "sessions" and engine not in SESSION_ENGINES:
+                    continue
+                if query in ENGINE_ONLY and engine != "cxloop-engine":
                     continue
                 results[engine] = measure(engine, query, directory, args.repeat)
             ok = report(query, results) and ok

@@ -40,7 +40,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=25_000, help="demo customers to build")
     parser.add_argument("--repeat", type=int, default=20, help="timed requests per page")
+    parser.add_argument(
+        "--database-repeat",
+        type=int,
+        default=None,
+        help="timed requests per page with the database answering (default: --repeat; at 10M "
+        "events the database takes tens of seconds a page)",
+    )
     parser.add_argument("--home", type=Path, default=None, help="reuse this CXLOOP_HOME")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=1,
+        help="grow the built demo to this many copies of its customers and their events "
+        "(untimed; 10 copies of the 25,000-customer demo is issue 9's 10M events)",
+    )
     return parser.parse_args(argv)
 
 
@@ -67,6 +81,13 @@ def main(argv: list[str] | None = None) -> int:
         if cli(home, "demo", "--customers", str(args.customers), "--no-serve").wait():
             return 1
         print(f"  built in {time.perf_counter() - started:.0f} s", flush=True)
+    if cli(home, "migrate").wait():  # a home built by older code: bring its schema up to date
+        return 1
+    if args.copies > 1:
+        started = time.perf_counter()
+        print(f"Copying the demo's customers and events to {args.copies} copies ...", flush=True)
+        copy_demo(home / "cxloop.sqlite3", args.copies)
+        print(f"  copied in {time.perf_counter() - started:.0f} s", flush=True)
     os.environ.update(CXLOOP_HOME=str(home), CXLOOP_ANALYTICS="embedded")
     os.environ.pop("DATABASE_URL", None)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxloop.settings")
@@ -98,10 +119,14 @@ def main(argv: list[str] | None = None) -> int:
         email = _some_email()
         pages = {
             "dashboard (retention, cohorts)": "/dashboard/",
-            "funnel, 5 steps": "/journeys/funnel/?"
+            "funnel, 5 steps, why they dropped": "/journeys/funnel/?"
             + "&".join(f"step={s.replace(' ', '+')}" for s in FUNNEL)
             + "&window=1&unit=days",
             "paths Home -> Order Completed": "/paths/?start=Home&end=Order+Completed",
+            "paths before churn": "/paths/before/?kind=churn",
+            "trend B / A by channel, by day": "/trends/?event=Checkout+Started"
+            "&event=Order+Completed&by=day&breakdown=channel&formula=B+%2F+A",
+            "journey map": f"/journeys/{_first_journey()}/",
             "segments list (live counts)": "/segments/",
             "customer search by email": f"/customers/?q={email}",
         }
@@ -116,12 +141,16 @@ def main(argv: list[str] | None = None) -> int:
                     raise SystemExit(f"{engine} {label}: HTTP {reply.status_code}")
                 bodies.setdefault(label, {})[engine] = _numbers(reply.content.decode())
                 times = []
-                for _ in range(args.repeat):
+                repeat = args.repeat if engine == "embedded" else args.database_repeat
+                for _ in range(repeat or args.repeat):
                     begun = time.perf_counter()
                     client.get(url)
                     times.append(time.perf_counter() - begun)
                 results.setdefault(label, {})[engine] = times
-        print(f"\n{args.repeat} requests per page after one untimed; seconds")
+        print(
+            f"\n{args.repeat} requests per page with the engine, "
+            f"{args.database_repeat or args.repeat} with the database, after one untimed; seconds"
+        )
         print(
             f"{'page':34} {'engine p50':>10} {'p95':>7} {'database p50':>12} {'p95':>7} {'ratio p95':>9}  same numbers"
         )
@@ -144,9 +173,78 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def copy_demo(database: Path, copies: int, *, outbox_span: int = 20_000) -> None:
+    """Grow the demo workspace to ``copies`` copies of its profiles and their events, in SQL
+    (untimed): copy c of a row gets id + c × (largest id), a profile's events go to its copy,
+    message ids gain ``~c``, and the engine's outbox gets the new id ranges to copy. Identities,
+    surveys and other per-profile tables are not copied: searches still find one person, and
+    the survey figures stay those of the original customers. Idempotent: a grown home is kept.
+    """
+    import sqlite3
+
+    db = sqlite3.connect(database)
+    try:
+        (workspace,) = db.execute("SELECT id FROM core_workspace WHERE slug = 'demo'").fetchone()
+        (have,) = db.execute(
+            "SELECT count(*) FROM events_event WHERE message_id LIKE '%~%'"
+        ).fetchone()
+        if have:
+            return
+        (top_customer,) = db.execute("SELECT max(id) FROM customers_customer").fetchone()
+        (top_event,) = db.execute("SELECT max(id) FROM events_event").fetchone()
+        customer_columns = [row[1] for row in db.execute("PRAGMA table_info(customers_customer)")]
+        event_columns = [row[1] for row in db.execute("PRAGMA table_info(events_event)")]
+        shifted = {
+            "id": "id + {cs}",
+            "merged_into_id": "merged_into_id + {cs}",
+            "customer_id": "customer_id + {cs}",
+        }
+        for copy in range(1, copies):
+            cs, es = copy * top_customer, copy * top_event
+            for table, columns, shift in (
+                ("customers_customer", customer_columns, cs),
+                ("events_event", event_columns, es),
+            ):
+                values = []
+                for column in columns:
+                    if column == "id":
+                        values.append(f"id + {shift}")
+                    elif column == "message_id":
+                        values.append(f"message_id || '~{copy}'")
+                    else:
+                        values.append(shifted.get(column, column).format(cs=cs))
+                db.execute(
+                    f"INSERT INTO {table} ({', '.join(columns)}) "
+                    f"SELECT {', '.join(values)} FROM {table} "
+                    f"WHERE workspace_id = ? AND id <= ?",
+                    (workspace, top_customer if table == "customers_customer" else top_event),
+                )
+            db.executemany(
+                "INSERT INTO events_eventoutbox "
+                "(workspace_id, first_event_id, last_event_id, customer_ids, created_at) "
+                "VALUES (?, ?, ?, '[]', datetime('now'))",
+                [
+                    (workspace, first, min(first + outbox_span - 1, es + top_event))
+                    for first in range(es + 1, es + top_event + 1, outbox_span)
+                ],
+            )
+            db.commit()
+            print(f"  copy {copy + 1} of {copies} written", flush=True)
+        db.execute("ANALYZE")
+        db.commit()
+    finally:
+        db.close()
+
+
 def _p95(times: list[float]) -> float:
     ordered = sorted(times)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def _first_journey() -> int:
+    from cxloop.journeys.models import JourneyMap
+
+    return JourneyMap.objects.order_by("pk").values_list("pk", flat=True)[0]
 
 
 def _some_email() -> str:

@@ -52,3 +52,61 @@ def test_a_phone_in_any_format_finds_its_holder(workspace):
     found = list(customer_search(workspace=workspace, query="(415) 555-0123"))
 
     assert [c.traits["email"] for c in found] == ["a@example.com"]
+
+
+def _names(workspace, query: str) -> set[str]:
+    return {c.traits.get("name", "") for c in customer_search(workspace=workspace, query=query)}
+
+
+def named(user: str, name: str, city: str = "Leeds") -> dict:
+    traits = {"name": name, "city": city}
+    return {"type": "identify", "userId": user, "traits": traits, "timestamp": T0.isoformat()}
+
+
+def test_words_match_inside_names_and_traits(workspace):
+    ingest(
+        workspace,
+        [
+            named("u1", "Margaret Oyelaran"),
+            named("u2", "Gareth Hale", city="Harrogate"),
+            named("u3", "Tom Ng"),
+        ],
+    )
+
+    assert _names(workspace, "gar") == {"Margaret Oyelaran", "Gareth Hale"}  # 3+: the index
+    assert _names(workspace, "ROGAT") == {"Gareth Hale"}  # a trait value, any case
+    assert _names(workspace, "gar hale") == {"Gareth Hale"}  # every word must match
+    assert _names(workspace, "ng") == {"Tom Ng"}  # under 3 characters: a plain scan
+    assert _names(workspace, 'mar"g') == set()  # a quote is text, not query syntax
+    assert _names(workspace, "zzz") == set()
+
+
+def test_the_index_follows_changed_and_deleted_profiles(workspace):
+    ingest(workspace, [named("u1", "Priya Lindqvist"), named("u2", "Olu Brandt")])
+
+    ingest(workspace, [named("u1", "Priya Castellanos")])  # the importer's own UPDATE
+    assert _names(workspace, "lindq") == set()
+    assert _names(workspace, "castel") == {"Priya Castellanos"}
+
+    customer_search(workspace=workspace, query="brandt").get().delete()
+    assert _names(workspace, "brandt") == set()
+    assert _names(workspace, "priya") == {"Priya Castellanos"}
+
+
+def test_a_word_search_reads_the_substring_index(workspace):
+    ingest(workspace, [named("u1", "Margaret Oyelaran")])
+    sql, params = customer_search(workspace=workspace, query="oyel").query.sql_with_params()
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+            plan = " ".join(str(row) for row in cursor.fetchall())
+            assert "VIRTUAL TABLE INDEX" in plan and "customers_customer_fts" in plan
+        else:
+            # the search's own LIKE, without the workspace filter another index serves first
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute(
+                "EXPLAIN SELECT id FROM customers_customer WHERE search_text LIKE %s", ["%oyel%"]
+            )
+            plan = " ".join(row[0] for row in cursor.fetchall())
+            assert "customers_customer_search_trgm" in plan

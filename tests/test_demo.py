@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -354,3 +356,27 @@ def test_the_carrier_backlog_makes_web_deliveries_late():
 
     assert late_share("web", inside=True) > 0.5
     assert late_share("web", inside=False) < 0.25
+
+
+def test_large_demos_are_invented_a_slice_of_people_at_a_time(monkeypatch):
+    """Past PEOPLE_SLICE people the story streams: the same people and messages, fed slice by
+    slice (each slice oldest first), so memory stays bounded at 250,000 customers."""
+    from cxloop.demo import generator
+
+    whole = _messages(people=60)
+    monkeypatch.setattr(generator, "PEOPLE_SLICE", 25)
+    story = Story(seed=SEED, people=60, now=NOW)
+    progress, sliced = [], []
+    for _, batch in story.batches():
+        sliced.extend(batch)
+        progress.append(story.people_done)
+
+    def content(message: dict) -> str:
+        return json.dumps({k: v for k, v in message.items() if k != "messageId"}, sort_keys=True)
+
+    assert sorted(map(content, sliced)) == sorted(map(content, whole))
+    assert len({m["messageId"] for m in sliced}) == len(sliced)
+    # three slices (25, 25, 10 people): time runs forward within each and restarts twice
+    restarts = sum(1 for a, b in itertools.pairwise(sliced) if b["timestamp"] < a["timestamp"])
+    assert restarts == 2
+    assert progress == sorted(progress) and progress[-1] == 60 and 25 in progress

@@ -261,6 +261,7 @@ def test_sankey_has_step_indexed_nodes_and_customer_flows():
 NOW = datetime(2025, 9, 1, tzinfo=UTC)
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_last_steps_before_churn(workspace):
     day = 60 * 24
     ingest(
@@ -295,6 +296,7 @@ def test_last_steps_before_churn(workspace):
     assert recent.customers == 0
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_last_steps_before_first_complaint(workspace):
     ingest(
         workspace,
@@ -369,6 +371,7 @@ def test_lift_sets_an_event_against_everyone_elses_last_steps():
     assert declined.significant and not home.significant
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_before_churn_reports_lift_against_the_active(workspace):
     day = 60 * 24
     ingest(

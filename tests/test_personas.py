@@ -73,6 +73,7 @@ def groups(workspace) -> dict[str, set[int]]:
     return ids
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_personas_find_name_and_explain_the_groups(workspace, groups):
     result = selectors.personas_compute(workspace=workspace, k=3, now=NOW)
 
@@ -164,6 +165,7 @@ def test_personas_show_their_members_journey_stage(workspace, groups):
     ]
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_imported_history_is_measured_as_of_its_latest_event(workspace):
     # an import of 1997 purchases: the last one on 1997-12-20, another customer's on 12-10
     end = datetime(1997, 12, 20, 12, tzinfo=UTC)

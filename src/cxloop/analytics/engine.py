@@ -16,11 +16,16 @@ Which one a process uses is ``analytics.selectors.current_engine``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from cxloop.analytics import clickhouse as ch
-from cxloop.analytics import funnelsql
+from cxloop.analytics import funnelsql, pathsql
+from cxloop.analytics.before import BeforeQuery, LastSteps
+from cxloop.analytics.beforesql import ClickHouseBefore
+from cxloop.analytics.behaviour import BehaviourCounts
+from cxloop.analytics.behavioursql import ClickHouseBehaviour
+from cxloop.analytics.chstore import ClickHouseStore
 from cxloop.analytics.correlation import FunnelCorrelation
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules, tally_dict
 from cxloop.analytics.pathwalk import PathCounts
@@ -29,11 +34,10 @@ from cxloop.analytics.sessions import SessionPeriod, SessionRules
 from cxloop.analytics.sessionsql import ClickHouseSessions
 from cxloop.analytics.steps import ORDERED, Exclusion, Step
 from cxloop.analytics.transports import Transport
-from cxloop.analytics.trendwalk import OTHER, CustomerGroups, TrendCounts, breakdown_key
+from cxloop.analytics.trendsql import ClickHouseTrends
+from cxloop.analytics.trendwalk import CustomerGroups, TrendCounts
 from cxloop.analytics.walk import FunnelRun, FunnelSummary, Moment
 from cxloop.core.db import ids_in
-
-LOADING = "loading"  # engine_meta: the id range of a load in progress
 
 
 class AnalyticsEngine(Protocol):
@@ -203,6 +207,17 @@ class AnalyticsEngine(Protocol):
         customers) with sessions as the units (``sessions.unit_of``)."""
         ...
 
+    def last_steps_before(self, *, workspace_id: int, query: BeforeQuery) -> LastSteps:
+        """What the group of ``query`` (churned, or who complained) did in their last steps, and
+        everyone else in theirs (``analytics.before``'s rules)."""
+        ...
+
+    def behaviour_counts(self, *, workspace_id: int, order_event: str) -> BehaviourCounts:
+        """Each customer's step events per channel and name, first and last time, first time of
+        each track event and orders' revenue (``analytics.behaviour``'s rules): personas'
+        features."""
+        ...
+
 
 # ------------------------------------------------------------------ helpers
 
@@ -231,7 +246,13 @@ def _bounds(since: datetime | None, until: datetime | None) -> dict[str, datetim
 # ------------------------------------------------------------------ the engine
 
 
-class ClickHouseEngine(ClickHouseSessions):
+class ClickHouseEngine(
+    ClickHouseStore,
+    ClickHouseSessions,
+    ClickHouseTrends,
+    ClickHouseBefore,
+    ClickHouseBehaviour,
+):
     """The behavioural queries in ClickHouse's SQL, over any transport."""
 
     kind = "clickhouse"
@@ -239,97 +260,6 @@ class ClickHouseEngine(ClickHouseSessions):
     def __init__(self, transport: Transport, *, label: str = "") -> None:
         self.transport = transport
         self.label = label or type(transport).__name__
-
-    # ---- schema and writes (the owner process or a server install's drainer only)
-
-    def setup(self) -> None:
-        for statement in ch.SCHEMA:
-            self.transport.command(statement)
-
-    def drop(self) -> None:
-        for table in ch.TABLES:
-            self.transport.command(f"DROP TABLE IF EXISTS {table}")
-
-    def held_ids(self, *, workspace_id: int, first: int, last: int) -> set[int]:
-        sql = ch.bind(ch.KEYS_IN_RANGE, {"workspace": workspace_id, "first": first, "last": last})
-        return {row[0] for row in self.transport.query(sql)}
-
-    def load(self, rows: Sequence[Sequence], *, check: bool = True) -> int:
-        """Insert ``events.selectors.engine_rows`` rows the engine does not hold yet (by event
-        id); returns how many went in. ``check=False`` trusts the caller that none is held."""
-        if not rows:
-            return 0
-        unique = {row[1]: row for row in rows}  # an id named twice in one call goes in once
-        if len(unique) < len(rows):
-            rows = list(unique.values())
-        if check:
-            held: set[int] = set()
-            by_workspace: dict[int, list[int]] = {}
-            for row in rows:
-                by_workspace.setdefault(row[0], []).append(row[1])
-            for workspace_id, ids in by_workspace.items():
-                held |= self.held_ids(workspace_id=workspace_id, first=min(ids), last=max(ids))
-            rows = [row for row in rows if row[1] not in held]
-            if not rows:
-                return 0
-        prepared = [ch.event_row(row) for row in rows]
-        # the keys go in after the events: a load cut short between the two leaves events
-        # without keys, which ``repair`` drops at the owner's next start (the range in flight
-        # is noted first), and the retry copies them again
-        ids = [r[3] for r in prepared]
-        self.meta_set(LOADING, f"{min(ids)}:{max(ids)}")
-        self.transport.insert("events", ch.EVENT_COLUMNS, prepared)
-        self.transport.insert(
-            "event_keys",
-            ("id", "workspace_id", "customer_id"),
-            [(r[3], r[0], r[1]) for r in prepared],
-        )
-        self.meta_set(LOADING, "")
-        return len(prepared)
-
-    def forget_customers(self, *, workspace_id: int, customer_ids: Sequence[int]) -> None:
-        """Drop every row of these customers (before their events are copied again)."""
-        params = {"workspace": workspace_id, "ids": list(customer_ids)}
-        for table in ("events", "event_keys", "customer_days"):
-            self.transport.command(
-                ch.bind(
-                    f"DELETE FROM {table} WHERE workspace_id = {{workspace}} "  # noqa: S608
-                    "AND customer_id IN {ids}",
-                    params,
-                )
-            )
-
-    def repair(self) -> bool:
-        """After a load was cut short (the process killed between its two inserts), drop the
-        events of its id range that have no key; True when there was one to repair."""
-        loading = self.meta_get(LOADING)
-        if not loading:
-            return False
-        first, last = (int(part) for part in loading.split(":"))
-        self.transport.command(
-            ch.bind(
-                "DELETE FROM events WHERE id BETWEEN {first} AND {last} AND id NOT IN "
-                "(SELECT id FROM event_keys WHERE id BETWEEN {first} AND {last})",
-                {"first": first, "last": last},
-            )
-        )
-        self.meta_set(LOADING, "")
-        return True
-
-    def meta_get(self, key: str) -> str | None:
-        rows = self.transport.query(
-            ch.bind("SELECT value FROM engine_meta FINAL WHERE key = {k}", {"k": key})
-        )
-        return rows[0][0] if rows and rows[0][0] else None
-
-    def meta_set(self, key: str, value: str) -> None:
-        self.transport.command(
-            ch.bind("INSERT INTO engine_meta VALUES ({k}, {v})", {"k": key, "v": value})
-        )
-
-    def held_count(self) -> int:
-        rows = self.transport.query("SELECT count() FROM event_keys")
-        return int(rows[0][0]) if rows else 0
 
     # ---- questions
 
@@ -481,7 +411,7 @@ class ClickHouseEngine(ClickHouseSessions):
         customer_ids: Iterable[Any] | None,
         top: int,
     ) -> PathCounts:
-        per_customer = ch.path_sql(
+        per_customer = pathsql.path_sql(
             start=start,
             end=end,
             by_channel=by_channel,
@@ -492,16 +422,16 @@ class ClickHouseEngine(ClickHouseSessions):
             "workspace": workspace_id, "start": start, "end": end, "max_steps": max_steps,
             "within": int(within.total_seconds() * 10**6) if within else ch.FAR_FUTURE_MICROS,
             "types": list(ch.STEP_TYPES), "anchor": (start or end).split(" · ")[0],
-            "since": since, "until": until, "only": id_list(customer_ids) or [0], "top": top,
+            "since": since, "until": until, "only": pathsql.id_csv(id_list(customer_ids)), "top": top,
         }  # fmt: skip
-        rows = self.transport.query(ch.bind(ch.path_top_sql(per_customer), params))
+        rows = self.transport.query(ch.bind(pathsql.path_top_sql(per_customer), params))
         if rows:
             return PathCounts(
                 started=int(rows[0][2]),
                 completed=int(rows[0][3]),
                 top=[(tuple(path), int(n)) for path, n, _, _ in rows],
             )
-        started = self.transport.query(ch.bind(ch.path_started_sql(per_customer), params))
+        started = self.transport.query(ch.bind(pathsql.path_started_sql(per_customer), params))
         return PathCounts(started=int(started[0][0] or 0) if started else 0)
 
     def journey_walk(
@@ -556,77 +486,3 @@ class ClickHouseEngine(ClickHouseSessions):
         }  # fmt: skip
         rows = self.transport.query(ch.bind(ch.CUSTOMERS_WITH_EVENT, params))
         return ids_in([row[0] for row in rows])
-
-    def retention_counts(
-        self, *, workspace_id: int, by: Granularity, first: date, limit: date
-    ) -> dict[date, tuple[int, int]]:
-        params = {"workspace": workspace_id, "first": first, "limit": limit}
-        rows = self.transport.query(ch.bind(ch.retention_sql(by), params))
-        return {date.fromisoformat(p): (int(a), int(r)) for p, a, r in rows}
-
-    def cohort_counts(
-        self, *, workspace_id: int, by: Granularity, first: date, limit: date
-    ) -> tuple[dict[date, int], dict[tuple[date, date], int]]:
-        params = {"workspace": workspace_id, "first": first, "limit": limit}
-        sizes: dict[date, int] = {}
-        active: dict[tuple[date, date], int] = {}
-        for cohort, period, n in self.transport.query(ch.bind(ch.cohort_sql(by), params)):
-            if period:
-                active[(date.fromisoformat(cohort), date.fromisoformat(period))] = int(n)
-            else:
-                sizes[date.fromisoformat(cohort)] = int(n)
-        return sizes, active
-
-    def trend_counts(
-        self,
-        *,
-        workspace_id: int,
-        series: Sequence[Step],
-        by: str,
-        since: datetime,
-        until: datetime,
-        breakdown: str = "",
-        top: int = 5,
-        customer_groups: CustomerGroups | None = None,
-    ) -> TrendCounts:
-        kind = breakdown_key(breakdown)
-        if kind[0] == "customer" and customer_groups is None:
-            raise ValueError(f"breakdown: {breakdown!r} needs each customer's groups")
-        sql, params = ch.trend_sql(series, by=by, breakdown=kind, customer_groups=customer_groups)
-        params.update(workspace=workspace_id, since=since, until=until, top=top)
-        result = TrendCounts()
-        ranking: list[tuple[int, str]] = []
-        other = False
-        for k, period, kept, group, n, customers in self.transport.query(ch.bind(sql, params)):
-            if k < 0:
-                ranking.append((-int(n), group))
-                continue
-            key = group if kept else OTHER
-            other = other or not kept
-            start = datetime.fromisoformat(period).replace(tzinfo=UTC)
-            result.cells[(int(k), start, key)] = (int(n), int(customers))
-        result.groups = [group for _, group in sorted(ranking)]
-        if other:
-            result.groups.append(OTHER)
-        return result
-
-    def funnel_trend(
-        self,
-        *,
-        workspace_id: int,
-        steps: Sequence[Step],
-        window: timedelta | None,
-        by: str,
-        since: datetime,
-        until: datetime,
-        as_of: datetime,
-    ) -> dict[datetime, tuple[int, int]]:
-        sql, params = ch.funnel_trend_sql(steps, by=by)
-        params.update(
-            workspace=workspace_id, since=since, until_t=ch.to_micros(until), as_of=as_of,
-            window=int(window.total_seconds() * 10**6) if window else ch.FAR_FUTURE_MICROS,
-        )  # fmt: skip
-        return {
-            datetime.fromisoformat(period).replace(tzinfo=UTC): (int(entered), int(converted))
-            for period, entered, converted in self.transport.query(ch.bind(sql, params))
-        }

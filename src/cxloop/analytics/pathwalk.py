@@ -1,6 +1,6 @@
 """Paths walked in Python over the database's events: the reference implementation of the
-analytics engine's path query (``analytics.clickhouse.path_sql``), and the per-customer helpers
-journeys' "before churn/complaint" views use.
+analytics engine's path query (``analytics.pathsql.path_sql``), and the per-customer helpers
+the "before churn/complaint" walk (``analytics.before``) uses.
 
 A step is a named track/page/screen event; consecutive repeats collapse into one step (three
 Product views in a row are one "Product" step). With ``by_channel`` a step is "name · channel".

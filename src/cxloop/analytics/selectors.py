@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -14,6 +14,8 @@ from typing import Any
 from django.conf import settings
 
 from cxloop.analytics import owner
+from cxloop.analytics.before import BeforeQuery, LastSteps
+from cxloop.analytics.behaviour import BehaviourCounts
 from cxloop.analytics.correlation import FunnelCorrelation
 from cxloop.analytics.engine import AnalyticsEngine, ClickHouseEngine, id_list
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules
@@ -38,6 +40,7 @@ from cxloop.events import selectors as event_selectors
 __all__ = [
     "EngineError",
     "EngineUnavailable",
+    "behaviour_counts",
     "cohort_counts",
     "current_engine",
     "customers_with_event",
@@ -51,6 +54,7 @@ __all__ = [
     "funnel_summary",
     "funnel_trend",
     "journey_walk",
+    "last_steps_before",
     "path_counts",
     "retention_counts",
     "session_rules",
@@ -323,6 +327,20 @@ def funnel_trend(
         workspace_id=workspace.pk, steps=steps, window=window, by=by, since=since, until=until,
         as_of=as_of,
     )  # fmt: skip
+
+
+def last_steps_before(*, workspace: Workspace, query: BeforeQuery) -> LastSteps:
+    """What the churned (or complaining) customers of ``query`` did in their last steps, and
+    everyone else in theirs: each distinct sequence with its customers, counted by the engine."""
+    if query.customer_ids is not None:
+        query = replace(query, customer_ids=tuple(sorted(set(id_list(query.customer_ids)))))
+    return current_engine().last_steps_before(workspace_id=workspace.pk, query=query)
+
+
+def behaviour_counts(*, workspace: Workspace, order_event: str) -> BehaviourCounts:
+    """Each active customer's step events per channel and name, first and last time, first time
+    of each track event and orders' revenue (``order_event``): what personas cluster on."""
+    return current_engine().behaviour_counts(workspace_id=workspace.pk, order_event=order_event)
 
 
 LIVE_WITHIN = timedelta(days=2)  # a latest event this recent: live data, measured up to now

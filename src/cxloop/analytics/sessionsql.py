@@ -18,11 +18,12 @@ from typing import Any
 
 from cxloop.analytics import clickhouse as ch
 from cxloop.analytics.sessions import UNIT_BITS, SessionPeriod, SessionRules
+from cxloop.analytics.trendsql import trend_period_sql
 
 
 def session_id_sql(names: Sequence[str], params: dict[str, Any]) -> str:
     """The session id of an event: the first present, non-empty property of ``names``, read as
-    ``clickhouse.trend_sql`` reads a breakdown property."""
+    ``trendsql.trend_sql`` reads a breakdown property."""
     texts = []
     for i, name in enumerate(names):
         parts = name.split(".")
@@ -111,7 +112,7 @@ def session_trend_sql(
 ) -> str:
     """Per period of a session's first event in [since, until): sessions, median and mean
     duration in µs (bound text)."""
-    period = ch.trend_period_sql("first", by)
+    period = trend_period_sql("first", by)
     outer = f"""
 SELECT toString({period}) AS p, count() AS sessions, uniqExact(cust) AS customers,
     quantileExactInclusive(0.5)(duration) AS median, avg(duration) AS mean

@@ -16,6 +16,8 @@ from django.db import connection
 from django.db.models import Count, Min, Q, QuerySet, Value
 
 from cxloop.analytics import journeywalk, pathwalk, trendwalk
+from cxloop.analytics.before import BeforeQuery, LastSteps, last_steps_walk
+from cxloop.analytics.behaviour import BehaviourCounts, behaviour_walk
 from cxloop.analytics.correlation import FunnelCorrelation, correlation_counts
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules
 from cxloop.analytics.pathwalk import PathCounts
@@ -334,6 +336,12 @@ class SqlEngine(SqlSessions):
         return trendwalk.funnel_trend(
             rows, steps=steps, window=window, by=by, since=since, until=until, as_of=as_of
         )
+
+    def last_steps_before(self, *, workspace_id: int, query: BeforeQuery) -> LastSteps:
+        return last_steps_walk(workspace_id=workspace_id, query=query)
+
+    def behaviour_counts(self, *, workspace_id: int, order_event: str) -> BehaviourCounts:
+        return behaviour_walk(workspace_id=workspace_id, order_event=order_event)
 
 
 def _range_rows(

@@ -1,6 +1,6 @@
 """Trends in Python: events and unique customers per period, and funnel conversion per period of
-entering step 1. The reference the engine's SQL (``clickhouse.trend_sql``,
-``clickhouse.funnel_trend_sql``) is tested against; ``analytics.sqlengine`` runs it.
+entering step 1. The reference the engine's SQL (``trendsql.trend_sql``,
+``trendsql.funnel_trend_sql``) is tested against; ``analytics.sqlengine`` runs it.
 
 Rules shared by both:
 

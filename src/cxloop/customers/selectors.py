@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from cxloop.core.models import Workspace
 from cxloop.customers.identifiers import (
@@ -106,9 +108,7 @@ def customer_search(
     if _PHONE_LIKE.fullmatch(query.strip()):
         phone = normalize_phone(query.strip(), workspace.default_phone_region)
         if phone:
-            return customers.filter(search_text__contains=phone.lower()).order_by(
-                "-last_seen_at", "-pk"
-            )
+            return _containing(customers, phone.lower()).order_by("-last_seen_at", "-pk")
     for term in query.split():
         name, colon, wanted = term.partition(":")
         if colon and name.isidentifier() and wanted:
@@ -117,8 +117,26 @@ def customer_search(
                 match |= Q(**{f"traits__{name}": number})
             customers = customers.filter(match)
         else:
-            customers = customers.filter(search_text__contains=term.lower())
+            customers = _containing(customers, term.lower())
     return customers.order_by("-last_seen_at", "-pk")
+
+
+# SQLite's trigram index finds substrings of 3 characters or more (customers 0003)
+_TRIGRAM = 3
+
+
+def _containing(customers: QuerySet[Customer], term: str) -> QuerySet[Customer]:
+    """Profiles whose search text contains ``term``, through the substring index: on SQLite
+    the FTS5 trigram table, on PostgreSQL pg_trgm's GIN index (``LIKE`` uses it as it is)."""
+    if connection.vendor != "sqlite" or len(term) < _TRIGRAM:
+        return customers.filter(search_text__contains=term)
+    phrase = '"' + term.replace('"', '""') + '"'
+    return customers.filter(
+        pk__in=RawSQL(
+            "SELECT rowid FROM customers_customer_fts WHERE customers_customer_fts MATCH %s",
+            (phrase,),
+        )
+    )
 
 
 _PHONE_LIKE = re.compile(r"\+?[\d\s().\-]{7,}")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
@@ -47,6 +47,7 @@ from cxloop.text import services as text_services
 WORKSPACE_NAME = "Northwind Outfitters"
 PHONE_REGION = "GB"
 CHUNK = 5000  # messages per ingestion batch at most
+PEOPLE_SLICE = 20_000  # people invented (and held in memory) at a time
 CURRENCY = "GBP"
 
 MINUTE = 60.0
@@ -118,23 +119,20 @@ def build_demo(
     elif timezone.is_naive(now):
         now = now.replace(tzinfo=UTC)
 
-    batches = Story(seed=seed, people=customers, now=now).batches()
-    total = sum(len(batch) for _, batch in batches)
-    done = 0
+    story = Story(seed=seed, people=customers, now=now)
     with transaction.atomic():
         workspace = core_services.workspace_create(
             name=WORKSPACE_NAME, slug=slug, phone_region=PHONE_REGION
         )
-        for received_at, batch in batches:
+        for received_at, batch in story.batches():
             result = events_ingest(workspace=workspace, messages=batch, received_at=received_at)
             if result.rejected:
                 first = result.rejected[0]
                 raise RuntimeError(
                     f"demo message {first.message_id or first.position} rejected: {first.reason}"
                 )
-            done += len(batch)
             if on_progress:
-                on_progress(customers * done // total)
+                on_progress(story.people_done)
         # the engine copies events once this transaction commits: until then the database
         # answers the journey maps, segments and predictions built from them
         with analytics_selectors.database_answers():
@@ -198,6 +196,7 @@ class Story:
         self._out: list[tuple[float, int, dict]] = []
         self._orders = 0
         self._tickets = 0
+        self.people_done = 0  # people whose messages are all handed out (for a progress bar)
         rng = self.rng
         self.campaigns = [
             (YEAR - (week + 1) * 7 * DAY + 9 * HOUR, f"cmp-{seed}-{week:02d}", name)
@@ -213,32 +212,43 @@ class Story:
 
     # ------------------------------------------------------------------ output
 
-    def batches(self) -> list[tuple[datetime, list[dict]]]:
-        """Every message, oldest first, in ingestion batches with the time each one "arrived".
+    def batches(self) -> Iterator[tuple[datetime, list[dict]]]:
+        """Every message in ingestion batches with the time each one "arrived", oldest first.
 
         A batch holds at most CHUNK messages and never more than one week of activity, as a live
         feed would deliver them: so profiles first seen apart really exist apart before a later
         message shows they are one person, and the merge happens, whatever the demo's size.
+        People are invented PEOPLE_SLICE at a time, each slice's year fed oldest first: memory
+        stays bounded at any size (a million events' messages take a few GB), and a demo of up to
+        PEOPLE_SLICE people is one slice, its messages in one time order.
         """
-        for n in range(self.people):
-            self._live(self._person(n))
-        self._out.sort(key=lambda item: (item[0], item[1]))
-        origin = self.origin
-        batches: list[tuple[datetime, list[dict]]] = []
-        batch: list[dict] = []
-        week = last = 0.0
-        for number, (t, _, message) in enumerate(self._out):
-            if batch and (len(batch) >= CHUNK or t // BATCH_SPAN != week):
-                batches.append((origin + timedelta(seconds=last + 2), batch))
-                batch = []
-            week, last = t // BATCH_SPAN, t
-            when = origin + timedelta(seconds=t)
-            message["timestamp"] = when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-            message["messageId"] = f"demo-{self.seed}-{number}"
-            batch.append(message)
-        if batch:
-            batches.append((origin + timedelta(seconds=last + 2), batch))
-        return batches
+        number = 0
+        for first in range(0, self.people, PEOPLE_SLICE):
+            last_person = min(self.people, first + PEOPLE_SLICE)
+            for n in range(first, last_person):
+                self._live(self._person(n))
+            out, self._out = self._out, []
+            out.sort(key=lambda item: (item[0], item[1]))
+            origin = self.origin
+            batch: list[dict] = []
+            week = last = 0.0
+            for sent, (t, _, message) in enumerate(out):
+                if batch and (len(batch) >= CHUNK or t // BATCH_SPAN != week):
+                    self.people_done = first + (last_person - first) * sent // len(out)
+                    yield origin + timedelta(seconds=last + 2), batch
+                    batch = []
+                week, last = t // BATCH_SPAN, t
+                when = origin + timedelta(seconds=t)
+                message["timestamp"] = when.isoformat(timespec="milliseconds").replace(
+                    "+00:00", "Z"
+                )
+                message["messageId"] = f"demo-{self.seed}-{number}"
+                number += 1
+                batch.append(message)
+            self.people_done = last_person
+            if batch:
+                yield origin + timedelta(seconds=last + 2), batch
+            del out
 
     def _emit(self, t: float, message: dict) -> None:
         if 0 <= t < YEAR:  # what would happen after "now" has not happened yet

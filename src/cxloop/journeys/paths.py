@@ -1,34 +1,26 @@
 """Path analysis: the most common routes customers take between two events, and what they did
 just before they churned or complained.
 
-The pure part works on one customer's chronological steps (label, time) at a time; the query part
-streams a workspace's events ordered by customer and time, so memory stays flat. A step is a named
-track/page/screen event; consecutive repeats collapse into one step (three Product views in a row
+The analytics engine walks the events (``analytics.selectors.path_counts`` and
+``last_steps_before``); this module checks the parameters, ranks what comes back, computes
+lifts and lays paths out as Sankey flows. A step is a named track/page/screen event; consecutive repeats collapse into one step (three Product views in a row
 are one "Product" step). With ``by_channel`` a step is "name · channel".
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
 
-from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from cxloop.analytics import selectors as analytics_selectors
-from cxloop.analytics.pathwalk import (
-    STEP_TYPES,
-    Step,
-    _step_events,
-    _steps_by_customer,
-    collapse_steps,
-)
+from cxloop.analytics.before import CHURN, COMPLAINT, BeforeQuery, LastSteps
 from cxloop.analytics.sessions import CUSTOMER
 from cxloop.core.models import Workspace
-from cxloop.events import selectors as event_selectors
 from cxloop.journeys.lift import EventLift, lifts
 
 DEFAULT_COMPLAINT_EVENTS = ("Support Ticket Opened",)
@@ -82,12 +74,6 @@ class BeforeReport:
 
 
 # ---------------------------------------------------------------------------------------- pure
-
-
-def last_steps(steps: Sequence[Step], *, before: datetime | None, count: int) -> tuple[str, ...]:
-    """The last ``count`` collapsed steps strictly before ``before`` (all steps when None)."""
-    kept = [s for s in steps if before is None or s[1] < before]
-    return tuple(label for label, _ in collapse_steps(kept)[-count:])
 
 
 def top_paths(paths: Iterable[tuple[str, ...]], *, top: int, total: int) -> list[PathCount]:
@@ -208,26 +194,13 @@ def paths_before_churn(
         raise PathQueryError(f"inactive days must be between 1 and {MAX_INACTIVE_DAYS}")
     _check_steps(steps)
     _check_top(top)
-    cutoff = (now or timezone.now()) - timedelta(days=inactive_days)
-    churned = (
-        event_selectors.workspace_events(workspace=workspace)
-        .filter(type__in=STEP_TYPES)
-        .exclude(name="")
-        .values("customer_id")
-        .annotate(last=Max("occurred_at"))
-        .filter(last__lt=cutoff)
-        .values("customer_id")
-    )
-    events = _step_events(workspace, None, None).filter(customer_id__in=churned)
-    rest = _step_events(workspace, None, now).exclude(customer_id__in=churned)
-    if customer_ids is not None:
-        events = events.filter(customer_id__in=customer_ids)
-        rest = rest.filter(customer_id__in=customer_ids)
-    sequences = (
-        last_steps(history, before=None, count=steps)
-        for _, history in _steps_by_customer(events, by_channel=by_channel)
-    )
-    return _before_report("churn", steps, sequences, top, others=_last_of(rest, steps, by_channel))
+    query = BeforeQuery(
+        kind=CHURN, steps=steps, by_channel=by_channel, until=now,
+        cutoff=(now or timezone.now()) - timedelta(days=inactive_days),
+        customer_ids=None if customer_ids is None else tuple(customer_ids),
+    )  # fmt: skip
+    found = analytics_selectors.last_steps_before(workspace=workspace, query=query)
+    return _before_report(CHURN, steps, found, top)
 
 
 def paths_before_complaint(
@@ -250,40 +223,17 @@ def paths_before_complaint(
     """
     _check_steps(steps)
     _check_top(top)
-    names = [n.strip() for n in complaint_events if n and n.strip()]
-    topics = [t.strip() for t in complaint_topics if t and t.strip()]
+    names = tuple(n.strip() for n in complaint_events if n and n.strip())
+    topics = tuple(t.strip() for t in complaint_topics if t and t.strip())
     if not names and not topics:
         raise PathQueryError("name at least one complaint event or topic")
-    match = Q(name__in=names) if names else Q(pk__in=[])
-    if topics:
-        match |= Q(properties__topic__in=topics)
-    complaints = event_selectors.workspace_events(workspace=workspace).filter(match)
-    if since is not None:
-        complaints = complaints.filter(occurred_at__gte=since)
-    if until is not None:
-        complaints = complaints.filter(occurred_at__lt=until)
-    if customer_ids is not None:
-        complaints = complaints.filter(customer_id__in=customer_ids)
-    first_complaint = dict(
-        complaints.values("customer_id")
-        .annotate(at=Min("occurred_at"))
-        .values_list("customer_id", "at")
-    )
-    events = _step_events(workspace, None, None).filter(
-        customer_id__in=complaints.values("customer_id")
-    )
-    rest = _step_events(workspace, None, until).exclude(
-        customer_id__in=complaints.values("customer_id")
-    )
-    if customer_ids is not None:
-        rest = rest.filter(customer_id__in=customer_ids)
-    sequences = (
-        last_steps(history, before=first_complaint[customer_id], count=steps)
-        for customer_id, history in _steps_by_customer(events, by_channel=by_channel)
-        if customer_id in first_complaint
-    )
-    others = _last_of(rest, steps, by_channel)
-    return _before_report("complaint", steps, sequences, top, others=others)
+    query = BeforeQuery(
+        kind=COMPLAINT, steps=steps, by_channel=by_channel, names=names, topics=topics,
+        since=since, until=until,
+        customer_ids=None if customer_ids is None else tuple(customer_ids),
+    )  # fmt: skip
+    found = analytics_selectors.last_steps_before(workspace=workspace, query=query)
+    return _before_report(COMPLAINT, steps, found, top)
 
 
 def _check_steps(steps: int) -> None:
@@ -296,28 +246,27 @@ def _check_top(top: int) -> None:
         raise PathQueryError(f"top must be between 1 and {MAX_TOP}")
 
 
-def _last_of(events, steps: int, by_channel: bool) -> Iterable[tuple[str, ...]]:
-    """Each customer's last ``steps`` collapsed steps among ``events`` (lazily)."""
-    return (
-        last_steps(history, before=None, count=steps)
-        for _, history in _steps_by_customer(events, by_channel=by_channel)
-    )
-
-
-def _before_report(
-    kind: str,
-    steps: int,
-    sequences: Iterable[tuple[str, ...]],
-    top: int,
-    *,
-    others: Iterable[tuple[str, ...]] = (),
-) -> BeforeReport:
-    found = [s for s in sequences if s]
-    report = BeforeReport(kind=kind, steps=steps, customers=len(found))
-    report.paths = top_paths(found, top=top, total=len(found))
-    last = Counter(s[-1] for s in found)
-    anywhere = Counter(label for s in found for label in set(s))
+def _before_report(kind: str, steps: int, found: LastSteps, top: int) -> BeforeReport:
+    group, others = found.group, found.others
+    report = BeforeReport(kind=kind, steps=steps, customers=group.total())
+    report.paths = [
+        PathCount(path, n, n / report.customers)
+        for path, n in sorted(group.items(), key=lambda item: (-item[1], item[0]))[:top]
+    ]
+    last: Counter[str] = Counter()
+    anywhere: Counter[str] = Counter()
+    for path, n in group.items():
+        last[path[-1]] += n
+        for label in set(path):
+            anywhere[label] += n
     report.last_step = sorted(last.items(), key=lambda item: (-item[1], item[0]))[:top]
     report.anywhere = sorted(anywhere.items(), key=lambda item: (-item[1], item[0]))[:top]
-    report.lifts, report.others = lifts(found, (s for s in others if s))
+    report.lifts, report.others = lifts(_each(group), _each(others))
     return report
+
+
+def _each(counts: Counter[tuple[str, ...]]) -> Iterator[tuple[str, ...]]:
+    """Every customer's sequence, as many times as customers ended on it (lazily)."""
+    for path, n in counts.items():
+        for _ in range(n):
+            yield path

@@ -1,8 +1,9 @@
 """Personas: customers clustered on behaviour (RFM plus channel mix) into a few named groups.
 
-Features per customer come from three aggregate queries over events (no per-event rows but the
-order revenues): recency, tenure, interactions, orders, revenue, support contacts, returns and the
-share of interactions on each main channel. Counts are log-scaled, everything is standardised, and
+Features per customer come from the analytics engine's aggregates (``analytics.selectors.
+behaviour_counts``: grouped queries where the events are, no per-event rows): recency, tenure,
+interactions, orders, revenue, support contacts, returns and the share of interactions on each
+main channel (ties in channel volume by name). Counts are log-scaled, everything is standardised, and
 k-means (scikit-learn, fixed ``random_state``) groups them. Each cluster is named from how its
 centre differs from the average customer and explained in words, with its size and its members'
 most common journey.
@@ -10,20 +11,18 @@ most common journey.
 
 from __future__ import annotations
 
-import math
 import warnings
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from django.db.models import Count, Max, Min
 from django.utils import timezone
 
+from cxloop.analytics import selectors as analytics_selectors
 from cxloop.core.models import Workspace
 from cxloop.events import selectors as event_selectors
 
-STEP_TYPES = ("track", "page", "screen")
 ORDER_EVENT = "Order Completed"
 SUPPORT_EVENTS = ("Support Ticket Opened",)
 RETURN_EVENTS = ("Product Returned", "Order Refunded")
@@ -88,40 +87,16 @@ def persona_features(*, workspace: Workspace, now: datetime | None = None) -> Fe
     present for live data (events keep arriving), the end of the history for an import (1997
     purchases must not make every customer 30 years lapsed)."""
     now = now or event_selectors.event_latest_at(workspace=workspace) or timezone.now()
-    events = (
-        event_selectors.workspace_events(workspace=workspace)
-        .filter(type__in=STEP_TYPES)
-        .exclude(name="")
-    )
-    per_channel = events.values_list("customer_id", "channel").annotate(
-        n=Count("pk"), first=Min("occurred_at"), last=Max("occurred_at")
-    )
-    counts: dict[int, Counter] = defaultdict(Counter)
-    first: dict[int, datetime] = {}
-    last: dict[int, datetime] = {}
+    found = analytics_selectors.behaviour_counts(workspace=workspace, order_event=ORDER_EVENT)
+    counts, named, first, last = found.channels, found.names, found.first, found.last
     totals: Counter = Counter()
-    for customer_id, channel, n, began, ended in per_channel.order_by():
-        counts[customer_id][channel] += n
-        totals[channel] += n
-        first[customer_id] = min(began, first.get(customer_id, began))
-        last[customer_id] = max(ended, last.get(customer_id, ended))
+    for by_channel in counts.values():
+        totals.update(by_channel)
     grand = sum(totals.values()) or 1
-    main = [c for c, n in totals.most_common() if n / grand >= MAIN_CHANNEL_SHARE and c != "other"]
+    ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+    main = [c for c, n in ranked if n / grand >= MAIN_CHANNEL_SHARE and c != "other"]
     channels = [*main[:5], "other"]
-
-    first_seen: dict[int, dict[str, datetime]] = defaultdict(dict)
-    named: dict[int, Counter] = defaultdict(Counter)
-    rows = events.values_list("customer_id", "name", "type").annotate(
-        n=Count("pk"), at=Min("occurred_at")
-    )
-    for customer_id, name, kind, n, at in rows.order_by():
-        if kind == "track":  # journeys read better as actions than as page names
-            first_seen[customer_id][name] = at
-        named[customer_id][name] += n
-    revenue: dict[int, float] = {}
-    orders = events.filter(name=ORDER_EVENT).values_list("customer_id", "properties__revenue")
-    for customer_id, amount in orders.order_by().iterator(chunk_size=5000):
-        revenue[customer_id] = revenue.get(customer_id, 0.0) + _number(amount)
+    revenue = found.revenue
 
     ids = sorted(counts)
     columns = [
@@ -132,7 +107,7 @@ def persona_features(*, workspace: Workspace, now: datetime | None = None) -> Fe
     for row, customer_id in enumerate(ids):
         by_channel = counts[customer_id]
         total = sum(by_channel.values())
-        names = named[customer_id]
+        names = named.get(customer_id, Counter())
         values[row, :7] = (
             max(0.0, (now - last[customer_id]).total_seconds() / 86400),
             max(0.0, (now - first[customer_id]).total_seconds() / 86400),
@@ -148,21 +123,7 @@ def persona_features(*, workspace: Workspace, now: datetime | None = None) -> Fe
             else:
                 n = by_channel[channel]
             values[row, 7 + offset] = n / total
-    return Features(ids, columns, values, dict(first_seen), dict(counts), as_of=now)
-
-
-def _number(value: object) -> float:
-    if isinstance(value, bool):
-        return 0.0
-    if isinstance(value, int | float) and math.isfinite(value):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return 0.0
-        return number if math.isfinite(number) else 0.0
-    return 0.0
+    return Features(ids, columns, values, found.first_track, counts, as_of=now)
 
 
 # ----------------------------------------------------------------------------------- clustering
