@@ -11,7 +11,7 @@ from cxloop.customers.merging import customers_merge, customers_unmerge
 from cxloop.customers.models import CustomerMerge
 from cxloop.customers.privacy import customer_erase
 from cxloop.feedback import services as feedback_services
-from cxloop.text import selectors, services
+from cxloop.text import embeddings, selectors, services
 from cxloop.text.models import TextAnalysis
 from factories import customer_id, identify, ingest, response_make, survey_make
 
@@ -26,8 +26,18 @@ def customer(workspace):
     return workspace.customer_set.get(pk=customer_id(workspace, "u-1"))
 
 
+@pytest.fixture
+def lexicon_only(settings):
+    """No sentence embeddings, so the lexicon scores (test_text_sentiment_head covers the
+    learned head)."""
+    settings.TEXT_EMBEDDINGS = "lsa"
+    embeddings.engine.cache_clear()
+    yield
+    embeddings.engine.cache_clear()
+
+
 def test_a_completed_comment_is_analysed_in_the_background(
-    workspace, customer, settings, django_capture_on_commit_callbacks
+    workspace, customer, settings, django_capture_on_commit_callbacks, lexicon_only
 ):
     # given
     settings.TASKS = IMMEDIATE

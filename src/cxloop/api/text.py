@@ -75,6 +75,7 @@ class TextAnalysisOut(TextOut):
     sentences: list[SentenceOut]
     drivers: list[WordOut]
     original: str | None  # the text as written: only for roles with read_pii, else null
+    sentiment_model: str  # which model scored the text (learned head or lexicon), in words
 
 
 class DriverChangeOut(Schema):
@@ -458,4 +459,5 @@ def text_analysis(request: HttpRequest, analysis_id: int = id_param(), workspace
         "sentences": analysis.sentences,
         "drivers": analysis.drivers,
         "original": original,
+        "sentiment_model": text_selectors.sentiment_model(version=analysis.version),
     }

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db.models import Avg, Count, Max, Min, Q, QuerySet
 
 from cxloop.core.models import Workspace
-from cxloop.text import drivers, keydrivers, search, semantic, trends
+from cxloop.text import drivers, keydrivers, scoring, search, semantic, trends
 from cxloop.text._facts import ResponseText, response_text
 from cxloop.text.models import Label, TextAnalysis, TextTheme, Theme
 
@@ -135,6 +135,12 @@ def texts_semantic(
 def embedding_engine() -> str:
     """Which engine semantic search and themes use, in words (the model, or the fallback)."""
     return semantic.engine_label()
+
+
+def sentiment_model(*, version: str | None = None) -> str:
+    """Which model scored an analysis (its stored ``version``), or scores new texts (None), in
+    words."""
+    return scoring.model_label(version)
 
 
 def embedding_model_installed() -> bool:

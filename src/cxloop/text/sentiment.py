@@ -162,6 +162,7 @@ class Sentiment:
     emotions: tuple[str, ...]
     truncated: bool = False
     english: bool = True  # False: few English function words, so the lexicon may miss it
+    model: str = "lexicon"  # "head": score and label from the learned head (text.scoring)
 
 
 def label_of(score: float) -> str:

@@ -18,7 +18,7 @@ from cxloop.core import names, pii
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import selectors as feedback_selectors
-from cxloop.text import embeddings, search, sentiment, themes
+from cxloop.text import embeddings, scoring, search, sentiment, themes
 from cxloop.text.models import Embedding, TextAnalysis, TextTheme, Theme
 
 log = logging.getLogger(__name__)
@@ -43,15 +43,17 @@ def name_book(*, workspace_id: int) -> NameBook:
     return NameBook(own, frozenset().union(*own.values()))
 
 
-def _fields(response, book: NameBook | None = None) -> dict:
+def _redacted(response, book: NameBook | None = None) -> pii.Redacted:
     # redact first: the stored text, sentences and drivers never hold personal data
-    body, cut = sentiment.clean(response.comment)
-    redacted = pii.redact(
+    body, _ = sentiment.clean(response.comment)
+    return pii.redact(
         body,
         own_names=book.own.get(response.customer_id, frozenset()) if book else frozenset(),
         known_names=book.known if book else frozenset(),
     )
-    result = sentiment.analyse(redacted.text)
+
+
+def _fields(response, redacted: pii.Redacted, result: sentiment.Sentiment) -> dict:
     return {
         "workspace_id": response.workspace_id,
         "customer_id": response.customer_id,
@@ -79,8 +81,8 @@ def _fields(response, book: NameBook | None = None) -> dict:
         "drivers": [{"word": d.word, "valence": d.valence} for d in result.drivers],
         "emotions": list(result.emotions),
         "english": result.english,
-        "truncated": cut,
-        "version": sentiment.VERSION,
+        "truncated": sentiment.clean(response.comment)[1],
+        "version": scoring.version_of(result),
     }
 
 
@@ -97,6 +99,17 @@ def text_analyse_responses(*, responses: Iterable, books: dict[int, NameBook] | 
     for workspace_id in {r.workspace_id for r in responses if _has_text(r)} - set(books):
         books[workspace_id] = name_book(workspace_id=workspace_id)
     stored = 0
+    # redact and score before the transaction: the head embeds the texts (cached, so themes
+    # and semantic search reuse the vectors), which may take a while
+    with_text = [r for r in responses if _has_text(r)]
+    redacted = [_redacted(r, books[r.workspace_id]) for r in with_text]
+    results = dict(
+        zip(
+            (r.pk for r in with_text),
+            zip(redacted, scoring.analyse_many([x.text for x in redacted]), strict=True),
+            strict=True,
+        )
+    )
     with transaction.atomic():
         empty = [r.pk for r in responses if not _has_text(r)]
         if empty:
@@ -108,7 +121,7 @@ def text_analyse_responses(*, responses: Iterable, books: dict[int, NameBook] | 
             if not _has_text(response):
                 continue
             analysis, _ = TextAnalysis.objects.update_or_create(
-                response_id=response.pk, defaults=_fields(response, books[response.workspace_id])
+                response_id=response.pk, defaults=_fields(response, *results[response.pk])
             )
             indexed.append((analysis.pk, analysis.text))
             stored += 1
@@ -218,7 +231,7 @@ def texts_analyse_workspace(
     )
     if missing_only:
         done_ids = TextAnalysis.objects.filter(
-            workspace=workspace, version=sentiment.VERSION
+            workspace=workspace, version=scoring.current_version()
         ).values("response_id")
         responses = responses.exclude(pk__in=done_ids)
     ids = list(responses.values_list("pk", flat=True))

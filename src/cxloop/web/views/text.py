@@ -140,6 +140,7 @@ def text_detail(request: HttpRequest, analysis_id: int) -> HttpResponse:
         ],
         "original": original,
         "customer": customer,
+        "sentiment_model": text_selectors.sentiment_model(version=analysis.version),
     }
     return render(request, "text/detail.html", context)
 

@@ -1,0 +1,98 @@
+"""A text's sentiment as the product stores it: the learned head (``sentiment_head``) on the
+text's sentence embedding when the embeddings extra is installed, else the lexicon alone.
+
+The head replaces the text's score and label only. Sentences keep the lexicon's scores (a
+one-sentence text's sentence takes the text's), and the driver words stay the lexicon's, after
+negation and contrast: the head has no per-word reading. Texts are embedded through
+``embeddings.embed``, so the vectors land in the embedding cache that semantic search and themes
+read, and no text is embedded twice. A failing model is logged and the lexicon scores instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+from django.db import DatabaseError
+
+from cxloop.text import embeddings, sentiment, sentiment_head
+
+log = logging.getLogger(__name__)
+
+HEAD_VERSION = "head1+" + sentiment.VERSION  # stored on analyses the head scored
+LEXICON_LABEL = "VADER 3.3.2 lexicon and rules, with customer-service changes"
+
+
+def active_head() -> sentiment_head.Head | None:
+    """The head when it can run here: the packaged file is there and texts are embedded with the
+    model it was trained on (the embeddings extra installed, not switched to LSA)."""
+    head = sentiment_head.load()
+    model = embeddings.engine()
+    if head is None or model is None or model.name != head.model:
+        return None
+    return head
+
+
+def model_label(version: str | None = None) -> str:
+    """Which model scored texts, in words: of a stored analysis' ``version``, or (no version)
+    of what scores new texts now."""
+    head = active_head() if version is None else None
+    if (version is None and head is not None) or (version or "").startswith("head"):
+        return (
+            "the text's score: learned head (all-MiniLM-L6-v2 sentence embedding and the "
+            "lexicon's figures, trained on human ratings); sentence scores of longer texts and "
+            f"highlighted words: {LEXICON_LABEL}"
+        )
+    return LEXICON_LABEL
+
+
+def current_version() -> str:
+    """The version new analyses get here now."""
+    return HEAD_VERSION if active_head() is not None else sentiment.VERSION
+
+
+def version_of(result: sentiment.Sentiment) -> str:
+    return HEAD_VERSION if result.model == "head" else sentiment.VERSION
+
+
+def _vectors(texts: Sequence[str], model: embeddings.Engine) -> np.ndarray | None:
+    try:
+        return embeddings.embed(texts, model=model)
+    except (RuntimeError, OSError, ValueError, DatabaseError):
+        log.exception("sentence embeddings failed: %s texts scored by the lexicon", len(texts))
+        return None
+
+
+def with_head(
+    results: Sequence[sentiment.Sentiment], vectors: np.ndarray, head: sentiment_head.Head
+) -> list[sentiment.Sentiment]:
+    """The lexicon's analyses with the head's score and label for each text (``vectors``: their
+    embeddings, one row each)."""
+    lexicon = np.array([sentiment_head.lexicon_features(r) for r in results])
+    scores = head.scores(vectors, lexicon)
+    out = []
+    for result, value in zip(results, scores, strict=True):
+        score = round(float(value), 4)
+        label = sentiment.label_of(score)
+        sentences = result.sentences
+        if len(sentences) == 1:
+            sentences = (dataclasses.replace(sentences[0], score=score, label=label),)
+        out.append(
+            dataclasses.replace(result, score=score, label=label, sentences=sentences, model="head")
+        )
+    return out
+
+
+def analyse_many(texts: Sequence[str]) -> list[sentiment.Sentiment]:
+    """Each text's analysis (``sentiment.analyse``), scored by the head when it is active."""
+    results = [sentiment.analyse(text) for text in texts]
+    head = active_head()
+    model = embeddings.engine()
+    if head is None or model is None or not results:
+        return results
+    vectors = _vectors(texts, model)  # the texts as stored: their cache keys
+    if vectors is None or vectors.shape[1] != head.dims:
+        return results
+    return with_head(results, vectors, head)
