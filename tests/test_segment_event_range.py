@@ -53,3 +53,41 @@ def test_fixed_days_are_checked_and_described():
         with pytest.raises(SegmentDefinitionError) as caught:
             definition_validate({"all": [{"event": "Order", **bad}]})
         assert message in caught.value.errors[0]
+
+
+@pytest.mark.usefixtures("each_engine")
+def test_memberships_of_a_page_ask_the_engine_about_its_customers_only(workspace):
+    """The customer list's segment column: event conditions are asked about the page's
+    customers alone (``among``), and "did not" still holds only for those asked about."""
+    from cxloop.analytics import selectors as analytics_selectors
+    from cxloop.segments import services
+
+    ingest(
+        workspace,
+        [
+            at("a", 1),
+            at("b", 10),
+            at("c", 20),
+            track("d", "Visit", datetime(2025, 3, 2, tzinfo=UTC)),
+        ],
+    )
+    ids = {name: customer_id(workspace, name) for name in "abcd"}
+    services.segment_create(
+        workspace=workspace, name="Ordered", definition={"all": [{"event": "Order"}]}
+    )
+    services.segment_create(
+        workspace=workspace,
+        name="Never ordered",
+        definition={"all": [{"event": "Order", "did": False}]},
+    )
+
+    page = [ids["a"], ids["d"]]
+    found = selectors.segment_memberships(workspace=workspace, customer_ids=page)
+
+    assert found == {ids["a"]: ["Ordered"], ids["d"]: ["Never ordered"]}
+    asked = analytics_selectors.customers_with_event(
+        workspace=workspace, event="Order", among=[ids["b"], ids["d"]]
+    )
+    assert set(selectors.segment_customers(
+        workspace=workspace, definition={"all": []}, among=[ids["b"], ids["d"]]
+    ).filter(pk__in=asked).values_list("pk", flat=True)) == {ids["b"]}  # fmt: skip

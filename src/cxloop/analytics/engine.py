@@ -155,9 +155,11 @@ class AnalyticsEngine(Protocol):
         min_count: int = 1,
         conditions: Sequence[StepCondition] = (),
         until: datetime | None = None,
+        among: Sequence[int] | None = None,
     ) -> Any:
         """The customers with at least ``min_count`` events named ``event`` (on ``channel``,
-        in [``since``, ``until``), meeting every property condition): anything ``pk__in=``
+        in [``since``, ``until``), meeting every property condition; only ``among`` when
+        given, e.g. a page's customers): anything ``pk__in=``
         takes (a subquery or a list of ids)."""
         ...
 
@@ -524,6 +526,7 @@ class ClickHouseEngine(
         min_count: int = 1,
         conditions: Sequence[StepCondition] = (),
         until: datetime | None = None,
+        among: Sequence[int] | None = None,
     ) -> Any:
         params = {
             "workspace": workspace_id, "name": event, "channel": channel,
@@ -536,6 +539,9 @@ class ClickHouseEngine(
         if conditions:  # the property tests join the WHERE clause, before GROUP BY
             tests = [ch.condition_sql(c, params, f"w{i}") for i, c in enumerate(conditions)]
             sql = sql.replace("\nGROUP BY", "".join(f" AND {t}" for t in tests) + "\nGROUP BY")
+        if among is not None:
+            params["among"] = sorted(among) or [0]
+            sql = sql.replace("\nGROUP BY", " AND customer_id IN {among}\nGROUP BY")
         rows = self.transport.query(ch.bind(sql, params))
         return ids_in([row[0] for row in rows])
 

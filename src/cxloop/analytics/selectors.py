@@ -277,13 +277,14 @@ def customers_with_event(
     min_count: int = 1,
     conditions: Sequence[StepCondition] = (),
     until: datetime | None = None,
+    among: Sequence[int] | None = None,
 ) -> Any:
     """Who has at least ``min_count`` events named ``event`` (on ``channel``, in [``since``,
     ``until``), meeting every property condition), as something ``pk__in=`` takes: a subquery
     or a list, whichever engine answers."""
     return current_engine().customers_with_event(
         workspace_id=workspace.pk, event=event, channel=channel, since=since, min_count=min_count,
-        conditions=conditions, until=until,
+        conditions=conditions, until=until, among=among,
     )  # fmt: skip
 
 

@@ -270,10 +270,13 @@ class SqlEngine(SqlSessions):
         min_count: int = 1,
         conditions: Sequence[StepCondition] = (),
         until: datetime | None = None,
+        among: Sequence[int] | None = None,
     ) -> Any:
         # IN (subquery) rather than a correlated EXISTS: one pass over the workspace's events
         # whatever the number of customers (SQLite otherwise rescans per customer)
         events = _bounded(_events(workspace_id).filter(name=event), since, until)
+        if among is not None:
+            events = events.filter(customer_id__in=list(among))
         if channel:
             events = events.filter(channel=channel)
         if conditions:  # the conditions' own test (``Condition.test``) on each event

@@ -53,27 +53,27 @@ def segment_get(*, workspace: Workspace, segment_id: int) -> Segment | None:
 
 def segment_customers(
     *, workspace: Workspace, definition: dict, now: datetime | None = None,
-    segment_id: int | None = None,
+    segment_id: int | None = None, among: Sequence[int] | None = None,
 ) -> QuerySet[Customer]:  # fmt: skip
     """Live profiles of ``workspace`` matching ``definition`` (validated first), recent first.
 
     ``now`` anchors "within N days" (default: :func:`segment_as_of`). ``segment_id``: the saved
     segment the definition is of, whose added members (``segment_member_add``) count too. One
     SQL query: conditions become ``EXISTS``/``IN`` subqueries, so it runs on SQLite and
-    PostgreSQL alike.
+    PostgreSQL alike. ``among``: only these profiles are asked about (a page's), so event
+    conditions ask the analytics engine about them alone, not about every customer.
     """
     cleaned = definitions.definition_validate(definition)
     now = now or segment_as_of(workspace=workspace)
-    condition = _group_q(cleaned, workspace, now)
+    condition = _group_q(cleaned, workspace, now, among)
     if segment_id is not None and condition:  # an empty Q matches everyone already; OR-ing
         # into it would keep only the added members
         added = SegmentMember.objects.filter(segment_id=segment_id).values("customer_id")
         condition = condition | Q(pk__in=added)
-    return (
-        customer_selectors.live_customers(workspace=workspace)
-        .filter(condition)
-        .order_by("-last_seen_at", "-pk")
-    )
+    customers = customer_selectors.live_customers(workspace=workspace)
+    if among is not None:  # "did not" conditions hold for everyone the engine was not asked about
+        customers = customers.filter(pk__in=list(among))
+    return customers.filter(condition).order_by("-last_seen_at", "-pk")
 
 
 def segment_as_of(*, workspace: Workspace) -> datetime:
@@ -104,12 +104,14 @@ def segment_count(
     ).count()
 
 
-def _group_q(group: dict, workspace: Workspace, now: datetime) -> Q:
+def _group_q(
+    group: dict, workspace: Workspace, now: datetime, among: Sequence[int] | None = None
+) -> Q:
     mode, items = next(iter(group.items()))
     parts = [
-        _group_q(item, workspace, now)
+        _group_q(item, workspace, now, among)
         if definitions.condition_kind(item) is None
-        else _condition_q(item, workspace, now)
+        else _condition_q(item, workspace, now, among)
         for item in items
     ]
     if not parts:
@@ -120,12 +122,14 @@ def _group_q(group: dict, workspace: Workspace, now: datetime) -> Q:
     return combined
 
 
-def _condition_q(condition: dict, workspace: Workspace, now: datetime) -> Q:
+def _condition_q(
+    condition: dict, workspace: Workspace, now: datetime, among: Sequence[int] | None = None
+) -> Q:
     kind = definitions.condition_kind(condition)
     if kind == "trait":
         return _trait_q(condition, workspace)
     if kind == "event":
-        return _event_q(condition, workspace, now)
+        return _event_q(condition, workspace, now, among)
     if kind == "score":
         return _score_q(condition, workspace, now)
     if kind == "prediction":
@@ -182,7 +186,9 @@ def _customers_with_number(workspace: Workspace, key: str, op: str, value: float
     )
 
 
-def _event_q(condition: dict, workspace: Workspace, now: datetime) -> Q:
+def _event_q(
+    condition: dict, workspace: Workspace, now: datetime, among: Sequence[int] | None = None
+) -> Q:
     since = now - timedelta(days=condition["within_days"]) if "within_days" in condition else None
     until = None
     if "date_from" in condition:  # inclusive UTC days
@@ -198,6 +204,7 @@ def _event_q(condition: dict, workspace: Workspace, now: datetime) -> Q:
         until=until,
         min_count=condition.get("min_count", 1),
         conditions=[Condition(**condition["where"])] if "where" in condition else (),
+        among=among,
     )
     matched = Q(pk__in=customers)
     return matched if condition["did"] else ~matched
@@ -306,9 +313,10 @@ def segment_memberships(
     now = now or segment_as_of(workspace=workspace)
     for segment in segment_list(workspace=workspace)[:MAX_MEMBERSHIP_SEGMENTS]:
         try:
-            members = segment_customer_ids(
-                workspace=workspace, definition=segment.definition, now=now, segment_id=segment.pk
-            ).filter(pk__in=ids)
+            members = segment_customers(
+                workspace=workspace, definition=segment.definition, now=now,
+                segment_id=segment.pk, among=ids,
+            ).values_list("pk", flat=True)  # fmt: skip
             found = list(members)
         except definitions.SegmentDefinitionError:
             continue
