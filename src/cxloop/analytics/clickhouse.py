@@ -352,8 +352,9 @@ def journey_sql(
     materialize: bool = False,
 ) -> tuple[str, str, dict]:
     """A journey map's walk (``analytics.journeywalk``) as three result sets sharing one CTE:
-    per stage and per touchpoint (customers, events, converted, median gap in µs), and per
-    customer the furthest stage and when they first reached it.
+    per stage and per touchpoint (customers, events, converted, median gap in µs) with the
+    number of customers with any hit (kind 2), and per customer the furthest stage and when
+    they first reached it.
 
     ``touchpoints``: (index, stage position, rules). A hit is a (customer, time, touchpoint)
     with any rule of the touchpoint matching an event; hits repeating (time, touchpoint) count
@@ -422,6 +423,10 @@ SELECT 1 AS kind, key, customers, events, converted, gap FROM (
     ARRAY JOIN [arrayFirstIndex(x -> x > a.first, b.times)] AS j
     GROUP BY a.tp
 )
+UNION ALL
+SELECT 2 AS kind, 0 AS key, uniqExact(customer_id) AS customers, 0 AS events, 0 AS converted,
+    NULL AS gap
+FROM per_stage
 """  # noqa: S608 (structure is ours; every value is bound)
     current = f"""
 WITH {hits}

@@ -140,9 +140,11 @@ class AnalyticsEngine(Protocol):
         touchpoints: Sequence[TouchpointRules],
         since: datetime | None = None,
         until: datetime | None = None,
+        metrics_only: bool = False,
     ) -> JourneyResult:
         """A journey map's metrics and each customer's furthest stage
-        (``analytics.journeywalk``'s rules), from the events in [since, until) when given."""
+        (``analytics.journeywalk``'s rules), from the events in [since, until) when given;
+        ``metrics_only``: the metrics alone (``current`` may then be left empty)."""
         ...
 
     def customers_with_event(
@@ -479,6 +481,7 @@ class ClickHouseEngine(
         touchpoints: Sequence[TouchpointRules],
         since: datetime | None = None,
         until: datetime | None = None,
+        metrics_only: bool = False,
     ) -> JourneyResult:
         metrics_sql, current_sql, params = ch.journey_sql(
             [(i, tp.stage, tp.rules) for i, tp in enumerate(touchpoints)],
@@ -487,9 +490,13 @@ class ClickHouseEngine(
         params["workspace"] = workspace_id
         params["since"], params["until"] = since or ch.EARLIEST, until or ch.LATEST
         found: dict[tuple[int, int], dict] = {}
+        walked = 0
         for kind, key, customers, events, converted, gap in self.transport.query(
             ch.bind(metrics_sql, params)
         ):
+            if kind == 2:  # the customers with any hit
+                walked = int(customers)
+                continue
             stage = key if kind == 0 else touchpoints[key].stage
             found[(kind, key)] = tally_dict(
                 customers=int(customers),
@@ -498,10 +505,14 @@ class ClickHouseEngine(
                 median_seconds=gap / 10**6 if converted and gap is not None else None,
                 last=stage == stages - 1,
             )
-        current: dict[int, tuple[int, Moment]] = {
-            int(customer): (int(stage), ch.from_micros(reached))
-            for customer, stage, reached in self.transport.query(ch.bind(current_sql, params))
-        }
+        current: dict[int, tuple[int, Moment]] = (
+            {}
+            if metrics_only  # a map over a range: its stages, not each customer's (as costly)
+            else {
+                int(customer): (int(stage), ch.from_micros(reached))
+                for customer, stage, reached in self.transport.query(ch.bind(current_sql, params))
+            }
+        )
 
         def tally(kind: int, key: int, stage: int) -> dict:
             empty = tally_dict(
@@ -510,7 +521,7 @@ class ClickHouseEngine(
             return found.get((kind, key), empty)
 
         metrics = {
-            "customers": len(current),
+            "customers": walked,
             "stages": [tally(0, s, s) for s in range(stages)],
             "touchpoints": {tp.key: tally(1, i, tp.stage) for i, tp in enumerate(touchpoints)},
         }

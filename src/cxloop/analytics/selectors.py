@@ -260,12 +260,14 @@ def journey_walk(
     touchpoints: Sequence[TouchpointRules],
     since: datetime | None = None,
     until: datetime | None = None,
+    metrics_only: bool = False,
 ) -> JourneyResult:
     """A journey map's metrics and each customer's furthest stage, where the events are (only
-    the events in [since, until) when given)."""
+    the events in [since, until) when given; only the metrics with ``metrics_only``)."""
     return current_engine().journey_walk(
-        workspace_id=workspace.pk, stages=stages, touchpoints=touchpoints, since=since, until=until
-    )
+        workspace_id=workspace.pk, stages=stages, touchpoints=touchpoints, since=since,
+        until=until, metrics_only=metrics_only,
+    )  # fmt: skip
 
 
 def customers_with_event(

@@ -251,6 +251,7 @@ class SqlEngine(SqlSessions):
         touchpoints: Sequence[TouchpointRules],
         since: datetime | None = None,
         until: datetime | None = None,
+        metrics_only: bool = False,
     ) -> JourneyResult:
         names = {rule.event for tp in touchpoints for rule in tp.rules}
         needs_properties = any(rule.conditions for tp in touchpoints for rule in tp.rules)

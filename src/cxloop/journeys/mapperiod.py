@@ -59,7 +59,7 @@ def journey_period_metrics(
     if stages and touchpoints:
         metrics = analytics_selectors.journey_walk(
             workspace=journey.workspace, stages=stages, touchpoints=touchpoints,
-            since=since, until=until,
+            since=since, until=until, metrics_only=True,
         ).metrics  # fmt: skip
     else:
         metrics = {"customers": 0, "stages": [], "touchpoints": {}}
