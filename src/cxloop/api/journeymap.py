@@ -10,8 +10,7 @@ from ninja.errors import HttpError
 from cxloop.api.access import request_workspace
 from cxloop.api.errors import ERRORS
 from cxloop.api.params import id_param
-from cxloop.api.paths import DATE_FROM, DATE_TO
-from cxloop.api.paths import _range as range_of_query
+from cxloop.api.paths import DATE_FROM, DATE_TO, range_of_query
 from cxloop.api.trends import RangeOut, range_out
 from cxloop.core.permissions import Capability
 from cxloop.journeys import mapperiod

@@ -34,12 +34,12 @@ def _segment() -> Any:
     return Query(None, ge=1, le=MAX_ID, description="Only this segment's members (segment id)")
 
 
-# as text, read by :func:`_range` (a typed date would take "0" as 1970-01-01)
+# as text, read by :func:`range_of_query` (a typed date would take "0" as 1970-01-01)
 DATE_FROM = Query("", description="First day, YYYY-MM-DD (default: 90 days before `date_to`)")
 DATE_TO = Query("", description="Last day, inclusive, YYYY-MM-DD (default: the as-of day)")
 
 
-def _range(ws: Workspace, date_from: str, date_to: str) -> trends.Range:
+def range_of_query(ws: Workspace, date_from: str, date_to: str) -> trends.Range:
     """The range asked for (default: the last 90 days up to the as-of time), or a 422."""
     days: list[date | None] = []
     for name, text in (("date_from", date_from), ("date_to", date_to)):
@@ -138,7 +138,7 @@ def paths_between(
     the collapsed steps from ``start`` to the next ``end`` (either may be empty), over the
     events in the range; ``customers`` in the result then counts sessions."""
     ws = request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
-    span = _range(ws, date_from, date_to)
+    span = range_of_query(ws, date_from, date_to)
     try:
         report = path_analysis.paths_between(
             workspace=ws,
@@ -192,7 +192,7 @@ def paths_before(
     one of the comma-separated ``complaint_events`` or an event whose ``properties.topic`` is in
     ``topics``, in the range."""
     ws = request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
-    span = _range(ws, date_from, date_to)
+    span = range_of_query(ws, date_from, date_to)
     members = _members(ws, segment)
     try:
         if kind == "churn":
