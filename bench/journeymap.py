@@ -13,23 +13,12 @@ range (the last 90 days to the as-of time), the same against the 90 days before,
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import statistics
 import sys
-import tempfile
-import time
 from datetime import date
 from pathlib import Path
 
-
-def timed(repeat: int, function) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from demo_engines import demo_with_engines, timed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,43 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    home = Path(tempfile.mkdtemp(prefix="cxloop-bench-journeymap-"))
-    os.environ.update(
-        CXLOOP_HOME=str(home), CXLOOP_ANALYTICS="sql", DJANGO_SETTINGS_MODULE="cxloop.settings"
-    )
-    os.environ.pop("DATABASE_URL", None)
-    try:
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", interactive=False, verbosity=0)
+    with demo_with_engines(customers=args.customers, name="journey map range") as demo:
         from cxloop.analytics import selectors as analytics_selectors
-        from cxloop.analytics import services as analytics_services
-        from cxloop.analytics.engine import ClickHouseEngine
-        from cxloop.analytics.transports import ChdbTransport
-        from cxloop.demo.generator import build_demo
-        from cxloop.events import selectors as event_selectors
         from cxloop.journeys import mapperiod
-        from cxloop.journeys.models import JourneyMap
         from cxloop.metrics.funnelchange import change_periods
         from cxloop.metrics.trends import trend_range
 
-        started = time.perf_counter()
-        build_demo(slug="demo", customers=args.customers)
-        maps = list(JourneyMap.objects.order_by("pk"))
-        workspace = maps[0].workspace
-        events = event_selectors.event_count(workspace=workspace)
-        print(
-            f"journey map range benchmark: demo of {args.customers:,} customers, {events:,} "
-            f"events, {len(maps)} maps (built in {time.perf_counter() - started:.0f} s) · SQLite · "
-            f"{os.cpu_count()} CPUs · load {os.getloadavg()[0]:.2f}"
-        )
-        chdb = ClickHouseEngine(ChdbTransport(home / "engine"), label="embedded (bench)")
-        chdb.setup()
-        analytics_services.engine_rebuild(engine=chdb)
-        sql_engine = analytics_selectors.current_engine()
+        workspace, maps, chdb, sql_engine = demo.workspace, demo.maps, demo.chdb, demo.sql_engine
         span = trend_range(workspace=workspace)
         before = change_periods(workspace=workspace, date_from=span.first, date_to=span.last)
         every = trend_range(workspace=workspace, date_from=date(1970, 1, 1))
@@ -98,9 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
                 row.append(timed(args.repeat, draw))
             print(f"| {label} | {row[0]:.2f} | {row[1]:.2f} |")
-        return 0
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -22,24 +22,15 @@ ClickHouse store in this process (chdb), then times, per cycle over every map (m
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-
-def timed(repeat: int, function) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from demo_engines import demo_with_engines, timed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,44 +42,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="profile a run after a batch")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    home = Path(tempfile.mkdtemp(prefix="cxloop-bench-journeys-"))
-    os.environ.update(
-        CXLOOP_HOME=str(home), CXLOOP_ANALYTICS="sql", DJANGO_SETTINGS_MODULE="cxloop.settings"
-    )
-    os.environ.pop("DATABASE_URL", None)
-    try:
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", interactive=False, verbosity=0)
+    with demo_with_engines(customers=args.customers, name="journey job") as demo:
         from django.utils import timezone
 
         from cxloop.analytics import selectors as analytics_selectors
-        from cxloop.analytics import services as analytics_services
-        from cxloop.analytics.engine import ChdbTransport, ClickHouseEngine
         from cxloop.analytics.walk import as_datetime
-        from cxloop.demo.generator import build_demo
         from cxloop.events import selectors as event_selectors
         from cxloop.events.services import events_ingest
         from cxloop.journeys import _progress, services
         from cxloop.journeys.models import CustomerStage, JourneyMap
 
-        started = time.perf_counter()
-        build_demo(slug="demo", customers=args.customers)
-        maps = list(JourneyMap.objects.order_by("pk"))
-        workspace = maps[0].workspace
-        events = event_selectors.event_count(workspace=workspace)
-        print(
-            f"journey job benchmark: demo of {args.customers:,} customers, {events:,} events, "
-            f"{len(maps)} maps (built in {time.perf_counter() - started:.0f} s) · SQLite · "
-            f"{os.cpu_count()} CPUs · load {os.getloadavg()[0]:.2f}"
-        )
-        chdb = ClickHouseEngine(ChdbTransport(home / "engine"), label="embedded (bench)")
-        chdb.setup()
-        analytics_services.engine_rebuild(engine=chdb)
-        sql_engine = analytics_selectors.current_engine()
+        workspace, maps, chdb, sql_engine = demo.workspace, demo.maps, demo.chdb, demo.sql_engine
 
         def previous_cycle(engine) -> None:
             """The job before this change: every map walked from all events, every stage row
@@ -190,8 +154,6 @@ def main(argv: list[str] | None = None) -> int:
             + ("yes" if same else "NO (metrics or stages differ)")
         )
         return 0 if same else 1
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":
