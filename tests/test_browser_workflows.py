@@ -283,3 +283,24 @@ def test_a_metric_rule_against_its_usual_range_in_the_editor(page, live_server, 
     expect(page.get_by_label("Threshold")).to_have_count(0)
     expect(page.get_by_text("The notification names the value and the range.")).to_be_visible()
     assert axe_violations(page) == []
+
+
+def test_a_public_intake_address_wraps_on_a_phone(browser, live_server, workspace):
+    # given: a public intake form whose address is the longest a token makes (32 characters, no
+    # break opportunity), which pushed the editor 4px sideways on a 390px phone
+    template = services.template_create(
+        workspace=workspace, name="Report a problem", steps=STEPS, intake_public=True,
+        intake_fields=[{"key": "issue", "label": "What went wrong?", "type": "text"}],
+    )  # fmt: skip
+    WorkflowTemplate.objects.filter(pk=template.pk).update(intake_token="W" * 32)
+    context = browser.new_context(viewport=PHONE, is_mobile=True)
+    page = context.new_page()
+    log_in(page, live_server, member_make(workspace=workspace))
+
+    # when
+    page.goto(f"{live_server.url}/workflows/{template.pk}/")
+
+    # then: the address is on the page, whole, and the page does not scroll sideways
+    expect(page.get_by_role("link", name=f"/w/{'W' * 32}/")).to_be_visible()
+    assert sideways_overflow(page) == 0
+    context.close()
