@@ -163,12 +163,14 @@ WHERE workspace_id = {workspace} AND type IN {types} AND name != ''
 ORDER BY n LIMIT {limit}
 """
 
+# the ids come back as one array in one row: a row per customer cost the engine's output format,
+# the JSON parse and the owner's pickling ~3 µs each (0.25 s of 0.4 s at 74,000 customers)
 CUSTOMERS_WITH_EVENT = """
-SELECT customer_id FROM events
+SELECT groupArray(customer_id) FROM (SELECT customer_id FROM events
 WHERE workspace_id = {workspace} AND name = {name} AND (channel = {channel} OR {channel} = '')
     AND ts >= {since}
 GROUP BY customer_id HAVING count() >= {min_count}
-"""
+)"""
 
 KEYS_IN_RANGE = """
 SELECT id FROM event_keys WHERE id BETWEEN {first} AND {last} AND workspace_id = {workspace}

@@ -554,7 +554,7 @@ class ClickHouseEngine(
             params["among"] = sorted(among) or [0]
             sql = sql.replace("\nGROUP BY", " AND customer_id IN {among}\nGROUP BY")
         rows = self.transport.query(ch.bind(sql, params))
-        return ids_in([row[0] for row in rows])
+        return ids_in(rows[0][0] if rows else [])
 
     def funnel_property_correlation(
         self,
