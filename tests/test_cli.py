@@ -187,6 +187,7 @@ def test_rollups_rebuild_recounts_scores_and_maps(home, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Survey scores: 1 daily rows recounted" in done.stdout
     assert "Journeys: 0 maps recomputed" in done.stdout
+    assert "Segments: 0 counted" in done.stdout
     assert rows(home, "SELECT metric, day, n, satisfied, total FROM feedback_scoreday") == [
         ("csat", "2024-05-01", 1, 1, 5)
     ]

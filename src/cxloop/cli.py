@@ -40,7 +40,8 @@ feedback_app = typer.Typer(help="Surveys: send invitations, import reviews.", no
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(engine_app, name="engine")
 rollups_app = typer.Typer(
-    help="Rollups the pages read: daily survey scores, journey progress.", no_args_is_help=True
+    help="Rollups the pages read: daily survey scores, journey progress, segment counts.",
+    no_args_is_help=True,
 )
 app.add_typer(rollups_app, name="rollups")
 text_app = typer.Typer(
@@ -267,17 +268,21 @@ def feedback_send(
 def rollups_rebuild(
     workspace: Annotated[str | None, typer.Option(help="Workspace slug (default: all).")] = None,
 ) -> None:
-    """Recount the daily survey score rollup from the responses and recompute every journey
-    map from all its events (the repair path; both are kept up to date as data arrives)."""
+    """Recount the daily survey score rollup from the responses, recompute every journey map
+    from all its events and count every saved segment (the repair path; all are kept up to
+    date as data arrives)."""
     _django()
     from cxloop.feedback import services as feedback_services
     from cxloop.journeys import services as journey_services
+    from cxloop.segments import services as segment_services
 
     target = _workspace(workspace) if workspace else None
     rows = feedback_services.score_days_rebuild(workspace=target)
     console.print(f"Survey scores: {rows:,} daily rows recounted.")
     maps = journey_services.journeys_rebuild(workspace=target)
     console.print(f"Journeys: {maps:,} maps recomputed from all events.")
+    counted = segment_services.segment_counts_refresh(workspace=target)
+    console.print(f"Segments: {counted:,} counted.")
 
 
 @feedback_app.command("import-reviews")
@@ -536,12 +541,14 @@ def _start_recurring() -> None:
     from cxloop.feedback.tasks import ensure_feedback_cycle
     from cxloop.journeys.tasks import ensure_journeys_cycle
     from cxloop.predict.tasks import ensure_predictions_cycle
+    from cxloop.segments.tasks import ensure_segment_counts_cycle
     from cxloop.workflows.tasks import ensure_workflows_cycle
 
     try:
         ensure_feedback_cycle()  # survey triggers and invitations, every minute
         ensure_journeys_cycle()  # journey stages and map metrics, every ten minutes
         ensure_predictions_cycle()  # CLV and churn scores, once a day
+        ensure_segment_counts_cycle()  # the segments list's counts, every five minutes
         ensure_workflows_cycle()  # overdue steps and event rules, every minute
     except Exception as exc:  # Redis down, say: one line, not a traceback
         raise _fail(f"cannot queue the recurring tasks: {exc.__class__.__name__}: {exc}") from None

@@ -8,7 +8,8 @@ from cxloop.core.models import Workspace
 
 class Segment(models.Model):
     """A saved filter. ``definition`` is validated JSON (see ``cxloop.segments.definition``);
-    membership is never stored: it is computed live, so a segment is always up to date."""
+    membership is never stored: it is computed live (the list page shows a count kept every
+    few minutes, :class:`SegmentCount`)."""
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
     name = models.CharField(max_length=120)
@@ -48,3 +49,20 @@ class SegmentMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.customer_id} in {self.segment_id}"
+
+
+class SegmentCount(models.Model):
+    """A saved segment's member count when it was last counted (``segments.tasks``, every few
+    minutes): the rollup the segments list reads, shown with its time. It stands only while
+    ``definition`` is still the segment's own; an edited segment is counted live until the
+    next count. The number is the live count's at ``counted_at`` (tests compare them)."""
+
+    segment = models.OneToOneField(
+        Segment, on_delete=models.CASCADE, primary_key=True, related_name="counted"
+    )
+    members = models.PositiveIntegerField()
+    definition = models.JSONField()
+    counted_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.segment_id}: {self.members} at {self.counted_at:%Y-%m-%d %H:%M}"

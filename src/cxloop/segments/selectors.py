@@ -29,7 +29,7 @@ from cxloop.journeys.definitions import Condition
 from cxloop.predict import selectors as predict_selectors
 from cxloop.segments import definition as definitions
 from cxloop.segments import personas, stages, texts
-from cxloop.segments.models import Segment, SegmentMember
+from cxloop.segments.models import Segment, SegmentCount, SegmentMember
 
 if TYPE_CHECKING:
     from cxloop.customers.models import Customer
@@ -45,6 +45,18 @@ _LOOKUPS = {
 
 def segment_list(*, workspace: Workspace) -> QuerySet[Segment]:
     return Segment.objects.filter(workspace=workspace).order_by("name", "pk")
+
+
+def segment_counts_kept(*, segments: Sequence[Segment]) -> dict[int, SegmentCount]:
+    """The stored counts (``segment_counts_refresh``) of ``segments`` that still stand: counted
+    with the definition each segment has now. A segment missing here is to be counted live."""
+    ids = [segment.pk for segment in segments]
+    kept = {row.segment_id: row for row in SegmentCount.objects.filter(segment_id__in=ids)}
+    return {
+        segment.pk: kept[segment.pk]
+        for segment in segments
+        if segment.pk in kept and kept[segment.pk].definition == segment.definition
+    }
 
 
 def segment_get(*, workspace: Workspace, segment_id: int) -> Segment | None:

@@ -8,13 +8,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cxloop.core.models import Workspace
-from cxloop.segments import stages, texts
+from cxloop.segments import selectors, stages, texts
 from cxloop.segments.definition import (
     SegmentDefinitionError,
     condition_kind,
     definition_validate,
 )
-from cxloop.segments.models import Segment, SegmentMember
+from cxloop.segments.models import Segment, SegmentCount, SegmentMember
 
 MAX_NAME = 120
 MAX_DESCRIPTION = 500
@@ -144,3 +144,36 @@ def segment_member_add(
 def segment_member_remove(*, segment: Segment, customer_id: int) -> bool:
     """Take back a customer added to ``segment`` (its definition may still match them)."""
     return SegmentMember.objects.filter(segment=segment, customer_id=customer_id).delete()[0] > 0
+
+
+def segment_counts_refresh(*, workspace: Workspace | None = None) -> int:
+    """Count every saved segment (of ``workspace``, else of all) live and keep each number with
+    the definition counted and the time (:class:`SegmentCount`, what the segments list reads).
+
+    Idempotent: a repeat writes the numbers of that moment. A segment whose definition no
+    longer holds (a deleted journey, say) loses its count, so the list shows its problem.
+    Returns how many segments were counted.
+    """
+    segments = Segment.objects.select_related("workspace").order_by("workspace_id", "pk")
+    if workspace is not None:
+        segments = segments.filter(workspace=workspace)
+    counted = 0
+    as_of: dict[int, datetime] = {}
+    for segment in segments:
+        if segment.workspace_id not in as_of:  # one anchor per workspace and round
+            as_of[segment.workspace_id] = selectors.segment_as_of(workspace=segment.workspace)
+        definition, at = segment.definition, timezone.now()
+        try:
+            members = selectors.segment_count(
+                workspace=segment.workspace, definition=definition,
+                now=as_of[segment.workspace_id], segment_id=segment.pk,
+            )  # fmt: skip
+        except SegmentDefinitionError:
+            SegmentCount.objects.filter(segment=segment).delete()
+            continue
+        SegmentCount.objects.update_or_create(
+            segment=segment,
+            defaults={"members": members, "definition": definition, "counted_at": at},
+        )
+        counted += 1
+    return counted
