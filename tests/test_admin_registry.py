@@ -43,11 +43,12 @@ def test_journey_and_segment_admin_pages_open(client, workspace):
             "touchpoints": [{"stage": "Buy", "name": "Order", "rules": ["Order Completed"]}],
         },
     )
-    segment_services.segment_create(
+    segment = segment_services.segment_create(
         workspace=workspace,
         name="Everyone",
         definition={"all": [{"trait": "tier", "op": "eq", "value": "gold"}]},
     )
+    segment_services.segment_counts_refresh(workspace=workspace)
     client.force_login(get_user_model().objects.create_superuser("root", "", "root-pass-1234"))
     for name in ("journeymap", "stage", "touchpoint", "rule", "customerstage"):
         page = client.get(reverse(f"admin:journeys_{name}_changelist"))
@@ -56,6 +57,8 @@ def test_journey_and_segment_admin_pages_open(client, workspace):
     assert page.status_code == 200 and b"Buy" in page.content
     page = client.get(reverse("admin:segments_segment_changelist"))
     assert page.status_code == 200 and b"Everyone" in page.content
+    page = client.get(reverse("admin:segments_segment_change", args=[segment.pk]))
+    assert page.status_code == 200 and b"Counted at" in page.content
 
 
 def test_admin_dates_follow_the_browsers_locale(client, workspace):

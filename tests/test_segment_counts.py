@@ -171,3 +171,46 @@ def test_the_list_shows_the_kept_count_with_its_age_and_counts_the_rest_live(
     )
     page = client.get(f"/segments/{kept.pk}/").content.decode()
     assert "Bob" in page and "3" in page
+
+
+@pytest.mark.usefixtures("each_engine")
+def test_one_engine_question_answers_every_event_test_in_order(workspace, people):
+    from cxloop.analytics import selectors as analytics_selectors
+    from cxloop.journeys.definitions import Condition
+
+    EventTest = analytics_selectors.EventTest
+    tests = [
+        EventTest(event="Order Completed"),
+        EventTest(event="Order Completed", channel="store", min_count=2),
+        EventTest(event="Order Completed", since=ago(25), until=ago(13)),  # cara (20) only
+        EventTest(event="Order Completed", channel="web", since=ago(30)),
+        EventTest(
+            event="Order Completed",
+            conditions=(Condition(property="channel", op="eq", value="store"),),
+        ),
+        EventTest(event="Support Ticket Opened", min_count=2),
+        EventTest(event="Never Happened"),
+    ]
+    expected = [
+        {"alice", "bob", "cara"},
+        {"bob"},
+        {"cara"},
+        {"cara"},
+        {"bob"},
+        set(),
+        set(),
+    ]
+    names = {pk: name for name, pk in people.items()}
+
+    def ids(answer) -> set[str]:
+        chosen = Customer.objects.filter(pk__in=answer).values_list("pk", flat=True)
+        return {names[pk] for pk in chosen}
+
+    answers = analytics_selectors.customers_with_events(workspace=workspace, tests=tests)
+    assert [ids(a) for a in answers] == expected
+    among = [people["alice"], people["dan"]]
+    answers = analytics_selectors.customers_with_events(
+        workspace=workspace, tests=tests, among=among
+    )
+    assert [ids(a) for a in answers] == [e & {"alice", "dan"} for e in expected]
+    assert analytics_selectors.customers_with_events(workspace=workspace, tests=[]) == []

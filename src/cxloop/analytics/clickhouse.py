@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from cxloop.analytics.steps import Step, StepCondition
+from cxloop.analytics.steps import EventTest, Step, StepCondition
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2299, 12, 31, 23, 59, 59, tzinfo=UTC)
@@ -171,6 +171,33 @@ WHERE workspace_id = {workspace} AND name = {name} AND (channel = {channel} OR {
     AND ts >= {since}
 GROUP BY customer_id HAVING count() >= {min_count}
 )"""
+
+
+def customers_with_events_sql(tests: Sequence[EventTest], *, among: bool) -> tuple[str, dict]:
+    """One row: for each test, the array of customers passing it (``CUSTOMERS_WITH_EVENT``'s
+    answer), from one pass that counts each test's events per customer. Binds ``{workspace}``
+    and, with ``among``, ``{among}`` are the caller's."""
+    params: dict[str, Any] = {"names": sorted({t.event for t in tests})}
+    counts, arrays = [], []
+    for i, test in enumerate(tests):
+        params.update(
+            {f"n{i}": test.event, f"ch{i}": test.channel, f"s{i}": test.since or EARLIEST,
+             f"m{i}": max(test.min_count, 1)}
+        )  # fmt: skip
+        parts = [f"name = {{n{i}}}", f"(channel = {{ch{i}}} OR {{ch{i}}} = '')", f"ts >= {{s{i}}}"]
+        if test.until is not None:
+            params[f"u{i}"] = test.until
+            parts.append(f"ts < {{u{i}}}")
+        parts += [condition_sql(c, params, f"w{i}_{j}") for j, c in enumerate(test.conditions)]
+        counts.append(f"countIf({' AND '.join(parts)}) AS c{i}")
+        arrays.append(f"groupArrayIf(customer_id, c{i} >= {{m{i}}})")
+    only = " AND customer_id IN {among}" if among else ""
+    sql = (
+        f"SELECT {', '.join(arrays)} FROM (SELECT customer_id, {', '.join(counts)} FROM events "  # noqa: S608 -- bound placeholders only
+        f"WHERE workspace_id = {{workspace}} AND name IN {{names}}{only} GROUP BY customer_id)"
+    )
+    return sql, params
+
 
 KEYS_IN_RANGE = """
 SELECT id FROM event_keys WHERE id BETWEEN {first} AND {last} AND workspace_id = {workspace}

@@ -37,7 +37,7 @@ from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity
 from cxloop.analytics.sessions import SessionPeriod, SessionRules
 from cxloop.analytics.sessionsql import ClickHouseSessions
-from cxloop.analytics.steps import ORDERED, Exclusion, Step, StepCondition
+from cxloop.analytics.steps import ORDERED, EventTest, Exclusion, Step, StepCondition
 from cxloop.analytics.transports import ServerTransport, Transport
 from cxloop.analytics.trendsql import ClickHouseTrends
 from cxloop.analytics.trendwalk import CustomerGroups, TrendCounts
@@ -163,6 +163,13 @@ class AnalyticsEngine(Protocol):
         in [``since``, ``until``), meeting every property condition; only ``among`` when
         given, e.g. a page's customers): anything ``pk__in=``
         takes (a subquery or a list of ids)."""
+        ...
+
+    def customers_with_events(
+        self, *, workspace_id: int, tests: Sequence[EventTest], among: Sequence[int] | None = None
+    ) -> list[Any]:
+        """For each test, :meth:`customers_with_event`'s answer (what ``pk__in=`` takes), all
+        from one pass over the events where the engine allows."""
         ...
 
     def retention_counts(
@@ -555,6 +562,20 @@ class ClickHouseEngine(
             sql = sql.replace("\nGROUP BY", " AND customer_id IN {among}\nGROUP BY")
         rows = self.transport.query(ch.bind(sql, params))
         return ids_in(rows[0][0] if rows else [])
+
+    def customers_with_events(
+        self, *, workspace_id: int, tests: Sequence[EventTest], among: Sequence[int] | None = None
+    ) -> list[Any]:
+        # one pass: a count per test for each customer with any of the tests' events (0.55 s
+        # for three tests at 10M events where three queries took 1.5-2.6 s on a busy machine)
+        if not tests:
+            return []
+        sql, params = ch.customers_with_events_sql(tests, among=among is not None)
+        params["workspace"] = workspace_id
+        if among is not None:
+            params["among"] = sorted(among) or [0]
+        rows = self.transport.query(ch.bind(sql, params))
+        return [ids_in(ids) for ids in rows[0]] if rows else [ids_in([]) for _ in tests]
 
     def funnel_property_correlation(
         self,

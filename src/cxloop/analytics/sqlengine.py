@@ -29,7 +29,7 @@ from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity, PeriodStart, period_floor, period_next
 from cxloop.analytics.sqlsessions import SqlSessions
-from cxloop.analytics.steps import ORDERED, STRICT, Exclusion, Step, StepCondition
+from cxloop.analytics.steps import ORDERED, STRICT, EventTest, Exclusion, Step, StepCondition
 from cxloop.analytics.trendwalk import CustomerGroups, TrendCounts
 from cxloop.analytics.walk import (
     FunnelRun,
@@ -294,6 +294,18 @@ class SqlEngine(SqlSessions):
         return (
             events.values("customer_id").annotate(n=Count("pk")).filter(n__gte=min_count)
         ).values("customer_id")
+
+    def customers_with_events(
+        self, *, workspace_id: int, tests: Sequence[EventTest], among: Sequence[int] | None = None
+    ) -> list[Any]:
+        answers = []
+        for t in tests:
+            answer = self.customers_with_event(
+                workspace_id=workspace_id, event=t.event, channel=t.channel, since=t.since,
+                until=t.until, min_count=t.min_count, conditions=t.conditions, among=among,
+            )  # fmt: skip
+            answers.append(answer)
+        return answers
 
     def retention_counts(
         self, *, workspace_id: int, by: Granularity, first: date, limit: date

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 
@@ -28,6 +30,19 @@ class Step(Protocol):
     def channel(self) -> str: ...
     @builtins.property
     def conditions(self) -> Sequence[StepCondition]: ...
+
+
+@dataclass(frozen=True)
+class EventTest:
+    """Who has at least ``min_count`` events named ``event`` (on ``channel`` unless empty, in
+    [``since``, ``until``), meeting every condition): one of a segment's event conditions."""
+
+    event: str
+    channel: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    min_count: int = 1
+    conditions: tuple[StepCondition, ...] = ()
 
 
 # ------------------------------------------------------------------ funnel modes and exclusions

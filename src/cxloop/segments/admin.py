@@ -1,6 +1,19 @@
 from django.contrib import admin
 
-from cxloop.segments.models import Segment, SegmentMember
+from cxloop.segments.models import Segment, SegmentCount, SegmentMember
+
+
+class SegmentCountInline(admin.TabularInline):
+    """The count the segments list shows (kept by the worker every few minutes): read-only."""
+
+    model = SegmentCount
+    fields = ("members", "counted_at")
+    readonly_fields = fields
+    can_delete = False
+    extra = 0
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Segment)
@@ -11,6 +24,7 @@ class SegmentAdmin(admin.ModelAdmin):
     list_filter = ("workspace",)
     search_fields = ("name", "description")
     readonly_fields = ("created_at", "updated_at")
+    inlines = (SegmentCountInline,)
 
 
 @admin.register(SegmentMember)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Case, FloatField, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.fields.json import KeyTextTransform
@@ -77,7 +77,13 @@ def segment_customers(
     """
     cleaned = definitions.definition_validate(definition)
     now = now or segment_as_of(workspace=workspace)
-    condition = _group_q(cleaned, workspace, now, among)
+    # every event condition asked of the engine at once (one pass over the events), then
+    # each takes its answer in the order the walk below meets them
+    tests = [_event_test(c, now) for c in _event_conditions(cleaned)]
+    answers = analytics_selectors.customers_with_events(
+        workspace=workspace, tests=tests, among=among
+    )
+    condition = _group_q(cleaned, workspace, now, iter(answers))
     if segment_id is not None and condition:  # an empty Q matches everyone already; OR-ing
         # into it would keep only the added members
         added = SegmentMember.objects.filter(segment_id=segment_id).values("customer_id")
@@ -116,14 +122,25 @@ def segment_count(
     ).count()
 
 
-def _group_q(
-    group: dict, workspace: Workspace, now: datetime, among: Sequence[int] | None = None
-) -> Q:
+def _event_conditions(group: dict) -> list[dict]:
+    """The event conditions of ``group``, in the order :func:`_group_q` meets them."""
+    found = []
+    for item in next(iter(group.values())):
+        kind = definitions.condition_kind(item)
+        if kind is None:
+            found.extend(_event_conditions(item))
+        elif kind == "event":
+            found.append(item)
+    return found
+
+
+def _group_q(group: dict, workspace: Workspace, now: datetime, answers: Iterator[Any]) -> Q:
+    """``answers``: the engine's answer to each event condition, in walk order."""
     mode, items = next(iter(group.items()))
     parts = [
-        _group_q(item, workspace, now, among)
+        _group_q(item, workspace, now, answers)
         if definitions.condition_kind(item) is None
-        else _condition_q(item, workspace, now, among)
+        else _condition_q(item, workspace, now, answers)
         for item in items
     ]
     if not parts:
@@ -134,14 +151,13 @@ def _group_q(
     return combined
 
 
-def _condition_q(
-    condition: dict, workspace: Workspace, now: datetime, among: Sequence[int] | None = None
-) -> Q:
+def _condition_q(condition: dict, workspace: Workspace, now: datetime, answers: Iterator[Any]) -> Q:
     kind = definitions.condition_kind(condition)
     if kind == "trait":
         return _trait_q(condition, workspace)
     if kind == "event":
-        return _event_q(condition, workspace, now, among)
+        matched = Q(pk__in=next(answers))
+        return matched if condition["did"] else ~matched
     if kind == "score":
         return _score_q(condition, workspace, now)
     if kind == "prediction":
@@ -198,9 +214,7 @@ def _customers_with_number(workspace: Workspace, key: str, op: str, value: float
     )
 
 
-def _event_q(
-    condition: dict, workspace: Workspace, now: datetime, among: Sequence[int] | None = None
-) -> Q:
+def _event_test(condition: dict, now: datetime) -> analytics_selectors.EventTest:
     since = now - timedelta(days=condition["within_days"]) if "within_days" in condition else None
     until = None
     if "date_from" in condition:  # inclusive UTC days
@@ -208,18 +222,14 @@ def _event_q(
     if "date_to" in condition:
         last = date.fromisoformat(condition["date_to"]) + timedelta(days=1)
         until = datetime.combine(last, time(), tzinfo=UTC)
-    customers = analytics_selectors.customers_with_event(
-        workspace=workspace,
+    return analytics_selectors.EventTest(
         event=condition["event"],
         channel=condition.get("channel", ""),
         since=since,
         until=until,
         min_count=condition.get("min_count", 1),
-        conditions=[Condition(**condition["where"])] if "where" in condition else (),
-        among=among,
+        conditions=(Condition(**condition["where"]),) if "where" in condition else (),
     )
-    matched = Q(pk__in=customers)
-    return matched if condition["did"] else ~matched
 
 
 def _score_q(condition: dict, workspace: Workspace, now: datetime) -> Q:
