@@ -308,7 +308,7 @@ def test_serve_on_a_fresh_home_answers_and_stops_with_its_worker(home):
     assert "Traceback" not in output
     assert "The analytics engine stopped (exit code -9); restarting it." in output
     assert engine_owner_of(server.pid) is None  # stopped with the server
-    # the database worker ran the three recurring cycles, and each queued its next run
+    # the database worker ran the recurring cycles, and each queued its next run
     assert rows(
         home,
         "SELECT task_path, count(*) FROM django_tasks_database_dbtaskresult "
@@ -318,6 +318,7 @@ def test_serve_on_a_fresh_home_answers_and_stops_with_its_worker(home):
             ("cxloop.feedback.tasks.feedback_cycle", 1),
             ("cxloop.journeys.tasks.journeys_cycle", 1),
             ("cxloop.predict.tasks.predictions_cycle", 1),
+            ("cxloop.segments.tasks.segment_counts_cycle", 1),
             ("cxloop.workflows.tasks.workflows_cycle", 1),
         ],
     )

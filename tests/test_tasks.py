@@ -163,6 +163,8 @@ def test_worker_runs_the_cycles_on_the_database_queue(tmp_path):
         ("cxloop.journeys.tasks.journeys_cycle", "SUCCESSFUL"),
         ("cxloop.predict.tasks.predictions_cycle", "READY"),
         ("cxloop.predict.tasks.predictions_cycle", "SUCCESSFUL"),
+        ("cxloop.segments.tasks.segment_counts_cycle", "READY"),
+        ("cxloop.segments.tasks.segment_counts_cycle", "SUCCESSFUL"),
         ("cxloop.workflows.tasks.workflows_cycle", "READY"),
         ("cxloop.workflows.tasks.workflows_cycle", "SUCCESSFUL"),
     ]
@@ -190,6 +192,7 @@ def test_worker_runs_the_cycles_on_redis(tmp_path):
         "cxloop.feedback.tasks.feedback_cycle",
         "cxloop.journeys.tasks.journeys_cycle",
         "cxloop.predict.tasks.predictions_cycle",
+        "cxloop.segments.tasks.segment_counts_cycle",
         "cxloop.workflows.tasks.workflows_cycle",
     ]
     connection.flushdb()
