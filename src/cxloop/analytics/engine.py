@@ -567,7 +567,7 @@ class ClickHouseEngine(
         self, *, workspace_id: int, tests: Sequence[EventTest], among: Sequence[int] | None = None
     ) -> list[Any]:
         # one pass: a count per test for each customer with any of the tests' events (0.55 s
-        # for three tests at 10M events where three queries took 1.5-2.6 s on a busy machine)
+        # for three tests at 10M events where three queries took 2.6-3.4 s on a busy machine)
         if not tests:
             return []
         sql, params = ch.customers_with_events_sql(tests, among=among is not None)
