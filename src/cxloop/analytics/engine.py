@@ -248,10 +248,17 @@ class AnalyticsEngine(Protocol):
         everyone else in theirs (``analytics.before``'s rules)."""
         ...
 
-    def behaviour_counts(self, *, workspace_id: int, order_event: str) -> BehaviourCounts:
+    def behaviour_counts(
+        self,
+        *,
+        workspace_id: int,
+        order_event: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> BehaviourCounts:
         """Each customer's step events per channel and name, first and last time, first time of
-        each track event and orders' revenue (``analytics.behaviour``'s rules): personas'
-        features."""
+        each track event and orders' revenue (``analytics.behaviour``'s rules), counting only
+        events in ``since <= ts < until`` (an open side: unbounded): personas' features."""
         ...
 
 

@@ -351,10 +351,19 @@ def last_steps_before(*, workspace: Workspace, query: BeforeQuery) -> LastSteps:
     return current_engine().last_steps_before(workspace_id=workspace.pk, query=query)
 
 
-def behaviour_counts(*, workspace: Workspace, order_event: str) -> BehaviourCounts:
+def behaviour_counts(
+    *,
+    workspace: Workspace,
+    order_event: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> BehaviourCounts:
     """Each active customer's step events per channel and name, first and last time, first time
-    of each track event and orders' revenue (``order_event``): what personas cluster on."""
-    return current_engine().behaviour_counts(workspace_id=workspace.pk, order_event=order_event)
+    of each track event and orders' revenue (``order_event``): what personas cluster on. Only
+    events in ``since <= occurred_at < until`` count (an open side: unbounded)."""
+    return current_engine().behaviour_counts(
+        workspace_id=workspace.pk, order_event=order_event, since=since, until=until
+    )
 
 
 LIVE_WITHIN = timedelta(days=2)  # a latest event this recent: live data, measured up to now

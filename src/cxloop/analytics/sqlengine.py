@@ -408,8 +408,17 @@ class SqlEngine(SqlSessions):
     def last_steps_before(self, *, workspace_id: int, query: BeforeQuery) -> LastSteps:
         return last_steps_walk(workspace_id=workspace_id, query=query)
 
-    def behaviour_counts(self, *, workspace_id: int, order_event: str) -> BehaviourCounts:
-        return behaviour_walk(workspace_id=workspace_id, order_event=order_event)
+    def behaviour_counts(
+        self,
+        *,
+        workspace_id: int,
+        order_event: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> BehaviourCounts:
+        return behaviour_walk(
+            workspace_id=workspace_id, order_event=order_event, since=since, until=until
+        )
 
 
 def _range_rows(
