@@ -150,15 +150,25 @@ def funnel(request: HttpRequest) -> HttpResponse:
                 correlation = journey_selectors.funnel_correlation(
                     workspace=workspace, steps=steps, window=data["window_delta"], only=only,
                     mode=mode, exclusions=exclusions, since=span.since, until=span.until,
-                    per=per,
+                    per=per, entered=report.counts[0],
+                    sample_size=None if data.get("everyone") else journey_selectors.CORRELATION_SAMPLE,
                 )  # fmt: skip
                 context["correlation"] = correlation
+                context["everyone_query"] = _with(query, everyone="1")
                 context["property_keys"] = MAX_PROPERTY_KEYS
                 context["property_values"] = MAX_PROPERTY_VALUES
                 context["correlation_rows"] = _correlation_rows(correlation, report)
     context["errors"] = [e[0].upper() + e[1:] for e in errors]
     status = 422 if context["errors"] else 200
     return render(request, "journeys/funnel.html", context, status=status)
+
+
+def _with(query: QueryDict, **values: str) -> str:
+    """``query`` as URL text with ``values`` set."""
+    changed = query.copy()
+    for key, value in values.items():
+        changed[key] = value
+    return changed.urlencode()
 
 
 def _conditions(data: dict) -> list[list[dict]]:
