@@ -112,6 +112,40 @@ def test_personas_are_deterministic(workspace, groups):
     assert sorted(p.size for p in first.personas) == [10, 20]
 
 
+@pytest.mark.usefixtures("each_engine")
+def test_many_customers_are_grouped_on_a_repeatable_sample_and_all_assigned(
+    workspace, groups, monkeypatch
+):
+    # the centres come from 15 of the 30 customers (a fixed seed); all 30 are assigned
+    monkeypatch.setattr(personas, "FIT_SAMPLE", 15)
+
+    result = selectors.personas_compute(workspace=workspace, k=3, span=ALL)
+    again = selectors.personas_compute(workspace=workspace, k=3, span=ALL)
+
+    assert (result.customers, result.fitted_on) == (30, 15)
+    assert [(p.name, p.size, set(p.customer_ids)) for p in result.personas] == [
+        ("Active email readers", 10, groups["email"]),
+        ("Lapsed web browsers", 10, groups["web"]),
+        ("Loyal store big spenders", 10, groups["store"]),
+    ]
+    assert [p.customer_ids for p in again.personas] == [p.customer_ids for p in result.personas]
+    assert personas.fit_sample(30).tolist() == personas.fit_sample(30).tolist()
+    assert len(set(personas.fit_sample(30).tolist())) == 15
+    assert selectors.personas_compute(workspace=workspace, k=3, span=ALL).fitted_on == 15
+    monkeypatch.setattr(personas, "FIT_SAMPLE", 30)  # as many as there are: all, no sample
+    assert selectors.personas_compute(workspace=workspace, k=3, span=ALL).fitted_on is None
+
+
+def test_page_says_when_the_groups_come_from_a_sample(client, groups, monkeypatch):
+    monkeypatch.setattr(personas, "FIT_SAMPLE", 15)
+
+    html = client.get("/segments/personas/", {"k": "3", "date_from": "2025-01-01"}).content.decode()
+
+    assert (
+        "30 customers with interactions in the range · groups found on a random 15 of them" in html
+    )
+
+
 def test_more_personas_than_behaviours_gives_no_empty_personas(workspace, groups):
     result = selectors.personas_compute(workspace=workspace, k=5, span=ALL)
 

@@ -23,8 +23,8 @@ from cxloop.analytics import clickhouse as ch
 from cxloop.analytics import funnelsql, funnelwhy, pathsql
 from cxloop.analytics.before import BeforeQuery, LastSteps
 from cxloop.analytics.beforesql import ClickHouseBefore
-from cxloop.analytics.behaviour import BehaviourCounts
-from cxloop.analytics.behavioursql import ClickHouseBehaviour
+from cxloop.analytics.behaviour import BehaviourCounts, BehaviourVectors
+from cxloop.analytics.behavioursql import ClickHouseBehaviour, ClickHouseBehaviourVectors
 from cxloop.analytics.chstore import ClickHouseStore
 from cxloop.analytics.correlation import (
     MAX_PROPERTY_VALUES,
@@ -285,6 +285,20 @@ class AnalyticsEngine(Protocol):
         events in ``since <= ts < until`` (an open side: unbounded): personas' features."""
         ...
 
+    def behaviour_vectors(
+        self,
+        *,
+        workspace_id: int,
+        order_event: str,
+        support_events: Sequence[str],
+        return_events: Sequence[str],
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> BehaviourVectors:
+        """``behaviour_counts`` as arrays, a row per customer (``BehaviourVectors``): what
+        personas cluster on, without a Python object per customer and name."""
+        ...
+
 
 # ------------------------------------------------------------------ helpers
 
@@ -319,6 +333,7 @@ class ClickHouseEngine(
     ClickHouseTrends,
     ClickHouseBefore,
     ClickHouseBehaviour,
+    ClickHouseBehaviourVectors,
 ):
     """The behavioural queries in ClickHouse's SQL, over any transport."""
 

@@ -15,7 +15,7 @@ from django.conf import settings
 
 from cxloop.analytics import owner, sampling
 from cxloop.analytics.before import BeforeQuery, LastSteps
-from cxloop.analytics.behaviour import BehaviourCounts
+from cxloop.analytics.behaviour import BehaviourCounts, BehaviourVectors
 from cxloop.analytics.correlation import FunnelCorrelation, FunnelWhy, PropertyCounts
 from cxloop.analytics.engine import AnalyticsEngine, ClickHouseEngine, id_list
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules
@@ -41,6 +41,7 @@ __all__ = [
     "EngineError",
     "EngineUnavailable",
     "behaviour_counts",
+    "behaviour_vectors",
     "cohort_counts",
     "current_engine",
     "customers_with_event",
@@ -373,6 +374,28 @@ def behaviour_counts(
     events in ``since <= occurred_at < until`` count (an open side: unbounded)."""
     return current_engine().behaviour_counts(
         workspace_id=workspace.pk, order_event=order_event, since=since, until=until
+    )
+
+
+def behaviour_vectors(
+    *,
+    workspace: Workspace,
+    order_event: str,
+    support_events: Sequence[str],
+    return_events: Sequence[str],
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> BehaviourVectors:
+    """``behaviour_counts`` as arrays, a row per customer, with the step events named
+    ``order_event``, one of ``support_events`` or one of ``return_events`` counted per customer:
+    personas' features, compact from the engine (no Python object per customer and name)."""
+    return current_engine().behaviour_vectors(
+        workspace_id=workspace.pk,
+        order_event=order_event,
+        support_events=tuple(support_events),
+        return_events=tuple(return_events),
+        since=since,
+        until=until,
     )
 
 

@@ -17,7 +17,12 @@ from django.db.models import Count, Min, Q, QuerySet, Value
 
 from cxloop.analytics import journeywalk, pathwalk, sampling, trendwalk
 from cxloop.analytics.before import BeforeQuery, LastSteps, last_steps_walk
-from cxloop.analytics.behaviour import BehaviourCounts, behaviour_walk
+from cxloop.analytics.behaviour import (
+    BehaviourCounts,
+    BehaviourVectors,
+    behaviour_walk,
+    vectors_from_counts,
+)
 from cxloop.analytics.correlation import (
     MAX_PROPERTY_VALUES,
     FunnelCorrelation,
@@ -430,6 +435,26 @@ class SqlEngine(SqlSessions):
     ) -> BehaviourCounts:
         return behaviour_walk(
             workspace_id=workspace_id, order_event=order_event, since=since, until=until
+        )
+
+    def behaviour_vectors(
+        self,
+        *,
+        workspace_id: int,
+        order_event: str,
+        support_events: Sequence[str],
+        return_events: Sequence[str],
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> BehaviourVectors:
+        found = behaviour_walk(
+            workspace_id=workspace_id, order_event=order_event, since=since, until=until
+        )
+        return vectors_from_counts(
+            found,
+            order_event=order_event,
+            support_events=support_events,
+            return_events=return_events,
         )
 
 
