@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             "&event=Order+Completed&by=day&breakdown=channel&formula=B+%2F+A",
             "journey map": f"/journeys/{_first_journey()}/",
             "segments list (live counts)": "/segments/",
+            "personas, 5, last 90 days": "/segments/personas/?k=5",
             "customer search by email": f"/customers/?q={email}",
         }
         results: dict[str, dict[str, list[float]]] = {}

@@ -344,6 +344,7 @@ def test_api_takes_a_range(client, groups):
         "as_of_reason": "the latest event (imported history)",
     }
     assert (default["customers"], wide["customers"]) == (20, 30)
+    assert (default["fitted_on"], wide["fitted_on"]) == (None, None)  # all of them
     assert [p["name"] for p in wide["personas"]] == [
         "Active email readers",
         "Lapsed web browsers",

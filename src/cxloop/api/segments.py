@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from cxloop.api.access import request_workspace
@@ -88,6 +88,11 @@ class PersonaOut(Schema):
 class PersonasOut(Schema):
     k: int
     customers: int
+    fitted_on: int | None = Field(
+        None,
+        description="Past 20,000 customers: the size of the repeatable random sample the "
+        "groups were found on (everyone is assigned to the nearest); null when all were used",
+    )
     range: RangeOut
     averages: dict[str, float]
     personas: list[PersonaOut]
@@ -255,6 +260,7 @@ def list_personas(
     return {
         "k": result.k,
         "customers": result.customers,
+        "fitted_on": result.fitted_on,
         "range": range_out(span),
         "averages": result.averages,
         "personas": [

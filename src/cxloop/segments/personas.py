@@ -1,13 +1,15 @@
 """Personas: customers clustered on behaviour (RFM plus channel mix) into a few named groups.
 
 Features per customer come from the analytics engine's aggregates (``analytics.selectors.
-behaviour_counts``: grouped queries where the events are, no per-event rows): recency, tenure,
-interactions, orders, revenue, support contacts, returns and the share of interactions on each
-main channel (ties in channel volume by name), over the events of a range of days (by default the
-last 90 up to the workspace's as-of time; recency and tenure measured up to the range's end). Counts are log-scaled, everything is standardised, and
-k-means (scikit-learn, fixed ``random_state``) groups them. Each cluster is named from how its
-centre differs from the average customer and explained in words, with its size and its members'
-most common journey.
+behaviour_vectors``: grouped queries where the events are, answered as arrays, no per-event rows
+and no Python object per customer): recency, tenure, interactions, orders, revenue, support
+contacts, returns and the share of interactions on each main channel (ties in channel volume by
+name), over the events of a range of days (by default the last 90 up to the workspace's as-of
+time; recency and tenure measured up to the range's end). Counts are log-scaled, everything is
+standardised, and k-means (scikit-learn, fixed ``random_state``) groups them; past
+``FIT_SAMPLE`` customers the centres come from a repeatable random sample of them and everyone
+is assigned to the nearest. Each cluster is named from how its centre differs from the average
+customer and explained in words, with its size and its members' most common journey.
 """
 
 from __future__ import annotations
