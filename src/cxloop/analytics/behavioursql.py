@@ -2,7 +2,9 @@
 three grouped queries over the events of a range (or all of them), a row per customer with their
 channels' and event names' counts as arrays, and a row per customer with orders. Numeric revenues
 are summed in the engine; revenues sent as text come back as text and are read by
-``behaviour.revenue_number``, so both engines read them alike.
+``behaviour.revenue_number``, so both engines read them alike. The same facts as arrays
+(``behaviour_vectors``, what personas read): fixed-width rows per customer and channel and per
+customer and track event, as RowBinary bytes straight into numpy.
 """
 
 from __future__ import annotations
