@@ -5,7 +5,7 @@ stream (``journeys._progress``: only customers with new events, or whose events 
 are walked again; a changed map is walked in full) and enqueues its next run ``CYCLE_SECONDS``
 later; ``cxloop serve`` starts the chain with ``ensure_journeys_cycle``. Each run also keeps
 every map's metrics over the default range and the one before it
-(``services.journey_windows_store``), which the map's page and API read while they are current;
+(``services.journey_windows_store``; walked again only when out of date), which the map's page and API read while they are current;
 a page that finds them out of date asks for ``journey_windows_refresh`` (``refresh_soon``).
 """
 
@@ -49,26 +49,25 @@ def ensure_journeys_cycle() -> bool:
     return ensure_enqueued(journeys_cycle, repeat=True)
 
 
-def _store_windows(journey: JourneyMap) -> None:
-    """Keep the map's default ranges; on failure drop them (the page then walks live) and go on
-    with the other maps."""
+def _store_windows(journey: JourneyMap) -> bool:
+    """Keep the map's default ranges unless the stored ones are current; on failure drop them
+    (the page then walks live) and go on with the other maps. True when it walked them."""
     try:
+        if mapperiod.stored_windows_current(journey=journey):
+            return False
         services.journey_windows_store(journey=journey)
+        return True
     except Exception:
         log.exception("journeys: storing the default ranges of map %s failed", journey.pk)
         services.journey_windows_drop(journey=journey)
+        return False
 
 
 @task()
 def journey_windows_refresh() -> int:
     """Store again the default ranges of every map whose stored ones are out of date (between
     the journey job's runs); returns how many maps."""
-    done = 0
-    for journey in JourneyMap.objects.order_by("pk"):
-        if not mapperiod.stored_windows_current(journey=journey):
-            _store_windows(journey)
-            done += 1
-    return done
+    return sum(_store_windows(journey) for journey in JourneyMap.objects.order_by("pk"))
 
 
 def refresh_soon() -> bool:
