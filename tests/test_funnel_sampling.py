@@ -91,8 +91,9 @@ def test_page_and_api_say_when_they_sampled(client, member, workspace, monkeypat
             "date_from": "2025-01-01"}  # fmt: skip
 
     # when
-    sampled = client.get("/journeys/funnel/", query).content.decode()
-    everyone = client.get("/journeys/funnel/", {**query, "everyone": "1"}).content.decode()
+    sampled = client.get("/journeys/funnel/why/", {**query, "entered": "20"}).content.decode()
+    everyone = client.get("/journeys/funnel/why/", {**query, "everyone": "1"}).content.decode()
+    counted = client.get("/journeys/funnel/why/", query).content.decode()  # no count: it counts
     api = client.post("/api/funnels/correlation", body, content_type="application/json").json()
     api_all = client.post(
         "/api/funnels/correlation?everyone=true", body, content_type="application/json"
@@ -102,5 +103,6 @@ def test_page_and_api_say_when_they_sampled(client, member, workspace, monkeypat
     assert f"Sampled: these are {kept} of the 20 customers who entered" in sampled
     assert "everyone=1" in sampled  # the link to every entrant
     assert "Sampled:" not in everyone
+    assert f"Sampled: these are {kept} of the 20 customers who entered" in counted
     assert (api["entered"], api["sampled_from"]) == (kept, 20)
     assert (api_all["entered"], api_all["sampled_from"]) == (20, None)
