@@ -239,6 +239,20 @@ def test_behaviour_counts_by_hand(workspace):
         s2: {"Email Opened": at[100], "Order Completed": at[110]},
     }
     assert found.revenue == pytest.approx({s1: 600.0, s2: 12.5})
+    # and over a range: minutes 10 (inclusive) to 50 (exclusive) hold s1's four orders only
+    within = analytics_selectors.behaviour_counts(
+        workspace=workspace, order_event="Order Completed", since=at[10], until=at[50]
+    )
+    assert within.channels == {s1: Counter({"store": 2, "web": 2})}
+    assert (within.first, within.last) == ({s1: at[10]}, {s1: at[40]})
+    assert within.names == {s1: Counter({"Order Completed": 4})}
+    assert within.first_track == {s1: {"Order Completed": at[10]}}
+    assert within.revenue == pytest.approx({s1: 600.0})
+    after = analytics_selectors.behaviour_counts(
+        workspace=workspace, order_event="Order Completed", since=at[110]
+    )
+    assert after.channels == {s2: Counter({"web": 1, "email": 1})}
+    assert after.revenue == pytest.approx({s2: 12.5})
 
 
 # ------------------------------------------------------------------ random histories
@@ -288,6 +302,14 @@ def test_random_histories_get_the_same_last_steps_and_behaviour(workspace, chdb_
     assert (b.names, b.first_track) == (a.names, a.first_track)
     assert b.revenue == pytest.approx(a.revenue)
     assert len(a.revenue) > 10
+    bounds = {"since": middle, "until": middle + timedelta(days=30)}
+    a = sql.behaviour_counts(workspace_id=workspace.pk, order_event="Order Completed", **bounds)
+    b = chdb_engine.behaviour_counts(
+        workspace_id=workspace.pk, order_event="Order Completed", **bounds
+    )
+    assert (b.channels, b.first, b.last, b.names) == (a.channels, a.first, a.last, a.names)
+    assert (b.first_track, b.revenue) == (a.first_track, pytest.approx(a.revenue))
+    assert 0 < len(a.channels) < 60
 
 
 @pytest.mark.usefixtures("each_engine", "complainers")

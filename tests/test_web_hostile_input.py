@@ -52,7 +52,7 @@ PAGES = {
         "date_from": "date",
         "date_to": "date",
     },
-    "/segments/personas/": {"k": "int"},
+    "/segments/personas/": {"k": "int", "date_from": "date", "date_to": "date"},
     "/segments/{segment}/": {"page": "int"},
     "/segments/": {},
     "/journeys/": {},

@@ -1,6 +1,7 @@
 """Each customer's behaviour in aggregate, the numbers personas cluster on: step events per
 channel with the first and last time, per event name, the first time of each track event, and
-the revenue of their orders. The Python reference over the database's events (the engine's SQL
+the revenue of their orders; over a range of time (``since`` inclusive, ``until`` exclusive)
+when one is given. The Python reference over the database's events (the engine's SQL
 is ``analytics.behavioursql``; ``analytics.sqlengine`` runs this).
 
 A step event is a named track/page/screen event. Revenue is the orders' ``properties.revenue``:
@@ -48,10 +49,17 @@ def revenue_number(value: object) -> float:
     return 0.0
 
 
-def behaviour_walk(*, workspace_id: int, order_event: str) -> BehaviourCounts:
+def behaviour_walk(
+    *,
+    workspace_id: int,
+    order_event: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> BehaviourCounts:
     """:class:`BehaviourCounts` from three aggregate queries (no per-event rows but the
-    orders' revenues)."""
-    events = _step_events(Workspace(pk=workspace_id), None, None)
+    orders' revenues), over the events in ``since <= occurred_at < until`` (an open side:
+    unbounded)."""
+    events = _step_events(Workspace(pk=workspace_id), since, until)
     found = BehaviourCounts()
     channels: dict[int, Counter[str]] = defaultdict(Counter)
     per_channel = events.values_list("customer_id", "channel").annotate(

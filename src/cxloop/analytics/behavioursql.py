@@ -1,7 +1,8 @@
 """Each customer's behaviour in aggregate in ClickHouse's SQL (``analytics.behaviour``'s rules):
-three grouped queries, a row per customer with their channels' and event names' counts as
-arrays, and a row per customer with orders. Numeric revenues are summed in the engine; revenues sent as text come back
-as text and are read by ``behaviour.revenue_number``, so both engines read them alike.
+three grouped queries over the events of a range (or all of them), a row per customer with their
+channels' and event names' counts as arrays, and a row per customer with orders. Numeric revenues
+are summed in the engine; revenues sent as text come back as text and are read by
+``behaviour.revenue_number``, so both engines read them alike.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 from cxloop.analytics import clickhouse as ch
 from cxloop.analytics.behaviour import BehaviourCounts, revenue_number
 
-_STEPS = "FROM events WHERE workspace_id = {workspace} AND type IN {types} AND name != ''"
+# step events; ``{bounds}`` becomes the range's conditions (``_bounded``) before binding
+_STEPS = "FROM events WHERE workspace_id = {workspace} AND type IN {types} AND name != '' {bounds}"
 
 # a row per customer, with arrays: ten times fewer rows to decode than a row per (customer, name)
 BY_CHANNEL = f"""
@@ -45,6 +47,16 @@ GROUP BY customer_id
 """
 
 
+def _bounded(sql: str, since: datetime | None, until: datetime | None) -> str:
+    """``sql`` limited to ``since <= ts < until`` (an open side: no limit), still to be bound."""
+    bounds = " ".join(
+        part
+        for part, on in (("AND ts >= {since}", since), ("AND ts < {until}", until))
+        if on is not None
+    )
+    return sql.replace("{bounds}", bounds)
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -53,17 +65,27 @@ class ClickHouseBehaviour:
 
     transport: Any
 
-    def behaviour_counts(self, *, workspace_id: int, order_event: str) -> BehaviourCounts:
-        params = {"workspace": workspace_id, "types": list(ch.STEP_TYPES), "order": order_event}
+    def behaviour_counts(
+        self,
+        *,
+        workspace_id: int,
+        order_event: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> BehaviourCounts:
+        params = {
+            "workspace": workspace_id, "types": list(ch.STEP_TYPES), "order": order_event,
+            "since": since, "until": until,
+        }  # fmt: skip
         found = BehaviourCounts()
         for customer, channels, counts, began, ended in self.transport.query(
-            ch.bind(BY_CHANNEL, params)
+            ch.bind(_bounded(BY_CHANNEL, since, until), params)
         ):
             customer = int(customer)
             found.channels[customer] = Counter(dict(zip(channels, counts, strict=True)))
             found.first[customer] = _EPOCH + timedelta(microseconds=int(began))
             found.last[customer] = _EPOCH + timedelta(microseconds=int(ended))
-        rows = self.transport.query(ch.bind(BY_NAME, params))
+        rows = self.transport.query(ch.bind(_bounded(BY_NAME, since, until), params))
         for customer, names, counts, tracked_counts, firsts in rows:
             customer = int(customer)
             found.names[customer] = Counter(dict(zip(names, counts, strict=True)))
@@ -74,6 +96,8 @@ class ClickHouseBehaviour:
             }
             if tracked:
                 found.first_track[customer] = tracked
-        for customer, numbers, texts in self.transport.query(ch.bind(REVENUE, params)):
+        for customer, numbers, texts in self.transport.query(
+            ch.bind(_bounded(REVENUE, since, until), params)
+        ):
             found.revenue[int(customer)] = float(numbers) + sum(revenue_number(t) for t in texts)
         return found

@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from cxloop.analytics import clickhouse as ch
-from cxloop.analytics import funnelsql, pathsql
+from cxloop.analytics import funnelsql, funnelwhy, pathsql
 from cxloop.analytics.before import BeforeQuery, LastSteps
 from cxloop.analytics.beforesql import ClickHouseBefore
 from cxloop.analytics.behaviour import BehaviourCounts
@@ -29,6 +29,7 @@ from cxloop.analytics.chstore import ClickHouseStore
 from cxloop.analytics.correlation import (
     MAX_PROPERTY_VALUES,
     FunnelCorrelation,
+    FunnelWhy,
     PropertyCounts,
     property_row,
 )
@@ -76,10 +77,12 @@ class AnalyticsEngine(Protocol):
         exclusions: Sequence[Exclusion] = (),
         since: datetime | None = None,
         until: datetime | None = None,
+        sample: int | None = None,
     ) -> FunnelRun:
         """How far each customer gets through ``steps`` (``analytics.walk``'s rules), counting
         only events in [``since``, ``until``) when given (the same for the funnel's summary and
-        correlation)."""
+        correlation). ``sample``: only the units of ``analytics.sampling``'s sample of that rate
+        (the same for the correlations)."""
         ...
 
     def funnel_summary(
@@ -109,6 +112,7 @@ class AnalyticsEngine(Protocol):
         exclusions: Sequence[Exclusion] = (),
         since: datetime | None = None,
         until: datetime | None = None,
+        sample: int | None = None,
     ) -> FunnelCorrelation:
         """Per event name, the converted and dropped customers of the funnel who did it within
         their window (``analytics.correlation``'s rules), in one query."""
@@ -237,10 +241,30 @@ class AnalyticsEngine(Protocol):
         since: datetime | None = None,
         until: datetime | None = None,
         max_values: int = MAX_PROPERTY_VALUES,
+        sample: int | None = None,
     ) -> PropertyCounts:
         """Per (event, top-level property, value), the converted and dropped customers of the
         funnel whose events in their window carried it (``analytics.correlation``'s
         ``property_counts`` rules), in one query."""
+        ...
+
+    def funnel_why(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        only: set[int] | None = None,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        sample: int | None = None,
+        properties: bool = True,
+        max_values: int = MAX_PROPERTY_VALUES,
+    ) -> FunnelWhy:
+        """Each entrant's depth, ``funnel_correlation``'s and (with ``properties``)
+        ``funnel_property_correlation``'s counts, computing the funnel once where it can."""
         ...
 
     def last_steps_before(self, *, workspace_id: int, query: BeforeQuery) -> LastSteps:
@@ -248,10 +272,17 @@ class AnalyticsEngine(Protocol):
         everyone else in theirs (``analytics.before``'s rules)."""
         ...
 
-    def behaviour_counts(self, *, workspace_id: int, order_event: str) -> BehaviourCounts:
+    def behaviour_counts(
+        self,
+        *,
+        workspace_id: int,
+        order_event: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> BehaviourCounts:
         """Each customer's step events per channel and name, first and last time, first time of
-        each track event and orders' revenue (``analytics.behaviour``'s rules): personas'
-        features."""
+        each track event and orders' revenue (``analytics.behaviour``'s rules), counting only
+        events in ``since <= ts < until`` (an open side: unbounded): personas' features."""
         ...
 
 
@@ -328,6 +359,7 @@ class ClickHouseEngine(
         exclusions: Sequence[Exclusion] = (),
         since: datetime | None = None,
         until: datetime | None = None,
+        sample: int | None = None,
     ) -> FunnelRun:
         bounds = _bounds(since, until)
         sql, params = funnelsql.funnel_mode_sql(
@@ -337,8 +369,9 @@ class ClickHouseEngine(
             mode=mode,
             exclusions=exclusions,
             bounded=bool(bounds),
+            sampled=sample is not None,
         )
-        params.update(bounds)
+        params.update(bounds, sample=sample)
         params["workspace"] = workspace_id
         if only is not None:
             params["only"] = sorted(only) or [0]
@@ -410,6 +443,7 @@ class ClickHouseEngine(
         exclusions: Sequence[Exclusion] = (),
         since: datetime | None = None,
         until: datetime | None = None,
+        sample: int | None = None,
     ) -> FunnelCorrelation:
         bounds = _bounds(since, until)
         chosen, params = funnelsql.funnel_mode_sql(
@@ -419,8 +453,9 @@ class ClickHouseEngine(
             mode=mode,
             exclusions=exclusions,
             bounded=bool(bounds),
+            sampled=sample is not None,
         )
-        params.update(bounds)
+        params.update(bounds, sample=sample)
         params.update(
             workspace=workspace_id, n=len(steps), step_names=sorted({s.event for s in steps})
         )
@@ -568,13 +603,14 @@ class ClickHouseEngine(
         since: datetime | None = None,
         until: datetime | None = None,
         max_values: int = MAX_PROPERTY_VALUES,
+        sample: int | None = None,
     ) -> PropertyCounts:
         bounds = _bounds(since, until)
         chosen, params = funnelsql.funnel_mode_sql(
             steps, window=window, only=only is not None, mode=mode, exclusions=exclusions,
-            bounded=bool(bounds),
+            bounded=bool(bounds), sampled=sample is not None,
         )  # fmt: skip
-        params.update(bounds)
+        params.update(bounds, sample=sample)
         params.update(
             workspace=workspace_id, n=len(steps), last_step=steps[-1].event, max_values=max_values
         )
@@ -582,3 +618,24 @@ class ClickHouseEngine(
             params["only"] = sorted(only) or [0]
         sql = funnelsql.property_correlation_sql(chosen, bounded=bool(bounds))
         return dict(property_row(row) for row in self.transport.query(ch.bind(sql, params)))
+
+    def funnel_why(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        only: set[int] | None = None,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        sample: int | None = None,
+        properties: bool = True,
+        max_values: int = MAX_PROPERTY_VALUES,
+    ) -> FunnelWhy:
+        return funnelwhy.funnel_why(
+            self, workspace_id=workspace_id, steps=steps, window=window, only=only, mode=mode,
+            exclusions=exclusions, since=since, until=until, sample=sample,
+            properties=properties, max_values=max_values, bounds=_bounds(since, until),
+        )  # fmt: skip

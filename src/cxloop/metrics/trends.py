@@ -78,10 +78,11 @@ def trend_range(
     (now for live data, the latest event for imported history)."""
     as_of, reason = analytics_selectors.trend_as_of(workspace=workspace, now=now)
     last = date_to or as_of.astimezone(UTC).date()
+    if not EARLIEST_DAY <= last <= LATEST_DAY:  # first: the default ``from`` is counted from it
+        raise TrendQueryError(f"to: {last} is outside {EARLIEST_DAY}–{LATEST_DAY}")
     first = date_from or last - timedelta(days=DEFAULT_DAYS - 1)
-    for name, day in (("from", first), ("to", last)):
-        if not EARLIEST_DAY <= day <= LATEST_DAY:
-            raise TrendQueryError(f"{name}: {day} is outside {EARLIEST_DAY}–{LATEST_DAY}")
+    if not EARLIEST_DAY <= first <= LATEST_DAY:
+        raise TrendQueryError(f"from: {first} is outside {EARLIEST_DAY}–{LATEST_DAY}")
     if first > last:
         raise TrendQueryError(f"from: {first} is after to: {last}")
     since, until = day_span(first, last, as_of)

@@ -3,7 +3,8 @@
 Features per customer come from the analytics engine's aggregates (``analytics.selectors.
 behaviour_counts``: grouped queries where the events are, no per-event rows): recency, tenure,
 interactions, orders, revenue, support contacts, returns and the share of interactions on each
-main channel (ties in channel volume by name). Counts are log-scaled, everything is standardised, and
+main channel (ties in channel volume by name), over the events of a range of days (by default the
+last 90 up to the workspace's as-of time; recency and tenure measured up to the range's end). Counts are log-scaled, everything is standardised, and
 k-means (scikit-learn, fixed ``random_state``) groups them. Each cluster is named from how its
 centre differs from the average customer and explained in words, with its size and its members'
 most common journey.
@@ -22,6 +23,7 @@ from django.utils import timezone
 from cxloop.analytics import selectors as analytics_selectors
 from cxloop.core.models import Workspace
 from cxloop.events import selectors as event_selectors
+from cxloop.metrics.trends import Range
 
 ORDER_EVENT = "Order Completed"
 SUPPORT_EVENTS = ("Support Ticket Opened",)
@@ -75,19 +77,30 @@ class PersonaResult:
     personas: list[Persona]
     averages: dict[str, float]
     as_of: datetime | None = None
+    span: Range | None = None  # the days whose events count (``personas_compute``)
 
 
 # ----------------------------------------------------------------------------------- features
 
 
-def persona_features(*, workspace: Workspace, now: datetime | None = None) -> Features:
-    """Behaviour features of every customer with at least one interaction.
+def persona_features(
+    *,
+    workspace: Workspace,
+    now: datetime | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Features:
+    """Behaviour features of every customer with at least one interaction in ``since <=
+    occurred_at < until`` (an open side: unbounded), from those interactions only.
 
-    Recency and tenure are measured as of ``now``, by default the workspace's latest event: the
-    present for live data (events keep arriving), the end of the history for an import (1997
-    purchases must not make every customer 30 years lapsed)."""
+    Recency and tenure are measured as of ``now``: the range's end (``personas_compute``), by
+    default the workspace's latest event: the present for live data (events keep arriving), the
+    end of the history for an import (1997 purchases must not make every customer 30 years
+    lapsed)."""
     now = now or event_selectors.event_latest_at(workspace=workspace) or timezone.now()
-    found = analytics_selectors.behaviour_counts(workspace=workspace, order_event=ORDER_EVENT)
+    found = analytics_selectors.behaviour_counts(
+        workspace=workspace, order_event=ORDER_EVENT, since=since, until=until
+    )
     counts, named, first, last = found.channels, found.names, found.first, found.last
     totals: Counter = Counter()
     for by_channel in counts.values():
