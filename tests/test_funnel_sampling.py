@@ -12,7 +12,7 @@ from cxloop.analytics import selectors as analytics_selectors
 from cxloop.analytics.correlation import why_in_parts
 from cxloop.journeys import selectors
 from factories import customer_id
-from test_funnel_property_correlation import DAY, STEPS, history
+from test_funnel_property_correlation import DAY, HOUR, STEPS, T0, history
 
 pytestmark = pytest.mark.django_db
 CONVERTERS = {0, 1, 10, 11, 12, 15, 16, 17, 18, 19}  # history(): who reaches Order Completed
@@ -65,18 +65,23 @@ def test_a_sample_counts_the_sampled_customers_alone(workspace):
 
 @pytest.mark.usefixtures("each_engine")
 @pytest.mark.parametrize("rate", [None, 3000])
-def test_one_query_equals_the_parts(workspace, rate):
+@pytest.mark.parametrize("bounded", [False, True])
+def test_one_query_equals_the_parts(workspace, rate, bounded):
     history(workspace)
     engine = analytics_selectors.current_engine()
+    # a range that starts after c0-c4 entered and ends before c15's late decline
+    since, until = (T0 + 4.5 * HOUR, T0 + 2 * DAY) if bounded else (None, None)
     question = {
         "workspace_id": workspace.pk, "steps": STEPS, "window": DAY, "only": None,
-        "mode": "ordered", "exclusions": (), "since": None, "until": None, "sample": rate,
+        "mode": "ordered", "exclusions": (), "since": since, "until": until, "sample": rate,
     }  # fmt: skip
 
     whole = engine.funnel_why(**question, properties=True, max_values=20)
     parts = why_in_parts(engine, properties=True, max_values=20, **question)
 
     assert whole == parts
+    if bounded:  # c5-c19 entered in the range
+        assert whole.correlation.entered == (15 if rate is None else len(whole.depth)) > 0
 
 
 def test_page_and_api_say_when_they_sampled(client, member, workspace, monkeypatch):
