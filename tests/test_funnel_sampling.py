@@ -12,7 +12,7 @@ from cxloop.analytics import selectors as analytics_selectors
 from cxloop.analytics.correlation import why_in_parts
 from cxloop.journeys import selectors
 from factories import customer_id
-from test_funnel_property_correlation import DAY, STEPS, history
+from test_funnel_property_correlation import DAY, HOUR, STEPS, T0, history
 
 pytestmark = pytest.mark.django_db
 CONVERTERS = {0, 1, 10, 11, 12, 15, 16, 17, 18, 19}  # history(): who reaches Order Completed
@@ -65,18 +65,23 @@ def test_a_sample_counts_the_sampled_customers_alone(workspace):
 
 @pytest.mark.usefixtures("each_engine")
 @pytest.mark.parametrize("rate", [None, 3000])
-def test_one_query_equals_the_parts(workspace, rate):
+@pytest.mark.parametrize("bounded", [False, True])
+def test_one_query_equals_the_parts(workspace, rate, bounded):
     history(workspace)
     engine = analytics_selectors.current_engine()
+    # a range that starts after c0-c4 entered and ends before c15's late decline
+    since, until = (T0 + 4.5 * HOUR, T0 + 2 * DAY) if bounded else (None, None)
     question = {
         "workspace_id": workspace.pk, "steps": STEPS, "window": DAY, "only": None,
-        "mode": "ordered", "exclusions": (), "since": None, "until": None, "sample": rate,
+        "mode": "ordered", "exclusions": (), "since": since, "until": until, "sample": rate,
     }  # fmt: skip
 
     whole = engine.funnel_why(**question, properties=True, max_values=20)
     parts = why_in_parts(engine, properties=True, max_values=20, **question)
 
     assert whole == parts
+    if bounded:  # c5-c19 entered in the range
+        assert whole.correlation.entered == (15 if rate is None else len(whole.depth)) > 0
 
 
 def test_page_and_api_say_when_they_sampled(client, member, workspace, monkeypatch):
@@ -91,8 +96,9 @@ def test_page_and_api_say_when_they_sampled(client, member, workspace, monkeypat
             "date_from": "2025-01-01"}  # fmt: skip
 
     # when
-    sampled = client.get("/journeys/funnel/", query).content.decode()
-    everyone = client.get("/journeys/funnel/", {**query, "everyone": "1"}).content.decode()
+    sampled = client.get("/journeys/funnel/why/", {**query, "entered": "20"}).content.decode()
+    everyone = client.get("/journeys/funnel/why/", {**query, "everyone": "1"}).content.decode()
+    counted = client.get("/journeys/funnel/why/", query).content.decode()  # no count: it counts
     api = client.post("/api/funnels/correlation", body, content_type="application/json").json()
     api_all = client.post(
         "/api/funnels/correlation?everyone=true", body, content_type="application/json"
@@ -102,5 +108,6 @@ def test_page_and_api_say_when_they_sampled(client, member, workspace, monkeypat
     assert f"Sampled: these are {kept} of the 20 customers who entered" in sampled
     assert "everyone=1" in sampled  # the link to every entrant
     assert "Sampled:" not in everyone
+    assert f"Sampled: these are {kept} of the 20 customers who entered" in counted
     assert (api["entered"], api["sampled_from"]) == (kept, 20)
     assert (api_all["entered"], api_all["sampled_from"]) == (20, None)

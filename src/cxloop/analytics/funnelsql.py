@@ -200,11 +200,12 @@ def funnel_why_sql(chosen: str, *, bounded: bool = False, properties: bool = Tru
     dropped entrants who did it (``funnel_correlation_sql``), part 2 the property value counts
     (``property_correlation_sql``; only with ``properties``)."""
     before = "AND e.ts < {until}" if bounded else ""
-    # only the entrants' events go into the join: the funnel's ids filter the scan first
-    window = _window_events(before).replace(
-        "WHERE e.workspace_id",
-        "WHERE e.customer_id IN (SELECT customer_id FROM chosen)\n        AND e.workspace_id",
-    )
+    # only the entrants' events go into the join: the funnel's ids (and, in a range, its start:
+    # no window opens before it) filter the scan before the join reads the properties
+    after = "AND ts >= {since}" if bounded else ""
+    entrants = f"""(SELECT workspace_id, customer_id, ts, name, properties FROM events
+        WHERE customer_id IN (SELECT customer_id FROM chosen) {after}) AS e"""  # noqa: S608
+    window = _window_events(before).replace("FROM events AS e", f"FROM {entrants}")
     parts = [
         "SELECT toUInt8(0) AS part, '' AS event, '' AS key, '' AS kind, '' AS text,"
         " toFloat64(0) AS number, toUInt64(customer_id) AS won, toUInt64(depth) AS lost"

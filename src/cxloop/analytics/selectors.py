@@ -17,7 +17,8 @@ from cxloop.analytics import owner, sampling
 from cxloop.analytics.before import BeforeQuery, LastSteps
 from cxloop.analytics.behaviour import BehaviourCounts, BehaviourVectors
 from cxloop.analytics.correlation import FunnelCorrelation, FunnelWhy, PropertyCounts
-from cxloop.analytics.engine import AnalyticsEngine, ClickHouseEngine, id_list
+from cxloop.analytics.engine import ClickHouseEngine, id_list
+from cxloop.analytics.interface import AnalyticsEngine
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity

@@ -168,7 +168,12 @@ def touchpoint_feedback(
     )
     if not rules:
         return {}
-    names = {r.event for r in rules} | {r.touchpoint.name for r in rules}
+    # a response's touchpoint text → the (touchpoint, channel or "") rules it can match
+    by_name: dict[str, list[tuple[int, str]]] = {}
+    for r in rules:
+        for name in {r.event, r.touchpoint.name}:
+            by_name.setdefault(name, []).append((r.touchpoint_id, r.channel))
+    names = set(by_name)
     responses = feedback_selectors.workspace_responses(workspace=journey.workspace)
     if since is not None:
         responses = responses.filter(submitted_at__gte=since)
@@ -183,12 +188,7 @@ def touchpoint_feedback(
         int, list[int]
     ] = {}  # [csat answers, csat top box, nps answers, promoters, detractors]
     for touchpoint, channel, csat, nps, top_box in rows:
-        matched = {
-            r.touchpoint_id
-            for r in rules
-            if touchpoint in (r.event, r.touchpoint.name)
-            and (not r.channel or r.channel == channel)
-        }
+        matched = {tp_id for tp_id, ch in by_name[touchpoint] if not ch or ch == channel}
         for tp_id in matched:
             t = tally.setdefault(tp_id, [0, 0, 0, 0, 0])
             if csat is not None:
