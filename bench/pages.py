@@ -16,6 +16,7 @@ Peak RSS: this process (the web side) and the owner process.
 from __future__ import annotations
 
 import argparse
+import html
 import os
 import re
 import shutil
@@ -120,17 +121,22 @@ def main(argv: list[str] | None = None) -> int:
         client = Client()
         client.force_login(get_user_model().objects.get(username="admin"))
         email = _some_email()
+        funnel = (
+            "/journeys/funnel/?"
+            + "&".join(f"step={s.replace(' ', '+')}" for s in FUNNEL)
+            + "&window=1&unit=days"
+        )
         pages = {
             "dashboard (retention, cohorts)": "/dashboard/",
-            "funnel, 5 steps, why they dropped": "/journeys/funnel/?"
-            + "&".join(f"step={s.replace(' ', '+')}" for s in FUNNEL)
-            + "&window=1&unit=days",
+            "funnel, 5 steps": funnel,
+            "funnel: why they dropped (htmx)": _why_url(client, funnel),
             "paths Home -> Order Completed": "/paths/?start=Home&end=Order+Completed",
             "paths before churn": "/paths/before/?kind=churn",
             "trend B / A by channel, by day": "/trends/?event=Checkout+Started"
             "&event=Order+Completed&by=day&breakdown=channel&formula=B+%2F+A",
             "journey map": f"/journeys/{_first_journey()}/",
             "segments list (kept counts)": "/segments/",
+            "personas, 5, last 90 days": "/segments/personas/?k=5",
             "customer search by email": f"/customers/?q={email}",
         }
         results: dict[str, dict[str, list[float]]] = {}
@@ -252,6 +258,15 @@ def copy_demo(database: Path, copies: int, *, outbox_span: int = 20_000) -> None
 def _p95(times: list[float]) -> float:
     ordered = sorted(times)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def _why_url(client, funnel: str) -> str:
+    """The "why they dropped" address the funnel page loads (with its entrant count)."""
+    page = client.get(funnel).content.decode()
+    found = re.search(r'id="funnel-why" hx-get="([^"]+)"', page)
+    if found is None:
+        raise SystemExit("the funnel page asks for no 'why they dropped'")
+    return html.unescape(found.group(1))
 
 
 def _first_journey() -> int:

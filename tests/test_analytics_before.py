@@ -239,6 +239,59 @@ def test_behaviour_counts_by_hand(workspace):
         s2: {"Email Opened": at[100], "Order Completed": at[110]},
     }
     assert found.revenue == pytest.approx({s1: 600.0, s2: 12.5})
+    # and over a range: minutes 10 (inclusive) to 50 (exclusive) hold s1's four orders only
+    within = analytics_selectors.behaviour_counts(
+        workspace=workspace, order_event="Order Completed", since=at[10], until=at[50]
+    )
+    assert within.channels == {s1: Counter({"store": 2, "web": 2})}
+    assert (within.first, within.last) == ({s1: at[10]}, {s1: at[40]})
+    assert within.names == {s1: Counter({"Order Completed": 4})}
+    assert within.first_track == {s1: {"Order Completed": at[10]}}
+    assert within.revenue == pytest.approx({s1: 600.0})
+    after = analytics_selectors.behaviour_counts(
+        workspace=workspace, order_event="Order Completed", since=at[110]
+    )
+    assert after.channels == {s2: Counter({"web": 1, "email": 1})}
+    assert after.revenue == pytest.approx({s2: 12.5})
+    # and as arrays, with Store Visit counted as support and Home and Email Opened as returns
+    vectors = analytics_selectors.behaviour_vectors(
+        workspace=workspace,
+        order_event="Order Completed",
+        support_events=["Store Visit"],
+        return_events=["Home", "Email Opened", "Home"],
+    )
+    ids = sorted([s1, s2])
+    rows = {c: ids.index(c) for c in ids}
+    micros = {
+        m: (at[m] - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) for m in at
+    }
+
+    def in_rows(of_s1: object, of_s2: object) -> list:
+        return [{s1: of_s1, s2: of_s2}[c] for c in ids]
+
+    assert vectors.customer_ids.tolist() == ids
+    assert vectors.first.tolist() == in_rows(micros[0], micros[100])
+    assert vectors.last.tolist() == in_rows(micros[50], micros[120])
+    assert vectors.orders.tolist() == in_rows(4, 1)
+    assert vectors.support.tolist() == in_rows(2, 0)  # Store Visit: a track and a page
+    assert vectors.returns.tolist() == in_rows(1, 2)  # Home counted once though named twice
+    assert vectors.revenue.tolist() == pytest.approx(in_rows(600.0, 12.5))
+    assert vectors.channels == ["email", "store", "web"]
+    channel_rows = zip(vectors.channel_row, vectors.channel_code, vectors.channel_n, strict=True)
+    assert sorted(channel_rows) == sorted(
+        [(rows[s1], 1, 3), (rows[s1], 2, 4), (rows[s2], 0, 2), (rows[s2], 2, 1)]
+    )
+    assert vectors.tracks == ["Email Opened", "Order Completed", "Store Visit"]
+    track_rows = zip(vectors.track_row, vectors.track_code, vectors.track_first, strict=True)
+    assert sorted(track_rows) == sorted(
+        [(rows[s1], 2, micros[0]), (rows[s1], 1, micros[10]),
+         (rows[s2], 0, micros[100]), (rows[s2], 1, micros[110])]
+    )  # fmt: skip
+    empty = analytics_selectors.behaviour_vectors(
+        workspace=workspace, order_event="Order Completed", support_events=[], return_events=[],
+        since=at[120] + timedelta(minutes=1),
+    )  # fmt: skip
+    assert (len(empty), empty.channels, empty.tracks, len(empty.track_row)) == (0, [], [], 0)
 
 
 # ------------------------------------------------------------------ random histories
@@ -288,6 +341,27 @@ def test_random_histories_get_the_same_last_steps_and_behaviour(workspace, chdb_
     assert (b.names, b.first_track) == (a.names, a.first_track)
     assert b.revenue == pytest.approx(a.revenue)
     assert len(a.revenue) > 10
+    bounds = {"since": middle, "until": middle + timedelta(days=30)}
+    a = sql.behaviour_counts(workspace_id=workspace.pk, order_event="Order Completed", **bounds)
+    b = chdb_engine.behaviour_counts(
+        workspace_id=workspace.pk, order_event="Order Completed", **bounds
+    )
+    assert (b.channels, b.first, b.last, b.names) == (a.channels, a.first, a.last, a.names)
+    assert (b.first_track, b.revenue) == (a.first_track, pytest.approx(a.revenue))
+    assert 0 < len(a.channels) < 60
+    arrays = [
+        "customer_ids", "first", "last", "orders", "support", "returns",
+        "channel_row", "channel_code", "channel_n", "track_row", "track_code", "track_first",
+    ]  # fmt: skip
+    for span in ({}, bounds):
+        kinds = {"order_event": "Order Completed", "support_events": [STO], "return_events": []}
+        a = sql.behaviour_vectors(workspace_id=workspace.pk, **kinds, **span)
+        b = chdb_engine.behaviour_vectors(workspace_id=workspace.pk, **kinds, **span)
+        assert (a.channels, a.tracks) == (b.channels, b.tracks)
+        for name in arrays:
+            assert getattr(a, name).tolist() == getattr(b, name).tolist(), name
+        assert b.revenue.tolist() == pytest.approx(a.revenue.tolist())
+        assert a.support.sum() > 0 and len(a.track_row) > len(a)
 
 
 @pytest.mark.usefixtures("each_engine", "complainers")

@@ -466,11 +466,14 @@ def test_owner_answers_other_processes_while_imports_run(tmp_path, settings):
             if total >= 12000:
                 break
             time.sleep(0.2)
+        # fixed-width rows come back as bytes (RowBinary: a little-endian UInt64 here)
+        held = client.query_bytes("SELECT toUInt64(count()) FROM events", "RowBinary")
     finally:
         owner.terminate()
         owner.wait(timeout=30)
     assert answers > 0
     assert (total, distinct) == (12000, 12000)
+    assert held == (12000).to_bytes(8, "little")
     assert owner.returncode == 0, owner.stderr.read().decode() if owner.stderr else ""
 
 

@@ -123,6 +123,7 @@ PAGES: dict[str, Callable[[Workspace], str]] = {
     "journey-map-compare": lambda ws: _journey(ws, "?compare=1"),
     "journey-editor": lambda ws: _journey(ws, "edit/"),
     "funnel": lambda ws: f"/journeys/funnel/?{FUNNEL}",
+    "funnel-why": lambda ws: f"/journeys/funnel/why/?{FUNNEL}",
     "funnel-default": lambda ws: "/journeys/funnel/",
     "funnel-strict": lambda ws: (
         f"/journeys/funnel/?{FUNNEL}&mode=strict&exclude=Page+Viewed&exclude_after=1"

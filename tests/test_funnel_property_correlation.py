@@ -121,7 +121,7 @@ def test_page_and_api_show_property_rows_with_a_segment_of_the_people(client, me
     query = {"step": ["Product Viewed", "Order Completed"], "window": "1", "unit": "days",
              "date_from": "2025-01-01"}  # fmt: skip
 
-    page = client.get("/journeys/funnel/", query)
+    page = client.get("/journeys/funnel/why/", query)
     answer = client.post(
         "/api/funnels/correlation",
         {"steps": ["Product Viewed", "Order Completed"], "window_seconds": 86400,

@@ -99,6 +99,7 @@ def test_api_gives_the_page_numbers_and_its_range(client, member, history):
     )
     reversed_ = client.get("/api/paths", {"start": "Home", "date_from": "2025-03-05"})
     typo = client.get("/api/paths", {"start": "Home", "date_from": "0"})
+    year_one = client.get("/api/paths", {"start": "Home", "date_to": "0001-01-01"})
 
     assert between.status_code == 200, between.content
     assert between.json()["started"] == 1
@@ -110,3 +111,6 @@ def test_api_gives_the_page_numbers_and_its_range(client, member, history):
     assert "from: 2025-03-05 is after to: 2025-03-01" in reversed_.content.decode()
     assert typo.status_code == 422
     assert "date_from: '0' is not a day (YYYY-MM-DD)" in typo.content.decode()
+    # the default from (89 days before to) is not counted from a day outside the calendar
+    assert year_one.status_code == 422
+    assert year_one.json()["detail"] == "to: 0001-01-01 is outside 1970-01-01–2299-12-30"

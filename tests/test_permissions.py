@@ -84,6 +84,7 @@ WEB = {
     "journey-list": (RA, RA),
     "journey-new": (EJ, EJ),
     "journey-funnel": (RA, RA),
+    "journey-funnel-why": (RA, RA),
     "saved-analyses": (RA, EJ),
     "saved-analysis-pin": (EJ, EJ),
     "saved-analysis-delete": (EJ, EJ),

@@ -52,13 +52,25 @@ PAGES = {
         "date_from": "date",
         "date_to": "date",
     },
-    "/segments/personas/": {"k": "int"},
+    "/journeys/funnel/why/": {
+        "step": "text",
+        "window": "number",
+        "unit": "choice",
+        "entered": "int",
+        "date_from": "date",
+        "date_to": "date",
+    },
+    "/segments/personas/": {"k": "int", "date_from": "date", "date_to": "date"},
     "/segments/{segment}/": {"page": "int"},
     "/segments/": {},
     "/journeys/": {},
 }
 # a query that makes the page compute, so the hostile value reaches the analysis
-BASE = {"/paths/": {"start": "Home"}, "/journeys/funnel/": {"step": ["Home", "Order"]}}
+BASE = {
+    "/paths/": {"start": "Home"},
+    "/journeys/funnel/": {"step": ["Home", "Order"]},
+    "/journeys/funnel/why/": {"step": ["Home", "Order"]},
+}
 
 
 def _invalid(kind: str, value: str | list[str]) -> bool:

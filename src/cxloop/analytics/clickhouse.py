@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from cxloop.analytics import sampling
 from cxloop.analytics.steps import EventTest, Step, StepCondition
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
@@ -205,7 +206,12 @@ SELECT id FROM event_keys WHERE id BETWEEN {first} AND {last} AND workspace_id =
 
 
 def funnel_sql(
-    steps: Sequence[Step], *, window: timedelta | None, only: bool, bounded: bool = False
+    steps: Sequence[Step],
+    *,
+    window: timedelta | None,
+    only: bool,
+    bounded: bool = False,
+    sampled: bool = False,
 ) -> tuple[str, dict]:
     """Per customer who did step 1: (customer, steps reached, their times in µs, start channel),
     by ``analytics.walk``'s rules, computed in the engine.
@@ -239,6 +245,8 @@ def funnel_sql(
     where_only = "AND customer_id IN {only}" if only else ""
     if bounded:  # only events in [since, until) count
         where_only += " AND ts >= {since} AND ts < {until}"
+    if sampled:  # only the units of the sample {sample} (analytics.sampling)
+        where_only += f" AND {sampling.SQL}"
     events = f"""
         SELECT customer_id, toUnixTimestamp64Micro(ts) AS t, toString(channel) AS channel,
             toUInt16({" + ".join(masks)}) AS mask

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from cxloop.analytics.walk import FunnelRun, _bounder, properties_of
 
@@ -116,6 +117,34 @@ def property_counts(
             won = len(people & converted)
             found[(name, key, kind, value)] = (won, len(people) - won)
     return found
+
+
+@dataclass(slots=True)
+class FunnelWhy:
+    """Everything "why they dropped" asks of the engine, from one funnel computation: each
+    entrant's depth (for their traits), the event counts and, when asked, the property value
+    counts."""
+
+    steps: int
+    depth: dict[int, int]  # entrant (customer, or session unit) → steps reached
+    correlation: FunnelCorrelation
+    properties: PropertyCounts | None = None
+
+
+def why_in_parts(engine: Any, *, properties: bool, max_values: int, **question: Any) -> FunnelWhy:
+    """:class:`FunnelWhy` from the engine's separate questions (each computes the funnel): for
+    engines that cannot keep one result for several parts of a query."""
+    run = engine.funnel(**question)
+    return FunnelWhy(
+        steps=run.steps,
+        depth=dict(run.depth),
+        correlation=engine.funnel_correlation(**question),
+        properties=(
+            engine.funnel_property_correlation(**question, max_values=max_values)
+            if properties
+            else None
+        ),
+    )
 
 
 def property_row(row: Sequence) -> tuple[tuple[str, str, str, object], tuple[int, int]]:

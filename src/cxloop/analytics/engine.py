@@ -1,6 +1,5 @@
-"""The analytics engine interface, and its ClickHouse implementation over three transports.
-
-Every behavioural question goes through an :class:`AnalyticsEngine`:
+"""The ClickHouse implementation of the analytics engine interface (``analytics.interface``),
+over three transports. Every behavioural question goes through an ``AnalyticsEngine``:
 
 * :class:`ClickHouseEngine` answers in the engine's own store, the same SQL (``clickhouse``)
   over one of three transports (``analytics.transports``): :class:`ChdbTransport` (the
@@ -16,251 +15,29 @@ Which one a process uses is ``analytics.selectors.current_engine``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any
 
 from cxloop.analytics import clickhouse as ch
-from cxloop.analytics import funnelsql, pathsql
-from cxloop.analytics.before import BeforeQuery, LastSteps
+from cxloop.analytics import funnelsql, funnelwhy, pathsql
 from cxloop.analytics.beforesql import ClickHouseBefore
-from cxloop.analytics.behaviour import BehaviourCounts
-from cxloop.analytics.behavioursql import ClickHouseBehaviour
+from cxloop.analytics.behavioursql import ClickHouseBehaviour, ClickHouseBehaviourVectors
 from cxloop.analytics.chstore import ClickHouseStore
 from cxloop.analytics.correlation import (
     MAX_PROPERTY_VALUES,
     FunnelCorrelation,
+    FunnelWhy,
     PropertyCounts,
     property_row,
 )
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules, tally_dict
 from cxloop.analytics.pathwalk import PathCounts
-from cxloop.analytics.periods import Granularity
-from cxloop.analytics.sessions import SessionPeriod, SessionRules
 from cxloop.analytics.sessionsql import ClickHouseSessions
 from cxloop.analytics.steps import ORDERED, EventTest, Exclusion, Step, StepCondition
 from cxloop.analytics.transports import ServerTransport, Transport
 from cxloop.analytics.trendsql import ClickHouseTrends
-from cxloop.analytics.trendwalk import CustomerGroups, TrendCounts
 from cxloop.analytics.walk import FunnelRun, FunnelSummary, Moment
 from cxloop.core.db import ids_in
-
-
-class AnalyticsEngine(Protocol):
-    """The behavioural queries every page and API route asks, answered the same by each
-    implementation (``tests/test_analytics_engine.py`` runs one suite on all of them)."""
-
-    kind: str
-    label: str
-
-    def event_names(self, *, workspace_id: int, limit: int) -> list[tuple[str, int]]:
-        """Event names (not '') with their counts, most frequent first, then by name."""
-        ...
-
-    def step_names(self, *, workspace_id: int, limit: int) -> list[str]:
-        """Names of track/page/screen events (path steps), alphabetically."""
-        ...
-
-    def event_first_seen(self, *, workspace_id: int, names: Sequence[str]) -> dict[str, datetime]:
-        """When each of ``names`` first happened in the workspace (aware UTC; names never seen
-        are left out): how "new since" is told."""
-        ...
-
-    def funnel(
-        self,
-        *,
-        workspace_id: int,
-        steps: Sequence[Step],
-        window: timedelta | None,
-        only: set[int] | None = None,
-        mode: str = ORDERED,
-        exclusions: Sequence[Exclusion] = (),
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> FunnelRun:
-        """How far each customer gets through ``steps`` (``analytics.walk``'s rules), counting
-        only events in [``since``, ``until``) when given (the same for the funnel's summary and
-        correlation)."""
-        ...
-
-    def funnel_summary(
-        self,
-        *,
-        workspace_id: int,
-        steps: Sequence[Step],
-        window: timedelta | None,
-        only: set[int] | None = None,
-        latest: int = 20,
-        mode: str = ORDERED,
-        exclusions: Sequence[Exclusion] = (),
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> FunnelSummary:
-        """The funnel's counts, step medians, counts by start channel and latest drop-offs."""
-        ...
-
-    def funnel_correlation(
-        self,
-        *,
-        workspace_id: int,
-        steps: Sequence[Step],
-        window: timedelta | None,
-        only: set[int] | None = None,
-        mode: str = ORDERED,
-        exclusions: Sequence[Exclusion] = (),
-        since: datetime | None = None,
-        until: datetime | None = None,
-    ) -> FunnelCorrelation:
-        """Per event name, the converted and dropped customers of the funnel who did it within
-        their window (``analytics.correlation``'s rules), in one query."""
-        ...
-
-    def path_counts(
-        self,
-        *,
-        workspace_id: int,
-        start: str,
-        end: str,
-        max_steps: int,
-        within: timedelta | None,
-        by_channel: bool,
-        since: datetime | None,
-        until: datetime | None,
-        customer_ids: Iterable[Any] | None,
-        top: int,
-    ) -> PathCounts:
-        """The top paths from ``start`` to ``end`` (``analytics.pathwalk.path_between``'s
-        rules) and how many customers started and completed one."""
-        ...
-
-    def journey_walk(
-        self,
-        *,
-        workspace_id: int,
-        stages: int,
-        touchpoints: Sequence[TouchpointRules],
-        since: datetime | None = None,
-        until: datetime | None = None,
-        metrics_only: bool = False,
-    ) -> JourneyResult:
-        """A journey map's metrics and each customer's furthest stage
-        (``analytics.journeywalk``'s rules), from the events in [since, until) when given;
-        ``metrics_only``: the metrics alone (``current`` may then be left empty)."""
-        ...
-
-    def customers_with_event(
-        self,
-        *,
-        workspace_id: int,
-        event: str,
-        channel: str = "",
-        since: datetime | None = None,
-        min_count: int = 1,
-        conditions: Sequence[StepCondition] = (),
-        until: datetime | None = None,
-        among: Sequence[int] | None = None,
-    ) -> Any:
-        """The customers with at least ``min_count`` events named ``event`` (on ``channel``,
-        in [``since``, ``until``), meeting every property condition; only ``among`` when
-        given, e.g. a page's customers): anything ``pk__in=``
-        takes (a subquery or a list of ids)."""
-        ...
-
-    def customers_with_events(
-        self, *, workspace_id: int, tests: Sequence[EventTest], among: Sequence[int] | None = None
-    ) -> list[Any]:
-        """For each test, :meth:`customers_with_event`'s answer (what ``pk__in=`` takes), all
-        from one pass over the events where the engine allows."""
-        ...
-
-    def retention_counts(
-        self, *, workspace_id: int, by: Granularity, first: date, limit: date
-    ) -> dict[date, tuple[int, int]]:
-        """Per period with activity in [first, limit): (customers active, of them active in
-        the next period too)."""
-        ...
-
-    def cohort_counts(
-        self, *, workspace_id: int, by: Granularity, first: date, limit: date
-    ) -> tuple[dict[date, int], dict[tuple[date, date], int]]:
-        """Cohorts (period of a customer's first event ever) starting in [first, limit): their
-        sizes, and per (cohort, period in [first, limit)) how many of them were active."""
-        ...
-
-    def trend_counts(
-        self,
-        *,
-        workspace_id: int,
-        series: Sequence[Step],
-        by: str,
-        since: datetime,
-        until: datetime,
-        breakdown: str = "",
-        top: int = 5,
-        customer_groups: CustomerGroups | None = None,
-    ) -> TrendCounts:
-        """Events and unique customers per series, period and breakdown group, for events in
-        [since, until) (``analytics.trendwalk``'s rules; ``customer_groups``: the groups of each
-        customer for a breakdown by customer)."""
-        ...
-
-    def funnel_trend(
-        self,
-        *,
-        workspace_id: int,
-        steps: Sequence[Step],
-        window: timedelta | None,
-        by: str,
-        since: datetime,
-        until: datetime,
-        as_of: datetime,
-    ) -> dict[datetime, tuple[int, int]]:
-        """Per period of entering step 1 in [since, until): (customers entered, converted by
-        ``as_of`` within the window), ``analytics.trendwalk.funnel_trend``'s rules."""
-        ...
-
-    def session_trend(
-        self, *, workspace_id: int, rules: SessionRules, by: str, since: datetime, until: datetime
-    ) -> dict[datetime, SessionPeriod]:
-        """Per period of a session's start in [since, until): sessions and their median and
-        mean duration (``analytics.sessions``'s rules)."""
-        ...
-
-    def per_session(
-        self, *, workspace_id: int, rules: SessionRules, only: Sequence[int] | None = None
-    ) -> Any:
-        """The funnel, correlation and path questions of ``workspace_id`` (of ``only``'s
-        customers) with sessions as the units (``sessions.unit_of``)."""
-        ...
-
-    def funnel_property_correlation(
-        self,
-        *,
-        workspace_id: int,
-        steps: Sequence[Step],
-        window: timedelta | None,
-        only: set[int] | None = None,
-        mode: str = ORDERED,
-        exclusions: Sequence[Exclusion] = (),
-        since: datetime | None = None,
-        until: datetime | None = None,
-        max_values: int = MAX_PROPERTY_VALUES,
-    ) -> PropertyCounts:
-        """Per (event, top-level property, value), the converted and dropped customers of the
-        funnel whose events in their window carried it (``analytics.correlation``'s
-        ``property_counts`` rules), in one query."""
-        ...
-
-    def last_steps_before(self, *, workspace_id: int, query: BeforeQuery) -> LastSteps:
-        """What the group of ``query`` (churned, or who complained) did in their last steps, and
-        everyone else in theirs (``analytics.before``'s rules)."""
-        ...
-
-    def behaviour_counts(self, *, workspace_id: int, order_event: str) -> BehaviourCounts:
-        """Each customer's step events per channel and name, first and last time, first time of
-        each track event and orders' revenue (``analytics.behaviour``'s rules): personas'
-        features."""
-        ...
-
 
 # ------------------------------------------------------------------ helpers
 
@@ -295,6 +72,7 @@ class ClickHouseEngine(
     ClickHouseTrends,
     ClickHouseBefore,
     ClickHouseBehaviour,
+    ClickHouseBehaviourVectors,
 ):
     """The behavioural queries in ClickHouse's SQL, over any transport."""
 
@@ -335,6 +113,7 @@ class ClickHouseEngine(
         exclusions: Sequence[Exclusion] = (),
         since: datetime | None = None,
         until: datetime | None = None,
+        sample: int | None = None,
     ) -> FunnelRun:
         bounds = _bounds(since, until)
         sql, params = funnelsql.funnel_mode_sql(
@@ -344,8 +123,9 @@ class ClickHouseEngine(
             mode=mode,
             exclusions=exclusions,
             bounded=bool(bounds),
+            sampled=sample is not None,
         )
-        params.update(bounds)
+        params.update(bounds, sample=sample)
         params["workspace"] = workspace_id
         if only is not None:
             params["only"] = sorted(only) or [0]
@@ -417,6 +197,7 @@ class ClickHouseEngine(
         exclusions: Sequence[Exclusion] = (),
         since: datetime | None = None,
         until: datetime | None = None,
+        sample: int | None = None,
     ) -> FunnelCorrelation:
         bounds = _bounds(since, until)
         chosen, params = funnelsql.funnel_mode_sql(
@@ -426,8 +207,9 @@ class ClickHouseEngine(
             mode=mode,
             exclusions=exclusions,
             bounded=bool(bounds),
+            sampled=sample is not None,
         )
-        params.update(bounds)
+        params.update(bounds, sample=sample)
         params.update(
             workspace=workspace_id, n=len(steps), step_names=sorted({s.event for s in steps})
         )
@@ -589,13 +371,14 @@ class ClickHouseEngine(
         since: datetime | None = None,
         until: datetime | None = None,
         max_values: int = MAX_PROPERTY_VALUES,
+        sample: int | None = None,
     ) -> PropertyCounts:
         bounds = _bounds(since, until)
         chosen, params = funnelsql.funnel_mode_sql(
             steps, window=window, only=only is not None, mode=mode, exclusions=exclusions,
-            bounded=bool(bounds),
+            bounded=bool(bounds), sampled=sample is not None,
         )  # fmt: skip
-        params.update(bounds)
+        params.update(bounds, sample=sample)
         params.update(
             workspace=workspace_id, n=len(steps), last_step=steps[-1].event, max_values=max_values
         )
@@ -603,3 +386,24 @@ class ClickHouseEngine(
             params["only"] = sorted(only) or [0]
         sql = funnelsql.property_correlation_sql(chosen, bounded=bool(bounds))
         return dict(property_row(row) for row in self.transport.query(ch.bind(sql, params)))
+
+    def funnel_why(
+        self,
+        *,
+        workspace_id: int,
+        steps: Sequence[Step],
+        window: timedelta | None,
+        only: set[int] | None = None,
+        mode: str = ORDERED,
+        exclusions: Sequence[Exclusion] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        sample: int | None = None,
+        properties: bool = True,
+        max_values: int = MAX_PROPERTY_VALUES,
+    ) -> FunnelWhy:
+        return funnelwhy.funnel_why(
+            self, workspace_id=workspace_id, steps=steps, window=window, only=only, mode=mode,
+            exclusions=exclusions, since=since, until=until, sample=sample,
+            properties=properties, max_values=max_values, bounds=_bounds(since, until),
+        )  # fmt: skip

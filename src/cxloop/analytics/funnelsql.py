@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from cxloop.analytics import sampling
 from cxloop.analytics.clickhouse import FAR_FUTURE_MICROS, STEP_TYPES, condition_sql, funnel_sql
 from cxloop.analytics.steps import ANY_ORDER, MODES, ORDERED, STRICT, Exclusion, Step
 
@@ -31,15 +32,17 @@ def funnel_mode_sql(
     mode: str = ORDERED,
     exclusions: Sequence[Exclusion] = (),
     bounded: bool = False,
+    sampled: bool = False,
 ) -> tuple[str, dict]:
     """:func:`funnel_sql`'s rows in any mode, with exclusions (``analytics.walk.funnel_walk``'s
     rules): every start of a customer is walked (``arrayFold`` over the steps), each chain is cut
     at the first exclusion it breaks, and the first start reaching furthest counts.
-    ``bounded``: only events in [``since``, ``until``) count."""
+    ``bounded``: only events in [``since``, ``until``) count; ``sampled``: only the customers
+    of the sample ``{sample}`` (``analytics.sampling``)."""
     if mode not in MODES:
         raise ValueError(f"funnel mode {mode!r}: use one of {', '.join(MODES)}")
     if mode == ORDERED and not exclusions:
-        return funnel_sql(steps, window=window, only=only, bounded=bounded)
+        return funnel_sql(steps, window=window, only=only, bounded=bounded, sampled=sampled)
     params: dict[str, Any] = {
         "names": sorted({s.event for s in steps} | {x.step.event for x in exclusions}),
         "types": list(STEP_TYPES),
@@ -57,6 +60,8 @@ def funnel_mode_sql(
         where += " AND customer_id IN {only}"
     if bounded:
         where += " AND ts >= {since} AND ts < {until}"
+    if sampled:
+        where += f" AND {sampling.SQL}"
     events = f"""
         SELECT customer_id, toUnixTimestamp64Micro(ts) AS t, toString(channel) AS channel,
             toUInt16({" + ".join(masks)}) AS mask, toUInt16({" + ".join(xmasks) or "0"}) AS xmask
@@ -134,18 +139,23 @@ GROUP BY event
 """  # noqa: S608 (structure is ours; every value is bound)
 
 
-def property_correlation_sql(chosen: str, *, bounded: bool = False) -> str:
-    """From the per-customer rows of a funnel query: per (event name, top-level property, value)
-    the converted and dropped customers who did an event of that name carrying that value
-    between their start and the end of its window (``analytics.correlation.property_counts``'s
-    rules): events other than the last step's, text (not empty), number or yes/no values, keys
-    other than ``channel`` (the event's own channel) with at most ``{max_values}`` distinct values among those events. ``bounded``: and before
-    ``until``."""
-    before = "AND e.ts < {until}" if bounded else ""
-    # one pass: the events in each customer's window first (only theirs have their properties
-    # parsed), then one row per (event, key, value) with its own count of values per key
+def _window_events(before: str) -> str:
+    """Each entrant's events (any name but '') from its start to the end of its window."""
     return f"""
-WITH chosen AS ({chosen})
+    SELECT f.customer_id AS customer_id, f.depth AS depth, toString(e.name) AS event,
+        e.properties AS properties
+    FROM events AS e
+    INNER JOIN (SELECT customer_id, depth, times[1] AS start FROM chosen) AS f
+        ON e.customer_id = f.customer_id
+    WHERE e.workspace_id = {{workspace}} AND e.name != ''
+        AND toUnixTimestamp64Micro(e.ts) >= f.start
+        AND toUnixTimestamp64Micro(e.ts) - f.start <= {{window}} {before}"""  # noqa: S608
+
+
+def _property_counts_sql(source: str) -> str:
+    """Per (event, key, value) of ``source``'s (customer, depth, event, properties) rows: the
+    converted and dropped customers, for keys with few values (``property_correlation_sql``)."""
+    return f"""
 SELECT event, key, kind, text, number, won, lost FROM (
     SELECT event, key, kind, text, number,
         countIf(depth = {{n}}) AS won, countIf(depth < {{n}}) AS lost,
@@ -157,16 +167,7 @@ SELECT event, key, kind, text, number, won, lost FROM (
                     type IN ('Int64', 'UInt64', 'Double'), 'n', '') AS kind,
                 multiIf(kind = 's', JSONExtractString(kv.2), kind = 'b', kv.2, '') AS text,
                 if(kind = 'n', toFloat64OrZero(kv.2), 0) AS number
-            FROM (
-                SELECT f.customer_id AS customer_id, f.depth AS depth,
-                    toString(e.name) AS event, e.properties AS properties
-                FROM events AS e
-                INNER JOIN (SELECT customer_id, depth, times[1] AS start FROM chosen) AS f
-                    ON e.customer_id = f.customer_id
-                WHERE e.workspace_id = {{workspace}} AND e.name != '' AND e.name != {{last_step}}
-                    AND toUnixTimestamp64Micro(e.ts) >= f.start
-                    AND toUnixTimestamp64Micro(e.ts) - f.start <= {{window}} {before}
-            )
+            FROM ({source})
             ARRAY JOIN JSONExtractKeysAndValuesRaw(properties) AS kv
         )
         WHERE kind != '' AND NOT (kind = 's' AND text = '') AND isFinite(number)
@@ -174,5 +175,53 @@ SELECT event, key, kind, text, number, won, lost FROM (
     )
     GROUP BY event, key, kind, text, number
 )
-WHERE key_values <= {{max_values}}
-"""  # noqa: S608 (structure is ours; every value is bound)
+WHERE key_values <= {{max_values}}"""  # noqa: S608 (structure is ours; every value is bound)
+
+
+def property_correlation_sql(chosen: str, *, bounded: bool = False) -> str:
+    """From the per-customer rows of a funnel query: per (event name, top-level property, value)
+    the converted and dropped customers who did an event of that name carrying that value
+    between their start and the end of its window (``analytics.correlation.property_counts``'s
+    rules): events other than the last step's, text (not empty), number or yes/no values, keys
+    other than ``channel`` (the event's own channel) with at most ``{max_values}`` distinct
+    values among those events. ``bounded``: and before ``until``."""
+    before = "AND e.ts < {until}" if bounded else ""
+    # one pass: the events in each customer's window first (only theirs have their properties
+    # parsed), then one row per (event, key, value) with its own count of values per key
+    source = f"SELECT * FROM ({_window_events(before)}) WHERE event != {{last_step}}"  # noqa: S608
+    return f"WITH chosen AS ({chosen})\n{_property_counts_sql(source)}"
+
+
+def funnel_why_sql(chosen: str, *, bounded: bool = False, properties: bool = True) -> str:
+    """``correlation.FunnelWhy`` in one query, for an engine that materializes CTEs: the funnel
+    (``chosen``) and the entrants' window events are computed once, then read three times.
+    Rows ``(part, event, key, kind, text, number, won, lost)``: part 0 one per entrant (its id
+    in ``won``, depth in ``lost``), part 1 per event name (not a step's) the converted and
+    dropped entrants who did it (``funnel_correlation_sql``), part 2 the property value counts
+    (``property_correlation_sql``; only with ``properties``)."""
+    before = "AND e.ts < {until}" if bounded else ""
+    # only the entrants' events go into the join: the funnel's ids (and, in a range, its start:
+    # no window opens before it) filter the scan before the join reads the properties
+    after = "AND ts >= {since}" if bounded else ""
+    entrants = f"""(SELECT workspace_id, customer_id, ts, name, properties FROM events
+        WHERE customer_id IN (SELECT customer_id FROM chosen) {after}) AS e"""  # noqa: S608
+    window = _window_events(before).replace("FROM events AS e", f"FROM {entrants}")
+    parts = [
+        "SELECT toUInt8(0) AS part, '' AS event, '' AS key, '' AS kind, '' AS text,"
+        " toFloat64(0) AS number, toUInt64(customer_id) AS won, toUInt64(depth) AS lost"
+        " FROM chosen",
+        "SELECT toUInt8(1), event, '', '', '', toFloat64(0), toUInt64(countIf(depth = {n})),"
+        " toUInt64(countIf(depth < {n})) FROM (SELECT DISTINCT customer_id, depth, event"
+        " FROM win WHERE event NOT IN {step_names}) GROUP BY event",
+    ]
+    if properties:
+        source = "SELECT * FROM win WHERE event != {last_step}"
+        counts = _property_counts_sql(source)
+        columns = "toUInt8(2), event, key, kind, text, number, toUInt64(won), toUInt64(lost)"
+        parts.append(f"SELECT {columns} FROM ({counts})")  # noqa: S608
+    union = "\nUNION ALL\n".join(parts)
+    return f"""
+WITH chosen AS MATERIALIZED ({chosen}),
+win AS MATERIALIZED ({window})
+{union}
+"""

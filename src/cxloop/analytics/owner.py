@@ -94,6 +94,9 @@ class OwnerClient:
     def query(self, sql: str) -> list[list[Any]]:
         return self.call(("query", sql))
 
+    def query_bytes(self, sql: str, fmt: str) -> bytes:
+        return self.call(("query_bytes", sql, fmt))
+
     def command(self, sql: str) -> None:
         raise EngineError("only the engine's owner process writes to the store")
 
@@ -212,6 +215,8 @@ def _answer(engine: ClickHouseEngine, request: tuple) -> tuple[str, Any]:
     try:
         if kind == "query":
             return "ok", engine.transport.query(str(request[1]))
+        if kind == "query_bytes":
+            return "ok", engine.transport.query_bytes(str(request[1]), str(request[2]))
         if kind == "status":
             return "ok", {"events": engine.held_count()}
     except EngineUnavailable as exc:

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 from django.db import NotSupportedError
 from django.db.models import DateField, Func
+
+DEFAULT_RANGE_DAYS = 90  # an analysis's range when none is chosen: the last 90 days
+
+
+def day_span(first: date, last: date, as_of: datetime) -> tuple[datetime, datetime]:
+    """Days ``first``..``last`` measured as of ``as_of``: the events in [since, until) (never
+    past the as-of time)."""
+    since = datetime.combine(first, time(), tzinfo=UTC)
+    until = min(
+        datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC),
+        as_of + timedelta(microseconds=1),
+    )
+    return since, max(until, since)
+
+
+def default_days(as_of: datetime) -> tuple[date, date]:
+    """The default range's first and last day: the last 90 days up to the as-of time."""
+    last = as_of.astimezone(UTC).date()
+    return last - timedelta(days=DEFAULT_RANGE_DAYS - 1), last
 
 
 class Granularity(StrEnum):

@@ -13,11 +13,12 @@ from typing import Any
 
 from django.conf import settings
 
-from cxloop.analytics import owner
+from cxloop.analytics import owner, sampling
 from cxloop.analytics.before import BeforeQuery, LastSteps
-from cxloop.analytics.behaviour import BehaviourCounts
-from cxloop.analytics.correlation import FunnelCorrelation, PropertyCounts
-from cxloop.analytics.engine import AnalyticsEngine, ClickHouseEngine, id_list
+from cxloop.analytics.behaviour import BehaviourCounts, BehaviourVectors
+from cxloop.analytics.correlation import FunnelCorrelation, FunnelWhy, PropertyCounts
+from cxloop.analytics.engine import ClickHouseEngine, id_list
+from cxloop.analytics.interface import AnalyticsEngine
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules
 from cxloop.analytics.pathwalk import PathCounts
 from cxloop.analytics.periods import Granularity
@@ -42,6 +43,7 @@ __all__ = [
     "EngineUnavailable",
     "EventTest",
     "behaviour_counts",
+    "behaviour_vectors",
     "cohort_counts",
     "current_engine",
     "customers_with_event",
@@ -56,10 +58,12 @@ __all__ = [
     "funnel_run",
     "funnel_summary",
     "funnel_trend",
+    "funnel_why",
     "journey_walk",
     "last_steps_before",
     "path_counts",
     "retention_counts",
+    "sample_rate",
     "session_rules",
     "session_trend",
     "step_names",
@@ -128,6 +132,7 @@ def funnel_run(
     exclusions: Sequence[Exclusion] = (),
     since: datetime | None = None,
     until: datetime | None = None,
+    sample: int | None = None,
     per: str = CUSTOMER,
 ) -> FunnelRun:
     """How far each customer of ``workspace`` (of ``only``, when given) gets through ``steps``
@@ -137,7 +142,7 @@ def funnel_run(
     engine, only = _counting(workspace, per, only)
     return engine.funnel(
         workspace_id=workspace.pk, steps=steps, window=window, only=only, mode=mode,
-        exclusions=exclusions, since=since, until=until,
+        exclusions=exclusions, since=since, until=until, sample=sample,
     )  # fmt: skip
 
 
@@ -170,6 +175,12 @@ def funnel_summary(
     return summary
 
 
+def sample_rate(*, entered: int, size: int) -> int | None:
+    """The sample rate (``analytics.sampling``) that keeps about ``size`` of ``entered`` units of
+    a funnel, None when all of them fit."""
+    return sampling.rate_for(entered, size)
+
+
 def funnel_correlation(
     *,
     workspace: Workspace,
@@ -180,6 +191,7 @@ def funnel_correlation(
     exclusions: Sequence[Exclusion] = (),
     since: datetime | None = None,
     until: datetime | None = None,
+    sample: int | None = None,
     per: str = CUSTOMER,
 ) -> FunnelCorrelation:
     """Per event name, how many converted and dropped customers of the funnel did it between
@@ -188,7 +200,7 @@ def funnel_correlation(
     engine, only = _counting(workspace, per, only)
     return engine.funnel_correlation(
         workspace_id=workspace.pk, steps=steps, window=window, only=only, mode=mode,
-        exclusions=exclusions, since=since, until=until,
+        exclusions=exclusions, since=since, until=until, sample=sample,
     )  # fmt: skip
 
 
@@ -363,10 +375,41 @@ def last_steps_before(*, workspace: Workspace, query: BeforeQuery) -> LastSteps:
     return current_engine().last_steps_before(workspace_id=workspace.pk, query=query)
 
 
-def behaviour_counts(*, workspace: Workspace, order_event: str) -> BehaviourCounts:
+def behaviour_counts(
+    *,
+    workspace: Workspace,
+    order_event: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> BehaviourCounts:
     """Each active customer's step events per channel and name, first and last time, first time
-    of each track event and orders' revenue (``order_event``): what personas cluster on."""
-    return current_engine().behaviour_counts(workspace_id=workspace.pk, order_event=order_event)
+    of each track event and orders' revenue (``order_event``): what personas cluster on. Only
+    events in ``since <= occurred_at < until`` count (an open side: unbounded)."""
+    return current_engine().behaviour_counts(
+        workspace_id=workspace.pk, order_event=order_event, since=since, until=until
+    )
+
+
+def behaviour_vectors(
+    *,
+    workspace: Workspace,
+    order_event: str,
+    support_events: Sequence[str],
+    return_events: Sequence[str],
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> BehaviourVectors:
+    """``behaviour_counts`` as arrays, a row per customer, with the step events named
+    ``order_event``, one of ``support_events`` or one of ``return_events`` counted per customer:
+    personas' features, compact from the engine (no Python object per customer and name)."""
+    return current_engine().behaviour_vectors(
+        workspace_id=workspace.pk,
+        order_event=order_event,
+        support_events=tuple(support_events),
+        return_events=tuple(return_events),
+        since=since,
+        until=until,
+    )
 
 
 LIVE_WITHIN = timedelta(days=2)  # a latest event this recent: live data, measured up to now
@@ -411,6 +454,31 @@ def engine_status(*, now: datetime | None = None) -> EngineStatus:
     return EngineStatus(engine.kind, engine.label, reachable, problem, backlog, lag)
 
 
+def funnel_why(
+    *,
+    workspace: Workspace,
+    steps: Sequence[Step],
+    window: timedelta | None,
+    only: set[int] | None = None,
+    mode: str = ORDERED,
+    exclusions: Sequence[Exclusion] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+    sample: int | None = None,
+    per: str = CUSTOMER,
+) -> FunnelWhy:
+    """Everything "why they dropped" needs of the engine (``correlation.FunnelWhy``): each
+    entrant's depth, the event counts and, per customer, the event property value counts;
+    the funnel computed once where the engine can. ``sample``: only ``analytics.sampling``'s
+    sample of that rate."""
+    engine, only = _counting(workspace, per, only)
+    return engine.funnel_why(
+        workspace_id=workspace.pk, steps=steps, window=window, only=only, mode=mode,
+        exclusions=exclusions, since=since, until=until, sample=sample,
+        properties=per == CUSTOMER,
+    )  # fmt: skip
+
+
 def funnel_property_correlation(
     *,
     workspace: Workspace,
@@ -421,11 +489,12 @@ def funnel_property_correlation(
     exclusions: Sequence[Exclusion] = (),
     since: datetime | None = None,
     until: datetime | None = None,
+    sample: int | None = None,
 ) -> PropertyCounts:
     """Per (event, top-level property, value), how many converted and dropped customers of the
     funnel did an event carrying it between their start and the end of their window
     (``analytics.correlation.property_counts``; keys with few distinct values only)."""
     return current_engine().funnel_property_correlation(
         workspace_id=workspace.pk, steps=steps, window=window, only=only, mode=mode,
-        exclusions=exclusions, since=since, until=until,
+        exclusions=exclusions, since=since, until=until, sample=sample,
     )  # fmt: skip

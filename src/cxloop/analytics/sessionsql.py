@@ -100,6 +100,9 @@ class SessionView:
     def query(self, sql: str) -> list[list[Any]]:
         return self.transport.query(self.rewrite(sql))
 
+    def query_bytes(self, sql: str, fmt: str) -> bytes:
+        return self.transport.query_bytes(self.rewrite(sql), fmt)
+
     def command(self, sql: str) -> None:
         raise RuntimeError("the session view is read-only")
 

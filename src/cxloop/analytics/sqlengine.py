@@ -15,15 +15,22 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, Min, Q, QuerySet, Value
 
-from cxloop.analytics import journeywalk, pathwalk, trendwalk
+from cxloop.analytics import journeywalk, pathwalk, sampling, trendwalk
 from cxloop.analytics.before import BeforeQuery, LastSteps, last_steps_walk
-from cxloop.analytics.behaviour import BehaviourCounts, behaviour_walk
+from cxloop.analytics.behaviour import (
+    BehaviourCounts,
+    BehaviourVectors,
+    behaviour_walk,
+    vectors_from_counts,
+)
 from cxloop.analytics.correlation import (
     MAX_PROPERTY_VALUES,
     FunnelCorrelation,
+    FunnelWhy,
     PropertyCounts,
     correlation_counts,
     property_counts,
+    why_in_parts,
 )
 from cxloop.analytics.journeywalk import JourneyResult, TouchpointRules
 from cxloop.analytics.pathwalk import PathCounts
@@ -159,6 +166,7 @@ class SqlEngine(SqlSessions):
         exclusions: Sequence[Exclusion] = (),
         since: datetime | None = None,
         until: datetime | None = None,
+        sample: int | None = None,
     ) -> FunnelRun:
         matched = [*steps, *(x.step for x in exclusions)]
         needs_properties = any(step.conditions for step in matched)
@@ -172,6 +180,8 @@ class SqlEngine(SqlSessions):
         )
         if only is not None:
             rows = (row for row in rows if row[0] in only)
+        if sample is not None:
+            rows = (row for row in rows if sampling.in_sample(row[0], sample))
         return funnel_walk(rows, steps=steps, window=window, mode=mode, exclusions=exclusions)
 
     def funnel_summary(
@@ -204,10 +214,11 @@ class SqlEngine(SqlSessions):
         exclusions: Sequence[Exclusion] = (),
         since: datetime | None = None,
         until: datetime | None = None,
+        sample: int | None = None,
     ) -> FunnelCorrelation:
         run = self.funnel(
             workspace_id=workspace_id, steps=steps, window=window, only=only, mode=mode,
-            exclusions=exclusions, since=since, until=until,
+            exclusions=exclusions, since=since, until=until, sample=sample,
         )  # fmt: skip
         sql, params = (
             _bounded(_events(workspace_id), since, until)
@@ -394,10 +405,11 @@ class SqlEngine(SqlSessions):
         since: datetime | None = None,
         until: datetime | None = None,
         max_values: int = MAX_PROPERTY_VALUES,
+        sample: int | None = None,
     ) -> PropertyCounts:
         run = self.funnel(
             workspace_id=workspace_id, steps=steps, window=window, only=only, mode=mode,
-            exclusions=exclusions, since=since, until=until,
+            exclusions=exclusions, since=since, until=until, sample=sample,
         )  # fmt: skip
         sql, params = (
             _bounded(_events(workspace_id), since, until)
@@ -417,11 +429,45 @@ class SqlEngine(SqlSessions):
             run, rows(), window=window, last_step=steps[-1].event, max_values=max_values
         )
 
+    def funnel_why(
+        self, *, properties: bool = True, max_values: int = MAX_PROPERTY_VALUES, **question: Any
+    ) -> FunnelWhy:
+        return why_in_parts(self, properties=properties, max_values=max_values, **question)
+
     def last_steps_before(self, *, workspace_id: int, query: BeforeQuery) -> LastSteps:
         return last_steps_walk(workspace_id=workspace_id, query=query)
 
-    def behaviour_counts(self, *, workspace_id: int, order_event: str) -> BehaviourCounts:
-        return behaviour_walk(workspace_id=workspace_id, order_event=order_event)
+    def behaviour_counts(
+        self,
+        *,
+        workspace_id: int,
+        order_event: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> BehaviourCounts:
+        return behaviour_walk(
+            workspace_id=workspace_id, order_event=order_event, since=since, until=until
+        )
+
+    def behaviour_vectors(
+        self,
+        *,
+        workspace_id: int,
+        order_event: str,
+        support_events: Sequence[str],
+        return_events: Sequence[str],
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> BehaviourVectors:
+        found = behaviour_walk(
+            workspace_id=workspace_id, order_event=order_event, since=since, until=until
+        )
+        return vectors_from_counts(
+            found,
+            order_event=order_event,
+            support_events=support_events,
+            return_events=return_events,
+        )
 
 
 def _range_rows(

@@ -11,7 +11,14 @@ from typing import Any
 
 from django.db import connection
 
-from cxloop.analytics.correlation import FunnelCorrelation, correlation_counts
+from cxloop.analytics import sampling
+from cxloop.analytics.correlation import (
+    MAX_PROPERTY_VALUES,
+    FunnelCorrelation,
+    FunnelWhy,
+    correlation_counts,
+    why_in_parts,
+)
 from cxloop.analytics.pathwalk import STEP_TYPES, PathCounts, match_label, path_between, step_label
 from cxloop.analytics.sessions import (
     SessionPeriod,
@@ -105,6 +112,7 @@ class SessionSqlEngine:
         exclusions: Sequence[Exclusion] = (),
         since: datetime | None = None,
         until: datetime | None = None,
+        sample: int | None = None,
     ) -> FunnelRun:
         names = {s.event for s in steps} | {x.step.event for x in exclusions}
         strict = mode == STRICT
@@ -113,12 +121,20 @@ class SessionSqlEngine:
             for unit, at, kind, name, channel, properties in self._rows(workspace_id)
             if (name in names or (strict and kind in STEP_TYPES and name))
             and (only is None or unit in only)
+            and sampling.in_sample(unit, sample)
             and _in_range(at, since, until)
         )
         return funnel_walk(rows, steps=steps, window=window, mode=mode, exclusions=exclusions)
 
     def funnel_summary(self, *, latest: int = 20, **question: Any) -> FunnelSummary:
         return funnel_summary(self.funnel(**question), latest=latest)
+
+    def funnel_why(
+        self, *, properties: bool = False, max_values: int = MAX_PROPERTY_VALUES, **question: Any
+    ) -> FunnelWhy:
+        if properties:
+            raise ValueError("event property values are correlated per customer, not per session")
+        return why_in_parts(self, properties=False, max_values=max_values, **question)
 
     def funnel_correlation(
         self,

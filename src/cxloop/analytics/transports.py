@@ -25,6 +25,7 @@ class EngineError(RuntimeError):
 
 class Transport(Protocol):
     def query(self, sql: str) -> list[list[Any]]: ...
+    def query_bytes(self, sql: str, fmt: str) -> bytes: ...
     def command(self, sql: str) -> None: ...
     def insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None: ...
 
@@ -63,6 +64,16 @@ class ChdbTransport:
     def query(self, sql: str) -> list[list[Any]]:
         try:
             return _rows(self._open().query(sql + QUERY_SETTINGS, "JSONCompact").bytes())
+        except RuntimeError as exc:
+            if isinstance(exc, EngineUnavailable):
+                raise
+            raise EngineError(str(exc)) from exc
+
+    def query_bytes(self, sql: str, fmt: str) -> bytes:
+        """The answer in ClickHouse's output format ``fmt`` as it comes (``RowBinary``: fixed-width
+        columns read straight into arrays, no text to parse)."""
+        try:
+            return bytes(self._open().query(sql, fmt).bytes())
         except RuntimeError as exc:
             if isinstance(exc, EngineUnavailable):
                 raise
@@ -129,6 +140,9 @@ class ServerTransport:
                 settings={"output_format_json_quote_64bit_integers": 0},
             )
         )
+
+    def query_bytes(self, sql: str, fmt: str) -> bytes:
+        return bytes(self._call("raw_query", sql, fmt=fmt))
 
     def command(self, sql: str) -> None:
         self._call("command", sql)

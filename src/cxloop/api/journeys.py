@@ -349,6 +349,11 @@ class CorrelationOut(Schema):
     events: list[CorrelationRow] = Field(
         description="the most telling candidates, events, trait and property values (see kind)"
     )
+    sampled_from: int | None = Field(
+        None,
+        description="when set, the funnel had this many entrants and a repeatable random sample "
+        "of them (entered) was correlated; null: every entrant was",
+    )
 
 
 @router.post(
@@ -361,6 +366,12 @@ def funnel_correlation(
     payload: FunnelIn,
     workspace: str | None = None,
     top: int = Query(20, ge=1, le=MAX_CORRELATED),
+    everyone: bool = Query(
+        False,
+        description="correlate every entrant; by default a funnel of more than "
+        f"{journey_selectors.CORRELATION_SAMPLE:,} entrants has a repeatable random sample of "
+        "about that many correlated (sampled_from says so)",
+    ),
 ):
     """For the customers who entered the funnel: each event they did between entering and the
     end of their window, with the 2×2 counts (did it or not × converted or not), the odds ratio
@@ -380,11 +391,13 @@ def funnel_correlation(
     report = journey_selectors.funnel_correlation(
         workspace=ws, steps=steps, window=window, only=only, mode=mode, exclusions=exclusions,
         top=top, since=span.since, until=span.until, per=payload.per,
+        sample_size=None if everyone else journey_selectors.CORRELATION_SAMPLE,
     )  # fmt: skip
     return Status(
         200,
         {
             "entered": report.entered,
+            "sampled_from": report.sampled_from,
             "converted": report.converted,
             "tested": report.tested,
             "events": [

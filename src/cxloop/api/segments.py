@@ -9,12 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from cxloop.api.access import request_workspace
 from cxloop.api.errors import BODY_ERRORS, ERRORS
 from cxloop.api.params import ObjectIn, id_param, limit_param, offset_param
+from cxloop.api.paths import DATE_FROM, DATE_TO, range_of_query
+from cxloop.api.trends import RangeOut, range_out
 from cxloop.core.permissions import Capability
 from cxloop.segments import selectors as segment_selectors
 from cxloop.segments import services as segment_services
@@ -86,6 +88,12 @@ class PersonaOut(Schema):
 class PersonasOut(Schema):
     k: int
     customers: int
+    fitted_on: int | None = Field(
+        None,
+        description="Past 20,000 customers: the size of the repeatable random sample the "
+        "groups were found on (everyone is assigned to the nearest); null when all were used",
+    )
+    range: RangeOut
     averages: dict[str, float]
     personas: list[PersonaOut]
 
@@ -237,18 +245,23 @@ def segment_members(
 def list_personas(
     request: HttpRequest,
     k: int = Query(5, ge=MIN_K, le=MAX_K, description=f"Number of personas, {MIN_K}–{MAX_K}"),
+    date_from: str = DATE_FROM,
+    date_to: str = DATE_TO,
     workspace: str | None = None,
 ):
-    """Customers clustered on recency, frequency, spend, support and channel mix."""
+    """Customers active in the range clustered on their events in it: recency (up to the
+    range's end), frequency, spend, support and channel mix."""
+    ws = request_workspace(request, workspace, need=Capability.READ_ANALYTICS)
+    span = range_of_query(ws, date_from, date_to)
     try:
-        result = segment_selectors.personas_compute(
-            workspace=request_workspace(request, workspace, need=Capability.READ_ANALYTICS), k=k
-        )
+        result = segment_selectors.personas_compute(workspace=ws, k=k, span=span)
     except PersonaError as exc:
         raise HttpError(422, str(exc)) from exc
     return {
         "k": result.k,
         "customers": result.customers,
+        "fitted_on": result.fitted_on,
+        "range": range_out(span),
         "averages": result.averages,
         "personas": [
             {

@@ -78,6 +78,18 @@ def customers_with_events_after(
     return {customer for workspace, customer in rows.iterator(5000) if workspace == workspace_id}
 
 
+def events_count_after(*, workspace_id: int, after_id: int, limit: int) -> tuple[int, bool]:
+    """How many of the workspace's events have an id above ``after_id``, reading at most the
+    next ``limit`` ids of all workspaces (the primary key's range, never the workspace's whole
+    index): (count, complete), where complete is False when more ids lay beyond ``limit``."""
+    rows = list(
+        Event.objects.filter(pk__gt=after_id)
+        .order_by("pk")
+        .values_list("workspace_id", flat=True)[: limit + 1]
+    )
+    return sum(1 for w in rows[:limit] if w == workspace_id), len(rows) <= limit
+
+
 def events_after(
     *, workspace_id: int, name: str, after_id: int, up_to_id: int, limit: int
 ) -> list[Event]:
@@ -156,9 +168,13 @@ def outbox_pending(*, limit: int) -> list[EventOutbox]:
     return list(EventOutbox.objects.order_by("pk")[:limit])
 
 
-def outbox_backlog() -> tuple[int, datetime | None]:
-    """How many outbox entries wait, and when the oldest was written (None: nothing waits)."""
-    row = EventOutbox.objects.aggregate(n=Count("pk"), oldest=Min("created_at"))
+def outbox_backlog(*, workspace_id: int | None = None) -> tuple[int, datetime | None]:
+    """How many outbox entries wait (of one workspace, or all), and when the oldest was written
+    (None: nothing waits)."""
+    entries = EventOutbox.objects.all()
+    if workspace_id is not None:
+        entries = entries.filter(workspace_id=workspace_id)
+    row = entries.aggregate(n=Count("pk"), oldest=Min("created_at"))
     return row["n"], row["oldest"]
 
 

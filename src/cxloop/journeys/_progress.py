@@ -118,6 +118,11 @@ class _Map:
                 )
 
 
+def definition_key(journey: JourneyMap) -> str:
+    """The digest of the map's stages, touchpoints, rules and conditions as they are now."""
+    return _Map(journey).key
+
+
 # ------------------------------------------------------------------ full and incremental runs
 
 
@@ -212,6 +217,11 @@ def _finish(
         ]
     )  # fmt: skip
     return journey.metrics
+
+
+def rewalk_top(workspace_id: int) -> int:
+    """The highest re-walk entry of the workspace (0: none waits)."""
+    return _rewalk_top(workspace_id)
 
 
 def _rewalk_top(workspace_id: int) -> int:

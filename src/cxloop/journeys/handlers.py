@@ -107,6 +107,9 @@ def stages_customer_export(*, customer_ids: list[int]) -> dict[str, list[Mapping
 def stages_customer_erase(*, customer_ids: list[int]) -> dict[str, int]:
     deleted, _ = CustomerStage.objects.filter(customer_id__in=customer_ids).delete()
     JourneyProgress.objects.filter(customer_id__in=customer_ids).delete()
+    # their events go without a new event id: a re-walk entry tells the stored default ranges
+    # (``journeys.mapperiod``) that they count events no longer there
+    _rewalk(*customer_ids)
     return {"journey_stages": deleted}
 
 

@@ -174,6 +174,33 @@ class JourneyRewalk(models.Model):
         return f"walk {self.customer_id} again"
 
 
+class MapWindow(models.Model):
+    """A map's range metrics (``journey_walk`` over [since, until), as ``journey.metrics``) kept
+    by the journey job for the default range and the one before it, so the map's page need not
+    walk 90 days of events per view. Valid only while the map's definition (``definition_key``)
+    and the workspace's events are as they were: no event above ``event_position``, no re-walk
+    entry above ``rewalk_position``; ``latest_at`` is the latest event's time then (a range
+    ending later holds the same events). Merges, unmerges and erasures: see ``mapstore``."""
+
+    journey = models.ForeignKey(JourneyMap, on_delete=models.CASCADE, db_index=False)
+    since = models.DateTimeField()
+    until = models.DateTimeField()
+    definition_key = models.CharField(max_length=32)
+    event_position = models.BigIntegerField()
+    rewalk_position = models.BigIntegerField()
+    latest_at = models.DateTimeField(null=True)
+    metrics = models.JSONField(default=dict)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["journey", "since"], name="mapwindow_unique_since")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.journey_id} {self.since:%Y-%m-%d}..{self.until:%Y-%m-%d}"
+
+
 class SavedAnalysis(models.Model):
     """A funnel, path or trend view saved under a name: the query string of its page, opened again
     by linking to the page with it. Pinned ones come first on the saved-analyses page, and a

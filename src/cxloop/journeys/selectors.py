@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db.models import Count, QuerySet
 
@@ -168,7 +168,12 @@ def touchpoint_feedback(
     )
     if not rules:
         return {}
-    names = {r.event for r in rules} | {r.touchpoint.name for r in rules}
+    # a response's touchpoint text → the (touchpoint, channel or "") rules it can match
+    by_name: dict[str, list[tuple[int, str]]] = {}
+    for r in rules:
+        for name in {r.event, r.touchpoint.name}:
+            by_name.setdefault(name, []).append((r.touchpoint_id, r.channel))
+    names = set(by_name)
     responses = feedback_selectors.workspace_responses(workspace=journey.workspace)
     if since is not None:
         responses = responses.filter(submitted_at__gte=since)
@@ -183,12 +188,7 @@ def touchpoint_feedback(
         int, list[int]
     ] = {}  # [csat answers, csat top box, nps answers, promoters, detractors]
     for touchpoint, channel, csat, nps, top_box in rows:
-        matched = {
-            r.touchpoint_id
-            for r in rules
-            if touchpoint in (r.event, r.touchpoint.name)
-            and (not r.channel or r.channel == channel)
-        }
+        matched = {tp_id for tp_id, ch in by_name[touchpoint] if not ch or ch == channel}
         for tp_id in matched:
             t = tally.setdefault(tp_id, [0, 0, 0, 0, 0])
             if csat is not None:
@@ -465,12 +465,19 @@ def funnel(
     )
 
 
+# "why they dropped" reads every event of every entrant's window: past this many entrants it
+# correlates a repeatable random sample of about this many (``analytics.sampling``), which keeps
+# the answer interactive at millions of events; ``sample_size=None`` asks for everyone
+CORRELATION_SAMPLE = 10_000
+
+
 @dataclass
 class CorrelationReport:
-    entered: int
+    entered: int  # of the sample, when sampled
     converted: int
     rows: list[EventCorrelation]  # the shown ones (``top``), most telling first
     tested: int  # candidates tested (the Holm family)
+    sampled_from: int | None = None  # every entrant of the funnel, when a sample was correlated
 
 
 def funnel_correlation(
@@ -485,37 +492,45 @@ def funnel_correlation(
     since: datetime | None = None,
     until: datetime | None = None,
     per: str = CUSTOMER,
+    entered: int | None = None,
+    sample_size: int | None = CORRELATION_SAMPLE,
 ) -> CorrelationReport:
     """The events whose presence between entering the funnel and the end of the window, and
     the (low-cardinality) trait values, that most raise or lower the odds of converting
     (``journeys.correlation``'s statistics); of sessions with ``per`` session (a session
-    having its customer's traits)."""
-    found = analytics_selectors.funnel_correlation(
-        workspace=workspace, steps=steps, window=window, only=only, mode=mode,
-        exclusions=exclusions, since=since, until=until, per=per,
-    )  # fmt: skip
-    run = analytics_selectors.funnel_run(
-        workspace=workspace, steps=steps, window=window, only=only, mode=mode,
-        exclusions=exclusions, since=since, until=until, per=per,
-    )  # fmt: skip
+    having its customer's traits).
+
+    With more than ``sample_size`` entrants (``entered``, the funnel's step-1 count, when the
+    caller has it), a repeatable random sample of about that many is correlated, and the
+    report says so (``sampled_from``); counts and tests are then the sample's."""
+    question: dict[str, Any] = {
+        "workspace": workspace, "steps": steps, "window": window, "only": only, "mode": mode,
+        "exclusions": exclusions, "since": since, "until": until,
+    }  # fmt: skip
+    rate = None
+    if sample_size is not None:
+        if entered is None:
+            entered = analytics_selectors.funnel_summary(**question, per=per).counts[0]
+        rate = analytics_selectors.sample_rate(entered=entered, size=sample_size)
+    why = analytics_selectors.funnel_why(**question, per=per, sample=rate)
+    found = why.correlation
     who = session_customer if per == SESSION else int
-    converted = {key: depth == run.steps for key, depth in run.depth.items()}
+    converted = {key: depth == why.steps for key, depth in why.depth.items()}
     held = customer_selectors.customer_traits(
         workspace=workspace, ids={who(key) for key in converted}
     )
     traits = trait_counts(converted, {key: held.get(who(key), {}) for key in converted})
     properties = None
-    if per == CUSTOMER:  # event property values: per customer only
-        counts = analytics_selectors.funnel_property_correlation(
-            workspace=workspace, steps=steps, window=window, only=only, mode=mode,
-            exclusions=exclusions, since=since, until=until,
-        )  # fmt: skip
-        properties = property_candidates(counts, entered=found.entered)
+    if why.properties is not None:  # event property values: per customer only
+        properties = property_candidates(why.properties, entered=found.entered)
     rows = correlate(
         entered=found.entered, converted=found.converted, events=found.events, traits=traits,
         properties=properties,
     )  # fmt: skip
-    return CorrelationReport(found.entered, found.converted, rows[:top], len(rows))
+    return CorrelationReport(
+        found.entered, found.converted, rows[:top], len(rows),
+        sampled_from=entered if rate is not None else None,
+    )  # fmt: skip
 
 
 def _top_groups(counts_of: Mapping[str, list[int]]) -> list[tuple[str, list[int]]]:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+import time
+from datetime import datetime
 
+from django.db import transaction
+from django.utils import timezone
+
+from cxloop.analytics import selectors as analytics_selectors
 from cxloop.core.models import Workspace
+from cxloop.events import selectors as event_selectors
+from cxloop.journeys import mapperiod
 from cxloop.journeys._progress import journey_advance, journey_recompute, rewalk_prune
 from cxloop.journeys.definitions import (
     DefinitionError,
@@ -14,6 +21,7 @@ from cxloop.journeys.definitions import (
 from cxloop.journeys.models import (
     CustomerStage,
     JourneyMap,
+    MapWindow,
     Rule,
     SavedAnalysis,
     Stage,
@@ -27,6 +35,8 @@ __all__ = [
     "journey_delete",
     "journey_recompute",
     "journey_update",
+    "journey_windows_drop",
+    "journey_windows_store",
     "journeys_rebuild",
     "rewalk_prune",
     "saved_analysis_create",
@@ -129,6 +139,68 @@ def journeys_rebuild(*, workspace: Workspace | None = None) -> int:
         journey_recompute(journey=journey)
         done += 1
     return done
+
+
+# ------------------------------------------------------------------ stored default ranges
+
+ENGINE_WAIT_SECONDS = 10.0  # how long the job waits for the engine to copy what is waiting
+
+
+def journey_windows_store(*, journey: JourneyMap, now: datetime | None = None) -> int:
+    """Walk the map over its default range and the one before it (``mapperiod.default_windows``)
+    and keep the metrics with the definition and the data position they were computed from, so
+    the page and the API read them while nothing changed. Returns how many ranges were stored:
+    none (and the stored ones dropped) when the analytics engine does not hold the workspace's
+    events yet, as its numbers would then be older than the position."""
+    position = mapperiod.data_position(journey=journey)  # before reading: later ones are news
+    if not _engine_caught_up(journey.workspace_id):
+        journey_windows_drop(journey=journey)
+        return 0
+    windows = mapperiod.default_windows(workspace=journey.workspace, now=now)
+    computed = [
+        (since, until, mapperiod.journey_period_metrics(
+            journey=journey, since=since, until=until, use_stored=mapperiod.NEVER
+        ).metrics)
+        for since, until in windows
+    ]  # fmt: skip
+    at = timezone.now()
+    with transaction.atomic():
+        MapWindow.objects.filter(journey=journey).delete()
+        MapWindow.objects.bulk_create(
+            MapWindow(
+                journey=journey, since=since, until=until,
+                definition_key=position.definition_key,
+                event_position=position.event_position,
+                rewalk_position=position.rewalk_position,
+                latest_at=position.latest_at, metrics=metrics, computed_at=at,
+            )
+            for since, until, metrics in computed
+        )  # fmt: skip
+    return len(computed)
+
+
+def journey_windows_drop(*, journey: JourneyMap | None = None, workspace_ids=()) -> int:
+    """Forget the stored ranges of a map, or of every map of ``workspace_ids``."""
+    rows = MapWindow.objects.all()
+    rows = (
+        rows.filter(journey=journey)
+        if journey is not None
+        else rows.filter(journey__workspace_id__in=list(workspace_ids))
+    )
+    return rows.delete()[0]
+
+
+def _engine_caught_up(workspace_id: int) -> bool:
+    """Whether the analytics engine holds every event change of the workspace written so far
+    (waits up to ``ENGINE_WAIT_SECONDS`` for its drainer); always so when the database is it."""
+    if analytics_selectors.current_engine().kind == "sql":
+        return True
+    deadline = time.monotonic() + ENGINE_WAIT_SECONDS
+    while event_selectors.outbox_backlog(workspace_id=workspace_id)[0]:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.25)
+    return True
 
 
 # ------------------------------------------------------------------ saved analyses

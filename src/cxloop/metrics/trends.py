@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from cxloop.analytics import selectors as analytics_selectors
+from cxloop.analytics.periods import DEFAULT_RANGE_DAYS, day_span
 from cxloop.analytics.steps import Step
 from cxloop.analytics.trendwalk import (
     CustomerGroups,
@@ -36,7 +37,7 @@ MAX_FORMULAS = 3
 MAX_FORMULA_LENGTH = 200
 MAX_TOP = 20  # breakdown values kept (the rest is "other"), page and API alike
 MAX_PERIODS = 1_000  # e.g. 41 days by the hour: a chart and table still readable
-DEFAULT_DAYS = 90
+DEFAULT_DAYS = DEFAULT_RANGE_DAYS
 MEASURES = ("events", "customers")
 EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(2299, 12, 30)  # the engine's calendar
 OTHER_LABEL = "other"
@@ -77,18 +78,15 @@ def trend_range(
     (now for live data, the latest event for imported history)."""
     as_of, reason = analytics_selectors.trend_as_of(workspace=workspace, now=now)
     last = date_to or as_of.astimezone(UTC).date()
+    if not EARLIEST_DAY <= last <= LATEST_DAY:  # first: the default ``from`` is counted from it
+        raise TrendQueryError(f"to: {last} is outside {EARLIEST_DAY}–{LATEST_DAY}")
     first = date_from or last - timedelta(days=DEFAULT_DAYS - 1)
-    for name, day in (("from", first), ("to", last)):
-        if not EARLIEST_DAY <= day <= LATEST_DAY:
-            raise TrendQueryError(f"{name}: {day} is outside {EARLIEST_DAY}–{LATEST_DAY}")
+    if not EARLIEST_DAY <= first <= LATEST_DAY:
+        raise TrendQueryError(f"from: {first} is outside {EARLIEST_DAY}–{LATEST_DAY}")
     if first > last:
         raise TrendQueryError(f"from: {first} is after to: {last}")
-    since = datetime.combine(first, time(), tzinfo=UTC)
-    until = min(
-        datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC),
-        as_of + timedelta(microseconds=1),
-    )
-    return Range(first, last, as_of, reason, since, max(until, since))
+    since, until = day_span(first, last, as_of)
+    return Range(first, last, as_of, reason, since, until)
 
 
 def periods_of(span: Range, unit: TrendUnit | str) -> list[datetime]:

@@ -1,12 +1,15 @@
 """Personas: customers clustered on behaviour (RFM plus channel mix) into a few named groups.
 
 Features per customer come from the analytics engine's aggregates (``analytics.selectors.
-behaviour_counts``: grouped queries where the events are, no per-event rows): recency, tenure,
-interactions, orders, revenue, support contacts, returns and the share of interactions on each
-main channel (ties in channel volume by name). Counts are log-scaled, everything is standardised, and
-k-means (scikit-learn, fixed ``random_state``) groups them. Each cluster is named from how its
-centre differs from the average customer and explained in words, with its size and its members'
-most common journey.
+behaviour_vectors``: grouped queries where the events are, answered as arrays, no per-event rows
+and no Python object per customer): recency, tenure, interactions, orders, revenue, support
+contacts, returns and the share of interactions on each main channel (ties in channel volume by
+name), over the events of a range of days (by default the last 90 up to the workspace's as-of
+time; recency and tenure measured up to the range's end). Counts are log-scaled, everything is
+standardised, and k-means (scikit-learn, fixed ``random_state``) groups them; past
+``FIT_SAMPLE`` customers the centres come from a repeatable random sample of them and everyone
+is assigned to the nearest. Each cluster is named from how its centre differs from the average
+customer and explained in words, with its size and its members' most common journey.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 from django.utils import timezone
@@ -22,6 +26,10 @@ from django.utils import timezone
 from cxloop.analytics import selectors as analytics_selectors
 from cxloop.core.models import Workspace
 from cxloop.events import selectors as event_selectors
+from cxloop.metrics.trends import Range
+
+if TYPE_CHECKING:
+    from cxloop.analytics.behaviour import BehaviourVectors
 
 ORDER_EVENT = "Order Completed"
 SUPPORT_EVENTS = ("Support Ticket Opened",)
@@ -31,6 +39,7 @@ MIN_K, MAX_K = 2, 8
 RANDOM_STATE = 7
 JOURNEY_STEPS = 4
 JOURNEY_EVENTS = 6
+FIT_SAMPLE = 20_000  # customers k-means fits on at most (a repeatable sample); all are assigned
 
 
 class PersonaError(ValueError):
@@ -44,8 +53,7 @@ class Features:
     customer_ids: list[int]
     columns: list[str]
     values: np.ndarray  # shape (customers, columns)
-    first_seen: dict[int, dict[str, datetime]] = field(default_factory=dict)  # event → first time
-    channel_counts: dict[int, Counter] = field(default_factory=dict)  # channel → interactions
+    behaviour: BehaviourVectors | None = None  # the engine's arrays: journeys, channel mix
     as_of: datetime | None = None  # recency and tenure are measured up to this time
 
     def column(self, name: str) -> np.ndarray:
@@ -75,55 +83,73 @@ class PersonaResult:
     personas: list[Persona]
     averages: dict[str, float]
     as_of: datetime | None = None
+    span: Range | None = None  # the days whose events count (``personas_compute``)
+    fitted_on: int | None = None  # the sample's size when the centres came from a sample
 
 
 # ----------------------------------------------------------------------------------- features
 
 
-def persona_features(*, workspace: Workspace, now: datetime | None = None) -> Features:
-    """Behaviour features of every customer with at least one interaction.
+def persona_features(
+    *,
+    workspace: Workspace,
+    now: datetime | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Features:
+    """Behaviour features of every customer with at least one interaction in ``since <=
+    occurred_at < until`` (an open side: unbounded), from those interactions only.
 
-    Recency and tenure are measured as of ``now``, by default the workspace's latest event: the
-    present for live data (events keep arriving), the end of the history for an import (1997
-    purchases must not make every customer 30 years lapsed)."""
+    Recency and tenure are measured as of ``now``: the range's end (``personas_compute``), by
+    default the workspace's latest event: the present for live data (events keep arriving), the
+    end of the history for an import (1997 purchases must not make every customer 30 years
+    lapsed)."""
     now = now or event_selectors.event_latest_at(workspace=workspace) or timezone.now()
-    found = analytics_selectors.behaviour_counts(workspace=workspace, order_event=ORDER_EVENT)
-    counts, named, first, last = found.channels, found.names, found.first, found.last
-    totals: Counter = Counter()
-    for by_channel in counts.values():
-        totals.update(by_channel)
-    grand = sum(totals.values()) or 1
-    ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
-    main = [c for c, n in ranked if n / grand >= MAIN_CHANNEL_SHARE and c != "other"]
+    found = analytics_selectors.behaviour_vectors(
+        workspace=workspace,
+        order_event=ORDER_EVENT,
+        support_events=SUPPORT_EVENTS,
+        return_events=RETURN_EVENTS,
+        since=since,
+        until=until,
+    )
+    n = len(found)
+    totals = np.bincount(found.channel_code, minlength=len(found.channels), weights=found.channel_n)
+    grand = int(totals.sum()) or 1
+    ranked = sorted(
+        ((c, int(t)) for c, t in zip(found.channels, totals, strict=True) if t),
+        key=lambda item: (-item[1], item[0]),
+    )
+    main = [c for c, t in ranked if t / grand >= MAIN_CHANNEL_SHARE and c != "other"]
     channels = [*main[:5], "other"]
-    revenue = found.revenue
 
-    ids = sorted(counts)
+    def events_on(codes: list[int]) -> np.ndarray:  # each customer's step events on ``codes``
+        on = np.isin(found.channel_code, codes)
+        return np.bincount(found.channel_row[on], weights=found.channel_n[on], minlength=n)
+
+    total = events_on(list(range(len(found.channels))))
     columns = [
         "recency_days", "tenure_days", "interactions", "orders", "revenue", "support", "returns",
         *(f"share_{c}" for c in channels),
     ]  # fmt: skip
-    values = np.zeros((len(ids), len(columns)))
-    for row, customer_id in enumerate(ids):
-        by_channel = counts[customer_id]
-        total = sum(by_channel.values())
-        names = named.get(customer_id, Counter())
-        values[row, :7] = (
-            max(0.0, (now - last[customer_id]).total_seconds() / 86400),
-            max(0.0, (now - first[customer_id]).total_seconds() / 86400),
-            total,
-            names[ORDER_EVENT],
-            revenue.get(customer_id, 0.0),
-            sum(names[e] for e in SUPPORT_EVENTS),
-            sum(names[e] for e in RETURN_EVENTS),
-        )
-        for offset, channel in enumerate(channels):
-            if channel == "other":
-                n = sum(n for c, n in by_channel.items() if c not in channels[:-1])
-            else:
-                n = by_channel[channel]
-            values[row, 7 + offset] = n / total
-    return Features(ids, columns, values, found.first_track, counts, as_of=now)
+    values = np.zeros((n, len(columns)))
+    now_us = (now - _EPOCH) // timedelta(microseconds=1)
+    values[:, 0] = np.maximum(0.0, (now_us - found.last) / _DAY_US)
+    values[:, 1] = np.maximum(0.0, (now_us - found.first) / _DAY_US)
+    values[:, 2] = total
+    values[:, 3], values[:, 4] = found.orders, found.revenue
+    values[:, 5], values[:, 6] = found.support, found.returns
+    named = total.copy()
+    for offset, channel in enumerate(channels[:-1]):
+        on = events_on([found.channels.index(channel)])
+        values[:, 7 + offset] = on / total
+        named -= on
+    values[:, 6 + len(channels)] = named / total  # "other": every channel not named
+    return Features(found.customer_ids.tolist(), columns, values, found, as_of=now)
+
+
+_DAY_US = 86_400_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # ----------------------------------------------------------------------------------- clustering
@@ -151,9 +177,13 @@ def cluster(features: Features, *, k: int) -> PersonaResult:
         matrix[:, index] = np.log1p(matrix[:, index])
     scaled = StandardScaler().fit_transform(matrix)
     model = KMeans(n_clusters=k, n_init=10, random_state=RANDOM_STATE)
+    sample = fit_sample(n)
     with threadpool_limits(1), warnings.catch_warnings():  # BLAS threads: 50x slower here
         warnings.simplefilter("ignore", ConvergenceWarning)  # fewer distinct points than k
-        labels = model.fit_predict(scaled)
+        if sample is None:
+            labels = model.fit_predict(scaled)
+        else:  # centres from the sample, everyone assigned to the nearest
+            labels = model.fit(scaled[sample]).predict(scaled)
 
     averages = {c: float(features.values[:, i].mean()) for i, c in enumerate(features.columns)}
     averages["recency_days"] = float(np.median(features.column("recency_days")))
@@ -174,10 +204,8 @@ def cluster(features: Features, *, k: int) -> PersonaResult:
         }
         buyers = float((rows[:, features.columns.index("orders")] > 0).mean())
         ids = [features.customer_ids[i] for i in np.flatnonzero(members)]
-        journey, journey_share = typical_journey(ids, features.first_seen)
-        mix: Counter = Counter()
-        for customer_id in ids:
-            mix.update(features.channel_counts.get(customer_id, {}))
+        journey, journey_share = typical_journey(features.behaviour, members)
+        mix = channel_mix(features.behaviour, members)
         personas.append(
             Persona(
                 key=key,
@@ -201,7 +229,16 @@ def cluster(features: Features, *, k: int) -> PersonaResult:
         personas=personas,
         averages=averages,
         as_of=features.as_of,
+        fitted_on=None if sample is None else len(sample),
     )
+
+
+def fit_sample(n: int) -> np.ndarray | None:
+    """The rows k-means fits its centres on when there are over ``FIT_SAMPLE`` customers: the
+    same random ``FIT_SAMPLE`` for the same ``n`` (a fixed seed), in row order; else None (all)."""
+    if n <= FIT_SAMPLE:
+        return None
+    return np.sort(np.random.default_rng(RANDOM_STATE).choice(n, FIT_SAMPLE, replace=False))
 
 
 def persona_name(
@@ -287,26 +324,51 @@ def explain(means: dict, zscores: dict, averages: dict, buyers: float) -> list[s
 
 
 def typical_journey(
-    customer_ids: list[int], first_seen: dict[int, dict[str, datetime]]
+    behaviour: BehaviourVectors | None, members: np.ndarray
 ) -> tuple[tuple[str, ...], float]:
-    """The members' most common path through their most widespread events (first-time order)."""
-    if not customer_ids:
+    """The members' (a mask of the rows) most common path through their most widespread track
+    events (each customer's first time of each, in time then name order); members without any
+    of those events count in the share's whole only."""
+    size = int(members.sum())
+    if behaviour is None or not size:
         return (), 0.0
-    reach: Counter = Counter()
-    for customer_id in customer_ids:
-        reach.update(first_seen.get(customer_id, {}).keys())
-    ranked = sorted(reach.items(), key=lambda item: (-item[1], item[0]))
-    common = {name for name, _ in ranked[:JOURNEY_EVENTS]}
-    paths: Counter = Counter()
-    for customer_id in customer_ids:
-        seen = first_seen.get(customer_id, {})
-        ordered = sorted((at, name) for name, at in seen.items() if name in common)
-        paths[tuple(name for _, name in ordered[:JOURNEY_STEPS])] += 1
-    paths.pop((), None)  # members with no actions of note say nothing about a journey
-    if not paths:
+    among = members[behaviour.track_row]
+    rows, codes = behaviour.track_row[among], behaviour.track_code[among]
+    firsts = behaviour.track_first[among]
+    reach = np.bincount(codes, minlength=len(behaviour.tracks))
+    ranked = sorted(np.flatnonzero(reach), key=lambda c: (-reach[c], behaviour.tracks[c]))
+    common = np.isin(codes, ranked[:JOURNEY_EVENTS])
+    rows, codes, firsts = rows[common], codes[common], firsts[common]
+    if not len(rows):
         return (), 0.0
-    path, count = sorted(paths.items(), key=lambda i: (-i[1], i[0]))[0]
-    return path, count / len(customer_ids)
+    order = np.lexsort((codes, firsts, rows))  # codes follow the names' order
+    rows, codes = rows[order], codes[order]
+    customers, row_of = np.unique(rows, return_inverse=True)
+    starts = np.searchsorted(rows, customers)
+    step = np.arange(len(rows)) - starts[row_of]
+    kept = step < JOURNEY_STEPS
+    paths = np.full((len(customers), JOURNEY_STEPS), -1, dtype=np.int64)
+    paths[row_of[kept], step[kept]] = codes[kept]
+    distinct, counts = np.unique(paths, axis=0, return_counts=True)
+    named = [
+        (int(count), tuple(behaviour.tracks[c] for c in path if c >= 0))
+        for path, count in zip(distinct, counts, strict=True)
+    ]
+    count, path = sorted(named, key=lambda item: (-item[0], item[1]))[0]
+    return path, count / size
+
+
+def channel_mix(behaviour: BehaviourVectors | None, members: np.ndarray) -> Counter:
+    """The members' (a mask of the rows) step events per channel."""
+    if behaviour is None:
+        return Counter()
+    among = members[behaviour.channel_row]
+    counts = np.bincount(
+        behaviour.channel_code[among],
+        weights=behaviour.channel_n[among],
+        minlength=len(behaviour.channels),
+    )
+    return Counter({behaviour.channels[c]: int(counts[c]) for c in np.flatnonzero(counts)})
 
 
 def add_stages(result: PersonaResult, stage_maps: list[tuple[str, dict[int, str]]]) -> None:

@@ -26,6 +26,7 @@ from cxloop.customers import selectors as customer_selectors
 from cxloop.events import selectors as event_selectors
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.journeys.definitions import Condition
+from cxloop.metrics import trends
 from cxloop.predict import selectors as predict_selectors
 from cxloop.segments import definition as definitions
 from cxloop.segments import personas, stages, texts
@@ -261,11 +262,21 @@ def _prediction_q(condition: dict, workspace: Workspace) -> Q:
 
 
 def personas_compute(
-    *, workspace: Workspace, k: int = 5, now: datetime | None = None
+    *,
+    workspace: Workspace,
+    k: int = 5,
+    span: trends.Range | None = None,
+    now: datetime | None = None,
 ) -> personas.PersonaResult:
-    """Cluster the workspace's active customers into ``k`` named, explained personas."""
-    features = personas.persona_features(workspace=workspace, now=now)
+    """Cluster the customers active in ``span`` into ``k`` named, explained personas, on their
+    events in it; recency and tenure are measured up to its end. By default the span is the
+    trends' (the last 90 days up to the as-of time, ``now`` deciding what is live)."""
+    span = span or trends.trend_range(workspace=workspace, now=now)
+    features = personas.persona_features(
+        workspace=workspace, now=min(span.until, span.as_of), since=span.since, until=span.until
+    )
     result = personas.cluster(features, k=k)
+    result.span = span
     personas.add_stages(result, stages.current_stages(workspace=workspace))
     return result
 

@@ -38,6 +38,8 @@ class FunnelForm(RangeForm):
     step_value = TextListField()
     mode = forms.ChoiceField(choices=[(m, m) for m in FUNNEL_MODES], required=False)
     per = forms.ChoiceField(choices=[(p, p) for p in COUNT_PER], required=False)
+    everyone = forms.BooleanField(required=False)  # "why they dropped" of every entrant
+    entered = forms.IntegerField(min_value=0, max_value=10**12, required=False)  # its sample
     exclude = TextListField()
     exclude_after = TextListField()
     window = text_field(max_length=40)

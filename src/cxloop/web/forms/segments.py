@@ -8,12 +8,17 @@ from django import forms
 
 from cxloop.segments.personas import MAX_K, MIN_K
 from cxloop.web.forms import MAX_TEXT, TextListField, WholeNumberField, text_field
+from cxloop.web.forms.trends import RangeForm
 
 DEFAULT_K = 5
 
 
-class PersonasForm(forms.Form):
+class PersonasForm(RangeForm):
+    """``k`` personas over the events of ``date_from``..``date_to`` (the trends' range)."""
+
     k = WholeNumberField(MIN_K, MAX_K)
+
+    labels = {"k": "personas", "date_from": "from", "date_to": "to"}
 
 
 class MembersPageForm(forms.Form):

@@ -15,6 +15,7 @@ urlpatterns: list = [
     ),
     path("journeys/editor/count/", views.journey_editor_count, name="journey-editor-count"),
     path("journeys/funnel/", funnels.funnel, name="journey-funnel"),
+    path("journeys/funnel/why/", funnels.funnel_why, name="journey-funnel-why"),
     path("journeys/saved/", saved.saved_analyses, name="saved-analyses"),
     path("journeys/saved/<int:saved_id>/pin/", saved.saved_analysis_pin, name="saved-analysis-pin"),
     path(

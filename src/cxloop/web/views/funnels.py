@@ -9,6 +9,7 @@ import orjson
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 
 from cxloop.core.permissions import Capability
 from cxloop.events.channels import CHANNELS
@@ -37,9 +38,22 @@ if TYPE_CHECKING:
 
 @capability_required(Capability.READ_ANALYTICS)
 def funnel(request: HttpRequest) -> HttpResponse:
+    return _funnel(request, why=False)
+
+
+@capability_required(Capability.READ_ANALYTICS)
+def funnel_why(request: HttpRequest) -> HttpResponse:
+    """The funnel page's "why they dropped" on its own (loaded into the page by htmx once the
+    funnel shows, as it reads every entrant's events; a page of its own without script)."""
+    return _funnel(request, why=True)
+
+
+def _funnel(request: HttpRequest, *, why: bool) -> HttpResponse:
     workspace = active_workspace(request)
     default_note = ""
-    if not request.GET:  # open with something useful: a pinned funnel, else the common path
+    if (
+        not request.GET and not why
+    ):  # open with something useful: a pinned funnel, else the common path
         pinned = pinned_redirect(workspace, "funnel")
         if pinned is not None:
             return pinned
@@ -126,7 +140,22 @@ def funnel(request: HttpRequest) -> HttpResponse:
         if split == "trait" and not trait:
             context["invalid"].add("trait")
             errors.append("Split by trait: name the trait (e.g. city or loyalty_tier)")
-        if not errors:
+        if not errors and why:
+            correlation = journey_selectors.funnel_correlation(
+                workspace=workspace, steps=steps, window=data["window_delta"], only=only,
+                mode=mode, exclusions=exclusions, since=span.since, until=span.until, per=per,
+                entered=data.get("entered"),
+                sample_size=None if data.get("everyone") else journey_selectors.CORRELATION_SAMPLE,
+            )  # fmt: skip
+            context.update(
+                correlation=correlation,
+                everyone_query=_with(query, everyone="1", entered=None),
+                property_keys=MAX_PROPERTY_KEYS,
+                property_values=MAX_PROPERTY_VALUES,
+                correlation_rows=_correlation_rows(correlation, steps),
+                funnel_query=_with(query, everyone=None, entered=None),
+            )
+        elif not errors:
             try:
                 report = journey_selectors.funnel(
                     workspace=workspace,
@@ -147,18 +176,28 @@ def funnel(request: HttpRequest) -> HttpResponse:
                 return render(request, "journeys/funnel.html", context, status=422)
             else:
                 context.update(_funnel_context(workspace, report))
-                correlation = journey_selectors.funnel_correlation(
-                    workspace=workspace, steps=steps, window=data["window_delta"], only=only,
-                    mode=mode, exclusions=exclusions, since=span.since, until=span.until,
-                    per=per,
-                )  # fmt: skip
-                context["correlation"] = correlation
-                context["property_keys"] = MAX_PROPERTY_KEYS
-                context["property_values"] = MAX_PROPERTY_VALUES
-                context["correlation_rows"] = _correlation_rows(correlation, report)
+                # the entrants counted here tell "why they dropped" how much to sample
+                context["why_query"] = _with(query, entered=str(report.counts[0]))
     context["errors"] = [e[0].upper() + e[1:] for e in errors]
     status = 422 if context["errors"] else 200
+    if why:
+        fragment = request.headers.get("HX-Request") == "true"
+        template = "journeys/_funnel_why.html" if fragment else "journeys/funnel_why.html"
+        response = render(request, template, context, status=status)
+        patch_vary_headers(response, ("HX-Request",))
+        return response
     return render(request, "journeys/funnel.html", context, status=status)
+
+
+def _with(query: QueryDict, **values: str | None) -> str:
+    """``query`` as URL text with ``values`` set (None: left out)."""
+    changed = query.copy()
+    for key, value in values.items():
+        if value is None:
+            changed.pop(key, None)
+        else:
+            changed[key] = value
+    return changed.urlencode()
 
 
 def _conditions(data: dict) -> list[list[dict]]:
@@ -196,8 +235,8 @@ def _exclusion_slots(data: dict) -> list[dict]:
     ]
 
 
-def _correlation_rows(correlation, report) -> list[dict]:
-    last = report.steps[-1].event
+def _correlation_rows(correlation, steps) -> list[dict]:
+    last = steps[-1].event
     rows = []
     for row in correlation.rows:
         if row.kind == "trait":
@@ -214,7 +253,7 @@ def _correlation_rows(correlation, report) -> list[dict]:
             having = f"did {row.event}"
         segment = {
             "all": [
-                {"event": report.steps[0].event},
+                {"event": steps[0].event},
                 condition,
                 {"event": last, "did": row.raises},
             ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -17,6 +18,7 @@ from cxloop.events.channels import CHANNELS
 from cxloop.journeys import mapperiod, picker
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys import services as journey_services
+from cxloop.journeys import tasks as journey_tasks
 from cxloop.journeys.definitions import (
     FEEDBACK_METRICS,
     DefinitionError,
@@ -105,7 +107,11 @@ def journey_detail(request: HttpRequest, journey_id: int) -> HttpResponse:
     period = mapperiod.journey_map_period(
         journey=journey, since=span.since, until=span.until,
         previous=(previous.since, previous.until) if previous else None,
+        use_stored=mapperiod.STALE_LABELLED,
     )  # fmt: skip
+    context["stored_note"] = _stored_note(period)
+    if context["stored_note"]:
+        journey_tasks.refresh_soon()
     for view in period.stages:  # the template shows each stage's and touchpoint's median as text
         shown: Any = view
         shown.median = human_duration(view.metrics.get("median_seconds"))
@@ -129,6 +135,34 @@ def journey_detail(request: HttpRequest, journey_id: int) -> HttpResponse:
         rated=any(tp.feedback for view in period.stages for tp in view.touchpoints),
     )
     return render(request, "journeys/journey_detail.html", context, status=422 if errors else 200)
+
+
+def _stored_note(period: mapperiod.MapPeriod) -> str:
+    """What the page says when it shows stored metrics the data has moved on from (empty when
+    every period shown is current or walked now): "Figures as of 14:05 UTC; 1,234 new events
+    since; recomputing."."""
+    stale = [
+        p.stored
+        for p in (period.current, period.previous)
+        if p is not None and p.stored is not None and not p.stored.current
+    ]
+    if not stale:
+        return ""
+    stored = stale[0]
+    changes = []
+    if stored.new_events or not stored.complete:
+        more = "" if stored.complete else "+"
+        changes.append(f"{stored.new_events:,}{more} new event{_plural(stored.new_events)}")
+    if stored.rewalked:
+        changes.append("profiles merged, unmerged or erased")
+    return (
+        f"Figures as of {stored.computed_at.astimezone(UTC):%H:%M} UTC; "
+        f"{' and '.join(changes)} since; recomputing."
+    )
+
+
+def _plural(n: int) -> str:
+    return "" if n == 1 else "s"
 
 
 def _before(now: dict, then: dict, verb: str) -> str:

@@ -1,4 +1,6 @@
-"""The personas page: customers clustered into k groups, each described against the average."""
+"""The personas page: customers clustered into k groups, each described against the average,
+on their behaviour in a range of days (the trends' range: by default the last 90 up to the
+workspace's as-of time)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ from cxloop.segments import selectors as segment_selectors
 from cxloop.segments.personas import MAX_K, MIN_K, PersonaError
 from cxloop.web.charts.embed import figure_json
 from cxloop.web.charts.personas import personas_figure
-from cxloop.web.forms import error_lines
+from cxloop.web.forms import error_lines, raw
 from cxloop.web.forms.segments import DEFAULT_K, PersonasForm
+from cxloop.web.forms.trends import range_of
 from cxloop.web.workspace import active_workspace, capability_required
 
 
@@ -20,18 +23,28 @@ from cxloop.web.workspace import active_workspace, capability_required
 def personas(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
     form = PersonasForm(request.GET)
-    k = (form.cleaned_data.get("k") if form.is_valid() else None) or DEFAULT_K
+    form.is_valid()  # a bad field is named below; the others still count
+    k = form.cleaned_data.get("k") or DEFAULT_K
+    invalid, errors = set(form.errors), error_lines(form, PersonasForm.labels)
+    span = range_of(workspace, form.cleaned_data, invalid, errors)
     context = {
         "k": k,
         "k_choices": range(MIN_K, MAX_K + 1),
         "tab": "personas",
-        "errors": error_lines(form, {"k": "personas"}),
+        "errors": errors,
+        "invalid": invalid,
+        "span": span,
+        "date_from": span.first if span else raw(form, "date_from"),
+        "date_to": span.last if span else raw(form, "date_to"),
     }
+    status = 422 if errors else 200
+    if span is None:
+        return render(request, "segments/personas.html", context, status=status)
     try:
-        result = segment_selectors.personas_compute(workspace=workspace, k=k)
+        result = segment_selectors.personas_compute(workspace=workspace, k=k, span=span)
     except PersonaError as exc:
         context["problem"] = str(exc)
-        return render(request, "segments/personas.html", context)
+        return render(request, "segments/personas.html", context, status=status)
     samples = {
         c.pk: c
         for c in customer_selectors.customer_search(workspace=workspace).filter(
@@ -52,4 +65,4 @@ def personas(request: HttpRequest) -> HttpResponse:
         ],
         chart_json=figure_json(personas_figure(result)),
     )
-    return render(request, "segments/personas.html", context)
+    return render(request, "segments/personas.html", context, status=status)
