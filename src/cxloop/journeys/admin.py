@@ -9,6 +9,7 @@ from cxloop.journeys.models import (
     JourneyMap,
     JourneyProgress,
     JourneyRewalk,
+    MapWindow,
     Rule,
     SavedAnalysis,
     Stage,
@@ -67,6 +68,16 @@ class TouchpointAdmin(admin.ModelAdmin):
 class RuleAdmin(admin.ModelAdmin):
     list_display = ("event", "channel", "touchpoint", "position")
     search_fields = ("event", "touchpoint__name")
+
+
+@admin.register(MapWindow)
+class MapWindowAdmin(ReadOnlyAdmin):
+    """The default ranges' metrics the journey job keeps (``journeys.mapperiod``); recomputed
+    whenever stale, so there is nothing to edit."""
+
+    list_display = ("journey", "since", "until", "computed_at")
+    list_filter = ("journey",)
+    list_select_related = ("journey",)
 
 
 @admin.register(CustomerStage)
