@@ -76,12 +76,6 @@ def _funnel(request: HttpRequest, *, why: bool) -> HttpResponse:
     per = data.get("per") or "customer"
     stage, only, stage_error = _stage_filter(workspace, data.get("stage"), raw(form, "stage"))
     context = {
-        "event_names": journey_selectors.event_names(workspace=workspace),
-        "has_segments": segment_selectors.segment_list(workspace=workspace).exists(),
-        "stage_splits": [
-            (f"stage:{journey.pk}", f"Current stage in {journey.name}")
-            for journey, _ in journey_selectors.stage_choices(workspace=workspace)
-        ],
         "slots": _slots(names, channels, conditions),
         "exclusion_slots": _exclusion_slots(data),
         "window": data.get("window", raw(form, "window")),
@@ -94,21 +88,19 @@ def _funnel(request: HttpRequest, *, why: bool) -> HttpResponse:
         "split": split,
         "trait": trait,
         "channels": CHANNELS,
-        "stage_choices": journey_selectors.stage_choices(workspace=workspace),
         "stage_param": str(stage.pk) if stage else "",
         "stage": stage,
         "invalid": set(form.errors) | ({"stage"} if stage_error else set()),
         "errors": [],
         "report": None,
         "default_note": default_note,
-        "saved": saved_links(
-            journey_selectors.saved_analysis_list(workspace=workspace, kind="funnel")[:12]
-        ),
         "save_query": query.urlencode(),
         "date_from": data.get("date_from") or raw(form, "date_from"),
         "date_to": data.get("date_to") or raw(form, "date_to"),
         "span": None,
     }
+    if not why:  # the form's pickers and the saved funnels: the page's, not its "why"'s
+        context.update(_form_context(workspace))
     errors = error_lines(form, FunnelForm.labels)
     if stage_error:
         errors.append(stage_error)
@@ -187,6 +179,22 @@ def _funnel(request: HttpRequest, *, why: bool) -> HttpResponse:
         patch_vary_headers(response, ("HX-Request",))
         return response
     return render(request, "journeys/funnel.html", context, status=status)
+
+
+def _form_context(workspace) -> dict:
+    """What the funnel form offers: event names, splits, stages and the saved funnels."""
+    choices = journey_selectors.stage_choices(workspace=workspace)
+    return {
+        "event_names": journey_selectors.event_names(workspace=workspace),
+        "has_segments": segment_selectors.segment_list(workspace=workspace).exists(),
+        "stage_splits": [
+            (f"stage:{journey.pk}", f"Current stage in {journey.name}") for journey, _ in choices
+        ],
+        "stage_choices": choices,
+        "saved": saved_links(
+            journey_selectors.saved_analysis_list(workspace=workspace, kind="funnel")[:12]
+        ),
+    }
 
 
 def _with(query: QueryDict, **values: str | None) -> str:
