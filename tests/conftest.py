@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
+from django.core.servers.basehttp import ThreadedWSGIServer
+from django.test import testcases
 
 from factories import member_make, workspace_make
 
@@ -22,6 +25,38 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+class OneRequestAtATime(ThreadedWSGIServer):
+    """The live server, answering one request at a time when its threads share a connection.
+
+    On SQLite the tests' database lives in memory, and every live-server thread uses the test's
+    one connection: two requests at once (a survey's autosave fired by the tap that also sends
+    the form) then interleave on it, and the second ``BEGIN`` fails with "cannot start a
+    transaction within a transaction". A deployed server gives each thread its own connection,
+    so requests only take turns here. Streamed bodies (CSV exports) read the database as they
+    go, so they are read inside the turn too.
+    """
+
+    turn = threading.Lock()
+
+    def set_app(self, application):
+        if not self.connections_override:
+            return super().set_app(application)
+
+        def one_at_a_time(environ, start_response):
+            with self.turn:
+                result = application(environ, start_response)
+                try:
+                    return [b"".join(result)]
+                finally:
+                    if hasattr(result, "close"):
+                        result.close()
+
+        return super().set_app(one_at_a_time)
+
+
+testcases.LiveServerThread.server_class = OneRequestAtATime
 
 
 @pytest.fixture(autouse=True)
