@@ -24,6 +24,7 @@ from cxloop.segments.models import Segment
 from cxloop.text import selectors as text_selectors
 from cxloop.workflows.models import Rule, WorkflowRun, WorkflowTemplate
 from factories import member_make
+from snapshots import built_once
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -40,7 +41,10 @@ def _live_setup(transactional_db, live_server):
 @pytest.fixture
 def demo(db) -> Workspace:
     """A small demo workspace: a year of events, surveys with answers, journeys, segments."""
-    build_demo(slug="demo", customers=120, seed=3, now=datetime.now(UTC))
+    built_once(
+        ("demo", 120, 3),
+        lambda: build_demo(slug="demo", customers=120, seed=3, now=datetime.now(UTC)),
+    )
     return Workspace.objects.get(slug="demo")
 
 

@@ -17,6 +17,7 @@ from cxloop.core.models import Workspace
 from cxloop.demo.generator import build_demo
 from cxloop.predict import selectors
 from factories import member_make
+from snapshots import built_once
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -31,7 +32,10 @@ def _live_setup(transactional_db, live_server):
 @pytest.fixture
 def demo(db) -> Workspace:
     """The demo workspace: its build fits the models, so predictions are there on first run."""
-    build_demo(slug="demo", customers=150, seed=5, now=datetime.now(UTC))
+    built_once(
+        ("demo", 150, 5),
+        lambda: build_demo(slug="demo", customers=150, seed=5, now=datetime.now(UTC)),
+    )
     return Workspace.objects.get(slug="demo")
 
 

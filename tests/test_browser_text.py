@@ -18,6 +18,7 @@ from cxloop.demo.generator import build_demo
 from cxloop.feedback import services as feedback_services
 from cxloop.text import selectors, services
 from factories import member_make
+from snapshots import built_once
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -32,7 +33,10 @@ def _live_setup(transactional_db, live_server):
 @pytest.fixture
 def demo(db) -> Workspace:
     """The demo workspace: its build analyses every comment, so the Text page has data."""
-    build_demo(slug="demo", customers=120, seed=3, now=datetime.now(UTC))
+    built_once(
+        ("demo", 120, 3),
+        lambda: build_demo(slug="demo", customers=120, seed=3, now=datetime.now(UTC)),
+    )
     return Workspace.objects.get(slug="demo")
 
 
