@@ -12,7 +12,7 @@ above what everyone does.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from scipy.stats import fisher_exact
@@ -43,15 +43,19 @@ def lifts(
     group: Iterable[Iterable[str]], others: Iterable[Iterable[str]], *, top: int = 15
 ) -> tuple[list[EventLift], int]:
     """The ``top`` events most often in the group's last steps (at least ``MIN_CUSTOMERS``
-    customers), each against everyone else's; and how many other customers there were."""
-    group_sets = [set(s) for s in group]
-    with_group = Counter(name for s in group_sets for name in s)
-    with_others: Counter[str] = Counter()
-    n_others = 0
-    for steps in others:
-        n_others += 1
-        with_others.update(set(steps))
-    n_group = len(group_sets)
+    customers), each against everyone else's; and how many other customers there were. One
+    item per customer: the steps they did."""
+    return counted_lifts(_sets(group), _sets(others), top=top)
+
+
+def counted_lifts(
+    group: Mapping[tuple[str, ...], int], others: Mapping[tuple[str, ...], int], *, top: int = 15
+) -> tuple[list[EventLift], int]:
+    """``lifts`` from how many customers ended on each sequence of steps, so a report over
+    hundreds of thousands of customers costs one pass over its distinct sequences."""
+    with_group = _did(group)
+    with_others = _did(others)
+    n_group, n_others = sum(group.values()), sum(others.values())
     candidates = sorted(
         (name for name, n in with_group.items() if n >= MIN_CUSTOMERS),
         key=lambda name: (-with_group[name], name),
@@ -89,3 +93,16 @@ def lifts(
         )
     )
     return rows, n_others
+
+
+def _did(counts: Mapping[tuple[str, ...], int]) -> Counter[str]:
+    """Per step: the customers whose sequence holds it at least once."""
+    did: Counter[str] = Counter()
+    for steps, n in counts.items():
+        for name in set(steps):
+            did[name] += n
+    return did
+
+
+def _sets(customers: Iterable[Iterable[str]]) -> Counter[tuple[str, ...]]:
+    return Counter(tuple(sorted(set(steps))) for steps in customers)

@@ -10,7 +10,7 @@ are one "Product" step). With ``by_channel`` a step is "name · channel".
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -21,7 +21,7 @@ from cxloop.analytics import selectors as analytics_selectors
 from cxloop.analytics.before import CHURN, COMPLAINT, BeforeQuery, LastSteps
 from cxloop.analytics.sessions import CUSTOMER
 from cxloop.core.models import Workspace
-from cxloop.journeys.lift import EventLift, lifts
+from cxloop.journeys.lift import EventLift, counted_lifts
 
 DEFAULT_COMPLAINT_EVENTS = ("Support Ticket Opened",)
 MAX_STEPS = 12
@@ -261,12 +261,5 @@ def _before_report(kind: str, steps: int, found: LastSteps, top: int) -> BeforeR
             anywhere[label] += n
     report.last_step = sorted(last.items(), key=lambda item: (-item[1], item[0]))[:top]
     report.anywhere = sorted(anywhere.items(), key=lambda item: (-item[1], item[0]))[:top]
-    report.lifts, report.others = lifts(_each(group), _each(others))
+    report.lifts, report.others = counted_lifts(group, others)
     return report
-
-
-def _each(counts: Counter[tuple[str, ...]]) -> Iterator[tuple[str, ...]]:
-    """Every customer's sequence, as many times as customers ended on it (lazily)."""
-    for path, n in counts.items():
-        for _ in range(n):
-            yield path
