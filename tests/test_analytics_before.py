@@ -109,6 +109,24 @@ def test_before_churn_counts_each_last_steps_sequence(workspace):
 
 
 @pytest.mark.usefixtures("each_engine", "churners")
+def test_before_churn_when_the_range_ends_before_or_after_the_cutoff(workspace):
+    # given: a1 stepped at T0 and 10 days before NOW; the range ends 30 days before NOW
+    until = NOW - timedelta(days=30)
+    churned = {("Home", "Product", "Cart"): 1, ("Home",): 1, ("Help", "Cart"): 1}
+    # when: the cutoff (90 days before NOW) comes before the range's end
+    found = before(workspace, kind=CHURN, steps=3, cutoff=NOW - timedelta(days=90), until=until)
+    # then: a1's step after the range still shows it active: it is among the others, with its
+    # steps before the range's end only
+    assert found.group == Counter(churned)
+    assert found.others == Counter({("Home",): 1})
+    # when: the cutoff (5 days before NOW) comes after the range's end
+    found = before(workspace, kind=CHURN, steps=3, cutoff=NOW - timedelta(days=5), until=until)
+    # then: a1 churned too, with all its steps; nobody else stepped before the range's end
+    assert found.group == Counter(churned | {("Home", "Order"): 1})
+    assert found.others == Counter()
+
+
+@pytest.mark.usefixtures("each_engine", "churners")
 def test_before_churn_of_some_customers(workspace):
     some = (customer_id(workspace, "u1"), customer_id(workspace, "a1"))
     found = before(
@@ -321,6 +339,7 @@ def test_random_histories_get_the_same_last_steps_and_behaviour(workspace, chdb_
     queries = [
         BeforeQuery(kind=CHURN, steps=3, cutoff=middle),
         BeforeQuery(kind=CHURN, steps=2, cutoff=middle, until=middle + timedelta(days=30)),
+        BeforeQuery(kind=CHURN, steps=2, cutoff=middle, until=middle - timedelta(days=20)),
         BeforeQuery(kind=CHURN, steps=4, cutoff=middle, by_channel=True, customer_ids=some),
         BeforeQuery(kind=COMPLAINT, steps=3, names=(STO,)),
         BeforeQuery(kind=COMPLAINT, steps=2, names=(STO, "Help"), since=middle),

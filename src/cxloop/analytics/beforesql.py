@@ -24,6 +24,9 @@ def last_steps_sql(query: BeforeQuery) -> tuple[str, dict[str, Any]]:
         "only": id_csv(query.customer_ids or ()),
     }  # fmt: skip
     only = f"AND {ONLY}" if query.customer_ids is not None else ""
+    one_pass = query.cutoff is not None and (query.until is None or query.cutoff <= query.until)
+    if query.kind == CHURN and one_pass:
+        return _churn_in_one_pass(query), params
     if query.kind == CHURN:
         grouped = f"""
         SELECT customer_id, {{no_stop}} AS stop, 1 AS hit FROM events
@@ -72,6 +75,35 @@ GROUP BY in_group, path
 {BIG_QUERY}
 """  # noqa: S608 (structure is ours; every value is bound)
     return sql, params
+
+
+def _churn_in_one_pass(query: BeforeQuery) -> str:
+    """Churn when its cutoff is no later than ``until``: one pass over the step events, grouped
+    by customer, without a join. A churned customer's steps all come before the cutoff, so
+    before ``until`` too: every customer's steps are the ones before ``until``, and the group
+    is told by the latest of all their steps (a step after ``until`` keeps a customer out)."""
+    label = "concat(name, ' · ', channel)" if query.by_channel else "toString(name)"
+    before = "ts < {until}" if query.until is not None else "1"
+    only = f"AND {ONLY}" if query.customer_ids is not None else ""
+    return f"""
+SELECT in_group, path, count() AS n
+FROM (
+    SELECT customer_id, max(ts) < {{cutoff}} AS in_group,
+        groupArrayIf({label}, {before}) AS labels,
+        groupArrayIf(ts, {before}) AS times,
+        groupArrayIf(id, {before}) AS ids,
+        arraySort((x, t, i) -> (t, i), labels, times, ids) AS raw,
+        arrayFilter((x, previous) -> x != previous, raw,
+            arrayPushFront(arrayPopBack(raw), '')) AS collapsed,
+        arraySlice(collapsed, greatest(1, length(collapsed) - {{steps}} + 1)) AS path
+    FROM events
+    WHERE workspace_id = {{workspace}} AND type IN {{types}} AND name != '' {only}
+    GROUP BY customer_id
+    HAVING length(raw) > 0
+)
+GROUP BY in_group, path
+{BIG_QUERY}
+"""  # noqa: S608 (structure is ours; every value is bound)
 
 
 class ClickHouseBefore:
