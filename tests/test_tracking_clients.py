@@ -218,8 +218,9 @@ def _iso(text: str) -> datetime:
 @pytest.fixture
 def server(transactional_db, live_server) -> str:
     """URL of a live server; the clients' kept-alive HTTP connections are closed afterwards."""
+    already = set(threading.enumerate())  # e.g. an earlier browser test's idle connections
     yield live_server.url
-    _close_client_connections()
+    _close_client_connections(already)
 
 
 @pytest.fixture
@@ -230,7 +231,7 @@ def errors():
     reported.clear()
 
 
-def _close_client_connections() -> None:
+def _close_client_connections(already: set[threading.Thread]) -> None:
     # Both libraries keep one module-wide requests session. A kept-alive connection pins a
     # live-server request thread, and with it a database connection that would block dropping
     # the test database on PostgreSQL. A response kept alive by a raised error holds its
@@ -240,7 +241,8 @@ def _close_client_connections() -> None:
     rudder_request._session.close()
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and any(
-        "process_request_thread" in thread.name for thread in threading.enumerate()
+        "process_request_thread" in thread.name and thread not in already
+        for thread in threading.enumerate()
     ):
         time.sleep(0.01)
 
