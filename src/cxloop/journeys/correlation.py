@@ -27,8 +27,6 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from scipy.stats import fisher_exact
-
 from cxloop.analytics.correlation import MAX_PROPERTY_VALUES as MAX_PROPERTY_VALUES
 from cxloop.text.drivers import holm
 
@@ -158,6 +156,8 @@ def correlate(
     """Every candidate's table, odds ratio, Fisher p and Holm-adjusted p, most telling first;
     events, trait values (``traits``, :func:`trait_counts`) and event property values
     (``properties``, :func:`property_candidates`) corrected as one family."""
+    from scipy.stats import fisher_exact  # imported when used: keeps every command's start quick
+
     dropped = entered - converted
     candidates: list[tuple[str, tuple[int, int], dict]] = [
         (name, events[name], {}) for name in sorted(events)

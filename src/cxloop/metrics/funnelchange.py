@@ -32,8 +32,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from scipy.stats import fisher_exact
-
 from cxloop.analytics import selectors as analytics_selectors
 from cxloop.analytics.steps import ORDERED, Exclusion, Step
 from cxloop.core.models import Workspace
@@ -236,6 +234,8 @@ def _test(x1: int, n1: int, x0: int, n0: int) -> tuple[float | None, str]:
 def _event_groups(
     found_before, found_after, first_seen: Mapping[str, datetime], new_after: datetime
 ) -> list[GroupChange]:
+    from scipy.stats import fisher_exact  # imported when used: keeps every command's start quick
+
     n0, x0 = found_before.entered, found_before.converted
     n1, x1 = found_after.entered, found_after.converted
     candidates = sorted(

@@ -13,8 +13,6 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from scipy.stats import fisher_exact
-
 ALPHA = 0.05
 MAX_TESTED = 15
 
@@ -68,6 +66,8 @@ def compare(
     *, top: int = MAX_TESTED,
 ) -> list[DriverChange]:  # fmt: skip
     """The ``top`` most frequent negative drivers of this period with their change."""
+    from scipy.stats import fisher_exact  # imported when used: keeps every command's start quick
+
     words = [w for w, _ in sorted(current.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]
     if not words or not n_current:
         return []

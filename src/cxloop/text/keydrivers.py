@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm
 
 from cxloop.text.drivers import holm
 
@@ -127,6 +126,8 @@ def estimate(
 ) -> KeyDrivers:
     """Key drivers of ``metric`` from one score per text and the set of theme ids each text
     carries (``themes[i]`` belongs to ``scores[i]``); ``names`` are the themes considered."""
+    from scipy.stats import norm  # imported when used: keeps every command's start quick
+
     if metric not in METRICS:
         raise ValueError(f"metric: {metric!r} is not one of {', '.join(METRICS)}")
     n = len(scores)

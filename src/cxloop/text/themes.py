@@ -21,9 +21,9 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.decomposition import NMF
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+
+# scikit-learn is imported in the functions that use it: importing it here cost every command
+# and every web or worker process almost a second at start.
 
 MIN_TEXTS = 10
 MAX_THEMES = 12
@@ -52,6 +52,9 @@ def discover(
 ) -> list[Discovered]:
     """Themes of ``texts`` (empty when there are fewer than ``MIN_TEXTS`` or too few words):
     clusters of ``vectors`` (one unit row per text) when given, else TF-IDF + NMF."""
+    from sklearn.decomposition import NMF
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     if len(texts) < MIN_TEXTS:
         return []
     if vectors is not None:
@@ -90,6 +93,8 @@ def key_phrases(texts: list[str], labels: np.ndarray, k: int) -> list[tuple[str,
     """Each cluster's ``PHRASES`` heaviest words and two-word phrases by c-TF-IDF (BERTopic's
     class-based TF-IDF): the frequency of a phrase in the cluster, normalised by the cluster's
     length, × log(1 + A / its frequency over all clusters), A the average words per cluster."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
     counter = CountVectorizer(stop_words="english", ngram_range=(1, 2), min_df=2)
     try:
         counts = counter.fit_transform(texts)
@@ -113,6 +118,8 @@ def key_phrases(texts: list[str], labels: np.ndarray, k: int) -> list[tuple[str,
 def _clusters(
     texts: list[str], vectors: np.ndarray, *, k: int | None, seed: int
 ) -> list[Discovered]:
+    from sklearn.cluster import KMeans
+
     distinct = len({row.tobytes() for row in np.asarray(vectors, dtype=np.float32)})
     k = min(k or theme_count(len(texts)), distinct, len(texts) - 1)
     if k < 2:
