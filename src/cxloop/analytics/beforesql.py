@@ -26,7 +26,7 @@ def last_steps_sql(query: BeforeQuery) -> tuple[str, dict[str, Any]]:
     only = f"AND {ONLY}" if query.customer_ids is not None else ""
     one_pass = query.cutoff is not None and (query.until is None or query.cutoff <= query.until)
     if query.kind == CHURN and one_pass:
-        return _churn_in_one_pass(query), params
+        return _churn_in_one_pass(query, only), params
     if query.kind == CHURN:
         grouped = f"""
         SELECT customer_id, {{no_stop}} AS stop, 1 AS hit FROM events
@@ -77,14 +77,13 @@ GROUP BY in_group, path
     return sql, params
 
 
-def _churn_in_one_pass(query: BeforeQuery) -> str:
+def _churn_in_one_pass(query: BeforeQuery, only: str) -> str:
     """Churn when its cutoff is no later than ``until``: one pass over the step events, grouped
     by customer, without a join. A churned customer's steps all come before the cutoff, so
     before ``until`` too: every customer's steps are the ones before ``until``, and the group
     is told by the latest of all their steps (a step after ``until`` keeps a customer out)."""
     label = "concat(name, ' · ', channel)" if query.by_channel else "toString(name)"
     before = "ts < {until}" if query.until is not None else "1"
-    only = f"AND {ONLY}" if query.customer_ids is not None else ""
     return f"""
 SELECT in_group, path, count() AS n
 FROM (
