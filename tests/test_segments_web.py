@@ -346,3 +346,37 @@ def test_an_added_customer_shows_in_the_members_and_counts(workspace, shop, clie
 
     assert services.segment_member_remove(segment=segment, customer_id=cat.pk)
     assert client.get(f"/api/segments/{segment.pk}").json()["count"] == 2
+
+
+def test_a_saved_segments_page_evaluates_its_definition_once(workspace, shop, client, monkeypatch):
+    """A segment of customers who ordered (Ann, Ben): the page's live count and its members come from one
+    pass over the events; Cat added by hand is a member but not a match (3 members, 2 match)."""
+    from cxloop.analytics import selectors as analytics_selectors
+
+    asked = []
+    real = analytics_selectors.customers_with_events
+
+    def counting(**kwargs):
+        asked.append(kwargs["tests"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(analytics_selectors, "customers_with_events", counting)
+    segment = services.segment_create(
+        workspace=workspace, name="Ordered",
+        definition={"all": [{"event": "Order Completed", "did": True}]},
+    )  # fmt: skip
+
+    page = client.get(f"/segments/{segment.pk}/").content.decode()
+    assert len(asked) == 1
+    assert 'data-count="2"' in page
+    assert 'id="members-title">Members <span class="count">2</span>' in page
+    assert "Ann Gold" in page and "Ben Gold" in page and "Cat Silver" not in page
+
+    cat = workspace.customer_set.get(display_name="Cat Silver")
+    assert services.segment_member_add(segment=segment, customer_id=cat.pk, source="test")
+    asked.clear()
+    page = client.get(f"/segments/{segment.pk}/").content.decode()
+    assert len(asked) == 1
+    assert 'data-count="2"' in page
+    assert 'id="members-title">Members <span class="count">3</span>' in page
+    assert "Cat Silver" in page

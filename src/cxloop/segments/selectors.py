@@ -76,6 +76,28 @@ def segment_customers(
     PostgreSQL alike. ``among``: only these profiles are asked about (a page's), so event
     conditions ask the analytics engine about them alone, not about every customer.
     """
+    condition = _definition_q(workspace, definition, now, among)
+    if segment_id is not None:
+        condition = _with_added(condition, segment_id)
+    return _live_matching(workspace, condition, among)
+
+
+def segment_matches_and_members(
+    *, workspace: Workspace, definition: dict, segment_id: int, now: datetime | None = None
+) -> tuple[QuerySet[Customer], QuerySet[Customer]]:
+    """A saved segment's page: who matches ``definition`` and who is a member (those plus the
+    added ones), from one evaluation of its event conditions. When nobody was added, both are
+    the same queryset, so a page can count once."""
+    condition = _definition_q(workspace, definition, now, None)
+    matches = _live_matching(workspace, condition, None)
+    if not SegmentMember.objects.filter(segment_id=segment_id).exists():
+        return matches, matches
+    return matches, _live_matching(workspace, _with_added(condition, segment_id), None)
+
+
+def _definition_q(
+    workspace: Workspace, definition: dict, now: datetime | None, among: Sequence[int] | None
+) -> Q:
     cleaned = definitions.definition_validate(definition)
     now = now or segment_as_of(workspace=workspace)
     # every event condition asked of the engine at once (one pass over the events), then
@@ -84,11 +106,19 @@ def segment_customers(
     answers = analytics_selectors.customers_with_events(
         workspace=workspace, tests=tests, among=among
     )
-    condition = _group_q(cleaned, workspace, now, iter(answers))
-    if segment_id is not None and condition:  # an empty Q matches everyone already; OR-ing
-        # into it would keep only the added members
-        added = SegmentMember.objects.filter(segment_id=segment_id).values("customer_id")
-        condition = condition | Q(pk__in=added)
+    return _group_q(cleaned, workspace, now, iter(answers))
+
+
+def _with_added(condition: Q, segment_id: int) -> Q:
+    if not condition:  # an empty Q matches everyone already; OR-ing into it would keep only
+        return condition  # the added members
+    added = SegmentMember.objects.filter(segment_id=segment_id).values("customer_id")
+    return condition | Q(pk__in=added)
+
+
+def _live_matching(
+    workspace: Workspace, condition: Q, among: Sequence[int] | None
+) -> QuerySet[Customer]:
     customers = customer_selectors.live_customers(workspace=workspace)
     if among is not None:  # "did not" conditions hold for everyone the engine was not asked about
         customers = customers.filter(pk__in=list(among))
