@@ -58,6 +58,25 @@ class OneRequestAtATime(ThreadedWSGIServer):
 
 testcases.LiveServerThread.server_class = OneRequestAtATime
 
+# what lets a test reach the tests' database: any other test cannot touch it (pytest-django
+# refuses), so it runs the same whichever database DATABASE_URL names
+_DATABASE_FIXTURES = {"db", "transactional_db", "django_db_setup", "live_server"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """On PostgreSQL, run only the tests that use the database: the others (pure functions, and
+    commands run in subprocesses on their own SQLite home, e.g. tests/test_cli.py) are the
+    same tests the SQLite run has passed, and would only repeat it."""
+    if not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        return
+    keep, repeats = [], []
+    for item in items:
+        uses = item.get_closest_marker("django_db") or _DATABASE_FIXTURES & set(item.fixturenames)
+        (keep if uses else repeats).append(item)
+    if repeats:
+        config.hook.pytest_deselected(items=repeats)
+        items[:] = keep
+
 
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
