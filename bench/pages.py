@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             "&event=Order+Completed&by=day&breakdown=channel&formula=B+%2F+A",
             "journey map": f"/journeys/{_first_journey()}/",
             "segments list (kept counts)": "/segments/",
+            "segment page (live count, members)": f"/segments/{_segment('Store-only shoppers')}/",
             "personas, 5, last 90 days": "/segments/personas/?k=5",
             "customer search by email": f"/customers/?q={email}",
         }
@@ -273,6 +274,13 @@ def _first_journey() -> int:
     from cxloop.journeys.models import JourneyMap
 
     return JourneyMap.objects.order_by("pk").values_list("pk", flat=True)[0]
+
+
+def _segment(name: str) -> int:
+    """A demo segment's id: its own page counts it live (its event conditions in the engine)."""
+    from cxloop.segments.models import Segment
+
+    return Segment.objects.filter(name=name).values_list("pk", flat=True)[0]
 
 
 def _some_email() -> str:

@@ -1,12 +1,14 @@
 """Every ``cxloop`` command on a fresh CXLOOP_HOME and with bad arguments, as a user runs it.
 
-Each command is a real process: it must set the database up itself, refuse bad input before
+Each command is a real process: on a fresh home (the ``fresh_home`` tests; the others start
+from a copy of a set-up one) it must set the database up itself; it must refuse bad input before
 writing anything, and say what is wrong in one line (no traceback).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -47,11 +49,26 @@ def one_line_error(result: subprocess.CompletedProcess, code: int, *words: str) 
         assert word in lines[0], lines[0]
 
 
+@pytest.fixture(scope="session")
+def set_up_home(tmp_path_factory) -> Path:
+    """A home whose database ``cxloop migrate`` has set up, made once (~4 s a home)."""
+    home = tmp_path_factory.mktemp("set-up") / "home"
+    result = cx(home, "migrate")
+    assert result.returncode == 0, result.stderr
+    return home
+
+
 @pytest.fixture
-def home(tmp_path) -> Path:
-    return tmp_path / "home"
+def home(request, tmp_path) -> Path:
+    """The test's CXLOOP_HOME: empty for the tests marked ``fresh_home`` (a first run sets the
+    database up itself), else a copy of :func:`set_up_home`, for a test of one command."""
+    home = tmp_path / "home"
+    if request.node.get_closest_marker("fresh_home") is None:
+        shutil.copytree(request.getfixturevalue("set_up_home"), home)
+    return home
 
 
+@pytest.mark.fresh_home
 def test_workspace_list_on_a_fresh_home_sets_the_database_up(home):
     result = cx(home, "workspace", "list")
     assert result.returncode == 0, result.stderr
@@ -60,6 +77,7 @@ def test_workspace_list_on_a_fresh_home_sets_the_database_up(home):
     assert rows(home, "SELECT count(*) FROM core_workspace") == [(0,)]
 
 
+@pytest.mark.fresh_home
 def test_workspace_create_on_a_fresh_home_and_list(home):
     created = cx(home, "workspace", "create", "Acme Retail", "--write-key", "acme-key-123")
     assert created.returncode == 0, created.stderr
@@ -71,6 +89,7 @@ def test_workspace_create_on_a_fresh_home_and_list(home):
     ]
 
 
+@pytest.mark.fresh_home
 def test_createadmin_on_a_fresh_home(home):
     result = cx(home, "createadmin", "--username", "root", "--password", "long-enough-4821")
     assert result.returncode == 0, result.stderr
@@ -147,6 +166,7 @@ def test_migrate_says_which_database(home):
     assert "Database is up to date." in result.stdout
 
 
+@pytest.mark.fresh_home
 def test_import_commands_on_a_fresh_home_and_bad_arguments(home, tmp_path):
     people = tmp_path / "people.csv"
     people.write_text("user_id,email,name\nu1,ann@example.com,Ann\n")
@@ -161,6 +181,7 @@ def test_import_commands_on_a_fresh_home_and_bad_arguments(home, tmp_path):
     one_line_error(cx(home, "import", "customers", str(people)), 2, "several workspaces")
 
 
+@pytest.mark.fresh_home
 def test_feedback_commands_on_a_fresh_home_and_bad_arguments(home, tmp_path):
     sent = cx(home, "feedback", "send")
     assert sent.returncode == 0, sent.stderr
@@ -210,6 +231,7 @@ def test_bad_configuration_is_one_line(home):
     one_line_error(cx(home, "workspace", "list", CXLOOP_SECRET_KEY=""), 1, "CXLOOP_SECRET_KEY")
 
 
+@pytest.mark.fresh_home
 def test_demo_keeps_the_admin_password_on_a_second_run(home):
     first = cx(home, "demo", "--customers", "30", "--no-serve")
     assert first.returncode == 0, first.stderr
@@ -263,6 +285,7 @@ def engine_owner_of(parent: int) -> int | None:
     return None
 
 
+@pytest.mark.fresh_home
 def test_serve_on_a_fresh_home_answers_and_stops_with_its_worker(home):
     import socket
     import time
