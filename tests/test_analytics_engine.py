@@ -498,3 +498,34 @@ def test_a_page_says_when_the_engine_is_down(client, member, settings, tmp_path,
     assert "not running" in api.json()["detail"]
     with pytest.raises(EngineUnavailable):
         OwnerClient(tmp_path / "nobody-listens.sock").query("SELECT 1")
+
+
+def test_an_answer_that_cannot_be_read_is_an_engine_error_not_a_dead_owner():
+    """Seen at 10M events: after a failed query, chdb's next answer in that session carried text
+    after its JSON document; the owner's handler died on it and the page said the engine had
+    stopped. Now the asker gets the engine's error and the owner answers the next request."""
+    from cxloop.analytics import owner
+    from cxloop.analytics.transports import EngineError, _rows
+
+    assert _rows(b'{"meta": [], "data": [[1, "a"]]}') == [[1, "a"]]
+    assert _rows(b"") == []
+    with pytest.raises(EngineError, match="cannot be read"):
+        _rows(b'{"meta": [], "data": [[1]]}\nCode: 190. DB::Exception: sizes differ')
+
+    class Replies:
+        def __init__(self, *answers):
+            self.answers = list(answers)
+
+        def query(self, sql):
+            answer = self.answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return _rows(answer)
+
+    class Engine:
+        transport = Replies(b'{"data": [[1]]}\ngarbage', ValueError("odd"), b'{"data": [[2]]}')
+
+    first = owner._answer(Engine(), ("query", "SELECT 1"))
+    assert first[0] == "error" and "cannot be read" in first[1]
+    assert owner._answer(Engine(), ("query", "SELECT 1")) == ("error", "ValueError: odd")
+    assert owner._answer(Engine(), ("query", "SELECT 2")) == ("ok", [[2]])

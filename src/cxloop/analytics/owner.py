@@ -223,6 +223,9 @@ def _answer(engine: ClickHouseEngine, request: tuple) -> tuple[str, Any]:
         return "unavailable", str(exc)
     except EngineError as exc:
         return "error", str(exc)
+    except Exception as exc:  # the asker gets an answer; the owner keeps serving
+        log.exception("analytics engine: answering %s failed", kind)
+        return "error", f"{type(exc).__name__}: {exc}"
     return "error", f"unknown request {kind!r}"
 
 

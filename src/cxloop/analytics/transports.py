@@ -31,7 +31,15 @@ class Transport(Protocol):
 
 
 def _rows(payload: bytes) -> list[list[Any]]:
-    return orjson.loads(payload)["data"] if payload else []
+    """The rows of a JSONCompact answer. An answer that is not one JSON document (seen from
+    chdb after a query of the same session failed: text after the document) is the engine's
+    error, not a crash of whoever asked."""
+    if not payload:
+        return []
+    try:
+        return orjson.loads(payload)["data"]
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise EngineError(f"the engine sent an answer that cannot be read ({exc})") from exc
 
 
 class ChdbTransport:
