@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from django import forms
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
@@ -29,13 +27,22 @@ from cxloop.segments.definition import (
     definition_validate,
     describe,
 )
-from cxloop.web.forms import error_lines, raw
+from cxloop.web.forms import error_lines
+from cxloop.web.forms.segment_rows import (
+    Posted,
+    blank_row,
+    definition_from_json,
+    definition_from_post,
+    definition_from_rows,
+    draft_definition,
+    next_index,
+    read_post,
+    rows_from_definition,
+)
 from cxloop.web.forms.segments import (
     KINDS,
     MAX_ROWS,
-    ConditionRowForm,
     MembersPageForm,
-    SegmentForm,
 )
 from cxloop.web.workspace import active_workspace, can, capability_required
 
@@ -117,8 +124,8 @@ def _safe_describe(definition: dict) -> str:
 def segment_new(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
     if request.method == "POST":
-        posted = _read_post(request.POST)
-        definition, errors = _definition_from_post(posted)
+        posted = read_post(request.POST)
+        definition, errors = definition_from_post(posted)
         if not errors:
             try:
                 segment = segment_services.segment_create(
@@ -143,8 +150,8 @@ def segment_detail(request: HttpRequest, segment_id: int) -> HttpResponse:
     if segment is None:
         raise Http404("No such segment in this workspace.")
     if request.method == "POST":
-        posted = _read_post(request.POST)
-        definition, errors = _definition_from_post(posted)
+        posted = read_post(request.POST)
+        definition, errors = definition_from_post(posted)
         if not errors:
             try:
                 segment_services.segment_update(
@@ -177,11 +184,11 @@ def segment_delete(request: HttpRequest, segment_id: int) -> HttpResponse:
 def segment_preview(request: HttpRequest) -> HttpResponse:
     """The live count and first members for the conditions being edited (htmx fragment)."""
     workspace = active_workspace(request)
-    posted = _read_post(request.POST)
-    definition, errors = _definition_from_post(posted)
+    posted = read_post(request.POST)
+    definition, errors = definition_from_post(posted)
     positions = None
     if not errors and posted.data["mode"] != "json":  # rows not filled in yet wait quietly
-        definition, positions = _draft_definition(posted.data["match"], posted.rows)
+        definition, positions = draft_definition(posted.data["match"], posted.rows)
     context = _preview(workspace, definition, errors, positions)
     context["waiting"] = len(posted.rows) - len(positions) if positions is not None else 0
     if posted.data["mode"] != "json":  # refresh the message under every row
@@ -199,29 +206,29 @@ def segment_preview(request: HttpRequest) -> HttpResponse:
 def segment_builder(request: HttpRequest) -> HttpResponse:
     """Re-render the condition rows after adding or removing one, and the preview with them."""
     workspace = active_workspace(request)
-    posted = _read_post(request.POST)
+    posted = read_post(request.POST)
     rows, match = posted.rows, posted.data["match"]
     notes: list[str] = []
     if posted.data["from_json"] and not posted.errors:  # switching back from the JSON editor
-        parsed, problems = _definition_from_json(posted.data["definition"])
+        parsed, problems = definition_from_json(posted.data["definition"])
         if problems:
             notes = problems
         elif not isinstance(parsed, dict) or len(parsed) != 1 or not set(parsed) <= {"all", "any"}:
             notes = ['definition: must be an object like {"all": [...]} or {"any": [...]}']
         else:
             try:
-                rows, match, mode = _rows_from_definition(parsed)
+                rows, match, mode = rows_from_definition(parsed)
             except (KeyError, TypeError, AttributeError, StopIteration):
                 notes, mode = ["definition: fix the JSON before switching to the builder"], "json"
             if mode == "json":
                 notes = notes or ["nested groups can only be edited as JSON"]
                 rows = posted.rows
     if (kind := posted.data["add"]) and len(rows) < MAX_ROWS:
-        rows.append(_blank_row(kind, _next_index(rows)))
+        rows.append(blank_row(kind, next_index(rows)))
     if (remove := posted.data["remove"]) is not None:
         rows = [row for row in rows if row["index"] != remove]
-    definition, _ = _definition_from_rows(match, rows)
-    draft, positions = _draft_definition(match, rows)
+    definition, _ = definition_from_rows(match, rows)
+    draft, positions = draft_definition(match, rows)
     preview = _preview(workspace, draft, posted.errors, positions)
     preview["waiting"] = len(rows) - len(positions)
     _attach_errors(rows, preview.get("row_errors", {}))
@@ -256,7 +263,7 @@ def _editor(
     *,
     status: int = 200,
     errors: list[str] | None = None,
-    posted: _Posted | None = None,
+    posted: Posted | None = None,
 ) -> HttpResponse:
     workspace = active_workspace(request)
     if posted is not None:
@@ -264,7 +271,7 @@ def _editor(
         name, description = posted.data["name"], posted.data["description"]
         json_text = posted.data["definition"]
     elif segment is not None:
-        rows, match, mode = _rows_from_definition(segment.definition)
+        rows, match, mode = rows_from_definition(segment.definition)
         name, description = segment.name, segment.description
         json_text = _json(segment.definition)
     else:
@@ -273,13 +280,13 @@ def _editor(
         json_text = '{\n  "all": []\n}'
         prefill = _prefill(request.GET.get("definition", ""))
         if prefill is not None:  # a link from another page ("segment of these people")
-            rows, match, mode = _rows_from_definition(prefill)
+            rows, match, mode = rows_from_definition(prefill)
             json_text = _json(prefill)
-    definition, row_errors = _definition_from_post(posted) if posted is not None else (None, [])
+    definition, row_errors = definition_from_post(posted) if posted is not None else (None, [])
     if definition is None and segment is not None:
         definition = segment.definition
     if definition is None:
-        definition, _ = _definition_from_rows(match, rows)
+        definition, _ = definition_from_rows(match, rows)
     context = {
         **_choices(workspace),
         "segment": segment,
@@ -331,7 +338,7 @@ def _saved_segment(request: HttpRequest, workspace, segment) -> dict:
 
 def _prefill(text: str) -> dict | None:
     """A flat definition given in the new-segment link, or None (anything else is ignored)."""
-    parsed, problems = _definition_from_json(text) if text else (None, [])
+    parsed, problems = definition_from_json(text) if text else (None, [])
     if problems or not isinstance(parsed, dict) or len(parsed) != 1:
         return None
     items = parsed.get("all", parsed.get("any"))
@@ -340,7 +347,7 @@ def _prefill(text: str) -> dict | None:
     ):
         return None
     try:
-        _rows_from_definition(parsed)
+        rows_from_definition(parsed)
     except (KeyError, TypeError, AttributeError, StopIteration):
         return None
     return parsed
@@ -369,7 +376,7 @@ def _preview(
     count: int | None = None,
     sample: list | None = None,
 ) -> dict:
-    """The live count of ``definition``; ``positions`` (from :func:`_draft_definition`) numbers
+    """The live count of ``definition``; ``positions`` (from :func:`draft_definition`) numbers
     its conditions as the editor's rows, some of which were left out as not filled in yet.
     ``matches``: who matches it, when the caller evaluated it already (with ``as_of``), and
     ``count`` and ``sample`` when it read them already."""
@@ -436,182 +443,3 @@ def _choices(workspace) -> dict:
         "event_names": path_analysis.step_names(workspace=workspace),
         "journeys": segment_stages.stage_options(workspace=workspace),
     }
-
-
-# ------------------------------------------------------------------------------ form ⇄ definition
-
-
-def _blank_row(kind: str, index: int) -> dict:
-    row = {"index": index, "kind": kind}
-    if kind == "trait":
-        row.update(trait="", op="eq", value="")
-    elif kind == "event":
-        row.update(event="", did="did", days="", channel="", min_count="")
-    elif kind == "score":
-        row.update(score="nps", op="lte", value="", days="")
-    elif kind == "prediction":
-        row.update(prediction="churn_risk", op="gte", value="")
-    else:
-        row.update(stage="")
-    return row
-
-
-def _next_index(rows: list[dict]) -> int:
-    return max((row["index"] for row in rows), default=-1) + 1
-
-
-@dataclass
-class _Posted:
-    """The editor's post read through its forms: values (defaults where missing; refused text
-    shown back without NUL), the builder's rows, and what was refused."""
-
-    data: dict[str, Any]
-    rows: list[dict]
-    errors: list[str]
-
-
-def _read_post(post: QueryDict) -> _Posted:
-    form = SegmentForm(post)
-    form.is_valid()
-    errors = error_lines(form)
-    data: dict[str, Any] = {}
-    for name, field in form.fields.items():
-        value = form.cleaned_data.get(name)
-        if name in form.errors and isinstance(field, forms.CharField):
-            value = raw(form, name).replace("\x00", "")
-        data[name] = value if value not in (None, "") else SegmentForm.defaults.get(name, value)
-    data["row"] = data["row"] or []
-    rows = []
-    for position, index in enumerate(data["row"], start=1):
-        row_form = ConditionRowForm(post, prefix=f"c-{index}")
-        row_form.is_valid()
-        row = _blank_row(row_form.cleaned_data.get("kind") or "trait", index)
-        for key in row:
-            if key not in ("index", "kind"):
-                row[key] = (row_form.cleaned_data.get(key) or "").strip()
-        errors.extend(f"condition {position}: {line}" for line in error_lines(row_form))
-        rows.append(row)
-    return _Posted(data, rows, errors)
-
-
-def _condition_from_row(row: dict) -> dict:
-    kind = row["kind"]
-    if kind == "trait":
-        if row["op"] in ("exists", "missing"):
-            return {"trait": row["trait"], "op": "exists", "value": row["op"] == "exists"}
-        return {"trait": row["trait"], "op": row["op"], "value": row["value"]}
-    if kind == "event":
-        condition = {"event": row["event"], "did": row["did"] != "not"}
-        for key, field in (
-            ("within_days", "days"),
-            ("channel", "channel"),
-            ("min_count", "min_count"),
-        ):
-            if row[field]:
-                condition[key] = row[field]
-        return condition
-    if kind == "score":
-        condition = {"score": row["score"], "op": row["op"], "value": row["value"]}
-        if row["days"]:
-            condition["within_days"] = row["days"]
-        return condition
-    if kind == "prediction":
-        return {"prediction": row["prediction"], "op": row["op"], "value": row["value"]}
-    journey, _, stage = row["stage"].partition("|")
-    return {"stage": stage, "journey": int(journey) if journey.isdigit() else journey}
-
-
-def _definition_from_rows(match: str, rows: list[dict]) -> tuple[dict, list[str]]:
-    mode = match if match in ("all", "any") else "all"
-    return {mode: [_condition_from_row(row) for row in rows]}, []
-
-
-# the fields a person types in, per kind of row: a row with all of them empty is not filled in
-_TYPED_FIELDS = {
-    "trait": ("trait", "value"),
-    "event": ("event", "days", "min_count"),
-    "score": ("value", "days"),
-    "prediction": ("value",),
-    "stage": ("stage",),
-}
-
-
-def _draft_definition(match: str, rows: list[dict]) -> tuple[dict, list[int]]:
-    """The definition of the rows filled in so far, and each condition's row number: a row just
-    added and still empty is not counted (nor marked wrong) until the person types in it.
-    Saving still checks every row."""
-    kept = [
-        (position, row)
-        for position, row in enumerate(rows, start=1)
-        if any(row.get(field) for field in _TYPED_FIELDS.get(row["kind"], ("value",)))
-    ]
-    definition, _ = _definition_from_rows(match, [row for _, row in kept])
-    return definition, [position for position, _ in kept]
-
-
-def _definition_from_post(posted: _Posted) -> tuple[dict | None, list[str]]:
-    """The definition a form describes (builder rows, or JSON in advanced mode)."""
-    if posted.errors:
-        return None, posted.errors
-    if posted.data["mode"] == "json":
-        return _definition_from_json(posted.data["definition"])
-    return _definition_from_rows(posted.data["match"], posted.rows)
-
-
-def _definition_from_json(text: str) -> tuple[Any, list[str]]:
-    try:
-        return orjson.loads(text or "null"), []
-    except orjson.JSONDecodeError as exc:
-        return None, [f"definition: not valid JSON ({exc})"]
-
-
-def _rows_from_definition(definition: dict) -> tuple[list[dict], str, str]:
-    """Builder rows for a flat definition; nested groups open in the JSON editor instead."""
-    mode, items = next(iter(definition.items()))
-    kinds = [condition_kind(item) for item in items]
-    if None in kinds or "theme" in kinds:  # the builder has no row for text themes
-        return [], mode, "json"
-    if any(
-        kind == "event" and {"where", "date_from", "date_to"} & set(item)
-        for item, kind in zip(items, kinds, strict=True)
-    ):  # nor for an event's property condition or its fixed days
-        return [], mode, "json"
-    rows = []
-    for index, (item, kind) in enumerate(zip(items, kinds, strict=True)):
-        row = _blank_row(str(kind), index)
-        if kind == "trait":
-            op = item["op"]
-            if op == "exists":
-                op = "exists" if item.get("value", True) else "missing"
-            row.update(trait=item["trait"], op=op, value=_text(item.get("value")))
-            if op in ("exists", "missing"):
-                row["value"] = ""
-        elif kind == "event":
-            row.update(
-                event=item["event"],
-                did="did" if item.get("did", True) else "not",
-                days=_text(item.get("within_days")),
-                channel=item.get("channel", ""),
-                min_count=_text(item.get("min_count")),
-            )
-        elif kind == "score":
-            row.update(
-                score=item["score"],
-                op=item["op"],
-                value=_text(item["value"]),
-                days=_text(item.get("within_days")),
-            )
-        elif kind == "prediction":
-            row.update(prediction=item["prediction"], op=item["op"], value=_text(item["value"]))
-        else:
-            row.update(stage=f"{item['journey']}|{item['stage']}")
-        rows.append(row)
-    return rows, mode, "builder"
-
-
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
