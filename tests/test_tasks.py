@@ -199,13 +199,13 @@ def test_worker_runs_the_cycles_on_redis(tmp_path):
 
 
 def test_worker_command_fits_the_backend(settings):
-    from cxloop import cli
+    from cxloop.cli import serving
 
     settings.TASKS = DB_BACKEND
-    assert cli._worker_argv()[3:] == ["db_worker", "--interval", "1"]
+    assert serving.worker_argv()[3:] == ["db_worker", "--interval", "1"]
     settings.TASKS = RQ_BACKEND
-    assert cli._worker_argv(burst=True)[3:] == [
+    assert serving.worker_argv(burst=True)[3:] == [
         "rqworker", "--job-class", "django_tasks_rq.Job", "--with-scheduler", "--burst", "default",
     ]  # fmt: skip
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
-    assert cli._worker_argv() is None
+    assert serving.worker_argv() is None
