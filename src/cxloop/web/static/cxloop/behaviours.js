@@ -2,6 +2,9 @@
    Content-Security-Policy can refuse every inline script (settings.CONTENT_SECURITY_POLICY).
    Delegated from document, so they also work on fragments htmx swaps in.
    - data-autosubmit on a field: submit its form when the field changes;
+   - data-redraw on a field of an htmx form (hx-post): send the form to be drawn again when the
+     field changes. Delegated here rather than hx-trigger="change from:[data-redraw]", which htmx
+     wires only once a swapped-in form has settled: a change in those first milliseconds was lost;
    - data-confirm="question" on a form: ask before submitting;
    - data-select-all on a field: select its text on click (copy boxes);
    - data-form-mode on a radio: set its form's data-mode to the radio's value;
@@ -18,6 +21,9 @@
   document.addEventListener("change", function (event) {
     var el = event.target;
     if (el.matches("[data-autosubmit]") && el.form) el.form.submit();
+    if (el.matches("[data-redraw]") && el.form && el.form.hasAttribute("hx-post") && window.htmx) {
+      window.htmx.ajax("POST", el.form.getAttribute("hx-post"), {source: el.form});
+    }
     if (el.matches("[data-form-mode]") && el.form) el.form.dataset.mode = el.value;
     if (el.form && el.form.dataset.switch === el.id) syncSwitch(el.form);
   });
