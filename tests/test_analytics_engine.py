@@ -529,3 +529,74 @@ def test_an_answer_that_cannot_be_read_is_an_engine_error_not_a_dead_owner():
     assert first[0] == "error" and "cannot be read" in first[1]
     assert owner._answer(Engine(), ("query", "SELECT 1")) == ("error", "ValueError: odd")
     assert owner._answer(Engine(), ("query", "SELECT 2")) == ("ok", [[2]])
+
+
+# the events table as stores made before 2026-12-01 hold it: sorted by customer, no bucket
+OLD_EVENTS = """CREATE TABLE events (workspace_id UInt32, customer_id UInt64,
+    ts DateTime64(6, 'UTC'), id UInt64, type LowCardinality(String), name LowCardinality(String),
+    channel LowCardinality(String), properties String CODEC(ZSTD(1))
+) ENGINE = MergeTree ORDER BY (workspace_id, customer_id, ts, id)"""
+
+
+def test_a_store_in_the_old_order_is_copied_into_the_sample_order(chdb_engine):
+    from cxloop.analytics.chstore import RELAYOUT
+
+    # given: a store from before the sample bucket, with two events, and the copy a relayout
+    # cut short would have left
+    t = chdb_engine.transport
+    t.command("DROP VIEW customer_days_mv")
+    t.command("DROP TABLE events")
+    t.command(OLD_EVENTS)
+    t.command(
+        "INSERT INTO events VALUES (7, 1, '2026-01-01 10:00:00', 10, 'track', 'A', 'web', '{}'),"
+        " (7, 2, '2026-01-02 11:00:00', 11, 'track', 'B', 'app', '{\"x\":1}')"
+    )
+    t.command(f"CREATE TABLE {RELAYOUT} (x UInt8) ENGINE = Memory")
+
+    # when: the owner opens the store
+    chdb_engine.setup()
+
+    # then: the same events, now in (workspace, bucket, customer, ts, id) order
+    key = t.query("SELECT sorting_key FROM system.tables WHERE database = currentDatabase() "
+                  "AND name = 'events'")  # fmt: skip
+    assert key == [["workspace_id, bucket, customer_id, ts, id"]]
+    assert t.query(
+        "SELECT workspace_id, customer_id, toString(ts), id, type, name, channel, properties,"
+        " bucket FROM events ORDER BY id"
+    ) == [
+        # buckets by hand: 1 × 2654435761 mod 2^32 = 2654435761 → 5761;
+        # 2 × 2654435761 = 5308871522 − 4294967296 = 1013904226 → 4226
+        [7, 1, "2026-01-01 10:00:00.000000", 10, "track", "A", "web", "{}", 5761],
+        [7, 2, "2026-01-02 11:00:00.000000", 11, "track", "B", "app", '{"x":1}', 4226],
+    ]
+    assert t.query(f"EXISTS TABLE {RELAYOUT}") == [[0]]
+    # and the customer days still follow new events
+    t.command("INSERT INTO events (workspace_id, customer_id, ts, id, type, name, channel, "
+              "properties) VALUES (7, 3, '2026-01-05 09:00:00', 12, 'track', 'C', 'web', '{}')")  # fmt: skip
+    assert t.query(
+        "SELECT toString(day), customer_id FROM customer_days WHERE workspace_id = 7"
+    ) == [["2026-01-05", 3]]
+    chdb_engine.setup()  # opened again: nothing to do
+    assert t.query("SELECT count() FROM events") == [[3]]
+
+
+def test_why_they_dropped_leaves_no_scratch_table_behind(workspace, chdb_engine, monkeypatch):
+    from cxloop.analytics import funnelsql
+    from cxloop.analytics.transports import EngineError
+
+    ingest(workspace, [ev("a", "Home", 0), ev("a", "Search", 1), ev("a", "Order Completed", 2),
+                       ev("b", "Home", 0), ev("b", "Help", 1)])  # fmt: skip
+    drain_all(chdb_engine)
+    steps = parse_steps(["Home", "Order Completed"])
+    scratch = "SELECT count() FROM system.tables WHERE is_temporary AND name LIKE 'why\\_%'"
+
+    why = chdb_engine.funnel_why(workspace_id=workspace.pk, steps=steps, window=None)
+    assert (why.correlation.entered, why.correlation.converted) == (2, 1)
+    assert why.correlation.events == {"Search": (1, 0), "Help": (0, 1)}
+    assert chdb_engine.transport.query(scratch) == [[0]]
+
+    # a read that fails still drops both tables
+    monkeypatch.setattr(funnelsql, "why_read_sql", lambda *a, **k: "SELECT no_such_column")
+    with pytest.raises(EngineError):
+        chdb_engine.funnel_why(workspace_id=workspace.pk, steps=steps, window=None)
+    assert chdb_engine.transport.query(scratch) == [[0]]

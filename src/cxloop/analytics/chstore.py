@@ -6,12 +6,15 @@ drainer) calls these.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from cxloop.analytics import clickhouse as ch
 
 LOADING = "loading"  # engine_meta: the id range of a load in progress
+log = logging.getLogger(__name__)
+RELAYOUT = "events_relayout"  # the events copied into a new order, before the swap
 
 
 class ClickHouseStore:
@@ -20,6 +23,35 @@ class ClickHouseStore:
     transport: Any
 
     def setup(self) -> None:
+        for statement in ch.SCHEMA:
+            self.transport.command(statement)
+        # a relayout cut short leaves its copy: the events table is whole either way
+        self.transport.command(f"DROP TABLE IF EXISTS {RELAYOUT}")
+        if self._events_order() != ch.EVENTS_ORDER.strip("()"):
+            log.warning("analytics engine: copying the events into the sample order (once)")
+            self.relayout()
+
+    def _events_order(self) -> str:
+        rows = self.transport.query(
+            "SELECT sorting_key FROM system.tables "
+            "WHERE database = currentDatabase() AND name = 'events'"
+        )
+        return str(rows[0][0]) if rows else ""
+
+    def relayout(self) -> None:
+        """Copy a store made before ``ch.EVENTS_ORDER`` into that order (the events sorted by
+        customer only: a sample read every part of them). One copy of the events on the side,
+        then swapped in; the materialized view of customer days is made again on the new table
+        (a view follows the table it was made on, wherever it is renamed). 2 s at 10M events."""
+        columns = ", ".join(ch.EVENT_COLUMNS)
+        create = ch.SCHEMA[0].replace("IF NOT EXISTS events (", f"{RELAYOUT} (", 1)
+        self.transport.command(create)
+        self.transport.command(
+            f"INSERT INTO {RELAYOUT} ({columns}) SELECT {columns} FROM events"  # noqa: S608
+        )
+        self.transport.command("DROP VIEW IF EXISTS customer_days_mv")
+        self.transport.command(f"EXCHANGE TABLES events AND {RELAYOUT}")
+        self.transport.command(f"DROP TABLE {RELAYOUT}")
         for statement in ch.SCHEMA:
             self.transport.command(statement)
 

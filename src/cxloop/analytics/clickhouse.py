@@ -34,8 +34,11 @@ EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2299, 12, 31, 23, 59, 59, tzinfo=UTC)
 FAR_FUTURE_MICROS = 253402300799 * 10**6  # 9999-12-31 23:59:59: no window
 
+# a customer's events together, and the customers in the order of their sample bucket
+# (``analytics.sampling``): a sample of 1 in 10 reads about a tenth of the store
+EVENTS_ORDER = "(workspace_id, bucket, customer_id, ts, id)"
 SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS events (
+    f"""CREATE TABLE IF NOT EXISTS events (
         workspace_id UInt32,
         customer_id UInt64,
         ts DateTime64(6, 'UTC'),
@@ -43,8 +46,9 @@ SCHEMA = (
         type LowCardinality(String),
         name LowCardinality(String),
         channel LowCardinality(String),
-        properties String CODEC(ZSTD(1))
-    ) ENGINE = MergeTree ORDER BY (workspace_id, customer_id, ts, id)""",
+        properties String CODEC(ZSTD(1)),
+        bucket UInt16 MATERIALIZED {sampling.BUCKET_SQL}
+    ) ENGINE = MergeTree ORDER BY {EVENTS_ORDER}""",
     """CREATE TABLE IF NOT EXISTS event_keys (
         id UInt64, workspace_id UInt32, customer_id UInt64
     ) ENGINE = MergeTree ORDER BY id""",

@@ -83,7 +83,12 @@ class ClickHouseEngine(
         self.label = label or type(transport).__name__
         # the embedded engine (chdb, a known ClickHouse) computes a CTE used several times once;
         # a server may predate the setting, so it gets plain (inlined) CTEs
-        self.materialized_ctes = not isinstance(transport, ServerTransport)
+        # (a session view's engine asks what the transport under the view is)
+        base = getattr(transport, "transport", transport)
+        self.materialized_ctes = not isinstance(base, ServerTransport)
+        # the embedded engine, one session, keeps a request's working rows in temporary tables;
+        # a server's temporary tables live in a session that takes one query at a time
+        self.scratch_tables = not isinstance(base, ServerTransport)
 
     # ---- questions
 

@@ -139,13 +139,14 @@ GROUP BY event
 """  # noqa: S608 (structure is ours; every value is bound)
 
 
-def _window_events(before: str) -> str:
-    """Each entrant's events (any name but '') from its start to the end of its window."""
+def _window_events(before: str, chosen: str = "chosen") -> str:
+    """Each entrant's events (any name but '') from its start to the end of its window, for
+    the funnel's rows in ``chosen``."""
     return f"""
     SELECT f.customer_id AS customer_id, f.depth AS depth, toString(e.name) AS event,
         e.properties AS properties
     FROM events AS e
-    INNER JOIN (SELECT customer_id, depth, times[1] AS start FROM chosen) AS f
+    INNER JOIN (SELECT customer_id, depth, times[1] AS start FROM {chosen}) AS f
         ON e.customer_id = f.customer_id
     WHERE e.workspace_id = {{workspace}} AND e.name != ''
         AND toUnixTimestamp64Micro(e.ts) >= f.start
@@ -154,25 +155,25 @@ def _window_events(before: str) -> str:
 
 def _property_counts_sql(source: str) -> str:
     """Per (event, key, value) of ``source``'s (customer, depth, event, properties) rows: the
-    converted and dropped customers, for keys with few values (``property_correlation_sql``)."""
+    converted and dropped customers, for keys with few values (``property_correlation_sql``).
+    A customer has one depth, so its distinct ids by depth are its converted and dropped."""
     return f"""
 SELECT event, key, kind, text, number, won, lost FROM (
     SELECT event, key, kind, text, number,
-        countIf(depth = {{n}}) AS won, countIf(depth < {{n}}) AS lost,
+        uniqExactIf(customer_id, depth = {{n}}) AS won,
+        uniqExactIf(customer_id, depth < {{n}}) AS lost,
         count() OVER (PARTITION BY event, key) AS key_values
     FROM (
-        SELECT DISTINCT customer_id, depth, event, key, kind, text, number FROM (
-            SELECT customer_id, depth, event, kv.1 AS key, JSONType(kv.2) AS type,
-                multiIf(type = 'String', 's', type = 'Bool', 'b',
-                    type IN ('Int64', 'UInt64', 'Double'), 'n', '') AS kind,
-                multiIf(kind = 's', JSONExtractString(kv.2), kind = 'b', kv.2, '') AS text,
-                if(kind = 'n', toFloat64OrZero(kv.2), 0) AS number
-            FROM ({source})
-            ARRAY JOIN JSONExtractKeysAndValuesRaw(properties) AS kv
-        )
-        WHERE kind != '' AND NOT (kind = 's' AND text = '') AND isFinite(number)
-            AND key != 'channel'
+        SELECT customer_id, depth, event, kv.1 AS key, JSONType(kv.2) AS type,
+            multiIf(type = 'String', 's', type = 'Bool', 'b',
+                type IN ('Int64', 'UInt64', 'Double'), 'n', '') AS kind,
+            multiIf(kind = 's', JSONExtractString(kv.2), kind = 'b', kv.2, '') AS text,
+            if(kind = 'n', toFloat64OrZero(kv.2), 0) AS number
+        FROM ({source})
+        ARRAY JOIN JSONExtractKeysAndValuesRaw(properties) AS kv
     )
+    WHERE kind != '' AND NOT (kind = 's' AND text = '') AND isFinite(number)
+        AND key != 'channel'
     GROUP BY event, key, kind, text, number
 )
 WHERE key_values <= {{max_values}}"""  # noqa: S608 (structure is ours; every value is bound)
@@ -192,36 +193,43 @@ def property_correlation_sql(chosen: str, *, bounded: bool = False) -> str:
     return f"WITH chosen AS ({chosen})\n{_property_counts_sql(source)}"
 
 
-def funnel_why_sql(chosen: str, *, bounded: bool = False, properties: bool = True) -> str:
-    """``correlation.FunnelWhy`` in one query, for an engine that materializes CTEs: the funnel
-    (``chosen``) and the entrants' window events are computed once, then read three times.
-    Rows ``(part, event, key, kind, text, number, won, lost)``: part 0 one per entrant (its id
-    in ``won``, depth in ``lost``), part 1 per event name (not a step's) the converted and
-    dropped entrants who did it (``funnel_correlation_sql``), part 2 the property value counts
-    (``property_correlation_sql``; only with ``properties``)."""
+def why_window_sql(chosen: str, *, bounded: bool = False, sampled: bool = False) -> str:
+    """The entrants' window events for "why they dropped", from the table ``chosen`` of a
+    funnel's rows: (customer_id, depth, event, properties) per event from a customer's start
+    to the end of its window. ``sampled``: the funnel was of the sample ``{sample}``, so only
+    that part of the store is read (``analytics.sampling``)."""
     before = "AND e.ts < {until}" if bounded else ""
     # only the entrants' events go into the join: the funnel's ids (and, in a range, its start:
     # no window opens before it) filter the scan before the join reads the properties
     after = "AND ts >= {since}" if bounded else ""
+    if sampled:
+        after += f" AND {sampling.SQL}"
     entrants = f"""(SELECT workspace_id, customer_id, ts, name, properties FROM events
-        WHERE customer_id IN (SELECT customer_id FROM chosen) {after}) AS e"""  # noqa: S608
-    window = _window_events(before).replace("FROM events AS e", f"FROM {entrants}")
-    parts = [
-        "SELECT toUInt8(0) AS part, '' AS event, '' AS key, '' AS kind, '' AS text,"
-        " toFloat64(0) AS number, toUInt64(customer_id) AS won, toUInt64(depth) AS lost"
-        " FROM chosen",
-        "SELECT toUInt8(1), event, '', '', '', toFloat64(0), toUInt64(countIf(depth = {n})),"
-        " toUInt64(countIf(depth < {n})) FROM (SELECT DISTINCT customer_id, depth, event"
-        " FROM win WHERE event NOT IN {step_names}) GROUP BY event",
-    ]
+        WHERE workspace_id = {{workspace}} AND customer_id IN (SELECT customer_id FROM {chosen})
+            {after}) AS e"""  # noqa: S608
+    return _window_events(before, chosen).replace("FROM events AS e", f"FROM {entrants}")
+
+
+def why_read_sql(chosen: str, win: str, *, properties: bool = True) -> str:
+    """``correlation.FunnelWhy`` from the table ``chosen`` of a funnel's rows and the table
+    ``win`` of its entrants' window events (``why_window_sql``). Rows ``(part, event, key,
+    kind, text, number, won, lost)``: part 0 one per entrant (its id in ``won``, depth in
+    ``lost``), part 1 per event name (not a step's) the converted and dropped entrants who did
+    it (``funnel_correlation_sql``), part 2 the property value counts
+    (``property_correlation_sql``; only with ``properties``)."""
+    depths = f"""
+SELECT toUInt8(0) AS part, '' AS event, '' AS key, '' AS kind, '' AS text,
+    toFloat64(0) AS number, toUInt64(customer_id) AS won, toUInt64(depth) AS lost
+FROM {chosen}"""  # noqa: S608 (structure is ours; every value is bound)
+    events = f"""
+SELECT toUInt8(1), event, '', '', '', toFloat64(0), toUInt64(countIf(depth = {{n}})),
+    toUInt64(countIf(depth < {{n}}))
+FROM (SELECT DISTINCT customer_id, depth, event FROM {win} WHERE event NOT IN {{step_names}})
+GROUP BY event"""  # noqa: S608 (structure is ours; every value is bound)
+    parts = [depths, events]
     if properties:
-        source = "SELECT * FROM win WHERE event != {last_step}"
+        source = f"SELECT * FROM {win} WHERE event != {{last_step}}"  # noqa: S608
         counts = _property_counts_sql(source)
         columns = "toUInt8(2), event, key, kind, text, number, toUInt64(won), toUInt64(lost)"
         parts.append(f"SELECT {columns} FROM ({counts})")  # noqa: S608
-    union = "\nUNION ALL\n".join(parts)
-    return f"""
-WITH chosen AS MATERIALIZED ({chosen}),
-win AS MATERIALIZED ({window})
-{union}
-"""
+    return "\nUNION ALL\n".join(parts)

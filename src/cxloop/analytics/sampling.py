@@ -13,13 +13,21 @@ import math
 
 SCALE = 10_000
 _MULTIPLIER = 2654435761  # Knuth's multiplicative hash (2^32 / golden ratio)
-# the same arithmetic in ClickHouse: UInt64 products wrap modulo 2^64, a multiple of 2^32
-SQL = f"((customer_id * {_MULTIPLIER}) % 4294967296) % {SCALE} < {{sample}}"
+# the same arithmetic in ClickHouse: UInt64 products wrap modulo 2^64, a multiple of 2^32.
+# The engine keeps it as the ``bucket`` column of its events, first in their order after the
+# workspace, so a sample reads only its own part of the store (``clickhouse.SCHEMA``)
+BUCKET_SQL = f"((customer_id * {_MULTIPLIER}) % 4294967296) % {SCALE}"
+SQL = "bucket < {sample}"
+
+
+def bucket(unit: int) -> int:
+    """``unit``'s bucket, 0 to ``SCALE`` - 1 (``BUCKET_SQL``)."""
+    return (int(unit) * _MULTIPLIER) % 2**32 % SCALE
 
 
 def in_sample(unit: int, rate: int | None) -> bool:
     """Whether ``unit`` is in the sample of ``rate`` per ``SCALE`` (everyone when None)."""
-    return rate is None or (int(unit) * _MULTIPLIER) % 2**32 % SCALE < rate
+    return rate is None or bucket(unit) < rate
 
 
 def rate_for(entered: int, size: int) -> int | None:

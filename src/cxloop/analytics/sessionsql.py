@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cxloop.analytics import clickhouse as ch
+from cxloop.analytics import sampling
 from cxloop.analytics.sessions import UNIT_BITS, SessionPeriod, SessionRules
 from cxloop.analytics.trendsql import trend_period_sql
 
@@ -77,7 +78,7 @@ def session_view_sql(
     inner = session_events_sql(rules, workspace_id=workspace_id, only=only)
     return f"""
 SELECT workspace_id, bitShiftLeft(cust, {UNIT_BITS}) + session AS customer_id, ts, id, type,
-    name, channel, properties
+    name, channel, properties, {sampling.BUCKET_SQL} AS bucket
 FROM ({inner})"""  # noqa: S608 (structure is ours; every value is bound)
 
 
