@@ -34,6 +34,16 @@ their durations (``analytics.sessions``' rules: a gap over 30 minutes starts a s
 has no session ids): cxloop's ``session_trend`` against SQLite window functions (LAG, a running
 SUM, ROW_NUMBER for the median) and chdb arrays per customer, written directly.
 
+Why they dropped: the funnel's correlation counts on a repeatable sample of its customers (those
+whose Knuth hash of the id modulo 10,000 is below ``WHY_RATE``, ``analytics.sampling``'s rule):
+how many entered and converted, and per event name outside the steps the converted and dropped
+entrants who did it between their start and the end of its window (the start counted: the
+earliest one whose chain reaches the customer's furthest step). cxloop's ``funnel_why`` (what
+the funnel page's "why they dropped" asks, property counts included) against one query written
+directly for chdb: every event of each sampled customer in one GROUP BY, the chain from each start
+with ``arrayFold``, the window's distinct names with ``arrayFilter``, on a MergeTree sorted by the
+sample's bucket (the layout a ClickHouse user would pick for a sampled question).
+
 Before and personas (cxloop's engine only, no baselines; their parity with the database's walk
 is tested in tests/test_analytics_before.py): "before churn" (``last_steps_before``: the last 3
 steps of customers with no event since day 20, and of everyone else) and personas' aggregates
@@ -83,10 +93,14 @@ ENGINES = {
     "cxloop-walk": "cxloop funnel_run (Python walk)",
 }
 BASELINES = ("sqlite-cte", "sqlite-window")
-QUERIES = ("funnel", "retention", "trend", "sessions", "before", "personas")
+QUERIES = ("funnel", "retention", "trend", "sessions", "why", "before", "personas")
 TREND_SERIES = (STEPS[0], STEPS[-1])
 SESSION_GAP = 1800  # seconds: cxloop's default session timeout
 SESSION_ENGINES = ("sqlite-window", "chdb-mergetree", "cxloop-engine")
+WHY_ENGINES = ("chdb-mergetree", "cxloop-engine")
+# of every 10,000 customers, the sample "why they dropped" reads: about 10,000 of 250,000 (the
+# page's CORRELATION_SAMPLE at 10M events), 2,000 of the default 50,000
+WHY_RATE = 400
 ENGINE_ONLY = ("before", "personas")  # cxloop's engine only: its own speed, no baselines
 CHURN_DAY = 20  # "before churn": customers with no event since START + 20 days
 
@@ -170,6 +184,15 @@ def generate(
         " Parquet)"
     )
     store.query("OPTIMIZE TABLE events FINAL")
+    # the same events sorted by the sample bucket first, for the sampled question ("why")
+    store.query(
+        "CREATE TABLE events_sampled (id UInt64, customer_id UInt64, name LowCardinality(String),"
+        " ts DateTime('UTC'), bucket UInt16 MATERIALIZED"
+        " ((customer_id * 2654435761) % 4294967296) % 10000)"
+        " ENGINE = MergeTree ORDER BY (bucket, customer_id, ts)"
+    )
+    store.query("INSERT INTO events_sampled SELECT id, customer_id, name, ts FROM events")
+    store.query("OPTIMIZE TABLE events_sampled FINAL")
     store.close()
     cxloop_store(directory)
 
@@ -291,6 +314,44 @@ def chdb_retention(source: str) -> str:
         " ARRAY JOIN arrayMap(x -> dateDiff('day', d0, x), days) AS n"
         f" WHERE n <= {OFFSETS} GROUP BY d0, n ORDER BY d0, n"
     )
+
+
+def chdb_why() -> str:
+    """ "Why they dropped" on the sample, in one pass over the sampled customers' events: the
+    chain from each start (greedy, strictly later, within the start's window), the furthest
+    depth D and the earliest start reaching it, then the distinct names outside the steps in
+    that start's window ('' once per entrant: the totals row)."""
+    steps = ", ".join(f"'{name}'" for name in STEPS)
+    later = ", ".join(
+        f"arraySort(arrayFilter((t, m) -> m = '{name}', times, names))" for name in STEPS[1:]
+    )
+    return f"""
+SELECT name, countIf(D = {len(STEPS)}) AS won, countIf(D < {len(STEPS)}) AS lost FROM (
+    SELECT D, arrayJoin(arrayPushFront(arrayDistinct(arrayFilter(
+        (m, t) -> t >= s0 AND t - s0 <= {WINDOW} AND m NOT IN ({steps}), names, times)), ''))
+        AS name
+    FROM (
+        SELECT customer_id, groupArray(toInt64(toUnixTimestamp(ts))) AS times,
+            groupArray(toString(name)) AS names,
+            arraySort(arrayFilter((t, m) -> m = '{STEPS[0]}', times, names)) AS starts,
+            [{later}] AS steps_later,
+            arrayMap(s -> arrayFold((acc, tk) -> if(acc.1
+                    AND (arrayFirstIndex(x -> x > acc.2 AND x - s <= {WINDOW}, tk) AS j) > 0,
+                    (1, tk[j], toUInt8(acc.3 + 1)), (0, acc.2, acc.3)),
+                steps_later, (1, s, toUInt8(1))).3, starts) AS depths,
+            arrayMax(depths) AS D,
+            starts[arrayFirstIndex(d -> d = D, depths)] AS s0
+        FROM events_sampled WHERE bucket < {WHY_RATE}
+        GROUP BY customer_id
+        HAVING length(starts) > 0
+    )
+)
+GROUP BY name ORDER BY name"""
+
+
+def why_rows(rows) -> list[list]:
+    """Comparable "why" rows: [name ('' for the totals), converted, dropped], sorted."""
+    return sorted([str(name), int(won), int(lost)] for name, won, lost in rows)
 
 
 def levels_to_counts(rows: list) -> list[int]:
@@ -441,6 +502,8 @@ def make_runner(engine: str, query: str, directory: Path):
             source = "events"
         if query == "sessions":
             return lambda: session_rows(csv_rows(str(run_sql(CHDB_SESSIONS, "CSV"))))
+        if query == "why":
+            return lambda: why_rows(csv_rows(str(run_sql(chdb_why(), "CSV"))))
         if query == "trend":
             sql = trend_sql(f"{source} WHERE", "toDate(ts)", "uniqExact(customer_id)")
             return lambda: trend_rows(csv_rows(str(run_sql(sql, "CSV"))))
@@ -538,6 +601,18 @@ def cxloop_engine_runner(query: str, directory: Path):
             )
 
         return sessions
+    if query == "why":  # what the funnel page's "why they dropped" asks, on the sample
+
+        def why() -> list[list]:
+            found = engine.funnel_why(
+                workspace_id=1, steps=[RuleSpec(event=s) for s in STEPS],
+                window=timedelta(seconds=WINDOW), sample=WHY_RATE,
+            )  # fmt: skip
+            c = found.correlation
+            events = [[name, won, lost] for name, (won, lost) in c.events.items()]
+            return sorted([["", c.converted, c.entered - c.converted], *events])
+
+        return why
     if query in ENGINE_ONLY:
         return cxloop_engine_only(engine, query)
     first, limit = date(1970, 1, 2), date(2200, 1, 1)
@@ -784,6 +859,8 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 if query == "sessions" and engine not in SESSION_ENGINES:
                     continue
+                if query == "why" and engine not in WHY_ENGINES:
+                    continue
                 if query in ENGINE_ONLY and engine != "cxloop-engine":
                     continue
                 results[engine] = measure(engine, query, directory, args.repeat)
@@ -809,9 +886,12 @@ def main(argv: list[str] | None = None) -> int:
 def report(query: str, results: dict[str, dict]) -> bool:
     medians = {engine: statistics.median(r["times"]) for engine, r in results.items()}
     base = min((medians[e] for e in BASELINES if e in medians), default=None)
+    against = "vs best SQLite"
+    if base is None and "chdb-mergetree" in medians:  # no SQLite: the query written for chdb
+        base, against = medians["chdb-mergetree"], "vs chdb direct"
     reference = next(iter(results.values()))["result"]
     print(f"{query}")
-    print(f"  {'engine':<36}{'median s':>9}{'min s':>8}{'vs best SQLite':>16}{'peak RSS MB':>13}"
+    print(f"  {'engine':<36}{'median s':>9}{'min s':>8}{against:>16}{'peak RSS MB':>13}"
           f"{'RSS at start':>14}{'open s':>8}  same result")  # fmt: skip
     same_all = True
     for engine, data in results.items():
