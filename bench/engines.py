@@ -44,6 +44,12 @@ directly for chdb: every event of each sampled customer in one GROUP BY, the cha
 with ``arrayFold``, the window's distinct names with ``arrayFilter``, on a MergeTree sorted by the
 sample's bucket (the layout a ClickHouse user would pick for a sampled question).
 
+Paths: the path view's question from the funnel's first step to its last (``analytics.pathwalk``'s
+rules: each customer's steps by time then id, repeats collapsed; from each start in turn, the end
+within the next 5 steps, a fresh start breaking the attempt): the customers who started, those who
+reached the end, and the 10 commonest paths. cxloop's ``path_counts`` against one query written
+directly for chdb (arrays per customer who did the start).
+
 Before and personas (cxloop's engine only, no baselines; their parity with the database's walk
 is tested in tests/test_analytics_before.py): "before churn" (``last_steps_before``: the last 3
 steps of customers with no event since day 20, and of everyone else) and personas' aggregates
@@ -93,11 +99,12 @@ ENGINES = {
     "cxloop-walk": "cxloop funnel_run (Python walk)",
 }
 BASELINES = ("sqlite-cte", "sqlite-window")
-QUERIES = ("funnel", "retention", "trend", "sessions", "why", "before", "personas")
+QUERIES = ("funnel", "retention", "trend", "sessions", "why", "paths", "before", "personas")
 TREND_SERIES = (STEPS[0], STEPS[-1])
 SESSION_GAP = 1800  # seconds: cxloop's default session timeout
 SESSION_ENGINES = ("sqlite-window", "chdb-mergetree", "cxloop-engine")
-WHY_ENGINES = ("chdb-mergetree", "cxloop-engine")
+WHY_ENGINES = ("chdb-mergetree", "cxloop-engine")  # also the path view's
+PATH_STEPS, PATH_TOP = 6, 10  # the path view's defaults: up to 6 steps, the top 10 paths
 # of every 10,000 customers, the sample "why they dropped" reads: about 10,000 of 250,000 (the
 # page's CORRELATION_SAMPLE at 10M events), 2,000 of the default 50,000
 WHY_RATE = 400
@@ -349,6 +356,42 @@ SELECT name, countIf(D = {len(STEPS)}) AS won, countIf(D < {len(STEPS)}) AS lost
 GROUP BY name ORDER BY name"""
 
 
+def chdb_paths() -> str:
+    """The path view's counts in one query: per customer who did the start, the collapsed
+    labels, the first start whose next ``PATH_STEPS`` - 1 labels hold the end before another
+    start, its path; then the top paths with the started and completed totals."""
+    start, end = STEPS[0], STEPS[-1]
+    return f"""
+SELECT path, n, sum(s) OVER () AS started, sumIf(n, notEmpty(path)) OVER () AS completed FROM (
+    SELECT path, count() AS n, sum(began) AS s FROM (
+        SELECT customer_id,
+            arraySort(x -> (x.2, x.3), groupArray((toString(name), ts, id))) AS raw,
+            arrayMap(x -> x.1, arrayFilter((x, before) -> x.1 != before, raw,
+                arrayPushFront(arrayPopBack(arrayMap(x -> x.1, raw)), ''))) AS labels,
+            arrayFilter(i -> labels[i] = '{start}', arrayEnumerate(labels)) AS starts,
+            length(starts) > 0 AS began,
+            arrayMap(i -> arrayFirstIndex(l -> l IN ('{start}', '{end}'),
+                arraySlice(labels, i + 1, {PATH_STEPS - 1})), starts) AS hits,
+            arrayFirstIndex((i, h) -> h > 0 AND labels[i + h] = '{end}', starts, hits) AS w,
+            if(w > 0, arraySlice(labels, starts[w], hits[w] + 1), []) AS path
+        FROM events
+        WHERE customer_id IN (SELECT customer_id FROM events WHERE name = '{start}')
+        GROUP BY customer_id
+    )
+    GROUP BY path
+)
+QUALIFY notEmpty(path)
+ORDER BY n DESC, path
+LIMIT {PATH_TOP}"""
+
+
+def path_rows(rows) -> list:
+    """Comparable path rows: [started, completed, [[path, customers], ...] in order]."""
+    if not rows:
+        return [0, 0, []]
+    return [int(rows[0][2]), int(rows[0][3]), [[list(path), int(n)] for path, n, _, _ in rows]]
+
+
 def why_rows(rows) -> list[list]:
     """Comparable "why" rows: [name ('' for the totals), converted, dropped], sorted."""
     return sorted([str(name), int(won), int(lost)] for name, won, lost in rows)
@@ -504,6 +547,10 @@ def make_runner(engine: str, query: str, directory: Path):
             return lambda: session_rows(csv_rows(str(run_sql(CHDB_SESSIONS, "CSV"))))
         if query == "why":
             return lambda: why_rows(csv_rows(str(run_sql(chdb_why(), "CSV"))))
+        if query == "paths":
+            return lambda: path_rows(
+                json.loads(bytes(run_sql(chdb_paths(), "JSONCompact").bytes()))["data"]
+            )
         if query == "trend":
             sql = trend_sql(f"{source} WHERE", "toDate(ts)", "uniqExact(customer_id)")
             return lambda: trend_rows(csv_rows(str(run_sql(sql, "CSV"))))
@@ -613,6 +660,17 @@ def cxloop_engine_runner(query: str, directory: Path):
             return sorted([["", c.converted, c.entered - c.converted], *events])
 
         return why
+    if query == "paths":  # what the path view asks, from the first step to the last
+
+        def paths() -> list:
+            found = engine.path_counts(
+                workspace_id=1, start=STEPS[0], end=STEPS[-1], max_steps=PATH_STEPS,
+                within=None, by_channel=False, since=None, until=None, customer_ids=None,
+                top=PATH_TOP,
+            )  # fmt: skip
+            return [found.started, found.completed, [[list(p), n] for p, n in found.top]]
+
+        return paths
     if query in ENGINE_ONLY:
         return cxloop_engine_only(engine, query)
     first, limit = date(1970, 1, 2), date(2200, 1, 1)
@@ -859,7 +917,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 if query == "sessions" and engine not in SESSION_ENGINES:
                     continue
-                if query == "why" and engine not in WHY_ENGINES:
+                if query in ("why", "paths") and engine not in WHY_ENGINES:
                     continue
                 if query in ENGINE_ONLY and engine != "cxloop-engine":
                     continue
@@ -902,6 +960,8 @@ def report(query: str, results: dict[str, dict]) -> bool:
               f"{ratio:>16}{data['peak_kb'] / 1024:>13.0f}{data['rss_ready_kb'] / 1024:>14.0f}"
               f"{data['setup']:>8.2f}  {same}")  # fmt: skip
     shown = reference if query == "funnel" else f"{len(reference)} rows, first {reference[:3]}"
+    if query == "paths":
+        shown = f"{reference[0]:,} started, {reference[1]:,} completed, top 3 {reference[2][:3]}"
     print(f"  result: {shown}")
     print(f"  all engines identical: {same_all}\n")
     if not same_all:
