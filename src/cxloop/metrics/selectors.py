@@ -18,7 +18,6 @@ What is counted:
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -43,6 +42,14 @@ from cxloop.core.models import Workspace
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.metrics import definitions as d
 from cxloop.metrics._comments import Comment, Tone, comments_page
+from cxloop.metrics._options import (
+    BREAKDOWN_MAX_VALUES,
+    PERSONAL_KEY,
+    TRAIT_SAMPLE,
+    FilterOptions,
+    filter_options,
+    trait_key_personal,
+)
 from cxloop.metrics._retention import (  # cohort horizon (issue 10)
     COHORT_HORIZON,
     COHORT_HORIZON_MAX,
@@ -57,34 +64,39 @@ from cxloop.metrics._rollup import rollup_answers, rollup_counts
 from cxloop.metrics._window import WINDOW_METRICS, metric_window, usual_range
 from cxloop.metrics.definitions import Estimate, MetricName
 from cxloop.metrics.filters import (
-    TRAIT_KEY,
     FilterError,
     Granularity,
     MetricQuery,
     ResponseFilters,
 )
-from cxloop.text import selectors as text_selectors
 
 if TYPE_CHECKING:
     from cxloop.feedback.models import Invitation, Response
 
-# periods and retention live in their own modules; callers keep importing them from here
+# periods, retention and the filter menus live in their own modules; callers keep importing
+# them from here
 __all__ = [
+    "BREAKDOWN_MAX_VALUES",
     "COHORT_HORIZON",
     "COHORT_HORIZON_MAX",
+    "PERSONAL_KEY",
+    "TRAIT_SAMPLE",
     "WINDOW_METRICS",
     "Cohort",
     "Comment",
+    "FilterOptions",
     "PeriodStart",
     "RetentionRow",
     "Tone",
     "cohort_note",
     "cohort_retention",
+    "filter_options",
     "horizon_start",
     "metric_window",
     "period_floor",
     "period_next",
     "retention_by_period",
+    "trait_key_personal",
     "usual_range",
 ]
 
@@ -487,74 +499,3 @@ def responses_fingerprint(*, workspace: Workspace) -> str:
     )["last"]
     text = f"{top or 0}|{last.isoformat() if last else '-'}|{workspace.pk}"
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class FilterOptions:
-    surveys: list[tuple[int, str]]
-    channels: list[str]
-    touchpoints: list[str]
-    trait_keys: list[str]
-    breakdown_keys: list[str]  # trait keys a breakdown may offer (see filter_options)
-    themes: list[tuple[int, str]]
-
-
-TRAIT_SAMPLE = 2_000
-BREAKDOWN_MAX_VALUES = 20  # a trait with more distinct values is too fine to break down by
-# trait keys that hold personal data (names, contact details, identifiers, dates of birth):
-# never offered as a breakdown, whatever their values
-PERSONAL_KEY = re.compile(
-    r"(^|[_.\-])(e-?mail|surname|phone|mobile|tel|address|street|postcode|post_?code|zip"
-    r"|birth|birthday|dob|ssn|passport|iban|card|ip|id)($|[_.\-])",
-    re.IGNORECASE,
-)
-
-
-def trait_key_personal(key: str) -> bool:
-    """True when a trait's name says it holds personal data (``email``, ``first_name``...)."""
-    return PERSONAL_KEY.search(key) is not None or "name" in key.lower()
-
-
-def filter_options(*, workspace: Workspace) -> FilterOptions:
-    """Values offered in the dashboard's filter menus.
-
-    Trait keys come from the customers who answered most recently (a sample of
-    ``TRAIT_SAMPLE``), so the menu stays quick on large workspaces. A breakdown offers only
-    traits that are not personal (:func:`trait_key_personal`) and have at most
-    ``BREAKDOWN_MAX_VALUES`` values in that sample: a split by email made one row per person.
-    """
-    responses = feedback_selectors.workspace_responses(workspace=workspace)
-    recent = (
-        responses.filter(customer__isnull=False)
-        .order_by("-pk")
-        .values_list("customer__traits", flat=True)[:TRAIT_SAMPLE]
-    )
-    keys: set[str] = set()
-    values: dict[str, set[str]] = {}
-    for traits in recent:
-        if isinstance(traits, dict):
-            for k, v in traits.items():
-                if isinstance(k, str) and TRAIT_KEY.fullmatch(k):
-                    keys.add(k)
-                    seen = values.setdefault(k, set())
-                    if len(seen) <= BREAKDOWN_MAX_VALUES:
-                        seen.add(str(v) if not isinstance(v, dict | list) else "\x00")
-    pairs = set(responses.values_list("channel", "touchpoint").distinct())
-    return FilterOptions(
-        surveys=list(
-            feedback_selectors.published_surveys(workspace=workspace)
-            .order_by("name")
-            .values_list("pk", "name")
-        ),
-        channels=sorted({channel for channel, _ in pairs if channel}),
-        touchpoints=sorted({touchpoint for _, touchpoint in pairs if touchpoint})[:200],
-        trait_keys=sorted(keys),
-        breakdown_keys=sorted(
-            k
-            for k in keys
-            if not trait_key_personal(k)
-            and "\x00" not in values[k]
-            and len(values[k]) <= BREAKDOWN_MAX_VALUES
-        ),
-        themes=text_selectors.theme_choices(workspace=workspace),
-    )
