@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from cxloop.analytics import sampling
 from cxloop.analytics import selectors as analytics
 from cxloop.analytics.services import engine_drain
 from cxloop.analytics.sessions import CUSTOMER, SESSION, SessionPeriod, SessionRules, unit_of
@@ -192,6 +193,15 @@ def test_random_histories_get_the_same_sessions_from_both_engines(workspace, chd
         assert (s2.counts, s2.stopped, s2.latest) == (s1.counts, s1.stopped, s1.latest)
         c1, c2 = x.funnel_correlation(**question), y.funnel_correlation(**question)
         assert (c2.entered, c2.converted, c2.events) == (c1.entered, c1.converted, c1.events)
+        # the one-call answer (scratch tables on chdb), of all sessions and of about half;
+        # per session without property counts, as the selector asks
+        full = x.funnel_why(**question, properties=False)
+        assert len(full.depth) == c1.entered > 0
+        for sample in (None, 5000):
+            w1 = x.funnel_why(**question, sample=sample, properties=False)
+            w2 = y.funnel_why(**question, sample=sample, properties=False)
+            assert (w2.depth, w2.correlation.events) == (w1.depth, w1.correlation.events)
+            assert set(w2.depth) == {k for k in full.depth if sampling.in_sample(k, sample)}
     paths = {"workspace_id": workspace.pk, "max_steps": 5, "within": None, "by_channel": False,
              "since": T0, "until": None, "customer_ids": None, "top": 20}  # fmt: skip
     for start, end in (("Home", "Order"), ("Home", ""), ("", "Order")):
