@@ -371,7 +371,7 @@ def test_schedule_occurrences_replay_from_history(workspace):
 def test_a_firing_cut_short_is_resumed_after_its_lease_without_redoing_an_action(
     workspace, agent, monkeypatch
 ):
-    from cxloop.workflows import _rules
+    from cxloop.workflows import _actions
     from cxloop.workflows.models import WorkflowRun
 
     ids = _people(workspace, {"c": "gold"}, T0)
@@ -387,7 +387,7 @@ def test_a_firing_cut_short_is_resumed_after_its_lease_without_redoing_an_action
     def dies(action, c):  # the worker dies during the second action
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(_rules._ACTIONS, "notify", dies)
+    monkeypatch.setitem(_actions.ACTIONS, "notify", dies)
     with pytest.raises(KeyboardInterrupt):
         services.rules_react_response(workspace_id=workspace.pk, response_id=reply.pk)
     monkeypatch.undo()

@@ -26,7 +26,7 @@ from django.utils import timezone
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import selectors as feedback_selectors
-from cxloop.workflows import _rules
+from cxloop.workflows import _actions, _rules
 from cxloop.workflows._calendar import calendar_definition
 from cxloop.workflows._facts import ExtraFacts, wants_extra
 from cxloop.workflows._predictions import Predictions, wants_predictions
@@ -80,7 +80,7 @@ def _live_rules(*triggers: str):
 
 def _carry_out(rule: Rule, firing, customer, facts: Mapping[str, Any], at: datetime) -> None:
     if firing is not None and firing.status == FiringStatus.ACTING:
-        context = _rules._Context(
+        context = _actions.Context(
             rule.workspace, customer, None, None, dict(facts), [rule.pk], rule, at, firing
         )
         _rules.firing_carry_out(firing=firing, context=context)
