@@ -600,3 +600,47 @@ def test_why_they_dropped_leaves_no_scratch_table_behind(workspace, chdb_engine,
     with pytest.raises(EngineError):
         chdb_engine.funnel_why(workspace_id=workspace.pk, steps=steps, window=None)
     assert chdb_engine.transport.query(scratch) == [[0]]
+
+
+def test_a_store_that_cannot_be_copied_still_answers_its_samples(chdb_engine, monkeypatch):
+    from cxloop.analytics.transports import EngineError
+
+    # given: a store in the old order, and an engine that refuses the swap (a filesystem
+    # without an atomic exchange, say) after the view of customer days was dropped
+    t = chdb_engine.transport
+    t.command("DROP VIEW customer_days_mv")
+    t.command("DROP TABLE events")
+    t.command(OLD_EVENTS)
+    t.command(
+        "INSERT INTO events VALUES (7, 1, '2026-01-01 10:00:00', 10, 'track', 'A', 'web', '{}')"
+    )
+    command = t.command
+
+    def refuse_the_swap(sql: str) -> None:
+        if sql.startswith("EXCHANGE TABLES"):
+            raise EngineError("EXCHANGE is not supported here")
+        command(sql)
+
+    monkeypatch.setattr(t, "command", refuse_the_swap)
+
+    # when
+    chdb_engine.setup()
+
+    # then: the old order stays, with its bucket computed on read (5761 for customer 1, by
+    # hand above), the copy is gone and new events still reach the customer days
+    key = t.query("SELECT sorting_key FROM system.tables WHERE database = currentDatabase() "
+                  "AND name = 'events'")  # fmt: skip
+    assert key == [["workspace_id, customer_id, ts, id"]]
+    assert t.query("SELECT customer_id, bucket FROM events WHERE bucket < 5762") == [[1, 5761]]
+    assert t.query("EXISTS TABLE events_relayout") == [[0]]
+    t.command("INSERT INTO events (workspace_id, customer_id, ts, id, type, name, channel, "
+              "properties) VALUES (7, 3, '2026-01-05 09:00:00', 12, 'track', 'C', 'web', '{}')")  # fmt: skip
+    assert t.query("SELECT customer_id FROM customer_days WHERE workspace_id = 7") == [[3]]
+
+    # and the next start, able to swap, copies it into the sample order
+    monkeypatch.setattr(t, "command", command)
+    chdb_engine.setup()
+    key = t.query("SELECT sorting_key FROM system.tables WHERE database = currentDatabase() "
+                  "AND name = 'events'")  # fmt: skip
+    assert key == [["workspace_id, bucket, customer_id, ts, id"]]
+    assert t.query("SELECT count() FROM events") == [[2]]

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from cxloop.analytics import clickhouse as ch
+from cxloop.analytics import sampling
+from cxloop.analytics.transports import EngineError
 
 LOADING = "loading"  # engine_meta: the id range of a load in progress
 log = logging.getLogger(__name__)
@@ -26,10 +28,26 @@ class ClickHouseStore:
         for statement in ch.SCHEMA:
             self.transport.command(statement)
         # a relayout cut short leaves its copy: the events table is whole either way
-        self.transport.command(f"DROP TABLE IF EXISTS {RELAYOUT}")
+        self.transport.command(f"DROP TABLE IF EXISTS {RELAYOUT} SYNC")
         if self._events_order() != ch.EVENTS_ORDER.strip("()"):
+            # the bucket first, computed on read in the old order (no copy): a sample's
+            # questions answer even when the copy below cannot be made
+            self.transport.command(
+                "ALTER TABLE events ADD COLUMN IF NOT EXISTS bucket UInt16 "
+                f"MATERIALIZED {sampling.BUCKET_SQL}"
+            )
             log.warning("analytics engine: copying the events into the sample order (once)")
-            self.relayout()
+            try:
+                self.relayout()
+            except EngineError as exc:  # no room for a second copy, no atomic exchange...
+                log.error(
+                    "analytics engine: the events stay in their old order, samples read all "
+                    "of them (%s); the copy is tried again at the next start",
+                    exc,
+                )
+                self.transport.command(f"DROP TABLE IF EXISTS {RELAYOUT} SYNC")
+                for statement in ch.SCHEMA:  # the view of customer days, if it was dropped
+                    self.transport.command(statement)
 
     def _events_order(self) -> str:
         rows = self.transport.query(
@@ -51,7 +69,7 @@ class ClickHouseStore:
         )
         self.transport.command("DROP VIEW IF EXISTS customer_days_mv")
         self.transport.command(f"EXCHANGE TABLES events AND {RELAYOUT}")
-        self.transport.command(f"DROP TABLE {RELAYOUT}")
+        self.transport.command(f"DROP TABLE {RELAYOUT} SYNC")  # its files now, not in 8 min
         for statement in ch.SCHEMA:
             self.transport.command(statement)
 

@@ -9,6 +9,7 @@ one (``correlation.why_in_parts``)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -23,6 +24,7 @@ from cxloop.analytics.correlation import (
     why_in_parts,
 )
 from cxloop.analytics.steps import Exclusion, Step
+from cxloop.analytics.transports import EngineError, EngineUnavailable
 
 
 def funnel_why(
@@ -105,5 +107,6 @@ def _in_scratch_tables(
         read = funnelsql.why_read_sql(tables["chosen"], tables["win"], properties=properties)
         return transport.query(ch.bind(read, params))
     finally:
-        for table in reversed(made):
-            transport.query(f"DROP TEMPORARY TABLE IF EXISTS {table}")
+        for table in reversed(made):  # each dropped on its own: one failing keeps no other
+            with suppress(EngineError, EngineUnavailable):
+                transport.query(f"DROP TEMPORARY TABLE IF EXISTS {table}")
