@@ -62,15 +62,14 @@ def funnel_why(
     )  # fmt: skip
     if only is not None:
         params["only"] = sorted(only) or [0]
-    window_sql = funnelsql.why_window_sql(
-        "{chosen_table}", bounded=bool(bounds), sampled=sample is not None
-    )
     depth: dict[int, int] = {}
     found = FunnelCorrelation(entered=0, converted=0)
     counts: PropertyCounts | None = {} if properties else None
-    for part, event, *rest in _in_scratch_tables(
-        engine.transport, chosen, window_sql, params, properties=properties
-    ):
+    rows = _in_scratch_tables(
+        engine.transport, chosen, params, bounded=bool(bounds), sampled=sample is not None,
+        properties=properties,
+    )  # fmt: skip
+    for part, event, *rest in rows:
         if part == 0:
             depth[int(rest[-2])] = int(rest[-1])
         elif part == 1:
@@ -84,29 +83,27 @@ def funnel_why(
 
 
 def _in_scratch_tables(
-    transport: Any, chosen: str, window_sql: str, params: dict[str, Any], *, properties: bool
+    transport: Any,
+    chosen: str,
+    params: dict[str, Any],
+    *,
+    bounded: bool,
+    sampled: bool,
+    properties: bool,
 ) -> list[list[Any]]:
-    """``funnelsql.why_read_sql``'s rows, with the funnel (``chosen``) and its window events
-    (``window_sql``, reading the table named ``{chosen_table}``) in temporary tables of their
-    own, dropped after, whatever happens."""
+    """``funnelsql.why_read_sql``'s rows, with the funnel (``chosen``) and its window events in
+    temporary tables named for this request, both dropped after, whatever happens."""
     name = f"why_{uuid4().hex}"
-    tables = {"chosen": f"{name}_chosen", "win": f"{name}_win"}
-    made: list[str] = []
+    funnel, window = f"{name}_chosen", f"{name}_win"
+    window_sql = funnelsql.why_window_sql(funnel, bounded=bounded, sampled=sampled)
     try:
-        made.append(tables["chosen"])
-        transport.query(
-            ch.bind(
-                f"CREATE TEMPORARY TABLE {tables['chosen']} ENGINE = Memory AS {chosen}", params
+        for table, sql in ((funnel, chosen), (window, window_sql)):
+            transport.query(
+                ch.bind(f"CREATE TEMPORARY TABLE {table} ENGINE = Memory AS {sql}", params)
             )
-        )
-        made.append(tables["win"])
-        window = window_sql.replace("{chosen_table}", tables["chosen"])
-        transport.query(
-            ch.bind(f"CREATE TEMPORARY TABLE {tables['win']} ENGINE = Memory AS {window}", params)
-        )
-        read = funnelsql.why_read_sql(tables["chosen"], tables["win"], properties=properties)
+        read = funnelsql.why_read_sql(funnel, window, properties=properties)
         return transport.query(ch.bind(read, params))
     finally:
-        for table in reversed(made):  # each dropped on its own: one failing keeps no other
+        for table in (window, funnel):  # each dropped on its own: one failing keeps no other
             with suppress(EngineError, EngineUnavailable):
                 transport.query(f"DROP TEMPORARY TABLE IF EXISTS {table}")
