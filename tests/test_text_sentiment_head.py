@@ -110,6 +110,43 @@ def test_leave_one_corpus_out_never_trains_on_a_scored_text():
     ]  # fmt: skip
 
 
+def test_cross_validation_scores_every_row_once_by_a_head_that_never_saw_it(monkeypatch):
+    # given: "same words" twice in one corpus and once in another; 26 distinct texts in all
+    corpora = {
+        "a": _corpus("a", [f"a {i}" for i in range(10)] + ["Same  words", "same words"], 1),
+        "b": _corpus("b", [f"b {i}" for i in range(10)] + ["same words"], 2),
+        "c": _corpus("c", [f"c {i}" for i in range(5)], 3),
+    }
+    fitted = []
+    real_fit = training.fit
+
+    def spy(train, *, refuse=()):
+        fitted.append(({embeddings.normalise(t).lower() for c in train for t in c.texts}, refuse))
+        return real_fit(train, refuse=refuse)
+
+    monkeypatch.setattr(training, "fit", spy)
+    # when
+    fold = training.folds(corpora, count=5, seed=0)
+    results = training.cross_validate(corpora, count=5, seed=0)
+    # then: every copy of a text in one fold, 26 distinct texts dealt 6, 5, 5, 5, 5
+    assert len({int(f) for f in fold["a"][10:]} | {int(fold["b"][10])}) == 1
+    per_fold = {}
+    for name, c in corpora.items():
+        for t, f in zip(c.texts, fold[name], strict=True):
+            per_fold.setdefault(int(f), set()).add(embeddings.normalise(t).lower())
+    assert sorted(len(v) for v in per_fold.values()) == [5, 5, 5, 5, 6]
+    # five heads, each refused (and not trained on) exactly its own fold's texts
+    assert len(fitted) == 5
+    for k, (seen, refused) in enumerate(fitted):
+        assert {embeddings.normalise(t).lower() for t in refused} == per_fold[k]
+        assert not seen & per_fold[k]
+        assert seen | per_fold[k] == set().union(*per_fold.values())
+    # every row scored: 36 rows, each corpus's training rows summed over the folds (rows × 4)
+    assert [(h.corpus, h.rows) for h in results] == [("a", 12), ("b", 11), ("c", 5)]
+    assert results[0].trained_on == {"a": 48, "b": 44, "c": 20}
+    assert all(np.all(h.scores != 0) for h in results)
+
+
 @pytest.mark.parametrize(
     ("text", "label"),
     [
