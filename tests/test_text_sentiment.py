@@ -1,8 +1,9 @@
 """Sentiment, sentences, drivers and emotions on small fixed texts with known answers.
 
 Expected scores come from the vaderSentiment library itself (``polarity_scores``), which our
-explaining loop must reproduce exactly on texts our three changes do not touch (no "support",
-"please", no CX_LEXICON word, no second sentiment word after a negation); labels use VADER's
+explaining loop must reproduce exactly on texts our changes do not touch (no CX_NEUTRAL word
+such as "support" or "please", no CX_LEXICON word, no @handle, no second sentiment word after a
+negation); labels use VADER's
 published ±0.05 cut-off."""
 
 import pytest
@@ -48,6 +49,31 @@ def test_support_and_please_are_neutral_in_customer_service_text():
     # then: no praise left (no lexicon word in it carries sentiment here)
     assert result.score == 0.0
     assert result.drivers == ()
+
+
+def test_help_care_and_credit_ask_or_name_a_service_and_carry_no_sentiment():
+    # given: VADER reads "help" (+1.7), "care" (+2.2) and "credit" (+1.6) as praise
+    text = "Can you help? Customer care says the credit is on my account"
+    assert VADER.polarity_scores(text)["compound"] > 0.5
+    # when
+    result = sentiment.analyse(text)
+    # then
+    assert (result.score, result.drivers, result.label) == (0.0, (), "neutral")
+
+
+def test_an_at_handle_names_an_account_and_is_not_read_as_a_word():
+    # given: "@united" and "@joy" are accounts; VADER drops the "@" and reads united (+1.8)
+    # and joy (+2.8)
+    text = "@united @joy my bag never arrived"
+    assert VADER.polarity_scores(text)["compound"] > 0.5
+    # when
+    result = sentiment.analyse(text)
+    # then: the text scores as it does without the handles, and no handle is a driver
+    assert result.score == round(VADER.polarity_scores("my bag never arrived")["compound"], 4)
+    assert not {d.word.lower() for d in result.drivers} & {"united", "joy", "@united", "@joy"}
+    # the same words without an @ are still read
+    assert sentiment.analyse("joy, united again").score > 0.5
+    assert sentiment.analyse("@united joy!").score == sentiment.analyse("joy!").score
 
 
 def test_contrast_weighs_the_clause_after_but():

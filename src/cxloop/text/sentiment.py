@@ -36,7 +36,7 @@ POSITIVE_CUTOFF = 0.05
 NEGATIVE_CUTOFF = -0.05
 MAX_CHARS = 20_000  # longer texts are analysed on their first 20,000 characters
 MAX_DRIVERS = 8
-VERSION = "vader-3.3.2+cx2"  # cx2: names redacted before analysis
+VERSION = "vader-3.3.2+cx3"  # cx2: names redacted before analysis; cx3: handles, "help"
 
 # A small, documented emotion lexicon (lower-case words or word stems; a stem ends in "*").
 # Chosen for customer-service text: each word names the emotion or is its usual expression.
@@ -133,6 +133,9 @@ _ENGLISH = frozenset(
 _KEEP = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff]")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 _WORD = re.compile(r"[\w'’-]+", re.UNICODE)
+# an @handle names an account ("@united", "@joy_support"), it says nothing about how the writer
+# feels; VADER strips the "@" and reads the name as a word
+_HANDLE = re.compile(r"(?<![\w@])@\w+")
 
 
 @dataclass(frozen=True)
@@ -174,8 +177,9 @@ def label_of(score: float) -> str:
     return "neutral"
 
 
-# words VADER scores positive that, in customer-service text, name a team or ask politely
-CX_NEUTRAL = ("support", "please")
+# words VADER scores positive that, in customer-service text, name a team or a service, or ask:
+# "please help", "customer care", "the credit on my account"
+CX_NEUTRAL = ("support", "please", "help", "care", "credit")
 # words VADER's lexicon lacks that customer-service text uses for what went wrong, on VADER's
 # −4…+4 scale, valued like their nearest VADER entries ("delay" −1.3, "missing" −1.2,
 # "crash" −1.7, "broken" −2.1)
@@ -205,7 +209,7 @@ class _Explaining(SentimentIntensityAnalyzer):
         return SentimentIntensityAnalyzer._negation_check(valence, words_and_emoticons, start_i, i)
 
     def explain(self, text: str) -> tuple[dict, list[Driver]]:
-        text = self._demojize(text)
+        text = _HANDLE.sub("", self._demojize(text))
         sentitext = SentiText(text)
         words = sentitext.words_and_emoticons
         sentiments: list[float] = []

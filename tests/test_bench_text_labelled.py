@@ -1,0 +1,40 @@
+"""The labelled-text benchmark's reading of a CSV and its dev / test halves
+(bench/text_labelled.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "text_labelled.py"
+spec = importlib.util.spec_from_file_location("bench_text_labelled", BENCH)
+assert spec and spec.loader
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+
+
+def test_labels_are_read_and_a_bad_one_is_named_with_its_line(tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_text('text,mood\n"late, again",Negative\nok,neutral\nlovely, positive\n')
+    texts, labels = bench.read(good, "text", "mood")
+    assert texts == ["late, again", "ok", "lovely"]
+    assert labels.tolist() == [-1, 0, 1]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,mood\nfine,neutral\nmeh,mixed\n")
+    with pytest.raises(SystemExit, match=r"bad.csv, line 3: label 'mixed'"):
+        bench.read(bad, "text", "mood")
+
+
+def test_the_halves_split_by_the_texts_hash_and_keep_copies_together():
+    texts = [f"text {i}" for i in range(40)] + ["text 3", "text 3"]
+    dev, test = bench.in_half(texts, "dev"), bench.in_half(texts, "test")
+    # by hand: the last byte of each text's sha256, even → dev
+    expected = [hashlib.sha256(t.encode()).digest()[-1] % 2 == 0 for t in texts]
+    assert dev.tolist() == expected
+    assert np.all(dev ^ test) and bench.in_half(texts, "all").all()
+    assert dev[3] == dev[40] == dev[41]
+    assert 0 < dev.sum() < len(texts)
