@@ -17,7 +17,7 @@ from cxloop.core import selectors as core_selectors
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
 from cxloop.customers import services as customer_services
-from cxloop.workflows import _runs, _webhooks
+from cxloop.workflows import _runs, _steps, _webhooks
 from cxloop.workflows.definition import fill
 from cxloop.workflows.models import (
     Notice,
@@ -87,15 +87,15 @@ def _assign(action, c: Context) -> str:
     actor = f"rule: {c.rule.name}"
     if action.get("user_id"):
         user = core_selectors.member_get(workspace=c.workspace, user_id=action["user_id"])
-        _runs.step_assign(step=step, user=user.user if user else None, actor=actor, at=c.at)
+        _steps.step_assign(step=step, user=user.user if user else None, actor=actor, at=c.at)
         return f"assigned {step.title!r} to {user.user.get_username() if user else '?'}"
-    _runs.step_assign_role(step=step, role=action["role"], actor=actor, at=c.at)
+    _steps.step_assign_role(step=step, role=action["role"], actor=actor, at=c.at)
     return f"assigned {step.title!r} to role {action['role']}"
 
 
 def _extend(action, c: Context) -> str:
     step = _target_step(c)
-    _runs.step_extend(step=step, hours=action["hours"], actor=f"rule: {c.rule.name}", at=c.at)
+    _steps.step_extend(step=step, hours=action["hours"], actor=f"rule: {c.rule.name}", at=c.at)
     return f"extended {step.title!r} by {action['hours']} h"
 
 

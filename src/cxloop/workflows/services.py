@@ -28,13 +28,10 @@ from cxloop.workflows._runs import (
     run_cancel,
     run_start,
     runs_start_for_customers,
-    step_assign,
-    step_assign_role,
     step_complete,
-    step_extend,
     step_form_class,
-    steps_mark_overdue,
 )
+from cxloop.workflows._steps import step_assign, step_assign_role, step_extend, steps_mark_overdue
 from cxloop.workflows._templates import template_archive, template_create, template_new_version
 from cxloop.workflows._triggers import (
     REPLAY_NOTES,
