@@ -361,10 +361,10 @@ def test_the_carrier_backlog_makes_web_deliveries_late():
 def test_large_demos_are_invented_a_slice_of_people_at_a_time(monkeypatch):
     """Past PEOPLE_SLICE people the story streams: the same people and messages, fed slice by
     slice (each slice oldest first), so memory stays bounded at 250,000 customers."""
-    from cxloop.demo import generator
+    from cxloop.demo import _messages as writer  # where the story's batches read it
 
     whole = _messages(people=60)
-    monkeypatch.setattr(generator, "PEOPLE_SLICE", 25)
+    monkeypatch.setattr(writer, "PEOPLE_SLICE", 25)
     story = Story(seed=SEED, people=60, now=NOW)
     progress, sliced = [], []
     for _, batch in story.batches():

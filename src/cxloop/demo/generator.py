@@ -18,14 +18,11 @@ message ids. Times are offsets from ``now`` (midnight today by default), over th
 
 from __future__ import annotations
 
-import math
-import random
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from itertools import accumulate
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -35,6 +32,10 @@ from cxloop.core import services as core_services
 from cxloop.core.db import refresh_planner_statistics
 from cxloop.customers.models import Customer, CustomerMerge
 from cxloop.demo import catalog
+from cxloop.demo._aftersales import DELIVERY_DELAY_DAYS as DELIVERY_DELAY_DAYS
+from cxloop.demo._aftersales import PAYMENT_OUTAGE_DAYS as PAYMENT_OUTAGE_DAYS
+from cxloop.demo._aftersales import AfterSales
+from cxloop.demo._messages import CURRENCY, DAY, HOUR, MINUTE, YEAR, Person, _line, _product
 from cxloop.demo.feedback import build_feedback_demo
 from cxloop.demo.journeys import build_journey_demo
 from cxloop.demo.segments import build_segments_demo
@@ -46,15 +47,7 @@ from cxloop.text import services as text_services
 
 WORKSPACE_NAME = "Northwind Outfitters"
 PHONE_REGION = "GB"
-CHUNK = 5000  # messages per ingestion batch at most
-PEOPLE_SLICE = 20_000  # people invented (and held in memory) at a time
-CURRENCY = "GBP"
 
-MINUTE = 60.0
-HOUR = 3600.0
-DAY = 86400.0
-YEAR = 365 * DAY
-BATCH_SPAN = 7 * DAY  # an ingestion batch never holds more than a week of activity
 
 # Web funnel: how far a web/app user ever gets (0 home and category pages only, 1 viewed a
 # product, 2 added to cart, 3 started checkout, 4 bought). Cumulative: ~60% view, ~35% add,
@@ -68,28 +61,6 @@ CHURN_SHARE = 0.25
 APP_SHARE = 0.40
 SOCIAL_SHARE = 0.25
 EMAIL_WITHDRAW_SHARE = 0.20  # of account holders, some time after signing up
-LATE_DELIVERY_SHARE = 0.12
-RETURN_SHARE = 0.16
-DAMAGED_SHARE = 0.03
-
-# Incidents for "What changed" to find on first run, in days before "now" (first, last):
-# a payment provider outage declines a share of web and app card payments at checkout, and most
-# of those customers give up; then a carrier's backlog makes web orders' deliveries late, which
-# shows in the relationship NPS of web customers. Drawn from their own random stream.
-PAYMENT_OUTAGE_DAYS = (26, 5)
-PAYMENT_DECLINED_SHARE = 0.6
-DECLINED_GIVE_UP_SHARE = 0.9
-DELIVERY_DELAY_DAYS = (34, 8)
-DELIVERY_DELAY_CHANNEL = "web"
-DELIVERY_DELAY_SHARE = 0.85
-
-# Local hour of day that sessions start, weighted towards lunchtime and evenings.
-_HOURS = tuple(range(24))
-_HOUR_CUM = tuple(
-    accumulate((1, 1, 1, 1, 1, 1, 2, 4, 6, 7, 7, 8, 10, 9, 8, 7, 7, 8, 11, 14, 15, 13, 9, 4))
-)
-_SHOP_HOURS = tuple(range(9, 20))
-_TICKET_CHANNELS = ("chat", "phone", "email")
 
 
 @dataclass
@@ -155,48 +126,11 @@ def build_demo(
         )
 
 
-@dataclass(slots=True)
-class Person:
-    """One invented person and the identifiers each system knows them by."""
-
-    n: int
-    first: str
-    last: str
-    email: str
-    phone: str | None  # as they type it (local UK format), None if they never give one
-    city: str
-    store: str
-    birth_year: int
-    user_id: str  # web shop account id, used once they sign up
-    web_anon: str  # analytics.js cookie
-    email_anon: str  # email platform subscriber id, before the account exists
-    pos_id: str  # till / loyalty card id
-    device_id: str
-    social: tuple[str, str] | None  # (network, handle)
-    start: float
-    end: float
-    activity: float  # heavy-tailed: how much this person does compared with others
-    engagement: float  # how likely they are to open an email
-    depth: int  # furthest web funnel step they ever reach
-    tier: str = "bronze"
-    signed_up: float | None = None
-    email_consent_until: float = YEAR
-    orders: int = 0
-
-
-class Story:
+class Story(AfterSales):
     """Generates every message of the demo, then hands them back sorted by time."""
 
     def __init__(self, *, seed: int, people: int, now: datetime) -> None:
-        self.seed = seed
-        self.rng = random.Random(seed)
-        self.incidents = random.Random(seed * 7919 + 1)  # the incidents' own stream
-        self.people = people
-        self.origin = now - timedelta(days=365)
-        self._out: list[tuple[float, int, dict]] = []
-        self._orders = 0
-        self._tickets = 0
-        self.people_done = 0  # people whose messages are all handed out (for a progress bar)
+        super().__init__(seed=seed, people=people, now=now)
         rng = self.rng
         self.campaigns = [
             (YEAR - (week + 1) * 7 * DAY + 9 * HOUR, f"cmp-{seed}-{week:02d}", name)
@@ -209,82 +143,6 @@ class Story:
         self._phones = catalog.fictional_phones()
         rng.shuffle(self._phones)
         self._cards = rng.sample(range(6335_0000_0000, 6336_0000_0000), people)  # loyalty cards
-
-    # ------------------------------------------------------------------ output
-
-    def batches(self) -> Iterator[tuple[datetime, list[dict]]]:
-        """Every message in ingestion batches with the time each one "arrived", oldest first.
-
-        A batch holds at most CHUNK messages and never more than one week of activity, as a live
-        feed would deliver them: so profiles first seen apart really exist apart before a later
-        message shows they are one person, and the merge happens, whatever the demo's size.
-        People are invented PEOPLE_SLICE at a time, each slice's year fed oldest first: memory
-        stays bounded at any size (a million events' messages take a few GB), and a demo of up to
-        PEOPLE_SLICE people is one slice, its messages in one time order.
-        """
-        number = 0
-        for first in range(0, self.people, PEOPLE_SLICE):
-            last_person = min(self.people, first + PEOPLE_SLICE)
-            for n in range(first, last_person):
-                self._live(self._person(n))
-            out, self._out = self._out, []
-            out.sort(key=lambda item: (item[0], item[1]))
-            origin = self.origin
-            batch: list[dict] = []
-            week = last = 0.0
-            for sent, (t, _, message) in enumerate(out):
-                if batch and (len(batch) >= CHUNK or t // BATCH_SPAN != week):
-                    self.people_done = first + (last_person - first) * sent // len(out)
-                    yield origin + timedelta(seconds=last + 2), batch
-                    batch = []
-                week, last = t // BATCH_SPAN, t
-                when = origin + timedelta(seconds=t)
-                message["timestamp"] = when.isoformat(timespec="milliseconds").replace(
-                    "+00:00", "Z"
-                )
-                message["messageId"] = f"demo-{self.seed}-{number}"
-                number += 1
-                batch.append(message)
-            self.people_done = last_person
-            if batch:
-                yield origin + timedelta(seconds=last + 2), batch
-            del out
-
-    def _emit(self, t: float, message: dict) -> None:
-        if 0 <= t < YEAR:  # what would happen after "now" has not happened yet
-            self._out.append((t, len(self._out), message))
-
-    def _track(
-        self, t: float, ids: dict, event: str, channel: str, props: dict, traits: dict | None = None
-    ) -> None:
-        message: dict[str, Any] = {
-            "type": "track",
-            "event": event,
-            "properties": {**props, "channel": channel},
-        }
-        message.update(ids)
-        if traits:
-            message["context"] = {**message.get("context", {}), "traits": traits}
-        self._emit(t, message)
-
-    def _view(self, t: float, ids: dict, channel: str, name: str, props: dict) -> None:
-        """A page (web) or screen (app) view."""
-        kind = "page" if channel == "web" else "screen"
-        message = {"type": kind, "name": name, "properties": {**props, "channel": channel}}
-        message.update(ids)
-        self._emit(t, message)
-
-    def _identify(
-        self, t: float, ids: dict, channel: str, traits: dict, consent: dict | None = None
-    ) -> None:
-        message: dict[str, Any] = {"type": "identify", "traits": traits, "channel": channel}
-        message.update(ids)
-        if consent:
-            message["context"] = {
-                **message.get("context", {}),
-                "consent": {"categoryPreferences": consent},
-            }
-        self._emit(t, message)
 
     # ------------------------------------------------------------------ people
 
@@ -517,83 +375,6 @@ class Story:
         self._order_aftermath(p, t, order, lines, channel)
         return t
 
-    def _payment_declined(self, t: float, ids: dict, channel: str, order: dict) -> bool:
-        """During the payment outage some card payments are declined; True when the customer
-        then gives up (no order)."""
-        first, last = (YEAR - days * DAY for days in PAYMENT_OUTAGE_DAYS)
-        chance = self.incidents
-        if not first <= t < last or chance.random() >= PAYMENT_DECLINED_SHARE:
-            return False
-        declined = {"order_id": order["order_id"], "payment_method": "card", "reason": "gateway"}
-        self._track(t + chance.uniform(20, 90), ids, "Card Declined", channel, declined)
-        return chance.random() < DECLINED_GIVE_UP_SHARE
-
-    def _delivery_delay(self, t: float, channel: str, days_late: int) -> int:
-        """Days late after the carrier's backlog: web orders placed in it are mostly late."""
-        first, last = (YEAR - days * DAY for days in DELIVERY_DELAY_DAYS)
-        chance = self.incidents
-        if channel != DELIVERY_DELAY_CHANNEL or not first <= t < last:
-            return days_late
-        if chance.random() >= DELIVERY_DELAY_SHARE:
-            return days_late
-        return max(days_late, chance.randint(4, 9))
-
-    def _order_aftermath(
-        self, p: Person, t: float, order: dict, lines: list[dict], channel: str
-    ) -> None:
-        """Delivery (sometimes late), returns, refunds and the support contacts they cause."""
-        rng = self.rng
-        p.orders += 1
-        self._maybe_upgrade(p, t + HOUR)
-        ids = {"userId": p.user_id}
-        promised = t + rng.randint(2, 4) * DAY
-        late = rng.random() < LATE_DELIVERY_SHARE
-        days_late = (
-            rng.choices((1, 2, 3, 4, 5, 7), weights=(30, 25, 18, 12, 9, 6))[0] if late else 0
-        )
-        days_late = self._delivery_delay(t, channel, days_late)
-        late = days_late > 0
-        delivered = self._daytime(promised + days_late * DAY, shop=True)
-        carrier = rng.choice(("Royal Mail", "DPD", "Evri"))
-        delivery = {"order_id": order["order_id"], "carrier": carrier, "late": late}
-        if late:
-            delivery["days_late"] = days_late
-            if rng.random() < 0.45:
-                self._ticket(p, promised + rng.uniform(0.5, 1.5) * DAY, "late delivery", order)
-            if p.social and rng.random() < 0.35:
-                self._social(p, promised + rng.uniform(1, 2) * DAY, positive=False, days=days_late)
-        self._track(delivered, ids, "Order Delivered", channel, delivery)
-        roll = rng.random()
-        if roll < DAMAGED_SHARE:
-            opened = delivered + rng.uniform(1, 24) * HOUR
-            self._ticket(p, opened, "damaged item", order)
-            self._refund(p, opened + rng.uniform(1, 3) * DAY, order, lines[:1], channel, "damaged")
-        elif roll < DAMAGED_SHARE + RETURN_SHARE:
-            if rng.random() < 0.3:
-                self._ticket(p, delivered + rng.uniform(0.5, 3) * DAY, "sizing", order)
-            returned = delivered + rng.uniform(3, 20) * DAY
-            where = "store" if rng.random() < 0.3 else channel
-            line = rng.choice(lines)
-            reason = rng.choice(("size", "size", "fit", "changed mind"))
-            self._track(
-                returned, ids, "Product Returned", where,
-                {"order_id": order["order_id"], **line, "reason": reason},
-            )  # fmt: skip
-            refunded = returned + rng.uniform(2, 6) * DAY
-            self._refund(p, refunded, order, [line], channel, "returned")
-            if rng.random() < 0.15:
-                self._ticket(p, refunded - rng.uniform(0, 2) * DAY, "refund", order)
-        elif p.social and rng.random() < 0.05:
-            self._social(p, delivered + rng.uniform(1, 5) * DAY, positive=True)
-
-    def _refund(
-        self, p: Person, t: float, order: dict, lines: list[dict], channel: str, reason: str
-    ) -> None:
-        amount = round(sum(line["price"] * line["quantity"] for line in lines), 2)
-        refund = {"order_id": order["order_id"], "revenue": amount, "currency": CURRENCY}
-        refund["reason"] = reason
-        self._track(t, {"userId": p.user_id}, "Order Refunded", channel, refund)
-
     def _store_trip(self, p: Person, t: float, ids: dict, *, buys: bool) -> None:
         """A visit to the person's shop; a purchase at the till, identified by card or phone."""
         rng = self.rng
@@ -639,127 +420,3 @@ class Story:
                 if p.signed_up is not None and clicked > p.signed_up and rng.random() < 0.5:
                     web = {"anonymousId": p.web_anon, "userId": p.user_id}
                     self._browse(p, clicked + 5, web, "web", rng.randint(0, min(p.depth, 3)))
-
-    def _ticket(
-        self, p: Person, t: float, topic: str, order: dict | None = None, channel: str | None = None
-    ) -> None:
-        """A support contact: chat (logged in), phone (caller id) or email (sender address)."""
-        rng = self.rng
-        if channel is None:
-            channel = rng.choices(_TICKET_CHANNELS, weights=(45, 30 if p.phone else 0, 25))[0]
-        self._tickets += 1
-        ticket = {"ticket_id": f"T{self.seed}-{self._tickets:06d}", "topic": topic}
-        if order:
-            ticket["order_id"] = order["order_id"]
-        account = {"userId": p.user_id} if p.signed_up is not None else {}
-        if channel == "phone":
-            ids, traits = account, {"phone": p.phone}
-        elif channel == "chat":
-            ids = account or {"anonymousId": p.web_anon}
-            traits = {"email": p.email}
-        else:
-            ids, traits = account, {"email": p.email}
-        t = self._daytime(t, shop=True)
-        self._track(t, ids, "Support Ticket Opened", channel, ticket, traits)
-        closed = t + rng.expovariate(1 / (10 * HOUR)) + 10 * MINUTE
-        resolution = rng.choice(catalog.TOPICS_RESOLUTIONS[topic])
-        csat = rng.choices((1, 2, 3, 4, 5), weights=(8, 8, 15, 30, 39))[0]
-        if topic == "late delivery":
-            csat = max(1, csat - 1)
-        self._track(
-            closed, ids, "Ticket Closed", channel,
-            {**ticket, "resolution": resolution, "satisfaction": csat}, traits,
-        )  # fmt: skip
-
-    def _social(self, p: Person, t: float, *, positive: bool, days: int = 0) -> None:
-        """A public post naming the brand; only the handle says who wrote it."""
-        if p.social is None:
-            return
-        rng = self.rng
-        network, handle = p.social
-        template = rng.choice(catalog.SOCIAL_POSITIVE if positive else catalog.SOCIAL_NEGATIVE)
-        text = template.format(item=rng.choice(catalog.CATALOG)[2], store=p.store, days=days)
-        self._track(
-            t, {}, "Social Mention", "social",
-            {"network": network, "handle": f"@{handle}", "text": text,
-             "sentiment": "positive" if positive else "negative"},
-            {network: handle},
-        )  # fmt: skip
-
-    def _maybe_upgrade(self, p: Person, t: float) -> None:
-        tier = "gold" if p.orders >= 8 else "silver" if p.orders >= 3 else "bronze"
-        if tier != p.tier:
-            p.tier = tier
-            ids = {"userId": p.user_id} if p.signed_up is not None else {"anonymousId": p.pos_id}
-            self._identify(
-                t, ids, "store" if p.signed_up is None else "web", {"loyalty_tier": tier}
-            )
-
-    # ------------------------------------------------------------------ helpers
-
-    def _traits(self, p: Person, t: float) -> dict:
-        traits = {
-            "name": f"{p.first} {p.last}",
-            "first_name": p.first,
-            "last_name": p.last,
-            "email": p.email,
-            "city": p.city,
-            "loyalty_tier": p.tier,
-            "signup_date": (self.origin + timedelta(seconds=t)).date().isoformat(),
-            "preferred_store": p.store,
-            "birth_year": p.birth_year,
-        }
-        if p.phone:
-            # The shop's web form stores numbers in international format; the till keeps what
-            # was typed. Normalisation makes both the same identity.
-            traits["phone"] = "+44 " + p.phone[1:]
-        if p.social:
-            traits[p.social[0]] = p.social[1]
-        return traits
-
-    def _app_ids(self, p: Person) -> dict:
-        return {"userId": p.user_id, "context": {"device": {"id": p.device_id, "type": "ios"}}}
-
-    def _times(self, start: float, end: float, count: int) -> list[float]:
-        """``count`` sorted session start times between start and end (at plausible hours)."""
-        if count <= 0 or end <= start:
-            return []
-        rng = self.rng
-        return sorted(self._daytime(rng.uniform(start, end)) for _ in range(count))
-
-    def _daytime(self, t: float, *, shop: bool = False) -> float:
-        rng = self.rng
-        day = math.floor(t / DAY) * DAY
-        hour = rng.choice(_SHOP_HOURS) if shop else rng.choices(_HOURS, cum_weights=_HOUR_CUM)[0]
-        return day + hour * HOUR + rng.uniform(0, HOUR)
-
-    def _shop_time(self, t: float) -> float:
-        return self._daytime(t, shop=True)
-
-    def _count(self, mean: float) -> int:
-        """A Poisson-distributed count (small means: Knuth's method, large: normal approx)."""
-        rng = self.rng
-        if mean <= 0:
-            return 0
-        if mean > 30:
-            return max(0, round(rng.gauss(mean, math.sqrt(mean))))
-        limit, k, product = math.exp(-mean), 0, rng.random()
-        while product > limit:
-            k += 1
-            product *= rng.random()
-        return k
-
-
-def _product(product: tuple) -> dict:
-    product_id, sku, name, category, price = product
-    return {
-        "product_id": product_id,
-        "sku": sku,
-        "name": name,
-        "category": category,
-        "price": price,
-    }
-
-
-def _line(product: tuple, quantity: int) -> dict:
-    return {**_product(product), "quantity": quantity}
