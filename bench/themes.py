@@ -3,6 +3,8 @@ their labels do? Ours (``cxloop.text.themes.discover``) beside plain scikit-lear
 a keyword baseline, in one run.
 
     PYTHONPATH=src .venv/bin/python bench/themes.py [--data DIR] [--per-label 800] [--seeds 3]
+    PYTHONPATH=src .venv/bin/python bench/themes.py --csv Tweets.csv --label-column negativereason \
+        --skip-label "Can't Tell" --min-label-texts 50 --per-label 300
 
 The labelled set: the snippets of Hutto & Gilbert's ICWSM 2014 corpora (../shared/data/
 vader-icwsm2014, see its README) labelled by the corpus each comes from: Amazon product reviews,
@@ -24,11 +26,19 @@ Scores: purity (each cluster counted as its majority label; rises with the numbe
 and normalised mutual information (NMI, arithmetic mean; 0 = independent of the labels, 1 = the
 same partition), each at k = the number of labels and at our default number of themes for that
 many texts. Nothing is trained on the labels.
+
+``--csv`` takes the labelled set from a CSV instead: a text column and a label column that a
+person filled in (rows with an empty label, one of ``--skip-label``, or a label given to fewer
+than ``--min-label-texts`` rows, are left out). For
+example the Twitter US Airline Sentiment set (CrowdFlower, CC BY-NC-SA 4.0, not in this
+repository): 9,178 complaints to airlines, each given its reason (late flight, lost luggage,
+customer service issue …) by contributors: human topic labels on customer-service text.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 import time
 from collections import Counter
@@ -58,15 +68,34 @@ def read_texts(path: Path) -> list[str]:
     return [parts[2] for parts in (line.split("\t", 2) for line in lines) if len(parts) == 3]
 
 
+def corpus_pools(data: Path, files: dict[str, str]) -> dict[str, list[str]]:
+    """Each ICWSM file's texts, labelled by the file."""
+    return {label: read_texts(data / name) for label, name in files.items()}
+
+
+def csv_pools(
+    path: Path, text_column: str, label_column: str, skip: tuple[str, ...] = ()
+) -> dict[str, list[str]]:
+    """A CSV's texts by their label, leaving out empty labels and those in ``skip``."""
+    pools: dict[str, list[str]] = {}
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        for row in csv.DictReader(handle):
+            label = (row.get(label_column) or "").strip()
+            text = (row.get(text_column) or "").strip()
+            if label and text and label not in skip:
+                pools.setdefault(label, []).append(text)
+    return pools
+
+
 def labelled_sample(
-    data: Path, files: dict[str, str], per_label: int, seed: int
+    pools: dict[str, list[str]], per_label: int, seed: int
 ) -> tuple[list[str], list[str]]:
-    """``per_label`` texts drawn from each file (all of a smaller one), shuffled together."""
+    """``per_label`` texts drawn from each label's pool (all of a smaller one), shuffled
+    together."""
     rng = np.random.default_rng(seed)
     texts: list[str] = []
     labels: list[str] = []
-    for label, name in files.items():
-        found = read_texts(data / name)
+    for label, found in pools.items():
         picked = rng.choice(len(found), size=min(per_label, len(found)), replace=False)
         texts += [found[i] for i in picked]
         labels += [label] * len(picked)
@@ -172,26 +201,43 @@ def main() -> int:
     parser.add_argument(
         "--no-embeddings", action="store_true", help="leave out the embedding path's row"
     )
+    parser.add_argument("--csv", type=Path, default=None, help="a labelled CSV instead")
+    parser.add_argument("--text-column", default="text")
+    parser.add_argument("--label-column", default="label")
+    parser.add_argument("--skip-label", action="append", default=[])
+    parser.add_argument(
+        "--min-label-texts", type=int, default=1, help="leave out labels with fewer texts"
+    )
     args = parser.parse_args()
     methods = dict(METHODS)
     if not args.no_embeddings and _embedding_model_installed():
         methods = {"cxloop themes (MiniLM + KMeans, c-TF-IDF)": ours_embedded, **methods}
-    files = {**CORPORA, **(TWEETS if args.tweets else {})}
-    missing = [name for name in files.values() if not (args.data / name).exists()]
-    if missing:
-        print(f"no labelled data at {args.data} (missing {', '.join(missing)}); see its README")
+    if args.csv is not None:
+        pools = csv_pools(args.csv, args.text_column, args.label_column, tuple(args.skip_label))
+        pools = {k: v for k, v in pools.items() if len(v) >= args.min_label_texts}
+        source = f"labels = {args.label_column} in {args.csv.name}"
+    else:
+        files = {**CORPORA, **(TWEETS if args.tweets else {})}
+        missing = [name for name in files.values() if not (args.data / name).exists()]
+        if missing:
+            print(f"no labelled data at {args.data} (missing {', '.join(missing)}); see README")
+            return 2
+        pools = corpus_pools(args.data, files)
+        source = "labels = source corpus"
+    if len(pools) < 2:
+        print("fewer than two labels: nothing to separate")
         return 2
     # (k, method) -> [(purity, NMI, coverage, seconds)] over the seeds
     runs: dict[tuple[int, str], list[tuple[float, float, float, float]]] = {}
     for seed in range(args.seeds):
-        texts, labels = labelled_sample(args.data, files, args.per_label, seed)
+        texts, labels = labelled_sample(pools, args.per_label, seed)
         if seed == 0:
             counts = Counter(labels)
             print(
                 f"{len(texts)} texts a sample: " + ", ".join(f"{k} {n}" for k, n in counts.items())
             )
-            print(f"labels = source corpus; {args.seeds} samples (seeds 0–{args.seeds - 1})\n")
-        for k in sorted({len(files), themes.theme_count(len(texts))}):
+            print(f"{source}; {args.seeds} samples (seeds 0–{args.seeds - 1})\n")
+        for k in sorted({len(pools), themes.theme_count(len(texts))}):
             for name, method in methods.items():
                 started = time.perf_counter()
                 clusters = method(texts, k, seed)

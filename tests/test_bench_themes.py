@@ -43,6 +43,29 @@ DATA = bench.DEFAULT_DATA
 
 @pytest.mark.skipif(not DATA.exists(), reason=f"no labelled corpora at {DATA} (shared/data)")
 def test_the_labelled_sample_reads_the_real_corpora():
-    texts, labels = bench.labelled_sample(DATA, bench.CORPORA, 50, 0)
+    texts, labels = bench.labelled_sample(bench.corpus_pools(DATA, bench.CORPORA), 50, 0)
     assert len(texts) == 150 and sorted(set(labels)) == ["amazon", "movies", "nyt"]
     assert all(isinstance(t, str) and t.strip() for t in texts)
+
+
+def test_a_labelled_csv_gives_one_pool_per_label_without_empty_or_skipped_ones(tmp_path):
+    path = tmp_path / "complaints.csv"
+    path.write_text(
+        "text,reason\n"
+        '"bag lost, again",Lost Luggage\n'
+        "two hours late,Late Flight\n"
+        "where is my bag,Lost Luggage\n"
+        "thanks!,\n"
+        "no idea,Can't Tell\n"
+        ",Late Flight\n"
+    )
+    pools = bench.csv_pools(path, "text", "reason", ("Can't Tell",))
+    assert pools == {
+        "Lost Luggage": ["bag lost, again", "where is my bag"],
+        "Late Flight": ["two hours late"],
+    }
+    # all of a pool smaller than per_label is drawn
+    texts, labels = bench.labelled_sample(pools, 5, 0)
+    assert sorted(zip(labels, texts, strict=True)) == sorted(
+        (label, text) for label, found in pools.items() for text in found
+    )
