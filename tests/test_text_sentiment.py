@@ -51,7 +51,7 @@ def test_support_and_please_are_neutral_in_customer_service_text():
     assert result.drivers == ()
 
 
-def test_help_care_and_credit_ask_or_name_a_service_and_carry_no_sentiment():
+def test_help_care_and_credit_ask_or_name_a_service_and_count_only_when_negated():
     # given: VADER reads "help" (+1.7), "care" (+2.2) and "credit" (+1.6) as praise
     text = "Can you help? Customer care says the credit is on my account"
     assert VADER.polarity_scores(text)["compound"] > 0.5
@@ -59,6 +59,11 @@ def test_help_care_and_credit_ask_or_name_a_service_and_carry_no_sentiment():
     result = sentiment.analyse(text)
     # then
     assert (result.score, result.drivers, result.label) == (0.0, (), "neutral")
+    # negated they are complaints, as in VADER: care 2.2 × −0.74 = −1.628
+    for complaint in ("They don't care at all", "no help whatsoever"):
+        negated = sentiment.analyse(complaint)
+        assert negated.score == round(VADER.polarity_scores(complaint)["compound"], 4) < -0.05
+    assert sentiment.analyse("they don't care").drivers == (sentiment.Driver("care", -1.628),)
 
 
 def test_an_at_handle_names_an_account_and_is_not_read_as_a_word():
@@ -71,6 +76,8 @@ def test_an_at_handle_names_an_account_and_is_not_read_as_a_word():
     # then: the text scores as it does without the handles, and no handle is a driver
     assert result.score == round(VADER.polarity_scores("my bag never arrived")["compound"], 4)
     assert not {d.word.lower() for d in result.drivers} & {"united", "joy", "@united", "@joy"}
+    # nor is it an emotion: "@thanks" and "@frustrated_flyer" name accounts
+    assert sentiment.analyse("@thanks @frustrated_flyer my bag is lost").emotions == ()
     # the same words without an @ are still read
     assert sentiment.analyse("joy, united again").score > 0.5
     assert sentiment.analyse("@united joy!").score == sentiment.analyse("joy!").score

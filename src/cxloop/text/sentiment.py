@@ -7,9 +7,12 @@ ourselves (``_Explaining.explain``, the same steps as ``polarity_scores``) only 
 word's final valence, so a page can show which words made a text negative.
 
 The text's score is VADER's compound (−1…+1) of the whole text; labels use VADER's published
-cut-off: ≥ 0.05 positive, ≤ −0.05 negative, else neutral. One change for customer-service text
-(``CX_NEUTRAL``): "support" and "please" carry no valence, since there they name a department
+cut-off: ≥ 0.05 positive, ≤ −0.05 negative, else neutral. Changes for customer-service text:
+"support" and "please" carry no valence (``CX_NEUTRAL``), since there they name a department
 ("support never answered") or ask politely ("please fix this"), where VADER reads praise;
+"help", "care" and "credit" count only when negated (``CX_ONLY_NEGATED``: "no help", "they don't
+care" are complaints, "please help", "customer care", "a credit on my account" are not praise);
+an @handle names an account and is not read as a word ("@united", "@joy");
 a few words it lacks get a valence (``CX_LEXICON``: "late", "slow", "unreliable", …); and a
 negation reaches only the first sentiment word after it (VADER flips every one in the next
 three words: "never solved my problem" made "problem" positive).
@@ -36,7 +39,8 @@ POSITIVE_CUTOFF = 0.05
 NEGATIVE_CUTOFF = -0.05
 MAX_CHARS = 20_000  # longer texts are analysed on their first 20,000 characters
 MAX_DRIVERS = 8
-VERSION = "vader-3.3.2+cx3"  # cx2: names redacted before analysis; cx3: handles, "help"
+# cx2: names redacted before analysis; cx3: @handles skipped, "help", "care", "credit" only negated
+VERSION = "vader-3.3.2+cx3"
 
 # A small, documented emotion lexicon (lower-case words or word stems; a stem ends in "*").
 # Chosen for customer-service text: each word names the emotion or is its usual expression.
@@ -177,9 +181,12 @@ def label_of(score: float) -> str:
     return "neutral"
 
 
-# words VADER scores positive that, in customer-service text, name a team or a service, or ask:
-# "please help", "customer care", "the credit on my account"
-CX_NEUTRAL = ("support", "please", "help", "care", "credit")
+# words VADER scores positive that, in customer-service text, name a team or ask politely
+CX_NEUTRAL = ("support", "please")
+# words VADER scores positive that, in customer-service text, ask for or name a service
+# ("please help", "customer care", "the credit on my account"): they count only when negated,
+# as complaints ("no help at all", "they don't care")
+CX_ONLY_NEGATED = frozenset({"help", "care", "credit"})
 # words VADER's lexicon lacks that customer-service text uses for what went wrong, on VADER's
 # −4…+4 scale, valued like their nearest VADER entries ("delay" −1.3, "missing" −1.2,
 # "crash" −1.7, "broken" −2.1)
@@ -221,6 +228,8 @@ class _Explaining(SentimentIntensityAnalyzer):
                 sentiments.append(0)
                 continue
             sentiments = self.sentiment_valence(0, sentitext, item, i, sentiments)
+            if lowered in CX_ONLY_NEGATED and sentiments[-1] > 0:
+                sentiments[-1] = 0
         sentiments = self._but_check(words, sentiments)
         scores = self.score_valence(sentiments, text)
         drivers = [
@@ -311,6 +320,7 @@ def likely_english(text: str) -> bool:
 def analyse(text: str) -> Sentiment:
     """Sentiment of ``text`` and of each of its sentences, with drivers and emotions."""
     body, truncated = clean(text)
+    without_handles = _HANDLE.sub("", body)  # an account's name is not the writer's words
     analyzer = _analyzer()
     scores, drivers = analyzer.explain(body)
     sentences = []
@@ -329,9 +339,9 @@ def analyse(text: str) -> Sentiment:
         negative=float(scores["neg"]),
         sentences=tuple(sentences),
         drivers=_top(drivers),
-        emotions=emotions_of(body),
+        emotions=emotions_of(without_handles),
         truncated=truncated,
-        english=likely_english(body),
+        english=likely_english(without_handles),
     )
 
 
