@@ -38,7 +38,11 @@ LABELS = {"negative": -1, "neutral": 0, "positive": 1}
 def read(path: Path, text_column: str, label_column: str) -> tuple[list[str], np.ndarray]:
     texts, labels = [], []
     with path.open(encoding="utf-8", errors="replace", newline="") as handle:
-        for line, row in enumerate(csv.DictReader(handle), start=2):
+        reader = csv.DictReader(handle)
+        missing = [c for c in (text_column, label_column) if c not in (reader.fieldnames or [])]
+        if missing:
+            raise SystemExit(f"{path}: no column {', '.join(map(repr, missing))} in the header")
+        for line, row in enumerate(reader, start=2):
             label = (row.get(label_column) or "").strip().lower()
             if label not in LABELS:
                 raise SystemExit(

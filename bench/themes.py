@@ -79,7 +79,11 @@ def csv_pools(
     """A CSV's texts by their label, leaving out empty labels and those in ``skip``."""
     pools: dict[str, list[str]] = {}
     with path.open(encoding="utf-8", errors="replace", newline="") as handle:
-        for row in csv.DictReader(handle):
+        reader = csv.DictReader(handle)
+        missing = [c for c in (text_column, label_column) if c not in (reader.fieldnames or [])]
+        if missing:
+            raise SystemExit(f"{path}: no column {', '.join(map(repr, missing))} in the header")
+        for row in reader:
             label = (row.get(label_column) or "").strip()
             text = (row.get(text_column) or "").strip()
             if label and text and label not in skip:

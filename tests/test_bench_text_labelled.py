@@ -27,6 +27,8 @@ def test_labels_are_read_and_a_bad_one_is_named_with_its_line(tmp_path):
     bad.write_text("text,mood\nfine,neutral\nmeh,mixed\n")
     with pytest.raises(SystemExit, match=r"bad.csv, line 3: label 'mixed'"):
         bench.read(bad, "text", "mood")
+    with pytest.raises(SystemExit, match=r"good.csv: no column 'body'"):
+        bench.read(good, "body", "mood")
 
 
 def test_the_halves_split_by_the_texts_hash_and_keep_copies_together():

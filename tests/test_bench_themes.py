@@ -69,3 +69,6 @@ def test_a_labelled_csv_gives_one_pool_per_label_without_empty_or_skipped_ones(t
     assert sorted(zip(labels, texts, strict=True)) == sorted(
         (label, text) for label, found in pools.items() for text in found
     )
+    # a mistyped column is named, not read as empty
+    with pytest.raises(SystemExit, match="no column 'topic'"):
+        bench.csv_pools(path, "text", "topic")

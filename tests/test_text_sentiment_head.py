@@ -141,7 +141,7 @@ def test_cross_validation_scores_every_row_once_by_a_head_that_never_saw_it(monk
         assert {embeddings.normalise(t).lower() for t in refused} == per_fold[k]
         assert not seen & per_fold[k]
         assert seen | per_fold[k] == set().union(*per_fold.values())
-    # every row scored: 36 rows, each corpus's training rows summed over the folds (rows × 4)
+    # every row scored: 28 rows, each corpus's training rows summed over the folds (rows × 4)
     assert [(h.corpus, h.rows) for h in results] == [("a", 12), ("b", 11), ("c", 5)]
     assert results[0].trained_on == {"a": 48, "b": 44, "c": 20}
     assert all(np.all(h.scores != 0) for h in results)

@@ -269,7 +269,7 @@ def cross_validate(
         Held(
             name,
             len(c.human),
-            trained,
+            dict(trained),
             float(pearsonr(scores[name], c.human)[0]),
             macro_f1(scores[name], c.human),
             scores[name],
