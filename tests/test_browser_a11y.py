@@ -368,10 +368,17 @@ def test_page_state_is_accessible(browser, live_server, demo, name, viewport, re
 FOCUS_RING = """() => {
   let el = document.activeElement;
   if (!el || el === document.body) return null;
+  // focus inside a same-origin frame (the survey builder's live preview): the ring is drawn
+  // on the element focused in there, not on the frame
+  while (el.tagName === "IFRAME" && el.contentDocument && el.contentDocument.activeElement
+         && el.contentDocument.activeElement !== el.contentDocument.body) {
+    el = el.contentDocument.activeElement;
+  }
+  const view = el.ownerDocument.defaultView;
   const box = el.getBoundingClientRect();
-  const hidden = box.width <= 2 || box.height <= 2 || getComputedStyle(el).opacity === "0";
+  const hidden = box.width <= 2 || box.height <= 2 || view.getComputedStyle(el).opacity === "0";
   const shown = hidden && el.nextElementSibling ? el.nextElementSibling : el;  // styled radios
-  const style = getComputedStyle(shown);
+  const style = view.getComputedStyle(shown);
   const ring = (style.outlineStyle !== "none" && parseFloat(style.outlineWidth) > 0)
     || style.boxShadow !== "none";
   return ring ? "" : el.outerHTML.slice(0, 160);
