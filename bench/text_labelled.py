@@ -60,24 +60,6 @@ def in_half(texts: list[str], half: str) -> np.ndarray:
     return parity == (0 if half == "dev" else 1)
 
 
-def classes(scores: np.ndarray) -> np.ndarray:
-    return np.where(scores >= 0.05, 1, np.where(scores <= -0.05, -1, 0))
-
-
-def macro(labels: np.ndarray, scores: np.ndarray) -> float:
-    return float(f1_score(labels, classes(scores), labels=[-1, 0, 1], average="macro"))
-
-
-def gain_interval(ours, theirs, labels, resamples=1000) -> tuple[float, float]:
-    rng = np.random.default_rng(0)
-    gains = []
-    for _ in range(resamples):
-        rows = rng.integers(0, len(labels), len(labels))
-        gains.append(macro(labels[rows], ours[rows]) - macro(labels[rows], theirs[rows]))
-    low, high = np.percentile(gains, [2.5, 97.5])
-    return float(low), float(high)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--csv", type=Path, required=True)
@@ -95,7 +77,7 @@ def main() -> int:
 
     from cxloop.text import sentiment, sentiment_head
     from cxloop.text import sentiment_training as training
-    from text import textblob_scores
+    from text import classes, figures, paired_interval, textblob_scores
 
     texts, labels = read(args.csv, args.text_column, args.label_column)
     keep = in_half(texts, args.half)
@@ -135,8 +117,10 @@ def main() -> int:
               f"{accuracy_score(labels, classes(scores)):8.3f}  "
               f"{read_as[0]:>8,} / {read_as[1]:,} / {read_as[2]:,}")  # fmt: skip
     if "cxloop head" in scored:
-        low, high = gain_interval(scored["cxloop head"], scored["VADER 3.3.2"], labels)
-        gain = macro(labels, scored["cxloop head"]) - macro(labels, scored["VADER 3.3.2"])
+        # the labels −1, 0, +1 fall in the same classes as a score does (±0.05 cut-off)
+        ours, theirs = scored["cxloop head"], scored["VADER 3.3.2"]
+        _, (low, high) = paired_interval(ours, theirs, labels)
+        gain = figures(ours, labels)[1] - figures(theirs, labels)[1]
         print(f"head − VADER in macro-F1: {gain:+.3f}, 95 % interval [{low:+.3f}, {high:+.3f}]")
     return 0
 
