@@ -40,3 +40,13 @@ def test_the_halves_split_by_the_texts_hash_and_keep_copies_together():
     assert np.all(dev ^ test) and bench.in_half(texts, "all").all()
     assert dev[3] == dev[40] == dev[41]
     assert 0 < dev.sum() < len(texts)
+
+
+def test_the_committed_dynasent_sentences_are_the_ones_the_readme_describes():
+    data = BENCH.parent / "data" / "dynasent"
+    texts, labels = bench.read(data / "test.csv", "text", "label")
+    # the DynaSent v1.1 round-one test split: 3,600 sentences, 1,200 per label, no empty text
+    assert len(texts) == 3600 and all(t.strip() for t in texts)
+    assert np.bincount(labels + 1).tolist() == [1200, 1200, 1200]
+    assert texts[0] == "Had to remind him to toast the sandwich." and labels[0] == -1
+    assert "CC BY 4.0" in (data / "README.md").read_text()
