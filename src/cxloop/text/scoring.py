@@ -1,5 +1,6 @@
 """A text's sentiment as the product stores it: the learned head (``sentiment_head``) on the
-text's sentence embedding when the embeddings extra is installed, else the lexicon alone.
+text's sentence embedding when the embeddings extra is installed, else the lexicon alone; and its
+emotions: the lexicon's words, and with the extra the learned emotion model's (``emotion_head``).
 
 The head replaces the text's score and label only. Sentences keep the lexicon's scores (a
 one-sentence text's sentence takes the text's), and the driver words stay the lexicon's, after
@@ -17,11 +18,12 @@ from collections.abc import Sequence
 import numpy as np
 from django.db import DatabaseError
 
-from cxloop.text import embeddings, sentiment, sentiment_head
+from cxloop.text import embeddings, emotion_head, sentiment, sentiment_head
 
 log = logging.getLogger(__name__)
 
-HEAD_VERSION = "head1+" + sentiment.VERSION  # stored on analyses the head scored
+# stored on analyses the head scored; head2: emotions from the learned model too
+HEAD_VERSION = "head2+" + sentiment.VERSION
 LEXICON_LABEL = "VADER 3.3.2 lexicon and rules, with customer-service changes"
 
 
@@ -29,6 +31,15 @@ def active_head() -> sentiment_head.Head | None:
     """The head when it can run here: the packaged file is there and texts are embedded with the
     model it was trained on (the embeddings extra installed, not switched to LSA)."""
     head = sentiment_head.load()
+    model = embeddings.engine()
+    if head is None or model is None or model.name != head.model:
+        return None
+    return head
+
+
+def active_emotions() -> emotion_head.EmotionHead | None:
+    """The emotion model when it can run here (as :func:`active_head`)."""
+    head = emotion_head.load()
     model = embeddings.engine()
     if head is None or model is None or model.name != head.model:
         return None
@@ -43,7 +54,8 @@ def model_label(version: str | None = None) -> str:
         return (
             "the text's score: learned head (all-MiniLM-L6-v2 sentence embedding and the "
             "lexicon's figures, trained on human ratings); sentence scores of longer texts and "
-            f"highlighted words: {LEXICON_LABEL}"
+            f"highlighted words: {LEXICON_LABEL}; emotions: the lexicon's words and a learned "
+            "model on the same embedding (trained on GoEmotions' labelled comments)"
         )
     return LEXICON_LABEL
 
@@ -85,14 +97,31 @@ def with_head(
     return out
 
 
+def with_emotions(
+    results: Sequence[sentiment.Sentiment], vectors: np.ndarray, head: emotion_head.EmotionHead
+) -> list[sentiment.Sentiment]:
+    """The analyses with the emotion model's emotions added to the lexicon's."""
+    lexicon = np.array([sentiment_head.lexicon_features(r) for r in results])
+    found = head.found(vectors, lexicon)
+    return [
+        dataclasses.replace(result, emotions=emotion_head.merge(result.emotions, more))
+        for result, more in zip(results, found, strict=True)
+    ]
+
+
 def analyse_many(texts: Sequence[str]) -> list[sentiment.Sentiment]:
-    """Each text's analysis (``sentiment.analyse``), scored by the head when it is active."""
+    """Each text's analysis (``sentiment.analyse``), scored by the head and given the emotion
+    model's emotions when they are active."""
     results = [sentiment.analyse(text) for text in texts]
-    head = active_head()
+    head, emotions = active_head(), active_emotions()
     model = embeddings.engine()
-    if head is None or model is None or not results:
+    if (head is None and emotions is None) or model is None or not results:
         return results
     vectors = _vectors(texts, model)  # the texts as stored: their cache keys
-    if vectors is None or vectors.shape[1] != head.dims:
+    if vectors is None:
         return results
-    return with_head(results, vectors, head)
+    if emotions is not None and vectors.shape[1] == emotions.dims:
+        results = with_emotions(results, vectors, emotions)
+    if head is not None and vectors.shape[1] == head.dims:
+        results = with_head(results, vectors, head)
+    return results
