@@ -129,3 +129,19 @@ def test_evaluation_counts_by_hand():
     assert anger.recall == {"lexicon": 0.5, "model": 0.5, "product": 0.5}
     assert anger.f1["lexicon"] == pytest.approx(2 / 3)
     assert anger.f1["model"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("labels", "expected"),
+    [
+        ({"neutral"}, 0),
+        ({"joy", "gratitude"}, 1),
+        ({"anger", "annoyance"}, -1),
+        ({"joy", "anger"}, None),  # mixed
+        ({"curiosity"}, None),  # ambiguous
+        ({"joy", "curiosity"}, None),
+        ({"neutral", "joy"}, None),
+    ],
+)
+def test_goemotions_sentiment_groups(labels, expected):
+    assert emotion_training.sentiment_class(frozenset(labels)) == expected

@@ -33,6 +33,39 @@ GOEMOTIONS = {
     "joy": frozenset({"joy", "love", "admiration", "excitement"}),
     "gratitude": frozenset({"gratitude"}),
 }
+# GoEmotions' own grouping of its labels by sentiment (Demszky et al. 2020, section 3.2;
+# "ambiguous": confusion, curiosity, realization, surprise, left out of the grouping)
+POSITIVE = frozenset(
+    [
+        "admiration",
+        "amusement",
+        "approval",
+        "caring",
+        "desire",
+        "excitement",
+        "gratitude",
+        "joy",
+        "love",
+        "optimism",
+        "pride",
+        "relief",
+    ]
+)
+NEGATIVE = frozenset(
+    [
+        "anger",
+        "annoyance",
+        "disappointment",
+        "disapproval",
+        "disgust",
+        "embarrassment",
+        "fear",
+        "grief",
+        "nervousness",
+        "remorse",
+        "sadness",
+    ]
+)
 SPLITS = ("train", "dev", "test")
 CS = (0.03, 0.1, 0.3)  # inverse penalties tried, on standardised features
 THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.05), 2)
@@ -77,6 +110,17 @@ def load_split(data: Path, split: str, encode: Callable[[list[str]], np.ndarray]
     digest = hashlib.sha256((data / f"{split}.tsv").read_bytes()).hexdigest()
     words = [r.emotions for r in results]
     return Split(split, texts, labels, lexicon, encode(texts), words, digest)
+
+
+def sentiment_class(labels: frozenset[str]) -> int | None:
+    """−1, 0 or +1 for a comment whose labels fall in one sentiment group only (neutral alone
+    is 0); None for ambiguous or mixed ones."""
+    if labels == {"neutral"}:
+        return 0
+    positive, negative = bool(labels & POSITIVE), bool(labels & NEGATIVE)
+    if "neutral" in labels or positive == negative or not labels <= POSITIVE | NEGATIVE:
+        return None
+    return 1 if positive else -1
 
 
 def f1(found: np.ndarray, truth: np.ndarray) -> float:
