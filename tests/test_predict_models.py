@@ -277,3 +277,33 @@ def test_large_fits_via_a_sample_reach_the_same_optimum(monkeypatch):
         )
     assert quick.log_likelihood == pytest.approx(plain.log_likelihood, abs=1e-3)
     np.testing.assert_allclose(quick.log_param_cov, plain.log_param_cov, rtol=0.1, atol=1e-6)
+
+
+def test_a_clv_interval_leaves_out_draws_where_a_parameter_overflows():
+    # given: a fit at a boundary (a huge, b tiny: nobody drops out) with a wide covariance, so
+    # some draws of the log-parameters overflow a to inf or underflow b to where Beta(a, b + x)
+    # has no quadrature (seen on a 40-customer demo: a = inf, b = 4e-65)
+    from cxloop.predict import rfm, scoring
+
+    params = bgnbd.BGNBDParams(r=2.8, alpha=58.0, a=1e300, b=1e-8)
+    cov = np.diag([0.01, 0.01, 400.0, 100.0])
+    fit = bgnbd.BGNBDFit(params, -100.0, 3, True, cov)
+    summary = rfm.RFM(
+        customer=np.array([1, 2, 3]), x=np.array([0.0, 2.0, 5.0]),
+        t_x=np.array([0.0, 40.0, 90.0]), T=np.array([100.0, 100.0, 100.0]),
+        monetary=np.array([0.0, 20.0, 30.0]), first_amount=np.array([10.0, 20.0, 30.0]),
+        last_day=np.array([0, 40, 90]),
+    )  # fmt: skip
+    draws = np.random.default_rng(0).multivariate_normal(
+        np.log([2.8, 58.0, 1e300, 1e-8]), cov, 50, method="eigh"
+    )
+    with np.errstate(over="ignore"):
+        wild = ~(np.isfinite(np.exp(draws)) & (np.exp(draws) >= 1e-12)).all(axis=1)
+    assert 0 < wild.sum() < 50  # some draws leave the plausible range, not all
+    # when
+    low, high = scoring._clv_interval(
+        fit, None, summary, np.array([10.0, 20.0, 30.0]), horizon=365, discount=0.01, draws=50
+    )
+    # then: an interval from the plausible draws, finite and ordered
+    assert np.isfinite(low).all() and np.isfinite(high).all()
+    assert (low <= high).all()

@@ -110,7 +110,13 @@ def _clv_interval(
     x_spend = np.where(positive, summary.x, 0.0)
     values = np.empty((draws, spend.size))
     for i in range(draws):
-        params = bgnbd.BGNBDParams(*(float(v) for v in np.exp(samples[i])))
+        with np.errstate(over="ignore"):
+            params = bgnbd.BGNBDParams(*(float(v) for v in np.exp(samples[i])))
+        if not _plausible(params.as_dict().values()):
+            # a draw far in the tail of a flat likelihood (a fit at a boundary on small data):
+            # a parameter overflows to inf or underflows to where the model has no value
+            values[i] = np.nan
+            continue
         drawn_spend = spend
         if spend_samples is not None:
             gg = gammagamma.GammaGammaParams(*(float(v) for v in np.exp(spend_samples[i])))
@@ -125,8 +131,18 @@ def _clv_interval(
             step=STEP_DAYS,
             discount_per_step=discount,
         )
+    if np.isnan(values).all():
+        return np.full(spend.size, np.nan), np.full(spend.size, np.nan)
     low, high = np.nanpercentile(values, [5, 95], axis=0)
     return low, high
+
+
+SMALLEST = 1e-12  # below this a − 1 or b − 1 is −1 in floating point: Beta(a, b) has no value
+
+
+def _plausible(values) -> bool:
+    """Parameters the model can be evaluated at: finite, none below ``SMALLEST``."""
+    return all(np.isfinite(v) and v >= SMALLEST for v in values)
 
 
 def _usable_cov(cov: Array) -> bool:
