@@ -165,6 +165,7 @@ PAGES: dict[str, Callable[[Workspace], str]] = {
     "text-key-drivers": lambda ws: _all_texts("/text/drivers/?metric=csat", ws),
     "text-roadblocks": lambda ws: _all_texts("/text/roadblocks/?channel=", ws),
     "text-theme-trends": lambda ws: "/text/themes/trends/?weeks=52",
+    "text-teach": lambda ws: "/text/teach/",
 }
 PUBLIC = (
     "login", "public-survey", "public-survey-errors", "thank-you", "survey-closed",

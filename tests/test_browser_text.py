@@ -294,3 +294,54 @@ def test_key_drivers_for_one_journey_touchpoint(page: Page, live_server, demo, s
     expect(page.get_by_label("Journey touchpoint")).to_have_value(str(best[0]))
     expect(page.locator(".page-head")).to_contain_text(f"from {best_n:,} texts with a CSAT")
     screenshot("text-key-drivers-touchpoint")
+
+
+def test_people_correct_labels_and_teach_the_workspace_its_text(
+    page: Page, live_server, demo, screenshot, settings, tmp_path
+):
+    # given an analyst; the demo's texts are analysed; trainings run as they are asked for
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    analysis = selectors.workspace_texts(workspace=demo).filter(label="positive").first()
+    assert analysis is not None
+    analyst = member_make(workspace=demo, username="ana", role="analyst")
+    log_in(page, live_server, analyst)
+    # when: they say a text read as positive is negative
+    page.goto(f"{live_server.url}/text/{analysis.pk}/")
+    box = page.locator("#sentiment-label")
+    box.get_by_label("negative").check()
+    box.get_by_role("button", name="Save label").click()
+    # then: the text is negative, labelled by them
+    expect(page.locator(".messages")).to_contain_text("Labelled negative")
+    expect(page.locator("#text-label")).to_contain_text("negative")
+    expect(page.locator("#person-label")).to_contain_text("Labelled negative by ana")
+    screenshot("text-labelled")
+    # when: they upload a file of labelled texts with a bad line, from the Teach page
+    page.get_by_role("link", name="Teach cxloop your text").click()
+    expect(page.get_by_role("heading", name="Teach cxloop your text", level=1)).to_be_visible()
+    things = ["bag", "flight", "order", "refund", "booking", "parcel", "seat"]
+    rows = ["text,label"]
+    rows += [f"Thanks a lot for {b} my {t}.,negative" for b in ("losing", "delaying", "cancelling",
+             "ignoring", "forgetting") for t in things]  # fmt: skip
+    rows += [f"My {t} reference is {n}; where can I check it?,neutral" for t in things
+             for n in (17, 42, 88, 90)]  # fmt: skip
+    rows += [f"The {t} was handled {h}; great work by the team!,positive" for t in things
+             for h in ("quickly", "kindly", "smoothly", "perfectly", "brilliantly")]  # fmt: skip
+    rows.append("Meh,so-so")
+    upload = tmp_path / "labels.csv"
+    upload.write_text("\n".join(rows) + "\n")
+    page.get_by_label("CSV file").set_input_files(str(upload))
+    page.get_by_role("button", name="Upload").click()
+    # then: the good lines are kept and the bad one named
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("98 labelled texts saved")
+    expect(alert).to_contain_text("line 100: label 'so-so' is not negative, neutral or positive")
+    expect(page.locator("#labels")).to_contain_text("99 labelled: 36 negative, 28 neutral")
+    screenshot("text-teach-upload")
+    # when: they train the workspace's model (needs the sentence-embedding model)
+    if not selectors.embedding_model_installed():
+        return
+    page.get_by_role("button", name="Train on 99 labelled texts").click()
+    # then: its cross-validated figures against the shipped model's, and whether it is used
+    expect(page.locator("#tuning")).to_contain_text("Cross-validated macro-F1", timeout=60_000)
+    expect(page.locator("#tuning")).to_contain_text("It is in use")
+    screenshot("text-teach-trained")

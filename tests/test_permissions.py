@@ -123,7 +123,8 @@ WEB = {
     "value-at-risk-workflow": (WT, WT),  # starts a run per listed customer
     "model-health": (RA, RA),  # aggregates only
     "text-search": (RF, RF),  # comment text (redacted without read_pii)
-    "text-detail": (RF, RF),
+    "text-detail": (RF, EG),  # editors correct its sentiment label
+    "text-teach": (RF, EG),  # labelled texts and the workspace's own model
     "text-themes": (RF, EG),  # themes are curated like personas
     "text-key-drivers": (RF, RF),  # aggregates of comment themes
     "text-roadblocks": (RF, RF),  # comment examples (redacted without read_pii)
@@ -164,6 +165,10 @@ API = {
     "text_key_drivers": RF,
     "text_roadblocks": RF,
     "text_theme_trends": RF,
+    "text_label": EG,  # a person's sentiment label overrides the model
+    "text_labels_import": EG,
+    "text_teaching": RF,
+    "text_teaching_train": EG,
     "list_customers": RC,
     "get_customer": RC,
     "list_customer_events": RC,
@@ -254,8 +259,12 @@ API_BODIES = {
     "create_key": {"label": "walk", "kind": "server"},
     "start_run": lambda ids: {"template_id": ids["template_id"], "customer_id": ids["customer_id"]},
     "complete_step": {"answers": {"note": "called"}},
+    "text_label": {"label": "negative"},
 }
-API_FILES = {"import_reviews": "rating,text\n5,Great\n"}
+API_FILES = {
+    "import_reviews": "rating,text\n5,Great\n",
+    "text_labels_import": "text,label\nGreat,1\n",
+}
 
 CSRF = "walkthetokenwalkthetokenwalkthe1"  # 32 letters/digits: a valid unmasked CSRF secret
 ROLES = ["admin", "analyst", "agent", "viewer", "outsider"]  # outsider: signed in, no membership

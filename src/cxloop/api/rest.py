@@ -27,6 +27,7 @@ from cxloop.api import (
     segments,
     team,
     text,
+    text_teach,
     trends,
     workflows,
 )
@@ -67,6 +68,7 @@ api.add_router("/", team.router)
 api.add_router("/", privacy.router)
 api.add_router("/", predict.router)
 api.add_router("/", workflows.router)
+api.add_router("/", text_teach.router)  # before text's: /text/teaching is not /text/{id}
 api.add_router("/", text.router)
 api.add_router("/", trends.router)
 api.add_router("/", changes.router)

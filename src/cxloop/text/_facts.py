@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from cxloop.core import pii
 from cxloop.core.models import Workspace
 from cxloop.text import scoring, sentiment, themes
+from cxloop.text._teaching import teaching_for
 from cxloop.text.models import TextAnalysis, TextTheme, Theme
 
 
@@ -25,7 +26,7 @@ def response_text(*, workspace: Workspace, response_id: int, comment: str) -> Re
     """Sentiment and themes of one response's ``comment``: the stored analysis when there is
     one, else computed now (redacted first, as the analysis does; themes by each theme's key
     phrases and keyword rules, as a new text is tagged; scored by the learned head when it is
-    active, as the analysis scores). No text: no label, no themes."""
+    active, or the workspace's own model and its people's labels, as the analysis scores). No text: no label, no themes."""
     stored = (
         TextAnalysis.objects.filter(workspace=workspace, response_id=response_id)
         .only("pk", "label", "score")
@@ -38,7 +39,7 @@ def response_text(*, workspace: Workspace, response_id: int, comment: str) -> Re
         return ResponseText(None, None, frozenset(), False)
     body, _ = sentiment.clean(comment)
     text = pii.redact(body).text
-    result = scoring.analyse_many([text])[0]
+    result = scoring.analyse_many([text], teaching_for(workspace_id=workspace.pk))[0]
     rows = Theme.objects.filter(workspace=workspace).values_list("pk", "phrases", "rules")
     known = [(pk, phrases) for pk, phrases, _ in rows]
     rules = {pk: chosen for pk, _, chosen in rows if chosen}

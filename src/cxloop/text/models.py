@@ -1,5 +1,6 @@
 """One analysis per customer text: sentiment, sentences, drivers, emotions, PII found."""
 
+from django.conf import settings
 from django.db import models
 
 from cxloop.core.models import Workspace
@@ -118,3 +119,57 @@ class Embedding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model} {self.digest[:12]}"
+
+
+class SentimentLabel(models.Model):
+    """A person's reading of a text's sentiment: it overrides the model's label for every text
+    with the same words in the workspace, and the workspace's own model learns from it
+    (``tuning``). ``text`` is redacted, as analysts see it; ``digest`` is its cache key."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
+    digest = models.CharField(max_length=64)
+    text = models.TextField()
+    label = models.CharField(max_length=8, choices=Label.choices)
+    source = models.CharField(max_length=16, help_text="page (a correction) or upload")
+    labelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    labelled_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "digest"], name="text_label_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.digest[:12]}: {self.label}"
+
+
+class SentimentTuning(models.Model):
+    """One training of a workspace's own sentiment model: queued, running, done or failed;
+    when done, its cross-validated macro-F1 against the shipped head's on the same labelled
+    texts, and whether it was adopted (it scores the workspace's texts from then on)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
+    error = models.TextField(blank=True)
+    labels = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, help_text='{"negative": 40, "neutral": 25, …}')
+    tuned_f1 = models.FloatField(null=True, blank=True)
+    shipped_f1 = models.FloatField(null=True, blank=True)
+    gain_low = models.FloatField(null=True, blank=True)
+    gain_high = models.FloatField(null=True, blank=True)
+    adopted = models.BooleanField(default=False)
+    weights = models.BinaryField(null=True, blank=True)
+    base_version = models.CharField(max_length=32, blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"tuning #{self.pk} ({self.state})"

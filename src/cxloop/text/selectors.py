@@ -12,6 +12,7 @@ from django.db.models import Avg, Count, Max, Min, Q, QuerySet
 from cxloop.core.models import Workspace
 from cxloop.text import drivers, keydrivers, scoring, search, semantic, trends
 from cxloop.text._facts import ResponseText, response_text
+from cxloop.text._teaching_reads import Teaching, sentiment_label_of, sentiment_teaching
 from cxloop.text.models import Label, TextAnalysis, TextTheme, Theme
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Label",
     "ResponseText",
     "SemanticHits",
+    "Teaching",
     "TextFilters",
     "analysis_for_response",
     "analysis_get",
@@ -34,6 +36,8 @@ __all__ = [
     "roadblocks",
     "sentiment_by_day",
     "sentiment_counts",
+    "sentiment_label_of",
+    "sentiment_teaching",
     "texts_by_ids",
     "texts_search",
     "texts_semantic",

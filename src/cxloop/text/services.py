@@ -19,8 +19,28 @@ from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.text import embeddings, scoring, search, sentiment, themes
+from cxloop.text._teaching import (
+    UPLOAD_MAX_BYTES,
+    UploadReport,
+    sentiment_label_clear,
+    sentiment_label_set,
+    sentiment_labels_upload,
+    sentiment_tuning_request,
+    sentiment_tuning_run,
+    teaching_for,
+)
 from cxloop.text.models import Embedding, TextAnalysis, TextTheme, Theme
 
+__all__ = [
+    "UPLOAD_MAX_BYTES",
+    "UploadReport",
+    "sentiment_label_clear",
+    "sentiment_label_set",
+    "sentiment_labels_upload",
+    "sentiment_tuning_request",
+    "sentiment_tuning_run",
+    "teaching_for",
+]
 log = logging.getLogger(__name__)
 BATCH = 200
 SOURCES = {"link": "survey", "embed": "survey", "email": "survey"}
@@ -53,7 +73,9 @@ def _redacted(response, book: NameBook | None = None) -> pii.Redacted:
     )
 
 
-def _fields(response, redacted: pii.Redacted, result: sentiment.Sentiment) -> dict:
+def _fields(
+    response, redacted: pii.Redacted, result: sentiment.Sentiment, teaching: scoring.Teaching
+) -> dict:
     return {
         "workspace_id": response.workspace_id,
         "customer_id": response.customer_id,
@@ -82,7 +104,7 @@ def _fields(response, redacted: pii.Redacted, result: sentiment.Sentiment) -> di
         "emotions": list(result.emotions),
         "english": result.english,
         "truncated": sentiment.clean(response.comment)[1],
-        "version": scoring.version_of(result),
+        "version": scoring.version_of(result, teaching),
     }
 
 
@@ -101,15 +123,15 @@ def text_analyse_responses(*, responses: Iterable, books: dict[int, NameBook] | 
     stored = 0
     # redact and score before the transaction: the head embeds the texts (cached, so themes
     # and semantic search reuse the vectors), which may take a while
-    with_text = [r for r in responses if _has_text(r)]
-    redacted = [_redacted(r, books[r.workspace_id]) for r in with_text]
-    results = dict(
-        zip(
-            (r.pk for r in with_text),
-            zip(redacted, scoring.analyse_many([x.text for x in redacted]), strict=True),
-            strict=True,
-        )
-    )
+    # (each workspace's texts with what it taught: its own model and its people's labels)
+    results = {}
+    for workspace_id in {r.workspace_id for r in responses if _has_text(r)}:
+        with_text = [r for r in responses if r.workspace_id == workspace_id and _has_text(r)]
+        redacted = [_redacted(r, books[workspace_id]) for r in with_text]
+        teaching = teaching_for(workspace_id=workspace_id)
+        scored = scoring.analyse_many([x.text for x in redacted], teaching)
+        for response, text, result in zip(with_text, redacted, scored, strict=True):
+            results[response.pk] = (text, result, teaching)
     with transaction.atomic():
         empty = [r.pk for r in responses if not _has_text(r)]
         if empty:
@@ -230,9 +252,10 @@ def texts_analyse_workspace(
         .order_by("pk")
     )
     if missing_only:
-        done_ids = TextAnalysis.objects.filter(
-            workspace=workspace, version=scoring.current_version()
-        ).values("response_id")
+        version = scoring.current_version(teaching_for(workspace_id=workspace.pk))
+        done_ids = TextAnalysis.objects.filter(workspace=workspace, version=version).values(
+            "response_id"
+        )
         responses = responses.exclude(pk__in=done_ids)
     ids = list(responses.values_list("pk", flat=True))
     total, stored = len(ids), 0

@@ -17,3 +17,11 @@ def analyse_response(*, workspace_id: int, response_id: int) -> bool:
 def response_received(*, workspace_id: int, response_id: int) -> None:
     """The feedback hook: queue the analysis (called after the response is committed)."""
     analyse_response.enqueue(workspace_id=workspace_id, response_id=response_id)
+
+
+@task()
+def tune_sentiment(*, tuning_id: int) -> str:
+    """Train a workspace's own sentiment model (``services.sentiment_tuning_request`` queues
+    it); returns the training's final state."""
+    row = services.sentiment_tuning_run(tuning_id=tuning_id)
+    return row.state if row is not None else "missing"

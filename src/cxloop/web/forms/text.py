@@ -7,6 +7,7 @@ from django import forms
 from cxloop.text.filters import MAX_NAME, MAX_QUERY, FilterInvalid, filters_parse
 from cxloop.text.selectors import KEY_DRIVER_METRICS as METRICS
 from cxloop.text.selectors import SEARCH_MODES, TextFilters
+from cxloop.text.services import UPLOAD_MAX_BYTES
 from cxloop.web.forms.common import MAX_ID, MAX_PAGE
 
 FIELDS = ("q", "label", "nps", "channel", "source", "emotion", "date_from", "date_to", "theme")
@@ -108,4 +109,34 @@ class RoadblockSegmentForm(forms.Form):
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and start > end:
             self.add_error("date_from", f"{start} is after date_to {end}")
+        return data
+
+
+class SentimentLabelForm(forms.Form):
+    """A person's reading of one text's sentiment, or ``clear`` to drop it."""
+
+    label = forms.ChoiceField(
+        choices=[(c, c) for c in ("negative", "neutral", "positive", "clear")],
+        error_messages={"invalid_choice": "choose negative, neutral, positive or clear"},
+    )
+
+
+class SentimentTeachForm(forms.Form):
+    """The Teach page's actions: train the workspace's own model, or upload labelled texts."""
+
+    op = forms.ChoiceField(choices=[("train", "train"), ("upload", "upload")])
+    file = forms.FileField(required=False)
+    text_column = forms.CharField(required=False, max_length=64)
+    label_column = forms.CharField(required=False, max_length=64)
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if data.get("op") == "upload":
+            upload = data.get("file")
+            if upload is None:
+                self.add_error("file", "choose a CSV file with a text and a label column")
+            elif upload.size > UPLOAD_MAX_BYTES:
+                self.add_error("file", f"{upload.size:,} bytes: at most 10 MB per file")
+        data["text_column"] = (data.get("text_column") or "text").strip().lower()
+        data["label_column"] = (data.get("label_column") or "label").strip().lower()
         return data

@@ -3,10 +3,12 @@
 from django.urls import path
 
 from cxloop.web.views import text as views
+from cxloop.web.views import text_teach
 
 urlpatterns: list = [
     path("text/", views.text_search, name="text-search"),
     path("text/<int:analysis_id>/", views.text_detail, name="text-detail"),
+    path("text/teach/", text_teach.text_teach, name="text-teach"),
     path("text/themes/", views.text_themes, name="text-themes"),
     path("text/themes/trends/", views.text_theme_trends, name="text-theme-trends"),
     path("text/drivers/", views.text_key_drivers, name="text-key-drivers"),

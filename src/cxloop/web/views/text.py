@@ -35,6 +35,7 @@ from cxloop.web.forms.text import (
     FIELDS,
     KeyDriversForm,
     RoadblockSegmentForm,
+    SentimentLabelForm,
     TextSearchForm,
     ThemeActionForm,
     ThemeTrendForm,
@@ -114,8 +115,9 @@ def text_search(request: HttpRequest) -> HttpResponse:
     return render(request, "text/search.html", context)
 
 
-@capability_required(Capability.READ_FEEDBACK)
+@capability_required(Capability.READ_FEEDBACK, write=Capability.EDIT_SEGMENTS)
 def text_detail(request: HttpRequest, analysis_id: int) -> HttpResponse:
+    """One text's analysis; editors correct its sentiment (POST ``label``)."""
     workspace = active_workspace(request)
     analysis = (
         text_selectors.analysis_get(workspace=workspace, analysis_id=analysis_id)
@@ -124,6 +126,19 @@ def text_detail(request: HttpRequest, analysis_id: int) -> HttpResponse:
     )
     if analysis is None:
         raise Http404("No such text.")
+    errors: list[str] = []
+    if request.method == "POST":
+        form = SentimentLabelForm(request.POST)
+        if form.is_valid():
+            label = form.cleaned_data["label"]
+            if label == "clear":
+                text_services.sentiment_label_clear(analysis=analysis)
+                messages.success(request, "Label removed: the model scores this text again.")
+            else:
+                text_services.sentiment_label_set(analysis=analysis, label=label, by=request.user)
+                messages.success(request, f"Labelled {label}; cxloop learns from it.")
+            return redirect("text-detail", analysis_id=analysis.pk)
+        errors = error_lines(form)
     original = None
     if can(request, Capability.READ_PII) and analysis.pii and analysis.response_id:
         original = analysis.response.comment if analysis.response else None
@@ -141,8 +156,10 @@ def text_detail(request: HttpRequest, analysis_id: int) -> HttpResponse:
         "original": original,
         "customer": customer,
         "sentiment_model": text_selectors.sentiment_model(version=analysis.version),
+        "person_label": text_selectors.sentiment_label_of(analysis=analysis),
+        "errors": errors,
     }
-    return render(request, "text/detail.html", context)
+    return render(request, "text/detail.html", context, status=422 if errors else 200)
 
 
 @capability_required(Capability.READ_FEEDBACK)

@@ -1,0 +1,100 @@
+"""How many labelled texts a workspace needs before its own sentiment model (``text.tuning``,
+the Teach page) reads its text better than the shipped head: a learning curve on any CSV with a
+text and a negative / neutral / positive label column.
+
+    PYTHONPATH=src .venv/bin/python bench/text_tuning.py --csv Tweets.csv \\
+        [--text-column text] [--label-column airline_sentiment] \\
+        [--vectors-cache /tmp/labelled-vectors.npz] [--sizes 100,250,500,1000,2000,4000]
+
+Rows are split in two by the parity of the sha256 of their text (as ``bench/text_labelled.py``):
+the model is trained on N rows drawn at random from the ``dev`` half (three draws per N, numpy
+seed 0; the whole half as the last size) with the product's own features and settings
+(``tuning.features``, ``tuning.fit``) and scored on the whole ``test`` half, next to the shipped
+head on the same rows. Also prints what the Teach page would say for the whole dev half: the
+five-fold cross-validated macro-F1 of both (``tuning.check``) and the gain's 95 % interval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import f1_score
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--csv", type=Path, required=True)
+    parser.add_argument("--text-column", default="text")
+    parser.add_argument("--label-column", default="airline_sentiment")
+    parser.add_argument("--vectors-cache", type=Path, default=None)
+    parser.add_argument("--sizes", default="100,250,500,1000,2000,4000")
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxloop.settings")
+    import django
+
+    django.setup()
+    from cxloop.text import sentiment, sentiment_head, tuning
+    from cxloop.text import sentiment_training as training
+    from text_labelled import in_half, read
+
+    texts, labels = read(args.csv, args.text_column, args.label_column)
+    y = labels + 1  # −1, 0, 1 → the class indices of tuning.CLASSES
+    head = sentiment_head.load()
+    if head is None:
+        raise SystemExit("the shipped head is missing")
+    try:
+        vectors = training.encoder(args.vectors_cache)(texts)
+    except RuntimeError as error:
+        raise SystemExit(f"needs the embeddings extra: {error}") from error
+    lexicon = np.array([sentiment_head.lexicon_features(sentiment.analyse(t)) for t in texts])
+    head_scores = head.scores(vectors, lexicon)
+    x = tuning.features(vectors, lexicon, head_scores)
+    dev = np.flatnonzero(in_half(texts, "dev"))
+    test = np.flatnonzero(in_half(texts, "test"))
+
+    def labelled(scores: np.ndarray) -> np.ndarray:  # as the product labels: ±0.05 cut-off
+        return tuning.classes_of([sentiment.label_of(float(s)) for s in scores])
+
+    def macro(truth: np.ndarray, predicted: np.ndarray) -> float:
+        return float(f1_score(truth, predicted, labels=[0, 1, 2], average="macro"))
+
+    shipped = labelled(head_scores)
+    base = macro(y[test], shipped[test])
+    print(f"{args.csv.name}: dev half {len(dev):,} rows, test half {len(test):,}")
+    print(f"shipped head on the test half: macro-F1 {base:.3f}")
+    print(f"{'labelled':>8}  {'tuned macro-F1 (mean of 3 draws)':>32}  {'min':>6}  {'max':>6}  "
+          f"{'gain':>6}  {'fit s':>6}")  # fmt: skip
+    rng = np.random.default_rng(0)
+    sizes = [int(s) for s in args.sizes.split(",") if int(s) < len(dev)] + [len(dev)]
+    for n in sizes:
+        got, took = [], []
+        for _ in range(1 if n == len(dev) else 3):
+            pick = rng.choice(dev, size=n, replace=False)
+            started = time.perf_counter()
+            try:
+                fitted = tuning.fit(x[pick], y[pick], model="bench")
+            except tuning.TuningError as refused:
+                print(f"{n:>8,}  {refused}")
+                break
+            took.append(time.perf_counter() - started)
+            got.append(macro(y[test], labelled(fitted.scores(x[test]))))
+        if got:
+            print(f"{n:>8,}  {np.mean(got):32.3f}  {min(got):6.3f}  {max(got):6.3f}  "
+                  f"{np.mean(got) - base:+6.3f}  {np.mean(took):6.2f}")  # fmt: skip
+    found = tuning.check(x[dev], y[dev], shipped[dev])
+    print(f"the Teach page on the whole dev half ({found.labels:,} labels): cross-validated "
+          f"macro-F1 {found.tuned_f1:.3f} against the shipped head's {found.shipped_f1:.3f}, "
+          f"gain 95 % interval [{found.low:+.3f}, {found.high:+.3f}]")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,280 @@
+"""Writes that teach cxloop a workspace's own text: people's sentiment labels (a correction on
+the text page, or an upload of labelled texts) and the training of the workspace's own model
+(``tuning``), adopted only when it reads the labelled texts better than the shipped head."""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from cxloop.core import pii
+from cxloop.core.models import Workspace
+from cxloop.feedback import selectors as feedback_selectors
+from cxloop.text import embeddings, scoring, sentiment, sentiment_head, tuning
+from cxloop.text.models import SentimentLabel, SentimentTuning, TextAnalysis
+
+log = logging.getLogger(__name__)
+LABEL_WORDS = {
+    "negative": "negative",
+    "neutral": "neutral",
+    "positive": "positive",
+    "-1": "negative",
+    "0": "neutral",
+    "1": "positive",
+    "+1": "positive",
+}
+UPLOAD_MAX_ROWS = 50_000
+UPLOAD_MAX_BYTES = 10 * 1024 * 1024  # the page and the API refuse bigger files before reading
+TEXT_MAX = sentiment.MAX_CHARS
+
+
+def teaching_for(*, workspace_id: int) -> scoring.Teaching:
+    """What the workspace taught: the model of its latest finished training when that one was
+    adopted, and its people's labels."""
+    people = dict(
+        SentimentLabel.objects.filter(workspace_id=workspace_id).values_list("digest", "label")
+    )
+    latest = (
+        SentimentTuning.objects.filter(workspace_id=workspace_id, state=SentimentTuning.State.DONE)
+        .order_by("-pk")
+        .first()
+    )
+    if latest is None or not latest.adopted or not latest.weights:
+        return scoring.Teaching(people=people)
+    return scoring.Teaching(
+        tuning.from_bytes(latest.weights), scoring.tuned_version(latest.pk), people
+    )
+
+
+def _apply_people(workspace_id: int, labels: dict[str, str]) -> int:
+    """Give the workspace's analyses of these texts (by digest) the person's label; returns
+    how many changed."""
+    changed = []
+    rows = TextAnalysis.objects.filter(workspace_id=workspace_id, digest__in=list(labels))
+    for analysis in rows.only("pk", "digest", "label", "score", "sentences"):
+        label = labels[analysis.digest]
+        if analysis.label == label:
+            continue
+        analysis.score = scoring.fit_to_label(analysis.score, label)
+        analysis.label = label
+        if len(analysis.sentences) == 1:
+            analysis.sentences = [
+                {**analysis.sentences[0], "score": analysis.score, "label": label}
+            ]
+        changed.append(analysis)
+    TextAnalysis.objects.bulk_update(changed, ["label", "score", "sentences"], batch_size=500)
+    return len(changed)
+
+
+def sentiment_label_set(*, analysis: TextAnalysis, label: str, by=None) -> int:
+    """A person's reading of ``analysis``' sentiment, for it and every text in the workspace with
+    the same words; returns how many analyses changed label."""
+    if label not in tuning.CLASSES:
+        raise ValueError(f"label: {label!r} is not one of {', '.join(tuning.CLASSES)}")
+    digest = analysis.digest or embeddings.digest(analysis.text)
+    with transaction.atomic():
+        SentimentLabel.objects.update_or_create(
+            workspace_id=analysis.workspace_id,
+            digest=digest,
+            defaults={"text": analysis.text, "label": label, "source": "page", "labelled_by": by},
+        )
+        return _apply_people(analysis.workspace_id, {digest: label})
+
+
+def sentiment_label_clear(*, analysis: TextAnalysis) -> bool:
+    """Drop a person's label of this text's words; its analyses are scored by the model again.
+    True when there was one."""
+    from cxloop.text.services import text_analyse_responses
+
+    digest = analysis.digest or embeddings.digest(analysis.text)
+    deleted, _ = SentimentLabel.objects.filter(
+        workspace_id=analysis.workspace_id, digest=digest
+    ).delete()
+    if deleted:
+        ids = TextAnalysis.objects.filter(
+            workspace_id=analysis.workspace_id, digest=digest, response__isnull=False
+        ).values_list("response_id", flat=True)
+        responses = feedback_selectors.workspace_responses(
+            workspace=Workspace(pk=analysis.workspace_id)
+        ).filter(pk__in=list(ids))
+        text_analyse_responses(responses=responses)
+    return bool(deleted)
+
+
+@dataclass
+class UploadReport:
+    """What an upload of labelled texts did: rows saved (new or changed), unchanged, analyses
+    relabelled, and each bad line's error ("line 7: label 'meh' is not …")."""
+
+    saved: int = 0
+    unchanged: int = 0
+    relabelled: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _rows(data: bytes, text_column: str, label_column: str) -> Iterable[tuple[int, dict]]:
+    try:
+        decoded = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"file: not UTF-8 text (byte {exc.start})") from exc
+    reader = csv.DictReader(io.StringIO(decoded.replace("\x00", ""), newline=""))
+    try:
+        header = [(h or "").strip().lower() for h in reader.fieldnames or []]
+    except csv.Error as exc:
+        raise ValueError(f"file: line 1: {exc}") from exc
+    missing = [c for c in (text_column, label_column) if c not in header]
+    if missing:
+        raise ValueError(
+            f"file: the header has no column {' or '.join(map(repr, missing))} "
+            f"(it has {', '.join(map(repr, header)) or 'nothing'})"
+        )
+    reader.fieldnames = header
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # a field over csv's size limit, a stray quote at the end
+            raise ValueError(f"file: line {reader.line_num}: {exc}") from exc
+        yield reader.line_num, row
+
+
+def sentiment_labels_upload(
+    *,
+    workspace: Workspace,
+    data: bytes,
+    by=None,
+    text_column: str = "text",
+    label_column: str = "label",
+) -> UploadReport:
+    """Store each CSV row's text (redacted) with its label (negative / neutral / positive, or
+    −1 / 0 / 1); a bad line is reported by number and the good ones kept. Idempotent: a text is
+    stored once per workspace (by its words), its latest label wins. Raises ``ValueError`` when
+    the file itself cannot be read."""
+    from cxloop.text.services import name_book
+
+    report = UploadReport()
+    known = name_book(workspace_id=workspace.pk).known
+    wanted: dict[str, tuple[str, str]] = {}
+    for line, row in _rows(data, text_column, label_column):
+        if len(wanted) + len(report.errors) >= UPLOAD_MAX_ROWS:
+            report.errors.append(
+                f"line {line}: more than {UPLOAD_MAX_ROWS:,} rows; the rest skipped"
+            )
+            break
+        raw = (row.get(text_column) or "").strip()
+        word = (row.get(label_column) or "").strip().lower()
+        if word not in LABEL_WORDS:
+            shown = word[:40] or "(empty)"
+            report.errors.append(
+                f"line {line}: label {shown!r} is not negative, neutral or positive (or -1, 0, 1)"
+            )
+            continue
+        if not raw:
+            report.errors.append(f"line {line}: text is empty")
+            continue
+        if len(raw) > TEXT_MAX:
+            report.errors.append(f"line {line}: text is over {TEXT_MAX:,} characters")
+            continue
+        body, _ = sentiment.clean(raw)
+        text = pii.redact(body, known_names=known).text
+        wanted[embeddings.digest(text)] = (text, LABEL_WORDS[word])
+    with transaction.atomic():
+        have = dict(
+            SentimentLabel.objects.filter(workspace=workspace, digest__in=list(wanted)).values_list(
+                "digest", "label"
+            )
+        )
+        for digest, (text, label) in wanted.items():
+            if have.get(digest) == label:
+                report.unchanged += 1
+                continue
+            SentimentLabel.objects.update_or_create(
+                workspace=workspace,
+                digest=digest,
+                defaults={"text": text, "label": label, "source": "upload", "labelled_by": by},
+            )
+            report.saved += 1
+        report.relabelled = _apply_people(
+            workspace.pk, {digest: label for digest, (_, label) in wanted.items()}
+        )
+    return report
+
+
+def sentiment_tuning_request(*, workspace: Workspace) -> SentimentTuning:
+    """Queue a training of the workspace's own model (the one queued or running already, if
+    any), run by the background worker once this transaction commits."""
+    busy = SentimentTuning.objects.filter(
+        workspace=workspace,
+        state__in=[SentimentTuning.State.QUEUED, SentimentTuning.State.RUNNING],
+    ).first()
+    if busy is not None:
+        return busy
+    row = SentimentTuning.objects.create(workspace=workspace)
+    from cxloop.text.tasks import tune_sentiment
+
+    transaction.on_commit(lambda: tune_sentiment.enqueue(tuning_id=row.pk))
+    return row
+
+
+def _learn(workspace_id: int) -> tuple[tuning.Tuned, tuning.Check, dict[str, int]]:
+    head, model = scoring.active_head(), embeddings.engine()
+    if head is None or model is None:
+        raise tuning.TuningError(
+            "the sentence-embedding model is not installed here "
+            "(pip install -e '.[embeddings]'); the workspace's own model is built on it"
+        )
+    pairs = list(
+        SentimentLabel.objects.filter(workspace_id=workspace_id)
+        .order_by("pk")
+        .values_list("text", "label")
+    )
+    y = tuning.classes_of([label for _, label in pairs])
+    counts = {name: int((y == i).sum()) for i, name in enumerate(tuning.CLASSES)}
+    tuning.refuse_few(y)
+    texts = [text for text, _ in pairs]
+    vectors = embeddings.embed(texts, model=model)
+    lexicon = np.array([sentiment_head.lexicon_features(sentiment.analyse(t)) for t in texts])
+    head_scores = head.scores(vectors, lexicon)
+    x = tuning.features(vectors, lexicon, head_scores)
+    shipped = tuning.classes_of([sentiment.label_of(float(s)) for s in head_scores])
+    return tuning.fit(x, y, model=model.name), tuning.check(x, y, shipped), counts
+
+
+def sentiment_tuning_run(*, tuning_id: int) -> SentimentTuning | None:
+    """Train (the background task): cross-validate against the shipped head, adopt the model
+    when it is better, then rescore the workspace's texts whose version changed."""
+    from cxloop.text.services import texts_analyse_workspace
+
+    row = SentimentTuning.objects.filter(pk=tuning_id).select_related("workspace").first()
+    if row is None or row.state != SentimentTuning.State.QUEUED:
+        return row
+    row.state = SentimentTuning.State.RUNNING
+    row.save(update_fields=["state"])
+    try:
+        fitted, found, counts = _learn(row.workspace_id)
+    except tuning.TuningError as refused:
+        row.state, row.error = SentimentTuning.State.FAILED, str(refused)
+    except Exception as exc:  # a failed training must be visible, never stuck "running"
+        log.exception("sentiment tuning %s failed", row.pk)
+        row.state, row.error = SentimentTuning.State.FAILED, f"training failed ({exc})"[:500]
+    else:
+        row.state = SentimentTuning.State.DONE
+        row.labels, row.counts = found.labels, counts
+        row.tuned_f1, row.shipped_f1 = found.tuned_f1, found.shipped_f1
+        row.gain_low, row.gain_high = found.low, found.high
+        row.adopted = found.better
+        row.weights = tuning.to_bytes(fitted) if found.better else None
+        row.base_version = scoring.HEAD_VERSION
+    row.finished_at = timezone.now()
+    row.save()
+    if row.state == SentimentTuning.State.DONE:
+        texts_analyse_workspace(workspace=row.workspace, missing_only=True)
+    return row

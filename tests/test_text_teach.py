@@ -1,0 +1,383 @@
+"""Teaching cxloop a workspace's text: people's sentiment labels override the model, uploads of
+labelled texts, and the workspace's own model (``text.tuning``), adopted only when
+cross-validation says it reads the labelled texts better than the shipped head."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+from django.urls import reverse
+from sklearn.metrics import f1_score
+
+from cxloop.text import scoring, selectors, services, tuning
+from cxloop.text.models import SentimentLabel, SentimentTuning, TextAnalysis
+from factories import member_make, response_make, survey_make
+
+pytestmark = pytest.mark.usefixtures("fresh_text_engine")
+AT = datetime(2025, 3, 1, 12, tzinfo=UTC)
+IMMEDIATE = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+# polite complaints a lexicon (and the shipped head) read as praise: "thanks a lot for losing…"
+BAD = ["losing my", "cancelling my", "delaying my", "ignoring my", "overcharging me for my"]
+THINGS = ["bag", "flight", "order", "refund request", "booking", "parcel", "seat"]
+NEGATIVE = [f"Thanks a lot for {b} {t}." for b in BAD for t in THINGS]
+NEUTRAL = [f"My {t} reference is {n}, where can I check it?" for t in THINGS for n in (17, 42, 88)]
+NEUTRAL += [f"Which terminal does the {t} desk use?" for t in THINGS]
+POSITIVE = [
+    f"The {t} was handled {how}, great work by the team!"
+    for t in THINGS
+    for how in ("quickly", "perfectly", "kindly", "brilliantly", "smoothly")
+]
+
+
+# ------------------------------------------------------------------ the model, by hand
+
+
+def test_perfectly_separable_labels_are_learned_and_beat_a_one_class_reader():
+    # given: three classes that one feature separates, 20 each; a "shipped" reader that
+    # calls everything neutral
+    rng = np.random.default_rng(3)
+    y = np.repeat([0, 1, 2], 20)
+    x = np.column_stack([y * 10.0 + rng.normal(0, 0.1, 60), rng.normal(0, 1, 60)])
+    shipped = np.ones(60, dtype=int)
+    # when
+    found = tuning.check(x, y, shipped, resamples=200)
+    # then: every held-out text right (F1 1); the one-class reader: neutral F1 2·(1/3)/(1/3+1)
+    # = 0.5, the others 0, macro (0.5)/3
+    assert found.tuned_f1 == 1.0
+    assert found.shipped_f1 == pytest.approx(0.5 / 3)
+    assert found.better and found.low > 0.5
+    assert found.labels == 60
+
+
+def test_scores_carry_the_most_likely_class_under_the_cutoff():
+    probabilities = np.array(
+        [
+            [0.5, 0.3, 0.2],  # negative, but P(pos) − P(neg) = −0.3: kept
+            [0.40, 0.35, 0.25],  # negative by a little: −0.15
+            [0.2, 0.45, 0.35],  # neutral though P(pos) − P(neg) = 0.15: held inside ±0.05
+            [0.3, 0.31, 0.39],  # positive by a little: 0.09
+            [0.34, 0.32, 0.34 - 1e-9],  # negative by a hair: pushed to −0.05
+        ]
+    )
+    scores = tuning.scores_of(probabilities)
+    assert scores == pytest.approx([-0.3, -0.15, 0.0499, 0.09, -0.05])
+    assert [scoring.sentiment.label_of(s) for s in scores] == [
+        "negative", "negative", "neutral", "positive", "negative",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("score", "label", "expected"),
+    [(0.6, "negative", -0.05), (-0.6, "negative", -0.6), (0.6, "neutral", 0.0499),
+     (-0.01, "neutral", -0.01), (-0.3, "positive", 0.05), (0.7, "positive", 0.7)],
+)  # fmt: skip
+def test_a_persons_label_moves_the_score_into_its_band(score, label, expected):
+    assert scoring.fit_to_label(score, label) == pytest.approx(expected)
+
+
+def test_too_few_labels_are_refused_by_name():
+    with pytest.raises(tuning.TuningError, match="59 labelled texts: at least 60"):
+        tuning.refuse_few(np.repeat([0, 1, 2], [20, 20, 19]))
+    with pytest.raises(tuning.TuningError, match="too few labelled neutral 9"):
+        tuning.refuse_few(np.repeat([0, 1, 2], [40, 9, 40]))
+
+
+def test_a_model_survives_its_bytes():
+    fitted = tuning.Tuned(np.arange(12.0).reshape(3, 4), np.array([0.1, 0.2, 0.3]), "m")
+    back = tuning.from_bytes(tuning.to_bytes(fitted))
+    assert back.model == "m" and back.dims == 4
+    assert np.array_equal(back.coef, fitted.coef) and np.array_equal(
+        back.intercept, [0.1, 0.2, 0.3]
+    )
+
+
+# ------------------------------------------------------------------ labels
+
+
+@pytest.fixture
+def lexicon_only(settings):
+    settings.TEXT_EMBEDDINGS = "lsa"
+    scoring.embeddings.engine.cache_clear()
+    yield
+    scoring.embeddings.engine.cache_clear()
+
+
+def _comments(workspace, texts):
+    survey = survey_make(workspace)
+    responses = [response_make(workspace, survey, AT, comment=t) for t in texts]
+    services.text_analyse_responses(responses=responses)
+    return [TextAnalysis.objects.get(response=r) for r in responses]
+
+
+def test_a_persons_label_overrides_the_model_for_every_copy_and_clearing_restores_it(
+    workspace, lexicon_only
+):
+    # given: the same words twice, and another text; the lexicon reads "thanks" as praise
+    first, copy, other = _comments(
+        workspace,
+        ["Thanks a lot for losing my bag.", "Thanks a lot  for losing\nmy bag.", "It came."],
+    )
+    assert first.label == copy.label == "positive"
+    # when
+    changed = services.sentiment_label_set(analysis=first, label="negative")
+    # then: both copies (the same words, white space aside), not the other text
+    assert changed == 2
+    for row in (first, copy):
+        row.refresh_from_db()
+        assert row.label == "negative" and row.score <= -0.05
+    other.refresh_from_db()
+    assert other.label == "neutral"
+    # and a new response with those words arrives labelled by the person
+    (later,) = _comments(workspace, ["Thanks a lot for losing my bag!"])
+    assert later.label == "positive"  # "!" differs: other words, the model decides
+    (again,) = _comments(workspace, ["Thanks a lot for losing my bag."])
+    assert again.label == "negative"
+    # when the label is cleared, the model decides again
+    assert services.sentiment_label_clear(analysis=first)
+    first.refresh_from_db()
+    assert first.label == "positive"
+    assert not SentimentLabel.objects.filter(workspace=workspace).exists()
+
+
+def test_an_upload_keeps_good_lines_names_bad_ones_and_is_idempotent(workspace, lexicon_only):
+    (analysis,) = _comments(workspace, ["Thanks a lot for losing my bag."])
+    data = (
+        b"Text,Label\n"
+        b'"Thanks a lot for losing my bag.",negative\n'
+        b"Mail me at ann@example.com about it,neutral\n"
+        b"Loved it,meh\n"
+        b",positive\n"
+        b"Great service,1\n"
+    )
+    report = services.sentiment_labels_upload(workspace=workspace, data=data)
+    assert report.saved == 3 and report.unchanged == 0 and report.relabelled == 1
+    assert report.errors == [
+        "line 4: label 'meh' is not negative, neutral or positive (or -1, 0, 1)",
+        "line 5: text is empty",
+    ]
+    stored = dict(SentimentLabel.objects.values_list("text", "label"))
+    assert stored["Great service"] == "positive"
+    assert "ann@example.com" not in " ".join(stored) and "Mail me at" in " ".join(stored)
+    analysis.refresh_from_db()
+    assert analysis.label == "negative"
+    again = services.sentiment_labels_upload(workspace=workspace, data=data)
+    assert (again.saved, again.unchanged, again.relabelled) == (0, 3, 0)
+    assert SentimentLabel.objects.count() == 3
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"words,sentiment\nhi,positive\n", "no column 'text' or 'label'"),
+        (b"text,label\n\xff\xfe,positive\n", "not UTF-8"),
+        (b"", "no column"),
+    ],
+)
+def test_an_unreadable_upload_is_refused_as_a_whole(workspace, data, message):
+    with pytest.raises(ValueError, match=message):
+        services.sentiment_labels_upload(workspace=workspace, data=data)
+
+
+# ------------------------------------------------------------------ the workspace's own model
+
+
+def _labels(workspace, rows):
+    SentimentLabel.objects.bulk_create(
+        SentimentLabel(
+            workspace=workspace,
+            digest=scoring.embeddings.digest(t),
+            text=t,
+            label=label,
+            source="upload",
+        )
+        for t, label in rows
+    )
+
+
+def test_training_is_refused_with_too_few_labels(workspace, settings, model):
+    settings.TASKS = IMMEDIATE
+    _labels(workspace, [(t, "negative") for t in NEGATIVE[:20]])
+    run = services.sentiment_tuning_request(workspace=workspace)
+    row = services.sentiment_tuning_run(tuning_id=run.pk)
+    assert row.state == "failed"
+    assert row.error == "20 labelled texts: at least 60 are needed to learn from"
+    assert services.teaching_for(workspace_id=workspace.pk).tuned is None
+
+
+def test_training_without_the_embedding_model_says_so(workspace, lexicon_only):
+    _labels(workspace, [(t, "negative") for t in NEGATIVE])
+    run = services.sentiment_tuning_request(workspace=workspace)
+    row = services.sentiment_tuning_run(tuning_id=run.pk)
+    assert row.state == "failed" and "sentence-embedding model is not installed" in row.error
+
+
+def test_the_workspace_model_learns_its_polite_complaints_and_rescores_history(
+    workspace, model, django_capture_on_commit_callbacks, settings
+):
+    settings.TASKS = IMMEDIATE
+    # given: history the shipped head reads as praise, and labelled texts of that kind
+    unseen = [
+        "Thanks a lot for losing my suitcase.",
+        "Thanks a lot for cancelling my train.",
+        "Thanks a lot for delaying my luggage.",
+    ]
+    history = _comments(workspace, unseen)
+    assert [a.label for a in history].count("positive") >= 2
+    rows = [(t, "negative") for t in NEGATIVE]
+    rows += [(t, "neutral") for t in NEUTRAL] + [(t, "positive") for t in POSITIVE]
+    _labels(workspace, rows)
+    head_labels = [a.label for a in scoring.analyse_many([t for t, _ in rows])]
+    y = [label for _, label in rows]
+    expected_shipped = f1_score(y, head_labels, average="macro")
+    # when: training is requested (the task runs when the transaction commits)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.sentiment_tuning_request(workspace=workspace)
+    run.refresh_from_db()
+    # then: the shipped head's cross-validated F1 is its plain F1 (it never trains), the
+    # tuned model's is higher, so it is adopted
+    assert run.state == "done", run.error
+    assert run.labels == len(rows)
+    assert run.counts == {"negative": 35, "neutral": 28, "positive": 35}
+    assert run.shipped_f1 == pytest.approx(expected_shipped)
+    assert run.tuned_f1 > 0.9 > run.shipped_f1
+    assert run.adopted and run.gain_low > 0
+    # and the history was rescored by it, its version naming the training
+    for analysis in history:
+        analysis.refresh_from_db()
+        assert analysis.version == scoring.tuned_version(run.pk)
+        assert analysis.label == "negative"
+    teaching = selectors.sentiment_teaching(workspace=workspace)
+    assert teaching.in_use == run and teaching.current == teaching.texts == 3
+    assert "this workspace's own model" in selectors.sentiment_model(version=history[0].version)
+
+
+def test_a_training_that_is_not_better_leaves_the_shipped_head_in_use(workspace, model):
+    # labels that are noise: no model can beat the head on them by much, and the rule is to
+    # adopt only a cross-validated gain
+    rng = np.random.default_rng(0)
+    texts = NEGATIVE + NEUTRAL + POSITIVE
+    _labels(
+        workspace,
+        [(t, tuning.CLASSES[i]) for t, i in zip(texts, rng.permutation(98) % 3, strict=True)],
+    )
+    run = services.sentiment_tuning_request(workspace=workspace)
+    row = services.sentiment_tuning_run(tuning_id=run.pk)
+    assert row.state == "done"
+    assert row.adopted == (row.tuned_f1 > row.shipped_f1)
+    if not row.adopted:
+        assert services.teaching_for(workspace_id=workspace.pk).tuned is None
+        assert row.weights is None
+
+
+def test_a_second_request_while_one_is_queued_is_the_same_training(workspace):
+    first = services.sentiment_tuning_request(workspace=workspace)
+    assert services.sentiment_tuning_request(workspace=workspace) == first
+    assert SentimentTuning.objects.count() == 1
+
+
+# ------------------------------------------------------------------ pages
+
+
+def _login(client, workspace, role):
+    client.force_login(member_make(workspace=workspace, username=role, role=role))
+
+
+def test_an_analyst_corrects_a_label_on_the_text_page(client, workspace, lexicon_only):
+    (analysis,) = _comments(workspace, ["Thanks a lot for losing my bag."])
+    _login(client, workspace, "analyst")
+    url = reverse("text-detail", args=[analysis.pk])
+    refused = client.post(url, {"label": "awful"})
+    assert refused.status_code == 422
+    assert "label: choose negative, neutral, positive or clear" in refused.content.decode()
+    done = client.post(url, {"label": "negative"})
+    assert done.status_code == 302
+    page = client.get(url).content.decode()
+    assert "Labelled <strong>negative</strong> by analyst" in page
+    analysis.refresh_from_db()
+    assert analysis.label == "negative"
+
+
+def test_the_teach_page_reports_an_upload_line_by_line(client, workspace, lexicon_only):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    _login(client, workspace, "analyst")
+    upload = SimpleUploadedFile("l.csv", b"text,label\nGreat,positive\nBad,worse\n", "text/csv")
+    page = client.post(reverse("text-teach"), {"op": "upload", "file": upload})
+    assert page.status_code == 422
+    body = page.content.decode()
+    assert "1 labelled texts saved" in body and "line 3: label &#x27;worse&#x27;" in body
+    assert "1 labelled: 0 negative, 0 neutral, 1 positive" in " ".join(
+        client.get(reverse("text-teach"))
+        .content.decode()
+        .replace("<strong>", "")
+        .replace("</strong>", "")
+        .split()
+    )
+    missing = client.post(reverse("text-teach"), {"op": "upload"})
+    assert "file: choose a CSV file" in missing.content.decode()
+
+
+# ------------------------------------------------------------------ API
+
+
+def test_api_labels_a_text_imports_labels_and_trains(client, workspace, lexicon_only):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    (analysis,) = _comments(workspace, ["Thanks a lot for losing my bag."])
+    _login(client, workspace, "analyst")
+    url = f"/api/text/{analysis.pk}/label"
+    bad = client.put(url, {"label": "awful"}, content_type="application/json")
+    assert bad.status_code == 422 and "label" in bad.content.decode()
+    done = client.put(url, {"label": "negative"}, content_type="application/json").json()
+    assert done == {
+        "id": analysis.pk, "label": "negative", "score": -0.05,
+        "labelled_by_person": True, "changed": 1,
+    }  # fmt: skip
+    cleared = client.put(url, {"label": None}, content_type="application/json").json()
+    assert cleared["label"] == "positive" and not cleared["labelled_by_person"]
+    assert client.put("/api/text/99999999/label", {"label": "neutral"},
+                      content_type="application/json").status_code == 404  # fmt: skip
+    upload = SimpleUploadedFile("l.csv", b"words,label\nGreat,positive\n", "text/csv")
+    refused = client.post("/api/text/labels/import", {"file": upload})
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == (
+        "file: the header has no column 'text' (it has 'words', 'label')"
+    )
+    upload = SimpleUploadedFile("l.csv", b"words,label\nGreat,positive\nBad,x\n", "text/csv")
+    report = client.post("/api/text/labels/import", {"file": upload, "text_column": "Words"})
+    assert report.json() == {
+        "saved": 1, "unchanged": 0, "relabelled": 0,
+        "errors": ["line 3: label 'x' is not negative, neutral or positive (or -1, 0, 1)"],
+    }  # fmt: skip
+    status = client.get("/api/text/teaching").json()
+    assert status["labels"] == 1 and status["counts"]["positive"] == 1
+    assert not status["enough"] and status["latest"] is None and status["in_use"] is None
+    queued = client.post("/api/text/teaching/train")
+    assert queued.status_code == 202 and queued.json()["state"] == "queued"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"text,label\n\x00hi\x00,positive\n",
+        b"text,label\n" + b"x" * 200_000 + b",positive\n",
+        b'text,label\n"unclosed,positive\n',
+        b"\xef\xbb\xbftext,label\n" + "\U0001f600\u202e,1\n".encode() * 3,
+        b"text,label\n" + b"a,1,extra,fields\n",
+        b"text,label,text\nx,1,y\n",
+        b"\n\n\n",
+    ],
+)
+def test_hostile_uploads_never_fail_the_server(client, workspace, data, lexicon_only):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    _login(client, workspace, "analyst")
+    page = client.post(
+        reverse("text-teach"), {"op": "upload", "file": SimpleUploadedFile("h.csv", data)}
+    )
+    assert page.status_code in (302, 422)
+    api = client.post("/api/text/labels/import", {"file": SimpleUploadedFile("h.csv", data)})
+    assert api.status_code in (200, 422)
