@@ -471,3 +471,26 @@ def test_text_embed_fills_the_cache_for_history(home, tmp_path):
     assert "4 texts embedded in workspace acme" in embedded.stdout
     assert rows(home, "SELECT count(*), min(length(vector)) FROM text_embedding") == [(4, 1536)]
     assert "0 texts embedded" in again.stdout
+
+
+def test_text_labels_and_tune_from_the_shell(home, tmp_path):
+    # given: a workspace and a file of labelled texts with one bad line
+    cx(home, "workspace", "create", "Acme")
+    labelled = tmp_path / "labels.csv"
+    lines = [f"Thanks a lot for losing my bag number {i},negative" for i in range(12)]
+    lines += [f"My booking reference is {i},neutral" for i in range(12)]
+    lines += ["Lovely,so-so"]
+    labelled.write_text("text,label\n" + "\n".join(lines) + "\n")
+    # when
+    stored = cx(home, "text", "labels", str(labelled), "--workspace", "acme")
+    tuned = cx(home, "text", "tune", "--workspace", "acme", CXLOOP_TEXT_EMBEDDINGS="lsa")
+    # then: the good lines kept, the bad one named; training refused with the reason
+    assert stored.returncode == 0, stored.stderr
+    assert "24 labelled texts saved" in stored.stdout and "1 lines refused" in stored.stdout
+    assert "line 26: label 'so-so' is not negative, neutral or positive" in stored.stdout
+    assert rows(home, "SELECT label, count(*) FROM text_sentimentlabel GROUP BY label") == [
+        ("negative", 12), ("neutral", 12),
+    ]  # fmt: skip
+    one_line_error(tuned, 1, "sentence-embedding model is not installed")
+    missing = cx(home, "text", "labels", str(tmp_path / "none.csv"), "--workspace", "acme")
+    assert missing.returncode == 2

@@ -23,7 +23,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from cxloop.cli import serving
+from cxloop.cli import serving, teach
 from cxloop.cli.common import (
     console,
     counting_bar,
@@ -286,6 +286,10 @@ def text_themes(
     for row in selectors.themes_list(workspace=target):
         table.add_row(escape(row.theme.name), f"{row.texts:,}", f"{row.negative:,}")
     console.print(table)
+
+
+text_app.command("labels")(teach.labels)
+text_app.command("tune")(teach.tune)
 
 
 @app.command()
