@@ -307,3 +307,33 @@ def test_a_clv_interval_leaves_out_draws_where_a_parameter_overflows():
     # then: an interval from the plausible draws, finite and ordered
     assert np.isfinite(low).all() and np.isfinite(high).all()
     assert (low <= high).all()
+
+
+def test_a_clv_interval_leaves_out_spend_draws_with_no_finite_mean():
+    # given: a Gamma-Gamma fit with q just above 1 and a wide covariance, so some draws have
+    # q <= 1, where the population mean spend p·γ/(q − 1) is infinite or negative
+    from cxloop.predict import rfm, scoring
+
+    fit = bgnbd.BGNBDFit(
+        bgnbd.BGNBDParams(r=0.5, alpha=10.0, a=0.8, b=2.5), -100.0, 3, True, np.eye(4) * 1e-4
+    )
+    spend_cov = np.diag([1e-4, 0.25, 1e-4])
+    spend_fit = gammagamma.GammaGammaFit(
+        gammagamma.GammaGammaParams(p=6.0, q=1.2, gamma=15.0), -50.0, 3, True, spend_cov
+    )
+    draws = np.random.default_rng(0).multivariate_normal(
+        np.log([6.0, 1.2, 15.0]), spend_cov, 50, method="eigh"
+    )
+    assert 0 < (np.exp(draws[:, 1]) <= 1).sum() < 50
+    summary = rfm.RFM(
+        customer=np.array([1, 2]), x=np.array([0.0, 3.0]), t_x=np.array([0.0, 60.0]),
+        T=np.array([100.0, 100.0]), monetary=np.array([0.0, 25.0]),
+        first_amount=np.array([20.0, 25.0]), last_day=np.array([0, 60]),
+    )  # fmt: skip
+    # when
+    low, high = scoring._clv_interval(
+        fit, spend_fit, summary, np.array([20.0, 25.0]), horizon=365, discount=0.01, draws=50
+    )
+    # then: no negative or infinite value from those draws
+    assert np.isfinite(low).all() and np.isfinite(high).all()
+    assert (low >= 0).all() and (low <= high).all()

@@ -119,7 +119,11 @@ def _clv_interval(
             continue
         drawn_spend = spend
         if spend_samples is not None:
-            gg = gammagamma.GammaGammaParams(*(float(v) for v in np.exp(spend_samples[i])))
+            with np.errstate(over="ignore"):
+                gg = gammagamma.GammaGammaParams(*(float(v) for v in np.exp(spend_samples[i])))
+            if not _plausible(gg.as_dict().values()) or gg.q <= 1:
+                values[i] = np.nan  # mean spend is finite only for q > 1
+                continue
             drawn_spend = gammagamma.conditional_expected_spend(gg, x_spend, m)
         values[i] = bgnbd.discounted_value(
             params,
