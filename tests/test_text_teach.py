@@ -135,8 +135,9 @@ def test_a_persons_label_overrides_the_model_for_every_copy_and_clearing_restore
     assert later.label == "positive"  # "!" differs: other words, the model decides
     (again,) = _comments(workspace, ["Thanks a lot for losing my bag."])
     assert again.label == "negative"
-    # when the label is cleared, the model decides again
-    assert services.sentiment_label_clear(analysis=first)
+    # when the label is cleared, the model decides again (three copies change back)
+    assert services.sentiment_label_clear(analysis=first) == 3
+    assert services.sentiment_label_clear(analysis=first) == 0
     first.refresh_from_db()
     assert first.label == "positive"
     assert not SentimentLabel.objects.filter(workspace=workspace).exists()
@@ -254,22 +255,108 @@ def test_the_workspace_model_learns_its_polite_complaints_and_rescores_history(
     assert "this workspace's own model" in selectors.sentiment_model(version=history[0].version)
 
 
-def test_a_training_that_is_not_better_leaves_the_shipped_head_in_use(workspace, model):
-    # labels that are noise: no model can beat the head on them by much, and the rule is to
-    # adopt only a cross-validated gain
-    rng = np.random.default_rng(0)
-    texts = NEGATIVE + NEUTRAL + POSITIVE
-    _labels(
-        workspace,
-        [(t, tuning.CLASSES[i]) for t, i in zip(texts, rng.permutation(98) % 3, strict=True)],
+def _adopted(workspace, django_capture_on_commit_callbacks):
+    rows = [(t, "negative") for t in NEGATIVE]
+    rows += [(t, "neutral") for t in NEUTRAL] + [(t, "positive") for t in POSITIVE]
+    _labels(workspace, rows)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = services.sentiment_tuning_request(workspace=workspace)
+    run.refresh_from_db()
+    assert run.adopted
+    return run
+
+
+def test_a_later_training_that_is_not_better_puts_the_shipped_head_back(
+    workspace, model, settings, django_capture_on_commit_callbacks, monkeypatch
+):
+    # given: an adopted model that scores the workspace's texts
+    settings.TASKS = IMMEDIATE
+    (analysis,) = _comments(workspace, ["Thanks a lot for losing my suitcase."])
+    first = _adopted(workspace, django_capture_on_commit_callbacks)
+    analysis.refresh_from_db()
+    assert analysis.version == scoring.tuned_version(first.pk)
+    # when: a new training's cross-validation finds no gain it can be sure of
+    monkeypatch.setattr(
+        tuning, "check", lambda x, y, shipped: tuning.Check(len(y), 0.70, 0.68, -0.01, 0.05)
     )
+    with django_capture_on_commit_callbacks(execute=True):
+        second = services.sentiment_tuning_request(workspace=workspace)
+    second.refresh_from_db()
+    # then: it is not adopted, the head scores again and the texts are rescored by it
+    assert second.state == "done" and not second.adopted and second.weights is None
+    assert services.teaching_for(workspace_id=workspace.pk).tuned is None
+    analysis.refresh_from_db()
+    assert analysis.version == scoring.HEAD_VERSION
+    teaching = selectors.sentiment_teaching(workspace=workspace)
+    assert teaching.in_use is None and teaching.current == teaching.texts == 1
+
+
+def test_a_model_from_before_an_upgrade_is_not_used(
+    workspace, model, settings, django_capture_on_commit_callbacks
+):
+    settings.TASKS = IMMEDIATE
+    run = _adopted(workspace, django_capture_on_commit_callbacks)
+    assert services.teaching_for(workspace_id=workspace.pk).tuned is not None
+    # when: the shipped head changed since (another version)
+    SentimentTuning.objects.filter(pk=run.pk).update(base_version="head1+vader-3.3.2+cx2")
+    # then: the model is not used and the page asks for a new training
+    assert services.teaching_for(workspace_id=workspace.pk).tuned is None
+    teaching = selectors.sentiment_teaching(workspace=workspace)
+    assert teaching.in_use is None and teaching.retrain
+    assert teaching.version == scoring.HEAD_VERSION
+
+
+def test_adoption_needs_the_whole_interval_above_zero():
+    assert not tuning.Check(100, 0.70, 0.60, -0.001, 0.2).better
+    assert tuning.Check(100, 0.70, 0.60, 0.001, 0.2).better
+
+
+def test_a_training_stuck_for_over_an_hour_does_not_block_the_next(workspace):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    stuck = services.sentiment_tuning_request(workspace=workspace)
+    SentimentTuning.objects.filter(pk=stuck.pk).update(
+        state="running", requested_at=timezone.now() - timedelta(hours=2)
+    )
+    fresh = services.sentiment_tuning_request(workspace=workspace)
+    stuck.refresh_from_db()
+    assert fresh.pk != stuck.pk and fresh.state == "queued"
+    assert stuck.state == "failed" and "did not finish within an hour" in stuck.error
+
+
+def test_a_job_delivered_twice_trains_once(workspace, model):
+    _labels(workspace, [(t, "negative") for t in NEGATIVE[:20]])
     run = services.sentiment_tuning_request(workspace=workspace)
-    row = services.sentiment_tuning_run(tuning_id=run.pk)
-    assert row.state == "done"
-    assert row.adopted == (row.tuned_f1 > row.shipped_f1)
-    if not row.adopted:
-        assert services.teaching_for(workspace_id=workspace.pk).tuned is None
-        assert row.weights is None
+    first = services.sentiment_tuning_run(tuning_id=run.pk)
+    again = services.sentiment_tuning_run(tuning_id=run.pk)
+    assert first.state == again.state == "failed"
+    assert again.finished_at == first.finished_at
+
+
+def test_one_busy_training_per_workspace_is_a_database_rule(workspace):
+    from django.db import IntegrityError, transaction
+
+    SentimentTuning.objects.create(workspace=workspace)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SentimentTuning.objects.create(workspace=workspace, state="running")
+    SentimentTuning.objects.create(workspace=workspace, state="done")  # finished ones: any
+
+
+def test_labels_stay_in_their_workspace(workspace, other_workspace, lexicon_only):
+    (mine,) = _comments(workspace, ["Thanks a lot for losing my bag."])
+    (theirs,) = _comments(other_workspace, ["Thanks a lot for losing my bag."])
+    services.sentiment_label_set(analysis=mine, label="negative")
+    theirs.refresh_from_db()
+    assert theirs.label == "positive"
+    assert selectors.sentiment_label_of(analysis=theirs) is None
+    assert selectors.sentiment_teaching(workspace=other_workspace).labels == 0
+
+
+def test_versions_fit_their_column():
+    field = TextAnalysis._meta.get_field("version")
+    assert len(scoring.tuned_version(10**12)) <= field.max_length
 
 
 def test_a_second_request_while_one_is_queued_is_the_same_training(workspace):
@@ -338,6 +425,7 @@ def test_api_labels_a_text_imports_labels_and_trains(client, workspace, lexicon_
     }  # fmt: skip
     cleared = client.put(url, {"label": None}, content_type="application/json").json()
     assert cleared["label"] == "positive" and not cleared["labelled_by_person"]
+    assert cleared["changed"] == 1
     assert client.put("/api/text/99999999/label", {"label": "neutral"},
                       content_type="application/json").status_code == 404  # fmt: skip
     upload = SimpleUploadedFile("l.csv", b"words,label\nGreat,positive\n", "text/csv")
@@ -381,3 +469,16 @@ def test_hostile_uploads_never_fail_the_server(client, workspace, data, lexicon_
     assert page.status_code in (302, 422)
     api = client.post("/api/text/labels/import", {"file": SimpleUploadedFile("h.csv", data)})
     assert api.status_code in (200, 422)
+
+
+def test_a_label_given_while_a_batch_is_scored_is_not_overwritten(
+    workspace, lexicon_only, monkeypatch
+):
+    # given: a label stored after the batch read the workspace's labels (simulated: the read
+    # found none), before the batch is written
+    _labels(workspace, [("Thanks a lot for losing my bag.", "negative")])
+    monkeypatch.setattr(services, "teaching_for", lambda **kwargs: scoring.Teaching())
+    # when
+    (analysis,) = _comments(workspace, ["Thanks a lot for losing my bag."])
+    # then: the person's label, applied again inside the write
+    assert analysis.label == "negative"

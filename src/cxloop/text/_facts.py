@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from cxloop.core import pii
 from cxloop.core.models import Workspace
-from cxloop.text import scoring, sentiment, themes
+from cxloop.text import embeddings, scoring, sentiment, themes
 from cxloop.text._teaching import teaching_for
 from cxloop.text.models import TextAnalysis, TextTheme, Theme
 
@@ -39,7 +39,8 @@ def response_text(*, workspace: Workspace, response_id: int, comment: str) -> Re
         return ResponseText(None, None, frozenset(), False)
     body, _ = sentiment.clean(comment)
     text = pii.redact(body).text
-    result = scoring.analyse_many([text], teaching_for(workspace_id=workspace.pk))[0]
+    taught = teaching_for(workspace_id=workspace.pk, digests=[embeddings.digest(text)])
+    result = scoring.analyse_many([text], taught)[0]
     rows = Theme.objects.filter(workspace=workspace).values_list("pk", "phrases", "rules")
     known = [(pk, phrases) for pk, phrases, _ in rows]
     rules = {pk: chosen for pk, _, chosen in rows if chosen}

@@ -9,15 +9,17 @@ import io
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import numpy as np
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cxloop.core import pii
 from cxloop.core.models import Workspace
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.text import embeddings, scoring, sentiment, sentiment_head, tuning
+from cxloop.text._teaching_reads import latest_done, usable_model
 from cxloop.text.models import SentimentLabel, SentimentTuning, TextAnalysis
 
 log = logging.getLogger(__name__)
@@ -31,26 +33,43 @@ LABEL_WORDS = {
     "+1": "positive",
 }
 UPLOAD_MAX_ROWS = 50_000
+BUSY = [SentimentTuning.State.QUEUED, SentimentTuning.State.RUNNING]
+STALE_AFTER = timedelta(hours=1)
+RESCORE_PASSES = 3
 UPLOAD_MAX_BYTES = 10 * 1024 * 1024  # the page and the API refuse bigger files before reading
 TEXT_MAX = sentiment.MAX_CHARS
 
 
-def teaching_for(*, workspace_id: int) -> scoring.Teaching:
-    """What the workspace taught: the model of its latest finished training when that one was
-    adopted, and its people's labels."""
-    people = dict(
-        SentimentLabel.objects.filter(workspace_id=workspace_id).values_list("digest", "label")
+def teaching_for(*, workspace_id: int, digests: Iterable[str] = ()) -> scoring.Teaching:
+    """What the workspace taught, for scoring texts with these ``digests``: the model of its
+    latest finished training when it was adopted and still fits (``usable_model``), and its
+    people's labels of those texts."""
+    wanted = list(set(digests))
+    people = (
+        dict(
+            SentimentLabel.objects.filter(workspace_id=workspace_id, digest__in=wanted).values_list(
+                "digest", "label"
+            )
+        )
+        if wanted
+        else {}
     )
-    latest = (
-        SentimentTuning.objects.filter(workspace_id=workspace_id, state=SentimentTuning.State.DONE)
-        .order_by("-pk")
-        .first()
-    )
-    if latest is None or not latest.adopted or not latest.weights:
+    done = latest_done(workspace_id=workspace_id)
+    fitted = usable_model(done)
+    if done is None or fitted is None:
         return scoring.Teaching(people=people)
-    return scoring.Teaching(
-        tuning.from_bytes(latest.weights), scoring.tuned_version(latest.pk), people
+    return scoring.Teaching(fitted, scoring.tuned_version(done.pk), people)
+
+
+def people_reapply(*, workspace_id: int, digests: Iterable[str]) -> int:
+    """Apply people's labels of these texts again (inside the transaction that stored their
+    analyses, so a label given while they were being scored is not lost)."""
+    labels = dict(
+        SentimentLabel.objects.filter(
+            workspace_id=workspace_id, digest__in=list(set(digests))
+        ).values_list("digest", "label")
     )
+    return _apply_people(workspace_id, labels) if labels else 0
 
 
 def _apply_people(workspace_id: int, labels: dict[str, str]) -> int:
@@ -88,24 +107,25 @@ def sentiment_label_set(*, analysis: TextAnalysis, label: str, by=None) -> int:
         return _apply_people(analysis.workspace_id, {digest: label})
 
 
-def sentiment_label_clear(*, analysis: TextAnalysis) -> bool:
+def sentiment_label_clear(*, analysis: TextAnalysis) -> int:
     """Drop a person's label of this text's words; its analyses are scored by the model again.
-    True when there was one."""
+    Returns how many of them changed label (0 when there was no label)."""
     from cxloop.text.services import text_analyse_responses
 
     digest = analysis.digest or embeddings.digest(analysis.text)
     deleted, _ = SentimentLabel.objects.filter(
         workspace_id=analysis.workspace_id, digest=digest
     ).delete()
-    if deleted:
-        ids = TextAnalysis.objects.filter(
-            workspace_id=analysis.workspace_id, digest=digest, response__isnull=False
-        ).values_list("response_id", flat=True)
-        responses = feedback_selectors.workspace_responses(
-            workspace=Workspace(pk=analysis.workspace_id)
-        ).filter(pk__in=list(ids))
-        text_analyse_responses(responses=responses)
-    return bool(deleted)
+    if not deleted:
+        return 0
+    copies = TextAnalysis.objects.filter(workspace_id=analysis.workspace_id, digest=digest)
+    before = dict(copies.values_list("response_id", "label"))
+    responses = feedback_selectors.workspace_responses(
+        workspace=Workspace(pk=analysis.workspace_id)
+    ).filter(pk__in=[pk for pk in before if pk is not None])
+    text_analyse_responses(responses=responses)
+    after = dict(copies.values_list("response_id", "label"))
+    return sum(1 for pk, label in after.items() if before.get(pk) != label)
 
 
 @dataclass
@@ -210,16 +230,25 @@ def sentiment_labels_upload(
 
 def sentiment_tuning_request(*, workspace: Workspace) -> SentimentTuning:
     """Queue a training of the workspace's own model (the one queued or running already, if
-    any), run by the background worker once this transaction commits."""
-    busy = SentimentTuning.objects.filter(
-        workspace=workspace,
-        state__in=[SentimentTuning.State.QUEUED, SentimentTuning.State.RUNNING],
-    ).first()
-    if busy is not None:
-        return busy
-    row = SentimentTuning.objects.create(workspace=workspace)
+    any: one at a time, by a constraint), run by the background worker once this transaction
+    commits. One busy for over ``STALE_AFTER`` (its worker stopped, its job lost) is marked
+    failed first, so it cannot block training for good."""
     from cxloop.text.tasks import tune_sentiment
 
+    busy = SentimentTuning.objects.filter(workspace=workspace, state__in=BUSY)
+    busy.filter(requested_at__lt=timezone.now() - STALE_AFTER).update(
+        state=SentimentTuning.State.FAILED,
+        error="it did not finish within an hour (was the worker stopped?); train again",
+        finished_at=timezone.now(),
+    )
+    found = busy.first()
+    if found is not None:
+        return found
+    try:
+        with transaction.atomic():
+            row = SentimentTuning.objects.create(workspace=workspace)
+    except IntegrityError:  # another request queued one in between
+        return busy.get()
     transaction.on_commit(lambda: tune_sentiment.enqueue(tuning_id=row.pk))
     return row
 
@@ -253,11 +282,12 @@ def sentiment_tuning_run(*, tuning_id: int) -> SentimentTuning | None:
     when it is better, then rescore the workspace's texts whose version changed."""
     from cxloop.text.services import texts_analyse_workspace
 
+    claimed = SentimentTuning.objects.filter(
+        pk=tuning_id, state=SentimentTuning.State.QUEUED
+    ).update(state=SentimentTuning.State.RUNNING)
     row = SentimentTuning.objects.filter(pk=tuning_id).select_related("workspace").first()
-    if row is None or row.state != SentimentTuning.State.QUEUED:
+    if row is None or not claimed:  # gone, or another delivery of the job has it
         return row
-    row.state = SentimentTuning.State.RUNNING
-    row.save(update_fields=["state"])
     try:
         fitted, found, counts = _learn(row.workspace_id)
     except tuning.TuningError as refused:
@@ -276,5 +306,8 @@ def sentiment_tuning_run(*, tuning_id: int) -> SentimentTuning | None:
     row.finished_at = timezone.now()
     row.save()
     if row.state == SentimentTuning.State.DONE:
-        texts_analyse_workspace(workspace=row.workspace, missing_only=True)
+        # texts stored meanwhile by an older version are caught by the next pass
+        for _ in range(RESCORE_PASSES):
+            if not texts_analyse_workspace(workspace=row.workspace, missing_only=True):
+                break
     return row

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Count
 
 from cxloop.core.models import Workspace
-from cxloop.text import scoring, tuning
+from cxloop.text import embeddings, scoring, tuning
 from cxloop.text.models import SentimentLabel, SentimentTuning, TextAnalysis
 
 
@@ -24,6 +24,7 @@ class Teaching:
     texts: int
     current: int
     version: str  # what new texts are scored with
+    retrain: bool  # the adopted model no longer fits the shipped head or embedding model
     min_labels: int = tuning.MIN_LABELS
     min_per_class: int = tuning.MIN_PER_CLASS
 
@@ -42,6 +43,31 @@ class Teaching:
         )
 
 
+def latest_done(*, workspace_id: int) -> SentimentTuning | None:
+    """The workspace's latest training that finished with a verdict (failed ones do not count:
+    they change nothing)."""
+    return (
+        SentimentTuning.objects.filter(workspace_id=workspace_id, state=SentimentTuning.State.DONE)
+        .order_by("-pk")
+        .first()
+    )
+
+
+def usable_model(row: SentimentTuning | None) -> tuning.Tuned | None:
+    """The training's model when it can score here: adopted, trained on the features of the head
+    that scores now (its version) and on the embedding model in use. An upgrade that changes
+    either leaves it unusable until the workspace trains again."""
+    if row is None or not row.adopted or not row.weights:
+        return None
+    head, model = scoring.active_head(), embeddings.engine()
+    if row.base_version != scoring.HEAD_VERSION or head is None or model is None:
+        return None
+    fitted = tuning.from_bytes(row.weights)
+    if fitted.model != model.name or fitted.dims != scoring.tuned_dims(head):
+        return None
+    return fitted
+
+
 def sentiment_teaching(*, workspace: Workspace) -> Teaching:
     counts = dict.fromkeys(tuning.CLASSES, 0)
     for label, n in (
@@ -51,14 +77,13 @@ def sentiment_teaching(*, workspace: Workspace) -> Teaching:
         .values_list("label", "n")
     ):
         counts[label] = n
-    trainings = SentimentTuning.objects.filter(workspace=workspace).order_by("-pk")
-    latest = trainings.defer("weights").first()
-    done = trainings.filter(state=SentimentTuning.State.DONE).defer("weights").first()
-    in_use = done if done is not None and done.adopted else None
+    latest = SentimentTuning.objects.filter(workspace=workspace).order_by("-pk").first()
+    done = latest_done(workspace_id=workspace.pk)
+    usable = usable_model(done)
+    in_use = done if usable is not None else None
     texts = TextAnalysis.objects.filter(workspace=workspace)
-    version = scoring.tuned_version(in_use.pk) if in_use is not None else scoring.HEAD_VERSION
-    if scoring.active_head() is None:
-        version = scoring.current_version()
+    taught = scoring.Teaching(usable, scoring.tuned_version(in_use.pk) if in_use else "")
+    version = scoring.current_version(taught)
     return Teaching(
         counts=counts,
         latest=latest,
@@ -66,6 +91,7 @@ def sentiment_teaching(*, workspace: Workspace) -> Teaching:
         texts=texts.count(),
         current=texts.filter(version=version).count(),
         version=version,
+        retrain=done is not None and done.adopted and usable is None,
     )
 
 

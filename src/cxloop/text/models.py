@@ -44,7 +44,7 @@ class TextAnalysis(models.Model):
     emotions = models.JSONField(default=list)
     english = models.BooleanField(default=True)
     truncated = models.BooleanField(default=False)
-    version = models.CharField(max_length=32)
+    version = models.CharField(max_length=64)
     digest = models.CharField(
         max_length=64,
         blank=True,
@@ -170,6 +170,15 @@ class SentimentTuning(models.Model):
     base_version = models.CharField(max_length=32, blank=True)
     requested_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace"],
+                condition=models.Q(state__in=["queued", "running"]),
+                name="text_tuning_one_busy",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"tuning #{self.pk} ({self.state})"

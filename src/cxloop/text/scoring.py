@@ -196,12 +196,13 @@ def analyse_many(
         results = with_emotions(results, vectors, emotions)
     if head is not None and vectors.shape[1] == head.dims:
         tuned = teaching.tuned
-        if tuned is not None and tuned.model == model.name and tuned.dims == _tuned_dims(head):
+        if tuned is not None and tuned.model == model.name and tuned.dims == tuned_dims(head):
             results = with_tuned(results, vectors, head, tuned)
         else:
             results = with_head(results, vectors, head)
     return with_people(texts, results, teaching.people)
 
 
-def _tuned_dims(head: sentiment_head.Head) -> int:
+def tuned_dims(head: sentiment_head.Head) -> int:
+    """How many features a workspace model on this head takes (``tuning.features``)."""
     return head.dims + len(sentiment_head.LEXICON_FEATURES) + 1

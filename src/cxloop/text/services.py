@@ -22,6 +22,7 @@ from cxloop.text import embeddings, scoring, search, sentiment, themes
 from cxloop.text._teaching import (
     UPLOAD_MAX_BYTES,
     UploadReport,
+    people_reapply,
     sentiment_label_clear,
     sentiment_label_set,
     sentiment_labels_upload,
@@ -34,6 +35,7 @@ from cxloop.text.models import Embedding, TextAnalysis, TextTheme, Theme
 __all__ = [
     "UPLOAD_MAX_BYTES",
     "UploadReport",
+    "people_reapply",
     "sentiment_label_clear",
     "sentiment_label_set",
     "sentiment_labels_upload",
@@ -125,10 +127,12 @@ def text_analyse_responses(*, responses: Iterable, books: dict[int, NameBook] | 
     # and semantic search reuse the vectors), which may take a while
     # (each workspace's texts with what it taught: its own model and its people's labels)
     results = {}
+    batch_digests: dict[int, list[str]] = {}
     for workspace_id in {r.workspace_id for r in responses if _has_text(r)}:
         with_text = [r for r in responses if r.workspace_id == workspace_id and _has_text(r)]
         redacted = [_redacted(r, books[workspace_id]) for r in with_text]
-        teaching = teaching_for(workspace_id=workspace_id)
+        digests = batch_digests[workspace_id] = [embeddings.digest(x.text) for x in redacted]
+        teaching = teaching_for(workspace_id=workspace_id, digests=digests)
         scored = scoring.analyse_many([x.text for x in redacted], teaching)
         for response, text, result in zip(with_text, redacted, scored, strict=True):
             results[response.pk] = (text, result, teaching)
@@ -149,6 +153,9 @@ def text_analyse_responses(*, responses: Iterable, books: dict[int, NameBook] | 
             stored += 1
         search.index_put(indexed)
         _tag_with_themes(indexed, {r.workspace_id for r in responses})
+        for workspace_id, digests in batch_digests.items():
+            # a label given while these texts were scored (outside this transaction) wins
+            people_reapply(workspace_id=workspace_id, digests=digests)
     _embed_quietly([text for _, text in indexed])
     return stored
 

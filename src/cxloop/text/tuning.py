@@ -11,7 +11,7 @@ lexicon's figures and the shipped head's score (so it starts from what the head 
 ``check`` says whether the tuned model reads this workspace's labelled texts better than the
 shipped head: five-fold stratified cross-validation (each text scored by a model that never saw
 it) against the head's labels of the same texts, with a 95 % paired bootstrap interval of the
-gain. A model is adopted only when its cross-validated macro-F1 is higher.
+gain. A model is adopted only when that interval lies above 0.
 """
 
 from __future__ import annotations
@@ -119,7 +119,9 @@ class Check:
 
     @property
     def better(self) -> bool:
-        return self.gain > 0
+        """Better with 95 % confidence: the whole interval of the gain above 0 (with few labels
+        a gain by chance is likely, and a worse model would replace a good one)."""
+        return self.low > 0
 
 
 def _macro(y: np.ndarray, predicted: np.ndarray) -> float:
