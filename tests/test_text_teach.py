@@ -326,13 +326,58 @@ def test_a_training_stuck_for_over_an_hour_does_not_block_the_next(workspace):
     assert stuck.state == "failed" and "did not finish within an hour" in stuck.error
 
 
-def test_a_job_delivered_twice_trains_once(workspace, model):
-    _labels(workspace, [(t, "negative") for t in NEGATIVE[:20]])
+def test_a_job_delivered_twice_trains_once(workspace, monkeypatch):
+    # given: a training another delivery of the job has claimed already
     run = services.sentiment_tuning_request(workspace=workspace)
-    first = services.sentiment_tuning_run(tuning_id=run.pk)
-    again = services.sentiment_tuning_run(tuning_id=run.pk)
-    assert first.state == again.state == "failed"
-    assert again.finished_at == first.finished_at
+    SentimentTuning.objects.filter(pk=run.pk).update(state="running")
+    monkeypatch.setattr(
+        "cxloop.text._teaching._learn", lambda workspace_id: pytest.fail("trained twice")
+    )
+    # when: this delivery runs
+    row = services.sentiment_tuning_run(tuning_id=run.pk)
+    # then: it leaves the training to the other
+    assert row.state == "running" and row.finished_at is None
+
+
+def test_a_training_marked_stale_while_it_ran_stays_failed(workspace, monkeypatch, lexicon_only):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    (analysis,) = _comments(workspace, ["Thanks a lot for losing my bag."])
+    run = services.sentiment_tuning_request(workspace=workspace)
+
+    def slow(workspace_id):
+        # meanwhile, an hour later, someone asks again: this one is marked failed
+        SentimentTuning.objects.filter(pk=run.pk).update(
+            started_at=timezone.now() - timedelta(hours=2)
+        )
+        services.sentiment_tuning_request(workspace=workspace)
+        fitted = tuning.Tuned(np.zeros((3, 4)), np.zeros(3), "m")
+        return fitted, tuning.Check(90, 0.9, 0.5, 0.3, 0.5), {"negative": 30}
+
+    monkeypatch.setattr("cxloop.text._teaching._learn", slow)
+    row = services.sentiment_tuning_run(tuning_id=run.pk)
+    assert row.state == "failed" and not row.adopted and "within an hour" in row.error
+    assert services.teaching_for(workspace_id=workspace.pk).tuned is None
+    analysis.refresh_from_db()
+    assert not analysis.version.startswith("t")
+
+
+def test_the_page_offers_training_again_when_one_lost_its_worker(client, workspace):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    _labels(workspace, [(t, "negative") for t in NEGATIVE] + [(t, "neutral") for t in NEUTRAL]
+            + [(t, "positive") for t in POSITIVE])  # fmt: skip
+    run = services.sentiment_tuning_request(workspace=workspace)
+    _login(client, workspace, "analyst")
+    assert "Train on 98 labelled texts" not in client.get(reverse("text-teach")).content.decode()
+    SentimentTuning.objects.filter(pk=run.pk).update(
+        state="running", started_at=timezone.now() - timedelta(hours=2)
+    )
+    assert "Train on 98 labelled texts" in client.get(reverse("text-teach")).content.decode()
 
 
 def test_one_busy_training_per_workspace_is_a_database_rule(workspace):
@@ -413,7 +458,9 @@ def test_the_teach_page_reports_an_upload_line_by_line(client, workspace, lexico
 def test_api_labels_a_text_imports_labels_and_trains(client, workspace, lexicon_only):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    (analysis,) = _comments(workspace, ["Thanks a lot for losing my bag."])
+    analysis, _copy = _comments(
+        workspace, ["Thanks a lot for losing my bag.", "Thanks a lot for  losing my bag."]
+    )
     _login(client, workspace, "analyst")
     url = f"/api/text/{analysis.pk}/label"
     bad = client.put(url, {"label": "awful"}, content_type="application/json")
@@ -421,11 +468,11 @@ def test_api_labels_a_text_imports_labels_and_trains(client, workspace, lexicon_
     done = client.put(url, {"label": "negative"}, content_type="application/json").json()
     assert done == {
         "id": analysis.pk, "label": "negative", "score": -0.05,
-        "labelled_by_person": True, "changed": 1,
+        "labelled_by_person": True, "changed": 2,
     }  # fmt: skip
     cleared = client.put(url, {"label": None}, content_type="application/json").json()
     assert cleared["label"] == "positive" and not cleared["labelled_by_person"]
-    assert cleared["changed"] == 1
+    assert cleared["changed"] == 2
     assert client.put("/api/text/99999999/label", {"label": "neutral"},
                       content_type="application/json").status_code == 404  # fmt: skip
     upload = SimpleUploadedFile("l.csv", b"words,label\nGreat,positive\n", "text/csv")
@@ -471,14 +518,11 @@ def test_hostile_uploads_never_fail_the_server(client, workspace, data, lexicon_
     assert api.status_code in (200, 422)
 
 
-def test_a_label_given_while_a_batch_is_scored_is_not_overwritten(
-    workspace, lexicon_only, monkeypatch
-):
-    # given: a label stored after the batch read the workspace's labels (simulated: the read
-    # found none), before the batch is written
+def test_labels_are_applied_as_a_batch_is_stored(workspace, lexicon_only):
+    # given: a label of a text (labels are read inside the transaction that stores a batch,
+    # not when it is scored, so one given or cleared meanwhile counts)
     _labels(workspace, [("Thanks a lot for losing my bag.", "negative")])
-    monkeypatch.setattr(services, "teaching_for", lambda **kwargs: scoring.Teaching())
     # when
     (analysis,) = _comments(workspace, ["Thanks a lot for losing my bag."])
-    # then: the person's label, applied again inside the write
+    # then: the person's label, applied inside the write
     assert analysis.label == "negative"

@@ -9,17 +9,17 @@ import io
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import numpy as np
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from cxloop.core import pii
 from cxloop.core.models import Workspace
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.text import embeddings, scoring, sentiment, sentiment_head, tuning
-from cxloop.text._teaching_reads import latest_done, usable_model
+from cxloop.text._teaching_reads import STALE_AFTER, latest_done, usable_model
 from cxloop.text.models import SentimentLabel, SentimentTuning, TextAnalysis
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,6 @@ LABEL_WORDS = {
 }
 UPLOAD_MAX_ROWS = 50_000
 BUSY = [SentimentTuning.State.QUEUED, SentimentTuning.State.RUNNING]
-STALE_AFTER = timedelta(hours=1)
 RESCORE_PASSES = 3
 UPLOAD_MAX_BYTES = 10 * 1024 * 1024  # the page and the API refuse bigger files before reading
 TEXT_MAX = sentiment.MAX_CHARS
@@ -62,8 +61,9 @@ def teaching_for(*, workspace_id: int, digests: Iterable[str] = ()) -> scoring.T
 
 
 def people_reapply(*, workspace_id: int, digests: Iterable[str]) -> int:
-    """Apply people's labels of these texts again (inside the transaction that stored their
-    analyses, so a label given while they were being scored is not lost)."""
+    """Give the workspace's analyses of these texts people's labels of them, as they are now
+    (called inside the transaction that stores a scored batch, so a label given or cleared while
+    the batch was being scored counts); returns how many changed."""
     labels = dict(
         SentimentLabel.objects.filter(
             workspace_id=workspace_id, digest__in=list(set(digests))
@@ -236,7 +236,13 @@ def sentiment_tuning_request(*, workspace: Workspace) -> SentimentTuning:
     from cxloop.text.tasks import tune_sentiment
 
     busy = SentimentTuning.objects.filter(workspace=workspace, state__in=BUSY)
-    busy.filter(requested_at__lt=timezone.now() - STALE_AFTER).update(
+    cutoff = timezone.now() - STALE_AFTER
+    running = Q(state=SentimentTuning.State.RUNNING)
+    busy.filter(
+        Q(state=SentimentTuning.State.QUEUED, requested_at__lt=cutoff)
+        | (running & Q(started_at__lt=cutoff))
+        | (running & Q(started_at__isnull=True, requested_at__lt=cutoff))
+    ).update(
         state=SentimentTuning.State.FAILED,
         error="it did not finish within an hour (was the worker stopped?); train again",
         finished_at=timezone.now(),
@@ -247,8 +253,8 @@ def sentiment_tuning_request(*, workspace: Workspace) -> SentimentTuning:
     try:
         with transaction.atomic():
             row = SentimentTuning.objects.create(workspace=workspace)
-    except IntegrityError:  # another request queued one in between
-        return busy.get()
+    except IntegrityError:  # another request queued one in between (it may be done already)
+        return busy.first() or SentimentTuning.objects.filter(workspace=workspace).latest("pk")
     transaction.on_commit(lambda: tune_sentiment.enqueue(tuning_id=row.pk))
     return row
 
@@ -284,10 +290,42 @@ def sentiment_tuning_run(*, tuning_id: int) -> SentimentTuning | None:
 
     claimed = SentimentTuning.objects.filter(
         pk=tuning_id, state=SentimentTuning.State.QUEUED
-    ).update(state=SentimentTuning.State.RUNNING)
+    ).update(state=SentimentTuning.State.RUNNING, started_at=timezone.now())
     row = SentimentTuning.objects.filter(pk=tuning_id).select_related("workspace").first()
     if row is None or not claimed:  # gone, or another delivery of the job has it
         return row
+    fields: dict = {"state": SentimentTuning.State.FAILED}
+    try:
+        fitted, found, counts = _learn(row.workspace_id)
+    except tuning.TuningError as refused:
+        fields["error"] = str(refused)
+    except Exception as exc:  # a failed training must be visible, never stuck "running"
+        log.exception("sentiment tuning %s failed", row.pk)
+        fields["error"] = f"training failed ({exc})"[:500]
+    else:
+        fields.update(
+            state=SentimentTuning.State.DONE,
+            labels=found.labels,
+            counts=counts,
+            tuned_f1=found.tuned_f1,
+            shipped_f1=found.shipped_f1,
+            gain_low=found.low,
+            gain_high=found.high,
+            adopted=found.better,
+            weights=tuning.to_bytes(fitted) if found.better else None,
+            base_version=scoring.HEAD_VERSION,
+        )
+    # written only while still running: one marked failed as stale meanwhile stays failed
+    written = SentimentTuning.objects.filter(pk=row.pk, state=SentimentTuning.State.RUNNING).update(
+        finished_at=timezone.now(), **fields
+    )
+    row.refresh_from_db()
+    if written and row.state == SentimentTuning.State.DONE:
+        # texts stored meanwhile by an older version are caught by the next pass
+        for _ in range(RESCORE_PASSES):
+            if not texts_analyse_workspace(workspace=row.workspace, missing_only=True):
+                break
+    return row
     try:
         fitted, found, counts = _learn(row.workspace_id)
     except tuning.TuningError as refused:

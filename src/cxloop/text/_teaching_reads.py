@@ -4,12 +4,28 @@ trainings (re-exported by ``selectors``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db.models import Count
+from django.utils import timezone
 
 from cxloop.core.models import Workspace
 from cxloop.text import embeddings, scoring, tuning
 from cxloop.text.models import SentimentLabel, SentimentTuning, TextAnalysis
+
+STALE_AFTER = timedelta(hours=1)  # a training queued or running longer has lost its worker
+
+
+def is_stale(row: SentimentTuning, now: datetime | None = None) -> bool:
+    """Queued, or running, for longer than ``STALE_AFTER`` (from when it was asked for, or
+    from when a worker started it)."""
+    if row.state == SentimentTuning.State.QUEUED:
+        since = row.requested_at
+    elif row.state == SentimentTuning.State.RUNNING:
+        since = row.started_at or row.requested_at
+    else:
+        return False
+    return since < (now or timezone.now()) - STALE_AFTER
 
 
 @dataclass(frozen=True)
@@ -34,7 +50,13 @@ class Teaching:
 
     @property
     def busy(self) -> bool:
-        return self.latest is not None and self.latest.state in ("queued", "running")
+        """A training is queued or running (not one that lost its worker: training again
+        marks that one failed)."""
+        return (
+            self.latest is not None
+            and self.latest.state in ("queued", "running")
+            and not is_stale(self.latest)
+        )
 
     @property
     def enough(self) -> bool:
@@ -91,7 +113,10 @@ def sentiment_teaching(*, workspace: Workspace) -> Teaching:
         texts=texts.count(),
         current=texts.filter(version=version).count(),
         version=version,
-        retrain=done is not None and done.adopted and usable is None,
+        retrain=done is not None
+        and done.adopted
+        and usable is None
+        and scoring.active_head() is not None,
     )
 
 

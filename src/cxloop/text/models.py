@@ -169,6 +169,7 @@ class SentimentTuning(models.Model):
     weights = models.BinaryField(null=True, blank=True)
     base_version = models.CharField(max_length=32, blank=True)
     requested_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

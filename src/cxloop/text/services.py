@@ -131,8 +131,10 @@ def text_analyse_responses(*, responses: Iterable, books: dict[int, NameBook] | 
     for workspace_id in {r.workspace_id for r in responses if _has_text(r)}:
         with_text = [r for r in responses if r.workspace_id == workspace_id and _has_text(r)]
         redacted = [_redacted(r, books[workspace_id]) for r in with_text]
-        digests = batch_digests[workspace_id] = [embeddings.digest(x.text) for x in redacted]
-        teaching = teaching_for(workspace_id=workspace_id, digests=digests)
+        batch_digests[workspace_id] = [embeddings.digest(x.text) for x in redacted]
+        # the workspace's model; people's labels are applied inside the transaction below, as
+        # they are then (one given or cleared while these texts were scored counts)
+        teaching = teaching_for(workspace_id=workspace_id)
         scored = scoring.analyse_many([x.text for x in redacted], teaching)
         for response, text, result in zip(with_text, redacted, scored, strict=True):
             results[response.pk] = (text, result, teaching)
@@ -154,7 +156,6 @@ def text_analyse_responses(*, responses: Iterable, books: dict[int, NameBook] | 
         search.index_put(indexed)
         _tag_with_themes(indexed, {r.workspace_id for r in responses})
         for workspace_id, digests in batch_digests.items():
-            # a label given while these texts were scored (outside this transaction) wins
             people_reapply(workspace_id=workspace_id, digests=digests)
     _embed_quietly([text for _, text in indexed])
     return stored
