@@ -1,7 +1,14 @@
 from django.contrib import admin
 
 from cxloop.core.admin import ReadOnlyAdmin, ReadOnlyInline
-from cxloop.text.models import Embedding, TextAnalysis, TextTheme, Theme
+from cxloop.text.models import (
+    Embedding,
+    SentimentLabel,
+    SentimentTuning,
+    TextAnalysis,
+    TextTheme,
+    Theme,
+)
 
 
 class TextThemeInline(ReadOnlyInline):
@@ -35,3 +42,25 @@ class EmbeddingAdmin(ReadOnlyAdmin):
     list_filter = ("model",)
     search_fields = ("digest",)
     show_full_result_count = False
+
+
+@admin.register(SentimentLabel)
+class SentimentLabelAdmin(ReadOnlyAdmin):
+    """People's sentiment labels (set on the text page, the Teach page or the API, where the
+    analyses follow them); shown for support, changed only there."""
+
+    list_display = ("workspace", "label", "source", "labelled_by", "labelled_at")
+    list_filter = ("label", "source", "workspace")
+    search_fields = ("digest",)
+    raw_id_fields = ("labelled_by",)
+    show_full_result_count = False
+
+
+@admin.register(SentimentTuning)
+class SentimentTuningAdmin(ReadOnlyAdmin):
+    """Trainings of workspaces' own sentiment models: their figures and verdicts."""
+
+    list_display = ("workspace", "state", "labels", "tuned_f1", "shipped_f1", "adopted",
+                    "requested_at", "finished_at")  # fmt: skip
+    list_filter = ("state", "adopted", "workspace")
+    exclude = ("weights",)
