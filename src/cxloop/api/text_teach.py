@@ -89,7 +89,7 @@ def text_label(
     if analysis is None:
         raise HttpError(404, f"no text {analysis_id} in this workspace")
     if body.label is None:
-        changed = int(text_services.sentiment_label_clear(analysis=analysis))
+        changed = text_services.sentiment_label_clear(analysis=analysis)
     else:
         changed = text_services.sentiment_label_set(
             analysis=analysis, label=body.label, by=request.user
@@ -127,8 +127,8 @@ def text_labels_import(
             workspace=target,
             data=file.read(),
             by=request.user,
-            text_column=(text_column or "text").strip().lower(),
-            label_column=(label_column or "label").strip().lower(),
+            text_column=text_column,
+            label_column=label_column,
         )
     except ValueError as refused:
         return Status(422, {"detail": str(refused), "errors": []})

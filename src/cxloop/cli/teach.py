@@ -32,8 +32,8 @@ def labels(
         report = services.sentiment_labels_upload(
             workspace=target,
             data=file.read_bytes(),
-            text_column=text_column.strip().lower(),
-            label_column=label_column.strip().lower(),
+            text_column=text_column,
+            label_column=label_column,
         )
     except ValueError as exc:
         raise fail(f"{file}: {exc}", 2) from None

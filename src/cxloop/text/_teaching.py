@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from cxloop.core import pii
 from cxloop.core.models import Workspace
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.text import embeddings, scoring, sentiment, sentiment_head, tuning
-from cxloop.text._teaching_reads import STALE_AFTER, latest_done, usable_model
+from cxloop.text._teaching_reads import BUSY, is_stale, latest_done, usable_model
 from cxloop.text.models import SentimentLabel, SentimentTuning, TextAnalysis
 
 log = logging.getLogger(__name__)
@@ -33,10 +32,8 @@ LABEL_WORDS = {
     "+1": "positive",
 }
 UPLOAD_MAX_ROWS = 50_000
-BUSY = [SentimentTuning.State.QUEUED, SentimentTuning.State.RUNNING]
 RESCORE_PASSES = 3
 UPLOAD_MAX_BYTES = 10 * 1024 * 1024  # the page and the API refuse bigger files before reading
-TEXT_MAX = sentiment.MAX_CHARS
 
 
 def teaching_for(*, workspace_id: int, digests: Iterable[str] = ()) -> scoring.Teaching:
@@ -177,9 +174,12 @@ def sentiment_labels_upload(
     """Store each CSV row's text (redacted) with its label (negative / neutral / positive, or
     −1 / 0 / 1); a bad line is reported by number and the good ones kept. Idempotent: a text is
     stored once per workspace (by its words), its latest label wins. Raises ``ValueError`` when
-    the file itself cannot be read."""
+    the file itself cannot be read. Column names are matched trimmed and in any case (blank:
+    ``text`` and ``label``)."""
     from cxloop.text.services import name_book
 
+    text_column = text_column.strip().lower() or "text"
+    label_column = label_column.strip().lower() or "label"
     report = UploadReport()
     known = name_book(workspace_id=workspace.pk).known
     wanted: dict[str, tuple[str, str]] = {}
@@ -200,8 +200,8 @@ def sentiment_labels_upload(
         if not raw:
             report.errors.append(f"line {line}: text is empty")
             continue
-        if len(raw) > TEXT_MAX:
-            report.errors.append(f"line {line}: text is over {TEXT_MAX:,} characters")
+        if len(raw) > sentiment.MAX_CHARS:
+            report.errors.append(f"line {line}: text is over {sentiment.MAX_CHARS:,} characters")
             continue
         body, _ = sentiment.clean(raw)
         text = pii.redact(body, known_names=known).text
@@ -236,18 +236,14 @@ def sentiment_tuning_request(*, workspace: Workspace) -> SentimentTuning:
     from cxloop.text.tasks import tune_sentiment
 
     busy = SentimentTuning.objects.filter(workspace=workspace, state__in=BUSY)
-    cutoff = timezone.now() - STALE_AFTER
-    running = Q(state=SentimentTuning.State.RUNNING)
-    busy.filter(
-        Q(state=SentimentTuning.State.QUEUED, requested_at__lt=cutoff)
-        | (running & Q(started_at__lt=cutoff))
-        | (running & Q(started_at__isnull=True, requested_at__lt=cutoff))
-    ).update(
-        state=SentimentTuning.State.FAILED,
-        error="it did not finish within an hour (was the worker stopped?); train again",
-        finished_at=timezone.now(),
-    )
-    found = busy.first()
+    found = busy.first()  # at most one (the constraint)
+    if found is not None and is_stale(found):
+        SentimentTuning.objects.filter(pk=found.pk, state=found.state).update(
+            state=SentimentTuning.State.FAILED,
+            error="it did not finish within an hour (was the worker stopped?); train again",
+            finished_at=timezone.now(),
+        )
+        found = None
     if found is not None:
         return found
     try:

@@ -14,6 +14,7 @@ from cxloop.text import embeddings, scoring, tuning
 from cxloop.text.models import SentimentLabel, SentimentTuning, TextAnalysis
 
 STALE_AFTER = timedelta(hours=1)  # a training queued or running longer has lost its worker
+BUSY = (SentimentTuning.State.QUEUED, SentimentTuning.State.RUNNING)
 
 
 def is_stale(row: SentimentTuning, now: datetime | None = None) -> bool:
@@ -29,7 +30,7 @@ def is_stale(row: SentimentTuning, now: datetime | None = None) -> bool:
 
 
 @dataclass(frozen=True)
-class Teaching:
+class TeachingStatus:
     """The state of a workspace's teaching: labels per class, the latest training, the one in
     use (None: the shipped head), and how many of its analysed texts carry the version that
     scores new texts now (the rest are being rescored)."""
@@ -52,11 +53,7 @@ class Teaching:
     def busy(self) -> bool:
         """A training is queued or running (not one that lost its worker: training again
         marks that one failed)."""
-        return (
-            self.latest is not None
-            and self.latest.state in ("queued", "running")
-            and not is_stale(self.latest)
-        )
+        return self.latest is not None and self.latest.state in BUSY and not is_stale(self.latest)
 
     @property
     def enough(self) -> bool:
@@ -90,7 +87,7 @@ def usable_model(row: SentimentTuning | None) -> tuning.Tuned | None:
     return fitted
 
 
-def sentiment_teaching(*, workspace: Workspace) -> Teaching:
+def sentiment_teaching(*, workspace: Workspace) -> TeachingStatus:
     counts = dict.fromkeys(tuning.CLASSES, 0)
     for label, n in (
         SentimentLabel.objects.filter(workspace=workspace)
@@ -106,7 +103,7 @@ def sentiment_teaching(*, workspace: Workspace) -> Teaching:
     texts = TextAnalysis.objects.filter(workspace=workspace)
     taught = scoring.Teaching(usable, scoring.tuned_version(in_use.pk) if in_use else "")
     version = scoring.current_version(taught)
-    return Teaching(
+    return TeachingStatus(
         counts=counts,
         latest=latest,
         in_use=in_use,

@@ -195,9 +195,8 @@ def analyse_many(
     if emotions is not None and vectors.shape[1] == emotions.dims:
         results = with_emotions(results, vectors, emotions)
     if head is not None and vectors.shape[1] == head.dims:
-        tuned = teaching.tuned
-        if tuned is not None and tuned.model == model.name and tuned.dims == tuned_dims(head):
-            results = with_tuned(results, vectors, head, tuned)
+        if teaching.tuned is not None:  # checked to fit this head and model (usable_model)
+            results = with_tuned(results, vectors, head, teaching.tuned)
         else:
             results = with_head(results, vectors, head)
     return with_people(texts, results, teaching.people)

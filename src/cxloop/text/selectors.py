@@ -12,7 +12,7 @@ from django.db.models import Avg, Count, Max, Min, Q, QuerySet
 from cxloop.core.models import Workspace
 from cxloop.text import drivers, keydrivers, scoring, search, semantic, trends
 from cxloop.text._facts import ResponseText, response_text
-from cxloop.text._teaching_reads import Teaching, sentiment_label_of, sentiment_teaching
+from cxloop.text._teaching_reads import TeachingStatus, sentiment_label_of, sentiment_teaching
 from cxloop.text.models import Label, TextAnalysis, TextTheme, Theme
 
 __all__ = [
@@ -22,7 +22,7 @@ __all__ = [
     "Label",
     "ResponseText",
     "SemanticHits",
-    "Teaching",
+    "TeachingStatus",
     "TextFilters",
     "analysis_for_response",
     "analysis_get",

@@ -137,6 +137,4 @@ class SentimentTeachForm(forms.Form):
                 self.add_error("file", "choose a CSV file with a text and a label column")
             elif upload.size > UPLOAD_MAX_BYTES:
                 self.add_error("file", f"{upload.size:,} bytes: at most 10 MB per file")
-        data["text_column"] = (data.get("text_column") or "text").strip().lower()
-        data["label_column"] = (data.get("label_column") or "label").strip().lower()
         return data
