@@ -4,10 +4,13 @@ cross-validation says it reads the labelled texts better than the shipped head."
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import numpy as np
 import pytest
+from django.db import connection
 from django.urls import reverse
 from sklearn.metrics import f1_score
 
@@ -526,3 +529,50 @@ def test_labels_are_applied_as_a_batch_is_stored(workspace, lexicon_only):
     (analysis,) = _comments(workspace, ["Thanks a lot for losing my bag."])
     # then: the person's label, applied inside the write
     assert analysis.label == "negative"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_label_saved_while_a_batch_is_stored_reaches_the_batchs_rows(
+    workspace, lexicon_only, monkeypatch
+):
+    # given: an analysed text, and a second copy of it being stored by a batch that is held
+    # right after it read people's labels (none yet), before it commits
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite runs one writing transaction at a time anyway")
+    words = "Lovely staff and a great flight."
+    (first,) = _comments(workspace, [words])
+    assert first.label == "positive"
+    survey = survey_make(workspace)
+    second = response_make(workspace, survey, AT, comment=words)
+    batch_read, label_done = threading.Event(), threading.Event()
+    read_labels = services.people_reapply
+
+    def read_then_hold(**kwargs):
+        changed = read_labels(**kwargs)
+        batch_read.set()
+        label_done.wait(timeout=1.5)  # the label waits for this commit, or it would finish
+        return changed
+
+    monkeypatch.setattr(services, "people_reapply", read_then_hold)
+
+    def label_it():
+        try:
+            batch_read.wait(timeout=10)
+            services.sentiment_label_set(analysis=first, label="negative")
+            label_done.set()
+        finally:
+            connection.close()
+
+    def store():
+        try:
+            services.text_analyse_responses(responses=[second])
+        finally:
+            connection.close()
+
+    # when a person labels the first copy negative meanwhile
+    with ThreadPoolExecutor(2) as pool:
+        for job in [pool.submit(store), pool.submit(label_it)]:
+            job.result(timeout=30)
+
+    # then: the batch's copy carries the label too
+    assert TextAnalysis.objects.get(response=second).label == "negative"

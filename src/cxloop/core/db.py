@@ -101,6 +101,13 @@ def insert_rows_ignoring_conflicts(
 
 
 _RESOLUTION_LOCK_SPACE = 0x6378  # "cx": keeps our advisory locks apart from other users'
+_LABELS_LOCK_SPACE = 0x6379
+
+
+def _lock_workspace(space: int, workspace_id: int) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [space, workspace_id])
 
 
 def lock_workspace_for_resolution(workspace_id: int) -> None:
@@ -109,11 +116,17 @@ def lock_workspace_for_resolution(workspace_id: int) -> None:
     SQLite already runs one writing transaction at a time (IMMEDIATE mode). On PostgreSQL two
     concurrent batches could otherwise both create a profile for the same new identifier.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, %s)", [_RESOLUTION_LOCK_SPACE, workspace_id]
-            )
+    _lock_workspace(_RESOLUTION_LOCK_SPACE, workspace_id)
+
+
+def lock_workspace_for_labels(workspace_id: int) -> None:
+    """Serialize, per workspace until the transaction ends, what writes people's labels of
+    texts and what stores newly scored texts (which applies those labels).
+
+    Without it, on PostgreSQL, a label saved while a batch is being stored could miss the
+    batch's new rows (each saw the other's rows as uncommitted). SQLite needs nothing here.
+    """
+    _lock_workspace(_LABELS_LOCK_SPACE, workspace_id)
 
 
 def refresh_planner_statistics() -> None:

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cxloop.core import pii
+from cxloop.core.db import lock_workspace_for_labels
 from cxloop.core.models import Workspace
 from cxloop.feedback import selectors as feedback_selectors
 from cxloop.text import embeddings, scoring, sentiment, sentiment_head, tuning
@@ -96,6 +97,7 @@ def sentiment_label_set(*, analysis: TextAnalysis, label: str, by=None) -> int:
         raise ValueError(f"label: {label!r} is not one of {', '.join(tuning.CLASSES)}")
     digest = analysis.digest or embeddings.digest(analysis.text)
     with transaction.atomic():
+        lock_workspace_for_labels(analysis.workspace_id)
         SentimentLabel.objects.update_or_create(
             workspace_id=analysis.workspace_id,
             digest=digest,
@@ -110,13 +112,16 @@ def sentiment_label_clear(*, analysis: TextAnalysis) -> int:
     from cxloop.text.services import text_analyse_responses
 
     digest = analysis.digest or embeddings.digest(analysis.text)
-    deleted, _ = SentimentLabel.objects.filter(
-        workspace_id=analysis.workspace_id, digest=digest
-    ).delete()
+    copies = TextAnalysis.objects.filter(workspace_id=analysis.workspace_id, digest=digest)
+    with transaction.atomic():
+        # a batch stored after this sees no label; one stored before is among the copies
+        lock_workspace_for_labels(analysis.workspace_id)
+        deleted, _ = SentimentLabel.objects.filter(
+            workspace_id=analysis.workspace_id, digest=digest
+        ).delete()
+        before = dict(copies.values_list("response_id", "label"))
     if not deleted:
         return 0
-    copies = TextAnalysis.objects.filter(workspace_id=analysis.workspace_id, digest=digest)
-    before = dict(copies.values_list("response_id", "label"))
     responses = feedback_selectors.workspace_responses(
         workspace=Workspace(pk=analysis.workspace_id)
     ).filter(pk__in=[pk for pk in before if pk is not None])
@@ -207,6 +212,7 @@ def sentiment_labels_upload(
         text = pii.redact(body, known_names=known).text
         wanted[embeddings.digest(text)] = (text, LABEL_WORDS[word])
     with transaction.atomic():
+        lock_workspace_for_labels(workspace.pk)
         have = dict(
             SentimentLabel.objects.filter(workspace=workspace, digest__in=list(wanted)).values_list(
                 "digest", "label"

@@ -15,6 +15,7 @@ import numpy as np
 from django.db import DatabaseError, transaction
 
 from cxloop.core import names, pii
+from cxloop.core.db import lock_workspace_for_labels
 from cxloop.core.models import Workspace
 from cxloop.customers import selectors as customer_selectors
 from cxloop.feedback import selectors as feedback_selectors
@@ -139,6 +140,10 @@ def text_analyse_responses(*, responses: Iterable, books: dict[int, NameBook] | 
         for response, text, result in zip(with_text, redacted, scored, strict=True):
             results[response.pk] = (text, result, teaching)
     with transaction.atomic():
+        for workspace_id in sorted(
+            batch_digests
+        ):  # a label saved meanwhile waits, then sees these rows
+            lock_workspace_for_labels(workspace_id)
         empty = [r.pk for r in responses if not _has_text(r)]
         if empty:
             gone = TextAnalysis.objects.filter(response_id__in=empty)
