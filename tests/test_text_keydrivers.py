@@ -1,5 +1,6 @@
-"""Key drivers: themes' effects on NPS/CSAT/CES by OLS with HC3 errors, checked against
-statsmodels; the selector over stored texts and themes; the page and the REST API."""
+"""Key drivers: themes' effects on NPS/CSAT/CES (each theme's texts against the others, Welch
+intervals), checked against scipy; the selector over stored texts and themes; the page and the
+REST API."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
-import statsmodels.api as sm
+from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from cxloop.text import keydrivers, selectors
@@ -31,37 +32,65 @@ def _sample(seed: int = 7, n: int = 240):
     return [int(s) for s in scores], themes, {1: "Late delivery", 2: "Friendly staff", 3: "Price"}
 
 
-def test_effects_and_hc3_errors_match_statsmodels():
+def test_effects_and_welch_intervals_match_scipy():
     # given
     scores, themes, names = _sample()
     # when
     found = keydrivers.estimate(metric="nps", scores=scores, themes=themes, names=names)
-    # then: the same model fitted by statsmodels (HC3, normal intervals)
+    # then: each theme's texts against the others by scipy's Welch t-test, Holm by statsmodels
     y = np.array([100.0 if s >= 9 else -100.0 if s <= 6 else 0.0 for s in scores])
-    x = sm.add_constant(
-        np.array([[1.0 if t in carried else 0.0 for t in (1, 2, 3)] for carried in themes])
-    )
-    fit = sm.OLS(y, x).fit(cov_type="HC3")
-    ci = fit.conf_int(0.05)
-    holm = multipletests(fit.pvalues[1:], method="holm")[1]
     assert found.n == len(scores)
     assert found.overall == pytest.approx(y.mean())
     by_id = {d.theme_id: d for d in found.drivers}
+
+    def carries(theme):
+        return np.array([theme in carried for carried in themes])
+
+    tests = {t: stats.ttest_ind(y[carries(t)], y[~carries(t)], equal_var=False) for t in names}
+    holm = multipletests([tests[t].pvalue for t in (1, 2, 3)], method="holm")[1]
     for j, theme in enumerate((1, 2, 3)):
-        d = by_id[theme]
-        share = x[:, j + 1].mean()
-        assert d.effect == pytest.approx(fit.params[j + 1])
-        assert (d.effect_low, d.effect_high) == pytest.approx(tuple(ci[j + 1]))
-        assert d.p_value == pytest.approx(fit.pvalues[j + 1])
+        d, test = by_id[theme], tests[theme]
+        with_, without = y[carries(theme)], y[~carries(theme)]
+        share = carries(theme).mean()
+        assert d.effect == pytest.approx(with_.mean() - without.mean())
+        ci = test.confidence_interval(0.95)
+        assert (d.effect_low, d.effect_high) == pytest.approx((ci.low, ci.high))
+        assert d.p_value == pytest.approx(test.pvalue)
         assert d.p_holm == pytest.approx(holm[j])
         assert d.share == pytest.approx(share)
-        assert d.impact == pytest.approx(fit.params[j + 1] * share)
-        assert d.performance == pytest.approx(y[x[:, j + 1] == 1].mean())
+        # the impact: how far the overall score sits from the score without the theme's texts
+        assert d.impact == pytest.approx(y.mean() - without.mean())
+        assert d.performance == pytest.approx(with_.mean())
     # late delivery drags NPS and is significant; ordered by the size of the impact
     assert by_id[1].effect < 0 and by_id[1].significant
     assert by_id[2].effect > 0
     impacts = [abs(d.impact) for d in found.drivers]
     assert impacts == sorted(impacts, reverse=True)
+
+
+def test_a_theme_is_measured_against_the_other_texts_not_the_few_with_no_theme():
+    # given: every text but 20 carries one theme; "Late" texts and the 20 theme-less ones are
+    # detractors, "Jackets" promoters, "Sizes" half and half (the demo's shape, where a
+    # regression on all themes measured "Late" against the 20 and found no effect)
+    scores = [2] * 100 + [10] * 100 + [10, 3] * 50 + [1] * 20
+    themes = [{1}] * 100 + [{2}] * 100 + [{3}] * 100 + [set()] * 20
+    names = {1: "Late", 2: "Jackets", 3: "Sizes"}
+    # when
+    found = keydrivers.estimate(metric="nps", scores=scores, themes=themes, names=names)
+    by_name = {d.name: d for d in found.drivers}
+    # then, by hand: overall (−100·120 + 100·150 − 100·50) / 320 = −6.25. Late: −100 against
+    # the other 220 texts' (100·150 − 100·70)/220 = 36.36…, effect −136.36…, impact −42.6
+    late = by_name["Late"]
+    assert found.overall == pytest.approx(-6.25)
+    assert late.effect == pytest.approx(-100 - 8000 / 220)
+    assert late.impact == pytest.approx(-6.25 - 8000 / 220)
+    assert late.significant and late.effect_high < 0
+    # Jackets: +100 against (−100·100 + 100·50 − 100·50 − 100·20)/220, impact 100/320 of that
+    jackets = by_name["Jackets"]
+    assert jackets.effect == pytest.approx(100 + 12000 / 220)
+    assert jackets.impact == pytest.approx((100 + 12000 / 220) * 100 / 320)
+    assert jackets.significant
+    assert [d.name for d in found.drivers] == ["Jackets", "Late", "Sizes"]
 
 
 def test_csat_counts_the_top_box_and_ces_the_answer():
@@ -79,7 +108,7 @@ def test_csat_counts_the_top_box_and_ces_the_answer():
     assert ces.drivers[0].effect == pytest.approx(10 / 3 - 10 / 3)
 
 
-def test_rare_collinear_and_universal_themes_are_left_out_and_named():
+def test_rare_and_universal_themes_are_left_out_and_named():
     # given: theme 2 always with theme 1; theme 3 on 4 texts; theme 4 on every text
     n = 60
     themes = [({1, 2} if i % 3 == 0 else set()) | ({3} if i < 4 else set()) | {4} for i in range(n)]
@@ -87,13 +116,12 @@ def test_rare_collinear_and_universal_themes_are_left_out_and_named():
     names = {1: "Alpha", 2: "Beta", 3: "Gamma", 4: "Delta"}
     # when
     found = keydrivers.estimate(metric="nps", scores=scores, themes=themes, names=names)
-    # then
-    assert [d.name for d in found.drivers] == ["Alpha"]
-    assert found.drivers[0].effect == pytest.approx(-200.0)
-    # no spread at all around the fit: no interval, never called significant
-    assert not found.drivers[0].estimable and not found.drivers[0].significant
+    # then: Alpha and Beta carry the same texts, so the same effect (−100 against +100)
+    assert [d.name for d in found.drivers] == ["Alpha", "Beta"]
+    assert [d.effect for d in found.drivers] == pytest.approx([-200.0, -200.0])
+    # no spread at all on either side: no interval, never called significant
+    assert not any(d.estimable or d.significant for d in found.drivers)
     reasons = " | ".join(found.left_out)
-    assert "Beta: always found with other themes" in reasons
     assert "Gamma: 4 texts, fewer than 5" in reasons
     assert "Delta: in nearly every text (60 of 60)" in reasons
 

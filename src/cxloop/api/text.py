@@ -293,8 +293,8 @@ def text_key_drivers(
         None, ge=1, le=MAX_ID, description="Only customers now at this journey stage (id)"
     ),
 ):
-    """Each visible theme's effect on the score (least squares on all themes, HC3 errors, 95 %
-    intervals, Holm-corrected p) and its impact (effect × share of texts), among the texts the
+    """Each visible theme's effect on the score (its texts' mean against the other texts', Welch
+    95 % intervals, Holm-corrected p) and its impact (effect × share of texts), among the texts the
     filters find (default period: the 90 days up to the latest text); ``touchpoint`` keeps the
     responses tied to one journey touchpoint, ``stage`` the customers now at one stage."""
     workspace = request_workspace(request, params.workspace, need=Capability.READ_FEEDBACK)

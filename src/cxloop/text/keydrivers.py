@@ -3,19 +3,23 @@
 Each text with a score is one observation. Its outcome is the score as the metric counts it —
 NPS: +100 for a promoter (9–10), −100 for a detractor (0–6), 0 for a passive, so the mean is the
 NPS; CSAT: 100 when the answer is in the top box (4 or 5 on 1–5), else 0, so the mean is the
-CSAT %; CES: the answer on 1–7. The outcome is regressed by ordinary least squares on one 0/1
-column per theme (does the text carry it?), all themes at once, so a theme's **effect** is the
-difference in the score it goes with, holding the other themes fixed. Its **impact** is
-effect × the share of texts that carry it: how many points of the overall score the theme is
-worth (negative: it costs that much). Uncertainty: heteroskedasticity-consistent (HC3) standard
-errors — the outcome is bounded and lumpy, so the classical equal-variance errors would be too
-narrow — with normal 95 % intervals (clipped to what the scale allows) and two-sided p-values,
-Holm-corrected across the themes. The impact's interval scales the effect's by the (observed,
-fixed) share. Where the outcome has no spread at all around the fit (every text of every theme
-pattern scored alike) the errors are 0: such an effect is shown as not estimable, not as certain.
+CSAT %; CES: the answer on 1–7. A theme's **effect** is the difference between the mean outcome
+of the texts that carry it and of those that do not; its **impact** is effect × the share of
+texts that carry it, which is exactly how far the overall score sits from what it would be if
+those texts scored like the others (overall − mean without the theme): the points of the score
+the theme is worth (negative: it costs that much). This is the "impact" CX teams know from
+text-analytics tools, and unlike a regression on all themes at once it does not measure every
+theme against the texts that carry none, a group that is small and arbitrary when nearly every
+text carries a theme. Uncertainty: Welch's t (unequal variances: the outcome is bounded and
+lumpy) for the difference, its 95 % interval clipped to what the scale allows, two-sided
+p-values Holm-corrected across themes; the impact's interval scales the effect's by the
+(observed, fixed) share. Where neither group's outcome varies at all there is no interval: such
+an effect is shown as not estimable, not as certain. Themes often come together (a late parcel
+and a slow reply); an effect is not adjusted for the others, so read it as "texts with this
+theme score this much lower", not as its cause.
 
-Themes carried by fewer than ``MIN_MENTIONS`` texts, and themes that always occur together with
-others (their effect cannot be told apart), are left out and named.
+Themes carried by fewer than ``MIN_MENTIONS`` texts, or by all but fewer than that (nothing to
+compare with), are left out and named.
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ from cxloop.text.drivers import holm
 
 MIN_MENTIONS = 5
 MIN_TEXTS = 30
-NO_SPREAD = 1e-9  # a standard error below this is rounding noise around 0
 ALPHA = 0.05
 METRICS = ("nps", "csat", "ces")
 CSAT_TOP_BOX = 4
@@ -85,36 +88,16 @@ def _effect_range(metric: str) -> tuple[float, float]:
     return -span, span
 
 
-def ols_hc3(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Coefficients and HC3 standard errors of ``y`` on ``x`` (``x`` has full column rank and
-    includes the intercept column)."""
-    xtx_inv = np.linalg.inv(x.T @ x)
-    beta = xtx_inv @ x.T @ y
-    residuals = y - x @ beta
-    leverage = np.einsum("ij,jk,ik->i", x, xtx_inv, x)
-    # a text alone in its pattern of themes has leverage 1: its residual is 0 and it adds nothing
-    scale = np.divide(
-        residuals**2,
-        (1.0 - leverage) ** 2,
-        out=np.zeros_like(residuals),
-        where=leverage < 1.0 - 1e-9,
-    )
-    meat = x.T @ (x * scale[:, None])
-    cov = xtx_inv @ meat @ xtx_inv
-    return beta, np.sqrt(np.clip(np.diag(cov), 0.0, None))
-
-
-def _independent(columns: list[np.ndarray], n: int) -> list[int]:
-    """Indices of the columns kept, in order, each adding rank beyond the intercept and those
-    kept before it."""
-    kept: list[int] = []
-    basis = np.ones((n, 1))
-    for i, column in enumerate(columns):
-        trial = np.hstack([basis, column[:, None]])
-        if np.linalg.matrix_rank(trial) > basis.shape[1]:
-            kept.append(i)
-            basis = trial
-    return kept
+def _welch(with_: np.ndarray, without: np.ndarray) -> tuple[float, float, float]:
+    """Difference of means, its standard error and Welch's degrees of freedom (0 and nan when
+    neither group varies)."""
+    n1, n0 = len(with_), len(without)
+    v1, v0 = with_.var(ddof=1) / n1, without.var(ddof=1) / n0
+    se2 = v1 + v0
+    if se2 <= 0.0:
+        return float(with_.mean() - without.mean()), 0.0, float("nan")
+    df = se2**2 / (v1**2 / (n1 - 1) + v0**2 / (n0 - 1))
+    return float(with_.mean() - without.mean()), float(np.sqrt(se2)), float(df)
 
 
 def estimate(
@@ -126,7 +109,7 @@ def estimate(
 ) -> KeyDrivers:
     """Key drivers of ``metric`` from one score per text and the set of theme ids each text
     carries (``themes[i]`` belongs to ``scores[i]``); ``names`` are the themes considered."""
-    from scipy.stats import norm  # imported when used: keeps every command's start quick
+    from scipy.stats import t as student  # imported when used: keeps every command's start quick
 
     if metric not in METRICS:
         raise ValueError(f"metric: {metric!r} is not one of {', '.join(METRICS)}")
@@ -139,58 +122,40 @@ def estimate(
         for t in sorted(names, key=lambda t: names[t])
         if counts[t] < MIN_MENTIONS
     ]
-    candidates = sorted(
+    chosen = sorted(
         (t for t in names if MIN_MENTIONS <= counts[t] <= n - MIN_MENTIONS),
         key=lambda t: (-counts[t], names[t]),
     )
     left_out += [
         f"{names[t]}: in nearly every text ({counts[t]} of {n}), nothing to compare with"
-        for t in names
+        for t in sorted(names, key=lambda t: names[t])
         if counts[t] > n - MIN_MENTIONS and counts[t] >= MIN_MENTIONS
     ]
     if n < MIN_TEXTS:
         why = f"{n} text{'s' if n != 1 else ''} with a {metric.upper()} score; at least {MIN_TEXTS}"
         return KeyDrivers(metric, n, overall, [], left_out, too_few=why + " are needed.")
-    columns = [np.array([1.0 if t in carried else 0.0 for carried in themes]) for t in candidates]
-    kept = _independent(columns, n)
-    left_out += [
-        f"{names[candidates[i]]}: always found with other themes, its effect cannot be told apart"
-        for i in range(len(candidates))
-        if i not in kept
-    ]
-    chosen = [candidates[i] for i in kept]
     if not chosen:
         return KeyDrivers(
             metric, n, overall, [], left_out, too_few="No theme is carried by enough texts."
         )
-    if n - len(chosen) - 1 < MIN_TEXTS // 2:
-        return KeyDrivers(
-            metric,
-            n,
-            overall,
-            [],
-            left_out,
-            too_few=f"{len(chosen)} themes need more than {n} texts to tell their effects apart.",
-        )
-    x = np.column_stack([np.ones(n)] + [columns[i] for i in kept])
-    beta, se = ols_hc3(y, x)
-    z = norm.ppf(1 - ALPHA / 2)
-    # with no spread (every residual 0) there is no interval and no test: such a theme is
-    # shown with its effect but left out of the correction and never called significant
-    p_values = [
-        float(2 * norm.sf(abs(b) / s)) if s > NO_SPREAD else 1.0
-        for b, s in zip(beta[1:], se[1:], strict=True)
-    ]
-    tested = [j for j, s in enumerate(se[1:]) if s > NO_SPREAD]
-    adjusted = [1.0] * len(p_values)
-    for j, p in zip(tested, holm([p_values[j] for j in tested]), strict=True):
-        adjusted[j] = p
     low_bound, high_bound = _effect_range(metric)
+    fits = []
+    for theme in chosen:
+        carries = np.array([theme in carried for carried in themes])
+        effect, se, df = _welch(y[carries], y[~carries])
+        if se > 0.0:
+            p = float(2 * student.sf(abs(effect) / se, df))
+            half = float(student.ppf(1 - ALPHA / 2, df) * se)
+        else:  # no spread in either group: no interval, no test
+            p, half = 1.0, 0.0
+        fits.append((theme, carries, effect, se, p, half))
+    tested = [j for j, fit in enumerate(fits) if fit[3] > 0.0]
+    adjusted = [1.0] * len(fits)
+    for j, p in zip(tested, holm([fits[j][4] for j in tested]), strict=True):
+        adjusted[j] = p
     rows = []
-    for j, theme in enumerate(chosen):
-        column = x[:, j + 1] == 1.0
+    for (theme, carries, effect, se, p, half), p_holm in zip(fits, adjusted, strict=True):
         share = counts[theme] / n
-        effect, half = float(beta[j + 1]), float(z * se[j + 1])
         # an effect cannot be larger than the scale allows: the interval is clipped to it
         effect_low = max(low_bound, effect - half)
         effect_high = min(high_bound, effect + half)
@@ -200,16 +165,16 @@ def estimate(
                 name=names[theme],
                 mentions=counts[theme],
                 share=share,
-                performance=float(y[column].mean()),
+                performance=float(y[carries].mean()),
                 effect=effect,
                 effect_low=effect_low,
                 effect_high=effect_high,
                 impact=effect * share,
                 impact_low=effect_low * share,
                 impact_high=effect_high * share,
-                p_value=p_values[j],
-                p_holm=adjusted[j],
-                estimable=bool(se[j + 1] > NO_SPREAD),
+                p_value=p,
+                p_holm=p_holm,
+                estimable=se > 0.0,
             )
         )
     rows.sort(key=lambda r: (-abs(r.impact), r.name))
