@@ -143,6 +143,36 @@ def test_one_click_saves_a_roadblocks_customers_as_a_segment(client, workspace, 
     assert missing.status_code == 404
 
 
+def test_a_roadblock_segment_with_odd_dates_or_long_names_is_refused_or_fitted(
+    client, workspace, people
+):
+    _, delivery = people
+    client.force_login(member_make(workspace=workspace, username="an", role="analyst"))
+    # days a segment cannot hold are named, not a server error
+    for day_from, day_to in [("0001-01-01", "9999-12-31"), ("1900-01-01", "2025-03-31")]:
+        posted = {"theme": delivery.pk, "date_from": day_from, "date_to": day_to}
+        answer = client.post(reverse("text-roadblock-segment"), posted)
+        assert answer.status_code == 400
+        assert "1971-01-01–2200-12-31" in answer.content.decode()
+    # a long theme name and channel are shortened to fit a segment's name, twice over
+    delivery.name = "Delivery " + "x" * 150
+    delivery.save()
+    posted = {
+        "theme": delivery.pk,
+        "date_from": "2025-03-01",
+        "date_to": "2025-03-31",
+        "channel": "c" * 32,
+    }
+    for _ in range(2):
+        assert client.post(reverse("text-roadblock-segment"), posted).status_code == 302
+    names = sorted(Segment.objects.filter(workspace=workspace).values_list("name", flat=True))
+    assert len(names) == 2 and all(len(name) <= 120 for name in names)
+    assert (
+        names[0].startswith("Roadblock: Delivery xxx") and "…, 1 Mar 2025–31 Mar 2025 (" in names[0]
+    )
+    assert names[1] == names[0] + " #2"
+
+
 def test_agents_read_roadblocks_but_may_not_save_a_segment(client, workspace, people):
     _, delivery = people
     client.force_login(member_make(workspace=workspace, username="ag", role="agent"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from cxloop.text.filters import MAX_NAME, MAX_QUERY, FilterInvalid, filters_parse
+from cxloop.text.filters import EARLIEST, LATEST, MAX_NAME, MAX_QUERY, FilterInvalid, filters_parse
 from cxloop.text.selectors import KEY_DRIVER_METRICS as METRICS
 from cxloop.text.selectors import SEARCH_MODES, TextFilters
 from cxloop.text.services import UPLOAD_MAX_BYTES
@@ -107,7 +107,10 @@ class RoadblockSegmentForm(forms.Form):
     def clean(self) -> dict:
         data = super().clean() or {}
         start, end = data.get("date_from"), data.get("date_to")
-        if start and end and start > end:
+        for name, day in (("date_from", start), ("date_to", end)):
+            if day and not EARLIEST <= day <= LATEST:
+                self.add_error(name, f"{day} is outside {EARLIEST}–{LATEST}")
+        if start and end and start > end and not self.errors:
             self.add_error("date_from", f"{start} is after date_to {end}")
         return data
 

@@ -209,25 +209,36 @@ def text_roadblock_segment(request: HttpRequest) -> HttpResponse:
         condition["channel"] = channel
     span = f"{start:%-d %b %Y}–{end:%-d %b %Y}"
     period = f"from {start:%-d %b %Y} to {end:%-d %b %Y}"
-    name = f"Roadblock: {theme.name[:60]}, {span}" + (f" ({channel})" if channel else "")
+    # the theme is shortened so that the name, with a " #12" to tell it from an
+    # earlier one, fits a segment's name
+    tail = f", {span}" + (f" ({channel})" if channel else "")
+    room = segment_services.MAX_NAME - len("Roadblock: ") - len(tail) - len(" #999")
+    name = f"Roadblock: {_clip(theme.name, room)}{tail}"
     taken = {s.name.lower() for s in segment_selectors.segment_list(workspace=workspace)}
     unique, number = name, 1
     while unique.lower() in taken:
         number += 1
         unique = f"{name} #{number}"
-    segment = segment_services.segment_create(
-        workspace=workspace,
-        name=unique,
-        description=(
-            f"Customers who wrote a negative text on the theme “{theme.name}” {period}"
-            + (f" on channel {channel}" if channel else "")
-            + " (saved from Top roadblocks; the list stays live)."
-        )[:500],
-        definition={"all": [condition]},
-        created_by=request.user,
-    )
+    try:
+        segment = segment_services.segment_create(
+            workspace=workspace,
+            name=unique,
+            description=(
+                f"Customers who wrote a negative text on the theme “{theme.name}” {period}"
+                + (f" on channel {channel}" if channel else "")
+                + " (saved from Top roadblocks; the list stays live)."
+            )[:500],
+            definition={"all": [condition]},
+            created_by=request.user,
+        )
+    except segment_services.SegmentDefinitionError as refused:
+        return render(request, "web/bad_params.html", {"errors": [str(refused)]}, status=400)
     messages.success(request, f"Saved the segment “{segment.name}”.")
     return redirect("segment-detail", segment_id=segment.pk)
+
+
+def _clip(words: str, most: int) -> str:
+    return words if len(words) <= most else words[: max(most - 1, 1)].rstrip() + "…"
 
 
 KEY_DRIVER_DAYS = 90
