@@ -146,6 +146,20 @@ def test_non_english_text_is_flagged():
     assert english.english is True
 
 
+@pytest.mark.parametrize(
+    ("text", "english"),
+    [
+        ("Great quality, fair prices, fast delivery.", True),  # no function word, still English
+        ("Rapid shipping, lovely jacket, perfect fit!", True),
+        ("Sehr gute Qualität, schnelle Lieferung, gerne wieder.", False),
+        ("Livraison rapide, très bon produit, merci beaucoup.", False),
+        ("Entrega rápida, produto excelente, recomendo muito.", False),
+    ],
+)
+def test_terse_texts_are_told_apart_by_language(text, english):
+    assert sentiment.analyse(text).english is english
+
+
 def test_hostile_text_is_cleaned_and_cut():
     # when
     result = sentiment.analyse("bad\x00 \ud800service\u202e " + "x" * 30_000)

@@ -312,9 +312,19 @@ def emotions_of(text: str) -> tuple[str, ...]:
 
 
 def likely_english(text: str) -> bool:
-    """False when a text of four or more words has no common English function word."""
+    """False when a text of four or more words has no common English function word and a
+    language identifier (py3langid, BSD) reads it as another language: terse English ("Great
+    quality, fair prices, fast delivery.") has no function word either."""
     words = [w.lower() for w in _WORD.findall(text)]
-    return len(words) < 4 or any(w in _ENGLISH for w in words)
+    if len(words) < 4 or any(w in _ENGLISH for w in words):
+        return True
+    return _language(text) == "en"
+
+
+def _language(text: str) -> str:
+    import py3langid  # its model loads on the first call (a second or two), kept afterwards
+
+    return str(py3langid.classify(text)[0])
 
 
 def analyse(text: str) -> Sentiment:
