@@ -486,11 +486,14 @@ def test_text_labels_and_tune_from_the_shell(home, tmp_path):
     tuned = cx(home, "text", "tune", "--workspace", "acme", CXLOOP_TEXT_EMBEDDINGS="lsa")
     # then: the good lines kept, the bad one named; training refused with the reason
     assert stored.returncode == 0, stored.stderr
-    assert "24 labelled texts saved" in stored.stdout and "1 lines refused" in stored.stdout
+    assert "24 labelled texts saved" in stored.stdout and "1 line refused" in stored.stdout
     assert "line 26: label 'so-so' is not negative, neutral or positive" in stored.stdout
     assert rows(home, "SELECT label, count(*) FROM text_sentimentlabel GROUP BY label") == [
         ("negative", 12), ("neutral", 12),
     ]  # fmt: skip
-    one_line_error(tuned, 1, "sentence-embedding model is not installed")
+    one_line_error(tuned, 1, "24 labelled texts: at least 60 are needed to learn from")
     missing = cx(home, "text", "labels", str(tmp_path / "none.csv"), "--workspace", "acme")
     assert missing.returncode == 2
+    os.mkfifo(tmp_path / "pipe.csv")  # nothing writes to it: reading would wait for ever
+    piped = cx(home, "text", "labels", str(tmp_path / "pipe.csv"), "--workspace", "acme")
+    one_line_error(piped, 2, "not a regular file")

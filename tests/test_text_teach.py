@@ -155,12 +155,16 @@ def test_an_upload_keeps_good_lines_names_bad_ones_and_is_idempotent(workspace, 
         b"Loved it,meh\n"
         b",positive\n"
         b"Great service,1\n"
+        b"\xe2\x80\x8b\xe2\x80\x8b,neutral\n"  # zero-width spaces only
+        b"ann@example.com,negative\n"
     )
     report = services.sentiment_labels_upload(workspace=workspace, data=data)
     assert report.saved == 3 and report.unchanged == 0 and report.relabelled == 1
     assert report.errors == [
         "line 4: label 'meh' is not negative, neutral or positive (or -1, 0, 1)",
         "line 5: text is empty",
+        "line 7: text has no words",
+        "line 8: text has no words once personal data is redacted",
     ]
     stored = dict(SentimentLabel.objects.values_list("text", "label"))
     assert stored["Great service"] == "positive"
@@ -178,6 +182,8 @@ def test_an_upload_keeps_good_lines_names_bad_ones_and_is_idempotent(workspace, 
         (b"words,sentiment\nhi,positive\n", "no column 'text' or 'label'"),
         (b"text,label\n\xff\xfe,positive\n", "not UTF-8"),
         (b"", "no column"),
+        (b"text,label\n", "no rows under the header"),
+        (b"\xef\xbb\xbftext,label\r\n\r\n", "no rows under the header"),
     ],
 )
 def test_an_unreadable_upload_is_refused_as_a_whole(workspace, data, message):
@@ -201,18 +207,32 @@ def _labels(workspace, rows):
     )
 
 
+def _enough(workspace):
+    """98 labelled texts: 35 negative, 28 neutral, 35 positive."""
+    _labels(
+        workspace,
+        [(t, "negative") for t in NEGATIVE]
+        + [(t, "neutral") for t in NEUTRAL]
+        + [(t, "positive") for t in POSITIVE],
+    )
+
+
 def test_training_is_refused_with_too_few_labels(workspace, settings, model):
     settings.TASKS = IMMEDIATE
-    _labels(workspace, [(t, "negative") for t in NEGATIVE[:20]])
-    run = services.sentiment_tuning_request(workspace=workspace)
-    row = services.sentiment_tuning_run(tuning_id=run.pk)
-    assert row.state == "failed"
-    assert row.error == "20 labelled texts: at least 60 are needed to learn from"
+    _labels(workspace, [(t, "negative") for t in NEGATIVE[:5]])
+    with pytest.raises(tuning.TuningError) as refused:
+        services.sentiment_tuning_request(workspace=workspace)
+    assert str(refused.value) == "5 labelled texts: at least 60 are needed to learn from"
+    _labels(workspace, [(t, "neutral") for t in NEUTRAL] + [(t, "positive") for t in POSITIVE])
+    with pytest.raises(tuning.TuningError) as refused:
+        services.sentiment_tuning_request(workspace=workspace)
+    assert str(refused.value) == "too few labelled negative 5: at least 10 of each class"
+    assert not SentimentTuning.objects.exists()
     assert services.teaching_for(workspace_id=workspace.pk).tuned is None
 
 
 def test_training_without_the_embedding_model_says_so(workspace, lexicon_only):
-    _labels(workspace, [(t, "negative") for t in NEGATIVE])
+    _enough(workspace)
     run = services.sentiment_tuning_request(workspace=workspace)
     row = services.sentiment_tuning_run(tuning_id=run.pk)
     assert row.state == "failed" and "sentence-embedding model is not installed" in row.error
@@ -319,6 +339,7 @@ def test_a_training_stuck_for_over_an_hour_does_not_block_the_next(workspace):
 
     from django.utils import timezone
 
+    _enough(workspace)
     stuck = services.sentiment_tuning_request(workspace=workspace)
     SentimentTuning.objects.filter(pk=stuck.pk).update(
         state="running", requested_at=timezone.now() - timedelta(hours=2)
@@ -331,6 +352,7 @@ def test_a_training_stuck_for_over_an_hour_does_not_block_the_next(workspace):
 
 def test_a_job_delivered_twice_trains_once(workspace, monkeypatch):
     # given: a training another delivery of the job has claimed already
+    _enough(workspace)
     run = services.sentiment_tuning_request(workspace=workspace)
     SentimentTuning.objects.filter(pk=run.pk).update(state="running")
     monkeypatch.setattr(
@@ -348,6 +370,7 @@ def test_a_training_marked_stale_while_it_ran_stays_failed(workspace, monkeypatc
     from django.utils import timezone
 
     (analysis,) = _comments(workspace, ["Thanks a lot for losing my bag."])
+    _enough(workspace)
     run = services.sentiment_tuning_request(workspace=workspace)
 
     def slow(workspace_id):
@@ -408,6 +431,7 @@ def test_versions_fit_their_column():
 
 
 def test_a_second_request_while_one_is_queued_is_the_same_training(workspace):
+    _enough(workspace)
     first = services.sentiment_tuning_request(workspace=workspace)
     assert services.sentiment_tuning_request(workspace=workspace) == first
     assert SentimentTuning.objects.count() == 1
@@ -493,6 +517,10 @@ def test_api_labels_a_text_imports_labels_and_trains(client, workspace, lexicon_
     status = client.get("/api/text/teaching").json()
     assert status["labels"] == 1 and status["counts"]["positive"] == 1
     assert not status["enough"] and status["latest"] is None and status["in_use"] is None
+    refused = client.post("/api/text/teaching/train")
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == "1 labelled texts: at least 60 are needed to learn from"
+    _enough(workspace)
     queued = client.post("/api/text/teaching/train")
     assert queued.status_code == 202 and queued.json()["state"] == "queued"
 

@@ -163,4 +163,8 @@ def text_teaching_train(request: HttpRequest, workspace: str = ""):
     """Queue a training (or answer the one queued or running already); poll
     ``GET /api/text/teaching`` for its result."""
     target = request_workspace(request, workspace or None, need=Capability.EDIT_SEGMENTS)
-    return Status(202, _training(text_services.sentiment_tuning_request(workspace=target)))
+    try:
+        queued = text_services.sentiment_tuning_request(workspace=target)
+    except ValueError as refused:  # too few labels, or of a class
+        raise HttpError(422, str(refused)) from refused
+    return Status(202, _training(queued))

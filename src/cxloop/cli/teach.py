@@ -26,6 +26,8 @@ def labels(
     from cxloop.text import services
 
     target = workspace_from(workspace)
+    if not file.is_file():  # a pipe would block the read, a device never end
+        raise fail(f"{file}: not a regular file", 2)
     if file.stat().st_size > services.UPLOAD_MAX_BYTES:
         raise fail(f"{file}: {file.stat().st_size:,} bytes, at most 10 MB per file", 2)
     try:
@@ -40,7 +42,7 @@ def labels(
     console.print(
         f"[green]{report.saved:,} labelled texts saved[/green], {report.unchanged:,} unchanged, "
         f"{report.relabelled:,} analysed texts relabelled, "
-        f"[red]{len(report.errors):,} lines refused[/red]"
+        f"[red]{len(report.errors):,} line{'s' if len(report.errors) != 1 else ''} refused[/red]"
     )
     for error in report.errors[:20]:
         console.print(f"  {escape(error)}")
@@ -56,7 +58,10 @@ def tune(workspace: Annotated[str | None, typer.Option(help="Workspace slug.")] 
     from cxloop.text import services
 
     target = workspace_from(workspace)
-    queued = services.sentiment_tuning_request(workspace=target)
+    try:
+        queued = services.sentiment_tuning_request(workspace=target)
+    except ValueError as refused:  # too few labels, or of a class
+        raise fail(str(refused)) from refused
     with console.status("training (cross-validated against the shipped model)..."):
         row = services.sentiment_tuning_run(tuning_id=queued.pk)
     if row is None or row.state == "queued":

@@ -7,11 +7,13 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from cxloop.core import pii
@@ -168,6 +170,15 @@ def _rows(data: bytes, text_column: str, label_column: str) -> Iterable[tuple[in
         yield reader.line_num, row
 
 
+_PLACEHOLDER = re.compile(r"\[(?:email|card|phone|address|name)\]")
+
+
+def _has_words(text: str) -> bool:
+    """Whether any letter or digit is left besides redaction placeholders (zero-width and other
+    invisible characters are not words)."""
+    return any(ch.isalnum() for ch in _PLACEHOLDER.sub(" ", text))
+
+
 def sentiment_labels_upload(
     *,
     workspace: Workspace,
@@ -210,7 +221,13 @@ def sentiment_labels_upload(
             continue
         body, _ = sentiment.clean(raw)
         text = pii.redact(body, known_names=known).text
+        if not _has_words(text):
+            why = "no words" if not _has_words(body) else "no words once personal data is redacted"
+            report.errors.append(f"line {line}: text has {why}")
+            continue
         wanted[embeddings.digest(text)] = (text, LABEL_WORDS[word])
+    if not wanted and not report.errors:
+        raise ValueError("file: no rows under the header")
     with transaction.atomic():
         lock_workspace_for_labels(workspace.pk)
         have = dict(
@@ -241,6 +258,13 @@ def sentiment_tuning_request(*, workspace: Workspace) -> SentimentTuning:
     failed first, so it cannot block training for good."""
     from cxloop.text.tasks import tune_sentiment
 
+    counts = dict(
+        SentimentLabel.objects.filter(workspace=workspace)
+        .values_list("label")
+        .annotate(n=Count("pk"))
+        .values_list("label", "n")
+    )
+    tuning.refuse_few(np.repeat([0, 1, 2], [counts.get(name, 0) for name in tuning.CLASSES]))
     busy = SentimentTuning.objects.filter(workspace=workspace, state__in=BUSY)
     found = busy.first()  # at most one (the constraint)
     if found is not None and is_stale(found):

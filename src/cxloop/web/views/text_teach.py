@@ -26,31 +26,17 @@ def text_teach(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             if data["op"] == "train":
-                text_services.sentiment_tuning_request(workspace=workspace)
-                messages.success(request, "Training started; this page shows the result.")
-                return redirect("text-teach")
-            try:
-                report = text_services.sentiment_labels_upload(
-                    workspace=workspace,
-                    data=data["file"].read(),
-                    by=request.user,
-                    text_column=data["text_column"],
-                    label_column=data["label_column"],
-                )
-            except ValueError as refused:
-                errors.append(str(refused))
-            else:
-                done = (
-                    f"{report.saved:,} labelled texts saved, {report.unchanged:,} unchanged, "
-                    f"{report.relabelled:,} analysed texts relabelled"
-                )
-                if not report.errors:
-                    messages.success(request, done + ".")
+                try:
+                    text_services.sentiment_tuning_request(workspace=workspace)
+                except ValueError as refused:  # too few labels, or of a class
+                    errors.append(str(refused))
+                else:
+                    messages.success(request, "Training started; this page shows the result.")
                     return redirect("text-teach")
-                errors = [f"{done}; {len(report.errors):,} lines refused:"]
-                errors += report.errors[:SHOWN_ERRORS]
-                if len(report.errors) > SHOWN_ERRORS:
-                    errors.append(f"… and {len(report.errors) - SHOWN_ERRORS:,} more")
+            else:
+                errors = _upload(request, workspace, data)
+                if not errors:
+                    return redirect("text-teach")
         else:
             errors = error_lines(form)
     teaching = text_selectors.sentiment_teaching(workspace=workspace)
@@ -60,3 +46,31 @@ def text_teach(request: HttpRequest) -> HttpResponse:
         "sentiment_model": text_selectors.sentiment_model(version=teaching.version),
     }
     return render(request, "text/teach.html", context, status=422 if errors else 200)
+
+
+def _upload(request: HttpRequest, workspace, data: dict) -> list[str]:
+    """Store an uploaded file's labels; the lines to show (none: all went well, said in a
+    message)."""
+    try:
+        report = text_services.sentiment_labels_upload(
+            workspace=workspace,
+            data=data["file"].read(),
+            by=request.user,
+            text_column=data["text_column"],
+            label_column=data["label_column"],
+        )
+    except ValueError as refused:
+        return [str(refused)]
+    done = (
+        f"{report.saved:,} labelled texts saved, {report.unchanged:,} unchanged, "
+        f"{report.relabelled:,} analysed texts relabelled"
+    )
+    if not report.errors:
+        messages.success(request, done + ".")
+        return []
+    bad = len(report.errors)
+    errors = [f"{done}; {bad:,} line{'s' if bad != 1 else ''} refused:"]
+    errors += report.errors[:SHOWN_ERRORS]
+    if bad > SHOWN_ERRORS:
+        errors.append(f"… and {bad - SHOWN_ERRORS:,} more")
+    return errors
