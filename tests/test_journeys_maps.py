@@ -365,6 +365,25 @@ def test_touchpoint_csat_and_nps_from_survey_responses_colour_the_map(workspace)
     assert site.feedback == {}
 
 
+def test_touchpoint_feedback_counts_responses_whose_event_meets_the_rules_conditions(workspace):
+    # given: ann's repeat order was big (150), bob's small (20); each answered about it after
+    seed(workspace)
+    journey = services.journey_create(workspace=workspace, definition=SHOP)
+    survey = Survey.objects.create(workspace=workspace, name="After order", public_token="t1")
+    for who, csat in (("ann", 5), ("bob", 1)):
+        Response.objects.create(
+            workspace=workspace, survey=survey, response_key=who, touchpoint="Repeat Order",
+            channel="web", csat_score=csat, completed=True, started_at=T0 + timedelta(hours=40),
+            customer_id=customer_id(workspace, who),
+        )  # fmt: skip
+    # when
+    views = selectors.journey_map(journey=journey)
+    # then: "Big repeat order" (revenue > 100) has ann's answer only, as its walk has her alone
+    big = views[2].touchpoints[0]
+    assert big.touchpoint.name == "Big repeat order" and big.metrics["customers"] == 1
+    assert big.feedback == {"responses": 1, "csat": 1.0, "nps": None}
+
+
 def test_worker_cycle_moves_customers_on_as_new_events_arrive(workspace, settings):
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
     from cxloop.journeys.tasks import journeys_cycle

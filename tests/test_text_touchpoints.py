@@ -1,6 +1,7 @@
 """Key drivers per journey touchpoint and stage: the texts of the responses tied to one
-touchpoint (the journeys app's rule: event name and channel), or of the customers now at one
-stage, compared with the pure estimate on the same texts picked by hand."""
+touchpoint (the journeys app's rule: event name, channel and the property conditions tested on
+the event behind each response), or of the customers now at one stage, compared with the pure
+estimate on the same texts picked by hand."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import numpy as np
 import pytest
 
 from cxloop.customers.models import Customer
+from cxloop.events.models import Event
+from cxloop.feedback.models import Invitation
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.journeys import services as journey_services
-from cxloop.journeys.models import CustomerStage
+from cxloop.journeys.models import CustomerStage, Touchpoint
 from cxloop.text import keydrivers, selectors
 from cxloop.text.models import TextAnalysis, TextTheme, Theme
 from cxloop.text.selectors import TextFilters
-from factories import member_make, response_make, survey_make
+from factories import customer_id, ingest, member_make, response_make, survey_make, track
 
 AT = datetime(2025, 3, 10, 12, tzinfo=UTC)
 PERIOD = TextFilters(date_from=date(2025, 1, 1), date_to=AT.date())
@@ -180,3 +183,119 @@ def test_the_journey_map_shows_each_touchpoints_top_negative_theme(client, works
     client.force_login(member_make(workspace=workspace, username="vi", role="viewer"))
     page = client.get(f"/journeys/{journey.pk}/")
     assert page.status_code == 200 and "Top negative theme" not in page.content.decode()
+
+
+DELIVERIES = {
+    "name": "Deliveries",
+    "stages": ["After the order"],
+    "touchpoints": [
+        {"stage": "After the order", "name": "Delivery", "rules": [{"event": "Order Delivered"}]},
+        {
+            "stage": "After the order",
+            "name": "Late delivery",
+            "rules": [
+                {
+                    "event": "Order Delivered",
+                    "conditions": [{"property": "late", "op": "eq", "value": True}],
+                }
+            ],
+        },
+    ],
+}
+
+
+def test_a_touchpoints_conditions_pick_its_responses_and_its_top_negative_theme(client, workspace):
+    # given: two touchpoints on "Order Delivered", one only where late = true. Each customer's
+    # deliveries (day, late, channel), then one answer about "Order Delivered" on day 6
+    t0 = AT - timedelta(days=30)
+    deliveries = {
+        "ann": [(0, True, "web")],
+        "bob": [(0, False, "web")],
+        "cat": [(0, False, "web")],
+        "dan": [(0, True, "web"), (5, False, "web")],  # the latest before the answer: on time
+        "eve": [(0, True, "web"), (2, False, "web")],  # invited about the late one (below)
+        "hal": [(7, True, "web")],  # delivered late, but after answering
+        "ivy": [(1, False, "app"), (3, True, "web")],  # answered about the app's, on time
+    }
+    messages = [
+        track(who, "Order Delivered", t0 + timedelta(days=day), channel=channel, late=late,
+              message_id=f"{who}-{day}")
+        for who, days in deliveries.items()
+        for day, late, channel in days
+    ]  # fmt: skip
+    ingest(workspace, messages)
+    journey = journey_services.journey_create(workspace=workspace, definition=DELIVERIES)
+    survey = survey_make(workspace)
+    late, price = (Theme.objects.create(workspace=workspace, name=n) for n in ("Late", "Price"))
+    late_event = Event.objects.get(workspace=workspace, message_id="eve-0")
+    invitation = Invitation.objects.create(
+        workspace=workspace, survey=survey, customer_id=late_event.customer_id, token="inv-eve",
+        event_id=late_event.pk, touchpoint="Order Delivered", due_at=t0 + timedelta(days=3),
+    )  # fmt: skip
+    # (who, NPS, negative theme or None, touchpoint named, channel); fay answered anonymously,
+    # gus named the touchpoint itself
+    answers = [
+        ("ann", 2, late, "Order Delivered", "web"),
+        ("bob", 5, price, "Order Delivered", "web"),
+        ("cat", 6, price, "Order Delivered", "web"),
+        ("dan", 4, price, "Order Delivered", "web"),
+        ("eve", 1, late, "Order Delivered", "web"),
+        ("fay", 3, price, "Order Delivered", "web"),
+        ("gus", 10, None, "Late delivery", ""),
+        ("hal", 9, None, "Order Delivered", "web"),
+        ("ivy", 8, None, "Order Delivered", "app"),
+    ]
+    ids = {}
+    for who, nps, theme, touchpoint, channel in answers:
+        customer = (
+            Customer.objects.get(pk=customer_id(workspace, who)) if who in deliveries else None
+        )
+        response = response_make(
+            workspace, survey, t0 + timedelta(days=6), nps=nps, touchpoint=touchpoint,
+            channel=channel, customer=customer,
+            invitation=invitation if who == "eve" else None,
+        )  # fmt: skip
+        ids[who] = response.pk
+        text = TextAnalysis.objects.create(
+            workspace=workspace, response=response, customer=customer, source="survey",
+            channel=channel, written_at=response.submitted_at, nps_score=nps, text="w",
+            score=-0.5 if theme else 0.5, label="negative" if theme else "positive", version="t",
+        )  # fmt: skip
+        if theme is not None:
+            TextTheme.objects.create(analysis=text, theme=theme, weight=1.0)
+    points = {t.name: t.pk for t in Touchpoint.objects.filter(stage__journey=journey)}
+
+    def responses_at(name: str) -> set[int]:
+        found = journey_selectors.touchpoint_response_ids(
+            workspace=workspace, touchpoint_id=points[name]
+        )
+        return set(found.response_ids)
+
+    # when / then: every answer about a delivery is at "Delivery" (not gus's, who named the
+    # other touchpoint); at "Late delivery" only those whose delivery was late, and gus
+    everyone = {who for who, *_ in answers} - {"gus"}
+    assert responses_at("Delivery") == {ids[who] for who in everyone}
+    assert responses_at("Late delivery") == {ids["ann"], ids["eve"], ids["gus"]}
+    # the top negative theme, by hand: Price on 4 of the 6 negative texts at "Delivery"; Late on
+    # both negative texts at "Late delivery"
+    top = {
+        name: selectors.top_negative_theme(
+            workspace=workspace,
+            response_ids=journey_selectors.touchpoint_response_ids(
+                workspace=workspace, touchpoint_id=pk
+            ).response_ids,
+        )
+        for name, pk in points.items()
+    }
+    assert top == {"Delivery": (price, 4), "Late delivery": (late, 2)}
+    # the map's NPS per touchpoint: Delivery 1 promoter, 6 detractors of 8; Late delivery
+    # 1 (gus) and 2 of 3
+    feedback = journey_selectors.touchpoint_feedback(journey=journey)
+    assert feedback == {
+        points["Delivery"]: {"responses": 8, "csat": None, "nps": pytest.approx(-62.5)},
+        points["Late delivery"]: {"responses": 3, "csat": None, "nps": pytest.approx(-100 / 3)},
+    }
+    # and the map's page, which shows both
+    client.force_login(member_make(workspace=workspace, username="an", role="analyst"))
+    html = client.get(f"/journeys/{journey.pk}/", {"date_from": "2025-01-01"}).content.decode()
+    assert ">Price</a> (4 texts)" in html and ">Late</a> (2 texts)" in html

@@ -17,9 +17,10 @@ from cxloop.journeys._touchpoints import (  # re-exported: part of this public i
     TouchpointChoiceError as TouchpointChoiceError,
 )
 from cxloop.journeys._touchpoints import TouchpointResponses as TouchpointResponses
+from cxloop.journeys._touchpoints import responses_by_touchpoint, rule_spec
 from cxloop.journeys._touchpoints import touchpoint_choices as touchpoint_choices
 from cxloop.journeys._touchpoints import touchpoint_response_ids as touchpoint_response_ids
-from cxloop.journeys.definitions import RuleSpec, parse_rule
+from cxloop.journeys.definitions import RuleSpec
 from cxloop.journeys.funnels import (  # re-exported: part of this public interface
     CORRELATION_SAMPLE as CORRELATION_SAMPLE,
 )
@@ -36,7 +37,6 @@ from cxloop.journeys.funnels import funnel_dropoffs as funnel_dropoffs
 from cxloop.journeys.models import (
     CustomerStage,
     JourneyMap,
-    Rule,
     SavedAnalysis,
     Stage,
     Touchpoint,
@@ -77,7 +77,7 @@ def journey_definition(*, journey: JourneyMap) -> dict:
                 "stage": tp.stage.name,
                 "name": tp.name,
                 "channel": tp.channel,
-                "rules": [_rule_spec(rule).as_dict() for rule in tp.rules.all()],
+                "rules": [rule_spec(rule).as_dict() for rule in tp.rules.all()],
             }
             for tp in touchpoints
         ],
@@ -129,7 +129,7 @@ def journey_map(
             fb = feedback.get(tp.pk, {})
             health, reason = _health(tm, m, fb)
             view.touchpoints.append(
-                TouchpointView(tp, [_rule_spec(r) for r in tp.rules.all()], tm, fb, health, reason)
+                TouchpointView(tp, [rule_spec(r) for r in tp.rules.all()], tm, fb, health, reason)
             )
         views.append(view)
     return views
@@ -158,36 +158,26 @@ def touchpoint_feedback(
     """CSAT (share of top-box answers), NPS and counts of survey responses per touchpoint
     (submitted in [since, until) when given).
 
-    A response belongs to a touchpoint when its ``touchpoint`` is one of the touchpoint's rule
-    events (or the touchpoint's own name) and, when the rule names a channel, its channel matches.
-    """
-    rules = list(
-        Rule.objects.filter(touchpoint__stage__journey=journey).select_related("touchpoint")
-    )
-    if not rules:
-        return {}
-    # a response's touchpoint text → the (touchpoint, channel or "") rules it can match
-    by_name: dict[str, list[tuple[int, str]]] = {}
-    for r in rules:
-        for name in {r.event, r.touchpoint.name}:
-            by_name.setdefault(name, []).append((r.touchpoint_id, r.channel))
-    names = set(by_name)
+    A response counts at a touchpoint when one of its rules matches the event behind the
+    response, conditions included, or when it names the touchpoint itself
+    (``journeys._touchpoints``)."""
+    points = journey_rules(journey=journey)
     responses = feedback_selectors.workspace_responses(workspace=journey.workspace)
     if since is not None:
         responses = responses.filter(submitted_at__gte=since)
     if until is not None:
         responses = responses.filter(submitted_at__lt=until)
-    rows = (
-        responses.filter(completed=True, touchpoint__in=names)
-        .values_list("touchpoint", "channel", "csat_score", "nps_score", "survey__csat_top_box")
-        .iterator(chunk_size=5000)
+    tied = responses_by_touchpoint(
+        workspace=journey.workspace,
+        points=points,
+        responses=responses,
+        fields=("csat_score", "nps_score", "survey__csat_top_box"),
     )
     tally: dict[
         int, list[int]
     ] = {}  # [csat answers, csat top box, nps answers, promoters, detractors]
-    for touchpoint, channel, csat, nps, top_box in rows:
-        matched = {tp_id for tp_id, ch in by_name[touchpoint] if not ch or ch == channel}
-        for tp_id in matched:
+    for (csat, nps, top_box), touchpoint_ids in tied:
+        for tp_id in touchpoint_ids:
             t = tally.setdefault(tp_id, [0, 0, 0, 0, 0])
             if csat is not None:
                 t[0] += 1
@@ -209,15 +199,9 @@ def touchpoint_feedback(
 def journey_rules(*, journey: JourneyMap) -> list[tuple[Touchpoint, list[RuleSpec]]]:
     touchpoints = Touchpoint.objects.filter(stage__journey=journey).select_related("stage")
     return [
-        (tp, [_rule_spec(r) for r in tp.rules.all()])
+        (tp, [rule_spec(r) for r in tp.rules.all()])
         for tp in touchpoints.prefetch_related("rules").order_by("stage__position", "position")
     ]
-
-
-def _rule_spec(rule: Rule) -> RuleSpec:
-    return parse_rule(
-        {"event": rule.event, "channel": rule.channel, "conditions": rule.conditions}, "rule"
-    )
 
 
 # ------------------------------------------------------------------ customers' stages
