@@ -4,7 +4,8 @@ text and a negative / neutral / positive label column.
 
     PYTHONPATH=src .venv/bin/python bench/text_tuning.py --csv Tweets.csv \\
         [--text-column text] [--label-column airline_sentiment] \\
-        [--vectors-cache /tmp/labelled-vectors.npz] [--sizes 100,250,500,1000,2000,4000]
+        [--vectors-cache /tmp/labelled-vectors.npz] [--sizes 100,250,500,1000,2000,4000] \\
+        [--chosen 2000]
 
 Rows are split in two by the parity of the sha256 of their text (as ``bench/text_labelled.py``):
 the model is trained on N rows drawn at random from the ``dev`` half (three draws per N, numpy
@@ -15,6 +16,9 @@ rows without cxloop: TF-IDF of words and word pairs (sublinear tf, seen twice or
 multinomial logistic regression, its C (0.3 / 1 / 3 / 10) chosen by three-fold cross-validation
 on those rows only. Also prints what the Teach page would say for the whole dev half: the
 five-fold cross-validated macro-F1 of both (``tuning.check``) and the gain's 95 % interval.
+With ``--chosen N``: the same curve when the labelled rows are the ones the Teach page suggests
+(``tuning.in_turn``: in turn from each label; the first 100 by the shipped head's labels in a
+fixed random order, then each 100 that the model trained on the rows so far is least sure of).
 """
 
 from __future__ import annotations
@@ -43,12 +47,18 @@ def main() -> int:
     parser.add_argument("--label-column", default="airline_sentiment")
     parser.add_argument("--vectors-cache", type=Path, default=None)
     parser.add_argument("--sizes", default="100,250,500,1000,2000,4000")
+    parser.add_argument(
+        "--chosen",
+        type=int,
+        default=2000,
+        help="also label up to this many as the Teach page suggests (0: skip)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cxloop.settings")
     import django
 
     django.setup()
-    from cxloop.text import sentiment, sentiment_head, tuning
+    from cxloop.text import embeddings, sentiment, sentiment_head, tuning
     from cxloop.text import sentiment_training as training
     from text_labelled import in_half, read
 
@@ -92,6 +102,7 @@ def main() -> int:
           f"{'gain':>6}  {'fit s':>6}  {'TF-IDF + LR':>11}")  # fmt: skip
     rng = np.random.default_rng(0)
     sizes = [int(s) for s in args.sizes.split(",") if int(s) < len(dev)] + [len(dev)]
+    curve: dict[int, float] = {}
     for n in sizes:
         got, took, classic = [], [], []
         for _ in range(1 if n == len(dev) else 3):
@@ -106,9 +117,34 @@ def main() -> int:
             got.append(macro(y[test], labelled(fitted.scores(x[test]))))
             classic.append(macro(y[test], tfidf(pick).predict([texts[i] for i in test])))
         if got:
+            curve[n] = float(np.mean(got))
             print(f"{n:>8,}  {np.mean(got):32.3f}  {min(got):6.3f}  {max(got):6.3f}  "
                   f"{np.mean(got) - base:+6.3f}  {np.mean(took):6.2f}  "
                   f"{np.mean(classic):11.3f}")  # fmt: skip
+    if args.chosen:
+        print("labels chosen as the Teach page suggests them (tuning.in_turn), 100 at a time:")
+        print("the first 100 in turn from the shipped head's labels, then each 100 that the model")
+        print("trained on the labels so far is least sure of; against random draws (mean of 3)")
+        print(f"{'labelled':>8}  {'chosen macro-F1':>15}  {'random':>6}")
+        wanted = {n for n in sizes if n <= args.chosen}
+        label_words = [sentiment.label_of(float(s)) for s in head_scores]
+        digests = [embeddings.digest(texts[i]) for i in dev]  # before a model: a fixed order
+        picked = [int(dev[i]) for i in tuning.in_turn(
+            [label_words[i] for i in dev], digests, 100)]  # fmt: skip
+        while len(picked) <= args.chosen:
+            try:
+                fitted = tuning.fit(x[picked], y[picked], model="bench")
+            except tuning.TuningError as refused:
+                print(f"{len(picked):>8,}  {refused}")
+                break
+            if len(picked) in wanted:
+                print(f"{len(picked):>8,}  {macro(y[test], labelled(fitted.scores(x[test]))):15.3f}"
+                      f"  {curve.get(len(picked), float('nan')):6.3f}")  # fmt: skip
+            taken = set(picked)
+            pool = np.array([i for i in dev if i not in taken])
+            scores = fitted.scores(x[pool])
+            words = [sentiment.label_of(float(s)) for s in scores]
+            picked += [int(pool[i]) for i in tuning.in_turn(words, np.abs(scores).tolist(), 100)]
     found = tuning.check(x[dev], y[dev], shipped[dev])
     print(f"the Teach page on the whole dev half ({found.labels:,} labels): cross-validated "
           f"macro-F1 {found.tuned_f1:.3f} against the shipped head's {found.shipped_f1:.3f}, "

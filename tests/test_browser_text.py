@@ -337,10 +337,20 @@ def test_people_correct_labels_and_teach_the_workspace_its_text(
     expect(alert).to_contain_text("line 100: label 'so-so' is not negative, neutral or positive")
     expect(page.locator("#labels")).to_contain_text("99 labelled: 36 negative, 28 neutral")
     screenshot("text-teach-upload")
+    # when: they label the first text cxloop suggests, from the Teach page
+    suggested = page.locator("#suggested")
+    expect(suggested.get_by_role("heading", name="Label these next")).to_be_visible()
+    first = suggested.locator("li").first.locator("a").inner_text()
+    suggested.get_by_role("button", name="Text 1 is neutral").click()
+    # then: back on the Teach page, one more label, and that text is no longer suggested
+    expect(page.locator(".messages")).to_contain_text("Labelled neutral")
+    expect(page.locator("#labels")).to_contain_text("100 labelled")
+    expect(page.locator("#suggested li a").first).not_to_have_text(first)
+    screenshot("text-teach-suggested")
     # when: they train the workspace's model (needs the sentence-embedding model)
     if not selectors.embedding_model_installed():
         return
-    page.get_by_role("button", name="Train on 99 labelled texts").click()
+    page.get_by_role("button", name="Train on 100 labelled texts").click()
     # then: its cross-validated figures against the shipped model's, and whether it is used
     expect(page.locator("#tuning")).to_contain_text("Cross-validated macro-F1", timeout=60_000)
     expect(page.locator("#tuning")).to_contain_text("It is in use")

@@ -604,3 +604,74 @@ def test_a_label_saved_while_a_batch_is_stored_reaches_the_batchs_rows(
 
     # then: the batch's copy carries the label too
     assert TextAnalysis.objects.get(response=second).label == "negative"
+
+
+# ------------------------------------------------------------------ what to label next
+
+
+def test_texts_are_taken_in_turn_from_each_label_in_key_order():
+    labels = ["positive", "negative", "positive", "neutral", "negative", "positive", "negative"]
+    keys = [0.9, 0.2, 0.1, 0.0, 0.6, 0.3, 0.05]
+    # by hand: negative by key 6 (0.05), 1 (0.2), 4 (0.6); neutral 3; positive 2, 5, 0
+    assert tuning.in_turn(labels, keys, 9) == [6, 3, 2, 1, 5, 4, 0]
+    assert tuning.in_turn(labels, keys, 4) == [6, 3, 2, 1]
+    assert tuning.in_turn(labels, ["b", "a", "c", "z", "b", "a", "c"], 3) == [1, 3, 5]
+    assert tuning.in_turn([], [], 5) == []
+
+
+def _stored(workspace, text, label, score, when=AT):
+    return TextAnalysis.objects.create(
+        workspace=workspace, source="import", written_at=when, text=text, label=label,
+        score=score, version="t", digest=scoring.embeddings.digest(text),
+    )  # fmt: skip
+
+
+def test_suggestions_skip_labelled_texts_and_copies(workspace, other_workspace, monkeypatch):
+    # given: a copy of a text, a labelled text, and another workspace's unsure text
+    sure_no = _stored(workspace, "Awful.", "negative", -0.9)
+    unsure_no = _stored(workspace, "Not great.", "negative", -0.3)
+    _stored(workspace, "Not great.", "negative", -0.3, when=AT.replace(day=2))  # a copy
+    labelled = _stored(workspace, "Meh.", "negative", -0.06)
+    neutral = _stored(workspace, "It came.", "neutral", 0.0)
+    unsure_yes = _stored(workspace, "Fine I guess.", "positive", 0.2)
+    _stored(other_workspace, "Hmm.", "negative", -0.05)
+    services.sentiment_label_set(analysis=labelled, label="neutral")
+    # when the workspace's own model is in use
+    monkeypatch.setattr("cxloop.text._teaching_reads.usable_model", lambda row: object())
+    found = selectors.texts_to_label(workspace=workspace, limit=5)
+    # then: in turn from each label, the least sure first; one of the copies; no labelled text
+    assert [(a.text, a.label) for a in found] == [
+        (unsure_no.text, "negative"), (neutral.text, "neutral"), (unsure_yes.text, "positive"),
+        (sure_no.text, "negative"),
+    ]  # fmt: skip
+    # before it, the negatives in the order of their digests
+    monkeypatch.setattr("cxloop.text._teaching_reads.usable_model", lambda row: None)
+    found = selectors.texts_to_label(workspace=workspace, limit=5)
+    negatives = sorted([sure_no, unsure_no], key=lambda a: a.digest)
+    assert [a.text for a in found] == [
+        negatives[0].text, neutral.text, unsure_yes.text, negatives[1].text,
+    ]  # fmt: skip
+
+
+def test_labelling_a_suggestion_returns_to_the_teach_page(client, workspace):
+    unsure = _stored(workspace, "Not great.", "negative", -0.3)
+    _login(client, workspace, "analyst")
+    page = client.get(reverse("text-teach")).content.decode()
+    assert "Label these next" in page and "Not great." in page
+    # when
+    done = client.post(
+        reverse("text-detail", args=[unsure.pk]), {"label": "neutral", "next": "teach"}
+    )
+    # then: labelled, back on the Teach page, and no longer suggested
+    assert done.status_code == 302 and done.url == reverse("text-teach") + "#suggested"
+    unsure.refresh_from_db()
+    assert unsure.label == "neutral"
+    assert "Label these next" not in client.get(reverse("text-teach")).content.decode()
+    bad = client.post(
+        reverse("text-detail", args=[unsure.pk]), {"label": "neutral", "next": "//evil"}
+    )
+    assert bad.status_code == 422
+    # clearing a text with no label says so
+    other = _stored(workspace, "Fine I guess.", "positive", 0.2)
+    cleared = client.post(reverse("text-detail", args=[other.pk]), {"label": "clear"}, follow=True)
+    assert "This text had no label" in cleared.content.decode()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db.models import Count
+from django.db.models.functions import Abs
 from django.utils import timezone
 
 from cxloop.core.models import Workspace
@@ -124,3 +125,33 @@ def sentiment_label_of(*, analysis: TextAnalysis) -> SentimentLabel | None:
     return SentimentLabel.objects.filter(
         workspace_id=analysis.workspace_id, digest=analysis.digest
     ).first()
+
+
+SUGGEST_POOL = 400  # the least sure texts of each label looked at, before copies are dropped
+
+
+def texts_to_label(*, workspace: Workspace, limit: int = 9) -> list[TextAnalysis]:
+    """Texts worth a person's label next (``tuning.in_turn``): the workspace's texts not
+    labelled yet, in turn from each label they were given; once the workspace's own model is
+    in use, those it is least sure of first (they teach it more per label than texts met by
+    chance: bench/README.md "Teaching cxloop your text"), before that a fixed random order. One
+    per set of words."""
+    labelled = SentimentLabel.objects.filter(workspace=workspace).values("digest")
+    unlabelled = (
+        TextAnalysis.objects.filter(workspace=workspace)
+        .exclude(digest="")
+        .exclude(digest__in=labelled)
+        .only("pk", "text", "label", "score", "digest", "written_at")
+    )
+    own = usable_model(latest_done(workspace_id=workspace.pk)) is not None
+    if own:
+        unlabelled = unlabelled.annotate(certainty=Abs("score")).order_by("certainty", "pk")
+    else:
+        unlabelled = unlabelled.order_by("digest", "pk")
+    pool: dict[str, TextAnalysis] = {}  # the first of each label, one per set of words
+    for name in tuning.CLASSES:
+        for row in unlabelled.filter(label=name)[:SUGGEST_POOL]:
+            pool.setdefault(row.digest, row)
+    rows = list(pool.values())
+    keys: list[float | str] = [abs(r.score) if own else r.digest for r in rows]
+    return [rows[i] for i in tuning.in_turn([r.label for r in rows], keys, limit)]

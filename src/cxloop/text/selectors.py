@@ -12,7 +12,12 @@ from django.db.models import Avg, Count, Max, Min, Q, QuerySet
 from cxloop.core.models import Workspace
 from cxloop.text import drivers, keydrivers, scoring, search, semantic, trends
 from cxloop.text._facts import ResponseText, response_text
-from cxloop.text._teaching_reads import TeachingStatus, sentiment_label_of, sentiment_teaching
+from cxloop.text._teaching_reads import (
+    TeachingStatus,
+    sentiment_label_of,
+    sentiment_teaching,
+    texts_to_label,
+)
 from cxloop.text.models import Label, TextAnalysis, TextTheme, Theme
 
 __all__ = [
@@ -41,6 +46,7 @@ __all__ = [
     "texts_by_ids",
     "texts_search",
     "texts_semantic",
+    "texts_to_label",
     "theme_busiest",
     "theme_choices",
     "theme_customer_ids",

@@ -122,6 +122,8 @@ class SentimentLabelForm(forms.Form):
         choices=[(c, c) for c in ("negative", "neutral", "positive", "clear")],
         error_messages={"invalid_choice": "choose negative, neutral, positive or clear"},
     )
+    # where to go afterwards: back to the text (blank), or to the Teach page's suggestions
+    next = forms.ChoiceField(choices=[("", ""), ("teach", "teach")], required=False)
 
 
 class SentimentTeachForm(forms.Form):

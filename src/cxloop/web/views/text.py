@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from cxloop.core.permissions import Capability
@@ -131,12 +132,16 @@ def text_detail(request: HttpRequest, analysis_id: int) -> HttpResponse:
         form = SentimentLabelForm(request.POST)
         if form.is_valid():
             label = form.cleaned_data["label"]
-            if label == "clear":
-                text_services.sentiment_label_clear(analysis=analysis)
-                messages.success(request, "Label removed: the model scores this text again.")
-            else:
+            if label != "clear":
                 text_services.sentiment_label_set(analysis=analysis, label=label, by=request.user)
                 messages.success(request, f"Labelled {label}; cxloop learns from it.")
+            elif text_selectors.sentiment_label_of(analysis=analysis) is None:
+                messages.info(request, "This text had no label: the model scores it.")
+            else:
+                text_services.sentiment_label_clear(analysis=analysis)
+                messages.success(request, "Label removed: the model scores this text again.")
+            if form.cleaned_data["next"] == "teach":
+                return redirect(reverse("text-teach") + "#suggested")
             return redirect("text-detail", analysis_id=analysis.pk)
         errors = error_lines(form)
     original = None

@@ -42,6 +42,7 @@ def text_teach(request: HttpRequest) -> HttpResponse:
     teaching = text_selectors.sentiment_teaching(workspace=workspace)
     context = {
         "teaching": teaching,
+        "suggested": text_selectors.texts_to_label(workspace=workspace),
         "errors": errors,
         "sentiment_model": text_selectors.sentiment_model(version=teaching.version),
     }
