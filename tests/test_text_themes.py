@@ -71,8 +71,11 @@ def test_rename_merge_hide_and_rediscovery_keeps_curated(workspace, discovered):
     first, second = discovered
     services.theme_rename(theme=first, name="  Delivery   problems ")
     assert Theme.objects.get(pk=first.pk).name == "Delivery problems"
-    with pytest.raises(services.ThemeError):
-        services.theme_rename(theme=first, name="")
+    for bad in ["", "\u200b\u200b", " \u202e ", "\x00"]:  # nothing, invisible, controls
+        with pytest.raises(services.ThemeError, match="with a letter or digit"):
+            services.theme_rename(theme=first, name=bad)
+    services.theme_rename(theme=first, name="\u202eDelivery\u200b problems\x00")
+    assert Theme.objects.get(pk=first.pk).name == "Delivery problems"
     merged = services.themes_merge(into=first, other=second)
     assert TextTheme.objects.filter(theme=merged).count() == 12
     assert not Theme.objects.filter(pk=second.pk).exists()

@@ -8,6 +8,7 @@ redacted (``core.pii``) before analysis, so nothing stored here holds it.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -328,9 +329,13 @@ def _theme_vectors(texts: list[str]) -> np.ndarray | None:
 
 
 def theme_rename(*, theme: Theme, name: str) -> Theme:
+    """Rename a theme (and keep it through rediscovery). Invisible formatting characters
+    (zero-width spaces, direction overrides that would turn the page's text around) are
+    dropped; a name needs a letter or digit."""
+    name = "".join(ch for ch in name if unicodedata.category(ch) not in ("Cf", "Cc") or ch == "\n")
     name = " ".join(name.split())
-    if not 1 <= len(name) <= 120 or "\x00" in name:
-        raise ThemeError("name: 1–120 characters, no NUL")
+    if not 1 <= len(name) <= 120 or not any(ch.isalnum() for ch in name):
+        raise ThemeError("name: 1–120 characters, with a letter or digit")
     theme.name, theme.curated = name, True
     theme.save(update_fields=["name", "curated"])
     return theme
