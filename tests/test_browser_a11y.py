@@ -22,6 +22,7 @@ from cxloop.feedback.models import Question, Survey
 from cxloop.journeys.models import JourneyMap
 from cxloop.segments.models import Segment
 from cxloop.text import selectors as text_selectors
+from cxloop.text.models import Theme
 from cxloop.workflows.models import Rule, WorkflowRun, WorkflowTemplate
 from factories import member_make
 from snapshots import built_once
@@ -458,4 +459,86 @@ def test_a_write_key_stays_on_one_line_on_a_phone(browser, live_server, demo):
     key = page.locator("code.writekey").first
     line = key.evaluate("e => parseFloat(getComputedStyle(e).lineHeight) || 20")
     assert key.bounding_box()["height"] < 2 * line
+    context.close()
+
+
+# the main menu's pages and the Text pages with charts, at a laptop's, a small laptop's, a
+# tablet's and a phone's width
+WIDTHS = (1280, 1024, 768, 390)
+FITS = (
+    "customers", "dashboard", "surveys", "text", "text-key-drivers", "text-themes", "journeys",
+    "segments", "value-at-risk", "runs-board", "sources",
+)  # fmt: skip
+OUTSIDE = """w => [...document.querySelectorAll('.topbar a, .topbar button')]
+  .filter(e => { const r = e.getBoundingClientRect(); return r.left < 0 || r.right > w; })
+  .map(e => e.textContent.trim())"""
+
+
+def _staff_admin(ws: Workspace):
+    """The demo's own login: an admin who is staff too, so the main menu is at its longest."""
+    admin = member_make(workspace=ws, username="admin", role="admin")
+    admin.is_staff = True
+    admin.save(update_fields=["is_staff"])
+    return admin
+
+
+@pytest.mark.parametrize("name", FITS)
+def test_page_fits_the_window_at_every_width(browser, live_server, demo, name):
+    # given: the demo's admin (every menu entry)
+    admin = _staff_admin(demo)
+    wide, cut = {}, {}
+    for width in WIDTHS:
+        context = browser.new_context(
+            viewport={"width": width, "height": 900}, is_mobile=width == PHONE["width"]
+        )
+        page = context.new_page()
+        log_in(page, live_server, admin)
+
+        # when
+        page.goto(f"{live_server.url}{PAGES[name](demo)}")
+        page.wait_for_load_state("networkidle")
+
+        # then: the page never scrolls sideways, and the whole menu and Log out are in sight
+        if overflow := sideways_overflow(page):
+            wide[width] = overflow
+        if outside := page.evaluate(OUTSIDE, width):
+            cut[width] = outside
+        context.close()
+    assert wide == {}, f"px the page scrolls sideways, by window width: {wide}"
+    assert cut == {}, f"header links out of the window, by window width: {cut}"
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_long_theme_name_wraps_and_keeps_the_page_in_the_window(
+    browser, live_server, demo, width
+):
+    # given: the busiest theme renamed to 120 characters without a space
+    busiest = text_selectors.theme_busiest(workspace=demo)
+    Theme.objects.filter(pk=busiest.pk).update(name="z" * 120)
+    admin = _staff_admin(demo)
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, is_mobile=width == PHONE["width"]
+    )
+    page = context.new_page()
+    log_in(page, live_server, admin)
+    wide = {}
+    for path in (
+        "/text/themes/",
+        "/text/",
+        _all_texts("/text/drivers/?metric=nps", demo),
+        "/dashboard/",
+    ):
+        # when
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_load_state("networkidle")
+        # then
+        if overflow := sideways_overflow(page):
+            wide[path] = overflow
+    assert wide == {}, f"px the page scrolls sideways: {wide}"
+    # and on the dashboard (last), the comments' Theme filter stays inside its card
+    theme = page.locator("#c-theme").bounding_box()
+    card = page.locator("#c-theme").locator("xpath=ancestor::*[contains(@class, 'card')][1]")
+    assert theme is not None
+    box = card.bounding_box()
+    assert theme["x"] + theme["width"] <= box["x"] + box["width"]
     context.close()
