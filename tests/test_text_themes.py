@@ -167,17 +167,26 @@ def test_keyword_rules_tag_existing_and_new_texts(workspace, discovered):
     services.text_analyse_responses(responses=extra)
     before = TextTheme.objects.filter(theme=login).count()
     # when: rules are set (any case, whole words, commas or duplicates tidied)
-    gained = services.theme_set_rules(theme=login, rules=["2FA", " two-factor  code", "2fa"])
+    change = services.theme_set_rules(theme=login, rules=["2FA", " two-factor  code", "2fa"])
     # then: exactly the two texts with a rule word gained the theme
     login.refresh_from_db()
     assert login.rules == ["2FA", "two-factor code"] and login.curated
-    assert gained == 2
+    assert (change.gained, change.lost) == (2, 0)
     assert TextTheme.objects.filter(theme=login).count() == before + 2
     # and a new text with a rule word is tagged as it is analysed (weight 1)
     new = response_make(workspace, survey, AT, comment="Where is my 2fa SMS?")
     services.text_analyse_responses(responses=[new])
     link = TextTheme.objects.get(theme=login, analysis__response=new)
-    assert link.weight == 1.0
+    assert link.weight == 1.0 and link.by_rule
+    # when the rules change, the texts only the dropped rule matched lose the theme
+    change = services.theme_set_rules(theme=login, rules=["two-factor code"])
+    assert (change.gained, change.lost) == (0, 2)
+    kept = TextTheme.objects.filter(theme=login, by_rule=True)
+    assert [link.analysis.text for link in kept] == ["Two-factor code never arrives"]
+    # and when they are cleared, the theme has exactly the texts it had before the rules
+    change = services.theme_set_rules(theme=login, rules=[])
+    assert (change.gained, change.lost) == (0, 1)
+    assert TextTheme.objects.filter(theme=login).count() == before
     # bad rules are refused by name
     with pytest.raises(services.ThemeError, match="rules"):
         services.theme_set_rules(theme=login, rules=["!!!"])

@@ -91,6 +91,8 @@ class TextTheme(models.Model):
     analysis = models.ForeignKey(TextAnalysis, on_delete=models.CASCADE, related_name="themes")
     theme = models.ForeignKey(Theme, on_delete=models.CASCADE, related_name="texts")
     weight = models.FloatField()
+    # made only because a keyword rule matched: goes when the theme's rules no longer match
+    by_rule = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

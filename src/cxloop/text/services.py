@@ -36,6 +36,7 @@ from cxloop.text.models import Embedding, TextAnalysis, TextTheme, Theme
 
 __all__ = [
     "UPLOAD_MAX_BYTES",
+    "RulesChange",
     "UploadReport",
     "people_reapply",
     "sentiment_label_clear",
@@ -227,9 +228,16 @@ def _tag_with_themes(analyses: list[tuple[int, str]], workspace_ids: set[int]) -
     if not rows or not analyses:
         return
     known = [(pk, phrases) for pk, phrases, _ in rows]
+    phrases_of = dict(known)
     rules = {pk: chosen for pk, _, chosen in rows if chosen}
     links = [
-        TextTheme(analysis_id=pk, theme_id=theme_id, weight=weight)
+        TextTheme(
+            analysis_id=pk,
+            theme_id=theme_id,
+            weight=weight,
+            by_rule=theme_id in rules
+            and not themes.match(text, [(theme_id, phrases_of[theme_id])]),
+        )
         for pk, text in analyses
         for theme_id, weight in themes.match(text, known, rules=rules)
     ]
@@ -374,10 +382,20 @@ MAX_RULES = 20
 MAX_RULE = 80
 
 
-def theme_set_rules(*, theme: Theme, rules: Iterable[str]) -> int:
+@dataclass(frozen=True)
+class RulesChange:
+    """What new keyword rules did: texts that gained the theme, and texts that lost it (linked
+    only by a rule the theme no longer has)."""
+
+    gained: int
+    lost: int
+
+
+def theme_set_rules(*, theme: Theme, rules: Iterable[str]) -> RulesChange:
     """Give ``theme`` keyword rules (words or phrases, whole words, any case): every text of the
-    workspace containing one carries the theme from now on, and so does each new text. Returns
-    how many texts gained the theme. An empty list removes the rules (links made stay)."""
+    workspace containing one carries the theme from now on, and so does each new text. Texts
+    that carried it only because of a rule no longer given lose it (those it had before, from
+    discovery or a merge, keep it), so rules can be undone. An empty list removes the rules."""
     tidy = [" ".join(r.split()) for r in rules if r and r.strip()]
     chosen: list[str] = []
     for rule in tidy:  # once each, any case; the first spelling kept
@@ -388,22 +406,35 @@ def theme_set_rules(*, theme: Theme, rules: Iterable[str]) -> int:
     for rule in chosen:
         if len(rule) > MAX_RULE or "\x00" in rule or not themes.words_of(rule):
             raise ThemeError(f"rules: {rule[:40]!r} must be 1–{MAX_RULE} characters with a word")
+
+    def ruled(text: str) -> bool:
+        return bool(chosen) and bool(themes.match(text, [(theme.pk, [])], rules={theme.pk: chosen}))
+
     with transaction.atomic():
         theme.rules, theme.curated = chosen, True
         theme.save(update_fields=["rules", "curated"])
+        by_rule = TextTheme.objects.filter(theme=theme, by_rule=True)
+        stale = [
+            pk
+            for pk, text in TextAnalysis.objects.filter(
+                pk__in=by_rule.values("analysis_id")
+            ).values_list("pk", "text")
+            if not ruled(text)
+        ]
+        lost, _ = by_rule.filter(analysis_id__in=stale).delete()
         if not chosen:
-            return 0
+            return RulesChange(0, lost)
         have = set(TextTheme.objects.filter(theme=theme).values_list("analysis_id", flat=True))
         rows = TextAnalysis.objects.filter(workspace_id=theme.workspace_id).values_list(
             "pk", "text"
         )
         new = [
-            TextTheme(analysis_id=pk, theme=theme, weight=1.0)
+            TextTheme(analysis_id=pk, theme=theme, weight=1.0, by_rule=True)
             for pk, text in rows.iterator(chunk_size=2000)
-            if pk not in have and themes.match(text, [(theme.pk, [])], rules={theme.pk: chosen})
+            if pk not in have and ruled(text)
         ]
         TextTheme.objects.bulk_create(new, ignore_conflicts=True)
-    return len(new)
+    return RulesChange(len(new), lost)
 
 
 def theme_split(*, theme: Theme) -> list[Theme]:

@@ -443,11 +443,19 @@ def _theme_action(workspace, data: dict, rules: list[str]) -> str:
         text_services.themes_merge(into=into, other=theme)
         return f"Merged into {into.name}."
     if op == "rules":
-        gained = text_services.theme_set_rules(theme=theme, rules=rules)
+        change = text_services.theme_set_rules(theme=theme, rules=rules)
+        lost = (
+            f" {change.lost} text{'s' if change.lost != 1 else ''} only its old rules matched "
+            f"no longer carry it."
+            if change.lost
+            else ""
+        )
         if not theme.rules:
-            return f"{theme.name} has no keyword rules now."
+            return f"{theme.name} has no keyword rules now.{lost}"
+        gained = change.gained
         return (
             f"{theme.name}: rules saved; {gained} more text{'s' if gained != 1 else ''} carry it."
+            + lost
         )
     if op == "split":
         parts = text_services.theme_split(theme=theme)
