@@ -155,7 +155,7 @@ def test_a_roadblock_segment_with_odd_dates_or_long_names_is_refused_or_fitted(
         assert answer.status_code == 400
         assert "1971-01-01–2200-12-31" in answer.content.decode()
     # a long theme name and channel are shortened to fit a segment's name, twice over
-    delivery.name = "Delivery " + "x" * 150
+    delivery.name = "Delivery " + "x" * 111  # the most a theme name holds (120)
     delivery.save()
     posted = {
         "theme": delivery.pk,
