@@ -12,7 +12,7 @@ from cxloop.text import selectors as text_selectors
 from cxloop.text import services as text_services
 from cxloop.web.forms import error_lines
 from cxloop.web.forms.text import SentimentTeachForm
-from cxloop.web.workspace import active_workspace, capability_required
+from cxloop.web.workspace import active_workspace, can, capability_required
 
 SHOWN_ERRORS = 50
 
@@ -42,7 +42,12 @@ def text_teach(request: HttpRequest) -> HttpResponse:
     teaching = text_selectors.sentiment_teaching(workspace=workspace)
     context = {
         "teaching": teaching,
-        "suggested": text_selectors.texts_to_label(workspace=workspace),
+        # only people who may label see the suggestions: nobody else pays for the queries
+        "suggested": (
+            text_selectors.texts_to_label(workspace=workspace)
+            if can(request, Capability.EDIT_SEGMENTS)
+            else []
+        ),
         "errors": errors,
         "sentiment_model": text_selectors.sentiment_model(version=teaching.version),
     }
