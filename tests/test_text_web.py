@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from cxloop.text import services
-from cxloop.text.models import TextAnalysis
+from cxloop.text.models import TextAnalysis, TextTheme, Theme
 from factories import customer_id, identify, ingest, member_make, response_make, survey_make
 
 AT = datetime(2025, 3, 10, 12, tzinfo=UTC)
@@ -116,6 +116,74 @@ def test_api_search_detail_and_drivers(client, workspace, analysed):
     assert [(d["word"], d["count"], d["previous_count"]) for d in drivers["drivers"]] == [
         ("rude", 1, 0)
     ]
+
+
+def _theme(workspace, analysis, name, *, hidden=False):
+    theme = Theme.objects.create(workspace=workspace, name=name, hidden=hidden)
+    TextTheme.objects.create(analysis=analysis, theme=theme, weight=1.0)
+    return theme
+
+
+def test_a_theme_not_in_the_workspace_is_named_not_ignored(
+    client, workspace, other_workspace, analysed
+):
+    theirs = Theme.objects.create(workspace=other_workspace, name="Theirs")
+    _login(client, workspace, "analyst")
+    for theme_id in (999999, theirs.pk):
+        for url in ("/text/", "/text/drivers/", "/text/roadblocks/"):
+            page = client.get(url, {"theme": theme_id})
+            assert page.status_code == 400, url
+            assert f"no theme {theme_id} in this workspace" in page.content.decode(), url
+        for url in (
+            "/api/text/search",
+            "/api/text/drivers",
+            "/api/text/key-drivers",
+            "/api/text/roadblocks",
+        ):
+            api = client.get(url, {"theme": theme_id})
+            assert api.status_code == 422, url
+            assert f"theme: no theme {theme_id} in this workspace" in api.json()["detail"], url
+        dashboard = client.get(reverse("dashboard"), {"theme": theme_id}).content.decode()
+        assert 'data-param="theme"' in dashboard and f"no theme {theme_id}" in dashboard
+        assert 'id="comments"' not in dashboard
+
+
+def test_a_hidden_theme_filters_and_is_shown_chosen(client, workspace, analysed):
+    rude, great = analysed.values()
+    kept = _theme(workspace, great, "Praise")
+    hidden = _theme(workspace, rude, "Rudeness", hidden=True)
+    _login(client, workspace, "analyst")
+    html = client.get("/text/", {"theme": hidden.pk}).content.decode()
+    assert f'<option value="{hidden.pk}" selected>Rudeness (hidden)</option>' in html
+    assert "The agent was rude" in html and "Great app" not in html
+    plain = client.get("/text/").content.decode()
+    assert "Rudeness" not in plain and f'<option value="{kept.pk}">Praise</option>' in plain
+    found = client.get("/api/text/search", {"theme": hidden.pk}).json()
+    assert [t["id"] for t in found] == [rude.pk]
+    dashboard = client.get(
+        reverse("dashboard"), {"theme": hidden.pk, "from": "2025-03-01", "to": "2025-03-31"}
+    ).content.decode()
+    assert f'<option value="{hidden.pk}" selected>Rudeness (hidden)</option>' in dashboard
+    assert "The agent was rude" in dashboard and "Great app" not in dashboard
+
+
+def test_one_date_alone_completes_the_period(client, workspace, analysed):
+    """Only date_to: the 30 days ending then; only date_from: up to the latest text (that day
+    alone when it is later); over ten years from date_from alone is refused, by name."""
+    _login(client, workspace, "analyst")
+    html = client.get("/text/", {"date_to": "2025-03-31"}).content.decode()
+    assert 'value="2025-03-02"' in html and 'value="2025-03-31"' in html
+    drivers = client.get("/api/text/drivers", {"date_to": "2025-03-31"}).json()
+    assert (drivers["date_from"], drivers["date_to"]) == ("2025-03-02", "2025-03-31")
+    assert (drivers["previous_from"], drivers["previous_to"]) == ("2025-01-31", "2025-03-01")
+    drivers = client.get("/api/text/drivers", {"date_from": "2025-03-01"}).json()
+    assert (drivers["date_from"], drivers["date_to"]) == ("2025-03-01", "2025-03-10")
+    drivers = client.get("/api/text/drivers", {"date_from": "2025-06-01"}).json()
+    assert (drivers["date_from"], drivers["date_to"]) == ("2025-06-01", "2025-06-01")
+    page = client.get("/text/", {"date_from": "1990-01-01"})
+    assert page.status_code == 400 and "date_from" in page.content.decode()
+    api = client.get("/api/text/drivers", {"date_from": "1990-01-01"})
+    assert api.status_code == 422 and api.json()["detail"].startswith("date_from:")
 
 
 def test_api_refuses_bad_filters_with_422(client, workspace, analysed):

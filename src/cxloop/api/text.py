@@ -3,7 +3,7 @@ customer text, one text's analysis, and the top negative drivers of a period."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import date, datetime
 
 from django.http import HttpRequest
@@ -17,7 +17,7 @@ from cxloop.core.permissions import Capability
 from cxloop.journeys import selectors as journey_selectors
 from cxloop.segments import selectors as segment_selectors
 from cxloop.text import selectors as text_selectors
-from cxloop.text.filters import FilterInvalid, filters_parse
+from cxloop.text.filters import FilterInvalid, filters_complete, filters_parse, theme_problem
 
 router = Router(tags=["text"])
 
@@ -98,23 +98,25 @@ class TextDriversOut(Schema):
     drivers: list[DriverChangeOut]
 
 
-def _filters(params: TextParams):
+def _filters(workspace, params: TextParams):
+    """The filters, each checked (a theme this workspace has among them)."""
     try:
-        return filters_parse(params.dict())
+        filters = filters_parse(params.dict())
     except FilterInvalid as invalid:
         raise HttpError(422, str(invalid)) from None
+    if problem := theme_problem(workspace=workspace, theme_id=filters.theme):
+        raise HttpError(422, f"theme: {problem}")
+    return filters
 
 
 def _period(workspace, params: TextParams, *, days: int = text_selectors.DEFAULT_DAYS):
-    """The filters with both dates: a missing one from the ``days`` up to the latest text."""
-    filters = _filters(params)
-    start, end = filters.date_from, filters.date_to
-    if start is None or end is None:
-        default_start, default_end = text_selectors.period_default(workspace=workspace, days=days)
-        start, end = start or default_start, end or default_end
-    if start > end:
-        raise HttpError(422, f"date_from: {start} is after date_to {end} (give both dates)")
-    return replace(filters, date_from=start, date_to=end), start, end
+    """The filters with both dates (``filters_complete``: a missing one from the as-of day and
+    ``days``) and those dates."""
+    try:
+        parsed = filters_parse(params.dict())
+        return filters_complete(workspace=workspace, filters=parsed, days=days)
+    except FilterInvalid as invalid:
+        raise HttpError(422, str(invalid)) from None
 
 
 class TextHitOut(TextOut):
@@ -143,7 +145,7 @@ def text_search(
         raise HttpError(
             422, f"mode: {mode[:40]!r} is not one of {', '.join(text_selectors.SEARCH_MODES)}"
         )
-    filters = _filters(params)
+    filters = _filters(workspace, params)
     if mode == "semantic" and filters.query.strip():
         found = text_selectors.texts_semantic(workspace=workspace, filters=filters)
         chosen = found.hits[offset : offset + limit]

@@ -38,8 +38,8 @@ def trait_key_personal(key: str) -> bool:
     return PERSONAL_KEY.search(key) is not None or "name" in key.lower()
 
 
-def filter_options(*, workspace: Workspace) -> FilterOptions:
-    """Values offered in the dashboard's filter menus.
+def filter_options(*, workspace: Workspace, theme: int | None = None) -> FilterOptions:
+    """Values offered in the dashboard's filter menus (a hidden ``theme`` too while chosen).
 
     Trait keys come from the customers who answered most recently (a sample of
     ``TRAIT_SAMPLE``), so the menu stays quick on large workspaces. A breakdown offers only
@@ -79,5 +79,5 @@ def filter_options(*, workspace: Workspace) -> FilterOptions:
             and "\x00" not in values[k]
             and len(values[k]) <= BREAKDOWN_MAX_VALUES
         ),
-        themes=text_selectors.theme_choices(workspace=workspace),
+        themes=text_selectors.theme_choices(workspace=workspace, chosen=theme),
     )

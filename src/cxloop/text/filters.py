@@ -4,10 +4,19 @@ checked against its bounds, every problem named by its parameter."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 
+from cxloop.core.models import Workspace
 from cxloop.text.models import Label
-from cxloop.text.selectors import EMOTIONS, NPS_GROUPS, TextFilters
+from cxloop.text.selectors import (
+    DEFAULT_DAYS,
+    EMOTIONS,
+    NPS_GROUPS,
+    TextFilters,
+    period_default,
+    theme_get,
+)
 
 MAX_QUERY = 200
 MAX_NAME = 32
@@ -90,3 +99,39 @@ def filters_parse(raw: Mapping[str, str]) -> TextFilters:
         date_from=start,
         date_to=end,
     )
+
+
+def theme_problem(*, workspace: Workspace, theme_id: int | None) -> str | None:
+    """Why ``theme_id`` cannot narrow this workspace's texts, or None (also None without one):
+    a theme merged away or of another workspace is unknown. A hidden theme can (the Themes
+    page links to its texts); the filters offer it while it is chosen (``theme_choices``)."""
+    if theme_id is None or theme_get(workspace=workspace, theme_id=theme_id) is not None:
+        return None
+    return f"no theme {theme_id} in this workspace (merged into another, or never here)"
+
+
+def filters_complete(
+    *, workspace: Workspace, filters: TextFilters, days: int = DEFAULT_DAYS
+) -> tuple[TextFilters, date, date]:
+    """``filters`` checked against the workspace and given both dates: without any, the last
+    ``days`` days up to the as-of day (the latest text's, or today when that is earlier); with
+    only ``date_from``, up to the as-of day (that one day when it is later); with only
+    ``date_to``, the ``days`` days ending then. Returns the filters and the two dates; raises
+    FilterInvalid naming the parameter."""
+    errors: list[tuple[str, str]] = []
+    if problem := theme_problem(workspace=workspace, theme_id=filters.theme):
+        errors.append(("theme", problem))
+    start, end = filters.date_from, filters.date_to
+    if start is None and end is None:
+        start, end = period_default(workspace=workspace, days=days)
+    elif start is not None and end is None:
+        end = max(start, period_default(workspace=workspace, days=1)[1])
+        if (end - start).days >= MAX_DAYS:
+            errors.append(
+                ("date_from", f"the period up to {end} would be over {MAX_DAYS} days; give date_to")
+            )
+    elif start is None and end is not None:
+        start = max(EARLIEST, end - timedelta(days=days - 1))
+    if errors or start is None or end is None:
+        raise FilterInvalid(errors)
+    return replace(filters, date_from=start, date_to=end), start, end

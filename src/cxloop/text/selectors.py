@@ -360,10 +360,13 @@ class ThemeRow:
     examples: list[TextAnalysis]
 
 
-def theme_choices(*, workspace: Workspace) -> list[tuple[int, str]]:
-    """(id, name) of the visible themes, by name: a filter's options."""
-    visible = Theme.objects.filter(workspace=workspace, hidden=False).order_by("name", "pk")
-    return list(visible.values_list("pk", "name"))
+def theme_choices(*, workspace: Workspace, chosen: int | None = None) -> list[tuple[int, str]]:
+    """(id, name) of the visible themes, by name: a filter's options; a hidden theme only
+    while it is ``chosen``, named so."""
+    shown = Q(hidden=False) | Q(pk=chosen) if chosen else Q(hidden=False)
+    found = Theme.objects.filter(shown, workspace=workspace).order_by("name", "pk")
+    rows = found.values_list("pk", "name", "hidden")
+    return [(pk, f"{name} (hidden)" if hidden else name) for pk, name, hidden in rows]
 
 
 def theme_weeks(

@@ -26,6 +26,7 @@ from cxloop.metrics import selectors as metric_selectors
 from cxloop.metrics.definitions import METRIC_LABELS, MIN_SAMPLE, MetricName, comparisons_tested
 from cxloop.metrics.filters import Granularity, MetricQuery
 from cxloop.segments import selectors as segment_selectors
+from cxloop.text import filters as text_filters
 from cxloop.web.charts.embed import figure_json
 from cxloop.web.charts.metrics import (
     breakdown_figure,
@@ -92,7 +93,8 @@ def _split_choices(options: metric_selectors.FilterOptions) -> list[tuple[str, s
 def _context(request: HttpRequest, workspace, form: DashboardForm) -> dict:
     valid = form.is_valid()
     chosen = form.chosen()
-    options = metric_selectors.filter_options(workspace=workspace)
+    theme_id = form.cleaned_data.get("theme_id") if valid else None
+    options = metric_selectors.filter_options(workspace=workspace, theme=theme_id)
     split_choices = _split_choices(options)
     base = {
         "options": options,
@@ -111,6 +113,8 @@ def _context(request: HttpRequest, workspace, form: DashboardForm) -> dict:
         query, split = form.cleaned_data["query"], form.cleaned_data["split_to_show"]
         try:
             metric_selectors.metric_query_check(workspace=workspace, query=query)
+            if problem := text_filters.theme_problem(workspace=workspace, theme_id=theme_id):
+                raise metric_filters.FilterError("theme", problem)
             if split not in {value for value, _ in split_choices} and chosen.get("split"):
                 raise metric_filters.FilterError(
                     "split",

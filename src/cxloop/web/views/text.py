@@ -22,7 +22,8 @@ from cxloop.segments import selectors as segment_selectors
 from cxloop.segments import services as segment_services
 from cxloop.text import selectors as text_selectors
 from cxloop.text import services as text_services
-from cxloop.text.selectors import EMOTIONS, NPS_GROUPS, TextFilters
+from cxloop.text.filters import FilterInvalid, filters_complete
+from cxloop.text.selectors import EMOTIONS, NPS_GROUPS
 from cxloop.web.charts.embed import figure_json
 from cxloop.web.charts.text import (
     priority_figure,
@@ -46,16 +47,15 @@ from cxloop.web.workspace import active_workspace, can, capability_required
 PER_PAGE = 25
 
 
-def _period(workspace, filters: TextFilters, *, days: int = text_selectors.DEFAULT_DAYS):
-    """``filters`` with both dates: a missing one from the default period of ``days`` up to
-    the workspace's as-of day (one date beyond that period alone: that one day)."""
-    start, end = filters.date_from, filters.date_to
-    if start is None or end is None:
-        default_start, default_end = text_selectors.period_default(workspace=workspace, days=days)
-        start, end = start or default_start, end or default_end
-        if start > end:
-            start = end = filters.date_from or filters.date_to or end
-    return replace(filters, date_from=start, date_to=end), start, end
+def _period(workspace, form: TextSearchForm, *, days: int = text_selectors.DEFAULT_DAYS):
+    """The form's filters with both dates (``filters_complete``) and those dates; None, with
+    the problems added to the form, when they do not fit the workspace."""
+    try:
+        return filters_complete(workspace=workspace, filters=form.filters, days=days)
+    except FilterInvalid as invalid:
+        for field, message in invalid.errors:
+            form.add_error(field, message)
+        return None
 
 
 @capability_required(Capability.READ_FEEDBACK)
@@ -64,7 +64,9 @@ def text_search(request: HttpRequest) -> HttpResponse:
     form = TextSearchForm(request.GET)
     if not form.is_valid():
         return bad_params(request, form)
-    filters, start, end = _period(workspace, form.filters)
+    if (period := _period(workspace, form)) is None:
+        return bad_params(request, form)
+    filters, start, end = period
     semantic = form.cleaned_data.get("mode") == "semantic"
     found = None
     if semantic and filters.query.strip():
@@ -110,7 +112,7 @@ def text_search(request: HttpRequest) -> HttpResponse:
         "labels": text_selectors.Label.values,
         "nps_groups": list(NPS_GROUPS),
         "emotions": EMOTIONS,
-        "themes": text_selectors.theme_choices(workspace=workspace),
+        "themes": text_selectors.theme_choices(workspace=workspace, chosen=filters.theme),
         "query_string": urlencode({k: v for k, v in shown.items() if v}),
     }
     return render(request, "text/search.html", context)
@@ -175,7 +177,9 @@ def text_roadblocks(request: HttpRequest) -> HttpResponse:
     form = TextSearchForm(request.GET)
     if not form.is_valid():
         return bad_params(request, form)
-    filters, start, end = _period(workspace, form.filters)
+    if (period := _period(workspace, form)) is None:
+        return bad_params(request, form)
+    filters, start, end = period
     rows, previous = text_selectors.roadblocks(workspace=workspace, filters=filters)
     period = {"date_from": start.isoformat(), "date_to": end.isoformat()}
     if filters.channel:
@@ -257,7 +261,9 @@ def text_key_drivers(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return bad_params(request, form)
     metric = form.cleaned_data.get("metric") or "nps"
-    filters, start, end = _period(workspace, form.filters, days=KEY_DRIVER_DAYS)
+    if (period := _period(workspace, form, days=KEY_DRIVER_DAYS)) is None:
+        return bad_params(request, form)
+    filters, start, end = period
     journey, errors = _journey_filter(
         workspace, form.cleaned_data.get("touchpoint"), form.cleaned_data.get("stage")
     )
