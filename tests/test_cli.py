@@ -497,3 +497,26 @@ def test_text_labels_and_tune_from_the_shell(home, tmp_path):
     os.mkfifo(tmp_path / "pipe.csv")  # nothing writes to it: reading would wait for ever
     piped = cx(home, "text", "labels", str(tmp_path / "pipe.csv"), "--workspace", "acme")
     one_line_error(piped, 2, "not a regular file")
+
+
+def test_a_command_starts_without_the_heavy_libraries(set_up_home):
+    """Every command (and each worker process) sets Django up with every app's tasks and
+    handlers; the model and statistics libraries load only when a command uses them, so that
+    ``cxloop workspace list`` does not pay about a second and a half for scikit-learn."""
+    probe = (
+        "import sys; sys.argv = ['cxloop', 'workspace', 'list'];"
+        "from cxloop.cli import main\n"
+        "try:\n main()\n"
+        "except SystemExit:\n pass\n"
+        "heavy = ('sklearn', 'scipy', 'pandas', 'torch', 'sentence_transformers', 'statsmodels')\n"
+        "print('loaded:', sorted(m for m in heavy if m in sys.modules))"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CXLOOP_")}
+    clean.pop("DATABASE_URL", None)
+    clean.update(CXLOOP_HOME=str(set_up_home), PYTHONPATH=str(ROOT / "src"))
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=clean, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "No workspaces yet" in result.stdout
+    assert "loaded: []" in result.stdout, result.stdout

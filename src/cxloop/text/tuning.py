@@ -21,9 +21,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
-from sklearn.model_selection import StratifiedKFold
 
 CLASSES = ("negative", "neutral", "positive")
 MIN_LABELS = 60  # fewer than this and cross-validation says little
@@ -98,6 +95,8 @@ def refuse_few(y: np.ndarray) -> None:
 
 def fit(x: np.ndarray, y: np.ndarray, *, model: str) -> Tuned:
     """A multinomial logistic regression on these rows (``y``: class indices 0, 1, 2)."""
+    from sklearn.linear_model import LogisticRegression  # when used: commands start quick
+
     refuse_few(y)
     fitted = LogisticRegression(C=C, max_iter=3000).fit(x, y)
     return Tuned(fitted.coef_.copy(), fitted.intercept_.copy(), model)
@@ -126,12 +125,17 @@ class Check:
 
 
 def _macro(y: np.ndarray, predicted: np.ndarray) -> float:
+    from sklearn.metrics import f1_score  # imported when used: keeps every command's start quick
+
     return float(f1_score(y, predicted, labels=[0, 1, 2], average="macro", zero_division=0))
 
 
 def check(x: np.ndarray, y: np.ndarray, shipped: np.ndarray, *, resamples: int = 1000) -> Check:
     """Five-fold stratified cross-validation (numpy seed 0) of ``fit`` on ``x``/``y``, against
     ``shipped`` (the head's class index for each row)."""
+    from sklearn.linear_model import LogisticRegression  # when used: commands start quick
+    from sklearn.model_selection import StratifiedKFold
+
     refuse_few(y)
     predicted = np.empty_like(y)
     folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=0)
