@@ -86,7 +86,8 @@ def test_detail_highlights_drivers_and_hides_the_original_from_analysts(
     rude = next(iter(analysed.values()))
     _login(client, workspace, "analyst")
     html = client.get(reverse("text-detail", args=[rude.pk])).content.decode()
-    assert '<mark class="neg">rude</mark>' in html
+    assert '<mark class="neg">rude<span class="sr-only"> (negative word)</span></mark>' in html
+    assert '<th scope="row">rude</th><td class="num">-2.00</td><td class="num">1</td>' in html
     assert "[phone]" in html and "7946" not in html
     assert "Your role does not show the original." in html
 
@@ -235,3 +236,17 @@ def test_huge_ids_are_not_found(client, workspace, analysed):
     _login(client, workspace, "admin")
     assert client.get("/text/9223372036854775808/").status_code == 404
     assert client.get("/api/text/9223372036854775808").status_code == 422
+
+
+def test_driver_words_are_listed_once_with_how_often():
+    from cxloop.web.views.text import driver_rows
+
+    drivers = [
+        {"word": "late", "valence": -1.5},
+        {"word": "great", "valence": 3.1},
+        {"word": "Late", "valence": -1.5},  # the same word in another sentence
+        {"word": "late", "valence": 0.75},  # negated ("not late"): another reading
+        {"valence": 1.0},
+        "junk",
+    ]
+    assert driver_rows(drivers) == [("late", -1.5, 2), ("great", 3.1, 1), ("late", 0.75, 1)]

@@ -160,6 +160,7 @@ def text_detail(request: HttpRequest, analysis_id: int) -> HttpResponse:
             {**s, "parts": highlight(s.get("text", ""), s.get("drivers", []))}
             for s in analysis.sentences
         ],
+        "drivers": driver_rows(analysis.drivers),
         "original": original,
         "customer": customer,
         "sentiment_model": text_selectors.sentiment_model(version=analysis.version),
@@ -322,6 +323,20 @@ def _journey_filter(
         else:
             chosen.update(stage=stage, customer_ids=members)
     return chosen, errors
+
+
+def driver_rows(drivers: list) -> list[tuple[str, float, int]]:
+    """The text's driver words once each, as ``(word, valence, times)`` in order of first
+    use: a word used in two sentences with the same valence is one row, counted twice (a
+    negated use has another valence, so a row of its own)."""
+    rows: dict[tuple[str, float], list] = {}
+    for d in drivers:
+        if not isinstance(d, dict) or not d.get("word"):
+            continue
+        word, valence = str(d["word"]), round(float(d.get("valence") or 0), 2)
+        row = rows.setdefault((word.lower(), valence), [word, valence, 0])
+        row[2] += 1
+    return [(word, valence, times) for word, valence, times in rows.values()]
 
 
 def highlight(text: str, drivers: list[dict]) -> list[tuple[str, str]]:
