@@ -63,6 +63,13 @@ def test_search_a_driver_and_the_explanation(page: Page, live_server, demo, scre
     expect(results.first).to_be_visible()
     for body in page.locator("#text-results .text-body").all_inner_texts()[:5]:
         assert word.lower() in body.lower()
+    # when: the same word is left out instead, as in a web search
+    page.get_by_label("Words").fill(f"-{word}")
+    page.get_by_role("button", name="Search").click()
+    expect(page).to_have_url(re.compile(rf"q=-{re.escape(word)}"))
+    expect(results.first).to_be_visible()
+    for body in page.locator("#text-results .text-body").all_inner_texts():
+        assert not re.search(rf"\b{re.escape(word)}\b", body, re.IGNORECASE), body
     # when: every negative text from a detractor in the last year is asked for
     page.get_by_label("Words").fill("")
     page.get_by_label("From").fill(f"{datetime.now(UTC).year - 1}-01-01")

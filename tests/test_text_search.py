@@ -66,6 +66,59 @@ def test_search_combines_with_filters(workspace, texts):
 
 
 @pytest.mark.parametrize(
+    ("query", "groups", "excluded"),
+    [
+        ("late parcel", [[("late",)], [("parcel",)]], []),
+        ('"password reset" email', [[("password", "reset")], [("email",)]], []),
+        ("late OR delayed parcel", [[("late",), ("delayed",)], [("parcel",)]], []),
+        ("a OR b OR c", [[("a",), ("b",), ("c",)]], []),
+        ('parcel -late -"gift card"', [[("parcel",)]], [("late",), ("gift", "card")]),
+        ("OR late OR", [[("late",)]], []),  # an OR with nothing on one side joins nothing
+        ("late or delayed", [[("late",)], [("or",)], [("delayed",)]], []),  # lower case: a word
+        ("e-mail -", [[("e", "mail")]], []),  # a lone "-" is no term; "e-mail": one phrase
+        ('"unclosed quote', [[("unclosed", "quote")]], []),
+        ('"" -"" -- ...', [], []),
+    ],
+)
+def test_a_query_reads_like_a_web_search(query, groups, excluded):
+    from cxloop.text import search
+
+    parsed = search.parse(query)
+    assert [list(group) for group in parsed.groups] == groups
+    assert list(parsed.excluded) == excluded
+
+
+def test_at_most_sixteen_words_are_searched_for():
+    from cxloop.text import search
+
+    parsed = search.parse(" ".join(f"w{i}" for i in range(20)) + ' "x y z"')
+    assert len(parsed.groups) == 16 and parsed.groups[-1] == (("w15",),)
+
+
+def test_phrases_either_and_not_on_the_database(workspace, texts):
+    # phrase: the two words next to each other, in order ("Resetting my password" has both)
+    assert _comments(workspace, query='"password reset"') == [
+        "The password reset email never arrived"
+    ]
+    assert _comments(workspace, query="rude OR thanks") == [
+        "Delivery was late and the courier was rude",
+        "Resetting my password was quick, thanks!",
+    ]
+    assert _comments(workspace, query="delivery -late") == ["Delivery arrived on time"]
+    assert _comments(workspace, query="-password") == [
+        "Delivery arrived on time",
+        "Delivery was late and the courier was rude",
+    ]
+    assert _comments(workspace, query='"password reset" OR courier -rude') == [
+        "The password reset email never arrived"
+    ]
+    assert _comments(workspace, query='-"courier was rude" -"password reset"') == [
+        "Delivery arrived on time",
+        "Resetting my password was quick, thanks!",
+    ]
+
+
+@pytest.mark.parametrize(
     "query", ['"', "NEAR(a b)", "pass*", "\x00", "a" * 5000, "😀 ∑ \u202e", "' OR 1=1 --", "-x"]
 )
 def test_hostile_queries_are_words_or_nothing(workspace, texts, query):

@@ -25,7 +25,11 @@ router = Router(tags=["text"])
 class TextParams(Schema):
     """Search words and filters (all optional)."""
 
-    q: str = Query("", description="Words that must all occur (stemmed), at most 200 characters")
+    q: str = Query(
+        "",
+        description='Words that must all occur (stemmed); "a phrase" in quotes, '
+        "late OR delayed for either, -refund to leave texts out; at most 200 characters",
+    )
     label: str = Query("", description="Sentiment: positive, neutral or negative")
     nps: str = Query("", description="NPS group: detractor, passive or promoter")
     channel: str = Query("", description="Only texts about this channel")
@@ -133,7 +137,8 @@ def text_search(
     offset: int = offset_param(),
     mode: str = Query(
         "words",
-        description="words: every word must occur (stemmed), newest first; semantic: the "
+        description="words: every word must occur (stemmed; phrases, OR and -word as in q), "
+        "newest first; semantic: the "
         f"{text_selectors.SEMANTIC_LIMIT} texts closest in meaning to q, closest first",
     ),
 ):

@@ -123,13 +123,17 @@ def texts_filter(texts: QuerySet[TextAnalysis], filters: TextFilters) -> QuerySe
 
 
 def texts_search(*, workspace: Workspace, filters: TextFilters) -> QuerySet[TextAnalysis]:
-    """Analysed texts matching every search word (stemmed) and every filter, newest first."""
+    """Analysed texts matching the search words (``search.parse``: all words, "phrases", OR,
+    -excluded; stemmed) and every filter, newest first."""
     texts = texts_filter(workspace_texts(workspace=workspace), filters)
     if filters.query.strip():
-        words = search.words(filters.query)
-        if not words:
+        parsed = search.parse(filters.query)
+        if parsed.empty:
             return texts.none()
-        texts = texts.filter(pk__in=search.matching_ids(words))
+        if parsed.groups:
+            texts = texts.filter(pk__in=search.matching_ids(parsed.groups))
+        for term in parsed.excluded:
+            texts = texts.exclude(pk__in=search.matching_ids(((term,),)))
     return texts.order_by("-written_at", "-pk")
 
 
