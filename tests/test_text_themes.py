@@ -237,3 +237,39 @@ def test_theme_weeks_count_texts_per_monday_week(workspace):
     # then: by hand. AT is Monday 10 March: weeks of 24 Feb, 3 Mar, 10 Mar
     assert [w.isoformat() for w in weeks] == ["2025-02-24", "2025-03-03", "2025-03-10"]
     assert series == [("Parcels", [0, 2, 3])]
+
+
+def test_a_week_in_progress_is_drawn_dotted_and_said(client, workspace):
+    # given: the latest text on Wednesday 12 March 2025, so its week has 3 of 7 days so far
+    from datetime import date, timedelta
+
+    from django.urls import reverse
+
+    from cxloop.web.charts.text import theme_weeks_figure
+    from factories import member_make
+
+    survey = survey_make(workspace)
+    theme = Theme.objects.create(workspace=workspace, name="Parcels")
+    responses = [
+        response_make(workspace, survey, d, comment=f"text {i}")
+        for i, d in enumerate([AT - timedelta(days=7), AT, AT + timedelta(days=2)])
+    ]
+    services.text_analyse_responses(responses=responses)
+    for analysis in selectors.workspace_texts(workspace=workspace):
+        TextTheme.objects.create(analysis=analysis, theme=theme, weight=1.0)
+    client.force_login(member_make(workspace=workspace, username="ana", role="analyst"))
+    # when
+    html = client.get(reverse("text-themes")).content.decode()
+    # then
+    assert '<span id="weeks-partial">of which 3 of 7 days are in so far' in html
+    # and the figure: the complete weeks solid, the last segment dotted, one legend entry
+    weeks = [date(2025, 3, 3), date(2025, 3, 10)]
+    figure = theme_weeks_figure(weeks, [("Parcels", [1, 2])], last_days=3).to_dict()
+    solid, dotted = figure["data"]
+    assert (list(solid["x"]), list(solid["y"])) == (["2025-03-03"], [1])
+    assert (list(dotted["x"]), list(dotted["y"])) == (["2025-03-03", "2025-03-10"], [1, 2])
+    assert dotted["line"]["dash"] == "dot" and dotted["showlegend"] is False
+    assert dotted["line"]["color"] == solid["line"]["color"]
+    assert "so far: 3 of 7 days" in dotted["hovertemplate"]
+    whole = theme_weeks_figure(weeks, [("Parcels", [1, 2])], last_days=7).to_dict()
+    assert len(whole["data"]) == 1 and list(whole["data"][0]["y"]) == [1, 2]

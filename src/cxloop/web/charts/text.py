@@ -10,6 +10,7 @@ import html
 import textwrap
 from datetime import date
 
+import plotly.colors as pc
 import plotly.graph_objects as go
 
 _FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
@@ -209,24 +210,50 @@ _ENTRY = 28  # characters of a legend entry's name at most
 _ROW_PX = 20  # a legend row's height
 
 
-def theme_weeks_figure(days: list[date], series: list[tuple[str, list[int]]]) -> go.Figure:
+def theme_weeks_figure(
+    days: list[date], series: list[tuple[str, list[int]]], *, last_days: int = 7
+) -> go.Figure:
     """Lines: texts per week of each theme (the busiest themes). The legend sits below the plot,
     an entry a row on a phone (short names; the hover has them in full), and the figure is as
     much taller as those rows need, so that every entry shows (plotly would otherwise give the
-    legend at most half the figure and scroll the rest out of sight)."""
+    legend at most half the figure and scroll the rest out of sight). When the last week has
+    only ``last_days`` of its days so far, its segment is dotted and its hover says so: a week
+    in progress is not a fall."""
     x = [day.isoformat() for day in days]
-    figure = go.Figure(
-        [
+    partial = last_days < 7 and len(x) > 1
+    whole = len(x) - 1 if partial else len(x)
+    colours = pc.qualitative.Plotly
+    traces = []
+    for i, (name, counts) in enumerate(series):
+        colour = colours[i % len(colours)]
+        traces.append(
             go.Scatter(
                 name=_text(_short(name, _ENTRY)),
-                x=x,
-                y=counts,
+                x=x[:whole],
+                y=counts[:whole],
                 mode="lines+markers",
+                line={"color": colour},
+                legendgroup=str(i),
                 hovertemplate=_hover_name(name) + "<br>week of %{x}: %{y} texts<extra></extra>",
             )
-            for name, counts in series
-        ]
-    )
+        )
+        if partial:
+            traces.append(
+                go.Scatter(
+                    name=_text(_short(name, _ENTRY)),
+                    x=x[-2:],
+                    y=counts[-2:],
+                    mode="lines+markers",
+                    line={"color": colour, "dash": "dot"},
+                    marker={"symbol": "circle-open"},
+                    legendgroup=str(i),
+                    showlegend=False,
+                    hovertemplate=_hover_name(name)
+                    + f"<br>week of %{{x}}: %{{y}} texts (so far: {last_days} of 7 days)"
+                    + "<extra></extra>",
+                )
+            )
+    figure = go.Figure(traces)
     legend_px = _ROW_PX * len(series) + 12
     figure.update_layout(
         margin={"l": 8, "r": 8, "t": 8, "b": 8},

@@ -384,9 +384,14 @@ def text_themes(request: HttpRequest) -> HttpResponse:
         else:
             errors = error_lines(form)
     weeks, series = text_selectors.theme_weeks(workspace=workspace)
+    as_of = text_selectors.period_default(workspace=workspace, days=1)[1]  # theme_weeks' end
+    last_days = min(7, (as_of - weeks[-1]).days + 1) if weeks else 7
     context = {
         "rows": text_selectors.themes_list(workspace=workspace),
-        "weeks_json": figure_json(theme_weeks_figure(weeks, series)) if series else None,
+        "weeks_json": (
+            figure_json(theme_weeks_figure(weeks, series, last_days=last_days)) if series else None
+        ),
+        "last_days": last_days,
         "weeks": weeks,
         "errors": errors,
         "texts": text_selectors.workspace_texts(workspace=workspace).count(),
