@@ -482,14 +482,28 @@ def _staff_admin(ws: Workspace):
     return admin
 
 
+def _misfits(page: Page, width: int) -> tuple[int, list[str]]:
+    """How far the page scrolls sideways and which header links lie outside the window, once
+    the layout has settled (charts redraw on the window's resize event): the first reading
+    with neither, else the last of three seconds' readings."""
+    for _ in range(15):
+        overflow, outside = sideways_overflow(page), page.evaluate(OUTSIDE, width)
+        if not overflow and not outside:
+            break
+        page.wait_for_timeout(200)
+    return overflow, outside
+
+
 @pytest.mark.parametrize("name", FITS)
 def test_page_fits_the_window_at_every_width(browser, live_server, demo, name):
     # given: the demo's admin (every menu entry)
     admin = _staff_admin(demo)
     wide, cut = {}, {}
-    for width in WIDTHS:
+    # a laptop's, a small laptop's and a tablet's width: one page, its window resized; a
+    # phone's: the page loaded again as a phone loads it
+    for widths, mobile in ((WIDTHS[:-1], False), (WIDTHS[-1:], True)):
         context = browser.new_context(
-            viewport={"width": width, "height": 900}, is_mobile=width == PHONE["width"]
+            viewport={"width": widths[0], "height": 900}, is_mobile=mobile
         )
         page = context.new_page()
         log_in(page, live_server, admin)
@@ -497,12 +511,15 @@ def test_page_fits_the_window_at_every_width(browser, live_server, demo, name):
         # when
         page.goto(f"{live_server.url}{PAGES[name](demo)}")
         page.wait_for_load_state("networkidle")
+        for width in widths:
+            page.set_viewport_size({"width": width, "height": 900})
 
-        # then: the page never scrolls sideways, and the whole menu and Log out are in sight
-        if overflow := sideways_overflow(page):
-            wide[width] = overflow
-        if outside := page.evaluate(OUTSIDE, width):
-            cut[width] = outside
+            # then: the page never scrolls sideways, and the whole menu and Log out are in sight
+            overflow, outside = _misfits(page, width)
+            if overflow:
+                wide[width] = overflow
+            if outside:
+                cut[width] = outside
         context.close()
     assert wide == {}, f"px the page scrolls sideways, by window width: {wide}"
     assert cut == {}, f"header links out of the window, by window width: {cut}"
