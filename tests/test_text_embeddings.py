@@ -184,6 +184,8 @@ def test_pages_name_the_fallback_engine(client, workspace, no_extra):
         reverse("text-search"), {"q": "password", "mode": "semantic"}
     ).content.decode()
     assert "Engine: LSA fallback" in html and LOGIN_TEXTS[0] in html
+    # the count is of the closest texts shown, not of texts that match
+    assert '<span class="stat-label">Closest texts</span>' in html
     themes_page = client.get(reverse("text-themes")).content.decode()
     assert "install the <code>embeddings</code> extra" in themes_page
 

@@ -201,6 +201,7 @@ def test_page_shows_the_matrix_and_the_table(client, member, workspace, stored):
     body = answer.content.decode()
     assert "Late delivery" in body and "priority-matrix" in body
     assert "from 240 texts with a NPS answer" in body
+    assert "NPS overall here counts only the answers that came with a comment" in body
 
 
 def test_page_names_bad_input(client, member, workspace, stored):
