@@ -173,6 +173,7 @@ PUBLIC = (
     "intake-form", "intake-errors",
 )  # fmt: skip
 VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
+NARROWEST = 320
 
 
 def check(page: Page, request, viewport: str) -> None:
@@ -183,6 +184,11 @@ def check(page: Page, request, viewport: str) -> None:
         overflow = sideways_overflow(page)
         if overflow:
             problems.append(f"the page scrolls {overflow}px sideways on a phone")
+        # and at 320 CSS px, the narrowest width WCAG 2.1's reflow criterion (1.4.10) names
+        page.set_viewport_size({"width": NARROWEST, "height": PHONE["height"]})
+        overflow, _ = _misfits(page, NARROWEST, header=False)
+        if overflow:
+            problems.append(f"the page scrolls {overflow}px sideways {NARROWEST}px wide")
     assert not problems, "\n".join(problems)
 
 
@@ -482,12 +488,13 @@ def _staff_admin(ws: Workspace):
     return admin
 
 
-def _misfits(page: Page, width: int) -> tuple[int, list[str]]:
-    """How far the page scrolls sideways and which header links lie outside the window, once
-    the layout has settled (charts redraw on the window's resize event): the first reading
-    with neither, else the last of three seconds' readings."""
+def _misfits(page: Page, width: int, *, header: bool = True) -> tuple[int, list[str]]:
+    """How far the page scrolls sideways and (``header``) which header links lie outside the
+    window, once the layout has settled (charts redraw on the window's resize event): the
+    first reading with neither, else the last of three seconds' readings."""
     for _ in range(15):
-        overflow, outside = sideways_overflow(page), page.evaluate(OUTSIDE, width)
+        overflow = sideways_overflow(page)
+        outside = page.evaluate(OUTSIDE, width) if header else []
         if not overflow and not outside:
             break
         page.wait_for_timeout(200)
