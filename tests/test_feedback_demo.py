@@ -14,16 +14,24 @@ from cxloop.feedback.models import Answer, Response, Survey, Trigger
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
 
-@pytest.fixture
-def demo(db):
-    build_demo(slug="demo-fb", customers=400, seed=5, now=NOW)
+@pytest.fixture(scope="module")
+def built(django_db_setup, django_db_blocker):
+    """The demo's events, built once for this module (each test's own writes are rolled back)."""
     from cxloop.core.models import Workspace
 
-    workspace = Workspace.objects.get(slug="demo-fb")
-    # build_demo already added the feedback; start these tests from the events alone
-    Survey.objects.filter(workspace=workspace).delete()
-    assert not Response.objects.filter(workspace=workspace).exists()
-    return workspace
+    with django_db_blocker.unblock():
+        build_demo(slug="demo-fb", customers=400, seed=5, now=NOW)
+        workspace = Workspace.objects.get(slug="demo-fb")
+        # build_demo already added the feedback; start these tests from the events alone
+        Survey.objects.filter(workspace=workspace).delete()
+        yield workspace
+        workspace.delete()
+
+
+@pytest.fixture
+def demo(db, built):
+    assert not Response.objects.filter(workspace=built).exists()
+    return built
 
 
 def snapshot(workspace) -> list[tuple]:
