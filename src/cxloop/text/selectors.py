@@ -374,12 +374,18 @@ def theme_choices(*, workspace: Workspace, chosen: int | None = None) -> list[tu
 
 
 def theme_weeks(
-    *, workspace: Workspace, weeks: int = 26, top: int = 8, now: datetime | None = None
+    *,
+    workspace: Workspace,
+    weeks: int = 26,
+    top: int = 8,
+    now: datetime | None = None,
+    end: date | None = None,
 ) -> tuple[list[date], list[tuple[str, list[int]]]]:
     """Texts per week (Monday-based, UTC) of the ``top`` visible themes with the most texts, over
-    the ``weeks`` weeks up to the as-of day (the latest text's, or today when that is earlier):
-    the weeks, and (theme name, count per week) most texts first."""
-    _, end = period_default(workspace=workspace, now=now, days=1)
+    the ``weeks`` weeks up to ``end``, by default the as-of day (the latest text's, or today
+    when that is earlier): the weeks, and (theme name, count per week) most texts first."""
+    if end is None:
+        _, end = period_default(workspace=workspace, now=now, days=1)
     last_monday = end - timedelta(days=end.weekday())
     first_monday = last_monday - timedelta(weeks=weeks - 1)
     days = [first_monday + timedelta(weeks=i) for i in range(weeks)]

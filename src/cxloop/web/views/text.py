@@ -383,8 +383,8 @@ def text_themes(request: HttpRequest) -> HttpResponse:
                 return redirect("text-themes")
         else:
             errors = error_lines(form)
-    weeks, series = text_selectors.theme_weeks(workspace=workspace)
-    as_of = text_selectors.period_default(workspace=workspace, days=1)[1]  # theme_weeks' end
+    as_of = text_selectors.period_default(workspace=workspace, days=1)[1]
+    weeks, series = text_selectors.theme_weeks(workspace=workspace, end=as_of)
     last_days = min(7, (as_of - weeks[-1]).days + 1) if weeks else 7
     context = {
         "rows": text_selectors.themes_list(workspace=workspace),
