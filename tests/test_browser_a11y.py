@@ -14,7 +14,7 @@ import pytest
 from django.db.models import Count
 from playwright.sync_api import Page, expect
 
-from browser import DESKTOP, PHONE, axe_violations, log_in, shot, sideways_overflow
+from browser import DESKTOP, PHONE, axe_violations, log_in, settle, shot, sideways_overflow
 from cxloop.core.models import Workspace
 from cxloop.customers.models import Customer
 from cxloop.demo.generator import build_demo
@@ -177,7 +177,7 @@ NARROWEST = 320
 
 
 def check(page: Page, request, viewport: str) -> None:
-    page.wait_for_load_state("networkidle")
+    settle(page)
     shot(page, request, "page")
     problems = axe_violations(page)
     if viewport == "phone":
@@ -405,7 +405,7 @@ def test_keyboard_focus_is_always_visible(browser, live_server, demo, name):
     log_in(page, live_server, admin)
     path = _public(demo) if name == "public-survey" else PAGES[name](demo)
     page.goto(f"{live_server.url}{path}")
-    page.wait_for_load_state("networkidle")
+    settle(page)
 
     # when: Tab through the first 60 stops
     unringed, stops = [], 0
@@ -446,7 +446,7 @@ def test_phone_keeps_fields_and_charts_readable(browser, live_server, demo, name
 
     # when
     page.goto(f"{live_server.url}{PAGES[name](demo)}")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     box = page.locator(selector).first.bounding_box()
 
     # then: readable, and the page itself still does not scroll sideways (its box does)
@@ -517,7 +517,7 @@ def test_page_fits_the_window_at_every_width(browser, live_server, demo, name):
 
         # when
         page.goto(f"{live_server.url}{PAGES[name](demo)}")
-        page.wait_for_load_state("networkidle")
+        settle(page)
         for width in widths:
             page.set_viewport_size({"width": width, "height": 900})
 
@@ -554,7 +554,7 @@ def test_a_long_theme_name_wraps_and_keeps_the_page_in_the_window(
     ):
         # when
         page.goto(f"{live_server.url}{path}")
-        page.wait_for_load_state("networkidle")
+        settle(page)
         # then
         if overflow := sideways_overflow(page):
             wide[path] = overflow

@@ -17,7 +17,7 @@ from itertools import count
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from browser import DESKTOP, PHONE, log_in, shot
+from browser import DESKTOP, PHONE, log_in, settle, shot
 from cxloop.core.models import Workspace
 from factories import member_make
 from test_browser_a11y import _customer, _public, _rule, _survey, demo  # noqa: F401  (fixture)
@@ -95,7 +95,7 @@ def test_failed_request_is_shown_where_the_person_acted(browser, live_server, de
     log_in(page, live_server, admin)
     address, act = ACTIONS[name]
     page.goto(f"{live_server.url}{address(demo)}")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     page.route("**/*", _fail_htmx)
 
     # when: the person does the page's everyday action
@@ -125,7 +125,7 @@ def test_a_real_refusal_is_shown_too(browser, live_server, demo, request):  # no
     page = context.new_page()
     log_in(page, live_server, admin)
     page.goto(f"{live_server.url}/segments/new/")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     session = [c for c in context.cookies() if c["name"] == "sessionid"]
     context.clear_cookies()
     context.add_cookies(session)
@@ -163,7 +163,7 @@ def test_an_ended_session_goes_to_the_login_page_and_back(browser, live_server, 
     page = context.new_page()
     log_in(page, live_server, admin)
     page.goto(f"{live_server.url}/dashboard/")
-    page.wait_for_load_state("networkidle")
+    settle(page)
     context.clear_cookies()
 
     # when: a filter changes (the server answers with a redirect to the login page)

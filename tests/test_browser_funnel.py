@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from browser import DESKTOP, PHONE, log_in, sideways_overflow
+from browser import DESKTOP, PHONE, log_in, settle, sideways_overflow
 from factories import identify, ingest
 from test_funnel_page import DAY, SHOP, T0, history
 
@@ -76,7 +76,7 @@ def test_a_strict_funnel_with_an_exclusion_is_explained_and_saved(
         ("/journeys/saved/", "phone-saved"),
     ):
         page.goto(f"{live_server.url}{address}")
-        page.wait_for_load_state("networkidle")
+        settle(page)
         screenshot(name)
         assert sideways_overflow(page) == 0, name
     # deleting it (after confirming) empties the list
