@@ -355,7 +355,8 @@ def world(db, workspace):
             workspace=workspace, response_id=commented.pk
         ).pk,
     }
-    return {"workspace": workspace, "users": users, "ids": ids}
+    # every request is rolled back, so this is the state each one starts from
+    return {"workspace": workspace, "users": users, "ids": ids, "state": _state(workspace)}
 
 
 def _client(user) -> Client:
@@ -393,25 +394,24 @@ def _state(workspace) -> tuple:
     )
 
 
-def _send(client: Client, method: str, url: str, **kwargs):
-    """One request in a savepoint that is rolled back (every role meets the same objects)."""
+def _send(client: Client, method: str, url: str, *, allowed: bool, what: str, world, **kwargs):
+    """One request in a savepoint that is rolled back (every role meets the same objects),
+    checked before the rollback: a denied one must not have changed anything."""
     with transaction.atomic():
         response = client.generic(method, url, HTTP_X_CSRFTOKEN=CSRF, **kwargs)
         if hasattr(response, "streaming_content"):
             b"".join(response.streaming_content)
+        status = response.status_code
+        assert status < 500, f"{what}: {status}"
+        if allowed:
+            assert status not in (401, 403, 404), f"{what}: allowed by the model, got {status}"
+        else:
+            assert status in (403, 404), f"{what}: denied by the model, got {status}"
+            assert b"CSRF" not in response.content, f"{what}: refused for CSRF, not for the role"
+            changed = _state(world["workspace"]) != world["state"]
+            assert not changed, f"{what}: denied, yet something changed"
         transaction.set_rollback(True)
     return response
-
-
-def _check(response, *, allowed: bool, what: str, before, after) -> None:
-    status = response.status_code
-    assert status < 500, f"{what}: {status}"
-    if allowed:
-        assert status not in (401, 403, 404), f"{what}: allowed by the model, got {status}"
-    else:
-        assert status in (403, 404), f"{what}: denied by the model, got {status}"
-        assert b"CSRF" not in response.content, f"{what}: refused for CSRF, not for the role"
-        assert after == before, f"{what}: denied, yet something changed"
 
 
 # ------------------------------------------------------------------ web pages
@@ -456,12 +456,7 @@ def test_web_route_for_every_role(world, name):
         client = _client(world["users"][role])
         for method, capability in zip(("GET", "POST"), WEB[name], strict=True):
             allowed = role != "outsider" and capability in MODEL[role]
-            before = _state(world["workspace"])
-            response = _send(client, method, url)
-            _check(
-                response, allowed=allowed, what=f"{role} {method} {url}",
-                before=before, after=_state(world["workspace"]),
-            )  # fmt: skip
+            _send(client, method, url, allowed=allowed, what=f"{role} {method} {url}", world=world)
 
 
 # ------------------------------------------------------------------ REST API
@@ -502,12 +497,8 @@ def test_api_operation_for_every_role(world, name):
         else:
             kwargs = {}
         allowed = role != "outsider" and API[name] in MODEL[role]
-        before = _state(world["workspace"])
-        response = _send(client, method, url, **kwargs)
-        _check(
-            response, allowed=allowed, what=f"{role} {method} {url}",
-            before=before, after=_state(world["workspace"]),
-        )  # fmt: skip
+        what = f"{role} {method} {url}"
+        _send(client, method, url, allowed=allowed, what=what, world=world, **kwargs)
 
 
 def test_bodies_are_only_given_to_operations_that_exist():
