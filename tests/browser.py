@@ -11,7 +11,6 @@ from pathlib import Path
 from axe_playwright_python.base import AXE_SCRIPT
 from django.test import Client
 from playwright.sync_api import Page
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 DESKTOP = {"width": 1366, "height": 900}
@@ -27,29 +26,25 @@ def log_in(page: Page, live_server, user) -> None:
     page.context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
 
 
-# every frame of the page loaded (a cross-origin frame counts as loaded) and no htmx request open
-_LOADED = """() => [window, ...Array.from(window.frames)].every(w => {
+# every frame of the page loaded (a cross-origin frame counts as loaded), and htmx neither
+# waiting for an answer nor swapping one in
+_SETTLED = """() => [window, ...Array.from(window.frames)].every(w => {
   try { return w.document.readyState === 'complete'; } catch (e) { return true; }
-}) && !document.querySelector('.htmx-request')"""
+}) && !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"""
 
 
 def settle(page: Page, timeout: float = 30_000) -> None:
-    """Wait until the page has done its loading: its frames, its htmx requests.
+    """Wait until the page has done its loading: every frame loaded, no htmx request open
+    (``hx-trigger="load"`` ones start before the page's load event), seen twice 150 ms apart.
 
-    Playwright's networkidle (no request for 500 ms) first. It can lose the idle for good when
-    a frame reloads after the page had gone idle (the survey builder's preview does, after each
-    change): microsoft/playwright#42598, closed unfixed since networkidle is discouraged. So
-    after 8 s the page counts as settled once every frame has loaded and htmx has no request
-    open, seen twice half a second apart.
+    Not Playwright's networkidle: it waits half a second after the last request on every
+    page, and it can lose the idle for good when a frame reloads after the page had gone idle
+    (the survey builder's preview does, after each change): microsoft/playwright#42598,
+    closed unfixed since networkidle is discouraged.
     """
-    try:
-        page.wait_for_load_state("networkidle", timeout=8_000)
-        return
-    except PlaywrightTimeoutError:
-        pass
-    page.wait_for_function(_LOADED, timeout=timeout)
-    page.wait_for_timeout(500)
-    page.wait_for_function(_LOADED, timeout=timeout)
+    page.wait_for_function(_SETTLED, timeout=timeout)
+    page.wait_for_timeout(150)
+    page.wait_for_function(_SETTLED, timeout=timeout)
 
 
 def axe_violations(page: Page) -> list[str]:
