@@ -46,6 +46,22 @@ def test_discover_separates_two_topics():
     assert any("password" in n or "log" in n for n in names)
 
 
+@pytest.mark.parametrize(
+    ("phrases", "name"),
+    [
+        # the demo's late-delivery theme: "days late" holds both words ranked above it
+        (("late", "days", "days late", "twice", "checkout", "order"), "days late, twice, checkout"),
+        # a phrase already said by a chosen one is left out, the rank order otherwise kept
+        (("great store", "store", "great", "staff", "queue"), "great store, staff, queue"),
+        (("know", "know stuff", "staff know", "staff"), "know stuff, staff know"),
+        (("refund", "card", "app"), "refund, card, app"),
+        ((), ""),
+    ],
+)
+def test_a_theme_is_named_without_repeating_its_words(phrases, name):
+    assert themes.name_of(phrases) == name
+
+
 def test_too_few_texts_give_no_themes():
     assert themes.discover(DELIVERY[:3]) == []
     assert themes.discover(["a"] * 20) == []

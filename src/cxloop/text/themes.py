@@ -39,7 +39,28 @@ class Discovered:
 
     @property
     def name(self) -> str:
-        return ", ".join(self.phrases[:3])
+        return name_of(self.phrases)
+
+
+def name_of(phrases: tuple[str, ...], n: int = 3) -> str:
+    """A theme's name: its first ``n`` key phrases in rank order, none repeating another's
+    words: a phrase whose words a chosen one holds is left out, and a phrase that holds chosen
+    ones takes the place of the first of them ("late, days, days late" reads "days late")."""
+    chosen: list[str] = []
+    for phrase in phrases:
+        if len(chosen) == n:
+            break
+        words = set(phrase.split())
+        if any(words <= set(c.split()) for c in chosen):
+            continue
+        held = [c for c in chosen if set(c.split()) <= words]
+        if held:
+            at = chosen.index(held[0])
+            chosen = [c for c in chosen if c not in held]
+            chosen.insert(at, phrase)
+        else:
+            chosen.append(phrase)
+    return ", ".join(chosen)
 
 
 def theme_count(n_texts: int) -> int:
