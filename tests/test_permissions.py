@@ -411,7 +411,6 @@ def _send(client: Client, method: str, url: str, *, allowed: bool, what: str, wo
             changed = _state(world["workspace"]) != world["state"]
             assert not changed, f"{what}: denied, yet something changed"
         transaction.set_rollback(True)
-    return response
 
 
 # ------------------------------------------------------------------ web pages
