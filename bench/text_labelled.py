@@ -11,7 +11,9 @@ Scorers, each labelled by VADER's ±0.05 cut-off on its score, as the product la
 vaderSentiment 3.3.2, TextBlob (when given), cxloop's lexicon, and cxloop's learned head as
 shipped (trained on the four ICWSM 2014 corpora only, never on this file). Prints 3-class
 macro-F1, each class's F1, accuracy and how many texts each scorer puts in each class, with the
-95 % paired bootstrap interval of the head's gain over VADER in macro-F1 (1,000 resamples).
+95 % paired bootstrap interval of the head's gain over VADER in macro-F1 (1,000 resamples). A file
+with no neutral row (sentences chosen to be clearly negative or positive, as in
+``bench/data/uci-sentences``) is scored over its two classes instead (``two_class``).
 
 ``--half``: rows are split in two by the parity of the sha256 of their text (so copies of a text
 stay together). When a lexicon rule is chosen by reading a file's errors, read the ``dev`` half
@@ -58,6 +60,44 @@ def in_half(texts: list[str], half: str) -> np.ndarray:
         return np.ones(len(texts), dtype=bool)
     parity = np.array([hashlib.sha256(t.encode("utf-8")).digest()[-1] % 2 for t in texts])
     return parity == (0 if half == "dev" else 1)
+
+
+def two_class_f1(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Macro-F1 over negative and positive of the product's labels (a text read as neutral is a
+    miss) and of a forced choice (score ≥ 0 positive), for a file with no neutral rows."""
+    from text import classes
+
+    product = f1_score(labels, classes(scores), labels=[-1, 1], average="macro")
+    forced = f1_score(labels, np.where(scores >= 0, 1, -1), labels=[-1, 1], average="macro")
+    return float(product), float(forced)
+
+
+def two_class(scored: dict[str, np.ndarray | None], labels: np.ndarray) -> None:
+    """For a file labelled negative / positive only (sentences chosen to be clearly one or the
+    other), two more readings of the same scores: the product's labels with a text read as
+    neutral counted as a miss (macro-F1 over the two classes), and a forced choice (score ≥ 0
+    positive, as for ICWSM's positive-against-negative scheme)."""
+    from text import classes
+
+    print("no row is labelled neutral: macro-F1 over negative and positive")
+    print(f"{'scorer':15} {'labels':>8}  {'forced':>8}  {'read as neutral':>15}")
+    for name, scores in scored.items():
+        if scores is None:
+            continue
+        product, forced = two_class_f1(scores, labels)
+        print(f"{name:15} {product:8.3f}  {forced:8.3f}  {np.sum(classes(scores) == 0):>15,}")
+    ours, theirs = scored.get("cxloop head"), scored["VADER 3.3.2"]
+    if ours is None or theirs is None:
+        return
+    rng = np.random.default_rng(0)  # 1,000 resamples of the rows, the same for both scorers
+    gains = []
+    for _ in range(1000):
+        rows = rng.integers(0, len(labels), len(labels))
+        gains.append(
+            two_class_f1(ours[rows], labels[rows])[0] - two_class_f1(theirs[rows], labels[rows])[0]
+        )
+    low, high = np.percentile(gains, [2.5, 97.5])
+    print(f"head − VADER, labels: 95 % interval [{low:+.3f}, {high:+.3f}]")
 
 
 def main() -> int:
@@ -116,7 +156,9 @@ def main() -> int:
         print(f"{name:15} {each.mean():8.3f}  {each[0]:6.3f} {each[1]:6.3f} {each[2]:6.3f}  "
               f"{accuracy_score(labels, classes(scores)):8.3f}  "
               f"{read_as[0]:>8,} / {read_as[1]:,} / {read_as[2]:,}")  # fmt: skip
-    if "cxloop head" in scored:
+    if not counts[1]:  # the 3-class figures above count an empty neutral class as 0
+        two_class(scored, labels)
+    elif "cxloop head" in scored:
         # the labels −1, 0, +1 fall in the same classes as a score does (±0.05 cut-off)
         ours, theirs = scored["cxloop head"], scored["VADER 3.3.2"]
         _, (low, high) = paired_interval(ours, theirs, labels)

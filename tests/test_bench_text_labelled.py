@@ -50,3 +50,23 @@ def test_the_committed_dynasent_sentences_are_the_ones_the_readme_describes():
     assert np.bincount(labels + 1).tolist() == [1200, 1200, 1200]
     assert texts[0] == "Had to remind him to toast the sandwich." and labels[0] == -1
     assert "CC BY 4.0" in (data / "README.md").read_text()
+
+
+def test_a_file_with_no_neutral_row_is_scored_over_its_two_classes():
+    labels = np.array([-1, -1, 1, 1])
+    scores = np.array([-0.5, 0.0, 0.5, 0.3])  # read as negative, neutral, positive, positive
+    product, forced = bench.two_class_f1(scores, labels)
+    # by hand, labels: negative P 1/1 R 1/2 → F1 2/3; positive P 2/2 R 2/2 → 1; mean 5/6
+    assert product == pytest.approx(5 / 6)
+    # forced (0.0 → positive): negative P 1/1 R 1/2 → 2/3; positive P 2/3 R 1 → 4/5
+    assert forced == pytest.approx((2 / 3 + 4 / 5) / 2)
+
+
+def test_the_committed_uci_sentences_are_the_ones_the_readme_describes():
+    data = BENCH.parent / "data" / "uci-sentences"
+    texts, labels = bench.read(data / "sentences.csv", "text", "label")
+    # Amazon phone-accessory and Yelp restaurant sentences, 500 negative and 500 positive each
+    assert len(texts) == 2000 and all(t.strip() for t in texts)
+    assert np.bincount(labels + 1).tolist() == [1000, 0, 1000]
+    assert texts[1] == "Good case, Excellent value." and labels[1] == 1
+    assert "CC BY 4.0" in (data / "README.md").read_text()
