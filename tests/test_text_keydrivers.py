@@ -229,3 +229,20 @@ def test_api_gives_the_same_numbers(client, member, workspace, stored):
     assert [d["name"] for d in data["drivers"]] == [d.name for d in found.drivers]
     assert data["drivers"][0]["effect"] == pytest.approx(found.drivers[0].effect)
     assert client.get("/api/text/key-drivers", {"metric": "x"}).status_code == 422
+
+
+def test_a_crowded_matrix_numbers_the_points_whose_names_do_not_fit():
+    from cxloop.web.charts.text import _place_labels
+
+    # the demo's NPS drivers, most important first: the first point sits at the right edge,
+    # beside the third, where its name fits on no side on a phone's 260 px plot
+    x = [24.0, 20.0, 15.9, 12.0, 10.4, 7.3, 7.2, 3.4, 1.5]
+    y = [-100.0, 71.8, -100.0, 63.2, 100.0, 100.0, -63.8, -100.0, 100.0]
+    shares = [0.20, 0.21, 0.14, 0.15, 0.09, 0.06, 0.11, 0.03, 0.01]
+    names = [f"theme name {i:02d}…" for i in range(9)]  # 18 characters, as cut for the chart
+    placed = _place_labels(x, y, [8 + 24 * s for s in shares], names, (0.0, 25.44), (-120.0, 120.0))
+    texts = [text for text, _ in placed]
+    # every point is named or numbered (its row in the table), never left blank
+    assert all(text in (names[i], str(i + 1)) for i, text in enumerate(texts))
+    assert texts[0] == "1"  # no room for its name, its number instead
+    assert texts[1] == names[1]  # room: the name

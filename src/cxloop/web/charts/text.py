@@ -97,9 +97,11 @@ def _place_labels(
     x: list[float], y: list[float], sizes: list[float], labels: list[str],
     x_range: tuple[float, float], y_range: tuple[float, float],
 ) -> list[tuple[str, str]]:  # fmt: skip
-    """(label or "", textposition) of each point, in the order given (most important first):
-    the first place where the label stays inside the plot and clear of the labels placed before
-    and of every point, on a phone's plot and on a desk's; no label where there is none."""
+    """(label, textposition) of each point, in the order given (most important first): the
+    first place where the label stays inside the plot and clear of the labels placed before and
+    of every point, on a phone's plot and on a desk's. Where the label fits nowhere, the point's
+    number in that order (1 for the first) takes its place, as the table beside the chart
+    numbers its rows; "" only where not even that fits."""
 
     def boxes(width: float, height: float):
         sx = width / ((x_range[1] - x_range[0]) or 1.0)
@@ -118,7 +120,8 @@ def _place_labels(
     ]  # fmt: skip
     taken: list[list[tuple]] = [[] for _ in _PLOTS]
     found = []
-    for i, label in enumerate(labels):
+
+    def place(i: int, label: str) -> str | None:
         w, h, r = _CHAR_PX * len(label), _LABEL_FONT + 3, sizes[i] / 2
         for position, offset in _PLACES:
             dx0, dx1, dy0, dy1 = offset(r, w, h)
@@ -134,7 +137,14 @@ def _place_labels(
             else:
                 for plot, box in enumerate(chosen):
                     taken[plot].append(box)
-                found.append((label, position))
+                return position
+        return None
+
+    for i, label in enumerate(labels):
+        for text in (label, str(i + 1)):
+            position = place(i, text)
+            if position is not None:
+                found.append((text, position))
                 break
         else:
             found.append(("", "top center"))
@@ -146,7 +156,8 @@ def priority_figure(found) -> go.Figure:
     x, performance (the score among texts carrying the theme) on y; the overall score and the
     median importance split it into four quadrants. Red themes lower the score, green raise it;
     faded ones are not significant after Holm's correction. Points carry a short label where it
-    fits clear of the others (the most important first); the hover names every theme in full."""
+    fits clear of the others (the most important first), else their row's number in the table;
+    the hover names every theme in full."""
     rows = found.drivers
     # rounded: an impact of 1e-15 (floating-point noise around zero) would give femto ticks
     importance = [round(abs(d.impact), 6) for d in rows]
