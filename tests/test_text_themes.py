@@ -62,6 +62,17 @@ def test_a_theme_is_named_without_repeating_its_words(phrases, name):
     assert themes.name_of(phrases) == name
 
 
+def test_key_phrases_hold_no_contraction_stubs_or_degree_words():
+    # "couldn't", "really" and "just" are in every text of a cluster: scikit-learn's English
+    # stop words alone leave "couldn", "really" and "just" as its heaviest words
+    texts = [f"I couldn't log in, really, the password reset just failed {i}" for i in range(6)]
+    texts += [f"The parcel really just arrived late, couldn't track it {i}" for i in range(6)]
+    found = themes.discover(texts, k=2)
+    words = {w for theme in found for phrase in theme.phrases for w in phrase.split()}
+    assert words and not words & {"couldn", "really", "just"}
+    assert {"password", "parcel"} <= words
+
+
 def test_too_few_texts_give_no_themes():
     assert themes.discover(DELIVERY[:3]) == []
     assert themes.discover(["a"] * 20) == []

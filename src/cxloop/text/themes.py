@@ -10,12 +10,14 @@
   factorisation (scikit-learn's ``TfidfVectorizer`` and ``NMF``); a text belongs to every theme
   whose weight in it is at least half its strongest.
 
-Each theme is named by its three heaviest phrases; a text carries at most ``MAX_PER_TEXT``.
+Each theme is named by its three heaviest phrases (never a stop word, a contraction's stub or an
+adverb of degree: ``stop_words``); a text carries at most ``MAX_PER_TEXT``.
 Deterministic (``random_state``).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -24,6 +26,28 @@ import numpy as np
 
 # scikit-learn is imported in the functions that use it: importing it here cost every command
 # and every web or worker process almost a second at start.
+
+# Words left out of key phrases (and so of theme names): scikit-learn's English stop words, the
+# stubs its tokeniser leaves of contractions ("couldn't" → "couldn") and adverbs of degree,
+# which say how much, not what about ("really helpful" is about helpfulness).
+CONTRACTION_STUBS = frozenset({
+    "aren", "couldn", "didn", "doesn", "don", "hadn", "hasn", "haven", "isn", "ll", "mustn",
+    "needn", "shan", "shouldn", "ve", "wasn", "weren", "won", "wouldn",
+})  # fmt: skip
+DEGREE_WORDS = frozenset({
+    "absolutely", "actually", "basically", "completely", "definitely", "entirely", "extremely",
+    "fairly", "genuinely", "highly", "honestly", "incredibly", "just", "kinda", "literally",
+    "particularly", "pretty", "quite", "really", "remarkably", "seriously", "simply", "slightly",
+    "somewhat", "sorta", "super", "totally", "truly", "utterly",
+})  # fmt: skip
+
+
+@functools.cache
+def stop_words() -> list[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return sorted(ENGLISH_STOP_WORDS | CONTRACTION_STUBS | DEGREE_WORDS)
+
 
 MIN_TEXTS = 10
 MAX_THEMES = 12
@@ -81,7 +105,7 @@ def discover(
     if vectors is not None:
         return _clusters(texts, vectors, k=k, seed=seed)
     vectorizer = TfidfVectorizer(
-        stop_words="english", ngram_range=(1, 2), min_df=2, max_df=0.5, sublinear_tf=True
+        stop_words=stop_words(), ngram_range=(1, 2), min_df=2, max_df=0.5, sublinear_tf=True
     )
     try:
         matrix = vectorizer.fit_transform(texts)
@@ -116,7 +140,7 @@ def key_phrases(texts: list[str], labels: np.ndarray, k: int) -> list[tuple[str,
     length, × log(1 + A / its frequency over all clusters), A the average words per cluster."""
     from sklearn.feature_extraction.text import CountVectorizer
 
-    counter = CountVectorizer(stop_words="english", ngram_range=(1, 2), min_df=2)
+    counter = CountVectorizer(stop_words=stop_words(), ngram_range=(1, 2), min_df=2)
     try:
         counts = counter.fit_transform(texts)
     except ValueError:  # no word left after stop words
