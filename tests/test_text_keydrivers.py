@@ -129,7 +129,7 @@ def test_rare_and_universal_themes_are_left_out_and_named():
 def test_too_few_texts_say_why():
     found = keydrivers.estimate(metric="nps", scores=[9] * 10, themes=[{1}] * 10, names={1: "A"})
     assert found.drivers == []
-    assert "10 texts with a NPS score; at least 30" in found.too_few
+    assert "10 texts with an NPS score; at least 30" in found.too_few
     with pytest.raises(ValueError, match="metric"):
         keydrivers.estimate(metric="xyz", scores=[], themes=[], names={})
 
@@ -200,7 +200,7 @@ def test_page_shows_the_matrix_and_the_table(client, member, workspace, stored):
     assert answer.status_code == 200
     body = answer.content.decode()
     assert "Late delivery" in body and "priority-matrix" in body
-    assert "from 240 texts with a NPS answer" in body
+    assert "from 240 texts with an NPS answer" in body
     assert "NPS overall here counts only the answers that came with a comment" in body
 
 

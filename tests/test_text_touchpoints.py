@@ -145,7 +145,7 @@ def test_page_and_api_filter_by_touchpoint(client, workspace, world):
     page = client.get("/text/drivers/", {**query, "touchpoint": point})
     html = page.content.decode()
     assert page.status_code == 200
-    assert "from 60 texts with a NPS answer" in html
+    assert "from 60 texts with an NPS answer" in html
     assert "at the touchpoint Order (Shop · Buy)" in html
     assert f'<option value="{point}" selected>Order</option>' in html
     missing = client.get("/text/drivers/", {**query, "touchpoint": 999999})

@@ -132,7 +132,11 @@ def estimate(
         if counts[t] > n - MIN_MENTIONS and counts[t] >= MIN_MENTIONS
     ]
     if n < MIN_TEXTS:
-        why = f"{n} text{'s' if n != 1 else ''} with a {metric.upper()} score; at least {MIN_TEXTS}"
+        article = "an" if metric == "nps" else "a"
+        why = (
+            f"{n} text{'s' if n != 1 else ''} with {article} {metric.upper()} score; "
+            f"at least {MIN_TEXTS}"
+        )
         return KeyDrivers(metric, n, overall, [], left_out, too_few=why + " are needed.")
     if not chosen:
         return KeyDrivers(
