@@ -34,7 +34,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-LABELS = {"negative": -1, "neutral": 0, "positive": 1}
+LABELS = {"negative": -1, "neutral": 0, "positive": 1, "neg": -1, "neu": 0, "pos": 1}
 
 
 def read(path: Path, text_column: str, label_column: str) -> tuple[list[str], np.ndarray]:
@@ -48,7 +48,7 @@ def read(path: Path, text_column: str, label_column: str) -> tuple[list[str], np
             label = (row.get(label_column) or "").strip().lower()
             if label not in LABELS:
                 raise SystemExit(
-                    f"{path}, line {line}: label {label!r} is not one of {list(LABELS)}"
+                    f"{path}, line {line}: label {label!r} is not one of {', '.join(LABELS)}"
                 )
             texts.append(row.get(text_column) or "")
             labels.append(LABELS[label])

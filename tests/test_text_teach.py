@@ -155,25 +155,26 @@ def test_an_upload_keeps_good_lines_names_bad_ones_and_is_idempotent(workspace, 
         b"Loved it,meh\n"
         b",positive\n"
         b"Great service,1\n"
+        b"Slow refund,NEG\n"
         b"\xe2\x80\x8b\xe2\x80\x8b,neutral\n"  # zero-width spaces only
         b"ann@example.com,negative\n"
     )
     report = services.sentiment_labels_upload(workspace=workspace, data=data)
-    assert report.saved == 3 and report.unchanged == 0 and report.relabelled == 1
+    assert report.saved == 4 and report.unchanged == 0 and report.relabelled == 1
     assert report.errors == [
-        "line 4: label 'meh' is not negative, neutral or positive (or -1, 0, 1)",
+        "line 4: label 'meh' is not negative, neutral or positive (or neg, neu, pos; -1, 0, 1)",
         "line 5: text is empty",
-        "line 7: text has no words",
-        "line 8: text has no words once personal data is redacted",
+        "line 8: text has no words",
+        "line 9: text has no words once personal data is redacted",
     ]
     stored = dict(SentimentLabel.objects.values_list("text", "label"))
-    assert stored["Great service"] == "positive"
+    assert stored["Great service"] == "positive" and stored["Slow refund"] == "negative"
     assert "ann@example.com" not in " ".join(stored) and "Mail me at" in " ".join(stored)
     analysis.refresh_from_db()
     assert analysis.label == "negative"
     again = services.sentiment_labels_upload(workspace=workspace, data=data)
-    assert (again.saved, again.unchanged, again.relabelled) == (0, 3, 0)
-    assert SentimentLabel.objects.count() == 3
+    assert (again.saved, again.unchanged, again.relabelled) == (0, 4, 0)
+    assert SentimentLabel.objects.count() == 4
 
 
 @pytest.mark.parametrize(
@@ -512,7 +513,7 @@ def test_api_labels_a_text_imports_labels_and_trains(client, workspace, lexicon_
     report = client.post("/api/text/labels/import", {"file": upload, "text_column": "Words"})
     assert report.json() == {
         "saved": 1, "unchanged": 0, "relabelled": 0,
-        "errors": ["line 3: label 'x' is not negative, neutral or positive (or -1, 0, 1)"],
+        "errors": ["line 3: label 'x' is not negative, neutral or positive (or neg, neu, pos; -1, 0, 1)"],
     }  # fmt: skip
     status = client.get("/api/text/teaching").json()
     assert status["labels"] == 1 and status["counts"]["positive"] == 1

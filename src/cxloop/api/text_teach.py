@@ -117,7 +117,7 @@ def text_labels_import(
     workspace: str | None = None,
 ):
     """A UTF-8 CSV with a header, a text column and a label column (negative, neutral,
-    positive or -1, 0, 1), at most 10 MB. Bad lines are reported by number and the good ones
+    positive, or neg, neu, pos, or -1, 0, 1), at most 10 MB. Bad lines are reported by number and the good ones
     kept; a text is stored once per workspace with its latest label."""
     target = request_workspace(request, workspace, need=Capability.EDIT_SEGMENTS)
     if file.size and file.size > text_services.UPLOAD_MAX_BYTES:

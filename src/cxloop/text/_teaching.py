@@ -29,6 +29,9 @@ LABEL_WORDS = {
     "negative": "negative",
     "neutral": "neutral",
     "positive": "positive",
+    "neg": "negative",
+    "neu": "neutral",
+    "pos": "positive",
     "-1": "negative",
     "0": "neutral",
     "1": "positive",
@@ -210,7 +213,8 @@ def sentiment_labels_upload(
         if word not in LABEL_WORDS:
             shown = word[:40] or "(empty)"
             report.errors.append(
-                f"line {line}: label {shown!r} is not negative, neutral or positive (or -1, 0, 1)"
+                f"line {line}: label {shown!r} is not negative, neutral or positive "
+                "(or neg, neu, pos; -1, 0, 1)"
             )
             continue
         if not raw:
