@@ -169,7 +169,7 @@ def test_themes_fall_back_to_nmf_without_the_extra(workspace, no_extra):
         "Delivery slow, parcel arrived late, courier rude",
     ]
     _analyse(workspace, [(t, 5, "web") for t in login + delivery])
-    found = services.themes_discover(workspace=workspace, k=2)
+    found = services.themes_discover(workspace=workspace, k=2).created
     expected = [t.name for t in found]
     nmf = themes.discover(
         list(TextAnalysis.objects.order_by("pk").values_list("text", flat=True)), k=2
@@ -305,7 +305,7 @@ def test_themes_from_embeddings_separate_login_from_delivery(workspace, model):
         "Package arrived late, driver rude",
     ]
     _analyse(workspace, [(t, 5, "web") for t in login + delivery])
-    found = services.themes_discover(workspace=workspace, k=2)
+    found = services.themes_discover(workspace=workspace, k=2).created
     truth, predicted = [], []
     for theme_index, theme in enumerate(found):
         for text in theme.texts.values_list("analysis__text", flat=True):
@@ -353,7 +353,7 @@ def test_page_and_api_search_by_meaning(client, workspace, model, texts):
     assert {row["text"] for row in api[:2]} == set(LOGIN_TEXTS)
     assert api[0]["similarity"] >= api[1]["similarity"]
     assert (
-        "clustering their sentence embeddings"
+        "k-means clustering of their sentence embeddings"
         in client.get(reverse("text-themes")).content.decode()
     )
     assert client.get("/api/text/search", {"mode": "vibes"}).status_code == 422

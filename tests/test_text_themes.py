@@ -83,7 +83,7 @@ def discovered(workspace):
     survey = survey_make(workspace)
     responses = [response_make(workspace, survey, AT, comment=c) for c in DELIVERY + LOGIN]
     services.text_analyse_responses(responses=responses)
-    return services.themes_discover(workspace=workspace, k=2)
+    return services.themes_discover(workspace=workspace, k=2).created
 
 
 def test_discovered_themes_are_stored_with_counts_and_examples(workspace, discovered):
@@ -108,10 +108,52 @@ def test_rename_merge_hide_and_rediscovery_keeps_curated(workspace, discovered):
     assert not Theme.objects.filter(pk=second.pk).exists()
     services.theme_set_hidden(theme=merged, hidden=True)
     assert selectors.themes_list(workspace=workspace, hidden=False) == []
-    # when: themes are discovered again, the curated one stays
-    services.themes_discover(workspace=workspace, k=2)
-    assert Theme.objects.filter(pk=merged.pk, curated=True).exists()
-    assert Theme.objects.filter(workspace=workspace).count() == 3
+    # when: themes are discovered again, the curated one stays, hidden, and stands for the two
+    # it was made of: they are not created again beside it
+    again = services.themes_discover(workspace=workspace, k=2)
+    assert Theme.objects.filter(pk=merged.pk, curated=True, hidden=True).exists()
+    assert Theme.objects.filter(workspace=workspace).count() == 1
+    assert again.created == [] and len(again.covered) == 2
+
+
+def test_rediscovery_adds_no_copy_of_a_hidden_or_split_theme(workspace):
+    survey = survey_make(workspace)
+    damaged = [
+        "The box arrived crushed and the mug inside was broken",
+        "Broken glass in a crushed box, the vase arrived smashed",
+        "Item arrived broken, the box was crushed in transit",
+        "Crushed box again, the lamp inside arrived broken",
+        "The plates arrived smashed, box crushed and torn",
+        "Broken on arrival, crushed box, cracked frame",
+    ]
+    comments = DELIVERY + damaged + LOGIN
+    services.text_analyse_responses(
+        responses=[response_make(workspace, survey, AT, comment=c) for c in comments]
+    )
+    found = services.themes_discover(workspace=workspace, k=2).created
+    login = next(t for t in found if "password" in t.name or "log" in t.name)
+    parcels = next(t for t in found if t is not login)
+    assert TextTheme.objects.filter(theme=parcels).count() == 12
+    # when: the login theme is hidden (nothing else done to it) and the parcels one split
+    services.theme_set_hidden(theme=login, hidden=True)
+    halves = services.theme_split(theme=parcels)
+    again = services.themes_discover(workspace=workspace, k=2)
+    # then: the hidden theme is kept hidden, the halves kept, and nothing found again is new
+    assert Theme.objects.get(pk=login.pk).hidden
+    kept = set(Theme.objects.filter(workspace=workspace).values_list("pk", flat=True))
+    assert kept == {login.pk, *(h.pk for h in halves)}
+    assert again.created == [] and len(again.covered) == 2
+    # when: texts on another topic arrive, rediscovery adds a theme for them only
+    refunds = [
+        f"Refund for my returned jacket still not paid after {n} weeks, refund please"
+        for n in range(3, 15)
+    ]
+    services.text_analyse_responses(
+        responses=[response_make(workspace, survey, AT, comment=c) for c in refunds]
+    )
+    again = services.themes_discover(workspace=workspace, k=3)
+    assert len(again.created) == 1 and "refund" in again.created[0].name
+    assert TextTheme.objects.filter(theme=again.created[0]).count() == len(refunds)
 
 
 def test_merge_refuses_the_same_theme(workspace, discovered):
@@ -135,6 +177,9 @@ def test_themes_page_curates_for_analysts_and_shows_to_agents(client, workspace,
     )
     html = client.get(url).content.decode()
     assert "Parcels" in html and "12 texts" in html
+    # finding themes again says what it left out: the merged theme holds both topics
+    found = client.post(url, {"op": "discover"}, follow=True).content.decode()
+    assert "Found 0 new themes. 2 more left out: your curated themes already hold" in found
     # bad posts are named, never a 5xx
     for data in ({"op": "merge", "theme": first.pk}, {"op": "rename", "theme": 99, "name": "x"},
                  {"op": "explode"}, {"op": "rename", "theme": first.pk, "name": "a\x00"},

@@ -282,6 +282,11 @@ def text_themes(
     if not found:
         console.print("not enough text for themes yet (at least 10 analysed texts sharing words)")
         return
+    if found.covered:
+        console.print(
+            f"left out {len(found.covered)} found again that curated themes already hold: "
+            + escape(", ".join(found.covered))
+        )
     table = Table("theme", "texts", "negative")
     for row in selectors.themes_list(workspace=target):
         table.add_row(escape(row.theme.name), f"{row.texts:,}", f"{row.negative:,}")

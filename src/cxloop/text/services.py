@@ -304,9 +304,25 @@ class ThemeError(ValueError):
     """A curation the themes do not allow (named field and reason in the message)."""
 
 
-def themes_discover(*, workspace: Workspace, k: int | None = None) -> list[Theme]:
+@dataclass(frozen=True)
+class ThemesFound:
+    """What a discovery did: the themes it created, and the names of those it found but left
+    out because the curated themes already hold most of their texts."""
+
+    created: list[Theme]
+    covered: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.created or self.covered)
+
+
+def themes_discover(*, workspace: Workspace, k: int | None = None) -> ThemesFound:
     """Discover themes in the workspace's analysed texts and tag each text: clusters of sentence
-    embeddings when the model is installed, else TF-IDF + NMF. Themes people have curated (renamed or merged) stay as they are; the others are replaced."""
+    embeddings when the model is installed, else TF-IDF + NMF. Themes people have curated
+    (renamed, merged, split or hidden) stay as they are and stand for what they hold: a theme
+    found again is created only when at most half of its texts carry a curated theme (a split
+    theme does not come back beside its halves, nor a hidden one in the open); the others are
+    replaced."""
     rows = list(
         TextAnalysis.objects.filter(workspace=workspace).order_by("pk").values_list("pk", "text")
     )
@@ -314,8 +330,17 @@ def themes_discover(*, workspace: Workspace, k: int | None = None) -> list[Theme
     found = themes.discover(texts, k=k, vectors=_theme_vectors(texts))
     with transaction.atomic():
         Theme.objects.filter(workspace=workspace, curated=False).delete()
-        created = []
+        curated = set(
+            TextTheme.objects.filter(theme__workspace=workspace).values_list(
+                "analysis_id", flat=True
+            )
+        )
+        created, covered = [], []
         for item in found:
+            held = sum(rows[i][0] in curated for i, _ in item.members)
+            if held * 2 > len(item.members):
+                covered.append(item.name)
+                continue
             theme = Theme.objects.create(
                 workspace=workspace, name=item.name[:120], phrases=list(item.phrases)
             )
@@ -324,7 +349,7 @@ def themes_discover(*, workspace: Workspace, k: int | None = None) -> list[Theme
                 for i, weight in item.members
             )
             created.append(theme)
-    return created
+    return ThemesFound(created, covered)
 
 
 def _theme_vectors(texts: list[str]) -> np.ndarray | None:
@@ -350,8 +375,9 @@ def theme_rename(*, theme: Theme, name: str) -> Theme:
 
 
 def theme_set_hidden(*, theme: Theme, hidden: bool) -> Theme:
-    theme.hidden = hidden
-    theme.save(update_fields=["hidden"])
+    """Hide or show a theme; either is curation, so the theme is kept through rediscovery."""
+    theme.hidden, theme.curated = hidden, True
+    theme.save(update_fields=["hidden", "curated"])
     return theme
 
 

@@ -455,7 +455,13 @@ def _theme_action(workspace, data: dict, rules: list[str]) -> str:
         found = text_services.themes_discover(workspace=workspace)
         if not found:
             return "Not enough text to find themes yet (at least 10 texts with shared words)."
-        return f"Found {len(found)} themes."
+        said = f"Found {len(found.created)} new theme{'' if len(found.created) == 1 else 's'}."
+        if found.covered:
+            said += (
+                f" {len(found.covered)} more left out: your curated themes already hold most "
+                f"of their texts ({', '.join(found.covered)})."
+            )
+        return said
     theme = text_selectors.theme_get(workspace=workspace, theme_id=data["theme"])
     if theme is None:
         raise text_services.ThemeError("theme: no such theme in this workspace")
