@@ -1,31 +1,44 @@
-"""Reads of the text app: analyses of a workspace, search with filters, sentiment counts and the
-top negative drivers of a period against the previous one."""
+"""Reads of the text app: analyses of a workspace, search with filters (``_texts``), sentiment
+counts, the top negative drivers and roadblocks of a period against the previous one
+(``_negatives``), key drivers and themes."""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import Avg, Count, Max, Min, Q, QuerySet
 
 from cxloop.core.models import Workspace
-from cxloop.text import drivers, keydrivers, scoring, search, semantic, trends
+from cxloop.text import keydrivers, scoring, semantic, trends
 from cxloop.text._facts import ResponseText, response_text
+from cxloop.text._negatives import Roadblock, negative_drivers, roadblocks, top_negative_theme
 from cxloop.text._teaching_reads import (
     TeachingStatus,
     sentiment_label_of,
     sentiment_teaching,
     texts_to_label,
 )
+from cxloop.text._texts import (
+    EMOTIONS,
+    NPS_GROUPS,
+    TextFilters,
+    day_start,
+    texts_filter,
+    texts_search,
+    workspace_texts,
+)
 from cxloop.text.models import Label, TextAnalysis, TextTheme, Theme
 
 __all__ = [
+    "EMOTIONS",
     "KEY_DRIVER_METRICS",
+    "NPS_GROUPS",
     "SEARCH_MODES",
     "SEMANTIC_LIMIT",
     "Label",
     "ResponseText",
+    "Roadblock",
     "SemanticHits",
     "TeachingStatus",
     "TextFilters",
@@ -58,33 +71,11 @@ __all__ = [
     "workspace_texts",
 ]
 
-NPS_GROUPS = {"detractor": (0, 6), "passive": (7, 8), "promoter": (9, 10)}
-EMOTIONS = ("anger", "frustration", "disappointment", "joy", "gratitude")
 DEFAULT_DAYS = 30
 KEY_DRIVER_METRICS = keydrivers.METRICS
 SEARCH_MODES = ("words", "semantic")
 SEMANTIC_LIMIT = semantic.LIMIT
 SemanticHits = semantic.SemanticHits
-
-
-@dataclass(frozen=True)
-class TextFilters:
-    """What a search asks for; empty values do not filter. Dates are inclusive days (UTC)."""
-
-    query: str = ""
-    label: str = ""  # positive, neutral, negative
-    nps: str = ""  # detractor, passive, promoter
-    channel: str = ""
-    source: str = ""
-    emotion: str = ""
-    theme: int | None = None  # a theme's id
-    date_from: date | None = None
-    date_to: date | None = None
-
-
-def workspace_texts(*, workspace: Workspace) -> QuerySet[TextAnalysis]:
-    """Every analysed text of ``workspace``, unordered: a base query."""
-    return TextAnalysis.objects.filter(workspace=workspace)
 
 
 def analysis_get(*, workspace: Workspace, analysis_id: int) -> TextAnalysis | None:
@@ -93,48 +84,6 @@ def analysis_get(*, workspace: Workspace, analysis_id: int) -> TextAnalysis | No
 
 def analysis_for_response(*, workspace: Workspace, response_id: int) -> TextAnalysis | None:
     return workspace_texts(workspace=workspace).filter(response_id=response_id).first()
-
-
-def _start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
-
-
-def texts_filter(texts: QuerySet[TextAnalysis], filters: TextFilters) -> QuerySet[TextAnalysis]:
-    """``texts`` narrowed by every filter but the search words."""
-    if filters.label:
-        texts = texts.filter(label=filters.label)
-    if filters.nps in NPS_GROUPS:
-        low, high = NPS_GROUPS[filters.nps]
-        texts = texts.filter(nps_score__gte=low, nps_score__lte=high)
-    if filters.channel:
-        texts = texts.filter(channel=filters.channel)
-    if filters.source:
-        texts = texts.filter(source=filters.source)
-    if filters.emotion in EMOTIONS:
-        # JSON lists are stored as text on both databases; the quotes make it a whole item
-        texts = texts.filter(emotions__icontains=f'"{filters.emotion}"')
-    if filters.theme is not None:
-        texts = texts.filter(themes__theme_id=filters.theme)
-    if filters.date_from:
-        texts = texts.filter(written_at__gte=_start(filters.date_from))
-    if filters.date_to:
-        texts = texts.filter(written_at__lt=_start(filters.date_to + timedelta(days=1)))
-    return texts
-
-
-def texts_search(*, workspace: Workspace, filters: TextFilters) -> QuerySet[TextAnalysis]:
-    """Analysed texts matching the search words (``search.parse``: all words, "phrases", OR,
-    -excluded; stemmed) and every filter, newest first."""
-    texts = texts_filter(workspace_texts(workspace=workspace), filters)
-    if filters.query.strip():
-        parsed = search.parse(filters.query)
-        if parsed.empty:
-            return texts.none()
-        if parsed.groups:
-            texts = texts.filter(pk__in=search.matching_ids(parsed.groups))
-        for term in parsed.excluded:
-            texts = texts.exclude(pk__in=search.matching_ids(((term,),)))
-    return texts.order_by("-written_at", "-pk")
 
 
 def texts_semantic(
@@ -206,28 +155,6 @@ def period_all(*, workspace: Workspace, longest: int = 3660) -> tuple[date, date
     return max(first, last - timedelta(days=longest - 1)), last
 
 
-def negative_drivers(
-    *, workspace: Workspace, filters: TextFilters, top: int = drivers.MAX_TESTED
-) -> tuple[list[drivers.DriverChange], tuple[date, date] | None]:
-    """The words behind negative sentiment in ``filters``' period (its search words and other
-    filters apply) against the period of equal length just before; also that previous period.
-    Needs both dates."""
-    if filters.date_from is None or filters.date_to is None:
-        return [], None
-    length = (filters.date_to - filters.date_from).days + 1
-    previous_from = filters.date_from - timedelta(days=length)
-    previous_to = filters.date_from - timedelta(days=1)
-    before = replace(filters, date_from=previous_from, date_to=previous_to)
-    current, n_current = drivers.count_words(
-        texts_search(workspace=workspace, filters=filters).values_list("drivers", flat=True)
-    )
-    previous, n_previous = drivers.count_words(
-        texts_search(workspace=workspace, filters=before).values_list("drivers", flat=True)
-    )
-    rows = drivers.compare(current, n_current, previous, n_previous, top=top)
-    return rows, (previous_from, previous_to)
-
-
 def key_drivers(
     *,
     workspace: Workspace,
@@ -265,91 +192,6 @@ def key_drivers(
         themes=[carried[pk] for pk in order],
         names=names,
     )
-
-
-@dataclass(frozen=True)
-class Roadblock:
-    """A theme behind negative texts: its change against the previous period (``change.word``
-    is the theme's id as text), how many customers wrote them, the most negative examples."""
-
-    theme: Theme
-    change: drivers.DriverChange
-    customers: int
-    examples: list[TextAnalysis]
-
-
-def _negative_by_theme(texts: QuerySet[TextAnalysis]) -> Counter[str]:
-    """How many negative texts of ``texts`` carry each visible theme (keyed by its id)."""
-    negative = texts.filter(label=Label.NEGATIVE).order_by().values("pk")
-    links = (
-        TextTheme.objects.filter(analysis__in=negative, theme__hidden=False)
-        .values("theme_id")
-        .annotate(n=Count("analysis", distinct=True))
-    )
-    return Counter({str(row["theme_id"]): row["n"] for row in links})
-
-
-def roadblocks(
-    *, workspace: Workspace, filters: TextFilters, top: int = drivers.MAX_TESTED, examples: int = 2
-) -> tuple[list[Roadblock], tuple[date, date] | None]:
-    """Top roadblocks: the visible themes carried by the most negative texts in ``filters``'
-    period, each with its share of all the period's texts against the period of equal length
-    just before (Fisher's exact test, Holm across the themes shown; rising ones flagged), the
-    customers who wrote them and the most negative examples. Needs both dates."""
-    if filters.date_from is None or filters.date_to is None:
-        return [], None
-    length = (filters.date_to - filters.date_from).days + 1
-    previous_from = filters.date_from - timedelta(days=length)
-    previous_to = filters.date_from - timedelta(days=1)
-    current_texts = texts_search(workspace=workspace, filters=filters)
-    previous_texts = texts_search(
-        workspace=workspace, filters=replace(filters, date_from=previous_from, date_to=previous_to)
-    )
-    rows = drivers.compare(
-        _negative_by_theme(current_texts),
-        current_texts.count(),
-        _negative_by_theme(previous_texts),
-        previous_texts.count(),
-        top=top,
-    )
-    themes = Theme.objects.in_bulk([int(r.word) for r in rows])
-    found = []
-    for row in rows:
-        theme = themes[int(row.word)]
-        negative = current_texts.filter(label=Label.NEGATIVE, themes__theme=theme)
-        customers = (
-            negative.exclude(customer__isnull=True)
-            .order_by()
-            .values("customer_id")
-            .distinct()
-            .count()
-        )
-        worst: list[TextAnalysis] = []
-        for text in negative.order_by("score", "pk")[: examples * 10]:
-            if text.text not in {t.text for t in worst}:  # the same words once
-                worst.append(text)
-            if len(worst) == examples:
-                break
-        found.append(Roadblock(theme, row, customers, worst))
-    return found, (previous_from, previous_to)
-
-
-def top_negative_theme(*, workspace: Workspace, response_ids: QuerySet) -> tuple[Theme, int] | None:
-    """The visible theme carried by the most negative texts of ``response_ids`` (e.g. a journey
-    touchpoint's responses, from the journeys app) and how many; None without any."""
-    negative = workspace_texts(workspace=workspace).filter(
-        label=Label.NEGATIVE, response_id__in=response_ids
-    )
-    row = (
-        TextTheme.objects.filter(analysis__in=negative.order_by().values("pk"), theme__hidden=False)
-        .values("theme_id")
-        .annotate(n=Count("analysis", distinct=True))
-        .order_by("-n", "theme_id")
-        .first()
-    )
-    if row is None:
-        return None
-    return Theme.objects.get(pk=row["theme_id"]), row["n"]
 
 
 # ---------------------------------------------------------------- themes
@@ -392,8 +234,8 @@ def theme_weeks(
     links = TextTheme.objects.filter(
         theme__workspace=workspace,
         theme__hidden=False,
-        analysis__written_at__gte=_start(first_monday),
-        analysis__written_at__lt=_start(end + timedelta(days=1)),
+        analysis__written_at__gte=day_start(first_monday),
+        analysis__written_at__lt=day_start(end + timedelta(days=1)),
     ).values_list("theme_id", "analysis__written_at")
     counts: dict[int, list[int]] = {}
     for theme_id, written in links.iterator(chunk_size=5000):
@@ -427,7 +269,7 @@ def theme_trend(
     last_monday = end - timedelta(days=end.weekday())
     first_monday = last_monday - timedelta(weeks=weeks - 1)
     texts = workspace_texts(workspace=workspace).filter(
-        written_at__gte=_start(first_monday), written_at__lt=_start(end + timedelta(days=1))
+        written_at__gte=day_start(first_monday), written_at__lt=day_start(end + timedelta(days=1))
     )
     if customer_ids is not None:
         texts = texts.filter(customer_id__in=customer_ids)
