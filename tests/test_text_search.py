@@ -189,3 +189,38 @@ def test_negative_drivers_of_a_period_against_the_previous(workspace, texts):
 def test_default_period_ends_at_the_latest_text_for_history(workspace, texts):
     start, end = selectors.period_default(workspace=workspace, now=datetime(2026, 1, 1, tzinfo=UTC))
     assert (start, end) == (date(2025, 2, 9), date(2025, 3, 10))
+
+
+def test_negative_drivers_count_only_texts_read_as_negative(workspace):
+    survey = survey_make(workspace)
+    rows = [
+        "Hit and miss at first, but now brilliant and fast, love it",  # positive; "miss" < 0
+        "Good clothes but delivery can be hit and miss.",  # neutral; "miss" < 0
+        "The delivery was slow",  # negative; "slow" < 0
+    ]
+    services.text_analyse_responses(
+        responses=[response_make(workspace, survey, MARCH, comment=c) for c in rows]
+    )
+    labels = dict(selectors.workspace_texts(workspace=workspace).values_list("text", "label"))
+    assert [labels[t] for t in rows] == ["positive", "neutral", "negative"]
+    found, _ = selectors.negative_drivers(
+        workspace=workspace,
+        filters=TextFilters(date_from=date(2025, 3, 1), date_to=date(2025, 3, 31)),
+    )
+    # "miss" drove no text negative; "slow" drove one of the period's three texts
+    assert [(r.word, r.count, r.share) for r in found] == [("slow", 1, 1 / 3)]
+
+
+def test_a_driver_word_links_to_its_negative_texts(client, workspace, texts):
+    from django.urls import reverse
+
+    from factories import member_make
+
+    client.force_login(member_make(workspace=workspace, username="ana", role="analyst"))
+    html = client.get(
+        reverse("text-search"),
+        {"date_from": "2025-03-01", "date_to": "2025-03-31", "channel": "web", "q": "courier"},
+    ).content.decode()
+    # the period and the other filters kept; the words and the sentiment are the driver's own
+    period = "channel=web&amp;date_from=2025-03-01&amp;date_to=2025-03-31"
+    assert f'href="?{period}&amp;q=rude&amp;label=negative">rude</a>' in html

@@ -32,7 +32,9 @@ def negative_drivers(
 ) -> tuple[list[drivers.DriverChange], tuple[date, date] | None]:
     """The words behind negative sentiment in ``filters``' period (its search words and other
     filters apply) against the period of equal length just before; also that previous period.
-    Needs both dates."""
+    A word counts in the texts read as negative where it pulled the score down ("miss" in a
+    text read as neutral does not count), its share out of all the period's texts. Needs both
+    dates."""
     moved = previous_period(filters)
     if moved is None:
         return [], None
@@ -40,7 +42,8 @@ def negative_drivers(
     counted = []
     for period in (filters, before):
         texts = texts_search(workspace=workspace, filters=period)
-        counted.append(drivers.count_words(texts.values_list("drivers", flat=True)))
+        negative = texts.filter(label=Label.NEGATIVE).values_list("drivers", flat=True)
+        counted.append((drivers.count_words(negative)[0], texts.count()))
     (current, n_current), (previous, n_previous) = counted
     rows = drivers.compare(current, n_current, previous, n_previous, top=top)
     return rows, span

@@ -114,6 +114,10 @@ def text_search(request: HttpRequest) -> HttpResponse:
         "emotions": EMOTIONS,
         "themes": text_selectors.theme_choices(workspace=workspace, chosen=filters.theme),
         "query_string": urlencode({k: v for k, v in shown.items() if v}),
+        # a driver word's link: its negative texts under the other filters
+        "drivers_query": urlencode(
+            {k: v for k, v in shown.items() if v and k not in ("q", "label", "mode")}
+        ),
     }
     return render(request, "text/search.html", context)
 
