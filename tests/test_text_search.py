@@ -224,3 +224,20 @@ def test_a_driver_word_links_to_its_negative_texts(client, workspace, texts):
     # the period and the other filters kept; the words and the sentiment are the driver's own
     period = "channel=web&amp;date_from=2025-03-01&amp;date_to=2025-03-31"
     assert f'href="?{period}&amp;q=rude&amp;label=negative">rude</a>' in html
+
+
+def test_the_previous_period_names_both_years_when_they_differ(client, workspace, texts):
+    from django.urls import reverse
+
+    from cxloop.web.templatetags.cxloop import day_span
+    from factories import member_make
+
+    assert day_span((date(2026, 10, 3), date(2026, 11, 1))) == "3 Oct–1 Nov 2026"
+    assert day_span((date(2025, 11, 29), date(2026, 5, 31))) == "29 Nov 2025–31 May 2026"
+    assert day_span(None) == ""
+    # the page: 1 Jun–1 Dec 2026 is 184 days, so the period before is 29 Nov 2025–31 May 2026
+    client.force_login(member_make(workspace=workspace, username="ana", role="analyst"))
+    html = client.get(
+        reverse("text-search"), {"date_from": "2026-06-01", "date_to": "2026-12-01"}
+    ).content.decode()
+    assert "this period against 29 Nov 2025–31 May 2026:" in html
