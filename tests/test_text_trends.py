@@ -141,4 +141,5 @@ def test_theme_trends_api_and_page(client, workspace, data):
     assert 'id="trend-channels"' in html and "5/7 · 71.4 %" in html
     missing = client.get(reverse("text-theme-trends"), {"segment": 999999})
     assert missing.status_code == 422 and "segment: no segment 999999" in missing.content.decode()
-    assert client.get(reverse("text-theme-trends"), {"weeks": "many"}).status_code == 400
+    page = client.get(reverse("text-theme-trends"), {"weeks": "many"})
+    assert page.status_code == 422 and "weeks:" in page.content.decode()

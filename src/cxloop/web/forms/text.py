@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from django import forms
+from django.http import QueryDict
 
 from cxloop.text.filters import EARLIEST, LATEST, MAX_NAME, MAX_QUERY, FilterInvalid, filters_parse
 from cxloop.text.selectors import KEY_DRIVER_METRICS as METRICS
 from cxloop.text.selectors import SEARCH_MODES, TextFilters
 from cxloop.text.services import UPLOAD_MAX_BYTES
-from cxloop.web.forms.common import MAX_ID, MAX_PAGE
+from cxloop.web.forms.common import MAX_ID, MAX_PAGE, error_list
 
 FIELDS = ("q", "label", "nps", "channel", "source", "emotion", "date_from", "date_to", "theme")
 
@@ -143,3 +147,34 @@ class SentimentTeachForm(forms.Form):
             elif upload.size > UPLOAD_MAX_BYTES:
                 self.add_error("file", f"{upload.size:,} bytes: at most 10 MB per file")
         return data
+
+
+# What a person types or picks among the Text pages' filters: a value of these that does not fit
+# (dates the wrong way round, a theme deleted since the page was drawn) is named on the page
+# beside the filters, not answered with an error page that drops them all.
+TYPED = frozenset({"q", "channel", "date_from", "date_to", "theme", "weeks"})
+
+
+F = TypeVar("F", bound=forms.Form)
+
+
+def read_leniently(
+    form_class: type[F], query: QueryDict, check: Callable[[F], Any] = lambda form: True
+) -> tuple[F, Any, list[str]]:
+    """``form_class`` over ``query``, and ``check(form)`` (a value, or None after adding the
+    problems to the form). A ``TYPED`` value that does not fit is left out and the form read
+    again without it; the problems are returned to be shown on the page. The form comes back
+    with errors (for a 400 naming them) when anything else is wrong: an address that no page
+    sends."""
+    data = query.copy()
+    errors: list[str] = []
+    while True:
+        form = form_class(data)
+        if form.is_valid() and (checked := check(form)) is not None:
+            return form, checked, errors
+        bad = set(form.errors)
+        if not bad or not bad <= TYPED or not bad & set(data):
+            return form, None, errors
+        errors += error_list(form)
+        for field in bad:
+            data.pop(field, None)

@@ -41,6 +41,7 @@ from cxloop.web.forms.text import (
     TextSearchForm,
     ThemeActionForm,
     ThemeTrendForm,
+    read_leniently,
 )
 from cxloop.web.workspace import active_workspace, can, capability_required
 
@@ -61,10 +62,10 @@ def _period(workspace, form: TextSearchForm, *, days: int = text_selectors.DEFAU
 @capability_required(Capability.READ_FEEDBACK)
 def text_search(request: HttpRequest) -> HttpResponse:
     workspace = active_workspace(request)
-    form = TextSearchForm(request.GET)
-    if not form.is_valid():
-        return bad_params(request, form)
-    if (period := _period(workspace, form)) is None:
+    form, period, errors = read_leniently(
+        TextSearchForm, request.GET, lambda f: _period(workspace, f)
+    )
+    if period is None:
         return bad_params(request, form)
     filters, start, end = period
     semantic = form.cleaned_data.get("mode") == "semantic"
@@ -97,6 +98,7 @@ def text_search(request: HttpRequest) -> HttpResponse:
     shown = {name: form.cleaned_data.get(name) or "" for name in (*FIELDS, "mode")}
     shown.update(date_from=start.isoformat(), date_to=end.isoformat())
     context = {
+        "errors": errors,
         "filters": filters,
         "shown": shown,
         "page": page,
@@ -119,7 +121,7 @@ def text_search(request: HttpRequest) -> HttpResponse:
             {k: v for k, v in shown.items() if v and k not in ("q", "label", "mode")}
         ),
     }
-    return render(request, "text/search.html", context)
+    return render(request, "text/search.html", context, status=422 if errors else 200)
 
 
 @capability_required(Capability.READ_FEEDBACK, write=Capability.EDIT_SEGMENTS)
@@ -179,24 +181,25 @@ def text_roadblocks(request: HttpRequest) -> HttpResponse:
     """Top roadblocks: the themes behind the most negative texts, this period against the one
     before, rising ones flagged, with examples and the customers affected."""
     workspace = active_workspace(request)
-    form = TextSearchForm(request.GET)
-    if not form.is_valid():
+    form, found, errors = read_leniently(
+        TextSearchForm, request.GET, lambda f: _period(workspace, f)
+    )
+    if found is None:
         return bad_params(request, form)
-    if (period := _period(workspace, form)) is None:
-        return bad_params(request, form)
-    filters, start, end = period
+    filters, start, end = found
     rows, previous = text_selectors.roadblocks(workspace=workspace, filters=filters)
     period = {"date_from": start.isoformat(), "date_to": end.isoformat()}
     if filters.channel:
         period["channel"] = filters.channel
     context = {
+        "errors": errors,
         "rows": rows,
         "previous": previous,
         "filters": filters,
         "shown": {"channel": filters.channel, **period},
         "negative_query": urlencode({**period, "label": "negative"}),
     }
-    return render(request, "text/roadblocks.html", context)
+    return render(request, "text/roadblocks.html", context, status=422 if errors else 200)
 
 
 @capability_required(Capability.EDIT_SEGMENTS)
@@ -262,12 +265,12 @@ KEY_DRIVER_DAYS = 90
 def text_key_drivers(request: HttpRequest) -> HttpResponse:
     """Which themes move NPS, CSAT or CES most: a priority matrix and the numbers behind it."""
     workspace = active_workspace(request)
-    form = KeyDriversForm(request.GET)
-    if not form.is_valid():
+    form, period, typed = read_leniently(
+        KeyDriversForm, request.GET, lambda f: _period(workspace, f, days=KEY_DRIVER_DAYS)
+    )
+    if period is None:
         return bad_params(request, form)
     metric = form.cleaned_data.get("metric") or "nps"
-    if (period := _period(workspace, form, days=KEY_DRIVER_DAYS)) is None:
-        return bad_params(request, form)
     filters, start, end = period
     journey, errors = _journey_filter(
         workspace, form.cleaned_data.get("touchpoint"), form.cleaned_data.get("stage")
@@ -281,6 +284,7 @@ def text_key_drivers(request: HttpRequest) -> HttpResponse:
     )
     shown = {name: form.cleaned_data.get(name) or "" for name in (*FIELDS, "mode")}
     shown.update(date_from=start.isoformat(), date_to=end.isoformat())
+    errors = typed + errors
     context = {
         "errors": errors,
         "touchpoint": journey.get("touchpoint"),
@@ -411,10 +415,9 @@ def text_theme_trends(request: HttpRequest) -> HttpResponse:
     """One theme per week, per channel, optionally for a saved segment's customers: counts and
     shares with Wilson intervals (the same selector as ``/api/text/theme-trends``)."""
     workspace = active_workspace(request)
-    form = ThemeTrendForm(request.GET)
-    if not form.is_valid():
+    form, _, errors = read_leniently(ThemeTrendForm, request.GET)
+    if form.errors:
         return bad_params(request, form)
-    errors: list[str] = []
     theme_id, segment_id = form.cleaned_data.get("theme"), form.cleaned_data.get("segment")
     weeks = form.cleaned_data.get("weeks") or 26
     theme = (
