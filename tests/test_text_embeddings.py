@@ -347,6 +347,12 @@ def test_page_and_api_search_by_meaning(client, workspace, model, texts):
     assert page.status_code == 200
     assert 'id="semantic-engine"' in html and "all-MiniLM-L6-v2" in html
     assert LOGIN_TEXTS[0] in html and "similarity" in html
+    assert "cosine similarity, at least 0.25 to count as a match" in html
+    # words close to no text: said so, with the floor, not "no texts in this period"
+    far = client.get(
+        reverse("text-search"), {"q": "quantum chromodynamics of gluons", "mode": "semantic"}
+    ).content.decode()
+    assert "No text is close enough in meaning to your words (similarity at least 0.25)" in far
     api = client.get(
         "/api/text/search", {"q": "people who could not log in", "mode": "semantic"}
     ).json()

@@ -65,6 +65,15 @@ def test_dates_the_wrong_way_round_are_named_and_the_other_filters_kept(
     assert "The agent was rude." in html and 'id="stat-total">1<' in html
 
 
+def test_an_empty_result_says_whether_the_workspace_has_texts(client, workspace, analysed):
+    _login(client, workspace, "analyst")
+    none = client.get(reverse("text-search"), {"q": "refund"}).content.decode()
+    assert "No text matches these words and filters." in none
+    TextAnalysis.objects.all().delete()
+    empty = client.get(reverse("text-search")).content.decode()
+    assert "No text has been analysed in this workspace yet" in empty
+
+
 def test_text_page_defaults_to_the_30_days_up_to_the_latest_text(client, workspace, analysed):
     _login(client, workspace, "agent")
     html = client.get(reverse("text-search")).content.decode()
@@ -91,7 +100,7 @@ def test_bad_parameters_are_named(client, workspace, analysed, params, named):
     if named in ("q", "date_from", "date_to"):
         # typed on the page: the page is drawn with the rest, the value named beside the filters
         assert page.status_code == 422 and 'id="filter-errors"' in html
-        assert 'id="text-results"' in html or "No texts" in html
+        assert 'id="text-results"' in html or 'id="no-results"' in html
     else:  # a value no field of the page sends: the address is refused
         assert page.status_code == 400
     assert f"{named}:" in html

@@ -35,6 +35,7 @@ class SemanticHits:
     engine: str  # which engine ranked them, in words
     searched: int  # texts compared
     missing: int  # texts under the filters without an embedding yet
+    floor: float = 0.0  # the least similarity a text needs to be a match
 
 
 _QUERIES: dict[tuple[str, str], np.ndarray] = {}
@@ -78,7 +79,7 @@ def _with_model(
         else np.zeros((0, 1), dtype=np.float32)
     )
     top = _top(ids, matrix, _query_vector(model, query), limit=limit, floor=FLOOR["model"])
-    return SemanticHits(top, model.label, len(ids), len(rows) - len(ids))
+    return SemanticHits(top, model.label, len(ids), len(rows) - len(ids), FLOOR["model"])
 
 
 @functools.lru_cache(maxsize=8)
@@ -101,12 +102,12 @@ def _with_lsa(
     every = TextAnalysis.objects.filter(workspace=workspace)
     facts = every.aggregate(n=Count("pk"), last=Max("pk"), at=Max("analysed_at"))
     if not facts["n"]:
-        return SemanticHits([], embeddings.LSA_LABEL, 0, 0)
+        return SemanticHits([], embeddings.LSA_LABEL, 0, 0, FLOOR["lsa"])
     lsa, row_of, matrix = _lsa(workspace.pk, (facts["n"], facts["last"], facts["at"]))
     ids = [pk for pk in texts.values_list("pk", flat=True) if pk in row_of]
     chosen = matrix[[row_of[pk] for pk in ids]] if ids else matrix[:0]
     top = _top(ids, chosen, lsa.encode([query])[0], limit=limit, floor=FLOOR["lsa"])
-    return SemanticHits(top, lsa.label, len(ids), 0)
+    return SemanticHits(top, lsa.label, len(ids), 0, FLOOR["lsa"])
 
 
 def engine_label() -> str:

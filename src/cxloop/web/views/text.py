@@ -107,6 +107,9 @@ def text_search(request: HttpRequest) -> HttpResponse:
         "rows": [(t, names.get(t.customer_id or 0), similarity.get(t.pk)) for t in shown_texts],
         "semantic": semantic,
         "found": found,
+        "limit": text_selectors.SEMANTIC_LIMIT,
+        "any_texts": page.paginator.count > 0
+        or text_selectors.workspace_texts(workspace=workspace).exists(),
         "engine": text_selectors.embedding_engine() if semantic else "",
         "labels": text_selectors.Label.values,
         "nps_groups": list(NPS_GROUPS),
