@@ -122,7 +122,7 @@ def test_rare_and_universal_themes_are_left_out_and_named():
     # no spread at all on either side: no interval, never called significant
     assert not any(d.estimable or d.significant for d in found.drivers)
     reasons = " | ".join(found.left_out)
-    assert "Gamma: 4 texts, fewer than 5" in reasons
+    assert "Gamma: 4 texts with an NPS answer, fewer than 5" in reasons
     assert "Delta: in nearly every text (60 of 60)" in reasons
 
 
@@ -246,3 +246,18 @@ def test_a_crowded_matrix_numbers_the_points_whose_names_do_not_fit():
     assert all(text in (names[i], str(i + 1)) for i, text in enumerate(texts))
     assert texts[0] == "1"  # no room for its name, its number instead
     assert texts[1] == names[1]  # room: the name
+
+
+def test_csat_is_shown_as_a_percentage(client, member, workspace):
+    theme = Theme.objects.create(workspace=workspace, name="Friendly staff")
+    for i in range(40):  # 20 satisfied (top box) with the theme, 20 not without it
+        text = _text(workspace, csat=5 if i < 20 else 2, when=AT - timedelta(hours=i))
+        if i < 20:
+            TextTheme.objects.create(analysis=text, theme=theme, weight=1.0)
+    client.force_login(member)
+    body = client.get(
+        "/text/drivers/", {"metric": "csat", "date_from": "2025-01-01", "date_to": "2025-03-10"}
+    ).content.decode()
+    # 20 of 40 in the top box overall; all 20 among the theme's texts
+    assert '<span class="stat-value">50.0 %</span>' in body
+    assert '<td class="num">100.0 %</td>' in body

@@ -117,8 +117,10 @@ def estimate(
     y = np.array([outcome(metric, s) for s in scores], dtype=float)
     overall = float(y.mean()) if n else None
     counts = {t: sum(1 for carried in themes if t in carried) for t in names}
+    answer = f"with {'an' if metric == 'nps' else 'a'} {metric.upper()} answer"
     left_out = [
-        f"{names[t]}: {counts[t]} text{'s' if counts[t] != 1 else ''}, fewer than {MIN_MENTIONS}"
+        f"{names[t]}: {counts[t]} text{'s' if counts[t] != 1 else ''} {answer}, fewer than "
+        f"{MIN_MENTIONS}"
         for t in sorted(names, key=lambda t: names[t])
         if counts[t] < MIN_MENTIONS
     ]
@@ -132,11 +134,8 @@ def estimate(
         if counts[t] > n - MIN_MENTIONS and counts[t] >= MIN_MENTIONS
     ]
     if n < MIN_TEXTS:
-        article = "an" if metric == "nps" else "a"
-        why = (
-            f"{n} text{'s' if n != 1 else ''} with {article} {metric.upper()} score; "
-            f"at least {MIN_TEXTS}"
-        )
+        why = f"{n} text{'s' if n != 1 else ''} {answer.replace('answer', 'score')}; "
+        why += f"at least {MIN_TEXTS}"
         return KeyDrivers(metric, n, overall, [], left_out, too_few=why + " are needed.")
     if not chosen:
         return KeyDrivers(
