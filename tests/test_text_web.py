@@ -125,6 +125,22 @@ def test_detail_highlights_drivers_and_hides_the_original_from_analysts(
     assert "Your role does not show the original." in html
 
 
+def test_a_text_with_no_sentiment_word_says_why_none_is_shown(client, workspace):
+    survey = survey_make(workspace)
+    response = response_make(
+        workspace, survey, AT, ces=2, comment="Can't rely on you for delivery dates any more."
+    )
+    services.text_analyse_responses(responses=[response])
+    analysis = TextAnalysis.objects.get(response=response)
+    assert analysis.drivers == []
+    _login(client, workspace, "analyst")
+    html = client.get(reverse("text-detail", args=[analysis.pk])).content.decode()
+    assert 'id="no-drivers"' in html and "no word can be shown as the reason" in html
+    assert "· CES 2</p>" in html  # the score the text came with
+    listed = client.get(reverse("text-search")).content.decode()
+    assert "<span>CES 2</span>" in listed
+
+
 def test_agents_see_the_original(client, workspace, analysed):
     rude = next(iter(analysed.values()))
     _login(client, workspace, "agent")
