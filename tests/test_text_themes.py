@@ -172,6 +172,13 @@ def test_themes_page_curates_for_analysts_and_shows_to_agents(client, workspace,
     assert (
         client.post(url, {"op": "rename", "theme": first.pk, "name": "Parcels"}).status_code == 302
     )
+    # the merge menu starts on no theme: a click on "Merge into" alone merges nothing
+    before = client.get(url).content.decode()
+    assert 'name="into" required><option value="">choose a theme…</option>' in before
+    refused = client.post(url, {"op": "merge", "theme": first.pk, "into": ""})
+    assert (
+        refused.status_code == 422 and "choose the theme to merge into" in refused.content.decode()
+    )
     assert (
         client.post(url, {"op": "merge", "theme": second.pk, "into": first.pk}).status_code == 302
     )
