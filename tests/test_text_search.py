@@ -241,3 +241,12 @@ def test_the_previous_period_names_both_years_when_they_differ(client, workspace
         reverse("text-search"), {"date_from": "2026-06-01", "date_to": "2026-12-01"}
     ).content.decode()
     assert "this period against 29 Nov 2025–31 May 2026:" in html
+
+
+def test_the_search_help_example_holds_refund_finds_refunded(workspace):
+    # the Text page's help under Words says so; stemming must make it true on both databases
+    survey = survey_make(workspace)
+    services.text_analyse_responses(
+        responses=[response_make(workspace, survey, MARCH, comment="They refunded me in a day")]
+    )
+    assert _comments(workspace, query="refund") == ["They refunded me in a day"]
