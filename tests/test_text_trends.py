@@ -3,6 +3,7 @@ segment's, counted by hand, intervals checked against statsmodels' Wilson interv
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -139,6 +140,12 @@ def test_theme_trends_api_and_page(client, workspace, data):
     html = page.content.decode()
     assert page.status_code == 200
     assert 'id="trend-channels"' in html and "5/7 · 71.4 %" in html
+    # a week's cell breaks only between the share and its interval (narrow screens scroll)
+    weeks = html[html.index('id="trend-weeks"') :]
+    cell = re.search(
+        r'<span class="nowrap">(\d+/\d+ · [\d.]+ %)</span> <span class="muted nowrap">\(', weeks
+    )
+    assert cell is not None and "%" in cell.group(1)
     missing = client.get(reverse("text-theme-trends"), {"segment": 999999})
     assert missing.status_code == 422 and "segment: no segment 999999" in missing.content.decode()
     page = client.get(reverse("text-theme-trends"), {"weeks": "many"})
