@@ -644,3 +644,23 @@ def test_a_store_that_cannot_be_copied_still_answers_its_samples(chdb_engine, mo
                   "AND name = 'events'")  # fmt: skip
     assert key == [["workspace_id, bucket, customer_id, ts, id"]]
     assert t.query("SELECT count() FROM events") == [[2]]
+
+
+def test_a_store_made_anew_beside_old_data_is_filled_again(workspace, chdb_engine):
+    from cxloop.analytics.services import engine_refill_if_lost
+
+    ingest(workspace, [ev(w, n, m) for w in "ab" for n, m in (("A", 0), ("B", 9))])
+    # while the outbox still holds the events, the drain fills the store: nothing to refill
+    assert EventOutbox.objects.exists()
+    assert engine_refill_if_lost(engine=chdb_engine) is None
+    drain_all(chdb_engine)
+    assert engine_refill_if_lost(engine=chdb_engine) is None  # the store holds them
+    # when: the store is made anew (its directory deleted, the database restored) after the
+    # outbox was drained
+    chdb_engine.drop()
+    chdb_engine.setup()
+    assert chdb_engine.held_count() == 0 and not EventOutbox.objects.exists()
+    # then: every event is copied again, once
+    assert engine_refill_if_lost(engine=chdb_engine) == 4
+    assert held(chdb_engine, workspace) == stored(workspace)
+    assert engine_refill_if_lost(engine=chdb_engine) is None

@@ -136,6 +136,19 @@ def serve(
     def drain_loop() -> None:
         failing_since: float | None = None
         last_report = 0.0
+        # first, a store made anew beside old data is filled again (here, not before serving:
+        # a large history takes longer than a start may wait)
+        try:
+            with writing:
+                copied = services.engine_refill_if_lost(engine=engine)
+            if copied is not None:
+                log.warning(
+                    "analytics engine: its store held no event while the database holds "
+                    "some (a new store beside old data): copied all %d again",
+                    copied,
+                )
+        except Exception:  # the drain rounds still run; `cxloop engine rebuild` can redo it
+            log.exception("analytics engine: filling a new store from the database failed")
         while not stop.is_set():
             try:
                 while not stop.is_set():

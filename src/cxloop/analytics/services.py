@@ -91,3 +91,16 @@ def engine_rebuild(
         if progress:
             progress(copied)
     return copied
+
+
+def engine_refill_if_lost(*, engine: ClickHouseEngine) -> int | None:
+    """Copy every event again when the engine's store holds none although the system of record
+    does and no outbox entry waits: a store made anew beside old data (its directory deleted or
+    moved, the database restored from a backup), which would otherwise answer every question
+    with nothing. Returns the events copied, or None when the store was not lost (a store the
+    outbox is still filling, as a new install's, is left to the drain)."""
+    if engine.held_count() or event_selectors.outbox_pending(limit=1):
+        return None
+    if not event_selectors.engine_rows(after_id=0, limit=1):
+        return None
+    return engine_rebuild(engine=engine)
