@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import threading
 from pathlib import Path
 
@@ -41,17 +42,33 @@ class OneRequestAtATime(ThreadedWSGIServer):
     turn = threading.Lock()
 
     def set_app(self, application):
+        def after_the_test(environ, start_response):
+            """A request that reaches the server once its test has ended (a page still polling
+            in a browser context the test left open) finds the database blocked again: answer
+            503 without a traceback. Printing one from this thread while pytest formats a
+            report in the main thread can trip CPython 3.11's AST recursion check (python/
+            cpython#106905: "AST constructor recursion depth mismatch"), an INTERNALERROR
+            that ends the whole run."""
+            try:
+                result = application(environ, start_response)
+                try:
+                    return [b"".join(result)]  # streamed bodies read the database as they go
+                finally:
+                    if hasattr(result, "close"):
+                        result.close()  # sends request_finished, which closes old connections
+            except RuntimeError as error:
+                if "Database access not allowed" not in str(error):
+                    raise
+                headers = [("Content-Type", "text/plain")]
+                start_response("503 Service Unavailable", headers, sys.exc_info())
+                return [b"the test that served this page has ended"]
+
         if not self.connections_override:
-            return super().set_app(application)
+            return super().set_app(after_the_test)
 
         def one_at_a_time(environ, start_response):
             with self.turn:
-                result = application(environ, start_response)
-                try:
-                    return [b"".join(result)]
-                finally:
-                    if hasattr(result, "close"):
-                        result.close()
+                return after_the_test(environ, start_response)
 
         return super().set_app(one_at_a_time)
 
@@ -239,6 +256,18 @@ def browser():
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """Close every browser context a test left open before its fixtures end: a test that fails
+    between ``browser.new_context()`` and ``context.close()`` would leave pages polling the live
+    server after the test's database has gone."""
+    browser = item.funcargs.get("browser") if hasattr(item, "funcargs") else None
+    if browser is not None:
+        for context in list(browser.contexts):
+            context.close()
+    return (yield)
 
 
 @pytest.fixture
