@@ -155,6 +155,46 @@ def test_themes_are_found_at_build_and_curated(page: Page, live_server, demo, sc
     screenshot("themes-curated")
 
 
+def test_a_merge_and_a_split_are_undone_from_the_themes_page(
+    page: Page, live_server, demo, screenshot
+):
+    # given an analyst on the themes page; the demo found themes at build
+    rows = selectors.themes_list(workspace=demo)
+    first, second = rows[0], rows[1]
+    log_in(page, live_server, member_make(workspace=demo, username="ana", role="analyst"))
+    page.goto(f"{live_server.url}/text/themes/")
+    expect(page.locator("#last-change")).to_have_count(0)
+    # when: the second theme is merged into the first
+    other = page.locator(f"#theme-{second.theme.pk}")
+    other.get_by_label(f"Merge {second.theme.name} into").select_option(str(first.theme.pk))
+    other.get_by_role("button", name="Merge into").click()
+    expect(page.locator(f"#theme-{second.theme.pk}")).to_have_count(0)
+    # then: the page offers to undo it, saying what it was
+    bar = page.locator("#last-change")
+    expect(bar).to_contain_text(
+        f"Last change: Merged “{second.theme.name}” into “{first.theme.name}”."
+    )
+    screenshot("themes-undo-merge")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot("themes-undo-merge-phone")
+    page.set_viewport_size({"width": 1366, "height": 900})
+    # when: undone
+    bar.get_by_role("button", name="Undo the last change").click()
+    # then: both themes are back with their ids and their own counts of texts
+    expect(page.locator(".messages")).to_contain_text(f"Undone: Merged “{second.theme.name}”")
+    for row in (first, second):
+        expect(page.locator(f"#theme-{row.theme.pk} h2")).to_have_text(row.theme.name)
+        expect(page.locator(f"#theme-{row.theme.pk}")).to_contain_text(f"{row.texts} texts")
+    expect(page.locator("#last-change")).to_have_count(0)
+    # when: the first is split in two, then the split undone
+    page.locator(f"#theme-{first.theme.pk}").get_by_role("button", name="Split in two").click()
+    expect(page.locator(f"#theme-{first.theme.pk}")).to_have_count(0)
+    expect(page.locator("#last-change")).to_contain_text(f"Last change: Split “{first.theme.name}”")
+    page.locator("#last-change").get_by_role("button", name="Undo the last change").click()
+    expect(page.locator(f"#theme-{first.theme.pk}")).to_contain_text(f"{first.texts} texts")
+    assert len(selectors.themes_list(workspace=demo)) == len(rows)
+
+
 def test_key_drivers_from_the_text_page(page: Page, live_server, demo, screenshot):
     # given an analyst on the demo (themes found at build; few NPS texts in the last 90 days)
     analyst = member_make(workspace=demo, username="ana", role="analyst")

@@ -1,5 +1,5 @@
-"""Themes curated by people: discovery, rename, hide, merge, split, keyword rules.
-Re-exported by ``cxloop.text.services``."""
+"""Themes curated by people: discovery, rename, hide, merge, split, keyword rules, and undo
+of the last merge or split (``_undo``). Re-exported by ``cxloop.text.services``."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 from django.db import transaction
 
 from cxloop.core.models import Workspace
-from cxloop.text import embeddings, themes
-from cxloop.text.models import TextAnalysis, TextTheme, Theme
+from cxloop.text import _undo, embeddings, themes
+from cxloop.text.models import TextAnalysis, TextTheme, Theme, ThemeUndo
 
 
 class ThemeError(ValueError):
@@ -44,6 +44,7 @@ def themes_discover(*, workspace: Workspace, k: int | None = None) -> ThemesFoun
     texts = [text for _, text in rows]
     found = themes.discover(texts, k=k, vectors=_theme_vectors(texts))
     with transaction.atomic():
+        _undo.forget(workspace_id=workspace.pk)
         Theme.objects.filter(workspace=workspace, curated=False).delete()
         curated = set(
             TextTheme.objects.filter(theme__workspace=workspace).values_list(
@@ -85,23 +86,34 @@ def theme_rename(*, theme: Theme, name: str) -> Theme:
     if not 1 <= len(name) <= 120 or not any(ch.isalnum() for ch in name):
         raise ThemeError("name: 1–120 characters, with a letter or digit")
     theme.name, theme.curated = name, True
-    theme.save(update_fields=["name", "curated"])
+    with transaction.atomic():
+        _undo.forget(workspace_id=theme.workspace_id)
+        theme.save(update_fields=["name", "curated"])
     return theme
 
 
 def theme_set_hidden(*, theme: Theme, hidden: bool) -> Theme:
     """Hide or show a theme; either is curation, so the theme is kept through rediscovery."""
     theme.hidden, theme.curated = hidden, True
-    theme.save(update_fields=["hidden", "curated"])
+    with transaction.atomic():
+        _undo.forget(workspace_id=theme.workspace_id)
+        theme.save(update_fields=["hidden", "curated"])
     return theme
 
 
 def themes_merge(*, into: Theme, other: Theme) -> Theme:
     """Fold ``other`` into ``into``: its texts (the stronger link kept where both had one) and
-    phrases move; ``other`` is deleted."""
+    phrases move; ``other`` is deleted. The merge can be undone until the themes are curated
+    again (``theme_undo``)."""
     if into.pk == other.pk or into.workspace_id != other.workspace_id:
         raise ThemeError("into: choose another theme of this workspace")
     with transaction.atomic():
+        _undo.remember(
+            workspace_id=into.workspace_id,
+            said=f"Merged “{other.name}” into “{into.name}”.",
+            before=[_undo.snapshot(into), _undo.snapshot(other)],
+            made=[],
+        )
         have = dict(TextTheme.objects.filter(theme=into).values_list("analysis_id", "weight"))
         for link in TextTheme.objects.filter(theme=other):
             if link.analysis_id not in have:
@@ -152,6 +164,7 @@ def theme_set_rules(*, theme: Theme, rules: Iterable[str]) -> RulesChange:
         return bool(chosen) and bool(themes.match(text, [(theme.pk, [])], rules={theme.pk: chosen}))
 
     with transaction.atomic():
+        _undo.forget(workspace_id=theme.workspace_id)
         theme.rules, theme.curated = chosen, True
         theme.save(update_fields=["rules", "curated"])
         by_rule = TextTheme.objects.filter(theme=theme, by_rule=True)
@@ -182,7 +195,7 @@ def theme_split(*, theme: Theme) -> list[Theme]:
     """Split ``theme`` in two by finding two themes among its own texts (the same way as
     discovery: embeddings + k-means, or TF-IDF + NMF): each new theme is named by its key
     phrases, curated, and takes its texts; ``theme`` is deleted. Refused when its texts do not
-    fall apart into two."""
+    fall apart into two. The split can be undone until the themes are curated again."""
     links = list(
         TextTheme.objects.filter(theme=theme)
         .order_by("analysis_id")
@@ -196,6 +209,7 @@ def theme_split(*, theme: Theme) -> list[Theme]:
             f"(at least {themes.MIN_TEXTS} texts with shared words are needed)"
         )
     with transaction.atomic():
+        before = _undo.snapshot(theme)
         created = []
         for item in found[:2]:
             part = Theme.objects.create(
@@ -210,4 +224,18 @@ def theme_split(*, theme: Theme) -> list[Theme]:
             )
             created.append(part)
         theme.delete()
+        _undo.remember(
+            workspace_id=theme.workspace_id,
+            said=f"Split “{before['name']}” into {' and '.join(f'“{p.name}”' for p in created)}.",
+            before=[before],
+            made=[p.pk for p in created],
+        )
     return created
+
+
+def theme_undo(*, workspace: Workspace, change_id: int) -> ThemeUndo:
+    """Undo the workspace's last merge or split (``change_id``: the one the person saw)."""
+    try:
+        return _undo.undo(workspace_id=workspace.pk, change_id=change_id)
+    except _undo.UndoError as refused:
+        raise ThemeError(str(refused)) from None

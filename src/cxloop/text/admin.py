@@ -8,6 +8,7 @@ from cxloop.text.models import (
     TextAnalysis,
     TextTheme,
     Theme,
+    ThemeUndo,
 )
 
 
@@ -64,3 +65,10 @@ class SentimentTuningAdmin(ReadOnlyAdmin):
                     "requested_at", "finished_at")  # fmt: skip
     list_filter = ("state", "adopted", "workspace")
     exclude = ("weights",)
+
+
+@admin.register(ThemeUndo)
+class ThemeUndoAdmin(ReadOnlyAdmin):
+    """A workspace's last merge or split, kept so the themes page can undo it."""
+
+    list_display = ("workspace", "said", "created_at")

@@ -185,3 +185,18 @@ class SentimentTuning(models.Model):
 
     def __str__(self) -> str:
         return f"tuning #{self.pk} ({self.state})"
+
+
+class ThemeUndo(models.Model):
+    """The workspace's last merge or split, as it can be undone: the themes it changed or
+    deleted as they were before (``state["themes"]``: name, phrases, rules, flags and texts with
+    their weights) and the themes it made (``state["made"]``). One per workspace at most; any
+    later curation of the themes forgets it."""
+
+    workspace = models.OneToOneField(Workspace, on_delete=models.CASCADE)
+    said = models.CharField(max_length=400, help_text="What the change did, as people read it.")
+    state = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.said

@@ -28,7 +28,7 @@ from cxloop.text._texts import (
     texts_search,
     workspace_texts,
 )
-from cxloop.text.models import Label, TextAnalysis, TextTheme, Theme
+from cxloop.text.models import Label, TextAnalysis, TextTheme, Theme, ThemeUndo
 
 __all__ = [
     "EMOTIONS",
@@ -316,6 +316,12 @@ def theme_customer_ids(
 
 def theme_get(*, workspace: Workspace, theme_id: int) -> Theme | None:
     return Theme.objects.filter(workspace=workspace, pk=theme_id).first()
+
+
+def theme_last_change(*, workspace: Workspace) -> ThemeUndo | None:
+    """The workspace's last merge or split of themes while it can still be undone (until the
+    themes are curated again): ``said`` tells what it did."""
+    return ThemeUndo.objects.filter(workspace=workspace).first()
 
 
 def themes_list(*, workspace: Workspace, hidden: bool = True, examples: int = 3) -> list[ThemeRow]:

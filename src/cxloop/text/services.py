@@ -30,6 +30,7 @@ from cxloop.text._curation import (
     theme_set_hidden,
     theme_set_rules,
     theme_split,
+    theme_undo,
     themes_discover,
     themes_merge,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "theme_set_hidden",
     "theme_set_rules",
     "theme_split",
+    "theme_undo",
     "themes_discover",
     "themes_merge",
 ]

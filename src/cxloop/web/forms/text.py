@@ -50,21 +50,24 @@ class TextSearchForm(forms.Form):
 
 
 class ThemeActionForm(forms.Form):
-    """A post on the themes page: discover, rename, merge, hide or show."""
+    """A post on the themes page: discover, rename, merge, split, rules, hide, show, or undo
+    the last merge or split (``change``: the one the page showed)."""
 
-    op = forms.ChoiceField(
-        choices=[(o, o) for o in ("discover", "rename", "merge", "hide", "show", "rules", "split")]
-    )
+    OPS = ("discover", "rename", "merge", "hide", "show", "rules", "split", "undo")
+    op = forms.ChoiceField(choices=[(o, o) for o in OPS])
     theme = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     name = forms.CharField(max_length=120, required=False)
     rules = forms.CharField(max_length=2000, required=False)
     into = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
+    change = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
 
     def clean(self) -> dict:
         data = super().clean() or {}
         op = data.get("op")
-        if op and op != "discover" and not data.get("theme"):
+        if op and op not in ("discover", "undo") and not data.get("theme"):
             self.add_error("theme", "choose a theme")
+        if op == "undo" and not data.get("change") and "change" not in self.errors:
+            self.add_error("change", "choose the change to undo")
         if op == "merge" and not data.get("into"):
             self.add_error("into", "choose the theme to merge into")
         return data

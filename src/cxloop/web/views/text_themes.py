@@ -41,6 +41,7 @@ def text_themes(request: HttpRequest) -> HttpResponse:
     last_days = min(7, (as_of - weeks[-1]).days + 1) if weeks else 7
     context = {
         "rows": text_selectors.themes_list(workspace=workspace),
+        "last_change": text_selectors.theme_last_change(workspace=workspace),
         "weeks_json": (
             figure_json(theme_weeks_figure(weeks, series, last_days=last_days)) if series else None
         ),
@@ -114,6 +115,9 @@ def _theme_action(workspace, data: dict, rules: list[str]) -> str:
                 f"of their texts ({', '.join(found.covered)})."
             )
         return said
+    if op == "undo":
+        undone = text_services.theme_undo(workspace=workspace, change_id=data["change"])
+        return f"Undone: {undone.said}"
     theme = text_selectors.theme_get(workspace=workspace, theme_id=data["theme"])
     if theme is None:
         raise text_services.ThemeError("theme: no such theme in this workspace")
