@@ -258,16 +258,17 @@ def browser():
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item, nextitem):
-    """Close every browser context a test left open before its fixtures end: a test that fails
-    between ``browser.new_context()`` and ``context.close()`` would leave pages polling the live
-    server after the test's database has gone."""
-    browser = item.funcargs.get("browser") if hasattr(item, "funcargs") else None
+@pytest.fixture(autouse=True)
+def _no_browser_left_open(request):
+    """Close every browser context a test left open (one that failed between
+    ``browser.new_context()`` and ``context.close()``) once the test's own fixtures are done,
+    while its database is still there: set up after pytest-django's autouse fixtures (a plugin's
+    come before a conftest's), so torn down before them."""
+    browser = request.getfixturevalue("browser") if "browser" in request.fixturenames else None
+    yield
     if browser is not None:
         for context in list(browser.contexts):
             context.close()
-    return (yield)
 
 
 @pytest.fixture
