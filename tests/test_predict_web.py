@@ -72,6 +72,16 @@ def test_pages_show_scores_and_refuse_bad_parameters(client, member, workspace, 
     health = client.get("/predictions/health/").content.decode()
     assert scored.as_of.strftime("%-d %b %Y") in health
     assert "repeat buyers (fewer than 100)" in health
+    # Ann and Bob bought more than once, Cy once: two repeat buyers, so the model says it is rough
+    assert "Only 2 repeat buyers:</strong> with fewer than 100" in health
+    # the churn check's cut-offs read as dates: day 19000 after 1 Jan 1970 is 8 Jan 2022 (18,993
+    # days to 1 Jan 2022: 52 years of 365 and 13 leap days), day 19090 is 8 Apr 2022
+    churn = {"train_cut_day": 19000.0, "test_cut_day": 19090.0, "test_customers": 3,
+             "test_churn_rate": 0.5, "calibration": [{"predicted": 0.5, "actual": 0.5}]}  # fmt: skip
+    scored.validation = {**(scored.validation or {}), "churn": churn}
+    scored.save(update_fields=["validation"])
+    health = client.get("/predictions/health/").content.decode()
+    assert "Trained on customers as of 8 Jan 2022 and tested on those of 8 Apr 2022" in health
     # bad query strings say what is wrong, never a 5xx
     bad = client.get("/predictions/?min_risk=abc")
     assert bad.status_code == 400 and "min_risk" in bad.content.decode()

@@ -3,6 +3,7 @@ models were fitted, on what, and how well they forecast held-out data)."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -245,6 +246,9 @@ def _model_health(
         context["churn"] = churn
         if holdout.get("groups"):
             context["holdout_json"] = figure_json(holdout_figure(holdout["groups"]))
+        for cut in ("train_cut_day", "test_cut_day"):  # days since 1970-01-01 (UTC)
+            if isinstance(churn.get(cut), int | float):
+                context[cut.removesuffix("_day")] = date(1970, 1, 1) + timedelta(days=churn[cut])
         if churn.get("calibration"):
             context["calibration_json"] = figure_json(calibration_figure(churn["calibration"]))
         coefficients = churn.get("coefficients") or {}
