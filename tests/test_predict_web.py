@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -124,9 +125,23 @@ def test_analyst_sets_the_definitions_and_a_refit_is_queued(
 def test_value_at_risk_shows_the_change_in_risk_since_the_previous_run(
     client, member, workspace, scored
 ):
+    def changes(html: str) -> list[str]:
+        cells = re.findall(r'<td class="num nowrap change">(.*?)</td>', html)
+        return [re.sub(r"<[^>]+>", "", cell) for cell in cells]
+
     client.force_login(member)
     first = client.get("/predictions/").content.decode()
+    # a refit on the same data, as of the same time, is no change in the customers
     services.predictions_run(workspace=workspace, interval_draws=0)
     second = client.get("/predictions/").content.decode()
-    assert ">new<" in first
-    assert "±0" in second  # same data, same risk
+    for html in (first, second):
+        assert changes(html) and set(changes(html)) == {"—"}
+        assert "there is none yet" in html
+    # scored again 30 days later (no purchase since): compared with the run as of 21 Jul 2022
+    later = services.predictions_run(
+        workspace=workspace, as_of=START + timedelta(days=229), interval_draws=0
+    )
+    assert later.as_of.date().isoformat() == "2022-08-20"
+    third = client.get("/predictions/").content.decode()
+    assert "since the latest run scored as of an earlier date (21 Jul 2022)" in third
+    assert changes(third) and all(re.fullmatch(r"[+-]\d+ pts|±0", c) for c in changes(third))

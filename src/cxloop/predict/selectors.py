@@ -82,17 +82,23 @@ def value_at_risk(
     return run, list(scores.order_by("-value_at_risk", "customer_id")[:limit])
 
 
+def prediction_run_before(*, workspace: Workspace, run: PredictionRun) -> PredictionRun | None:
+    """The latest run measured as of an earlier time than ``run``: what the value-at-risk list's
+    change compares with. A refit as of the same time (new settings, a rerun) is not a change
+    in the customers, so it is passed over."""
+    return (
+        PredictionRun.objects.filter(workspace=workspace, as_of__lt=run.as_of)
+        .order_by("-as_of", "-created_at", "-pk")
+        .first()
+    )
+
+
 def previous_churn_risk(
     *, workspace: Workspace, run: PredictionRun, customer_ids: list[int]
 ) -> dict[int, float]:
-    """Each customer's churn risk in the run before ``run`` (absent when not scored there): the
-    trend the value-at-risk list shows."""
-    before = (
-        PredictionRun.objects.filter(workspace=workspace, created_at__lte=run.created_at)
-        .exclude(pk=run.pk)
-        .order_by("-created_at", "-pk")
-        .first()
-    )
+    """Each customer's churn risk in ``prediction_run_before(run)`` (absent when not scored
+    there): the trend the value-at-risk list shows."""
+    before = prediction_run_before(workspace=workspace, run=run)
     if before is None:
         return {}
     rows = CustomerScore.objects.filter(

@@ -55,6 +55,11 @@ def value_at_risk(request: HttpRequest) -> HttpResponse:
             workspace=workspace, ids=[s.customer_id for s in scores]
         )
     }
+    previous = (
+        predict_selectors.prediction_run_before(workspace=workspace, run=run)
+        if run is not None
+        else None
+    )
     before = (
         predict_selectors.previous_churn_risk(
             workspace=workspace, run=run, customer_ids=[s.customer_id for s in scores]
@@ -76,6 +81,7 @@ def value_at_risk(request: HttpRequest) -> HttpResponse:
     context = {
         "tab": "at-risk",
         "run": run,
+        "previous": previous,
         "rows": rows,
         "total_at_risk": sum(s.value_at_risk for s in scores),
         "min_risk": chosen["min_risk"],
