@@ -42,6 +42,9 @@ def test_build_a_survey_and_answer_it_as_a_customer(
     page.get_by_label("Survey name").fill("Store visit")
     page.get_by_role("button", name="Create and add questions").click()
     expect(page.get_by_role("heading", name="Store visit")).to_be_visible()
+    # a survey without questions cannot be published yet: the page says what to do
+    expect(page.locator("#publish-hint")).to_have_text("Add a question to publish")
+    expect(page.get_by_role("button", name="Publish")).to_have_count(0)
     form = page.locator("#add-question")
     form.get_by_label("Key").fill("score")
     form.get_by_label("Rating scale").select_option("0-10")
@@ -54,6 +57,7 @@ def test_build_a_survey_and_answer_it_as_a_customer(
     form.get_by_label("Answer required").check()
     form.get_by_role("button", name="Add question").click()
     expect(page.locator("#question-score")).to_contain_text("measures NPS")
+    expect(page.locator("#publish-hint")).to_have_count(0)  # the first question brings Publish
     form.get_by_label("Key").fill("why")
     form.get_by_label("Type").select_option("text")
     form.get_by_label("Question text (en), default").fill("What should we fix first?")

@@ -288,3 +288,47 @@ def test_questions_move_up_and_down_but_skip_logic_only_looks_back(workspace):
         "question: 'why' depends on 'score' (skip logic), so it must stay after it"
     ]
     assert list(survey.questions.values_list("key", flat=True)) == ["score", "why", "extra"]
+
+
+NO_QUESTIONS = (
+    "status: a survey without questions cannot take answers: add a question, then publish it"
+)
+
+
+def test_a_survey_without_questions_cannot_take_answers(workspace, client):
+    from factories import member_make
+
+    # created open without questions: refused, nothing stored
+    with pytest.raises(SurveyInvalid) as created:
+        services.survey_create(workspace=workspace, name="Empty", status="active")
+    assert errors_of(created) == [NO_QUESTIONS]
+    assert not Survey.objects.filter(name="Empty").exists()
+    # a draft without questions cannot be published; the survey is left as it was
+    draft = services.survey_create(workspace=workspace, name="Empty")
+    with pytest.raises(SurveyInvalid) as published:
+        services.survey_update(survey=draft, status="active")
+    assert errors_of(published) == [NO_QUESTIONS]
+    assert draft.status == "draft" and Survey.objects.get(pk=draft.pk).status == "draft"
+    services.survey_update(survey=draft, name="Still empty")  # a rename alone is fine
+    # the pages offer the editor instead of Publish, and a post anyway is refused by name
+    client.force_login(member_make(workspace=workspace, username="ana", role="analyst"))
+    for url in (f"/surveys/{draft.pk}/", f"/surveys/{draft.pk}/questions/"):
+        html = client.get(url).content.decode()
+        assert 'id="publish-hint"' in html and 'value="active"' not in html, url
+    refused = client.post(f"/surveys/{draft.pk}/status/", {"status": "active"})
+    assert refused.status_code == 422 and NO_QUESTIONS in refused.content.decode()
+    # with a question it opens, and then its only question cannot be removed
+    services.question_add(survey=draft, spec={"key": "why", "type": "text", "text": {"en": "Why?"}})
+    services.survey_update(survey=draft, status="active")
+    assert Survey.objects.get(pk=draft.pk).status == "active"
+    with pytest.raises(SurveyInvalid) as last:
+        services.question_delete(survey=draft, key="why")
+    assert errors_of(last) == [
+        "question: 'why' is the only question of a survey that takes answers: add another first, "
+        "or close the survey"
+    ]
+    # nor can an open survey's questions be replaced by none
+    with pytest.raises(SurveyInvalid) as emptied:
+        services.survey_update(survey=draft, questions=[])
+    assert errors_of(emptied) == [NO_QUESTIONS]
+    assert draft.questions.count() == 1

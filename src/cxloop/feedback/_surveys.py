@@ -103,6 +103,8 @@ def survey_create(
     except SurveyInvalid as exc:
         errors.extend(exc.errors)
         cleaned = []
+    if status == SurveyStatus.ACTIVE and not cleaned and not errors:
+        errors.append(_NO_QUESTIONS)
     if errors:
         raise SurveyInvalid(errors)
     survey = Survey.objects.create(
@@ -147,6 +149,11 @@ def survey_create_from_template(
     )
 
 
+_NO_QUESTIONS = FieldError(
+    "status", "a survey without questions cannot take answers: add a question, then publish it"
+)
+
+
 @transaction.atomic
 def survey_update(
     *,
@@ -169,23 +176,31 @@ def survey_update(
     )
     if errors:
         raise SurveyInvalid(errors)
-    if name is not _UNSET:
-        survey.name = str(name).strip()
-    if status is not _UNSET:
-        survey.status = str(status)
-    if closes_at is not _UNSET:
-        survey.closes_at = closes_at if isinstance(closes_at, datetime) else None
+    cleaned: list[dict] | None = None  # the new questions, when they are replaced
+    langs = survey.languages
     if languages is not _UNSET or questions is not _UNSET:
         if survey.responses.exists():
             raise SurveyInvalid(
                 [FieldError("questions", "the survey has responses: its questions are fixed")]
             )
         if languages is not _UNSET:
-            survey.languages = clean_languages(languages)
+            langs = clean_languages(languages)
         specs = questions if questions is not _UNSET else selectors.survey_spec(survey)["questions"]
-        cleaned = clean_questions(
-            list(specs) if isinstance(specs, list | tuple) else specs, survey.languages
-        )
+        cleaned = clean_questions(list(specs) if isinstance(specs, list | tuple) else specs, langs)
+    # asked to take answers (a rename alone is not): only with a question to answer
+    opening = (status is not _UNSET or questions is not _UNSET) and (
+        survey.status if status is _UNSET else status
+    ) == SurveyStatus.ACTIVE
+    if opening and not (cleaned if cleaned is not None else survey.questions.exists()):
+        raise SurveyInvalid([_NO_QUESTIONS])
+    if name is not _UNSET:
+        survey.name = str(name).strip()
+    if status is not _UNSET:
+        survey.status = str(status)
+    if closes_at is not _UNSET:
+        survey.closes_at = closes_at if isinstance(closes_at, datetime) else None
+    if cleaned is not None:
+        survey.languages = langs
         survey.questions.all().delete()
         Question.objects.bulk_create(Question(survey=survey, **q) for q in cleaned)
     if intro is not _UNSET:
@@ -244,6 +259,16 @@ def question_delete(*, survey: Survey, key: str) -> None:
                     f"{key!r} has {answers:,} answer{'' if answers == 1 else 's'}: removing it "
                     "would lose them. Make it optional or reword it instead, or close the survey "
                     "and start a new one.",
+                )
+            ]
+        )
+    if survey.status == SurveyStatus.ACTIVE and survey.questions.count() == 1:
+        raise SurveyInvalid(
+            [
+                FieldError(
+                    "question",
+                    f"{key!r} is the only question of a survey that takes answers: add another "
+                    "first, or close the survey",
                 )
             ]
         )

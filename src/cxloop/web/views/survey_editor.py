@@ -175,7 +175,7 @@ def survey_build(request: HttpRequest, survey_id: int) -> HttpResponse:
     context = _context(request, survey, errors=errors, error_at=error_at, values=values)
     template = "feedback/survey_build.html"
     if request.headers.get("HX-Request"):
-        template = "feedback/_builder.html"
+        template = "feedback/_builder_answer.html"
     return render(request, template, context, status=422 if errors else 200)
 
 
