@@ -142,3 +142,22 @@ def test_customer_360_reads_well(page: Page, live_server, member, people, screen
     assert feedback and traits and feedback["y"] < traits["y"]
     assert sideways_overflow(page) == 0
     screenshot("phone")
+
+
+def test_a_long_search_or_a_refused_one_keeps_the_page_in_the_window(
+    page: Page, live_server, member, people, screenshot
+):
+    log_in(page, live_server, member)
+    for width in (1366, PHONE["width"]):
+        page.set_viewport_size({"width": width, "height": 900})
+        # a 200-character word (the longest search allowed) wraps in "0 matches for …"
+        page.goto(f"{live_server.url}/customers/?q={'x' * 200}")
+        expect(page.locator(".result-count")).to_contain_text("0 matches for")
+        assert sideways_overflow(page) == 0, width
+        # a refused filter is named and styled, and the workspace is not called empty
+        page.goto(f"{live_server.url}/customers/?stage=%3Cscript%3E")
+        expect(page.locator("#search-errors")).to_contain_text("stage: Enter a whole number.")
+        expect(page.locator("#search-refused")).to_contain_text("This search could not be run.")
+        expect(page.get_by_text("No customers yet")).to_have_count(0)
+        assert sideways_overflow(page) == 0, width
+    screenshot("refused-search-phone")

@@ -104,6 +104,11 @@ def test_sorting_keeps_the_search_and_an_unknown_sort_is_named(client, people):
     bad = client.get("/customers/", {"sort": "email"})
     assert bad.status_code == 400
     assert "sort: Select a valid choice." in bad.content.decode()
+    # a refused search does not claim the workspace is empty: it says the search was not run
+    for params in ({"sort": "email"}, {"stage": "<script>"}):
+        html = client.get("/customers/", params).content.decode()
+        assert "This search could not be run." in html and "No customers yet" not in html
+        assert "0</strong> customers" not in html
 
 
 def test_anonymous_visitors_are_hidden_unless_asked_for(client, people, workspace):
