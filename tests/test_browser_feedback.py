@@ -122,6 +122,11 @@ def test_public_page_on_a_phone_keyboard_and_languages(browser, live_server, wor
     assert box["width"] >= 44
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390  # nothing spills sideways
+    # nor does a title of one long word (German makes them)
+    services.survey_update(survey=survey, name="Kundenzufriedenheitsbefragungsrückmeldung" * 2)
+    phone.reload()
+    expect(phone.locator("h1")).to_have_text("Kundenzufriedenheitsbefragungsrückmeldung" * 2)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     shot(phone, request, "phone-fr")
     # keyboard only: tab into the scale, pick with arrows, submit with Enter
     phone.locator('input[name="csat"]').first.focus()
