@@ -182,15 +182,34 @@ def test_hostile_post_bodies_write_nothing(admin, world, workspace):
 def test_a_refused_trigger_is_named_next_to_its_field(admin, world):
     s = world["survey"]
     response = admin.post(
-        f"/surveys/{s.pk}/triggers/", {"event_name": "Order", "delay_days": "NaN"}
-    )
+        f"/surveys/{s.pk}/triggers/",
+        {"event_name": "Order", "delay_days": "NaN", "frequency_cap_days": "30",
+         "condition_key": "channel", "condition_value": "store"},
+    )  # fmt: skip
     html = response.content.decode()
     assert response.status_code == 422
-    assert 'id="trigger-errors"' in html and "delay_days: Enter a number." in html
+    # named by the label people see, not the field's name
+    assert 'id="trigger-errors"' in html and "Wait (days): Enter a number." in html
+    assert "delay_days:" not in html
     assert 'id="t-delay" name="delay_days"' in html
-    field = html[html.index('id="t-delay"') : html.index(">", html.index('id="t-delay"'))]
-    assert 'aria-invalid="true"' in field and 'aria-describedby="trigger-errors"' in field
+
+    def field(field_id: str) -> str:
+        start = html.index(f'id="{field_id}"')
+        return html[start : html.index(">", start)]
+
+    assert 'aria-invalid="true"' in field("t-delay")
+    assert 'aria-describedby="trigger-errors"' in field("t-delay")
+    # what was typed is kept, the bad value included, and the consent box is left unticked
+    assert 'value="Order"' in field("t-event") and 'value="NaN"' in field("t-delay")
+    assert 'value="30"' in field("t-cap") and 'value="store"' in field("t-cval")
+    consent = html.rindex("<input", 0, html.index('name="require_consent"'))
+    assert "checked" not in html[consent : html.index(">", consent)]
     assert not Trigger.objects.exists()
+    # a missing event name is named by its label too
+    refused = admin.post(
+        f"/surveys/{s.pk}/triggers/", {"event_name": "   ", "delay_days": "1"}
+    ).content.decode()
+    assert "Event name: " in refused and "event_name:" not in refused
 
 
 def test_a_bad_scale_in_the_builder_is_a_422_not_a_500(admin, workspace):

@@ -184,12 +184,30 @@ class ThemeForm(forms.Form):
 
 
 class TriggerForm(forms.Form):
-    event_name = forms.CharField(max_length=200)
-    condition_key = forms.CharField(max_length=64, required=False)
-    condition_value = forms.CharField(max_length=MAX_TEXT, required=False)
-    delay_days = forms.FloatField(min_value=0, max_value=MAX_DELAY_DAYS, required=False)
-    frequency_cap_days = forms.IntegerField(min_value=0, max_value=MAX_CAP_DAYS, required=False)
-    require_consent = forms.BooleanField(required=False)
+    """A survey's trigger; the labels are the page's, so its errors name what people see."""
+
+    event_name = forms.CharField(max_length=200, label="Event name")
+    condition_key = forms.CharField(max_length=64, required=False, label="Only if property")
+    condition_value = forms.CharField(max_length=MAX_TEXT, required=False, label="equals")
+    delay_days = forms.FloatField(
+        min_value=0, max_value=MAX_DELAY_DAYS, required=False, label="Wait (days)"
+    )
+    frequency_cap_days = forms.IntegerField(
+        min_value=0, max_value=MAX_CAP_DAYS, required=False, label="At most once per (days)"
+    )
+    require_consent = forms.BooleanField(required=False, label="Only customers with email consent")
+    # the service names some fields its own way
+    SERVICE_FIELDS = {"conditions": "condition_key", "delay_minutes": "delay_days"}
+
+    @classmethod
+    def field_of(cls, name: str) -> str:
+        """The form field a service's error names (``delay_minutes`` is ``delay_days``)."""
+        return cls.SERVICE_FIELDS.get(name, name)
+
+    @classmethod
+    def label_of(cls, name: str) -> str:
+        field = cls.base_fields.get(cls.field_of(name))
+        return str(field.label) if field is not None and field.label else name
 
     def trigger_kwargs(self) -> dict:
         data = self.cleaned_data

@@ -213,13 +213,25 @@ def survey_status(request: HttpRequest, survey_id: int) -> HttpResponse:
 def trigger_add(request: HttpRequest, survey_id: int) -> HttpResponse:
     survey = _survey(request, survey_id)
     form = forms.TriggerForm(request.POST)
-    if not form.is_valid():
-        return _refused(request, survey, trigger_errors=error_list(form))
-    try:
-        services.trigger_create(survey=survey, **form.trigger_kwargs())
-    except FeedbackError as exc:
-        return _refused(request, survey, trigger_errors=exc.errors)
-    return redirect(reverse("survey-detail", args=[survey.pk]) + "#triggers")
+    if form.is_valid():
+        try:
+            services.trigger_create(survey=survey, **form.trigger_kwargs())
+        except FeedbackError as exc:
+            problems = [(e.field, e.message) for e in exc.errors]
+        else:
+            return redirect(reverse("survey-detail", args=[survey.pk]) + "#triggers")
+    else:
+        problems = [(name, str(m)) for name, errors in form.errors.items() for m in errors]
+    # named by the labels people see, the fields marked, and what they typed kept
+    context = _detail_context(
+        request,
+        survey,
+        1,
+        trigger_errors=[f"{forms.TriggerForm.label_of(name)}: {m}" for name, m in problems],
+    )
+    context["trigger_invalid"] = {forms.TriggerForm.field_of(name) for name, _ in problems}
+    context["trigger_values"] = form.data
+    return render(request, "feedback/survey_detail.html", context, status=422)
 
 
 @capability_required(Capability.EDIT_SURVEYS)
