@@ -187,7 +187,9 @@ def test_pages_name_the_fallback_engine(client, workspace, no_extra):
     # the count is of the closest texts shown, not of texts that match
     assert '<span class="stat-label">Closest texts</span>' in html
     themes_page = client.get(reverse("text-themes")).content.decode()
-    assert "install the <code>embeddings</code> extra" in themes_page
+    assert (
+        "Installing cxloop's <code>embeddings</code> extra groups texts by meaning" in themes_page
+    )
 
 
 # ---------------------------------------------------------------- clustering on given vectors
@@ -359,7 +361,7 @@ def test_page_and_api_search_by_meaning(client, workspace, model, texts):
     assert {row["text"] for row in api[:2]} == set(LOGIN_TEXTS)
     assert api[0]["similarity"] >= api[1]["similarity"]
     assert (
-        "k-means clustering of their sentence embeddings"
+        "k-means clustering of the texts' sentence embeddings"
         in client.get(reverse("text-themes")).content.decode()
     )
     assert client.get("/api/text/search", {"mode": "vibes"}).status_code == 422
