@@ -189,6 +189,13 @@ def check(page: Page, request, viewport: str) -> None:
         overflow, _ = _misfits(page, NARROWEST, header=False)
         if overflow:
             problems.append(f"the page scrolls {overflow}px sideways {NARROWEST}px wide")
+    # a journey's stage names (the 360 page) are read whole at every width, never cut short
+    cut = page.evaluate(
+        "[...document.querySelectorAll('.stage-steps li')]"
+        ".filter(li => li.scrollWidth > li.clientWidth).map(li => li.textContent)"
+    )
+    if cut:
+        problems.append(f"stage names cut short: {cut}")
     assert not problems, "\n".join(problems)
 
 
