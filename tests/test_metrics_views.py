@@ -137,6 +137,13 @@ def test_dashboard_shows_churn_and_cohorts(client_in, workspace):
     html = client_in.get("/dashboard/").content.decode()
 
     assert 'id="fig-churn"' in html and 'id="fig-cohorts"' in html
+    # the table says it shows fewer months than the chart when it does
+    caption = re.search(r'<caption class="table-note">(.*?)</caption>', html).group(1)
+    rows = html[html.index('id="churn-table"') :].split("</table>")[0].count('<th scope="row">')
+    fewer = re.fullmatch(r"The latest 6 of the chart's (\d+) months", caption)
+    assert (
+        (rows == 6 and int(fewer.group(1)) > 6) if fewer else caption == "Each month of the chart"
+    )
     assert re.search(r"<td class=\"num\">3</td><td class=\"num\">2</td><td class=\"num\">33.3%</td>", html)  # fmt: skip
     # a month with nobody active has no churn rate: a dash, not a bare "%"
     assert re.search(r"<td class=\"num\">0</td><td class=\"num\">0</td><td class=\"num\">—</td>", html)  # fmt: skip
