@@ -286,3 +286,19 @@ def test_hostile_team_and_key_posts_write_nothing(admin, workspace):
     statuses = {url + str(body)[:30]: admin.post(url, body).status_code for url, body in posts}
     assert [k for k, status in statuses.items() if status >= 500] == []
     assert state() == before
+
+
+def test_a_refused_question_or_look_is_named_by_the_builders_labels(admin, workspace):
+    draft = services.survey_create(workspace=workspace, name="Draft")
+    url = f"/surveys/{draft.pk}/questions/"
+    bad_text = admin.post(url, {"key": "q1", "type": "text", "text_en": "a\x00b"})
+    html = bad_text.content.decode()
+    assert bad_text.status_code == 422
+    assert "Question text (en): Null characters are not allowed." in html and "text_en:" not in html
+    html = admin.post(url, {"key": "q1", "type": "rating", "scale": "abc", "text_en": "How?"})
+    assert "Rating scale: Select a valid choice. abc is not one of the available choices." in (
+        html.content.decode()
+    )
+    html = admin.post(url, {"theme": "1", "color": "#12345678"}).content.decode()
+    assert "Brand colour: Ensure this value has at most 7 characters (it has 9)." in html
+    assert not draft.questions.exists()

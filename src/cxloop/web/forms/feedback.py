@@ -80,28 +80,33 @@ class QuestionForm(forms.Form):
     """One question of the builder; ``spec()`` is what ``services.question_add`` takes (it checks
     the question's own rules: key format, unique keys, texts, skip logic)."""
 
-    key = forms.CharField(max_length=64, required=False)
-    type = forms.ChoiceField(choices=_choices(TYPES))
-    required = forms.BooleanField(required=False)
-    scale = forms.ChoiceField(choices=_choices(SCALES), required=False)
-    metric = forms.ChoiceField(choices=_choices(METRICS), required=False)
-    low_label = forms.CharField(max_length=MAX_TEXT, required=False)
-    high_label = forms.CharField(max_length=MAX_TEXT, required=False)
-    choices = forms.CharField(max_length=MAX_CHOICES_TEXT, required=False, strip=False)
-    show_if_question = forms.CharField(max_length=64, required=False)
-    show_if_op = forms.ChoiceField(choices=_choices(OPS), required=False)
-    show_if_value = forms.CharField(max_length=MAX_TEXT, required=False)
+    # labels as the builder shows them: a refused question names what people see
+    key = forms.CharField(max_length=64, required=False, label="Key")
+    type = forms.ChoiceField(choices=_choices(TYPES), label="Type")
+    required = forms.BooleanField(required=False, label="Answer required")
+    scale = forms.ChoiceField(choices=_choices(SCALES), required=False, label="Rating scale")
+    metric = forms.ChoiceField(choices=_choices(METRICS), required=False, label="Counts towards")
+    low_label = forms.CharField(max_length=MAX_TEXT, required=False, label="Low end label")
+    high_label = forms.CharField(max_length=MAX_TEXT, required=False, label="High end label")
+    choices = forms.CharField(
+        max_length=MAX_CHOICES_TEXT, required=False, strip=False, label="Choices"
+    )
+    show_if_question = forms.CharField(max_length=64, required=False, label="Show this question")
+    show_if_op = forms.ChoiceField(choices=_choices(OPS), required=False, label="Condition")
+    show_if_value = forms.CharField(max_length=MAX_TEXT, required=False, label="Value")
 
     def __init__(self, *args, languages: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.languages = languages
         for lang in languages:
             self.fields[f"text_{lang}"] = forms.CharField(
-                max_length=1000, required=False, strip=False
+                max_length=1000, required=False, strip=False, label=f"Question text ({lang})"
             )
         for lang in languages[1:]:  # the default language's ends are low_label / high_label
-            self.fields[f"low_label_{lang}"] = forms.CharField(max_length=MAX_TEXT, required=False)
-            self.fields[f"high_label_{lang}"] = forms.CharField(max_length=MAX_TEXT, required=False)
+            for end in ("low", "high"):
+                self.fields[f"{end}_label_{lang}"] = forms.CharField(
+                    max_length=MAX_TEXT, required=False, label=f"{end.title()} end label ({lang})"
+                )
 
     def spec(self) -> dict:
         data, languages = self.cleaned_data, self.languages
@@ -179,8 +184,8 @@ class QuestionEditForm(QuestionForm):
 class ThemeForm(forms.Form):
     """The public page's look; ``services.survey_update`` checks the colour and the address."""
 
-    color = forms.CharField(max_length=7, required=False)
-    logo = forms.CharField(max_length=500, required=False)
+    color = forms.CharField(max_length=7, required=False, label="Brand colour")
+    logo = forms.CharField(max_length=500, required=False, label="Logo address (https)")
 
 
 class TriggerForm(forms.Form):

@@ -122,6 +122,17 @@ def _do(where: str, service, values: dict | None = None, **kwargs) -> None:
         raise Refused(exc.errors, where, values) from None
 
 
+def _form_errors(form) -> list[services.FieldError]:
+    """A refused form's errors named by the labels the builder shows ("Question text (en): …"),
+    each kept on its field's name so the field is marked invalid."""
+    errors: list[services.FieldError] = []
+    for name, messages in form.errors.items():
+        field = form.fields.get(name)
+        label = f"{field.label}: " if field is not None and field.label else ""
+        errors.extend(services.FieldError(name, f"{label}{m}") for m in messages)
+    return errors
+
+
 def _act(survey, post) -> None:
     """Do what the POST asks; raises :class:`Refused` when it cannot be done."""
     action = forms.QuestionActionForm(post)
@@ -138,7 +149,7 @@ def _act(survey, post) -> None:
     elif "theme" in post:
         theme = forms.ThemeForm(post)
         if not theme.is_valid():
-            raise Refused(error_list(theme), "theme")
+            raise Refused(_form_errors(theme), "theme")
         _do("theme", services.survey_update, survey=survey, theme=theme.cleaned_data)
     elif "name" in post:
         _do("name", services.survey_update, {"name": post.get("name", "")[:200]},
@@ -147,7 +158,7 @@ def _act(survey, post) -> None:
         key = data["edit"]
         edit = forms.QuestionEditForm(post, languages=survey.languages)
         if not edit.is_valid():
-            raise Refused(error_list(edit), key, {"edit": key})
+            raise Refused(_form_errors(edit), key, {"edit": key})
         spec = edit.spec()
         _do(key, services.question_update, {"edit": key}, survey=survey, key=key, spec=spec)
     else:
@@ -155,7 +166,7 @@ def _act(survey, post) -> None:
         values["text_default"] = values.get(f"text_{survey.default_language}", "")
         form = forms.QuestionForm(post, languages=survey.languages)
         if not form.is_valid():
-            raise Refused(error_list(form), "new", values)
+            raise Refused(_form_errors(form), "new", values)
         _do("new", services.question_add, values, survey=survey, spec=form.spec())
 
 
