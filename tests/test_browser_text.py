@@ -135,7 +135,7 @@ def test_themes_are_found_at_build_and_curated(page: Page, live_server, demo, sc
     other.get_by_role("button", name="Merge into").click()
     # then: one theme fewer, its texts counted in the first
     expect(page.locator(f"#theme-{second.pk}")).to_have_count(0)
-    expect(page.locator(".messages")).to_contain_text("Merged into Delivery trouble.")
+    expect(page.locator(".messages")).to_contain_text("” into “Delivery trouble”.")
     # when: it is hidden
     # when: a keyword rule is added to the merged theme
     card = page.locator(f"#theme-{first.pk}")
@@ -145,7 +145,7 @@ def test_themes_are_found_at_build_and_curated(page: Page, live_server, demo, sc
     expect(page.locator(f"#theme-{first.pk}")).to_contain_text("Keyword rules: refund, money")
     # when: it is split in two again
     page.locator(f"#theme-{first.pk}").get_by_role("button", name="Split in two").click()
-    expect(page.locator(".messages")).to_contain_text("Split into")
+    expect(page.locator(".messages")).to_contain_text("Split “Delivery trouble” into “")
     expect(page.locator(f"#theme-{first.pk}")).to_have_count(0)
     expect(page.locator("#theme-weeks .main-svg").first).to_be_attached()
     # when: the busiest theme is hidden

@@ -128,8 +128,9 @@ def _theme_action(workspace, data: dict, rules: list[str]) -> str:
         into = text_selectors.theme_get(workspace=workspace, theme_id=data["into"])
         if into is None:
             raise text_services.ThemeError("into: no such theme in this workspace")
+        said = f"Merged “{theme.name}” into “{into.name}”."
         text_services.themes_merge(into=into, other=theme)
-        return f"Merged into {into.name}."
+        return said
     if op == "rules":
         change = text_services.theme_set_rules(theme=theme, rules=rules)
         lost = (
@@ -146,7 +147,8 @@ def _theme_action(workspace, data: dict, rules: list[str]) -> str:
             + lost
         )
     if op == "split":
+        name = theme.name
         parts = text_services.theme_split(theme=theme)
-        return f"Split into {' and '.join(p.name for p in parts)}."
+        return f"Split “{name}” into {' and '.join(f'“{p.name}”' for p in parts)}."
     text_services.theme_set_hidden(theme=theme, hidden=op == "hide")
     return f"{theme.name} {'hidden' if op == 'hide' else 'shown'}."
