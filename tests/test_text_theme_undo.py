@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 
-from cxloop.text import selectors, services
-from cxloop.text.models import TextAnalysis, TextTheme, Theme
+from cxloop.text import _undo, selectors, services
+from cxloop.text.models import TextAnalysis, TextTheme, Theme, ThemeUndo
 from factories import member_make, response_make, survey_make
 
 AT = datetime(2025, 3, 10, 12, tzinfo=UTC)
@@ -188,3 +192,47 @@ def test_the_themes_page_offers_the_undo_to_analysts_only(client, workspace, two
     assert again.status_code == 422 and "only the latest merge or split" in again.content.decode()
     for data in ({"op": "undo"}, {"op": "undo", "change": "x"}, {"op": "undo", "change": 2**70}):
         assert client.post(url, data).status_code == 422, data
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_merges_at_once_in_one_workspace_both_finish(workspace, monkeypatch):
+    # given: four themes, and a first merge held open right after it kept its change
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite runs one writing transaction at a time anyway")
+    one, two, three, four = (
+        Theme.objects.create(workspace=workspace, name=name) for name in ("T1", "T2", "T3", "T4")
+    )
+    held, go = threading.Event(), threading.Event()
+    remember = _undo.remember
+
+    def remember_then_hold(**kwargs):
+        change = remember(**kwargs)
+        if not held.is_set():
+            held.set()
+            go.wait(timeout=5)
+        return change
+
+    monkeypatch.setattr(_undo, "remember", remember_then_hold)
+
+    def merge(into, other):
+        try:
+            services.themes_merge(into=into, other=other)
+        finally:
+            connection.close()
+
+    # when: a second merge in the same workspace starts meanwhile
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(merge, one, two)
+        assert held.wait(timeout=10)
+        second = pool.submit(merge, three, four)
+        time.sleep(0.5)  # the second reaches the workspace's lock (or, without it, the insert)
+        go.set()
+        first.result(timeout=30)
+        second.result(timeout=30)  # without the lock: IntegrityError, one change per workspace
+    # then: both merged, and the later one is the change that can be undone
+    assert set(Theme.objects.filter(workspace=workspace).values_list("name", flat=True)) == {
+        "T1", "T3",
+    }  # fmt: skip
+    assert [c.said for c in ThemeUndo.objects.filter(workspace=workspace)] == [
+        "Merged “T4” into “T3”."
+    ]

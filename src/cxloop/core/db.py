@@ -102,6 +102,7 @@ def insert_rows_ignoring_conflicts(
 
 _RESOLUTION_LOCK_SPACE = 0x6378  # "cx": keeps our advisory locks apart from other users'
 _LABELS_LOCK_SPACE = 0x6379
+_THEMES_LOCK_SPACE = 0x637A
 
 
 def _lock_workspace(space: int, workspace_id: int) -> None:
@@ -127,6 +128,16 @@ def lock_workspace_for_labels(workspace_id: int) -> None:
     batch's new rows (each saw the other's rows as uncommitted). SQLite needs nothing here.
     """
     _lock_workspace(_LABELS_LOCK_SPACE, workspace_id)
+
+
+def lock_workspace_for_themes(workspace_id: int) -> None:
+    """Serialize, per workspace until the transaction ends, the curation of its themes (what
+    keeps or forgets the one change that can be undone).
+
+    On PostgreSQL two merges at once would otherwise both find no change kept and both store
+    one, and the second would break the one-per-workspace rule. SQLite needs nothing here.
+    """
+    _lock_workspace(_THEMES_LOCK_SPACE, workspace_id)
 
 
 def refresh_planner_statistics() -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.db import transaction
 
+from cxloop.core.db import lock_workspace_for_themes
 from cxloop.core.models import Workspace
 from cxloop.text import _undo, embeddings, themes
 from cxloop.text.models import TextAnalysis, TextTheme, Theme, ThemeUndo
@@ -108,6 +109,7 @@ def themes_merge(*, into: Theme, other: Theme) -> Theme:
     if into.pk == other.pk or into.workspace_id != other.workspace_id:
         raise ThemeError("into: choose another theme of this workspace")
     with transaction.atomic():
+        lock_workspace_for_themes(into.workspace_id)  # the snapshots and the merge as one
         _undo.remember(
             workspace_id=into.workspace_id,
             said=f"Merged “{other.name}” into “{into.name}”.",
@@ -209,6 +211,7 @@ def theme_split(*, theme: Theme) -> list[Theme]:
             f"(at least {themes.MIN_TEXTS} texts with shared words are needed)"
         )
     with transaction.atomic():
+        lock_workspace_for_themes(theme.workspace_id)
         before = _undo.snapshot(theme)
         created = []
         for item in found[:2]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from cxloop.core.db import lock_workspace_for_themes
 from cxloop.text.models import TextAnalysis, TextTheme, Theme, ThemeUndo
 
 FIELDS = ("name", "phrases", "rules", "hidden", "curated")
@@ -34,7 +35,9 @@ def snapshot(theme: Theme) -> dict:
 
 
 def forget(*, workspace_id: int) -> None:
-    """The themes are being curated again: the last change can no longer be undone."""
+    """The themes are being curated again: the last change can no longer be undone. Called
+    inside the curation's transaction, which it serializes with the workspace's others."""
+    lock_workspace_for_themes(workspace_id)
     ThemeUndo.objects.filter(workspace_id=workspace_id).delete()
 
 
@@ -51,6 +54,7 @@ def undo(*, workspace_id: int, change_id: int) -> ThemeUndo:
     """Undo change ``change_id`` when it is still the workspace's last one: the themes it made
     are deleted, and those it changed or deleted are as they were, with their ids."""
     with transaction.atomic():
+        lock_workspace_for_themes(workspace_id)
         change = (
             ThemeUndo.objects.select_for_update()
             .filter(workspace_id=workspace_id, pk=change_id)
