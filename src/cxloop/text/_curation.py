@@ -86,19 +86,23 @@ def theme_rename(*, theme: Theme, name: str) -> Theme:
     name = " ".join(name.split())
     if not 1 <= len(name) <= 120 or not any(ch.isalnum() for ch in name):
         raise ThemeError("name: 1–120 characters, with a letter or digit")
-    theme.name, theme.curated = name, True
-    with transaction.atomic():
-        _undo.forget(workspace_id=theme.workspace_id)
-        theme.save(update_fields=["name", "curated"])
-    return theme
+    return _curated(theme, name=name)
 
 
 def theme_set_hidden(*, theme: Theme, hidden: bool) -> Theme:
     """Hide or show a theme; either is curation, so the theme is kept through rediscovery."""
-    theme.hidden, theme.curated = hidden, True
+    return _curated(theme, hidden=hidden)
+
+
+def _curated(theme: Theme, **fields: object) -> Theme:
+    """Save ``fields`` on ``theme`` as people's curation (kept through rediscovery); the last
+    merge or split can no longer be undone."""
+    for field, value in fields.items():
+        setattr(theme, field, value)
+    theme.curated = True
     with transaction.atomic():
         _undo.forget(workspace_id=theme.workspace_id)
-        theme.save(update_fields=["hidden", "curated"])
+        theme.save(update_fields=[*fields, "curated"])
     return theme
 
 
