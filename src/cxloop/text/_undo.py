@@ -55,11 +55,7 @@ def undo(*, workspace_id: int, change_id: int) -> ThemeUndo:
     are deleted, and those it changed or deleted are as they were, with their ids."""
     with transaction.atomic():
         lock_workspace_for_themes(workspace_id)
-        change = (
-            ThemeUndo.objects.select_for_update()
-            .filter(workspace_id=workspace_id, pk=change_id)
-            .first()
-        )
+        change = ThemeUndo.objects.filter(workspace_id=workspace_id, pk=change_id).first()
         if change is None:
             raise UndoError(
                 "undo: that change was undone already, or the themes were changed since; "

@@ -321,7 +321,8 @@ def theme_get(*, workspace: Workspace, theme_id: int) -> Theme | None:
 def theme_last_change(*, workspace: Workspace) -> ThemeUndo | None:
     """The workspace's last merge or split of themes while it can still be undone (until the
     themes are curated again): ``said`` tells what it did."""
-    return ThemeUndo.objects.filter(workspace=workspace).first()
+    # what it says, not what it keeps: its snapshot can hold every text of two themes
+    return ThemeUndo.objects.filter(workspace=workspace).defer("state").first()
 
 
 def themes_list(*, workspace: Workspace, hidden: bool = True, examples: int = 3) -> list[ThemeRow]:
