@@ -93,14 +93,9 @@ def prediction_run_before(*, workspace: Workspace, run: PredictionRun) -> Predic
     )
 
 
-def previous_churn_risk(
-    *, workspace: Workspace, run: PredictionRun, customer_ids: list[int]
-) -> dict[int, float]:
-    """Each customer's churn risk in ``prediction_run_before(run)`` (absent when not scored
-    there): the trend the value-at-risk list shows."""
-    before = prediction_run_before(workspace=workspace, run=run)
-    if before is None:
-        return {}
+def previous_churn_risk(*, before: PredictionRun, customer_ids: list[int]) -> dict[int, float]:
+    """Each customer's churn risk in ``before`` (``prediction_run_before`` the run shown; absent
+    when not scored there): the trend the value-at-risk list shows."""
     rows = CustomerScore.objects.filter(
         run=before, customer_id__in=customer_ids, churn_risk__isnull=False
     ).values_list("customer_id", "churn_risk")

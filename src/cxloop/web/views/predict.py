@@ -62,9 +62,9 @@ def value_at_risk(request: HttpRequest) -> HttpResponse:
     )
     before = (
         predict_selectors.previous_churn_risk(
-            workspace=workspace, run=run, customer_ids=[s.customer_id for s in scores]
+            before=previous, customer_ids=[s.customer_id for s in scores]
         )
-        if run is not None
+        if previous is not None
         else {}
     )
     rows = [
